@@ -1,0 +1,86 @@
+/*
+ * ledger_worker.h: the ledger thread.
+ *
+ * The loop thread never touches SQLite. It submits operations here; the
+ * ledger thread takes everything queued, applies it in one transaction
+ * (BEGIN IMMEDIATE ... COMMIT, synchronous=FULL), and only after the commit
+ * posts what the loop must know to the results queue: the outbox rows it
+ * wrote (to publish) and the work orders it opened (to log). Batching keeps
+ * a slow flash card from stalling the loop and amortises fsync.
+ *
+ * Message kinds 300-399 belong to this module.
+ */
+#ifndef PLANTROOM_LEDGER_WORKER_H
+#define PLANTROOM_LEDGER_WORKER_H
+
+#include "gateway/gw_queue.h"
+#include "store/ledger.h"
+
+typedef struct ledger_worker ledger_worker_t;
+
+/* Operations (submitted by the loop). */
+enum {
+    LEDGER_OP_TRIGGER = 300, /* ledger_op_trigger_t: ledger_wo_trigger */
+    LEDGER_OP_TOUCH,         /* ledger_op_trigger_t: ledger_wo_touch */
+    LEDGER_OP_CLEAR,         /* ledger_op_trigger_t (site, device, rule, ts, evidence) */
+    LEDGER_OP_OUTBOX_ACK,    /* ledger_op_outbox_t: delete a delivered row */
+    LEDGER_OP_OUTBOX_LOAD,   /* ledger_op_outbox_t: post every row with id > after_id */
+};
+
+/* Results (posted to the results queue after commit). */
+enum {
+    LEDGER_EV_OUTBOX = 350, /* ledger_ev_outbox_t: publish this event */
+    LEDGER_EV_OPENED,       /* ledger_ev_opened_t: a work order was opened */
+    LEDGER_EV_ERROR,        /* ledger_ev_error_t: an operation failed */
+};
+
+/* The strings of a trigger op are owned by the op (one allocation with the
+ * struct: use ledger_op_trigger_new). */
+typedef struct ledger_op_trigger {
+    gw_msg_t hdr;
+    ledger_trigger_t t;
+} ledger_op_trigger_t;
+
+typedef struct ledger_op_outbox {
+    gw_msg_t hdr;
+    int64_t id; /* ACK: the row; LOAD: after_id */
+} ledger_op_outbox_t;
+
+typedef struct ledger_ev_outbox {
+    gw_msg_t hdr;
+    ledger_outbox_row_t row; /* strings owned; freed by gw_msg_free */
+} ledger_ev_outbox_t;
+
+typedef struct ledger_ev_opened {
+    gw_msg_t hdr;
+    ledger_trigger_result_t res;
+    char device[64];
+    char rule[64];
+} ledger_ev_opened_t;
+
+typedef struct ledger_ev_error {
+    gw_msg_t hdr;
+    int rc;
+    char msg[256];
+} ledger_ev_error_t;
+
+/* Build a trigger/touch/clear op (kind one of LEDGER_OP_TRIGGER, _TOUCH,
+ * _CLEAR) holding copies of t's strings. Returns NULL on out of memory. */
+ledger_op_trigger_t *ledger_op_trigger_new(int kind, const ledger_trigger_t *t);
+/* Build an ACK or LOAD op. NULL on out of memory. */
+ledger_op_outbox_t *ledger_op_outbox_new(int kind, int64_t id);
+
+/* Open the ledger at path (creating it) on the calling thread, so that an
+ * error is reported at once, then start the thread. Results go to results.
+ * Returns 0, or a negative code with the reason in err. */
+int ledger_worker_start(ledger_worker_t **out, const char *path, gw_queue_t *results, char *err,
+                        size_t errlen);
+/* Queue an op; the worker owns it. Thread-safe. */
+void ledger_worker_submit(ledger_worker_t *w, gw_msg_t *op);
+/* Apply every op queued so far, commit, stop the thread and close the
+ * ledger. Safe to call once; frees w. */
+void ledger_worker_stop(ledger_worker_t *w);
+/* Ops waiting now (for status and metrics). */
+size_t ledger_worker_depth(ledger_worker_t *w);
+
+#endif
