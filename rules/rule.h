@@ -36,8 +36,9 @@ typedef enum rule_action_kind {
  *   limit - hysteresis.
  * above == 0: fires when value < limit for for_ms; clears when value >=
  *   limit + hysteresis.
- * A sample that is on the firing side but within the hysteresis band while
- * pending does not restart the pending time; one on the clear side does. */
+ * Hysteresis applies only once firing: while pending, the condition must hold
+ * continuously for for_ms, so a good sample on the clear side of the limit
+ * itself (above: value <= limit) cancels the pending time. */
 typedef struct rule_threshold_cfg {
     int above;
     double limit;
@@ -58,18 +59,19 @@ typedef struct rule_threshold_state {
     int64_t last_update_ms; /* when the last OPEN/UPDATE was emitted */
     double peak;            /* most extreme value since the condition began */
     uint64_t samples;       /* good samples seen, for evidence */
+    int64_t last_ts_ms;     /* ts of the last good sample taken (when samples > 0) */
 } rule_threshold_state_t;
 
 /* What a rule asks the daemon to do. The evidence fields describe the sample
  * and parameters that caused it; the caller adds identity (device, rule). */
 typedef struct rule_action {
     rule_action_kind_t kind;
-    int64_t ts_ms;     /* timestamp of the sample that caused it */
-    double value;      /* that sample's value */
-    double peak;       /* most extreme value while the condition held */
-    int64_t since_ms;  /* when the condition began */
-    double limit;      /* the rule's limit */
-    int64_t held_ms;   /* how long the condition had held at ts_ms */
+    int64_t ts_ms;    /* timestamp of the sample that caused it */
+    double value;     /* that sample's value */
+    double peak;      /* most extreme value while the condition held */
+    int64_t since_ms; /* when the condition began */
+    double limit;     /* the rule's limit */
+    int64_t held_ms;  /* how long the condition had held at ts_ms */
 } rule_action_t;
 
 /* Check a threshold config. Returns 0, or GW_EINVAL with the reason (naming
@@ -85,6 +87,9 @@ void rule_threshold_init(rule_threshold_state_t *st);
 rule_action_kind_t rule_threshold_eval(const rule_threshold_cfg_t *cfg, rule_threshold_state_t *st,
                                        const gw_sample_t *s, rule_action_t *act);
 
+/* Name of an action kind or state kind as used in JSON and logs ("open",
+ * "pending", ...); "unknown" for a value outside the enum. Never NULL. */
 const char *rule_action_name(rule_action_kind_t k);
+const char *rule_state_name(rule_state_kind_t k);
 
 #endif

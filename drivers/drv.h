@@ -1,0 +1,95 @@
+/*
+ * drv.h: device profiles: how a device class maps onto Modbus data.
+ *
+ * A profile is data (a JSON file in drivers/profiles/), so a site adds a new
+ * meter model without C code. It lists points: name, Modbus table, zero-based
+ * address, type, byte/word order, scale and offset, unit. This module parses
+ * profiles (and a device's point overrides in the site config) and decodes a
+ * point's registers into an engineering value. It knows nothing of buses,
+ * sockets or rules. docs/profiles.md documents the format.
+ */
+#ifndef PLANTROOM_DRV_H
+#define PLANTROOM_DRV_H
+
+#include "gateway/gw_errlist.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum drv_table {
+    DRV_TABLE_COIL = 0,     /* FC 01, bits, read-write */
+    DRV_TABLE_DISCRETE = 1, /* FC 02, bits, read-only */
+    DRV_TABLE_HOLDING = 2,  /* FC 03, registers, read-write */
+    DRV_TABLE_INPUT = 3,    /* FC 04, registers, read-only */
+} drv_table_t;
+
+typedef enum drv_type {
+    DRV_T_BOOL = 0,
+    DRV_T_INT16,
+    DRV_T_UINT16,
+    DRV_T_INT32,
+    DRV_T_UINT32,
+    DRV_T_INT64,
+    DRV_T_UINT64,
+    DRV_T_FLOAT32,
+    DRV_T_FLOAT64,
+} drv_type_t;
+
+/* Byte order within the value as the letters of its big-endian bytes: ABCD is
+ * big-endian, high word first (Modbus' own order); CDAB swaps words; BADC
+ * swaps bytes within words; DCBA is fully little-endian. */
+typedef enum drv_order {
+    DRV_ORDER_ABCD = 0,
+    DRV_ORDER_CDAB,
+    DRV_ORDER_BADC,
+    DRV_ORDER_DCBA,
+} drv_order_t;
+
+#define DRV_NAME_MAX 64
+#define DRV_UNIT_MAX 16
+
+typedef struct drv_point {
+    char name[DRV_NAME_MAX];
+    char unit[DRV_UNIT_MAX];
+    drv_table_t table;
+    uint16_t address; /* zero-based, as on the wire */
+    drv_type_t type;
+    drv_order_t order;
+    double scale; /* value = raw * scale + offset */
+    double offset;
+} drv_point_t;
+
+typedef struct drv_profile {
+    char name[DRV_NAME_MAX];
+    drv_order_t order; /* default for points that give none */
+    drv_point_t *points;
+    size_t npoints;
+} drv_profile_t;
+
+/* Load the profile file at path. On success *out is owned by the caller
+ * (drv_profile_free). On failure adds every error, prefixed with the file
+ * and JSON path, to el and returns GW_ECONFIG (or GW_ENOENT, GW_ENOMEM). */
+int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el);
+void drv_profile_free(drv_profile_t *p);
+
+/* Parse one point object at JSON path `path` into *pt, starting from *pt's
+ * current contents when `merge` is set (a site config overriding a profile
+ * point by name) or from defaults otherwise. Returns 0 or GW_ECONFIG with
+ * errors added to el. */
+int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_order, int merge,
+                    drv_point_t *pt, gw_errlist_t *el);
+
+/* Registers (or bits, for coil and discrete tables) that the point spans. */
+unsigned drv_point_width(const drv_point_t *pt);
+
+/* Decode a point from its words (one uint16 per register, or per bit for the
+ * bit tables), starting at the point's first word. Returns 0 and sets *value,
+ * or GW_EINVAL when the raw value is not a number (NaN/Inf float). */
+int drv_decode(const drv_point_t *pt, const uint16_t *words, double *value);
+
+const char *drv_table_name(drv_table_t t);
+const char *drv_type_name(drv_type_t t);
+const char *drv_order_name(drv_order_t o);
+
+#endif

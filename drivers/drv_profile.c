@@ -1,0 +1,208 @@
+/*
+ * drv_profile.c: parse device profiles and point definitions (drv.h).
+ */
+#include "drivers/drv.h"
+#include "gateway/gw_json.h"
+#include "gateway/gw_types.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const table_names[] = {"coil", "discrete", "holding", "input"};
+static const char *const type_names[] = {"bool",   "int16",  "uint16",  "int32",  "uint32",
+                                         "int64", "uint64", "float32", "float64"};
+static const char *const order_names[] = {"ABCD", "CDAB", "BADC", "DCBA"};
+
+const char *drv_table_name(drv_table_t t)
+{
+    return (unsigned)t < GW_ARRAY_SIZE(table_names) ? table_names[t] : "?";
+}
+
+const char *drv_type_name(drv_type_t t)
+{
+    return (unsigned)t < GW_ARRAY_SIZE(type_names) ? type_names[t] : "?";
+}
+
+const char *drv_order_name(drv_order_t o)
+{
+    return (unsigned)o < GW_ARRAY_SIZE(order_names) ? order_names[o] : "?";
+}
+
+/* Look name up in names; returns its index or -1. */
+static int drv__lookup(const char *name, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(name, names[i]) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* Read an enum-valued string key; leaves *dst unchanged when absent. */
+static int drv__enum(const cJSON *obj, const char *key, const char *path, const char *const *names,
+                     size_t n, int *dst, gw_errlist_t *el)
+{
+    char buf[32], p[256], list[128] = "";
+    int rc = gw_json_str(obj, key, path, buf, sizeof(buf), NULL, 0, el);
+    int idx;
+
+    if (rc <= 0)
+        return rc;
+    idx = drv__lookup(buf, names, n);
+    if (idx < 0) {
+        for (size_t i = 0; i < n; i++) {
+            strncat(list, names[i], sizeof(list) - strlen(list) - 1);
+            if (i + 1 < n)
+                strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+        }
+        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, key),
+                       "must be one of %s, got \"%s\"", list, buf);
+        return -1;
+    }
+    *dst = idx;
+    return 1;
+}
+
+unsigned drv_point_width(const drv_point_t *pt)
+{
+    switch (pt->type) {
+    case DRV_T_BOOL:
+    case DRV_T_INT16:
+    case DRV_T_UINT16:
+        return 1;
+    case DRV_T_INT32:
+    case DRV_T_UINT32:
+    case DRV_T_FLOAT32:
+        return 2;
+    case DRV_T_INT64:
+    case DRV_T_UINT64:
+    case DRV_T_FLOAT64:
+        return 4;
+    }
+    return 1;
+}
+
+static const char *const point_keys[] = {"name",  "table",  "address", "type",        "order",
+                                         "scale", "offset", "unit",    "description", NULL};
+
+int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_order, int merge,
+                    drv_point_t *pt, gw_errlist_t *el)
+{
+    size_t before = el->n;
+    long long addr;
+    int v, have_addr;
+    char p[256];
+
+    if (!cJSON_IsObject(obj)) {
+        gw_errlist_add(el, path, "must be an object");
+        return GW_ECONFIG;
+    }
+    if (!merge) {
+        memset(pt, 0, sizeof(*pt));
+        pt->table = DRV_TABLE_HOLDING;
+        pt->type = DRV_T_UINT16;
+        pt->order = default_order;
+        pt->scale = 1.0;
+    }
+    gw_json_check_keys(obj, path, point_keys, el);
+    if (!merge)
+        gw_json_str(obj, "name", path, pt->name, sizeof(pt->name), NULL, 1, el);
+    {
+        char unit[DRV_UNIT_MAX];
+        if (gw_json_str(obj, "unit", path, unit, sizeof(unit), NULL, 0, el) > 0)
+            memcpy(pt->unit, unit, sizeof(unit));
+    }
+    v = (int)pt->table;
+    drv__enum(obj, "table", path, table_names, GW_ARRAY_SIZE(table_names), &v, el);
+    pt->table = (drv_table_t)v;
+    v = (int)pt->type;
+    drv__enum(obj, "type", path, type_names, GW_ARRAY_SIZE(type_names), &v, el);
+    pt->type = (drv_type_t)v;
+    v = (int)pt->order;
+    drv__enum(obj, "order", path, order_names, GW_ARRAY_SIZE(order_names), &v, el);
+    pt->order = (drv_order_t)v;
+    have_addr = gw_json_int(obj, "address", path, &addr, pt->address, 0, 65535, !merge, el);
+    if (have_addr > 0)
+        pt->address = (uint16_t)addr;
+    gw_json_num(obj, "scale", path, &pt->scale, pt->scale, 0, el);
+    gw_json_num(obj, "offset", path, &pt->offset, pt->offset, 0, el);
+    if (pt->scale == 0.0)
+        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "scale"), "must not be 0");
+    if ((pt->table == DRV_TABLE_COIL || pt->table == DRV_TABLE_DISCRETE) && pt->type != DRV_T_BOOL)
+        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "type"),
+                       "must be \"bool\" for a %s point, got \"%s\"", drv_table_name(pt->table),
+                       drv_type_name(pt->type));
+    if ((unsigned)pt->address + drv_point_width(pt) > 65536)
+        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "address"),
+                       "%s at %u runs past register 65535", drv_type_name(pt->type), pt->address);
+    return el->n == before ? 0 : GW_ECONFIG;
+}
+
+static const char *const profile_keys[] = {"profile", "description", "byte_order", "points", NULL};
+
+int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
+{
+    size_t before = el->n;
+    drv_profile_t *p = NULL;
+    const cJSON *points, *it;
+    cJSON *root;
+    int v = DRV_ORDER_ABCD, i = 0;
+    char ip[300];
+
+    *out = NULL;
+    root = gw_json_parse_file(path, el);
+    if (!root)
+        return GW_ECONFIG;
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        goto out_nomem;
+    gw_json_check_keys(root, path, profile_keys, el);
+    gw_json_str(root, "profile", path, p->name, sizeof(p->name), NULL, 1, el);
+    drv__enum(root, "byte_order", path, order_names, GW_ARRAY_SIZE(order_names), &v, el);
+    p->order = (drv_order_t)v;
+    points = cJSON_GetObjectItemCaseSensitive(root, "points");
+    if (!cJSON_IsArray(points) || cJSON_GetArraySize(points) == 0) {
+        gw_errlist_add(el, gw_json_path_key(ip, sizeof(ip), path, "points"),
+                       "must be a non-empty array");
+        goto out_fail;
+    }
+    p->points = calloc((size_t)cJSON_GetArraySize(points), sizeof(*p->points));
+    if (!p->points)
+        goto out_nomem;
+    cJSON_ArrayForEach(it, points)
+    {
+        char base[256];
+        gw_json_path_idx(ip, sizeof(ip), gw_json_path_key(base, sizeof(base), path, "points"), i++);
+        if (drv_point_parse(it, ip, p->order, 0, &p->points[p->npoints], el) != 0)
+            continue;
+        for (size_t j = 0; j < p->npoints; j++) {
+            if (strcmp(p->points[j].name, p->points[p->npoints].name) == 0) {
+                gw_errlist_add(el, ip, "duplicate point name \"%s\"", p->points[j].name);
+                break;
+            }
+        }
+        p->npoints++;
+    }
+    if (el->n != before)
+        goto out_fail;
+    cJSON_Delete(root);
+    *out = p;
+    return 0;
+
+out_nomem:
+    gw_errlist_add(el, path, "out of memory");
+out_fail:
+    cJSON_Delete(root);
+    drv_profile_free(p);
+    return GW_ECONFIG;
+}
+
+void drv_profile_free(drv_profile_t *p)
+{
+    if (!p)
+        return;
+    free(p->points);
+    free(p);
+}

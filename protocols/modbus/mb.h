@@ -1,0 +1,112 @@
+/*
+ * mb.h: Modbus bus workers and request planning.
+ *
+ * A bus is one TCP endpoint (later also one serial port) that may front
+ * several devices by unit id. Each bus has its own thread and its own
+ * modbus_t: libmodbus blocks, and a bus carries one request at a time, so
+ * requests on a bus are strictly serialized. The thread polls each device
+ * at its interval, reads the device's planned blocks and posts one
+ * MB_EV_READING per poll to the daemon's queue. It knows registers, not
+ * points: decoding is the drivers' job on the loop thread.
+ *
+ * Message kinds 100-199 belong to this module.
+ */
+#ifndef PLANTROOM_MB_H
+#define PLANTROOM_MB_H
+
+#include "gateway/gw_queue.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Modbus tables, numbered as drv_table_t. */
+enum { MB_TABLE_COIL = 0, MB_TABLE_DISCRETE = 1, MB_TABLE_HOLDING = 2, MB_TABLE_INPUT = 3 };
+
+#define MB_MAX_REGS_PER_READ 125 /* protocol limit for FC 03/04 */
+#define MB_MAX_BITS_PER_READ 2000 /* protocol limit for FC 01/02 */
+
+/* One span to read: what a point needs. */
+typedef struct mb_span {
+    uint8_t table;
+    uint16_t addr;
+    uint16_t count;
+} mb_span_t;
+
+/* One request of a plan. Its words land at data[offset .. offset+count). */
+typedef struct mb_block {
+    uint8_t table;
+    uint16_t addr;
+    uint16_t count;
+    uint32_t offset;
+} mb_block_t;
+
+/* Merge spans into the fewest blocks: spans of one table are joined when
+ * the gap between them is at most max_gap registers (bits), never past the
+ * per-request limits. On success *blocks (caller frees) holds *nblocks
+ * blocks, *nwords is the data size, and span_offsets[i] is where span i's
+ * first word lands in the data. Returns 0 or GW_ENOMEM / GW_EINVAL. */
+int mb_plan(const mb_span_t *spans, size_t n, unsigned max_gap, mb_block_t **blocks,
+            size_t *nblocks, size_t *nwords, uint32_t *span_offsets);
+
+/* A device on a bus, as the bus thread needs it. The blocks are copied. */
+typedef struct mb_device_cfg {
+    int device_id; /* the daemon's index, echoed in readings */
+    int unit_id;
+    int interval_ms;
+    const mb_block_t *blocks;
+    size_t nblocks;
+    size_t nwords;
+} mb_device_cfg_t;
+
+typedef struct mb_bus_cfg {
+    int bus_id; /* the daemon's index, echoed in events */
+    const char *name;
+    const char *host;
+    int port;
+    int timeout_ms;         /* response timeout per request */
+    int pause_ms;           /* pause between two requests on the bus */
+    int reconnect_max_ms;   /* cap of the reconnect backoff */
+} mb_bus_cfg_t;
+
+enum {
+    MB_EV_READING = 100, /* mb_reading_t */
+    MB_EV_BUS_STATE,     /* mb_bus_state_t */
+};
+
+/* One poll of one device. rc 0: every block was read and words[] holds
+ * nwords values. Otherwise rc is negative and err says why (a Modbus
+ * exception by name, a timeout, no connection); words are undefined. */
+typedef struct mb_reading {
+    gw_msg_t hdr;
+    int bus_id;
+    int device_id;
+    int64_t ts_ms;      /* wall clock when the poll started */
+    int64_t latency_us; /* time the poll took */
+    int rc;
+    char err[128];
+    size_t nwords;
+    uint16_t words[]; /* nwords */
+} mb_reading_t;
+
+typedef struct mb_bus_state {
+    gw_msg_t hdr;
+    int bus_id;
+    int connected;
+    char err[128];
+} mb_bus_state_t;
+
+typedef struct mb_bus mb_bus_t;
+
+/* Start a bus thread polling the given devices; events go to out. The
+ * config is copied. Returns 0, or a negative code with the reason in err. */
+int mb_bus_start(mb_bus_t **out, const mb_bus_cfg_t *cfg, const mb_device_cfg_t *devs,
+                 size_t ndevs, gw_queue_t *events, char *err, size_t errlen);
+/* Ask the thread to stop, wait for it (at most one request timeout), close
+ * the connection and free the bus. */
+void mb_bus_stop(mb_bus_t *bus);
+
+/* Text for a libmodbus errno: exception names ("illegal data address"), or
+ * strerror. */
+const char *mb_strerror(int errnum);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * mq.h: the MQTT client (paho-mqtt-c MQTTAsync), handing everything to the
+ * loop thread.
+ *
+ * paho calls back on its own threads; every callback here copies what it
+ * got into a message and pushes it on the daemon's queue, so all decisions
+ * (reconnect timing, outbox bookkeeping) are taken on the loop thread. This
+ * module does not reconnect by itself: the daemon schedules mq_connect again
+ * with capped exponential backoff and jitter when it sees
+ * MQ_EV_CONNECT_FAILED or MQ_EV_CONNECTION_LOST.
+ *
+ * Message kinds 200-299 belong to this module.
+ */
+#ifndef PLANTROOM_MQ_H
+#define PLANTROOM_MQ_H
+
+#include "gateway/gw_queue.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mq_cfg {
+    const char *uri;       /* tcp://host:port, ssl://host:port */
+    const char *client_id; /* unique per gateway */
+    const char *username;  /* NULL: none */
+    const char *password;  /* NULL: none; never logged */
+    int keepalive_s;
+    int connect_timeout_s;
+    const char *will_topic; /* NULL: no last will */
+    const char *will_payload;
+    int will_retain;
+} mq_cfg_t;
+
+enum {
+    MQ_EV_CONNECTED = 200,   /* mq_event_t */
+    MQ_EV_CONNECT_FAILED,    /* mq_event_t: err says why */
+    MQ_EV_CONNECTION_LOST,   /* mq_event_t: err says why */
+    MQ_EV_DELIVERED,         /* mq_event_t: tag of a publish the broker acknowledged */
+    MQ_EV_PUBLISH_FAILED,    /* mq_event_t: tag of a publish that failed */
+    MQ_EV_MESSAGE,           /* mq_message_t: a message on a subscribed topic */
+};
+
+typedef struct mq_event {
+    gw_msg_t hdr;
+    uint64_t tag;
+    int rc;
+    char err[160];
+} mq_event_t;
+
+typedef struct mq_message {
+    gw_msg_t hdr;
+    char *topic;   /* points into the same allocation */
+    char *payload; /* NUL-terminated copy, len bytes before the NUL */
+    size_t len;
+    int qos;
+    int retained;
+} mq_message_t;
+
+typedef struct mq_client mq_client_t;
+
+/* Create a client (no connection yet); events go to the queue. The strings
+ * of cfg are copied. Returns 0 or a negative code with the reason in err. */
+int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *err,
+              size_t errlen);
+/* Start connecting; the outcome arrives as MQ_EV_CONNECTED or
+ * MQ_EV_CONNECT_FAILED. Returns 0, or a negative code if it could not even
+ * start. */
+int mq_connect(mq_client_t *c, char *err, size_t errlen);
+int mq_is_connected(mq_client_t *c);
+/* Queue a publish. With tag != 0 the outcome arrives as MQ_EV_DELIVERED
+ * (for QoS 1: the broker's PUBACK) or MQ_EV_PUBLISH_FAILED with that tag.
+ * Returns 0, or a negative code (e.g. not connected) with nothing queued. */
+int mq_publish(mq_client_t *c, const char *topic, const void *payload, size_t len, int qos,
+               int retain, uint64_t tag, char *err, size_t errlen);
+/* Subscribe (async; failures are logged). Returns 0 or a negative code. */
+int mq_subscribe(mq_client_t *c, const char *topic, int qos, char *err, size_t errlen);
+/* Disconnect cleanly, waiting at most timeout_ms for queued publishes to
+ * finish. Safe when not connected. */
+void mq_disconnect(mq_client_t *c, int timeout_ms);
+/* Destroy the client (disconnects first if needed). */
+void mq_destroy(mq_client_t *c);
+
+#endif

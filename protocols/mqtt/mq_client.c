@@ -1,0 +1,357 @@
+/*
+ * mq_client.c: paho MQTTAsync wrapped so that its callbacks only enqueue
+ * (mq.h). Publish outcomes carry the caller's tag; their small context
+ * records are kept on a list so that destroy frees the ones paho never
+ * called back.
+ */
+#include "protocols/mqtt/mq.h"
+#include "gateway/gw_log.h"
+#include "gateway/gw_types.h"
+
+#include <MQTTAsync.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct mq__pubctx {
+    struct mq__pubctx *prev, *next;
+    mq_client_t *c;
+    uint64_t tag;
+} mq__pubctx_t;
+
+struct mq_client {
+    MQTTAsync h;
+    gw_queue_t *events;
+    char *uri, *client_id, *username, *password, *will_topic, *will_payload;
+    int keepalive_s, connect_timeout_s, will_retain;
+    atomic_int connected;
+
+    pthread_mutex_t mu; /* guards pending and the disconnect wait */
+    pthread_cond_t cond;
+    mq__pubctx_t pending; /* list head of outstanding publish contexts */
+    int disconnect_done;
+};
+
+static void mq__post(mq_client_t *c, int kind, uint64_t tag, int rc, const char *err)
+{
+    mq_event_t *ev = calloc(1, sizeof(*ev));
+    if (!ev)
+        return;
+    ev->hdr.kind = kind;
+    ev->tag = tag;
+    ev->rc = rc;
+    snprintf(ev->err, sizeof(ev->err), "%s", err ? err : "");
+    gw_queue_push(c->events, &ev->hdr);
+}
+
+static void mq__on_connect(void *ctx, MQTTAsync_successData *resp)
+{
+    mq_client_t *c = ctx;
+    (void)resp;
+    atomic_store(&c->connected, 1);
+    mq__post(c, MQ_EV_CONNECTED, 0, 0, NULL);
+}
+
+static void mq__on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
+{
+    mq_client_t *c = ctx;
+    char err[160];
+    snprintf(err, sizeof(err), "%s (code %d)",
+             resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1),
+             resp ? resp->code : 0);
+    atomic_store(&c->connected, 0);
+    mq__post(c, MQ_EV_CONNECT_FAILED, 0, resp ? resp->code : -1, err);
+}
+
+static void mq__on_connection_lost(void *ctx, char *cause)
+{
+    mq_client_t *c = ctx;
+    atomic_store(&c->connected, 0);
+    mq__post(c, MQ_EV_CONNECTION_LOST, 0, 0, cause ? cause : "connection lost");
+}
+
+static int mq__on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
+{
+    mq_client_t *c = ctx;
+    size_t tl = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+    size_t pl = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+    mq_message_t *msg = malloc(sizeof(*msg) + tl + 1 + pl + 1);
+
+    if (msg) {
+        memset(msg, 0, sizeof(*msg));
+        msg->hdr.kind = MQ_EV_MESSAGE;
+        msg->topic = (char *)(msg + 1);
+        memcpy(msg->topic, topic, tl);
+        msg->topic[tl] = '\0';
+        msg->payload = msg->topic + tl + 1;
+        if (pl)
+            memcpy(msg->payload, m->payload, pl);
+        msg->payload[pl] = '\0';
+        msg->len = pl;
+        msg->qos = m->qos;
+        msg->retained = m->retained;
+        gw_queue_push(c->events, &msg->hdr);
+    }
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+static void mq__pubctx_unlink(mq__pubctx_t *p)
+{
+    pthread_mutex_lock(&p->c->mu);
+    p->prev->next = p->next;
+    p->next->prev = p->prev;
+    pthread_mutex_unlock(&p->c->mu);
+}
+
+static void mq__on_publish_ok(void *ctx, MQTTAsync_successData *resp)
+{
+    mq__pubctx_t *p = ctx;
+    (void)resp;
+    mq__pubctx_unlink(p);
+    mq__post(p->c, MQ_EV_DELIVERED, p->tag, 0, NULL);
+    free(p);
+}
+
+static void mq__on_publish_failure(void *ctx, MQTTAsync_failureData *resp)
+{
+    mq__pubctx_t *p = ctx;
+    char err[160];
+    snprintf(err, sizeof(err), "%s",
+             resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1));
+    mq__pubctx_unlink(p);
+    mq__post(p->c, MQ_EV_PUBLISH_FAILED, p->tag, resp ? resp->code : -1, err);
+    free(p);
+}
+
+static char *mq__dup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void mq__free_strings(mq_client_t *c)
+{
+    free(c->uri);
+    free(c->client_id);
+    free(c->username);
+    free(c->password);
+    free(c->will_topic);
+    free(c->will_payload);
+}
+
+int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *err,
+              size_t errlen)
+{
+    MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+    mq_client_t *c = calloc(1, sizeof(*c));
+    int rc;
+
+    *out = NULL;
+    if (!c)
+        goto out_nomem;
+    c->events = events;
+    c->uri = mq__dup(cfg->uri);
+    c->client_id = mq__dup(cfg->client_id);
+    c->username = mq__dup(cfg->username);
+    c->password = mq__dup(cfg->password);
+    c->will_topic = mq__dup(cfg->will_topic);
+    c->will_payload = mq__dup(cfg->will_payload);
+    if (!c->uri || !c->client_id)
+        goto out_nomem;
+    c->keepalive_s = cfg->keepalive_s;
+    c->connect_timeout_s = cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s : 10;
+    c->will_retain = cfg->will_retain;
+    c->pending.next = c->pending.prev = &c->pending;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cond, NULL);
+
+    co.sendWhileDisconnected = 0; /* the daemon buffers, not paho */
+    co.maxBufferedMessages = 65535;
+    co.MQTTVersion = MQTTVERSION_3_1_1;
+    rc = MQTTAsync_createWithOptions(&c->h, c->uri, c->client_id, MQTTCLIENT_PERSISTENCE_NONE,
+                                     NULL, &co);
+    if (rc != MQTTASYNC_SUCCESS) {
+        snprintf(err, errlen, "mqtt: cannot create client for %s: %s", c->uri,
+                 MQTTAsync_strerror(rc));
+        goto out_free;
+    }
+    rc = MQTTAsync_setCallbacks(c->h, c, mq__on_connection_lost, mq__on_message, NULL);
+    if (rc != MQTTASYNC_SUCCESS) {
+        snprintf(err, errlen, "mqtt: cannot set callbacks: %s", MQTTAsync_strerror(rc));
+        MQTTAsync_destroy(&c->h);
+        goto out_free;
+    }
+    *out = c;
+    return 0;
+
+out_nomem:
+    snprintf(err, errlen, "mqtt: out of memory");
+    if (c) {
+        mq__free_strings(c);
+        free(c);
+    }
+    return GW_ENOMEM;
+out_free:
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->mu);
+    mq__free_strings(c);
+    free(c);
+    return GW_EINVAL;
+}
+
+int mq_connect(mq_client_t *c, char *err, size_t errlen)
+{
+    MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_willOptions w = MQTTAsync_willOptions_initializer;
+    int rc;
+
+    o.keepAliveInterval = c->keepalive_s;
+    o.cleansession = 1;
+    o.connectTimeout = c->connect_timeout_s;
+    o.automaticReconnect = 0; /* the loop reconnects, with jitter */
+    o.onSuccess = mq__on_connect;
+    o.onFailure = mq__on_connect_failure;
+    o.context = c;
+    o.username = c->username;
+    o.password = c->password;
+    if (c->will_topic) {
+        w.topicName = c->will_topic;
+        w.message = c->will_payload ? c->will_payload : "";
+        w.retained = c->will_retain;
+        w.qos = 1;
+        o.will = &w;
+    }
+    rc = MQTTAsync_connect(c->h, &o);
+    if (rc != MQTTASYNC_SUCCESS) {
+        snprintf(err, errlen, "mqtt: connect to %s: %s", c->uri, MQTTAsync_strerror(rc));
+        return GW_EIO;
+    }
+    return 0;
+}
+
+int mq_is_connected(mq_client_t *c)
+{
+    return atomic_load(&c->connected);
+}
+
+int mq_publish(mq_client_t *c, const char *topic, const void *payload, size_t len, int qos,
+               int retain, uint64_t tag, char *err, size_t errlen)
+{
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    mq__pubctx_t *p = NULL;
+    int rc;
+
+    if (!atomic_load(&c->connected)) {
+        snprintf(err, errlen, "mqtt: not connected");
+        return GW_ESTATE;
+    }
+    m.payload = (void *)payload;
+    m.payloadlen = (int)len;
+    m.qos = qos;
+    m.retained = retain;
+    if (tag) {
+        p = calloc(1, sizeof(*p));
+        if (!p) {
+            snprintf(err, errlen, "mqtt: out of memory");
+            return GW_ENOMEM;
+        }
+        p->c = c;
+        p->tag = tag;
+        pthread_mutex_lock(&c->mu);
+        p->next = c->pending.next;
+        p->prev = &c->pending;
+        c->pending.next->prev = p;
+        c->pending.next = p;
+        pthread_mutex_unlock(&c->mu);
+        ro.onSuccess = mq__on_publish_ok;
+        ro.onFailure = mq__on_publish_failure;
+        ro.context = p;
+    }
+    rc = MQTTAsync_sendMessage(c->h, topic, &m, &ro);
+    if (rc != MQTTASYNC_SUCCESS) {
+        snprintf(err, errlen, "mqtt: publish to %s: %s", topic, MQTTAsync_strerror(rc));
+        if (p) {
+            mq__pubctx_unlink(p);
+            free(p);
+        }
+        return GW_EIO;
+    }
+    return 0;
+}
+
+int mq_subscribe(mq_client_t *c, const char *topic, int qos, char *err, size_t errlen)
+{
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    int rc = MQTTAsync_subscribe(c->h, topic, qos, &ro);
+    if (rc != MQTTASYNC_SUCCESS) {
+        snprintf(err, errlen, "mqtt: subscribe %s: %s", topic, MQTTAsync_strerror(rc));
+        return GW_EIO;
+    }
+    return 0;
+}
+
+static void mq__on_disconnect(void *ctx, MQTTAsync_successData *resp)
+{
+    mq_client_t *c = ctx;
+    (void)resp;
+    pthread_mutex_lock(&c->mu);
+    c->disconnect_done = 1;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void mq__on_disconnect_failure(void *ctx, MQTTAsync_failureData *resp)
+{
+    (void)resp;
+    mq__on_disconnect(ctx, NULL);
+}
+
+void mq_disconnect(mq_client_t *c, int timeout_ms)
+{
+    MQTTAsync_disconnectOptions o = MQTTAsync_disconnectOptions_initializer;
+    struct timespec ts;
+
+    if (!c || !MQTTAsync_isConnected(c->h))
+        return;
+    o.timeout = timeout_ms;
+    o.onSuccess = mq__on_disconnect;
+    o.onFailure = mq__on_disconnect_failure;
+    o.context = c;
+    pthread_mutex_lock(&c->mu);
+    c->disconnect_done = 0;
+    pthread_mutex_unlock(&c->mu);
+    if (MQTTAsync_disconnect(c->h, &o) != MQTTASYNC_SUCCESS)
+        return;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000 + 1;
+    pthread_mutex_lock(&c->mu);
+    while (!c->disconnect_done) {
+        if (pthread_cond_timedwait(&c->cond, &c->mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&c->mu);
+    atomic_store(&c->connected, 0);
+}
+
+void mq_destroy(mq_client_t *c)
+{
+    if (!c)
+        return;
+    mq_disconnect(c, 1000);
+    MQTTAsync_destroy(&c->h);
+    while (c->pending.next != &c->pending) {
+        mq__pubctx_t *p = c->pending.next;
+        p->prev->next = p->next;
+        p->next->prev = p->prev;
+        free(p);
+    }
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->mu);
+    mq__free_strings(c);
+    free(c);
+}
