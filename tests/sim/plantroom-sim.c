@@ -1,0 +1,437 @@
+/*
+ * plantroom-sim.c: a Modbus TCP server that plays a small building, so that
+ * plantroomd, its tests and the demo have real devices to poll.
+ *
+ * One TCP port serves every device; the MBAP unit id picks the device and
+ * its register mapping (unit 1 lift-1, 2 lift-2, 3 meter-main; the table is
+ * in sim_model.c). The server is one thread and one select() loop over the
+ * listening socket and every client, in the manner of libmodbus's
+ * bandwidth-server-many-up: a readable client is served with
+ * modbus_receive() + modbus_reply() on a shared context pointed at its
+ * socket. The same loop wakes every 200 ms to advance the model and to
+ * re-read the control file (sim_control.h).
+ *
+ * Wire behaviour worth knowing:
+ *  - an unknown unit id is answered with exception 0x0B (gateway target
+ *    device failed to respond), as a Modbus TCP gateway does for a silent
+ *    device behind it: clients fail fast instead of waiting for a timeout;
+ *  - the simulated devices are read-only: write function codes get
+ *    exception 0x01 (illegal function), so a write can never be silently
+ *    undone by the next tick;
+ *  - a client that disconnects, sends a malformed frame, or stalls in the
+ *    middle of one for longer than the byte timeout (0.2 s) is dropped;
+ *    the others are not affected beyond that short stall.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <modbus.h>
+
+#include "gateway/gw_clock.h"
+#include "gateway/gw_log.h"
+#include "gateway/gw_types.h"
+#include "tests/sim/sim_control.h"
+#include "tests/sim/sim_model.h"
+
+#define MOD          "sim"
+#define TICK_MS      200
+#define MAX_DT_S     1.0 /* a stalled process does not jump the model ahead */
+#define LISTEN_QUEUE 16
+#define EXIT_USAGE   2
+
+typedef struct sim_opts {
+    const char *listen;    /* dotted IPv4 address */
+    int port;              /* 0 = ephemeral */
+    const char *port_file; /* NULL = none */
+    const char *control;   /* NULL = none */
+    const char **sets;     /* --set arguments, owned array of borrowed strings */
+    size_t n_sets;
+    int verbose;
+} sim_opts_t;
+
+typedef struct sim_server {
+    modbus_t *ctx; /* owned; one context, pointed at each client in turn */
+    int listen_fd; /* owned */
+    fd_set clients;
+    int fdmax;
+    uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
+} sim_server_t;
+
+static volatile sig_atomic_t sim_stop;
+
+static void sim_on_signal(int sig)
+{
+    (void)sig;
+    sim_stop = 1;
+}
+
+static void sim_usage(FILE *out)
+{
+    fprintf(out, "usage: plantroom-sim [--listen ADDR] [--port N] [--port-file FILE]\n"
+                 "                     [--control FILE] [--set DEVICE.POINT=VALUE]...\n"
+                 "                     [--verbose] [--help]\n"
+                 "\n"
+                 "Modbus TCP simulator of a small building, one unit id per device:\n"
+                 "  unit 1 lift-1, unit 2 lift-2 (drivers/profiles/elevator.json)\n"
+                 "  unit 3 meter-main (drivers/profiles/energy_meter_sdm630.json)\n"
+                 "Unknown unit ids get exception 0x0B; writes get exception 0x01.\n"
+                 "\n"
+                 "  --listen ADDR     IPv4 address to listen on (default 127.0.0.1)\n"
+                 "  --port N          TCP port, 0 for an ephemeral one (default 1502)\n"
+                 "  --port-file FILE  write the bound port to FILE (atomically) once listening\n"
+                 "  --control FILE    re-read DEVICE.POINT=VALUE lines from FILE when it changes\n"
+                 "  --set D.P=V       initial control value (repeatable; the file wins)\n"
+                 "  --verbose         log every request\n"
+                 "A value on vibration_machine / vibration_car is the setpoint (noise +-2%%\n"
+                 "is added); on any other point it holds the point at that value.\n");
+}
+
+/* Parse the command line. Returns 0, 1 for --help, or EXIT_USAGE after
+ * printing what is wrong. */
+static int sim_parse_args(int argc, char **argv, sim_opts_t *o)
+{
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"port", required_argument, NULL, 'p'},
+        {"port-file", required_argument, NULL, 'f'},
+        {"control", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct in_addr addr;
+    char *end;
+    long port;
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'l':
+            if (inet_pton(AF_INET, optarg, &addr) != 1) {
+                fprintf(stderr, "plantroom-sim: --listen '%s': not an IPv4 address\n", optarg);
+                return EXIT_USAGE;
+            }
+            o->listen = optarg;
+            break;
+        case 'p':
+            errno = 0;
+            port = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || port < 0 || port > 65535) {
+                fprintf(stderr, "plantroom-sim: --port '%s': expected 0..65535\n", optarg);
+                return EXIT_USAGE;
+            }
+            o->port = (int)port;
+            break;
+        case 'f':
+            o->port_file = optarg;
+            break;
+        case 'c':
+            o->control = optarg;
+            break;
+        case 's':
+            o->sets[o->n_sets++] = optarg;
+            break;
+        case 'v':
+            o->verbose = 1;
+            break;
+        case 'h':
+            return 1;
+        default: /* getopt_long has named the bad argument */
+            fprintf(stderr, "plantroom-sim: try --help\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "plantroom-sim: unexpected argument '%s'; try --help\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Apply the --set arguments. Returns 0 or EXIT_USAGE after printing. */
+static int sim_apply_sets(const sim_opts_t *o, sim_world_t *w)
+{
+    char msg[200];
+    size_t i;
+
+    for (i = 0; i < o->n_sets; i++) {
+        if (sim_control_set_cli(w, o->sets[i], msg, sizeof(msg)) < 0) {
+            fprintf(stderr, "plantroom-sim: --set '%s': %s\n", o->sets[i], msg);
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+/* Write the port to path atomically: path.tmp, then rename. */
+static int sim_write_port_file(const char *path, unsigned port)
+{
+    char tmp[4096];
+    FILE *f;
+    int rc;
+
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+        return GW_EINVAL;
+    f = fopen(tmp, "w");
+    if (!f)
+        return -errno;
+    rc = fprintf(f, "%u\n", port) < 0 ? GW_EIO : 0;
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        rc = GW_EIO;
+    if (fclose(f) != 0)
+        rc = GW_EIO;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc < 0)
+        unlink(tmp);
+    return rc;
+}
+
+/* Listen, announce the address on stdout and in the port file. Returns 0,
+ * or a negative code after logging (srv->listen_fd is then -1). */
+static int sim_server_listen(sim_server_t *srv, const sim_opts_t *o)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    char ip[INET_ADDRSTRLEN];
+    int rc;
+
+    srv->ctx = modbus_new_tcp(o->listen, o->port);
+    if (!srv->ctx) {
+        gw_log_error(MOD, "modbus_new_tcp: %s", modbus_strerror(errno));
+        return GW_ENOMEM;
+    }
+    /* A client that stalls inside a frame holds up the loop this long. */
+    modbus_set_byte_timeout(srv->ctx, 0, 200000);
+    /* On a server, libmodbus uses the response timeout only to pause before
+     * flushing after a malformed request (unknown function code): keep that
+     * pause short, since it stalls every client. */
+    modbus_set_response_timeout(srv->ctx, 0, 50000);
+    srv->listen_fd = modbus_tcp_listen(srv->ctx, LISTEN_QUEUE);
+    if (srv->listen_fd < 0) {
+        gw_log_error(MOD, "cannot listen on %s:%d: %s", o->listen, o->port, modbus_strerror(errno));
+        return GW_EIO;
+    }
+    if (getsockname(srv->listen_fd, (struct sockaddr *)&sa, &len) != 0 ||
+        !inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip))) {
+        gw_log_error(MOD, "getsockname: %s", strerror(errno));
+        return GW_EIO;
+    }
+    FD_ZERO(&srv->clients);
+    srv->fdmax = srv->listen_fd;
+    printf("plantroom-sim: listening on %s:%u\n", ip, (unsigned)ntohs(sa.sin_port));
+    fflush(stdout);
+    if (o->port_file) {
+        rc = sim_write_port_file(o->port_file, ntohs(sa.sin_port));
+        if (rc < 0) {
+            gw_log_error(MOD, "cannot write port file %s: %s", o->port_file, gw_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void sim_client_accept(sim_server_t *srv)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    char ip[INET_ADDRSTRLEN] = "?";
+    int fd;
+
+    fd = accept(srv->listen_fd, (struct sockaddr *)&sa, &len);
+    if (fd < 0) {
+        if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
+            gw_log_warn(MOD, "accept: %s", strerror(errno));
+        return;
+    }
+    if (fd >= FD_SETSIZE) {
+        gw_log_warn(MOD, "too many clients; refusing a connection");
+        close(fd);
+        return;
+    }
+    inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+    gw_log_info(MOD, "client %s:%u connected (fd %d)", ip, (unsigned)ntohs(sa.sin_port), fd);
+    FD_SET(fd, &srv->clients);
+    if (fd > srv->fdmax)
+        srv->fdmax = fd;
+}
+
+static void sim_client_drop(sim_server_t *srv, int fd, const char *why)
+{
+    gw_log_info(MOD, "client fd %d dropped: %s", fd, why);
+    close(fd);
+    FD_CLR(fd, &srv->clients);
+}
+
+static int sim_is_write(uint8_t fc)
+{
+    return fc == MODBUS_FC_WRITE_SINGLE_COIL || fc == MODBUS_FC_WRITE_SINGLE_REGISTER ||
+           fc == MODBUS_FC_WRITE_MULTIPLE_COILS || fc == MODBUS_FC_WRITE_MULTIPLE_REGISTERS ||
+           fc == MODBUS_FC_MASK_WRITE_REGISTER || fc == MODBUS_FC_WRITE_AND_READ_REGISTERS;
+}
+
+/* Serve one request from a readable client, or drop the client. */
+static void sim_client_serve(sim_server_t *srv, sim_world_t *w, int fd)
+{
+    int hl = modbus_get_header_length(srv->ctx);
+    sim_device_t *dev;
+    uint8_t unit, fc;
+    int rc;
+
+    modbus_set_socket(srv->ctx, fd);
+    rc = modbus_receive(srv->ctx, srv->query);
+    if (rc == 0)
+        return; /* libmodbus ignored the frame */
+    if (rc < 0) {
+        sim_client_drop(srv, fd, errno == ECONNRESET ? "closed" : modbus_strerror(errno));
+        return;
+    }
+    unit = srv->query[hl - 1]; /* MBAP unit id, byte 6 */
+    fc = srv->query[hl];
+    gw_log_debug(MOD, "fd %d: unit %u function 0x%02x, %d bytes", fd, unit, fc, rc);
+    dev = sim_world_by_unit(w, unit);
+    if (!dev)
+        rc = modbus_reply_exception(srv->ctx, srv->query, MODBUS_EXCEPTION_GATEWAY_TARGET);
+    else if (sim_is_write(fc))
+        rc = modbus_reply_exception(srv->ctx, srv->query, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
+    else
+        rc = modbus_reply(srv->ctx, srv->query, rc, dev->map);
+    if (rc < 0)
+        sim_client_drop(srv, fd, modbus_strerror(errno));
+}
+
+static void sim_server_close(sim_server_t *srv)
+{
+    int fd;
+
+    for (fd = 0; fd <= srv->fdmax; fd++)
+        if (fd != srv->listen_fd && FD_ISSET(fd, &srv->clients))
+            close(fd);
+    if (srv->listen_fd >= 0)
+        close(srv->listen_fd);
+    srv->listen_fd = -1;
+    if (srv->ctx)
+        modbus_free(srv->ctx);
+    srv->ctx = NULL;
+}
+
+/* Advance the model if a tick is due; returns ms until the next one. */
+static int64_t sim_maybe_tick(sim_world_t *w, sim_control_t *ctl, int64_t *last_ms)
+{
+    int64_t now = gw_mono_ms();
+    double dt;
+
+    if (now - *last_ms < TICK_MS)
+        return TICK_MS - (now - *last_ms);
+    dt = (double)(now - *last_ms) / 1000.0;
+    *last_ms = now;
+    sim_control_poll(ctl, w);
+    sim_world_tick(w, dt > MAX_DT_S ? MAX_DT_S : dt, (double)gw_wall_ms() / 1000.0);
+    return TICK_MS;
+}
+
+/* The loop: serve clients, tick the model, until SIGINT or SIGTERM. */
+static int sim_server_run(sim_server_t *srv, sim_world_t *w, sim_control_t *ctl)
+{
+    int64_t last_ms = gw_mono_ms(), wait_ms;
+    struct timeval tv;
+    fd_set rd;
+    int fd, n;
+
+    while (!sim_stop) {
+        wait_ms = sim_maybe_tick(w, ctl, &last_ms);
+        rd = srv->clients;
+        FD_SET(srv->listen_fd, &rd);
+        tv.tv_sec = (time_t)(wait_ms / 1000);
+        tv.tv_usec = (suseconds_t)(wait_ms % 1000) * 1000;
+        n = select(srv->fdmax + 1, &rd, NULL, NULL, &tv);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            gw_log_error(MOD, "select: %s", strerror(errno));
+            return GW_EIO;
+        }
+        for (fd = 0; n > 0 && fd <= srv->fdmax; fd++) {
+            if (!FD_ISSET(fd, &rd))
+                continue;
+            n--;
+            if (fd == srv->listen_fd)
+                sim_client_accept(srv);
+            else
+                sim_client_serve(srv, w, fd);
+        }
+    }
+    gw_log_info(MOD, "stopping");
+    return 0;
+}
+
+static void sim_install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = sim_on_signal; /* no SA_RESTART: select() returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    sim_opts_t opts = {.listen = "127.0.0.1", .port = 1502};
+    sim_server_t srv = {.listen_fd = -1};
+    sim_world_t world = {0};
+    sim_control_t ctl = {0};
+    int rc, status = 1;
+
+    gw_log_init();
+    opts.sets = calloc((size_t)argc, sizeof(*opts.sets));
+    if (!opts.sets)
+        return 1;
+    rc = sim_parse_args(argc, argv, &opts);
+    if (rc != 0) {
+        if (rc == 1)
+            sim_usage(stdout);
+        free(opts.sets);
+        return rc == 1 ? 0 : rc;
+    }
+    if (opts.verbose)
+        gw_log_set_level(GW_LOG_DEBUG);
+    if (sim_world_init(&world, (double)gw_wall_ms() / 1000.0) < 0) {
+        gw_log_error(MOD, "out of memory");
+        goto out_free_opts;
+    }
+    rc = sim_apply_sets(&opts, &world);
+    if (rc != 0) {
+        status = rc;
+        goto out_free_world;
+    }
+    ctl.path = opts.control;
+    sim_control_poll(&ctl, &world);
+    sim_world_tick(&world, 0.0, (double)gw_wall_ms() / 1000.0);
+
+    sim_install_signals();
+    if (sim_server_listen(&srv, &opts) < 0)
+        goto out_close_server;
+    status = sim_server_run(&srv, &world, &ctl) < 0 ? 1 : 0;
+
+out_close_server:
+    sim_server_close(&srv);
+out_free_world:
+    sim_world_free(&world);
+out_free_opts:
+    free(opts.sets);
+    return status;
+}
