@@ -1,0 +1,1 @@
+plantroom_unit_test(test_mb_plan SOURCES test_mb_plan.c LIBS plantroom_modbus)
