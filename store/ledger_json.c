@@ -1,0 +1,154 @@
+/*
+ * ledger_json.c: the JSON faces of the ledger (store/ledger.h): one work
+ * order as plantroomctl --json and the outbox events show it, the outbox
+ * event envelope, and the normal form in which evidence is stored.
+ *
+ * Times leave as ISO-8601 UTC strings (gw_format_iso8601). The event
+ * envelope is {"v":1,"event_id":"<wo id>#<audit id>","event":...,"ts":...,
+ * "work_order":{...}}: event_id is unique per change, so that a consumer
+ * receiving a QoS 1 duplicate can drop it (docs/architecture.md,
+ * "Integration").
+ */
+#include "store/ledger.h"
+#include "store/ledger_int.h"
+
+#include "gateway/gw_clock.h"
+
+#include <cjson/cJSON.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Each adder returns 0, or -1 when cJSON ran out of memory. */
+static int json__str(cJSON *o, const char *key, const char *val)
+{
+    cJSON *item = val ? cJSON_AddStringToObject(o, key, val) : cJSON_AddNullToObject(o, key);
+    return item ? 0 : -1;
+}
+
+static int json__num(cJSON *o, const char *key, int64_t val)
+{
+    return cJSON_AddNumberToObject(o, key, (double)val) ? 0 : -1;
+}
+
+/* ms since the epoch as an ISO-8601 string; 0 as null when zero_is_null. */
+static int json__time(cJSON *o, const char *key, int64_t ms, int zero_is_null)
+{
+    char buf[32];
+
+    if (ms == 0 && zero_is_null)
+        return cJSON_AddNullToObject(o, key) ? 0 : -1;
+    return json__str(o, key, gw_format_iso8601(ms, buf, sizeof(buf)));
+}
+
+/* Evidence text as a JSON value: the object it holds, null when absent,
+ * and {"unparsed": text} for text that is not a JSON object. */
+static cJSON *json__evidence(const char *text)
+{
+    cJSON *v;
+    cJSON *wrap;
+
+    if (!text)
+        return cJSON_CreateNull();
+    v = cJSON_ParseWithOpts(text, NULL, 1);
+    if (v && cJSON_IsObject(v))
+        return v;
+    cJSON_Delete(v);
+    wrap = cJSON_CreateObject();
+    if (wrap && !cJSON_AddStringToObject(wrap, "unparsed", text)) {
+        cJSON_Delete(wrap);
+        return NULL;
+    }
+    return wrap;
+}
+
+static cJSON *json__wo(const ledger_wo_t *wo)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *ev;
+
+    if (!o)
+        return NULL;
+    if (json__str(o, "id", wo->id) || json__num(o, "number", wo->number) ||
+        json__str(o, "site", wo->site) || json__str(o, "status", wo->status) ||
+        json__str(o, "priority", wo->priority) || json__str(o, "device", wo->device) ||
+        json__str(o, "rule", wo->rule) || json__str(o, "title", wo->title) ||
+        json__str(o, "description", wo->description) || json__str(o, "category", wo->category) ||
+        json__str(o, "work_type", wo->work_type))
+        goto out_delete;
+    ev = json__evidence(wo->evidence_json);
+    if (!ev)
+        goto out_delete;
+    if (!cJSON_AddItemToObject(o, "evidence", ev)) {
+        cJSON_Delete(ev);
+        goto out_delete;
+    }
+    if (json__num(o, "occurrences", wo->occurrences) ||
+        json__time(o, "opened_at", wo->opened_at, 0) ||
+        json__time(o, "last_seen_at", wo->last_seen_at, 0) ||
+        json__time(o, "cleared_at", wo->cleared_at, 1) ||
+        json__time(o, "updated_at", wo->updated_at, 0))
+        goto out_delete;
+    return o;
+
+out_delete:
+    cJSON_Delete(o);
+    return NULL;
+}
+
+char *ledger_wo_to_json(const ledger_wo_t *wo)
+{
+    cJSON *o;
+    char *s;
+
+    if (!wo)
+        return NULL;
+    o = json__wo(wo);
+    if (!o)
+        return NULL;
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+char *ledger__event_json(const ledger_wo_t *wo, const char *event, int64_t audit_id, int64_t ts_ms)
+{
+    char event_id[128];
+    cJSON *o = cJSON_CreateObject();
+    cJSON *w;
+    char *s = NULL;
+
+    if (!o)
+        return NULL;
+    snprintf(event_id, sizeof(event_id), "%s#%lld", wo->id, (long long)audit_id);
+    if (json__num(o, "v", 1) || json__str(o, "event_id", event_id) ||
+        json__str(o, "event", event) || json__time(o, "ts", ts_ms, 0))
+        goto out_delete;
+    w = json__wo(wo);
+    if (!w)
+        goto out_delete;
+    if (!cJSON_AddItemToObject(o, "work_order", w)) {
+        cJSON_Delete(w);
+        goto out_delete;
+    }
+    s = cJSON_PrintUnformatted(o);
+out_delete:
+    cJSON_Delete(o);
+    return s;
+}
+
+int ledger__evidence_normalize(const char *in, char **out)
+{
+    cJSON *v;
+
+    *out = NULL;
+    if (!in || !*in)
+        return 0;
+    v = json__evidence(in);
+    if (!v)
+        return GW_ENOMEM;
+    *out = cJSON_PrintUnformatted(v);
+    cJSON_Delete(v);
+    return *out ? 0 : GW_ENOMEM;
+}

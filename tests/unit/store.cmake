@@ -1,0 +1,10 @@
+# Unit tests of store/: the ledger and the ledger thread on real SQLite files
+# in a scratch directory, and plantroomctl run against such a file.
+plantroom_unit_test(test_ledger SOURCES test_ledger.c LIBS plantroom_store)
+plantroom_unit_test(test_ledger_worker SOURCES test_ledger_worker.c LIBS plantroom_store)
+
+# plantroomctl is run as a program: the test gets its path.
+add_executable(test_ledger_ctl test_ledger_ctl.c)
+target_link_libraries(test_ledger_ctl PRIVATE plantroom_store)
+add_test(NAME test_ledger_ctl COMMAND test_ledger_ctl $<TARGET_FILE:plantroomctl>)
+set_tests_properties(test_ledger_ctl PROPERTIES TIMEOUT 60 LABELS unit)

@@ -1,0 +1,416 @@
+/*
+ * test_ledger_worker.c: the ledger thread (store/ledger_worker.h) on real
+ * SQLite files: batching, results only after commit, flush on stop, a
+ * failing op amid good ones, a locked database retried without loss, and
+ * start-up errors.
+ */
+#include "store/ledger_worker.h"
+
+#include "ledger_testutil.h"
+#include "t.h"
+
+#include <cjson/cJSON.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+/* What a test saw on the results queue. */
+typedef struct seen {
+    int opened, outbox, errors;
+    int64_t last_outbox_id;
+    int out_of_order;
+    int not_committed; /* an OPENED whose order a reader could not see */
+    char first_error[256];
+} seen_t;
+
+/* Take results until pred is met or timeout_ms passes. reader, if given,
+ * checks that each opened work order is already committed. */
+static void collect(gw_queue_t *q, seen_t *s, ledger_t *reader, int (*pred)(const seen_t *),
+                    int timeout_ms)
+{
+    struct timespec t0, now;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        gw_msg_t *m = gw_queue_wait_all(q, 100);
+        while (m) {
+            gw_msg_t *next = m->next;
+            if (m->kind == LEDGER_EV_OPENED) {
+                ledger_ev_opened_t *ev = (ledger_ev_opened_t *)m;
+                s->opened++;
+                if (reader) {
+                    ledger_wo_filter_t f = {0};
+                    ledger_wo_t *wo = NULL;
+                    size_t n = 0;
+                    int found = 0;
+                    f.device = ev->device;
+                    if (ledger_wo_list(reader, &f, &wo, &n, NULL, 0) == 0) {
+                        for (size_t i = 0; i < n; i++)
+                            found |= strcmp(wo[i].id, ev->res.id) == 0;
+                    }
+                    ledger_wo_free_array(wo, n);
+                    s->not_committed += !found;
+                }
+            } else if (m->kind == LEDGER_EV_OUTBOX) {
+                ledger_ev_outbox_t *ev = (ledger_ev_outbox_t *)m;
+                s->outbox++;
+                s->out_of_order += ev->row.id <= s->last_outbox_id;
+                s->last_outbox_id = ev->row.id;
+            } else if (m->kind == LEDGER_EV_ERROR) {
+                if (!s->errors++)
+                    snprintf(s->first_error, sizeof(s->first_error), "%s",
+                             ((ledger_ev_error_t *)m)->msg);
+            }
+            gw_msg_free(m);
+            m = next;
+        }
+        if (pred && pred(s))
+            return;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms)
+            return;
+    }
+}
+
+static int ten_and_ten(const seen_t *s)
+{
+    return s->opened >= 10 && s->outbox >= 10;
+}
+
+static ledger_worker_t *start(const char *name, gw_queue_t *results)
+{
+    ledger_worker_t *w = NULL;
+    char err[256] = "";
+
+    if (ledger_worker_start(&w, lt_path(name), results, err, sizeof(err)) < 0)
+        fprintf(stderr, "ledger_worker_start: %s\n", err);
+    return w;
+}
+
+static void submit_trigger(ledger_worker_t *w, int kind, const char *device, const char *rule,
+                           int64_t ts)
+{
+    ledger_trigger_t t = lt_trigger("hq", device, rule, ts);
+    ledger_op_trigger_t *op = ledger_op_trigger_new(kind, &t);
+
+    T_CHECK(op != NULL);
+    if (op)
+        ledger_worker_submit(w, &op->hdr);
+}
+
+T_TEST(test_op_trigger_new_copies)
+{
+    char dev[16] = "lift-1";
+    ledger_trigger_t t = lt_trigger("hq", dev, "vib", 42);
+    ledger_op_trigger_t *op;
+
+    t.description = NULL;
+    op = ledger_op_trigger_new(LEDGER_OP_TRIGGER, &t);
+    T_CHECK(op != NULL);
+    if (!op)
+        return;
+    strcpy(dev, "XXXXXX");
+    T_CHECK_EQ_INT(op->hdr.kind, LEDGER_OP_TRIGGER);
+    T_CHECK(op->hdr.free_fn == NULL); /* one allocation: plain free */
+    T_CHECK_STR(op->t.device, "lift-1");
+    T_CHECK_STR(op->t.site, "hq");
+    T_CHECK_STR(op->t.evidence_json, t.evidence_json);
+    T_CHECK(op->t.evidence_json != t.evidence_json);
+    T_CHECK(op->t.description == NULL);
+    T_CHECK_EQ_INT(op->t.ts_ms, 42);
+    T_CHECK_EQ_INT(op->t.priority, GW_PRIO_HIGH);
+    gw_msg_free(&op->hdr);
+    T_CHECK(ledger_op_trigger_new(LEDGER_OP_OUTBOX_ACK, &t) == NULL);
+    T_CHECK(ledger_op_outbox_new(LEDGER_OP_TRIGGER, 1) == NULL);
+}
+
+T_TEST(test_batch_1000_triggers)
+{
+    gw_queue_t results;
+    ledger_worker_t *w;
+    ledger_t *reader = NULL;
+    seen_t s = {0};
+    char dev[16];
+    sqlite3 *db;
+
+    gw_queue_init(&results, NULL, NULL);
+    w = start("batch.db", &results);
+    T_CHECK(w != NULL);
+    if (!w) {
+        gw_queue_destroy(&results);
+        return;
+    }
+    T_CHECK_EQ_INT(ledger_open(&reader, lt_path("batch.db"), LEDGER_OPEN_READONLY, NULL, 0), 0);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(dev, sizeof(dev), "dev-%d", i % 10);
+        submit_trigger(w, LEDGER_OP_TRIGGER, dev, "vib", 1000 + i);
+    }
+    collect(&results, &s, reader, ten_and_ten, 20000);
+    T_CHECK_EQ_INT(s.opened, 10);
+    T_CHECK_EQ_INT(s.outbox, 10);
+    T_CHECK_EQ_INT(s.not_committed, 0);
+    T_CHECK_EQ_INT(s.out_of_order, 0);
+    T_CHECK_EQ_INT(s.errors, 0);
+    ledger_worker_stop(w);
+    collect(&results, &s, NULL, NULL, 0);
+    T_CHECK_EQ_INT(s.opened, 10); /* nothing more after stop */
+    T_CHECK_EQ_INT(s.outbox, 10);
+    ledger_close(reader);
+
+    db = lt_raw(lt_path("batch.db"));
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM work_orders"), 10);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT max(last_seen_at) FROM work_orders"), 1999);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM outbox"), 10);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT max(id) FROM outbox"), s.last_outbox_id);
+    sqlite3_close(db);
+    gw_queue_destroy(&results);
+}
+
+T_TEST(test_stop_flushes)
+{
+    gw_queue_t results;
+    ledger_worker_t *w;
+    seen_t s = {0};
+    char dev[16];
+    sqlite3 *db;
+
+    gw_queue_init(&results, NULL, NULL);
+    w = start("flush.db", &results);
+    T_CHECK(w != NULL);
+    if (!w) {
+        gw_queue_destroy(&results);
+        return;
+    }
+    for (int i = 0; i < 50; i++) {
+        snprintf(dev, sizeof(dev), "dev-%d", i);
+        submit_trigger(w, LEDGER_OP_TRIGGER, dev, "temp_high", 1000 + i);
+    }
+    submit_trigger(w, LEDGER_OP_CLEAR, "dev-0", "temp_high", 2000);
+    submit_trigger(w, LEDGER_OP_TOUCH, "dev-1", "temp_high", 3000);
+    ledger_worker_stop(w);
+    collect(&results, &s, NULL, NULL, 0);
+    T_CHECK_EQ_INT(s.opened, 50);
+    T_CHECK_EQ_INT(s.outbox, 51); /* 50 opened + 1 cleared */
+    T_CHECK_EQ_INT(s.errors, 0);
+    db = lt_raw(lt_path("flush.db"));
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM work_orders"), 50);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT cleared_at FROM work_orders WHERE device='dev-0'"), 2000);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT last_seen_at FROM work_orders WHERE device='dev-1'"), 3000);
+    sqlite3_close(db);
+    gw_queue_destroy(&results);
+}
+
+static int forty_one(const seen_t *s)
+{
+    return s->outbox >= 41;
+}
+
+static int forty_seven(const seen_t *s)
+{
+    return s->outbox >= 47;
+}
+
+T_TEST(test_load_and_ack)
+{
+    gw_queue_t results;
+    ledger_worker_t *w;
+    seen_t s = {0};
+    ledger_op_outbox_t *op;
+    sqlite3 *db;
+
+    gw_queue_init(&results, NULL, NULL);
+    /* flush.db holds 51 outbox rows (ids 1..51) from test_stop_flushes. */
+    w = start("flush.db", &results);
+    T_CHECK(w != NULL);
+    if (!w) {
+        gw_queue_destroy(&results);
+        return;
+    }
+    for (int64_t id = 1; id <= 10; id++) {
+        op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_ACK, id);
+        ledger_worker_submit(w, &op->hdr);
+    }
+    ledger_worker_stop(w);
+    collect(&results, &s, NULL, NULL, 0);
+    T_CHECK_EQ_INT(s.outbox + s.opened + s.errors, 0); /* an ACK posts nothing */
+
+    /* A restarted daemon loads the backlog: rows in id order. */
+    w = start("flush.db", &results);
+    T_CHECK(w != NULL);
+    if (!w) {
+        gw_queue_destroy(&results);
+        return;
+    }
+    op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_LOAD, 0);
+    ledger_worker_submit(w, &op->hdr);
+    collect(&results, &s, NULL, forty_one, 10000);
+    T_CHECK_EQ_INT(s.outbox, 41);
+    T_CHECK_EQ_INT(s.out_of_order, 0);
+    T_CHECK_EQ_INT(s.last_outbox_id, 51);
+    s.last_outbox_id = 0;
+    op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_LOAD, 45);
+    ledger_worker_submit(w, &op->hdr);
+    collect(&results, &s, NULL, forty_seven, 10000);
+    T_CHECK_EQ_INT(s.outbox, 47);
+    T_CHECK_EQ_INT(s.out_of_order, 0);
+    ledger_worker_stop(w);
+    collect(&results, &s, NULL, NULL, 0);
+    T_CHECK_EQ_INT(s.outbox, 47);
+    T_CHECK_EQ_INT(s.opened, 0);
+    db = lt_raw(lt_path("flush.db"));
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM outbox"), 41);
+    sqlite3_close(db);
+    gw_queue_destroy(&results);
+}
+
+T_TEST(test_bad_op_keeps_batch)
+{
+    gw_queue_t results;
+    ledger_worker_t *w;
+    seen_t s = {0};
+    sqlite3 *db;
+
+    gw_queue_init(&results, NULL, NULL);
+    w = start("badop.db", &results);
+    T_CHECK(w != NULL);
+    if (!w) {
+        gw_queue_destroy(&results);
+        return;
+    }
+    submit_trigger(w, LEDGER_OP_TRIGGER, "pump-1", "dry_run", 1);
+    submit_trigger(w, LEDGER_OP_TRIGGER, "", "dry_run", 2); /* no device: refused */
+    submit_trigger(w, LEDGER_OP_TRIGGER, "pump-2", "dry_run", 3);
+    {
+        gw_msg_t *odd = calloc(1, sizeof(*odd));
+        odd->kind = 12345;
+        ledger_worker_submit(w, odd);
+    }
+    ledger_worker_stop(w);
+    collect(&results, &s, NULL, NULL, 0);
+    T_CHECK_EQ_INT(s.opened, 2);
+    T_CHECK_EQ_INT(s.outbox, 2);
+    T_CHECK_EQ_INT(s.errors, 2);
+    T_CHECK(strstr(s.first_error, "trigger hq//dry_run") != NULL);
+    db = lt_raw(lt_path("badop.db"));
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM work_orders"), 2);
+    sqlite3_close(db);
+    gw_queue_destroy(&results);
+}
+
+static int one_error(const seen_t *s)
+{
+    return s->errors >= 1;
+}
+
+static int one_opened(const seen_t *s)
+{
+    return s->opened >= 1 && s->outbox >= 1;
+}
+
+/* Another connection holds the write lock past the busy timeout: the batch
+ * fails as a whole, is reported, and goes in once the lock is gone. */
+T_TEST(test_locked_batch_is_retried)
+{
+    gw_queue_t results;
+    ledger_worker_t *w;
+    seen_t s = {0};
+    sqlite3 *db;
+
+    gw_queue_init(&results, NULL, NULL);
+    w = start("locked.db", &results);
+    T_CHECK(w != NULL);
+    if (!w) {
+        gw_queue_destroy(&results);
+        return;
+    }
+    db = lt_raw(lt_path("locked.db"));
+    T_CHECK_EQ_INT(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    submit_trigger(w, LEDGER_OP_TRIGGER, "ahu-1", "filter_dp", 1);
+    collect(&results, &s, NULL, one_error, 15000);
+    T_CHECK_EQ_INT(s.errors, 1);
+    T_CHECK_EQ_INT(s.opened, 0);
+    T_CHECK(strstr(s.first_error, "locked") != NULL);
+    T_CHECK(ledger_worker_depth(w) >= 1);
+    T_CHECK_EQ_INT(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    collect(&results, &s, NULL, one_opened, 15000);
+    T_CHECK_EQ_INT(s.opened, 1);
+    T_CHECK_EQ_INT(s.outbox, 1);
+    T_CHECK_EQ_INT(ledger_worker_depth(w), 0);
+    ledger_worker_stop(w);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM work_orders"), 1);
+    sqlite3_close(db);
+    gw_queue_destroy(&results);
+}
+
+/* Start in a directory the process cannot write; as root, drop to nobody
+ * in a child so that permissions apply. Returns the child's verdict. */
+static int start_in_readonly_dir(const char *dir)
+{
+    char path[600];
+    char err[256] = "";
+    ledger_worker_t *w = NULL;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/x.db", dir);
+    rc = ledger_worker_start(&w, path, NULL, err, sizeof(err));
+    if (rc == 0) {
+        ledger_worker_stop(w);
+        return 1;
+    }
+    return w == NULL && strstr(err, path) != NULL ? 0 : 2;
+}
+
+T_TEST(test_start_errors)
+{
+    ledger_worker_t *w = (ledger_worker_t *)1;
+    char err[256] = "";
+    FILE *f;
+    pid_t pid;
+    int status = 0;
+
+    /* A path under a regular file, and under a missing directory. */
+    f = fopen(lt_path("plain"), "w");
+    fclose(f);
+    T_CHECK(ledger_worker_start(&w, lt_path("plain/x.db"), NULL, err, sizeof(err)) < 0);
+    T_CHECK(w == NULL);
+    T_CHECK(strstr(err, "plain/x.db") != NULL);
+    err[0] = '\0';
+    T_CHECK(ledger_worker_start(&w, lt_path("no/such/dir/x.db"), NULL, err, sizeof(err)) < 0);
+    T_CHECK(strstr(err, "no/such/dir/x.db") != NULL);
+    T_CHECK(ledger_worker_start(&w, "", NULL, NULL, 0) < 0);
+
+    /* A read-only directory. */
+    chmod(lt_tmpdir(), 0755);
+    T_CHECK_EQ_INT(mkdir(lt_path("ro"), 0555), 0);
+    chmod(lt_path("ro"), 0555);
+    if (geteuid() != 0) {
+        T_CHECK_EQ_INT(start_in_readonly_dir(lt_path("ro")), 0);
+        return;
+    }
+    pid = fork();
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(3);
+        _exit(start_in_readonly_dir(lt_path("ro")));
+    }
+    T_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    T_CHECK(WIFEXITED(status));
+    T_CHECK_EQ_INT(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+    lt_tmpdir();
+    T_RUN(test_op_trigger_new_copies);
+    T_RUN(test_batch_1000_triggers);
+    T_RUN(test_stop_flushes);
+    T_RUN(test_load_and_ack);
+    T_RUN(test_bad_op_keeps_batch);
+    T_RUN(test_locked_batch_is_retried);
+    T_RUN(test_start_errors);
+    lt_cleanup();
+    return t_done();
+}
