@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# deploy/deps.sh: install the Debian 12 packages plantroom needs to build,
+# run its demo and run its tests; only what is missing, so it is quick when
+# everything is there. Uses sudo when not run as root.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config
+  libuv1-dev libmodbus-dev libpaho-mqtt-dev libssl-dev libsqlite3-dev libcjson-dev
+  # demo and tests: a real broker and clients, Modbus peers, serial ptys
+  mosquitto mosquitto-clients sqlite3 mbpoll socat
+  python3 python3-pytest python3-paho-mqtt python3-pymodbus
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
