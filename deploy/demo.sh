@@ -54,12 +54,12 @@ pids+=($!)
 for _ in $(seq 50); do listening $SIM_PORT && listening $BROKER_PORT && break; sleep 0.1; done
 
 say "starting plantroomd --config $CONFIG (ledger in $DEMO/state)"
-build/bin/plantroomd --config $CONFIG --state-dir "$DEMO/state" 2> >(sed 's/^/  plantroomd | /' >&2) &
+build/bin/plantroomd --config $CONFIG --state-dir "$DEMO/state" 2> >(sed -u 's/^/  plantroomd | /' >&2) &
 pids+=($!)
 
 say "telemetry from lift-1 (plantroom/$SITE/devices/lift-1/telemetry), 3 messages:"
 mosquitto_sub -h 127.0.0.1 -p $BROKER_PORT -t "plantroom/$SITE/devices/lift-1/telemetry" -C 3 -W 30 |
-  sed 's/^/  /'
+  /usr/bin/python3 deploy/telemetry_summary.py
 
 say "raising lift-1's machine vibration to 5.2 mm/s in the simulator (the rule: above 4.5 for 5 s)"
 echo "lift-1.vibration_machine=5.2" >"$DEMO/sim.control"
@@ -73,6 +73,6 @@ say "running: live work-order events and device status follow; Ctrl-C stops the 
 echo "  (in another terminal: build/bin/plantroomctl --config $CONFIG --state-dir $DEMO/state workorders list --json;"
 echo "   lower the vibration with: echo lift-1.vibration_machine=1.0 > $DEMO/sim.control)"
 mosquitto_sub -h 127.0.0.1 -p $BROKER_PORT -v -t "plantroom/$SITE/events/#" \
-  -t "plantroom/$SITE/devices/+/status" > >(sed 's/^/  mqtt | /') &
+  -t "plantroom/$SITE/devices/+/status" > >(sed -u 's/^/  mqtt | /') &
 pids+=($!)
 wait
