@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char *const table_names[] = {"coil", "discrete", "holding", "input"};
-static const char *const type_names[] = {"bool",   "int16",  "uint16",  "int32",  "uint32",
+static const char *const type_names[] = {"bool",  "int16",  "uint16",  "int32",  "uint32",
                                          "int64", "uint64", "float32", "float64"};
 static const char *const order_names[] = {"ABCD", "CDAB", "BADC", "DCBA"};
 

@@ -81,16 +81,15 @@ static void cfg__log(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
     gw_json_check_keys(log, "log", keys, el);
     if (gw_json_str(log, "level", "log", level, sizeof(level), "info", 0, el) > 0 &&
         gw_log_level_parse(level, &cfg->log_level) != 0)
-        gw_errlist_add(el, "log.level", "must be one of error, warn, notice, info, debug, got \"%s\"",
-                       level);
+        gw_errlist_add(el, "log.level",
+                       "must be one of error, warn, notice, info, debug, got \"%s\"", level);
 }
 
 static void cfg__mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
 {
-    static const char *const keys[] = {"enabled",          "uri",           "client_id",
-                                       "prefix",           "username",      "password_file",
-                                       "keepalive_s",      "reconnect_min_ms",
-                                       "reconnect_max_ms", NULL};
+    static const char *const keys[] = {
+        "enabled",       "uri",         "client_id",        "prefix",           "username",
+        "password_file", "keepalive_s", "reconnect_min_ms", "reconnect_max_ms", NULL};
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "mqtt");
     gw_mqtt_cfg_t *q = &cfg->mqtt;
     long long v;
@@ -106,8 +105,8 @@ static void cfg__mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
     gw_json_str(m, "uri", "mqtt", q->uri, sizeof(q->uri), "tcp://127.0.0.1:1883", 0, el);
     if (strncmp(q->uri, "tcp://", 6) != 0 && strncmp(q->uri, "ssl://", 6) != 0 &&
         strncmp(q->uri, "mqtt://", 7) != 0 && strncmp(q->uri, "mqtts://", 8) != 0)
-        gw_errlist_add(el, "mqtt.uri", "must start with tcp://, ssl://, mqtt:// or mqtts://, got \"%s\"",
-                       q->uri);
+        gw_errlist_add(el, "mqtt.uri",
+                       "must start with tcp://, ssl://, mqtt:// or mqtts://, got \"%s\"", q->uri);
     snprintf(def_id, sizeof(def_id), "plantroom-%s", cfg->site_id);
     gw_json_str(m, "client_id", "mqtt", q->client_id, sizeof(q->client_id), def_id, 0, el);
     gw_json_str(m, "prefix", "mqtt", q->prefix, sizeof(q->prefix), "plantroom", 0, el);
@@ -122,13 +121,13 @@ static void cfg__mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
     gw_json_int(m, "reconnect_max_ms", "mqtt", &v, 30000, 1000, 600000, 0, el);
     q->reconnect_max_ms = (int)v;
     if (q->reconnect_max_ms < q->reconnect_min_ms)
-        gw_errlist_add(el, "mqtt.reconnect_max_ms", "must be at least reconnect_min_ms (%d), got %d",
-                       q->reconnect_min_ms, q->reconnect_max_ms);
+        gw_errlist_add(el, "mqtt.reconnect_max_ms",
+                       "must be at least reconnect_min_ms (%d), got %d", q->reconnect_min_ms,
+                       q->reconnect_max_ms);
 }
 
-static const char *const bus_keys[] = {"name",     "type",      "host",
-                                       "port",     "timeout_ms", "pause_ms",
-                                       "max_gap",  "reconnect_max_ms", NULL};
+static const char *const bus_keys[] = {
+    "name", "type", "host", "port", "timeout_ms", "pause_ms", "max_gap", "reconnect_max_ms", NULL};
 
 static void cfg__bus(gw_bus_cfg_t *b, const cJSON *obj, const char *path, gw_errlist_t *el)
 {
@@ -195,8 +194,8 @@ static void cfg__device_points(gw_device_cfg_t *d, const cJSON *pts, const char 
     }
 }
 
-static const char *const device_keys[] = {"name",         "bus",         "unit_id",  "profile",
-                                          "points",       "interval_ms", "location", "byte_order",
+static const char *const device_keys[] = {"name",          "bus",         "unit_id",  "profile",
+                                          "points",        "interval_ms", "location", "byte_order",
                                           "offline_after", NULL};
 
 static void cfg__device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, const char *path,
@@ -255,9 +254,9 @@ static void cfg__device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, 
                        d->name);
 }
 
-static const char *const rule_keys[] = {
-    "name",     "device",   "point",     "kind",  "above", "below",       "hysteresis",
-    "for_ms",   "update_ms", "priority", "category", "work_type", "title", NULL};
+static const char *const rule_keys[] = {"name",     "device",     "point",  "kind",      "above",
+                                        "below",    "hysteresis", "for_ms", "update_ms", "priority",
+                                        "category", "work_type",  "title",  NULL};
 
 static void cfg__rule(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_errlist_t *el)
 {
@@ -371,7 +370,8 @@ static void cfg__cross_check(gw_config_t *cfg, gw_errlist_t *el)
         for (size_t j = 0; j < i; j++) {
             if (strcmp(cfg->buses[i].name, cfg->buses[j].name) == 0)
                 gw_errlist_add(el, gw_json_path_idx(p, sizeof(p), "buses", (int)i),
-                               "duplicate bus name \"%s\" (also buses[%zu])", cfg->buses[i].name, j);
+                               "duplicate bus name \"%s\" (also buses[%zu])", cfg->buses[i].name,
+                               j);
         }
     }
     for (size_t i = 0; i < cfg->ndevices; i++) {
@@ -414,9 +414,9 @@ static void cfg__cross_check(gw_config_t *cfg, gw_errlist_t *el)
     }
 }
 
-static const char *const root_keys[] = {"site",   "log",     "state_dir", "profiles_dir", "ledger",
-                                        "mqtt",   "buses",   "devices",   "rules",        "$schema",
-                                        "comment", NULL};
+static const char *const root_keys[] = {"site",   "log",     "state_dir", "profiles_dir",
+                                        "ledger", "mqtt",    "buses",     "devices",
+                                        "rules",  "$schema", "comment",   NULL};
 
 static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_overrides_t *ov,
                        gw_errlist_t *el)
@@ -476,7 +476,8 @@ int gw_config_load(const char *path, const gw_config_overrides_t *ov, gw_config_
     cfg__log(cfg, root, el);
     cfg__paths(cfg, root, ov, el);
     cfg__mqtt(cfg, root, el);
-    cfg->buses = cfg__array(cfg, root, "buses", sizeof(gw_bus_cfg_t), &cfg->nbuses, cfg__bus_fn, el);
+    cfg->buses =
+        cfg__array(cfg, root, "buses", sizeof(gw_bus_cfg_t), &cfg->nbuses, cfg__bus_fn, el);
     cfg->devices = cfg__array(cfg, root, "devices", sizeof(gw_device_cfg_t), &cfg->ndevices,
                               cfg__device_fn, el);
     cfg->rules =

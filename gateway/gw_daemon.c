@@ -14,7 +14,7 @@
  * on every (re)connect all rows still in the outbox are loaded and sent,
  * oldest first.
  */
-#include "gateway/gw_daemon.h"
+#include "gateway/gw_daemon_int.h"
 #include "gateway/gw_clock.h"
 #include "gateway/gw_log.h"
 #include "gateway/gw_runtime.h"
@@ -32,496 +32,18 @@
 #include <sys/stat.h>
 #include <uv.h>
 
-struct gw_daemon {
-    uv_loop_t loop;
-    uv_async_t wake;
-    uv_signal_t sig_term, sig_int, sig_hup;
-    uv_timer_t mq_timer;
-    gw_queue_t inq;
-    gw_config_overrides_t ov;
-    char state_dir_ov[PATH_MAX];
-
-    gw_runtime_t *rt;
-    ledger_worker_t *ledger;
-    mq_client_t *mq;
-    int mq_backoff_ms;
-    int mq_failures;   /* consecutive failed connects, for log throttling */
-    int stopping;
-
-    int64_t *inflight; /* outbox ids published, not yet acknowledged */
-    size_t ninflight, capinflight;
-    uint64_t telemetry_sent, telemetry_dropped;
-};
-
-static void daemon__dispatch(gw_daemon_t *d, gw_msg_t *m);
-
-/* ---- topics ------------------------------------------------------------ */
-
-static void daemon__topic(const gw_daemon_t *d, char *buf, size_t len, const char *suffix)
-{
-    const gw_config_t *c = d->rt->cfg;
-    snprintf(buf, len, "%s/%s/%s", c->mqtt.prefix, c->site_id, suffix);
-}
-
-/* ---- outbox in flight -------------------------------------------------- */
-
-static int daemon__inflight_has(const gw_daemon_t *d, int64_t id)
-{
-    for (size_t i = 0; i < d->ninflight; i++) {
-        if (d->inflight[i] == id)
-            return 1;
-    }
-    return 0;
-}
-
-static void daemon__inflight_add(gw_daemon_t *d, int64_t id)
-{
-    if (d->ninflight == d->capinflight) {
-        size_t cap = d->capinflight ? d->capinflight * 2 : 64;
-        int64_t *n = realloc(d->inflight, cap * sizeof(*n));
-        if (!n)
-            return; /* not tracked: at worst published twice, ids dedupe */
-        d->inflight = n;
-        d->capinflight = cap;
-    }
-    d->inflight[d->ninflight++] = id;
-}
-
-static void daemon__inflight_del(gw_daemon_t *d, int64_t id)
-{
-    for (size_t i = 0; i < d->ninflight; i++) {
-        if (d->inflight[i] == id) {
-            d->inflight[i] = d->inflight[--d->ninflight];
-            return;
-        }
-    }
-}
-
-/* ---- MQTT session ------------------------------------------------------ */
-
-static void daemon__publish_json(gw_daemon_t *d, const char *suffix, cJSON *obj, int qos,
-                                 int retain)
-{
-    char topic[384], err[160];
-    char *text;
-
-    if (!d->mq || !mq_is_connected(d->mq))
-        return;
-    daemon__topic(d, topic, sizeof(topic), suffix);
-    text = cJSON_PrintUnformatted(obj);
-    if (!text)
-        return;
-    if (mq_publish(d->mq, topic, text, strlen(text), qos, retain, 0, err, sizeof(err)) != 0)
-        gw_log_debug("gw", "%s", err);
-    free(text);
-}
-
-static void daemon__publish_gateway_status(gw_daemon_t *d, const char *status)
-{
-    char ts[32];
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "v", 1);
-    cJSON_AddStringToObject(o, "status", status);
-    cJSON_AddStringToObject(o, "site", d->rt->cfg->site_id);
-    cJSON_AddStringToObject(o, "ts", gw_format_iso8601(gw_wall_ms(), ts, sizeof(ts)));
-    daemon__publish_json(d, "status", o, 1, 1);
-    cJSON_Delete(o);
-}
-
-static void daemon__publish_device_status(gw_daemon_t *d, const gw_device_rt_t *dev)
-{
-    char suffix[160], ts[32];
-    cJSON *o;
-
-    if (dev->status == GW_DEV_UNKNOWN)
-        return;
-    o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "v", 1);
-    cJSON_AddStringToObject(o, "device", dev->cfg->name);
-    cJSON_AddStringToObject(o, "status", dev->status == GW_DEV_ONLINE ? "online" : "offline");
-    cJSON_AddStringToObject(o, "ts", gw_format_iso8601(gw_wall_ms(), ts, sizeof(ts)));
-    if (dev->status == GW_DEV_OFFLINE)
-        cJSON_AddStringToObject(o, "error", dev->last_err);
-    snprintf(suffix, sizeof(suffix), "devices/%s/status", dev->cfg->name);
-    daemon__publish_json(d, suffix, o, 1, 1);
-    cJSON_Delete(o);
-}
-
-static void daemon__mq_timer_cb(uv_timer_t *t);
-
-static void daemon__mq_schedule_retry(gw_daemon_t *d)
-{
-    const gw_mqtt_cfg_t *q = &d->rt->cfg->mqtt;
-    unsigned r = 0;
-    int ms;
-
-    if (d->stopping || !d->mq)
-        return;
-    d->mq_backoff_ms = d->mq_backoff_ms ? d->mq_backoff_ms * 2 : q->reconnect_min_ms;
-    if (d->mq_backoff_ms > q->reconnect_max_ms)
-        d->mq_backoff_ms = q->reconnect_max_ms;
-    if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-        r = (unsigned)rand();
-    /* jitter +-25 %: a fleet of gateways does not storm a restarted broker */
-    ms = d->mq_backoff_ms - d->mq_backoff_ms / 4 + (int)(r % (unsigned)(d->mq_backoff_ms / 2 + 1));
-    uv_timer_start(&d->mq_timer, daemon__mq_timer_cb, (uint64_t)ms, 0);
-}
-
-static void daemon__mq_connect(gw_daemon_t *d)
-{
-    char err[256];
-    if (mq_connect(d->mq, err, sizeof(err)) != 0) {
-        gw_log_warn("mqtt", "%s", err);
-        daemon__mq_schedule_retry(d);
-    }
-}
-
-static void daemon__mq_timer_cb(uv_timer_t *t)
-{
-    gw_daemon_t *d = t->data;
-    if (d->mq && !mq_is_connected(d->mq))
-        daemon__mq_connect(d);
-}
-
-static int daemon__read_password(const gw_mqtt_cfg_t *q, char *buf, size_t len, char *err,
-                                 size_t errlen)
-{
-    const char *env = getenv("PLANTROOM_MQTT_PASSWORD");
-    FILE *f;
-
-    buf[0] = '\0';
-    if (env) {
-        snprintf(buf, len, "%s", env);
-        return 0;
-    }
-    if (!q->password_file[0])
-        return 0;
-    f = fopen(q->password_file, "r");
-    if (!f) {
-        snprintf(err, errlen, "mqtt.password_file %s: %s", q->password_file, strerror(errno));
-        return GW_EIO;
-    }
-    if (!fgets(buf, (int)len, f))
-        buf[0] = '\0';
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return 0;
-}
-
-static int daemon__mq_start(gw_daemon_t *d, char *err, size_t errlen)
-{
-    const gw_config_t *c = d->rt->cfg;
-    char will_topic[384], will[256], password[256];
-    int rc;
-
-    if (!c->mqtt.enabled) {
-        gw_log_notice("mqtt", "disabled by config (mqtt.enabled = false)");
-        return 0;
-    }
-    rc = daemon__read_password(&c->mqtt, password, sizeof(password), err, errlen);
-    if (rc != 0)
-        return rc;
-    daemon__topic(d, will_topic, sizeof(will_topic), "status");
-    snprintf(will, sizeof(will), "{\"v\":1,\"status\":\"offline\",\"site\":\"%s\",\"ts\":null}",
-             c->site_id);
-    mq_cfg_t mc = {
-        .uri = c->mqtt.uri,
-        .client_id = c->mqtt.client_id,
-        .username = c->mqtt.username[0] ? c->mqtt.username : NULL,
-        .password = password[0] ? password : NULL,
-        .keepalive_s = c->mqtt.keepalive_s,
-        .connect_timeout_s = 10,
-        .will_topic = will_topic,
-        .will_payload = will,
-        .will_retain = 1,
-    };
-    rc = mq_create(&d->mq, &mc, &d->inq, err, errlen);
-    memset(password, 0, sizeof(password));
-    if (rc != 0)
-        return rc;
-    d->mq_backoff_ms = 0;
-    gw_log_info("mqtt", "connecting to %s as %s", c->mqtt.uri, c->mqtt.client_id);
-    daemon__mq_connect(d);
-    return 0;
-}
-
-static void daemon__mq_stop(gw_daemon_t *d)
-{
-    if (!d->mq)
-        return;
-    uv_timer_stop(&d->mq_timer);
-    if (mq_is_connected(d->mq)) {
-        daemon__publish_gateway_status(d, "offline");
-        mq_disconnect(d->mq, 2000);
-        gw_log_info("mqtt", "disconnected");
-    }
-    mq_destroy(d->mq);
-    d->mq = NULL;
-    d->ninflight = 0;
-}
-
-static void daemon__on_mq_event(gw_daemon_t *d, gw_msg_t *m)
-{
-    mq_event_t *ev = (mq_event_t *)m;
-
-    switch (m->kind) {
-    case MQ_EV_CONNECTED: {
-        ledger_op_outbox_t *op;
-        gw_log_notice("mqtt", "connected to %s", d->rt->cfg->mqtt.uri);
-        d->mq_backoff_ms = 0;
-        d->mq_failures = 0;
-        d->ninflight = 0;
-        daemon__publish_gateway_status(d, "online");
-        for (size_t i = 0; i < d->rt->cfg->ndevices; i++)
-            daemon__publish_device_status(d, &d->rt->devs[i]);
-        op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_LOAD, 0);
-        if (op)
-            ledger_worker_submit(d->ledger, &op->hdr);
-        break;
-    }
-    case MQ_EV_CONNECT_FAILED:
-    case MQ_EV_CONNECTION_LOST:
-        /* First failure at warn, the rest at debug until it recovers. */
-        gw_log(d->mq_failures++ == 0 ? GW_LOG_WARN : GW_LOG_DEBUG, "mqtt", "%s: %s",
-               m->kind == MQ_EV_CONNECT_FAILED ? "connect failed" : "connection lost", ev->err);
-        d->ninflight = 0;
-        daemon__mq_schedule_retry(d);
-        break;
-    case MQ_EV_DELIVERED: {
-        ledger_op_outbox_t *op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_ACK, (int64_t)ev->tag);
-        daemon__inflight_del(d, (int64_t)ev->tag);
-        if (op)
-            ledger_worker_submit(d->ledger, &op->hdr);
-        break;
-    }
-    case MQ_EV_PUBLISH_FAILED:
-        /* The row stays in the outbox; the next connect sends it again. */
-        gw_log_warn("mqtt", "event %llu not delivered: %s", (unsigned long long)ev->tag, ev->err);
-        daemon__inflight_del(d, (int64_t)ev->tag);
-        break;
-    case MQ_EV_MESSAGE:
-        break;
-    }
-}
-
-/* ---- ledger results ---------------------------------------------------- */
-
-static void daemon__on_outbox_row(gw_daemon_t *d, const ledger_outbox_row_t *row)
-{
-    char topic[384], suffix[96], err[160];
-
-    if (!d->mq || !mq_is_connected(d->mq) || daemon__inflight_has(d, row->id))
-        return; /* stays in the outbox until the next connect */
-    snprintf(suffix, sizeof(suffix), "events/%s", row->channel);
-    daemon__topic(d, topic, sizeof(topic), suffix);
-    if (mq_publish(d->mq, topic, row->payload, strlen(row->payload), 1, 0, (uint64_t)row->id, err,
-                   sizeof(err)) != 0) {
-        gw_log_debug("mqtt", "%s", err);
-        return;
-    }
-    daemon__inflight_add(d, row->id);
-}
-
-static void daemon__on_ledger_event(gw_daemon_t *d, gw_msg_t *m)
-{
-    switch (m->kind) {
-    case LEDGER_EV_OUTBOX:
-        daemon__on_outbox_row(d, &((ledger_ev_outbox_t *)m)->row);
-        break;
-    case LEDGER_EV_OPENED: {
-        ledger_ev_opened_t *ev = (ledger_ev_opened_t *)m;
-        gw_log_notice("ledger", "work order #%lld opened: %s (device %s, rule %s)",
-                      (long long)ev->res.number, ev->res.id, ev->device, ev->rule);
-        break;
-    }
-    case LEDGER_EV_ERROR:
-        gw_log_error("ledger", "%s", ((ledger_ev_error_t *)m)->msg);
-        break;
-    }
-}
-
-/* ---- rules ------------------------------------------------------------- */
-
-static char *daemon__evidence(const gw_rule_rt_t *r, const drv_point_t *pt, const rule_action_t *a)
-{
-    char ts[32];
-    cJSON *o = cJSON_CreateObject(), *p;
-    char *text;
-
-    cJSON_AddStringToObject(o, "point", pt->name);
-    cJSON_AddNumberToObject(o, "value", a->value);
-    cJSON_AddStringToObject(o, "unit", pt->unit);
-    cJSON_AddNumberToObject(o, "peak", a->peak);
-    cJSON_AddStringToObject(o, "since", gw_format_iso8601(a->since_ms, ts, sizeof(ts)));
-    cJSON_AddNumberToObject(o, "held_s", (double)a->held_ms / 1000.0);
-    cJSON_AddStringToObject(o, "at", gw_format_iso8601(a->ts_ms, ts, sizeof(ts)));
-    p = cJSON_AddObjectToObject(o, "rule");
-    cJSON_AddStringToObject(p, "kind", "threshold");
-    cJSON_AddNumberToObject(p, r->cfg->threshold.above ? "above" : "below", r->cfg->threshold.limit);
-    cJSON_AddNumberToObject(p, "hysteresis", r->cfg->threshold.hysteresis);
-    cJSON_AddNumberToObject(p, "for_ms", (double)r->cfg->threshold.for_ms);
-    text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return text;
-}
-
-static void daemon__rule_action(gw_daemon_t *d, const gw_rule_rt_t *r, const rule_action_t *a)
-{
-    const gw_config_t *c = d->rt->cfg;
-    const gw_device_cfg_t *dev = &c->devices[r->cfg->device_idx];
-    const drv_point_t *pt = &dev->points[r->cfg->point_idx];
-    char *evidence = daemon__evidence(r, pt, a);
-    static const int kinds[] = {0, LEDGER_OP_TRIGGER, LEDGER_OP_TOUCH, LEDGER_OP_CLEAR};
-    ledger_trigger_t t = {
-        .site = c->site_id,
-        .device = dev->name,
-        .rule = r->cfg->name,
-        .title = r->cfg->title,
-        .description = NULL,
-        .category = r->cfg->category,
-        .work_type = r->cfg->work_type,
-        .priority = r->cfg->priority,
-        .evidence_json = evidence,
-        .ts_ms = a->ts_ms,
-    };
-    ledger_op_trigger_t *op = ledger_op_trigger_new(kinds[a->kind], &t);
-
-    if (a->kind == RULE_ACT_OPEN)
-        gw_log_notice("rules", "%s/%s fired: %s = %g %s (limit %g, held %.1f s)", dev->name,
-                      r->cfg->name, pt->name, a->value, pt->unit, a->limit,
-                      (double)a->held_ms / 1000.0);
-    else if (a->kind == RULE_ACT_RESOLVE)
-        gw_log_notice("rules", "%s/%s cleared: %s = %g %s", dev->name, r->cfg->name, pt->name,
-                      a->value, pt->unit);
-    if (op)
-        ledger_worker_submit(d->ledger, &op->hdr);
-    else
-        gw_log_error("rules", "out of memory: %s/%s action lost", dev->name, r->cfg->name);
-    free(evidence);
-}
-
-static void daemon__run_rules(gw_daemon_t *d, uint32_t device_idx)
-{
-    gw_runtime_t *rt = d->rt;
-    for (size_t i = 0; i < rt->cfg->nrules; i++) {
-        gw_rule_rt_t *r = &rt->rules[i];
-        rule_action_t a;
-        if ((uint32_t)r->cfg->device_idx != device_idx)
-            continue;
-        if (rule_threshold_eval(&r->cfg->threshold, &r->st, &rt->points[r->point_id].last, &a) !=
-            RULE_ACT_NONE)
-            daemon__rule_action(d, r, &a);
-    }
-}
-
-/* ---- readings ---------------------------------------------------------- */
-
-static void daemon__publish_telemetry(gw_daemon_t *d, const gw_device_rt_t *dev, int64_t ts_ms)
-{
-    char ts[32], suffix[160];
-    cJSON *o, *pts;
-
-    if (!d->mq || !mq_is_connected(d->mq)) {
-        d->telemetry_dropped++;
-        return;
-    }
-    o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "v", 1);
-    cJSON_AddStringToObject(o, "site", d->rt->cfg->site_id);
-    cJSON_AddStringToObject(o, "device", dev->cfg->name);
-    cJSON_AddStringToObject(o, "ts", gw_format_iso8601(ts_ms, ts, sizeof(ts)));
-    pts = cJSON_AddObjectToObject(o, "points");
-    for (size_t i = 0; i < dev->cfg->npoints; i++) {
-        const gw_sample_t *s = &d->rt->points[dev->first_point + i].last;
-        cJSON *p = cJSON_AddObjectToObject(pts, dev->cfg->points[i].name);
-        if (s->quality == GW_Q_GOOD)
-            cJSON_AddNumberToObject(p, "value", s->value);
-        else
-            cJSON_AddNullToObject(p, "value");
-        cJSON_AddStringToObject(p, "unit", dev->cfg->points[i].unit);
-        cJSON_AddStringToObject(p, "quality", gw_quality_name(s->quality));
-        cJSON_AddStringToObject(p, "ts", gw_format_iso8601(s->ts_ms, ts, sizeof(ts)));
-    }
-    snprintf(suffix, sizeof(suffix), "devices/%s/telemetry", dev->cfg->name);
-    daemon__publish_json(d, suffix, o, 0, 0);
-    d->telemetry_sent++;
-    cJSON_Delete(o);
-}
-
-static void daemon__device_status(gw_daemon_t *d, gw_device_rt_t *dev, int ok, const char *err)
-{
-    gw_dev_status_t before = dev->status;
-
-    dev->polls++;
-    if (ok) {
-        dev->fails = 0;
-        dev->status = GW_DEV_ONLINE;
-    } else {
-        dev->errors++;
-        dev->fails++;
-        snprintf(dev->last_err, sizeof(dev->last_err), "%s", err);
-        if (dev->fails >= dev->cfg->offline_after)
-            dev->status = GW_DEV_OFFLINE;
-        if (dev->fails == 1)
-            gw_log_warn("modbus", "device %s: poll failed: %s", dev->cfg->name, err);
-    }
-    if (dev->status != before && dev->status != GW_DEV_UNKNOWN) {
-        if (dev->status == GW_DEV_ONLINE)
-            gw_log_notice("gw", "device %s online", dev->cfg->name);
-        else
-            gw_log_warn("gw", "device %s offline after %d failed polls: %s", dev->cfg->name,
-                        dev->fails, dev->last_err);
-        daemon__publish_device_status(d, dev);
-    }
-}
-
-static void daemon__on_reading(gw_daemon_t *d, const mb_reading_t *r)
-{
-    gw_runtime_t *rt = d->rt;
-    gw_device_rt_t *dev;
-
-    if (r->device_id < 0 || (size_t)r->device_id >= rt->cfg->ndevices)
-        return;
-    dev = &rt->devs[r->device_id];
-    if (r->rc == 0 && r->nwords != dev->nwords)
-        return; /* a reading planned for another config: ignore */
-    for (size_t i = 0; i < dev->cfg->npoints; i++) {
-        gw_point_rt_t *p = &rt->points[dev->first_point + i];
-        p->last.ts_ms = r->ts_ms;
-        if (r->rc != 0) {
-            p->last.quality = GW_Q_COMM_ERROR;
-            continue;
-        }
-        if (drv_decode(&dev->cfg->points[i], r->words + p->word_offset, &p->last.value) == 0)
-            p->last.quality = GW_Q_GOOD;
-        else
-            p->last.quality = GW_Q_BAD_CONFIG;
-    }
-    if (r->rc == 0)
-        dev->last_ok_ms = r->ts_ms;
-    daemon__device_status(d, dev, r->rc == 0, r->err);
-    daemon__run_rules(d, (uint32_t)r->device_id);
-    daemon__publish_telemetry(d, dev, r->ts_ms);
-}
-
-static void daemon__on_bus_state(gw_daemon_t *d, const mb_bus_state_t *s)
-{
-    (void)d;
-    (void)s; /* logged by the bus thread; device states follow from readings */
-}
-
 /* ---- dispatch ---------------------------------------------------------- */
 
 static void daemon__dispatch(gw_daemon_t *d, gw_msg_t *m)
 {
     if (m->kind == MB_EV_READING)
-        daemon__on_reading(d, (mb_reading_t *)m);
+        gw__on_reading(d, (mb_reading_t *)m);
     else if (m->kind == MB_EV_BUS_STATE)
-        daemon__on_bus_state(d, (mb_bus_state_t *)m);
+        gw__on_bus_state(d, (mb_bus_state_t *)m);
     else if (m->kind >= 200 && m->kind < 300)
-        daemon__on_mq_event(d, m);
+        gw__on_mq_event(d, m);
     else if (m->kind >= 300 && m->kind < 400)
-        daemon__on_ledger_event(d, m);
+        gw__on_ledger_event(d, m);
 }
 
 static void daemon__drain(gw_daemon_t *d)
@@ -589,12 +111,12 @@ static void daemon__reload(gw_daemon_t *d)
     daemon__drain(d);
     gw_runtime_carry(rt, old);
     if (!mq_same)
-        daemon__mq_stop(d);
+        gw__mq_stop(d);
     d->rt = rt;
     gw_log_set_level(rt->cfg->log_level);
     if (gw_runtime_start_buses(rt, &d->inq, err, sizeof(err)) != 0)
         gw_log_error("gw", "reload: %s", err);
-    if (!mq_same && daemon__mq_start(d, err, sizeof(err)) != 0)
+    if (!mq_same && gw__mq_start(d, err, sizeof(err)) != 0)
         gw_log_error("mqtt", "reload: %s", err);
     gw_runtime_free(old);
     gw_log_notice("gw", "configuration reloaded: %zu buses, %zu devices, %zu points, %zu rules",
@@ -692,7 +214,7 @@ int gw_daemon_create(gw_daemon_t **out, gw_config_t *cfg, const gw_config_overri
     if (rc != 0)
         goto out_loop;
     gw_log_info("ledger", "opened %s", d->rt->cfg->ledger_path);
-    rc = daemon__mq_start(d, err, errlen);
+    rc = gw__mq_start(d, err, errlen);
     if (rc != 0)
         goto out_ledger;
     rc = gw_runtime_start_buses(d->rt, &d->inq, err, errlen);
@@ -702,7 +224,7 @@ int gw_daemon_create(gw_daemon_t **out, gw_config_t *cfg, const gw_config_overri
     return 0;
 
 out_mq:
-    daemon__mq_stop(d);
+    gw__mq_stop(d);
 out_ledger:
     ledger_worker_stop(d->ledger);
     d->ledger = NULL;
@@ -719,7 +241,8 @@ out_free:
 
 int gw_daemon_run(gw_daemon_t *d)
 {
-    gw_log_notice("gw", "plantroomd running: site %s, %zu buses, %zu devices, %zu points, %zu rules",
+    gw_log_notice("gw",
+                  "plantroomd running: site %s, %zu buses, %zu devices, %zu points, %zu rules",
                   d->rt->cfg->site_id, d->rt->cfg->nbuses, d->rt->cfg->ndevices, d->rt->npoints,
                   d->rt->cfg->nrules);
     uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -731,7 +254,7 @@ int gw_daemon_run(gw_daemon_t *d)
     ledger_worker_stop(d->ledger);
     d->ledger = NULL;
     gw_log_info("ledger", "closed: pending writes committed");
-    daemon__mq_stop(d);
+    gw__mq_stop(d);
     gw_log_notice("gw", "stopped");
     return 0;
 }

@@ -17,7 +17,7 @@
 static atomic_int log_level = GW_LOG_INFO;
 static int log_journal; /* set once by gw_log_init, before threads start */
 
-static const char *const level_names[8] = {"emerg", "alert", "crit",   "error",
+static const char *const level_names[8] = {"emerg", "alert",  "crit", "error",
                                            "warn",  "notice", "info", "debug"};
 
 void gw_log_set_level(gw_log_level_t level)
@@ -71,9 +71,10 @@ void gw_log(gw_log_level_t level, const char *module, const char *fmt, ...)
         struct tm tm;
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
-        w = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-6s %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level & 7], module);
+        w = snprintf(line, sizeof(line),
+                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-6s %s: ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, level_names[level & 7], module);
     }
     n = w > 0 ? (size_t)w : 0;
     va_start(ap, fmt);

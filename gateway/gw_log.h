@@ -31,10 +31,10 @@ void gw_log_init(void);
 void gw_log(gw_log_level_t level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define gw_log_error(mod, ...) gw_log(GW_LOG_ERROR, mod, __VA_ARGS__)
-#define gw_log_warn(mod, ...) gw_log(GW_LOG_WARN, mod, __VA_ARGS__)
+#define gw_log_error(mod, ...)  gw_log(GW_LOG_ERROR, mod, __VA_ARGS__)
+#define gw_log_warn(mod, ...)   gw_log(GW_LOG_WARN, mod, __VA_ARGS__)
 #define gw_log_notice(mod, ...) gw_log(GW_LOG_NOTICE, mod, __VA_ARGS__)
-#define gw_log_info(mod, ...) gw_log(GW_LOG_INFO, mod, __VA_ARGS__)
-#define gw_log_debug(mod, ...) gw_log(GW_LOG_DEBUG, mod, __VA_ARGS__)
+#define gw_log_info(mod, ...)   gw_log(GW_LOG_INFO, mod, __VA_ARGS__)
+#define gw_log_debug(mod, ...)  gw_log(GW_LOG_DEBUG, mod, __VA_ARGS__)
 
 #endif

@@ -19,7 +19,7 @@
 
 typedef struct gw_msg {
     struct gw_msg *next;
-    int kind;                       /* one of the producer's message kinds */
+    int kind;                         /* one of the producer's message kinds */
     void (*free_fn)(struct gw_msg *); /* NULL: plain free() */
 } gw_msg_t;
 

@@ -26,8 +26,7 @@ static int rt__plan_device(gw_runtime_t *rt, gw_device_rt_t *d, int max_gap, cha
     }
     rc = mb_plan(spans, dc->npoints, (unsigned)max_gap, &d->blocks, &d->nblocks, &d->nwords, offs);
     if (rc != 0) {
-        snprintf(err, errlen, "device %s: cannot plan its requests: %s", dc->name,
-                 gw_strerror(rc));
+        snprintf(err, errlen, "device %s: cannot plan its requests: %s", dc->name, gw_strerror(rc));
         goto out_free;
     }
     for (size_t i = 0; i < dc->npoints; i++) {

@@ -21,8 +21,8 @@ typedef enum gw_dev_status {
 } gw_dev_status_t;
 
 typedef struct gw_point_rt {
-    gw_sample_t last;      /* latest sample (quality says if it is usable) */
-    uint32_t word_offset;  /* where its words land in the device's reading */
+    gw_sample_t last;     /* latest sample (quality says if it is usable) */
+    uint32_t word_offset; /* where its words land in the device's reading */
     uint32_t device_idx;
 } gw_point_rt_t;
 

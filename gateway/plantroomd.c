@@ -57,9 +57,12 @@ static int check_config(const char *path, const gw_config_overrides_t *ov)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},    {"check-config", required_argument, NULL, 'k'},
-        {"state-dir", required_argument, NULL, 's'}, {"log-level", required_argument, NULL, 'l'},
-        {"version", no_argument, NULL, 'V'},         {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", required_argument, NULL, 'k'},
+        {"state-dir", required_argument, NULL, 's'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *check = NULL, *log_level = NULL;
@@ -119,8 +122,9 @@ int main(int argc, char **argv)
     }
     if (log_level) {
         if (gw_log_level_parse(log_level, &level) != 0) {
-            fprintf(stderr, "plantroomd: --log-level: must be one of error, warn, notice, info, "
-                            "debug, got \"%s\"\n",
+            fprintf(stderr,
+                    "plantroomd: --log-level: must be one of error, warn, notice, info, "
+                    "debug, got \"%s\"\n",
                     log_level);
             gw_config_free(cfg);
             return 2;

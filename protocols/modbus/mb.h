@@ -22,7 +22,7 @@
 /* Modbus tables, numbered as drv_table_t. */
 enum { MB_TABLE_COIL = 0, MB_TABLE_DISCRETE = 1, MB_TABLE_HOLDING = 2, MB_TABLE_INPUT = 3 };
 
-#define MB_MAX_REGS_PER_READ 125 /* protocol limit for FC 03/04 */
+#define MB_MAX_REGS_PER_READ 125  /* protocol limit for FC 03/04 */
 #define MB_MAX_BITS_PER_READ 2000 /* protocol limit for FC 01/02 */
 
 /* One span to read: what a point needs. */
@@ -63,9 +63,9 @@ typedef struct mb_bus_cfg {
     const char *name;
     const char *host;
     int port;
-    int timeout_ms;         /* response timeout per request */
-    int pause_ms;           /* pause between two requests on the bus */
-    int reconnect_max_ms;   /* cap of the reconnect backoff */
+    int timeout_ms;       /* response timeout per request */
+    int pause_ms;         /* pause between two requests on the bus */
+    int reconnect_max_ms; /* cap of the reconnect backoff */
 } mb_bus_cfg_t;
 
 enum {
@@ -99,8 +99,8 @@ typedef struct mb_bus mb_bus_t;
 
 /* Start a bus thread polling the given devices; events go to out. The
  * config is copied. Returns 0, or a negative code with the reason in err. */
-int mb_bus_start(mb_bus_t **out, const mb_bus_cfg_t *cfg, const mb_device_cfg_t *devs,
-                 size_t ndevs, gw_queue_t *events, char *err, size_t errlen);
+int mb_bus_start(mb_bus_t **out, const mb_bus_cfg_t *cfg, const mb_device_cfg_t *devs, size_t ndevs,
+                 gw_queue_t *events, char *err, size_t errlen);
 /* Ask the thread to stop, wait for it (at most one request timeout), close
  * the connection and free the bus. */
 void mb_bus_stop(mb_bus_t *bus);

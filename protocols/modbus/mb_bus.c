@@ -48,8 +48,8 @@ struct mb_bus {
 
     modbus_t *ctx;
     int connected;
-    int backoff_ms;         /* current reconnect backoff */
-    int64_t next_connect;   /* monotonic ms of the next connect attempt */
+    int backoff_ms;       /* current reconnect backoff */
+    int64_t next_connect; /* monotonic ms of the next connect attempt */
     char last_err[128];
 };
 
@@ -135,8 +135,8 @@ static int bus__ensure_connected(mb_bus_t *bus)
     modbus_set_response_timeout(bus->ctx, (uint32_t)(bus->timeout_ms / 1000),
                                 (uint32_t)(bus->timeout_ms % 1000) * 1000);
     if (modbus_connect(bus->ctx) != 0) {
-        snprintf(bus->last_err, sizeof(bus->last_err), "connect to %s:%s: %s", bus->host,
-                 bus->port, modbus_strerror(errno));
+        snprintf(bus->last_err, sizeof(bus->last_err), "connect to %s:%s: %s", bus->host, bus->port,
+                 modbus_strerror(errno));
         modbus_free(bus->ctx);
         bus->ctx = NULL;
         goto out_backoff;
@@ -223,7 +223,8 @@ static void bus__poll_device(mb_bus_t *bus, mb__device_t *d)
         if (bus__read_block(bus, blk, r->words + blk->offset) != 0) {
             int e = errno;
             r->rc = e == ETIMEDOUT ? GW_ETIMEDOUT : GW_EIO;
-            snprintf(r->err, sizeof(r->err), "%s %u+%u: %s", blk->table == MB_TABLE_INPUT ? "input"
+            snprintf(r->err, sizeof(r->err), "%s %u+%u: %s",
+                     blk->table == MB_TABLE_INPUT     ? "input"
                      : blk->table == MB_TABLE_HOLDING ? "holding"
                      : blk->table == MB_TABLE_COIL    ? "coil"
                                                       : "discrete",
@@ -280,8 +281,8 @@ static void bus__free(mb_bus_t *bus)
     free(bus);
 }
 
-int mb_bus_start(mb_bus_t **out, const mb_bus_cfg_t *cfg, const mb_device_cfg_t *devs,
-                 size_t ndevs, gw_queue_t *events, char *err, size_t errlen)
+int mb_bus_start(mb_bus_t **out, const mb_bus_cfg_t *cfg, const mb_device_cfg_t *devs, size_t ndevs,
+                 gw_queue_t *events, char *err, size_t errlen)
 {
     mb_bus_t *bus = calloc(1, sizeof(*bus));
     pthread_condattr_t ca;

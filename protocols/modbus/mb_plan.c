@@ -60,7 +60,8 @@ int mb_plan(const mb_span_t *spans, size_t n, unsigned max_gap, mb_block_t **blo
         const mb_span_t *s = &items[i].s;
         mb_block_t *cur = nb ? &out[nb - 1] : NULL;
         unsigned end = s->addr + s->count;
-        if (cur && cur->table == s->table && s->addr <= (unsigned)cur->addr + cur->count + max_gap) {
+        if (cur && cur->table == s->table &&
+            s->addr <= (unsigned)cur->addr + cur->count + max_gap) {
             unsigned cur_end = (unsigned)cur->addr + cur->count;
             unsigned new_end = end > cur_end ? end : cur_end;
             if (new_end - cur->addr <= plan__limit(s->table)) {

@@ -32,12 +32,12 @@ typedef struct mq_cfg {
 } mq_cfg_t;
 
 enum {
-    MQ_EV_CONNECTED = 200,   /* mq_event_t */
-    MQ_EV_CONNECT_FAILED,    /* mq_event_t: err says why */
-    MQ_EV_CONNECTION_LOST,   /* mq_event_t: err says why */
-    MQ_EV_DELIVERED,         /* mq_event_t: tag of a publish the broker acknowledged */
-    MQ_EV_PUBLISH_FAILED,    /* mq_event_t: tag of a publish that failed */
-    MQ_EV_MESSAGE,           /* mq_message_t: a message on a subscribed topic */
+    MQ_EV_CONNECTED = 200, /* mq_event_t */
+    MQ_EV_CONNECT_FAILED,  /* mq_event_t: err says why */
+    MQ_EV_CONNECTION_LOST, /* mq_event_t: err says why */
+    MQ_EV_DELIVERED,       /* mq_event_t: tag of a publish the broker acknowledged */
+    MQ_EV_PUBLISH_FAILED,  /* mq_event_t: tag of a publish that failed */
+    MQ_EV_MESSAGE,         /* mq_message_t: a message on a subscribed topic */
 };
 
 typedef struct mq_event {
@@ -60,8 +60,7 @@ typedef struct mq_client mq_client_t;
 
 /* Create a client (no connection yet); events go to the queue. The strings
  * of cfg are copied. Returns 0 or a negative code with the reason in err. */
-int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *err,
-              size_t errlen);
+int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *err, size_t errlen);
 /* Start connecting; the outcome arrives as MQ_EV_CONNECTED or
  * MQ_EV_CONNECT_FAILED. Returns 0, or a negative code if it could not even
  * start. */

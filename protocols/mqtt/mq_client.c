@@ -143,8 +143,7 @@ static void mq__free_strings(mq_client_t *c)
     free(c->will_payload);
 }
 
-int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *err,
-              size_t errlen)
+int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *err, size_t errlen)
 {
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
     mq_client_t *c = calloc(1, sizeof(*c));
@@ -172,8 +171,8 @@ int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *
     co.sendWhileDisconnected = 0; /* the daemon buffers, not paho */
     co.maxBufferedMessages = 65535;
     co.MQTTVersion = MQTTVERSION_3_1_1;
-    rc = MQTTAsync_createWithOptions(&c->h, c->uri, c->client_id, MQTTCLIENT_PERSISTENCE_NONE,
-                                     NULL, &co);
+    rc = MQTTAsync_createWithOptions(&c->h, c->uri, c->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL,
+                                     &co);
     if (rc != MQTTASYNC_SUCCESS) {
         snprintf(err, errlen, "mqtt: cannot create client for %s: %s", c->uri,
                  MQTTAsync_strerror(rc));

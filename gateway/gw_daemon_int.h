@@ -1,0 +1,58 @@
+/*
+ * gw_daemon_int.h: the daemon's state, shared by the files of the loop
+ * thread (gw_daemon.c lifecycle and reload, gw_poll.c readings, gw_rules.c
+ * rule actions, gw_north.c MQTT session and publishing). Everything here is
+ * owned and touched by the loop thread only.
+ */
+#ifndef PLANTROOM_GW_DAEMON_INT_H
+#define PLANTROOM_GW_DAEMON_INT_H
+
+#include "gateway/gw_daemon.h"
+#include "gateway/gw_runtime.h"
+#include "protocols/mqtt/mq.h"
+#include "store/ledger_worker.h"
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <uv.h>
+
+struct gw_daemon {
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t mq_timer;
+    gw_queue_t inq;
+    gw_config_overrides_t ov;
+    char state_dir_ov[PATH_MAX];
+
+    gw_runtime_t *rt;
+    ledger_worker_t *ledger;
+    mq_client_t *mq;
+    int mq_backoff_ms;
+    int mq_failures; /* consecutive failed connects, for log throttling */
+    int stopping;
+
+    int64_t *inflight; /* outbox ids published, not yet acknowledged */
+    size_t ninflight, capinflight;
+    uint64_t telemetry_sent, telemetry_dropped;
+};
+
+/* gw_north.c: MQTT session, publishing, outbox delivery */
+void gw__topic(const gw_daemon_t *d, char *buf, size_t len, const char *suffix);
+void gw__publish_json(gw_daemon_t *d, const char *suffix, cJSON *obj, int qos, int retain);
+void gw__publish_gateway_status(gw_daemon_t *d, const char *status);
+void gw__publish_device_status(gw_daemon_t *d, const gw_device_rt_t *dev);
+void gw__publish_telemetry(gw_daemon_t *d, const gw_device_rt_t *dev, int64_t ts_ms);
+int gw__mq_start(gw_daemon_t *d, char *err, size_t errlen);
+void gw__mq_stop(gw_daemon_t *d);
+void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m);
+void gw__on_ledger_event(gw_daemon_t *d, gw_msg_t *m);
+
+/* gw_rules.c: run a device's rules on its latest samples */
+void gw__run_rules(gw_daemon_t *d, uint32_t device_idx);
+
+/* gw_poll.c: Modbus readings into samples, device online/offline */
+void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r);
+void gw__on_bus_state(gw_daemon_t *d, const mb_bus_state_t *s);
+
+#endif
