@@ -9,7 +9,7 @@
  * profiles_dir against the config file's directory, ledger.path against the
  * state directory.
  */
-#include "gateway/gw_config.h"
+#include "gateway/gw_config_int.h"
 #include "gateway/gw_json.h"
 
 #include <ctype.h>
@@ -19,14 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef PLANTROOM_PROFILES_DIR
-#define PLANTROOM_PROFILES_DIR "/usr/share/plantroom/profiles"
-#endif
-
 #define CFG_NOLIMIT 1000000000LL
 
 /* A name used in topics and fingerprints: letters, digits, '-', '_', '.'. */
-static void cfg__check_name(const char *name, const char *path, gw_errlist_t *el)
+void gw__cfg_check_name(const char *name, const char *path, gw_errlist_t *el)
 {
     if (!*name)
         return;
@@ -42,7 +38,7 @@ static void cfg__check_name(const char *name, const char *path, gw_errlist_t *el
 }
 
 /* dst = base/rel unless rel is absolute. */
-static void cfg__resolve(char *dst, size_t len, const char *base, const char *rel)
+void gw__cfg_resolve(char *dst, size_t len, const char *base, const char *rel)
 {
     if (rel[0] == '/' || !base || !*base)
         snprintf(dst, len, "%s", rel);
@@ -61,7 +57,7 @@ static void cfg__site(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
     }
     gw_json_check_keys(site, "site", site_keys, el);
     gw_json_str(site, "id", "site", cfg->site_id, sizeof(cfg->site_id), NULL, 1, el);
-    cfg__check_name(cfg->site_id, "site.id", el);
+    gw__cfg_check_name(cfg->site_id, "site.id", el);
     gw_json_str(site, "name", "site", cfg->site_name, sizeof(cfg->site_name), cfg->site_id, 0, el);
 }
 
@@ -126,185 +122,6 @@ static void cfg__mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
                        q->reconnect_max_ms);
 }
 
-static const char *const bus_keys[] = {
-    "name", "type", "host", "port", "timeout_ms", "pause_ms", "max_gap", "reconnect_max_ms", NULL};
-
-static void cfg__bus(gw_bus_cfg_t *b, const cJSON *obj, const char *path, gw_errlist_t *el)
-{
-    long long v;
-    char p[256];
-
-    gw_json_check_keys(obj, path, bus_keys, el);
-    gw_json_str(obj, "name", path, b->name, sizeof(b->name), NULL, 1, el);
-    cfg__check_name(b->name, gw_json_path_key(p, sizeof(p), path, "name"), el);
-    gw_json_str(obj, "type", path, b->type, sizeof(b->type), "tcp", 0, el);
-    if (strcmp(b->type, "tcp") != 0)
-        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "type"),
-                       "must be \"tcp\" (serial RTU buses are not supported yet), got \"%s\"",
-                       b->type);
-    gw_json_str(obj, "host", path, b->host, sizeof(b->host), NULL, 1, el);
-    gw_json_int(obj, "port", path, &v, 502, 1, 65535, 0, el);
-    b->port = (int)v;
-    gw_json_int(obj, "timeout_ms", path, &v, 1000, 10, 60000, 0, el);
-    b->timeout_ms = (int)v;
-    gw_json_int(obj, "pause_ms", path, &v, 0, 0, 10000, 0, el);
-    b->pause_ms = (int)v;
-    gw_json_int(obj, "max_gap", path, &v, 8, 0, 124, 0, el);
-    b->max_gap = (int)v;
-    gw_json_int(obj, "reconnect_max_ms", path, &v, 30000, 100, 600000, 0, el);
-    b->reconnect_max_ms = (int)v;
-}
-
-/* The profile named by a device: a path to a .json file, or a name looked
- * up in profiles_dir. */
-static void cfg__profile_path(const gw_config_t *cfg, const char *name, char *dst, size_t len)
-{
-    if (strchr(name, '/') || strstr(name, ".json"))
-        cfg__resolve(dst, len, NULL, name);
-    else
-        snprintf(dst, len, "%s/%s.json", cfg->profiles_dir, name);
-}
-
-/* Apply a device's "points": override a profile point by name, or add one. */
-static void cfg__device_points(gw_device_cfg_t *d, const cJSON *pts, const char *path,
-                               drv_order_t order, gw_errlist_t *el)
-{
-    const cJSON *it;
-    int i = 0;
-    char p[256], ip[300];
-    size_t n = d->npoints + (size_t)cJSON_GetArraySize(pts);
-    drv_point_t *grown = realloc(d->points, (n ? n : 1) * sizeof(*grown));
-
-    if (!grown) {
-        gw_errlist_add(el, path, "out of memory");
-        return;
-    }
-    d->points = grown;
-    gw_json_path_key(p, sizeof(p), path, "points");
-    cJSON_ArrayForEach(it, pts)
-    {
-        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
-        int idx = cJSON_IsString(nm) ? gw_device_point_index(d, nm->valuestring) : -1;
-        gw_json_path_idx(ip, sizeof(ip), p, i++);
-        if (idx >= 0) {
-            drv_point_parse(it, ip, order, 1, &d->points[idx], el);
-        } else if (drv_point_parse(it, ip, order, 0, &d->points[d->npoints], el) == 0) {
-            d->npoints++;
-        }
-    }
-}
-
-static const char *const device_keys[] = {"name",          "bus",         "unit_id",  "profile",
-                                          "points",        "interval_ms", "location", "byte_order",
-                                          "offline_after", NULL};
-
-static void cfg__device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, const char *path,
-                        gw_errlist_t *el)
-{
-    static const char *const loc_keys[] = {"building", "floor", "room", NULL};
-    const cJSON *pts = cJSON_GetObjectItemCaseSensitive(obj, "points");
-    const cJSON *loc = cJSON_GetObjectItemCaseSensitive(obj, "location");
-    drv_order_t order = DRV_ORDER_ABCD;
-    long long v;
-    char p[256], lp[256];
-
-    gw_json_check_keys(obj, path, device_keys, el);
-    gw_json_str(obj, "name", path, d->name, sizeof(d->name), NULL, 1, el);
-    cfg__check_name(d->name, gw_json_path_key(p, sizeof(p), path, "name"), el);
-    gw_json_str(obj, "bus", path, d->bus, sizeof(d->bus), NULL, 1, el);
-    gw_json_int(obj, "unit_id", path, &v, 1, 0, 247, 0, el);
-    d->unit_id = (int)v;
-    gw_json_int(obj, "interval_ms", path, &v, 1000, 50, 3600000, 0, el);
-    d->interval_ms = (int)v;
-    gw_json_int(obj, "offline_after", path, &v, 3, 1, 100, 0, el);
-    d->offline_after = (int)v;
-    if (loc && cJSON_IsObject(loc)) {
-        gw_json_path_key(lp, sizeof(lp), path, "location");
-        gw_json_check_keys(loc, lp, loc_keys, el);
-        gw_json_str(loc, "building", lp, d->building, sizeof(d->building), "", 0, el);
-        gw_json_str(loc, "floor", lp, d->floor, sizeof(d->floor), "", 0, el);
-        gw_json_str(loc, "room", lp, d->room, sizeof(d->room), "", 0, el);
-    } else if (loc) {
-        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "location"), "must be an object");
-    }
-    if (gw_json_str(obj, "profile", path, d->profile, sizeof(d->profile), "", 0, el) > 0) {
-        char file[PATH_MAX];
-        drv_profile_t *prof = NULL;
-        size_t before = el->n;
-        cfg__profile_path(cfg, d->profile, file, sizeof(file));
-        if (drv_profile_load(file, &prof, el) == 0) {
-            order = prof->order;
-            d->points = prof->points; /* take the array */
-            d->npoints = prof->npoints;
-            prof->points = NULL;
-            drv_profile_free(prof);
-        } else {
-            /* name the device key that led to the bad profile */
-            gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "profile"),
-                           "profile \"%s\" could not be loaded (%zu errors above)", d->profile,
-                           el->n - before);
-        }
-    }
-    if (pts && !cJSON_IsArray(pts))
-        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "points"), "must be an array");
-    else if (pts)
-        cfg__device_points(d, pts, path, order, el);
-    if (d->npoints == 0 && d->name[0])
-        gw_errlist_add(el, path, "device \"%s\" has no points: give a \"profile\" or \"points\"",
-                       d->name);
-}
-
-static const char *const rule_keys[] = {"name",     "device",     "point",  "kind",      "above",
-                                        "below",    "hysteresis", "for_ms", "update_ms", "priority",
-                                        "category", "work_type",  "title",  NULL};
-
-static void cfg__rule(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_errlist_t *el)
-{
-    char p[256], kind[32], prio[16], err[160];
-    double above, below;
-    int has_above, has_below;
-    long long v;
-
-    gw_json_check_keys(obj, path, rule_keys, el);
-    gw_json_str(obj, "name", path, r->name, sizeof(r->name), NULL, 1, el);
-    cfg__check_name(r->name, gw_json_path_key(p, sizeof(p), path, "name"), el);
-    gw_json_str(obj, "device", path, r->device, sizeof(r->device), NULL, 1, el);
-    gw_json_str(obj, "point", path, r->point, sizeof(r->point), NULL, 1, el);
-    gw_json_str(obj, "kind", path, kind, sizeof(kind), "threshold", 0, el);
-    if (strcmp(kind, "threshold") != 0)
-        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "kind"),
-                       "must be \"threshold\", got \"%s\"", kind);
-    r->kind = RULE_THRESHOLD;
-    has_above = gw_json_num(obj, "above", path, &above, 0, 0, el) > 0;
-    has_below = gw_json_num(obj, "below", path, &below, 0, 0, el) > 0;
-    if (has_above == has_below)
-        gw_errlist_add(el, path, "a threshold rule needs exactly one of \"above\" or \"below\"");
-    r->threshold.above = has_above;
-    r->threshold.limit = has_above ? above : below;
-    gw_json_num(obj, "hysteresis", path, &r->threshold.hysteresis, 0, 0, el);
-    gw_json_int(obj, "for_ms", path, &v, 0, 0, 30LL * 86400 * 1000, 0, el);
-    r->threshold.for_ms = v;
-    gw_json_int(obj, "update_ms", path, &v, 60000, 0, 30LL * 86400 * 1000, 0, el);
-    r->threshold.update_ms = v;
-    if (rule_threshold_validate(&r->threshold, err, sizeof(err)) != 0)
-        gw_errlist_add(el, path, "%s", err);
-    if (gw_json_str(obj, "priority", path, prio, sizeof(prio), "medium", 0, el) >= 0 &&
-        gw_priority_parse(prio, &r->priority) != 0)
-        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "priority"),
-                       "must be one of critical, high, medium, low, got \"%s\"", prio);
-    gw_json_str(obj, "category", path, r->category, sizeof(r->category), "mechanical", 0, el);
-    gw_json_str(obj, "work_type", path, r->work_type, sizeof(r->work_type), "corrective", 0, el);
-    if (strcmp(r->work_type, "corrective") && strcmp(r->work_type, "preventive") &&
-        strcmp(r->work_type, "emergency"))
-        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "work_type"),
-                       "must be one of corrective, preventive, emergency, got \"%s\"",
-                       r->work_type);
-    gw_json_str(obj, "title", path, r->title, sizeof(r->title), "", 0, el);
-    if (!r->title[0])
-        snprintf(r->title, sizeof(r->title), "%s: %s %s %g", r->device, r->point,
-                 has_above ? "above" : "below", r->threshold.limit);
-}
-
 /* Read an array section, calling fn per element with its path. */
 typedef void (*cfg__elem_fn)(gw_config_t *cfg, void *elem, const cJSON *obj, const char *path,
                              gw_errlist_t *el);
@@ -346,19 +163,19 @@ static void *cfg__array(gw_config_t *cfg, const cJSON *root, const char *key, si
 static void cfg__bus_fn(gw_config_t *cfg, void *e, const cJSON *o, const char *p, gw_errlist_t *el)
 {
     (void)cfg;
-    cfg__bus(e, o, p, el);
+    gw__cfg_bus(e, o, p, el);
 }
 
 static void cfg__device_fn(gw_config_t *cfg, void *e, const cJSON *o, const char *p,
                            gw_errlist_t *el)
 {
-    cfg__device(cfg, e, o, p, el);
+    gw__cfg_device(cfg, e, o, p, el);
 }
 
 static void cfg__rule_fn(gw_config_t *cfg, void *e, const cJSON *o, const char *p, gw_errlist_t *el)
 {
     (void)cfg;
-    cfg__rule(e, o, p, el);
+    gw__cfg_rule(e, o, p, el);
 }
 
 /* Names unique, references resolved. */
@@ -434,11 +251,11 @@ static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_over
         snprintf(dir, sizeof(dir), "%s", env);
     } else {
         gw_json_str(root, "state_dir", "", tmp, sizeof(tmp), "/var/lib/plantroom", 0, el);
-        cfg__resolve(dir, sizeof(dir), cfgdir, tmp);
+        gw__cfg_resolve(dir, sizeof(dir), cfgdir, tmp);
     }
     snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", dir);
     gw_json_str(root, "profiles_dir", "", tmp, sizeof(tmp), PLANTROOM_PROFILES_DIR, 0, el);
-    cfg__resolve(cfg->profiles_dir, sizeof(cfg->profiles_dir), cfgdir, tmp);
+    gw__cfg_resolve(cfg->profiles_dir, sizeof(cfg->profiles_dir), cfgdir, tmp);
     if (lg && !cJSON_IsObject(lg)) {
         gw_errlist_add(el, "ledger", "must be an object");
         lg = NULL;
@@ -446,7 +263,7 @@ static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_over
     if (lg)
         gw_json_check_keys(lg, "ledger", ledger_keys, el);
     gw_json_str(lg, "path", "ledger", tmp, sizeof(tmp), "ledger.db", 0, el);
-    cfg__resolve(cfg->ledger_path, sizeof(cfg->ledger_path), cfg->state_dir, tmp);
+    gw__cfg_resolve(cfg->ledger_path, sizeof(cfg->ledger_path), cfg->state_dir, tmp);
 }
 
 int gw_config_load(const char *path, const gw_config_overrides_t *ov, gw_config_t **out,

@@ -1,0 +1,29 @@
+/*
+ * gw_config_int.h: helpers shared by the files that parse the site config
+ * (gw_config.c: root, site, log, paths, mqtt, cross references;
+ * gw_config_devices.c: buses and devices; gw_config_rules.c: rules).
+ */
+#ifndef PLANTROOM_GW_CONFIG_INT_H
+#define PLANTROOM_GW_CONFIG_INT_H
+
+#include "gateway/gw_config.h"
+
+#include <cjson/cJSON.h>
+
+#ifndef PLANTROOM_PROFILES_DIR
+#define PLANTROOM_PROFILES_DIR "/usr/share/plantroom/profiles"
+#endif
+
+/* Add an error at path unless name uses only letters, digits, '-', '_', '.'
+ * (names end up in MQTT topics and fingerprints). */
+void gw__cfg_check_name(const char *name, const char *path, gw_errlist_t *el);
+/* dst = base/rel, unless rel is absolute or base empty. */
+void gw__cfg_resolve(char *dst, size_t len, const char *base, const char *rel);
+
+/* Parse one element of "buses", "devices" or "rules" at JSON path `path`. */
+void gw__cfg_bus(gw_bus_cfg_t *b, const cJSON *obj, const char *path, gw_errlist_t *el);
+void gw__cfg_device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, const char *path,
+                    gw_errlist_t *el);
+void gw__cfg_rule(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_errlist_t *el);
+
+#endif
