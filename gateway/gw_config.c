@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CFG_NOLIMIT 1000000000LL
 
@@ -109,7 +110,11 @@ static void cfg__mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
     if (strpbrk(q->prefix, "+#") || !q->prefix[0])
         gw_errlist_add(el, "mqtt.prefix", "must be a non-empty topic without '+' or '#'");
     gw_json_str(m, "username", "mqtt", q->username, sizeof(q->username), "", 0, el);
-    gw_json_str(m, "password_file", "mqtt", q->password_file, sizeof(q->password_file), "", 0, el);
+    {
+        char pf[PATH_MAX];
+        if (gw_json_str(m, "password_file", "mqtt", pf, sizeof(pf), "", 0, el) > 0 && pf[0])
+            gw__cfg_resolve(q->password_file, sizeof(q->password_file), cfg->config_dir, pf);
+    }
     gw_json_int(m, "keepalive_s", "mqtt", &v, 30, 5, 3600, 0, el);
     q->keepalive_s = (int)v;
     gw_json_int(m, "reconnect_min_ms", "mqtt", &v, 500, 100, 60000, 0, el);
@@ -243,12 +248,19 @@ static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_over
     char tmp[PATH_MAX], dir[PATH_MAX], cfgdir[PATH_MAX];
     const char *env = getenv("PLANTROOM_STATE_DIR");
 
+    char cwd[PATH_MAX];
+
     snprintf(tmp, sizeof(tmp), "%s", cfg->path);
-    snprintf(cfgdir, sizeof(cfgdir), "%s", dirname(tmp));
+    if (!realpath(dirname(tmp), cfgdir))
+        snprintf(cfgdir, sizeof(cfgdir), "%s", dirname(tmp));
+    snprintf(cfg->config_dir, sizeof(cfg->config_dir), "%s", cfgdir);
+    if (!getcwd(cwd, sizeof(cwd)))
+        cwd[0] = '\0';
     if (ov && ov->state_dir) {
-        snprintf(dir, sizeof(dir), "%s", ov->state_dir);
+        /* a relative --state-dir or $PLANTROOM_STATE_DIR is relative to the cwd */
+        gw__cfg_resolve(dir, sizeof(dir), cwd, ov->state_dir);
     } else if (env && *env) {
-        snprintf(dir, sizeof(dir), "%s", env);
+        gw__cfg_resolve(dir, sizeof(dir), cwd, env);
     } else {
         gw_json_str(root, "state_dir", "", tmp, sizeof(tmp), "/var/lib/plantroom", 0, el);
         gw__cfg_resolve(dir, sizeof(dir), cfgdir, tmp);

@@ -71,7 +71,8 @@ typedef struct gw_mqtt_cfg {
 } gw_mqtt_cfg_t;
 
 typedef struct gw_config {
-    char path[PATH_MAX]; /* the file it came from */
+    char path[PATH_MAX];       /* the file it came from */
+    char config_dir[PATH_MAX]; /* its directory, absolute: relative paths start here */
     char site_id[GW_NAME_MAX];
     char site_name[128];
     gw_log_level_t log_level;

@@ -44,7 +44,7 @@ void gw__cfg_bus(gw_bus_cfg_t *b, const cJSON *obj, const char *path, gw_errlist
 static void cfg__profile_path(const gw_config_t *cfg, const char *name, char *dst, size_t len)
 {
     if (strchr(name, '/') || strstr(name, ".json"))
-        gw__cfg_resolve(dst, len, NULL, name);
+        gw__cfg_resolve(dst, len, cfg->config_dir, name);
     else
         snprintf(dst, len, "%s/%s.json", cfg->profiles_dir, name);
 }
