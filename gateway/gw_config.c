@@ -236,9 +236,9 @@ static void cfg__cross_check(gw_config_t *cfg, gw_errlist_t *el)
     }
 }
 
-static const char *const root_keys[] = {"site",   "log",     "state_dir", "profiles_dir",
-                                        "ledger", "mqtt",    "buses",     "devices",
-                                        "rules",  "$schema", "comment",   NULL};
+static const char *const root_keys[] = {
+    "site",    "log",   "state_dir", "profiles_dir", "ledger",      "mqtt", "buses",
+    "devices", "rules", "$schema",   "comment",      "rules_state", NULL};
 
 static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_overrides_t *ov,
                        gw_errlist_t *el)
@@ -311,6 +311,7 @@ int gw_config_load(const char *path, const gw_config_overrides_t *ov, gw_config_
                               cfg__device_fn, el);
     cfg->rules =
         cfg__array(cfg, root, "rules", sizeof(gw_rule_cfg_t), &cfg->nrules, cfg__rule_fn, el);
+    gw__cfg_rules_state(cfg, root, el);
     cfg__cross_check(cfg, el);
     if (el->n != before)
         goto out_fail;
@@ -358,7 +359,5 @@ int gw_rule_cfg_equal(const gw_rule_cfg_t *a, const gw_rule_cfg_t *b)
 {
     return strcmp(a->name, b->name) == 0 && strcmp(a->device, b->device) == 0 &&
            strcmp(a->point, b->point) == 0 && a->kind == b->kind &&
-           a->threshold.above == b->threshold.above && a->threshold.limit == b->threshold.limit &&
-           a->threshold.hysteresis == b->threshold.hysteresis &&
-           a->threshold.for_ms == b->threshold.for_ms;
+           rule_learn_hash(&a->rule) == rule_learn_hash(&b->rule);
 }

@@ -51,7 +51,8 @@ typedef struct gw_rule_cfg {
     int device_idx;
     int point_idx; /* index in the device's points */
     rule_kind_t kind;
-    rule_threshold_cfg_t threshold;
+    rule_cfg_t rule;   /* kind, alarm and the kind's parameters (rules/rule.h) */
+    char iso10816[24]; /* trend: the zone table chosen ("10816-1:I"), "" none */
     gw_priority_t priority;
     char category[32];
     char work_type[16];
@@ -86,6 +87,9 @@ typedef struct gw_config {
     size_t ndevices;
     gw_rule_cfg_t *rules;
     size_t nrules;
+    /* "rules_state" (gw_config_rules.c): where rule state persists */
+    char rules_state_path[PATH_MAX]; /* absolute after load */
+    int rules_state_save_s;          /* seconds between saves */
 } gw_config_t;
 
 /* Overrides from the command line or environment. NULL fields: none. */
@@ -105,8 +109,11 @@ void gw_config_free(gw_config_t *cfg);
 int gw_config_device_index(const gw_config_t *cfg, const char *name);
 int gw_device_point_index(const gw_device_cfg_t *dev, const char *name);
 
-/* 1 when two rule configs are the same rule with the same parameters, so
- * that a reload may keep its state. */
+/* 1 when two rule configs are the same rule (device, name, point, kind) with
+ * the same learning parameters (rule_learn_hash), so that a reload or a
+ * restart keeps its state: what it learned, and its pending/firing state,
+ * which the new alarm parameters then judge (docs/architecture.md, "Rules:
+ * state across reloads and restarts"). */
 int gw_rule_cfg_equal(const gw_rule_cfg_t *a, const gw_rule_cfg_t *b);
 
 #endif

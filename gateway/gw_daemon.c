@@ -210,6 +210,7 @@ int gw_daemon_create(gw_daemon_t **out, gw_config_t *cfg, const gw_config_overri
     rc = daemon__make_state_dir(d->rt->cfg->state_dir, err, errlen);
     if (rc != 0)
         goto out_loop;
+    gw__rules_state_start(d);
     rc = ledger_worker_start(&d->ledger, d->rt->cfg->ledger_path, &d->inq, err, errlen);
     if (rc != 0)
         goto out_loop;
@@ -251,6 +252,7 @@ int gw_daemon_run(gw_daemon_t *d)
      * ledger write committed; then MQTT says offline and disconnects. */
     gw_runtime_stop_buses(d->rt);
     daemon__drain(d);
+    gw__rules_state_stop(d);
     ledger_worker_stop(d->ledger);
     d->ledger = NULL;
     gw_log_info("ledger", "closed: pending writes committed");

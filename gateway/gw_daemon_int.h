@@ -35,6 +35,9 @@ struct gw_daemon {
     int64_t *inflight; /* outbox ids published, not yet acknowledged */
     size_t ninflight, capinflight;
     uint64_t telemetry_sent, telemetry_dropped;
+
+    /* rules (gw_rules.c): the timer that saves rule state to the state dir */
+    uv_timer_t rs_timer;
 };
 
 /* gw_north.c: MQTT session, publishing, outbox delivery */
@@ -50,6 +53,13 @@ void gw__on_ledger_event(gw_daemon_t *d, gw_msg_t *m);
 
 /* gw_rules.c: run a device's rules on its latest samples */
 void gw__run_rules(gw_daemon_t *d, uint32_t device_idx);
+/* Re-arm device/rule after its work order was closed (rule_rearm: a counter
+ * starts again from zero). For the ledger's "closed" event. 0 or GW_ENOENT. */
+int gw__rules_rearm(gw_daemon_t *d, const char *device, const char *rule);
+/* Load the rule-state file into the runtime and start the save timer;
+ * stop: stop the timer and save (clean shutdown). */
+void gw__rules_state_start(gw_daemon_t *d);
+void gw__rules_state_stop(gw_daemon_t *d);
 
 /* gw_poll.c: Modbus readings into samples, device online/offline */
 void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r);
