@@ -33,6 +33,7 @@ typedef struct ctl_command {
 
 /* The areas' command tables. */
 extern const ctl_command_t ctl_cmds_workorders[];
+extern const ctl_command_t ctl_cmds_replay[]; /* ctl_replay.c; verb "": no verb */
 
 /* Report a usage error (fmt has one %s for what) with the usage; returns
  * CTL_EXIT_USAGE. */

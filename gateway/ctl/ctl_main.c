@@ -222,6 +222,7 @@ out_oom:
 /* Every area's commands; an area adds its table here and in ctl.h. */
 static const ctl_command_t *const ctl_tables[] = {
     ctl_cmds_workorders,
+    ctl_cmds_replay,
     NULL,
 };
 
@@ -349,6 +350,8 @@ int main(int argc, char **argv)
         if (strcmp(noun, c->noun) != 0)
             continue;
         noun_known = 1;
+        if (!c->verb[0]) /* a command without a verb ("replay") */
+            return c->run(&g, argc - i - 1, argv + i + 1);
         if (verb && strcmp(verb, c->verb) == 0)
             return c->run(&g, argc - i - 2, argv + i + 2);
     }
