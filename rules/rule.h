@@ -148,8 +148,10 @@ typedef struct rule_rate_cfg {
 } rule_rate_cfg_t;
 
 typedef struct rule_counter_cfg {
-    double wrap; /* > 0: the counter wraps at this modulus (4294967296 for uint32);
-                    0: a decrease is a reset of the counter to its new value */
+    double wrap; /* > 0: the counter wraps at this modulus (4294967296 for uint32):
+                    a decrease whose wrapped step is under wrap/2 is a wrap, a
+                    larger one a reset; 0: every decrease is a reset of the
+                    counter (it counts from zero to its new value) */
 } rule_counter_cfg_t;
 
 typedef struct rule_anomaly_cfg {

@@ -15,7 +15,8 @@
  *   RATE       (v - v_ref) / (t - t_ref) * per_ms, with the reference the
  *              oldest kept reading within window_ms; judged against the limit
  *   COUNTER    the count since the last service: deltas of a cumulative
- *              counter, a wrap (uint32) or a reset handled; judged against
+ *              counter, a wrap (uint32: a decrease whose wrapped step is
+ *              under half the range) or a reset handled; judged against
  *              the limit; rule_rearm zeroes it
  *   ANOMALY    the excess over the hour-of-week baseline: x - mean -
  *              max(k * sigma, min_delta) (mirrored for below), judged "> 0";
@@ -297,8 +298,11 @@ static int derive_counter(const rule_counter_cfg_t *c, rule_counter_state_t *k, 
 {
     if (k->has_last) {
         double d = v - k->last_raw;
+        /* A decrease is a wrap when the wrapped step is short (less than
+         * half the range); otherwise the device's counter was reset (a
+         * replaced controller) and counts from zero to v. */
         if (d < 0)
-            d = c->wrap > 0 ? d + c->wrap : v; /* wrapped, or reset to v */
+            d = c->wrap > 0 && d + c->wrap < c->wrap / 2 ? d + c->wrap : v;
         k->acc += d;
     }
     k->has_last = 1;

@@ -117,8 +117,8 @@ static void report(const char *what, bench_t *b, int rounds)
 
     printf("%-10s %6zu points x %6d rounds: %12.0f samples/s (baseline loop %12.0f/s, "
            "%.1f ns/sample over it), %llu actions, state %zu B/rule\n",
-           what, b->n, rounds, rate, base, 1e9 / rate - 1e9 / base,
-           (unsigned long long)actions, sizeof(rule_state_t));
+           what, b->n, rounds, rate, base, 1e9 / rate - 1e9 / base, (unsigned long long)actions,
+           sizeof(rule_state_t));
 }
 
 int main(int argc, char **argv)

@@ -38,7 +38,10 @@ def test_every_kind_is_accepted(tmp_path):
 
 
 def test_rule_mistakes_named_by_path(tmp_path):
+    first = []
+
     def mutate(cfg):
+        first.append(len(cfg["rules"]))  # the bad rules follow the bundled ones
         bad = [
             {"name": "a", "device": "lift-1", "point": "floor", "kind": "bogus"},
             {"name": "b", "device": "lift-1", "point": "door_cycles", "kind": "counter",
@@ -58,16 +61,17 @@ def test_rule_mistakes_named_by_path(tmp_path):
         cfg["rules_state"] = {"save_every": 5}
     r = check(make_config(tmp_path, 1883, 1502, mutate))
     assert r.returncode == 2
+    n = first[0]
     for text in [
-        'rules[3].kind: must be one of threshold, state, stale, rate, counter, anomaly, trend, '
+        f'rules[{n + 0}].kind: must be one of threshold, state, stale, rate, counter, anomaly, trend, '
         'got "bogus"',
-        "rules[4].below: unknown key",
-        'rules[5]: a state rule needs exactly one of "equals" or "bit"',
-        'rules[6]: a trend rule needs "limit" (or zones to take C/D from)',
-        "rules[7].iso10816: must be one of",
-        "rules[8]: alpha: must be in (0, 1), got 1.5",
-        'rules[9].per: must be one of second, minute, hour, got "fortnight"',
-        "rules[10]: min_days: must be 3..window_days (14), got 30",
+        f"rules[{n + 1}].below: unknown key",
+        f'rules[{n + 2}]: a state rule needs exactly one of "equals" or "bit"',
+        f'rules[{n + 3}]: a trend rule needs "limit" (or zones to take C/D from)',
+        f"rules[{n + 4}].iso10816: must be one of",
+        f"rules[{n + 5}]: alpha: must be in (0, 1), got 1.5",
+        f'rules[{n + 6}].per: must be one of second, minute, hour, got "fortnight"',
+        f"rules[{n + 7}]: min_days: must be 3..window_days (14), got 30",
         "rules_state.save_every: unknown key",
     ]:
         assert text in r.stderr, f"missing: {text}\n{r.stderr}"

@@ -193,6 +193,10 @@ T_TEST(counter_wraps_and_rearms)
     T_CHECK_EQ_INT(r.st.alarm.st, RULE_ST_NORMAL);
     T_CHECK_EQ_INT(feed(&r, t += MIN_MS, raw += 1000), RULE_ACT_NONE);
     T_CHECK_NEAR(r.st.u.counter.acc, 1000, 1e-6);
+    /* A big decrease is a reset (a replaced controller), not a wrap. */
+    feed(&r, t += MIN_MS, 500000);
+    feed(&r, t += MIN_MS, 3);
+    T_CHECK_NEAR(r.st.u.counter.acc, 1000 + (500000 - raw) + 3, 1e-6);
     /* Without wrap, a decrease is a counter reset. */
     rig(&r, RULE_COUNTER);
     r.c.u.counter.wrap = 0;
