@@ -98,6 +98,7 @@ static void rules__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_acti
         cJSON_AddStringToObject(o, "zone", z);
     }
     cJSON_AddBoolToObject(o, "change_detected", a->change);
+    rules__iso(o, "change_since", a->change_since_ms);
     cJSON_AddNumberToObject(o, "baseline", a->baseline);
     cJSON_AddNumberToObject(o, "baseline_sigma", a->sigma);
 }

@@ -90,6 +90,7 @@ typedef struct rule_action {
     int zone;                /* trend: 0..3 = A..D, -1 none */
     double smoothed;         /* trend: mean of the last smooth_n readings */
     int change;              /* trend: 1 when the change detector is alarmed */
+    int64_t change_since_ms; /* trend: start of the day the change began, 0: none */
     double slope_per_day;    /* trend: fitted slope of the daily level */
     int ndays;               /* trend: daily aggregates in the fit */
     int64_t predicted_ms;    /* trend: central predicted crossing, 0: none */

@@ -167,18 +167,68 @@ static double half_width(const fit_t *f, double t)
 typedef struct pred {
     int ok;
     double level;     /* the latest daily mean */
+    int n;            /* daily means fitted */
     double slope;     /* dy/dt at now, per day */
     double c, lo, hi; /* crossing days from t0; < 0: none */
 } pred_t;
 
+/* Residual sum of squares, in y units, of the exponential fit with floor
+ * phi; fills *f. Returns HUGE_VAL when some y <= phi. */
+static double fit_exp(const double *t, const double *y, int n, double phi, double conf, fit_t *f)
+{
+    double ly[RULE_TREND_MAX_DAYS] = {0}, sse = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (!(y[i] - phi > 0))
+            return HUGE_VAL;
+        ly[i] = log(y[i] - phi);
+    }
+    theil_sen(t, ly, n, conf, f);
+    for (int i = 0; i < n; i++) {
+        double e = y[i] - (phi + exp(f->a + f->b * t[i]));
+        sse += e * e;
+    }
+    return sse;
+}
+
+/* The exponential model's floor: the configured one, else the best (least
+ * residuals) of a geometric ladder below the lowest daily level, from
+ * 1/256 of the levels' range to 128 ranges below (which is nearly linear).
+ * Returns the SSE of the chosen fit in *f, HUGE_VAL if none fits. */
+static double best_exp(const rule_trend_cfg_t *c, const double *t, const double *y, int n,
+                       double *phi, fit_t *f)
+{
+    double lo = y[0], hi = y[0], range, best = HUGE_VAL, sse;
+    fit_t cand;
+
+    if (c->floor_set) {
+        *phi = c->floor;
+        return fit_exp(t, y, n, c->floor, c->confidence, f);
+    }
+    for (int i = 1; i < n; i++) {
+        lo = fmin(lo, y[i]);
+        hi = fmax(hi, y[i]);
+    }
+    range = hi - lo > 0 ? hi - lo : fabs(lo) * 0.01 + 1e-9;
+    for (int k = 0; k < 16; k++) {
+        double cphi = lo - range * ldexp(1.0, k - 8);
+        sse = fit_exp(t, y, n, cphi, c->confidence, &cand);
+        if (sse < best && cphi < c->limit) {
+            best = sse;
+            *phi = cphi;
+            *f = cand;
+        }
+    }
+    return best;
+}
+
 static void predict(const rule_trend_cfg_t *c, const rule_trend_state_t *st, double tnow,
                     int64_t t0, pred_t *p)
 {
-    double t[RULE_TREND_MAX_DAYS], y[RULE_TREND_MAX_DAYS], ly[RULE_TREND_MAX_DAYS];
+    double t[RULE_TREND_MAX_DAYS], y[RULE_TREND_MAX_DAYS];
     fit_t lin, ex, *f = &lin;
-    int n = 0, use_exp = 0, exp_ok = c->model != RULE_MODEL_LINEAR;
-    double L = c->limit, span = 4.0 * (double)c->horizon_ms / DAY_MS(c);
-    double floor = c->floor_set ? c->floor : st->mu;
+    int n = 0, use_exp = 0;
+    double L = c->limit, span = 4.0 * (double)c->horizon_ms / DAY_MS(c), phi = 0;
 
     memset(p, 0, sizeof(*p));
     p->c = p->lo = p->hi = -1;
@@ -191,34 +241,30 @@ static void predict(const rule_trend_cfg_t *c, const rule_trend_state_t *st, dou
             continue;
         t[n] = (double)(st->days_t[j] - t0) + 0.5;
         y[n] = st->days_y[j];
-        if (y[n] - floor <= 0)
-            exp_ok = 0;
-        else
-            ly[n] = log(y[n] - floor);
         n++;
     }
-    if (n < c->min_days || !(floor < c->limit))
+    p->n = n;
+    if (n < c->min_days)
         return;
     p->ok = 1;
     theil_sen(t, y, n, c->confidence, &lin);
-    if (exp_ok) {
-        theil_sen(t, ly, n, c->confidence, &ex);
-        if (c->model == RULE_MODEL_EXP) {
-            use_exp = 1;
-        } else {
-            double sl = 0, se = 0;
-            for (int i = 0; i < n; i++) {
-                double el = y[i] - (lin.a + lin.b * t[i]);
-                double ee = y[i] - (floor + exp(ex.a + ex.b * t[i]));
-                sl += el * el;
-                se += ee * ee;
-            }
-            use_exp = se < sl;
+    /* auto: the exponential model only with twice min_days of change (a
+     * curve fitted to the first days past a knee extrapolates wildly), and
+     * only if it wins per degree of freedom (its floor is a third
+     * parameter unless configured). */
+    if (c->model == RULE_MODEL_EXP || (c->model == RULE_MODEL_AUTO && n >= 2 * c->min_days)) {
+        double se = best_exp(c, t, y, n, &phi, &ex), sl = 0;
+        int k = c->floor_set ? 2 : 3;
+        for (int i = 0; i < n; i++) {
+            double e = y[i] - (lin.a + lin.b * t[i]);
+            sl += e * e;
         }
+        use_exp =
+            se < HUGE_VAL && (c->model == RULE_MODEL_EXP || (n > k && se / (n - k) < sl / (n - 2)));
     }
     if (use_exp) {
         f = &ex;
-        L = log(c->limit - floor);
+        L = log(c->limit - phi);
         p->slope = f->b * exp(f->a + f->b * tnow);
     } else {
         p->slope = f->b;
@@ -303,8 +349,9 @@ static rule_action_kind_t day_closed(const rule_trend_cfg_t *c, rule_trend_state
         .zone = c->zones[0] != 0 ? rule_zone_of(c->zones, smoothed) : -1,
         .smoothed = smoothed,
         .change = st->change,
+        .change_since_ms = st->change_day >= 0 ? st->change_day * c->day_ms : 0,
         .slope_per_day = p.slope,
-        .ndays = st->dn,
+        .ndays = p.n,
         .predicted_ms = st->pred_c,
         .predicted_lo_ms = st->pred_lo,
         .predicted_hi_ms = st->pred_hi,
@@ -376,7 +423,7 @@ rule_action_kind_t rule__trend_eval(const rule_trend_cfg_t *c, rule_trend_state_
         st->change_day = -1; /* a whole day without an alarm: the change is over */
     if (day != st->day)
         st->change_today = 0;
-    smoothed = observe(c, st, s->value, st->day >= 0 ? st->day : day);
+    smoothed = observe(c, st, s->value, day);
     if (st->day >= 0 && day != st->day && st->day_n > 0) {
         st->days_t[st->dhead] = st->day;
         st->days_y[st->dhead] = st->day_sum / (double)st->day_n;

@@ -137,6 +137,20 @@ T_TEST(exponential_degradation)
     check_degradation(&g, "exponential", g.base - g.amp);
 }
 
+/* The same wear with the defaults (model auto, floor = learned baseline). */
+T_TEST(exponential_defaults)
+{
+    gen_t g = {.shape = GEN_EXP,
+               .base = 1.2,
+               .rate = 0.09,
+               .amp = 0.1,
+               .onset_ms = T0 + 20 * GEN_DAY_MS,
+               .noise_sd = 0.15,
+               .rng = 7,
+               .daily_amp = 0.1};
+    check_degradation(&g, "exponential, defaults", 0);
+}
+
 T_TEST(slow_linear_degradation)
 {
     gen_t g = {.shape = GEN_LINEAR,
@@ -259,6 +273,7 @@ int main(void)
 {
     T_RUN(linear_degradation);
     T_RUN(exponential_degradation);
+    T_RUN(exponential_defaults);
     T_RUN(slow_linear_degradation);
     T_RUN(healthy_90_days);
     T_RUN(step_change);
