@@ -8,6 +8,9 @@
  *
  *   build/tests/bench/bench_rules [points] [threshold_rounds] [trend_days]
  *
+ * "trend" is a healthy machine (no change, so no fits); "trend-wear" one
+ * that wears from the start for 3 * trend_days days, fitting every day.
+ *
  * Figures in docs/performance.md, "Rules".
  */
 #include "rules/rule.h"
@@ -29,6 +32,7 @@ static double now_s(void)
 
 typedef struct bench {
     size_t n;
+    double drift;    /* added per round: a wearing machine */
     rule_cfg_t *cfg; /* one per point; or one shared when shared_cfg */
     rule_state_t *st;
     double *vals;
@@ -44,7 +48,8 @@ static double run_baseline(const bench_t *b, int rounds)
 
     for (int r = 0; r < rounds; r++, ts += 60000)
         for (size_t p = 0; p < b->n; p++) {
-            gw_sample_t s = {(uint32_t)p, ts, b->vals[(p * 7 + (size_t)r) % NVALS], GW_Q_GOOD};
+            gw_sample_t s = {(uint32_t)p, ts, b->vals[(p * 7 + (size_t)r) % NVALS] + b->drift * r,
+                             GW_Q_GOOD};
             acc += s.value > 4.5;
         }
     sink = acc;
@@ -59,7 +64,8 @@ static double run_rules(bench_t *b, int rounds, uint64_t *actions)
 
     for (int r = 0; r < rounds; r++, ts += 60000)
         for (size_t p = 0; p < b->n; p++) {
-            gw_sample_t s = {(uint32_t)p, ts, b->vals[(p * 7 + (size_t)r) % NVALS], GW_Q_GOOD};
+            gw_sample_t s = {(uint32_t)p, ts, b->vals[(p * 7 + (size_t)r) % NVALS] + b->drift * r,
+                             GW_Q_GOOD};
             *actions += rule_eval(&b->cfg[p], &b->st[p], &s, &a) != RULE_ACT_NONE;
         }
     return (double)rounds * (double)b->n / (now_s() - t);
@@ -70,6 +76,7 @@ static void setup(bench_t *b, rule_kind_t kind, size_t n, double base, double sd
     gen_t g = {.shape = GEN_FLAT, .base = base, .noise_sd = sd, .rng = 12345};
 
     b->n = n;
+    b->drift = 0;
     b->cfg = calloc(n, sizeof(*b->cfg));
     b->st = calloc(n, sizeof(*b->st));
     b->vals = malloc(NVALS * sizeof(*b->vals));
@@ -142,6 +149,13 @@ int main(int argc, char **argv)
     teardown(&b);
     setup(&b, RULE_TREND, n, 1.5, 0.3);
     report("trend", &b, days * 1440);
+    teardown(&b);
+    /* Wearing at 0.3 mm/s a day after a healthy day: the change is seen,
+     * then every day close fits the trend (linear and the exponential
+     * floor search) and the orders open and update. */
+    setup(&b, RULE_TREND, n, 1.5, 0.3);
+    b.drift = 0.3 / 1440;
+    report("trend-wear", &b, 3 * days * 1440);
     teardown(&b);
     return 0;
 }
