@@ -123,6 +123,7 @@ int gw__reload(gw_daemon_t *d, char *rerr, size_t rerrlen)
         gw_log_error("gw", "reload: %s", err);
     if (!mq_same && gw__mq_start(d, err, sizeof(err)) != 0)
         gw_log_error("mqtt", "reload: %s", err);
+    gw__svc_reloaded(d, old->cfg);
     gw_runtime_free(old);
     gw_log_notice("gw", "configuration reloaded: %zu buses, %zu devices, %zu points, %zu rules",
                   rt->cfg->nbuses, rt->cfg->ndevices, rt->npoints, rt->cfg->nrules);

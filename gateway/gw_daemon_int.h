@@ -77,6 +77,7 @@ int gw__svc_start(gw_daemon_t *d, char *err, size_t errlen);
 void gw__svc_ready(gw_daemon_t *d);
 void gw__svc_stop(gw_daemon_t *d);
 void gw__svc_observe(gw_daemon_t *d, const gw_msg_t *m);
+void gw__svc_reloaded(gw_daemon_t *d, const gw_config_t *old); /* after a reload's swap */
 /* gw_sdnotify.c */
 void gw__sd_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void gw__sd_watchdog_start(gw_daemon_t *d);

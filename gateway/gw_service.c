@@ -166,3 +166,18 @@ void gw__svc_observe(gw_daemon_t *d, const gw_msg_t *m)
 {
     gw_figures_observe(&d->fig, d->rt->cfg, m);
 }
+
+/* The control socket and the metrics endpoint keep running as started: say
+ * so when a reload changed their settings, rather than ignore it silently. */
+void gw__svc_reloaded(gw_daemon_t *d, const gw_config_t *old)
+{
+    const gw_service_cfg_t *a = &old->service, *b = &d->rt->cfg->service;
+
+    if (a->control_enabled != b->control_enabled ||
+        strcmp(a->control_socket, b->control_socket) != 0 ||
+        strcmp(a->control_group, b->control_group) != 0)
+        gw_log_warn("control", "control settings changed: restart plantroomd to apply them");
+    if (a->metrics_enabled != b->metrics_enabled || a->metrics_port != b->metrics_port ||
+        strcmp(a->metrics_address, b->metrics_address) != 0)
+        gw_log_warn("metrics", "metrics settings changed: restart plantroomd to apply them");
+}

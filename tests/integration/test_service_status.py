@@ -144,10 +144,14 @@ def test_reload_over_the_socket_keeps_log_level_and_reports_errors(tmp_path, bro
 
     cfg = json.loads(config.read_text())
     cfg["rules"][1]["above"] = 0.5
+    cfg["metrics"] = {"enabled": True, "port": 9464}
     config.write_text(json.dumps(cfg))
     r = ctl(config, "reload")
     assert "reloaded" in r.stdout and "3 devices" in r.stdout
     assert "configuration reloaded" in d.output()
+    # Taken at start only, and it says so.
+    assert "metrics settings changed: restart plantroomd to apply them" in d.output()
+    assert "control settings changed" not in d.output()
     # --log-level from the command line survives the reload (file says info).
     assert status(config)["log_level"] == "debug"
 
