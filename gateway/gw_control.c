@@ -517,7 +517,7 @@ int gw_control_start(gw_control_t **out, uv_loop_t *loop, gw_daemon_t *d, const 
     c->server.data = c;
     rc = uv_pipe_bind(&c->server, path);
     if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&c->server, 16, ctl__connection_cb);
+        rc = uv_listen((uv_stream_t *)&c->server, 64, ctl__connection_cb);
     if (rc != 0) {
         snprintf(err, errlen, "control socket %s: %s", path, uv_strerror(rc));
         goto out_close;

@@ -10,6 +10,7 @@
 #include "gateway/gw_clock.h"
 #include "gateway/gw_log.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,10 @@ int gw__svc_start(gw_daemon_t *d, char *err, size_t errlen)
     const gw_service_cfg_t *sc = &d->rt->cfg->service;
     int rc;
 
+    /* A control client that hangs up before reading its answer must not
+     * kill the daemon: libuv writes to pipes without MSG_NOSIGNAL. With
+     * SIGPIPE ignored the write fails with EPIPE and the connection closes. */
+    signal(SIGPIPE, SIG_IGN);
     uv_timer_init(&d->loop, &d->svc_timer);
     uv_timer_init(&d->loop, &d->wd_timer);
     d->svc_timer.data = d->wd_timer.data = d;

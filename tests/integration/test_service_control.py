@@ -103,3 +103,27 @@ def test_stale_socket_is_replaced(tmp_path, broker, sim, daemon):
     assert reply[0]["ok"] is True
     d.proc.stop()
     assert not (state / "control.sock").exists()
+
+
+def test_client_that_leaves_without_reading_does_not_kill_the_daemon(tmp_path, sim, daemon):
+    # MQTT off: nothing else in the process ignores SIGPIPE for us.
+    def no_mqtt(cfg):
+        cfg["mqtt"]["enabled"] = False
+    config = make_config(tmp_path, 1883, sim.port, mutate=no_mqtt)
+    d = daemon(config)
+    d.wait_log("device lift-1 online")
+    sock = str(tmp_path / "state" / "control.sock")
+    for _ in range(50):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        s.connect(sock)
+        s.sendall(b'{"cmd":"status"}\n' * 20)
+        s.close()
+    def answered():
+        try:
+            return ask(tmp_path / "state" / "control.sock", b'{"cmd":"status"}\n')
+        except BlockingIOError:  # the backlog is still full of the hung-up ones
+            return None
+    reply = wait_for(answered, 10, "an answer after the hung-up clients")
+    assert reply[0]["ok"] is True
+    assert d.proc.alive()
