@@ -1,11 +1,16 @@
 /*
  * gw_control.c: the control socket (gw_control.h): a uv_pipe listener on
- * the loop, line framing, the command table, and the commands "status" and
- * "reload".
+ * the loop, line framing, the command table, and the commands "status",
+ * "reload" and "ping".
  *
- * Each connection buffers what it reads until a newline, answers each line
- * in order, and is closed on EOF, on a read error or on a line longer than
- * GW_CONTROL_LINE_MAX. Writes own their buffer until their callback.
+ * Each connection buffers what it reads until a newline and answers each
+ * line in order. A deferred answer (gw_control_defer) stops reading on that
+ * connection until it is given, so answers stay in order and a client
+ * cannot pile up requests meanwhile. On EOF the connection ends once every
+ * answer is written (uv_shutdown); on a read error at once; a line longer
+ * than GW_CONTROL_LINE_MAX is refused and ends it. Writes own their buffer
+ * until their callback. A deferred call pending when the daemon stops is
+ * not answered.
  */
 #include "gateway/gw_control.h"
 #include "gateway/gw_clock.h"
@@ -26,13 +31,27 @@
 #define PLANTROOM_VERSION "0.1.0"
 #endif
 
+/* One client. While an answer is deferred (pending), further lines wait in
+ * buf, so answers keep the order of requests. A connection that closes
+ * while an answer is pending detaches it (call->conn = NULL), so that
+ * gw_control_finish drops the answer. */
 typedef struct ctl__conn {
     uv_pipe_t pipe;
     gw_control_t *ctl; /* NULL once the listener is gone */
+    gw_daemon_t *d;
     struct ctl__conn *next;
     char *buf;
     size_t len, cap;
+    gw_control_call_t *pending; /* the deferred call, or NULL */
+    int eof;                    /* the client sent all it will: end after the answers */
 } ctl__conn_t;
+
+/* A request being answered: on the stack while the handler runs; copied to
+ * the heap by gw_control_defer. */
+struct gw_control_call {
+    ctl__conn_t *conn; /* NULL: no client to answer (it left) */
+    int deferred;
+};
 
 struct gw_control {
     uv_pipe_t server;
@@ -202,12 +221,14 @@ static void ctl__status_rules(gw_daemon_t *d, cJSON *res)
     }
 }
 
-static int ctl__cmd_status(gw_daemon_t *d, const cJSON *req, cJSON *res, char *err, size_t errlen)
+static int ctl__cmd_status(gw_daemon_t *d, const cJSON *req, cJSON *res, gw_control_call_t *call,
+                           char *err, size_t errlen)
 {
     const gw_config_t *c = d->rt->cfg;
     cJSON *devs, *loop;
 
     (void)req;
+    (void)call;
     (void)err;
     (void)errlen;
     cJSON_AddStringToObject(res, "version", PLANTROOM_VERSION);
@@ -234,11 +255,13 @@ static int ctl__cmd_status(gw_daemon_t *d, const cJSON *req, cJSON *res, char *e
     return 0;
 }
 
-static int ctl__cmd_reload(gw_daemon_t *d, const cJSON *req, cJSON *res, char *err, size_t errlen)
+static int ctl__cmd_reload(gw_daemon_t *d, const cJSON *req, cJSON *res, gw_control_call_t *call,
+                           char *err, size_t errlen)
 {
     int rc;
 
     (void)req;
+    (void)call;
     gw_log_notice("control", "reload requested");
     rc = gw__reload(d, err, errlen);
     if (rc != 0)
@@ -251,10 +274,59 @@ static int ctl__cmd_reload(gw_daemon_t *d, const cJSON *req, cJSON *res, char *e
     return 0;
 }
 
+/* ping: answers {"pong":true}, after delay_ms (0..10000) if given. It
+ * shows whether the loop answers at all, and exercises deferred answers. */
+typedef struct ctl__ping {
+    uv_timer_t timer;
+    gw_control_call_t *call;
+} ctl__ping_t;
+
+static void ctl__ping_close_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void ctl__ping_cb(uv_timer_t *t)
+{
+    ctl__ping_t *p = t->data;
+    cJSON *res = cJSON_CreateObject();
+
+    cJSON_AddBoolToObject(res, "pong", 1);
+    gw_control_finish(p->call, 0, res, NULL);
+    uv_close((uv_handle_t *)&p->timer, ctl__ping_close_cb);
+}
+
+static int ctl__cmd_ping(gw_daemon_t *d, const cJSON *req, cJSON *res, gw_control_call_t *call,
+                         char *err, size_t errlen)
+{
+    const cJSON *delay = cJSON_GetObjectItemCaseSensitive(req, "delay_ms");
+    ctl__ping_t *p;
+
+    if (!delay) {
+        cJSON_AddBoolToObject(res, "pong", 1);
+        return 0;
+    }
+    if (!cJSON_IsNumber(delay) || delay->valuedouble < 0 || delay->valuedouble > 10000) {
+        snprintf(err, errlen, "delay_ms: must be a number of milliseconds, 0..10000");
+        return GW_EINVAL;
+    }
+    p = calloc(1, sizeof(*p));
+    if (!p || !(p->call = gw_control_defer(call))) {
+        free(p);
+        snprintf(err, errlen, "out of memory");
+        return GW_ENOMEM;
+    }
+    uv_timer_init(&d->loop, &p->timer);
+    p->timer.data = p;
+    uv_timer_start(&p->timer, ctl__ping_cb, (uint64_t)delay->valuedouble, 0);
+    return GW_CONTROL_LATER;
+}
+
 /* The commands. To add one, write a handler above and add its row. */
 static const gw_control_cmd_t ctl__cmds[] = {
     {"status", ctl__cmd_status, "buses, devices, points, broker, ledger, rules"},
     {"reload", ctl__cmd_reload, "reload the config file (as SIGHUP)"},
+    {"ping", ctl__cmd_ping, "answer {\"pong\":true} (after delay_ms)"},
     {NULL, NULL, NULL},
 };
 
@@ -277,61 +349,88 @@ static char *ctl__print_line(cJSON *o)
     return line;
 }
 
-static char *ctl__error_line(const char *msg)
+/* {"ok":true,"result":result} or {"ok":false,"error":err}; takes result. */
+static char *ctl__answer_line(int rc, cJSON *result, const char *err)
 {
     cJSON *o = cJSON_CreateObject();
     char *line;
 
-    cJSON_AddBoolToObject(o, "ok", 0);
-    cJSON_AddStringToObject(o, "error", msg);
+    cJSON_AddBoolToObject(o, "ok", rc == 0);
+    if (rc == 0) {
+        cJSON_AddItemToObject(o, "result", result ? result : cJSON_CreateObject());
+    } else {
+        cJSON_Delete(result);
+        cJSON_AddStringToObject(o, "error", err && *err ? err : gw_strerror(rc));
+    }
     line = ctl__print_line(o);
     cJSON_Delete(o);
     return line;
 }
 
-char *gw_control_handle(gw_daemon_t *d, const char *line, size_t len)
+/* Run one request line; the answer line, or NULL when deferred (or out of
+ * memory: *oom set). */
+static char *ctl__handle(gw_daemon_t *d, gw_control_call_t *call, const char *line, size_t len,
+                         int *oom)
 {
     cJSON *req = cJSON_ParseWithLength(line, len);
     const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
+    const gw_control_cmd_t *c = ctl__cmds;
     char err[512] = "";
-    char *out = NULL;
+    cJSON *res;
+    char *out;
+    int rc;
 
+    *oom = 0;
     if (!cJSON_IsObject(req) || !cJSON_IsString(cmd)) {
         cJSON_Delete(req);
-        return ctl__error_line("a request is a JSON object with a string \"cmd\", on one line");
+        snprintf(err, sizeof(err), "a request is a JSON object with a string \"cmd\", on one line");
+        goto out_error;
     }
-    for (const gw_control_cmd_t *c = ctl__cmds; c->name; c++) {
-        cJSON *resp, *res;
-        int rc;
-        if (strcmp(c->name, cmd->valuestring) != 0)
-            continue;
-        resp = cJSON_CreateObject();
-        res = cJSON_CreateObject();
-        rc = c->fn(d, req, res, err, sizeof(err));
-        cJSON_AddBoolToObject(resp, "ok", rc == 0);
-        if (rc == 0) {
-            cJSON_AddItemToObject(resp, "result", res);
-        } else {
-            cJSON_Delete(res);
-            cJSON_AddStringToObject(resp, "error", err[0] ? err : gw_strerror(rc));
-        }
-        out = ctl__print_line(resp);
-        cJSON_Delete(resp);
-        cJSON_Delete(req);
-        return out;
-    }
-    {
-        char names[256] = "";
-        for (const gw_control_cmd_t *c = ctl__cmds; c->name; c++)
-            snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+    while (c->name && strcmp(c->name, cmd->valuestring) != 0)
+        c++;
+    if (!c->name) {
+        snprintf(err, sizeof(err), "unknown command \"%s\" (", cmd->valuestring);
+        for (c = ctl__cmds; c->name; c++)
+            snprintf(err + strlen(err), sizeof(err) - strlen(err), "%s%s",
                      c == ctl__cmds ? "" : ", ", c->name);
-        snprintf(err, sizeof(err), "unknown command \"%s\" (%s)", cmd->valuestring, names);
+        snprintf(err + strlen(err), sizeof(err) - strlen(err), ")");
+        cJSON_Delete(req);
+        goto out_error;
     }
+    res = cJSON_CreateObject();
+    rc = c->fn(d, req, res, call, err, sizeof(err));
     cJSON_Delete(req);
-    return ctl__error_line(err);
+    if (rc == GW_CONTROL_LATER) {
+        cJSON_Delete(res);
+        return NULL;
+    }
+    out = ctl__answer_line(rc, res, err);
+    *oom = out == NULL;
+    return out;
+
+out_error:
+    out = ctl__answer_line(GW_EINVAL, NULL, err);
+    *oom = out == NULL;
+    return out;
+}
+
+char *gw_control_handle(gw_daemon_t *d, const char *line, size_t len)
+{
+    gw_control_call_t call = {NULL, 0};
+    int oom;
+    char *out = ctl__handle(d, &call, line, len, &oom);
+
+    /* No connection to answer later: a deferring command cannot run here. */
+    return out || oom ? out : ctl__answer_line(GW_ESTATE, NULL, "cannot defer here");
 }
 
 /* ---- connections -------------------------------------------------------- */
+
+static void ctl__conn_free(ctl__conn_t *c)
+{
+    free(c->buf);
+    free(c);
+}
 
 static void ctl__conn_close_cb(uv_handle_t *h)
 {
@@ -345,14 +444,42 @@ static void ctl__conn_close_cb(uv_handle_t *h)
             }
         }
     }
-    free(c->buf);
-    free(c);
+    if (c->pending)
+        c->pending->conn = NULL; /* gw_control_finish will find nobody */
+    ctl__conn_free(c);
 }
 
 static void ctl__conn_close(ctl__conn_t *c)
 {
     if (!uv_is_closing((uv_handle_t *)&c->pipe))
         uv_close((uv_handle_t *)&c->pipe, ctl__conn_close_cb);
+}
+
+static void ctl__shutdown_cb(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    ctl__conn_close(req->data);
+    free(req);
+}
+
+/* The client has sent everything and every answer is queued: end the
+ * connection once the queued answers are written (uv_close would drop them). */
+static void ctl__conn_end(ctl__conn_t *c)
+{
+    uv_shutdown_t *req;
+
+    if (uv_is_closing((uv_handle_t *)&c->pipe))
+        return;
+    req = malloc(sizeof(*req));
+    if (!req) {
+        ctl__conn_close(c);
+        return;
+    }
+    req->data = c;
+    if (uv_shutdown(req, (uv_stream_t *)&c->pipe, ctl__shutdown_cb) != 0) {
+        free(req);
+        ctl__conn_close(c);
+    }
 }
 
 static void ctl__write_cb(uv_write_t *w, int status)
@@ -371,6 +498,10 @@ static void ctl__send(ctl__conn_t *c, char *line)
         ctl__conn_close(c);
         return;
     }
+    if (uv_is_closing((uv_handle_t *)&c->pipe)) {
+        free(line);
+        return;
+    }
     w = malloc(sizeof(*w));
     if (!w) {
         free(line);
@@ -384,6 +515,76 @@ static void ctl__send(ctl__conn_t *c, char *line)
         free(w);
         ctl__conn_close(c);
     }
+}
+
+/* Answer the complete lines in c->buf, in order, until one is deferred. */
+static void ctl__process(ctl__conn_t *c)
+{
+    char *nl;
+
+    while (!c->pending && !uv_is_closing((uv_handle_t *)&c->pipe) &&
+           (nl = memchr(c->buf, '\n', c->len))) {
+        size_t linelen = (size_t)(nl - c->buf);
+        if (linelen > GW_CONTROL_LINE_MAX)
+            break; /* refused below, like an unterminated one */
+        if (linelen > 0) {
+            gw_control_call_t call = {c, 0};
+            int oom;
+            char *out = ctl__handle(c->d, &call, c->buf, linelen, &oom);
+            if (out || oom)
+                ctl__send(c, out);
+        }
+        memmove(c->buf, nl + 1, c->len - linelen - 1);
+        c->len -= linelen + 1;
+    }
+    if (c->pending) {
+        /* Back-pressure: read no more until the deferred answer is out. */
+        uv_read_stop((uv_stream_t *)&c->pipe);
+        return;
+    }
+    if (c->len > GW_CONTROL_LINE_MAX) {
+        uv_read_stop((uv_stream_t *)&c->pipe);
+        c->len = 0;
+        ctl__send(c, ctl__answer_line(GW_EINVAL, NULL, "request line too long"));
+        ctl__conn_end(c);
+    } else if (c->eof && !c->pending) {
+        ctl__conn_end(c);
+    }
+}
+
+static void ctl__alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void ctl__read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+gw_control_call_t *gw_control_defer(gw_control_call_t *call)
+{
+    gw_control_call_t *k;
+
+    if (!call || !call->conn || call->conn->pending)
+        return NULL;
+    k = malloc(sizeof(*k));
+    if (!k)
+        return NULL;
+    *k = *call;
+    k->deferred = 1;
+    call->conn->pending = k;
+    return k;
+}
+
+void gw_control_finish(gw_control_call_t *call, int rc, cJSON *result, const char *err)
+{
+    ctl__conn_t *c = call->conn;
+
+    if (!c) { /* the client left meanwhile */
+        cJSON_Delete(result);
+        free(call);
+        return;
+    }
+    c->pending = NULL;
+    free(call);
+    ctl__send(c, ctl__answer_line(rc, result, err));
+    ctl__process(c); /* lines that waited behind this answer */
+    if (!c->pending && !c->eof && !uv_is_closing((uv_handle_t *)&c->pipe))
+        uv_read_start((uv_stream_t *)&c->pipe, ctl__alloc_cb, ctl__read_cb);
 }
 
 static void ctl__alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -406,25 +607,21 @@ static void ctl__alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void ctl__read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     ctl__conn_t *c = s->data;
-    char *nl;
 
     (void)buf;
+    if (n == UV_EOF) {
+        /* Half-closed: answer what was asked (also deferred), then end. */
+        uv_read_stop(s);
+        c->eof = 1;
+        ctl__process(c);
+        return;
+    }
     if (n < 0) {
         ctl__conn_close(c);
         return;
     }
     c->len += (size_t)n;
-    while (c->ctl && (nl = memchr(c->buf, '\n', c->len))) {
-        size_t linelen = (size_t)(nl - c->buf);
-        if (linelen > 0)
-            ctl__send(c, gw_control_handle(c->ctl->d, c->buf, linelen));
-        memmove(c->buf, nl + 1, c->len - linelen - 1);
-        c->len -= linelen + 1;
-    }
-    if (c->len > GW_CONTROL_LINE_MAX) {
-        ctl__send(c, ctl__error_line("request line too long"));
-        ctl__conn_close(c);
-    }
+    ctl__process(c);
 }
 
 static void ctl__connection_cb(uv_stream_t *server, int status)
@@ -440,6 +637,7 @@ static void ctl__connection_cb(uv_stream_t *server, int status)
     uv_pipe_init(server->loop, &c->pipe, 0);
     c->pipe.data = c;
     c->ctl = ctl;
+    c->d = ctl->d;
     if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
         uv_close((uv_handle_t *)&c->pipe, ctl__conn_close_cb);
         return;

@@ -7,7 +7,7 @@
  *   -> {"cmd":"status"}
  *   <- {"ok":true,"result":{...}}
  *   -> {"cmd":"nope"}
- *   <- {"ok":false,"error":"unknown command \"nope\" (status, reload)"}
+ *   <- {"ok":false,"error":"unknown command \"nope\" (status, reload, ping)"}
  *
  * Commands are rows of one table in gw_control.c (name, handler, summary):
  * to add one (e.g. "write" for a Modbus setpoint), write a handler and add a
@@ -23,12 +23,22 @@
 
 typedef struct gw_daemon gw_daemon_t;
 typedef struct gw_control gw_control_t;
+typedef struct gw_control_call gw_control_call_t;
+
+/* A handler's return value: the answer comes later (gw_control_finish). */
+#define GW_CONTROL_LATER 1
 
 /* A command: fill result (an empty object to add members to) and return 0,
  * or return a negative code with a one-line reason in err. req is the whole
- * request object (arguments are its other members). */
-typedef int (*gw_control_fn)(gw_daemon_t *d, const cJSON *req, cJSON *result, char *err,
-                             size_t errlen);
+ * request object (arguments are its other members).
+ *
+ * A command whose answer needs another thread (a Modbus write goes to its
+ * bus thread) calls gw_control_defer(call), keeps what it returns, returns
+ * GW_CONTROL_LATER, and later calls gw_control_finish on the loop thread.
+ * Until then that connection's next requests wait, so answers stay in
+ * request order. */
+typedef int (*gw_control_fn)(gw_daemon_t *d, const cJSON *req, cJSON *result,
+                             gw_control_call_t *call, char *err, size_t errlen);
 
 typedef struct gw_control_cmd {
     const char *name; /* NULL ends the table */
@@ -49,9 +59,17 @@ int gw_control_start(gw_control_t **out, uv_loop_t *loop, gw_daemon_t *d, const 
  * memory goes with the handles' close callbacks (run the loop once more). */
 void gw_control_close(gw_control_t *c);
 
-/* Handle one request line; returns the response line (malloc'd, ending in
- * '\n'), NULL on out of memory. Exposed for the status command's reuse and
- * for tests. */
+/* Keep call past the handler's return; NULL when it cannot be deferred
+ * (out of memory, or no connection to answer). */
+gw_control_call_t *gw_control_defer(gw_control_call_t *call);
+/* Answer a deferred call (loop thread), exactly once: rc 0 with result
+ * (taken; may be NULL), or a negative rc with err. If the client has left,
+ * the answer is dropped. Frees call. */
+void gw_control_finish(gw_control_call_t *call, int rc, cJSON *result, const char *err);
+
+/* Handle one request line without a connection; returns the response line
+ * (malloc'd, ending in '\n'), NULL on out of memory. For tests and reuse;
+ * a command that defers is answered with an error here. */
 char *gw_control_handle(gw_daemon_t *d, const char *line, size_t len);
 
 #endif

@@ -287,7 +287,7 @@ static void ctl_print_buses_devices(const cJSON *r)
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, "value");
             char val[32] = "-";
             if (cJSON_IsNumber(v))
-                snprintf(val, sizeof(val), "%.6g", v->valuedouble);
+                snprintf(val, sizeof(val), "%.10g", v->valuedouble);
             printf("%-16s %-24s %14s %-8s %s\n", ctl_str(it, "name", "?"), ctl_str(p, "name", "?"),
                    val, ctl_str(p, "unit", ""), ctl_str(p, "quality", "?"));
         }

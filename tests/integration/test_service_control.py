@@ -62,8 +62,23 @@ def test_protocol_by_hand(tmp_path, broker, sim, daemon):
     assert replies[0]["ok"] is True and replies[0]["result"]["site"] == "test-site"
     assert replies[1] == {"ok": False,
                           "error": 'a request is a JSON object with a string "cmd", on one line'}
-    assert replies[2] == {"ok": False, "error": 'unknown command "nope" (status, reload)'}
+    assert replies[2] == {"ok": False, "error": 'unknown command "nope" (status, reload, ping)'}
     assert replies[3]["ok"] is True
+    # A deferred answer (ping after 300 ms) holds back the next ones: the
+    # order of answers is the order of requests.
+    replies = ask(sock, b'{"cmd":"ping","delay_ms":300}\n{"cmd":"status"}\n{"cmd":"ping"}\n'
+                        b'{"cmd":"ping","delay_ms":-1}\n')
+    assert [list(r.get("result", {"error": r.get("error")}))[0] for r in replies] == \
+        ["pong", "version", "pong", "error"]
+    assert replies[3]["error"] == "delay_ms: must be a number of milliseconds, 0..10000"
+    # A client that leaves while its answer is deferred: the answer is dropped.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(sock))
+        s.sendall(b'{"cmd":"ping","delay_ms":200}\n{"cmd":"status"}\n')
+    assert ask(sock, b'{"cmd":"ping","delay_ms":400}\n')[0]["result"] == {"pong": True}
+    # A line past 64 KiB is refused and the connection ended.
+    assert ask(sock, b'{"cmd":"status","pad":"' + b"x" * 70000 + b'"}\n') == \
+        [{"ok": False, "error": "request line too long"}]
     # A request without its newline is not answered; the daemon stays up.
     assert ask(sock, b'{"cmd":"status"}') == []
     assert d.proc.alive()
