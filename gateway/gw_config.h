@@ -71,6 +71,18 @@ typedef struct gw_mqtt_cfg {
     int reconnect_max_ms;
 } gw_mqtt_cfg_t;
 
+/* The control socket and the metrics endpoint (gw_config_service.c; the
+ * "control" and "metrics" sections). Applied at start only. */
+typedef struct gw_service_cfg {
+    int control_enabled;
+    int control_explicit;          /* "control.socket" was given */
+    char control_socket[PATH_MAX]; /* absolute after load */
+    char control_group[32];        /* "" : the daemon's own group */
+    int metrics_enabled;
+    char metrics_address[64]; /* a loopback address */
+    int metrics_port;
+} gw_service_cfg_t;
+
 typedef struct gw_config {
     char path[PATH_MAX];       /* the file it came from */
     char config_dir[PATH_MAX]; /* its directory, absolute: relative paths start here */
@@ -90,11 +102,15 @@ typedef struct gw_config {
     /* "rules_state" (gw_config_rules.c): where rule state persists */
     char rules_state_path[PATH_MAX]; /* absolute after load */
     int rules_state_save_s;          /* seconds between saves */
+    gw_service_cfg_t service;
 } gw_config_t;
 
-/* Overrides from the command line or environment. NULL fields: none. */
+/* Overrides from the command line or environment. NULL fields: none.
+ * The state directory is --state-dir, else $PLANTROOM_STATE_DIR, else
+ * systemd's $STATE_DIRECTORY (its first entry), else the file's state_dir. */
 typedef struct gw_config_overrides {
     const char *state_dir;
+    const char *log_level; /* --log-level: wins over log.level, also on reload */
 } gw_config_overrides_t;
 
 /* Load and validate the config at path. On success *out is owned by the

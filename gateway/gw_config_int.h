@@ -27,5 +27,8 @@ void gw__cfg_device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, cons
 void gw__cfg_rule(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_errlist_t *el);
 /* The "rules_state" section (gw_config_rules.c); after the paths. */
 void gw__cfg_rules_state(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+/* The "control" and "metrics" sections (gw_config_service.c); needs
+ * cfg->state_dir resolved. */
+void gw__cfg_service(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
 
 #endif

@@ -7,7 +7,9 @@
 #ifndef PLANTROOM_GW_DAEMON_INT_H
 #define PLANTROOM_GW_DAEMON_INT_H
 
+#include "gateway/gw_control.h"
 #include "gateway/gw_daemon.h"
+#include "gateway/gw_metrics.h"
 #include "gateway/gw_runtime.h"
 #include "protocols/mqtt/mq.h"
 #include "store/ledger_worker.h"
@@ -38,6 +40,20 @@ struct gw_daemon {
 
     /* rules (gw_rules.c): the timer that saves rule state to the state dir */
     uv_timer_t rs_timer;
+    /* Service (issue 8): systemd notify and watchdog, control socket,
+     * metrics (gw_service.c, gw_sdnotify.c, gw_control.c, gw_metrics.c). */
+    uv_timer_t svc_timer; /* every second: loop lag, figures, STATUS=, metrics */
+    uv_timer_t wd_timer;  /* systemd watchdog pings */
+    uint64_t svc_due_ns;  /* when svc_timer should fire next (uv_hrtime) */
+    int svc_ticks;
+    int svc_started;    /* timers initialised */
+    int64_t started_ms; /* wall clock at start */
+    gw_figures_t fig;
+    gw_control_t *control;
+    gw_metrics_t *metrics;
+    char sd_status[256]; /* last STATUS= sent */
+    int svc_stopped;
+    char log_level_ov[16]; /* --log-level, applied again on every reload */
 };
 
 /* gw_north.c: MQTT session, publishing, outbox delivery */
@@ -60,6 +76,22 @@ int gw__rules_rearm(gw_daemon_t *d, const char *device, const char *rule);
  * stop: stop the timer and save (clean shutdown). */
 void gw__rules_state_start(gw_daemon_t *d);
 void gw__rules_state_stop(gw_daemon_t *d);
+
+/* gw_daemon.c: reload the config file (SIGHUP, control "reload"). Returns 0
+ * when applied; else the running config stays and err says why. */
+int gw__reload(gw_daemon_t *d, char *err, size_t errlen);
+
+/* gw_service.c: lifecycle of the service parts; observe every message. */
+int gw__svc_start(gw_daemon_t *d, char *err, size_t errlen);
+void gw__svc_ready(gw_daemon_t *d);
+void gw__svc_stop(gw_daemon_t *d);
+void gw__svc_observe(gw_daemon_t *d, const gw_msg_t *m);
+void gw__svc_reloaded(gw_daemon_t *d, const gw_config_t *old); /* after a reload's swap */
+/* gw_sdnotify.c */
+void gw__sd_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void gw__sd_watchdog_start(gw_daemon_t *d);
+/* gw_metrics.c: the Prometheus text of the figures now (malloc'd). */
+char *gw__metrics_render(gw_daemon_t *d);
 
 /* gw_poll.c: Modbus readings into samples, device online/offline */
 void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r);

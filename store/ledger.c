@@ -561,6 +561,11 @@ out_free:
     return rc;
 }
 
+sqlite3 *ledger__db(ledger_t *lg)
+{
+    return lg->db;
+}
+
 void ledger_close(ledger_t *lg)
 {
     if (!lg)

@@ -46,6 +46,9 @@ int ledger__evidence_normalize(const char *in, char **out);
  * "event":...,"ts":...,"work_order":{...}}. NULL on out of memory. */
 char *ledger__event_json(const ledger_wo_t *wo, const char *event, int64_t audit_id, int64_t ts_ms);
 
+/* The SQLite connection of lg, for ledger_admin.c (stats, backup). */
+struct sqlite3 *ledger__db(ledger_t *lg);
+
 /* Free the strings of one work order and zero it. */
 void ledger__wo_clear_fields(ledger_wo_t *wo);
 

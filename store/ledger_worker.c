@@ -254,6 +254,19 @@ static int ledger__apply(ledger_worker_t *w, gw_msg_t *m, ledger__list_t *res, c
         return ledger_outbox_delete(w->lg, ((ledger_op_outbox_t *)m)->id, err, errlen);
     case LEDGER_OP_OUTBOX_LOAD:
         return 0; /* read after the commit */
+    case LEDGER_OP_STATS: {
+        ledger_ev_stats_t *st = calloc(1, sizeof(*st));
+        if (!st)
+            return ledger__fail(GW_ENOMEM, err, errlen, "out of memory for stats");
+        st->hdr.kind = LEDGER_EV_STATS;
+        rc = ledger_stats(w->lg, &st->stats, err, errlen);
+        if (rc < 0) {
+            free(st);
+            return rc;
+        }
+        ledger__list_add(res, &st->hdr);
+        return 0;
+    }
     default:
         return ledger__fail(GW_EINVAL, err, errlen, "unknown ledger op kind %d", m->kind);
     }

@@ -15,6 +15,7 @@
 
 #include "gateway/gw_queue.h"
 #include "store/ledger.h"
+#include "store/ledger_admin.h"
 
 typedef struct ledger_worker ledger_worker_t;
 
@@ -25,6 +26,7 @@ enum {
     LEDGER_OP_CLEAR,         /* ledger_op_trigger_t (site, device, rule, ts, evidence) */
     LEDGER_OP_OUTBOX_ACK,    /* ledger_op_outbox_t: delete a delivered row */
     LEDGER_OP_OUTBOX_LOAD,   /* ledger_op_outbox_t: post every row with id > after_id */
+    LEDGER_OP_STATS = 320,   /* a plain gw_msg_t (calloc'd): post LEDGER_EV_STATS */
 };
 
 /* Results (posted to the results queue after commit). */
@@ -32,7 +34,13 @@ enum {
     LEDGER_EV_OUTBOX = 350, /* ledger_ev_outbox_t: publish this event */
     LEDGER_EV_OPENED,       /* ledger_ev_opened_t: a work order was opened */
     LEDGER_EV_ERROR,        /* ledger_ev_error_t: an operation failed */
+    LEDGER_EV_STATS = 370,  /* ledger_ev_stats_t: counts, for status and metrics */
 };
+
+typedef struct ledger_ev_stats {
+    gw_msg_t hdr;
+    ledger_stats_t stats;
+} ledger_ev_stats_t;
 
 /* The strings of a trigger op are owned by the op (one allocation with the
  * struct: use ledger_op_trigger_new). */

@@ -223,6 +223,7 @@ out_oom:
 static const ctl_command_t *const ctl_tables[] = {
     ctl_cmds_workorders,
     ctl_cmds_replay,
+    ctl_cmds_status,
     NULL,
 };
 
@@ -236,7 +237,8 @@ static void ctl_usage(FILE *out)
                  "COMMAND ...\n"
                  "       plantroomctl --help | --version\n\ncommands:\n");
     CTL_FOR_EACH_COMMAND(c)
-    fprintf(out, "  %s %s %s\n      %s\n", c->noun, c->verb, c->options, c->summary);
+    fprintf(out, "  %s%s%s %s\n      %s\n", c->noun, c->verb[0] ? " " : "", c->verb, c->options,
+            c->summary);
     fprintf(out, "\nThe ledger is --ledger PATH, else \"ledger\".\"path\" of the config (default "
                  "ledger.db)\nunder the state directory: --state-dir, $PLANTROOM_STATE_DIR, the "
                  "config's \"state_dir\",\nor " CTL_DEFAULT_STATE_DIR ". The config is --config, "
@@ -350,7 +352,7 @@ int main(int argc, char **argv)
         if (strcmp(noun, c->noun) != 0)
             continue;
         noun_known = 1;
-        if (!c->verb[0]) /* a command without a verb ("replay") */
+        if (!c->verb[0]) /* a command without a verb: "replay", "status", "backup FILE" */
             return c->run(&g, argc - i - 1, argv + i + 1);
         if (verb && strcmp(verb, c->verb) == 0)
             return c->run(&g, argc - i - 2, argv + i + 2);
