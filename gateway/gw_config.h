@@ -15,6 +15,7 @@
 #include "gateway/gw_log.h"
 #include "gateway/gw_types.h"
 #include "rules/rule.h"
+#include "store/ledger.h"
 
 #include <limits.h>
 
@@ -86,6 +87,9 @@ typedef struct gw_config {
     size_t ndevices;
     gw_rule_cfg_t *rules;
     size_t nrules;
+    /* ledger.sla_minutes, ledger.routing, ledger.*_retention_days, report.dir
+     * (gw_config_ledger.c): handed to the ledger thread */
+    ledger_policy_t ledger_policy;
 } gw_config_t;
 
 /* Overrides from the command line or environment. NULL fields: none. */

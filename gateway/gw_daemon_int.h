@@ -35,6 +35,13 @@ struct gw_daemon {
     int64_t *inflight; /* outbox ids published, not yet acknowledged */
     size_t ninflight, capinflight;
     uint64_t telemetry_sent, telemetry_dropped;
+
+    /* Ledger feeding (gw_rollup.c, gw_north.c): 1-minute rollups being
+     * accumulated, and the timer that picks up outbox rows written by
+     * plantroomctl. */
+    struct gw_rollup *rollup; /* owned; gw__rollup_free */
+    uv_timer_t outbox_timer;
+    int outbox_timer_on;
 };
 
 /* gw_north.c: MQTT session, publishing, outbox delivery */
@@ -50,6 +57,14 @@ void gw__on_ledger_event(gw_daemon_t *d, gw_msg_t *m);
 
 /* gw_rules.c: run a device's rules on its latest samples */
 void gw__run_rules(gw_daemon_t *d, uint32_t device_idx);
+
+/* gw_rollup.c: per-point 1-minute rollups and device status for the ledger.
+ * _reading after each reading of dev; _flush submits the open buckets (at
+ * stop); _policy sends the config's ledger policy to the ledger thread. */
+void gw__rollup_reading(gw_daemon_t *d, const gw_device_rt_t *dev);
+void gw__rollup_flush(gw_daemon_t *d);
+void gw__rollup_free(gw_daemon_t *d);
+void gw__ledger_policy(gw_daemon_t *d);
 
 /* gw_poll.c: Modbus readings into samples, device online/offline */
 void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r);

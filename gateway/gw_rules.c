@@ -57,6 +57,9 @@ static void daemon__rule_action(gw_daemon_t *d, const gw_rule_rt_t *r, const rul
         .priority = r->cfg->priority,
         .evidence_json = evidence,
         .ts_ms = a->ts_ms,
+        .building = dev->building,
+        .floor = dev->floor,
+        .room = dev->room,
     };
     ledger_op_trigger_t *op = ledger_op_trigger_new(kinds[a->kind], &t);
 

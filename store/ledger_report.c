@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -519,6 +520,10 @@ int ledger_report_write(ledger_t *lg, const char *dir, const char *month, int64_
     rc = ledger_report_json(lg, month, now_ms, &json, err, errlen);
     if (rc < 0)
         return rc;
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        rc = ledger__fail(-errno, err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        goto out_free;
+    }
     text = ledger_report_text(json);
     if (!text) {
         rc = ledger__fail(GW_ENOMEM, err, errlen, "out of memory");
