@@ -124,6 +124,8 @@ static int ledger__kpi_group(ledger_t *lg, const char *expr, const char *key, in
     sqlite3_stmt *st = NULL;
     int src;
 
+    if (!arr && !single) /* cJSON_AddArrayToObject ran out of memory */
+        return ledger__fail(GW_ENOMEM, err, errlen, "out of memory");
     snprintf(sql, sizeof(sql),
              "SELECT %s, COUNT(*), COALESCE(SUM(status = 'closed'), 0),"
              " COALESCE(SUM(status = 'cancelled'), 0),"
@@ -133,8 +135,8 @@ static int ledger__kpi_group(ledger_t *lg, const char *expr, const char *key, in
              " COALESCE(SUM(status <> 'cancelled' AND due_at IS NOT NULL AND ((resolved_at IS NOT"
              "  NULL AND resolved_at > due_at) OR (resolved_at IS NULL AND due_at < ?3))), 0),"
              " AVG(acknowledged_at - opened_at), AVG(resolved_at - opened_at)"
-             " FROM work_orders WHERE opened_at >= ?1 AND opened_at < ?2 GROUP BY 1 ORDER BY 1",
-             expr);
+             " FROM work_orders WHERE opened_at >= ?1 AND opened_at < ?2%s",
+             expr, arr ? " GROUP BY 1 ORDER BY 1" : ""); /* no GROUP BY: always one row */
     src = sqlite3_prepare_v2(ledger__db(lg), sql, -1, &st, NULL);
     if (src == SQLITE_OK)
         src = ledger__bind(st, "iii", from, to, now);
@@ -170,14 +172,10 @@ static int ledger__kpi(ledger_t *lg, int64_t from, int64_t to, int64_t now, cJSO
     ledger__time(o, "to", to);
     cJSON_AddNumberToObject(o, "target_on_time_rate", LEDGER__TARGET);
     rc = ledger__kpi_group(lg, "''", NULL, from, to, now, NULL, &overall, err, errlen);
-    if (rc == 0) {
-        if (!overall) { /* no orders: a row of zeros */
-            rc = ledger__kpi_group(lg, "''", NULL, 0, 0, now, NULL, &overall, err, errlen);
-            if (!overall)
-                overall = cJSON_CreateObject();
-        }
+    if (rc == 0 && !overall)
+        rc = ledger__fail(GW_EDB, err, errlen, "compute KPIs: no result row");
+    if (rc == 0)
         cJSON_AddItemToObject(o, "overall", overall);
-    }
     if (rc == 0)
         rc = ledger__kpi_group(lg, "COALESCE(category, '')", "category", from, to, now,
                                cJSON_AddArrayToObject(o, "by_category"), NULL, err, errlen);

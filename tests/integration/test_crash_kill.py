@@ -105,6 +105,27 @@ def test_sigkill_during_trigger_burst(tmp_path, broker, sim, subscriber, daemon)
         flipper.join()
     assert kills >= 10, f"only {kills} kills in {BUDGET_S} s"
 
+    # Quiet the building: every point below every limit. A settling run
+    # waits until the simulator serves the low values (so that the last run
+    # fires no rule and writes no new event), then stops cleanly.
+    for dev, point in POINTS:
+        sim.values[f"{dev}.{point}"] = 0.5
+    sim.set(f"{POINTS[0][0]}.{POINTS[0][1]}", 0.5)
+    tele = subscriber("plantroom/test-site/devices/+/telemetry")
+    d = daemon(config, log_name="plantroomd-settle.log")
+
+    def quiet():
+        last = {}
+        for m in tele.json_messages("/telemetry"):
+            for dev, point in POINTS:
+                v = m["points"].get(point, {}) if m["device"] == dev else {}
+                if v.get("quality") == "good":
+                    last[(dev, point)] = v["value"]
+        return len(last) == len(POINTS) and all(v < 1.0 for v in last.values())
+
+    wait_for(quiet, 30, "telemetry below every limit")
+    assert d.proc.stop() == 0
+
     # A last run drains the outbox.
     d = daemon(config, log_name="plantroomd-final.log")
     ledger = d.ledger_path()

@@ -58,13 +58,17 @@ def test_lifecycle_through_plantroomctl(tmp_path, broker, sim, subscriber, daemo
     steps = [("ack", [], "acknowledged"), ("assign", ["bob"], "assigned"),
              ("start", [], "started"), ("note", ["bearing replaced"], "noted"),
              ("resolve", [], "resolved"), ("close", [], "closed")]
+    latencies = []
     for verb, extra, event in steps:
         r = ctl(config, "workorders", verb, str(wo["number"]), *extra, "--by", "alice", "--json")
+        t_written = time.monotonic()
         assert json.loads(r.stdout)["number"] == wo["number"]
         got = wait_for(lambda: [e for e in events(sub) if e["event"] == event], 10,
                        f"the {event} event")[0]
+        latencies.append(time.monotonic() - t_written)
         assert got["actor"] == "alice" and got["channel"] == "cli"
         assert got["work_order"]["id"] == wo["id"]
+    print(f"plantroomctl change -> MQTT event: max {max(latencies):.3f} s")  # figure, not asserted
     last = [e for e in events(sub) if e["event"] == "closed"][0]["work_order"]
     assert last["status"] == "closed" and last["assignee"] == "bob"
     assert last["resolved_at"] and last["closed_at"]
@@ -123,6 +127,10 @@ def test_lifecycle_through_plantroomctl(tmp_path, broker, sim, subscriber, daemo
     assert n >= 1
     devs = {x["name"]: x for x in json.loads(ctl(config, "devices", "--json").stdout)}
     assert devs["lift-1"]["last_seen"] is not None
+    # The meter's kWh counters are in the month's energy figures.
+    energy = json.loads(ctl(config, "report", "--month", month, "--json").stdout)["energy"]
+    assert {(e["device"], e["unit"]) for e in energy} == {("meter-main", "kWh")}
+    assert all(e["use"] >= 0 and e["last"] >= e["first"] for e in energy)
 
 
 def test_ledger_config_errors_name_their_path(tmp_path):

@@ -344,6 +344,18 @@ T_TEST(test_kpi_and_report)
     free(json);
     json = NULL;
     T_CHECK_EQ_INT(ledger_kpi_json(lg, to, from, fake_wall, &json, err, sizeof(err)), GW_EINVAL);
+    /* an empty period: zeros, no rate */
+    T_CHECK_EQ_INT(ledger_kpi_json(lg, to, to + DAY, fake_wall, &json, err, sizeof(err)), 0);
+    if (json) {
+        cJSON *o = cJSON_Parse(json);
+        T_CHECK_EQ_INT(kpi_num(o, "overall", "opened"), 0);
+        T_CHECK(
+            cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "overall"), "on_time_rate")));
+        T_CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(o, "by_category")), 0);
+        cJSON_Delete(o);
+    }
+    free(json);
+    json = NULL;
 
     {
         ledger_rollup_row_t e[2] = {
