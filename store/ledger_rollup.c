@@ -79,6 +79,28 @@ int ledger_device_status(ledger_t *lg, const char *device, const char *status, i
     rc = ledger__op_begin(lg, &own_tx, err, errlen);
     if (rc < 0)
         return rc;
+    /* The same status again (the daemon restarted): nothing changed. */
+    {
+        sqlite3_stmt *q = NULL;
+        src = sqlite3_prepare_v2(ledger__db(lg), "SELECT status FROM devices WHERE name = ?1", -1,
+                                 &q, NULL);
+        if (src == SQLITE_OK)
+            src = ledger__bind(q, "t", device);
+        if (src == SQLITE_OK)
+            src = sqlite3_step(q);
+        if (src == SQLITE_ROW) {
+            const unsigned char *cur = sqlite3_column_text(q, 0);
+            int same = cur && strcmp((const char *)cur, status) == 0;
+            sqlite3_finalize(q);
+            if (same)
+                return ledger__op_end(lg, own_tx, 0, err, errlen);
+        } else {
+            sqlite3_finalize(q);
+            if (src != SQLITE_DONE)
+                return ledger__op_end(
+                    lg, own_tx, ledger__dberr(lg, src, err, errlen, "read device"), err, errlen);
+        }
+    }
     rc = ledger__stmt(lg, ST_DEVICE_STATUS, &st, err, errlen);
     if (rc == 0) {
         src = ledger__bind(st, "ttit", device, status, ts_ms, detail);

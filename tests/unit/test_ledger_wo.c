@@ -259,6 +259,8 @@ T_TEST(test_rollups_and_devices)
         return;
     T_CHECK_EQ_INT(ledger_rollup_add(lg, rows, 3, err, sizeof(err)), 0);
     T_CHECK_EQ_INT(ledger_device_status(lg, "meter", "online", T0, NULL, err, sizeof(err)), 0);
+    /* the same status again (a restart) keeps the first "since" */
+    T_CHECK_EQ_INT(ledger_device_status(lg, "meter", "online", T0 + 5, NULL, err, sizeof(err)), 0);
     db = lt_raw(lt_path("rollup.db"));
     T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM rollup_1m"), 2);
     T_CHECK_EQ_INT(lt_int(db, "SELECT count FROM rollup_1m WHERE ts = 1714572000000"), 4);
@@ -268,6 +270,8 @@ T_TEST(test_rollups_and_devices)
     T_CHECK_EQ_INT(lt_int(db, "SELECT count FROM rollup_1h"), 7);
     T_CHECK_EQ_INT(lt_int(db, "SELECT sum FROM rollup_1h"), 711);
     T_CHECK_EQ_INT(lt_int(db, "SELECT last_seen FROM devices WHERE name = 'meter'"), T0 + 110000);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT status_since FROM devices WHERE name = 'meter'"), T0);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM device_events"), 1);
     sqlite3_close(db);
     T_CHECK_EQ_INT(ledger_devices_json(lg, &json, err, sizeof(err)), 0);
     T_CHECK(json && strstr(json, "\"status\":\"online\"") && strstr(json, "\"points\":1"));
