@@ -12,6 +12,7 @@ import json
 import sqlite3
 import subprocess
 import time
+from datetime import datetime
 
 from conftest import binary, ctl, make_config, wait_for
 
@@ -52,7 +53,10 @@ def test_lifecycle_through_plantroomctl(tmp_path, broker, sim, subscriber, daemo
     assert ev["event"] == "opened" and ev["channel"] == "rule"
     assert (wo["building"], wo["floor"], wo["room"]) == ("Tower A", "R", "Lift machine room")
     assert wo["assignee"] == "lift-contractor"  # routed by area and skill
-    assert wo["due_at"] is not None and wo["status"] == "open"
+    assert wo["status"] == "open"
+    due = datetime.fromisoformat(wo["due_at"].replace("Z", "+00:00"))
+    opened = datetime.fromisoformat(wo["opened_at"].replace("Z", "+00:00"))
+    assert (due - opened).total_seconds() == 3600  # ledger.sla_minutes.high = 60
 
     # Each change is published by the daemon: plantroomctl only wrote the ledger.
     steps = [("ack", [], "acknowledged"), ("assign", ["bob"], "assigned"),
