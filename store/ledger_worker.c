@@ -187,6 +187,91 @@ ledger_op_policy_t *ledger_op_policy_new(const ledger_policy_t *p)
     return op;
 }
 
+/* Copy s into dst[len]; 0, or -1 when it does not fit. */
+static int ledger__fit(char *dst, size_t len, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n >= len)
+        return -1;
+    memcpy(dst, s ? s : "", n + 1);
+    return 0;
+}
+
+ledger_op_change_t *ledger_op_change_new(ledger_change_kind_t what, const char *ref,
+                                         const char *arg, const char *comment,
+                                         const ledger_actor_t *by, uint64_t tag)
+{
+    ledger_op_change_t *op;
+
+    if (!by || !ref || !arg)
+        return NULL;
+    op = calloc(1, sizeof(*op));
+    if (!op)
+        return NULL;
+    op->hdr.kind = LEDGER_OP_CHANGE;
+    op->what = what;
+    op->tag = tag;
+    if (ledger__fit(op->ref, sizeof(op->ref), ref) < 0 ||
+        ledger__fit(op->arg, sizeof(op->arg), arg) < 0 ||
+        ledger__fit(op->comment, sizeof(op->comment), comment) < 0 ||
+        ledger__fit(op->who, sizeof(op->who), by->who) < 0 ||
+        ledger__fit(op->channel, sizeof(op->channel), by->channel) < 0) {
+        free(op);
+        return NULL;
+    }
+    return op;
+}
+
+/* The answer to a change op. NULL on out of memory. */
+static ledger_ev_changed_t *ledger__ev_changed(const ledger_op_change_t *op, int rc,
+                                               const char *msg)
+{
+    ledger_ev_changed_t *ev = calloc(1, sizeof(*ev));
+
+    if (!ev)
+        return NULL;
+    ev->hdr.kind = LEDGER_EV_CHANGED;
+    ev->tag = op->tag;
+    ev->rc = rc;
+    snprintf(ev->msg, sizeof(ev->msg), "%s", msg ? msg : "");
+    return ev;
+}
+
+/* Apply a change op; on success its answer goes to res (posted after the
+ * commit). */
+static int ledger__apply_change(ledger_worker_t *w, ledger_op_change_t *op, ledger__list_t *res,
+                                char *err, size_t errlen)
+{
+    ledger_actor_t by = {op->who, op->channel};
+    ledger_ev_changed_t *ev;
+    ledger_wo_t wo;
+    int rc;
+
+    if (op->what == LEDGER_CHANGE_STATUS)
+        rc = ledger_wo_set_status(w->lg, op->ref, op->arg, &by, op->comment[0] ? op->comment : NULL,
+                                  err, errlen);
+    else if (op->what == LEDGER_CHANGE_ASSIGN)
+        rc = ledger_wo_assign(w->lg, op->ref, op->arg, &by, err, errlen);
+    else if (op->what == LEDGER_CHANGE_NOTE)
+        rc = ledger_wo_add_note(w->lg, op->ref, op->arg, &by, err, errlen);
+    else
+        rc = ledger__fail(GW_EINVAL, err, errlen, "unknown change kind %d", (int)op->what);
+    if (rc < 0)
+        return rc;
+    ev = ledger__ev_changed(op, 0, "ok");
+    if (!ev) /* the change is in; only the answer is lost */
+        return 0;
+    if (ledger_wo_get(w->lg, op->ref, &wo, NULL, 0) == 0) {
+        snprintf(ev->id, sizeof(ev->id), "%s", wo.id);
+        ev->number = wo.number;
+        snprintf(ev->status, sizeof(ev->status), "%s", wo.status);
+        ledger_wo_free_fields(&wo);
+    }
+    ledger__list_add(res, &ev->hdr);
+    return 0;
+}
+
 static void ledger__ev_outbox_free(gw_msg_t *m)
 {
     ledger_ev_outbox_t *ev = (ledger_ev_outbox_t *)m;
@@ -315,6 +400,8 @@ static int ledger__apply(ledger_worker_t *w, gw_msg_t *m, ledger__list_t *res, c
         ledger_set_policy(w->lg, &((ledger_op_policy_t *)m)->policy);
         w->has_policy = 1;
         return 0;
+    case LEDGER_OP_CHANGE:
+        return ledger__apply_change(w, (ledger_op_change_t *)m, res, err, errlen);
     default:
         return ledger__fail(GW_EINVAL, err, errlen, "unknown ledger op kind %d", m->kind);
     }
@@ -360,7 +447,14 @@ static int ledger__apply_batch(ledger_worker_t *w, ledger__list_t *batch, char *
             ledger__fail(rc, err, errlen, "%s", msg);
             goto out_rollback;
         }
-        /* This op cannot succeed: drop it, keep the others. */
+        /* This op cannot succeed: drop it, keep the others. A refused
+         * change is the asker's business, answered, not a ledger error. */
+        if (m->kind == LEDGER_OP_CHANGE) {
+            ledger_ev_changed_t *ch = ledger__ev_changed((ledger_op_change_t *)m, rc, why);
+            if (ch)
+                ledger__list_add(&res, &ch->hdr);
+            continue;
+        }
         gw_log_error("ledger", "%s", msg);
         gw_msg_t *ev = ledger__ev_error(rc, msg);
         if (ev)

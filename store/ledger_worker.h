@@ -35,6 +35,8 @@ enum {
     LEDGER_OP_ROLLUP,        /* ledger_op_rollup_t: ledger_rollup_add */
     LEDGER_OP_DEVICE,        /* ledger_op_device_t: ledger_device_status */
     LEDGER_OP_POLICY,        /* ledger_op_policy_t: ledger_set_policy, and start housekeeping */
+    LEDGER_OP_CHANGE,        /* ledger_op_change_t: a person's change (status, assign, note),
+                              * e.g. a command over MQTT; answered by LEDGER_EV_CHANGED */
 };
 
 /* Results (posted to the results queue after commit). */
@@ -42,6 +44,7 @@ enum {
     LEDGER_EV_OUTBOX = 350, /* ledger_ev_outbox_t: publish this event */
     LEDGER_EV_OPENED,       /* ledger_ev_opened_t: a work order was opened */
     LEDGER_EV_ERROR,        /* ledger_ev_error_t: an operation failed */
+    LEDGER_EV_CHANGED,      /* ledger_ev_changed_t: the outcome of a LEDGER_OP_CHANGE */
 };
 
 /* The strings of a trigger op are owned by the op (one allocation with the
@@ -75,6 +78,39 @@ typedef struct ledger_op_policy {
     ledger_policy_t policy;
 } ledger_op_policy_t;
 
+/* What a LEDGER_OP_CHANGE does. */
+typedef enum ledger_change_kind {
+    LEDGER_CHANGE_STATUS, /* arg: the new status; comment optional */
+    LEDGER_CHANGE_ASSIGN, /* arg: the assignee */
+    LEDGER_CHANGE_NOTE,   /* arg: the note's text */
+} ledger_change_kind_t;
+
+typedef struct ledger_op_change {
+    gw_msg_t hdr;
+    ledger_change_kind_t what;
+    uint64_t tag;      /* the submitter's, echoed in LEDGER_EV_CHANGED */
+    char ref[96];      /* work order number or id */
+    char arg[512];     /* status, assignee or note */
+    char comment[256]; /* "" : none */
+    char who[64];      /* actor */
+    char channel[8];   /* "cli", "mqtt", "rule" */
+} ledger_op_change_t;
+
+/* Posted after the change is committed (rc 0), or at once when it was
+ * refused: rc GW_EINVAL (bad status, ref, actor), GW_ENOENT (no such order),
+ * GW_ESTATE (transition not allowed), with the reason in msg. A change that
+ * failed for a transient reason (disk, lock) is retried with its batch, not
+ * answered until it went in. */
+typedef struct ledger_ev_changed {
+    gw_msg_t hdr;
+    uint64_t tag;
+    int rc;
+    char msg[256];
+    char id[96]; /* the order's id when rc is 0 */
+    int64_t number;
+    char status[16]; /* its status after the change */
+} ledger_ev_changed_t;
+
 typedef struct ledger_ev_outbox {
     gw_msg_t hdr;
     ledger_outbox_row_t row; /* strings owned; freed by gw_msg_free */
@@ -105,6 +141,12 @@ ledger_op_rollup_t *ledger_op_rollup_new(size_t n);
 ledger_op_device_t *ledger_op_device_new(const char *device, const char *status, int64_t ts_ms,
                                          const char *detail);
 ledger_op_policy_t *ledger_op_policy_new(const ledger_policy_t *p);
+/* A change op; strings are copied. comment may be NULL; ref, arg and by
+ * may not. NULL on out of memory, a missing argument or a string too long
+ * for its field. */
+ledger_op_change_t *ledger_op_change_new(ledger_change_kind_t what, const char *ref,
+                                         const char *arg, const char *comment,
+                                         const ledger_actor_t *by, uint64_t tag);
 
 /* Open the ledger at path (creating it) on the calling thread, so that an
  * error is reported at once, then start the thread. Results go to results.
