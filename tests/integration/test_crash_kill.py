@@ -128,6 +128,7 @@ def test_sigkill_during_trigger_burst(tmp_path, broker, sim, subscriber, daemon)
 
     # A last run drains the outbox.
     d = daemon(config, log_name="plantroomd-final.log")
+    d.wait_log("connected to", 30)  # up, with its signal handlers, and publishing
     ledger = d.ledger_path()
     wait_for(lambda: ro(ledger, "SELECT count(*) FROM outbox")[0][0] == 0, 30,
              "the outbox to empty")
