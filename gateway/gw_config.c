@@ -243,13 +243,19 @@ static void cfg__cross_check(gw_config_t *cfg, gw_errlist_t *el)
 }
 
 static const char *const root_keys[] = {
-    "site",    "log",   "state_dir", "profiles_dir", "ledger",      "mqtt",    "buses",
-    "devices", "rules", "$schema",   "comment",      "rules_state", "control", "metrics", NULL};
+    "site",    "log",   "state_dir", "profiles_dir", "ledger",      "mqtt",    "buses", "devices",
+    "rules",   "$schema", "comment", "rules_state",  "control",     "metrics", "report", NULL};
 
 static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_overrides_t *ov,
                        gw_errlist_t *el)
 {
-    static const char *const ledger_keys[] = {"path", NULL};
+    static const char *const ledger_keys[] = {"path",
+                                              "sla_minutes",
+                                              "routing",
+                                              "audit_retention_days",
+                                              "rollup_1m_retention_days",
+                                              "rollup_1h_retention_days",
+                                              NULL};
     const cJSON *lg = cJSON_GetObjectItemCaseSensitive(root, "ledger");
     char tmp[PATH_MAX], dir[PATH_MAX], cfgdir[PATH_MAX];
     const char *env = getenv("PLANTROOM_STATE_DIR");
@@ -315,6 +321,7 @@ int gw_config_load(const char *path, const gw_config_overrides_t *ov, gw_config_
     cfg__site(cfg, root, el);
     cfg__log(cfg, root, ov, el);
     cfg__paths(cfg, root, ov, el);
+    gw__cfg_ledger(cfg, root, el);
     cfg__mqtt(cfg, root, el);
     gw__cfg_service(cfg, root, el);
     cfg->buses =

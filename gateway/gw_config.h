@@ -15,6 +15,7 @@
 #include "gateway/gw_log.h"
 #include "gateway/gw_types.h"
 #include "rules/rule.h"
+#include "store/ledger.h"
 
 #include <limits.h>
 
@@ -103,6 +104,9 @@ typedef struct gw_config {
     char rules_state_path[PATH_MAX]; /* absolute after load */
     int rules_state_save_s;          /* seconds between saves */
     gw_service_cfg_t service;
+    /* ledger.sla_minutes, ledger.routing, ledger.*_retention_days, report.dir
+     * (gw_config_ledger.c): handed to the ledger thread */
+    ledger_policy_t ledger_policy;
 } gw_config_t;
 
 /* Overrides from the command line or environment. NULL fields: none.

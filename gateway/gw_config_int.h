@@ -30,5 +30,8 @@ void gw__cfg_rules_state(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
 /* The "control" and "metrics" sections (gw_config_service.c); needs
  * cfg->state_dir resolved. */
 void gw__cfg_service(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+/* The ledger's policy (SLA, routing, retention) and "report" (gw_config_ledger.c);
+ * after cfg__paths, so that state_dir is known. */
+void gw__cfg_ledger(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
 
 #endif

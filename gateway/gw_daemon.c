@@ -125,6 +125,7 @@ int gw__reload(gw_daemon_t *d, char *rerr, size_t rerrlen)
         gw_log_error("mqtt", "reload: %s", err);
     gw__svc_reloaded(d, old->cfg);
     gw_runtime_free(old);
+    gw__ledger_policy(d);
     gw_log_notice("gw", "configuration reloaded: %zu buses, %zu devices, %zu points, %zu rules",
                   rt->cfg->nbuses, rt->cfg->ndevices, rt->npoints, rt->cfg->nrules);
     return 0;
@@ -227,6 +228,7 @@ int gw_daemon_create(gw_daemon_t **out, gw_config_t *cfg, const gw_config_overri
     if (rc != 0)
         goto out_loop;
     gw_log_info("ledger", "opened %s", d->rt->cfg->ledger_path);
+    gw__ledger_policy(d);
     rc = gw__mq_start(d, err, errlen);
     if (rc != 0)
         goto out_ledger;
@@ -270,9 +272,12 @@ int gw_daemon_run(gw_daemon_t *d)
     gw_runtime_stop_buses(d->rt);
     daemon__drain(d);
     gw__rules_state_stop(d);
-    ledger_worker_stop(d->ledger);
+    gw__rollup_flush(d);
+    if (ledger_worker_stop(d->ledger) == 0)
+        gw_log_info("ledger", "closed: pending writes committed");
+    else
+        gw_log_error("ledger", "closed: some writes were never committed (see above)");
     d->ledger = NULL;
-    gw_log_info("ledger", "closed: pending writes committed");
     gw__mq_stop(d);
     gw_log_notice("gw", "stopped");
     return 0;
@@ -308,6 +313,7 @@ void gw_daemon_destroy(gw_daemon_t *d)
     uv_loop_close(&d->loop);
     gw_queue_destroy(&d->inq);
     gw_runtime_free(d->rt);
+    gw__rollup_free(d);
     free(d->inflight);
     gw_figures_free(&d->fig);
     free(d);

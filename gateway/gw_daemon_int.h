@@ -54,6 +54,12 @@ struct gw_daemon {
     char sd_status[256]; /* last STATUS= sent */
     int svc_stopped;
     char log_level_ov[16]; /* --log-level, applied again on every reload */
+    /* Ledger feeding (gw_rollup.c, gw_north.c): 1-minute rollups being
+     * accumulated, and the timer that picks up outbox rows written by
+     * plantroomctl. */
+    struct gw_rollup *rollup; /* owned; gw__rollup_free */
+    uv_timer_t outbox_timer;
+    int outbox_timer_on;
 };
 
 /* gw_north.c: MQTT session, publishing, outbox delivery */
@@ -92,6 +98,14 @@ void gw__sd_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void gw__sd_watchdog_start(gw_daemon_t *d);
 /* gw_metrics.c: the Prometheus text of the figures now (malloc'd). */
 char *gw__metrics_render(gw_daemon_t *d);
+
+/* gw_rollup.c: per-point 1-minute rollups and device status for the ledger.
+ * _reading after each reading of dev; _flush submits the open buckets (at
+ * stop); _policy sends the config's ledger policy to the ledger thread. */
+void gw__rollup_reading(gw_daemon_t *d, const gw_device_rt_t *dev);
+void gw__rollup_flush(gw_daemon_t *d);
+void gw__rollup_free(gw_daemon_t *d);
+void gw__ledger_policy(gw_daemon_t *d);
 
 /* gw_poll.c: Modbus readings into samples, device online/offline */
 void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r);

@@ -162,6 +162,9 @@ static void rules__action(gw_daemon_t *d, const gw_rule_rt_t *r, const rule_acti
         .priority = a->has_priority ? a->priority : r->cfg->priority,
         .evidence_json = evidence,
         .ts_ms = a->ts_ms,
+        .building = dev->building,
+        .floor = dev->floor,
+        .room = dev->room,
     };
     ledger_op_trigger_t *op = ledger_op_trigger_new(kinds[a->kind], &t);
 

@@ -55,10 +55,16 @@ T_TEST(test_stats_counts_by_status_and_outbox)
     T_CHECK_EQ_INT(trig(lg, "lift-2", T0), 0);
     T_CHECK_EQ_INT(trig(lg, "pump-1", T0), 0);
     raw = lt_raw(path);
-    T_CHECK(raw && sqlite3_exec(raw,
-                                "UPDATE work_orders SET status='closed' WHERE device='pump-1';"
-                                "DELETE FROM outbox WHERE id = (SELECT MIN(id) FROM outbox);",
-                                NULL, NULL, NULL) == SQLITE_OK);
+    T_CHECK(raw &&
+            sqlite3_exec(raw,
+                         /* through the allowed transitions (the schema
+                          * refuses a jump from open to closed) */
+                         "UPDATE work_orders SET status='acknowledged' WHERE device='pump-1';"
+                         "UPDATE work_orders SET status='in_progress' WHERE device='pump-1';"
+                         "UPDATE work_orders SET status='resolved' WHERE device='pump-1';"
+                         "UPDATE work_orders SET status='closed' WHERE device='pump-1';"
+                         "DELETE FROM outbox WHERE id = (SELECT MIN(id) FROM outbox);",
+                         NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(raw);
     T_CHECK_EQ_INT(ledger_stats(lg, &st, err, sizeof(err)), 0);
     T_CHECK_STR(ledger_status_names[0], "open");
