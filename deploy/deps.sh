@@ -8,6 +8,7 @@ PACKAGES=(
   # build
   build-essential cmake pkg-config
   libuv1-dev libmodbus-dev libpaho-mqtt-dev libssl-dev libsqlite3-dev libcjson-dev
+  libcurl4-openssl-dev
   # demo and tests: a real broker and clients, Modbus peers, serial ptys
   mosquitto mosquitto-clients sqlite3 mbpoll socat
   python3 python3-pytest python3-paho-mqtt python3-pymodbus

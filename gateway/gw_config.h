@@ -13,6 +13,7 @@
 #include "drivers/drv.h"
 #include "gateway/gw_errlist.h"
 #include "gateway/gw_log.h"
+#include "gateway/gw_notify_cfg.h"
 #include "gateway/gw_types.h"
 #include "rules/rule.h"
 
@@ -86,6 +87,9 @@ typedef struct gw_config {
     size_t ndevices;
     gw_rule_cfg_t *rules;
     size_t nrules;
+    /* notifications: hooks, recipients, groups, routes, quiet hours
+     * (gw_notify_cfg.h, gw_config_hooks.c) */
+    gw_notify_cfg_t notify;
 } gw_config_t;
 
 /* Overrides from the command line or environment. NULL fields: none. */

@@ -12,6 +12,11 @@
 
 #ifndef PLANTROOM_PROFILES_DIR
 #define PLANTROOM_PROFILES_DIR "/usr/share/plantroom/profiles"
+/* gw_config_hooks.c: "hooks", "recipients", "groups", "routes",
+ * "quiet_hours" into cfg->notify, references resolved; and its free. */
+void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+void gw__cfg_notify_free(gw_notify_cfg_t *n);
+
 #endif
 
 /* Add an error at path unless name uses only letters, digits, '-', '_', '.'
@@ -25,5 +30,10 @@ void gw__cfg_bus(gw_bus_cfg_t *b, const cJSON *obj, const char *path, gw_errlist
 void gw__cfg_device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, const char *path,
                     gw_errlist_t *el);
 void gw__cfg_rule(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_errlist_t *el);
+
+/* gw_config_hooks.c: "hooks", "recipients", "groups", "routes",
+ * "quiet_hours" into cfg->notify, references resolved; and its free. */
+void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+void gw__cfg_notify_free(gw_notify_cfg_t *n);
 
 #endif

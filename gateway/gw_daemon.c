@@ -113,6 +113,7 @@ static void daemon__reload(gw_daemon_t *d)
     if (!mq_same)
         gw__mq_stop(d);
     d->rt = rt;
+    gw_notify_set_config(d->notify, rt->cfg);
     gw_log_set_level(rt->cfg->log_level);
     if (gw_runtime_start_buses(rt, &d->inq, err, sizeof(err)) != 0)
         gw_log_error("gw", "reload: %s", err);
@@ -214,6 +215,9 @@ int gw_daemon_create(gw_daemon_t **out, gw_config_t *cfg, const gw_config_overri
     if (rc != 0)
         goto out_loop;
     gw_log_info("ledger", "opened %s", d->rt->cfg->ledger_path);
+    rc = gw__notify_start(d, err, errlen);
+    if (rc != 0)
+        goto out_ledger;
     rc = gw__mq_start(d, err, errlen);
     if (rc != 0)
         goto out_ledger;
@@ -255,6 +259,8 @@ int gw_daemon_run(gw_daemon_t *d)
     d->ledger = NULL;
     gw_log_info("ledger", "closed: pending writes committed");
     gw__mq_stop(d);
+    gw_notify_stop(d->notify);
+    d->notify = NULL;
     gw_log_notice("gw", "stopped");
     return 0;
 }
@@ -283,6 +289,8 @@ void gw_daemon_destroy(gw_daemon_t *d)
         mq_destroy(d->mq);
         d->mq = NULL;
     }
+    gw_notify_stop(d->notify);
+    d->notify = NULL;
     uv_walk(&d->loop, daemon__close_walk, NULL);
     uv_run(&d->loop, UV_RUN_DEFAULT);
     uv_loop_close(&d->loop);
