@@ -286,15 +286,16 @@ static void cfgh__route(gw_route_cfg_t *r, cfgh__names_t *groups, const cJSON *o
     gw_json_bool(o, "continue", path, &r->cont, 0, el);
 }
 
-/* "HH:MM" into minutes after midnight, or -1. */
+/* "HH:MM" or "HH:MM:SS" into seconds after midnight, or -1. */
 static int cfgh__hhmm(const char *s)
 {
-    int h, m;
+    int h, m, sec = 0, n;
     char end;
 
-    if (sscanf(s, "%d:%d%c", &h, &m, &end) != 2 || h < 0 || h > 23 || m < 0 || m > 59)
+    n = sscanf(s, "%d:%d:%d%c", &h, &m, &sec, &end);
+    if ((n != 2 && n != 3) || h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 59)
         return -1;
-    return h * 60 + m;
+    return h * 3600 + m * 60 + sec;
 }
 
 static void cfgh__quiet(gw_quiet_cfg_t *q, const cJSON *root, gw_errlist_t *el)
@@ -315,11 +316,11 @@ static void cfgh__quiet(gw_quiet_cfg_t *q, const cJSON *root, gw_errlist_t *el)
     q->enabled = 1;
     gw_json_check_keys(o, "quiet_hours", keys, el);
     gw_json_str(o, "start", "quiet_hours", s, sizeof(s), NULL, 1, el);
-    if (s[0] && (q->start_min = cfgh__hhmm(s)) < 0)
-        gw_errlist_add(el, "quiet_hours.start", "must be \"HH:MM\", got \"%s\"", s);
+    if (s[0] && (q->start_s = cfgh__hhmm(s)) < 0)
+        gw_errlist_add(el, "quiet_hours.start", "must be \"HH:MM\" or \"HH:MM:SS\", got \"%s\"", s);
     gw_json_str(o, "end", "quiet_hours", s, sizeof(s), NULL, 1, el);
-    if (s[0] && (q->end_min = cfgh__hhmm(s)) < 0)
-        gw_errlist_add(el, "quiet_hours.end", "must be \"HH:MM\", got \"%s\"", s);
+    if (s[0] && (q->end_s = cfgh__hhmm(s)) < 0)
+        gw_errlist_add(el, "quiet_hours.end", "must be \"HH:MM\" or \"HH:MM:SS\", got \"%s\"", s);
     gw_json_str(o, "tz", "quiet_hours", q->tz, sizeof(q->tz), "", 0, el);
     if (q->tz[0]) {
         snprintf(zone, sizeof(zone), "/usr/share/zoneinfo/%s", q->tz);

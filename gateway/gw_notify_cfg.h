@@ -87,7 +87,7 @@ typedef struct gw_route_cfg {
 
 typedef struct gw_quiet_cfg {
     int enabled;
-    int start_min, end_min;     /* minutes after local midnight; start > end spans midnight */
+    int start_s, end_s;         /* seconds after local midnight; start > end spans midnight */
     unsigned weekdays;          /* bit per tm_wday (0 = Sunday) of the day the window starts */
     char tz[64];                /* IANA zone name; "" = the system's */
     unsigned bypass_priorities; /* bit per gw_priority_t */

@@ -110,16 +110,16 @@ static void route__tz_leave(route__tz_t *s)
 /* In force at local time tm? (TZ already set.) */
 static int route__quiet_tm(const gw_quiet_cfg_t *q, const struct tm *tm)
 {
-    int m = tm->tm_hour * 60 + tm->tm_min;
+    int m = tm->tm_hour * 3600 + tm->tm_min * 60 + tm->tm_sec;
     int today = tm->tm_wday, yesterday = (tm->tm_wday + 6) % 7;
 
-    if (q->start_min == q->end_min)
+    if (q->start_s == q->end_s)
         return (q->weekdays >> today) & 1;
-    if (q->start_min < q->end_min)
-        return ((q->weekdays >> today) & 1) && m >= q->start_min && m < q->end_min;
+    if (q->start_s < q->end_s)
+        return ((q->weekdays >> today) & 1) && m >= q->start_s && m < q->end_s;
     /* spans midnight: the window belongs to the day it starts on */
-    return (((q->weekdays >> today) & 1) && m >= q->start_min) ||
-           (((q->weekdays >> yesterday) & 1) && m < q->end_min);
+    return (((q->weekdays >> today) & 1) && m >= q->start_s) ||
+           (((q->weekdays >> yesterday) & 1) && m < q->end_s);
 }
 
 static int route__quiet_at(const gw_quiet_cfg_t *q, int64_t wall_ms)
@@ -147,18 +147,31 @@ int gw_quiet_active(const gw_quiet_cfg_t *q, int64_t wall_ms)
 int64_t gw_quiet_end(const gw_quiet_cfg_t *q, int64_t wall_ms)
 {
     route__tz_t s;
-    int64_t t = wall_ms;
+    int64_t best = -1;
+    time_t now = (time_t)(wall_ms / 1000);
+    struct tm base;
 
     if (!gw_quiet_active(q, wall_ms))
         return wall_ms;
     route__tz_enter(&s, q->tz);
-    /* step to the next minute boundaries; a window ends within 8 days
-     * (every day quiet all day never ends: give up after 8 days) */
-    t = wall_ms - wall_ms % 60000 + 60000;
-    for (int i = 0; i < 8 * 1440 && route__quiet_at(q, t); i++)
-        t += 60000;
+    localtime_r(&now, &base);
+    /* A window ends at end_s of some day: the first such moment ahead at
+     * which no window (of that day or the day before) is in force. */
+    for (int k = 0; k <= 8 && best < 0; k++) {
+        struct tm tm = base;
+        time_t t;
+        tm.tm_mday += k;
+        tm.tm_hour = q->end_s / 3600;
+        tm.tm_min = q->end_s / 60 % 60;
+        tm.tm_sec = q->end_s % 60;
+        tm.tm_isdst = -1;
+        t = mktime(&tm);
+        if (t != (time_t)-1 && (int64_t)t * 1000 > wall_ms &&
+            !route__quiet_at(q, (int64_t)t * 1000))
+            best = (int64_t)t * 1000;
+    }
     route__tz_leave(&s);
-    return t;
+    return best; /* -1: quiet every day all day */
 }
 
 int gw_quiet_bypass(const gw_quiet_cfg_t *q, gw_priority_t prio, const char *category)

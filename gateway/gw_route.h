@@ -43,8 +43,8 @@ int gw_route_groups(const gw_notify_cfg_t *c, gw_priority_t prio, const char *ca
 
 /* 1 when quiet hours q (enabled) are in force at wall_ms, in q->tz. */
 int gw_quiet_active(const gw_quiet_cfg_t *q, int64_t wall_ms);
-/* The first minute boundary at or after wall_ms at which q is not in force
- * (wall_ms itself when not quiet). */
+/* When the quiet hours in force at wall_ms end (wall_ms itself when not
+ * quiet; -1 when they never end: every day, all day). */
 int64_t gw_quiet_end(const gw_quiet_cfg_t *q, int64_t wall_ms);
 /* 1 when an alert of this priority or category passes quiet hours. */
 int gw_quiet_bypass(const gw_quiet_cfg_t *q, gw_priority_t prio, const char *category);
