@@ -241,6 +241,7 @@ static const char *const root_keys[] = {"site",   "log",     "state_dir", "profi
                                         "rules",  "$schema", "comment",
                                         /* notifications: gw_config_hooks.c */
                                         "hooks", "recipients", "groups", "routes", "quiet_hours",
+                                        "inhibit_rules",
                                         NULL};
 
 static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_overrides_t *ov,

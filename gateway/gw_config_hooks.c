@@ -286,6 +286,27 @@ static void cfgh__route(gw_route_cfg_t *r, cfgh__names_t *groups, const cJSON *o
     gw_json_bool(o, "continue", path, &r->cont, 0, el);
 }
 
+static const char *const inhibit_keys[] = {"source_rules", "source_devices", "target_devices",
+                                           "target_rules", NULL};
+
+static void cfgh__inhibit(gw_inhibit_cfg_t *r, const cJSON *o, const char *path, gw_errlist_t *el)
+{
+    char p[256];
+
+    gw_json_check_keys(o, path, inhibit_keys, el);
+    r->nsource_rules = cfgh__strs(o, "source_rules", path, &r->source_rules[0][0],
+                                  sizeof(r->source_rules[0]), GW_NOTIFY_MAX, el);
+    r->nsource_devices = cfgh__strs(o, "source_devices", path, &r->source_devices[0][0],
+                                    sizeof(r->source_devices[0]), GW_NOTIFY_MAX, el);
+    r->ntarget_devices = cfgh__strs(o, "target_devices", path, &r->target_devices[0][0],
+                                    sizeof(r->target_devices[0]), GW_NOTIFY_MAX, el);
+    r->ntarget_rules = cfgh__strs(o, "target_rules", path, &r->target_rules[0][0],
+                                  sizeof(r->target_rules[0]), GW_NOTIFY_MAX, el);
+    if (r->nsource_rules == 0)
+        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "source_rules"),
+                       "an inhibit rule needs at least one source rule");
+}
+
 /* "HH:MM" or "HH:MM:SS" into seconds after midnight, or -1. */
 static int cfgh__hhmm(const char *s)
 {
@@ -459,6 +480,18 @@ void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
         }
     }
     cfgh__quiet(&n->quiet, root, el);
+    n->inhibits = cfgh__array(root, "inhibit_rules", sizeof(*n->inhibits), &i, el);
+    if (n->inhibits) {
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "inhibit_rules"))
+        {
+            gw_json_path_idx(p, sizeof(p), "inhibit_rules", (int)n->ninhibits);
+            if (!cJSON_IsObject(it))
+                gw_errlist_add(el, p, "must be an object");
+            else
+                cfgh__inhibit(&n->inhibits[n->ninhibits], it, p, el);
+            n->ninhibits++;
+        }
+    }
 
     /* Names unique, references resolved. */
     cfgh__dups("hooks", n->hooks ? n->hooks[0].name : "", sizeof(*n->hooks), n->nhooks, el);
@@ -522,5 +555,6 @@ void gw__cfg_notify_free(gw_notify_cfg_t *n)
     free(n->recipients);
     free(n->groups);
     free(n->routes);
+    free(n->inhibits);
     memset(n, 0, sizeof(*n));
 }

@@ -125,6 +125,7 @@ static int notify__ingest(gw_notify_t *n, const cJSON *ev, int64_t now)
     snprintf(a.priority, sizeof(a.priority), "%s", notify__jstr(wo, "priority"));
     snprintf(a.category, sizeof(a.category), "%s", notify__jstr(wo, "category"));
     snprintf(a.device, sizeof(a.device), "%s", notify__jstr(wo, "device"));
+    snprintf(a.rule, sizeof(a.rule), "%s", notify__jstr(wo, "rule"));
     snprintf(a.title, sizeof(a.title), "%s", notify__jstr(wo, "title"));
     snprintf(a.status, sizeof(a.status), "%s", notify__jstr(wo, "status"));
     if (strcmp(event, "opened") == 0 || strcmp(event, "retriggered") == 0)
@@ -218,11 +219,25 @@ static cJSON *notify__alerts_json(gw_notify_t *n, const char *group, const gw_ni
     return o;
 }
 
+/* The active alert that inhibits a (inhibit_rules), or NULL. */
+static const notify_alert_t *notify__inhibitor(const gw_notify_t *n, const notify_alert_t *a,
+                                               const notify_alert_t *active, size_t nactive)
+{
+    for (size_t i = 0; i < nactive; i++) {
+        if (strcmp(active[i].wo_id, a->wo_id) != 0 &&
+            gw_inhibited(&n->cfg->notify, active[i].device, active[i].rule, a->device, a->rule))
+            return &active[i];
+    }
+    return NULL;
+}
+
 /* Decide what a batch row becomes now: 1 send, 0 hold (quiet hours),
  * -1 drop (no longer relevant, or muted). */
 static int notify__judge(gw_notify_t *n, const notify_batch_row_t *row, const notify_alert_t *a,
-                         gw_nkind_t kind, int quiet)
+                         gw_nkind_t kind, int quiet, const notify_alert_t *active, size_t nactive)
 {
+    const notify_alert_t *by;
+
     if (kind != GW_NK_RESOLVED) {
         if (a->cleared || notify__is_final(a->status))
             return -1;
@@ -231,6 +246,12 @@ static int notify__judge(gw_notify_t *n, const notify_batch_row_t *row, const no
         if (n->env.device_offline && n->env.device_offline(n->env.arg, a->device)) {
             gw_log_info("notify", "#%lld muted for group %s: device %s is offline",
                         (long long)a->number, row->group, a->device);
+            return -1;
+        }
+        if ((by = notify__inhibitor(n, a, active, nactive)) != NULL) {
+            gw_log_info("notify", "#%lld muted for group %s: inhibited by #%lld (%s on %s)",
+                        (long long)a->number, row->group, (long long)by->number, by->rule,
+                        by->device);
             return -1;
         }
     }
@@ -282,7 +303,8 @@ static int notify__flush_group(gw_notify_t *n, const notify_batch_row_t *rows, s
 {
     int gi = notify__group_idx(n, rows[0].group);
     int64_t oldest = rows[0].created_ms, *ids;
-    notify_alert_t *alerts;
+    notify_alert_t *alerts, *active = NULL;
+    size_t nactive = 0;
     gw_nitem_t *items;
     size_t k = 0;
     int rc = 0;
@@ -305,6 +327,11 @@ static int notify__flush_group(gw_notify_t *n, const notify_batch_row_t *rows, s
         rc = GW_ENOMEM;
         goto out_free;
     }
+    if (n->cfg->notify.ninhibits > 0) {
+        rc = notify_alert_list_active(n->st, &active, &nactive);
+        if (rc < 0)
+            goto out_free;
+    }
     for (size_t i = 0; i < nr && rc == 0; i++) {
         gw_nkind_t kind = GW_NK_FIRING;
         int verdict;
@@ -313,7 +340,7 @@ static int notify__flush_group(gw_notify_t *n, const notify_batch_row_t *rows, s
             rc = notify_batch_del(n->st, rows[i].id);
             continue;
         }
-        verdict = notify__judge(n, &rows[i], &alerts[k], kind, quiet);
+        verdict = notify__judge(n, &rows[i], &alerts[k], kind, quiet, active, nactive);
         if (verdict < 0)
             rc = notify_batch_del(n->st, rows[i].id);
         if (verdict <= 0)
@@ -331,6 +358,7 @@ static int notify__flush_group(gw_notify_t *n, const notify_batch_row_t *rows, s
     if (rc == 0 && k > 0)
         rc = notify__queue(n, gi, items, alerts, ids, k, now);
 out_free:
+    free(active);
     free(alerts);
     free(items);
     free(ids);

@@ -1,6 +1,6 @@
 /*
  * gw_notify_cfg.h: the notification part of the site config: "hooks",
- * "recipients", "groups", "routes" and "quiet_hours" (parsed by
+ * "recipients", "groups", "routes", "quiet_hours" and "inhibit_rules" (parsed by
  * gw_config_hooks.c; keys in docs/configuration.md, behaviour in
  * docs/hooks.md). Immutable once loaded, like the rest of gw_config_t.
  *
@@ -95,6 +95,21 @@ typedef struct gw_quiet_cfg {
     int nbypass_categories;
 } gw_quiet_cfg_t;
 
+/* While a work order of a source rule (on a source device) is active, the
+ * alerts of the target devices (and rules) are muted: a fire panel's fault
+ * mutes its zones' derived alerts. Empty lists match any; empty
+ * target_devices means the source's own device. */
+typedef struct gw_inhibit_cfg {
+    char source_rules[GW_NOTIFY_MAX][GW_NOTIFY_NAME];
+    int nsource_rules;
+    char source_devices[GW_NOTIFY_MAX][GW_NOTIFY_NAME];
+    int nsource_devices;
+    char target_devices[GW_NOTIFY_MAX][GW_NOTIFY_NAME];
+    int ntarget_devices;
+    char target_rules[GW_NOTIFY_MAX][GW_NOTIFY_NAME];
+    int ntarget_rules;
+} gw_inhibit_cfg_t;
+
 typedef struct gw_notify_cfg {
     gw_hook_cfg_t *hooks;
     size_t nhooks;
@@ -105,6 +120,8 @@ typedef struct gw_notify_cfg {
     gw_route_cfg_t *routes;
     size_t nroutes;
     gw_quiet_cfg_t quiet;
+    gw_inhibit_cfg_t *inhibits;
+    size_t ninhibits;
 } gw_notify_cfg_t;
 
 #endif

@@ -73,6 +73,25 @@ int gw_route_groups(const gw_notify_cfg_t *c, gw_priority_t prio, const char *ca
     return n;
 }
 
+int gw_inhibited(const gw_notify_cfg_t *c, const char *src_device, const char *src_rule,
+                 const char *device, const char *rule)
+{
+    for (size_t i = 0; i < c->ninhibits; i++) {
+        const gw_inhibit_cfg_t *r = &c->inhibits[i];
+        if (!route__in(src_rule, r->source_rules[0], sizeof(r->source_rules[0]),
+                       r->nsource_rules) ||
+            !route__in(src_device, r->source_devices[0], sizeof(r->source_devices[0]),
+                       r->nsource_devices) ||
+            !route__in(rule, r->target_rules[0], sizeof(r->target_rules[0]), r->ntarget_rules))
+            continue;
+        if (r->ntarget_devices == 0 ? strcmp(device, src_device) == 0
+                                    : route__in(device, r->target_devices[0],
+                                                sizeof(r->target_devices[0]), r->ntarget_devices))
+            return 1;
+    }
+    return 0;
+}
+
 /* ---- quiet hours --------------------------------------------------------- */
 
 /* Run fn with TZ set to tz ("" keeps the process's zone). */

@@ -41,6 +41,12 @@ int gw_nkind_parse(const char *s, gw_nkind_t *out);
 int gw_route_groups(const gw_notify_cfg_t *c, gw_priority_t prio, const char *category,
                     const char *building, const char *device, int *out, int max);
 
+/* 1 when an active work order of (src_device, src_rule) mutes an alert of
+ * (device, rule) under c's inhibit_rules. The caller excludes the alert
+ * itself. */
+int gw_inhibited(const gw_notify_cfg_t *c, const char *src_device, const char *src_rule,
+                 const char *device, const char *rule);
+
 /* 1 when quiet hours q (enabled) are in force at wall_ms, in q->tz. */
 int gw_quiet_active(const gw_quiet_cfg_t *q, int64_t wall_ms);
 /* When the quiet hours in force at wall_ms end (wall_ms itself when not

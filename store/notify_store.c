@@ -26,7 +26,8 @@ struct notify_store {
 static const char ns__schema[] =
     "CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, at INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS alerts (wo_id TEXT PRIMARY KEY, number INTEGER, priority TEXT,"
-    " category TEXT, device TEXT, title TEXT, status TEXT, cleared INTEGER, opened_ms INTEGER);"
+    " category TEXT, device TEXT, rule TEXT, title TEXT, status TEXT, cleared INTEGER, opened_ms "
+    "INTEGER);"
     "CREATE TABLE IF NOT EXISTS batch (id INTEGER PRIMARY KEY, grp TEXT NOT NULL,"
     " wo_id TEXT NOT NULL, kind TEXT NOT NULL, created_ms INTEGER NOT NULL,"
     " UNIQUE (grp, wo_id, kind));"
@@ -164,34 +165,40 @@ int notify_alert_put(notify_store_t *s, const notify_alert_t *a)
 {
     return ns__run(ns__prep(s,
                             "INSERT OR REPLACE INTO alerts (wo_id, number, priority, category,"
-                            " device, title, status, cleared, opened_ms)"
-                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                            "sisssssii", a->wo_id, a->number, a->priority, a->category, a->device,
-                            a->title, a->status, (int64_t)a->cleared, a->opened_ms));
+                            " device, rule, title, status, cleared, opened_ms)"
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                            "sissssssii", a->wo_id, a->number, a->priority, a->category, a->device,
+                            a->rule, a->title, a->status, (int64_t)a->cleared, a->opened_ms));
+}
+
+#define NS__ALERT_COLS                                                                             \
+    "wo_id, number, priority, category, device, rule, title, status, cleared, opened_ms"
+
+static void ns__alert_row(sqlite3_stmt *st, notify_alert_t *a)
+{
+    ns__col(st, 0, a->wo_id, sizeof(a->wo_id));
+    a->number = sqlite3_column_int64(st, 1);
+    ns__col(st, 2, a->priority, sizeof(a->priority));
+    ns__col(st, 3, a->category, sizeof(a->category));
+    ns__col(st, 4, a->device, sizeof(a->device));
+    ns__col(st, 5, a->rule, sizeof(a->rule));
+    ns__col(st, 6, a->title, sizeof(a->title));
+    ns__col(st, 7, a->status, sizeof(a->status));
+    a->cleared = sqlite3_column_int(st, 8);
+    a->opened_ms = sqlite3_column_int64(st, 9);
 }
 
 int notify_alert_get(notify_store_t *s, const char *wo_id, notify_alert_t *a)
 {
-    sqlite3_stmt *st = ns__prep(s,
-                                "SELECT wo_id, number, priority, category, device, title, status,"
-                                " cleared, opened_ms FROM alerts WHERE wo_id = ?1",
-                                "s", wo_id);
+    sqlite3_stmt *st =
+        ns__prep(s, "SELECT " NS__ALERT_COLS " FROM alerts WHERE wo_id = ?1", "s", wo_id);
     int rc;
 
     if (!st)
         return GW_EDB;
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        ns__col(st, 0, a->wo_id, sizeof(a->wo_id));
-        a->number = sqlite3_column_int64(st, 1);
-        ns__col(st, 2, a->priority, sizeof(a->priority));
-        ns__col(st, 3, a->category, sizeof(a->category));
-        ns__col(st, 4, a->device, sizeof(a->device));
-        ns__col(st, 5, a->title, sizeof(a->title));
-        ns__col(st, 6, a->status, sizeof(a->status));
-        a->cleared = sqlite3_column_int(st, 7);
-        a->opened_ms = sqlite3_column_int64(st, 8);
-    }
+    if (rc == SQLITE_ROW)
+        ns__alert_row(st, a);
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? GW_ENOENT : GW_EDB;
 }
@@ -217,6 +224,37 @@ static int ns__grow(void **arr, size_t n, size_t *cap, size_t size)
     if (!g)
         return GW_ENOMEM;
     *arr = g;
+    return 0;
+}
+
+int notify_alert_list_active(notify_store_t *s, notify_alert_t **rows, size_t *n)
+{
+    sqlite3_stmt *st = ns__prep(s,
+                                "SELECT " NS__ALERT_COLS " FROM alerts WHERE cleared = 0 AND"
+                                " status IN ('open', 'acknowledged', 'in_progress')",
+                                "");
+    notify_alert_t *arr = NULL;
+    size_t cap = 0, k = 0;
+    int rc;
+
+    *rows = NULL;
+    *n = 0;
+    if (!st)
+        return GW_EDB;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (ns__grow((void **)&arr, k, &cap, sizeof(*arr)) != 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        ns__alert_row(st, &arr[k++]);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(arr);
+        return GW_EDB;
+    }
+    *rows = arr;
+    *n = k;
     return 0;
 }
 

@@ -48,6 +48,7 @@ typedef struct notify_alert {
     char priority[16];
     char category[32];
     char device[64];
+    char rule[64];
     char title[256];
     char status[24];
     int cleared;
@@ -58,6 +59,10 @@ typedef struct notify_alert {
 int notify_alert_put(notify_store_t *s, const notify_alert_t *a);
 /* 0 and *a filled, GW_ENOENT, or an error. */
 int notify_alert_get(notify_store_t *s, const char *wo_id, notify_alert_t *a);
+
+/* Alerts not cleared and not final (open, acknowledged, in_progress).
+ * Caller frees *rows. */
+int notify_alert_list_active(notify_store_t *s, notify_alert_t **rows, size_t *n);
 
 typedef struct notify_batch_row {
     int64_t id;

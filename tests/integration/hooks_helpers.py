@@ -162,7 +162,7 @@ _seq = [0]
 
 
 def wo_event(number, event="opened", priority="medium", category="mechanical",
-             device="lift-1", status="open", title=None):
+             device="lift-1", status="open", title=None, rule="r"):
     """A work-order event as the ledger writes it to its outbox."""
     _seq[0] += 1
     wo_id = f"test-site:WO{number:06d}"
@@ -170,7 +170,7 @@ def wo_event(number, event="opened", priority="medium", category="mechanical",
             "ts": "2026-01-01T00:00:00.000Z",
             "work_order": {"id": wo_id, "number": number, "site": "test-site",
                            "status": status, "priority": priority, "device": device,
-                           "rule": "r", "title": title or f"Fault {number}",
+                           "rule": rule, "title": title or f"Fault {number}",
                            "category": category, "work_type": "corrective",
                            "evidence": {}, "occurrences": 1}}
 

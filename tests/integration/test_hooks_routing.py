@@ -115,3 +115,28 @@ def test_routes_by_priority_category_and_building(tmp_path, procs):
     assert len(bob) == 1 and "#81" in bob[0] and "#82" not in bob[0]
     assert len(alice) == 1 and "#82" in alice[0] and "#83" in alice[0] and "#81" not in alice[0]
     assert len(carol) == 1 and "#83" in carol[0] and "#8" not in carol[0].replace("#83", "")
+
+
+def test_fire_panel_fault_mutes_its_zones(tmp_path, procs):
+    sms = FakeSms(tmp_path)
+    cfg = base_config(tmp_path, sms, group_wait_ms=300)
+    cfg["groups"][0]["members"] = ["alice"]
+    # The panel's own zones (same device), and zone devices it feeds.
+    cfg["inhibit_rules"] = [{"source_rules": ["panel-fault"]},
+                            {"source_rules": ["panel-fault"], "source_devices": ["fire-1"],
+                             "target_devices": ["zone-7"]}]
+    d = Drive(tmp_path, procs, write_config(tmp_path, cfg))
+    d.send({"event": wo_event(101, priority="high", category="fire", device="fire-1",
+                              rule="panel-fault", title="Fire panel fault")},
+           {"event": wo_event(102, priority="high", category="fire", device="fire-1",
+                              rule="zone-3-alarm", title="Zone 3 alarm")},
+           {"event": wo_event(103, priority="high", category="fire", device="zone-7",
+                              rule="smoke", title="Zone 7 smoke")},
+           {"event": wo_event(104, device="lift-1", title="Brake worn")})
+    wait_for(lambda: sms.to(ALICE), 5, "the notice")
+    time.sleep(0.6)
+    texts = sms.to(ALICE)
+    assert len(texts) == 1
+    assert "#101" in texts[0] and "#104" in texts[0]
+    assert "#102" not in texts[0] and "#103" not in texts[0]
+    assert "#102 muted for group oncall: inhibited by #101 (panel-fault on fire-1)" in d.log()

@@ -60,7 +60,9 @@ static int has_error(const gw_errlist_t *el, const char *needle)
     "\"routes\": [{\"priorities\": [\"critical\"], \"groups\": [\"managers\"], \"continue\": "     \
     "true}, {\"groups\": [\"oncall\"]}], "                                                         \
     "\"quiet_hours\": {\"start\": \"22:00\", \"end\": \"07:00\", \"tz\": \"Asia/Shanghai\", "      \
-    "\"weekdays\": [\"mon\", \"fri\"]}"
+    "\"weekdays\": [\"mon\", \"fri\"]}, "                                                          \
+    "\"inhibit_rules\": [{\"source_rules\": [\"panel-fault\"], \"target_devices\": "               \
+    "[\"zone-7\"]}]"
 
 T_TEST(good_config_resolves_references)
 {
@@ -94,6 +96,7 @@ T_TEST(good_config_resolves_references)
     T_CHECK_EQ_INT(n->quiet.weekdays, (1u << 1) | (1u << 5));
     T_CHECK_EQ_INT(n->quiet.bypass_priorities, 1u << GW_PRIO_CRITICAL);
     T_CHECK_STR(n->quiet.bypass_categories[0], "fire");
+    T_CHECK(n->ninhibits == 1 && n->inhibits[0].ntarget_devices == 1);
     gw_config_free(cfg);
     gw_errlist_free(&el);
 }
@@ -113,7 +116,7 @@ T_TEST(mistakes_are_named_by_path)
              "1000, \"escalate_to\": \"g\"}, {\"name\": \"h\", \"members\": []}], "
              "\"routes\": [{\"priorities\": [\"urgent\"], \"groups\": [\"missing\"]}], "
              "\"quiet_hours\": {\"start\": \"25:00\", \"end\": \"7\", \"tz\": \"Mars/Olympus\", "
-             "\"weekdays\": [\"someday\"]}",
+             "\"weekdays\": [\"someday\"]}, \"inhibit_rules\": [{\"target_devices\": [\"z\"]}]",
              &cfg, &el) != 0);
     T_CHECK(cfg == NULL);
     T_CHECK(has_error(&el, "hooks[0].kind: must be \"exec\" or \"webhook\""));
@@ -134,6 +137,7 @@ T_TEST(mistakes_are_named_by_path)
     T_CHECK(has_error(&el, "quiet_hours.end: must be \"HH:MM\""));
     T_CHECK(has_error(&el, "quiet_hours.tz: unknown time zone \"Mars/Olympus\""));
     T_CHECK(has_error(&el, "quiet_hours.weekdays: must list mon"));
+    T_CHECK(has_error(&el, "inhibit_rules[0].source_rules: an inhibit rule needs"));
     gw_errlist_free(&el);
 }
 

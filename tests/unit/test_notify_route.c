@@ -216,6 +216,30 @@ T_TEST(routes_first_match_and_continue)
     T_CHECK(n == 2 && g[0] == 2 && g[1] == 1);
 }
 
+T_TEST(inhibition_by_source_rule)
+{
+    gw_inhibit_cfg_t r[2] = {0};
+    gw_notify_cfg_t c = {.inhibits = r, .ninhibits = 2};
+
+    /* a panel fault mutes the panel's own zones, and the zone devices it feeds */
+    strcpy(r[0].source_rules[0], "panel-fault");
+    r[0].nsource_rules = 1;
+    strcpy(r[1].source_rules[0], "panel-fault");
+    r[1].nsource_rules = 1;
+    strcpy(r[1].source_devices[0], "fire-1");
+    r[1].nsource_devices = 1;
+    strcpy(r[1].target_devices[0], "zone-7");
+    r[1].ntarget_devices = 1;
+    strcpy(r[1].target_rules[0], "smoke");
+    r[1].ntarget_rules = 1;
+    T_CHECK_EQ_INT(gw_inhibited(&c, "fire-1", "panel-fault", "fire-1", "zone-3-alarm"), 1);
+    T_CHECK_EQ_INT(gw_inhibited(&c, "fire-1", "panel-fault", "zone-7", "smoke"), 1);
+    T_CHECK_EQ_INT(gw_inhibited(&c, "fire-1", "panel-fault", "zone-7", "heat"), 0);
+    T_CHECK_EQ_INT(gw_inhibited(&c, "fire-2", "panel-fault", "zone-7", "smoke"), 0);
+    T_CHECK_EQ_INT(gw_inhibited(&c, "fire-1", "zone-3-alarm", "fire-1", "zone-4-alarm"), 0);
+    T_CHECK_EQ_INT(gw_inhibited(&c, "fire-1", "panel-fault", "lift-1", "vibration"), 0);
+}
+
 static const char *lookup(void *arg, const char *name)
 {
     (void)arg;
@@ -288,6 +312,7 @@ int main(void)
     T_RUN(quiet_hours_weekdays_and_dst);
     T_RUN(quiet_bypass_and_backoff);
     T_RUN(routes_first_match_and_continue);
+    T_RUN(inhibition_by_source_rule);
     T_RUN(template_expand);
     T_RUN(message_text_what_where_how_urgent_number);
     return t_done();
