@@ -5,7 +5,7 @@ message, a real HTTP request per webhook call.
 """
 import json
 import os
-import stat
+import ssl
 import subprocess
 import sys
 import threading
@@ -78,7 +78,7 @@ class Receiver:
     """A local HTTP server recording POSTs; answers statuses from a list
     (then 200)."""
 
-    def __init__(self):
+    def __init__(self, tls_dir=None):
         self.lock = threading.Lock()
         self.requests = []
         self.statuses = []
@@ -100,11 +100,24 @@ class Receiver:
 
         self.port = free_port()
         self.srv = HTTPServer(("127.0.0.1", self.port), H)
+        self.scheme = "http"
+        if tls_dir is not None:
+            # A self-signed certificate for 127.0.0.1, made with openssl.
+            self.cert = tls_dir / "cert.pem"
+            key = tls_dir / "key.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-keyout", str(key), "-out", str(self.cert), "-days", "1",
+                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                           check=True, capture_output=True)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(self.cert), str(key))
+            self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
+            self.scheme = "https"
         self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
         self.t.start()
 
     def url(self, path="/hook"):
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def got(self):
         with self.lock:

@@ -133,3 +133,28 @@ def test_world_readable_config_draws_a_warning(tmp_path, procs):
     os.chmod(path, 0o644)
     d = Drive(tmp_path, procs, path)
     wait_for(lambda: "readable by every user" in d.log(), 5, "the warning")
+
+
+def test_webhook_over_tls_verifies_the_server(tmp_path, procs):
+    sms = FakeSms(tmp_path)
+    rx = Receiver(tls_dir=tmp_path)
+    try:
+        cfg = base_config(tmp_path, sms)
+        cfg["hooks"] += [
+            {"name": "trusted", "kind": "webhook", "url": rx.url("/ok"), "ca_file": str(rx.cert),
+             "max_attempts": 1},
+            {"name": "untrusted", "kind": "webhook", "url": rx.url("/bad"), "max_attempts": 1},
+        ]
+        cfg["recipients"] += [{"name": "t", "hook": "trusted", "phone": "+1"},
+                              {"name": "u", "hook": "untrusted", "phone": "+2"}]
+        cfg["groups"][0]["members"] = ["t", "u"]
+        d = Drive(tmp_path, procs, write_config(tmp_path, cfg))
+        d.send({"event": wo_event(33, priority="high")})
+        wait_for(lambda: "to u via untrusted" in d.log() and "delivered to t" in d.log(), 10,
+                 "both outcomes")
+        assert [r["path"] for r in rx.got()] == ["/ok"]
+        assert "giving up after 1 attempts" in d.log()
+        assert "127.0.0.1:" not in d.log().split("to u via untrusted")[1].split("\n")[0]
+        assert [r[1] for r in notifications(tmp_path)] == ["sent", "failed"]
+    finally:
+        rx.close()
