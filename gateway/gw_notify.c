@@ -550,10 +550,12 @@ static int notify__start_exec(gw_notify_t *n, const gw_hook_cfg_t *h, notify__ph
             rc = GW_ENOMEM;
     }
     if (rc == 0) {
+        static const char *const drop[] = {"PLANTROOM_MQTT_PASSWORD", NULL};
         hk_exec_req_t req = {
             .argv = (const char *const *)argv,
             .env_name = "PLANTROOM_ALERT",
             .env_value = p->m->alert_json,
+            .env_drop = drop, /* the daemon's secret is not the hook's business */
             .stdin_data = p->m->alert_json,
             .timeout_ms = h->timeout_ms,
         };

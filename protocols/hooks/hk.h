@@ -31,7 +31,8 @@ typedef struct hk_exec_req {
     const char *const *argv; /* NULL-terminated; argv[0] is looked up on PATH */
     const char *env_name;    /* extra environment variable (e.g. PLANTROOM_ALERT), or NULL */
     const char *env_value;
-    const char *stdin_data; /* written to the child's stdin, then closed; may be NULL */
+    const char *const *env_drop; /* names not passed on (secrets of the daemon); may be NULL */
+    const char *stdin_data;      /* written to the child's stdin, then closed; may be NULL */
     int timeout_ms;
 } hk_exec_req_t;
 

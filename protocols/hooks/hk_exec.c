@@ -126,10 +126,25 @@ static void hk__exec_write_cb(uv_write_t *w, int status)
         uv_close((uv_handle_t *)&j->in, hk__exec_closed);
 }
 
-/* environ plus one "name=value" entry (the only one allocated). */
-static char **hk__exec_env(const char *name, const char *value)
+static int hk__env_dropped(const char *entry, const char *name, const char *const *drop)
 {
-    size_t n = 0, len;
+    size_t len = strlen(name);
+
+    if (strncmp(entry, name, len) == 0 && entry[len] == '=')
+        return 1; /* ours replaces an inherited one */
+    for (; drop && *drop; drop++) {
+        len = strlen(*drop);
+        if (strncmp(entry, *drop, len) == 0 && entry[len] == '=')
+            return 1;
+    }
+    return 0;
+}
+
+/* environ minus the dropped names, plus one "name=value" entry (the only
+ * one allocated). */
+static char **hk__exec_env(const char *name, const char *value, const char *const *drop)
+{
+    size_t n = 0, k = 0, len;
     char **env;
 
     while (environ[n])
@@ -137,22 +152,17 @@ static char **hk__exec_env(const char *name, const char *value)
     env = calloc(n + 2, sizeof(*env));
     if (!env)
         return NULL;
-    for (size_t i = 0, k = 0; i < n; i++) {
-        len = strlen(name);
-        if (strncmp(environ[i], name, len) == 0 && environ[i][len] == '=')
-            continue; /* ours replaces an inherited one */
-        env[k++] = environ[i];
+    for (size_t i = 0; i < n; i++) {
+        if (!hk__env_dropped(environ[i], name, drop))
+            env[k++] = environ[i];
     }
     len = strlen(name) + strlen(value) + 2;
-    n = 0;
-    while (env[n])
-        n++;
-    env[n] = malloc(len);
-    if (!env[n]) {
+    env[k] = malloc(len);
+    if (!env[k]) {
         free(env);
         return NULL;
     }
-    snprintf(env[n], len, "%s=%s", name, value);
+    snprintf(env[k], len, "%s=%s", name, value);
     return env;
 }
 
@@ -173,8 +183,8 @@ int hk_exec(hk_t *h, const hk_exec_req_t *req, hk_done_fn done, void *arg, char 
     j->h = h;
     j->done = done;
     j->arg = arg;
-    if (req->env_name &&
-        (j->env = hk__exec_env(req->env_name, req->env_value ? req->env_value : "")) == NULL)
+    if (req->env_name && (j->env = hk__exec_env(req->env_name, req->env_value ? req->env_value : "",
+                                                req->env_drop)) == NULL)
         goto out_nomem_job;
     if (req->stdin_data && (j->stdin_buf = strdup(req->stdin_data)) == NULL)
         goto out_nomem_job;

@@ -29,7 +29,8 @@ if os.path.exists(fail):
             f.write("x\n")
         sys.exit(3)
 rec = {"argv": sys.argv[1:], "stdin": sys.stdin.read(),
-       "env": os.environ.get("PLANTROOM_ALERT", "")}
+       "env": os.environ.get("PLANTROOM_ALERT", ""),
+       "mqtt_password": os.environ.get("PLANTROOM_MQTT_PASSWORD")}
 with open(os.path.join(here, "sms.log"), "a") as f:
     f.write(json.dumps(rec) + "\n")
     f.flush()
@@ -191,22 +192,22 @@ def wo_event(number, event="opened", priority="medium", category="mechanical",
 class _StdinProc(Proc):
     """A Proc whose stdin is a pipe."""
 
-    def __init__(self, name, args, log_path):
+    def __init__(self, name, args, log_path, env=None):
         self.name = name
         self.args = args
         self.log_path = log_path
         self.log = open(log_path, "ab")
         self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=self.log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+                                  stderr=subprocess.STDOUT, start_new_session=True, env=env)
 
 
 class Drive:
     """plantroom-notify-drive on a config; send() feeds it events."""
 
-    def __init__(self, tmp_path, procs, config, log_name="drive.log"):
+    def __init__(self, tmp_path, procs, config, log_name="drive.log", env=None):
         self.p = _StdinProc("notify-drive",
                             [binary("plantroom-notify-drive"), "--config", str(config)],
-                            tmp_path / log_name)
+                            tmp_path / log_name, env)
         procs.append(self.p)
         wait_for(lambda: "drive: running" in self.p.output(), 10, "notify-drive to start")
 

@@ -25,7 +25,8 @@ def notifications(tmp_path):
 def test_one_alert_one_sms_per_member(tmp_path, procs):
     sms = FakeSms(tmp_path)
     cfg = base_config(tmp_path, sms)
-    d = Drive(tmp_path, procs, write_config(tmp_path, cfg))
+    env = dict(os.environ, PLANTROOM_MQTT_PASSWORD="hunter2")
+    d = Drive(tmp_path, procs, write_config(tmp_path, cfg), env=env)
     d.send({"event": wo_event(12, priority="high", device="lift-1",
                               title="电梯1 机房振动超过 4.5 mm/s")})
     wait_for(lambda: len(sms.messages()) == 2, 10, "two SMS")
@@ -40,6 +41,7 @@ def test_one_alert_one_sms_per_member(tmp_path, procs):
     assert alert == json.loads(m["env"])
     assert alert["alerts"][0]["number"] == 12 and alert["group"] == "oncall"
     assert "+86" not in m["stdin"]  # no phone numbers in the alert JSON
+    assert m["mqtt_password"] is None  # the daemon's secrets stay with it
     # Phone numbers never reach the log; recipients are named.
     wait_for(lambda: "delivered to bob" in d.log() and "delivered to alice" in d.log(), 5,
              "deliveries logged")
