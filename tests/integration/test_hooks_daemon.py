@@ -5,6 +5,7 @@ numbers appear neither in the daemon's log nor in any MQTT payload.
 """
 import json
 import os
+import signal
 
 from conftest import make_config, wait_for
 from hooks_helpers import PHONES, FakeSms
@@ -44,3 +45,16 @@ def test_vibration_work_order_reaches_the_phones(tmp_path, broker, sim, subscrib
         assert p not in log and p not in payloads
     assert (tmp_path / "state" / "notify.db").exists()
     json.loads(sms.messages()[0]["stdin"])
+
+    # SIGHUP with carol added: the next order reaches her too.
+    cfg = json.loads(config.read_text())
+    cfg["recipients"].append({"name": "carol", "hook": "sms", "phone": PHONES["carol"]})
+    cfg["groups"][0]["members"].append("carol")
+    config.write_text(json.dumps(cfg))
+    d.proc.signal(signal.SIGHUP)
+    d.wait_log("configuration reloaded")
+    sim.set("lift-2.vibration_machine", 5.5)
+    wait_for(lambda: sms.to(PHONES["carol"]), 15, "carol told after the reload")
+    (text,) = sms.to(PHONES["carol"])
+    assert "(lift-2)" in text and f"#{number}" not in text
+    assert len(sms.to(PHONES["alice"])) == 2
