@@ -12,11 +12,6 @@
 
 #ifndef PLANTROOM_PROFILES_DIR
 #define PLANTROOM_PROFILES_DIR "/usr/share/plantroom/profiles"
-/* gw_config_hooks.c: "hooks", "recipients", "groups", "routes",
- * "quiet_hours" into cfg->notify, references resolved; and its free. */
-void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
-void gw__cfg_notify_free(gw_notify_cfg_t *n);
-
 #endif
 
 /* Add an error at path unless name uses only letters, digits, '-', '_', '.'
@@ -32,7 +27,7 @@ void gw__cfg_device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, cons
 void gw__cfg_rule(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_errlist_t *el);
 
 /* gw_config_hooks.c: "hooks", "recipients", "groups", "routes",
- * "quiet_hours" into cfg->notify, references resolved; and its free. */
+ * "quiet_hours", "inhibit_rules" into cfg->notify, references resolved; and its free. */
 void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
 void gw__cfg_notify_free(gw_notify_cfg_t *n);
 
