@@ -55,7 +55,7 @@ def test_one_alert_one_sms_per_member(tmp_path, procs):
 
 def test_storm_of_100_alerts_folds_into_one_message_per_member(tmp_path, procs):
     sms = FakeSms(tmp_path)
-    cfg = base_config(tmp_path, sms, group_wait_ms=1500)
+    cfg = base_config(tmp_path, sms, group_wait_ms=2500)
     d = Drive(tmp_path, procs, write_config(tmp_path, cfg))
     d.send(*[{"event": wo_event(100 + i, device=f"lift-{1 + i % 4}")} for i in range(100)])
     wait_for(lambda: len(sms.messages()) >= 2, 15, "the grouped SMS")

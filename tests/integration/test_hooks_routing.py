@@ -18,10 +18,10 @@ def test_quiet_hours_hold_minor_and_pass_fire(tmp_path, procs):
     sms = FakeSms(tmp_path)
     cfg = base_config(tmp_path, sms, group_wait_ms=300)
     cfg["groups"][0]["members"] = ["alice"]
-    # Quiet hours from a minute ago until 4 s from now, in Shanghai time.
+    # Quiet hours from a minute ago until 6 s from now, in Shanghai time.
     tz = ZoneInfo("Asia/Shanghai")
     now = datetime.datetime.now(tz)
-    end = now + datetime.timedelta(seconds=4)
+    end = now + datetime.timedelta(seconds=6)
     cfg["quiet_hours"] = {"start": (now - datetime.timedelta(minutes=1)).strftime("%H:%M:%S"),
                           "end": end.strftime("%H:%M:%S"), "tz": "Asia/Shanghai"}
     end_ts = end.replace(microsecond=0).timestamp()
