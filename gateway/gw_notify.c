@@ -26,9 +26,18 @@
 #define GW_NOTIFY__DUE_MAX 64 /* messages looked at per tick */
 #define GW_NOTIFY__MSG_MAX 2048
 
+/* Events that arrived during this loop iteration, taken in together. */
+typedef struct gw_notify__ev {
+    struct gw_notify__ev *next;
+    char payload[]; /* the outbox row's JSON */
+} gw_notify__ev_t;
+
 struct gw_notify {
     uv_loop_t *loop;
     uv_timer_t tick;
+    uv_check_t take_in; /* runs after the loop's poll phase: takes in `pending` */
+    gw_notify__ev_t *pending, **pending_tail;
+    int open_handles;
     const gw_config_t *cfg;
     gw_notify_env_t env;
     notify_store_t *st;
@@ -160,31 +169,89 @@ static int notify__ingest(gw_notify_t *n, const cJSON *ev, int64_t now)
     return rc;
 }
 
-void gw_notify_on_event(gw_notify_t *n, const char *channel, const char *payload)
+/* Take in one event inside the caller's transaction. */
+static int notify__take_one(gw_notify_t *n, const char *payload, int64_t now)
 {
-    cJSON *ev;
+    cJSON *ev = cJSON_Parse(payload);
+    int rc = 0;
+
+    if (!ev || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(ev, "work_order")) ||
+        !notify__jstr(ev, "event_id")[0])
+        gw_log_warn("notify", "ignoring a malformed work-order event");
+    else
+        rc = notify__ingest(n, ev, now);
+    cJSON_Delete(ev);
+    return rc;
+}
+
+/* Take in every pending event: all in one transaction (one fsync for a
+ * storm); if that fails, each in its own, so one bad event costs only
+ * itself. */
+static void notify__take_in(gw_notify_t *n)
+{
+    gw_notify__ev_t *list = n->pending, *e;
+    int64_t now = gw_wall_ms();
     int rc;
 
-    if (!n || n->stopping || strcmp(channel, "workorder") != 0)
+    n->pending = NULL;
+    n->pending_tail = &n->pending;
+    if (!list)
         return;
-    ev = cJSON_Parse(payload);
-    if (!ev || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(ev, "work_order")) ||
-        !notify__jstr(ev, "event_id")[0]) {
-        gw_log_warn("notify", "ignoring a malformed work-order event");
-        cJSON_Delete(ev);
-        return;
-    }
     rc = notify_store_begin(n->st);
-    if (rc == 0)
-        rc = notify__ingest(n, ev, gw_wall_ms());
+    for (e = list; e && rc >= 0; e = e->next)
+        rc = notify__take_one(n, e->payload, now);
     if (rc >= 0)
         rc = notify_store_commit(n->st);
     if (rc < 0) {
-        gw_log_error("notify", "event %s not taken in: %s", notify__jstr(ev, "event_id"),
-                     notify_store_errmsg(n->st));
         notify_store_rollback(n->st);
+        for (e = list; e; e = e->next) {
+            rc = notify_store_begin(n->st);
+            if (rc >= 0)
+                rc = notify__take_one(n, e->payload, now);
+            if (rc >= 0)
+                rc = notify_store_commit(n->st);
+            if (rc < 0) {
+                gw_log_error("notify", "an event was not taken in: %s", notify_store_errmsg(n->st));
+                notify_store_rollback(n->st);
+            }
+        }
     }
-    cJSON_Delete(ev);
+    while (list) {
+        e = list->next;
+        free(list);
+        list = e;
+    }
+}
+
+static void notify__take_in_cb(uv_check_t *c)
+{
+    gw_notify_t *n = c->data;
+
+    uv_check_stop(c);
+    notify__take_in(n);
+}
+
+void gw_notify_on_event(gw_notify_t *n, const char *channel, const char *payload)
+{
+    gw_notify__ev_t *e;
+    size_t len;
+
+    if (!n || n->stopping || strcmp(channel, "workorder") != 0)
+        return;
+    len = strlen(payload) + 1;
+    e = malloc(sizeof(*e) + len);
+    if (!e) {
+        gw_log_error("notify", "out of memory: a work-order event was not taken in");
+        return;
+    }
+    e->next = NULL;
+    memcpy(e->payload, payload, len);
+    *n->pending_tail = e;
+    n->pending_tail = &e->next;
+    /* Taken in after this poll phase, before the loop waits again: before
+     * MQTT's acknowledgement of the same row can be handled, which comes
+     * through the queue in a later iteration. */
+    uv_check_start(&n->take_in, notify__take_in_cb);
 }
 
 /* ---- groups flushed into messages ----------------------------------------- */
@@ -837,6 +904,10 @@ int gw_notify_start(gw_notify_t **out, uv_loop_t *loop, const gw_config_t *cfg,
         goto out_store;
     uv_timer_init(loop, &n->tick);
     n->tick.data = n;
+    uv_check_init(loop, &n->take_in);
+    n->take_in.data = n;
+    n->pending_tail = &n->pending;
+    n->open_handles = 2;
     uv_timer_start(&n->tick, notify__tick_cb, GW_NOTIFY__TICK_MS, GW_NOTIFY__TICK_MS);
     notify__warn_mode(cfg);
     gw_log_info("notify", "notify.db opened: %zu hooks, %zu recipients, %zu groups, %zu routes",
@@ -857,6 +928,8 @@ static void notify__closed(uv_handle_t *h)
 {
     gw_notify_t *n = h->data;
 
+    if (--n->open_handles > 0)
+        return;
     free(n->inflight);
     free(n->last_send);
     free(n);
@@ -866,10 +939,13 @@ void gw_notify_stop(gw_notify_t *n)
 {
     if (!n)
         return;
+    notify__take_in(n); /* events of this iteration are not lost */
     n->stopping = 1;
     hk_close(n->hk); /* in-flight messages stay pending: sent after a restart */
     notify_store_close(n->st);
     n->st = NULL;
     uv_timer_stop(&n->tick);
+    uv_check_stop(&n->take_in);
     uv_close((uv_handle_t *)&n->tick, notify__closed);
+    uv_close((uv_handle_t *)&n->take_in, notify__closed);
 }

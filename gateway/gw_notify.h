@@ -10,9 +10,10 @@
  * member of the group through its hook (protocols/hooks/hk.h) with retries,
  * backoff and a rate limit per recipient.
  *
- * Durability (store/notify_store.h, state_dir/notify.db): an event is taken
- * in, and a message is queued, in one transaction each, before anything is
- * sent; a message is marked sent only after its hook succeeded. A crash
+ * Durability (store/notify_store.h, state_dir/notify.db): events are taken
+ * in (those of one loop iteration in one transaction, right after the
+ * iteration's poll phase), and messages are queued in one transaction per
+ * flushed batch, before anything is sent; a message is marked sent only after its hook succeeded. A crash
  * between the hook's success and that mark sends the message again after
  * the restart (at least once; the work-order numbers in the text tell a
  * human it is the same). Never lost, never repeated once recorded.
@@ -46,8 +47,10 @@ int gw_notify_start(gw_notify_t **out, uv_loop_t *loop, const gw_config_t *cfg,
                     const gw_notify_env_t *env, char *err, size_t errlen);
 /* After a reload: use cfg from now on (names are looked up again). */
 void gw_notify_set_config(gw_notify_t *n, const gw_config_t *cfg);
-/* A committed outbox row. Rows of other channels are ignored; an event
- * already taken in (same event_id) is ignored. */
+/* A committed outbox row: copied, and taken in after this loop iteration's
+ * poll phase together with the others of the iteration (before an MQTT
+ * acknowledgement of the row can be handled). Rows of other channels are
+ * ignored; an event already taken in (same event_id) is ignored. */
 void gw_notify_on_event(gw_notify_t *n, const char *channel, const char *payload);
 /* Stop: deliveries in flight are cancelled (their messages stay pending
  * and are sent after the next start). Frees n once the loop has run the
