@@ -47,6 +47,7 @@ struct gw_notify {
     size_t ninflight, capinflight;
     int64_t *last_send; /* per recipient index: wall ms of the last start */
     size_t nlast_send;
+    unsigned tick_failures; /* consecutive failed ticks, to log few of them */
 };
 
 /* One delivery in flight; freed by its done callback. */
@@ -184,19 +185,18 @@ static int notify__take_one(gw_notify_t *n, const char *payload, int64_t now)
     return rc;
 }
 
-/* Take in every pending event: all in one transaction (one fsync for a
- * storm); if that fails, each in its own, so one bad event costs only
- * itself. */
-static void notify__take_in(gw_notify_t *n)
+/* Take in every pending event, all in one transaction (one fsync for a
+ * storm). When notify.db cannot be written (locked by another process, disk
+ * full), the events stay pending, in order, and the next tick tries again:
+ * returns the negative code then. */
+static int notify__take_in(gw_notify_t *n)
 {
     gw_notify__ev_t *list = n->pending, *e;
     int64_t now = gw_wall_ms();
     int rc;
 
-    n->pending = NULL;
-    n->pending_tail = &n->pending;
     if (!list)
-        return;
+        return 0;
     rc = notify_store_begin(n->st);
     for (e = list; e && rc >= 0; e = e->next)
         rc = notify__take_one(n, e->payload, now);
@@ -204,23 +204,16 @@ static void notify__take_in(gw_notify_t *n)
         rc = notify_store_commit(n->st);
     if (rc < 0) {
         notify_store_rollback(n->st);
-        for (e = list; e; e = e->next) {
-            rc = notify_store_begin(n->st);
-            if (rc >= 0)
-                rc = notify__take_one(n, e->payload, now);
-            if (rc >= 0)
-                rc = notify_store_commit(n->st);
-            if (rc < 0) {
-                gw_log_error("notify", "an event was not taken in: %s", notify_store_errmsg(n->st));
-                notify_store_rollback(n->st);
-            }
-        }
+        return rc; /* n->pending still holds them all (and any newer) */
     }
+    n->pending = NULL;
+    n->pending_tail = &n->pending;
     while (list) {
         e = list->next;
         free(list);
         list = e;
     }
+    return 0;
 }
 
 static void notify__take_in_cb(uv_check_t *c)
@@ -228,7 +221,9 @@ static void notify__take_in_cb(uv_check_t *c)
     gw_notify_t *n = c->data;
 
     uv_check_stop(c);
-    notify__take_in(n);
+    if (notify__take_in(n) < 0)
+        gw_log_warn("notify", "work-order events not taken in yet (%s): retrying every %d ms",
+                    notify_store_errmsg(n->st), GW_NOTIFY__TICK_MS);
 }
 
 void gw_notify_on_event(gw_notify_t *n, const char *channel, const char *payload)
@@ -837,19 +832,28 @@ static void notify__tick_cb(uv_timer_t *t)
 
     if (n->stopping)
         return;
-    rc = notify_store_begin(n->st);
+    rc = notify__take_in(n); /* events a failed take-in left pending */
+    if (rc == 0)
+        rc = notify_store_begin(n->st);
     if (rc == 0)
         rc = notify__flush(n, now);
     if (rc == 0)
         rc = notify__scan(n, now);
     if (rc == 0)
         rc = notify_store_commit(n->st);
+    if (rc == 0)
+        rc = notify__deliver(n, now);
     if (rc < 0) {
-        gw_log_error("notify", "tick: %s", notify_store_errmsg(n->st));
+        /* the first failure, then one a minute while it lasts */
+        if (n->tick_failures++ % (60000 / GW_NOTIFY__TICK_MS) == 0)
+            gw_log_error("notify", "notify.db: %s (try %u); trying again every %d ms",
+                         notify_store_errmsg(n->st), n->tick_failures, GW_NOTIFY__TICK_MS);
         notify_store_rollback(n->st);
+        return;
     }
-    if (notify__deliver(n, now) < 0)
-        gw_log_error("notify", "reading due messages: %s", notify_store_errmsg(n->st));
+    if (n->tick_failures)
+        gw_log_notice("notify", "notify.db usable again after %u failed tries", n->tick_failures);
+    n->tick_failures = 0;
 }
 
 void gw_notify_set_config(gw_notify_t *n, const gw_config_t *cfg)
@@ -930,6 +934,11 @@ static void notify__closed(uv_handle_t *h)
 
     if (--n->open_handles > 0)
         return;
+    while (n->pending) {
+        gw_notify__ev_t *e = n->pending->next;
+        free(n->pending);
+        n->pending = e;
+    }
     free(n->inflight);
     free(n->last_send);
     free(n);
@@ -939,7 +948,9 @@ void gw_notify_stop(gw_notify_t *n)
 {
     if (!n)
         return;
-    notify__take_in(n); /* events of this iteration are not lost */
+    if (notify__take_in(n) < 0) /* events of this iteration */
+        gw_log_error("notify", "stopping: work-order events not taken in: %s",
+                     notify_store_errmsg(n->st));
     n->stopping = 1;
     hk_close(n->hk); /* in-flight messages stay pending: sent after a restart */
     notify_store_close(n->st);

@@ -67,7 +67,9 @@ int notify_store_open(notify_store_t **out, const char *path, char *err, size_t 
     close(fd);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
         goto out_db;
-    sqlite3_busy_timeout(s->db, 5000);
+    /* Short: the loop thread waits this long at most when another process
+     * (sqlite3 by hand) holds the lock; the notifier tries again next tick. */
+    sqlite3_busy_timeout(s->db, 250);
     if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
                      NULL) != SQLITE_OK ||
         sqlite3_exec(s->db, ns__schema, NULL, NULL, NULL) != SQLITE_OK)

@@ -6,6 +6,8 @@
 - A message whose success was recorded is never sent again by a restart.
 - A message queued but not yet sent when the process dies is sent after the
   restart (never lost).
+- While notify.db is locked by another process, events wait in memory and
+  are taken in once it is free.
 """
 import os
 import signal
@@ -110,3 +112,22 @@ def _batched(tmp_path):
             con.close()
     except sqlite3.OperationalError:
         return False
+
+
+def test_locked_notify_db_delays_but_loses_nothing(tmp_path, procs):
+    sms = FakeSms(tmp_path)
+    cfg = base_config(tmp_path, sms, group_wait_ms=200)
+    cfg["groups"][0]["members"] = ["alice"]
+    d = Drive(tmp_path, procs, write_config(tmp_path, cfg))
+    # Someone holds the write lock (sqlite3 by hand, a backup): the event
+    # cannot be taken in, and waits in memory.
+    con = sqlite3.connect(tmp_path / "state" / "notify.db", isolation_level=None, timeout=5)
+    con.execute("BEGIN IMMEDIATE")
+    d.send({"event": wo_event(94, priority="high")})
+    wait_for(lambda: "not taken in yet" in d.log(), 5, "the take-in to fail")
+    assert not sms.messages()
+    con.execute("COMMIT")
+    con.close()
+    wait_for(lambda: sms.to(ALICE), 8, "the message once the lock is gone")
+    assert "#94" in sms.to(ALICE)[0]
+    wait_for(lambda: rows(tmp_path) == [("alice", "sent", 1)], 5, "success recorded")
