@@ -13,10 +13,10 @@
  * Durability (store/notify_store.h, state_dir/notify.db): events are taken
  * in (those of one loop iteration in one transaction, right after the
  * iteration's poll phase), and messages are queued in one transaction per
- * flushed batch, before anything is sent; a message is marked sent only after its hook succeeded. A crash
- * between the hook's success and that mark sends the message again after
- * the restart (at least once; the work-order numbers in the text tell a
- * human it is the same). Never lost, never repeated once recorded.
+ * flushed batch, before anything is sent; a message is marked sent only after its hook succeeded. A
+ * crash between the hook's success and that mark sends the message again after the restart (at
+ * least once; the work-order numbers in the text tell a human it is the same). Never lost, never
+ * repeated once recorded.
  *
  * Loop thread only.
  */
