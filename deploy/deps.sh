@@ -10,6 +10,8 @@ PACKAGES=(
   libuv1-dev libmodbus-dev libpaho-mqtt-dev libssl-dev libsqlite3-dev libcjson-dev
   # service: sd_notify/watchdog, the Prometheus endpoint; the .deb (cpack, dpkg-shlibdeps)
   libsystemd-dev libmicrohttpd-dev dpkg-dev
+  # webhooks
+  libcurl4-openssl-dev
   # demo and tests: a real broker and clients, Modbus peers, serial ptys
   mosquitto mosquitto-clients sqlite3 mbpoll socat
   # systemd-analyze verify on the unit

@@ -13,6 +13,7 @@
 #include "drivers/drv.h"
 #include "gateway/gw_errlist.h"
 #include "gateway/gw_log.h"
+#include "gateway/gw_notify_cfg.h"
 #include "gateway/gw_types.h"
 #include "rules/rule.h"
 #include "store/ledger.h"
@@ -107,6 +108,9 @@ typedef struct gw_config {
     /* ledger.sla_minutes, ledger.routing, ledger.*_retention_days, report.dir
      * (gw_config_ledger.c): handed to the ledger thread */
     ledger_policy_t ledger_policy;
+    /* notifications: hooks, recipients, groups, routes, quiet hours
+     * (gw_notify_cfg.h, gw_config_hooks.c) */
+    gw_notify_cfg_t notify;
 } gw_config_t;
 
 /* Overrides from the command line or environment. NULL fields: none.

@@ -34,4 +34,9 @@ void gw__cfg_service(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
  * after cfg__paths, so that state_dir is known. */
 void gw__cfg_ledger(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
 
+/* gw_config_hooks.c: "hooks", "recipients", "groups", "routes",
+ * "quiet_hours", "inhibit_rules" into cfg->notify, references resolved; and its free. */
+void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+void gw__cfg_notify_free(gw_notify_cfg_t *n);
+
 #endif

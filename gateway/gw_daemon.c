@@ -118,6 +118,7 @@ int gw__reload(gw_daemon_t *d, char *rerr, size_t rerrlen)
     if (!mq_same)
         gw__mq_stop(d);
     d->rt = rt;
+    gw_notify_set_config(d->notify, rt->cfg);
     gw_log_set_level(rt->cfg->log_level);
     if (gw_runtime_start_buses(rt, &d->inq, err, sizeof(err)) != 0)
         gw_log_error("gw", "reload: %s", err);
@@ -229,6 +230,9 @@ int gw_daemon_create(gw_daemon_t **out, gw_config_t *cfg, const gw_config_overri
         goto out_loop;
     gw_log_info("ledger", "opened %s", d->rt->cfg->ledger_path);
     gw__ledger_policy(d);
+    rc = gw__notify_start(d, err, errlen);
+    if (rc != 0)
+        goto out_ledger;
     rc = gw__mq_start(d, err, errlen);
     if (rc != 0)
         goto out_ledger;
@@ -279,6 +283,8 @@ int gw_daemon_run(gw_daemon_t *d)
         gw_log_error("ledger", "closed: some writes were never committed (see above)");
     d->ledger = NULL;
     gw__mq_stop(d);
+    gw_notify_stop(d->notify);
+    d->notify = NULL;
     gw_log_notice("gw", "stopped");
     return 0;
 }
@@ -308,6 +314,8 @@ void gw_daemon_destroy(gw_daemon_t *d)
         d->mq = NULL;
     }
     gw__svc_stop(d);
+    gw_notify_stop(d->notify);
+    d->notify = NULL;
     uv_walk(&d->loop, daemon__close_walk, NULL);
     uv_run(&d->loop, UV_RUN_DEFAULT);
     uv_loop_close(&d->loop);

@@ -10,6 +10,7 @@
 #include "gateway/gw_control.h"
 #include "gateway/gw_daemon.h"
 #include "gateway/gw_metrics.h"
+#include "gateway/gw_notify.h"
 #include "gateway/gw_runtime.h"
 #include "protocols/mqtt/mq.h"
 #include "store/ledger_worker.h"
@@ -60,6 +61,8 @@ struct gw_daemon {
     struct gw_rollup *rollup; /* owned; gw__rollup_free */
     uv_timer_t outbox_timer;
     int outbox_timer_on;
+    /* notifications (gw_notify.h, gw_daemon_notify.c): NULL when stopped */
+    gw_notify_t *notify;
 };
 
 /* gw_north.c: MQTT session, publishing, outbox delivery */
@@ -72,6 +75,9 @@ int gw__mq_start(gw_daemon_t *d, char *err, size_t errlen);
 void gw__mq_stop(gw_daemon_t *d);
 void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m);
 void gw__on_ledger_event(gw_daemon_t *d, gw_msg_t *m);
+
+/* gw_daemon_notify.c: start the notifier (d->notify) on the daemon's loop */
+int gw__notify_start(gw_daemon_t *d, char *err, size_t errlen);
 
 /* gw_rules.c: run a device's rules on its latest samples */
 void gw__run_rules(gw_daemon_t *d, uint32_t device_idx);
