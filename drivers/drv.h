@@ -56,7 +56,8 @@ typedef struct drv_point {
     uint16_t address; /* zero-based, as on the wire */
     drv_type_t type;
     drv_order_t order;
-    double scale; /* value = raw * scale + offset */
+    uint8_t order_explicit; /* "order" was given (else a device/profile default) */
+    double scale;           /* value = raw * scale + offset */
     double offset;
 } drv_point_t;
 

@@ -121,7 +121,8 @@ int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_orde
     drv__enum(obj, "type", path, type_names, GW_ARRAY_SIZE(type_names), &v, el);
     pt->type = (drv_type_t)v;
     v = (int)pt->order;
-    drv__enum(obj, "order", path, order_names, GW_ARRAY_SIZE(order_names), &v, el);
+    if (drv__enum(obj, "order", path, order_names, GW_ARRAY_SIZE(order_names), &v, el) > 0)
+        pt->order_explicit = 1;
     pt->order = (drv_order_t)v;
     have_addr = gw_json_int(obj, "address", path, &addr, pt->address, 0, 65535, !merge, el);
     if (have_addr > 0)

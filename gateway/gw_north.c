@@ -323,6 +323,9 @@ void gw__publish_telemetry(gw_daemon_t *d, const gw_device_rt_t *dev, int64_t ts
             cJSON_AddNullToObject(p, "value");
         cJSON_AddStringToObject(p, "unit", dev->cfg->points[i].unit);
         cJSON_AddStringToObject(p, "quality", gw_quality_name(s->quality));
+        if (d->rt->points[dev->first_point + i].exception) /* the Modbus exception, by name */
+            cJSON_AddStringToObject(
+                p, "error", mb_exception_name(d->rt->points[dev->first_point + i].exception));
         cJSON_AddStringToObject(p, "ts", gw_format_iso8601(s->ts_ms, ts, sizeof(ts)));
     }
     snprintf(suffix, sizeof(suffix), "devices/%s/telemetry", dev->cfg->name);

@@ -50,15 +50,20 @@ void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r)
     if (r->device_id < 0 || (size_t)r->device_id >= rt->cfg->ndevices)
         return;
     dev = &rt->devs[r->device_id];
-    if (r->rc == 0 && r->nwords != dev->nwords)
+    if (r->nwords != dev->nwords || r->nblocks != dev->nblocks)
         return; /* a reading planned for another config: ignore */
     for (size_t i = 0; i < dev->cfg->npoints; i++) {
         gw_point_rt_t *p = &rt->points[dev->first_point + i];
+        uint16_t st = r->block_status[p->block_idx];
         p->last.ts_ms = r->ts_ms;
-        if (r->rc != 0) {
+        /* A failed block fails its own points only; an exception is kept
+         * by code so that telemetry names it. */
+        if (r->rc != 0 || st != 0) {
             p->last.quality = GW_Q_COMM_ERROR;
+            p->exception = st == MB_BLOCK_FAILED ? 0 : st;
             continue;
         }
+        p->exception = 0;
         if (drv_decode(&dev->cfg->points[i], r->words + p->word_offset, &p->last.value) == 0)
             p->last.quality = GW_Q_GOOD;
         else

@@ -32,6 +32,13 @@ static int rt__plan_device(gw_runtime_t *rt, gw_device_rt_t *d, int max_gap, cha
     for (size_t i = 0; i < dc->npoints; i++) {
         gw_point_rt_t *p = &rt->points[d->first_point + i];
         p->word_offset = offs[i];
+        for (size_t b = 0; b < d->nblocks; b++) {
+            if (offs[i] >= d->blocks[b].offset &&
+                offs[i] < d->blocks[b].offset + d->blocks[b].count) {
+                p->block_idx = (uint32_t)b;
+                break;
+            }
+        }
     }
 out_free:
     free(spans);
@@ -131,10 +138,18 @@ int gw_runtime_start_buses(gw_runtime_t *rt, gw_queue_t *q, char *err, size_t er
         mb_bus_cfg_t mc = {
             .bus_id = (int)b,
             .name = bc->name,
+            .transport = strcmp(bc->type, "rtu") == 0 ? MB_RTU : MB_TCP,
             .host = bc->host,
             .port = bc->port,
+            .device = bc->device,
+            .baud = bc->baud,
+            .parity = bc->parity,
+            .data_bits = bc->data_bits,
+            .stop_bits = bc->stop_bits,
+            .rs485 = bc->rs485,
             .timeout_ms = bc->timeout_ms,
             .pause_ms = bc->pause_ms,
+            .connect_pause_ms = bc->connect_pause_ms,
             .reconnect_max_ms = bc->reconnect_max_ms,
         };
         size_t n = 0;
@@ -143,8 +158,13 @@ int gw_runtime_start_buses(gw_runtime_t *rt, gw_queue_t *q, char *err, size_t er
             if (d->cfg->bus_idx != (int)b)
                 continue;
             devs[n].device_id = (int)i;
+            devs[n].name = d->cfg->name;
             devs[n].unit_id = d->cfg->unit_id;
             devs[n].interval_ms = d->cfg->interval_ms;
+            devs[n].timeout_ms = d->cfg->timeout_ms;
+            devs[n].retries = d->cfg->retries;
+            devs[n].offline_after = d->cfg->offline_after;
+            devs[n].backoff_max_ms = d->cfg->backoff_max_ms;
             devs[n].blocks = d->blocks;
             devs[n].nblocks = d->nblocks;
             devs[n].nwords = d->nwords;

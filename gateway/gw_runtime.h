@@ -24,6 +24,8 @@ typedef struct gw_point_rt {
     gw_sample_t last;     /* latest sample (quality says if it is usable) */
     uint32_t word_offset; /* where its words land in the device's reading */
     uint32_t device_idx;
+    uint32_t block_idx; /* the request of the device's plan that reads it */
+    uint16_t exception; /* Modbus exception code of its last failed read, 0: none */
 } gw_point_rt_t;
 
 typedef struct gw_device_rt {

@@ -4,10 +4,23 @@
  * The thread keeps a due time per device on the monotonic clock, polls each
  * device when due (all its planned blocks, one request after another with
  * the bus pause between them), posts the reading, and sleeps on a condition
- * variable until the next due time or a stop request. A dead connection is
- * closed and re-opened with capped exponential backoff and jitter; devices
- * that fall due meanwhile get a reading with an error, so the daemon marks
- * their points comm_error rather than keeping stale values.
+ * variable until the next due time or a stop request.
+ *
+ * Failures are told apart, because they call for different cures:
+ *  - a Modbus exception is an answer: only that block's points fail, the
+ *    device is online, the link is fine;
+ *  - a timeout means this unit id is silent: the poll ends there (one
+ *    timeout per device per cycle at most), the device's failure count
+ *    grows, and after offline_after polls it is probed with capped
+ *    exponential backoff with jitter. The connection stays up: on TCP the
+ *    late answer, if one comes, is flushed before the next request (and a
+ *    stale answer read in its place is caught by the transaction id check,
+ *    flushed and the request retried);
+ *  - a garbled answer (bad CRC, bad length, junk) flushes the line and is
+ *    retried up to the device's retries;
+ *  - a link error (reset, refused, EOF, serial port gone) closes the
+ *    connection; it is re-opened with capped exponential backoff and
+ *    jitter, and every device is polled again promptly once it is back.
  */
 #include "protocols/modbus/mb.h"
 #include "gateway/gw_clock.h"
@@ -25,17 +38,26 @@
 
 typedef struct mb__device {
     mb_device_cfg_t cfg;
-    mb_block_t *blocks; /* owned copy */
-    int64_t next_due;   /* monotonic ms */
+    char name[64];
+    mb_block_t *blocks;    /* owned copy */
+    uint16_t *last_status; /* per block, for logging changes only; owned */
+    int64_t next_due;      /* monotonic ms */
+    int fails;             /* consecutive polls without an answer */
+    int backoff_ms;        /* current probe interval while offline, 0: online */
 } mb__device_t;
 
 struct mb_bus {
     int bus_id;
     char name[64];
+    mb_transport_t transport;
     char host[128];
     char port[8];
+    char device[128];
+    int baud, data_bits, stop_bits, rs485;
+    char parity;
     int timeout_ms;
     int pause_ms;
+    int connect_pause_ms;
     int reconnect_max_ms;
     mb__device_t *devs;
     size_t ndevs;
@@ -48,14 +70,38 @@ struct mb_bus {
 
     modbus_t *ctx;
     int connected;
+    int need_flush;       /* a request timed out: its answer may still come */
+    int cur_timeout_ms;   /* response timeout set on ctx */
     int backoff_ms;       /* current reconnect backoff */
     int64_t next_connect; /* monotonic ms of the next connect attempt */
+    int64_t last_request; /* monotonic ms of the end of the last request */
     char last_err[128];
 };
 
 const char *mb_strerror(int errnum)
 {
     return modbus_strerror(errnum);
+}
+
+const char *mb_exception_name(unsigned code)
+{
+    static const char *const names[] = {
+        NULL,
+        "illegal function",
+        "illegal data address",
+        "illegal data value",
+        "server device failure",
+        "acknowledge",
+        "server device busy",
+        "negative acknowledge",
+        "memory parity error",
+        NULL,
+        "gateway path unavailable",
+        "gateway target device failed to respond",
+    };
+    if (code < GW_ARRAY_SIZE(names) && names[code])
+        return names[code];
+    return "exception";
 }
 
 /* Sleep until the monotonic deadline or a stop request. */
@@ -99,7 +145,7 @@ static int bus__jitter(int ms)
     unsigned r = 0;
     if (getrandom(&r, sizeof(r), 0) != sizeof(r))
         r = (unsigned)rand();
-    /* +-25 % so that many gateways do not reconnect in step */
+    /* +-25 % so that many gateways (and devices) do not retry in step */
     return ms - ms / 4 + (int)(r % (unsigned)(ms / 2 + 1));
 }
 
@@ -110,6 +156,7 @@ static void bus__disconnect(mb_bus_t *bus, const char *why)
     modbus_close(bus->ctx);
     modbus_free(bus->ctx);
     bus->ctx = NULL;
+    bus->need_flush = 0;
     if (bus->connected) {
         bus->connected = 0;
         gw_log_warn("modbus", "bus %s: disconnected: %s", bus->name, why);
@@ -117,34 +164,80 @@ static void bus__disconnect(mb_bus_t *bus, const char *why)
     }
 }
 
+static void bus__set_timeout(mb_bus_t *bus, int ms)
+{
+    if (ms == bus->cur_timeout_ms)
+        return;
+    modbus_set_response_timeout(bus->ctx, (uint32_t)(ms / 1000), (uint32_t)(ms % 1000) * 1000);
+    bus->cur_timeout_ms = ms;
+}
+
+/* A new context for the bus's transport, or NULL with errno set. */
+static modbus_t *bus__new_ctx(mb_bus_t *bus)
+{
+    if (bus->transport == MB_TCP)
+        return modbus_new_tcp_pi(bus->host, bus->port);
+    return modbus_new_rtu(bus->device, bus->baud, bus->parity, bus->data_bits, bus->stop_bits);
+}
+
+static const char *bus__endpoint(const mb_bus_t *bus, char *buf, size_t len)
+{
+    if (bus->transport == MB_TCP)
+        snprintf(buf, len, "%s:%s", bus->host, bus->port);
+    else
+        snprintf(buf, len, "%s (%d %c%d%d)", bus->device, bus->baud, bus->parity, bus->data_bits,
+                 bus->stop_bits);
+    return buf;
+}
+
+/* After connecting: RS-485 mode where asked (a pty or a USB adapter that
+ * does it in hardware answers ENOTTY: fine). */
+static void bus__after_connect(mb_bus_t *bus)
+{
+    if (bus->transport == MB_RTU && bus->rs485 &&
+        modbus_rtu_set_serial_mode(bus->ctx, MODBUS_RTU_RS485) != 0 && errno != ENOTTY)
+        gw_log_warn("modbus", "bus %s: cannot set RS-485 mode: %s", bus->name,
+                    modbus_strerror(errno));
+}
+
 /* Try to connect if the backoff allows. Returns 1 when connected. */
 static int bus__ensure_connected(mb_bus_t *bus)
 {
     int64_t now = gw_mono_ms();
+    char ep[192];
 
     if (bus->connected)
         return 1;
     if (now < bus->next_connect)
         return 0;
-    bus->ctx = modbus_new_tcp_pi(bus->host, bus->port);
+    bus->ctx = bus__new_ctx(bus);
     if (!bus->ctx) {
         snprintf(bus->last_err, sizeof(bus->last_err), "cannot create context: %s",
                  modbus_strerror(errno));
         goto out_backoff;
     }
-    modbus_set_response_timeout(bus->ctx, (uint32_t)(bus->timeout_ms / 1000),
-                                (uint32_t)(bus->timeout_ms % 1000) * 1000);
+    bus->cur_timeout_ms = -1;
+    bus__set_timeout(bus, bus->timeout_ms);
     if (modbus_connect(bus->ctx) != 0) {
-        snprintf(bus->last_err, sizeof(bus->last_err), "connect to %s:%s: %s", bus->host, bus->port,
-                 modbus_strerror(errno));
+        snprintf(bus->last_err, sizeof(bus->last_err), "connect to %s: %s",
+                 bus__endpoint(bus, ep, sizeof(ep)), modbus_strerror(errno));
         modbus_free(bus->ctx);
         bus->ctx = NULL;
         goto out_backoff;
     }
+    bus__after_connect(bus);
     bus->connected = 1;
     bus->backoff_ms = 0;
-    gw_log_info("modbus", "bus %s: connected to %s:%s", bus->name, bus->host, bus->port);
+    bus->need_flush = 0;
+    gw_log_info("modbus", "bus %s: connected to %s", bus->name, bus__endpoint(bus, ep, sizeof(ep)));
     bus__post_state(bus, 1, NULL);
+    /* Devices that went quiet because the link was down deserve a prompt poll. */
+    for (size_t i = 0; i < bus->ndevs; i++) {
+        bus->devs[i].backoff_ms = 0;
+        bus->devs[i].fails = 0;
+    }
+    if (bus->connect_pause_ms > 0)
+        bus__sleep_until(bus, gw_mono_ms() + bus->connect_pause_ms);
     return 1;
 
 out_backoff:
@@ -189,55 +282,188 @@ static int bus__read_block(mb_bus_t *bus, const mb_block_t *b, uint16_t *dst)
     return 0;
 }
 
-/* An error that leaves the connection unusable (vs. a Modbus exception). */
-static int bus__is_link_error(int e)
+/* How a failed request is handled. */
+typedef enum bus__fail {
+    BUS_F_EXCEPTION, /* the device answered an exception */
+    BUS_F_SILENT,    /* no answer: timeout, or a gateway saying the target is silent */
+    BUS_F_GARBLED,   /* an answer we cannot use: flush and maybe retry */
+    BUS_F_LINK,      /* the connection is unusable */
+} bus__fail_t;
+
+static bus__fail_t bus__classify(int e)
 {
-    return !(e >= EMBXILFUN && e <= EMBXGTAR);
+    if (e == EMBXGPATH || e == EMBXGTAR || e == ETIMEDOUT)
+        return BUS_F_SILENT;
+    if (e >= EMBXILFUN && e <= EMBXGTAR)
+        return BUS_F_EXCEPTION;
+    if (e == EMBBADCRC || e == EMBBADDATA || e == EMBBADEXC || e == EMBUNKEXC || e == EMBMDATA ||
+        e == EMBBADSLAVE || e == EINVAL)
+        return BUS_F_GARBLED;
+    return BUS_F_LINK;
+}
+
+static const char *bus__table_name(uint8_t t)
+{
+    return t == MB_TABLE_INPUT     ? "input"
+           : t == MB_TABLE_HOLDING ? "holding"
+           : t == MB_TABLE_COIL    ? "coil"
+                                   : "discrete";
+}
+
+/* Pause between two requests on the bus (also across devices). */
+static void bus__pause(mb_bus_t *bus)
+{
+    if (bus->pause_ms > 0 && bus->last_request)
+        bus__sleep_until(bus, bus->last_request + bus->pause_ms);
+}
+
+/* One request with its retries. Returns 0, or the errno of the last try. */
+static int bus__request(mb_bus_t *bus, const mb__device_t *d, const mb_block_t *blk, uint16_t *dst)
+{
+    int e = 0;
+
+    for (int attempt = 0; attempt <= d->cfg.retries; attempt++) {
+        bus__pause(bus);
+        if (bus->need_flush) {
+            modbus_flush(bus->ctx);
+            bus->need_flush = 0;
+        }
+        int rc = bus__read_block(bus, blk, dst);
+        e = errno;
+        bus->last_request = gw_mono_ms();
+        if (rc == 0)
+            return 0;
+        if (bus__classify(e) != BUS_F_GARBLED)
+            return e;
+        bus->need_flush = 1; /* junk or a stale answer: drain the line first */
+    }
+    return e;
+}
+
+/* Log a block's status when it changes, exceptions by name. */
+static void bus__log_block(mb_bus_t *bus, mb__device_t *d, size_t i, uint16_t st)
+{
+    const mb_block_t *blk = &d->blocks[i];
+
+    if (d->last_status[i] == st)
+        return;
+    if (st != 0 && st != MB_BLOCK_FAILED)
+        gw_log_warn("modbus", "device %s: %s %u+%u: exception %u (%s)", d->name,
+                    bus__table_name(blk->table), blk->addr, blk->count, st, mb_exception_name(st));
+    else if (st == 0 && d->last_status[i] != MB_BLOCK_FAILED)
+        gw_log_notice("modbus", "device %s: %s %u+%u: read again", d->name,
+                      bus__table_name(blk->table), blk->addr, blk->count);
+    d->last_status[i] = st;
+}
+
+/* Read every block of a device into r. Returns 1 when the device answered
+ * at least one request (a Modbus exception is an answer). */
+static int bus__read_device(mb_bus_t *bus, mb__device_t *d, mb_reading_t *r)
+{
+    int answered = 0;
+    size_t i;
+
+    modbus_set_slave(bus->ctx, d->cfg.unit_id);
+    bus__set_timeout(bus, d->cfg.timeout_ms > 0 ? d->cfg.timeout_ms : bus->timeout_ms);
+    for (i = 0; i < d->cfg.nblocks && bus->connected; i++) {
+        const mb_block_t *blk = &d->blocks[i];
+        int e = bus__request(bus, d, blk, r->words + blk->offset);
+        bus__fail_t f = e ? bus__classify(e) : BUS_F_EXCEPTION;
+
+        if (e == 0) {
+            r->block_status[i] = 0;
+            answered = 1;
+        } else if (f == BUS_F_EXCEPTION) {
+            r->block_status[i] = (uint16_t)(e - MODBUS_ENOBASE);
+            answered = 1;
+        } else {
+            r->block_status[i] = MB_BLOCK_FAILED;
+            bus__log_block(bus, d, i, MB_BLOCK_FAILED);
+            if (!r->err[0] || !answered)
+                snprintf(r->err, sizeof(r->err), "%s %u+%u: %s", bus__table_name(blk->table),
+                         blk->addr, blk->count, modbus_strerror(e));
+            if (f == BUS_F_SILENT && e == ETIMEDOUT) {
+                bus->need_flush = bus->transport == MB_TCP; /* its answer may still come */
+                if (bus->transport == MB_RTU)
+                    modbus_flush(bus->ctx);
+            }
+            if (f == BUS_F_LINK)
+                bus__disconnect(bus, r->err);
+            if (f != BUS_F_GARBLED) {
+                i++;
+                break; /* silent or link down: do not spend another timeout */
+            }
+        }
+        bus__log_block(bus, d, i, r->block_status[i]);
+    }
+    for (; i < d->cfg.nblocks; i++)
+        r->block_status[i] = MB_BLOCK_FAILED;
+    return answered;
+}
+
+/* Account a poll in the device's failure count and schedule its next one. */
+static void bus__schedule(mb_bus_t *bus, mb__device_t *d, int answered, int link_ok)
+{
+    int64_t now = gw_mono_ms();
+    int offline_after = d->cfg.offline_after > 0 ? d->cfg.offline_after : 3;
+    int cap = d->cfg.backoff_max_ms > 0 ? d->cfg.backoff_max_ms : 60000;
+
+    if (answered) {
+        if (d->backoff_ms)
+            gw_log_info("modbus", "bus %s: device %s answers again", bus->name, d->name);
+        d->fails = 0;
+        d->backoff_ms = 0;
+    } else if (link_ok) {
+        d->fails++;
+        if (d->fails >= offline_after) {
+            if (d->backoff_ms == 0)
+                gw_log_info(
+                    "modbus",
+                    "bus %s: device %s silent for %d polls: probing with backoff up to %d ms",
+                    bus->name, d->name, d->fails, cap);
+            d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : d->cfg.interval_ms * 2;
+            if (d->backoff_ms > cap)
+                d->backoff_ms = cap;
+            d->next_due = now + bus__jitter(d->backoff_ms);
+            return;
+        }
+    }
+    /* Keep the cadence, but never burst to catch up after a stall. */
+    d->next_due += d->cfg.interval_ms;
+    if (d->next_due <= now)
+        d->next_due = now + d->cfg.interval_ms;
 }
 
 static void bus__poll_device(mb_bus_t *bus, mb__device_t *d)
 {
-    mb_reading_t *r = malloc(sizeof(*r) + d->cfg.nwords * sizeof(uint16_t));
-    int64_t t0 = gw_mono_ms();
+    size_t nb = d->cfg.nblocks;
+    mb_reading_t *r = calloc(1, sizeof(*r) + (d->cfg.nwords + nb) * sizeof(uint16_t));
     struct timespec a, b;
+    int answered = 0, link_ok = 0;
 
     if (!r)
         return;
-    memset(r, 0, sizeof(*r));
     r->hdr.kind = MB_EV_READING;
     r->bus_id = bus->bus_id;
     r->device_id = d->cfg.device_id;
     r->ts_ms = gw_wall_ms();
     r->nwords = d->cfg.nwords;
+    r->nblocks = nb;
+    r->block_status = r->words + d->cfg.nwords;
     clock_gettime(CLOCK_MONOTONIC, &a);
     if (!bus__ensure_connected(bus)) {
-        r->rc = GW_EIO;
         snprintf(r->err, sizeof(r->err), "bus not connected: %s", bus->last_err);
-        goto out_post;
+        for (size_t i = 0; i < nb; i++)
+            r->block_status[i] = MB_BLOCK_FAILED;
+    } else {
+        answered = bus__read_device(bus, d, r);
+        link_ok = bus->connected;
     }
-    modbus_set_slave(bus->ctx, d->cfg.unit_id);
-    for (size_t i = 0; i < d->cfg.nblocks; i++) {
-        const mb_block_t *blk = &d->blocks[i];
-        if (i > 0 && bus->pause_ms > 0)
-            bus__sleep_until(bus, gw_mono_ms() + bus->pause_ms);
-        if (bus__read_block(bus, blk, r->words + blk->offset) != 0) {
-            int e = errno;
-            r->rc = e == ETIMEDOUT ? GW_ETIMEDOUT : GW_EIO;
-            snprintf(r->err, sizeof(r->err), "%s %u+%u: %s",
-                     blk->table == MB_TABLE_INPUT     ? "input"
-                     : blk->table == MB_TABLE_HOLDING ? "holding"
-                     : blk->table == MB_TABLE_COIL    ? "coil"
-                                                      : "discrete",
-                     blk->addr, blk->count, modbus_strerror(e));
-            if (bus__is_link_error(e))
-                bus__disconnect(bus, r->err);
-            break;
-        }
-    }
-out_post:
+    r->rc = answered ? 0 : (strstr(r->err, "timed out") ? GW_ETIMEDOUT : GW_EIO);
+    bus__schedule(bus, d, answered, link_ok);
+    r->offline = d->backoff_ms != 0;
     clock_gettime(CLOCK_MONOTONIC, &b);
     r->latency_us = (b.tv_sec - a.tv_sec) * 1000000LL + (b.tv_nsec - a.tv_nsec) / 1000;
-    (void)t0;
     gw_queue_push(bus->events, &r->hdr);
 }
 
@@ -247,19 +473,11 @@ static void *bus__thread(void *arg)
 
     while (!atomic_load(&bus->stop)) {
         int64_t now = gw_mono_ms(), next = now + 1000;
-        int polled = 0;
         for (size_t i = 0; i < bus->ndevs && !atomic_load(&bus->stop); i++) {
             mb__device_t *d = &bus->devs[i];
             if (d->next_due > gw_mono_ms())
                 continue;
-            if (polled && bus->pause_ms > 0)
-                bus__sleep_until(bus, gw_mono_ms() + bus->pause_ms);
             bus__poll_device(bus, d);
-            polled = 1;
-            /* Keep the cadence, but never burst to catch up after a stall. */
-            d->next_due += d->cfg.interval_ms;
-            if (d->next_due <= gw_mono_ms())
-                d->next_due = gw_mono_ms() + d->cfg.interval_ms;
         }
         for (size_t i = 0; i < bus->ndevs; i++) {
             if (bus->devs[i].next_due < next)
@@ -275,8 +493,10 @@ static void bus__free(mb_bus_t *bus)
 {
     if (!bus)
         return;
-    for (size_t i = 0; i < bus->ndevs; i++)
+    for (size_t i = 0; i < bus->ndevs; i++) {
         free(bus->devs[i].blocks);
+        free(bus->devs[i].last_status);
+    }
     free(bus->devs);
     free(bus);
 }
@@ -293,10 +513,18 @@ int mb_bus_start(mb_bus_t **out, const mb_bus_cfg_t *cfg, const mb_device_cfg_t 
         goto out_nomem;
     bus->bus_id = cfg->bus_id;
     snprintf(bus->name, sizeof(bus->name), "%s", cfg->name);
-    snprintf(bus->host, sizeof(bus->host), "%s", cfg->host);
+    bus->transport = cfg->transport;
+    snprintf(bus->host, sizeof(bus->host), "%s", cfg->host ? cfg->host : "");
     snprintf(bus->port, sizeof(bus->port), "%d", cfg->port);
-    bus->timeout_ms = cfg->timeout_ms;
+    snprintf(bus->device, sizeof(bus->device), "%s", cfg->device ? cfg->device : "");
+    bus->baud = cfg->baud > 0 ? cfg->baud : 9600;
+    bus->parity = cfg->parity ? cfg->parity : 'N';
+    bus->data_bits = cfg->data_bits > 0 ? cfg->data_bits : 8;
+    bus->stop_bits = cfg->stop_bits > 0 ? cfg->stop_bits : 1;
+    bus->rs485 = cfg->rs485;
+    bus->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 1000;
     bus->pause_ms = cfg->pause_ms;
+    bus->connect_pause_ms = cfg->connect_pause_ms;
     bus->reconnect_max_ms = cfg->reconnect_max_ms > 0 ? cfg->reconnect_max_ms : 30000;
     bus->events = events;
     bus->devs = calloc(ndevs ? ndevs : 1, sizeof(*bus->devs));
@@ -305,9 +533,15 @@ int mb_bus_start(mb_bus_t **out, const mb_bus_cfg_t *cfg, const mb_device_cfg_t 
     for (size_t i = 0; i < ndevs; i++) {
         mb__device_t *d = &bus->devs[i];
         d->cfg = devs[i];
+        snprintf(d->name, sizeof(d->name), "%s", devs[i].name ? devs[i].name : "?");
+        d->cfg.name = d->name;
         d->blocks = malloc((devs[i].nblocks ? devs[i].nblocks : 1) * sizeof(mb_block_t));
-        if (!d->blocks)
+        d->last_status = calloc(devs[i].nblocks ? devs[i].nblocks : 1, sizeof(uint16_t));
+        if (!d->blocks || !d->last_status) {
+            free(d->blocks);
+            free(d->last_status);
             goto out_nomem;
+        }
         memcpy(d->blocks, devs[i].blocks, devs[i].nblocks * sizeof(mb_block_t));
         d->cfg.blocks = d->blocks;
         /* Spread first polls over the first interval rather than all at once. */

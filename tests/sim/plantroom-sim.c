@@ -18,6 +18,10 @@
  *  - the simulated devices are read-only: write function codes get
  *    exception 0x01 (illegal function), so a write can never be silently
  *    undone by the next tick;
+ *  - scripted faults (sim_control.h: "lift-2.fault=silent") change how a
+ *    device answers: not at all, with an exception, late (the reply is
+ *    rendered at once and held in a pending slot until due, so that the
+ *    loop never sleeps), by closing the connection, or with garbage;
  *  - a client that disconnects, sends a malformed frame, or stalls in the
  *    middle of one for longer than the byte timeout (0.2 s) is dropped;
  *    the others are not affected beyond that short stall.
@@ -58,12 +62,24 @@ typedef struct sim_opts {
     int verbose;
 } sim_opts_t;
 
+/* A reply held back by a "slow" fault until its due time. */
+typedef struct sim_pending {
+    int fd; /* -1: free slot */
+    int64_t due_ms;
+    int len;
+    uint8_t buf[MODBUS_TCP_MAX_ADU_LENGTH];
+} sim_pending_t;
+
+#define SIM_MAX_PENDING 32
+
 typedef struct sim_server {
     modbus_t *ctx; /* owned; one context, pointed at each client in turn */
     int listen_fd; /* owned */
+    int cap[2];    /* owned socketpair: a reply is rendered into cap[0], read from cap[1] */
     fd_set clients;
     int fdmax;
     uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
+    sim_pending_t pending[SIM_MAX_PENDING];
 } sim_server_t;
 
 static volatile sig_atomic_t sim_stop;
@@ -84,6 +100,7 @@ static void sim_usage(FILE *out)
                  "  unit 1 lift-1, unit 2 lift-2 (drivers/profiles/elevator.json)\n"
                  "  unit 3 meter-main (drivers/profiles/energy_meter_sdm630.json)\n"
                  "Unknown unit ids get exception 0x0B; writes get exception 0x01.\n"
+                 "Faults: D.fault=silent|exception[:CODE]|slow[:MS]|disconnect|garbage|none\n"
                  "\n"
                  "  --listen ADDR     IPv4 address to listen on (default 127.0.0.1)\n"
                  "  --port N          TCP port, 0 for an ephemeral one (default 1502)\n"
@@ -271,6 +288,81 @@ static void sim_client_drop(sim_server_t *srv, int fd, const char *why)
     gw_log_info(MOD, "client fd %d dropped: %s", fd, why);
     close(fd);
     FD_CLR(fd, &srv->clients);
+    for (int i = 0; i < SIM_MAX_PENDING; i++) {
+        if (srv->pending[i].fd == fd)
+            srv->pending[i].fd = -1;
+    }
+}
+
+/* Render the normal reply into a pending slot, sent after delay_ms. */
+static void sim_reply_later(sim_server_t *srv, sim_device_t *dev, int fd, int qlen, int delay_ms)
+{
+    sim_pending_t *p = NULL;
+    ssize_t n;
+
+    for (int i = 0; i < SIM_MAX_PENDING && !p; i++) {
+        if (srv->pending[i].fd < 0)
+            p = &srv->pending[i];
+    }
+    if (!p) {
+        gw_log_warn(MOD, "too many delayed replies; dropping one");
+        return;
+    }
+    modbus_set_socket(srv->ctx, srv->cap[0]);
+    modbus_reply(srv->ctx, srv->query, qlen, dev->map);
+    modbus_set_socket(srv->ctx, fd);
+    n = recv(srv->cap[1], p->buf, sizeof(p->buf), MSG_DONTWAIT);
+    if (n <= 0)
+        return;
+    p->fd = fd;
+    p->len = (int)n;
+    p->due_ms = gw_mono_ms() + delay_ms;
+}
+
+/* Send the delayed replies that are due; returns ms until the next one
+ * (or max_ms). */
+static int64_t sim_send_due(sim_server_t *srv, int64_t max_ms)
+{
+    int64_t now = gw_mono_ms(), wait = max_ms;
+
+    for (int i = 0; i < SIM_MAX_PENDING; i++) {
+        sim_pending_t *p = &srv->pending[i];
+        if (p->fd < 0)
+            continue;
+        if (p->due_ms <= now) {
+            if (send(p->fd, p->buf, (size_t)p->len, MSG_NOSIGNAL) != p->len)
+                gw_log_info(MOD, "fd %d: delayed reply not sent: %s", p->fd, strerror(errno));
+            p->fd = -1;
+        } else if (p->due_ms - now < wait) {
+            wait = p->due_ms - now;
+        }
+    }
+    return wait;
+}
+
+/* Answer a request for a device with a fault. Returns what modbus_reply*
+ * would, or 0 after dropping the client. */
+static int sim_reply_fault(sim_server_t *srv, sim_device_t *dev, sim_fault_t f, int fd, int qlen)
+{
+    static const uint8_t junk[] = {0xde, 0xad, 0xbe, 0xef, 0x00, 0x03, 0x55, 0xaa, 0x5a};
+
+    switch (f.kind) {
+    case SIM_FAULT_SILENT:
+        return 0;
+    case SIM_FAULT_EXCEPTION:
+        return modbus_reply_exception(srv->ctx, srv->query, (unsigned)f.arg);
+    case SIM_FAULT_SLOW:
+        sim_reply_later(srv, dev, fd, qlen, f.arg);
+        return 0;
+    case SIM_FAULT_DISCONNECT:
+        sim_client_drop(srv, fd, "fault: disconnect");
+        return 0;
+    case SIM_FAULT_GARBAGE:
+        return send(fd, junk, sizeof(junk), MSG_NOSIGNAL) < 0 ? -1 : 0;
+    case SIM_FAULT_NONE:
+        break;
+    }
+    return modbus_reply(srv->ctx, srv->query, qlen, dev->map);
 }
 
 static int sim_is_write(uint8_t fc)
@@ -302,6 +394,8 @@ static void sim_client_serve(sim_server_t *srv, sim_world_t *w, int fd)
     dev = sim_world_by_unit(w, unit);
     if (!dev)
         rc = modbus_reply_exception(srv->ctx, srv->query, MODBUS_EXCEPTION_GATEWAY_TARGET);
+    else if (sim_device_fault(dev).kind != SIM_FAULT_NONE)
+        rc = sim_reply_fault(srv, dev, sim_device_fault(dev), fd, rc);
     else if (sim_is_write(fc))
         rc = modbus_reply_exception(srv->ctx, srv->query, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
     else
@@ -323,6 +417,11 @@ static void sim_server_close(sim_server_t *srv)
     if (srv->ctx)
         modbus_free(srv->ctx);
     srv->ctx = NULL;
+    for (int i = 0; i < 2; i++) {
+        if (srv->cap[i] >= 0)
+            close(srv->cap[i]);
+        srv->cap[i] = -1;
+    }
 }
 
 /* Advance the model if a tick is due; returns ms until the next one. */
@@ -349,7 +448,7 @@ static int sim_server_run(sim_server_t *srv, sim_world_t *w, sim_control_t *ctl)
     int fd, n;
 
     while (!sim_stop) {
-        wait_ms = sim_maybe_tick(w, ctl, &last_ms);
+        wait_ms = sim_send_due(srv, sim_maybe_tick(w, ctl, &last_ms));
         rd = srv->clients;
         FD_SET(srv->listen_fd, &rd);
         tv.tv_sec = (time_t)(wait_ms / 1000);
@@ -391,7 +490,7 @@ static void sim_install_signals(void)
 int main(int argc, char **argv)
 {
     sim_opts_t opts = {.listen = "127.0.0.1", .port = 1502};
-    sim_server_t srv = {.listen_fd = -1};
+    sim_server_t srv = {.listen_fd = -1, .cap = {-1, -1}};
     sim_world_t world = {0};
     sim_control_t ctl = {0};
     int rc, status = 1;
@@ -422,6 +521,12 @@ int main(int argc, char **argv)
     sim_control_poll(&ctl, &world);
     sim_world_tick(&world, 0.0, (double)gw_wall_ms() / 1000.0);
 
+    for (int i = 0; i < SIM_MAX_PENDING; i++)
+        srv.pending[i].fd = -1;
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, srv.cap) != 0) {
+        gw_log_error(MOD, "socketpair: %s", strerror(errno));
+        goto out_free_world;
+    }
     sim_install_signals();
     if (sim_server_listen(&srv, &opts) < 0)
         goto out_close_server;

@@ -283,3 +283,52 @@ void sim_encode_point(modbus_mapping_t *map, const sim_point_t *pt, double value
         break;
     }
 }
+
+static const char *const sim_fault_names[] = {"none", "silent",     "exception",
+                                              "slow", "disconnect", "garbage"};
+
+const char *sim_fault_name(sim_fault_kind_t k)
+{
+    return (unsigned)k < GW_ARRAY_SIZE(sim_fault_names) ? sim_fault_names[k] : "?";
+}
+
+int sim_fault_parse(const char *text, sim_fault_t *out, char *msg, size_t msglen)
+{
+    const char *colon = strchr(text, ':');
+    size_t n = colon ? (size_t)(colon - text) : strlen(text);
+    char *end;
+    long arg = 0;
+
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < GW_ARRAY_SIZE(sim_fault_names); i++) {
+        if (strlen(sim_fault_names[i]) == n && strncmp(text, sim_fault_names[i], n) == 0)
+            out->kind = (sim_fault_kind_t)i, out->set = 1;
+    }
+    if (!out->set) {
+        snprintf(msg, msglen,
+                 "fault '%s': expected none, silent, exception[:CODE], slow[:MS], "
+                 "disconnect or garbage",
+                 text);
+        return GW_EINVAL;
+    }
+    if (colon) {
+        arg = strtol(colon + 1, &end, 10);
+        if (*end || end == colon + 1 || arg < 1 || arg > 60000 ||
+            (out->kind != SIM_FAULT_EXCEPTION && out->kind != SIM_FAULT_SLOW) ||
+            (out->kind == SIM_FAULT_EXCEPTION && arg > 255)) {
+            snprintf(msg, msglen, "fault '%s': bad argument", text);
+            return GW_EINVAL;
+        }
+    }
+    if (!arg)
+        arg = out->kind == SIM_FAULT_EXCEPTION ? 4 : out->kind == SIM_FAULT_SLOW ? 1000 : 0;
+    out->arg = (int)arg;
+    return 0;
+}
+
+sim_fault_t sim_device_fault(const sim_device_t *dev)
+{
+    if (dev->fault_file.set)
+        return dev->fault_file;
+    return dev->fault_cli;
+}

@@ -58,6 +58,28 @@ typedef struct sim_ctl {
     double value;
 } sim_ctl_t;
 
+/* A scripted fault of one device ("lift-2.fault=silent" in the control
+ * file or --set): how the server answers requests for its unit id. */
+typedef enum sim_fault_kind {
+    SIM_FAULT_NONE = 0,
+    SIM_FAULT_SILENT,     /* read the request, never answer */
+    SIM_FAULT_EXCEPTION,  /* answer exception arg (default 4, server device failure) */
+    SIM_FAULT_SLOW,       /* answer after arg ms (default 1000) */
+    SIM_FAULT_DISCONNECT, /* close the client's connection */
+    SIM_FAULT_GARBAGE,    /* answer bytes that are not a Modbus frame */
+} sim_fault_kind_t;
+
+typedef struct sim_fault {
+    int set; /* the layer sets it (a file line "fault=none" sets NONE) */
+    sim_fault_kind_t kind;
+    int arg;
+} sim_fault_t;
+
+/* Parse "silent", "exception[:CODE]", "slow[:MS]", "disconnect", "garbage"
+ * or "none". Returns 0 or GW_EINVAL with a reason in msg. */
+int sim_fault_parse(const char *text, sim_fault_t *out, char *msg, size_t msglen);
+const char *sim_fault_name(sim_fault_kind_t k);
+
 typedef struct sim_device sim_device_t;
 
 typedef struct sim_kind {
@@ -85,12 +107,13 @@ struct sim_device {
     const char *name;
     const sim_kind_t *kind;
     const void *params;
-    modbus_mapping_t *map; /* owned */
-    double *values;        /* model value per point, owned */
-    sim_ctl_t *ctl_cli;    /* --set layer, owned */
-    sim_ctl_t *ctl_file;   /* control file layer, owned */
-    void *state;           /* kind-private, owned */
-    uint32_t rng;          /* xorshift32 state, seeded from the unit id */
+    modbus_mapping_t *map;             /* owned */
+    double *values;                    /* model value per point, owned */
+    sim_ctl_t *ctl_cli;                /* --set layer, owned */
+    sim_ctl_t *ctl_file;               /* control file layer, owned */
+    void *state;                       /* kind-private, owned */
+    sim_fault_t fault_cli, fault_file; /* the file layer wins when set */
+    uint32_t rng;                      /* xorshift32 state, seeded from the unit id */
 };
 
 typedef struct sim_world {
@@ -125,6 +148,9 @@ int sim_device_ctl(const sim_device_t *dev, int idx, double *out);
 /* The value a point should take now: its control value if one is set,
  * otherwise model (for setpoint points, the setpoint or its default). */
 double sim_device_effective(const sim_device_t *dev, int idx, double model);
+
+/* The fault in force for a device (file layer over --set layer). */
+sim_fault_t sim_device_fault(const sim_device_t *dev);
 
 /* Uniform random number in [-1, 1) from the device's generator. */
 double sim_rand(sim_device_t *dev);
