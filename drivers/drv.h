@@ -34,6 +34,7 @@ typedef enum drv_type {
     DRV_T_UINT64,
     DRV_T_FLOAT32,
     DRV_T_FLOAT64,
+    DRV_T_STRING, /* `length` registers of ASCII, two characters each */
 } drv_type_t;
 
 /* Byte order within the value as the letters of its big-endian bytes: ABCD is
@@ -57,8 +58,15 @@ typedef struct drv_point {
     drv_type_t type;
     drv_order_t order;
     uint8_t order_explicit; /* "order" was given (else a device/profile default) */
-    double scale;           /* value = raw * scale + offset */
+    uint8_t bit;            /* bit field: first bit (0 = least significant) */
+    uint8_t bits;           /* bit field: width; 0: the whole value */
+    uint16_t length;        /* string: registers */
+    double scale;           /* value = raw * scale * 10^-decimals + offset */
     double offset;
+    /* Scale from another point of the same device: its value is a count of
+     * decimal places (level transmitters). Resolved by the config loader. */
+    char decimals_point[DRV_NAME_MAX];
+    int decimals_idx; /* index of that point in the device, -1: none */
 } drv_point_t;
 
 typedef struct drv_profile {
@@ -86,8 +94,24 @@ unsigned drv_point_width(const drv_point_t *pt);
 
 /* Decode a point from its words (one uint16 per register, or per bit for the
  * bit tables), starting at the point's first word. Returns 0 and sets *value,
- * or GW_EINVAL when the raw value is not a number (NaN/Inf float). */
+ * or GW_EINVAL when the raw value is not a number (NaN/Inf float). A string
+ * point's value is its length in characters (drv_decode_string has the
+ * text). drv_decode_scaled also divides by 10^decimals (0..9) before the
+ * offset: value = raw * scale * 10^-decimals + offset. */
 int drv_decode(const drv_point_t *pt, const uint16_t *words, double *value);
+int drv_decode_scaled(const drv_point_t *pt, const uint16_t *words, int decimals, double *value);
+
+/* Decode a string point into buf (NUL-terminated, at most len-1 bytes):
+ * two characters per register, high byte first (ABCD, CDAB) or low byte
+ * first (BADC, DCBA); stops at the first NUL, drops trailing spaces, and
+ * shows other non-printable bytes as '?'. Returns the text's length. */
+size_t drv_decode_string(const drv_point_t *pt, const uint16_t *words, char *buf, size_t len);
+
+/* Parse an address in one-based "Modicon" notation: "40002" (holding,
+ * sent as 1), "30001" input, "10001" discrete, "00001" coil, or six digits
+ * ("400001".."465536"). Returns 0 with *table and *addr set, or
+ * GW_EINVAL. */
+int drv_parse_modicon(const char *text, drv_table_t *table, uint16_t *addr);
 
 const char *drv_table_name(drv_table_t t);
 const char *drv_type_name(drv_type_t t);

@@ -33,13 +33,94 @@ static uint64_t drv__be(const uint8_t *b, unsigned nbytes)
     return v;
 }
 
+size_t drv_decode_string(const drv_point_t *pt, const uint16_t *words, char *buf, size_t len)
+{
+    int low_first = pt->order == DRV_ORDER_BADC || pt->order == DRV_ORDER_DCBA;
+    size_t n = 0;
+
+    if (len == 0)
+        return 0;
+    for (unsigned i = 0; i < pt->length && n + 1 < len; i++) {
+        uint8_t c[2] = {(uint8_t)(words[i] >> 8), (uint8_t)(words[i] & 0xff)};
+        for (int k = 0; k < 2 && n + 1 < len; k++) {
+            uint8_t ch = c[low_first ? 1 - k : k];
+            if (ch == 0)
+                goto out_trim;
+            buf[n++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+        }
+    }
+out_trim:
+    while (n > 0 && buf[n - 1] == ' ')
+        n--;
+    buf[n] = '\0';
+    return n;
+}
+
+int drv_parse_modicon(const char *text, drv_table_t *table, uint16_t *addr)
+{
+    size_t n = strlen(text);
+    long v = 0;
+
+    if (n != 5 && n != 6)
+        return GW_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return GW_EINVAL;
+        if (i > 0)
+            v = v * 10 + (text[i] - '0');
+    }
+    if (v < 1 || v > (n == 5 ? 9999 : 65536))
+        return GW_EINVAL;
+    switch (text[0]) {
+    case '0':
+        *table = DRV_TABLE_COIL;
+        break;
+    case '1':
+        *table = DRV_TABLE_DISCRETE;
+        break;
+    case '3':
+        *table = DRV_TABLE_INPUT;
+        break;
+    case '4':
+        *table = DRV_TABLE_HOLDING;
+        break;
+    default:
+        return GW_EINVAL;
+    }
+    *addr = (uint16_t)(v - 1);
+    return 0;
+}
+
 int drv_decode(const drv_point_t *pt, const uint16_t *words, double *value)
+{
+    return drv_decode_scaled(pt, words, 0, value);
+}
+
+static const double drv__pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+
+int drv_decode_scaled(const drv_point_t *pt, const uint16_t *words, int decimals, double *value)
 {
     uint8_t b[8];
     unsigned n = drv_point_width(pt);
     uint64_t raw;
     double v;
 
+    if (decimals < 0 || decimals > 9)
+        return GW_EINVAL;
+    if (pt->type == DRV_T_STRING) {
+        char buf[2 * 125 + 1];
+        *value = (double)drv_decode_string(pt, words, buf, sizeof(buf));
+        return 0;
+    }
+    if (pt->bits) {
+        /* A bit field of one register, unsigned; bit 0 is the least
+         * significant bit of the register as the point's order reads it. */
+        unsigned w = words[0];
+        if (pt->order == DRV_ORDER_BADC || pt->order == DRV_ORDER_DCBA)
+            w = ((w & 0xffu) << 8) | (w >> 8);
+        v = (double)((w >> pt->bit) & ((1u << pt->bits) - 1u));
+        goto out_scale;
+    }
     if (pt->type == DRV_T_BOOL) {
         v = words[0] ? 1.0 : 0.0;
         goto out_scale;
@@ -82,6 +163,6 @@ int drv_decode(const drv_point_t *pt, const uint16_t *words, double *value)
     if (!isfinite(v))
         return GW_EINVAL;
 out_scale:
-    *value = v * pt->scale + pt->offset;
+    *value = v * pt->scale / drv__pow10[decimals] + pt->offset;
     return 0;
 }

@@ -129,6 +129,29 @@ static void cfg__device_points(gw_device_cfg_t *d, const cJSON *pts, const char 
     }
 }
 
+/* Resolve each point's "decimals_point" to an index in the device. */
+static void cfg__device_decimals(gw_device_cfg_t *d, const char *path, gw_errlist_t *el)
+{
+    char p[300];
+
+    for (size_t i = 0; i < d->npoints; i++) {
+        drv_point_t *pt = &d->points[i];
+        int j;
+        pt->decimals_idx = -1;
+        if (!pt->decimals_point[0])
+            continue;
+        j = gw_device_point_index(d, pt->decimals_point);
+        snprintf(p, sizeof(p), "%s.points[\"%s\"].decimals_point", path, pt->name);
+        if (j < 0 || (size_t)j == i)
+            gw_errlist_add(el, p, "\"%s\" is not another point of device \"%s\"",
+                           pt->decimals_point, d->name);
+        else if (d->points[j].decimals_point[0] || d->points[j].type == DRV_T_STRING)
+            gw_errlist_add(el, p, "\"%s\" must be a plain number point", pt->decimals_point);
+        else
+            pt->decimals_idx = j;
+    }
+}
+
 static const char *const device_keys[] = {
     "name",     "bus",        "unit_id",       "profile",    "points",  "interval_ms",
     "location", "byte_order", "offline_after", "timeout_ms", "retries", "backoff_max_ms",
@@ -224,6 +247,7 @@ void gw__cfg_device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, cons
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "points"), "must be an array");
     else if (pts)
         cfg__device_points(d, pts, path, order, el);
+    cfg__device_decimals(d, path, el);
     if (d->npoints == 0 && d->name[0])
         gw_errlist_add(el, path, "device \"%s\" has no points: give a \"profile\" or \"points\"",
                        d->name);

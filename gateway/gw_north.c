@@ -317,7 +317,9 @@ void gw__publish_telemetry(gw_daemon_t *d, const gw_device_rt_t *dev, int64_t ts
     for (size_t i = 0; i < dev->cfg->npoints; i++) {
         const gw_sample_t *s = &d->rt->points[dev->first_point + i].last;
         cJSON *p = cJSON_AddObjectToObject(pts, dev->cfg->points[i].name);
-        if (s->quality == GW_Q_GOOD)
+        if (s->quality == GW_Q_GOOD && d->rt->points[dev->first_point + i].text)
+            cJSON_AddStringToObject(p, "value", d->rt->points[dev->first_point + i].text);
+        else if (s->quality == GW_Q_GOOD)
             cJSON_AddNumberToObject(p, "value", s->value);
         else
             cJSON_AddNullToObject(p, "value");

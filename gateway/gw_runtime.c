@@ -76,6 +76,15 @@ int gw_runtime_build(gw_runtime_t **out, gw_config_t *cfg, char *err, size_t err
         d->cfg = &cfg->devices[i];
         d->first_point = (uint32_t)np;
         for (size_t j = 0; j < d->cfg->npoints; j++) {
+            const drv_point_t *pt = &d->cfg->points[j];
+            if (pt->type == DRV_T_STRING) {
+                rt->points[np + j].text = calloc(1, 2u * pt->length + 1);
+                if (!rt->points[np + j].text) {
+                    snprintf(err, errlen, "out of memory");
+                    rc = GW_ENOMEM;
+                    goto out_free;
+                }
+            }
             rt->points[np + j].device_idx = (uint32_t)i;
             rt->points[np + j].last.point_id = (uint32_t)(np + j);
             rt->points[np + j].last.quality = GW_Q_STALE;
@@ -193,6 +202,27 @@ void gw_runtime_stop_buses(gw_runtime_t *rt)
     }
 }
 
+void gw_runtime_print_plan(const gw_runtime_t *rt, FILE *f)
+{
+    for (size_t i = 0; i < rt->cfg->ndevices; i++) {
+        const gw_device_rt_t *d = &rt->devs[i];
+        fprintf(f, "device %s bus %s unit %d: %zu request%s, %zu words\n", d->cfg->name,
+                d->cfg->bus, d->cfg->unit_id, d->nblocks, d->nblocks == 1 ? "" : "s", d->nwords);
+        for (size_t b = 0; b < d->nblocks; b++) {
+            const char *sep = "";
+            fprintf(f, "  %s start=%u count=%u points=", drv_table_name(d->blocks[b].table),
+                    d->blocks[b].addr, d->blocks[b].count);
+            for (size_t j = 0; j < d->cfg->npoints; j++) {
+                if (rt->points[d->first_point + j].block_idx != b)
+                    continue;
+                fprintf(f, "%s%s", sep, d->cfg->points[j].name);
+                sep = ",";
+            }
+            fputc('\n', f);
+        }
+    }
+}
+
 void gw_runtime_free(gw_runtime_t *rt)
 {
     if (!rt)
@@ -202,6 +232,8 @@ void gw_runtime_free(gw_runtime_t *rt)
             free(rt->devs[i].blocks);
     }
     free(rt->devs);
+    for (size_t i = 0; rt->points && i < rt->npoints; i++)
+        free(rt->points[i].text);
     free(rt->points);
     free(rt->rules);
     free(rt->buses);
