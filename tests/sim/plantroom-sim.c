@@ -99,6 +99,8 @@ static void sim_usage(FILE *out)
                  "Modbus TCP simulator of a small building, one unit id per device:\n"
                  "  unit 1 lift-1, unit 2 lift-2 (drivers/profiles/elevator.json)\n"
                  "  unit 3 meter-main (drivers/profiles/energy_meter_sdm630.json)\n"
+                 "  unit 4 fire-panel (fire_panel_notifier.json), unit 7 tank-1\n"
+                 "  (tank_level.json), units 5, 6 pump-1, pump-2 (pump_drive_abb.json)\n"
                  "Unknown unit ids get exception 0x0B; writes get exception 0x01.\n"
                  "Faults: D.fault=silent|exception[:CODE]|slow[:MS]|disconnect|garbage|none\n"
                  "\n"

@@ -20,11 +20,17 @@
 static const sim_elevator_params_t lift1_params = {-1, 8, 1843207u, 921604u, 13210u};
 static const sim_elevator_params_t lift2_params = {0, 5, 702113u, 351050u, 5120u};
 
+static const int pump_index[2] = {0, 1};
+
 /* The building. Add a row (and, for a new kind, a sim_kind_t) to grow it. */
 static const sim_device_def_t sim_building[] = {
     {1, "lift-1", &sim_kind_elevator, &lift1_params},
     {2, "lift-2", &sim_kind_elevator, &lift2_params},
     {3, "meter-main", &sim_kind_energy_meter, NULL},
+    {4, "fire-panel", &sim_kind_fire_panel, NULL},
+    {7, "tank-1", &sim_kind_tank, NULL},
+    {5, "pump-1", &sim_kind_pump, &pump_index[0]},
+    {6, "pump-2", &sim_kind_pump, &pump_index[1]},
 };
 
 /* Check that every point of a kind fits its mapping, so that encoding never

@@ -121,7 +121,8 @@ typedef struct sim_world {
     size_t n_devices;
 } sim_world_t;
 
-/* Build the default building (two lifts, one meter) and run one tick at
+/* Build the default building (two lifts, one meter, a fire panel, a tank
+ * and its two pumps) and run one tick at
  * wall-clock time wall_s so that every register holds a plausible value.
  * Returns 0, or GW_ENOMEM or GW_ECONFIG (a point outside its
  * mapping) with nothing left allocated. */
@@ -166,5 +167,8 @@ typedef struct sim_elevator_params {
 
 extern const sim_kind_t sim_kind_elevator;
 extern const sim_kind_t sim_kind_energy_meter;
+extern const sim_kind_t sim_kind_fire_panel;
+extern const sim_kind_t sim_kind_tank; /* ticks before the pumps: it runs the water model */
+extern const sim_kind_t sim_kind_pump; /* params: const int *, pump 0 or 1 */
 
 #endif
