@@ -45,6 +45,7 @@
 #include "gateway/gw_types.h"
 #include "tests/sim/sim_control.h"
 #include "tests/sim/sim_model.h"
+#include "tests/sim/sim_rtu.h"
 
 #define MOD          "sim"
 #define TICK_MS      200
@@ -57,7 +58,9 @@ typedef struct sim_opts {
     int port;              /* 0 = ephemeral */
     const char *port_file; /* NULL = none */
     const char *control;   /* NULL = none */
-    const char **sets;     /* --set arguments, owned array of borrowed strings */
+    const char *rtu;       /* --rtu: serial port (or pty) to serve RTU on; NULL = none */
+    int rtu_baud;
+    const char **sets; /* --set arguments, owned array of borrowed strings */
     size_t n_sets;
     int verbose;
 } sim_opts_t;
@@ -76,6 +79,8 @@ typedef struct sim_server {
     modbus_t *ctx; /* owned; one context, pointed at each client in turn */
     int listen_fd; /* owned */
     int cap[2];    /* owned socketpair: a reply is rendered into cap[0], read from cap[1] */
+    modbus_t *cur; /* the context answering the current request (ctx or rtu.ctx) */
+    sim_rtu_t rtu; /* --rtu: the serial side, rtu.fd -1 when unused */
     fd_set clients;
     int fdmax;
     uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
@@ -108,6 +113,8 @@ static void sim_usage(FILE *out)
                  "  --port N          TCP port, 0 for an ephemeral one (default 1502)\n"
                  "  --port-file FILE  write the bound port to FILE (atomically) once listening\n"
                  "  --control FILE    re-read DEVICE.POINT=VALUE lines from FILE when it changes\n"
+                 "  --rtu PATH        also serve Modbus RTU on this serial port or pty (8N1)\n"
+                 "  --rtu-baud N      its baud rate (default 9600)\n"
                  "  --set D.P=V       initial control value (repeatable; the file wins)\n"
                  "  --verbose         log every request\n"
                  "A value on vibration_machine / vibration_car is the setpoint (noise +-2%%\n"
@@ -123,6 +130,8 @@ static int sim_parse_args(int argc, char **argv, sim_opts_t *o)
         {"port", required_argument, NULL, 'p'},
         {"port-file", required_argument, NULL, 'f'},
         {"control", required_argument, NULL, 'c'},
+        {"rtu", required_argument, NULL, 'r'},
+        {"rtu-baud", required_argument, NULL, 'b'},
         {"set", required_argument, NULL, 's'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -156,6 +165,16 @@ static int sim_parse_args(int argc, char **argv, sim_opts_t *o)
             break;
         case 'c':
             o->control = optarg;
+            break;
+        case 'r':
+            o->rtu = optarg;
+            break;
+        case 'b':
+            o->rtu_baud = (int)strtol(optarg, &end, 10);
+            if (*end || o->rtu_baud < 300) {
+                fprintf(stderr, "plantroom-sim: --rtu-baud '%s': expected a baud rate\n", optarg);
+                return EXIT_USAGE;
+            }
             break;
         case 's':
             o->sets[o->n_sets++] = optarg;
@@ -310,9 +329,9 @@ static void sim_reply_later(sim_server_t *srv, sim_device_t *dev, int fd, int ql
         gw_log_warn(MOD, "too many delayed replies; dropping one");
         return;
     }
-    modbus_set_socket(srv->ctx, srv->cap[0]);
-    modbus_reply(srv->ctx, srv->query, qlen, dev->map);
-    modbus_set_socket(srv->ctx, fd);
+    modbus_set_socket(srv->cur, srv->cap[0]);
+    modbus_reply(srv->cur, srv->query, qlen, dev->map);
+    modbus_set_socket(srv->cur, fd);
     n = recv(srv->cap[1], p->buf, sizeof(p->buf), MSG_DONTWAIT);
     if (n <= 0)
         return;
@@ -332,7 +351,7 @@ static int64_t sim_send_due(sim_server_t *srv, int64_t max_ms)
         if (p->fd < 0)
             continue;
         if (p->due_ms <= now) {
-            if (send(p->fd, p->buf, (size_t)p->len, MSG_NOSIGNAL) != p->len)
+            if (write(p->fd, p->buf, (size_t)p->len) != p->len)
                 gw_log_info(MOD, "fd %d: delayed reply not sent: %s", p->fd, strerror(errno));
             p->fd = -1;
         } else if (p->due_ms - now < wait) {
@@ -352,19 +371,20 @@ static int sim_reply_fault(sim_server_t *srv, sim_device_t *dev, sim_fault_t f, 
     case SIM_FAULT_SILENT:
         return 0;
     case SIM_FAULT_EXCEPTION:
-        return modbus_reply_exception(srv->ctx, srv->query, (unsigned)f.arg);
+        return modbus_reply_exception(srv->cur, srv->query, (unsigned)f.arg);
     case SIM_FAULT_SLOW:
         sim_reply_later(srv, dev, fd, qlen, f.arg);
         return 0;
     case SIM_FAULT_DISCONNECT:
-        sim_client_drop(srv, fd, "fault: disconnect");
-        return 0;
+        if (srv->cur == srv->ctx)
+            sim_client_drop(srv, fd, "fault: disconnect");
+        return 0; /* a serial line cannot be dropped: silent */
     case SIM_FAULT_GARBAGE:
-        return send(fd, junk, sizeof(junk), MSG_NOSIGNAL) < 0 ? -1 : 0;
+        return write(fd, junk, sizeof(junk)) < 0 ? -1 : 0;
     case SIM_FAULT_NONE:
         break;
     }
-    return modbus_reply(srv->ctx, srv->query, qlen, dev->map);
+    return modbus_reply(srv->cur, srv->query, qlen, dev->map);
 }
 
 static int sim_is_write(uint8_t fc)
@@ -374,12 +394,30 @@ static int sim_is_write(uint8_t fc)
            fc == MODBUS_FC_MASK_WRITE_REGISTER || fc == MODBUS_FC_WRITE_AND_READ_REGISTERS;
 }
 
+/* Answer one request in srv->query (qlen bytes) on ctx and fd. Returns
+ * what modbus_reply does (-1 with errno on a write error). */
+static int sim_answer(sim_server_t *srv, modbus_t *ctx, sim_world_t *w, int fd, int qlen)
+{
+    int hl = modbus_get_header_length(ctx);
+    uint8_t unit = srv->query[hl - 1], fc = srv->query[hl];
+    sim_device_t *dev = sim_world_by_unit(w, unit);
+
+    srv->cur = ctx;
+    gw_log_debug(MOD, "fd %d: unit %u function 0x%02x, %d bytes", fd, unit, fc, qlen);
+    if (!dev && ctx == srv->rtu.ctx)
+        return 0; /* nobody on the line answers an unknown address */
+    if (!dev)
+        return modbus_reply_exception(ctx, srv->query, MODBUS_EXCEPTION_GATEWAY_TARGET);
+    if (sim_device_fault(dev).kind != SIM_FAULT_NONE)
+        return sim_reply_fault(srv, dev, sim_device_fault(dev), fd, qlen);
+    if (sim_is_write(fc))
+        return modbus_reply_exception(ctx, srv->query, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
+    return modbus_reply(ctx, srv->query, qlen, dev->map);
+}
+
 /* Serve one request from a readable client, or drop the client. */
 static void sim_client_serve(sim_server_t *srv, sim_world_t *w, int fd)
 {
-    int hl = modbus_get_header_length(srv->ctx);
-    sim_device_t *dev;
-    uint8_t unit, fc;
     int rc;
 
     modbus_set_socket(srv->ctx, fd);
@@ -390,20 +428,19 @@ static void sim_client_serve(sim_server_t *srv, sim_world_t *w, int fd)
         sim_client_drop(srv, fd, errno == ECONNRESET ? "closed" : modbus_strerror(errno));
         return;
     }
-    unit = srv->query[hl - 1]; /* MBAP unit id, byte 6 */
-    fc = srv->query[hl];
-    gw_log_debug(MOD, "fd %d: unit %u function 0x%02x, %d bytes", fd, unit, fc, rc);
-    dev = sim_world_by_unit(w, unit);
-    if (!dev)
-        rc = modbus_reply_exception(srv->ctx, srv->query, MODBUS_EXCEPTION_GATEWAY_TARGET);
-    else if (sim_device_fault(dev).kind != SIM_FAULT_NONE)
-        rc = sim_reply_fault(srv, dev, sim_device_fault(dev), fd, rc);
-    else if (sim_is_write(fc))
-        rc = modbus_reply_exception(srv->ctx, srv->query, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
-    else
-        rc = modbus_reply(srv->ctx, srv->query, rc, dev->map);
-    if (rc < 0)
+    if (sim_answer(srv, srv->ctx, w, fd, rc) < 0)
         sim_client_drop(srv, fd, modbus_strerror(errno));
+}
+
+/* Serve what arrived on the serial line: every complete request. */
+static void sim_rtu_serve(sim_server_t *srv, sim_world_t *w)
+{
+    int len;
+
+    while ((len = sim_rtu_next(&srv->rtu, srv->query, (int)sizeof(srv->query))) > 0) {
+        if (sim_answer(srv, srv->rtu.ctx, w, srv->rtu.fd, len) < 0)
+            gw_log_warn(MOD, "rtu: reply failed: %s", modbus_strerror(errno));
+    }
 }
 
 static void sim_server_close(sim_server_t *srv)
@@ -424,6 +461,7 @@ static void sim_server_close(sim_server_t *srv)
             close(srv->cap[i]);
         srv->cap[i] = -1;
     }
+    sim_rtu_close(&srv->rtu);
 }
 
 /* Advance the model if a tick is due; returns ms until the next one. */
@@ -453,17 +491,29 @@ static int sim_server_run(sim_server_t *srv, sim_world_t *w, sim_control_t *ctl)
         wait_ms = sim_send_due(srv, sim_maybe_tick(w, ctl, &last_ms));
         rd = srv->clients;
         FD_SET(srv->listen_fd, &rd);
+        if (srv->rtu.fd >= 0) {
+            FD_SET(srv->rtu.fd, &rd);
+            if (wait_ms > 20)
+                wait_ms = 20; /* to notice the end of a partial frame */
+        }
         tv.tv_sec = (time_t)(wait_ms / 1000);
         tv.tv_usec = (suseconds_t)(wait_ms % 1000) * 1000;
-        n = select(srv->fdmax + 1, &rd, NULL, NULL, &tv);
+        n = select((srv->rtu.fd > srv->fdmax ? srv->rtu.fd : srv->fdmax) + 1, &rd, NULL, NULL, &tv);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             gw_log_error(MOD, "select: %s", strerror(errno));
             return GW_EIO;
         }
+        if (srv->rtu.fd >= 0) {
+            if (n > 0 && FD_ISSET(srv->rtu.fd, &rd)) {
+                n--;
+                sim_rtu_read(&srv->rtu);
+            }
+            sim_rtu_serve(srv, w);
+        }
         for (fd = 0; n > 0 && fd <= srv->fdmax; fd++) {
-            if (!FD_ISSET(fd, &rd))
+            if (!FD_ISSET(fd, &rd) || fd == srv->rtu.fd)
                 continue;
             n--;
             if (fd == srv->listen_fd)
@@ -492,7 +542,7 @@ static void sim_install_signals(void)
 int main(int argc, char **argv)
 {
     sim_opts_t opts = {.listen = "127.0.0.1", .port = 1502};
-    sim_server_t srv = {.listen_fd = -1, .cap = {-1, -1}};
+    sim_server_t srv = {.listen_fd = -1, .cap = {-1, -1}, .rtu = {.fd = -1}};
     sim_world_t world = {0};
     sim_control_t ctl = {0};
     int rc, status = 1;
@@ -530,6 +580,8 @@ int main(int argc, char **argv)
         goto out_free_world;
     }
     sim_install_signals();
+    if (opts.rtu && sim_rtu_open(&srv.rtu, opts.rtu, opts.rtu_baud ? opts.rtu_baud : 9600) < 0)
+        goto out_close_server;
     if (sim_server_listen(&srv, &opts) < 0)
         goto out_close_server;
     status = sim_server_run(&srv, &world, &ctl) < 0 ? 1 : 0;
