@@ -107,6 +107,14 @@ int drv_decode_scaled(const drv_point_t *pt, const uint16_t *words, int decimals
  * shows other non-printable bytes as '?'. Returns the text's length. */
 size_t drv_decode_string(const drv_point_t *pt, const uint16_t *words, char *buf, size_t len);
 
+/* Encode an engineering value for a write: raw = (value - offset) / scale,
+ * rounded for integer types, laid out in the point's byte order into
+ * drv_point_width(pt) words (one 0/1 word for a bool). Returns 0, or
+ * GW_EINVAL with a reason in err: not finite, out of the type's range, or a
+ * point that cannot be written as a whole (string, bit field, scale from
+ * another point). */
+int drv_encode(const drv_point_t *pt, double value, uint16_t *words, char *err, size_t errlen);
+
 /* Parse an address in one-based "Modicon" notation: "40002" (holding,
  * sent as 1), "30001" input, "10001" discrete, "00001" coil, or six digits
  * ("400001".."465536"). Returns 0 with *table and *addr set, or

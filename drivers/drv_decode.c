@@ -10,6 +10,7 @@
 #include "gateway/gw_types.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Put the point's registers into big-endian byte order in out[2*n]. */
@@ -164,5 +165,99 @@ int drv_decode_scaled(const drv_point_t *pt, const uint16_t *words, int decimals
         return GW_EINVAL;
 out_scale:
     *value = v * pt->scale / drv__pow10[decimals] + pt->offset;
+    return 0;
+}
+
+/* The inverse of drv__gather: big-endian bytes b[2n] into registers. */
+static void drv__scatter(const drv_point_t *pt, const uint8_t *b, unsigned n, uint16_t *words)
+{
+    int rev_words = pt->order == DRV_ORDER_CDAB || pt->order == DRV_ORDER_DCBA;
+    int swap_bytes = pt->order == DRV_ORDER_BADC || pt->order == DRV_ORDER_DCBA;
+
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t hi = b[2 * i], lo = b[2 * i + 1];
+        words[rev_words ? n - 1 - i : i] =
+            swap_bytes ? (uint16_t)(lo << 8 | hi) : (uint16_t)(hi << 8 | lo);
+    }
+}
+
+/* Check an integer raw value against [lo, hi]. */
+static int drv__int_range(double raw, double lo, double hi, const drv_point_t *pt, char *err,
+                          size_t errlen)
+{
+    if (raw < lo || raw > hi) {
+        snprintf(err, errlen, "%g is out of range for %s %s (raw %.0f, %.0f..%.0f)",
+                 raw * pt->scale + pt->offset, drv_type_name(pt->type), pt->name, raw, lo, hi);
+        return GW_EINVAL;
+    }
+    return 0;
+}
+
+int drv_encode(const drv_point_t *pt, double value, uint16_t *words, char *err, size_t errlen)
+{
+    unsigned n = drv_point_width(pt);
+    double raw = (value - pt->offset) / pt->scale, r = round(raw);
+    uint64_t u = 0;
+    uint8_t b[8];
+    int rc = 0;
+
+    if (pt->type == DRV_T_STRING || pt->bits || pt->decimals_point[0]) {
+        snprintf(err, errlen, "%s cannot be written: it is a %s", pt->name,
+                 pt->type == DRV_T_STRING ? "string"
+                 : pt->bits               ? "bit field (write the whole register)"
+                                          : "value scaled by another point's decimals");
+        return GW_EINVAL;
+    }
+    if (!isfinite(raw)) {
+        snprintf(err, errlen, "%s: value is not a finite number", pt->name);
+        return GW_EINVAL;
+    }
+    switch (pt->type) {
+    case DRV_T_BOOL:
+        words[0] = value != 0.0;
+        return 0;
+    case DRV_T_INT16:
+        rc = drv__int_range(r, INT16_MIN, INT16_MAX, pt, err, errlen);
+        u = (uint16_t)(int16_t)r;
+        break;
+    case DRV_T_UINT16:
+        rc = drv__int_range(r, 0, UINT16_MAX, pt, err, errlen);
+        u = (uint16_t)r;
+        break;
+    case DRV_T_INT32:
+        rc = drv__int_range(r, INT32_MIN, INT32_MAX, pt, err, errlen);
+        u = (uint32_t)(int32_t)r;
+        break;
+    case DRV_T_UINT32:
+        rc = drv__int_range(r, 0, UINT32_MAX, pt, err, errlen);
+        u = (uint32_t)r;
+        break;
+    case DRV_T_INT64:
+        rc = drv__int_range(r, -9223372036854775808.0, 9223372036854774784.0, pt, err, errlen);
+        u = (uint64_t)(int64_t)r;
+        break;
+    case DRV_T_UINT64:
+        rc = drv__int_range(r, 0, 18446744073709549568.0, pt, err, errlen);
+        u = (uint64_t)r;
+        break;
+    case DRV_T_FLOAT32: {
+        float f = (float)raw;
+        uint32_t x;
+        memcpy(&x, &f, sizeof(x));
+        u = x;
+        break;
+    }
+    case DRV_T_FLOAT64:
+        memcpy(&u, &raw, sizeof(u));
+        break;
+    default:
+        snprintf(err, errlen, "%s: type cannot be written", pt->name);
+        return GW_EINVAL;
+    }
+    if (rc)
+        return rc;
+    for (unsigned i = 0; i < 2 * n; i++)
+        b[i] = (uint8_t)(u >> (8 * (2 * n - 1 - i)));
+    drv__scatter(pt, b, n, words);
     return 0;
 }

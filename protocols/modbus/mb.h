@@ -98,6 +98,7 @@ typedef struct mb_bus_cfg {
 enum {
     MB_EV_READING = 100, /* mb_reading_t */
     MB_EV_BUS_STATE,     /* mb_bus_state_t */
+    MB_EV_WRITE_DONE,    /* mb_write_t, the request itself with its result */
 };
 
 /* Status of one block in a reading: 0 read, 1..255 the Modbus exception
@@ -132,12 +133,42 @@ typedef struct mb_bus_state {
     char err[128];
 } mb_bus_state_t;
 
+/* A write: FC 05 (one coil), 06 (one register), 15 (coils) or 16
+ * (registers); `multiple` forces 15/16 for a single value (devices that
+ * only implement those). The same struct comes back on the events queue
+ * as MB_EV_WRITE_DONE with rc and err set: 0, or GW_ETIMEDOUT, GW_EIO (link
+ * down), GW_EPROTO (garbled answer, or a Modbus exception: then exception
+ * holds its code and err its name), GW_ESTATE (bus stopped first). */
+typedef struct mb_write {
+    gw_msg_t hdr;
+    uint64_t id; /* the caller's, echoed */
+    int device_id;
+    int unit_id;
+    int timeout_ms; /* 0: the bus's */
+    uint8_t table;  /* MB_TABLE_COIL or MB_TABLE_HOLDING */
+    uint8_t multiple;
+    uint16_t addr;
+    uint16_t count; /* registers or coils, 1..123 / 1..1968 */
+    int rc;
+    unsigned exception;
+    char err[128];
+    uint16_t values[]; /* count: register values, or 0/1 per coil */
+} mb_write_t;
+
+/* A zeroed write request with room for count values (free with
+ * gw_msg_free), or NULL. */
+mb_write_t *mb_write_new(uint16_t count);
+
 typedef struct mb_bus mb_bus_t;
 
 /* Start a bus thread polling the given devices; events go to out. The
  * config is copied. Returns 0, or a negative code with the reason in err. */
 int mb_bus_start(mb_bus_t **out, const mb_bus_cfg_t *cfg, const mb_device_cfg_t *devs, size_t ndevs,
                  gw_queue_t *events, char *err, size_t errlen);
+/* Queue a write for the bus thread, which runs it before its next poll;
+ * takes ownership of w in every case (on error it is freed). Returns 0 or
+ * GW_EINVAL (bad table or count). */
+int mb_bus_write(mb_bus_t *bus, mb_write_t *w);
 /* Ask the thread to stop, wait for it (at most one request timeout), close
  * the connection and free the bus. */
 void mb_bus_stop(mb_bus_t *bus);

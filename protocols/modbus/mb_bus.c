@@ -64,9 +64,10 @@ struct mb_bus {
     gw_queue_t *events;
 
     pthread_t thread;
-    pthread_mutex_t mu; /* guards stop and the sleep */
+    pthread_mutex_t mu; /* guards stop, the sleep and the write queue */
     pthread_cond_t cond;
     atomic_int stop;
+    gw_msg_t *writes_head, *writes_tail; /* queued mb_write_t, under mu */
 
     modbus_t *ctx;
     int connected;
@@ -104,8 +105,9 @@ const char *mb_exception_name(unsigned code)
     return "exception";
 }
 
-/* Sleep until the monotonic deadline or a stop request. */
-static void bus__sleep_until(mb_bus_t *bus, int64_t deadline_ms)
+/* Sleep until the monotonic deadline or a stop request (or a queued
+ * write, when wake_on_write). */
+static void bus__sleep(mb_bus_t *bus, int64_t deadline_ms, int wake_on_write)
 {
     struct timespec ts;
     int64_t now = gw_mono_ms();
@@ -121,11 +123,16 @@ static void bus__sleep_until(mb_bus_t *bus, int64_t deadline_ms)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&bus->mu);
-    while (!atomic_load(&bus->stop)) {
+    while (!atomic_load(&bus->stop) && !(wake_on_write && bus->writes_head)) {
         if (pthread_cond_timedwait(&bus->cond, &bus->mu, &ts) == ETIMEDOUT)
             break;
     }
     pthread_mutex_unlock(&bus->mu);
+}
+
+static void bus__sleep_until(mb_bus_t *bus, int64_t deadline_ms)
+{
+    bus__sleep(bus, deadline_ms, 0);
 }
 
 static void bus__post_state(mb_bus_t *bus, int connected, const char *err)
@@ -467,23 +474,149 @@ static void bus__poll_device(mb_bus_t *bus, mb__device_t *d)
     gw_queue_push(bus->events, &r->hdr);
 }
 
+mb_write_t *mb_write_new(uint16_t count)
+{
+    mb_write_t *w = calloc(1, sizeof(*w) + (size_t)(count ? count : 1) * sizeof(uint16_t));
+    if (w) {
+        w->hdr.kind = MB_EV_WRITE_DONE;
+        w->count = count;
+    }
+    return w;
+}
+
+int mb_bus_write(mb_bus_t *bus, mb_write_t *w)
+{
+    int max = w->table == MB_TABLE_COIL ? 1968 : 123;
+
+    if ((w->table != MB_TABLE_COIL && w->table != MB_TABLE_HOLDING) || w->count == 0 ||
+        w->count > max || (unsigned)w->addr + w->count > 65536) {
+        free(w);
+        return GW_EINVAL;
+    }
+    w->hdr.kind = MB_EV_WRITE_DONE;
+    w->hdr.next = NULL;
+    pthread_mutex_lock(&bus->mu);
+    if (bus->writes_tail)
+        bus->writes_tail->next = &w->hdr;
+    else
+        bus->writes_head = &w->hdr;
+    bus->writes_tail = &w->hdr;
+    pthread_cond_broadcast(&bus->cond);
+    pthread_mutex_unlock(&bus->mu);
+    return 0;
+}
+
+/* One write request on the wire. Returns 0 or the errno. */
+static int bus__write_once(mb_bus_t *bus, mb_write_t *w)
+{
+    uint8_t bits[1968];
+    int n;
+
+    if (w->table == MB_TABLE_HOLDING) {
+        if (w->count == 1 && !w->multiple)
+            n = modbus_write_register(bus->ctx, w->addr, w->values[0]);
+        else
+            n = modbus_write_registers(bus->ctx, w->addr, w->count, w->values);
+    } else if (w->count == 1 && !w->multiple) {
+        n = modbus_write_bit(bus->ctx, w->addr, w->values[0] ? 1 : 0);
+    } else {
+        for (unsigned i = 0; i < w->count; i++)
+            bits[i] = w->values[i] ? 1 : 0;
+        n = modbus_write_bits(bus->ctx, w->addr, w->count, bits);
+    }
+    return n < 0 ? errno : 0;
+}
+
+/* Run a write and post it back with its result. A write is not retried
+ * after a timeout: it may have been applied. */
+static void bus__do_write(mb_bus_t *bus, mb_write_t *w)
+{
+    int e;
+
+    if (!bus__ensure_connected(bus)) {
+        w->rc = GW_EIO;
+        snprintf(w->err, sizeof(w->err), "bus not connected: %s", bus->last_err);
+        goto out_post;
+    }
+    modbus_set_slave(bus->ctx, w->unit_id);
+    bus__set_timeout(bus, w->timeout_ms > 0 ? w->timeout_ms : bus->timeout_ms);
+    bus__pause(bus);
+    if (bus->need_flush) {
+        modbus_flush(bus->ctx);
+        bus->need_flush = 0;
+    }
+    e = bus__write_once(bus, w);
+    bus->last_request = gw_mono_ms();
+    if (e == 0)
+        goto out_post;
+    switch (bus__classify(e)) {
+    case BUS_F_EXCEPTION:
+        w->rc = GW_EPROTO;
+        w->exception = (unsigned)(e - MODBUS_ENOBASE);
+        snprintf(w->err, sizeof(w->err), "%s", mb_exception_name(w->exception));
+        break;
+    case BUS_F_SILENT:
+        w->rc = e == ETIMEDOUT ? GW_ETIMEDOUT : GW_EIO;
+        snprintf(w->err, sizeof(w->err), "%s", modbus_strerror(e));
+        bus->need_flush = e == ETIMEDOUT && bus->transport == MB_TCP;
+        break;
+    case BUS_F_GARBLED:
+        w->rc = GW_EPROTO;
+        snprintf(w->err, sizeof(w->err), "%s", modbus_strerror(e));
+        bus->need_flush = 1;
+        break;
+    case BUS_F_LINK:
+        w->rc = GW_EIO;
+        snprintf(w->err, sizeof(w->err), "%s", modbus_strerror(e));
+        bus__disconnect(bus, w->err);
+        break;
+    }
+out_post:
+    gw_log(w->rc ? GW_LOG_WARN : GW_LOG_INFO, "modbus", "bus %s: write unit %d %s %u+%u: %s",
+           bus->name, w->unit_id, bus__table_name(w->table), w->addr, w->count,
+           w->rc ? w->err : "ok");
+    gw_queue_push(bus->events, &w->hdr);
+}
+
+/* Run every queued write (a stopping bus leaves them to mb_bus_stop). */
+static void bus__run_writes(mb_bus_t *bus)
+{
+    while (!atomic_load(&bus->stop)) {
+        gw_msg_t *m;
+        pthread_mutex_lock(&bus->mu);
+        m = bus->writes_head;
+        if (m) {
+            bus->writes_head = m->next;
+            if (!bus->writes_head)
+                bus->writes_tail = NULL;
+            m->next = NULL;
+        }
+        pthread_mutex_unlock(&bus->mu);
+        if (!m)
+            return;
+        bus__do_write(bus, (mb_write_t *)m);
+    }
+}
+
 static void *bus__thread(void *arg)
 {
     mb_bus_t *bus = arg;
 
     while (!atomic_load(&bus->stop)) {
         int64_t now = gw_mono_ms(), next = now + 1000;
+        bus__run_writes(bus);
         for (size_t i = 0; i < bus->ndevs && !atomic_load(&bus->stop); i++) {
             mb__device_t *d = &bus->devs[i];
             if (d->next_due > gw_mono_ms())
                 continue;
             bus__poll_device(bus, d);
+            bus__run_writes(bus); /* a setpoint does not wait for a whole cycle */
         }
         for (size_t i = 0; i < bus->ndevs; i++) {
             if (bus->devs[i].next_due < next)
                 next = bus->devs[i].next_due;
         }
-        bus__sleep_until(bus, next);
+        bus__sleep(bus, next, 1);
     }
     bus__disconnect(bus, "stopping");
     return NULL;
@@ -571,6 +704,8 @@ out_nomem:
 
 void mb_bus_stop(mb_bus_t *bus)
 {
+    gw_msg_t *m;
+
     if (!bus)
         return;
     pthread_mutex_lock(&bus->mu);
@@ -578,6 +713,15 @@ void mb_bus_stop(mb_bus_t *bus)
     pthread_cond_broadcast(&bus->cond);
     pthread_mutex_unlock(&bus->mu);
     pthread_join(bus->thread, NULL);
+    /* Writes never run are answered, so that nobody waits for them. */
+    while ((m = bus->writes_head) != NULL) {
+        mb_write_t *w = (mb_write_t *)m;
+        bus->writes_head = m->next;
+        m->next = NULL;
+        w->rc = GW_ESTATE;
+        snprintf(w->err, sizeof(w->err), "bus %s stopped before the write ran", bus->name);
+        gw_queue_push(bus->events, m);
+    }
     pthread_cond_destroy(&bus->cond);
     pthread_mutex_destroy(&bus->mu);
     bus__free(bus);

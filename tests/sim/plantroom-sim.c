@@ -15,9 +15,11 @@
  *  - an unknown unit id is answered with exception 0x0B (gateway target
  *    device failed to respond), as a Modbus TCP gateway does for a silent
  *    device behind it: clients fail fast instead of waiting for a timeout;
- *  - the simulated devices are read-only: write function codes get
- *    exception 0x01 (illegal function), so a write can never be silently
- *    undone by the next tick;
+ *  - writes (FC 05/06/15/16) are accepted only where a device kind says
+ *    so (the pumps' control word, speed reference, pressure setpoint and
+ *    coils) and then steer the model; other registers answer exception
+ *    0x02 (illegal data address), other write functions 0x01, so a write
+ *    can never be silently undone by the next tick;
  *  - scripted faults (sim_control.h: "lift-2.fault=silent") change how a
  *    device answers: not at all, with an exception, late (the reply is
  *    rendered at once and held in a pending slot until due, so that the
@@ -410,8 +412,21 @@ static int sim_answer(sim_server_t *srv, modbus_t *ctx, sim_world_t *w, int fd, 
         return modbus_reply_exception(ctx, srv->query, MODBUS_EXCEPTION_GATEWAY_TARGET);
     if (sim_device_fault(dev).kind != SIM_FAULT_NONE)
         return sim_reply_fault(srv, dev, sim_device_fault(dev), fd, qlen);
-    if (sim_is_write(fc))
-        return modbus_reply_exception(ctx, srv->query, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
+    if (sim_is_write(fc)) {
+        int addr = srv->query[hl + 1] << 8 | srv->query[hl + 2];
+        int count = (fc == MODBUS_FC_WRITE_SINGLE_COIL || fc == MODBUS_FC_WRITE_SINGLE_REGISTER)
+                        ? 1
+                        : (srv->query[hl + 3] << 8 | srv->query[hl + 4]);
+        if (!sim_device_writable(dev, fc, addr, count))
+            return modbus_reply_exception(ctx, srv->query,
+                                          fc == MODBUS_FC_WRITE_SINGLE_COIL ||
+                                                  fc == MODBUS_FC_WRITE_MULTIPLE_COILS ||
+                                                  fc == MODBUS_FC_WRITE_SINGLE_REGISTER ||
+                                                  fc == MODBUS_FC_WRITE_MULTIPLE_REGISTERS
+                                              ? MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS
+                                              : MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
+        gw_log_info(MOD, "%s: write function 0x%02x at %d+%d", dev->name, fc, addr, count);
+    }
     return modbus_reply(ctx, srv->query, qlen, dev->map);
 }
 

@@ -69,7 +69,7 @@ static int sim__device_init(sim_device_t *dev, const sim_device_def_t *def)
     dev->kind = k;
     dev->params = def->params;
     dev->rng = 0x9e3779b9u ^ ((uint32_t)def->unit_id * 2654435761u);
-    dev->map = modbus_mapping_new(0, 0, k->n_holding, k->n_input);
+    dev->map = modbus_mapping_new(k->n_coils, 0, k->n_holding, k->n_input);
     dev->values = calloc(k->n_points, sizeof(*dev->values));
     dev->ctl_cli = calloc(k->n_points, sizeof(*dev->ctl_cli));
     dev->ctl_file = calloc(k->n_points, sizeof(*dev->ctl_file));
@@ -337,4 +337,26 @@ sim_fault_t sim_device_fault(const sim_device_t *dev)
     if (dev->fault_file.set)
         return dev->fault_file;
     return dev->fault_cli;
+}
+
+int sim_device_writable(const sim_device_t *dev, int fc, int addr, int count)
+{
+    const sim_kind_t *k = dev->kind;
+
+    if (fc == MODBUS_FC_WRITE_SINGLE_COIL || fc == MODBUS_FC_WRITE_MULTIPLE_COILS)
+        return addr + count <= k->n_coils;
+    if (fc != MODBUS_FC_WRITE_SINGLE_REGISTER && fc != MODBUS_FC_WRITE_MULTIPLE_REGISTERS)
+        return 0;
+    for (int a = addr; a < addr + count; a++) {
+        int ok = 0;
+        for (size_t i = 0; i < k->n_points && !ok; i++) {
+            const sim_point_t *pt = &k->points[i];
+            int w = (pt->type == SIM_UINT32 || pt->type == SIM_FLOAT32) ? 2 : 1;
+            ok = pt->table == SIM_HOLDING && (pt->flags & SIM_PT_WRITABLE) && a >= pt->address &&
+                 a < pt->address + w;
+        }
+        if (!ok)
+            return 0;
+    }
+    return 1;
 }

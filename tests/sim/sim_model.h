@@ -41,6 +41,10 @@ typedef enum sim_type {
 
 /* A control value on this point is a setpoint, not a held value. */
 #define SIM_PT_SETPOINT 0x1u
+/* A client may write this holding register (FC 06/16); the kind's tick
+ * reads it back from the mapping. Other registers answer a write with
+ * exception 02 (illegal data address). */
+#define SIM_PT_WRITABLE 0x2u
 
 typedef struct sim_point {
     const char *name;
@@ -88,6 +92,7 @@ typedef struct sim_kind {
     size_t n_points;
     int n_holding; /* registers in the mapping, addresses 0..n-1 */
     int n_input;
+    int n_coils;       /* coils 0..n-1, writable (FC 05/15), kept as written */
     size_t state_size; /* bytes of kind-private state, zeroed before init */
     void (*init)(sim_device_t *dev);
     /* Advance by dt seconds; wall_s is wall-clock time (s since the epoch). */
@@ -155,6 +160,10 @@ sim_fault_t sim_device_fault(const sim_device_t *dev);
 
 /* Uniform random number in [-1, 1) from the device's generator. */
 double sim_rand(sim_device_t *dev);
+
+/* 1 when a write request (function fc, start addr, count regs) touches
+ * only SIM_PT_WRITABLE registers or existing coils of the device. */
+int sim_device_writable(const sim_device_t *dev, int fc, int addr, int count);
 
 /* Encode one engineering value into the registers of a mapping. */
 void sim_encode_point(modbus_mapping_t *map, const sim_point_t *pt, double value);

@@ -16,6 +16,7 @@
 #include "tests/sim/sim_model.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "gateway/gw_types.h"
 
@@ -114,38 +115,65 @@ const sim_kind_t sim_kind_tank = {
     .tick = tank_tick,
 };
 
-enum { PU_CONTROL, PU_SPEED_REF, PU_STATUS, PU_SPEED, PU_CURRENT, PU_TORQUE, PU_N };
+enum { PU_CONTROL, PU_SPEED_REF, PU_STATUS, PU_SPEED, PU_CURRENT, PU_TORQUE, PU_PRESSURE_SP, PU_N };
+
+#define PU_RUN  0x047f
+#define PU_STOP 0x0476
 
 static const sim_point_t pump_points[] = {
-    {"control_word", SIM_HOLDING, 0, SIM_UINT16, 1.0, 0, 0.0},
-    {"speed_reference", SIM_HOLDING, 1, SIM_UINT16, 1.0, 0, 0.0},
+    {"control_word", SIM_HOLDING, 0, SIM_UINT16, 1.0, SIM_PT_WRITABLE, 0.0},
+    {"speed_reference", SIM_HOLDING, 1, SIM_UINT16, 1.0, SIM_PT_WRITABLE, 0.0},
     {"status_word", SIM_HOLDING, 3, SIM_UINT16, 1.0, 0, 0.0},
     {"speed", SIM_HOLDING, 4, SIM_INT16, 1.0, 0, 0.0},
     {"current", SIM_HOLDING, 5, SIM_UINT16, 0.1, 0, 0.0},
     {"torque", SIM_HOLDING, 6, SIM_INT16, 0.1, 0, 0.0},
+    {"pressure_setpoint", SIM_HOLDING, 8, SIM_FLOAT32, 1.0, SIM_PT_WRITABLE, 0.0},
 };
 _Static_assert(GW_ARRAY_SIZE(pump_points) == PU_N, "pump point table out of order");
 
+/* Writable registers keep what a client wrote: start with auto-run
+ * values. */
+static void pump_init(sim_device_t *dev)
+{
+    float sp = 4.5f;
+    uint32_t u;
+
+    dev->map->tab_registers[0] = PU_RUN;
+    dev->map->tab_registers[1] = 20000;
+    memcpy(&u, &sp, sizeof(u));
+    dev->map->tab_registers[8] = (uint16_t)(u >> 16);
+    dev->map->tab_registers[9] = (uint16_t)u;
+}
+
+/* The pump runs when the water model asks for it, unless its control word
+ * says stop (0x0476): a write from the gateway stops it. */
 static void pump_tick(sim_device_t *dev, double dt, double wall_s)
 {
     const int *idx = dev->params;
-    int on = water.pump_on[*idx];
-    double *v = dev->values;
+    const uint16_t *regs = dev->map->tab_registers;
+    int on = water.pump_on[*idx] && regs[0] != PU_STOP;
+    double *v = dev->values, ref = regs[1] / 20000.0;
+    uint32_t u = (uint32_t)regs[8] << 16 | regs[9];
+    float sp;
 
     (void)dt;
     (void)wall_s;
-    v[PU_CONTROL] = on ? 0x047f : 0x0476;
-    v[PU_SPEED_REF] = on ? 20000 : 0;
+    memcpy(&sp, &u, sizeof(sp));
+    v[PU_CONTROL] = regs[0];
+    v[PU_SPEED_REF] = regs[1];
     v[PU_STATUS] = on ? 0x0007 : 0x0003; /* ready on, ready run, at reference */
-    v[PU_SPEED] = on ? 1450.0 + 5.0 * sim_rand(dev) : 0.0;
-    v[PU_CURRENT] = on ? 12.5 * (1.0 + 0.02 * sim_rand(dev)) : 0.0;
+    v[PU_SPEED] = on ? ref * 1450.0 + 5.0 * sim_rand(dev) : 0.0;
+    v[PU_CURRENT] = on ? ref * 12.5 * (1.0 + 0.02 * sim_rand(dev)) : 0.0;
     v[PU_TORQUE] = on ? 65.0 + sim_rand(dev) : 0.0;
+    v[PU_PRESSURE_SP] = sp;
 }
 
 const sim_kind_t sim_kind_pump = {
     .name = "pump_drive_abb",
     .points = pump_points,
     .n_points = PU_N,
-    .n_holding = 8,
+    .n_holding = 10,
+    .n_coils = 16,
+    .init = pump_init,
     .tick = pump_tick,
 };
