@@ -63,10 +63,10 @@ typedef struct drv_point {
     uint16_t length;        /* string: registers */
     double scale;           /* value = raw * scale * 10^-decimals + offset */
     double offset;
-    /* Scale from another point of the same device: its value is a count of
-     * decimal places (level transmitters). Resolved by the config loader. */
-    char decimals_point[DRV_NAME_MAX];
-    int decimals_idx; /* index of that point in the device, -1: none */
+    /* Scale from another point of the same device ("decimals_point"): its
+     * value is a count of decimal places (level transmitters). Its index
+     * among the device's points, -1: none (drv_resolve_decimals). */
+    int decimals_idx;
 } drv_point_t;
 
 typedef struct drv_profile {
@@ -84,10 +84,19 @@ void drv_profile_free(drv_profile_t *p);
 
 /* Parse one point object at JSON path `path` into *pt, starting from *pt's
  * current contents when `merge` is set (a site config overriding a profile
- * point by name) or from defaults otherwise. Returns 0 or GW_ECONFIG with
- * errors added to el. */
+ * point by name) or from defaults otherwise. A "decimals_point" name is
+ * copied to decimals_name (DRV_NAME_MAX bytes; may be NULL) for
+ * drv_resolve_decimals. Returns 0 or GW_ECONFIG with errors added to el. */
 int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_order, int merge,
-                    drv_point_t *pt, gw_errlist_t *el);
+                    drv_point_t *pt, char *decimals_name, gw_errlist_t *el);
+
+/* Resolve "decimals_point" names: names[i] (DRV_NAME_MAX bytes, "" for
+ * none) is the name point i gave; its decimals_idx becomes that point's
+ * index. The named point must be another plain number point of pts. Errors
+ * name "<path>.points[\"<point>\"].decimals_point". Returns 0 or
+ * GW_ECONFIG. */
+int drv_resolve_decimals(drv_point_t *pts, size_t n, const char (*names)[DRV_NAME_MAX],
+                         const char *path, gw_errlist_t *el);
 
 /* Registers (or bits, for coil and discrete tables) that the point spans. */
 unsigned drv_point_width(const drv_point_t *pt);

@@ -201,7 +201,7 @@ int drv_encode(const drv_point_t *pt, double value, uint16_t *words, char *err, 
     uint8_t b[8];
     int rc = 0;
 
-    if (pt->type == DRV_T_STRING || pt->bits || pt->decimals_point[0]) {
+    if (pt->type == DRV_T_STRING || pt->bits || pt->decimals_idx >= 0) {
         snprintf(err, errlen, "%s cannot be written: it is a %s", pt->name,
                  pt->type == DRV_T_STRING ? "string"
                  : pt->bits               ? "bit field (write the whole register)"

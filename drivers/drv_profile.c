@@ -121,7 +121,8 @@ static int drv__address(const cJSON *obj, const char *path, int required, drv_po
 }
 
 /* Checks of bit fields, strings and the decimals point. */
-static void drv__point_checks(const cJSON *obj, const char *path, drv_point_t *pt, gw_errlist_t *el)
+static void drv__point_checks(const cJSON *obj, const char *path, drv_point_t *pt,
+                              char *decimals_name, gw_errlist_t *el)
 {
     long long v;
     char p[256];
@@ -155,12 +156,16 @@ static void drv__point_checks(const cJSON *obj, const char *path, drv_point_t *p
     if (pt->type == DRV_T_STRING && !is_reg)
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "type"),
                        "a string point needs a holding or input register");
-    gw_json_str(obj, "decimals_point", path, pt->decimals_point, sizeof(pt->decimals_point),
-                pt->decimals_point, 0, el);
+    {
+        char dn[DRV_NAME_MAX];
+        if (gw_json_str(obj, "decimals_point", path, dn, sizeof(dn), NULL, 0, el) > 0 &&
+            decimals_name)
+            memcpy(decimals_name, dn, sizeof(dn));
+    }
 }
 
 int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_order, int merge,
-                    drv_point_t *pt, gw_errlist_t *el)
+                    drv_point_t *pt, char *decimals_name, gw_errlist_t *el)
 {
     size_t before = el->n;
     long long addr;
@@ -211,7 +216,7 @@ int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_orde
     if ((pt->table == DRV_TABLE_COIL || pt->table == DRV_TABLE_DISCRETE) && table_from_addr &&
         !cJSON_GetObjectItemCaseSensitive(obj, "type"))
         pt->type = DRV_T_BOOL;
-    drv__point_checks(obj, path, pt, el);
+    drv__point_checks(obj, path, pt, decimals_name, el);
     gw_json_num(obj, "scale", path, &pt->scale, pt->scale, 0, el);
     gw_json_num(obj, "offset", path, &pt->offset, pt->offset, 0, el);
     if (pt->scale == 0.0)
@@ -226,6 +231,29 @@ int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_orde
     return el->n == before ? 0 : GW_ECONFIG;
 }
 
+int drv_resolve_decimals(drv_point_t *pts, size_t n, const char (*names)[DRV_NAME_MAX],
+                         const char *path, gw_errlist_t *el)
+{
+    size_t before = el->n;
+    char p[400];
+
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        if (!names[i][0])
+            continue;
+        snprintf(p, sizeof(p), "%s.points[\"%s\"].decimals_point", path, pts[i].name);
+        for (j = 0; j < n && strcmp(pts[j].name, names[i]) != 0; j++)
+            ;
+        if (j == n || j == i)
+            gw_errlist_add(el, p, "\"%s\" is not another point of the device", names[i]);
+        else if (names[j][0] || pts[j].decimals_idx >= 0 || pts[j].type == DRV_T_STRING)
+            gw_errlist_add(el, p, "\"%s\" must be a plain number point", names[i]);
+        else
+            pts[i].decimals_idx = (int)j;
+    }
+    return el->n == before ? 0 : GW_ECONFIG;
+}
+
 static const char *const profile_keys[] = {"profile", "description", "byte_order", "points", NULL};
 
 int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
@@ -234,6 +262,7 @@ int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
     drv_profile_t *p = NULL;
     const cJSON *points, *it;
     cJSON *root;
+    char(*names)[DRV_NAME_MAX] = NULL; /* decimals_point names, per point */
     int v = DRV_ORDER_ABCD, i = 0;
     char ip[300];
 
@@ -255,13 +284,15 @@ int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
         goto out_fail;
     }
     p->points = calloc((size_t)cJSON_GetArraySize(points), sizeof(*p->points));
-    if (!p->points)
+    names = calloc((size_t)cJSON_GetArraySize(points), sizeof(*names));
+    if (!p->points || !names)
         goto out_nomem;
     cJSON_ArrayForEach(it, points)
     {
         char base[256];
         gw_json_path_idx(ip, sizeof(ip), gw_json_path_key(base, sizeof(base), path, "points"), i++);
-        if (drv_point_parse(it, ip, p->order, 0, &p->points[p->npoints], el) != 0)
+        if (drv_point_parse(it, ip, p->order, 0, &p->points[p->npoints], names[p->npoints], el) !=
+            0)
             continue;
         for (size_t j = 0; j < p->npoints; j++) {
             if (strcmp(p->points[j].name, p->points[p->npoints].name) == 0) {
@@ -271,8 +302,11 @@ int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
         }
         p->npoints++;
     }
+    if (el->n == before)
+        drv_resolve_decimals(p->points, p->npoints, (const char(*)[DRV_NAME_MAX])names, path, el);
     if (el->n != before)
         goto out_fail;
+    free(names);
     cJSON_Delete(root);
     *out = p;
     return 0;
@@ -280,6 +314,7 @@ int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
 out_nomem:
     gw_errlist_add(el, path, "out of memory");
 out_fail:
+    free(names);
     cJSON_Delete(root);
     drv_profile_free(p);
     return GW_ECONFIG;

@@ -100,7 +100,8 @@ static void cfg__profile_path(const gw_config_t *cfg, const char *name, char *ds
         snprintf(dst, len, "%s/%s.json", cfg->profiles_dir, name);
 }
 
-/* Apply a device's "points": override a profile point by name, or add one. */
+/* Apply a device's "points": override a profile point by name, or add one;
+ * then resolve the "decimals_point" names the overrides gave. */
 static void cfg__device_points(gw_device_cfg_t *d, const cJSON *pts, const char *path,
                                drv_order_t order, gw_errlist_t *el)
 {
@@ -109,12 +110,15 @@ static void cfg__device_points(gw_device_cfg_t *d, const cJSON *pts, const char 
     char p[256], ip[300];
     size_t n = d->npoints + (size_t)cJSON_GetArraySize(pts);
     drv_point_t *grown = realloc(d->points, (n ? n : 1) * sizeof(*grown));
+    char(*names)[DRV_NAME_MAX] = calloc(n ? n : 1, sizeof(*names));
 
-    if (!grown) {
+    if (grown)
+        d->points = grown;
+    if (!grown || !names) {
+        free(names);
         gw_errlist_add(el, path, "out of memory");
         return;
     }
-    d->points = grown;
     gw_json_path_key(p, sizeof(p), path, "points");
     cJSON_ArrayForEach(it, pts)
     {
@@ -122,34 +126,14 @@ static void cfg__device_points(gw_device_cfg_t *d, const cJSON *pts, const char 
         int idx = cJSON_IsString(nm) ? gw_device_point_index(d, nm->valuestring) : -1;
         gw_json_path_idx(ip, sizeof(ip), p, i++);
         if (idx >= 0) {
-            drv_point_parse(it, ip, order, 1, &d->points[idx], el);
-        } else if (drv_point_parse(it, ip, order, 0, &d->points[d->npoints], el) == 0) {
+            drv_point_parse(it, ip, order, 1, &d->points[idx], names[idx], el);
+        } else if (drv_point_parse(it, ip, order, 0, &d->points[d->npoints], names[d->npoints],
+                                   el) == 0) {
             d->npoints++;
         }
     }
-}
-
-/* Resolve each point's "decimals_point" to an index in the device. */
-static void cfg__device_decimals(gw_device_cfg_t *d, const char *path, gw_errlist_t *el)
-{
-    char p[300];
-
-    for (size_t i = 0; i < d->npoints; i++) {
-        drv_point_t *pt = &d->points[i];
-        int j;
-        pt->decimals_idx = -1;
-        if (!pt->decimals_point[0])
-            continue;
-        j = gw_device_point_index(d, pt->decimals_point);
-        snprintf(p, sizeof(p), "%s.points[\"%s\"].decimals_point", path, pt->name);
-        if (j < 0 || (size_t)j == i)
-            gw_errlist_add(el, p, "\"%s\" is not another point of device \"%s\"",
-                           pt->decimals_point, d->name);
-        else if (d->points[j].decimals_point[0] || d->points[j].type == DRV_T_STRING)
-            gw_errlist_add(el, p, "\"%s\" must be a plain number point", pt->decimals_point);
-        else
-            pt->decimals_idx = j;
-    }
+    drv_resolve_decimals(d->points, d->npoints, (const char(*)[DRV_NAME_MAX])names, path, el);
+    free(names);
 }
 
 static const char *const device_keys[] = {
@@ -247,7 +231,6 @@ void gw__cfg_device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, cons
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "points"), "must be an array");
     else if (pts)
         cfg__device_points(d, pts, path, order, el);
-    cfg__device_decimals(d, path, el);
     if (d->npoints == 0 && d->name[0])
         gw_errlist_add(el, path, "device \"%s\" has no points: give a \"profile\" or \"points\"",
                        d->name);

@@ -69,6 +69,11 @@ struct mb_bus {
     atomic_int stop;
     gw_msg_t *writes_head, *writes_tail; /* queued mb_write_t, under mu */
 
+    /* Events not yet handed to the loop: a cycle's readings go together, so
+     * that the loop wakes once per cycle rather than once per device. */
+    gw_msg_t *out_head, *out_tail;
+    int64_t out_since; /* monotonic ms of the oldest held event */
+
     modbus_t *ctx;
     int connected;
     int need_flush;       /* a request timed out: its answer may still come */
@@ -105,6 +110,33 @@ const char *mb_exception_name(unsigned code)
     return "exception";
 }
 
+/* Hand every held event to the loop. */
+static void bus__flush(mb_bus_t *bus)
+{
+    while (bus->out_head) {
+        gw_msg_t *m = bus->out_head;
+        bus->out_head = m->next;
+        m->next = NULL;
+        gw_queue_push(bus->events, m);
+    }
+    bus->out_tail = NULL;
+}
+
+/* Hold an event for the loop; flushed before the thread sleeps, or once
+ * the oldest has waited 10 ms (a slow device must not delay the others'
+ * readings). */
+static void bus__emit(mb_bus_t *bus, gw_msg_t *m)
+{
+    m->next = NULL;
+    if (bus->out_tail)
+        bus->out_tail->next = m;
+    else
+        bus->out_head = m, bus->out_since = gw_mono_ms();
+    bus->out_tail = m;
+    if (gw_mono_ms() - bus->out_since >= 10)
+        bus__flush(bus);
+}
+
 /* Sleep until the monotonic deadline or a stop request (or a queued
  * write, when wake_on_write). */
 static void bus__sleep(mb_bus_t *bus, int64_t deadline_ms, int wake_on_write)
@@ -114,6 +146,7 @@ static void bus__sleep(mb_bus_t *bus, int64_t deadline_ms, int wake_on_write)
 
     if (deadline_ms <= now)
         return;
+    bus__flush(bus);
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t wait = deadline_ms - now;
     ts.tv_sec += wait / 1000;
@@ -144,7 +177,7 @@ static void bus__post_state(mb_bus_t *bus, int connected, const char *err)
     ev->bus_id = bus->bus_id;
     ev->connected = connected;
     snprintf(ev->err, sizeof(ev->err), "%s", err ? err : "");
-    gw_queue_push(bus->events, &ev->hdr);
+    bus__emit(bus, &ev->hdr);
 }
 
 static int bus__jitter(int ms)
@@ -471,7 +504,7 @@ static void bus__poll_device(mb_bus_t *bus, mb__device_t *d)
     r->offline = d->backoff_ms != 0;
     clock_gettime(CLOCK_MONOTONIC, &b);
     r->latency_us = (b.tv_sec - a.tv_sec) * 1000000LL + (b.tv_nsec - a.tv_nsec) / 1000;
-    gw_queue_push(bus->events, &r->hdr);
+    bus__emit(bus, &r->hdr);
 }
 
 mb_write_t *mb_write_new(uint16_t count)
@@ -575,7 +608,8 @@ out_post:
     gw_log(w->rc ? GW_LOG_WARN : GW_LOG_INFO, "modbus", "bus %s: write unit %d %s %u+%u: %s",
            bus->name, w->unit_id, bus__table_name(w->table), w->addr, w->count,
            w->rc ? w->err : "ok");
-    gw_queue_push(bus->events, &w->hdr);
+    bus__emit(bus, &w->hdr);
+    bus__flush(bus); /* a write's caller is waiting */
 }
 
 /* Run every queued write (a stopping bus leaves them to mb_bus_stop). */
@@ -616,9 +650,11 @@ static void *bus__thread(void *arg)
             if (bus->devs[i].next_due < next)
                 next = bus->devs[i].next_due;
         }
+        bus__flush(bus);
         bus__sleep(bus, next, 1);
     }
     bus__disconnect(bus, "stopping");
+    bus__flush(bus);
     return NULL;
 }
 

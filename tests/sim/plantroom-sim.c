@@ -61,6 +61,7 @@ typedef struct sim_opts {
     const char *port_file; /* NULL = none */
     const char *control;   /* NULL = none */
     const char *rtu;       /* --rtu: serial port (or pty) to serve RTU on; NULL = none */
+    int bench;             /* --bench N: N plain benchmark devices instead of the building */
     int rtu_baud;
     const char **sets; /* --set arguments, owned array of borrowed strings */
     size_t n_sets;
@@ -89,12 +90,15 @@ typedef struct sim_server {
     sim_pending_t pending[SIM_MAX_PENDING];
 } sim_server_t;
 
-static volatile sig_atomic_t sim_stop;
+static volatile sig_atomic_t sim_stop, sim_report;
+static unsigned long long sim_served_requests, sim_served_regs; /* answered reads */
 
 static void sim_on_signal(int sig)
 {
-    (void)sig;
-    sim_stop = 1;
+    if (sig == SIGUSR1)
+        sim_report = 1;
+    else
+        sim_stop = 1;
 }
 
 static void sim_usage(FILE *out)
@@ -117,6 +121,9 @@ static void sim_usage(FILE *out)
                  "  --control FILE    re-read DEVICE.POINT=VALUE lines from FILE when it changes\n"
                  "  --rtu PATH        also serve Modbus RTU on this serial port or pty (8N1)\n"
                  "  --rtu-baud N      its baud rate (default 9600)\n"
+                 "  --bench N         serve N plain devices (units 1..N, 125 holding and 125\n"
+                 "                    input registers each) instead of the building; on exit\n"
+                 "                    print the requests and registers served\n"
                  "  --set D.P=V       initial control value (repeatable; the file wins)\n"
                  "  --verbose         log every request\n"
                  "A value on vibration_machine / vibration_car is the setpoint (noise +-2%%\n"
@@ -134,6 +141,7 @@ static int sim_parse_args(int argc, char **argv, sim_opts_t *o)
         {"control", required_argument, NULL, 'c'},
         {"rtu", required_argument, NULL, 'r'},
         {"rtu-baud", required_argument, NULL, 'b'},
+        {"bench", required_argument, NULL, 'B'},
         {"set", required_argument, NULL, 's'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -170,6 +178,13 @@ static int sim_parse_args(int argc, char **argv, sim_opts_t *o)
             break;
         case 'r':
             o->rtu = optarg;
+            break;
+        case 'B':
+            o->bench = (int)strtol(optarg, &end, 10);
+            if (*end || o->bench < 1 || o->bench > 247) {
+                fprintf(stderr, "plantroom-sim: --bench '%s': expected 1..247\n", optarg);
+                return EXIT_USAGE;
+            }
             break;
         case 'b':
             o->rtu_baud = (int)strtol(optarg, &end, 10);
@@ -426,6 +441,9 @@ static int sim_answer(sim_server_t *srv, modbus_t *ctx, sim_world_t *w, int fd, 
                                               ? MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS
                                               : MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
         gw_log_info(MOD, "%s: write function 0x%02x at %d+%d", dev->name, fc, addr, count);
+    } else {
+        sim_served_requests++;
+        sim_served_regs += (unsigned)(srv->query[hl + 3] << 8 | srv->query[hl + 4]);
     }
     return modbus_reply(ctx, srv->query, qlen, dev->map);
 }
@@ -503,6 +521,11 @@ static int sim_server_run(sim_server_t *srv, sim_world_t *w, sim_control_t *ctl)
     int fd, n;
 
     while (!sim_stop) {
+        if (sim_report) {
+            sim_report = 0;
+            gw_log_notice(MOD, "served %llu read requests, %llu registers or bits",
+                          sim_served_requests, sim_served_regs);
+        }
         wait_ms = sim_send_due(srv, sim_maybe_tick(w, ctl, &last_ms));
         rd = srv->clients;
         FD_SET(srv->listen_fd, &rd);
@@ -537,7 +560,8 @@ static int sim_server_run(sim_server_t *srv, sim_world_t *w, sim_control_t *ctl)
                 sim_client_serve(srv, w, fd);
         }
     }
-    gw_log_info(MOD, "stopping");
+    gw_log_info(MOD, "stopping: served %llu read requests, %llu registers or bits",
+                sim_served_requests, sim_served_regs);
     return 0;
 }
 
@@ -550,6 +574,7 @@ static void sim_install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL); /* log the counters of requests served */
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 }
@@ -575,7 +600,8 @@ int main(int argc, char **argv)
     }
     if (opts.verbose)
         gw_log_set_level(GW_LOG_DEBUG);
-    if (sim_world_init(&world, (double)gw_wall_ms() / 1000.0) < 0) {
+    if ((opts.bench ? sim_world_init_bench(&world, opts.bench, (double)gw_wall_ms() / 1000.0)
+                    : sim_world_init(&world, (double)gw_wall_ms() / 1000.0)) < 0) {
         gw_log_error(MOD, "out of memory");
         goto out_free_opts;
     }

@@ -92,17 +92,34 @@ static void sim__device_free(sim_device_t *dev)
     memset(dev, 0, sizeof(*dev));
 }
 
-int sim_world_init(sim_world_t *w, double wall_s)
+/* Benchmark devices: 125 holding and 125 input registers holding their
+ * own address, no physics. */
+static void bench_tick(sim_device_t *dev, double dt, double wall_s)
+{
+    (void)dt;
+    (void)wall_s;
+    for (int i = 0; i < 125; i++)
+        dev->map->tab_registers[i] = dev->map->tab_input_registers[i] = (uint16_t)(i + 1);
+}
+
+static const sim_kind_t sim_kind_bench = {
+    .name = "bench",
+    .n_holding = 125,
+    .n_input = 125,
+    .tick = bench_tick,
+};
+
+static int sim__world_build(sim_world_t *w, const sim_device_def_t *defs, size_t n, double wall_s)
 {
     size_t i;
     int rc;
 
-    w->n_devices = GW_ARRAY_SIZE(sim_building);
+    w->n_devices = n;
     w->devices = calloc(w->n_devices, sizeof(*w->devices));
     if (!w->devices)
         return GW_ENOMEM;
     for (i = 0; i < w->n_devices; i++) {
-        rc = sim__device_init(&w->devices[i], &sim_building[i]);
+        rc = sim__device_init(&w->devices[i], &defs[i]);
         if (rc < 0)
             goto fail_device_init;
     }
@@ -111,6 +128,27 @@ int sim_world_init(sim_world_t *w, double wall_s)
 
 fail_device_init:
     sim_world_free(w);
+    return rc;
+}
+
+int sim_world_init(sim_world_t *w, double wall_s)
+{
+    return sim__world_build(w, sim_building, GW_ARRAY_SIZE(sim_building), wall_s);
+}
+
+int sim_world_init_bench(sim_world_t *w, int n, double wall_s)
+{
+    static char names[247][16];
+    sim_device_def_t defs[247];
+    int rc;
+
+    if (n < 1 || n > 247)
+        return GW_EINVAL;
+    for (int i = 0; i < n; i++) {
+        snprintf(names[i], sizeof(names[i]), "bench-%d", i + 1);
+        defs[i] = (sim_device_def_t){(uint8_t)(i + 1), names[i], &sim_kind_bench, NULL};
+    }
+    rc = sim__world_build(w, defs, (size_t)n, wall_s);
     return rc;
 }
 

@@ -129,7 +129,7 @@ T_TEST(point_parse_errors_name_the_key)
     cJSON *o = cJSON_Parse("{\"name\":\"x\",\"table\":\"coil\",\"address\":70000,"
                            "\"type\":\"uint16\",\"order\":\"XYZW\",\"scale\":0,\"colour\":1}");
     gw_errlist_init(&el);
-    T_CHECK_EQ_INT(drv_point_parse(o, "devices[0].points[3]", DRV_ORDER_ABCD, 0, &p, &el),
+    T_CHECK_EQ_INT(drv_point_parse(o, "devices[0].points[3]", DRV_ORDER_ABCD, 0, &p, NULL, &el),
                    GW_ECONFIG);
     const char *want[] = {
         "devices[0].points[3].colour: unknown key",

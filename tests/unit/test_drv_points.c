@@ -11,10 +11,15 @@
 #include <string.h>
 
 /* Parse a point from JSON text; returns the rc, errors into el. */
+static char last_decimals[DRV_NAME_MAX];
+
 static int parse(const char *json, drv_point_t *pt, gw_errlist_t *el)
 {
     cJSON *o = cJSON_Parse(json);
-    int rc = drv_point_parse(o, "points[0]", DRV_ORDER_ABCD, 0, pt, el);
+    int rc;
+
+    last_decimals[0] = '\0';
+    rc = drv_point_parse(o, "points[0]", DRV_ORDER_ABCD, 0, pt, last_decimals, el);
     cJSON_Delete(o);
     return rc;
 }
@@ -108,7 +113,8 @@ T_TEST(scale_from_decimals)
                          "\"decimals_point\":\"decimals\",\"offset\":1}",
                          &p, &el),
                    0);
-    T_CHECK_STR(p.decimals_point, "decimals");
+    T_CHECK_STR(last_decimals, "decimals");
+    T_CHECK_EQ_INT(p.decimals_idx, -1); /* resolved later, against the device */
     T_CHECK(drv_decode_scaled(&p, &raw, 0, &v) == 0 && v == -1233);
     T_CHECK(drv_decode_scaled(&p, &raw, 2, &v) == 0);
     T_CHECK_NEAR(v, -12.34 + 1, 1e-9);
