@@ -102,7 +102,7 @@ static const double drv__pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e
 int drv_decode_scaled(const drv_point_t *pt, const uint16_t *words, int decimals, double *value)
 {
     uint8_t b[8];
-    unsigned n = drv_point_width(pt);
+    unsigned n;
     uint64_t raw;
     double v;
 
@@ -112,6 +112,14 @@ int drv_decode_scaled(const drv_point_t *pt, const uint16_t *words, int decimals
         char buf[2 * 125 + 1];
         *value = (double)drv_decode_string(pt, words, buf, sizeof(buf));
         return 0;
+    }
+    if ((pt->type == DRV_T_UINT16 || pt->type == DRV_T_INT16) && !pt->bits) {
+        /* the common case, without the general byte shuffle */
+        unsigned w = words[0];
+        if (pt->order == DRV_ORDER_BADC || pt->order == DRV_ORDER_DCBA)
+            w = ((w & 0xffu) << 8) | (w >> 8);
+        v = pt->type == DRV_T_INT16 ? (double)(int16_t)(uint16_t)w : (double)w;
+        goto out_scale;
     }
     if (pt->bits) {
         /* A bit field of one register, unsigned; bit 0 is the least
@@ -126,6 +134,7 @@ int drv_decode_scaled(const drv_point_t *pt, const uint16_t *words, int decimals
         v = words[0] ? 1.0 : 0.0;
         goto out_scale;
     }
+    n = drv_point_width(pt);
     drv__gather(pt, words, n, b);
     raw = drv__be(b, 2 * n);
     switch (pt->type) {
@@ -164,7 +173,10 @@ int drv_decode_scaled(const drv_point_t *pt, const uint16_t *words, int decimals
     if (!isfinite(v))
         return GW_EINVAL;
 out_scale:
-    *value = v * pt->scale / drv__pow10[decimals] + pt->offset;
+    v *= pt->scale;
+    if (decimals)
+        v /= drv__pow10[decimals];
+    *value = v + pt->offset;
     return 0;
 }
 
