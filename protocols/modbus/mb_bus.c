@@ -13,9 +13,9 @@
  *    timeout per device per cycle at most), the device's failure count
  *    grows, and after offline_after polls it is probed with capped
  *    exponential backoff with jitter. The connection stays up: on TCP the
- *    late answer, if one comes, is flushed before the next request (and a
- *    stale answer read in its place is caught by the transaction id check,
- *    flushed and the request retried);
+ *    late answer, if one comes, is flushed before the next request; one that
+ *    arrives during the next request fails libmodbus's transaction id
+ *    check, and the right answer is then read after it (bus__tcp_resync);
  *  - a garbled answer (bad CRC, bad length, junk) flushes the line and is
  *    retried up to the device's retries;
  *  - a link error (reset, refused, EOF, serial port gone) closes the
@@ -78,6 +78,7 @@ struct mb_bus {
     int connected;
     int need_flush;       /* a request timed out: its answer may still come */
     int cur_timeout_ms;   /* response timeout set on ctx */
+    uint16_t tid;         /* TCP: transaction id of the last request (libmodbus counts alike) */
     int backoff_ms;       /* current reconnect backoff */
     int64_t next_connect; /* monotonic ms of the next connect attempt */
     int64_t last_request; /* monotonic ms of the end of the last request */
@@ -257,6 +258,7 @@ static int bus__ensure_connected(mb_bus_t *bus)
         goto out_backoff;
     }
     bus->cur_timeout_ms = -1;
+    bus->tid = 0; /* a new context numbers its requests from 1 */
     bus__set_timeout(bus, bus->timeout_ms);
     if (modbus_connect(bus->ctx) != 0) {
         snprintf(bus->last_err, sizeof(bus->last_err), "connect to %s: %s",
@@ -358,6 +360,49 @@ static void bus__pause(mb_bus_t *bus)
 }
 
 /* One request with its retries. Returns 0, or the errno of the last try. */
+/* Count a request as libmodbus does, to know its transaction id. */
+static void bus__next_tid(mb_bus_t *bus)
+{
+    bus->tid = bus->tid < UINT16_MAX ? (uint16_t)(bus->tid + 1) : 0;
+}
+
+/* The data of a read answer's PDU (function, byte count, data) into dst.
+ * Returns 0 or an errno (a Modbus exception as MODBUS_ENOBASE + code). */
+static int bus__parse_read(const mb_block_t *b, const uint8_t *pdu, int len, uint16_t *dst)
+{
+    static const uint8_t fc[] = {1, 2, 3, 4}; /* by MB_TABLE_* */
+    int bits = b->table == MB_TABLE_COIL || b->table == MB_TABLE_DISCRETE;
+    int nbytes = bits ? (b->count + 7) / 8 : 2 * b->count;
+
+    if (len >= 2 && pdu[0] == (fc[b->table] | 0x80))
+        return MODBUS_ENOBASE + pdu[1];
+    if (len < 2 + nbytes || pdu[0] != fc[b->table] || pdu[1] != nbytes)
+        return EMBBADDATA;
+    for (int i = 0; i < b->count; i++)
+        dst[i] = bits ? (uint16_t)((pdu[2 + i / 8] >> (i % 8)) & 1)
+                      : (uint16_t)(pdu[2 + 2 * i] << 8 | pdu[3 + 2 * i]);
+    return 0;
+}
+
+/* TCP: libmodbus read a stale answer (a late one, for a request that timed
+ * out) in place of ours and refused it by its transaction id. Ours is
+ * still on its way: read on, discarding older answers, until the one with
+ * our id. Returns 0 with dst filled, or an errno. */
+static int bus__tcp_resync(mb_bus_t *bus, const mb_block_t *b, uint16_t *dst)
+{
+    uint8_t rsp[MODBUS_TCP_MAX_ADU_LENGTH];
+
+    for (int i = 0; i < 4; i++) {
+        int n = modbus_receive_confirmation(bus->ctx, rsp);
+        if (n < 0)
+            return errno;
+        if (n < 9 || (uint16_t)(rsp[0] << 8 | rsp[1]) != bus->tid)
+            continue; /* another stale answer */
+        return bus__parse_read(b, rsp + 7, n - 7, dst);
+    }
+    return EMBBADDATA;
+}
+
 static int bus__request(mb_bus_t *bus, const mb__device_t *d, const mb_block_t *blk, uint16_t *dst)
 {
     int e = 0;
@@ -368,10 +413,13 @@ static int bus__request(mb_bus_t *bus, const mb__device_t *d, const mb_block_t *
             modbus_flush(bus->ctx);
             bus->need_flush = 0;
         }
+        bus__next_tid(bus);
         int rc = bus__read_block(bus, blk, dst);
-        e = errno;
+        e = rc == 0 ? 0 : errno;
+        if (e == EMBBADDATA && bus->transport == MB_TCP)
+            e = bus__tcp_resync(bus, blk, dst);
         bus->last_request = gw_mono_ms();
-        if (rc == 0)
+        if (e == 0)
             return 0;
         if (bus__classify(e) != BUS_F_GARBLED)
             return e;
@@ -578,6 +626,7 @@ static void bus__do_write(mb_bus_t *bus, mb_write_t *w)
         modbus_flush(bus->ctx);
         bus->need_flush = 0;
     }
+    bus__next_tid(bus);
     e = bus__write_once(bus, w);
     bus->last_request = gw_mono_ms();
     if (e == 0)

@@ -132,3 +132,24 @@ def test_reconnect_after_simulator_restart(tmp_path, broker, sim, subscriber, da
     n = len(tele(sub, "lift-2"))
     wait_for(lambda: [m for m in tele(sub, "lift-2", n) if good(m)], 10, "good lift-2 again")
     assert d.log().count("bus sim: connected to") >= 2
+
+
+def test_late_answers_do_not_confuse_neighbours(tmp_path, broker, sim, subscriber, daemon):
+    """lift-2 answers after 450 ms, past its 300 ms timeout: its late
+    answers arrive while lift-1 is being read on the same connection. They
+    must be flushed or caught by the transaction id, never decoded as
+    lift-1's registers, and the connection stays up."""
+    sub = subscriber("plantroom/#")
+    d = daemon(fast_config(tmp_path, broker, sim))
+    wait_for(lambda: [m for m in tele(sub, "lift-1") if good(m)], 15, "good lift-1 telemetry")
+    sim.set("lift-2.fault", "slow:450")
+    wait_for(lambda: statuses(sub, "lift-2")[-1:] == ["offline"], 15, "lift-2 offline (slow)")
+    n = len(tele(sub, "lift-1"))
+    wait_for(lambda: len(tele(sub, "lift-1", n)) >= 10, 15, "10 more lift-1 readings")
+    for m in tele(sub, "lift-1", n):
+        assert good(m), m
+        assert m["points"]["run_hours"]["value"] >= 13210  # lift-1's counter, not lift-2's
+    assert "disconnected" not in d.log()
+    assert "Invalid data" not in d.log()
+    sim.set("lift-2.fault", "none")
+    wait_for(lambda: statuses(sub, "lift-2")[-1:] == ["online"], 15, "lift-2 back online")
