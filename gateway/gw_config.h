@@ -22,7 +22,7 @@
 
 typedef struct gw_bus_cfg {
     char name[GW_NAME_MAX];
-    char type[8]; /* "tcp" or "rtu" */
+    char type[8]; /* "tcp", "rtu" or "rtu-tcp" */
     char host[128];
     int port;
     /* type "rtu": the serial port and its framing */

@@ -62,13 +62,13 @@ void gw__cfg_bus(gw_bus_cfg_t *b, const cJSON *obj, const char *path, gw_errlist
     gw_json_str(obj, "name", path, b->name, sizeof(b->name), NULL, 1, el);
     gw__cfg_check_name(b->name, gw_json_path_key(p, sizeof(p), path, "name"), el);
     gw_json_str(obj, "type", path, b->type, sizeof(b->type), "tcp", 0, el);
-    if (strcmp(b->type, "tcp") == 0) {
+    if (strcmp(b->type, "tcp") == 0 || strcmp(b->type, "rtu-tcp") == 0) {
         gw_json_str(obj, "host", path, b->host, sizeof(b->host), NULL, 1, el);
         gw_json_int(obj, "port", path, &v, 502, 1, 65535, 0, el);
         b->port = (int)v;
         if (cJSON_GetObjectItemCaseSensitive(obj, "device"))
             gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "device"),
-                           "is for \"rtu\" buses; a \"tcp\" bus takes host and port");
+                           "is for \"rtu\" buses; a \"%s\" bus takes host and port", b->type);
     } else if (strcmp(b->type, "rtu") == 0) {
         cfg__bus_serial(b, obj, path, el);
         if (cJSON_GetObjectItemCaseSensitive(obj, "host"))
@@ -76,7 +76,7 @@ void gw__cfg_bus(gw_bus_cfg_t *b, const cJSON *obj, const char *path, gw_errlist
                            "is for \"tcp\" buses; an \"rtu\" bus takes device");
     } else {
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "type"),
-                       "must be \"tcp\" or \"rtu\", got \"%s\"", b->type);
+                       "must be \"tcp\", \"rtu\" or \"rtu-tcp\", got \"%s\"", b->type);
     }
     gw_json_int(obj, "connect_pause_ms", path, &v, 0, 0, 10000, 0, el);
     b->connect_pause_ms = (int)v;

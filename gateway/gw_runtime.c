@@ -147,7 +147,9 @@ int gw_runtime_start_buses(gw_runtime_t *rt, gw_queue_t *q, char *err, size_t er
         mb_bus_cfg_t mc = {
             .bus_id = (int)b,
             .name = bc->name,
-            .transport = strcmp(bc->type, "rtu") == 0 ? MB_RTU : MB_TCP,
+            .transport = strcmp(bc->type, "rtu") == 0       ? MB_RTU
+                         : strcmp(bc->type, "rtu-tcp") == 0 ? MB_RTU_TCP
+                                                            : MB_TCP,
             .host = bc->host,
             .port = bc->port,
             .device = bc->device,

@@ -1,7 +1,8 @@
 /*
  * mb.h: Modbus bus workers and request planning.
  *
- * A bus is one TCP endpoint or one serial port (RTU) that may front
+ * A bus is one TCP endpoint, one serial port (RTU), or one serial device
+ * server carrying RTU frames over TCP, that may front
  * several devices by unit id. Each bus has its own thread and its own
  * modbus_t: libmodbus blocks, and a bus carries one request at a time, so
  * requests on a bus are strictly serialized. The thread polls each device
@@ -76,13 +77,14 @@ typedef struct mb_device_cfg {
 typedef enum mb_transport {
     MB_TCP = 0, /* Modbus TCP (MBAP) */
     MB_RTU,     /* Modbus RTU on a serial port */
+    MB_RTU_TCP, /* RTU frames over a TCP connection (serial device servers) */
 } mb_transport_t;
 
 typedef struct mb_bus_cfg {
     int bus_id; /* the daemon's index, echoed in events */
     const char *name;
     mb_transport_t transport;
-    const char *host; /* MB_TCP */
+    const char *host; /* MB_TCP, MB_RTU_TCP */
     int port;
     const char *device; /* MB_RTU: serial port path */
     int baud;

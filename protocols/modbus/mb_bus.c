@@ -29,6 +29,11 @@
 
 #include <errno.h>
 #include <modbus.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,17 +218,69 @@ static void bus__set_timeout(mb_bus_t *bus, int ms)
     bus->cur_timeout_ms = ms;
 }
 
-/* A new context for the bus's transport, or NULL with errno set. */
+/* A new context for the bus's transport, or NULL with errno set. RTU over
+ * TCP is libmodbus's RTU framing on a socket we connect ourselves: its RTU
+ * backend only reads, writes and selects on the descriptor. */
 static modbus_t *bus__new_ctx(mb_bus_t *bus)
 {
     if (bus->transport == MB_TCP)
         return modbus_new_tcp_pi(bus->host, bus->port);
+    if (bus->transport == MB_RTU_TCP)
+        return modbus_new_rtu("rtu-over-tcp", 9600, 'N', 8, 1);
     return modbus_new_rtu(bus->device, bus->baud, bus->parity, bus->data_bits, bus->stop_bits);
+}
+
+/* Connect the socket of an RTU-over-TCP bus. Returns 0, or -1 with errno. */
+static int bus__rtt_connect(mb_bus_t *bus)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai, *it;
+    struct timeval tv = {bus->timeout_ms / 1000, (bus->timeout_ms % 1000) * 1000};
+    int fd = -1, one = 1, e = ECONNREFUSED;
+
+    if (getaddrinfo(bus->host, bus->port, &hints, &ai) != 0) {
+        errno = EHOSTUNREACH;
+        return -1;
+    }
+    for (it = ai; it && fd < 0; it = it->ai_next) {
+        fd = socket(it->ai_family, it->ai_socktype | SOCK_CLOEXEC, it->ai_protocol);
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)); /* bounds connect() */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(fd, it->ai_addr, it->ai_addrlen) != 0) {
+            e = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(ai);
+    if (fd < 0) {
+        errno = e;
+        return -1;
+    }
+    modbus_set_socket(bus->ctx, fd);
+    return 0;
+}
+
+/* Drop whatever the line holds (a late or garbled answer). libmodbus's RTU
+ * flush is tcflush(), which a socket does not know. */
+static void bus__drain(mb_bus_t *bus)
+{
+    uint8_t junk[256];
+
+    if (bus->transport != MB_RTU_TCP) {
+        modbus_flush(bus->ctx);
+        return;
+    }
+    while (recv(modbus_get_socket(bus->ctx), junk, sizeof(junk), MSG_DONTWAIT) > 0)
+        ;
 }
 
 static const char *bus__endpoint(const mb_bus_t *bus, char *buf, size_t len)
 {
-    if (bus->transport == MB_TCP)
+    if (bus->transport == MB_RTU_TCP)
+        snprintf(buf, len, "%s:%s (RTU over TCP)", bus->host, bus->port);
+    else if (bus->transport == MB_TCP)
         snprintf(buf, len, "%s:%s", bus->host, bus->port);
     else
         snprintf(buf, len, "%s (%d %c%d%d)", bus->device, bus->baud, bus->parity, bus->data_bits,
@@ -260,7 +317,7 @@ static int bus__ensure_connected(mb_bus_t *bus)
     bus->cur_timeout_ms = -1;
     bus->tid = 0; /* a new context numbers its requests from 1 */
     bus__set_timeout(bus, bus->timeout_ms);
-    if (modbus_connect(bus->ctx) != 0) {
+    if ((bus->transport == MB_RTU_TCP ? bus__rtt_connect(bus) : modbus_connect(bus->ctx)) != 0) {
         snprintf(bus->last_err, sizeof(bus->last_err), "connect to %s: %s",
                  bus__endpoint(bus, ep, sizeof(ep)), modbus_strerror(errno));
         modbus_free(bus->ctx);
@@ -410,7 +467,7 @@ static int bus__request(mb_bus_t *bus, const mb__device_t *d, const mb_block_t *
     for (int attempt = 0; attempt <= d->cfg.retries; attempt++) {
         bus__pause(bus);
         if (bus->need_flush) {
-            modbus_flush(bus->ctx);
+            bus__drain(bus);
             bus->need_flush = 0;
         }
         bus__next_tid(bus);
@@ -471,9 +528,9 @@ static int bus__read_device(mb_bus_t *bus, mb__device_t *d, mb_reading_t *r)
                 snprintf(r->err, sizeof(r->err), "%s %u+%u: %s", bus__table_name(blk->table),
                          blk->addr, blk->count, modbus_strerror(e));
             if (f == BUS_F_SILENT && e == ETIMEDOUT) {
-                bus->need_flush = bus->transport == MB_TCP; /* its answer may still come */
+                bus->need_flush = bus->transport != MB_RTU; /* its answer may still come */
                 if (bus->transport == MB_RTU)
-                    modbus_flush(bus->ctx);
+                    bus__drain(bus);
             }
             if (f == BUS_F_LINK)
                 bus__disconnect(bus, r->err);
@@ -623,7 +680,7 @@ static void bus__do_write(mb_bus_t *bus, mb_write_t *w)
     bus__set_timeout(bus, w->timeout_ms > 0 ? w->timeout_ms : bus->timeout_ms);
     bus__pause(bus);
     if (bus->need_flush) {
-        modbus_flush(bus->ctx);
+        bus__drain(bus);
         bus->need_flush = 0;
     }
     bus__next_tid(bus);
@@ -640,7 +697,7 @@ static void bus__do_write(mb_bus_t *bus, mb_write_t *w)
     case BUS_F_SILENT:
         w->rc = e == ETIMEDOUT ? GW_ETIMEDOUT : GW_EIO;
         snprintf(w->err, sizeof(w->err), "%s", modbus_strerror(e));
-        bus->need_flush = e == ETIMEDOUT && bus->transport == MB_TCP;
+        bus->need_flush = e == ETIMEDOUT && bus->transport != MB_RTU;
         break;
     case BUS_F_GARBLED:
         w->rc = GW_EPROTO;

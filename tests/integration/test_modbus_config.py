@@ -83,7 +83,7 @@ def test_bad_keys_are_named(tmp_path):
         'buses[1].parity: must be one of none, even, odd, got "mark"',
         "buses[1].stop_bits: must be at most 2, got 3",
         'buses[1].host: is for "tcp" buses',
-        'buses[2].type: must be "tcp" or "rtu", got "udp"',
+        'buses[2].type: must be "tcp", "rtu" or "rtu-tcp", got "udp"',
         'devices[0].byte_order: must be one of ABCD, CDAB, BADC, DCBA, got "ABDC"',
         "devices[0].retries: must be at most 5, got 9",
         'devices[0].points["lvl"].decimals_point: "nope" is not another point',

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from conftest import Proc, binary, make_config, wait_for
+from conftest import Proc, binary, free_port, make_config, wait_for
 
 
 @pytest.fixture
@@ -70,3 +70,38 @@ def test_rtu_polls_several_units_and_survives_a_silent_one(tmp_path, broker, rtu
     wait_for(lambda: sub.json_messages("devices/lift-2/status")[-1]["status"] == "online", 15,
              "lift-2 online again")
     assert "cannot set RS-485 mode" not in d.log()  # a pty's ENOTTY is not an error
+
+
+def test_rtu_over_tcp(tmp_path, broker, procs, subscriber, daemon):
+    """RTU frames over a TCP connection, as a serial device server carries
+    them: several unit ids on one connection, and a reconnection after the
+    server goes away and comes back."""
+    rtt = free_port()
+    port_file = tmp_path / "sim.port"
+    args = [binary("plantroom-sim"), "--port", "0", "--port-file", str(port_file),
+            "--rtu-tcp", str(rtt)]
+    p = Proc("plantroom-sim", args, tmp_path / "sim.log")
+    procs.append(p)
+    wait_for(port_file.exists, 10, "plantroom-sim to start")
+
+    def mutate(cfg):
+        cfg["buses"] = [{"name": "nport", "type": "rtu-tcp", "host": "127.0.0.1", "port": rtt,
+                         "timeout_ms": 300, "reconnect_max_ms": 300}]
+        for d in cfg["devices"]:
+            d["bus"] = "nport"
+        cfg["devices"] = [d for d in cfg["devices"] if d["name"] in ("lift-1", "tank-1")]
+        cfg["rules"] = [r for r in cfg["rules"] if r["device"] == "lift-1"]
+    sub = subscriber("plantroom/#")
+    d = daemon(make_config(tmp_path, broker["port"], 1, mutate))
+    for dev in ("lift-1", "tank-1"):
+        wait_for(lambda: [m for m in tele(sub, dev) if good(m)], 15, f"good {dev} over RTU/TCP")
+    assert "RTU over TCP" in d.log()
+
+    p.stop()
+    wait_for(lambda: sub.json_messages("devices/lift-1/status")[-1]["status"] == "offline", 15,
+             "lift-1 offline")
+    port_file.unlink()
+    procs.append(Proc("plantroom-sim", args, tmp_path / "sim2.log"))
+    wait_for(port_file.exists, 10, "plantroom-sim to start again")
+    wait_for(lambda: sub.json_messages("devices/lift-1/status")[-1]["status"] == "online", 15,
+             "lift-1 online again")

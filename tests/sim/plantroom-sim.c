@@ -62,6 +62,7 @@ typedef struct sim_opts {
     const char *control;   /* NULL = none */
     const char *rtu;       /* --rtu: serial port (or pty) to serve RTU on; NULL = none */
     int bench;             /* --bench N: N plain benchmark devices instead of the building */
+    int rtu_tcp_port;      /* --rtu-tcp PORT: RTU frames over TCP; 0 = none */
     int rtu_baud;
     const char **sets; /* --set arguments, owned array of borrowed strings */
     size_t n_sets;
@@ -79,11 +80,13 @@ typedef struct sim_pending {
 #define SIM_MAX_PENDING 32
 
 typedef struct sim_server {
-    modbus_t *ctx; /* owned; one context, pointed at each client in turn */
-    int listen_fd; /* owned */
-    int cap[2];    /* owned socketpair: a reply is rendered into cap[0], read from cap[1] */
-    modbus_t *cur; /* the context answering the current request (ctx or rtu.ctx) */
-    sim_rtu_t rtu; /* --rtu: the serial side, rtu.fd -1 when unused */
+    modbus_t *ctx;  /* owned; one context, pointed at each client in turn */
+    int listen_fd;  /* owned */
+    int cap[2];     /* owned socketpair: a reply is rendered into cap[0], read from cap[1] */
+    modbus_t *cur;  /* the context answering the current request (ctx or rtu.ctx) */
+    sim_rtu_t rtu;  /* --rtu: the serial side, rtu.fd -1 when unused */
+    int rtt_listen; /* --rtu-tcp: RTU frames over TCP, listening socket or -1 */
+    sim_rtu_t rtt;  /* its one client (a serial server has one), fd -1 when none */
     fd_set clients;
     int fdmax;
     uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
@@ -121,6 +124,7 @@ static void sim_usage(FILE *out)
                  "  --control FILE    re-read DEVICE.POINT=VALUE lines from FILE when it changes\n"
                  "  --rtu PATH        also serve Modbus RTU on this serial port or pty (8N1)\n"
                  "  --rtu-baud N      its baud rate (default 9600)\n"
+                 "  --rtu-tcp PORT    also serve RTU frames over TCP (a serial device server)\n"
                  "  --bench N         serve N plain devices (units 1..N, 125 holding and 125\n"
                  "                    input registers each) instead of the building; on exit\n"
                  "                    print the requests and registers served\n"
@@ -142,6 +146,7 @@ static int sim_parse_args(int argc, char **argv, sim_opts_t *o)
         {"rtu", required_argument, NULL, 'r'},
         {"rtu-baud", required_argument, NULL, 'b'},
         {"bench", required_argument, NULL, 'B'},
+        {"rtu-tcp", required_argument, NULL, 'T'},
         {"set", required_argument, NULL, 's'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -178,6 +183,13 @@ static int sim_parse_args(int argc, char **argv, sim_opts_t *o)
             break;
         case 'r':
             o->rtu = optarg;
+            break;
+        case 'T':
+            o->rtu_tcp_port = (int)strtol(optarg, &end, 10);
+            if (*end || o->rtu_tcp_port < 1 || o->rtu_tcp_port > 65535) {
+                fprintf(stderr, "plantroom-sim: --rtu-tcp '%s': expected a port\n", optarg);
+                return EXIT_USAGE;
+            }
             break;
         case 'B':
             o->bench = (int)strtol(optarg, &end, 10);
@@ -421,7 +433,7 @@ static int sim_answer(sim_server_t *srv, modbus_t *ctx, sim_world_t *w, int fd, 
 
     srv->cur = ctx;
     gw_log_debug(MOD, "fd %d: unit %u function 0x%02x, %d bytes", fd, unit, fc, qlen);
-    if (!dev && ctx == srv->rtu.ctx)
+    if (!dev && ctx != srv->ctx)
         return 0; /* nobody on the line answers an unknown address */
     if (!dev)
         return modbus_reply_exception(ctx, srv->query, MODBUS_EXCEPTION_GATEWAY_TARGET);
@@ -465,15 +477,64 @@ static void sim_client_serve(sim_server_t *srv, sim_world_t *w, int fd)
         sim_client_drop(srv, fd, modbus_strerror(errno));
 }
 
-/* Serve what arrived on the serial line: every complete request. */
-static void sim_rtu_serve(sim_server_t *srv, sim_world_t *w)
+/* Serve what arrived on a serial line (or RTU over TCP): every complete
+ * request. */
+static void sim_rtu_serve(sim_server_t *srv, sim_rtu_t *r, sim_world_t *w)
 {
     int len;
 
-    while ((len = sim_rtu_next(&srv->rtu, srv->query, (int)sizeof(srv->query))) > 0) {
-        if (sim_answer(srv, srv->rtu.ctx, w, srv->rtu.fd, len) < 0)
+    while ((len = sim_rtu_next(r, srv->query, (int)sizeof(srv->query))) > 0) {
+        if (sim_answer(srv, r->ctx, w, r->fd, len) < 0)
             gw_log_warn(MOD, "rtu: reply failed: %s", modbus_strerror(errno));
     }
+}
+
+/* Read and serve a serial line or RTU-over-TCP client that select() found
+ * readable (or just serve what is buffered). */
+static void sim_rtu_poll(sim_server_t *srv, sim_rtu_t *r, sim_world_t *w, int readable)
+{
+    if (readable && sim_rtu_read(r) < 0) {
+        if (r == &srv->rtt) {
+            gw_log_info(MOD, "rtu over tcp: client fd %d gone", r->fd);
+            close(r->fd);
+            r->fd = -1;
+            return;
+        }
+        gw_log_warn(MOD, "rtu: read failed: %s", strerror(errno));
+    }
+    sim_rtu_serve(srv, r, w);
+}
+
+/* Listen for RTU over TCP on 127.0.0.1:port. Returns 0 or GW_EIO. */
+static int sim_rtt_listen(sim_server_t *srv, const char *addr, int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int one = 1;
+
+    inet_pton(AF_INET, addr, &sa.sin_addr);
+    srv->rtt_listen = socket(AF_INET, SOCK_STREAM, 0);
+    if (srv->rtt_listen < 0 ||
+        setsockopt(srv->rtt_listen, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(srv->rtt_listen, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(srv->rtt_listen, 4) != 0) {
+        gw_log_error(MOD, "rtu over tcp: cannot listen on %s:%d: %s", addr, port, strerror(errno));
+        return GW_EIO;
+    }
+    gw_log_info(MOD, "rtu over tcp: listening on %s:%d", addr, port);
+    return 0;
+}
+
+static void sim_rtt_accept(sim_server_t *srv)
+{
+    int fd = accept(srv->rtt_listen, NULL, NULL);
+
+    if (fd < 0 || fd >= FD_SETSIZE) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    gw_log_info(MOD, "rtu over tcp: client fd %d connected", fd);
+    sim_rtu_attach(&srv->rtt, fd);
 }
 
 static void sim_server_close(sim_server_t *srv)
@@ -495,6 +556,10 @@ static void sim_server_close(sim_server_t *srv)
         srv->cap[i] = -1;
     }
     sim_rtu_close(&srv->rtu);
+    sim_rtu_close(&srv->rtt);
+    if (srv->rtt_listen >= 0)
+        close(srv->rtt_listen);
+    srv->rtt_listen = -1;
 }
 
 /* Advance the model if a tick is due; returns ms until the next one. */
@@ -529,29 +594,39 @@ static int sim_server_run(sim_server_t *srv, sim_world_t *w, sim_control_t *ctl)
         wait_ms = sim_send_due(srv, sim_maybe_tick(w, ctl, &last_ms));
         rd = srv->clients;
         FD_SET(srv->listen_fd, &rd);
-        if (srv->rtu.fd >= 0) {
-            FD_SET(srv->rtu.fd, &rd);
-            if (wait_ms > 20)
+        int top = srv->fdmax;
+        const int extra[3] = {srv->rtu.fd, srv->rtt_listen, srv->rtt.fd};
+        for (int i = 0; i < 3; i++) {
+            if (extra[i] < 0)
+                continue;
+            FD_SET(extra[i], &rd);
+            top = extra[i] > top ? extra[i] : top;
+            if (i != 1 && wait_ms > 20)
                 wait_ms = 20; /* to notice the end of a partial frame */
         }
         tv.tv_sec = (time_t)(wait_ms / 1000);
         tv.tv_usec = (suseconds_t)(wait_ms % 1000) * 1000;
-        n = select((srv->rtu.fd > srv->fdmax ? srv->rtu.fd : srv->fdmax) + 1, &rd, NULL, NULL, &tv);
+        n = select(top + 1, &rd, NULL, NULL, &tv);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             gw_log_error(MOD, "select: %s", strerror(errno));
             return GW_EIO;
         }
-        if (srv->rtu.fd >= 0) {
-            if (n > 0 && FD_ISSET(srv->rtu.fd, &rd)) {
-                n--;
-                sim_rtu_read(&srv->rtu);
-            }
-            sim_rtu_serve(srv, w);
+        if (srv->rtu.fd >= 0)
+            sim_rtu_poll(srv, &srv->rtu, w, n > 0 && FD_ISSET(srv->rtu.fd, &rd));
+        if (srv->rtt.fd >= 0) {
+            int fd_was = srv->rtt.fd;
+            sim_rtu_poll(srv, &srv->rtt, w, n > 0 && FD_ISSET(fd_was, &rd));
+            FD_CLR(fd_was, &rd);
+        }
+        if (srv->rtt_listen >= 0 && n > 0 && FD_ISSET(srv->rtt_listen, &rd)) {
+            sim_rtt_accept(srv);
+            FD_CLR(srv->rtt_listen, &rd);
         }
         for (fd = 0; n > 0 && fd <= srv->fdmax; fd++) {
-            if (!FD_ISSET(fd, &rd) || fd == srv->rtu.fd)
+            if (!FD_ISSET(fd, &rd) || fd == srv->rtu.fd || fd == srv->rtt_listen ||
+                fd == srv->rtt.fd)
                 continue;
             n--;
             if (fd == srv->listen_fd)
@@ -582,7 +657,8 @@ static void sim_install_signals(void)
 int main(int argc, char **argv)
 {
     sim_opts_t opts = {.listen = "127.0.0.1", .port = 1502};
-    sim_server_t srv = {.listen_fd = -1, .cap = {-1, -1}, .rtu = {.fd = -1}};
+    sim_server_t srv = {
+        .listen_fd = -1, .cap = {-1, -1}, .rtu = {.fd = -1}, .rtt_listen = -1, .rtt = {.fd = -1}};
     sim_world_t world = {0};
     sim_control_t ctl = {0};
     int rc, status = 1;
@@ -622,6 +698,8 @@ int main(int argc, char **argv)
     }
     sim_install_signals();
     if (opts.rtu && sim_rtu_open(&srv.rtu, opts.rtu, opts.rtu_baud ? opts.rtu_baud : 9600) < 0)
+        goto out_close_server;
+    if (opts.rtu_tcp_port && sim_rtt_listen(&srv, opts.listen, opts.rtu_tcp_port) < 0)
         goto out_close_server;
     if (sim_server_listen(&srv, &opts) < 0)
         goto out_close_server;

@@ -43,7 +43,24 @@ int sim_rtu_open(sim_rtu_t *r, const char *path, int baud)
     return 0;
 }
 
-void sim_rtu_read(sim_rtu_t *r)
+int sim_rtu_attach(sim_rtu_t *r, int fd)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    if (!r->ctx)
+        r->ctx = modbus_new_rtu("/dev/null", 9600, 'N', 8, 1); /* never opened: replies only */
+    if (!r->ctx) {
+        close(fd);
+        r->fd = -1;
+        return GW_ENOMEM;
+    }
+    modbus_set_socket(r->ctx, fd);
+    r->fd = fd;
+    r->len = 0;
+    return 0;
+}
+
+int sim_rtu_read(sim_rtu_t *r)
 {
     ssize_t n;
 
@@ -53,7 +70,9 @@ void sim_rtu_read(sim_rtu_t *r)
     if (n > 0) {
         r->len += (int)n;
         r->last_rx_ms = gw_mono_ms();
+        return 0;
     }
+    return n == 0 || (errno != EAGAIN && errno != EINTR) ? -1 : 0;
 }
 
 /* Length of the request starting at buf, 0 if not known yet, -1 if it is
@@ -112,10 +131,10 @@ int sim_rtu_next(sim_rtu_t *r, uint8_t *out, int outlen)
 
 void sim_rtu_close(sim_rtu_t *r)
 {
-    if (r->ctx) {
+    if (r->ctx && r->fd >= 0)
         modbus_close(r->ctx);
+    if (r->ctx)
         modbus_free(r->ctx);
-    }
     r->ctx = NULL;
     r->fd = -1;
 }

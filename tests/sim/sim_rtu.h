@@ -26,8 +26,13 @@ typedef struct sim_rtu {
 
 /* Open the port at 8N1. Returns 0, or GW_EIO after logging. */
 int sim_rtu_open(sim_rtu_t *r, const char *path, int baud);
-/* Read what is available (non-blocking). */
-void sim_rtu_read(sim_rtu_t *r);
+/* Serve RTU frames on a connected TCP socket instead (RTU over TCP, as a
+ * serial device server carries them): replaces any previous one. Returns
+ * 0 or GW_ENOMEM. */
+int sim_rtu_attach(sim_rtu_t *r, int fd);
+/* Read what is available. Returns 0, or -1 when the peer closed (a TCP
+ * client) or the port failed. */
+int sim_rtu_read(sim_rtu_t *r);
 /* Take the next complete, CRC-checked request into out. Returns its length,
  * or 0 when none is complete yet. */
 int sim_rtu_next(sim_rtu_t *r, uint8_t *out, int outlen);
