@@ -283,7 +283,7 @@ static const char *bus__endpoint(const mb_bus_t *bus, char *buf, size_t len)
     else if (bus->transport == MB_TCP)
         snprintf(buf, len, "%s:%s", bus->host, bus->port);
     else
-        snprintf(buf, len, "%s (%d %c%d%d)", bus->device, bus->baud, bus->parity, bus->data_bits,
+        snprintf(buf, len, "%s (%d %d%c%d)", bus->device, bus->baud, bus->data_bits, bus->parity,
                  bus->stop_bits);
     return buf;
 }

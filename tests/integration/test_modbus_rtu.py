@@ -105,3 +105,43 @@ def test_rtu_over_tcp(tmp_path, broker, procs, subscriber, daemon):
     wait_for(port_file.exists, 10, "plantroom-sim to start again")
     wait_for(lambda: sub.json_messages("devices/lift-1/status")[-1]["status"] == "online", 15,
              "lift-1 online again")
+
+
+def test_rtu_serial_adapter_unplugged_and_back(tmp_path, broker, procs, subscriber, daemon):
+    """The serial port disappears (socat, standing in for a USB adapter,
+    is stopped) and comes back under the same name: the bus reopens it."""
+    if not shutil.which("socat"):
+        pytest.skip("socat not installed")
+    a, b = tmp_path / "sim.tty", tmp_path / "gw.tty"
+
+    def plug(n):
+        s = Proc("socat", ["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
+                 tmp_path / f"socat{n}.log")
+        procs.append(s)
+        wait_for(lambda: a.exists() and b.exists(), 10, "socat's pty pair")
+        m = Proc("plantroom-sim", [binary("plantroom-sim"), "--port", "0", "--rtu", str(a)],
+                 tmp_path / f"sim{n}.log")
+        procs.append(m)
+        wait_for(lambda: "rtu: serving" in m.output(), 10, "the simulator on the pty")
+        return s, m
+
+    socat, sim = plug(1)
+
+    def mutate(cfg):
+        cfg["buses"] = [{"name": "usb", "type": "rtu", "device": str(b), "timeout_ms": 300,
+                         "reconnect_max_ms": 300}]
+        cfg["devices"] = [dict(d, bus="usb", offline_after=2) for d in cfg["devices"]
+                          if d["name"] == "lift-1"]
+        cfg["rules"] = [r for r in cfg["rules"] if r["device"] == "lift-1"]
+    sub = subscriber("plantroom/#")
+    d = daemon(make_config(tmp_path, broker["port"], 1, mutate))
+    wait_for(lambda: [m for m in tele(sub, "lift-1") if good(m)], 15, "good lift-1 over RTU")
+
+    socat.stop()
+    sim.stop()
+    wait_for(lambda: sub.json_messages("devices/lift-1/status")[-1]["status"] == "offline", 15,
+             "lift-1 offline")
+    plug(2)
+    wait_for(lambda: sub.json_messages("devices/lift-1/status")[-1]["status"] == "online", 20,
+             "lift-1 online again")
+    assert d.log().count("bus usb: connected to") >= 2
