@@ -11,6 +11,7 @@ PACKAGES=(
   # demo and tests: a real broker and clients, Modbus peers, serial ptys
   mosquitto mosquitto-clients sqlite3 mbpoll socat
   python3 python3-pytest python3-paho-mqtt python3-pymodbus
+  python3-serial-asyncio  # pymodbus's RTU server (only recommended by python3-pymodbus)
 )
 
 missing=()
