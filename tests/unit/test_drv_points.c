@@ -1,6 +1,7 @@
 /*
  * test_drv_points.c: strings, bit fields, a scale from another point's
- * decimals, one-based "4xxxx" addresses, and their parsing errors.
+ * decimals, one-based "4xxxx" addresses, and their parsing errors; writes'
+ * encoding (drv_encode) round-tripped through decoding in every order.
  */
 #include "drivers/drv.h"
 #include "gateway/gw_types.h"
@@ -161,11 +162,67 @@ T_TEST(modicon_addresses)
     gw_errlist_free(&el);
 }
 
+T_TEST(encode_round_trips_every_type_and_order)
+{
+    static const struct {
+        drv_type_t type;
+        double value;
+    } cases[] = {
+        {DRV_T_INT16, -1234},          {DRV_T_UINT16, 54321},
+        {DRV_T_INT32, -123456789},     {DRV_T_UINT32, 3e9},
+        {DRV_T_INT64, -1234567890123}, {DRV_T_UINT64, 12345678901234},
+        {DRV_T_FLOAT32, -1234.5},      {DRV_T_FLOAT64, 3.141592653589793},
+    };
+    char err[200];
+
+    for (size_t c = 0; c < GW_ARRAY_SIZE(cases); c++) {
+        for (int o = 0; o < 4; o++) {
+            drv_point_t p;
+            uint16_t w[4];
+            double v = 0;
+            memset(&p, 0, sizeof(p));
+            p.type = cases[c].type;
+            p.order = (drv_order_t)o;
+            p.scale = 0.5;
+            p.offset = 10;
+            p.decimals_idx = -1;
+            /* engineering value -> raw (value - 10) / 0.5 -> registers -> back */
+            double eng = cases[c].value * 0.5 + 10;
+            T_CHECK_EQ_INT(drv_encode(&p, eng, w, err, sizeof(err)), 0);
+            T_CHECK_EQ_INT(drv_decode(&p, w, &v), 0);
+            T_CHECK_NEAR(v, eng, fabs(eng) * 1e-12);
+        }
+    }
+    /* ranges, and what cannot be written */
+    drv_point_t p;
+    uint16_t w[4];
+    memset(&p, 0, sizeof(p));
+    p.type = DRV_T_UINT16;
+    p.scale = 1;
+    p.decimals_idx = -1;
+    T_CHECK_EQ_INT(drv_encode(&p, 65536, w, err, sizeof(err)), GW_EINVAL);
+    T_CHECK(strstr(err, "out of range") != NULL);
+    T_CHECK_EQ_INT(drv_encode(&p, -1, w, err, sizeof(err)), GW_EINVAL);
+    T_CHECK_EQ_INT(drv_encode(&p, NAN, w, err, sizeof(err)), GW_EINVAL);
+    T_CHECK_EQ_INT(drv_encode(&p, 65535.4, w, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(w[0], 65535);
+    p.bits = 1;
+    T_CHECK_EQ_INT(drv_encode(&p, 1, w, err, sizeof(err)), GW_EINVAL);
+    T_CHECK(strstr(err, "bit field") != NULL);
+    p.bits = 0;
+    p.decimals_idx = 2;
+    T_CHECK_EQ_INT(drv_encode(&p, 1, w, err, sizeof(err)), GW_EINVAL);
+    p.decimals_idx = -1;
+    p.type = DRV_T_BOOL;
+    T_CHECK(drv_encode(&p, 5, w, err, sizeof(err)) == 0 && w[0] == 1);
+}
+
 int main(void)
 {
     T_RUN(string_in_byte_orders);
     T_RUN(bit_fields_of_one_register);
     T_RUN(scale_from_decimals);
     T_RUN(modicon_addresses);
+    T_RUN(encode_round_trips_every_type_and_order);
     return t_done();
 }
