@@ -17,6 +17,7 @@ PACKAGES=(
   # systemd-analyze verify on the unit
   systemd
   python3 python3-pytest python3-paho-mqtt python3-pymodbus
+  python3-serial-asyncio  # pymodbus's RTU server (only recommended by python3-pymodbus)
 )
 
 missing=()

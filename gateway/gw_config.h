@@ -24,9 +24,16 @@
 
 typedef struct gw_bus_cfg {
     char name[GW_NAME_MAX];
-    char type[8]; /* "tcp" */
+    char type[8]; /* "tcp", "rtu" or "rtu-tcp" */
     char host[128];
     int port;
+    /* type "rtu": the serial port and its framing */
+    char device[PATH_MAX];
+    int baud;
+    char parity; /* 'N', 'E', 'O' */
+    int data_bits, stop_bits;
+    int rs485;
+    int connect_pause_ms; /* pause after (re)connecting */
     int timeout_ms;
     int pause_ms;
     int reconnect_max_ms;
@@ -39,8 +46,12 @@ typedef struct gw_device_cfg {
     int bus_idx;
     int unit_id;
     int interval_ms;
-    int offline_after; /* failed polls before the device is offline */
-    char profile[PATH_MAX];
+    int offline_after;  /* failed polls before the device is offline */
+    int timeout_ms;     /* response timeout, 0: the bus's */
+    int retries;        /* extra attempts after a garbled answer */
+    int backoff_max_ms; /* cap of the probe interval while offline */
+    drv_order_t order;  /* byte_order: default of its points */
+    char profile[256];  /* as given: a name in profiles_dir or a path */
     char building[64], floor[32], room[64];
     drv_point_t *points; /* owned */
     size_t npoints;

@@ -41,6 +41,8 @@ static void daemon__dispatch(gw_daemon_t *d, gw_msg_t *m)
         gw__on_reading(d, (mb_reading_t *)m);
     else if (m->kind == MB_EV_BUS_STATE)
         gw__on_bus_state(d, (mb_bus_state_t *)m);
+    else if (m->kind == MB_EV_WRITE_DONE)
+        gw__on_write_done(d, (mb_write_t *)m);
     else if (m->kind >= 200 && m->kind < 300)
         gw__on_mq_event(d, m);
     else if (m->kind >= 300 && m->kind < 400)
@@ -322,6 +324,7 @@ void gw_daemon_destroy(gw_daemon_t *d)
     gw_queue_destroy(&d->inq);
     gw_runtime_free(d->rt);
     gw__rollup_free(d);
+    gw__writes_free(d);
     free(d->inflight);
     gw_figures_free(&d->fig);
     free(d);

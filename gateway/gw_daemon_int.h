@@ -63,6 +63,10 @@ struct gw_daemon {
     int outbox_timer_on;
     /* notifications (gw_notify.h, gw_daemon_notify.c): NULL when stopped */
     gw_notify_t *notify;
+    /* gw_write.c: Modbus writes queued to bus threads, awaiting results */
+    struct gw_write_pending *writes;
+    size_t nwrites, capwrites;
+    uint64_t write_seq;
 };
 
 /* gw_north.c: MQTT session, publishing, outbox delivery */
@@ -116,5 +120,21 @@ void gw__ledger_policy(gw_daemon_t *d);
 /* gw_poll.c: Modbus readings into samples, device online/offline */
 void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r);
 void gw__on_bus_state(gw_daemon_t *d, const mb_bus_state_t *s);
+
+/* gw_write.c: writes to Modbus points (FC 05/06/15/16), results async.
+ * gw__point_write checks and queues a write of an engineering value to a
+ * coil or holding-register point; it refuses read-only points (discrete
+ * inputs, input registers), bit fields, strings and out-of-range values
+ * with a reason in err. Returns 0 with *id_out set (may be NULL), or
+ * GW_ENOENT / GW_EINVAL / GW_ESTATE / GW_ENOMEM. On 0, cb (may be NULL) is
+ * called exactly once on the loop thread with the result: rc 0, or
+ * GW_ETIMEDOUT, GW_EIO, GW_EPROTO (err names the Modbus exception),
+ * GW_ESTATE (bus stopped first, e.g. by a reload); never if the daemon
+ * is destroyed first. */
+typedef void (*gw_write_cb)(gw_daemon_t *d, uint64_t id, int rc, const char *err, void *arg);
+int gw__point_write(gw_daemon_t *d, const char *device, const char *point, double value,
+                    gw_write_cb cb, void *arg, uint64_t *id_out, char *err, size_t errlen);
+void gw__on_write_done(gw_daemon_t *d, const mb_write_t *w);
+void gw__writes_free(gw_daemon_t *d);
 
 #endif

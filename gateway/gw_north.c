@@ -355,12 +355,17 @@ void gw__publish_telemetry(gw_daemon_t *d, const gw_device_rt_t *dev, int64_t ts
     for (size_t i = 0; i < dev->cfg->npoints; i++) {
         const gw_sample_t *s = &d->rt->points[dev->first_point + i].last;
         cJSON *p = cJSON_AddObjectToObject(pts, dev->cfg->points[i].name);
-        if (s->quality == GW_Q_GOOD)
+        if (s->quality == GW_Q_GOOD && d->rt->points[dev->first_point + i].text)
+            cJSON_AddStringToObject(p, "value", d->rt->points[dev->first_point + i].text);
+        else if (s->quality == GW_Q_GOOD)
             cJSON_AddNumberToObject(p, "value", s->value);
         else
             cJSON_AddNullToObject(p, "value");
         cJSON_AddStringToObject(p, "unit", dev->cfg->points[i].unit);
         cJSON_AddStringToObject(p, "quality", gw_quality_name(s->quality));
+        if (d->rt->points[dev->first_point + i].exception) /* the Modbus exception, by name */
+            cJSON_AddStringToObject(
+                p, "error", mb_exception_name(d->rt->points[dev->first_point + i].exception));
         cJSON_AddStringToObject(p, "ts", gw_format_iso8601(s->ts_ms, ts, sizeof(ts)));
     }
     snprintf(suffix, sizeof(suffix), "devices/%s/telemetry", dev->cfg->name);
