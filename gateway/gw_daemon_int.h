@@ -39,8 +39,10 @@ struct gw_daemon {
     size_t ninflight, capinflight;
     uint64_t telemetry_sent, telemetry_dropped;
 
-    /* rules (gw_rules.c): the timer that saves rule state to the state dir */
+    /* rules (gw_rules.c): the timer that saves rule state to the state dir,
+     * and the last outbox row looked at for "closed" (re-arm) */
     uv_timer_t rs_timer;
+    int64_t rearm_seen_id;
     /* Service (issue 8): systemd notify and watchdog, control socket,
      * metrics (gw_service.c, gw_sdnotify.c, gw_control.c, gw_metrics.c). */
     uv_timer_t svc_timer; /* every second: loop lag, figures, STATUS=, metrics */
@@ -88,6 +90,9 @@ void gw__run_rules(gw_daemon_t *d, uint32_t device_idx);
 /* Re-arm device/rule after its work order was closed (rule_rearm: a counter
  * starts again from zero). For the ledger's "closed" event. 0 or GW_ENOENT. */
 int gw__rules_rearm(gw_daemon_t *d, const char *device, const char *rule);
+/* A work-order event from the outbox: "closed" re-arms its rule (a service
+ * counter starts again). Acts once per outbox row in a run. */
+void gw__rules_on_wo_event(gw_daemon_t *d, const ledger_outbox_row_t *row);
 /* Load the rule-state file into the runtime and start the save timer;
  * stop: stop the timer and save (clean shutdown). */
 void gw__rules_state_start(gw_daemon_t *d);
