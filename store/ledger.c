@@ -181,7 +181,7 @@ static const char *const ledger__sql[ST__COUNT] = {
     [ST_SAVEPOINT] = "SAVEPOINT ledger_op",
     [ST_RELEASE] = "RELEASE ledger_op",
     [ST_ROLLBACK_TO] = "ROLLBACK TO ledger_op",
-    [ST_FIND_ACTIVE] = "SELECT id, number, occurrences, cleared_at, status FROM work_orders"
+    [ST_FIND_ACTIVE] = "SELECT id, number, occurrences, cleared_at, status, priority FROM work_orders"
                        " WHERE fingerprint = ?1 AND status IN " LEDGER__ACTIVE_SQL,
     [ST_NEXT_NUMBER] = "SELECT COALESCE(MAX(number), 0) + 1 FROM work_orders WHERE site = ?1",
     [ST_INSERT_WO] = "INSERT INTO work_orders (id, number, site, fingerprint, device, rule, title,"
@@ -269,6 +269,7 @@ typedef struct ledger__active {
     int64_t occurrences;
     int cleared; /* cleared_at is set */
     char status[16];
+    char priority[16];
 } ledger__active_t;
 
 int ledger__fail(int rc, char *err, size_t errlen, const char *fmt, ...)
@@ -893,6 +894,8 @@ static int ledger__find_active(ledger_t *lg, const char *fp, ledger__active_t *a
         a->occurrences = sqlite3_column_int64(st, 2);
         a->cleared = sqlite3_column_type(st, 3) != SQLITE_NULL;
         snprintf(a->status, sizeof(a->status), "%s", status ? (const char *)status : "");
+        status = sqlite3_column_text(st, 5);
+        snprintf(a->priority, sizeof(a->priority), "%s", status ? (const char *)status : "");
     } else if (src != SQLITE_DONE) {
         rc = ledger__dberr(lg, src, err, errlen, "find active work order");
     }
@@ -1144,11 +1147,44 @@ out_free:
     return rc;
 }
 
+/* A rule asks for a more urgent priority than the active order of fp has (a
+ * predicted failure drawing near): raise it, with an audit row and an event
+ * "priority_raised". Never lowers: people may have raised it themselves. */
+static int ledger__raise_priority(ledger_t *lg, const char *fp, gw_priority_t want, char *err,
+                                  size_t errlen)
+{
+    ledger__active_t a;
+    gw_priority_t cur;
+    sqlite3_stmt *st = NULL;
+    char detail[64];
+    int64_t now;
+    int src, rc;
+
+    rc = ledger__find_active(lg, fp, &a, err, errlen);
+    if (rc < 0 || !a.found || gw_priority_parse(a.priority, &cur) != 0 || want >= cur)
+        return rc;
+    now = gw_wall_ms();
+    src = sqlite3_prepare_v2(lg->db, "UPDATE work_orders SET priority = ?2, updated_at = ?3"
+                                     " WHERE id = ?1", -1, &st, NULL);
+    if (src == SQLITE_OK)
+        src = ledger__bind(st, "tti", a.id, gw_priority_name(want), now);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(lg->db);
+    sqlite3_finalize(st);
+    if (src != SQLITE_OK)
+        return ledger__dberr(lg, src, err, errlen, "raise priority");
+    snprintf(detail, sizeof(detail), "{\"from\":\"%s\",\"to\":\"%s\"}", a.priority,
+             gw_priority_name(want));
+    return ledger__announce(lg, a.id, "priority_raised", a.status, a.status, detail, now, err,
+                            errlen);
+}
+
 int ledger_wo_touch(ledger_t *lg, const ledger_trigger_t *t, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     char *fp = NULL;
     char *evidence = NULL;
+    int own_tx = 0;
     int src;
     int rc;
 
@@ -1164,13 +1200,20 @@ int ledger_wo_touch(ledger_t *lg, const ledger_trigger_t *t, char *err, size_t e
         rc = ledger__fail(GW_ENOMEM, err, errlen, "ledger %s: out of memory", lg->path);
         goto out_free;
     }
-    /* One statement: atomic by itself, no savepoint needed. */
-    rc = ledger__stmt(lg, ST_REFRESH, &st, err, errlen);
+    rc = ledger__op_begin(lg, &own_tx, err, errlen);
     if (rc < 0)
         goto out_free;
+    rc = ledger__stmt(lg, ST_REFRESH, &st, err, errlen);
+    if (rc < 0)
+        goto out_end;
     src = ledger__bind(st, "tit", fp, t->ts_ms, evidence);
     rc = src == SQLITE_OK ? ledger__exec(lg, st, "touch work order", err, errlen)
                           : ledger__dberr(lg, src, err, errlen, "bind touch");
+    if (rc < 0)
+        goto out_end;
+    rc = ledger__raise_priority(lg, fp, t->priority, err, errlen);
+out_end:
+    rc = ledger__op_end(lg, own_tx, rc, err, errlen);
 out_free:
     free(evidence);
     free(fp);

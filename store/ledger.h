@@ -113,7 +113,10 @@ int ledger_wo_trigger(ledger_t *lg, const ledger_trigger_t *t, ledger_trigger_re
                       char *err, size_t errlen);
 
 /* UPDATE: the condition still holds: refresh last_seen_at and evidence of the
- * active work order of the fingerprint, if any. No audit row, no event. */
+ * active work order of the fingerprint, if any (no audit row, no event).
+ * When t->priority is more urgent than the order's (a predicted failure
+ * drawing near), the priority is raised, with an audit row and an outbox
+ * event "priority_raised"; it is never lowered. */
 int ledger_wo_touch(ledger_t *lg, const ledger_trigger_t *t, char *err, size_t errlen);
 
 /* RESOLVE: the condition cleared. Sets cleared_at on the active order of the

@@ -15,3 +15,4 @@ plantroom_unit_test(test_ledger_wo SOURCES test_ledger_wo.c LIBS plantroom_store
 # docs/performance.md.
 add_executable(bench_ledger ${CMAKE_CURRENT_SOURCE_DIR}/../bench/bench_ledger.c)
 target_link_libraries(bench_ledger PRIVATE plantroom_store)
+plantroom_unit_test(test_ledger_priority SOURCES test_ledger_priority.c LIBS plantroom_store)
