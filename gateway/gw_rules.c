@@ -202,6 +202,12 @@ int gw__rules_rearm(gw_daemon_t *d, const char *device, const char *rule)
     for (size_t i = 0; i < rt->cfg->nrules; i++) {
         gw_rule_rt_t *r = &rt->rules[i];
         if (strcmp(r->cfg->device, device) == 0 && strcmp(r->cfg->name, rule) == 0) {
+            /* Service resets what counts since the last service (a counter)
+             * or what a worn machine's history predicted (a trend). A
+             * condition alarm (threshold, state, ...) follows the condition,
+             * not the paperwork: it must clear before it fires again. */
+            if (r->cfg->kind != RULE_COUNTER && r->cfg->kind != RULE_TREND)
+                return 0;
             rule_rearm(&r->cfg->rule, &r->st);
             gw_log_info("rules", "%s/%s re-armed (work order closed)", device, rule);
             return 0;
