@@ -62,7 +62,7 @@ def test_protocol_by_hand(tmp_path, broker, sim, daemon):
     assert replies[0]["ok"] is True and replies[0]["result"]["site"] == "test-site"
     assert replies[1] == {"ok": False,
                           "error": 'a request is a JSON object with a string "cmd", on one line'}
-    assert replies[2] == {"ok": False, "error": 'unknown command "nope" (status, reload, ping)'}
+    assert replies[2] == {"ok": False, "error": 'unknown command "nope" (status, reload, ping, write)'}
     assert replies[3]["ok"] is True
     # A deferred answer (ping after 300 ms) holds back the next ones: the
     # order of answers is the order of requests.
