@@ -58,6 +58,17 @@ typedef struct gw_rule_cfg {
     char title[160];
 } gw_rule_cfg_t;
 
+/* mqtt section (gw_config_mqtt.c, docs/configuration.md "mqtt"). Plain
+ * arrays, no pointers: a reload compares two of these with memcmp. */
+#define GW_MQTT_TEL_OVERRIDES 64
+
+typedef struct gw_mqtt_tel_override {
+    char device[GW_NAME_MAX];
+    char point[DRV_NAME_MAX]; /* "": every point of the device */
+    double deadband;          /* < 0: not given */
+    int heartbeat_ms;         /* < 0: not given */
+} gw_mqtt_tel_override_t;
+
 typedef struct gw_mqtt_cfg {
     int enabled;
     char uri[256];
@@ -68,6 +79,22 @@ typedef struct gw_mqtt_cfg {
     int keepalive_s;
     int reconnect_min_ms;
     int reconnect_max_ms;
+    int version; /* 4 (MQTT 3.1.1) or 5 */
+    int tls;     /* uri is ssl:// or mqtts:// */
+    char ca_file[PATH_MAX], cert_file[PATH_MAX], key_file[PATH_MAX];
+    int tls_verify; /* check the broker's certificate and host name */
+    /* telemetry: publish on change past a deadband, else every heartbeat */
+    int on_change;
+    double deadband;
+    int heartbeat_ms;
+    gw_mqtt_tel_override_t tel[GW_MQTT_TEL_OVERRIDES];
+    size_t ntel;
+    /* store-and-forward of telemetry while the broker is away */
+    int buf_memory;   /* messages kept in memory before spilling */
+    int buf_max;      /* messages kept in all (memory + spool); oldest dropped past it */
+    int buf_flush_ms; /* spill memory to the spool at least this often (0: only when full) */
+    int replay_per_s; /* replay rate after a reconnect */
+    char spool_path[PATH_MAX];
 } gw_mqtt_cfg_t;
 
 typedef struct gw_config {

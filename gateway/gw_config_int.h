@@ -26,4 +26,9 @@ void gw__cfg_device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, cons
                     gw_errlist_t *el);
 void gw__cfg_rule(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_errlist_t *el);
 
+/* Parse the "mqtt" section (gw_config_mqtt.c); needs site.id and config_dir. */
+void gw__cfg_mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+/* After devices are read: check the mqtt section's references to them. */
+void gw__cfg_mqtt_check(gw_config_t *cfg, gw_errlist_t *el);
+
 #endif

@@ -35,6 +35,9 @@ struct gw_daemon {
     int64_t *inflight; /* outbox ids published, not yet acknowledged */
     size_t ninflight, capinflight;
     uint64_t telemetry_sent, telemetry_dropped;
+
+    /* issue 4: telemetry on change and store-and-forward (gw_telemetry.c) */
+    struct gw_north *north; /* NULL while MQTT is disabled */
 };
 
 /* gw_north.c: MQTT session, publishing, outbox delivery */
@@ -47,6 +50,20 @@ int gw__mq_start(gw_daemon_t *d, char *err, size_t errlen);
 void gw__mq_stop(gw_daemon_t *d);
 void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m);
 void gw__on_ledger_event(gw_daemon_t *d, gw_msg_t *m);
+
+/* gw_telemetry.c: telemetry on change, buffer and spool, replay. Tags of
+ * replayed telemetry have GW_TAG_SPOOL set (outbox tags are row ids). */
+#define GW_TAG_SPOOL (1ULL << 62)
+typedef struct gw_north gw_north_t;
+int gw__north_init(gw_daemon_t *d, char *err, size_t errlen);
+void gw__north_flush(gw_daemon_t *d);
+void gw__north_free(gw_daemon_t *d);
+void gw__north_on_connected(gw_daemon_t *d);
+void gw__north_on_disconnected(gw_daemon_t *d);
+void gw__north_on_spool_ack(gw_daemon_t *d, uint64_t tag, int ok);
+cJSON *gw__north_metrics(gw_daemon_t *d);
+double gw__north_dropped(gw_daemon_t *d);
+void gw__publish_metrics(gw_daemon_t *d);
 
 /* gw_rules.c: run a device's rules on its latest samples */
 void gw__run_rules(gw_daemon_t *d, uint32_t device_idx);
