@@ -189,9 +189,9 @@ static void cfg__cross_check(gw_config_t *cfg, gw_errlist_t *el)
     }
 }
 
-static const char *const root_keys[] = {"site",   "log",     "state_dir", "profiles_dir",
-                                        "ledger", "mqtt",    "buses",     "devices",
-                                        "rules",  "$schema", "comment",   NULL};
+static const char *const root_keys[] = {"site",    "log",   "state_dir", "profiles_dir", "ledger",
+                                        "mqtt",    "buses", "devices",   "rules",        "$schema",
+                                        "comment", "nbiot", NULL};
 
 static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_overrides_t *ov,
                        gw_errlist_t *el)
@@ -262,6 +262,7 @@ int gw_config_load(const char *path, const gw_config_overrides_t *ov, gw_config_
         cfg__array(cfg, root, "buses", sizeof(gw_bus_cfg_t), &cfg->nbuses, cfg__bus_fn, el);
     cfg->devices = cfg__array(cfg, root, "devices", sizeof(gw_device_cfg_t), &cfg->ndevices,
                               cfg__device_fn, el);
+    gw__cfg_nbiot(cfg, root, el);
     cfg->rules =
         cfg__array(cfg, root, "rules", sizeof(gw_rule_cfg_t), &cfg->nrules, cfg__rule_fn, el);
     cfg__cross_check(cfg, el);
@@ -282,6 +283,7 @@ void gw_config_free(gw_config_t *cfg)
 {
     if (!cfg)
         return;
+    gw__cfg_nbiot_free(cfg);
     for (size_t i = 0; i < cfg->ndevices; i++)
         free(cfg->devices[i].points);
     free(cfg->devices);

@@ -94,8 +94,34 @@ typedef struct gw_mqtt_cfg {
     int buf_max;      /* messages kept in all (memory + spool); oldest dropped past it */
     int buf_flush_ms; /* spill memory to the spool at least this often (0: only when full) */
     int replay_per_s; /* replay rate after a reconnect */
+    int metrics_ms;   /* period of the metrics message */
     char spool_path[PATH_MAX];
 } gw_mqtt_cfg_t;
+
+/* nbiot section (gw_config_nbiot.c, docs/configuration.md "nbiot"): devices
+ * whose reports arrive over MQTT. Each is also a device in devices[] (bus
+ * "", no Modbus), so the point table and rules treat it like any other. */
+#define GW_NBIOT_TOPICS  8
+#define GW_NBIOT_PTR_MAX 256
+
+typedef enum gw_nbiot_format { GW_NBIOT_CTWING = 0, GW_NBIOT_ONENET } gw_nbiot_format_t;
+
+typedef struct gw_nbiot_dev_cfg {
+    char name[GW_NAME_MAX];
+    int device_idx; /* in devices[] */
+    gw_nbiot_format_t format;
+    char id[128];             /* CTWing deviceId or IMEI; OneNET dev_id */
+    int64_t report_period_ms; /* stale when no report for period + grace */
+    int64_t grace_ms;
+    char (*where)[GW_NBIOT_PTR_MAX]; /* per point: JSON pointer (CTWing) or ds_id (OneNET); owned */
+} gw_nbiot_dev_cfg_t;
+
+typedef struct gw_nbiot_cfg {
+    char topics[GW_NBIOT_TOPICS][256];
+    size_t ntopics;
+    gw_nbiot_dev_cfg_t *devs; /* owned */
+    size_t ndevs;
+} gw_nbiot_cfg_t;
 
 typedef struct gw_config {
     char path[PATH_MAX];       /* the file it came from */
@@ -107,6 +133,7 @@ typedef struct gw_config {
     char ledger_path[PATH_MAX];  /* absolute after load */
     char profiles_dir[PATH_MAX]; /* absolute after load */
     gw_mqtt_cfg_t mqtt;
+    gw_nbiot_cfg_t nbiot;
     gw_bus_cfg_t *buses;
     size_t nbuses;
     gw_device_cfg_t *devices;

@@ -28,6 +28,10 @@ void gw__cfg_rule(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_errli
 
 /* Parse the "mqtt" section (gw_config_mqtt.c); needs site.id and config_dir. */
 void gw__cfg_mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+/* Parse the "nbiot" section (gw_config_nbiot.c), after "devices": appends
+ * its devices to cfg->devices. gw__cfg_nbiot_free frees what it owns. */
+void gw__cfg_nbiot(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+void gw__cfg_nbiot_free(gw_config_t *cfg);
 /* After devices are read: check the mqtt section's references to them. */
 void gw__cfg_mqtt_check(gw_config_t *cfg, gw_errlist_t *el);
 

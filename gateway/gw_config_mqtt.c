@@ -11,20 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const mqtt_keys[] = {"enabled",
-                                        "uri",
-                                        "client_id",
-                                        "prefix",
-                                        "username",
-                                        "password_file",
-                                        "keepalive_s",
-                                        "reconnect_min_ms",
-                                        "reconnect_max_ms",
-                                        "version",
-                                        "tls",
-                                        "telemetry",
-                                        "buffer",
-                                        NULL};
+/* clang-format off */
+static const char *const mqtt_keys[] = {
+    "enabled", "uri", "client_id", "prefix", "username", "password_file", "keepalive_s",
+    "reconnect_min_ms", "reconnect_max_ms", "version", "tls", "telemetry", "buffer",
+    "metrics_ms", NULL};
+/* clang-format on */
 
 /* An optional sub-object: NULL when absent, an error when not an object. */
 static const cJSON *cfg__sub(const cJSON *m, const char *key, const char *path, gw_errlist_t *el)
@@ -186,6 +178,8 @@ static void cfg__session(gw_config_t *cfg, gw_mqtt_cfg_t *q, const cJSON *m, gw_
     q->reconnect_min_ms = (int)v;
     gw_json_int(m, "reconnect_max_ms", "mqtt", &v, 30000, 1000, 600000, 0, el);
     q->reconnect_max_ms = (int)v;
+    gw_json_int(m, "metrics_ms", "mqtt", &v, 60000, 1000, 86400000, 0, el);
+    q->metrics_ms = (int)v;
     if (q->reconnect_max_ms < q->reconnect_min_ms)
         gw_errlist_add(el, "mqtt.reconnect_max_ms",
                        "must be at least reconnect_min_ms (%d), got %d", q->reconnect_min_ms,

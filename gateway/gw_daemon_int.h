@@ -38,6 +38,7 @@ struct gw_daemon {
 
     /* issue 4: telemetry on change and store-and-forward (gw_telemetry.c) */
     struct gw_north *north; /* NULL while MQTT is disabled */
+    struct gw_nbiot *nbiot; /* gw_nbiot.c; NULL while MQTT is disabled */
 };
 
 /* gw_north.c: MQTT session, publishing, outbox delivery */
@@ -64,6 +65,16 @@ void gw__north_on_spool_ack(gw_daemon_t *d, uint64_t tag, int ok);
 cJSON *gw__north_metrics(gw_daemon_t *d);
 double gw__north_dropped(gw_daemon_t *d);
 void gw__publish_metrics(gw_daemon_t *d);
+/* Publish a telemetry text now, or buffer it (store-and-forward). */
+void gw__publish_telemetry_text(gw_daemon_t *d, const char *topic, const char *text, int64_t ts_ms);
+
+/* gw_nbiot.c: NB-IoT reports (CTWing, OneNET) from MQTT into points */
+typedef struct gw_nbiot gw_nbiot_t;
+int gw__nbiot_init(gw_daemon_t *d, char *err, size_t errlen);
+void gw__nbiot_free(gw_daemon_t *d);
+void gw__nbiot_on_connected(gw_daemon_t *d);
+void gw__nbiot_on_message(gw_daemon_t *d, const mq_message_t *m);
+cJSON *gw__nbiot_metrics(gw_daemon_t *d);
 
 /* gw_rules.c: run a device's rules on its latest samples */
 void gw__run_rules(gw_daemon_t *d, uint32_t device_idx);

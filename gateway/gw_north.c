@@ -96,6 +96,7 @@ void gw__publish_metrics(gw_daemon_t *d)
     cJSON_AddStringToObject(o, "site", d->rt->cfg->site_id);
     cJSON_AddStringToObject(o, "ts", gw_format_iso8601(gw_wall_ms(), ts, sizeof(ts)));
     cJSON_AddItemToObject(o, "telemetry", gw__north_metrics(d));
+    cJSON_AddItemToObject(o, "nbiot", gw__nbiot_metrics(d));
     cJSON_AddNumberToObject(o, "outbox_in_flight", (double)d->ninflight);
     gw__publish_json(d, "metrics", o, 1, 1);
     cJSON_Delete(o);
@@ -263,6 +264,7 @@ void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m)
         if (op)
             ledger_worker_submit(d->ledger, &op->hdr);
         gw__north_on_connected(d);
+        gw__nbiot_on_connected(d);
         gw__publish_metrics(d);
         break;
     }
@@ -296,6 +298,7 @@ void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m)
         daemon__inflight_del(d, (int64_t)ev->tag);
         break;
     case MQ_EV_MESSAGE:
+        gw__nbiot_on_message(d, (mq_message_t *)m);
         break;
     }
 }

@@ -122,7 +122,8 @@ static int tel__due(gw_north_t *n, const gw_device_rt_t *dev, int64_t now)
 {
     const gw_runtime_t *rt = n->d->rt;
     size_t di = (size_t)(dev - rt->devs);
-    int due = !rt->cfg->mqtt.on_change;
+    /* an NB-IoT report (no bus) is rare and always worth a message */
+    int due = !rt->cfg->mqtt.on_change || dev->cfg->bus_idx < 0;
 
     if (n->rt != rt && tel__build_points(n, rt) != 0)
         return 1;
@@ -342,6 +343,8 @@ int gw__north_init(gw_daemon_t *d, char *err, size_t errlen)
     uv_timer_init(&d->loop, &n->metrics_timer);
     n->flush_timer.data = n->replay_timer.data = n->metrics_timer.data = n;
     d->north = n;
+    if (gw__nbiot_init(d, err, errlen) != 0)
+        return GW_ENOMEM; /* d->north is freed by gw__north_free */
     if (spool_open(&n->spool, q->spool_path, err, errlen) != 0) {
         /* telemetry still buffers in memory; work orders do not depend on it */
         gw_log_error("mqtt", "%s: telemetry is buffered in memory only", err);
@@ -375,6 +378,7 @@ void gw__north_free(gw_daemon_t *d)
 
     if (!n)
         return;
+    gw__nbiot_free(d);
     tel__spill(n);
     while (n->ring_n) {
         spool_msg_t m;
@@ -401,7 +405,8 @@ void gw__north_on_connected(gw_daemon_t *d)
     n->outage_dropped = 0;
     tel__spill(n);
     tel__maybe_replay(n);
-    uv_timer_start(&n->metrics_timer, tel__metrics_cb, TEL_METRICS_MS, TEL_METRICS_MS);
+    uv_timer_start(&n->metrics_timer, tel__metrics_cb, (uint64_t)d->rt->cfg->mqtt.metrics_ms,
+                   (uint64_t)d->rt->cfg->mqtt.metrics_ms);
 }
 
 void gw__north_on_disconnected(gw_daemon_t *d)
@@ -482,10 +487,26 @@ static char *tel__payload(gw_daemon_t *d, const gw_device_rt_t *dev, int64_t ts_
     return text;
 }
 
+void gw__publish_telemetry_text(gw_daemon_t *d, const char *topic, const char *text, int64_t ts_ms)
+{
+    gw_north_t *n = d->north;
+    char err[160];
+
+    if (!n)
+        return;
+    if (d->mq && mq_is_connected(d->mq) &&
+        mq_publish(d->mq, topic, text, strlen(text), 0, 0, 0, err, sizeof(err)) == 0) {
+        n->published++;
+        d->telemetry_sent++;
+    } else {
+        tel__buffer(n, topic, text, ts_ms);
+    }
+}
+
 void gw__publish_telemetry(gw_daemon_t *d, const gw_device_rt_t *dev, int64_t ts_ms)
 {
     gw_north_t *n = d->north;
-    char topic[384], suffix[160], err[160];
+    char topic[384], suffix[160];
     char *text;
 
     if (!n)
@@ -499,12 +520,6 @@ void gw__publish_telemetry(gw_daemon_t *d, const gw_device_rt_t *dev, int64_t ts
     text = tel__payload(d, dev, ts_ms);
     if (!text)
         return;
-    if (d->mq && mq_is_connected(d->mq) &&
-        mq_publish(d->mq, topic, text, strlen(text), 0, 0, 0, err, sizeof(err)) == 0) {
-        n->published++;
-        d->telemetry_sent++;
-    } else {
-        tel__buffer(n, topic, text, ts_ms);
-    }
+    gw__publish_telemetry_text(d, topic, text, ts_ms);
     free(text);
 }
