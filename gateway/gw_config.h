@@ -96,6 +96,9 @@ typedef struct gw_mqtt_cfg {
     int replay_per_s; /* replay rate after a reconnect */
     int metrics_ms;   /* period of the metrics message */
     char spool_path[PATH_MAX];
+    /* Home Assistant MQTT discovery */
+    int hass;
+    char hass_prefix[64];
 } gw_mqtt_cfg_t;
 
 /* nbiot section (gw_config_nbiot.c, docs/configuration.md "nbiot"): devices

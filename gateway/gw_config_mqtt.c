@@ -15,7 +15,7 @@
 static const char *const mqtt_keys[] = {
     "enabled", "uri", "client_id", "prefix", "username", "password_file", "keepalive_s",
     "reconnect_min_ms", "reconnect_max_ms", "version", "tls", "telemetry", "buffer",
-    "metrics_ms", NULL};
+    "metrics_ms", "homeassistant", NULL};
 /* clang-format on */
 
 /* An optional sub-object: NULL when absent, an error when not an object. */
@@ -186,6 +186,21 @@ static void cfg__session(gw_config_t *cfg, gw_mqtt_cfg_t *q, const cJSON *m, gw_
                        q->reconnect_max_ms);
 }
 
+static void cfg__hass(gw_mqtt_cfg_t *q, const cJSON *m, gw_errlist_t *el)
+{
+    static const char *const keys[] = {"enabled", "prefix", NULL};
+    const cJSON *h = cfg__sub(m, "homeassistant", "mqtt", el);
+
+    if (h)
+        gw_json_check_keys(h, "mqtt.homeassistant", keys, el);
+    gw_json_bool(h, "enabled", "mqtt.homeassistant", &q->hass, 0, el);
+    gw_json_str(h, "prefix", "mqtt.homeassistant", q->hass_prefix, sizeof(q->hass_prefix),
+                "homeassistant", 0, el);
+    if (!q->hass_prefix[0] || strpbrk(q->hass_prefix, "+#"))
+        gw_errlist_add(el, "mqtt.homeassistant.prefix",
+                       "must be a non-empty topic without '+' or '#'");
+}
+
 void gw__cfg_mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "mqtt");
@@ -202,6 +217,7 @@ void gw__cfg_mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
     cfg__tls(cfg, q, m, el);
     cfg__telemetry(q, m, el);
     cfg__buffer(cfg, q, m, el);
+    cfg__hass(q, m, el);
 }
 
 /* Called after devices are read: telemetry overrides name real devices and

@@ -76,6 +76,9 @@ void gw__nbiot_on_connected(gw_daemon_t *d);
 void gw__nbiot_on_message(gw_daemon_t *d, const mq_message_t *m);
 cJSON *gw__nbiot_metrics(gw_daemon_t *d);
 
+/* gw_hass.c: Home Assistant discovery, on connect when enabled */
+void gw__hass_announce(gw_daemon_t *d);
+
 /* gw_rules.c: run a device's rules on its latest samples */
 void gw__run_rules(gw_daemon_t *d, uint32_t device_idx);
 

@@ -265,6 +265,7 @@ void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m)
             ledger_worker_submit(d->ledger, &op->hdr);
         gw__north_on_connected(d);
         gw__nbiot_on_connected(d);
+        gw__hass_announce(d);
         gw__publish_metrics(d);
         break;
     }
