@@ -61,6 +61,14 @@ typedef struct gw_rule_cfg {
 /* mqtt section (gw_config_mqtt.c, docs/configuration.md "mqtt"). Plain
  * arrays, no pointers: a reload compares two of these with memcmp. */
 #define GW_MQTT_TEL_OVERRIDES 64
+#define GW_MQTT_SENDERS       32
+enum {
+    GW_CMD_ACK = 1,
+    GW_CMD_ASSIGN = 2,
+    GW_CMD_START = 4,
+    GW_CMD_RESOLVE = 8,
+    GW_CMD_SETPOINT = 16
+};
 
 typedef struct gw_mqtt_tel_override {
     char device[GW_NAME_MAX];
@@ -96,6 +104,13 @@ typedef struct gw_mqtt_cfg {
     int replay_per_s; /* replay rate after a reconnect */
     int metrics_ms;   /* period of the metrics message */
     char spool_path[PATH_MAX];
+    /* commands over MQTT: who may send which verbs (GW_CMD_* bits) */
+    int commands;
+    struct {
+        char name[64];
+        unsigned verbs;
+    } senders[GW_MQTT_SENDERS];
+    size_t nsenders;
     /* Home Assistant MQTT discovery */
     int hass;
     char hass_prefix[64];

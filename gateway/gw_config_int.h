@@ -32,6 +32,8 @@ void gw__cfg_mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
  * its devices to cfg->devices. gw__cfg_nbiot_free frees what it owns. */
 void gw__cfg_nbiot(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
 void gw__cfg_nbiot_free(gw_config_t *cfg);
+/* GW_CMD_* bit of a command verb ("ack", ...), or 0. */
+unsigned gw__cmd_verb_bit(const char *verb);
 /* After devices are read: check the mqtt section's references to them. */
 void gw__cfg_mqtt_check(gw_config_t *cfg, gw_errlist_t *el);
 

@@ -15,7 +15,7 @@
 static const char *const mqtt_keys[] = {
     "enabled", "uri", "client_id", "prefix", "username", "password_file", "keepalive_s",
     "reconnect_min_ms", "reconnect_max_ms", "version", "tls", "telemetry", "buffer",
-    "metrics_ms", "homeassistant", NULL};
+    "metrics_ms", "homeassistant", "commands", NULL};
 /* clang-format on */
 
 /* An optional sub-object: NULL when absent, an error when not an object. */
@@ -201,6 +201,77 @@ static void cfg__hass(gw_mqtt_cfg_t *q, const cJSON *m, gw_errlist_t *el)
                        "must be a non-empty topic without '+' or '#'");
 }
 
+/* Bit of a command verb, or 0. */
+unsigned gw__cmd_verb_bit(const char *verb)
+{
+    static const char *const verbs[] = {"ack", "assign", "start", "resolve", "setpoint"};
+    for (size_t i = 0; i < GW_ARRAY_SIZE(verbs); i++) {
+        if (strcmp(verb, verbs[i]) == 0)
+            return 1u << i;
+    }
+    return 0;
+}
+
+static void cfg__sender(gw_mqtt_cfg_t *q, const cJSON *o, const char *path, gw_errlist_t *el)
+{
+    static const char *const keys[] = {"name", "allow", NULL};
+    const cJSON *allow = cJSON_GetObjectItemCaseSensitive(o, "allow");
+    const cJSON *it;
+    char p[160];
+
+    gw_json_check_keys(o, path, keys, el);
+    gw_json_str(o, "name", path, q->senders[q->nsenders].name, sizeof(q->senders[0].name), NULL, 1,
+                el);
+    gw_json_path_key(p, sizeof(p), path, "allow");
+    if (!cJSON_IsArray(allow) || cJSON_GetArraySize(allow) == 0) {
+        gw_errlist_add(el, p,
+                       "must be a non-empty array of verbs (ack, assign, start, resolve, "
+                       "setpoint)");
+        return;
+    }
+    cJSON_ArrayForEach(it, allow)
+    {
+        unsigned bit = cJSON_IsString(it) ? gw__cmd_verb_bit(it->valuestring) : 0;
+        if (!bit)
+            gw_errlist_add(el, p, "unknown verb %s%s%s: use ack, assign, start, resolve, setpoint",
+                           cJSON_IsString(it) ? "\"" : "",
+                           cJSON_IsString(it) ? it->valuestring : "(not a string)",
+                           cJSON_IsString(it) ? "\"" : "");
+        q->senders[q->nsenders].verbs |= bit;
+    }
+    q->nsenders++;
+}
+
+static void cfg__commands(gw_mqtt_cfg_t *q, const cJSON *m, gw_errlist_t *el)
+{
+    static const char *const keys[] = {"enabled", "senders", NULL};
+    const cJSON *c = cfg__sub(m, "commands", "mqtt", el);
+    const cJSON *s = c ? cJSON_GetObjectItemCaseSensitive(c, "senders") : NULL;
+    const cJSON *it;
+    int i = 0;
+    char p[96];
+
+    if (c)
+        gw_json_check_keys(c, "mqtt.commands", keys, el);
+    gw_json_bool(c, "enabled", "mqtt.commands", &q->commands, 0, el);
+    if (!s)
+        return;
+    if (!cJSON_IsArray(s)) {
+        gw_errlist_add(el, "mqtt.commands.senders", "must be an array");
+        return;
+    }
+    cJSON_ArrayForEach(it, s)
+    {
+        gw_json_path_idx(p, sizeof(p), "mqtt.commands.senders", i++);
+        if (!cJSON_IsObject(it))
+            gw_errlist_add(el, p, "must be an object");
+        else if (q->nsenders == GW_MQTT_SENDERS)
+            gw_errlist_add(el, p, "at most %d senders", GW_MQTT_SENDERS);
+        else
+            cfg__sender(q, it, p, el);
+    }
+}
+
 void gw__cfg_mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "mqtt");
@@ -218,6 +289,7 @@ void gw__cfg_mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
     cfg__telemetry(q, m, el);
     cfg__buffer(cfg, q, m, el);
     cfg__hass(q, m, el);
+    cfg__commands(q, m, el);
 }
 
 /* Called after devices are read: telemetry overrides name real devices and

@@ -76,6 +76,14 @@ void gw__nbiot_on_connected(gw_daemon_t *d);
 void gw__nbiot_on_message(gw_daemon_t *d, const mq_message_t *m);
 cJSON *gw__nbiot_metrics(gw_daemon_t *d);
 
+/* gw_commands.c: commands over MQTT (work orders, setpoints) */
+int gw__cmd_is_command(const gw_daemon_t *d, const char *topic);
+void gw__cmd_on_message(gw_daemon_t *d, const mq_message_t *m);
+void gw__cmd_on_connected(gw_daemon_t *d);
+/* Answer a command on <prefix>/<site>/responses/<verb> (result: owned). */
+void gw__cmd_respond(gw_daemon_t *d, const char *verb, const char *id, int rc, const char *err,
+                     cJSON *result);
+
 /* gw_hass.c: Home Assistant discovery, on connect when enabled */
 void gw__hass_announce(gw_daemon_t *d);
 

@@ -266,6 +266,7 @@ void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m)
         gw__north_on_connected(d);
         gw__nbiot_on_connected(d);
         gw__hass_announce(d);
+        gw__cmd_on_connected(d);
         gw__publish_metrics(d);
         break;
     }
@@ -299,7 +300,10 @@ void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m)
         daemon__inflight_del(d, (int64_t)ev->tag);
         break;
     case MQ_EV_MESSAGE:
-        gw__nbiot_on_message(d, (mq_message_t *)m);
+        if (gw__cmd_is_command(d, ((mq_message_t *)m)->topic))
+            gw__cmd_on_message(d, (mq_message_t *)m);
+        else
+            gw__nbiot_on_message(d, (mq_message_t *)m);
         break;
     }
 }

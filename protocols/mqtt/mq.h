@@ -60,6 +60,7 @@ typedef struct mq_message {
     size_t len;
     int qos;
     int retained;
+    char from[64]; /* MQTT 5 user property "from" (the sender's identity), "" if none */
 } mq_message_t;
 
 typedef struct mq_client mq_client_t;

@@ -91,6 +91,22 @@ static void mq__on_connection_lost(void *ctx, char *cause)
     mq__post(c, MQ_EV_CONNECTION_LOST, 0, 0, cause ? cause : "connection lost");
 }
 
+/* The MQTT 5 user property "from", if any, into buf. */
+static void mq__user_from(const MQTTProperties *props, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (int i = 0; props && i < props->count; i++) {
+        const MQTTProperty *p = &props->array[i];
+        if (p->identifier == MQTTPROPERTY_CODE_USER_PROPERTY && p->value.data.len == 4 &&
+            memcmp(p->value.data.data, "from", 4) == 0) {
+            int n = p->value.value.len < (int)len - 1 ? p->value.value.len : (int)len - 1;
+            memcpy(buf, p->value.value.data, (size_t)n);
+            buf[n] = '\0';
+            return;
+        }
+    }
+}
+
 static int mq__on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 {
     mq_client_t *c = ctx;
@@ -111,6 +127,7 @@ static int mq__on_message(void *ctx, char *topic, int topic_len, MQTTAsync_messa
         msg->len = pl;
         msg->qos = m->qos;
         msg->retained = m->retained;
+        mq__user_from(&m->properties, msg->from, sizeof(msg->from));
         gw_queue_push(c->events, &msg->hdr);
     }
     MQTTAsync_freeMessage(&m);

@@ -1,0 +1,232 @@
+/*
+ * gw_commands.c: commands over MQTT (docs/mqtt.md, "Commands"): acknowledge,
+ * assign, start and resolve a work order, write a Modbus setpoint. Loop
+ * thread only.
+ *
+ * A request arrives on <prefix>/<site>/commands/<verb> as JSON with a
+ * correlation "id" and the sender's identity ("from" in the payload, or the
+ * MQTT 5 user property "from"). It is parsed, checked against
+ * mqtt.commands.senders (who may send which verb), and every outcome is
+ * answered on <prefix>/<site>/responses/<verb> with the same id: ok, or a
+ * clear error. Trust rests on the broker's ACLs (who may publish to the
+ * commands topics) plus the identity, which names the actor in the audit.
+ *
+ * The backends are isolated in cmd__work_order and cmd__setpoint: the
+ * ledger's status API (ledger_wo_set_status, ledger_wo_assign) and Modbus
+ * writes are not in this build's main line yet, so they answer
+ * "unavailable" until wired (see the comments there).
+ */
+#include "gateway/gw_config_int.h"
+#include "gateway/gw_daemon_int.h"
+#include "gateway/gw_log.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cmd__req {
+    const char *verb;
+    unsigned bit;
+    char id[65];   /* correlation id, "" when absent */
+    char from[64]; /* sender */
+    char work_order[80];
+    char assignee[64];
+    char comment[256];
+    char device[GW_NAME_MAX];
+    char point[DRV_NAME_MAX];
+    double value;
+} cmd__req_t;
+
+void gw__cmd_respond(gw_daemon_t *d, const char *verb, const char *id, int rc, const char *err,
+                     cJSON *result)
+{
+    char suffix[96];
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddNumberToObject(o, "v", 1);
+    if (id && id[0])
+        cJSON_AddStringToObject(o, "id", id);
+    else
+        cJSON_AddNullToObject(o, "id");
+    cJSON_AddStringToObject(o, "command", verb);
+    cJSON_AddBoolToObject(o, "ok", rc == 0);
+    if (rc != 0)
+        cJSON_AddStringToObject(o, "error", err);
+    if (result)
+        cJSON_AddItemToObject(o, "result", result);
+    snprintf(suffix, sizeof(suffix), "responses/%s", verb);
+    gw__publish_json(d, suffix, o, 1, 0);
+    cJSON_Delete(o);
+}
+
+/* A string field into dst; required or not. Returns 0 or -1 with err. */
+static int cmd__str(const cJSON *o, const char *key, char *dst, size_t len, int required, char *err,
+                    size_t errlen)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+    dst[0] = '\0';
+    if (!it && !required)
+        return 0;
+    if (cJSON_IsNumber(it) && it->valuedouble == floor(it->valuedouble) &&
+        strcmp(key, "work_order") == 0) {
+        snprintf(dst, len, "%.0f", it->valuedouble); /* a short number */
+        return 0;
+    }
+    if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) >= len) {
+        snprintf(err, errlen, "\"%s\": %s a non-empty string of at most %zu characters", key,
+                 it ? "must be" : "is required:", len - 1);
+        return -1;
+    }
+    snprintf(dst, len, "%s", it->valuestring);
+    return 0;
+}
+
+static int cmd__parse(const mq_message_t *m, cmd__req_t *r, char *err, size_t errlen)
+{
+    cJSON *o = cJSON_ParseWithLength(m->payload, m->len);
+    int rc = -1;
+
+    if (!o || !cJSON_IsObject(o)) {
+        snprintf(err, errlen, "the payload must be a JSON object");
+        goto out;
+    }
+    cmd__str(o, "id", r->id, sizeof(r->id), 0, err, errlen); /* for the answer, if any */
+    if (cmd__str(o, "id", r->id, sizeof(r->id), 1, err, errlen) != 0 ||
+        cmd__str(o, "from", r->from, sizeof(r->from), !m->from[0], err, errlen) != 0 ||
+        cmd__str(o, "comment", r->comment, sizeof(r->comment), 0, err, errlen) != 0)
+        goto out;
+    if (m->from[0] && r->from[0] && strcmp(m->from, r->from) != 0) {
+        snprintf(err, errlen, "\"from\" (%s) differs from the MQTT 5 user property (%s)", r->from,
+                 m->from);
+        goto out;
+    }
+    if (!r->from[0])
+        snprintf(r->from, sizeof(r->from), "%s", m->from);
+    if (r->bit == GW_CMD_SETPOINT) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "value");
+        if (cmd__str(o, "device", r->device, sizeof(r->device), 1, err, errlen) != 0 ||
+            cmd__str(o, "point", r->point, sizeof(r->point), 1, err, errlen) != 0)
+            goto out;
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+            snprintf(err, errlen, "\"value\": must be a number");
+            goto out;
+        }
+        r->value = v->valuedouble;
+    } else {
+        if (cmd__str(o, "work_order", r->work_order, sizeof(r->work_order), 1, err, errlen) != 0)
+            goto out;
+        if (r->bit == GW_CMD_ASSIGN &&
+            cmd__str(o, "assignee", r->assignee, sizeof(r->assignee), 1, err, errlen) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    cJSON_Delete(o);
+    return rc;
+}
+
+static int cmd__allowed(const gw_mqtt_cfg_t *q, const char *from, unsigned bit)
+{
+    for (size_t i = 0; i < q->nsenders; i++) {
+        if (strcmp(q->senders[i].name, from) == 0)
+            return (q->senders[i].verbs & bit) != 0;
+    }
+    return 0;
+}
+
+/* Apply an authorized work-order command. The ledger's status API
+ * (ledger_wo_set_status / ledger_wo_assign with actor r->from and channel
+ * "mqtt", which also writes the audit row and the outbox event) is not in
+ * this build: wire it here as a ledger-thread op whose result calls
+ * gw__cmd_respond with r->id. Until then the command is refused. */
+static void cmd__work_order(gw_daemon_t *d, const cmd__req_t *r)
+{
+    gw__cmd_respond(d, r->verb, r->id, GW_ESTATE,
+                    "unavailable: this build has no work-order status API in its ledger; "
+                    "nothing was changed",
+                    NULL);
+}
+
+/* Apply an authorized setpoint. Modbus writes (a bus-thread write op with
+ * its result on the loop) are not in this build: wire them here. The
+ * device and point are checked first, so the error says what is wrong. */
+static void cmd__setpoint(gw_daemon_t *d, const cmd__req_t *r)
+{
+    const gw_config_t *c = d->rt->cfg;
+    int di = gw_config_device_index(c, r->device);
+    char err[200];
+
+    if (di < 0)
+        snprintf(err, sizeof(err), "\"device\": no device named \"%s\"", r->device);
+    else if (gw_device_point_index(&c->devices[di], r->point) < 0)
+        snprintf(err, sizeof(err), "\"point\": device \"%s\" has no point \"%s\"", r->device,
+                 r->point);
+    else if (c->devices[di].bus_idx < 0)
+        snprintf(err, sizeof(err), "\"device\": %s is an NB-IoT device: it cannot be written",
+                 r->device);
+    else
+        snprintf(err, sizeof(err),
+                 "unavailable: this build cannot write Modbus setpoints; "
+                 "nothing was written");
+    gw__cmd_respond(d, r->verb, r->id, GW_ESTATE, err, NULL);
+}
+
+int gw__cmd_is_command(const gw_daemon_t *d, const char *topic)
+{
+    char base[384];
+    gw__topic(d, base, sizeof(base), "commands/");
+    return d->rt->cfg->mqtt.commands && strncmp(topic, base, strlen(base)) == 0;
+}
+
+void gw__cmd_on_message(gw_daemon_t *d, const mq_message_t *m)
+{
+    const gw_mqtt_cfg_t *q = &d->rt->cfg->mqtt;
+    const char *verb = strrchr(m->topic, '/') + 1;
+    cmd__req_t r = {.verb = verb, .bit = gw__cmd_verb_bit(verb)};
+    char err[256];
+
+    if (m->retained) {
+        /* a command left retained on the broker would run again on every
+         * connect: refuse it */
+        gw_log_warn("mqtt", "command on %s ignored: it is retained", m->topic);
+        return;
+    }
+    if (!r.bit) {
+        gw_log_warn("mqtt", "command %s refused: unknown verb", verb);
+        gw__cmd_respond(d, verb, NULL, GW_EINVAL,
+                        "unknown command: use ack, assign, start, resolve or setpoint", NULL);
+        return;
+    }
+    if (cmd__parse(m, &r, err, sizeof(err)) != 0) {
+        gw_log_warn("mqtt", "command %s refused: %s", verb, err);
+        gw__cmd_respond(d, verb, r.id, GW_EINVAL, err, NULL);
+        return;
+    }
+    if (!cmd__allowed(q, r.from, r.bit)) {
+        snprintf(err, sizeof(err), "not authorized: sender \"%s\" may not %s", r.from, verb);
+        gw_log_warn("mqtt", "command %s (id %s) refused: %s", verb, r.id, err);
+        gw__cmd_respond(d, verb, r.id, GW_ESTATE, err, NULL);
+        return;
+    }
+    gw_log_notice("mqtt", "command %s (id %s) from %s%s%s", verb, r.id, r.from,
+                  r.work_order[0] ? " on work order " : "", r.work_order);
+    if (r.bit == GW_CMD_SETPOINT)
+        cmd__setpoint(d, &r);
+    else
+        cmd__work_order(d, &r);
+}
+
+void gw__cmd_on_connected(gw_daemon_t *d)
+{
+    char topic[384], err[256];
+
+    if (!d->rt->cfg->mqtt.commands)
+        return;
+    gw__topic(d, topic, sizeof(topic), "commands/+");
+    if (mq_subscribe(d->mq, topic, 1, err, sizeof(err)) != 0)
+        gw_log_error("mqtt", "%s", err);
+    else
+        gw_log_info("mqtt", "subscribed to %s", topic);
+}
