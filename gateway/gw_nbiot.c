@@ -37,8 +37,9 @@ typedef struct nb__dev {
 
 struct gw_nbiot {
     gw_daemon_t *d;
-    const gw_runtime_t *rt; /* devs was built for this runtime */
-    nb__dev_t *devs;        /* one per cfg->nbiot.devs */
+    const gw_runtime_t *rt; /* devs was built for this runtime (and size) */
+    size_t rt_ndevs;
+    nb__dev_t *devs; /* one per cfg->nbiot.devs */
     uv_timer_t stale_timer;
     uint64_t accepted, duplicates, rejected, unknown, late, stale;
 };
@@ -363,7 +364,7 @@ static int nb__sync(gw_nbiot_t *nb)
     const gw_runtime_t *rt = nb->d->rt;
     int64_t now = gw_mono_ms();
 
-    if (nb->rt == rt)
+    if (nb->rt == rt && nb->rt_ndevs == rt->cfg->nbiot.ndevs)
         return 0;
     free(nb->devs);
     nb->devs = calloc(rt->cfg->nbiot.ndevs + 1, sizeof(*nb->devs));
@@ -374,6 +375,7 @@ static int nb__sync(gw_nbiot_t *nb)
     for (size_t i = 0; i < rt->cfg->nbiot.ndevs; i++)
         nb->devs[i].last_rx_ms = now; /* the period starts now */
     nb->rt = rt;
+    nb->rt_ndevs = rt->cfg->nbiot.ndevs;
     return 0;
 }
 

@@ -35,7 +35,8 @@
 struct gw_north {
     gw_daemon_t *d;
     /* on change, per point / per device of rt (rebuilt when rt changes) */
-    const gw_runtime_t *rt;
+    const gw_runtime_t *rt; /* with its sizes: a freed runtime's address may be reused */
+    size_t rt_npoints, rt_ndevices;
     double *pub_value, *deadband;
     unsigned char *pub_quality; /* 0xff: never published */
     int64_t *dev_pub_ms;
@@ -114,6 +115,8 @@ static int tel__build_points(gw_north_t *n, const gw_runtime_t *rt)
         n->heartbeat_ms[i] = rt->cfg->mqtt.heartbeat_ms;
     tel__apply_overrides(n, rt);
     n->rt = rt;
+    n->rt_npoints = rt->npoints;
+    n->rt_ndevices = rt->cfg->ndevices;
     return 0;
 }
 
@@ -125,7 +128,8 @@ static int tel__due(gw_north_t *n, const gw_device_rt_t *dev, int64_t now)
     /* an NB-IoT report (no bus) is rare and always worth a message */
     int due = !rt->cfg->mqtt.on_change || dev->cfg->bus_idx < 0;
 
-    if (n->rt != rt && tel__build_points(n, rt) != 0)
+    if ((n->rt != rt || n->rt_npoints != rt->npoints || n->rt_ndevices != rt->cfg->ndevices) &&
+        tel__build_points(n, rt) != 0)
         return 1;
     if (n->heartbeat_ms[di] > 0 && now - n->dev_pub_ms[di] >= n->heartbeat_ms[di])
         due = 1;
