@@ -17,6 +17,7 @@
 #include "gateway/gw_clock.h"
 #include "gateway/gw_daemon_int.h"
 #include "gateway/gw_log.h"
+#include "gateway/gw_nbiot.h"
 
 #include <errno.h>
 #include <math.h>
@@ -44,27 +45,9 @@ struct gw_nbiot {
     uint64_t accepted, duplicates, rejected, unknown, late, stale;
 };
 
-/* One value taken from a report, for point `point` of the device. */
-typedef struct nb__val {
-    size_t point;
-    double value;
-} nb__val_t;
-
-typedef struct nb__report {
-    int dev;        /* index in cfg->nbiot.devs, -1: unknown */
-    int64_t ts_ms;  /* the device's own time */
-    uint64_t key;   /* for redelivery */
-    int online;     /* -1: not an online/offline message; 0/1 */
-    int event_type; /* CTWing eventReport: 1 info, 2 warning, 3 fault; else 0 */
-    nb__val_t vals[64];
-    size_t nvals;
-} nb__report_t;
-
 /* ---- JSON pointer (RFC 6901) ------------------------------------------ */
 
-/* Resolve ptr in root. Returns the item, or NULL when absent; sets *bad when
- * the pointer itself is malformed (a '~' not followed by 0 or 1). */
-static const cJSON *nb__pointer(const cJSON *root, const char *ptr, int *bad)
+const cJSON *gw__nbiot_pointer(const cJSON *root, const char *ptr, int *bad)
 {
     const cJSON *cur = root;
     char tok[GW_NBIOT_PTR_MAX];
@@ -174,15 +157,15 @@ static int nb__find(const gw_config_t *cfg, gw_nbiot_format_t f, const char *id)
 }
 
 /* CTWing: map each point's pointer; all must be numbers or booleans. */
-static int nb__ctwing_points(const gw_config_t *cfg, const cJSON *root, nb__report_t *r, char *why,
-                             size_t len)
+static int nb__ctwing_points(const gw_config_t *cfg, const cJSON *root, gw_nbiot_report_t *r,
+                             char *why, size_t len)
 {
     const gw_nbiot_dev_cfg_t *nd = &cfg->nbiot.devs[r->dev];
     const gw_device_cfg_t *dc = &cfg->devices[nd->device_idx];
     int bad;
 
     for (size_t i = 0; i < dc->npoints && r->nvals < GW_ARRAY_SIZE(r->vals); i++) {
-        const cJSON *it = nb__pointer(root, nd->where[i], &bad);
+        const cJSON *it = gw__nbiot_pointer(root, nd->where[i], &bad);
         if (!it)
             continue; /* this report does not carry that point */
         if (nb__value(it, &r->vals[r->nvals].value) != 0) {
@@ -195,7 +178,7 @@ static int nb__ctwing_points(const gw_config_t *cfg, const cJSON *root, nb__repo
     return 0;
 }
 
-static int nb__ctwing(const gw_config_t *cfg, const cJSON *o, nb__report_t *r, char *why,
+static int nb__ctwing(const gw_config_t *cfg, const cJSON *o, gw_nbiot_report_t *r, char *why,
                       size_t len)
 {
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(o, "messageType");
@@ -252,7 +235,7 @@ static int nb__ctwing(const gw_config_t *cfg, const cJSON *o, nb__report_t *r, c
     return r->dev < 0 ? 0 : nb__ctwing_points(cfg, o, r, why, len);
 }
 
-static int nb__onenet(const gw_config_t *cfg, const cJSON *o, nb__report_t *r, char *why,
+static int nb__onenet(const gw_config_t *cfg, const cJSON *o, gw_nbiot_report_t *r, char *why,
                       size_t len)
 {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
@@ -311,9 +294,8 @@ static int nb__onenet(const gw_config_t *cfg, const cJSON *o, nb__report_t *r, c
     return 0;
 }
 
-/* Parse a payload into r. Returns 0, or -1 with the reason in why. */
-static int nb__parse(const gw_config_t *cfg, const mq_message_t *m, nb__report_t *r, char *why,
-                     size_t len)
+int gw__nbiot_parse(const gw_config_t *cfg, const char *payload, size_t plen, gw_nbiot_report_t *r,
+                    char *why, size_t len)
 {
     cJSON *root;
     const cJSON *o, *msg;
@@ -322,14 +304,14 @@ static int nb__parse(const gw_config_t *cfg, const mq_message_t *m, nb__report_t
     memset(r, 0, sizeof(*r));
     r->dev = -1;
     r->online = -1;
-    if (m->len == 0) {
+    if (plen == 0) {
         snprintf(why, len, "empty payload");
         return -1;
     }
-    root = cJSON_ParseWithLength(m->payload, m->len);
+    root = cJSON_ParseWithLength(payload, plen);
     if (!root) {
         snprintf(why, len, "not JSON (near byte %td)",
-                 cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - m->payload : (ptrdiff_t)0);
+                 cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - payload : (ptrdiff_t)0);
         return -1;
     }
     o = root;
@@ -407,7 +389,7 @@ static void nb__set_status(gw_daemon_t *d, gw_device_rt_t *dev, gw_dev_status_t 
 }
 
 /* Publish the late values of a report as their own message. */
-static void nb__publish_late(gw_daemon_t *d, const gw_device_rt_t *dev, const nb__report_t *r,
+static void nb__publish_late(gw_daemon_t *d, const gw_device_rt_t *dev, const gw_nbiot_report_t *r,
                              const unsigned char *late)
 {
     char ts[32], topic[384], suffix[160];
@@ -439,7 +421,7 @@ static void nb__publish_late(gw_daemon_t *d, const gw_device_rt_t *dev, const nb
     cJSON_Delete(o);
 }
 
-static void nb__apply(gw_nbiot_t *nb, const nb__report_t *r)
+static void nb__apply(gw_nbiot_t *nb, const gw_nbiot_report_t *r)
 {
     gw_daemon_t *d = nb->d;
     const gw_nbiot_dev_cfg_t *nd = &d->rt->cfg->nbiot.devs[r->dev];
@@ -494,12 +476,12 @@ static void nb__reject(gw_nbiot_t *nb, const mq_message_t *m, const char *why)
 void gw__nbiot_on_message(gw_daemon_t *d, const mq_message_t *m)
 {
     gw_nbiot_t *nb = d->nbiot;
-    nb__report_t r;
+    gw_nbiot_report_t r;
     char why[200];
 
     if (!nb || nb__sync(nb) != 0)
         return;
-    if (nb__parse(d->rt->cfg, m, &r, why, sizeof(why)) != 0) {
+    if (gw__nbiot_parse(d->rt->cfg, m->payload, m->len, &r, why, sizeof(why)) != 0) {
         nb__reject(nb, m, why);
         return;
     }
