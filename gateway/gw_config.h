@@ -93,6 +93,7 @@ typedef struct gw_mqtt_cfg {
     int tls_verify; /* check the broker's certificate and host name */
     /* telemetry: publish on change past a deadband, else every heartbeat */
     int on_change;
+    int tel_qos; /* live telemetry QoS, 0 or 1 */
     double deadband;
     int heartbeat_ms;
     gw_mqtt_tel_override_t tel[GW_MQTT_TEL_OVERRIDES];

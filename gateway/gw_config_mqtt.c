@@ -98,7 +98,8 @@ static void cfg__tel_override(gw_mqtt_cfg_t *q, const cJSON *o, const char *path
 
 static void cfg__telemetry(gw_mqtt_cfg_t *q, const cJSON *m, gw_errlist_t *el)
 {
-    static const char *const keys[] = {"on_change", "deadband", "heartbeat_ms", "points", NULL};
+    static const char *const keys[] = {"on_change", "deadband", "heartbeat_ms",
+                                       "points",    "qos",      NULL};
     const cJSON *t = cfg__sub(m, "telemetry", "mqtt", el);
     const cJSON *pts = t ? cJSON_GetObjectItemCaseSensitive(t, "points") : NULL;
     const cJSON *it;
@@ -109,6 +110,8 @@ static void cfg__telemetry(gw_mqtt_cfg_t *q, const cJSON *m, gw_errlist_t *el)
     if (t)
         gw_json_check_keys(t, "mqtt.telemetry", keys, el);
     gw_json_bool(t, "on_change", "mqtt.telemetry", &q->on_change, 1, el);
+    gw_json_int(t, "qos", "mqtt.telemetry", &v, 1, 0, 1, 0, el);
+    q->tel_qos = (int)v;
     gw_json_num(t, "deadband", "mqtt.telemetry", &q->deadband, 0, 0, el);
     if (q->deadband < 0)
         gw_errlist_add(el, "mqtt.telemetry.deadband", "must be at least 0, got %g", q->deadband);

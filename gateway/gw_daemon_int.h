@@ -55,6 +55,7 @@ void gw__on_ledger_event(gw_daemon_t *d, gw_msg_t *m);
 /* gw_telemetry.c: telemetry on change, buffer and spool, replay. Tags of
  * replayed telemetry have GW_TAG_SPOOL set (outbox tags are row ids). */
 #define GW_TAG_SPOOL (1ULL << 62)
+#define GW_TAG_LIVE  (1ULL << 61) /* live telemetry at QoS 1 */
 typedef struct gw_north gw_north_t;
 int gw__north_init(gw_daemon_t *d, char *err, size_t errlen);
 void gw__north_flush(gw_daemon_t *d);
@@ -62,6 +63,7 @@ void gw__north_free(gw_daemon_t *d);
 void gw__north_on_connected(gw_daemon_t *d);
 void gw__north_on_disconnected(gw_daemon_t *d);
 void gw__north_on_spool_ack(gw_daemon_t *d, uint64_t tag, int ok);
+void gw__north_on_live_ack(gw_daemon_t *d, uint64_t tag, int ok);
 cJSON *gw__north_metrics(gw_daemon_t *d);
 double gw__north_dropped(gw_daemon_t *d);
 void gw__publish_metrics(gw_daemon_t *d);

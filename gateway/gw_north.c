@@ -284,6 +284,10 @@ void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m)
             gw__north_on_spool_ack(d, ev->tag, 1);
             break;
         }
+        if (ev->tag & GW_TAG_LIVE) {
+            gw__north_on_live_ack(d, ev->tag, 1);
+            break;
+        }
         ledger_op_outbox_t *op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_ACK, (int64_t)ev->tag);
         daemon__inflight_del(d, (int64_t)ev->tag);
         if (op)
@@ -293,6 +297,10 @@ void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m)
     case MQ_EV_PUBLISH_FAILED:
         if (ev->tag & GW_TAG_SPOOL) {
             gw__north_on_spool_ack(d, ev->tag, 0);
+            break;
+        }
+        if (ev->tag & GW_TAG_LIVE) {
+            gw__north_on_live_ack(d, ev->tag, 0);
             break;
         }
         /* The row stays in the outbox; the next connect sends it again. */

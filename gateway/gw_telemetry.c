@@ -30,6 +30,7 @@
 
 #define TEL_REPLAY_TICK_MS  10
 #define TEL_REPLAY_INFLIGHT 4000
+#define TEL_LIVE_MAX        8192 /* live QoS 1 messages awaiting their PUBACK */
 #define TEL_METRICS_MS      60000
 
 struct gw_north {
@@ -45,6 +46,11 @@ struct gw_north {
     spool_msg_t *ring;
     size_t ring_cap, ring_head, ring_n;
     spool_t *spool;
+    /* live QoS 1 messages sent, not yet acknowledged; seq live_first_seq
+     * is at live_head, the next one sent gets live_seq */
+    spool_msg_t *live;
+    size_t live_head, live_n;
+    uint64_t live_seq, live_first_seq;
     uv_timer_t flush_timer, replay_timer, metrics_timer;
     /* replay */
     int replaying;
@@ -197,11 +203,13 @@ static void tel__spill(gw_north_t *n)
     spool_rows_free(batch, k);
 }
 
-static void tel__buffer(gw_north_t *n, const char *topic, const char *payload, int64_t ts_ms)
+/* Put a message (taking its strings) at the end of the ring, spilling or
+ * dropping the oldest when the ring is full. */
+static void tel__ring_push(gw_north_t *n, spool_msg_t *msg)
 {
-    spool_msg_t *m;
-
     if (n->d->rt->cfg->mqtt.buf_max == 0) {
+        free(msg->topic);
+        free(msg->payload);
         n->dropped_ring++;
         tel__note_dropped(n, 1, "mqtt.buffer.max_messages is 0");
         return;
@@ -218,19 +226,73 @@ static void tel__buffer(gw_north_t *n, const char *topic, const char *payload, i
             tel__note_dropped(n, 1, "memory, no spool");
         }
     }
-    m = &n->ring[(n->ring_head + n->ring_n) % n->ring_cap];
-    m->id = 0;
-    m->ts_ms = ts_ms;
-    m->topic = strdup(topic);
-    m->payload = strdup(payload);
-    if (!m->topic || !m->payload) {
-        free(m->topic);
-        free(m->payload);
+    if (!msg->topic || !msg->payload) {
+        free(msg->topic);
+        free(msg->payload);
         n->dropped_ring++;
         return;
     }
+    msg->id = 0;
+    n->ring[(n->ring_head + n->ring_n) % n->ring_cap] = *msg;
     n->ring_n++;
     n->buffered++;
+}
+
+/* Live messages the broker has not acknowledged go back to the buffer,
+ * oldest first, ahead of anything buffered after them: a connection that
+ * died silently loses nothing that was "sent" into it. */
+static void tel__requeue_live(gw_north_t *n)
+{
+    if (n->live_n)
+        gw_log_info("mqtt", "%zu unacknowledged telemetry messages buffered again", n->live_n);
+    while (n->live_n) {
+        spool_msg_t m = n->live[n->live_head];
+        n->live_head = (n->live_head + 1) % TEL_LIVE_MAX;
+        n->live_n--;
+        tel__ring_push(n, &m);
+    }
+    n->live_first_seq = n->live_seq;
+}
+
+static void tel__buffer(gw_north_t *n, const char *topic, const char *payload, int64_t ts_ms)
+{
+    spool_msg_t m = {.ts_ms = ts_ms, .topic = strdup(topic), .payload = strdup(payload)};
+
+    tel__requeue_live(n); /* older than this one */
+    if (!m.topic || !m.payload) {
+        free(m.topic);
+        free(m.payload);
+        n->dropped_ring++;
+        return;
+    }
+    tel__ring_push(n, &m);
+}
+
+/* Publish at QoS 1 and remember it until the broker acknowledges it.
+ * Returns 0, or -1 when it was not sent (the caller buffers it). */
+static int tel__publish_live(gw_north_t *n, const char *topic, const char *text, int64_t ts_ms)
+{
+    gw_daemon_t *d = n->d;
+    spool_msg_t *m;
+    char err[160];
+
+    if (n->live_n == TEL_LIVE_MAX)
+        return -1; /* too many unacknowledged: buffer, replay later */
+    if (mq_publish(d->mq, topic, text, strlen(text), 1, 0, GW_TAG_LIVE | n->live_seq, err,
+                   sizeof(err)) != 0)
+        return -1;
+    m = &n->live[(n->live_head + n->live_n) % TEL_LIVE_MAX];
+    m->ts_ms = ts_ms;
+    m->topic = strdup(topic);
+    m->payload = strdup(text);
+    if (!m->topic || !m->payload) { /* sent, but cannot be requeued */
+        free(m->topic);
+        free(m->payload);
+        m->topic = m->payload = NULL;
+    }
+    n->live_n++;
+    n->live_seq++;
+    return 0;
 }
 
 /* ---- replay ------------------------------------------------------------ */
@@ -340,7 +402,8 @@ int gw__north_init(gw_daemon_t *d, char *err, size_t errlen)
     n->d = d;
     n->ring_cap = (size_t)q->buf_memory;
     n->ring = calloc(n->ring_cap, sizeof(*n->ring));
-    if (!n->ring)
+    n->live = calloc(TEL_LIVE_MAX, sizeof(*n->live));
+    if (!n->ring || !n->live)
         goto out_nomem;
     uv_timer_init(&d->loop, &n->flush_timer);
     uv_timer_init(&d->loop, &n->replay_timer);
@@ -363,8 +426,10 @@ int gw__north_init(gw_daemon_t *d, char *err, size_t errlen)
     return 0;
 
 out_nomem:
-    if (n)
+    if (n) {
         free(n->ring);
+        free(n->live);
+    }
     free(n);
     snprintf(err, errlen, "out of memory");
     return GW_ENOMEM;
@@ -383,6 +448,7 @@ void gw__north_free(gw_daemon_t *d)
     if (!n)
         return;
     gw__nbiot_free(d);
+    tel__requeue_live(n);
     tel__spill(n);
     while (n->ring_n) {
         spool_msg_t m;
@@ -391,6 +457,7 @@ void gw__north_free(gw_daemon_t *d)
         free(m.payload);
     }
     free(n->ring);
+    free(n->live);
     spool_close(n->spool);
     tel__free_points(n);
     free(n);
@@ -416,8 +483,26 @@ void gw__north_on_connected(gw_daemon_t *d)
 void gw__north_on_disconnected(gw_daemon_t *d)
 {
     if (d->north) {
+        tel__requeue_live(d->north);
         tel__replay_stop(d->north);
         uv_timer_stop(&d->north->metrics_timer);
+    }
+}
+
+void gw__north_on_live_ack(gw_daemon_t *d, uint64_t tag, int ok)
+{
+    gw_north_t *n = d->north;
+    uint64_t seq = tag & ~GW_TAG_LIVE;
+
+    /* PUBACKs come in order: everything up to seq was delivered. A failed
+     * publish stays until the connection is lost, then is requeued. */
+    while (n && ok && n->live_n && n->live_first_seq <= seq) {
+        spool_msg_t *m = &n->live[n->live_head];
+        free(m->topic);
+        free(m->payload);
+        n->live_head = (n->live_head + 1) % TEL_LIVE_MAX;
+        n->live_n--;
+        n->live_first_seq++;
     }
 }
 
@@ -499,7 +584,9 @@ void gw__publish_telemetry_text(gw_daemon_t *d, const char *topic, const char *t
     if (!n)
         return;
     if (d->mq && mq_is_connected(d->mq) &&
-        mq_publish(d->mq, topic, text, strlen(text), 0, 0, 0, err, sizeof(err)) == 0) {
+        (d->rt->cfg->mqtt.tel_qos == 1
+             ? tel__publish_live(n, topic, text, ts_ms) == 0
+             : mq_publish(d->mq, topic, text, strlen(text), 0, 0, 0, err, sizeof(err)) == 0)) {
         n->published++;
         d->telemetry_sent++;
     } else {
