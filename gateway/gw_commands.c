@@ -11,10 +11,11 @@
  * clear error. Trust rests on the broker's ACLs (who may publish to the
  * commands topics) plus the identity, which names the actor in the audit.
  *
- * The backends are isolated in cmd__work_order and cmd__setpoint: the
- * ledger's status API (ledger_wo_set_status, ledger_wo_assign) and Modbus
- * writes are not in this build's main line yet, so they answer
- * "unavailable" until wired (see the comments there).
+ * Work-order commands go to the ledger thread as LEDGER_OP_CHANGE (actor:
+ * the sender, channel "mqtt"), which commits the change with its audit row
+ * and outbox event; the answer is sent when its outcome comes back. The
+ * setpoint backend (Modbus writes) is isolated in cmd__setpoint and answers
+ * "unavailable" until wired.
  */
 #include "gateway/gw_config_int.h"
 #include "gateway/gw_daemon_int.h"
@@ -136,17 +137,86 @@ static int cmd__allowed(const gw_mqtt_cfg_t *q, const char *from, unsigned bit)
     return 0;
 }
 
-/* Apply an authorized work-order command. The ledger's status API
- * (ledger_wo_set_status / ledger_wo_assign with actor r->from and channel
- * "mqtt", which also writes the audit row and the outbox event) is not in
- * this build: wire it here as a ledger-thread op whose result calls
- * gw__cmd_respond with r->id. Until then the command is refused. */
+/* A work-order command waiting for the ledger thread's answer. */
+typedef struct gw_cmd_pending {
+    struct gw_cmd_pending *next;
+    uint64_t tag;
+    char verb[16];
+    char id[65];
+} gw_cmd_pending_t;
+
+/* Apply an authorized work-order command: a LEDGER_OP_CHANGE with the
+ * sender as actor and channel "mqtt" (the ledger writes the change, its
+ * audit row and its outbox event in one transaction); the answer goes out
+ * when LEDGER_EV_CHANGED comes back (gw__cmd_on_changed). */
 static void cmd__work_order(gw_daemon_t *d, const cmd__req_t *r)
 {
-    gw__cmd_respond(d, r->verb, r->id, GW_ESTATE,
-                    "unavailable: this build has no work-order status API in its ledger; "
-                    "nothing was changed",
-                    NULL);
+    static uint64_t next_tag = 1;
+    ledger_actor_t by = {.who = r->from, .channel = "mqtt"};
+    const char *status = r->bit == GW_CMD_ACK     ? "acknowledged"
+                         : r->bit == GW_CMD_START ? "in_progress"
+                                                  : "resolved";
+    gw_cmd_pending_t *p = calloc(1, sizeof(*p));
+    ledger_op_change_t *op;
+
+    if (!p || !d->ledger)
+        goto out_refuse;
+    p->tag = next_tag++;
+    snprintf(p->verb, sizeof(p->verb), "%s", r->verb);
+    snprintf(p->id, sizeof(p->id), "%s", r->id);
+    if (r->bit == GW_CMD_ASSIGN)
+        op = ledger_op_change_new(LEDGER_CHANGE_ASSIGN, r->work_order, r->assignee,
+                                  r->comment[0] ? r->comment : NULL, &by, p->tag);
+    else
+        op = ledger_op_change_new(LEDGER_CHANGE_STATUS, r->work_order, status,
+                                  r->comment[0] ? r->comment : NULL, &by, p->tag);
+    if (!op)
+        goto out_refuse;
+    p->next = d->cmd_pending;
+    d->cmd_pending = p;
+    ledger_worker_submit(d->ledger, &op->hdr);
+    return;
+
+out_refuse:
+    free(p);
+    gw__cmd_respond(d, r->verb, r->id, GW_ENOMEM,
+                    "refused: out of memory or a field too long; nothing was changed", NULL);
+}
+
+void gw__cmd_on_changed(gw_daemon_t *d, const ledger_ev_changed_t *ev)
+{
+    gw_cmd_pending_t **pp = &d->cmd_pending, *p;
+    cJSON *res = NULL;
+
+    while (*pp && (*pp)->tag != ev->tag)
+        pp = &(*pp)->next;
+    if (!(p = *pp))
+        return; /* not ours */
+    *pp = p->next;
+    if (ev->rc == 0) {
+        cJSON *wo;
+        res = cJSON_CreateObject();
+        wo = cJSON_AddObjectToObject(res, "work_order");
+        cJSON_AddStringToObject(wo, "id", ev->id);
+        cJSON_AddNumberToObject(wo, "number", (double)ev->number);
+        cJSON_AddStringToObject(wo, "status", ev->status);
+        gw_log_notice("mqtt", "command %s (id %s) done: work order #%lld %s", p->verb, p->id,
+                      (long long)ev->number, ev->status);
+    } else {
+        gw_log_warn("mqtt", "command %s (id %s) refused by the ledger: %s", p->verb, p->id,
+                    ev->msg);
+    }
+    gw__cmd_respond(d, p->verb, p->id, ev->rc, ev->msg, res);
+    free(p);
+}
+
+void gw__cmd_free(gw_daemon_t *d)
+{
+    while (d->cmd_pending) {
+        gw_cmd_pending_t *p = d->cmd_pending;
+        d->cmd_pending = p->next;
+        free(p);
+    }
 }
 
 /* Apply an authorized setpoint. Modbus writes (a bus-thread write op with

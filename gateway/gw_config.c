@@ -60,24 +60,30 @@ static void cfg__site(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
     gw_json_str(site, "name", "site", cfg->site_name, sizeof(cfg->site_name), cfg->site_id, 0, el);
 }
 
-static void cfg__log(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
+static void cfg__log(gw_config_t *cfg, const cJSON *root, const gw_config_overrides_t *ov,
+                     gw_errlist_t *el)
 {
     static const char *const keys[] = {"level", NULL};
     const cJSON *log = cJSON_GetObjectItemCaseSensitive(root, "log");
     char level[16];
 
     cfg->log_level = GW_LOG_INFO;
-    if (!log)
-        return;
-    if (!cJSON_IsObject(log)) {
+    if (log && !cJSON_IsObject(log)) {
         gw_errlist_add(el, "log", "must be an object");
-        return;
+        log = NULL;
     }
-    gw_json_check_keys(log, "log", keys, el);
-    if (gw_json_str(log, "level", "log", level, sizeof(level), "info", 0, el) > 0 &&
-        gw_log_level_parse(level, &cfg->log_level) != 0)
-        gw_errlist_add(el, "log.level",
-                       "must be one of error, warn, notice, info, debug, got \"%s\"", level);
+    if (log) {
+        gw_json_check_keys(log, "log", keys, el);
+        if (gw_json_str(log, "level", "log", level, sizeof(level), "info", 0, el) > 0 &&
+            gw_log_level_parse(level, &cfg->log_level) != 0)
+            gw_errlist_add(el, "log.level",
+                           "must be one of error, warn, notice, info, debug, got \"%s\"", level);
+    }
+    /* --log-level wins, at start and on every reload */
+    if (ov && ov->log_level && gw_log_level_parse(ov->log_level, &cfg->log_level) != 0)
+        gw_errlist_add(el, "--log-level",
+                       "must be one of error, warn, notice, info, debug, got \"%s\"",
+                       ov->log_level);
 }
 
 /* Read an array section, calling fn per element with its path. */
@@ -189,17 +195,24 @@ static void cfg__cross_check(gw_config_t *cfg, gw_errlist_t *el)
     }
 }
 
-static const char *const root_keys[] = {"site",    "log",   "state_dir", "profiles_dir", "ledger",
-                                        "mqtt",    "buses", "devices",   "rules",        "$schema",
-                                        "comment", "nbiot", NULL};
+static const char *const root_keys[] = {
+    "site",    "log",   "state_dir", "profiles_dir", "ledger",      "mqtt",    "buses", "devices",
+    "rules",   "$schema", "comment", "rules_state",  "control",     "metrics", "report", "nbiot", NULL};
 
 static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_overrides_t *ov,
                        gw_errlist_t *el)
 {
-    static const char *const ledger_keys[] = {"path", NULL};
+    static const char *const ledger_keys[] = {"path",
+                                              "sla_minutes",
+                                              "routing",
+                                              "audit_retention_days",
+                                              "rollup_1m_retention_days",
+                                              "rollup_1h_retention_days",
+                                              NULL};
     const cJSON *lg = cJSON_GetObjectItemCaseSensitive(root, "ledger");
     char tmp[PATH_MAX], dir[PATH_MAX], cfgdir[PATH_MAX];
     const char *env = getenv("PLANTROOM_STATE_DIR");
+    const char *sd_env = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */
 
     char cwd[PATH_MAX];
 
@@ -214,6 +227,10 @@ static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_over
         gw__cfg_resolve(dir, sizeof(dir), cwd, ov->state_dir);
     } else if (env && *env) {
         gw__cfg_resolve(dir, sizeof(dir), cwd, env);
+    } else if (sd_env && *sd_env) {
+        /* a colon-separated list when the unit names several: take the first */
+        snprintf(tmp, sizeof(tmp), "%.*s", (int)strcspn(sd_env, ":"), sd_env);
+        gw__cfg_resolve(dir, sizeof(dir), cwd, tmp);
     } else {
         gw_json_str(root, "state_dir", "", tmp, sizeof(tmp), "/var/lib/plantroom", 0, el);
         gw__cfg_resolve(dir, sizeof(dir), cfgdir, tmp);
@@ -255,9 +272,11 @@ int gw_config_load(const char *path, const gw_config_overrides_t *ov, gw_config_
     }
     gw_json_check_keys(root, "", root_keys, el);
     cfg__site(cfg, root, el);
-    cfg__log(cfg, root, el);
+    cfg__log(cfg, root, ov, el);
     cfg__paths(cfg, root, ov, el);
+    gw__cfg_ledger(cfg, root, el);
     gw__cfg_mqtt(cfg, root, el);
+    gw__cfg_service(cfg, root, el);
     cfg->buses =
         cfg__array(cfg, root, "buses", sizeof(gw_bus_cfg_t), &cfg->nbuses, cfg__bus_fn, el);
     cfg->devices = cfg__array(cfg, root, "devices", sizeof(gw_device_cfg_t), &cfg->ndevices,
@@ -265,6 +284,7 @@ int gw_config_load(const char *path, const gw_config_overrides_t *ov, gw_config_
     gw__cfg_nbiot(cfg, root, el);
     cfg->rules =
         cfg__array(cfg, root, "rules", sizeof(gw_rule_cfg_t), &cfg->nrules, cfg__rule_fn, el);
+    gw__cfg_rules_state(cfg, root, el);
     cfg__cross_check(cfg, el);
     gw__cfg_mqtt_check(cfg, el);
     if (el->n != before)
@@ -314,7 +334,5 @@ int gw_rule_cfg_equal(const gw_rule_cfg_t *a, const gw_rule_cfg_t *b)
 {
     return strcmp(a->name, b->name) == 0 && strcmp(a->device, b->device) == 0 &&
            strcmp(a->point, b->point) == 0 && a->kind == b->kind &&
-           a->threshold.above == b->threshold.above && a->threshold.limit == b->threshold.limit &&
-           a->threshold.hysteresis == b->threshold.hysteresis &&
-           a->threshold.for_ms == b->threshold.for_ms;
+           rule_learn_hash(&a->rule) == rule_learn_hash(&b->rule);
 }

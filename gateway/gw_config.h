@@ -15,6 +15,7 @@
 #include "gateway/gw_log.h"
 #include "gateway/gw_types.h"
 #include "rules/rule.h"
+#include "store/ledger.h"
 
 #include <limits.h>
 
@@ -51,7 +52,8 @@ typedef struct gw_rule_cfg {
     int device_idx;
     int point_idx; /* index in the device's points */
     rule_kind_t kind;
-    rule_threshold_cfg_t threshold;
+    rule_cfg_t rule;   /* kind, alarm and the kind's parameters (rules/rule.h) */
+    char iso10816[24]; /* trend: the zone table chosen ("10816-1:I"), "" none */
     gw_priority_t priority;
     char category[32];
     char work_type[16];
@@ -142,6 +144,18 @@ typedef struct gw_nbiot_cfg {
     size_t ndevs;
 } gw_nbiot_cfg_t;
 
+/* The control socket and the metrics endpoint (gw_config_service.c; the
+ * "control" and "metrics" sections). Applied at start only. */
+typedef struct gw_service_cfg {
+    int control_enabled;
+    int control_explicit;          /* "control.socket" was given */
+    char control_socket[PATH_MAX]; /* absolute after load */
+    char control_group[32];        /* "" : the daemon's own group */
+    int metrics_enabled;
+    char metrics_address[64]; /* a loopback address */
+    int metrics_port;
+} gw_service_cfg_t;
+
 typedef struct gw_config {
     char path[PATH_MAX];       /* the file it came from */
     char config_dir[PATH_MAX]; /* its directory, absolute: relative paths start here */
@@ -159,11 +173,21 @@ typedef struct gw_config {
     size_t ndevices;
     gw_rule_cfg_t *rules;
     size_t nrules;
+    /* "rules_state" (gw_config_rules.c): where rule state persists */
+    char rules_state_path[PATH_MAX]; /* absolute after load */
+    int rules_state_save_s;          /* seconds between saves */
+    gw_service_cfg_t service;
+    /* ledger.sla_minutes, ledger.routing, ledger.*_retention_days, report.dir
+     * (gw_config_ledger.c): handed to the ledger thread */
+    ledger_policy_t ledger_policy;
 } gw_config_t;
 
-/* Overrides from the command line or environment. NULL fields: none. */
+/* Overrides from the command line or environment. NULL fields: none.
+ * The state directory is --state-dir, else $PLANTROOM_STATE_DIR, else
+ * systemd's $STATE_DIRECTORY (its first entry), else the file's state_dir. */
 typedef struct gw_config_overrides {
     const char *state_dir;
+    const char *log_level; /* --log-level: wins over log.level, also on reload */
 } gw_config_overrides_t;
 
 /* Load and validate the config at path. On success *out is owned by the
@@ -178,8 +202,11 @@ void gw_config_free(gw_config_t *cfg);
 int gw_config_device_index(const gw_config_t *cfg, const char *name);
 int gw_device_point_index(const gw_device_cfg_t *dev, const char *name);
 
-/* 1 when two rule configs are the same rule with the same parameters, so
- * that a reload may keep its state. */
+/* 1 when two rule configs are the same rule (device, name, point, kind) with
+ * the same learning parameters (rule_learn_hash), so that a reload or a
+ * restart keeps its state: what it learned, and its pending/firing state,
+ * which the new alarm parameters then judge (docs/architecture.md, "Rules:
+ * state across reloads and restarts"). */
 int gw_rule_cfg_equal(const gw_rule_cfg_t *a, const gw_rule_cfg_t *b);
 
 #endif

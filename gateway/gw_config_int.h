@@ -25,6 +25,14 @@ void gw__cfg_bus(gw_bus_cfg_t *b, const cJSON *obj, const char *path, gw_errlist
 void gw__cfg_device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, const char *path,
                     gw_errlist_t *el);
 void gw__cfg_rule(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_errlist_t *el);
+/* The "rules_state" section (gw_config_rules.c); after the paths. */
+void gw__cfg_rules_state(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+/* The "control" and "metrics" sections (gw_config_service.c); needs
+ * cfg->state_dir resolved. */
+void gw__cfg_service(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+/* The ledger's policy (SLA, routing, retention) and "report" (gw_config_ledger.c);
+ * after cfg__paths, so that state_dir is known. */
+void gw__cfg_ledger(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
 
 /* Parse the "mqtt" section (gw_config_mqtt.c); needs site.id and config_dir. */
 void gw__cfg_mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);

@@ -36,6 +36,7 @@
 
 static void daemon__dispatch(gw_daemon_t *d, gw_msg_t *m)
 {
+    gw__svc_observe(d, m);
     if (m->kind == MB_EV_READING)
         gw__on_reading(d, (mb_reading_t *)m);
     else if (m->kind == MB_EV_BUS_STATE)
@@ -74,13 +75,13 @@ static int daemon__mqtt_cfg_same(const gw_config_t *a, const gw_config_t *b)
     return memcmp(&a->mqtt, &b->mqtt, sizeof(a->mqtt)) == 0 && strcmp(a->site_id, b->site_id) == 0;
 }
 
-static void daemon__reload(gw_daemon_t *d)
+int gw__reload(gw_daemon_t *d, char *rerr, size_t rerrlen)
 {
     gw_runtime_t *old = d->rt, *rt = NULL;
     gw_config_t *cfg = NULL;
     gw_errlist_t el;
     char err[256];
-    int mq_same;
+    int mq_same, rc;
 
     gw_log_notice("gw", "SIGHUP: reloading %s", old->cfg->path);
     gw_errlist_init(&el);
@@ -88,8 +89,9 @@ static void daemon__reload(gw_daemon_t *d)
         for (size_t i = 0; i < el.n; i++)
             gw_log_error("config", "%s", el.msgs[i]);
         gw_log_error("gw", "reload failed (%zu errors): keeping the running configuration", el.n);
+        snprintf(rerr, rerrlen, "%zu errors, the first: %s", el.n, el.n ? el.msgs[0] : "?");
         gw_errlist_free(&el);
-        return;
+        return GW_ECONFIG;
     }
     gw_errlist_free(&el);
     if (strcmp(cfg->ledger_path, old->cfg->ledger_path) != 0 ||
@@ -98,13 +100,16 @@ static void daemon__reload(gw_daemon_t *d)
                      "reload refused: site.id or ledger.path changed (ledger %s -> %s); restart "
                      "plantroomd to apply; keeping the running configuration",
                      old->cfg->ledger_path, cfg->ledger_path);
+        snprintf(rerr, rerrlen, "site.id or ledger.path changed: restart plantroomd to apply");
         gw_config_free(cfg);
-        return;
+        return GW_ECONFIG;
     }
     mq_same = daemon__mqtt_cfg_same(cfg, old->cfg);
-    if (gw_runtime_build(&rt, cfg, err, sizeof(err)) != 0) {
+    rc = gw_runtime_build(&rt, cfg, err, sizeof(err));
+    if (rc != 0) {
         gw_log_error("gw", "reload failed: %s: keeping the running configuration", err);
-        return;
+        snprintf(rerr, rerrlen, "%s", err);
+        return rc;
     }
     /* Stop the old buses and handle what they already sent, then swap. */
     gw_runtime_stop_buses(old);
@@ -118,9 +123,12 @@ static void daemon__reload(gw_daemon_t *d)
         gw_log_error("gw", "reload: %s", err);
     if (!mq_same && gw__mq_start(d, err, sizeof(err)) != 0)
         gw_log_error("mqtt", "reload: %s", err);
+    gw__svc_reloaded(d, old->cfg);
     gw_runtime_free(old);
+    gw__ledger_policy(d);
     gw_log_notice("gw", "configuration reloaded: %zu buses, %zu devices, %zu points, %zu rules",
                   rt->cfg->nbuses, rt->cfg->ndevices, rt->npoints, rt->cfg->nrules);
+    return 0;
 }
 
 /* ---- signals and lifecycle --------------------------------------------- */
@@ -130,7 +138,8 @@ static void daemon__signal_cb(uv_signal_t *h, int signum)
     gw_daemon_t *d = h->data;
 
     if (signum == SIGHUP) {
-        daemon__reload(d);
+        char err[256];
+        gw__reload(d, err, sizeof(err));
         return;
     }
     if (d->stopping)
@@ -185,6 +194,10 @@ int gw_daemon_create(gw_daemon_t **out, gw_config_t *cfg, const gw_config_overri
         snprintf(d->state_dir_ov, sizeof(d->state_dir_ov), "%s", ov->state_dir);
         d->ov.state_dir = d->state_dir_ov;
     }
+    if (ov && ov->log_level) { /* kept for reloads: --log-level wins over the file */
+        snprintf(d->log_level_ov, sizeof(d->log_level_ov), "%s", ov->log_level);
+        d->ov.log_level = d->log_level_ov;
+    }
     rc = gw_runtime_build(&d->rt, cfg, err, errlen);
     if (rc != 0)
         goto out_free;
@@ -210,14 +223,19 @@ int gw_daemon_create(gw_daemon_t **out, gw_config_t *cfg, const gw_config_overri
     rc = daemon__make_state_dir(d->rt->cfg->state_dir, err, errlen);
     if (rc != 0)
         goto out_loop;
+    gw__rules_state_start(d);
     rc = ledger_worker_start(&d->ledger, d->rt->cfg->ledger_path, &d->inq, err, errlen);
     if (rc != 0)
         goto out_loop;
     gw_log_info("ledger", "opened %s", d->rt->cfg->ledger_path);
+    gw__ledger_policy(d);
     rc = gw__mq_start(d, err, errlen);
     if (rc != 0)
         goto out_ledger;
     rc = gw_runtime_start_buses(d->rt, &d->inq, err, errlen);
+    if (rc != 0)
+        goto out_mq;
+    rc = gw__svc_start(d, err, errlen);
     if (rc != 0)
         goto out_mq;
     *out = d;
@@ -245,15 +263,21 @@ int gw_daemon_run(gw_daemon_t *d)
                   "plantroomd running: site %s, %zu buses, %zu devices, %zu points, %zu rules",
                   d->rt->cfg->site_id, d->rt->cfg->nbuses, d->rt->cfg->ndevices, d->rt->npoints,
                   d->rt->cfg->nrules);
+    gw__svc_ready(d);
     uv_run(&d->loop, UV_RUN_DEFAULT);
+    gw__svc_stop(d);
 
     /* Shut down in order: no new readings; the last readings judged; every
      * ledger write committed; then MQTT says offline and disconnects. */
     gw_runtime_stop_buses(d->rt);
     daemon__drain(d);
-    ledger_worker_stop(d->ledger);
+    gw__rules_state_stop(d);
+    gw__rollup_flush(d);
+    if (ledger_worker_stop(d->ledger) == 0)
+        gw_log_info("ledger", "closed: pending writes committed");
+    else
+        gw_log_error("ledger", "closed: some writes were never committed (see above)");
     d->ledger = NULL;
-    gw_log_info("ledger", "closed: pending writes committed");
     gw__mq_stop(d);
     gw_log_notice("gw", "stopped");
     return 0;
@@ -283,12 +307,15 @@ void gw_daemon_destroy(gw_daemon_t *d)
         mq_destroy(d->mq);
         d->mq = NULL;
     }
+    gw__svc_stop(d);
     uv_walk(&d->loop, daemon__close_walk, NULL);
     uv_run(&d->loop, UV_RUN_DEFAULT);
     uv_loop_close(&d->loop);
     gw__north_free(d);
     gw_queue_destroy(&d->inq);
     gw_runtime_free(d->rt);
+    gw__rollup_free(d);
     free(d->inflight);
+    gw_figures_free(&d->fig);
     free(d);
 }

@@ -7,7 +7,9 @@
 #ifndef PLANTROOM_GW_DAEMON_INT_H
 #define PLANTROOM_GW_DAEMON_INT_H
 
+#include "gateway/gw_control.h"
 #include "gateway/gw_daemon.h"
+#include "gateway/gw_metrics.h"
 #include "gateway/gw_runtime.h"
 #include "protocols/mqtt/mq.h"
 #include "store/ledger_worker.h"
@@ -36,9 +38,32 @@ struct gw_daemon {
     size_t ninflight, capinflight;
     uint64_t telemetry_sent, telemetry_dropped;
 
+    /* rules (gw_rules.c): the timer that saves rule state to the state dir */
+    uv_timer_t rs_timer;
+    /* Service (issue 8): systemd notify and watchdog, control socket,
+     * metrics (gw_service.c, gw_sdnotify.c, gw_control.c, gw_metrics.c). */
+    uv_timer_t svc_timer; /* every second: loop lag, figures, STATUS=, metrics */
+    uv_timer_t wd_timer;  /* systemd watchdog pings */
+    uint64_t svc_due_ns;  /* when svc_timer should fire next (uv_hrtime) */
+    int svc_ticks;
+    int svc_started;    /* timers initialised */
+    int64_t started_ms; /* wall clock at start */
+    gw_figures_t fig;
+    gw_control_t *control;
+    gw_metrics_t *metrics;
+    char sd_status[256]; /* last STATUS= sent */
+    int svc_stopped;
+    char log_level_ov[16]; /* --log-level, applied again on every reload */
+    /* Ledger feeding (gw_rollup.c, gw_north.c): 1-minute rollups being
+     * accumulated, and the timer that picks up outbox rows written by
+     * plantroomctl. */
+    struct gw_rollup *rollup; /* owned; gw__rollup_free */
+    uv_timer_t outbox_timer;
+    int outbox_timer_on;
     /* issue 4: telemetry on change and store-and-forward (gw_telemetry.c) */
-    struct gw_north *north; /* NULL while MQTT is disabled */
-    struct gw_nbiot *nbiot; /* gw_nbiot.c; NULL while MQTT is disabled */
+    struct gw_north *north;             /* NULL while MQTT is disabled */
+    struct gw_nbiot *nbiot;             /* gw_nbiot.c; NULL while MQTT is disabled */
+    struct gw_cmd_pending *cmd_pending; /* gw_commands.c: awaiting the ledger */
 };
 
 /* gw_north.c: MQTT session, publishing, outbox delivery */
@@ -82,6 +107,9 @@ cJSON *gw__nbiot_metrics(gw_daemon_t *d);
 int gw__cmd_is_command(const gw_daemon_t *d, const char *topic);
 void gw__cmd_on_message(gw_daemon_t *d, const mq_message_t *m);
 void gw__cmd_on_connected(gw_daemon_t *d);
+/* The ledger's answer to a command's change; frees what is pending. */
+void gw__cmd_on_changed(gw_daemon_t *d, const ledger_ev_changed_t *ev);
+void gw__cmd_free(gw_daemon_t *d);
 /* Answer a command on <prefix>/<site>/responses/<verb> (result: owned). */
 void gw__cmd_respond(gw_daemon_t *d, const char *verb, const char *id, int rc, const char *err,
                      cJSON *result);
@@ -91,6 +119,37 @@ void gw__hass_announce(gw_daemon_t *d);
 
 /* gw_rules.c: run a device's rules on its latest samples */
 void gw__run_rules(gw_daemon_t *d, uint32_t device_idx);
+/* Re-arm device/rule after its work order was closed (rule_rearm: a counter
+ * starts again from zero). For the ledger's "closed" event. 0 or GW_ENOENT. */
+int gw__rules_rearm(gw_daemon_t *d, const char *device, const char *rule);
+/* Load the rule-state file into the runtime and start the save timer;
+ * stop: stop the timer and save (clean shutdown). */
+void gw__rules_state_start(gw_daemon_t *d);
+void gw__rules_state_stop(gw_daemon_t *d);
+
+/* gw_daemon.c: reload the config file (SIGHUP, control "reload"). Returns 0
+ * when applied; else the running config stays and err says why. */
+int gw__reload(gw_daemon_t *d, char *err, size_t errlen);
+
+/* gw_service.c: lifecycle of the service parts; observe every message. */
+int gw__svc_start(gw_daemon_t *d, char *err, size_t errlen);
+void gw__svc_ready(gw_daemon_t *d);
+void gw__svc_stop(gw_daemon_t *d);
+void gw__svc_observe(gw_daemon_t *d, const gw_msg_t *m);
+void gw__svc_reloaded(gw_daemon_t *d, const gw_config_t *old); /* after a reload's swap */
+/* gw_sdnotify.c */
+void gw__sd_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void gw__sd_watchdog_start(gw_daemon_t *d);
+/* gw_metrics.c: the Prometheus text of the figures now (malloc'd). */
+char *gw__metrics_render(gw_daemon_t *d);
+
+/* gw_rollup.c: per-point 1-minute rollups and device status for the ledger.
+ * _reading after each reading of dev; _flush submits the open buckets (at
+ * stop); _policy sends the config's ledger policy to the ledger thread. */
+void gw__rollup_reading(gw_daemon_t *d, const gw_device_rt_t *dev);
+void gw__rollup_flush(gw_daemon_t *d);
+void gw__rollup_free(gw_daemon_t *d);
+void gw__ledger_policy(gw_daemon_t *d);
 
 /* gw_poll.c: Modbus readings into samples, device online/offline */
 void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r);

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,38 @@ static void daemon__inflight_del(gw_daemon_t *d, int64_t id)
             return;
         }
     }
+}
+
+/* ---- outbox rows written by others ------------------------------------- */
+
+/* plantroomctl writes work-order changes and their outbox rows straight
+ * into the ledger. Every 500 ms, while connected, ask the ledger thread for
+ * outbox rows it has not posted yet (LOAD after INT64_MAX: only those), so
+ * that such a change is published within a second. Rows in flight are not
+ * published twice (daemon__on_outbox_row). */
+#define GW__OUTBOX_POLL_MS 500
+
+static void daemon__outbox_timer_cb(uv_timer_t *t)
+{
+    gw_daemon_t *d = t->data;
+    ledger_op_outbox_t *op;
+
+    if (d->stopping || !d->ledger || !d->mq || !mq_is_connected(d->mq))
+        return;
+    op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_LOAD, INT64_MAX);
+    if (op)
+        ledger_worker_submit(d->ledger, &op->hdr);
+}
+
+static void daemon__outbox_timer_start(gw_daemon_t *d)
+{
+    if (d->outbox_timer_on)
+        return;
+    uv_timer_init(&d->loop, &d->outbox_timer);
+    d->outbox_timer.data = d;
+    uv_timer_start(&d->outbox_timer, daemon__outbox_timer_cb, GW__OUTBOX_POLL_MS,
+                   GW__OUTBOX_POLL_MS);
+    d->outbox_timer_on = 1;
 }
 
 /* ---- MQTT session ------------------------------------------------------ */
@@ -223,6 +256,7 @@ int gw__mq_start(gw_daemon_t *d, char *err, size_t errlen)
     if (rc != 0)
         return rc;
     d->mq_backoff_ms = 0;
+    daemon__outbox_timer_start(d);
     gw_log_info("mqtt", "connecting to %s as %s (MQTT %s%s)", c->mqtt.uri, c->mqtt.client_id,
                 c->mqtt.version == 5 ? "5" : "3.1.1", c->mqtt.tls ? ", TLS" : "");
     daemon__mq_connect(d);
@@ -346,6 +380,9 @@ void gw__on_ledger_event(gw_daemon_t *d, gw_msg_t *m)
                       (long long)ev->res.number, ev->res.id, ev->device, ev->rule);
         break;
     }
+    case LEDGER_EV_CHANGED:
+        gw__cmd_on_changed(d, (ledger_ev_changed_t *)m);
+        break;
     case LEDGER_EV_ERROR:
         gw_log_error("ledger", "%s", ((ledger_ev_error_t *)m)->msg);
         break;

@@ -67,6 +67,7 @@ void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r)
     if (r->rc == 0)
         dev->last_ok_ms = r->ts_ms;
     daemon__device_status(d, dev, r->rc == 0, r->err);
+    gw__rollup_reading(d, dev);
     gw__run_rules(d, (uint32_t)r->device_id);
     gw__publish_telemetry(d, dev, r->ts_ms);
 }

@@ -6,6 +6,7 @@
 #include "gateway/gw_daemon_int.h"
 #include "gateway/gw_clock.h"
 #include "gateway/gw_log.h"
+#include "gateway/gw_rules.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -13,38 +14,142 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- rules ------------------------------------------------------------- */
+/* ---- evidence --------------------------------------------------------- */
 
-static char *daemon__evidence(const gw_rule_rt_t *r, const drv_point_t *pt, const rule_action_t *a)
+static void rules__iso(cJSON *o, const char *key, int64_t ms)
 {
     char ts[32];
-    cJSON *o = cJSON_CreateObject(), *p;
+    if (ms)
+        cJSON_AddStringToObject(o, key, gw_format_iso8601(ms, ts, sizeof(ts)));
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+/* The rule's parameters, as configured, for the evidence. */
+static void rules__params(cJSON *p, const gw_rule_cfg_t *rc)
+{
+    const rule_cfg_t *c = &rc->rule;
+
+    cJSON_AddStringToObject(p, "kind", rule_kind_name(c->kind));
+    switch (c->kind) {
+    case RULE_THRESHOLD:
+    case RULE_RATE:
+        cJSON_AddNumberToObject(p, c->alarm.above ? "above" : "below", c->alarm.limit);
+        cJSON_AddNumberToObject(p, "hysteresis", c->alarm.hysteresis);
+        if (c->kind == RULE_RATE) {
+            cJSON_AddNumberToObject(p, "window_ms", (double)c->u.rate.window_ms);
+            cJSON_AddNumberToObject(p, "per_ms", (double)c->u.rate.per_ms);
+        }
+        break;
+    case RULE_STATE:
+        if (c->u.state.use_bit)
+            cJSON_AddNumberToObject(p, "bit", c->u.state.bit);
+        else
+            cJSON_AddNumberToObject(p, "equals", c->u.state.equals);
+        cJSON_AddBoolToObject(p, "invert", c->u.state.invert);
+        break;
+    case RULE_STALE:
+        cJSON_AddNumberToObject(p, "after_ms", (double)c->u.stale.after_ms);
+        break;
+    case RULE_COUNTER:
+        cJSON_AddNumberToObject(p, "limit", c->alarm.limit);
+        cJSON_AddNumberToObject(p, "wrap", c->u.counter.wrap);
+        break;
+    case RULE_ANOMALY:
+        cJSON_AddStringToObject(p, "direction", c->u.anomaly.above ? "above" : "below");
+        cJSON_AddNumberToObject(p, "k", c->u.anomaly.k);
+        cJSON_AddNumberToObject(p, "min_delta", c->u.anomaly.min_delta);
+        break;
+    case RULE_TREND:
+        cJSON_AddNumberToObject(p, "limit", c->u.trend.limit);
+        if (rc->iso10816[0])
+            cJSON_AddStringToObject(p, "iso10816", rc->iso10816);
+        cJSON_AddNumberToObject(p, "horizon_days", (double)c->u.trend.horizon_ms / 86400000.0);
+        cJSON_AddNumberToObject(p, "confidence", c->u.trend.confidence);
+        cJSON_AddNumberToObject(p, "window_days", c->u.trend.window_days);
+        cJSON_AddNumberToObject(p, "smooth_n", c->u.trend.smooth_n);
+        return;
+    default:
+        break;
+    }
+    cJSON_AddNumberToObject(p, "for_ms", (double)c->alarm.for_ms);
+}
+
+/* The trend's prediction: dates, interval, slope, zone, change. */
+static void rules__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_action_t *a)
+{
+    static const char zone[] = "ABCD";
+    cJSON *pr = cJSON_AddObjectToObject(o, "prediction"), *iv;
+
+    rules__iso(pr, "crossing", a->predicted_ms);
+    iv = cJSON_AddObjectToObject(pr, "interval");
+    rules__iso(iv, "earliest", a->predicted_lo_ms);
+    rules__iso(iv, "latest", a->predicted_hi_ms);
+    cJSON_AddNumberToObject(iv, "confidence", rc->rule.u.trend.confidence);
+    if (a->predicted_lo_ms)
+        cJSON_AddNumberToObject(pr, "days_left",
+                                (double)(a->predicted_lo_ms - a->ts_ms) / 86400000.0);
+    cJSON_AddNumberToObject(pr, "slope_per_day", a->slope_per_day);
+    cJSON_AddNumberToObject(pr, "days_fitted", a->ndays);
+    cJSON_AddNumberToObject(o, "daily_level", a->derived);
+    cJSON_AddNumberToObject(o, "smoothed", a->smoothed);
+    if (a->zone >= 0 && a->zone < 4) {
+        char z[2] = {zone[a->zone], 0};
+        cJSON_AddStringToObject(o, "zone", z);
+    }
+    cJSON_AddBoolToObject(o, "change_detected", a->change);
+    rules__iso(o, "change_since", a->change_since_ms);
+    cJSON_AddNumberToObject(o, "baseline", a->baseline);
+    cJSON_AddNumberToObject(o, "baseline_sigma", a->sigma);
+}
+
+char *gw_rule_evidence(const gw_rule_cfg_t *rc, const char *point, const char *unit,
+                       const rule_action_t *a)
+{
+    cJSON *o = cJSON_CreateObject();
     char *text;
 
-    cJSON_AddStringToObject(o, "point", pt->name);
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "point", point);
     cJSON_AddNumberToObject(o, "value", a->value);
-    cJSON_AddStringToObject(o, "unit", pt->unit);
-    cJSON_AddNumberToObject(o, "peak", a->peak);
-    cJSON_AddStringToObject(o, "since", gw_format_iso8601(a->since_ms, ts, sizeof(ts)));
-    cJSON_AddNumberToObject(o, "held_s", (double)a->held_ms / 1000.0);
-    cJSON_AddStringToObject(o, "at", gw_format_iso8601(a->ts_ms, ts, sizeof(ts)));
-    p = cJSON_AddObjectToObject(o, "rule");
-    cJSON_AddStringToObject(p, "kind", "threshold");
-    cJSON_AddNumberToObject(p, r->cfg->threshold.above ? "above" : "below",
-                            r->cfg->threshold.limit);
-    cJSON_AddNumberToObject(p, "hysteresis", r->cfg->threshold.hysteresis);
-    cJSON_AddNumberToObject(p, "for_ms", (double)r->cfg->threshold.for_ms);
+    cJSON_AddStringToObject(o, "unit", unit);
+    if (a->kind_of == RULE_TREND) {
+        rules__prediction(o, rc, a);
+    } else {
+        cJSON_AddNumberToObject(o, "peak", a->peak);
+        if (a->kind_of != RULE_THRESHOLD)
+            cJSON_AddNumberToObject(o,
+                                    a->kind_of == RULE_STALE     ? "age_ms"
+                                    : a->kind_of == RULE_RATE    ? "rate"
+                                    : a->kind_of == RULE_COUNTER ? "count"
+                                    : a->kind_of == RULE_ANOMALY ? "excess"
+                                                                 : "state",
+                                    a->derived);
+        if (a->kind_of == RULE_ANOMALY) {
+            cJSON_AddNumberToObject(o, "baseline", a->baseline);
+            cJSON_AddNumberToObject(o, "baseline_sigma", a->sigma);
+        }
+        rules__iso(o, "since", a->since_ms);
+        cJSON_AddNumberToObject(o, "held_s", (double)a->held_ms / 1000.0);
+    }
+    rules__iso(o, "at", a->ts_ms);
+    cJSON_AddStringToObject(o, "priority",
+                            gw_priority_name(a->has_priority ? a->priority : rc->priority));
+    rules__params(cJSON_AddObjectToObject(o, "rule"), rc);
     text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
 }
 
-static void daemon__rule_action(gw_daemon_t *d, const gw_rule_rt_t *r, const rule_action_t *a)
+/* ---- actions into the ledger ------------------------------------------- */
+
+static void rules__action(gw_daemon_t *d, const gw_rule_rt_t *r, const rule_action_t *a)
 {
     const gw_config_t *c = d->rt->cfg;
     const gw_device_cfg_t *dev = &c->devices[r->cfg->device_idx];
     const drv_point_t *pt = &dev->points[r->cfg->point_idx];
-    char *evidence = daemon__evidence(r, pt, a);
+    char *evidence = gw_rule_evidence(r->cfg, pt->name, pt->unit, a);
     static const int kinds[] = {0, LEDGER_OP_TRIGGER, LEDGER_OP_TOUCH, LEDGER_OP_CLEAR};
     ledger_trigger_t t = {
         .site = c->site_id,
@@ -54,16 +159,18 @@ static void daemon__rule_action(gw_daemon_t *d, const gw_rule_rt_t *r, const rul
         .description = NULL,
         .category = r->cfg->category,
         .work_type = r->cfg->work_type,
-        .priority = r->cfg->priority,
+        .priority = a->has_priority ? a->priority : r->cfg->priority,
         .evidence_json = evidence,
         .ts_ms = a->ts_ms,
+        .building = dev->building,
+        .floor = dev->floor,
+        .room = dev->room,
     };
     ledger_op_trigger_t *op = ledger_op_trigger_new(kinds[a->kind], &t);
 
     if (a->kind == RULE_ACT_OPEN)
-        gw_log_notice("rules", "%s/%s fired: %s = %g %s (limit %g, held %.1f s)", dev->name,
-                      r->cfg->name, pt->name, a->value, pt->unit, a->limit,
-                      (double)a->held_ms / 1000.0);
+        gw_log_notice("rules", "%s/%s fired (%s): %s = %g %s (limit %g)", dev->name, r->cfg->name,
+                      rule_kind_name(r->cfg->kind), pt->name, a->value, pt->unit, a->limit);
     else if (a->kind == RULE_ACT_RESOLVE)
         gw_log_notice("rules", "%s/%s cleared: %s = %g %s", dev->name, r->cfg->name, pt->name,
                       a->value, pt->unit);
@@ -82,8 +189,66 @@ void gw__run_rules(gw_daemon_t *d, uint32_t device_idx)
         rule_action_t a;
         if ((uint32_t)r->cfg->device_idx != device_idx)
             continue;
-        if (rule_threshold_eval(&r->cfg->threshold, &r->st, &rt->points[r->point_id].last, &a) !=
-            RULE_ACT_NONE)
-            daemon__rule_action(d, r, &a);
+        /* Every sample goes in, whatever its quality: the rule decides (a
+         * stale rule needs the comm errors; the others ignore them). */
+        if (rule_eval(&r->cfg->rule, &r->st, &rt->points[r->point_id].last, &a) != RULE_ACT_NONE)
+            rules__action(d, r, &a);
     }
+}
+
+int gw__rules_rearm(gw_daemon_t *d, const char *device, const char *rule)
+{
+    gw_runtime_t *rt = d->rt;
+    for (size_t i = 0; i < rt->cfg->nrules; i++) {
+        gw_rule_rt_t *r = &rt->rules[i];
+        if (strcmp(r->cfg->device, device) == 0 && strcmp(r->cfg->name, rule) == 0) {
+            rule_rearm(&r->cfg->rule, &r->st);
+            gw_log_info("rules", "%s/%s re-armed (work order closed)", device, rule);
+            return 0;
+        }
+    }
+    return GW_ENOENT;
+}
+
+/* ---- rule state across restarts ---------------------------------------- */
+
+static void rules__save(gw_daemon_t *d, const char *why)
+{
+    char err[256];
+    const char *path = d->rt->cfg->rules_state_path;
+
+    if (gw_rulestate_save(d->rt, path, err, sizeof(err)) != 0)
+        gw_log_error("rules", "saving rule state (%s): %s", why, err);
+    else
+        gw_log_debug("rules", "rule state saved to %s (%s)", path, why);
+}
+
+static void rules__save_cb(uv_timer_t *t)
+{
+    rules__save(t->data, "timer");
+}
+
+void gw__rules_state_start(gw_daemon_t *d)
+{
+    char err[256];
+    size_t loaded, skipped;
+    uint64_t every = (uint64_t)d->rt->cfg->rules_state_save_s * 1000;
+    int rc =
+        gw_rulestate_load(d->rt, d->rt->cfg->rules_state_path, &loaded, &skipped, err, sizeof(err));
+
+    if (rc != 0)
+        gw_log_warn("rules", "rule state not loaded: %s: rules start fresh", err);
+    else if (loaded + skipped > 0)
+        gw_log_notice("rules",
+                      "rule state loaded from %s: %zu rules restored, %zu records unmatched",
+                      d->rt->cfg->rules_state_path, loaded, skipped);
+    uv_timer_init(&d->loop, &d->rs_timer);
+    d->rs_timer.data = d;
+    uv_timer_start(&d->rs_timer, rules__save_cb, every, every);
+}
+
+void gw__rules_state_stop(gw_daemon_t *d)
+{
+    uv_timer_stop(&d->rs_timer);
+    rules__save(d, "shutdown");
 }

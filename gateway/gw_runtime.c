@@ -84,7 +84,7 @@ int gw_runtime_build(gw_runtime_t **out, gw_config_t *cfg, char *err, size_t err
         gw_rule_rt_t *r = &rt->rules[i];
         r->cfg = &cfg->rules[i];
         r->point_id = rt->devs[r->cfg->device_idx].first_point + (uint32_t)r->cfg->point_idx;
-        rule_threshold_init(&r->st);
+        rule_init(&r->cfg->rule, &r->st);
     }
     *out = rt;
     return 0;

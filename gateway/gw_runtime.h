@@ -42,7 +42,7 @@ typedef struct gw_device_rt {
 typedef struct gw_rule_rt {
     const gw_rule_cfg_t *cfg;
     uint32_t point_id;
-    rule_threshold_state_t st;
+    rule_state_t st;
 } gw_rule_rt_t;
 
 typedef struct gw_runtime {

@@ -169,6 +169,8 @@ static void tel__ring_pop(gw_north_t *n, spool_msg_t *out)
 
 static void tel__note_dropped(gw_north_t *n, uint64_t k, const char *where)
 {
+    /* the daemon's counter (control socket, Prometheus metrics) */
+    n->d->telemetry_dropped = (uint64_t)gw__north_dropped(n->d);
     if (!k)
         return;
     if (n->outage_dropped == 0)
@@ -420,6 +422,7 @@ int gw__north_init(gw_daemon_t *d, char *err, size_t errlen)
         gw_log_notice("mqtt", "spool %s holds %lld telemetry messages from before", q->spool_path,
                       (long long)spool_count(n->spool));
     }
+    tel__note_dropped(n, 0, NULL);
     if (q->buf_flush_ms > 0)
         uv_timer_start(&n->flush_timer, tel__flush_cb, (uint64_t)q->buf_flush_ms,
                        (uint64_t)q->buf_flush_ms);
@@ -445,6 +448,7 @@ void gw__north_free(gw_daemon_t *d)
 {
     gw_north_t *n = d->north;
 
+    gw__cmd_free(d);
     if (!n)
         return;
     gw__nbiot_free(d);

@@ -112,6 +112,16 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (log_level) {
+        if (gw_log_level_parse(log_level, &level) != 0) {
+            fprintf(stderr,
+                    "plantroomd: --log-level: must be one of error, warn, notice, info, "
+                    "debug, got \"%s\"\n",
+                    log_level);
+            return 2;
+        }
+        ov.log_level = log_level; /* applied by every load, so also on SIGHUP */
+    }
     gw_errlist_init(&el);
     if (gw_config_load(config, &ov, &cfg, &el) != 0) {
         for (size_t i = 0; i < el.n; i++)
@@ -119,17 +129,6 @@ int main(int argc, char **argv)
         gw_log_error("config", "%s: %zu errors: not starting", config, el.n);
         gw_errlist_free(&el);
         return 2;
-    }
-    if (log_level) {
-        if (gw_log_level_parse(log_level, &level) != 0) {
-            fprintf(stderr,
-                    "plantroomd: --log-level: must be one of error, warn, notice, info, "
-                    "debug, got \"%s\"\n",
-                    log_level);
-            gw_config_free(cfg);
-            return 2;
-        }
-        cfg->log_level = level;
     }
     rc = gw_daemon_create(&d, cfg, &ov, err, sizeof(err));
     if (rc != 0) {

@@ -22,6 +22,13 @@
 
 typedef enum rule_kind {
     RULE_THRESHOLD = 0, /* value above (or below) a limit, held for a duration */
+    RULE_STATE,         /* value equal to a state, or a bit set (fire zone, pump tripped) */
+    RULE_STALE,         /* no good sample for after_ms (device offline) */
+    RULE_RATE,          /* rate of change over a window above (below) a limit */
+    RULE_COUNTER,       /* counter since last service past a limit; re-armed on service */
+    RULE_ANOMALY,       /* value far from its learned hour-of-week baseline */
+    RULE_TREND,         /* predictive: zone, change detection, time to the limit */
+    RULE_KIND_COUNT
 } rule_kind_t;
 
 typedef enum rule_action_kind {
@@ -72,6 +79,23 @@ typedef struct rule_action {
     int64_t since_ms; /* when the condition began */
     double limit;     /* the rule's limit */
     int64_t held_ms;  /* how long the condition had held at ts_ms */
+    /* Kind-specific evidence (rule_eval fills them; 0 when not used). */
+    rule_kind_t kind_of; /* the kind of rule that acted */
+    int has_priority;    /* 1: the rule asks for this priority (trend: rises as
+                            the predicted date nears) */
+    gw_priority_t priority;
+    double derived;          /* the judged quantity: rate, counter, age, excess */
+    double baseline;         /* anomaly/trend: learned mean */
+    double sigma;            /* anomaly/trend: learned standard deviation */
+    int zone;                /* trend: 0..3 = A..D, -1 none */
+    double smoothed;         /* trend: mean of the last smooth_n readings */
+    int change;              /* trend: 1 when the change detector is alarmed */
+    int64_t change_since_ms; /* trend: start of the day the change began, 0: none */
+    double slope_per_day;    /* trend: fitted slope of the daily level */
+    int ndays;               /* trend: daily aggregates in the fit */
+    int64_t predicted_ms;    /* trend: central predicted crossing, 0: none */
+    int64_t predicted_lo_ms; /* trend: earliest (upper bound reaches the limit) */
+    int64_t predicted_hi_ms; /* trend: latest (lower bound reaches it), 0: beyond */
 } rule_action_t;
 
 /* Check a threshold config. Returns 0, or GW_EINVAL with the reason (naming
@@ -91,5 +115,198 @@ rule_action_kind_t rule_threshold_eval(const rule_threshold_cfg_t *cfg, rule_thr
  * "pending", ...); "unknown" for a value outside the enum. Never NULL. */
 const char *rule_action_name(rule_action_kind_t k);
 const char *rule_state_name(rule_state_kind_t k);
+
+/* ==== Many kinds behind one interface ====================================
+ *
+ * rule_cfg_t is a kind plus a union of the kinds' parameters; rule_state_t is
+ * the same kind plus a union of their states. Every kind except TREND judges
+ * a derived quantity (the value itself, a 0/1 state, the age of the last good
+ * sample, a rate, a counter, an excess over a baseline) with the threshold
+ * state machine above (cfg->alarm), so for-duration, hysteresis, UPDATE
+ * throttling and "one work order, not many" behave the same for all of them.
+ * Both structs are plain (no pointers): they are copied on reload and
+ * written to the state file as they are. See docs/architecture.md, "Rules". */
+
+#define RULE_TREND_MAX_DAYS  64  /* daily aggregates a trend keeps */
+#define RULE_SMOOTH_MAX      64  /* readings a trend's smoothing may average */
+#define RULE_RATE_RING       32  /* (ts, value) pairs a rate rule keeps */
+#define RULE_ANOMALY_BUCKETS 168 /* hours of a week */
+
+typedef struct rule_state_cfg {
+    int use_bit;   /* 1: fires when bit `bit` of the (integer) value is set */
+    int bit;       /* 0..31 */
+    double equals; /* use_bit == 0: fires when value == equals */
+    int invert;    /* 1: fires when NOT equal / bit clear (a healthy-signal line) */
+} rule_state_cfg_t;
+
+typedef struct rule_stale_cfg {
+    int64_t after_ms; /* > 0: fires when no good sample came for this long */
+} rule_stale_cfg_t;
+
+typedef struct rule_rate_cfg {
+    int64_t window_ms; /* > 0: the rate is taken over about this span */
+    int64_t per_ms;    /* > 0: rate unit (60000: per minute, 3600000: per hour) */
+} rule_rate_cfg_t;
+
+typedef struct rule_counter_cfg {
+    double wrap; /* > 0: the counter wraps at this modulus (4294967296 for uint32):
+                    a decrease whose wrapped step is under wrap/2 is a wrap, a
+                    larger one a reset; 0: every decrease is a reset of the
+                    counter (it counts from zero to its new value) */
+} rule_counter_cfg_t;
+
+typedef struct rule_anomaly_cfg {
+    int above;          /* 1: flags values above the baseline; 0: below */
+    double k;           /* > 0: sigmas past the baseline mean */
+    double min_delta;   /* >= 0: and at least this far from the mean (value units) */
+    double alpha;       /* (0,1): EWMA weight of a new sample once learned */
+    int learn_weeks;    /* >= 1: weeks of a bucket before it judges */
+    int utc_offset_min; /* local time = UTC + this (buckets are local hours) */
+} rule_anomaly_cfg_t;
+
+typedef enum rule_trend_model {
+    RULE_MODEL_LINEAR = 0,
+    RULE_MODEL_EXP,  /* ln(y - floor) linear in t */
+    RULE_MODEL_AUTO, /* the one of the two with the smaller residuals */
+} rule_trend_model_t;
+
+typedef struct rule_trend_cfg {
+    double limit;       /* the alarm limit the trend is extrapolated to */
+    double zones[3];    /* A/B, B/C, C/D boundaries; zones[0] == 0: no zones */
+    int smooth_n;       /* 1..RULE_SMOOTH_MAX readings averaged for the zone */
+    int64_t day_ms;     /* > 0: aggregation period (86400000: daily) */
+    int window_days;    /* 3..RULE_TREND_MAX_DAYS aggregates in the fit */
+    int min_days;       /* 3..window_days aggregates before predicting */
+    int64_t horizon_ms; /* > 0: open when the earliest crossing is this near */
+    double confidence;  /* two-sided level of the prediction interval: 0.9, 0.95, 0.99 */
+    double ewma_lambda; /* (0,1]: change detector weight */
+    double ewma_L;      /* > 0: change detector limit in sigmas */
+    int learn_n;        /* >= 2: readings that learn the baseline */
+    rule_trend_model_t model;
+    int floor_set; /* 0: the floor is the learned baseline mean */
+    double floor;  /* exponential model: y - floor must stay > 0 */
+} rule_trend_cfg_t;
+
+typedef struct rule_cfg {
+    rule_kind_t kind;
+    /* The alarm state machine. For THRESHOLD it is the rule; for the derived
+     * kinds rule_validate fills above/limit and the caller sets hysteresis,
+     * for_ms and update_ms (see each kind in rules/rule_kinds.c). */
+    rule_threshold_cfg_t alarm;
+    union {
+        rule_state_cfg_t state;
+        rule_stale_cfg_t stale;
+        rule_rate_cfg_t rate;
+        rule_counter_cfg_t counter;
+        rule_anomaly_cfg_t anomaly;
+        rule_trend_cfg_t trend;
+    } u;
+} rule_cfg_t;
+
+typedef struct rule_rate_state {
+    int64_t ts[RULE_RATE_RING];
+    double v[RULE_RATE_RING];
+    int head, n; /* ring: oldest at (head - n) mod size */
+} rule_rate_state_t;
+
+typedef struct rule_counter_state {
+    int has_last;
+    double last_raw; /* last counter reading */
+    double acc;      /* counted since the last service (rule_rearm) */
+} rule_counter_state_t;
+
+typedef struct rule_anomaly_bucket {
+    float mean, var;
+    uint32_t n;         /* samples learned */
+    uint16_t weeks;     /* distinct weeks learned */
+    uint16_t last_week; /* week number (mod 65536) of the last learned sample */
+} rule_anomaly_bucket_t;
+
+typedef struct rule_anomaly_state {
+    rule_anomaly_bucket_t b[RULE_ANOMALY_BUCKETS];
+} rule_anomaly_state_t;
+
+typedef struct rule_trend_state {
+    /* smoothing */
+    double ring[RULE_SMOOTH_MAX];
+    int rhead, rn;
+    double rsum;
+    /* change detection: baseline learned by Welford, then EWMA */
+    int64_t learned;
+    double mu, m2, ewma;
+    double emu, em2;    /* the EWMA's own mean and spread while learning */
+    double elimit;      /* alarm above this once learned */
+    int change;         /* the EWMA is above elimit now */
+    int change_today;   /* it was at some time in the open day */
+    int64_t change_day; /* first day of the current change, -1: none */
+    /* daily aggregates: the open day, and a ring of closed days */
+    int64_t day; /* index (ts / day_ms) of the open day, -1 none */
+    double day_sum;
+    int64_t day_n;
+    int64_t days_t[RULE_TREND_MAX_DAYS]; /* day index */
+    double days_y[RULE_TREND_MAX_DAYS];  /* day mean */
+    int dhead, dn;
+    /* prediction, as of the last closed day */
+    int firing;
+    int64_t opened_ms, last_pred_ms, pred_c, pred_lo, pred_hi;
+    double slope;
+    int64_t last_ts_ms;
+    uint64_t samples;
+} rule_trend_state_t;
+
+typedef struct rule_state {
+    rule_kind_t kind;
+    rule_threshold_state_t alarm;
+    int64_t last_good_ms; /* ts of the last good sample, 0: none (stale) */
+    int64_t first_ms;     /* ts of the first sample of any quality (stale) */
+    union {
+        rule_rate_state_t rate;
+        rule_counter_state_t counter;
+        rule_anomaly_state_t anomaly;
+        rule_trend_state_t trend;
+    } u;
+} rule_state_t;
+
+/* Fill defaults for kind into *cfg (all parameters, alarm included). */
+void rule_cfg_defaults(rule_cfg_t *cfg, rule_kind_t kind);
+
+/* Check cfg and complete its derived alarm parameters. Returns 0, or
+ * GW_EINVAL with the reason (naming the parameter) in err. */
+int rule_validate(rule_cfg_t *cfg, char *err, size_t errlen);
+
+/* Reset st for cfg's kind. */
+void rule_init(const rule_cfg_t *cfg, rule_state_t *st);
+
+/* Feed one sample of any quality. Bad-quality samples are never readings;
+ * only the STALE kind looks at them (their timestamps age the last good
+ * one). Returns the action kind and fills *act when it is not NONE. Pure and
+ * allocation-free; samples in non-decreasing ts order (older ones ignored). */
+rule_action_kind_t rule_eval(const rule_cfg_t *cfg, rule_state_t *st, const gw_sample_t *s,
+                             rule_action_t *act);
+
+/* Re-arm after service (the work order of this rule was closed): a COUNTER
+ * starts counting again from zero; every kind returns its alarm to NORMAL
+ * without an action (the order is already closed), keeping what it learned.
+ * The daemon calls it when the ledger reports the fingerprint's order closed. */
+void rule_rearm(const rule_cfg_t *cfg, rule_state_t *st);
+
+/* A hash of what a state depends on: the kind, sizeof(rule_state_t) and the
+ * parameters that shape what is learned (a rate's window, a counter's wrap,
+ * an anomaly's buckets, a trend's day and window...), but not the alarm's
+ * limits, hysteresis or durations. A saved or carried state is reused only
+ * when this hash matches; changed limits then judge the kept state. */
+uint64_t rule_learn_hash(const rule_cfg_t *cfg);
+
+/* Kind names as in the config ("threshold", "state", ...); parse returns 0
+ * or GW_EINVAL. */
+const char *rule_kind_name(rule_kind_t k);
+int rule_kind_parse(const char *name, rule_kind_t *out);
+
+/* ISO 10816 zone boundaries (A/B, B/C, C/D in mm/s RMS) for "10816-1" class
+ * "I".."IV" or "10816-3" group "1"/"2" with support "rigid"/"flexible"
+ * (spec: "10816-1:I", "10816-3:2:rigid"). Returns 0 or GW_EINVAL. */
+int rule_iso10816_zones(const char *spec, double zones[3]);
+/* Zone 0..3 (A..D) of v for boundaries z. */
+int rule_zone_of(const double zones[3], double v);
 
 #endif

@@ -83,36 +83,96 @@ static const char *const ledger__migrations[] = {
     " key TEXT NOT NULL,"
     " payload TEXT NOT NULL,"
     " created_at INTEGER NOT NULL);",
+
+    /* v2: location, assignee, SLA due time and status stamps of a work order;
+     * the channel of an audit row; notes; status transitions enforced by a
+     * trigger; audit retention through a horizon that only moves forward
+     * (rows younger than it stay append-only). */
+    "ALTER TABLE work_orders ADD COLUMN building TEXT;"
+    "ALTER TABLE work_orders ADD COLUMN floor TEXT;"
+    "ALTER TABLE work_orders ADD COLUMN room TEXT;"
+    "ALTER TABLE work_orders ADD COLUMN assignee TEXT;"
+    "ALTER TABLE work_orders ADD COLUMN due_at INTEGER;"
+    "ALTER TABLE work_orders ADD COLUMN acknowledged_at INTEGER;"
+    "ALTER TABLE work_orders ADD COLUMN started_at INTEGER;"
+    "ALTER TABLE work_orders ADD COLUMN resolved_at INTEGER;"
+    "ALTER TABLE work_orders ADD COLUMN closed_at INTEGER;"
+    "CREATE INDEX work_orders_status ON work_orders(status, opened_at);"
+    "CREATE INDEX work_orders_device ON work_orders(device, opened_at);"
+    "CREATE INDEX work_orders_number ON work_orders(number);"
+    "ALTER TABLE audit ADD COLUMN channel TEXT NOT NULL DEFAULT 'rule';"
+    "CREATE INDEX audit_ts ON audit(ts);"
+    "CREATE TABLE notes ("
+    " id INTEGER PRIMARY KEY,"
+    " wo_id TEXT NOT NULL REFERENCES work_orders(id),"
+    " ts INTEGER NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " channel TEXT NOT NULL,"
+    " text TEXT NOT NULL);"
+    "CREATE INDEX notes_wo ON notes(wo_id, id);"
+    "CREATE TRIGGER work_orders_transition BEFORE UPDATE OF status ON work_orders"
+    " WHEN NEW.status <> OLD.status AND NOT ("
+    "  (OLD.status = 'open' AND NEW.status IN ('acknowledged','cancelled')) OR"
+    "  (OLD.status = 'acknowledged' AND NEW.status IN ('in_progress','cancelled')) OR"
+    "  (OLD.status = 'in_progress' AND NEW.status = 'resolved') OR"
+    "  (OLD.status = 'resolved' AND NEW.status = 'closed'))"
+    " BEGIN SELECT RAISE(ABORT, 'work-order status transition not allowed'); END;"
+    "CREATE TABLE audit_horizon (id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " before_ts INTEGER NOT NULL);"
+    "INSERT INTO audit_horizon VALUES (1, 0);"
+    "CREATE TRIGGER audit_horizon_forward BEFORE UPDATE ON audit_horizon"
+    " WHEN NEW.before_ts < OLD.before_ts"
+    " BEGIN SELECT RAISE(ABORT, 'the audit horizon only moves forward'); END;"
+    "CREATE TRIGGER audit_horizon_keep BEFORE DELETE ON audit_horizon"
+    " BEGIN SELECT RAISE(ABORT, 'the audit horizon stays'); END;"
+    "DROP TRIGGER audit_no_delete;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " WHEN OLD.ts >= (SELECT before_ts FROM audit_horizon WHERE id = 1)"
+    " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;",
+
+    /* v3: telemetry rollups (sum and count kept, mean = sum / count, so that
+     * buckets merge), devices and their status changes, reports written. */
+    "CREATE TABLE rollup_1m ("
+    " device TEXT NOT NULL, point TEXT NOT NULL, ts INTEGER NOT NULL, unit TEXT,"
+    " min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,"
+    " last_ts INTEGER NOT NULL,"
+    " PRIMARY KEY (device, point, ts)) WITHOUT ROWID;"
+    "CREATE INDEX rollup_1m_ts ON rollup_1m(ts);"
+    "CREATE TABLE rollup_1h ("
+    " device TEXT NOT NULL, point TEXT NOT NULL, ts INTEGER NOT NULL, unit TEXT,"
+    " min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,"
+    " last_ts INTEGER NOT NULL,"
+    " PRIMARY KEY (device, point, ts)) WITHOUT ROWID;"
+    "CREATE INDEX rollup_1h_ts ON rollup_1h(ts);"
+    "CREATE TABLE devices ("
+    " name TEXT PRIMARY KEY, status TEXT, status_since INTEGER, last_seen INTEGER,"
+    " detail TEXT);"
+    "CREATE TABLE device_events ("
+    " id INTEGER PRIMARY KEY, device TEXT NOT NULL, ts INTEGER NOT NULL,"
+    " status TEXT NOT NULL, detail TEXT);"
+    "CREATE INDEX device_events_ts ON device_events(ts);"
+    "CREATE TABLE reports ("
+    " month TEXT PRIMARY KEY, path TEXT NOT NULL, created_at INTEGER NOT NULL);",
 };
+
+int ledger__schema_version(void)
+{
+    return (int)GW_ARRAY_SIZE(ledger__migrations);
+}
+
+const char *ledger__migration_sql(int v)
+{
+    return v >= 0 && v < ledger__schema_version() ? ledger__migrations[v] : NULL;
+}
 
 #define LEDGER__SCHEMA_VERSION ((int)GW_ARRAY_SIZE(ledger__migrations))
 
 #define WO_COLS                                                                                    \
     "id, number, site, device, rule, title, description, category, work_type, priority, status, "  \
-    "evidence, occurrences, opened_at, last_seen_at, cleared_at, updated_at"
+    "evidence, occurrences, opened_at, last_seen_at, cleared_at, updated_at, building, floor, "    \
+    "room, assignee, due_at, acknowledged_at, started_at, resolved_at, closed_at"
 
-enum ledger__stmt_id {
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_SAVEPOINT,
-    ST_RELEASE,
-    ST_ROLLBACK_TO,
-    ST_FIND_ACTIVE,
-    ST_NEXT_NUMBER,
-    ST_INSERT_WO,
-    ST_RETRIGGER,
-    ST_REFRESH,
-    ST_CLEAR,
-    ST_AUDIT,
-    ST_OUTBOX_INSERT,
-    ST_GET_WO,
-    ST_LIST_WO,
-    ST_OUTBOX_LIST,
-    ST_OUTBOX_DELETE,
-    ST_OUTBOX_MAX,
-    ST__COUNT
-};
+/* The statement ids (enum ledger__stmt_id) are in ledger_int.h. */
 
 static const char *const ledger__sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -126,9 +186,10 @@ static const char *const ledger__sql[ST__COUNT] = {
     [ST_NEXT_NUMBER] = "SELECT COALESCE(MAX(number), 0) + 1 FROM work_orders WHERE site = ?1",
     [ST_INSERT_WO] = "INSERT INTO work_orders (id, number, site, fingerprint, device, rule, title,"
                      " description, category, work_type, priority, status, evidence, occurrences,"
-                     " opened_at, last_seen_at, cleared_at, updated_at)"
+                     " opened_at, last_seen_at, cleared_at, updated_at, building, floor, room,"
+                     " assignee, due_at)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, 1,"
-                     " ?13, ?13, NULL, ?14)",
+                     " ?13, ?13, NULL, ?14, ?15, ?16, ?17, ?18, NULLIF(?19, 0))",
     [ST_RETRIGGER] = "UPDATE work_orders SET occurrences = occurrences + 1, cleared_at = NULL,"
                      " last_seen_at = MAX(last_seen_at, ?2), evidence = COALESCE(?3, evidence),"
                      " updated_at = ?4 WHERE id = ?1",
@@ -137,19 +198,56 @@ static const char *const ledger__sql[ST__COUNT] = {
                    " WHERE fingerprint = ?1 AND status IN " LEDGER__ACTIVE_SQL,
     [ST_CLEAR] = "UPDATE work_orders SET cleared_at = ?2, evidence = COALESCE(?3, evidence),"
                  " updated_at = ?4 WHERE id = ?1",
-    [ST_AUDIT] = "INSERT INTO audit (wo_id, ts, actor, action, from_status, to_status, detail)"
-                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_AUDIT] = "INSERT INTO audit (wo_id, ts, actor, action, from_status, to_status, detail,"
+                 " channel) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_OUTBOX_INSERT] = "INSERT INTO outbox (channel, key, payload, created_at)"
                          " VALUES (?1, ?2, ?3, ?4)",
     [ST_GET_WO] = "SELECT " WO_COLS " FROM work_orders WHERE id = ?1",
     [ST_LIST_WO] = "SELECT " WO_COLS " FROM work_orders"
                    " WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR device = ?2)"
                    " AND (?3 = 0 OR status IN " LEDGER__ACTIVE_SQL ")"
+                   " AND (?5 IS NULL OR priority = ?5) AND (?6 IS NULL OR category = ?6)"
+                   " AND opened_at >= ?7"
                    " ORDER BY opened_at DESC, number DESC LIMIT ?4",
     [ST_OUTBOX_LIST] = "SELECT id, channel, key, payload, created_at FROM outbox"
                        " WHERE id > ?1 ORDER BY id LIMIT ?2",
     [ST_OUTBOX_DELETE] = "DELETE FROM outbox WHERE id = ?1",
     [ST_OUTBOX_MAX] = "SELECT COALESCE(MAX(id), 0) FROM outbox",
+    [ST_GET_WO_NUMBER] = "SELECT " WO_COLS " FROM work_orders WHERE number = ?1 LIMIT 2",
+    /* ?2 status, ?3 now; the stamp of the new status is set once */
+    [ST_SET_STATUS] =
+        "UPDATE work_orders SET status = ?2, updated_at = ?3,"
+        " acknowledged_at = CASE WHEN ?2 = 'acknowledged' THEN ?3 ELSE acknowledged_at END,"
+        " started_at = CASE WHEN ?2 = 'in_progress' THEN ?3 ELSE started_at END,"
+        " resolved_at = CASE WHEN ?2 = 'resolved' THEN ?3 ELSE resolved_at END,"
+        " closed_at = CASE WHEN ?2 IN ('closed','cancelled') THEN ?3 ELSE closed_at END"
+        " WHERE id = ?1",
+    [ST_ASSIGN] = "UPDATE work_orders SET assignee = ?2, updated_at = ?3 WHERE id = ?1",
+    [ST_NOTE] = "INSERT INTO notes (wo_id, ts, actor, channel, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+    /* ?1 device ?2 point ?3 bucket ts ?4 unit ?5 min ?6 max ?7 sum ?8 count ?9 last_ts */
+    [ST_ROLLUP_1M] =
+        "INSERT INTO rollup_1m (device, point, ts, unit, min, max, sum, count, last_ts)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        " ON CONFLICT (device, point, ts) DO UPDATE SET"
+        " min = MIN(min, excluded.min), max = MAX(max, excluded.max),"
+        " sum = sum + excluded.sum, count = count + excluded.count,"
+        " last_ts = MAX(last_ts, excluded.last_ts), unit = excluded.unit",
+    [ST_ROLLUP_1H] =
+        "INSERT INTO rollup_1h (device, point, ts, unit, min, max, sum, count, last_ts)"
+        " VALUES (?1, ?2, ?3 - ?3 % 3600000, ?4, ?5, ?6, ?7, ?8, ?9)"
+        " ON CONFLICT (device, point, ts) DO UPDATE SET"
+        " min = MIN(min, excluded.min), max = MAX(max, excluded.max),"
+        " sum = sum + excluded.sum, count = count + excluded.count,"
+        " last_ts = MAX(last_ts, excluded.last_ts), unit = excluded.unit",
+    [ST_DEVICE_SEEN] = "INSERT INTO devices (name, last_seen) VALUES (?1, ?2)"
+                       " ON CONFLICT (name) DO UPDATE SET"
+                       " last_seen = MAX(COALESCE(last_seen, 0), excluded.last_seen)",
+    [ST_DEVICE_STATUS] = "INSERT INTO devices (name, status, status_since, detail)"
+                         " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET"
+                         " status = excluded.status, status_since = excluded.status_since,"
+                         " detail = excluded.detail",
+    [ST_DEVICE_EVENT] = "INSERT INTO device_events (device, ts, status, detail)"
+                        " VALUES (?1, ?2, ?3, ?4)",
 };
 
 /* A connection. Who owns what: lg owns db and every prepared statement. */
@@ -157,6 +255,7 @@ struct ledger {
     sqlite3 *db;
     int readonly;
     sqlite3_stmt *st[ST__COUNT]; /* prepared on first use, finalized on close */
+    ledger_policy_t policy;      /* SLA, routing, retention (ledger_set_policy) */
     int64_t ulid_ms;             /* time part of the last ULID made here */
     uint8_t ulid_rand[10];       /* its random part, incremented within one ms */
     char path[];                 /* for messages */
@@ -215,7 +314,7 @@ int ledger__transient(int rc)
     return rc == GW_EIO || rc == GW_ENOMEM || rc == GW_ETIMEDOUT;
 }
 
-static int ledger__dberr(ledger_t *lg, int src, char *err, size_t errlen, const char *what)
+int ledger__dberr(ledger_t *lg, int src, char *err, size_t errlen, const char *what)
 {
     return ledger__fail(ledger__code(src), err, errlen, "ledger %s: %s: %s", lg->path, what,
                         sqlite3_errmsg(lg->db));
@@ -227,7 +326,7 @@ int ledger__in_tx(ledger_t *lg)
 }
 
 /* The cached statement id, reset and unbound, ready for new bindings. */
-static int ledger__stmt(ledger_t *lg, int id, sqlite3_stmt **out, char *err, size_t errlen)
+int ledger__stmt(ledger_t *lg, int id, sqlite3_stmt **out, char *err, size_t errlen)
 {
     int src;
 
@@ -247,7 +346,7 @@ static int ledger__stmt(ledger_t *lg, int id, sqlite3_stmt **out, char *err, siz
  * int64_t (pass int64_t, not int: it goes through varargs). fmt must name
  * every parameter of st. Strings must outlive the statement's execution.
  * Returns a SQLite code. */
-static int ledger__bind(sqlite3_stmt *st, const char *fmt, ...)
+int ledger__bind(sqlite3_stmt *st, const char *fmt, ...)
 {
     va_list ap;
     int src = SQLITE_OK;
@@ -262,6 +361,8 @@ static int ledger__bind(sqlite3_stmt *st, const char *fmt, ...)
             src = s ? sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC) : sqlite3_bind_null(st, idx);
         } else if (*f == 'i') {
             src = sqlite3_bind_int64(st, idx, va_arg(ap, int64_t));
+        } else if (*f == 'd') {
+            src = sqlite3_bind_double(st, idx, va_arg(ap, double));
         } else {
             src = SQLITE_MISUSE;
         }
@@ -271,7 +372,7 @@ static int ledger__bind(sqlite3_stmt *st, const char *fmt, ...)
 }
 
 /* Step a bound statement that returns no row, then reset it. */
-static int ledger__exec(ledger_t *lg, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
+int ledger__exec(ledger_t *lg, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
 {
     int src = sqlite3_step(st);
     int rc = 0;
@@ -293,7 +394,7 @@ static int ledger__run(ledger_t *lg, int id, char *err, size_t errlen)
     return rc;
 }
 
-static char *ledger__col_dup(sqlite3_stmt *st, int col, int *oom)
+char *ledger__col_dup(sqlite3_stmt *st, int col, int *oom)
 {
     const unsigned char *s = sqlite3_column_text(st, col);
     char *d;
@@ -304,6 +405,11 @@ static char *ledger__col_dup(sqlite3_stmt *st, int col, int *oom)
     if (!d)
         *oom = 1;
     return d;
+}
+
+void ledger_wo_free_fields(ledger_wo_t *wo)
+{
+    ledger__wo_clear_fields(wo);
 }
 
 void ledger__wo_clear_fields(ledger_wo_t *wo)
@@ -319,11 +425,15 @@ void ledger__wo_clear_fields(ledger_wo_t *wo)
     free(wo->priority);
     free(wo->status);
     free(wo->evidence_json);
+    free(wo->building);
+    free(wo->floor);
+    free(wo->room);
+    free(wo->assignee);
     memset(wo, 0, sizeof(*wo));
 }
 
 /* Fill wo from a row of WO_COLS. Returns 0 or GW_ENOMEM (wo then empty). */
-static int ledger__wo_from_row(sqlite3_stmt *st, ledger_wo_t *wo)
+int ledger__wo_from_row(sqlite3_stmt *st, ledger_wo_t *wo)
 {
     int oom = 0;
 
@@ -345,6 +455,15 @@ static int ledger__wo_from_row(sqlite3_stmt *st, ledger_wo_t *wo)
     wo->last_seen_at = sqlite3_column_int64(st, 14);
     wo->cleared_at = sqlite3_column_int64(st, 15); /* NULL reads as 0 */
     wo->updated_at = sqlite3_column_int64(st, 16);
+    wo->building = ledger__col_dup(st, 17, &oom);
+    wo->floor = ledger__col_dup(st, 18, &oom);
+    wo->room = ledger__col_dup(st, 19, &oom);
+    wo->assignee = ledger__col_dup(st, 20, &oom);
+    wo->due_at = sqlite3_column_int64(st, 21);
+    wo->acknowledged_at = sqlite3_column_int64(st, 22);
+    wo->started_at = sqlite3_column_int64(st, 23);
+    wo->resolved_at = sqlite3_column_int64(st, 24);
+    wo->closed_at = sqlite3_column_int64(st, 25);
     if (oom) {
         ledger__wo_clear_fields(wo);
         return GW_ENOMEM;
@@ -522,6 +641,7 @@ int ledger_open(ledger_t **out, const char *path, int flags, char *err, size_t e
         return ledger__fail(GW_ENOMEM, err, errlen, "ledger %s: out of memory", path);
     strcpy(lg->path, path);
     lg->readonly = (flags & LEDGER_OPEN_READONLY) != 0;
+    ledger_policy_default(&lg->policy);
 
     if (flags & LEDGER_OPEN_CREATE) {
         rc = ledger__create_file(path, &created, err, errlen);
@@ -561,6 +681,11 @@ out_free:
     return rc;
 }
 
+sqlite3 *ledger__db(ledger_t *lg)
+{
+    return lg->db;
+}
+
 void ledger_close(ledger_t *lg)
 {
     if (!lg)
@@ -568,6 +693,41 @@ void ledger_close(ledger_t *lg)
     ledger_rollback(lg);
     ledger__close_db(lg);
     free(lg);
+}
+
+void ledger_policy_default(ledger_policy_t *p)
+{
+    static const int64_t hour = 3600 * 1000;
+
+    memset(p, 0, sizeof(*p));
+    p->sla_ms[GW_PRIO_CRITICAL] = 4 * hour;
+    p->sla_ms[GW_PRIO_HIGH] = 24 * hour;
+    p->sla_ms[GW_PRIO_MEDIUM] = 72 * hour;
+    p->sla_ms[GW_PRIO_LOW] = 168 * hour;
+    p->audit_retention_days = 180;
+    p->rollup_1m_retention_days = 8;
+    p->rollup_1h_retention_days = 400;
+}
+
+void ledger_set_policy(ledger_t *lg, const ledger_policy_t *p)
+{
+    if (lg && p)
+        lg->policy = *p;
+}
+
+const ledger_policy_t *ledger__policy(const ledger_t *lg)
+{
+    return &lg->policy;
+}
+
+const char *ledger_path(const ledger_t *lg)
+{
+    return lg->path;
+}
+
+int ledger__readonly(const ledger_t *lg)
+{
+    return lg->readonly;
 }
 
 /* ---- transactions ------------------------------------------------------- */
@@ -599,7 +759,7 @@ void ledger_rollback(ledger_t *lg)
 
 /* Start one mutating operation: its own transaction when the caller has
  * none, else a savepoint inside the caller's. */
-static int ledger__op_begin(ledger_t *lg, int *own_tx, char *err, size_t errlen)
+int ledger__op_begin(ledger_t *lg, int *own_tx, char *err, size_t errlen)
 {
     if (lg->readonly)
         return ledger__fail(GW_ESTATE, err, errlen, "ledger %s is open read-only", lg->path);
@@ -609,7 +769,7 @@ static int ledger__op_begin(ledger_t *lg, int *own_tx, char *err, size_t errlen)
 
 /* End it: keep its writes when rc is 0 (and that works), else undo them
  * and only them. Returns the operation's outcome. */
-static int ledger__op_end(ledger_t *lg, int own_tx, int rc, char *err, size_t errlen)
+int ledger__op_end(ledger_t *lg, int own_tx, int rc, char *err, size_t errlen)
 {
     if (rc == 0) {
         rc = ledger__run(lg, own_tx ? ST_COMMIT : ST_RELEASE, err, errlen);
@@ -740,7 +900,7 @@ static int ledger__find_active(ledger_t *lg, const char *fp, ledger__active_t *a
     return rc;
 }
 
-static int ledger__wo_get(ledger_t *lg, const char *id, ledger_wo_t *wo, char *err, size_t errlen)
+int ledger__wo_get(ledger_t *lg, const char *id, ledger_wo_t *wo, char *err, size_t errlen)
 {
     sqlite3_stmt *st;
     int src;
@@ -765,11 +925,20 @@ static int ledger__wo_get(ledger_t *lg, const char *id, ledger_wo_t *wo, char *e
     return rc;
 }
 
-/* Write the audit row of a change by a rule and the outbox event that
- * announces it, carrying the work order as it is now. */
-static int ledger__announce(ledger_t *lg, const char *wo_id, const char *action,
-                            const char *from_status, const char *to_status, const char *detail,
-                            int64_t now, char *err, size_t errlen)
+/* A change by a rule: the audit row and outbox event of ledger__announce_by. */
+int ledger__announce(ledger_t *lg, const char *wo_id, const char *action, const char *from_status,
+                     const char *to_status, const char *detail, int64_t now, char *err,
+                     size_t errlen)
+{
+    static const ledger_actor_t rule = {"rule", "rule"};
+
+    return ledger__announce_by(lg, wo_id, action, from_status, to_status, detail, &rule, now, err,
+                               errlen);
+}
+
+int ledger__announce_by(ledger_t *lg, const char *wo_id, const char *action,
+                        const char *from_status, const char *to_status, const char *detail,
+                        const ledger_actor_t *by, int64_t now, char *err, size_t errlen)
 {
     ledger_wo_t wo;
     sqlite3_stmt *st;
@@ -782,7 +951,8 @@ static int ledger__announce(ledger_t *lg, const char *wo_id, const char *action,
     if (rc < 0)
         return rc;
     /* wo_id, ts, actor, action, from_status, to_status, detail */
-    src = ledger__bind(st, "tittttt", wo_id, now, "rule", action, from_status, to_status, detail);
+    src = ledger__bind(st, "titttttt", wo_id, now, by->who, action, from_status, to_status, detail,
+                       by->channel);
     if (src != SQLITE_OK)
         return ledger__dberr(lg, src, err, errlen, "bind audit row");
     rc = ledger__exec(lg, st, "write audit row", err, errlen);
@@ -793,7 +963,10 @@ static int ledger__announce(ledger_t *lg, const char *wo_id, const char *action,
     rc = ledger__wo_get(lg, wo_id, &wo, err, errlen);
     if (rc < 0)
         return rc;
-    payload = ledger__event_json(&wo, action, audit_id, now);
+    {
+        ledger__change_t c = {action, from_status, to_status, by->who, by->channel, detail};
+        payload = ledger__event_json(&wo, &c, audit_id, now);
+    }
     ledger__wo_clear_fields(&wo);
     if (!payload)
         return ledger__fail(GW_ENOMEM, err, errlen, "ledger %s: out of memory", lg->path);
@@ -810,6 +983,28 @@ static int ledger__announce(ledger_t *lg, const char *wo_id, const char *action,
 out_free_payload:
     free(payload);
     return rc;
+}
+
+static const char *ledger__nz(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* The assignee of the first route matching t's location and category, or
+ * NULL. An empty route field matches anything. */
+static const char *ledger__route(const ledger_policy_t *p, const ledger_trigger_t *t)
+{
+    for (size_t i = 0; i < p->nroutes; i++) {
+        const ledger_route_t *r = &p->routes[i];
+        if (r->building[0] && (!t->building || strcmp(r->building, t->building) != 0))
+            continue;
+        if (r->floor[0] && (!t->floor || strcmp(r->floor, t->floor) != 0))
+            continue;
+        if (r->category[0] && (!t->category || strcmp(r->category, t->category) != 0))
+            continue;
+        return r->assignee[0] ? r->assignee : NULL;
+    }
+    return NULL;
 }
 
 static int ledger__open_new(ledger_t *lg, const ledger_trigger_t *t, const char *fp,
@@ -845,11 +1040,14 @@ static int ledger__open_new(ledger_t *lg, const ledger_trigger_t *t, const char 
     rc = ledger__stmt(lg, ST_INSERT_WO, &st, err, errlen);
     if (rc < 0)
         return rc;
-    /* ?1 id, ?2 number, ?3..?12 texts, ?13 ts, ?14 now */
-    src = ledger__bind(st, "tittttttttttii", r->id, number, t->site, fp, t->device, t->rule,
+    /* ?1 id, ?2 number, ?3..?12 texts, ?13 ts, ?14 now, ?15..?18 texts, ?19 due */
+    src = ledger__bind(st, "tittttttttttiitttti", r->id, number, t->site, fp, t->device, t->rule,
                        t->title ? t->title : t->rule, t->description, t->category,
                        t->work_type ? t->work_type : "corrective", gw_priority_name(t->priority),
-                       evidence, t->ts_ms, now);
+                       evidence, t->ts_ms, now, ledger__nz(t->building), ledger__nz(t->floor),
+                       ledger__nz(t->room), ledger__route(&lg->policy, t),
+                       lg->policy.sla_ms[t->priority] ? t->ts_ms + lg->policy.sla_ms[t->priority]
+                                                      : (int64_t)0);
     if (src != SQLITE_OK)
         return ledger__dberr(lg, src, err, errlen, "bind work order");
     rc = ledger__exec(lg, st, "insert work order", err, errlen);
@@ -1043,8 +1241,8 @@ int ledger_wo_list(ledger_t *lg, const ledger_wo_filter_t *f, ledger_wo_t **out,
     rc = ledger__stmt(lg, ST_LIST_WO, &st, err, errlen);
     if (rc < 0)
         return rc;
-    src = ledger__bind(st, "ttii", f->status, f->device, (int64_t)(f->active_only != 0),
-                       (int64_t)(f->limit ? f->limit : -1));
+    src = ledger__bind(st, "ttiitti", f->status, f->device, (int64_t)(f->active_only != 0),
+                       (int64_t)(f->limit ? f->limit : -1), f->priority, f->category, f->since_ms);
     if (src != SQLITE_OK) {
         rc = ledger__dberr(lg, src, err, errlen, "bind list filter");
         goto out_reset;

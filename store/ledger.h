@@ -7,7 +7,11 @@
  *    second order;
  *  - the audit trail of every change (append-only);
  *  - the outbox: events to publish, written in the same transaction as the
- *    change they announce and deleted only once delivered.
+ *    change they announce and deleted only once delivered;
+ *  - people's changes (status, assignee, notes: ledger_wo_set_status and
+ *    friends), each with its audit row and outbox event in one transaction;
+ *  - telemetry rollups (1 minute, 1 hour) and device status, for trends,
+ *    `plantroomctl devices` and the monthly report (ledger_report.c).
  *
  * A ledger_t is one SQLite connection: use it from one thread at a time. The
  * daemon uses it only on the ledger thread (ledger_worker.h); plantroomctl
@@ -53,12 +57,49 @@ typedef struct ledger_trigger {
     gw_priority_t priority;
     const char *evidence_json; /* a JSON object's text, may be NULL */
     int64_t ts_ms;             /* when the condition was seen */
+    /* The device's location from its config; each may be NULL or "". */
+    const char *building;
+    const char *floor;
+    const char *room;
 } ledger_trigger_t;
 
+/* ---- policy: SLA, routing, retention, reports --------------------------- */
+
+#define LEDGER_ROUTES_MAX 32
+
+/* A routing rule: a new work order whose location and category match gets
+ * assignee. An empty field matches anything; the first match wins. */
+typedef struct ledger_route {
+    char building[64];
+    char floor[32];
+    char category[32];
+    char assignee[64];
+} ledger_route_t;
+
+/* What the site's config says about work orders and retention. */
+typedef struct ledger_policy {
+    int64_t sla_ms[4]; /* due time after opening, per gw_priority_t; 0: no due time */
+    ledger_route_t routes[LEDGER_ROUTES_MAX];
+    size_t nroutes;
+    int audit_retention_days;     /* audit rows older than this may be purged (>= 1) */
+    int rollup_1m_retention_days; /* 1-minute rollups */
+    int rollup_1h_retention_days; /* 1-hour rollups and device events */
+    char report_dir[4096];        /* "" : no automatic monthly report */
+} ledger_policy_t;
+
+/* The defaults: SLA critical 4 h, high 24 h, medium 72 h, low 168 h; no
+ * routes; audit 180 days, 1-minute rollups 8 days, 1-hour rollups 400 days;
+ * no report directory. */
+void ledger_policy_default(ledger_policy_t *p);
+/* Use p (copied) for the work orders opened from now on and for purges. */
+void ledger_set_policy(ledger_t *lg, const ledger_policy_t *p);
+/* The path lg was opened with (owned by lg). */
+const char *ledger_path(const ledger_t *lg);
+
 typedef struct ledger_trigger_result {
-    int opened;        /* 1: a new work order; 0: an active one was touched */
-    char id[96];       /* the work order's id ("<site>:<ULID>") */
-    int64_t number;    /* its short number for humans */
+    int opened;     /* 1: a new work order; 0: an active one was touched */
+    char id[96];    /* the work order's id ("<site>:<ULID>") */
+    int64_t number; /* its short number for humans */
     int64_t occurrences;
 } ledger_trigger_result_t;
 
@@ -91,13 +132,20 @@ typedef struct ledger_wo {
     char *evidence_json;
     int64_t occurrences;
     int64_t opened_at, last_seen_at, cleared_at, updated_at; /* ms; cleared_at 0 if not */
+    char *building, *floor, *room; /* NULL when the device has no location */
+    char *assignee;                /* NULL when nobody */
+    /* ms; 0 when not (yet) */
+    int64_t due_at, acknowledged_at, started_at, resolved_at, closed_at;
 } ledger_wo_t;
 
 typedef struct ledger_wo_filter {
-    const char *status; /* NULL: any */
-    const char *device; /* NULL: any */
-    int active_only;    /* 1: open, acknowledged, in_progress */
-    int limit;          /* 0: no limit */
+    const char *status;   /* NULL: any */
+    const char *device;   /* NULL: any */
+    int active_only;      /* 1: open, acknowledged, in_progress */
+    int limit;            /* 0: no limit */
+    const char *priority; /* NULL: any */
+    const char *category; /* NULL: any */
+    int64_t since_ms;     /* opened at or after; 0: any */
 } ledger_wo_filter_t;
 
 /* List work orders, newest first. *out is an array of *n entries that the
@@ -112,6 +160,107 @@ void ledger_wo_free_array(ledger_wo_t *arr, size_t n);
  * opened_at, last_seen_at, cleared_at, updated_at as ISO-8601 UTC strings
  * (cleared_at null when not cleared). Caller frees with free(). */
 char *ledger_wo_to_json(const ledger_wo_t *wo);
+
+/* ---- people's changes --------------------------------------------------- */
+
+/* The statuses, in lifecycle order, and the allowed transitions:
+ * open -> acknowledged -> in_progress -> resolved -> closed, and cancelled
+ * from open or acknowledged (not after work started). closed and cancelled
+ * are final. The schema enforces the same with a trigger. */
+extern const char *const ledger_statuses[6];
+/* 1 when s is one of ledger_statuses. */
+int ledger_status_valid(const char *s);
+/* 1 when from -> to is allowed. */
+int ledger_transition_ok(const char *from, const char *to);
+
+/* Who changes something and through what: actor is a person or system name
+ * (non-empty), channel one of "cli", "mqtt", "rule". */
+typedef struct ledger_actor {
+    const char *who;
+    const char *channel;
+} ledger_actor_t;
+
+/* Read one work order by ref: its id ("<site>:<ULID>") or its short number
+ * ("42" or "#42"). GW_ENOENT "no work order 42" when there is none, GW_EINVAL
+ * when ref is neither form or a number is ambiguous (several sites). Free
+ * with ledger_wo_free_fields. */
+int ledger_wo_get(ledger_t *lg, const char *ref, ledger_wo_t *out, char *err, size_t errlen);
+void ledger_wo_free_fields(ledger_wo_t *wo);
+
+/* Move a work order to status (and stamp acknowledged_at, started_at,
+ * resolved_at or closed_at). comment (may be NULL) goes into the audit row.
+ * An audit row and an outbox event (acknowledged, started, resolved, closed,
+ * cancelled) are written in the same transaction. GW_EINVAL for an unknown
+ * status or actor/channel, GW_ENOENT for an unknown work order, GW_ESTATE
+ * "closed -> open is not allowed" for a transition that is not allowed. */
+int ledger_wo_set_status(ledger_t *lg, const char *ref, const char *status,
+                         const ledger_actor_t *by, const char *comment, char *err, size_t errlen);
+/* Set the assignee (non-empty); event "assigned". Not on a final order. */
+int ledger_wo_assign(ledger_t *lg, const char *ref, const char *assignee, const ledger_actor_t *by,
+                     char *err, size_t errlen);
+/* Add a note (non-empty text); event "noted". Allowed in every status. */
+int ledger_wo_add_note(ledger_t *lg, const char *ref, const char *text, const ledger_actor_t *by,
+                       char *err, size_t errlen);
+/* The JSON text of a work order with its audit trail and notes:
+ * {"work_order":{...},"audit":[{ts,actor,channel,action,from,to,detail}],
+ * "notes":[{ts,actor,channel,text}]}. Caller frees. Errors as ledger_wo_get. */
+int ledger_wo_show_json(ledger_t *lg, const char *ref, char **out, char *err, size_t errlen);
+
+/* ---- telemetry rollups and devices ------------------------------------- */
+
+/* One closed 1-minute bucket of one point (good samples only). */
+typedef struct ledger_rollup_row {
+    char device[64];
+    char point[64];
+    char unit[16];
+    int64_t ts_ms; /* start of the minute */
+    double min, max, sum;
+    int64_t count;
+    int64_t last_ts; /* the newest sample in the bucket */
+} ledger_rollup_row_t;
+
+/* Merge rows into the 1-minute and 1-hour rollups (min of mins, max of
+ * maxes, sums and counts added: a bucket submitted twice in parts is still
+ * right) and move each device's last_seen forward. One transaction. */
+int ledger_rollup_add(ledger_t *lg, const ledger_rollup_row_t *rows, size_t n, char *err,
+                      size_t errlen);
+/* Record a device status change ("online", "offline") with a detail (may be
+ * NULL): the devices table and a device_events row. */
+int ledger_device_status(ledger_t *lg, const char *device, const char *status, int64_t ts_ms,
+                         const char *detail, char *err, size_t errlen);
+/* JSON array of devices: name, status, status_since, last_seen (ISO-8601 or
+ * null), points (how many have rollups). Caller frees. */
+int ledger_devices_json(ledger_t *lg, char **out, char *err, size_t errlen);
+
+/* Delete what the policy's retention lets go, as of now_ms: audit rows,
+ * rollups, device events. *deleted (may be NULL) counts rows removed. */
+int ledger_purge(ledger_t *lg, int64_t now_ms, int64_t *deleted, char *err, size_t errlen);
+
+/* ---- KPIs and the monthly report (ledger_report.c) ---------------------- */
+
+/* KPIs of work orders opened in [from_ms, to_ms), as of now_ms: opened,
+ * closed, cancelled, on-time rate against the SLA (target 98 %), mean time
+ * to acknowledge and to resolve, overall and by category and by location
+ * (building/floor). JSON text, caller frees. */
+int ledger_kpi_json(ledger_t *lg, int64_t from_ms, int64_t to_ms, int64_t now_ms, char **out,
+                    char *err, size_t errlen);
+/* The report of month YYYY-MM (local time): KPIs, work orders by status and
+ * category, top devices by faults, energy use per kWh meter from the
+ * 1-hour rollups. JSON text, caller frees. GW_EINVAL for a bad month. */
+int ledger_report_json(ledger_t *lg, const char *month, int64_t now_ms, char **out, char *err,
+                       size_t errlen);
+/* Render KPI or report JSON as text for people. Caller frees. NULL on bad
+ * input or out of memory. */
+char *ledger_kpi_text(const char *kpi_json);
+char *ledger_report_text(const char *report_json);
+/* Write the report of month into dir as report-YYYY-MM.json and .txt
+ * (write .new, fsync, rename) and note it in the ledger, so that it is
+ * written once. Returns 0, 1 when already written (nothing done), or a
+ * negative code. */
+int ledger_report_write(ledger_t *lg, const char *dir, const char *month, int64_t now_ms, char *err,
+                        size_t errlen);
+/* The month ("YYYY-MM", local time) before the one holding now_ms. */
+void ledger_prev_month(int64_t now_ms, char out[8]);
 
 /* One event waiting to be published. */
 typedef struct ledger_outbox_row {

@@ -11,6 +11,8 @@
 
 #include "store/ledger.h"
 
+#include <sqlite3.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +20,85 @@
 /* The statuses in which a work order is active: at most one per fingerprint
  * (the partial unique index of schema v1 enforces it). */
 #define LEDGER__ACTIVE_SQL "('open','acknowledged','in_progress')"
+
+/* The prepared statements of a connection; their SQL is ledger.c's table. */
+enum ledger__stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_FIND_ACTIVE,
+    ST_NEXT_NUMBER,
+    ST_INSERT_WO,
+    ST_RETRIGGER,
+    ST_REFRESH,
+    ST_CLEAR,
+    ST_AUDIT,
+    ST_OUTBOX_INSERT,
+    ST_GET_WO,
+    ST_LIST_WO,
+    ST_OUTBOX_LIST,
+    ST_OUTBOX_DELETE,
+    ST_OUTBOX_MAX,
+    ST_GET_WO_NUMBER,
+    ST_SET_STATUS,
+    ST_ASSIGN,
+    ST_NOTE,
+    ST_ROLLUP_1M,
+    ST_ROLLUP_1H,
+    ST_DEVICE_SEEN,
+    ST_DEVICE_STATUS,
+    ST_DEVICE_EVENT,
+    ST__COUNT
+};
+
+/* What an audit row and outbox event say about a change. */
+typedef struct ledger__change {
+    const char *action; /* the event name: opened, acknowledged, assigned, ... */
+    const char *from_status, *to_status;
+    const char *actor, *channel;
+    const char *detail; /* the audit row's detail (evidence, comment, note, assignee) */
+} ledger__change_t;
+
+/* Schema: how many migrations there are, and the SQL of migration v (from
+ * user_version v to v + 1), so that tests can build files of old versions. */
+int ledger__schema_version(void);
+const char *ledger__migration_sql(int v);
+
+/* The connection's parts for the other files of store/. */
+sqlite3 *ledger__db(ledger_t *lg);
+int ledger__readonly(const ledger_t *lg);
+const ledger_policy_t *ledger__policy(const ledger_t *lg);
+
+/* The cached statement id, reset and unbound. */
+int ledger__stmt(ledger_t *lg, int id, sqlite3_stmt **out, char *err, size_t errlen);
+/* Bind parameters from fmt: 't' text (NULL binds NULL), 'i' int64_t, 'd'
+ * double. Returns a SQLite code. */
+int ledger__bind(sqlite3_stmt *st, const char *fmt, ...);
+/* Step a bound statement to its end, reset it; 0 or a code with err set. */
+int ledger__exec(ledger_t *lg, sqlite3_stmt *st, const char *what, char *err, size_t errlen);
+/* A SQLite failure as a project code with "ledger <path>: what: msg". */
+int ledger__dberr(ledger_t *lg, int src, char *err, size_t errlen, const char *what);
+/* A malloc'd copy of a text column (NULL stays NULL; sets *oom on failure). */
+char *ledger__col_dup(sqlite3_stmt *st, int col, int *oom);
+/* Fill wo from a row of the work-order columns. */
+int ledger__wo_from_row(sqlite3_stmt *st, ledger_wo_t *wo);
+/* Read the work order with this id. */
+int ledger__wo_get(ledger_t *lg, const char *id, ledger_wo_t *wo, char *err, size_t errlen);
+/* One mutating operation: its own transaction, or a savepoint inside the
+ * caller's; end keeps the writes when rc is 0, else undoes them. */
+int ledger__op_begin(ledger_t *lg, int *own_tx, char *err, size_t errlen);
+int ledger__op_end(ledger_t *lg, int own_tx, int rc, char *err, size_t errlen);
+/* Write the audit row of a change and its outbox event carrying the work
+ * order as it is now. ledger__announce: by the rule engine. */
+int ledger__announce(ledger_t *lg, const char *wo_id, const char *action, const char *from_status,
+                     const char *to_status, const char *detail, int64_t now, char *err,
+                     size_t errlen);
+int ledger__announce_by(ledger_t *lg, const char *wo_id, const char *action,
+                        const char *from_status, const char *to_status, const char *detail,
+                        const ledger_actor_t *by, int64_t now, char *err, size_t errlen);
 
 /* Write a one-line reason into err (tolerates err == NULL); returns rc so
  * that callers can write "return ledger__fail(rc, err, errlen, ...)". */
@@ -43,10 +124,20 @@ int ledger__outbox_max_id(ledger_t *lg, int64_t *out, char *err, size_t errlen);
 int ledger__evidence_normalize(const char *in, char **out);
 
 /* The outbox payload of one event about wo: {"v":1,"event_id":...,
- * "event":...,"ts":...,"work_order":{...}}. NULL on out of memory. */
-char *ledger__event_json(const ledger_wo_t *wo, const char *event, int64_t audit_id, int64_t ts_ms);
+ * "event":...,"ts":...,"actor":...,"channel":...,"from":...,"to":...,
+ * "work_order":{...}}. NULL on out of memory. */
+char *ledger__event_json(const ledger_wo_t *wo, const ledger__change_t *c, int64_t audit_id,
+                         int64_t ts_ms);
+/* The work order as a cJSON object (ledger_json.c); NULL on out of memory. */
+struct cJSON *ledger__wo_json(const ledger_wo_t *wo);
 
 /* Free the strings of one work order and zero it. */
 void ledger__wo_clear_fields(ledger_wo_t *wo);
+
+/* ms since the epoch of local midnight starting month "YYYY-MM" and the
+ * next month; GW_EINVAL when month is malformed. */
+int ledger__month_range(const char *month, int64_t *from_ms, int64_t *to_ms);
+/* 1 when the ledger holds a work order or rollup dated before ts_ms. */
+int ledger__has_data_before(ledger_t *lg, int64_t ts_ms);
 
 #endif

@@ -63,7 +63,7 @@ static cJSON *json__evidence(const char *text)
     return wrap;
 }
 
-static cJSON *json__wo(const ledger_wo_t *wo)
+cJSON *ledger__wo_json(const ledger_wo_t *wo)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *ev;
@@ -88,7 +88,13 @@ static cJSON *json__wo(const ledger_wo_t *wo)
         json__time(o, "opened_at", wo->opened_at, 0) ||
         json__time(o, "last_seen_at", wo->last_seen_at, 0) ||
         json__time(o, "cleared_at", wo->cleared_at, 1) ||
-        json__time(o, "updated_at", wo->updated_at, 0))
+        json__time(o, "updated_at", wo->updated_at, 0) || json__str(o, "building", wo->building) ||
+        json__str(o, "floor", wo->floor) || json__str(o, "room", wo->room) ||
+        json__str(o, "assignee", wo->assignee) || json__time(o, "due_at", wo->due_at, 1) ||
+        json__time(o, "acknowledged_at", wo->acknowledged_at, 1) ||
+        json__time(o, "started_at", wo->started_at, 1) ||
+        json__time(o, "resolved_at", wo->resolved_at, 1) ||
+        json__time(o, "closed_at", wo->closed_at, 1))
         goto out_delete;
     return o;
 
@@ -104,7 +110,7 @@ char *ledger_wo_to_json(const ledger_wo_t *wo)
 
     if (!wo)
         return NULL;
-    o = json__wo(wo);
+    o = ledger__wo_json(wo);
     if (!o)
         return NULL;
     s = cJSON_PrintUnformatted(o);
@@ -112,7 +118,8 @@ char *ledger_wo_to_json(const ledger_wo_t *wo)
     return s;
 }
 
-char *ledger__event_json(const ledger_wo_t *wo, const char *event, int64_t audit_id, int64_t ts_ms)
+char *ledger__event_json(const ledger_wo_t *wo, const ledger__change_t *c, int64_t audit_id,
+                         int64_t ts_ms)
 {
     char event_id[128];
     cJSON *o = cJSON_CreateObject();
@@ -123,9 +130,11 @@ char *ledger__event_json(const ledger_wo_t *wo, const char *event, int64_t audit
         return NULL;
     snprintf(event_id, sizeof(event_id), "%s#%lld", wo->id, (long long)audit_id);
     if (json__num(o, "v", 1) || json__str(o, "event_id", event_id) ||
-        json__str(o, "event", event) || json__time(o, "ts", ts_ms, 0))
+        json__str(o, "event", c->action) || json__time(o, "ts", ts_ms, 0) ||
+        json__str(o, "actor", c->actor) || json__str(o, "channel", c->channel) ||
+        json__str(o, "from", c->from_status) || json__str(o, "to", c->to_status))
         goto out_delete;
-    w = json__wo(wo);
+    w = ledger__wo_json(wo);
     if (!w)
         goto out_delete;
     if (!cJSON_AddItemToObject(o, "work_order", w)) {

@@ -21,6 +21,7 @@
 #include "store/ledger_worker.h"
 #include "store/ledger_int.h"
 
+#include "gateway/gw_clock.h"
 #include "gateway/gw_log.h"
 
 #include <errno.h>
@@ -30,10 +31,12 @@
 #include <string.h>
 #include <time.h>
 
-#define LEDGER__OP_STOP    399  /* the sentinel pushed by ledger_worker_stop */
-#define LEDGER__RETRY_MS   1000 /* pause after a failed batch */
-#define LEDGER__STOP_TRIES 3    /* failed batches tolerated once stopping */
-#define LEDGER__LOG_EVERY  30   /* log one failed retry in this many */
+#define LEDGER__OP_STOP    399   /* the sentinel pushed by ledger_worker_stop */
+#define LEDGER__RETRY_MS   1000  /* pause after a failed batch */
+#define LEDGER__STOP_TRIES 3     /* failed batches tolerated once stopping */
+#define LEDGER__LOG_EVERY  30    /* log (and report) one failed retry in this many */
+#define LEDGER__HOUSE_MS   60000 /* how often to check for housekeeping */
+#define LEDGER__DAY_MS     (24LL * 3600 * 1000)
 
 /* Who owns what: the worker owns lg, ops (and every op queued in it), the
  * pending batch and the stop message; results belongs to the caller. */
@@ -48,6 +51,11 @@ struct ledger_worker {
     gw_msg_t stop_msg;       /* pushed once by ledger_worker_stop, never freed */
     atomic_size_t pending_n; /* ops taken but not yet committed */
     int64_t last_outbox_id;  /* highest outbox id posted (or present at start) */
+    int has_policy;          /* a LEDGER_OP_POLICY was applied: housekeeping on */
+    int64_t next_purge_ms;   /* wall time of the next retention purge */
+    int64_t next_report_ms;  /* wall time of the next monthly-report check */
+    int house_failures;      /* consecutive failed housekeeping runs, for the log */
+    size_t lost;             /* ops given up at stop */
 };
 
 /* A list of messages with a tail, for batches and results. */
@@ -105,7 +113,8 @@ ledger_op_trigger_t *ledger_op_trigger_new(int kind, const ledger_trigger_t *t)
         return NULL;
     size = sizeof(*op) + ledger__slen(t->site) + ledger__slen(t->device) + ledger__slen(t->rule) +
            ledger__slen(t->title) + ledger__slen(t->description) + ledger__slen(t->category) +
-           ledger__slen(t->work_type) + ledger__slen(t->evidence_json);
+           ledger__slen(t->work_type) + ledger__slen(t->evidence_json) + ledger__slen(t->building) +
+           ledger__slen(t->floor) + ledger__slen(t->room);
     op = malloc(size);
     if (!op)
         return NULL;
@@ -121,6 +130,9 @@ ledger_op_trigger_t *ledger_op_trigger_new(int kind, const ledger_trigger_t *t)
     op->t.category = ledger__scopy(&p, t->category);
     op->t.work_type = ledger__scopy(&p, t->work_type);
     op->t.evidence_json = ledger__scopy(&p, t->evidence_json);
+    op->t.building = ledger__scopy(&p, t->building);
+    op->t.floor = ledger__scopy(&p, t->floor);
+    op->t.room = ledger__scopy(&p, t->room);
     return op;
 }
 
@@ -136,6 +148,128 @@ ledger_op_outbox_t *ledger_op_outbox_new(int kind, int64_t id)
     op->hdr.kind = kind;
     op->id = id;
     return op;
+}
+
+ledger_op_rollup_t *ledger_op_rollup_new(size_t n)
+{
+    ledger_op_rollup_t *op = calloc(1, sizeof(*op) + n * sizeof(op->rows[0]));
+
+    if (!op)
+        return NULL;
+    op->hdr.kind = LEDGER_OP_ROLLUP;
+    op->n = n;
+    return op;
+}
+
+ledger_op_device_t *ledger_op_device_new(const char *device, const char *status, int64_t ts_ms,
+                                         const char *detail)
+{
+    ledger_op_device_t *op = calloc(1, sizeof(*op));
+
+    if (!op)
+        return NULL;
+    op->hdr.kind = LEDGER_OP_DEVICE;
+    snprintf(op->device, sizeof(op->device), "%s", device ? device : "");
+    snprintf(op->status, sizeof(op->status), "%s", status ? status : "");
+    snprintf(op->detail, sizeof(op->detail), "%s", detail ? detail : "");
+    op->ts_ms = ts_ms;
+    return op;
+}
+
+ledger_op_policy_t *ledger_op_policy_new(const ledger_policy_t *p)
+{
+    ledger_op_policy_t *op = calloc(1, sizeof(*op));
+
+    if (!op)
+        return NULL;
+    op->hdr.kind = LEDGER_OP_POLICY;
+    op->policy = *p;
+    return op;
+}
+
+/* Copy s into dst[len]; 0, or -1 when it does not fit. */
+static int ledger__fit(char *dst, size_t len, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n >= len)
+        return -1;
+    memcpy(dst, s ? s : "", n + 1);
+    return 0;
+}
+
+ledger_op_change_t *ledger_op_change_new(ledger_change_kind_t what, const char *ref,
+                                         const char *arg, const char *comment,
+                                         const ledger_actor_t *by, uint64_t tag)
+{
+    ledger_op_change_t *op;
+
+    if (!by || !ref || !arg)
+        return NULL;
+    op = calloc(1, sizeof(*op));
+    if (!op)
+        return NULL;
+    op->hdr.kind = LEDGER_OP_CHANGE;
+    op->what = what;
+    op->tag = tag;
+    if (ledger__fit(op->ref, sizeof(op->ref), ref) < 0 ||
+        ledger__fit(op->arg, sizeof(op->arg), arg) < 0 ||
+        ledger__fit(op->comment, sizeof(op->comment), comment) < 0 ||
+        ledger__fit(op->who, sizeof(op->who), by->who) < 0 ||
+        ledger__fit(op->channel, sizeof(op->channel), by->channel) < 0) {
+        free(op);
+        return NULL;
+    }
+    return op;
+}
+
+/* The answer to a change op. NULL on out of memory. */
+static ledger_ev_changed_t *ledger__ev_changed(const ledger_op_change_t *op, int rc,
+                                               const char *msg)
+{
+    ledger_ev_changed_t *ev = calloc(1, sizeof(*ev));
+
+    if (!ev)
+        return NULL;
+    ev->hdr.kind = LEDGER_EV_CHANGED;
+    ev->tag = op->tag;
+    ev->rc = rc;
+    snprintf(ev->msg, sizeof(ev->msg), "%s", msg ? msg : "");
+    return ev;
+}
+
+/* Apply a change op; on success its answer goes to res (posted after the
+ * commit). */
+static int ledger__apply_change(ledger_worker_t *w, ledger_op_change_t *op, ledger__list_t *res,
+                                char *err, size_t errlen)
+{
+    ledger_actor_t by = {op->who, op->channel};
+    ledger_ev_changed_t *ev;
+    ledger_wo_t wo;
+    int rc;
+
+    if (op->what == LEDGER_CHANGE_STATUS)
+        rc = ledger_wo_set_status(w->lg, op->ref, op->arg, &by, op->comment[0] ? op->comment : NULL,
+                                  err, errlen);
+    else if (op->what == LEDGER_CHANGE_ASSIGN)
+        rc = ledger_wo_assign(w->lg, op->ref, op->arg, &by, err, errlen);
+    else if (op->what == LEDGER_CHANGE_NOTE)
+        rc = ledger_wo_add_note(w->lg, op->ref, op->arg, &by, err, errlen);
+    else
+        rc = ledger__fail(GW_EINVAL, err, errlen, "unknown change kind %d", (int)op->what);
+    if (rc < 0)
+        return rc;
+    ev = ledger__ev_changed(op, 0, "ok");
+    if (!ev) /* the change is in; only the answer is lost */
+        return 0;
+    if (ledger_wo_get(w->lg, op->ref, &wo, NULL, 0) == 0) {
+        snprintf(ev->id, sizeof(ev->id), "%s", wo.id);
+        ev->number = wo.number;
+        snprintf(ev->status, sizeof(ev->status), "%s", wo.status);
+        ledger_wo_free_fields(&wo);
+    }
+    ledger__list_add(res, &ev->hdr);
+    return 0;
 }
 
 static void ledger__ev_outbox_free(gw_msg_t *m)
@@ -254,6 +388,33 @@ static int ledger__apply(ledger_worker_t *w, gw_msg_t *m, ledger__list_t *res, c
         return ledger_outbox_delete(w->lg, ((ledger_op_outbox_t *)m)->id, err, errlen);
     case LEDGER_OP_OUTBOX_LOAD:
         return 0; /* read after the commit */
+    case LEDGER_OP_STATS: {
+        ledger_ev_stats_t *st = calloc(1, sizeof(*st));
+        if (!st)
+            return ledger__fail(GW_ENOMEM, err, errlen, "out of memory for stats");
+        st->hdr.kind = LEDGER_EV_STATS;
+        rc = ledger_stats(w->lg, &st->stats, err, errlen);
+        if (rc < 0) {
+            free(st);
+            return rc;
+        }
+        ledger__list_add(res, &st->hdr);
+        return 0;
+    }
+    case LEDGER_OP_ROLLUP:
+        return ledger_rollup_add(w->lg, ((ledger_op_rollup_t *)m)->rows,
+                                 ((ledger_op_rollup_t *)m)->n, err, errlen);
+    case LEDGER_OP_DEVICE: {
+        ledger_op_device_t *d = (ledger_op_device_t *)m;
+        return ledger_device_status(w->lg, d->device, d->status, d->ts_ms,
+                                    d->detail[0] ? d->detail : NULL, err, errlen);
+    }
+    case LEDGER_OP_POLICY:
+        ledger_set_policy(w->lg, &((ledger_op_policy_t *)m)->policy);
+        w->has_policy = 1;
+        return 0;
+    case LEDGER_OP_CHANGE:
+        return ledger__apply_change(w, (ledger_op_change_t *)m, res, err, errlen);
     default:
         return ledger__fail(GW_EINVAL, err, errlen, "unknown ledger op kind %d", m->kind);
     }
@@ -299,7 +460,14 @@ static int ledger__apply_batch(ledger_worker_t *w, ledger__list_t *batch, char *
             ledger__fail(rc, err, errlen, "%s", msg);
             goto out_rollback;
         }
-        /* This op cannot succeed: drop it, keep the others. */
+        /* This op cannot succeed: drop it, keep the others. A refused
+         * change is the asker's business, answered, not a ledger error. */
+        if (m->kind == LEDGER_OP_CHANGE) {
+            ledger_ev_changed_t *ch = ledger__ev_changed((ledger_op_change_t *)m, rc, why);
+            if (ch)
+                ledger__list_add(&res, &ch->hdr);
+            continue;
+        }
         gw_log_error("ledger", "%s", msg);
         gw_msg_t *ev = ledger__ev_error(rc, msg);
         if (ev)
@@ -357,6 +525,51 @@ static void ledger__pause(ledger_worker_t *w, int ms)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Purge once a day; write last month's report once it has ended (and the
+ * ledger holds data from before its end, so that a new install does not
+ * write an empty report of a month it never saw). Failures are logged and
+ * tried again at the next check; nothing else depends on them. */
+static void ledger__housekeeping(ledger_worker_t *w)
+{
+    const ledger_policy_t *p = ledger__policy(w->lg);
+    int64_t now = gw_wall_ms();
+    int64_t deleted = 0, from, to;
+    char month[8];
+    char err[256];
+    int rc = 0;
+
+    if (!w->has_policy || (now < w->next_purge_ms && now < w->next_report_ms))
+        return;
+    if (now >= w->next_purge_ms) {
+        rc = ledger_purge(w->lg, now, &deleted, err, sizeof(err));
+        if (rc == 0) {
+            w->next_purge_ms = now + LEDGER__DAY_MS;
+            if (deleted)
+                gw_log_info("ledger", "retention: %lld old rows purged", (long long)deleted);
+        }
+    }
+    if (rc == 0 && now >= w->next_report_ms) {
+        w->next_report_ms = now + LEDGER__HOUSE_MS;
+        ledger_prev_month(now, month);
+        if (p->report_dir[0] && ledger__month_range(month, &from, &to) == 0 &&
+            ledger__has_data_before(w->lg, to)) {
+            rc = ledger_report_write(w->lg, p->report_dir, month, now, err, sizeof(err));
+            if (rc == 0)
+                gw_log_notice("ledger", "monthly report %s written to %s", month, p->report_dir);
+            rc = rc > 0 ? 0 : rc;
+        }
+    }
+    if (rc < 0) {
+        if (w->house_failures++ % LEDGER__LOG_EVERY == 0)
+            gw_log_error("ledger", "housekeeping: %s", err);
+        if (w->house_failures == 1)
+            ledger__post_error(w, rc, err);
+        w->next_report_ms = now + LEDGER__HOUSE_MS;
+        return;
+    }
+    w->house_failures = 0;
+}
+
 /* Move the taken messages into the batch; returns 1 if the stop message
  * was among them (ops queued after it are a caller's bug, and dropped). */
 static int ledger__take(ledger_worker_t *w, gw_msg_t *in, ledger__list_t *batch)
@@ -389,11 +602,15 @@ static void *ledger__thread(void *arg)
     while (!stop || batch.n) {
         if (!stop) {
             /* Block only when there is nothing left to retry. */
-            gw_msg_t *in = batch.n ? gw_queue_take_all(&w->ops) : gw_queue_wait_all(&w->ops, -1);
+            gw_msg_t *in =
+                batch.n ? gw_queue_take_all(&w->ops) : gw_queue_wait_all(&w->ops, LEDGER__HOUSE_MS);
             stop = ledger__take(w, in, &batch);
         }
-        if (!batch.n)
+        if (!batch.n) {
+            if (!stop)
+                ledger__housekeeping(w);
             continue;
+        }
         rc = ledger__apply_batch(w, &batch, err, sizeof(err));
         if (rc == 0) {
             if (failures)
@@ -401,15 +618,21 @@ static void *ledger__thread(void *arg)
             failures = 0;
             ledger__list_free(&batch);
             atomic_store(&w->pending_n, 0);
+            if (!stop)
+                ledger__housekeeping(w);
             continue;
         }
         failures++;
-        if (failures == 1 || failures % LEDGER__LOG_EVERY == 0)
+        /* The log and the loop hear of the first failure and then of one in
+         * LEDGER__LOG_EVERY: a dead disk does not flood either. */
+        if (failures == 1 || failures % LEDGER__LOG_EVERY == 0) {
             gw_log_error("ledger", "batch of %zu ops not committed (try %d): %s; retrying", batch.n,
                          failures, err);
-        ledger__post_error(w, rc, err);
+            ledger__post_error(w, rc, err);
+        }
         if (stop && ++failures_stopping >= LEDGER__STOP_TRIES) {
             gw_log_error("ledger", "stopping: %zu ops lost, never committed: %s", batch.n, err);
+            w->lost = batch.n;
             ledger__list_free(&batch);
             atomic_store(&w->pending_n, 0);
             break;
@@ -485,10 +708,12 @@ void ledger_worker_submit(ledger_worker_t *w, gw_msg_t *op)
         gw_queue_push(&w->ops, op);
 }
 
-void ledger_worker_stop(ledger_worker_t *w)
+int ledger_worker_stop(ledger_worker_t *w)
 {
+    size_t lost;
+
     if (!w)
-        return;
+        return 0;
     pthread_mutex_lock(&w->mu);
     w->stopping = 1;
     pthread_cond_signal(&w->cond); /* cut a retry pause short */
@@ -496,11 +721,13 @@ void ledger_worker_stop(ledger_worker_t *w)
     /* Behind every op submitted so far: the thread applies them all first. */
     gw_queue_push(&w->ops, &w->stop_msg);
     pthread_join(w->thread, NULL);
+    lost = w->lost;
     ledger_close(w->lg);
     gw_queue_destroy(&w->ops); /* ops submitted after stop, if any */
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->mu);
     free(w);
+    return lost ? GW_EIO : 0;
 }
 
 size_t ledger_worker_depth(ledger_worker_t *w)

@@ -8,6 +8,11 @@
  * wrote (to publish) and the work orders it opened (to log). Batching keeps
  * a slow flash card from stalling the loop and amortises fsync.
  *
+ * Between batches the thread keeps house once it has a policy
+ * (LEDGER_OP_POLICY): retention purge once a day, and the monthly report
+ * into the policy's report_dir once a month has ended (checked every
+ * minute, written once per month: the reports table remembers).
+ *
  * Message kinds 300-399 belong to this module.
  */
 #ifndef PLANTROOM_LEDGER_WORKER_H
@@ -15,6 +20,7 @@
 
 #include "gateway/gw_queue.h"
 #include "store/ledger.h"
+#include "store/ledger_admin.h"
 
 typedef struct ledger_worker ledger_worker_t;
 
@@ -24,7 +30,15 @@ enum {
     LEDGER_OP_TOUCH,         /* ledger_op_trigger_t: ledger_wo_touch */
     LEDGER_OP_CLEAR,         /* ledger_op_trigger_t (site, device, rule, ts, evidence) */
     LEDGER_OP_OUTBOX_ACK,    /* ledger_op_outbox_t: delete a delivered row */
-    LEDGER_OP_OUTBOX_LOAD,   /* ledger_op_outbox_t: post every row with id > after_id */
+    LEDGER_OP_OUTBOX_LOAD,   /* ledger_op_outbox_t: post every row with id > after_id;
+                              * after_id at or above what was posted already (INT64_MAX):
+                              * post only rows nobody posted yet (written by plantroomctl) */
+    LEDGER_OP_ROLLUP,        /* ledger_op_rollup_t: ledger_rollup_add */
+    LEDGER_OP_DEVICE,        /* ledger_op_device_t: ledger_device_status */
+    LEDGER_OP_POLICY,        /* ledger_op_policy_t: ledger_set_policy, and start housekeeping */
+    LEDGER_OP_CHANGE,        /* ledger_op_change_t: a person's change (status, assign, note),
+                              * e.g. a command over MQTT; answered by LEDGER_EV_CHANGED */
+    LEDGER_OP_STATS = 320,   /* a plain gw_msg_t (calloc'd): post LEDGER_EV_STATS */
 };
 
 /* Results (posted to the results queue after commit). */
@@ -32,7 +46,14 @@ enum {
     LEDGER_EV_OUTBOX = 350, /* ledger_ev_outbox_t: publish this event */
     LEDGER_EV_OPENED,       /* ledger_ev_opened_t: a work order was opened */
     LEDGER_EV_ERROR,        /* ledger_ev_error_t: an operation failed */
+    LEDGER_EV_CHANGED,      /* ledger_ev_changed_t: the outcome of a LEDGER_OP_CHANGE */
+    LEDGER_EV_STATS = 370,  /* ledger_ev_stats_t: counts, for status and metrics */
 };
+
+typedef struct ledger_ev_stats {
+    gw_msg_t hdr;
+    ledger_stats_t stats;
+} ledger_ev_stats_t;
 
 /* The strings of a trigger op are owned by the op (one allocation with the
  * struct: use ledger_op_trigger_new). */
@@ -45,6 +66,58 @@ typedef struct ledger_op_outbox {
     gw_msg_t hdr;
     int64_t id; /* ACK: the row; LOAD: after_id */
 } ledger_op_outbox_t;
+
+typedef struct ledger_op_rollup {
+    gw_msg_t hdr;
+    size_t n;
+    ledger_rollup_row_t rows[]; /* n rows, allocated with the op */
+} ledger_op_rollup_t;
+
+typedef struct ledger_op_device {
+    gw_msg_t hdr;
+    char device[64];
+    char status[16];
+    int64_t ts_ms;
+    char detail[160]; /* "" : none */
+} ledger_op_device_t;
+
+typedef struct ledger_op_policy {
+    gw_msg_t hdr;
+    ledger_policy_t policy;
+} ledger_op_policy_t;
+
+/* What a LEDGER_OP_CHANGE does. */
+typedef enum ledger_change_kind {
+    LEDGER_CHANGE_STATUS, /* arg: the new status; comment optional */
+    LEDGER_CHANGE_ASSIGN, /* arg: the assignee */
+    LEDGER_CHANGE_NOTE,   /* arg: the note's text */
+} ledger_change_kind_t;
+
+typedef struct ledger_op_change {
+    gw_msg_t hdr;
+    ledger_change_kind_t what;
+    uint64_t tag;      /* the submitter's, echoed in LEDGER_EV_CHANGED */
+    char ref[96];      /* work order number or id */
+    char arg[512];     /* status, assignee or note */
+    char comment[256]; /* "" : none */
+    char who[64];      /* actor */
+    char channel[8];   /* "cli", "mqtt", "rule" */
+} ledger_op_change_t;
+
+/* Posted after the change is committed (rc 0), or at once when it was
+ * refused: rc GW_EINVAL (bad status, ref, actor), GW_ENOENT (no such order),
+ * GW_ESTATE (transition not allowed), with the reason in msg. A change that
+ * failed for a transient reason (disk, lock) is retried with its batch, not
+ * answered until it went in. */
+typedef struct ledger_ev_changed {
+    gw_msg_t hdr;
+    uint64_t tag;
+    int rc;
+    char msg[256];
+    char id[96]; /* the order's id when rc is 0 */
+    int64_t number;
+    char status[16]; /* its status after the change */
+} ledger_ev_changed_t;
 
 typedef struct ledger_ev_outbox {
     gw_msg_t hdr;
@@ -70,6 +143,19 @@ ledger_op_trigger_t *ledger_op_trigger_new(int kind, const ledger_trigger_t *t);
 /* Build an ACK or LOAD op. NULL on out of memory. */
 ledger_op_outbox_t *ledger_op_outbox_new(int kind, int64_t id);
 
+/* A rollup op with room for n rows (n set, rows zeroed), a device status op,
+ * a policy op (p copied). NULL on out of memory. */
+ledger_op_rollup_t *ledger_op_rollup_new(size_t n);
+ledger_op_device_t *ledger_op_device_new(const char *device, const char *status, int64_t ts_ms,
+                                         const char *detail);
+ledger_op_policy_t *ledger_op_policy_new(const ledger_policy_t *p);
+/* A change op; strings are copied. comment may be NULL; ref, arg and by
+ * may not. NULL on out of memory, a missing argument or a string too long
+ * for its field. */
+ledger_op_change_t *ledger_op_change_new(ledger_change_kind_t what, const char *ref,
+                                         const char *arg, const char *comment,
+                                         const ledger_actor_t *by, uint64_t tag);
+
 /* Open the ledger at path (creating it) on the calling thread, so that an
  * error is reported at once, then start the thread. Results go to results.
  * Returns 0, or a negative code with the reason in err. */
@@ -78,8 +164,10 @@ int ledger_worker_start(ledger_worker_t **out, const char *path, gw_queue_t *res
 /* Queue an op; the worker owns it. Thread-safe. */
 void ledger_worker_submit(ledger_worker_t *w, gw_msg_t *op);
 /* Apply every op queued so far, commit, stop the thread and close the
- * ledger. Safe to call once; frees w. */
-void ledger_worker_stop(ledger_worker_t *w);
+ * ledger. Safe to call once; frees w. Returns 0 when everything submitted
+ * was committed, or GW_EIO when the thread gave up on a failing batch at
+ * stop (the ops of it are lost; the thread logged how many). */
+int ledger_worker_stop(ledger_worker_t *w);
 /* Ops waiting now (for status and metrics). */
 size_t ledger_worker_depth(ledger_worker_t *w);
 

@@ -25,14 +25,19 @@ typedef struct ctl_global {
 
 typedef struct ctl_command {
     const char *noun; /* NULL ends a table */
-    const char *verb;
+    const char *verb; /* "": the noun alone is the command (status, backup FILE) */
     int (*run)(ctl_global_t *g, int argc, char **argv);
     const char *options; /* usage after "NOUN VERB" */
     const char *summary;
 } ctl_command_t;
 
-/* The areas' command tables. */
+/* The areas' command tables. A row whose verb is NULL is a command of its
+ * noun alone ("plantroomctl kpi --from ..."): it gets every argument after
+ * the noun. */
 extern const ctl_command_t ctl_cmds_workorders[];
+extern const ctl_command_t ctl_cmds_replay[]; /* ctl_replay.c; verb "": no verb */
+extern const ctl_command_t ctl_cmds_status[];
+extern const ctl_command_t ctl_cmds_reports[];
 
 /* Report a usage error (fmt has one %s for what) with the usage; returns
  * CTL_EXIT_USAGE. */

@@ -222,6 +222,9 @@ out_oom:
 /* Every area's commands; an area adds its table here and in ctl.h. */
 static const ctl_command_t *const ctl_tables[] = {
     ctl_cmds_workorders,
+    ctl_cmds_replay,
+    ctl_cmds_status,
+    ctl_cmds_reports,
     NULL,
 };
 
@@ -235,7 +238,8 @@ static void ctl_usage(FILE *out)
                  "COMMAND ...\n"
                  "       plantroomctl --help | --version\n\ncommands:\n");
     CTL_FOR_EACH_COMMAND(c)
-    fprintf(out, "  %s %s %s\n      %s\n", c->noun, c->verb, c->options, c->summary);
+    fprintf(out, "  %s%s%s %s\n      %s\n", c->noun, c->verb && c->verb[0] ? " " : "",
+            c->verb ? c->verb : "", c->options, c->summary);
     fprintf(out, "\nThe ledger is --ledger PATH, else \"ledger\".\"path\" of the config (default "
                  "ledger.db)\nunder the state directory: --state-dir, $PLANTROOM_STATE_DIR, the "
                  "config's \"state_dir\",\nor " CTL_DEFAULT_STATE_DIR ". The config is --config, "
@@ -349,6 +353,8 @@ int main(int argc, char **argv)
         if (strcmp(noun, c->noun) != 0)
             continue;
         noun_known = 1;
+        if (!c->verb || !c->verb[0]) /* no verb: "replay", "status", "kpi", "backup FILE" */
+            return c->run(&g, argc - i - 1, argv + i + 1);
         if (verb && strcmp(verb, c->verb) == 0)
             return c->run(&g, argc - i - 2, argv + i + 2);
     }

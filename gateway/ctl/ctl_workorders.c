@@ -1,13 +1,24 @@
 /*
  * ctl_workorders.c: plantroomctl's work-order commands: list (a table that
- * fits a phone-width terminal, or --json).
+ * fits a phone-width terminal, or --json), show, export (CSV, JSON), and the
+ * changes people make: ack, assign, start, resolve, close, cancel, note.
+ *
+ * A change opens the ledger read-write (WAL and a busy timeout, so it works
+ * while plantroomd runs) and goes through ledger_wo_set_status and friends:
+ * the change, its audit row (actor from --by, else the login name; channel
+ * "cli") and its outbox event in one transaction. The daemon notices outbox
+ * rows it did not write and publishes them within a second (gw_north.c).
+ * Bad input (unknown status or work order, a transition that is not
+ * allowed) exits 2 with a message naming it.
  */
 #include "gateway/ctl/ctl.h"
+#include "gateway/ctl/ctl_ledger.h"
 #include "gateway/gw_types.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,55 +250,183 @@ static int ctl_print_json(const ledger_wo_t *wo, size_t n)
     return 0;
 }
 
-/* ---- verbs -------------------------------------------------------------- */
+/* ---- shared helpers (ctl_ledger.h) --------------------------------------- */
 
-static const char *const ctl_statuses[] = {"open",     "acknowledged", "in_progress",
-                                           "resolved", "closed",       "cancelled"};
-
-static int ctl_wo_list(ctl_global_t *g, int argc, char **argv)
+int ctl_open_ledger_rw(const ctl_global_t *g, ledger_t **lg)
 {
-    ledger_wo_filter_t f = {0};
-    ledger_wo_t *wo = NULL;
-    ledger_t *lg = NULL;
-    const char *limit = NULL;
     char err[512];
-    size_t n = 0;
-    int json = 0;
-    int i = 0, m;
+    char *path;
     int rc;
+
+    /* Resolve the path as every verb does, by opening read-only first. */
+    rc = ctl_open_ledger(g, lg);
+    if (rc < 0)
+        return rc;
+    path = strdup(ledger_path(*lg));
+    ledger_close(*lg);
+    *lg = NULL;
+    if (!path) {
+        fprintf(stderr, "plantroomctl: out of memory\n");
+        return GW_ENOMEM;
+    }
+    rc = ledger_open(lg, path, 0, err, sizeof(err));
+    if (rc < 0)
+        fprintf(stderr, "plantroomctl: %s\n", err);
+    free(path);
+    return rc;
+}
+
+int ctl_parse_time(const char *s, int64_t *ms)
+{
+    struct tm tm;
+    char *end;
+    long long n;
+    int utc = 0;
+    size_t len;
+    time_t t;
+
+    if (!s || !*s)
+        return -1;
+    len = strlen(s);
+    if (len >= 2 && (s[len - 1] == 'd' || s[len - 1] == 'h') && s[0] >= '0' && s[0] <= '9') {
+        errno = 0;
+        n = strtoll(s, &end, 10);
+        if (errno || end != s + len - 1 || n < 0 || n > 100000)
+            return -1;
+        *ms = ctl_now_ms() - n * (s[len - 1] == 'd' ? 86400000LL : 3600000LL);
+        return 0;
+    }
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%Y-%m-%d", &tm);
+    if (!end)
+        return -1;
+    if (*end == 'T' || *end == ' ') {
+        char *e2 = strptime(end + 1, "%H:%M:%S", &tm);
+        if (!e2)
+            e2 = strptime(end + 1, "%H:%M", &tm);
+        if (!e2)
+            return -1;
+        end = e2;
+    }
+    if (*end == 'Z') {
+        utc = 1;
+        end++;
+    }
+    if (*end)
+        return -1;
+    tm.tm_isdst = -1;
+    t = utc ? timegm(&tm) : mktime(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    *ms = (int64_t)t * 1000;
+    return 0;
+}
+
+int64_t ctl_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ctl_exit_for(int rc)
+{
+    return rc == GW_EINVAL || rc == GW_ENOENT || rc == GW_ESTATE ? CTL_EXIT_USAGE : CTL_EXIT_FAIL;
+}
+
+FILE *ctl_open_out(const char *path)
+{
+    FILE *f;
+
+    if (!path)
+        return stdout;
+    f = fopen(path, "w");
+    if (!f)
+        fprintf(stderr, "plantroomctl: cannot write %s: %s\n", path, strerror(errno));
+    return f;
+}
+
+int ctl_close_out(FILE *f, const char *path)
+{
+    int bad = ferror(f) != 0;
+
+    if (f == stdout)
+        bad |= fflush(f) != 0;
+    else
+        bad |= fclose(f) != 0;
+    if (bad)
+        fprintf(stderr, "plantroomctl: writing %s failed\n", path ? path : "the output");
+    return bad ? -1 : 0;
+}
+
+/* ---- list and export ---------------------------------------------------- */
+
+/* Options of list and export. */
+typedef struct ctl_list_opts {
+    ledger_wo_filter_t f;
+    int json;
+    const char *format; /* export: csv or json */
+    const char *out;    /* export: --out FILE */
+} ctl_list_opts_t;
+
+static int ctl_help(const char *verb)
+{
+    for (const ctl_command_t *c = ctl_cmds_workorders; c->noun; c++) {
+        if (strcmp(c->verb, verb) == 0)
+            printf("usage: plantroomctl workorders %s %s\n  %s\n", c->verb, c->options, c->summary);
+    }
+    return CTL_EXIT_OK;
+}
+
+/* Parse list/export options. Returns -1 to go on, else an exit status. */
+static int ctl_list_parse(ctl_global_t *g, int argc, char **argv, const char *verb,
+                          ctl_list_opts_t *o)
+{
+    const char *limit = NULL, *since = NULL;
+    int i = 0, m;
 
     while (i < argc) {
         if (ctl_opt(argc, argv, &i, "--json", NULL) > 0) {
-            json = 1;
+            o->json = 1;
             continue;
         }
         if (ctl_opt(argc, argv, &i, "--active", NULL) > 0) {
-            f.active_only = 1;
+            o->f.active_only = 1;
             continue;
         }
-        if ((m = ctl_opt(argc, argv, &i, "--status", &f.status)) == 0 &&
-            (m = ctl_opt(argc, argv, &i, "--device", &f.device)) == 0 &&
+        if ((m = ctl_opt(argc, argv, &i, "--status", &o->f.status)) == 0 &&
+            (m = ctl_opt(argc, argv, &i, "--device", &o->f.device)) == 0 &&
+            (m = ctl_opt(argc, argv, &i, "--priority", &o->f.priority)) == 0 &&
+            (m = ctl_opt(argc, argv, &i, "--category", &o->f.category)) == 0 &&
+            (m = ctl_opt(argc, argv, &i, "--since", &since)) == 0 &&
             (m = ctl_opt(argc, argv, &i, "--limit", &limit)) == 0 &&
+            (m = strcmp(verb, "export") == 0 ? ctl_opt(argc, argv, &i, "--format", &o->format)
+                                             : 0) == 0 &&
+            (m = strcmp(verb, "export") == 0 ? ctl_opt(argc, argv, &i, "--out", &o->out) : 0) ==
+                0 &&
             (m = ctl_global_opt(g, argc, argv, &i)) == 0) {
-            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-                printf("usage: plantroomctl workorders list %s\n", ctl_cmds_workorders[0].options);
-                return CTL_EXIT_OK;
-            }
+            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+                return ctl_help(verb);
             return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
                                    argv[i]);
         }
         if (m < 0)
             return CTL_EXIT_USAGE;
     }
-    if (f.status) {
-        size_t k = 0;
-        while (k < GW_ARRAY_SIZE(ctl_statuses) && strcmp(f.status, ctl_statuses[k]) != 0)
-            k++;
-        if (k == GW_ARRAY_SIZE(ctl_statuses))
-            return ctl_usage_error("bad --status '%s' (open, acknowledged, in_progress, "
-                                   "resolved, closed, cancelled)",
-                                   f.status);
+    if (o->f.status && !ledger_status_valid(o->f.status))
+        return ctl_usage_error("unknown status '%s' (open, acknowledged, in_progress, "
+                               "resolved, closed, cancelled)",
+                               o->f.status);
+    if (o->f.priority) {
+        gw_priority_t p;
+        if (gw_priority_parse(o->f.priority, &p) != 0)
+            return ctl_usage_error("unknown priority '%s' (critical, high, medium, low)",
+                                   o->f.priority);
     }
+    if (since && ctl_parse_time(since, &o->f.since_ms) != 0)
+        return ctl_usage_error("bad --since '%s' (YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z], Nd or Nh)",
+                               since);
     if (limit) {
         char *end;
         long v;
@@ -295,18 +434,45 @@ static int ctl_wo_list(ctl_global_t *g, int argc, char **argv)
         v = strtol(limit, &end, 10);
         if (errno || end == limit || *end || v < 1 || v > INT_MAX)
             return ctl_usage_error("bad --limit '%s' (a whole number, 1 or more)", limit);
-        f.limit = (int)v;
+        o->f.limit = (int)v;
     }
+    if (o->format && strcmp(o->format, "csv") != 0 && strcmp(o->format, "json") != 0)
+        return ctl_usage_error("unknown --format '%s' (csv or json)", o->format);
+    return -1;
+}
+
+/* Read the work orders the options select. Returns 0 or an exit status. */
+static int ctl_list_read(ctl_global_t *g, const ctl_list_opts_t *o, ledger_wo_t **wo, size_t *n)
+{
+    ledger_t *lg = NULL;
+    char err[512];
+    int rc;
 
     if (ctl_open_ledger(g, &lg) < 0)
         return CTL_EXIT_FAIL;
-    rc = ledger_wo_list(lg, &f, &wo, &n, err, sizeof(err));
+    rc = ledger_wo_list(lg, &o->f, wo, n, err, sizeof(err));
     ledger_close(lg);
     if (rc < 0) {
         fprintf(stderr, "plantroomctl: %s\n", err);
         return CTL_EXIT_FAIL;
     }
-    if (json)
+    return 0;
+}
+
+static int ctl_wo_list(ctl_global_t *g, int argc, char **argv)
+{
+    ctl_list_opts_t o = {0};
+    ledger_wo_t *wo = NULL;
+    size_t n = 0;
+    int rc;
+
+    rc = ctl_list_parse(g, argc, argv, "list", &o);
+    if (rc >= 0)
+        return rc;
+    rc = ctl_list_read(g, &o, &wo, &n);
+    if (rc)
+        return rc;
+    if (o.json)
         rc = ctl_print_json(wo, n);
     else if (n == 0)
         printf("no work orders\n");
@@ -318,8 +484,369 @@ static int ctl_wo_list(ctl_global_t *g, int argc, char **argv)
     return CTL_EXIT_OK;
 }
 
+/* One CSV field (RFC 4180): quoted when it holds a comma, quote or line
+ * break; a leading = + - @ gets a ' so that spreadsheets do not run it. */
+static void ctl_csv_field(FILE *f, const char *s, int last)
+{
+    int formula;
+
+    if (!s)
+        s = "";
+    formula = s[0] && strchr("=+-@", s[0]) != NULL;
+    if (strpbrk(s, ",\"\r\n") || formula) {
+        fputc('"', f);
+        if (formula)
+            fputc('\'', f);
+        for (; *s; s++) {
+            if (*s == '"')
+                fputc('"', f);
+            fputc(*s, f);
+        }
+        fputc('"', f);
+    } else {
+        fputs(s, f);
+    }
+    fputc(last ? '\n' : ',', f);
+}
+
+static void ctl_csv_time(FILE *f, int64_t ms, int last)
+{
+    char buf[32] = "";
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    if (ms && gmtime_r(&t, &tm))
+        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    ctl_csv_field(f, buf, last);
+}
+
+static void ctl_export_csv(FILE *f, const ledger_wo_t *wo, size_t n)
+{
+    fputs("id,number,site,status,priority,category,work_type,device,rule,title,building,floor,"
+          "room,assignee,occurrences,opened_at,due_at,acknowledged_at,started_at,resolved_at,"
+          "closed_at,last_seen_at,on_time\n",
+          f);
+    for (size_t i = 0; i < n; i++) {
+        const ledger_wo_t *w = &wo[i];
+        char num[32], occ[32];
+        const char *on_time = "";
+        snprintf(num, sizeof(num), "%lld", (long long)w->number);
+        snprintf(occ, sizeof(occ), "%lld", (long long)w->occurrences);
+        if (w->due_at && w->resolved_at)
+            on_time = w->resolved_at <= w->due_at ? "yes" : "no";
+        ctl_csv_field(f, w->id, 0);
+        ctl_csv_field(f, num, 0);
+        ctl_csv_field(f, w->site, 0);
+        ctl_csv_field(f, w->status, 0);
+        ctl_csv_field(f, w->priority, 0);
+        ctl_csv_field(f, w->category, 0);
+        ctl_csv_field(f, w->work_type, 0);
+        ctl_csv_field(f, w->device, 0);
+        ctl_csv_field(f, w->rule, 0);
+        ctl_csv_field(f, w->title, 0);
+        ctl_csv_field(f, w->building, 0);
+        ctl_csv_field(f, w->floor, 0);
+        ctl_csv_field(f, w->room, 0);
+        ctl_csv_field(f, w->assignee, 0);
+        ctl_csv_field(f, occ, 0);
+        ctl_csv_time(f, w->opened_at, 0);
+        ctl_csv_time(f, w->due_at, 0);
+        ctl_csv_time(f, w->acknowledged_at, 0);
+        ctl_csv_time(f, w->started_at, 0);
+        ctl_csv_time(f, w->resolved_at, 0);
+        ctl_csv_time(f, w->closed_at, 0);
+        ctl_csv_time(f, w->last_seen_at, 0);
+        ctl_csv_field(f, on_time, 1);
+    }
+}
+
+static int ctl_wo_export(ctl_global_t *g, int argc, char **argv)
+{
+    ctl_list_opts_t o = {0};
+    ledger_wo_t *wo = NULL;
+    size_t n = 0;
+    FILE *f;
+    int rc;
+
+    rc = ctl_list_parse(g, argc, argv, "export", &o);
+    if (rc >= 0)
+        return rc;
+    if (!o.format)
+        o.format = o.json ? "json" : "csv";
+    rc = ctl_list_read(g, &o, &wo, &n);
+    if (rc)
+        return rc;
+    f = ctl_open_out(o.out);
+    if (!f) {
+        ledger_wo_free_array(wo, n);
+        return CTL_EXIT_FAIL;
+    }
+    if (strcmp(o.format, "csv") == 0) {
+        ctl_export_csv(f, wo, n);
+    } else {
+        fputc('[', f);
+        for (size_t i = 0; i < n; i++) {
+            char *one = ledger_wo_to_json(&wo[i]);
+            fprintf(f, "%s\n  %s", i ? "," : "", one ? one : "null");
+            free(one);
+        }
+        fputs(n ? "\n]\n" : "]\n", f);
+    }
+    ledger_wo_free_array(wo, n);
+    return ctl_close_out(f, o.out) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+}
+
+/* ---- show and changes --------------------------------------------------- */
+
+static void ctl_show_time(const char *label, const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        printf("  %-16s %s\n", label, v->valuestring);
+}
+
+static void ctl_show_text(const char *json)
+{
+    cJSON *o = cJSON_Parse(json);
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "work_order");
+    const cJSON *it;
+    static const char *const fields[] = {"id",        "status", "priority", "category",
+                                         "work_type", "device", "rule",     "building",
+                                         "floor",     "room",   "assignee", "occurrences"};
+    static const char *const times[] = {"opened_at",    "due_at",      "acknowledged_at",
+                                        "started_at",   "resolved_at", "closed_at",
+                                        "last_seen_at", "cleared_at"};
+
+    if (!o)
+        return;
+    printf("Work order %.0f: %s\n", cJSON_GetNumberValue(cJSON_GetObjectItem(w, "number")),
+           cJSON_GetStringValue(cJSON_GetObjectItem(w, "title")));
+    for (size_t i = 0; i < GW_ARRAY_SIZE(fields); i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(w, fields[i]);
+        if (cJSON_IsString(v))
+            printf("  %-16s %s\n", fields[i], v->valuestring);
+        else if (cJSON_IsNumber(v))
+            printf("  %-16s %.0f\n", fields[i], v->valuedouble);
+    }
+    for (size_t i = 0; i < GW_ARRAY_SIZE(times); i++)
+        ctl_show_time(times[i], cJSON_GetObjectItemCaseSensitive(w, times[i]));
+    it = cJSON_GetObjectItemCaseSensitive(w, "evidence");
+    if (cJSON_IsObject(it)) {
+        char *ev = cJSON_PrintUnformatted(it);
+        printf("  %-16s %s\n", "evidence", ev ? ev : "");
+        free(ev);
+    }
+    printf("History\n");
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "audit"))
+    {
+        const char *from = cJSON_GetStringValue(cJSON_GetObjectItem(it, "from"));
+        const char *to = cJSON_GetStringValue(cJSON_GetObjectItem(it, "to"));
+        const char *detail = cJSON_GetStringValue(cJSON_GetObjectItem(it, "detail"));
+        printf("  %s  %-12s by %s (%s)", cJSON_GetStringValue(cJSON_GetObjectItem(it, "ts")),
+               cJSON_GetStringValue(cJSON_GetObjectItem(it, "action")),
+               cJSON_GetStringValue(cJSON_GetObjectItem(it, "actor")),
+               cJSON_GetStringValue(cJSON_GetObjectItem(it, "channel")));
+        if (from && to && strcmp(from, to) != 0)
+            printf(" %s -> %s", from, to);
+        if (detail && detail[0] != '{')
+            printf(": %s", detail);
+        putchar('\n');
+    }
+    printf("Notes\n");
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "notes"))
+        printf("  %s  %s: %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(it, "ts")),
+               cJSON_GetStringValue(cJSON_GetObjectItem(it, "actor")),
+               cJSON_GetStringValue(cJSON_GetObjectItem(it, "text")));
+    cJSON_Delete(o);
+}
+
+/* The verbs that change a work order. */
+typedef enum ctl_change_kind { CTL_STATUS, CTL_ASSIGN, CTL_NOTE } ctl_change_kind_t;
+
+typedef struct ctl_change {
+    const char *verb;
+    ctl_change_kind_t kind;
+    const char *status; /* CTL_STATUS */
+} ctl_change_t;
+
+static const ctl_change_t ctl_changes[] = {
+    {"ack", CTL_STATUS, "acknowledged"},
+    {"start", CTL_STATUS, "in_progress"},
+    {"resolve", CTL_STATUS, "resolved"},
+    {"close", CTL_STATUS, "closed"},
+    {"cancel", CTL_STATUS, "cancelled"},
+    {"assign", CTL_ASSIGN, NULL},
+    {"note", CTL_NOTE, NULL},
+};
+
+/* Who is making the change: --by, else $SUDO_USER, else the login name. */
+static const char *ctl_actor(const char *by)
+{
+    const char *s = getenv("SUDO_USER");
+    struct passwd *pw;
+
+    if (by)
+        return by;
+    if (s && *s)
+        return s;
+    pw = getpwuid(getuid());
+    return pw && pw->pw_name ? pw->pw_name : "unknown";
+}
+
+static int ctl_wo_change(const ctl_change_t *c, ctl_global_t *g, int argc, char **argv)
+{
+    const char *ref = NULL, *arg = NULL, *by = NULL, *comment = NULL;
+    ledger_actor_t actor;
+    ledger_t *lg = NULL;
+    ledger_wo_t wo;
+    char err[512];
+    int json = 0, i = 0, m, rc;
+    int want_arg = c->kind != CTL_STATUS;
+
+    while (i < argc) {
+        if (ctl_opt(argc, argv, &i, "--json", NULL) > 0) {
+            json = 1;
+            continue;
+        }
+        if ((m = ctl_opt(argc, argv, &i, "--by", &by)) != 0 ||
+            (m = c->kind == CTL_STATUS ? ctl_opt(argc, argv, &i, "--comment", &comment) : 0) != 0 ||
+            (m = ctl_global_opt(g, argc, argv, &i)) != 0) {
+            if (m < 0)
+                return CTL_EXIT_USAGE;
+            continue;
+        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return ctl_help(c->verb);
+        if (argv[i][0] == '-' && argv[i][1])
+            return ctl_usage_error("unknown option %s", argv[i]);
+        if (!ref)
+            ref = argv[i];
+        else if (want_arg && !arg)
+            arg = argv[i];
+        else
+            return ctl_usage_error("unexpected '%s'", argv[i]);
+        i++;
+    }
+    if (!ref)
+        return ctl_usage_error("%s needs a work order (number or id)", c->verb);
+    if (want_arg && (!arg || !*arg))
+        return ctl_usage_error(c->kind == CTL_ASSIGN ? "%s needs an assignee"
+                                                     : "%s needs the text of the note",
+                               c->verb);
+    if (by && !*by)
+        return ctl_usage_error("%s", "--by needs a name");
+    actor.who = ctl_actor(by);
+    actor.channel = "cli";
+
+    if (ctl_open_ledger_rw(g, &lg) < 0)
+        return CTL_EXIT_FAIL;
+    if (c->kind == CTL_STATUS)
+        rc = ledger_wo_set_status(lg, ref, c->status, &actor, comment, err, sizeof(err));
+    else if (c->kind == CTL_ASSIGN)
+        rc = ledger_wo_assign(lg, ref, arg, &actor, err, sizeof(err));
+    else
+        rc = ledger_wo_add_note(lg, ref, arg, &actor, err, sizeof(err));
+    if (rc == 0)
+        rc = ledger_wo_get(lg, ref, &wo, err, sizeof(err));
+    ledger_close(lg);
+    if (rc < 0) {
+        fprintf(stderr, "plantroomctl: %s\n", err);
+        return ctl_exit_for(rc);
+    }
+    if (json) {
+        char *one = ledger_wo_to_json(&wo);
+        printf("%s\n", one ? one : "null");
+        free(one);
+    } else if (c->kind == CTL_STATUS) {
+        printf("work order %lld: %s\n", (long long)wo.number, wo.status);
+    } else if (c->kind == CTL_ASSIGN) {
+        printf("work order %lld: assigned to %s\n", (long long)wo.number, wo.assignee);
+    } else {
+        printf("work order %lld: note added\n", (long long)wo.number);
+    }
+    ledger_wo_free_fields(&wo);
+    return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+}
+
+#define CTL_CHANGE_FN(name, idx)                                                                   \
+    static int name(ctl_global_t *g, int argc, char **argv)                                        \
+    {                                                                                              \
+        return ctl_wo_change(&ctl_changes[idx], g, argc, argv);                                    \
+    }
+CTL_CHANGE_FN(ctl_wo_ack, 0)
+CTL_CHANGE_FN(ctl_wo_start, 1)
+CTL_CHANGE_FN(ctl_wo_resolve, 2)
+CTL_CHANGE_FN(ctl_wo_close, 3)
+CTL_CHANGE_FN(ctl_wo_cancel, 4)
+CTL_CHANGE_FN(ctl_wo_assign, 5)
+CTL_CHANGE_FN(ctl_wo_note, 6)
+
+static int ctl_wo_show(ctl_global_t *g, int argc, char **argv)
+{
+    const char *ref = NULL;
+    ledger_t *lg = NULL;
+    char err[512];
+    char *json_text = NULL;
+    int json = 0, i = 0, m, rc;
+
+    while (i < argc) {
+        if (ctl_opt(argc, argv, &i, "--json", NULL) > 0) {
+            json = 1;
+            continue;
+        }
+        if ((m = ctl_global_opt(g, argc, argv, &i)) != 0) {
+            if (m < 0)
+                return CTL_EXIT_USAGE;
+            continue;
+        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return ctl_help("show");
+        if (argv[i][0] == '-' || ref)
+            return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
+                                   argv[i]);
+        ref = argv[i++];
+    }
+    if (!ref)
+        return ctl_usage_error("%s", "show needs a work order (number or id)");
+    if (ctl_open_ledger(g, &lg) < 0)
+        return CTL_EXIT_FAIL;
+    rc = ledger_wo_show_json(lg, ref, &json_text, err, sizeof(err));
+    ledger_close(lg);
+    if (rc < 0) {
+        fprintf(stderr, "plantroomctl: %s\n", err);
+        return ctl_exit_for(rc);
+    }
+    if (json)
+        printf("%s\n", json_text);
+    else
+        ctl_show_text(json_text);
+    free(json_text);
+    return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+}
+
+#define CTL_FILTERS                                                                                \
+    "[--status S] [--device D] [--priority P] [--category C] [--since T] [--active] [--limit N]"
+
 const ctl_command_t ctl_cmds_workorders[] = {
-    {"workorders", "list", ctl_wo_list, "[--json] [--status S] [--device D] [--active] [--limit N]",
-     "list work orders, newest first"},
+    {"workorders", "list", ctl_wo_list, "[--json] " CTL_FILTERS,
+     "list work orders, newest first (T: YYYY-MM-DD[THH:MM[:SS]][Z], or 7d / 12h ago)"},
+    {"workorders", "show", ctl_wo_show, "NUMBER|ID [--json]",
+     "one work order with its evidence, history (audit trail) and notes"},
+    {"workorders", "export", ctl_wo_export,
+     "[--format csv|json] [--json] [--out FILE] " CTL_FILTERS,
+     "export work orders as CSV (default) or JSON"},
+    {"workorders", "ack", ctl_wo_ack, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
+     "acknowledge an open work order"},
+    {"workorders", "assign", ctl_wo_assign, "NUMBER|ID ASSIGNEE [--by WHO] [--json]",
+     "set who does the work"},
+    {"workorders", "start", ctl_wo_start, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
+     "work started on an acknowledged order (in_progress)"},
+    {"workorders", "resolve", ctl_wo_resolve, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
+     "the work is done (resolved)"},
+    {"workorders", "close", ctl_wo_close, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
+     "completion confirmed: close a resolved order (final)"},
+    {"workorders", "cancel", ctl_wo_cancel, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
+     "cancel an open or acknowledged order (final; not after work started)"},
+    {"workorders", "note", ctl_wo_note, "NUMBER|ID TEXT [--by WHO] [--json]",
+     "add a note to a work order"},
     {NULL, NULL, NULL, NULL, NULL},
 };

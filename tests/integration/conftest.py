@@ -218,7 +218,7 @@ def make_config(tmp_path, broker_port, sim_port, mutate=None):
     for d in cfg["devices"]:
         d["interval_ms"] = 200
     for r in cfg["rules"]:
-        if r["point"] == "vibration_machine":
+        if r["point"] == "vibration_machine" and r.get("kind", "threshold") == "threshold":
             r["for_ms"] = 1000
     if mutate:
         mutate(cfg)

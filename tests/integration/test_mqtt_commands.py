@@ -2,10 +2,10 @@
 response topic with the request's correlation id. The daemon runs MQTT 5 so
 that the sender's identity may also come as a user property.
 
-The work-order and setpoint backends are not wired in this build (see
-gateway/gw_commands.c): an authorized command is answered "unavailable"
-and changes nothing; these tests pin the parsing, authorization and
-response path, and that nothing changes.
+An authorized work-order command changes the order through the ledger
+thread and is audited with its sender and channel "mqtt"; the setpoint
+backend (Modbus writes) is not wired in this build and answers
+"unavailable".
 """
 import json
 import sqlite3
@@ -90,10 +90,15 @@ def test_commands_are_authorized_and_answered(tmp_path, broker, sim, subscriber,
                             "value": 1})
         assert '"device"' in answer(sub, "setpoint", "c5")["error"]
 
-        # identity as an MQTT 5 user property; a contradicting payload is refused
-        c.send("start", {"id": "c6", "work_order": "7"}, user_from="alice")
-        a = answer(sub, "start", "c6")
-        assert "not authorized" not in a["error"] and "unavailable" in a["error"]
+        # an authorized sender, but no such work order: the ledger says so
+        c.send("ack", {"id": "c6", "from": "alice", "work_order": 99})
+        a = answer(sub, "ack", "c6")
+        assert a["ok"] is False and "99" in a["error"], a
+        # a setpoint passes authorization, then meets the missing backend
+        c.send("setpoint", {"id": "c6b", "from": "ops", "device": "lift-1", "point": "floor",
+                            "value": 3})
+        assert "unavailable" in answer(sub, "setpoint", "c6b")["error"]
+        # a contradicting MQTT 5 user property is refused
         c.send("start", {"id": "c7", "from": "alice", "work_order": 7}, user_from="mallory")
         assert "differs" in answer(sub, "start", "c7")["error"]
 
@@ -105,6 +110,53 @@ def test_commands_are_authorized_and_answered(tmp_path, broker, sim, subscriber,
         con.close()
         assert d.proc.alive()
         assert d.log().count("refused") >= 7
+    finally:
+        c.close()
+
+
+def test_authorized_commands_change_the_work_order_and_are_audited(tmp_path, broker, sim,
+                                                                  subscriber, daemon):
+    sub = subscriber(f"{BASE}/#")
+    d = daemon(config(tmp_path, broker, sim))
+    d.wait_log(f"subscribed to {BASE}/commands/+")
+    sim.set("lift-1.vibration_machine", 5.5)
+    d.wait_log("work order #1 opened")
+    c = Commander(broker["port"])
+    try:
+        c.send("ack", {"id": "a1", "from": "alice", "work_order": 1, "comment": "seen"})
+        a = answer(sub, "ack", "a1")
+        assert a["ok"] is True, a
+        assert a["result"]["work_order"]["status"] == "acknowledged"
+        assert a["result"]["work_order"]["number"] == 1
+        # identity as an MQTT 5 user property
+        c.send("assign", {"id": "a2", "work_order": "1", "assignee": "bob"}, user_from="alice")
+        assert answer(sub, "assign", "a2")["ok"] is True
+        c.send("start", {"id": "a3", "from": "alice", "work_order": 1})
+        assert answer(sub, "start", "a3")["result"]["work_order"]["status"] == "in_progress"
+        # a transition the life cycle forbids: refused with the ledger's reason
+        c.send("ack", {"id": "a4", "from": "alice", "work_order": 1})
+        a = answer(sub, "ack", "a4")
+        assert a["ok"] is False and "not allowed" in a["error"], a
+        c.send("resolve", {"id": "a5", "from": "alice", "work_order": 1})
+        assert answer(sub, "resolve", "a5")["result"]["work_order"]["status"] == "resolved"
+        # the refused sender changes nothing
+        c.send("resolve", {"id": "a6", "from": "mallory", "work_order": 1})
+        assert "not authorized" in answer(sub, "resolve", "a6")["error"]
+
+        con = sqlite3.connect(f"file:{d.ledger_path()}?mode=ro", uri=True)
+        rows = con.execute("SELECT actor, channel, to_status FROM audit WHERE actor = 'alice' "
+                           "ORDER BY id").fetchall()
+        status, assignee = con.execute(
+            "SELECT status, assignee FROM work_orders").fetchone()
+        assert not con.execute("SELECT count(*) FROM audit WHERE actor = 'mallory'").fetchone()[0]
+        con.close()
+        assert (status, assignee) == ("resolved", "bob")
+        seq = [r[2] for r in rows if r[2]]
+        seq = [x for i, x in enumerate(seq) if i == 0 or seq[i - 1] != x]
+        assert seq == ["acknowledged", "in_progress", "resolved"], rows
+        assert all(r[0] == "alice" and r[1] == "mqtt" for r in rows) and len(rows) == 4
+        # and the changes went out as work-order events
+        wait_for(lambda: len(sub.json_messages("events/workorder")) >= 5, 10, "the events")
     finally:
         c.close()
 

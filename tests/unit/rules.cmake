@@ -1,2 +1,8 @@
 # Unit tests of rules/ (rules/rule.h).
 plantroom_unit_test(test_rule_threshold SOURCES test_rule_threshold.c LIBS plantroom_rules)
+plantroom_unit_test(test_rule_trend SOURCES test_rule_trend.c LIBS plantroom_rules)
+plantroom_unit_test(test_rule_kinds SOURCES test_rule_kinds.c LIBS plantroom_rules)
+# Rule state across restarts and reloads: links the gateway (config, runtime,
+# state file) and reads the shipped profiles.
+plantroom_unit_test(test_rule_state SOURCES test_rule_state.c LIBS plantroom_gateway)
+target_compile_definitions(test_rule_state PRIVATE PLANTROOM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

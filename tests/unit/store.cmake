@@ -8,3 +8,10 @@ add_executable(test_ledger_ctl test_ledger_ctl.c)
 target_link_libraries(test_ledger_ctl PRIVATE plantroom_store)
 add_test(NAME test_ledger_ctl COMMAND test_ledger_ctl $<TARGET_FILE:plantroomctl>)
 set_tests_properties(test_ledger_ctl PROPERTIES TIMEOUT 60 LABELS unit)
+plantroom_unit_test(test_ledger_migrate SOURCES test_ledger_migrate.c LIBS plantroom_store)
+plantroom_unit_test(test_ledger_wo SOURCES test_ledger_wo.c LIBS plantroom_store)
+
+# The ledger benchmark (tests/bench/, not a test): run it by hand, see
+# docs/performance.md.
+add_executable(bench_ledger ${CMAKE_CURRENT_SOURCE_DIR}/../bench/bench_ledger.c)
+target_link_libraries(bench_ledger PRIVATE plantroom_store)

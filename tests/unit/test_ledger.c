@@ -82,7 +82,7 @@ T_TEST(test_create_schema_wal_mode)
 
     db = lt_raw(path);
     T_CHECK(db != NULL);
-    T_CHECK_EQ_INT(lt_int(db, "PRAGMA user_version"), 1);
+    T_CHECK_EQ_INT(lt_int(db, "PRAGMA user_version"), 3);
     {
         sqlite3_stmt *st = NULL;
         sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
@@ -495,8 +495,10 @@ T_TEST(test_list_filters)
     }
     db = lt_raw(lt_path("list.db"));
     T_CHECK_EQ_INT(sqlite3_exec(db,
-                                "UPDATE work_orders SET status='closed' WHERE number=1;"
-                                "UPDATE work_orders SET status='in_progress' WHERE number=2;",
+                                "UPDATE work_orders SET status='acknowledged' WHERE number<=2;"
+                                "UPDATE work_orders SET status='in_progress' WHERE number<=2;"
+                                "UPDATE work_orders SET status='resolved' WHERE number=1;"
+                                "UPDATE work_orders SET status='closed' WHERE number=1;",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
     sqlite3_close(db);
@@ -571,7 +573,7 @@ T_TEST(test_reopen_keeps_data)
 
     db = lt_raw(path);
     T_CHECK_EQ_INT(lt_int(db, "PRAGMA schema_version"), schema_before);
-    T_CHECK_EQ_INT(lt_int(db, "PRAGMA user_version"), 1);
+    T_CHECK_EQ_INT(lt_int(db, "PRAGMA user_version"), 3);
     sqlite3_close(db);
 }
 

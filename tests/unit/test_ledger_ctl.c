@@ -294,6 +294,91 @@ T_TEST(test_path_resolution)
     }
 }
 
+/* The changes, export, kpi, report and devices against a ledger file, with
+ * no daemon: results, audit rows, and exit 2 with a message for bad input. */
+T_TEST(test_changes_and_reports)
+{
+    char path[600]; /* lt_path's buffers are a ring: keep a copy */
+    char args[1024];
+    sqlite3 *db;
+
+    snprintf(path, sizeof(path), "%s", lt_path("changes.db"));
+    unlink(path);
+    make_ledger(path, 3); /* numbers 1..3; 1 critical, 2 high, 3 medium */
+#define CTL(fmt, ...)                                                                              \
+    (snprintf(args, sizeof(args), "--ledger %s " fmt, path, __VA_ARGS__), run("", args))
+    T_CHECK_EQ_INT(CTL("workorders ack %d --by alice", 1), 0);
+    T_CHECK(strstr(out, "work order 1: acknowledged") != NULL);
+    T_CHECK_EQ_INT(CTL("workorders assign '#%d' %s", 1, "'=HYPERLINK(1)'"), 0);
+    T_CHECK_EQ_INT(CTL("workorders start %d --comment 'on site' --json", 1), 0);
+    T_CHECK(strstr(out, "\"status\":\"in_progress\"") != NULL);
+    T_CHECK_EQ_INT(CTL("workorders cancel %d", 1), 2);
+    T_CHECK(strstr(errs, "in_progress -> cancelled is not allowed") != NULL);
+    T_CHECK_EQ_INT(CTL("workorders note %d 'parts ordered' --by bob", 2), 0);
+    T_CHECK_EQ_INT(CTL("workorders cancel %d", 3), 0);
+    T_CHECK_EQ_INT(CTL("workorders close %d", 3), 2);
+    T_CHECK(strstr(errs, "cancelled -> closed is not allowed (final state)") != NULL);
+    T_CHECK_EQ_INT(CTL("workorders resolve %s", "42"), 2);
+    T_CHECK(strstr(errs, "unknown work order 42") != NULL);
+    T_CHECK_EQ_INT(CTL("workorders ack %s", "x-y"), 2);
+    T_CHECK(strstr(errs, "bad work order 'x-y'") != NULL);
+    T_CHECK_EQ_INT(CTL("workorders note %d", 2), 2);
+    T_CHECK(strstr(errs, "needs the text of the note") != NULL);
+    T_CHECK_EQ_INT(CTL("workorders ack %d --bogus", 2), 2);
+    T_CHECK(strstr(errs, "unknown option --bogus") != NULL);
+
+    db = lt_raw(path);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM audit WHERE channel = 'cli'"), 5);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM audit WHERE actor = 'alice'"), 1);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM audit WHERE detail = 'on site'"), 1);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM outbox"), 8); /* 3 opened + 5 changes */
+    sqlite3_close(db);
+
+    T_CHECK_EQ_INT(CTL("workorders show %d", 1), 0);
+    T_CHECK(strstr(out, "open -> acknowledged") && strstr(out, "on site"));
+    T_CHECK_EQ_INT(CTL("workorders list --priority %s --json", "critical"), 0);
+    T_CHECK(strstr(out, "\"number\":1,") != NULL && strstr(out, "\"number\":2,") == NULL);
+    T_CHECK_EQ_INT(CTL("workorders list --since %s", "2024-05-01T14:01:30Z"), 0);
+    T_CHECK(strstr(out, "\n     3 ") != NULL && strstr(out, "\n     1 ") == NULL);
+    T_CHECK_EQ_INT(CTL("workorders list --since %s", "yesterday"), 2);
+    T_CHECK_EQ_INT(CTL("workorders list --priority %s", "urgent"), 2);
+    T_CHECK(strstr(errs, "unknown priority 'urgent'") != NULL);
+
+    /* CSV: a header and three rows; a formula-looking field is defused */
+    T_CHECK_EQ_INT(CTL("workorders export --out %s", lt_path("wo.csv")), 0);
+    slurp(lt_path("wo.csv"), out, sizeof(out));
+    T_CHECK(strncmp(out, "id,number,site,status,", 22) == 0);
+    T_CHECK(strstr(out, ",\"'=HYPERLINK(1)\",") != NULL);
+    {
+        int lines = 0;
+        for (const char *p = out; *p; p++)
+            lines += *p == '\n';
+        T_CHECK_EQ_INT(lines, 4);
+    }
+    T_CHECK_EQ_INT(CTL("workorders export --format %s", "xml"), 2);
+
+    T_CHECK_EQ_INT(CTL("kpi --from %s --to 2024-06-01 --json", "2024-05-01"), 0);
+    {
+        cJSON *o = cJSON_Parse(out);
+        T_CHECK_EQ_INT(num(cJSON_GetObjectItem(o, "overall"), "opened"), 3);
+        T_CHECK_EQ_INT(num(cJSON_GetObjectItem(o, "overall"), "cancelled"), 1);
+        cJSON_Delete(o);
+    }
+    T_CHECK_EQ_INT(CTL("kpi --from %s", "May"), 2);
+    T_CHECK_EQ_INT(CTL("kpi --from %s --to 2024-05-01", "2024-06-01"), 2);
+    T_CHECK(strstr(errs, "--to must be after --from") != NULL);
+    T_CHECK_EQ_INT(CTL("report --month %s", "2024-05"), 0);
+    T_CHECK(strstr(out, "Monthly maintenance report 2024-05") && strstr(out, "target 98 %"));
+    T_CHECK_EQ_INT(CTL("report --month %s --json --out %s", "2024-05", lt_path("r.json")), 0);
+    slurp(lt_path("r.json"), out, sizeof(out));
+    T_CHECK(strstr(out, "\"month\":\"2024-05\"") != NULL);
+    T_CHECK_EQ_INT(CTL("report %s", "--json"), 2);
+    T_CHECK(strstr(errs, "report needs --month") != NULL);
+    T_CHECK_EQ_INT(CTL("devices %s", "--json"), 0);
+    T_CHECK(strcmp(out, "[]\n") == 0);
+#undef CTL
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -307,6 +392,7 @@ int main(int argc, char **argv)
     T_RUN(test_missing_ledger);
     T_RUN(test_list_table_and_json);
     T_RUN(test_path_resolution);
+    T_RUN(test_changes_and_reports);
     lt_cleanup();
     return t_done();
 }

@@ -401,6 +401,138 @@ T_TEST(test_start_errors)
     T_CHECK_EQ_INT(WEXITSTATUS(status), 0);
 }
 
+/* Rollups and device status go in with the batch; a policy with a report
+ * directory makes the thread write last month's report by itself, once. */
+T_TEST(test_rollup_device_policy_report)
+{
+    const char *path = lt_path("house.db");
+    char dir[600], month[8], file[700];
+    ledger_t *lg = NULL;
+    ledger_trigger_t t = lt_trigger("hq", "lift-1", "vib", 1714600000000LL); /* May 2024 */
+    ledger_worker_t *w;
+    ledger_op_rollup_t *ro;
+    ledger_op_policy_t *po;
+    ledger_policy_t p;
+    char err[256];
+    sqlite3 *db;
+
+    T_CHECK_EQ_INT(ledger_open(&lg, path, LEDGER_OPEN_CREATE, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(ledger_wo_trigger(lg, &t, NULL, err, sizeof(err)), 0);
+    ledger_close(lg);
+    snprintf(dir, sizeof(dir), "%s", lt_path("reports"));
+    T_CHECK_EQ_INT(mkdir(dir, 0750), 0);
+
+    w = start("house.db", NULL);
+    T_CHECK(w != NULL);
+    if (!w)
+        return;
+    ro = ledger_op_rollup_new(2);
+    T_CHECK(ro != NULL);
+    for (size_t i = 0; ro && i < 2; i++) {
+        ledger_rollup_row_t *r = &ro->rows[i];
+        snprintf(r->device, sizeof(r->device), "meter-main");
+        snprintf(r->point, sizeof(r->point), i ? "power" : "energy_total");
+        snprintf(r->unit, sizeof(r->unit), i ? "kW" : "kWh");
+        r->ts_ms = time(NULL) * 1000LL; /* recent: retention keeps it */
+        r->min = r->max = r->sum = 5;
+        r->count = 1;
+        r->last_ts = r->ts_ms;
+    }
+    if (ro)
+        ledger_worker_submit(w, &ro->hdr);
+    ledger_worker_submit(
+        w, &ledger_op_device_new("meter-main", "offline", time(NULL) * 1000LL, "timeout")->hdr);
+    ledger_policy_default(&p);
+    snprintf(p.report_dir, sizeof(p.report_dir), "%s", dir);
+    po = ledger_op_policy_new(&p);
+    ledger_worker_submit(w, &po->hdr);
+
+    ledger_prev_month(time(NULL) * 1000LL, month);
+    snprintf(file, sizeof(file), "%s/report-%s.json", dir, month);
+    for (int i = 0; i < 100 && access(file, R_OK) != 0; i++)
+        usleep(50 * 1000);
+    T_CHECK(access(file, R_OK) == 0);
+    T_CHECK_EQ_INT(ledger_worker_stop(w), 0);
+
+    db = lt_raw(path);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM rollup_1m"), 2);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM device_events WHERE status = 'offline'"), 1);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM reports"), 1);
+    sqlite3_close(db);
+}
+
+/* People's changes through the thread (as commands over MQTT arrive):
+ * answered after commit, refusals answered with their reason and not
+ * reported as ledger errors. */
+T_TEST(test_change_ops)
+{
+    static const ledger_actor_t op_by = {"dispatcher", "mqtt"};
+    gw_queue_t results;
+    ledger_worker_t *w;
+    ledger_ev_changed_t got[4];
+    int ngot = 0, errors = 0, outbox = 0;
+    sqlite3 *db;
+
+    gw_queue_init(&results, NULL, NULL);
+    w = start("change.db", &results);
+    T_CHECK(w != NULL);
+    if (!w) {
+        gw_queue_destroy(&results);
+        return;
+    }
+    submit_trigger(w, LEDGER_OP_TRIGGER, "lift-1", "vib", 1);
+    ledger_worker_submit(
+        w,
+        &ledger_op_change_new(LEDGER_CHANGE_STATUS, "1", "acknowledged", "on it", &op_by, 11)->hdr);
+    ledger_worker_submit(
+        w, &ledger_op_change_new(LEDGER_CHANGE_STATUS, "1", "closed", NULL, &op_by, 12)->hdr);
+    ledger_worker_submit(
+        w, &ledger_op_change_new(LEDGER_CHANGE_ASSIGN, "#1", "bob", NULL, &op_by, 13)->hdr);
+    ledger_worker_submit(
+        w, &ledger_op_change_new(LEDGER_CHANGE_NOTE, "7", "hello", NULL, &op_by, 14)->hdr);
+    T_CHECK(ledger_op_change_new(LEDGER_CHANGE_NOTE, "1", "x", NULL, NULL, 1) == NULL);
+    T_CHECK_EQ_INT(ledger_worker_stop(w), 0);
+
+    for (gw_msg_t *m = gw_queue_take_all(&results), *next; m; m = next) {
+        next = m->next;
+        if (m->kind == LEDGER_EV_CHANGED && ngot < 4)
+            got[ngot++] = *(ledger_ev_changed_t *)m;
+        errors += m->kind == LEDGER_EV_ERROR;
+        outbox += m->kind == LEDGER_EV_OUTBOX;
+        gw_msg_free(m);
+    }
+    T_CHECK_EQ_INT(errors, 0);
+    T_CHECK_EQ_INT(outbox, 3); /* opened, acknowledged, assigned */
+    T_CHECK_EQ_INT(ngot, 4);
+    for (int i = 0; i < ngot; i++) {
+        switch (got[i].tag) {
+        case 11:
+            T_CHECK_EQ_INT(got[i].rc, 0);
+            T_CHECK_STR(got[i].status, "acknowledged");
+            T_CHECK_EQ_INT(got[i].number, 1);
+            break;
+        case 12:
+            T_CHECK_EQ_INT(got[i].rc, GW_ESTATE);
+            T_CHECK(strstr(got[i].msg, "acknowledged -> closed is not allowed") != NULL);
+            break;
+        case 13:
+            T_CHECK_EQ_INT(got[i].rc, 0);
+            break;
+        case 14:
+            T_CHECK_EQ_INT(got[i].rc, GW_ENOENT);
+            T_CHECK(strstr(got[i].msg, "unknown work order 7") != NULL);
+            break;
+        default:
+            T_CHECK(!"unexpected tag");
+        }
+    }
+    db = lt_raw(lt_path("change.db"));
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM audit WHERE channel = 'mqtt'"), 2);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM work_orders WHERE assignee = 'bob'"), 1);
+    sqlite3_close(db);
+    gw_queue_destroy(&results);
+}
+
 int main(void)
 {
     lt_tmpdir();
@@ -410,6 +542,8 @@ int main(void)
     T_RUN(test_load_and_ack);
     T_RUN(test_bad_op_keeps_batch);
     T_RUN(test_locked_batch_is_retried);
+    T_RUN(test_rollup_device_policy_report);
+    T_RUN(test_change_ops);
     T_RUN(test_start_errors);
     lt_cleanup();
     return t_done();

@@ -1,0 +1,75 @@
+/*
+ * gw_control.h: the daemon's control socket: a Unix domain stream socket
+ * (mode 0660, optionally chowned to a group) served on the loop thread
+ * (uv_pipe). The protocol is newline-delimited JSON, one request per line,
+ * one response line per request, in order:
+ *
+ *   -> {"cmd":"status"}
+ *   <- {"ok":true,"result":{...}}
+ *   -> {"cmd":"nope"}
+ *   <- {"ok":false,"error":"unknown command \"nope\" (status, reload, ping)"}
+ *
+ * Commands are rows of one table in gw_control.c (name, handler, summary):
+ * to add one (e.g. "write" for a Modbus setpoint), write a handler and add a
+ * row. Handlers run on the loop thread and may read and change daemon state.
+ * plantroomctl (gateway/ctl/ctl_status.c) is the client.
+ */
+#ifndef PLANTROOM_GW_CONTROL_H
+#define PLANTROOM_GW_CONTROL_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct gw_daemon gw_daemon_t;
+typedef struct gw_control gw_control_t;
+typedef struct gw_control_call gw_control_call_t;
+
+/* A handler's return value: the answer comes later (gw_control_finish). */
+#define GW_CONTROL_LATER 1
+
+/* A command: fill result (an empty object to add members to) and return 0,
+ * or return a negative code with a one-line reason in err. req is the whole
+ * request object (arguments are its other members).
+ *
+ * A command whose answer needs another thread (a Modbus write goes to its
+ * bus thread) calls gw_control_defer(call), keeps what it returns, returns
+ * GW_CONTROL_LATER, and later calls gw_control_finish on the loop thread.
+ * Until then that connection's next requests wait, so answers stay in
+ * request order. */
+typedef int (*gw_control_fn)(gw_daemon_t *d, const cJSON *req, cJSON *result,
+                             gw_control_call_t *call, char *err, size_t errlen);
+
+typedef struct gw_control_cmd {
+    const char *name; /* NULL ends the table */
+    gw_control_fn fn;
+    const char *summary;
+} gw_control_cmd_t;
+
+/* Longest request line accepted; a longer one closes the connection. */
+#define GW_CONTROL_LINE_MAX (64 * 1024)
+
+/* Listen on path. A stale socket file left by a crashed daemon is removed;
+ * one that another process answers on is an error (two daemons on one
+ * state directory). group "" keeps the daemon's group. Returns 0 or a
+ * negative code with the reason in err. */
+int gw_control_start(gw_control_t **out, uv_loop_t *loop, gw_daemon_t *d, const char *path,
+                     const char *group, char *err, size_t errlen);
+/* Close the listener and every connection, remove the socket file. The
+ * memory goes with the handles' close callbacks (run the loop once more). */
+void gw_control_close(gw_control_t *c);
+
+/* Keep call past the handler's return; NULL when it cannot be deferred
+ * (out of memory, or no connection to answer). */
+gw_control_call_t *gw_control_defer(gw_control_call_t *call);
+/* Answer a deferred call (loop thread), exactly once: rc 0 with result
+ * (taken; may be NULL), or a negative rc with err. If the client has left,
+ * the answer is dropped. Frees call. */
+void gw_control_finish(gw_control_call_t *call, int rc, cJSON *result, const char *err);
+
+/* Handle one request line without a connection; returns the response line
+ * (malloc'd, ending in '\n'), NULL on out of memory. For tests and reuse;
+ * a command that defers is answered with an error here. */
+char *gw_control_handle(gw_daemon_t *d, const char *line, size_t len);
+
+#endif

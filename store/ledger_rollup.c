@@ -1,0 +1,231 @@
+/*
+ * ledger_rollup.c: telemetry rollups, device status and retention
+ * (store/ledger.h).
+ *
+ * The daemon's loop (gateway/gw_rollup.c) accumulates good samples per point
+ * into 1-minute buckets and hands closed buckets to the ledger thread, which
+ * merges each into rollup_1m and into its hour in rollup_1h. Buckets keep
+ * min, max, sum and count (mean = sum / count), so merging is exact and a
+ * bucket that arrives in two parts (a restart mid-minute) is still right.
+ * Retention (ledger_purge) runs on the ledger thread once a day; audit rows
+ * can only be deleted below a horizon that moves forward (schema v2).
+ */
+#include "store/ledger.h"
+#include "store/ledger_int.h"
+
+#include "gateway/gw_clock.h"
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LEDGER__DAY_MS (24LL * 3600 * 1000)
+
+static int ledger__rollup_row(ledger_t *lg, const ledger_rollup_row_t *r, char *err, size_t errlen)
+{
+    static const int ids[] = {ST_ROLLUP_1M, ST_ROLLUP_1H};
+    sqlite3_stmt *st;
+    int src;
+    int rc;
+
+    if (!r->device[0] || !r->point[0] || r->count <= 0)
+        return ledger__fail(GW_EINVAL, err, errlen, "rollup row without device, point or count");
+    for (size_t i = 0; i < GW_ARRAY_SIZE(ids); i++) {
+        rc = ledger__stmt(lg, ids[i], &st, err, errlen);
+        if (rc < 0)
+            return rc;
+        src = ledger__bind(st, "ttitdddii", r->device, r->point, r->ts_ms, r->unit, r->min, r->max,
+                           r->sum, r->count, r->last_ts);
+        rc = src == SQLITE_OK ? ledger__exec(lg, st, "write rollup", err, errlen)
+                              : ledger__dberr(lg, src, err, errlen, "bind rollup");
+        if (rc < 0)
+            return rc;
+    }
+    rc = ledger__stmt(lg, ST_DEVICE_SEEN, &st, err, errlen);
+    if (rc < 0)
+        return rc;
+    src = ledger__bind(st, "ti", r->device, r->last_ts);
+    return src == SQLITE_OK ? ledger__exec(lg, st, "device last seen", err, errlen)
+                            : ledger__dberr(lg, src, err, errlen, "bind last seen");
+}
+
+int ledger_rollup_add(ledger_t *lg, const ledger_rollup_row_t *rows, size_t n, char *err,
+                      size_t errlen)
+{
+    int own_tx = 0;
+    int rc;
+
+    rc = ledger__op_begin(lg, &own_tx, err, errlen);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = ledger__rollup_row(lg, &rows[i], err, errlen);
+    return ledger__op_end(lg, own_tx, rc, err, errlen);
+}
+
+int ledger_device_status(ledger_t *lg, const char *device, const char *status, int64_t ts_ms,
+                         const char *detail, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int own_tx = 0;
+    int src;
+    int rc;
+
+    if (!device || !*device || !status || !*status)
+        return ledger__fail(GW_EINVAL, err, errlen, "device status needs a device and a status");
+    rc = ledger__op_begin(lg, &own_tx, err, errlen);
+    if (rc < 0)
+        return rc;
+    /* The same status again (the daemon restarted): nothing changed. */
+    {
+        sqlite3_stmt *q = NULL;
+        src = sqlite3_prepare_v2(ledger__db(lg), "SELECT status FROM devices WHERE name = ?1", -1,
+                                 &q, NULL);
+        if (src == SQLITE_OK)
+            src = ledger__bind(q, "t", device);
+        if (src == SQLITE_OK)
+            src = sqlite3_step(q);
+        if (src == SQLITE_ROW) {
+            const unsigned char *cur = sqlite3_column_text(q, 0);
+            int same = cur && strcmp((const char *)cur, status) == 0;
+            sqlite3_finalize(q);
+            if (same)
+                return ledger__op_end(lg, own_tx, 0, err, errlen);
+        } else {
+            sqlite3_finalize(q);
+            if (src != SQLITE_DONE)
+                return ledger__op_end(
+                    lg, own_tx, ledger__dberr(lg, src, err, errlen, "read device"), err, errlen);
+        }
+    }
+    rc = ledger__stmt(lg, ST_DEVICE_STATUS, &st, err, errlen);
+    if (rc == 0) {
+        src = ledger__bind(st, "ttit", device, status, ts_ms, detail);
+        rc = src == SQLITE_OK ? ledger__exec(lg, st, "device status", err, errlen)
+                              : ledger__dberr(lg, src, err, errlen, "bind device status");
+    }
+    if (rc == 0)
+        rc = ledger__stmt(lg, ST_DEVICE_EVENT, &st, err, errlen);
+    if (rc == 0) {
+        src = ledger__bind(st, "titt", device, ts_ms, status, detail);
+        rc = src == SQLITE_OK ? ledger__exec(lg, st, "device event", err, errlen)
+                              : ledger__dberr(lg, src, err, errlen, "bind device event");
+    }
+    return ledger__op_end(lg, own_tx, rc, err, errlen);
+}
+
+static void ledger__json_time(cJSON *o, const char *key, sqlite3_stmt *st, int col)
+{
+    char buf[32];
+
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        cJSON_AddNullToObject(o, key);
+    else
+        cJSON_AddStringToObject(o, key,
+                                gw_format_iso8601(sqlite3_column_int64(st, col), buf, sizeof(buf)));
+}
+
+int ledger_devices_json(ledger_t *lg, char **out, char *err, size_t errlen)
+{
+    static const char sql[] =
+        "SELECT d.name, d.status, d.status_since, d.last_seen, d.detail,"
+        " (SELECT COUNT(DISTINCT point) FROM rollup_1h r WHERE r.device = d.name)"
+        " FROM devices d ORDER BY d.name";
+    sqlite3_stmt *st = NULL;
+    cJSON *arr = cJSON_CreateArray();
+    int src;
+    int rc = 0;
+
+    *out = NULL;
+    if (!arr)
+        return ledger__fail(GW_ENOMEM, err, errlen, "out of memory");
+    src = sqlite3_prepare_v2(ledger__db(lg), sql, -1, &st, NULL);
+    while (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        const unsigned char *status = sqlite3_column_text(st, 1);
+        const unsigned char *detail = sqlite3_column_text(st, 4);
+        cJSON_AddItemToArray(arr, o);
+        cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(st, 0));
+        cJSON_AddStringToObject(o, "status", status ? (const char *)status : "unknown");
+        ledger__json_time(o, "status_since", st, 2);
+        ledger__json_time(o, "last_seen", st, 3);
+        if (detail)
+            cJSON_AddStringToObject(o, "detail", (const char *)detail);
+        else
+            cJSON_AddNullToObject(o, "detail");
+        cJSON_AddNumberToObject(o, "points", (double)sqlite3_column_int64(st, 5));
+        src = SQLITE_OK;
+    }
+    if (src != SQLITE_DONE)
+        rc = ledger__dberr(lg, src, err, errlen, "list devices");
+    sqlite3_finalize(st);
+    if (rc == 0) {
+        *out = cJSON_PrintUnformatted(arr);
+        if (!*out)
+            rc = ledger__fail(GW_ENOMEM, err, errlen, "out of memory");
+    }
+    cJSON_Delete(arr);
+    return rc;
+}
+
+/* Run one DELETE/UPDATE with a time bound; adds the rows changed to *n. */
+static int ledger__purge_one(ledger_t *lg, const char *sql, int64_t bound, int64_t *n, char *err,
+                             size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int src = sqlite3_prepare_v2(ledger__db(lg), sql, -1, &st, NULL);
+
+    if (src == SQLITE_OK)
+        src = ledger__bind(st, "i", bound);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return ledger__dberr(lg, src, err, errlen, "purge");
+    *n += sqlite3_changes(ledger__db(lg));
+    return 0;
+}
+
+int ledger_purge(ledger_t *lg, int64_t now_ms, int64_t *deleted, char *err, size_t errlen)
+{
+    const ledger_policy_t *p = ledger__policy(lg);
+    int64_t audit_before = now_ms - (int64_t)p->audit_retention_days * LEDGER__DAY_MS;
+    int64_t n = 0, moved = 0;
+    int own_tx = 0;
+    int rc;
+
+    if (p->audit_retention_days < 1 || p->rollup_1m_retention_days < 1 ||
+        p->rollup_1h_retention_days < 1)
+        return ledger__fail(GW_EINVAL, err, errlen, "retention must be at least one day");
+    rc = ledger__op_begin(lg, &own_tx, err, errlen);
+    if (rc < 0)
+        return rc;
+    /* The horizon never moves back (a trigger refuses): MAX keeps it. */
+    rc = ledger__purge_one(lg,
+                           "UPDATE audit_horizon SET before_ts = MAX(before_ts, ?1) WHERE id = 1",
+                           audit_before, &moved, err, errlen);
+    if (rc == 0)
+        rc = ledger__purge_one(lg,
+                               "DELETE FROM audit WHERE ts < ?1 AND ts < (SELECT before_ts FROM"
+                               " audit_horizon WHERE id = 1)",
+                               audit_before, &n, err, errlen);
+    if (rc == 0)
+        rc = ledger__purge_one(lg, "DELETE FROM rollup_1m WHERE ts < ?1",
+                               now_ms - (int64_t)p->rollup_1m_retention_days * LEDGER__DAY_MS, &n,
+                               err, errlen);
+    if (rc == 0)
+        rc = ledger__purge_one(lg, "DELETE FROM rollup_1h WHERE ts < ?1",
+                               now_ms - (int64_t)p->rollup_1h_retention_days * LEDGER__DAY_MS, &n,
+                               err, errlen);
+    if (rc == 0)
+        rc = ledger__purge_one(lg, "DELETE FROM device_events WHERE ts < ?1",
+                               now_ms - (int64_t)p->rollup_1h_retention_days * LEDGER__DAY_MS, &n,
+                               err, errlen);
+    rc = ledger__op_end(lg, own_tx, rc, err, errlen);
+    if (rc == 0 && deleted)
+        *deleted = n;
+    return rc;
+}

@@ -1,0 +1,6 @@
+# Unit tests of the service parts: ledger counts and online backup
+# (store/ledger_admin.h) on real SQLite files. The daemon side (control
+# socket, metrics, systemd notify) is tested end to end in
+# tests/integration/test_service_*.py.
+plantroom_unit_test(test_ledger_admin SOURCES test_ledger_admin.c
+  LIBS plantroom_store PkgConfig::SQLITE Threads::Threads)

@@ -1,0 +1,204 @@
+/*
+ * test_rule_state.c: rule state across restarts and reloads (gateway/
+ * gw_rulestate.c, gw_runtime_carry, gw_rule_cfg_equal): a saved trend, its
+ * baseline and its firing state come back after a "restart" (a new runtime
+ * from the same config); an alarm-side change (limit, horizon) keeps the
+ * state, a learning change (day_ms) resets it; unknown records are skipped;
+ * a missing file loads nothing; a damaged one is refused whole; no .new file
+ * is left behind. Real files in a temporary directory.
+ */
+#include "gateway/gw_config.h"
+#include "gateway/gw_rules.h"
+#include "gateway/gw_runtime.h"
+#include "tests/gen/gen.h"
+#include "tests/unit/t.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/plantroom-rulestate-XXXXXX";
+
+/* Write a config with the given extra rule parameters for the trend rule
+ * and build a runtime from it. */
+static gw_runtime_t *runtime_with(const char *trend_extra, const char *extra_rule)
+{
+    char path[512], err[256];
+    gw_config_t *cfg = NULL;
+    gw_runtime_t *rt = NULL;
+    gw_errlist_t el;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/site.json", dir);
+    f = fopen(path, "w");
+    fprintf(f,
+            "{\"site\": {\"id\": \"t\"}, \"state_dir\": \"%s\", \"profiles_dir\": \"%s\",\n"
+            " \"buses\": [{\"name\": \"b\", \"type\": \"tcp\", \"host\": \"127.0.0.1\", "
+            "\"port\": 1502}],\n"
+            " \"devices\": [{\"name\": \"lift-1\", \"bus\": \"b\", \"unit_id\": 1, "
+            "\"profile\": \"elevator\"}],\n"
+            " \"rules\": [{\"name\": \"trend\", \"device\": \"lift-1\", \"point\": "
+            "\"vibration_machine\", \"kind\": \"trend\", \"iso10816\": \"10816-1:I\", "
+            "\"learn_n\": 100 %s},\n"
+            "   {\"name\": \"doors\", \"device\": \"lift-1\", \"point\": \"door_cycles\", "
+            "\"kind\": \"counter\", \"limit\": 1000}%s]}\n",
+            dir, PLANTROOM_SOURCE_DIR "/drivers/profiles", trend_extra, extra_rule);
+    fclose(f);
+    gw_errlist_init(&el);
+    if (gw_config_load(path, NULL, &cfg, &el) != 0) {
+        for (size_t i = 0; i < el.n; i++)
+            fprintf(stderr, "config: %s\n", el.msgs[i]);
+        gw_errlist_free(&el);
+        return NULL;
+    }
+    gw_errlist_free(&el);
+    if (gw_runtime_build(&rt, cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "runtime: %s\n", err);
+        return NULL;
+    }
+    return rt;
+}
+
+/* Feed 30 days of wear into the trend and 500 door cycles into the counter. */
+static void feed(gw_runtime_t *rt)
+{
+    gen_t g = {.shape = GEN_LINEAR,
+               .base = 1.2,
+               .rate = 0.1,
+               .onset_ms = 5 * GEN_DAY_MS,
+               .noise_sd = 0.1,
+               .rng = 9};
+    rule_action_t a;
+
+    for (int64_t ts = 0; ts < 30 * GEN_DAY_MS; ts += 60000) {
+        gw_sample_t s = {0, ts, gen_value(&g, ts), GW_Q_GOOD};
+        rule_eval(&rt->rules[0].cfg->rule, &rt->rules[0].st, &s, &a);
+    }
+    for (int i = 0; i <= 500; i++) {
+        gw_sample_t s = {1, i * 1000, 70000 + i, GW_Q_GOOD};
+        rule_eval(&rt->rules[1].cfg->rule, &rt->rules[1].st, &s, &a);
+    }
+}
+
+T_TEST(restart_keeps_prediction)
+{
+    char path[512], err[256];
+    gw_runtime_t *rt = runtime_with("", ""), *rt2;
+    size_t loaded, skipped;
+
+    T_CHECK(rt != NULL);
+    if (!rt)
+        return;
+    feed(rt);
+    T_CHECK_EQ_INT(rt->rules[0].st.u.trend.firing, 1);
+    T_CHECK_NEAR(rt->rules[1].st.u.counter.acc, 500, 1e-9);
+    T_CHECK_STR(rt->cfg->rules_state_path + strlen(dir), "/rules.state");
+    T_CHECK_EQ_INT(gw_rulestate_save(rt, rt->cfg->rules_state_path, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s.new", rt->cfg->rules_state_path);
+    T_CHECK(access(path, F_OK) != 0);
+
+    /* Restart: a fresh runtime, then the file. */
+    rt2 = runtime_with("", "");
+    T_CHECK_EQ_INT(rt2->rules[0].st.u.trend.firing, 0);
+    T_CHECK_EQ_INT(
+        gw_rulestate_load(rt2, rt->cfg->rules_state_path, &loaded, &skipped, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(loaded, 2);
+    T_CHECK_EQ_INT(skipped, 0);
+    T_CHECK(memcmp(&rt2->rules[0].st, &rt->rules[0].st, sizeof(rule_state_t)) == 0);
+    T_CHECK_EQ_INT(rt2->rules[0].st.u.trend.firing, 1);
+    T_CHECK(rt2->rules[0].st.u.trend.pred_lo > 0);
+    T_CHECK_NEAR(rt2->rules[1].st.u.counter.acc, 500, 1e-9);
+    gw_runtime_free(rt2);
+
+    /* Alarm-side change (limit, horizon): kept. Learning change: reset. */
+    rt2 = runtime_with(", \"limit\": 7.1, \"horizon_days\": 5", "");
+    gw_rulestate_load(rt2, rt->cfg->rules_state_path, &loaded, &skipped, err, sizeof(err));
+    T_CHECK_EQ_INT(loaded, 2);
+    T_CHECK_EQ_INT(rt2->rules[0].st.u.trend.dn, rt->rules[0].st.u.trend.dn);
+    gw_runtime_free(rt2);
+    rt2 = runtime_with(", \"day_ms\": 3600000", "");
+    gw_rulestate_load(rt2, rt->cfg->rules_state_path, &loaded, &skipped, err, sizeof(err));
+    T_CHECK_EQ_INT(loaded, 1);
+    T_CHECK_EQ_INT(skipped, 1);
+    T_CHECK_EQ_INT(rt2->rules[0].st.u.trend.dn, 0);
+    gw_runtime_free(rt2);
+    gw_runtime_free(rt);
+}
+
+/* Reload: gw_runtime_carry keeps the state through a limit change. */
+T_TEST(reload_carries_on_alarm_change)
+{
+    gw_runtime_t *old = runtime_with("", ""), *rt = runtime_with(", \"limit\": 7.1", "");
+
+    feed(old);
+    T_CHECK(gw_rule_cfg_equal(rt->rules[0].cfg, old->rules[0].cfg));
+    gw_runtime_carry(rt, old);
+    T_CHECK_EQ_INT(rt->rules[0].st.u.trend.dn, old->rules[0].st.u.trend.dn);
+    T_CHECK_NEAR(rt->rules[1].st.u.counter.acc, 500, 1e-9);
+    gw_runtime_free(rt);
+    rt = runtime_with(", \"smooth_n\": 20", "");
+    T_CHECK(!gw_rule_cfg_equal(rt->rules[0].cfg, old->rules[0].cfg));
+    gw_runtime_carry(rt, old);
+    T_CHECK_EQ_INT(rt->rules[0].st.u.trend.dn, 0);
+    gw_runtime_free(rt);
+    gw_runtime_free(old);
+}
+
+T_TEST(missing_and_damaged_files)
+{
+    char path[600], err[256];
+    gw_runtime_t *rt = runtime_with("", "");
+    size_t loaded = 9, skipped = 9;
+    FILE *f;
+    long n;
+    char *buf;
+
+    snprintf(path, sizeof(path), "%s/none.state", dir);
+    T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &loaded, &skipped, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(loaded + skipped, 0);
+    /* Truncate a good file by one byte: refused whole. */
+    feed(rt);
+    T_CHECK_EQ_INT(gw_rulestate_save(rt, rt->cfg->rules_state_path, err, sizeof(err)), 0);
+    f = fopen(rt->cfg->rules_state_path, "rb");
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n);
+    T_CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    f = fopen(path, "wb");
+    fwrite(buf, 1, (size_t)n - 1, f);
+    fclose(f);
+    T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &loaded, &skipped, err, sizeof(err)), GW_EIO);
+    T_CHECK(strstr(err, "damaged") != NULL);
+    /* One flipped bit in a state: the checksum refuses it. */
+    buf[n / 2] ^= 1;
+    f = fopen(path, "wb");
+    fwrite(buf, 1, (size_t)n, f);
+    fclose(f);
+    T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &loaded, &skipped, err, sizeof(err)), GW_EIO);
+    T_CHECK_EQ_INT(loaded, 0);
+    free(buf);
+    unlink(path);
+    gw_runtime_free(rt);
+}
+
+int main(void)
+{
+    char path[600];
+
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    T_RUN(restart_keeps_prediction);
+    T_RUN(reload_carries_on_alarm_change);
+    T_RUN(missing_and_damaged_files);
+    snprintf(path, sizeof(path), "%s/rules.state", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/site.json", dir);
+    unlink(path);
+    rmdir(dir);
+    return t_done();
+}

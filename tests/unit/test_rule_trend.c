@@ -1,0 +1,284 @@
+/*
+ * test_rule_trend.c: the predictive rule (RULE_TREND, rules/rule_trend.c) on
+ * synthetic degradations with known truth (tests/gen/gen.h), one reading a
+ * minute on a test clock (the samples' timestamps): a gradual degradation
+ * opens a preventive order at least 7 days before the true crossing with a
+ * predicted date within 20% of the true remaining time; 90 healthy noisy
+ * days raise nothing; a step is seen by the change detector; the zone does
+ * not flicker; the order resolves when the signal recovers.
+ */
+#include "rules/rule.h"
+#include "tests/gen/gen.h"
+#include "tests/unit/t.h"
+
+#include <stdio.h>
+
+#define MIN_MS 60000LL
+#define T0     (1767225600000LL) /* 2026-01-01T00:00:00Z */
+
+typedef struct run {
+    int n[4];
+    rule_action_t first_open, last;
+    int64_t open_ts;
+    gw_priority_t best_prio; /* highest (lowest number) priority asked */
+    int zone_changes;
+    int change_seen;
+    int prev_z; /* zone + 1 of the previous reading, 0: none */
+} run_t;
+
+static void trend_cfg(rule_cfg_t *c)
+{
+    char err[128];
+
+    rule_cfg_defaults(c, RULE_TREND);
+    T_CHECK_EQ_INT(rule_iso10816_zones("10816-1:I", c->u.trend.zones), 0);
+    c->u.trend.limit = c->u.trend.zones[2]; /* 4.5 mm/s: C/D */
+    T_CHECK_EQ_INT(rule_validate(c, err, sizeof(err)), 0);
+}
+
+/* Feed gen from T0 for days at one reading a minute; stop early (after the
+ * first action of kind stop_at, when not NONE). */
+static void feed(const rule_cfg_t *c, rule_state_t *st, gen_t *g, int64_t from, int64_t to,
+                 run_t *r)
+{
+    for (int64_t ts = from; ts < to; ts += MIN_MS) {
+        gw_sample_t s = {
+            .point_id = 1, .ts_ms = ts, .value = gen_value(g, ts), .quality = GW_Q_GOOD};
+        rule_action_t a;
+        rule_action_kind_t k = rule_eval(c, st, &s, &a);
+        int z = rule_zone_of(c->u.trend.zones, st->u.trend.rsum / st->u.trend.rn);
+        if (r->prev_z > 0 && z != r->prev_z - 1)
+            r->zone_changes++;
+        r->prev_z = z + 1;
+        r->change_seen |= st->u.trend.change;
+        if (k == RULE_ACT_NONE)
+            continue;
+        r->n[k]++;
+        r->last = a;
+        if (k == RULE_ACT_OPEN && r->n[k] == 1) {
+            r->first_open = a;
+            r->open_ts = ts;
+            r->best_prio = a.priority;
+        }
+        if (a.has_priority && a.priority < r->best_prio && k != RULE_ACT_RESOLVE)
+            r->best_prio = a.priority;
+    }
+}
+
+static void check_degradation(gen_t *g, const char *what, double floor)
+{
+    rule_cfg_t c;
+    rule_state_t st;
+    run_t r = {0};
+    int64_t truth, lead, predicted_left, true_left;
+
+    trend_cfg(&c);
+    if (floor > 0) {
+        c.u.trend.model = RULE_MODEL_EXP;
+        c.u.trend.floor_set = 1;
+        c.u.trend.floor = floor;
+    }
+    rule_init(&c, &st);
+    truth = gen_crossing(g, c.u.trend.limit);
+    T_CHECK(truth > T0);
+    feed(&c, &st, g, T0, truth, &r);
+    T_CHECK_EQ_INT(r.n[RULE_ACT_OPEN], 1);
+    T_CHECK_EQ_INT(r.n[RULE_ACT_RESOLVE], 0);
+    T_CHECK(r.n[RULE_ACT_UPDATE] >= 1);
+    lead = truth - r.open_ts;
+    predicted_left = r.first_open.predicted_ms - r.open_ts;
+    true_left = truth - r.open_ts;
+    fprintf(stderr,
+            "  %s: opened %.1f days before the crossing; predicted %.1f days left (true %.1f), "
+            "earliest %.1f, latest %.1f; slope %.3f/day; priority %s -> %s\n",
+            what, (double)lead / GEN_DAY_MS, (double)predicted_left / GEN_DAY_MS,
+            (double)true_left / GEN_DAY_MS,
+            (double)(r.first_open.predicted_lo_ms - r.open_ts) / GEN_DAY_MS,
+            r.first_open.predicted_hi_ms
+                ? (double)(r.first_open.predicted_hi_ms - r.open_ts) / GEN_DAY_MS
+                : -1.0,
+            r.first_open.slope_per_day, gw_priority_name(r.first_open.priority),
+            gw_priority_name(r.best_prio));
+    T_CHECK(lead >= 7 * GEN_DAY_MS);
+    T_CHECK(r.first_open.predicted_ms > 0);
+    T_CHECK(fabs((double)(predicted_left - true_left)) <= 0.2 * (double)true_left);
+    /* The interval brackets the central date and the conservative date is first. */
+    T_CHECK(r.first_open.predicted_lo_ms <= r.first_open.predicted_ms);
+    T_CHECK(r.first_open.predicted_hi_ms == 0 ||
+            r.first_open.predicted_hi_ms >= r.first_open.predicted_ms);
+    T_CHECK_EQ_INT(r.first_open.kind_of, RULE_TREND);
+    /* Priority rises as the date nears. */
+    T_CHECK(r.best_prio < r.first_open.priority);
+}
+
+T_TEST(linear_degradation)
+{
+    gen_t g = {.shape = GEN_LINEAR,
+               .base = 1.2,
+               .rate = 0.08,
+               .onset_ms = T0 + 20 * GEN_DAY_MS,
+               .noise_sd = 0.15,
+               .rng = 42,
+               .daily_amp = 0.1};
+    check_degradation(&g, "linear", 0);
+}
+
+T_TEST(exponential_degradation)
+{
+    gen_t g = {.shape = GEN_EXP,
+               .base = 1.2,
+               .rate = 0.09,
+               .amp = 0.1,
+               .onset_ms = T0 + 20 * GEN_DAY_MS,
+               .noise_sd = 0.15,
+               .rng = 7,
+               .daily_amp = 0.1};
+    /* The model y = floor + theta * exp(beta * t), with floor = base - amp. */
+    check_degradation(&g, "exponential", g.base - g.amp);
+}
+
+/* The same wear with the defaults (model auto, floor = learned baseline). */
+T_TEST(exponential_defaults)
+{
+    gen_t g = {.shape = GEN_EXP,
+               .base = 1.2,
+               .rate = 0.09,
+               .amp = 0.1,
+               .onset_ms = T0 + 20 * GEN_DAY_MS,
+               .noise_sd = 0.15,
+               .rng = 7,
+               .daily_amp = 0.1};
+    check_degradation(&g, "exponential, defaults", 0);
+}
+
+T_TEST(slow_linear_degradation)
+{
+    gen_t g = {.shape = GEN_LINEAR,
+               .base = 0.9,
+               .rate = 0.04,
+               .onset_ms = T0 + 10 * GEN_DAY_MS,
+               .noise_sd = 0.3,
+               .rng = 99};
+    check_degradation(&g, "slow linear", 0);
+}
+
+T_TEST(healthy_90_days)
+{
+    gen_t g = {.shape = GEN_FLAT, .base = 1.3, .noise_sd = 0.25, .rng = 5, .daily_amp = 0.2};
+    rule_cfg_t c;
+    rule_state_t st;
+    run_t r = {0};
+
+    trend_cfg(&c);
+    rule_init(&c, &st);
+    feed(&c, &st, &g, T0, T0 + 90 * GEN_DAY_MS, &r);
+    T_CHECK_EQ_INT(r.n[RULE_ACT_OPEN] + r.n[RULE_ACT_UPDATE] + r.n[RULE_ACT_RESOLVE], 0);
+    T_CHECK_EQ_INT(st.u.trend.dn, c.u.trend.window_days);
+    /* Smoothed over 10 readings, a 1.3 mm/s machine stays in zone B. */
+    T_CHECK(r.zone_changes <= 2);
+}
+
+/* A step from zone B to zone C: the change detector sees it within an hour. */
+T_TEST(step_change)
+{
+    gen_t g = {.shape = GEN_STEP,
+               .base = 1.2,
+               .amp = 1.5,
+               .onset_ms = T0 + 10 * GEN_DAY_MS,
+               .noise_sd = 0.15,
+               .rng = 11};
+    rule_cfg_t c;
+    rule_state_t st;
+    run_t r = {0};
+
+    trend_cfg(&c);
+    rule_init(&c, &st);
+    feed(&c, &st, &g, T0, g.onset_ms, &r);
+    /* A rare false alarm may happen on healthy data (it only lets the trend
+     * be fitted, which then predicts nothing); no change is in progress. */
+    T_CHECK_EQ_INT(st.u.trend.change, 0);
+    T_CHECK_EQ_INT(r.n[RULE_ACT_OPEN], 0);
+    feed(&c, &st, &g, g.onset_ms, g.onset_ms + 60 * MIN_MS, &r);
+    T_CHECK_EQ_INT(st.u.trend.change, 1);
+    T_CHECK(st.u.trend.change_day >= 0);
+    T_CHECK_EQ_INT(rule_zone_of(c.u.trend.zones, st.u.trend.rsum / st.u.trend.rn), 2);
+}
+
+/* Degrade until the order opens, then the machine is repaired: the
+ * prediction stops (RESOLVE) once the trend no longer reaches the limit. */
+T_TEST(recovery_resolves)
+{
+    gen_t g = {.shape = GEN_LINEAR,
+               .base = 1.2,
+               .rate = 0.1,
+               .onset_ms = T0 + 10 * GEN_DAY_MS,
+               .noise_sd = 0.15,
+               .rng = 3};
+    gen_t ok = {.shape = GEN_FLAT, .base = 1.2, .noise_sd = 0.15, .rng = 4};
+    rule_cfg_t c;
+    rule_state_t st;
+    run_t r = {0};
+    int64_t fix = T0 + 35 * GEN_DAY_MS;
+
+    trend_cfg(&c);
+    rule_init(&c, &st);
+    feed(&c, &st, &g, T0, fix, &r);
+    T_CHECK_EQ_INT(r.n[RULE_ACT_OPEN], 1);
+    feed(&c, &st, &ok, fix, fix + 30 * GEN_DAY_MS, &r);
+    T_CHECK_EQ_INT(r.n[RULE_ACT_RESOLVE], 1);
+    T_CHECK_EQ_INT(r.n[RULE_ACT_OPEN], 1);
+    T_CHECK_EQ_INT(st.u.trend.firing, 0);
+}
+
+/* Bad-quality samples are never readings. */
+T_TEST(bad_quality_ignored)
+{
+    rule_cfg_t c;
+    rule_state_t st;
+    rule_action_t a;
+    gw_sample_t s = {.ts_ms = T0, .value = 100, .quality = GW_Q_COMM_ERROR};
+
+    trend_cfg(&c);
+    rule_init(&c, &st);
+    for (int i = 0; i < 10 * 1440; i++, s.ts_ms += MIN_MS)
+        T_CHECK(rule_eval(&c, &st, &s, &a) == RULE_ACT_NONE);
+    T_CHECK_EQ_INT(st.u.trend.samples, 0);
+    T_CHECK_EQ_INT(st.u.trend.dn, 0);
+}
+
+T_TEST(validate_and_zones)
+{
+    rule_cfg_t c;
+    char err[128];
+    double z[3];
+
+    T_CHECK_EQ_INT(rule_iso10816_zones("10816-3:2:rigid", z), 0);
+    T_CHECK_NEAR(z[0], 1.4, 1e-9);
+    T_CHECK_NEAR(z[2], 4.5, 1e-9);
+    T_CHECK_EQ_INT(rule_iso10816_zones("10816-1:V", z), GW_EINVAL);
+    T_CHECK_EQ_INT(rule_zone_of(z, 0.5), 0);
+    T_CHECK_EQ_INT(rule_zone_of(z, 1.4), 1);
+    T_CHECK_EQ_INT(rule_zone_of(z, 3.0), 2);
+    T_CHECK_EQ_INT(rule_zone_of(z, 9.0), 3);
+    rule_cfg_defaults(&c, RULE_TREND);
+    T_CHECK_EQ_INT(rule_validate(&c, err, sizeof(err)), GW_EINVAL); /* no limit */
+    c.u.trend.limit = 4.5;
+    T_CHECK_EQ_INT(rule_validate(&c, err, sizeof(err)), 0);
+    c.u.trend.min_days = 2;
+    T_CHECK_EQ_INT(rule_validate(&c, err, sizeof(err)), GW_EINVAL);
+    T_CHECK(strstr(err, "min_days") != NULL);
+}
+
+int main(void)
+{
+    T_RUN(linear_degradation);
+    T_RUN(exponential_degradation);
+    T_RUN(exponential_defaults);
+    T_RUN(slow_linear_degradation);
+    T_RUN(healthy_90_days);
+    T_RUN(step_change);
+    T_RUN(recovery_resolves);
+    T_RUN(bad_quality_ignored);
+    T_RUN(validate_and_zones);
+    return t_done();
+}
