@@ -10,11 +10,14 @@ PACKAGES=(
   libuv1-dev libmodbus-dev libpaho-mqtt-dev libssl-dev libsqlite3-dev libcjson-dev
   # service: sd_notify/watchdog, the Prometheus endpoint; the .deb (cpack, dpkg-shlibdeps)
   libsystemd-dev libmicrohttpd-dev dpkg-dev
+  # webhooks
+  libcurl4-openssl-dev
   # demo and tests: a real broker and clients, Modbus peers, serial ptys
   mosquitto mosquitto-clients sqlite3 mbpoll socat
   # systemd-analyze verify on the unit
   systemd
   python3 python3-pytest python3-paho-mqtt python3-pymodbus
+  python3-serial-asyncio  # pymodbus's RTU server (only recommended by python3-pymodbus)
 )
 
 missing=()

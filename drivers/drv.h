@@ -34,6 +34,7 @@ typedef enum drv_type {
     DRV_T_UINT64,
     DRV_T_FLOAT32,
     DRV_T_FLOAT64,
+    DRV_T_STRING, /* `length` registers of ASCII, two characters each */
 } drv_type_t;
 
 /* Byte order within the value as the letters of its big-endian bytes: ABCD is
@@ -56,8 +57,16 @@ typedef struct drv_point {
     uint16_t address; /* zero-based, as on the wire */
     drv_type_t type;
     drv_order_t order;
-    double scale; /* value = raw * scale + offset */
+    uint8_t order_explicit; /* "order" was given (else a device/profile default) */
+    uint8_t bit;            /* bit field: first bit (0 = least significant) */
+    uint8_t bits;           /* bit field: width; 0: the whole value */
+    uint16_t length;        /* string: registers */
+    double scale;           /* value = raw * scale * 10^-decimals + offset */
     double offset;
+    /* Scale from another point of the same device ("decimals_point"): its
+     * value is a count of decimal places (level transmitters). Its index
+     * among the device's points, -1: none (drv_resolve_decimals). */
+    int decimals_idx;
 } drv_point_t;
 
 typedef struct drv_profile {
@@ -75,18 +84,51 @@ void drv_profile_free(drv_profile_t *p);
 
 /* Parse one point object at JSON path `path` into *pt, starting from *pt's
  * current contents when `merge` is set (a site config overriding a profile
- * point by name) or from defaults otherwise. Returns 0 or GW_ECONFIG with
- * errors added to el. */
+ * point by name) or from defaults otherwise. A "decimals_point" name is
+ * copied to decimals_name (DRV_NAME_MAX bytes; may be NULL) for
+ * drv_resolve_decimals. Returns 0 or GW_ECONFIG with errors added to el. */
 int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_order, int merge,
-                    drv_point_t *pt, gw_errlist_t *el);
+                    drv_point_t *pt, char *decimals_name, gw_errlist_t *el);
+
+/* Resolve "decimals_point" names: names[i] (DRV_NAME_MAX bytes, "" for
+ * none) is the name point i gave; its decimals_idx becomes that point's
+ * index. The named point must be another plain number point of pts. Errors
+ * name "<path>.points[\"<point>\"].decimals_point". Returns 0 or
+ * GW_ECONFIG. */
+int drv_resolve_decimals(drv_point_t *pts, size_t n, const char (*names)[DRV_NAME_MAX],
+                         const char *path, gw_errlist_t *el);
 
 /* Registers (or bits, for coil and discrete tables) that the point spans. */
 unsigned drv_point_width(const drv_point_t *pt);
 
 /* Decode a point from its words (one uint16 per register, or per bit for the
  * bit tables), starting at the point's first word. Returns 0 and sets *value,
- * or GW_EINVAL when the raw value is not a number (NaN/Inf float). */
+ * or GW_EINVAL when the raw value is not a number (NaN/Inf float). A string
+ * point's value is its length in characters (drv_decode_string has the
+ * text). drv_decode_scaled also divides by 10^decimals (0..9) before the
+ * offset: value = raw * scale * 10^-decimals + offset. */
 int drv_decode(const drv_point_t *pt, const uint16_t *words, double *value);
+int drv_decode_scaled(const drv_point_t *pt, const uint16_t *words, int decimals, double *value);
+
+/* Decode a string point into buf (NUL-terminated, at most len-1 bytes):
+ * two characters per register, high byte first (ABCD, CDAB) or low byte
+ * first (BADC, DCBA); stops at the first NUL, drops trailing spaces, and
+ * shows other non-printable bytes as '?'. Returns the text's length. */
+size_t drv_decode_string(const drv_point_t *pt, const uint16_t *words, char *buf, size_t len);
+
+/* Encode an engineering value for a write: raw = (value - offset) / scale,
+ * rounded for integer types, laid out in the point's byte order into
+ * drv_point_width(pt) words (one 0/1 word for a bool). Returns 0, or
+ * GW_EINVAL with a reason in err: not finite, out of the type's range, or a
+ * point that cannot be written as a whole (string, bit field, scale from
+ * another point). */
+int drv_encode(const drv_point_t *pt, double value, uint16_t *words, char *err, size_t errlen);
+
+/* Parse an address in one-based "Modicon" notation: "40002" (holding,
+ * sent as 1), "30001" input, "10001" discrete, "00001" coil, or six digits
+ * ("400001".."465536"). Returns 0 with *table and *addr set, or
+ * GW_EINVAL. */
+int drv_parse_modicon(const char *text, drv_table_t *table, uint16_t *addr);
 
 const char *drv_table_name(drv_table_t t);
 const char *drv_type_name(drv_type_t t);

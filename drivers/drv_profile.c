@@ -11,8 +11,8 @@
 #include <string.h>
 
 static const char *const table_names[] = {"coil", "discrete", "holding", "input"};
-static const char *const type_names[] = {"bool",  "int16",  "uint16",  "int32",  "uint32",
-                                         "int64", "uint64", "float32", "float64"};
+static const char *const type_names[] = {"bool",  "int16",  "uint16",  "int32",   "uint32",
+                                         "int64", "uint64", "float32", "float64", "string"};
 static const char *const order_names[] = {"ABCD", "CDAB", "BADC", "DCBA"};
 
 const char *drv_table_name(drv_table_t t)
@@ -80,15 +80,92 @@ unsigned drv_point_width(const drv_point_t *pt)
     case DRV_T_UINT64:
     case DRV_T_FLOAT64:
         return 4;
+    case DRV_T_STRING:
+        return pt->length ? pt->length : 1;
     }
     return 1;
 }
 
-static const char *const point_keys[] = {"name",  "table",  "address", "type",        "order",
-                                         "scale", "offset", "unit",    "description", NULL};
+static const char *const point_keys[] = {
+    "name", "table",       "address", "type", "order",  "scale",          "offset",
+    "unit", "description", "bit",     "bits", "length", "decimals_point", NULL};
+
+/* "address": a zero-based number, or a one-based "4xxxx" string that also
+ * names the table. Returns 1 when present and valid. */
+static int drv__address(const cJSON *obj, const char *path, int required, drv_point_t *pt,
+                        int *table_from_addr, gw_errlist_t *el)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, "address");
+    drv_table_t t;
+    long long v;
+    char p[256];
+
+    if (cJSON_IsString(a)) {
+        if (drv_parse_modicon(a->valuestring, &t, &pt->address) != 0) {
+            gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "address"),
+                           "\"%s\" is not a one-based register number (40001..49999, "
+                           "30001.., 10001.., 00001.., or six digits 400001..465536); give a "
+                           "zero-based number for the address as sent",
+                           a->valuestring);
+            return -1;
+        }
+        pt->table = t;
+        *table_from_addr = 1;
+        return 1;
+    }
+    if (gw_json_int(obj, "address", path, &v, pt->address, 0, 65535, required, el) > 0) {
+        pt->address = (uint16_t)v;
+        return 1;
+    }
+    return 0;
+}
+
+/* Checks of bit fields, strings and the decimals point. */
+static void drv__point_checks(const cJSON *obj, const char *path, drv_point_t *pt,
+                              char *decimals_name, gw_errlist_t *el)
+{
+    long long v;
+    char p[256];
+    int is_reg = pt->table == DRV_TABLE_HOLDING || pt->table == DRV_TABLE_INPUT;
+
+    if (gw_json_int(obj, "bit", path, &v, pt->bit, 0, 15, 0, el) > 0) {
+        pt->bit = (uint8_t)v;
+        if (!pt->bits)
+            pt->bits = 1;
+    }
+    if (gw_json_int(obj, "bits", path, &v, pt->bits ? pt->bits : 1, 1, 16, 0, el) > 0)
+        pt->bits = (uint8_t)v;
+    if (pt->bits) {
+        if (!is_reg || (pt->type != DRV_T_BOOL && pt->type != DRV_T_UINT16))
+            gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "bit"),
+                           "a bit field needs a holding or input register and type bool or "
+                           "uint16, got %s %s",
+                           drv_table_name(pt->table), drv_type_name(pt->type));
+        else if (pt->bit + pt->bits > 16)
+            gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "bits"),
+                           "bits %u..%u run past bit 15", pt->bit, pt->bit + pt->bits - 1);
+        else if (pt->type == DRV_T_BOOL && pt->bits != 1)
+            gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "bits"),
+                           "a bool point is one bit, got %u", pt->bits);
+    }
+    if (gw_json_int(obj, "length", path, &v, pt->length, 1, 125, 0, el) > 0)
+        pt->length = (uint16_t)v;
+    if (pt->type == DRV_T_STRING && !pt->length)
+        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "length"),
+                       "is required for a string point (registers, two characters each)");
+    if (pt->type == DRV_T_STRING && !is_reg)
+        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "type"),
+                       "a string point needs a holding or input register");
+    {
+        char dn[DRV_NAME_MAX];
+        if (gw_json_str(obj, "decimals_point", path, dn, sizeof(dn), NULL, 0, el) > 0 &&
+            decimals_name)
+            memcpy(decimals_name, dn, sizeof(dn));
+    }
+}
 
 int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_order, int merge,
-                    drv_point_t *pt, gw_errlist_t *el)
+                    drv_point_t *pt, char *decimals_name, gw_errlist_t *el)
 {
     size_t before = el->n;
     long long addr;
@@ -99,12 +176,16 @@ int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_orde
         gw_errlist_add(el, path, "must be an object");
         return GW_ECONFIG;
     }
+    int table_from_addr = 0, table_given;
+    char tname[16];
+
     if (!merge) {
         memset(pt, 0, sizeof(*pt));
         pt->table = DRV_TABLE_HOLDING;
         pt->type = DRV_T_UINT16;
         pt->order = default_order;
         pt->scale = 1.0;
+        pt->decimals_idx = -1;
     }
     gw_json_check_keys(obj, path, point_keys, el);
     if (!merge)
@@ -115,17 +196,27 @@ int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_orde
             memcpy(pt->unit, unit, sizeof(unit));
     }
     v = (int)pt->table;
-    drv__enum(obj, "table", path, table_names, GW_ARRAY_SIZE(table_names), &v, el);
+    table_given = drv__enum(obj, "table", path, table_names, GW_ARRAY_SIZE(table_names), &v, el);
     pt->table = (drv_table_t)v;
+    snprintf(tname, sizeof(tname), "%s", drv_table_name(pt->table));
     v = (int)pt->type;
     drv__enum(obj, "type", path, type_names, GW_ARRAY_SIZE(type_names), &v, el);
     pt->type = (drv_type_t)v;
     v = (int)pt->order;
-    drv__enum(obj, "order", path, order_names, GW_ARRAY_SIZE(order_names), &v, el);
+    if (drv__enum(obj, "order", path, order_names, GW_ARRAY_SIZE(order_names), &v, el) > 0)
+        pt->order_explicit = 1;
     pt->order = (drv_order_t)v;
-    have_addr = gw_json_int(obj, "address", path, &addr, pt->address, 0, 65535, !merge, el);
-    if (have_addr > 0)
-        pt->address = (uint16_t)addr;
+    have_addr = drv__address(obj, path, !merge, pt, &table_from_addr, el);
+    if (table_from_addr && table_given > 0 && strcmp(tname, drv_table_name(pt->table)) != 0)
+        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "table"),
+                       "\"%s\" contradicts the address, which names the %s table", tname,
+                       drv_table_name(pt->table));
+    (void)have_addr;
+    (void)addr;
+    if ((pt->table == DRV_TABLE_COIL || pt->table == DRV_TABLE_DISCRETE) && table_from_addr &&
+        !cJSON_GetObjectItemCaseSensitive(obj, "type"))
+        pt->type = DRV_T_BOOL;
+    drv__point_checks(obj, path, pt, decimals_name, el);
     gw_json_num(obj, "scale", path, &pt->scale, pt->scale, 0, el);
     gw_json_num(obj, "offset", path, &pt->offset, pt->offset, 0, el);
     if (pt->scale == 0.0)
@@ -140,6 +231,29 @@ int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_orde
     return el->n == before ? 0 : GW_ECONFIG;
 }
 
+int drv_resolve_decimals(drv_point_t *pts, size_t n, const char (*names)[DRV_NAME_MAX],
+                         const char *path, gw_errlist_t *el)
+{
+    size_t before = el->n;
+    char p[400];
+
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        if (!names[i][0])
+            continue;
+        snprintf(p, sizeof(p), "%s.points[\"%s\"].decimals_point", path, pts[i].name);
+        for (j = 0; j < n && strcmp(pts[j].name, names[i]) != 0; j++)
+            ;
+        if (j == n || j == i)
+            gw_errlist_add(el, p, "\"%s\" is not another point of the device", names[i]);
+        else if (names[j][0] || pts[j].decimals_idx >= 0 || pts[j].type == DRV_T_STRING)
+            gw_errlist_add(el, p, "\"%s\" must be a plain number point", names[i]);
+        else
+            pts[i].decimals_idx = (int)j;
+    }
+    return el->n == before ? 0 : GW_ECONFIG;
+}
+
 static const char *const profile_keys[] = {"profile", "description", "byte_order", "points", NULL};
 
 int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
@@ -148,6 +262,7 @@ int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
     drv_profile_t *p = NULL;
     const cJSON *points, *it;
     cJSON *root;
+    char(*names)[DRV_NAME_MAX] = NULL; /* decimals_point names, per point */
     int v = DRV_ORDER_ABCD, i = 0;
     char ip[300];
 
@@ -169,13 +284,15 @@ int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
         goto out_fail;
     }
     p->points = calloc((size_t)cJSON_GetArraySize(points), sizeof(*p->points));
-    if (!p->points)
+    names = calloc((size_t)cJSON_GetArraySize(points), sizeof(*names));
+    if (!p->points || !names)
         goto out_nomem;
     cJSON_ArrayForEach(it, points)
     {
         char base[256];
         gw_json_path_idx(ip, sizeof(ip), gw_json_path_key(base, sizeof(base), path, "points"), i++);
-        if (drv_point_parse(it, ip, p->order, 0, &p->points[p->npoints], el) != 0)
+        if (drv_point_parse(it, ip, p->order, 0, &p->points[p->npoints], names[p->npoints], el) !=
+            0)
             continue;
         for (size_t j = 0; j < p->npoints; j++) {
             if (strcmp(p->points[j].name, p->points[p->npoints].name) == 0) {
@@ -185,8 +302,11 @@ int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
         }
         p->npoints++;
     }
+    if (el->n == before)
+        drv_resolve_decimals(p->points, p->npoints, (const char(*)[DRV_NAME_MAX])names, path, el);
     if (el->n != before)
         goto out_fail;
+    free(names);
     cJSON_Delete(root);
     *out = p;
     return 0;
@@ -194,6 +314,7 @@ int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
 out_nomem:
     gw_errlist_add(el, path, "out of memory");
 out_fail:
+    free(names);
     cJSON_Delete(root);
     drv_profile_free(p);
     return GW_ECONFIG;

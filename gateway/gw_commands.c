@@ -13,9 +13,9 @@
  *
  * Work-order commands go to the ledger thread as LEDGER_OP_CHANGE (actor:
  * the sender, channel "mqtt"), which commits the change with its audit row
- * and outbox event; the answer is sent when its outcome comes back. The
- * setpoint backend (Modbus writes) is isolated in cmd__setpoint and answers
- * "unavailable" until wired.
+ * and outbox event; the answer is sent when its outcome comes back. A
+ * setpoint is a Modbus write through the bus thread (gw__point_write),
+ * answered when the device answered.
  */
 #include "gateway/gw_config_int.h"
 #include "gateway/gw_daemon_int.h"
@@ -219,28 +219,72 @@ void gw__cmd_free(gw_daemon_t *d)
     }
 }
 
-/* Apply an authorized setpoint. Modbus writes (a bus-thread write op with
- * its result on the loop) are not in this build: wire them here. The
- * device and point are checked first, so the error says what is wrong. */
+#define CMD_WRITE_TAG (1ULL << 63) /* pending setpoints: the write id with this bit */
+
+static gw_cmd_pending_t *cmd__take(gw_daemon_t *d, uint64_t tag)
+{
+    gw_cmd_pending_t **pp = &d->cmd_pending, *p;
+
+    while (*pp && (*pp)->tag != tag)
+        pp = &(*pp)->next;
+    if ((p = *pp))
+        *pp = p->next;
+    return p;
+}
+
+static void cmd__write_done(gw_daemon_t *d, uint64_t id, int rc, const char *err, void *arg)
+{
+    gw_cmd_pending_t *p = cmd__take(d, id | CMD_WRITE_TAG);
+
+    (void)arg;
+    if (!p)
+        return;
+    if (rc == 0)
+        gw_log_notice("mqtt", "command setpoint (id %s) done", p->id);
+    else
+        gw_log_warn("mqtt", "command setpoint (id %s) failed: %s", p->id, err);
+    gw__cmd_respond(d, p->verb, p->id, rc, err, NULL);
+    free(p);
+}
+
+/* Apply an authorized setpoint: a Modbus write through the device's bus
+ * thread (gw__point_write refuses read-only points, bit fields, strings and
+ * values out of range, with the reason); the answer goes out when the
+ * device answered. */
 static void cmd__setpoint(gw_daemon_t *d, const cmd__req_t *r)
 {
     const gw_config_t *c = d->rt->cfg;
     int di = gw_config_device_index(c, r->device);
-    char err[200];
+    gw_cmd_pending_t *p;
+    uint64_t wid = 0;
+    char err[256];
+    int rc;
 
-    if (di < 0)
-        snprintf(err, sizeof(err), "\"device\": no device named \"%s\"", r->device);
-    else if (gw_device_point_index(&c->devices[di], r->point) < 0)
-        snprintf(err, sizeof(err), "\"point\": device \"%s\" has no point \"%s\"", r->device,
-                 r->point);
-    else if (c->devices[di].bus_idx < 0)
+    if (di >= 0 && c->devices[di].bus_idx < 0) {
         snprintf(err, sizeof(err), "\"device\": %s is an NB-IoT device: it cannot be written",
                  r->device);
-    else
-        snprintf(err, sizeof(err),
-                 "unavailable: this build cannot write Modbus setpoints; "
-                 "nothing was written");
-    gw__cmd_respond(d, r->verb, r->id, GW_ESTATE, err, NULL);
+        gw__cmd_respond(d, r->verb, r->id, GW_EINVAL, err, NULL);
+        return;
+    }
+    p = calloc(1, sizeof(*p));
+    if (!p) {
+        gw__cmd_respond(d, r->verb, r->id, GW_ENOMEM, "out of memory; nothing was written", NULL);
+        return;
+    }
+    snprintf(p->verb, sizeof(p->verb), "%s", r->verb);
+    snprintf(p->id, sizeof(p->id), "%s", r->id);
+    rc = gw__point_write(d, r->device, r->point, r->value, cmd__write_done, NULL, &wid, err,
+                         sizeof(err));
+    if (rc != 0) {
+        free(p);
+        gw__cmd_respond(d, r->verb, r->id, rc, err, NULL);
+        return;
+    }
+    gw_log_notice("mqtt", "command setpoint (id %s) from %s: %s.%s = %g queued", r->id, r->from,
+                  r->device, r->point, r->value);
+    p->tag = wid | CMD_WRITE_TAG;
+    p->next = d->cmd_pending;
+    d->cmd_pending = p;
 }
 
 int gw__cmd_is_command(const gw_daemon_t *d, const char *topic)

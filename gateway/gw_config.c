@@ -196,8 +196,12 @@ static void cfg__cross_check(gw_config_t *cfg, gw_errlist_t *el)
 }
 
 static const char *const root_keys[] = {
-    "site",    "log",   "state_dir", "profiles_dir", "ledger",      "mqtt",    "buses", "devices",
-    "rules",   "$schema", "comment", "rules_state",  "control",     "metrics", "report", "nbiot", NULL};
+    "site", "log", "state_dir", "profiles_dir", "ledger", "mqtt", "buses", "devices", "rules",
+    "$schema", "comment", "rules_state", "control", "metrics", "report",
+    /* notifications: gw_config_hooks.c */
+    "hooks", "recipients", "groups", "routes", "quiet_hours", "inhibit_rules",
+    /* NB-IoT uplinks: gw_config_nbiot.c */
+    "nbiot", NULL};
 
 static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_overrides_t *ov,
                        gw_errlist_t *el)
@@ -287,6 +291,7 @@ int gw_config_load(const char *path, const gw_config_overrides_t *ov, gw_config_
     gw__cfg_rules_state(cfg, root, el);
     cfg__cross_check(cfg, el);
     gw__cfg_mqtt_check(cfg, el);
+    gw__cfg_notify(cfg, root, el);
     if (el->n != before)
         goto out_fail;
     cJSON_Delete(root);
@@ -309,6 +314,7 @@ void gw_config_free(gw_config_t *cfg)
     free(cfg->devices);
     free(cfg->buses);
     free(cfg->rules);
+    gw__cfg_notify_free(&cfg->notify);
     free(cfg);
 }
 

@@ -13,6 +13,7 @@
 #include "drivers/drv.h"
 #include "gateway/gw_errlist.h"
 #include "gateway/gw_log.h"
+#include "gateway/gw_notify_cfg.h"
 #include "gateway/gw_types.h"
 #include "rules/rule.h"
 #include "store/ledger.h"
@@ -23,9 +24,16 @@
 
 typedef struct gw_bus_cfg {
     char name[GW_NAME_MAX];
-    char type[8]; /* "tcp" */
+    char type[8]; /* "tcp", "rtu" or "rtu-tcp" */
     char host[128];
     int port;
+    /* type "rtu": the serial port and its framing */
+    char device[PATH_MAX];
+    int baud;
+    char parity; /* 'N', 'E', 'O' */
+    int data_bits, stop_bits;
+    int rs485;
+    int connect_pause_ms; /* pause after (re)connecting */
     int timeout_ms;
     int pause_ms;
     int reconnect_max_ms;
@@ -38,8 +46,12 @@ typedef struct gw_device_cfg {
     int bus_idx;
     int unit_id;
     int interval_ms;
-    int offline_after; /* failed polls before the device is offline */
-    char profile[PATH_MAX];
+    int offline_after;  /* failed polls before the device is offline */
+    int timeout_ms;     /* response timeout, 0: the bus's */
+    int retries;        /* extra attempts after a garbled answer */
+    int backoff_max_ms; /* cap of the probe interval while offline */
+    drv_order_t order;  /* byte_order: default of its points */
+    char profile[256];  /* as given: a name in profiles_dir or a path */
     char building[64], floor[32], room[64];
     drv_point_t *points; /* owned */
     size_t npoints;
@@ -180,6 +192,9 @@ typedef struct gw_config {
     /* ledger.sla_minutes, ledger.routing, ledger.*_retention_days, report.dir
      * (gw_config_ledger.c): handed to the ledger thread */
     ledger_policy_t ledger_policy;
+    /* notifications: hooks, recipients, groups, routes, quiet hours
+     * (gw_notify_cfg.h, gw_config_hooks.c) */
+    gw_notify_cfg_t notify;
 } gw_config_t;
 
 /* Overrides from the command line or environment. NULL fields: none.

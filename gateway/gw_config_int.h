@@ -44,5 +44,9 @@ void gw__cfg_nbiot_free(gw_config_t *cfg);
 unsigned gw__cmd_verb_bit(const char *verb);
 /* After devices are read: check the mqtt section's references to them. */
 void gw__cfg_mqtt_check(gw_config_t *cfg, gw_errlist_t *el);
+/* gw_config_hooks.c: "hooks", "recipients", "groups", "routes",
+ * "quiet_hours", "inhibit_rules" into cfg->notify, references resolved; and its free. */
+void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+void gw__cfg_notify_free(gw_notify_cfg_t *n);
 
 #endif

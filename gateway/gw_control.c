@@ -335,11 +335,103 @@ static int ctl__cmd_ping(gw_daemon_t *d, const cJSON *req, cJSON *res, gw_contro
     return GW_CONTROL_LATER;
 }
 
+/* write: a Modbus write through the bus thread (gw__point_write); the
+ * answer is deferred until the device answered. {"device", "point",
+ * "value", "by" (who, for the log)}. */
+typedef struct ctl__write {
+    gw_control_call_t *call;
+    char device[64], point[64], by[64];
+    double value;
+} ctl__write_t;
+
+static void ctl__write_done(gw_daemon_t *d, uint64_t id, int rc, const char *err, void *arg)
+{
+    ctl__write_t *w = arg;
+    cJSON *res = NULL;
+
+    (void)d;
+    (void)id;
+    if (rc == 0) {
+        res = cJSON_CreateObject();
+        cJSON_AddStringToObject(res, "device", w->device);
+        cJSON_AddStringToObject(res, "point", w->point);
+        cJSON_AddNumberToObject(res, "value", w->value);
+        cJSON_AddStringToObject(res, "function", "written");
+        gw_log_notice("control", "write %s.%s = %g by %s: done", w->device, w->point, w->value,
+                      w->by);
+    } else {
+        gw_log_warn("control", "write %s.%s = %g by %s: %s", w->device, w->point, w->value, w->by,
+                    err ? err : gw_strerror(rc));
+    }
+    if (w->call)
+        gw_control_finish(w->call, rc, res, err ? err : gw_strerror(rc));
+    else
+        cJSON_Delete(res);
+    free(w);
+}
+
+static int ctl__str_arg(const cJSON *req, const char *key, char *dst, size_t len, char *err,
+                        size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
+    if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= len) {
+        snprintf(err, errlen, "%s: must be a non-empty string", key);
+        return GW_EINVAL;
+    }
+    snprintf(dst, len, "%s", v->valuestring);
+    return 0;
+}
+
+static int ctl__cmd_write(gw_daemon_t *d, const cJSON *req, cJSON *res, gw_control_call_t *call,
+                          char *err, size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "value");
+    const cJSON *by = cJSON_GetObjectItemCaseSensitive(req, "by");
+    ctl__write_t *w = calloc(1, sizeof(*w));
+    int rc;
+
+    (void)res;
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return GW_ENOMEM;
+    }
+    if ((rc = ctl__str_arg(req, "device", w->device, sizeof(w->device), err, errlen)) != 0 ||
+        (rc = ctl__str_arg(req, "point", w->point, sizeof(w->point), err, errlen)) != 0)
+        goto out_free;
+    if (!cJSON_IsNumber(v)) {
+        snprintf(err, errlen, "value: must be a number");
+        rc = GW_EINVAL;
+        goto out_free;
+    }
+    w->value = v->valuedouble;
+    snprintf(w->by, sizeof(w->by), "%s", cJSON_IsString(by) ? by->valuestring : "unknown");
+    /* Queue first: a refusal is answered at once, as any error. The callback
+     * runs later on this thread, so w->call is set before it can run. */
+    rc = gw__point_write(d, w->device, w->point, w->value, ctl__write_done, w, NULL, err, errlen);
+    if (rc != 0) {
+        gw_log_warn("control", "write %s.%s = %g by %s refused: %s", w->device, w->point, w->value,
+                    w->by, err);
+        goto out_free;
+    }
+    w->call = gw_control_defer(call);
+    if (!w->call) {
+        /* queued: the callback frees w; the client gets no answer */
+        snprintf(err, errlen, "out of memory");
+        return GW_ENOMEM;
+    }
+    return GW_CONTROL_LATER;
+
+out_free:
+    free(w);
+    return rc;
+}
+
 /* The commands. To add one, write a handler above and add its row. */
 static const gw_control_cmd_t ctl__cmds[] = {
     {"status", ctl__cmd_status, "buses, devices, points, broker, ledger, rules"},
     {"reload", ctl__cmd_reload, "reload the config file (as SIGHUP)"},
     {"ping", ctl__cmd_ping, "answer {\"pong\":true} (after delay_ms)"},
+    {"write", ctl__cmd_write, "write a coil or holding-register point (device, point, value)"},
     {NULL, NULL, NULL},
 };
 

@@ -36,7 +36,8 @@ typedef struct gw_control_call gw_control_call_t;
  * bus thread) calls gw_control_defer(call), keeps what it returns, returns
  * GW_CONTROL_LATER, and later calls gw_control_finish on the loop thread.
  * Until then that connection's next requests wait, so answers stay in
- * request order. */
+ * request order. Never call gw_control_finish from inside the handler: a
+ * refusal known at once is an ordinary error return. */
 typedef int (*gw_control_fn)(gw_daemon_t *d, const cJSON *req, cJSON *result,
                              gw_control_call_t *call, char *err, size_t errlen);
 

@@ -41,6 +41,8 @@ static void daemon__dispatch(gw_daemon_t *d, gw_msg_t *m)
         gw__on_reading(d, (mb_reading_t *)m);
     else if (m->kind == MB_EV_BUS_STATE)
         gw__on_bus_state(d, (mb_bus_state_t *)m);
+    else if (m->kind == MB_EV_WRITE_DONE)
+        gw__on_write_done(d, (mb_write_t *)m);
     else if (m->kind >= 200 && m->kind < 300)
         gw__on_mq_event(d, m);
     else if (m->kind >= 300 && m->kind < 400)
@@ -118,6 +120,7 @@ int gw__reload(gw_daemon_t *d, char *rerr, size_t rerrlen)
     if (!mq_same)
         gw__mq_stop(d);
     d->rt = rt;
+    gw_notify_set_config(d->notify, rt->cfg);
     gw_log_set_level(rt->cfg->log_level);
     if (gw_runtime_start_buses(rt, &d->inq, err, sizeof(err)) != 0)
         gw_log_error("gw", "reload: %s", err);
@@ -229,6 +232,9 @@ int gw_daemon_create(gw_daemon_t **out, gw_config_t *cfg, const gw_config_overri
         goto out_loop;
     gw_log_info("ledger", "opened %s", d->rt->cfg->ledger_path);
     gw__ledger_policy(d);
+    rc = gw__notify_start(d, err, errlen);
+    if (rc != 0)
+        goto out_ledger;
     rc = gw__mq_start(d, err, errlen);
     if (rc != 0)
         goto out_ledger;
@@ -279,6 +285,8 @@ int gw_daemon_run(gw_daemon_t *d)
         gw_log_error("ledger", "closed: some writes were never committed (see above)");
     d->ledger = NULL;
     gw__mq_stop(d);
+    gw_notify_stop(d->notify);
+    d->notify = NULL;
     gw_log_notice("gw", "stopped");
     return 0;
 }
@@ -308,6 +316,8 @@ void gw_daemon_destroy(gw_daemon_t *d)
         d->mq = NULL;
     }
     gw__svc_stop(d);
+    gw_notify_stop(d->notify);
+    d->notify = NULL;
     uv_walk(&d->loop, daemon__close_walk, NULL);
     uv_run(&d->loop, UV_RUN_DEFAULT);
     uv_loop_close(&d->loop);
@@ -315,6 +325,7 @@ void gw_daemon_destroy(gw_daemon_t *d)
     gw_queue_destroy(&d->inq);
     gw_runtime_free(d->rt);
     gw__rollup_free(d);
+    gw__writes_free(d);
     free(d->inflight);
     gw_figures_free(&d->fig);
     free(d);

@@ -10,6 +10,7 @@
 #include "gateway/gw_control.h"
 #include "gateway/gw_daemon.h"
 #include "gateway/gw_metrics.h"
+#include "gateway/gw_notify.h"
 #include "gateway/gw_runtime.h"
 #include "protocols/mqtt/mq.h"
 #include "store/ledger_worker.h"
@@ -38,8 +39,10 @@ struct gw_daemon {
     size_t ninflight, capinflight;
     uint64_t telemetry_sent, telemetry_dropped;
 
-    /* rules (gw_rules.c): the timer that saves rule state to the state dir */
+    /* rules (gw_rules.c): the timer that saves rule state to the state dir,
+     * and the last outbox row looked at for "closed" (re-arm) */
     uv_timer_t rs_timer;
+    int64_t rearm_seen_id;
     /* Service (issue 8): systemd notify and watchdog, control socket,
      * metrics (gw_service.c, gw_sdnotify.c, gw_control.c, gw_metrics.c). */
     uv_timer_t svc_timer; /* every second: loop lag, figures, STATUS=, metrics */
@@ -60,6 +63,12 @@ struct gw_daemon {
     struct gw_rollup *rollup; /* owned; gw__rollup_free */
     uv_timer_t outbox_timer;
     int outbox_timer_on;
+    /* notifications (gw_notify.h, gw_daemon_notify.c): NULL when stopped */
+    gw_notify_t *notify;
+    /* gw_write.c: Modbus writes queued to bus threads, awaiting results */
+    struct gw_write_pending *writes;
+    size_t nwrites, capwrites;
+    uint64_t write_seq;
     /* issue 4: telemetry on change and store-and-forward (gw_telemetry.c) */
     struct gw_north *north;             /* NULL while MQTT is disabled */
     struct gw_nbiot *nbiot;             /* gw_nbiot.c; NULL while MQTT is disabled */
@@ -77,6 +86,8 @@ void gw__mq_stop(gw_daemon_t *d);
 void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m);
 void gw__on_ledger_event(gw_daemon_t *d, gw_msg_t *m);
 
+/* gw_daemon_notify.c: start the notifier (d->notify) on the daemon's loop */
+int gw__notify_start(gw_daemon_t *d, char *err, size_t errlen);
 /* gw_telemetry.c: telemetry on change, buffer and spool, replay. Tags of
  * replayed telemetry have GW_TAG_SPOOL set (outbox tags are row ids). */
 #define GW_TAG_SPOOL (1ULL << 62)
@@ -122,6 +133,9 @@ void gw__run_rules(gw_daemon_t *d, uint32_t device_idx);
 /* Re-arm device/rule after its work order was closed (rule_rearm: a counter
  * starts again from zero). For the ledger's "closed" event. 0 or GW_ENOENT. */
 int gw__rules_rearm(gw_daemon_t *d, const char *device, const char *rule);
+/* A work-order event from the outbox: "closed" re-arms its rule (a service
+ * counter starts again). Acts once per outbox row in a run. */
+void gw__rules_on_wo_event(gw_daemon_t *d, const ledger_outbox_row_t *row);
 /* Load the rule-state file into the runtime and start the save timer;
  * stop: stop the timer and save (clean shutdown). */
 void gw__rules_state_start(gw_daemon_t *d);
@@ -154,5 +168,21 @@ void gw__ledger_policy(gw_daemon_t *d);
 /* gw_poll.c: Modbus readings into samples, device online/offline */
 void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r);
 void gw__on_bus_state(gw_daemon_t *d, const mb_bus_state_t *s);
+
+/* gw_write.c: writes to Modbus points (FC 05/06/15/16), results async.
+ * gw__point_write checks and queues a write of an engineering value to a
+ * coil or holding-register point; it refuses read-only points (discrete
+ * inputs, input registers), bit fields, strings and out-of-range values
+ * with a reason in err. Returns 0 with *id_out set (may be NULL), or
+ * GW_ENOENT / GW_EINVAL / GW_ESTATE / GW_ENOMEM. On 0, cb (may be NULL) is
+ * called exactly once on the loop thread with the result: rc 0, or
+ * GW_ETIMEDOUT, GW_EIO, GW_EPROTO (err names the Modbus exception),
+ * GW_ESTATE (bus stopped first, e.g. by a reload); never if the daemon
+ * is destroyed first. */
+typedef void (*gw_write_cb)(gw_daemon_t *d, uint64_t id, int rc, const char *err, void *arg);
+int gw__point_write(gw_daemon_t *d, const char *device, const char *point, double value,
+                    gw_write_cb cb, void *arg, uint64_t *id_out, char *err, size_t errlen);
+void gw__on_write_done(gw_daemon_t *d, const mb_write_t *w);
+void gw__writes_free(gw_daemon_t *d);
 
 #endif

@@ -372,6 +372,11 @@ void gw__on_ledger_event(gw_daemon_t *d, gw_msg_t *m)
 {
     switch (m->kind) {
     case LEDGER_EV_OUTBOX:
+        /* notifications first: the notifier commits it before MQTT may
+         * acknowledge (and so delete) the row */
+        gw_notify_on_event(d->notify, ((ledger_ev_outbox_t *)m)->row.channel,
+                           ((ledger_ev_outbox_t *)m)->row.payload);
+        gw__rules_on_wo_event(d, &((ledger_ev_outbox_t *)m)->row);
         daemon__on_outbox_row(d, &((ledger_ev_outbox_t *)m)->row);
         break;
     case LEDGER_EV_OPENED: {

@@ -42,6 +42,54 @@ static void daemon__device_status(gw_daemon_t *d, gw_device_rt_t *dev, int ok, c
     }
 }
 
+/* Decode one point of a reading. A failed block fails its own points
+ * only; an exception is kept by code so that telemetry names it. */
+static void poll__decode_point(gw_runtime_t *rt, const gw_device_rt_t *dev, size_t i,
+                               const mb_reading_t *r)
+{
+    gw_point_rt_t *p = &rt->points[dev->first_point + i];
+    const drv_point_t *pt = &dev->cfg->points[i];
+    uint16_t st = r->block_status[p->block_idx];
+
+    p->last.ts_ms = r->ts_ms;
+    if (r->rc != 0 || st != 0) {
+        p->last.quality = GW_Q_COMM_ERROR;
+        p->exception = st == MB_BLOCK_FAILED ? 0 : st;
+        return;
+    }
+    p->exception = 0;
+    if (drv_decode(pt, r->words + p->word_offset, &p->last.value) == 0)
+        p->last.quality = GW_Q_GOOD;
+    else
+        p->last.quality = GW_Q_BAD_CONFIG;
+    if (p->text)
+        drv_decode_string(pt, r->words + p->word_offset, p->text, 2u * pt->length + 1);
+}
+
+/* A point scaled by another point's decimals: decode again with them, or
+ * take that point's failure. */
+static void poll__apply_decimals(gw_runtime_t *rt, const gw_device_rt_t *dev, size_t i,
+                                 const mb_reading_t *r)
+{
+    gw_point_rt_t *p = &rt->points[dev->first_point + i];
+    const drv_point_t *pt = &dev->cfg->points[i];
+    const gw_point_rt_t *dp;
+    double dec;
+
+    if (pt->decimals_idx < 0 || p->last.quality != GW_Q_GOOD)
+        return;
+    dp = &rt->points[dev->first_point + (size_t)pt->decimals_idx];
+    if (dp->last.quality != GW_Q_GOOD) {
+        p->last.quality = dp->last.quality;
+        p->exception = dp->exception;
+        return;
+    }
+    dec = dp->last.value;
+    if (dec != (double)(int)dec ||
+        drv_decode_scaled(pt, r->words + p->word_offset, (int)dec, &p->last.value) != 0)
+        p->last.quality = GW_Q_BAD_CONFIG; /* decimals outside 0..9 */
+}
+
 void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r)
 {
     gw_runtime_t *rt = d->rt;
@@ -50,20 +98,12 @@ void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r)
     if (r->device_id < 0 || (size_t)r->device_id >= rt->cfg->ndevices)
         return;
     dev = &rt->devs[r->device_id];
-    if (r->rc == 0 && r->nwords != dev->nwords)
+    if (r->nwords != dev->nwords || r->nblocks != dev->nblocks)
         return; /* a reading planned for another config: ignore */
-    for (size_t i = 0; i < dev->cfg->npoints; i++) {
-        gw_point_rt_t *p = &rt->points[dev->first_point + i];
-        p->last.ts_ms = r->ts_ms;
-        if (r->rc != 0) {
-            p->last.quality = GW_Q_COMM_ERROR;
-            continue;
-        }
-        if (drv_decode(&dev->cfg->points[i], r->words + p->word_offset, &p->last.value) == 0)
-            p->last.quality = GW_Q_GOOD;
-        else
-            p->last.quality = GW_Q_BAD_CONFIG;
-    }
+    for (size_t i = 0; i < dev->cfg->npoints; i++)
+        poll__decode_point(rt, dev, i, r);
+    for (size_t i = 0; i < dev->cfg->npoints; i++)
+        poll__apply_decimals(rt, dev, i, r);
     if (r->rc == 0)
         dev->last_ok_ms = r->ts_ms;
     daemon__device_status(d, dev, r->rc == 0, r->err);

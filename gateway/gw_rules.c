@@ -210,6 +210,26 @@ int gw__rules_rearm(gw_daemon_t *d, const char *device, const char *rule)
     return GW_ENOENT;
 }
 
+void gw__rules_on_wo_event(gw_daemon_t *d, const ledger_outbox_row_t *row)
+{
+    const cJSON *ev, *wo, *dev, *rule;
+    cJSON *o;
+
+    /* Rows come again after each reconnect: act once per row in this run. */
+    if (row->id <= d->rearm_seen_id || strcmp(row->channel, "workorder") != 0)
+        return;
+    d->rearm_seen_id = row->id;
+    o = cJSON_Parse(row->payload);
+    ev = cJSON_GetObjectItemCaseSensitive(o, "event");
+    wo = cJSON_GetObjectItemCaseSensitive(o, "work_order");
+    dev = cJSON_GetObjectItemCaseSensitive(wo, "device");
+    rule = cJSON_GetObjectItemCaseSensitive(wo, "rule");
+    if (cJSON_IsString(ev) && strcmp(ev->valuestring, "closed") == 0 && cJSON_IsString(dev) &&
+        cJSON_IsString(rule))
+        gw__rules_rearm(d, dev->valuestring, rule->valuestring);
+    cJSON_Delete(o);
+}
+
 /* ---- rule state across restarts ---------------------------------------- */
 
 static void rules__save(gw_daemon_t *d, const char *why)

@@ -32,6 +32,13 @@ static int rt__plan_device(gw_runtime_t *rt, gw_device_rt_t *d, int max_gap, cha
     for (size_t i = 0; i < dc->npoints; i++) {
         gw_point_rt_t *p = &rt->points[d->first_point + i];
         p->word_offset = offs[i];
+        for (size_t b = 0; b < d->nblocks; b++) {
+            if (offs[i] >= d->blocks[b].offset &&
+                offs[i] < d->blocks[b].offset + d->blocks[b].count) {
+                p->block_idx = (uint32_t)b;
+                break;
+            }
+        }
     }
 out_free:
     free(spans);
@@ -69,6 +76,15 @@ int gw_runtime_build(gw_runtime_t **out, gw_config_t *cfg, char *err, size_t err
         d->cfg = &cfg->devices[i];
         d->first_point = (uint32_t)np;
         for (size_t j = 0; j < d->cfg->npoints; j++) {
+            const drv_point_t *pt = &d->cfg->points[j];
+            if (pt->type == DRV_T_STRING) {
+                rt->points[np + j].text = calloc(1, 2u * pt->length + 1);
+                if (!rt->points[np + j].text) {
+                    snprintf(err, errlen, "out of memory");
+                    rc = GW_ENOMEM;
+                    goto out_free;
+                }
+            }
             rt->points[np + j].device_idx = (uint32_t)i;
             rt->points[np + j].last.point_id = (uint32_t)(np + j);
             rt->points[np + j].last.quality = GW_Q_STALE;
@@ -133,10 +149,20 @@ int gw_runtime_start_buses(gw_runtime_t *rt, gw_queue_t *q, char *err, size_t er
         mb_bus_cfg_t mc = {
             .bus_id = (int)b,
             .name = bc->name,
+            .transport = strcmp(bc->type, "rtu") == 0       ? MB_RTU
+                         : strcmp(bc->type, "rtu-tcp") == 0 ? MB_RTU_TCP
+                                                            : MB_TCP,
             .host = bc->host,
             .port = bc->port,
+            .device = bc->device,
+            .baud = bc->baud,
+            .parity = bc->parity,
+            .data_bits = bc->data_bits,
+            .stop_bits = bc->stop_bits,
+            .rs485 = bc->rs485,
             .timeout_ms = bc->timeout_ms,
             .pause_ms = bc->pause_ms,
+            .connect_pause_ms = bc->connect_pause_ms,
             .reconnect_max_ms = bc->reconnect_max_ms,
         };
         size_t n = 0;
@@ -145,8 +171,13 @@ int gw_runtime_start_buses(gw_runtime_t *rt, gw_queue_t *q, char *err, size_t er
             if (d->cfg->bus_idx != (int)b)
                 continue;
             devs[n].device_id = (int)i;
+            devs[n].name = d->cfg->name;
             devs[n].unit_id = d->cfg->unit_id;
             devs[n].interval_ms = d->cfg->interval_ms;
+            devs[n].timeout_ms = d->cfg->timeout_ms;
+            devs[n].retries = d->cfg->retries;
+            devs[n].offline_after = d->cfg->offline_after;
+            devs[n].backoff_max_ms = d->cfg->backoff_max_ms;
             devs[n].blocks = d->blocks;
             devs[n].nblocks = d->nblocks;
             devs[n].nwords = d->nwords;
@@ -175,6 +206,27 @@ void gw_runtime_stop_buses(gw_runtime_t *rt)
     }
 }
 
+void gw_runtime_print_plan(const gw_runtime_t *rt, FILE *f)
+{
+    for (size_t i = 0; i < rt->cfg->ndevices; i++) {
+        const gw_device_rt_t *d = &rt->devs[i];
+        fprintf(f, "device %s bus %s unit %d: %zu request%s, %zu words\n", d->cfg->name,
+                d->cfg->bus, d->cfg->unit_id, d->nblocks, d->nblocks == 1 ? "" : "s", d->nwords);
+        for (size_t b = 0; b < d->nblocks; b++) {
+            const char *sep = "";
+            fprintf(f, "  %s start=%u count=%u points=", drv_table_name(d->blocks[b].table),
+                    d->blocks[b].addr, d->blocks[b].count);
+            for (size_t j = 0; j < d->cfg->npoints; j++) {
+                if (rt->points[d->first_point + j].block_idx != b)
+                    continue;
+                fprintf(f, "%s%s", sep, d->cfg->points[j].name);
+                sep = ",";
+            }
+            fputc('\n', f);
+        }
+    }
+}
+
 void gw_runtime_free(gw_runtime_t *rt)
 {
     if (!rt)
@@ -184,6 +236,8 @@ void gw_runtime_free(gw_runtime_t *rt)
             free(rt->devs[i].blocks);
     }
     free(rt->devs);
+    for (size_t i = 0; rt->points && i < rt->npoints; i++)
+        free(rt->points[i].text);
     free(rt->points);
     free(rt->rules);
     free(rt->buses);

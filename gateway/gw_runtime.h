@@ -14,6 +14,8 @@
 #include "protocols/modbus/mb.h"
 #include "rules/rule.h"
 
+#include <stdio.h>
+
 typedef enum gw_dev_status {
     GW_DEV_UNKNOWN = 0, /* not polled yet */
     GW_DEV_ONLINE,
@@ -24,6 +26,9 @@ typedef struct gw_point_rt {
     gw_sample_t last;     /* latest sample (quality says if it is usable) */
     uint32_t word_offset; /* where its words land in the device's reading */
     uint32_t device_idx;
+    uint32_t block_idx; /* the request of the device's plan that reads it */
+    uint16_t exception; /* Modbus exception code of its last failed read, 0: none */
+    char *text;         /* string points: the last text read, owned; else NULL */
 } gw_point_rt_t;
 
 typedef struct gw_device_rt {
@@ -62,6 +67,10 @@ void gw_runtime_carry(gw_runtime_t *rt, const gw_runtime_t *old);
 int gw_runtime_start_buses(gw_runtime_t *rt, gw_queue_t *q, char *err, size_t errlen);
 /* Stop and join every bus thread. */
 void gw_runtime_stop_buses(gw_runtime_t *rt);
+/* Print every device's request plan to f, one line per request:
+ * "  <table> start=<addr> count=<n> points=<name>,<name>..." under a
+ * "device <name> bus <bus> unit <id>: <n> requests, <w> words" line. */
+void gw_runtime_print_plan(const gw_runtime_t *rt, FILE *f);
 /* Free everything (buses must be stopped). */
 void gw_runtime_free(gw_runtime_t *rt);
 

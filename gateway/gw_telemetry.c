@@ -40,6 +40,7 @@ struct gw_north {
     size_t rt_npoints, rt_ndevices;
     double *pub_value, *deadband;
     unsigned char *pub_quality; /* 0xff: never published */
+    uint64_t *pub_text;         /* hash of a text point's last published text */
     int64_t *dev_pub_ms;
     int *heartbeat_ms;
     /* memory ring */
@@ -69,6 +70,8 @@ static void tel__free_points(gw_north_t *n)
     free(n->pub_value);
     free(n->deadband);
     free(n->pub_quality);
+    free(n->pub_text);
+    n->pub_text = NULL;
     free(n->dev_pub_ms);
     free(n->heartbeat_ms);
     n->pub_value = n->deadband = NULL;
@@ -108,9 +111,11 @@ static int tel__build_points(gw_north_t *n, const gw_runtime_t *rt)
     n->pub_value = calloc(np, sizeof(double));
     n->deadband = calloc(np, sizeof(double));
     n->pub_quality = malloc(np);
+    n->pub_text = calloc(np, sizeof(uint64_t));
     n->dev_pub_ms = calloc(nd, sizeof(int64_t));
     n->heartbeat_ms = calloc(nd, sizeof(int));
-    if (!n->pub_value || !n->deadband || !n->pub_quality || !n->dev_pub_ms || !n->heartbeat_ms) {
+    if (!n->pub_value || !n->deadband || !n->pub_quality || !n->pub_text || !n->dev_pub_ms ||
+        !n->heartbeat_ms) {
         tel__free_points(n);
         return GW_ENOMEM;
     }
@@ -124,6 +129,14 @@ static int tel__build_points(gw_north_t *n, const gw_runtime_t *rt)
     n->rt_npoints = rt->npoints;
     n->rt_ndevices = rt->cfg->ndevices;
     return 0;
+}
+
+static uint64_t tel__hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    return h | 1; /* never 0, the "no text" mark */
 }
 
 /* 1 when dev's telemetry is due now (and remembers it as published). */
@@ -144,6 +157,8 @@ static int tel__due(gw_north_t *n, const gw_device_rt_t *dev, int64_t now)
         const gw_sample_t *s = &rt->points[pid].last;
         if (n->pub_quality[pid] != (unsigned char)s->quality)
             due = 1;
+        else if (rt->points[pid].text && tel__hash(rt->points[pid].text) != n->pub_text[pid])
+            due = 1;
         else if (s->quality == GW_Q_GOOD && fabs(s->value - n->pub_value[pid]) > n->deadband[pid])
             due = 1;
     }
@@ -154,6 +169,7 @@ static int tel__due(gw_north_t *n, const gw_device_rt_t *dev, int64_t now)
         uint32_t pid = dev->first_point + (uint32_t)i;
         n->pub_quality[pid] = (unsigned char)rt->points[pid].last.quality;
         n->pub_value[pid] = rt->points[pid].last.value;
+        n->pub_text[pid] = rt->points[pid].text ? tel__hash(rt->points[pid].text) : 0;
     }
     return 1;
 }
@@ -565,14 +581,19 @@ static char *tel__payload(gw_daemon_t *d, const gw_device_rt_t *dev, int64_t ts_
     cJSON_AddStringToObject(o, "ts", gw_format_iso8601(ts_ms, ts, sizeof(ts)));
     pts = cJSON_AddObjectToObject(o, "points");
     for (size_t i = 0; i < dev->cfg->npoints; i++) {
-        const gw_sample_t *s = &d->rt->points[dev->first_point + i].last;
+        const gw_point_rt_t *pr = &d->rt->points[dev->first_point + i];
+        const gw_sample_t *s = &pr->last;
         cJSON *p = cJSON_AddObjectToObject(pts, dev->cfg->points[i].name);
-        if (s->quality == GW_Q_GOOD)
+        if (s->quality == GW_Q_GOOD && pr->text)
+            cJSON_AddStringToObject(p, "value", pr->text);
+        else if (s->quality == GW_Q_GOOD)
             cJSON_AddNumberToObject(p, "value", s->value);
         else
             cJSON_AddNullToObject(p, "value");
         cJSON_AddStringToObject(p, "unit", dev->cfg->points[i].unit);
         cJSON_AddStringToObject(p, "quality", gw_quality_name(s->quality));
+        if (pr->exception) /* the Modbus exception, by name */
+            cJSON_AddStringToObject(p, "error", mb_exception_name(pr->exception));
         cJSON_AddStringToObject(p, "ts", gw_format_iso8601(s->ts_ms, ts, sizeof(ts)));
     }
     text = cJSON_PrintUnformatted(o);

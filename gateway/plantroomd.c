@@ -3,6 +3,7 @@
  *
  *   plantroomd --config FILE [--state-dir DIR] [--log-level LEVEL]
  *   plantroomd --check-config FILE
+ *   plantroomd --print-plan --config FILE
  *
  * Exit codes: 0 clean stop or valid config; 1 runtime failure (ledger cannot
  * be opened, ...); 2 bad command line or invalid config.
@@ -10,6 +11,7 @@
 #include "gateway/gw_config.h"
 #include "gateway/gw_daemon.h"
 #include "gateway/gw_log.h"
+#include "gateway/gw_runtime.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -22,10 +24,12 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: plantroomd --config FILE [--state-dir DIR] [--log-level LEVEL]\n"
                "       plantroomd --check-config FILE\n"
+               "       plantroomd --print-plan --config FILE\n"
                "       plantroomd --version | --help\n"
                "\n"
                "  --config FILE        run with this site configuration (JSON)\n"
                "  --check-config FILE  validate FILE, print every error, exit 0 or 2\n"
+               "  --print-plan         print each device's Modbus requests and exit\n"
                "  --state-dir DIR      where the ledger lives (overrides state_dir)\n"
                "  --log-level LEVEL    error, warn, notice, info or debug (overrides log.level)\n"
                "\n"
@@ -54,11 +58,27 @@ static int check_config(const char *path, const gw_config_overrides_t *ov)
     return 0;
 }
 
+/* --print-plan: the request plan of every device, from a valid config. */
+static int print_plan(gw_config_t *cfg)
+{
+    gw_runtime_t *rt = NULL;
+    char err[512];
+
+    if (gw_runtime_build(&rt, cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "plantroomd: %s\n", err);
+        return 2;
+    }
+    gw_runtime_print_plan(rt, stdout);
+    gw_runtime_free(rt);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", required_argument, NULL, 'k'},
+        {"print-plan", no_argument, NULL, 'P'},
         {"state-dir", required_argument, NULL, 's'},
         {"log-level", required_argument, NULL, 'l'},
         {"version", no_argument, NULL, 'V'},
@@ -72,7 +92,7 @@ int main(int argc, char **argv)
     gw_daemon_t *d = NULL;
     gw_errlist_t el;
     char err[512];
-    int c, rc;
+    int c, rc, plan = 0;
 
     gw_log_init();
     while ((c = getopt_long(argc, argv, "c:k:s:l:Vh", opts, NULL)) != -1) {
@@ -82,6 +102,9 @@ int main(int argc, char **argv)
             break;
         case 'k':
             check = optarg;
+            break;
+        case 'P':
+            plan = 1;
             break;
         case 's':
             ov.state_dir = optarg;
@@ -130,6 +153,8 @@ int main(int argc, char **argv)
         gw_errlist_free(&el);
         return 2;
     }
+    if (plan)
+        return print_plan(cfg);
     rc = gw_daemon_create(&d, cfg, &ov, err, sizeof(err));
     if (rc != 0) {
         gw_log_error("gw", "cannot start: %s", err);

@@ -386,7 +386,7 @@ int ledger__exec(ledger_t *lg, sqlite3_stmt *st, const char *what, char *err, si
 /* Run one of the parameterless statements (transaction control). */
 static int ledger__run(ledger_t *lg, int id, char *err, size_t errlen)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc = ledger__stmt(lg, id, &st, err, errlen);
 
     if (rc == 0)
@@ -555,7 +555,7 @@ out_finalize:
 static int ledger__migrate(ledger_t *lg, char *err, size_t errlen)
 {
     char sql[64];
-    int version;
+    int version = 0;
     int src;
     int rc;
 
@@ -873,7 +873,7 @@ static int ledger__ulid(ledger_t *lg, char out[27], char *err, size_t errlen)
 static int ledger__find_active(ledger_t *lg, const char *fp, ledger__active_t *a, char *err,
                                size_t errlen)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int src;
     int rc;
 
@@ -902,7 +902,7 @@ static int ledger__find_active(ledger_t *lg, const char *fp, ledger__active_t *a
 
 int ledger__wo_get(ledger_t *lg, const char *id, ledger_wo_t *wo, char *err, size_t errlen)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int src;
     int rc;
 
@@ -941,7 +941,7 @@ int ledger__announce_by(ledger_t *lg, const char *wo_id, const char *action,
                         const ledger_actor_t *by, int64_t now, char *err, size_t errlen)
 {
     ledger_wo_t wo;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     char *payload;
     int64_t audit_id;
     int src;
@@ -1011,7 +1011,7 @@ static int ledger__open_new(ledger_t *lg, const ledger_trigger_t *t, const char 
                             const char *evidence, ledger_trigger_result_t *r, char *err,
                             size_t errlen)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     char ulid[27];
     int64_t number;
     int64_t now = gw_wall_ms();
@@ -1079,7 +1079,7 @@ int ledger_wo_trigger(ledger_t *lg, const ledger_trigger_t *t, ledger_trigger_re
 {
     ledger_trigger_result_t r;
     ledger__active_t a;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     char *fp = NULL;
     char *evidence = NULL;
     int own_tx = 0;
@@ -1146,7 +1146,7 @@ out_free:
 
 int ledger_wo_touch(ledger_t *lg, const ledger_trigger_t *t, char *err, size_t errlen)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     char *fp = NULL;
     char *evidence = NULL;
     int src;
@@ -1181,7 +1181,7 @@ int ledger_wo_clear(ledger_t *lg, const char *site, const char *device, const ch
                     int64_t ts_ms, const char *evidence_json, char *err, size_t errlen)
 {
     ledger__active_t a;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     char *fp = NULL;
     char *evidence = NULL;
     int64_t now;
@@ -1228,7 +1228,7 @@ int ledger_wo_list(ledger_t *lg, const ledger_wo_filter_t *f, ledger_wo_t **out,
     ledger_wo_filter_t none = {0};
     ledger_wo_t *arr = NULL;
     size_t count = 0, cap = 0;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int src;
     int rc;
 
@@ -1295,7 +1295,7 @@ int ledger_outbox_list(ledger_t *lg, int64_t after_id, int limit, ledger_outbox_
 {
     ledger_outbox_row_t *arr = NULL;
     size_t count = 0, cap = 0;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int src;
     int rc;
 
@@ -1363,7 +1363,7 @@ void ledger_outbox_free_array(ledger_outbox_row_t *arr, size_t n)
 
 int ledger_outbox_delete(ledger_t *lg, int64_t id, char *err, size_t errlen)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int src;
     int rc;
 
@@ -1380,7 +1380,7 @@ int ledger_outbox_delete(ledger_t *lg, int64_t id, char *err, size_t errlen)
 
 int ledger__outbox_max_id(ledger_t *lg, int64_t *out, char *err, size_t errlen)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int src;
     int rc;
 

@@ -27,7 +27,7 @@
 static int ledger__rollup_row(ledger_t *lg, const ledger_rollup_row_t *r, char *err, size_t errlen)
 {
     static const int ids[] = {ST_ROLLUP_1M, ST_ROLLUP_1H};
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int src;
     int rc;
 
@@ -69,7 +69,7 @@ int ledger_rollup_add(ledger_t *lg, const ledger_rollup_row_t *rows, size_t n, c
 int ledger_device_status(ledger_t *lg, const char *device, const char *status, int64_t ts_ms,
                          const char *detail, char *err, size_t errlen)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int own_tx = 0;
     int src;
     int rc;

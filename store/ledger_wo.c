@@ -87,7 +87,7 @@ static int64_t ledger__ref_number(const char *ref)
 
 int ledger_wo_get(ledger_t *lg, const char *ref, ledger_wo_t *out, char *err, size_t errlen)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int64_t number;
     int src;
     int rc;
@@ -163,7 +163,7 @@ static int ledger__do_status(ledger_t *lg, const ledger_wo_t *wo, const void *ar
                              const ledger_actor_t *by, int64_t now, char *err, size_t errlen)
 {
     const ledger__status_arg_t *a = arg;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int src;
     int rc;
 
@@ -200,7 +200,7 @@ static int ledger__do_assign(ledger_t *lg, const ledger_wo_t *wo, const void *ar
                              const ledger_actor_t *by, int64_t now, char *err, size_t errlen)
 {
     const char *assignee = arg;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int src;
     int rc;
 
@@ -232,7 +232,7 @@ static int ledger__do_note(ledger_t *lg, const ledger_wo_t *wo, const void *arg,
                            const ledger_actor_t *by, int64_t now, char *err, size_t errlen)
 {
     const char *text = arg;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int src;
     int rc;
 

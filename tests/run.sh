@@ -15,7 +15,7 @@ run_suite() {
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPLANTROOM_WERROR=ON "$@" >/dev/null
   cmake --build "$dir" -j "$JOBS"
   echo "=== test $dir"
-  ctest --test-dir "$dir" --output-on-failure --timeout 900
+  ctest --test-dir "$dir" --output-on-failure -j "$JOBS" --timeout 900
 }
 
 run_suite build

@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,12 +148,13 @@ static int ctl_send_all(int fd, const char *buf, size_t n)
     return 0;
 }
 
-/* Send {"cmd":cmd} and return the parsed response, NULL after printing why. */
-static cJSON *ctl_request(const char *path, const char *cmd)
+/* Send the request (one JSON line, text without the newline) and return the
+ * parsed response, NULL after printing why. */
+static cJSON *ctl_request(const char *path, const char *req_json)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     struct timeval tv = {.tv_sec = CTL_TIMEOUT_S};
-    char req[128], *buf = NULL, *nl = NULL;
+    char *req = NULL, *buf = NULL, *nl = NULL;
     size_t len = 0, cap = 0;
     cJSON *resp = NULL;
     int fd;
@@ -173,7 +175,12 @@ static cJSON *ctl_request(const char *path, const char *cmd)
         goto out;
     }
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cmd);
+    req = malloc(strlen(req_json) + 2);
+    if (!req) {
+        fprintf(stderr, "plantroomctl: out of memory\n");
+        goto out;
+    }
+    sprintf(req, "%s\n", req_json);
     if (ctl_send_all(fd, req, strlen(req)) != 0) {
         fprintf(stderr, "plantroomctl: sending to %s: %s\n", path, strerror(errno));
         goto out;
@@ -210,6 +217,7 @@ static cJSON *ctl_request(const char *path, const char *cmd)
 out:
     if (fd >= 0)
         close(fd);
+    free(req);
     free(buf);
     return resp;
 }
@@ -365,22 +373,33 @@ static int ctl_daemon_opts(ctl_global_t *g, int argc, char **argv, int *json, co
     return 0;
 }
 
-/* Ask the daemon cmd; print the result (JSON or via print). */
-static int ctl_daemon_cmd(ctl_global_t *g, int argc, char **argv, const char *cmd,
+/* Ask the daemon cmd (with the arguments in args, may be NULL; taken);
+ * print the result (JSON or via print). */
+static int ctl_daemon_cmd(ctl_global_t *g, int argc, char **argv, const char *cmd, cJSON *args,
                           void (*print)(const cJSON *))
 {
     const char *sock = NULL;
-    char path[PATH_MAX];
+    char path[PATH_MAX], *reqtext;
     int json = 0, rc;
-    cJSON *resp;
+    cJSON *resp, *req = args ? args : cJSON_CreateObject();
     const cJSON *ok;
 
     rc = ctl_daemon_opts(g, argc, argv, &json, &sock);
-    if (rc != 0)
+    if (rc == 0 && ctl_socket_path(g, sock, path, sizeof(path)) != 0)
+        rc = CTL_EXIT_FAIL;
+    if (rc != 0) {
+        cJSON_Delete(req);
         return rc;
-    if (ctl_socket_path(g, sock, path, sizeof(path)) != 0)
+    }
+    cJSON_AddStringToObject(req, "cmd", cmd);
+    reqtext = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    if (!reqtext) {
+        fprintf(stderr, "plantroomctl: out of memory\n");
         return CTL_EXIT_FAIL;
-    resp = ctl_request(path, cmd);
+    }
+    resp = ctl_request(path, reqtext);
+    free(reqtext);
     if (!resp)
         return CTL_EXIT_FAIL;
     ok = cJSON_GetObjectItemCaseSensitive(resp, "ok");
@@ -404,7 +423,7 @@ static int ctl_daemon_cmd(ctl_global_t *g, int argc, char **argv, const char *cm
 
 static int ctl_status(ctl_global_t *g, int argc, char **argv)
 {
-    return ctl_daemon_cmd(g, argc, argv, "status", ctl_print_status);
+    return ctl_daemon_cmd(g, argc, argv, "status", NULL, ctl_print_status);
 }
 
 static void ctl_print_reload(const cJSON *r)
@@ -416,7 +435,50 @@ static void ctl_print_reload(const cJSON *r)
 
 static int ctl_reload(ctl_global_t *g, int argc, char **argv)
 {
-    return ctl_daemon_cmd(g, argc, argv, "reload", ctl_print_reload);
+    return ctl_daemon_cmd(g, argc, argv, "reload", NULL, ctl_print_reload);
+}
+
+static void ctl_print_write(const cJSON *r)
+{
+    printf("wrote %s.%s = %g (%s)\n", ctl_str(r, "device", "?"), ctl_str(r, "point", "?"),
+           ctl_num(r, "value"), ctl_str(r, "function", "?"));
+}
+
+/* write DEVICE POINT VALUE: a Modbus write (FC 5/6/15/16) through the
+ * running daemon, which owns the bus; answers once the device did. */
+static int ctl_write(ctl_global_t *g, int argc, char **argv)
+{
+    const char *by = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
+    char *rest[64], *end;
+    double value;
+    cJSON *args;
+    int n = 0;
+
+    if (argc < 3 || argv[0][0] == '-' || argv[1][0] == '-')
+        return ctl_usage_error("%s", "write needs DEVICE POINT VALUE");
+    errno = 0;
+    value = strtod(argv[2], &end);
+    if (errno != 0 || end == argv[2] || *end != '\0' || !isfinite(value))
+        return ctl_usage_error("write: VALUE must be a number, got '%s'", argv[2]);
+    /* --by NAME is this verb's; the rest go to the common daemon options */
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--by") == 0) {
+            if (i + 1 >= argc)
+                return ctl_usage_error("option %s needs a value", "--by");
+            by = argv[++i];
+        } else if (strncmp(argv[i], "--by=", 5) == 0) {
+            by = argv[i] + 5;
+        } else if (n < (int)(sizeof(rest) / sizeof(rest[0]))) {
+            rest[n++] = argv[i];
+        }
+    }
+    args = cJSON_CreateObject();
+    cJSON_AddStringToObject(args, "device", argv[0]);
+    cJSON_AddStringToObject(args, "point", argv[1]);
+    cJSON_AddNumberToObject(args, "value", value);
+    if (by)
+        cJSON_AddStringToObject(args, "by", by);
+    return ctl_daemon_cmd(g, n, rest, "write", args, ctl_print_write);
 }
 
 static int ctl_backup(ctl_global_t *g, int argc, char **argv)
@@ -470,6 +532,9 @@ const ctl_command_t ctl_cmds_status[] = {
      "what the running daemon does: buses, devices, points, broker, ledger, rules"},
     {"reload", "", ctl_reload, "[--json] [--socket PATH]",
      "make the running daemon reload its config (as SIGHUP); fails with the reason"},
+    {"write", "", ctl_write, "DEVICE POINT VALUE [--by NAME] [--json] [--socket PATH]",
+     "write a setpoint, reset or start/stop (a coil or holding-register point) through the "
+     "running daemon"},
     {"backup", "", ctl_backup, "FILE [--json]",
      "copy the ledger to FILE (new, 0600) while the daemon runs (SQLite online backup)"},
     {NULL, NULL, NULL, NULL, NULL},

@@ -3,9 +3,8 @@ response topic with the request's correlation id. The daemon runs MQTT 5 so
 that the sender's identity may also come as a user property.
 
 An authorized work-order command changes the order through the ledger
-thread and is audited with its sender and channel "mqtt"; the setpoint
-backend (Modbus writes) is not wired in this build and answers
-"unavailable".
+thread and is audited with its sender and channel "mqtt"; a setpoint is
+written to the device through its bus thread.
 """
 import json
 import sqlite3
@@ -88,16 +87,17 @@ def test_commands_are_authorized_and_answered(tmp_path, broker, sim, subscriber,
         assert "unknown command" in answer(sub, "reboot", None)["error"]
         c.send("setpoint", {"id": "c5", "from": "ops", "device": "lift-9", "point": "x",
                             "value": 1})
-        assert '"device"' in answer(sub, "setpoint", "c5")["error"]
+        assert 'no device named "lift-9"' in answer(sub, "setpoint", "c5")["error"]
 
         # an authorized sender, but no such work order: the ledger says so
         c.send("ack", {"id": "c6", "from": "alice", "work_order": 99})
         a = answer(sub, "ack", "c6")
         assert a["ok"] is False and "99" in a["error"], a
-        # a setpoint passes authorization, then meets the missing backend
-        c.send("setpoint", {"id": "c6b", "from": "ops", "device": "lift-1", "point": "floor",
-                            "value": 3})
-        assert "unavailable" in answer(sub, "setpoint", "c6b")["error"]
+        # a setpoint to a read-only point: refused with the reason
+        c.send("setpoint", {"id": "c6b", "from": "ops", "device": "meter-main",
+                            "point": "voltage_l1", "value": 230})
+        a = answer(sub, "setpoint", "c6b")
+        assert a["ok"] is False and "read-only" in a["error"], a
         # a contradicting MQTT 5 user property is refused
         c.send("start", {"id": "c7", "from": "alice", "work_order": 7}, user_from="mallory")
         assert "differs" in answer(sub, "start", "c7")["error"]
@@ -139,6 +139,13 @@ def test_authorized_commands_change_the_work_order_and_are_audited(tmp_path, bro
         assert a["ok"] is False and "not allowed" in a["error"], a
         c.send("resolve", {"id": "a5", "from": "alice", "work_order": 1})
         assert answer(sub, "resolve", "a5")["result"]["work_order"]["status"] == "resolved"
+        # a setpoint: written to the pump drive through its bus, answered
+        # when the device answered
+        c.send("setpoint", {"id": "s1", "from": "ops", "device": "pump-1",
+                            "point": "control_word", "value": 0x0476})
+        a = answer(sub, "setpoint", "s1")
+        assert a["ok"] is True, a
+        assert "command setpoint (id s1) from ops: pump-1.control_word = 1142" in d.log()
         # the refused sender changes nothing
         c.send("resolve", {"id": "a6", "from": "mallory", "work_order": 1})
         assert "not authorized" in answer(sub, "resolve", "a6")["error"]

@@ -43,7 +43,7 @@ static int sim__parse_double(const char *s, double *out)
 }
 
 int sim_control_parse(sim_world_t *w, const char *line, sim_device_t **dev, int *idx, double *value,
-                      char *msg, size_t msglen)
+                      sim_fault_t *fault, char *msg, size_t msglen)
 {
     char buf[256];
     char *s, *dot, *eq, *hash;
@@ -69,6 +69,15 @@ int sim_control_parse(sim_world_t *w, const char *line, sim_device_t **dev, int 
     }
     *eq = '\0';
     *dot = '\0';
+    if (strcmp(sim__trim(dot + 1), "fault") == 0) {
+        sim_world_lookup(w, sim__trim(s), "fault", dev, idx);
+        if (!*dev) {
+            snprintf(msg, msglen, "unknown device '%s'", sim__trim(s));
+            return GW_ENOENT;
+        }
+        rc = sim_fault_parse(sim__trim(eq + 1), fault, msg, msglen);
+        return rc < 0 ? rc : 2;
+    }
     rc = sim_world_lookup(w, sim__trim(s), sim__trim(dot + 1), dev, idx);
     if (rc < 0) {
         if (!*dev)
@@ -90,16 +99,21 @@ int sim_control_parse(sim_world_t *w, const char *line, sim_device_t **dev, int 
 int sim_control_set_cli(sim_world_t *w, const char *arg, char *msg, size_t msglen)
 {
     sim_device_t *dev;
+    sim_fault_t fault;
     double value;
     int idx, rc;
 
-    rc = sim_control_parse(w, arg, &dev, &idx, &value, msg, msglen);
+    rc = sim_control_parse(w, arg, &dev, &idx, &value, &fault, msg, msglen);
     if (rc == 0) {
         snprintf(msg, msglen, "expected DEVICE.POINT=VALUE");
         return GW_EINVAL;
     }
     if (rc < 0)
         return rc;
+    if (rc == 2) {
+        dev->fault_cli = fault;
+        return 0;
+    }
     dev->ctl_cli[idx].set = 1;
     dev->ctl_cli[idx].value = value;
     return 0;
@@ -137,10 +151,11 @@ static sim_ctl_t **sim__layers_new(const sim_world_t *w)
 
 /* Read the control file into fresh layers. Returns 0, GW_EIO when the file
  * cannot be read, or GW_ENOMEM; a missing file yields empty layers. */
-static int sim__read_file(const char *path, sim_world_t *w, sim_ctl_t **layers)
+static int sim__read_file(const char *path, sim_world_t *w, sim_ctl_t **layers, sim_fault_t *faults)
 {
     char *line = NULL, msg[200];
     size_t cap = 0, lineno = 0;
+    sim_fault_t fault;
     sim_device_t *dev;
     double value;
     int idx, rc = 0;
@@ -152,12 +167,14 @@ static int sim__read_file(const char *path, sim_world_t *w, sim_ctl_t **layers)
     while (getline(&line, &cap, f) != -1) {
         lineno++;
         line[strcspn(line, "\r\n")] = '\0';
-        rc = sim_control_parse(w, line, &dev, &idx, &value, msg, sizeof(msg));
+        rc = sim_control_parse(w, line, &dev, &idx, &value, &fault, msg, sizeof(msg));
         if (rc < 0) {
             gw_log_warn(MOD, "control file %s:%zu: '%s': %s; line ignored", path, lineno, line,
                         msg);
             continue;
         }
+        if (rc == 2)
+            faults[dev - w->devices] = fault;
         if (rc == 1) {
             layers[dev - w->devices][idx].set = 1;
             layers[dev - w->devices][idx].value = value;
@@ -202,6 +219,7 @@ static int sim__file_changed(const struct stat *a, const struct stat *b)
 int sim_control_poll(sim_control_t *c, sim_world_t *w)
 {
     struct stat st;
+    sim_fault_t *faults;
     sim_ctl_t **fresh;
     size_t i;
     int rc, exists;
@@ -220,16 +238,29 @@ int sim_control_poll(sim_control_t *c, sim_world_t *w)
                       c->seen ? " any more; its values are released" : " yet");
 
     fresh = sim__layers_new(w);
-    if (!fresh)
+    faults = calloc(w->n_devices, sizeof(*faults));
+    if (!fresh || !faults) {
+        sim__layers_free(fresh, w->n_devices);
+        free(faults);
         return GW_ENOMEM;
-    rc = exists ? sim__read_file(c->path, w, fresh) : 0;
+    }
+    rc = exists ? sim__read_file(c->path, w, fresh, faults) : 0;
     if (rc < 0) {
         gw_log_warn(MOD, "control file %s: %s; keeping the previous values", c->path,
                     gw_strerror(rc));
         sim__layers_free(fresh, w->n_devices);
+        free(faults);
         return rc;
     }
     sim__log_changes(w, fresh);
+    for (i = 0; i < w->n_devices; i++) {
+        if (faults[i].kind != w->devices[i].fault_file.kind ||
+            faults[i].arg != w->devices[i].fault_file.arg)
+            gw_log_info(MOD, "control: %s fault %s", w->devices[i].name,
+                        sim_fault_name(faults[i].kind));
+        w->devices[i].fault_file = faults[i];
+    }
+    free(faults);
     for (i = 0; i < w->n_devices; i++) {
         free(w->devices[i].ctl_file);
         w->devices[i].ctl_file = fresh[i];

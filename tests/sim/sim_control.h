@@ -2,8 +2,10 @@
  * sim_control.h: how tests and demos steer plantroom-sim while it runs.
  *
  * One syntax for both sources: "DEVICE.POINT=VALUE" in engineering units
- * (lift-1.vibration_machine=5.2). --set assignments fill the command-line
- * layer once at start. The control file holds one assignment per line, with
+ * (lift-1.vibration_machine=5.2), or a scripted fault of a device
+ * (lift-2.fault=silent, lift-2.fault=exception:2, lift-2.fault=slow:800,
+ * lift-2.fault=disconnect, lift-2.fault=garbage, lift-2.fault=none). --set assignments fill the
+ * command-line layer once at start. The control file holds one assignment per line, with
  * '#' comments and blank lines; sim_control_poll() re-reads it whenever its
  * identity, size or mtime changes. A reload parses the whole file into a
  * fresh layer and then swaps it in (mosquitto-style), so a line removed from
@@ -27,10 +29,12 @@ typedef struct sim_control {
 } sim_control_t;
 
 /* Parse one line. Returns 1 with *dev, *idx and *value set for an
- * assignment, 0 for a blank or comment-only line, or GW_EINVAL/GW_ENOENT
- * with a reason in msg. The value is range-checked against the point. */
+ * assignment, 2 with *dev and *fault set for a fault ("DEVICE.fault=KIND",
+ * sim_fault_parse), 0 for a blank or comment-only line, or
+ * GW_EINVAL/GW_ENOENT with a reason in msg. The value is range-checked
+ * against the point. */
 int sim_control_parse(sim_world_t *w, const char *line, sim_device_t **dev, int *idx, double *value,
-                      char *msg, size_t msglen);
+                      sim_fault_t *fault, char *msg, size_t msglen);
 
 /* Apply one --set argument to the command-line layer. Returns 0 or a
  * negative code with a reason in msg (a blank argument is an error). */

@@ -20,11 +20,17 @@
 static const sim_elevator_params_t lift1_params = {-1, 8, 1843207u, 921604u, 13210u};
 static const sim_elevator_params_t lift2_params = {0, 5, 702113u, 351050u, 5120u};
 
+static const int pump_index[2] = {0, 1};
+
 /* The building. Add a row (and, for a new kind, a sim_kind_t) to grow it. */
 static const sim_device_def_t sim_building[] = {
     {1, "lift-1", &sim_kind_elevator, &lift1_params},
     {2, "lift-2", &sim_kind_elevator, &lift2_params},
     {3, "meter-main", &sim_kind_energy_meter, NULL},
+    {4, "fire-panel", &sim_kind_fire_panel, NULL},
+    {7, "tank-1", &sim_kind_tank, NULL},
+    {5, "pump-1", &sim_kind_pump, &pump_index[0]},
+    {6, "pump-2", &sim_kind_pump, &pump_index[1]},
 };
 
 /* Check that every point of a kind fits its mapping, so that encoding never
@@ -63,7 +69,7 @@ static int sim__device_init(sim_device_t *dev, const sim_device_def_t *def)
     dev->kind = k;
     dev->params = def->params;
     dev->rng = 0x9e3779b9u ^ ((uint32_t)def->unit_id * 2654435761u);
-    dev->map = modbus_mapping_new(0, 0, k->n_holding, k->n_input);
+    dev->map = modbus_mapping_new(k->n_coils, 0, k->n_holding, k->n_input);
     dev->values = calloc(k->n_points, sizeof(*dev->values));
     dev->ctl_cli = calloc(k->n_points, sizeof(*dev->ctl_cli));
     dev->ctl_file = calloc(k->n_points, sizeof(*dev->ctl_file));
@@ -86,17 +92,34 @@ static void sim__device_free(sim_device_t *dev)
     memset(dev, 0, sizeof(*dev));
 }
 
-int sim_world_init(sim_world_t *w, double wall_s)
+/* Benchmark devices: 125 holding and 125 input registers holding their
+ * own address, no physics. */
+static void bench_tick(sim_device_t *dev, double dt, double wall_s)
+{
+    (void)dt;
+    (void)wall_s;
+    for (int i = 0; i < 125; i++)
+        dev->map->tab_registers[i] = dev->map->tab_input_registers[i] = (uint16_t)(i + 1);
+}
+
+static const sim_kind_t sim_kind_bench = {
+    .name = "bench",
+    .n_holding = 125,
+    .n_input = 125,
+    .tick = bench_tick,
+};
+
+static int sim__world_build(sim_world_t *w, const sim_device_def_t *defs, size_t n, double wall_s)
 {
     size_t i;
     int rc;
 
-    w->n_devices = GW_ARRAY_SIZE(sim_building);
+    w->n_devices = n;
     w->devices = calloc(w->n_devices, sizeof(*w->devices));
     if (!w->devices)
         return GW_ENOMEM;
     for (i = 0; i < w->n_devices; i++) {
-        rc = sim__device_init(&w->devices[i], &sim_building[i]);
+        rc = sim__device_init(&w->devices[i], &defs[i]);
         if (rc < 0)
             goto fail_device_init;
     }
@@ -105,6 +128,27 @@ int sim_world_init(sim_world_t *w, double wall_s)
 
 fail_device_init:
     sim_world_free(w);
+    return rc;
+}
+
+int sim_world_init(sim_world_t *w, double wall_s)
+{
+    return sim__world_build(w, sim_building, GW_ARRAY_SIZE(sim_building), wall_s);
+}
+
+int sim_world_init_bench(sim_world_t *w, int n, double wall_s)
+{
+    static char names[247][16];
+    sim_device_def_t defs[247];
+    int rc;
+
+    if (n < 1 || n > 247)
+        return GW_EINVAL;
+    for (int i = 0; i < n; i++) {
+        snprintf(names[i], sizeof(names[i]), "bench-%d", i + 1);
+        defs[i] = (sim_device_def_t){(uint8_t)(i + 1), names[i], &sim_kind_bench, NULL};
+    }
+    rc = sim__world_build(w, defs, (size_t)n, wall_s);
     return rc;
 }
 
@@ -282,4 +326,75 @@ void sim_encode_point(modbus_mapping_t *map, const sim_point_t *pt, double value
         regs[pt->address + 1] = (uint16_t)(u & 0xffffu);
         break;
     }
+}
+
+static const char *const sim_fault_names[] = {"none", "silent",     "exception",
+                                              "slow", "disconnect", "garbage"};
+
+const char *sim_fault_name(sim_fault_kind_t k)
+{
+    return (unsigned)k < GW_ARRAY_SIZE(sim_fault_names) ? sim_fault_names[k] : "?";
+}
+
+int sim_fault_parse(const char *text, sim_fault_t *out, char *msg, size_t msglen)
+{
+    const char *colon = strchr(text, ':');
+    size_t n = colon ? (size_t)(colon - text) : strlen(text);
+    char *end;
+    long arg = 0;
+
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < GW_ARRAY_SIZE(sim_fault_names); i++) {
+        if (strlen(sim_fault_names[i]) == n && strncmp(text, sim_fault_names[i], n) == 0)
+            out->kind = (sim_fault_kind_t)i, out->set = 1;
+    }
+    if (!out->set) {
+        snprintf(msg, msglen,
+                 "fault '%s': expected none, silent, exception[:CODE], slow[:MS], "
+                 "disconnect or garbage",
+                 text);
+        return GW_EINVAL;
+    }
+    if (colon) {
+        arg = strtol(colon + 1, &end, 10);
+        if (*end || end == colon + 1 || arg < 1 || arg > 60000 ||
+            (out->kind != SIM_FAULT_EXCEPTION && out->kind != SIM_FAULT_SLOW) ||
+            (out->kind == SIM_FAULT_EXCEPTION && arg > 255)) {
+            snprintf(msg, msglen, "fault '%s': bad argument", text);
+            return GW_EINVAL;
+        }
+    }
+    if (!arg)
+        arg = out->kind == SIM_FAULT_EXCEPTION ? 4 : out->kind == SIM_FAULT_SLOW ? 1000 : 0;
+    out->arg = (int)arg;
+    return 0;
+}
+
+sim_fault_t sim_device_fault(const sim_device_t *dev)
+{
+    if (dev->fault_file.set)
+        return dev->fault_file;
+    return dev->fault_cli;
+}
+
+int sim_device_writable(const sim_device_t *dev, int fc, int addr, int count)
+{
+    const sim_kind_t *k = dev->kind;
+
+    if (fc == MODBUS_FC_WRITE_SINGLE_COIL || fc == MODBUS_FC_WRITE_MULTIPLE_COILS)
+        return addr + count <= k->n_coils;
+    if (fc != MODBUS_FC_WRITE_SINGLE_REGISTER && fc != MODBUS_FC_WRITE_MULTIPLE_REGISTERS)
+        return 0;
+    for (int a = addr; a < addr + count; a++) {
+        int ok = 0;
+        for (size_t i = 0; i < k->n_points && !ok; i++) {
+            const sim_point_t *pt = &k->points[i];
+            int w = (pt->type == SIM_UINT32 || pt->type == SIM_FLOAT32) ? 2 : 1;
+            ok = pt->table == SIM_HOLDING && (pt->flags & SIM_PT_WRITABLE) && a >= pt->address &&
+                 a < pt->address + w;
+        }
+        if (!ok)
+            return 0;
+    }
+    return 1;
 }

@@ -41,6 +41,10 @@ typedef enum sim_type {
 
 /* A control value on this point is a setpoint, not a held value. */
 #define SIM_PT_SETPOINT 0x1u
+/* A client may write this holding register (FC 06/16); the kind's tick
+ * reads it back from the mapping. Other registers answer a write with
+ * exception 02 (illegal data address). */
+#define SIM_PT_WRITABLE 0x2u
 
 typedef struct sim_point {
     const char *name;
@@ -58,6 +62,28 @@ typedef struct sim_ctl {
     double value;
 } sim_ctl_t;
 
+/* A scripted fault of one device ("lift-2.fault=silent" in the control
+ * file or --set): how the server answers requests for its unit id. */
+typedef enum sim_fault_kind {
+    SIM_FAULT_NONE = 0,
+    SIM_FAULT_SILENT,     /* read the request, never answer */
+    SIM_FAULT_EXCEPTION,  /* answer exception arg (default 4, server device failure) */
+    SIM_FAULT_SLOW,       /* answer after arg ms (default 1000) */
+    SIM_FAULT_DISCONNECT, /* close the client's connection */
+    SIM_FAULT_GARBAGE,    /* answer bytes that are not a Modbus frame */
+} sim_fault_kind_t;
+
+typedef struct sim_fault {
+    int set; /* the layer sets it (a file line "fault=none" sets NONE) */
+    sim_fault_kind_t kind;
+    int arg;
+} sim_fault_t;
+
+/* Parse "silent", "exception[:CODE]", "slow[:MS]", "disconnect", "garbage"
+ * or "none". Returns 0 or GW_EINVAL with a reason in msg. */
+int sim_fault_parse(const char *text, sim_fault_t *out, char *msg, size_t msglen);
+const char *sim_fault_name(sim_fault_kind_t k);
+
 typedef struct sim_device sim_device_t;
 
 typedef struct sim_kind {
@@ -66,6 +92,7 @@ typedef struct sim_kind {
     size_t n_points;
     int n_holding; /* registers in the mapping, addresses 0..n-1 */
     int n_input;
+    int n_coils;       /* coils 0..n-1, writable (FC 05/15), kept as written */
     size_t state_size; /* bytes of kind-private state, zeroed before init */
     void (*init)(sim_device_t *dev);
     /* Advance by dt seconds; wall_s is wall-clock time (s since the epoch). */
@@ -85,12 +112,13 @@ struct sim_device {
     const char *name;
     const sim_kind_t *kind;
     const void *params;
-    modbus_mapping_t *map; /* owned */
-    double *values;        /* model value per point, owned */
-    sim_ctl_t *ctl_cli;    /* --set layer, owned */
-    sim_ctl_t *ctl_file;   /* control file layer, owned */
-    void *state;           /* kind-private, owned */
-    uint32_t rng;          /* xorshift32 state, seeded from the unit id */
+    modbus_mapping_t *map;             /* owned */
+    double *values;                    /* model value per point, owned */
+    sim_ctl_t *ctl_cli;                /* --set layer, owned */
+    sim_ctl_t *ctl_file;               /* control file layer, owned */
+    void *state;                       /* kind-private, owned */
+    sim_fault_t fault_cli, fault_file; /* the file layer wins when set */
+    uint32_t rng;                      /* xorshift32 state, seeded from the unit id */
 };
 
 typedef struct sim_world {
@@ -98,11 +126,15 @@ typedef struct sim_world {
     size_t n_devices;
 } sim_world_t;
 
-/* Build the default building (two lifts, one meter) and run one tick at
+/* Build the default building (two lifts, one meter, a fire panel, a tank
+ * and its two pumps) and run one tick at
  * wall-clock time wall_s so that every register holds a plausible value.
  * Returns 0, or GW_ENOMEM or GW_ECONFIG (a point outside its
  * mapping) with nothing left allocated. */
 int sim_world_init(sim_world_t *w, double wall_s);
+/* A benchmark world instead: n devices (units 1..n, 1..247) of 125
+ * holding and 125 input registers that hold their address + 1. */
+int sim_world_init_bench(sim_world_t *w, int n, double wall_s);
 void sim_world_free(sim_world_t *w);
 
 /* Advance every device by dt seconds and re-encode all registers. */
@@ -126,8 +158,15 @@ int sim_device_ctl(const sim_device_t *dev, int idx, double *out);
  * otherwise model (for setpoint points, the setpoint or its default). */
 double sim_device_effective(const sim_device_t *dev, int idx, double model);
 
+/* The fault in force for a device (file layer over --set layer). */
+sim_fault_t sim_device_fault(const sim_device_t *dev);
+
 /* Uniform random number in [-1, 1) from the device's generator. */
 double sim_rand(sim_device_t *dev);
+
+/* 1 when a write request (function fc, start addr, count regs) touches
+ * only SIM_PT_WRITABLE registers or existing coils of the device. */
+int sim_device_writable(const sim_device_t *dev, int fc, int addr, int count);
 
 /* Encode one engineering value into the registers of a mapping. */
 void sim_encode_point(modbus_mapping_t *map, const sim_point_t *pt, double value);
@@ -140,5 +179,8 @@ typedef struct sim_elevator_params {
 
 extern const sim_kind_t sim_kind_elevator;
 extern const sim_kind_t sim_kind_energy_meter;
+extern const sim_kind_t sim_kind_fire_panel;
+extern const sim_kind_t sim_kind_tank; /* ticks before the pumps: it runs the water model */
+extern const sim_kind_t sim_kind_pump; /* params: const int *, pump 0 or 1 */
 
 #endif

@@ -1,1 +1,7 @@
 plantroom_unit_test(test_mb_plan SOURCES test_mb_plan.c LIBS plantroom_modbus)
+# Writes end to end against a real plantroom-sim (spawned by the test).
+plantroom_unit_test(test_gw_write SOURCES test_gw_write.c LIBS plantroom_gateway)
+target_compile_definitions(test_gw_write PRIVATE
+  SIM_BIN="$<TARGET_FILE:plantroom-sim>"
+  PROFILES_DIR="${CMAKE_SOURCE_DIR}/drivers/profiles")
+add_dependencies(test_gw_write plantroom-sim)

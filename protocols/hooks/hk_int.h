@@ -1,0 +1,34 @@
+/*
+ * hk_int.h: the hook runner's state, shared by hk.c (life cycle), hk_exec.c
+ * (child processes) and hk_http.c (libcurl multi on the loop).
+ */
+#ifndef PLANTROOM_HK_INT_H
+#define PLANTROOM_HK_INT_H
+
+#include "protocols/hooks/hk.h"
+
+#include <curl/curl.h>
+
+typedef struct hk__exec hk__exec_t;
+typedef struct hk__http hk__http_t;
+
+/* Who owns what: hk_t owns the multi handle, its timer, every job in the two
+ * lists and every socket context; it is freed when refs drops to 0 after
+ * hk_close (the timer and each live exec job hold one ref). */
+struct hk {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t curl_timer;
+    hk__exec_t *execs;
+    hk__http_t *https;
+    size_t inflight;
+    int closing;
+    int refs;
+};
+
+void hk__unref(hk_t *h);
+void hk__close_execs(hk_t *h);
+void hk__close_https(hk_t *h);
+int hk__http_init(hk_t *h, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,60 @@
+"""plantroomd end to end: a lift's vibration opens a work order in the
+ledger, the outbox event reaches the notifier, and the fake SMS command is
+run once per group member with the work-order number in the text. Phone
+numbers appear neither in the daemon's log nor in any MQTT payload.
+"""
+import json
+import os
+import signal
+
+from conftest import make_config, wait_for
+from hooks_helpers import PHONES, FakeSms
+
+TOPIC_WO = "test-site/events/workorder"
+
+
+def test_vibration_work_order_reaches_the_phones(tmp_path, broker, sim, subscriber, daemon):
+    sms = FakeSms(tmp_path)
+    sub = subscriber("plantroom/#")
+
+    def mutate(cfg):
+        cfg["hooks"] = [{"name": "sms", "kind": "exec",
+                         "argv": [str(sms.cmd), "TEXT", "{phone}", "-text", "{message}"]}]
+        cfg["recipients"] = [{"name": n, "hook": "sms", "phone": PHONES[n]}
+                             for n in ("alice", "bob")]
+        cfg["groups"] = [{"name": "lifts", "members": ["alice", "bob"], "group_wait_ms": 500}]
+        cfg["routes"] = [{"categories": ["mechanical"], "groups": ["lifts"]}]
+
+    config = make_config(tmp_path, broker["port"], sim.port, mutate)
+    os.chmod(config, 0o644)  # readable by others: warned
+    d = daemon(config)
+    d.wait_log("readable by every user")
+    sim.set("lift-1.vibration_machine", 5.2)
+    ev = wait_for(lambda: sub.json_messages(TOPIC_WO), 15, "the work-order event")[0]
+    number = ev["work_order"]["number"]
+    wait_for(lambda: len(sms.messages()) == 2, 10, "one SMS per member")
+    for n in ("alice", "bob"):
+        (text,) = sms.to(PHONES[n])
+        assert f"#{number}" in text and "HIGH" in text and "Tower A" in text
+        assert "(lift-1)" in text
+    d.wait_log("delivered to bob")
+    d.wait_log("delivered to alice")
+    log = d.log()
+    payloads = "".join(p for _, p in sub.messages())
+    for p in PHONES.values():
+        assert p not in log and p not in payloads
+    assert (tmp_path / "state" / "notify.db").exists()
+    json.loads(sms.messages()[0]["stdin"])
+
+    # SIGHUP with carol added: the next order reaches her too.
+    cfg = json.loads(config.read_text())
+    cfg["recipients"].append({"name": "carol", "hook": "sms", "phone": PHONES["carol"]})
+    cfg["groups"][0]["members"].append("carol")
+    config.write_text(json.dumps(cfg))
+    d.proc.signal(signal.SIGHUP)
+    d.wait_log("configuration reloaded")
+    sim.set("lift-2.vibration_machine", 5.5)
+    wait_for(lambda: sms.to(PHONES["carol"]), 15, "carol told after the reload")
+    (text,) = sms.to(PHONES["carol"])
+    assert "(lift-2)" in text and f"#{number}" not in text
+    assert len(sms.to(PHONES["alice"])) == 2
