@@ -20,8 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CFG_NOLIMIT 1000000000LL
-
 /* A name used in topics and fingerprints: letters, digits, '-', '_', '.'. */
 void gw__cfg_check_name(const char *name, const char *path, gw_errlist_t *el)
 {
@@ -86,51 +84,6 @@ static void cfg__log(gw_config_t *cfg, const cJSON *root, const gw_config_overri
         gw_errlist_add(el, "--log-level",
                        "must be one of error, warn, notice, info, debug, got \"%s\"",
                        ov->log_level);
-}
-
-static void cfg__mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
-{
-    static const char *const keys[] = {
-        "enabled",       "uri",         "client_id",        "prefix",           "username",
-        "password_file", "keepalive_s", "reconnect_min_ms", "reconnect_max_ms", NULL};
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "mqtt");
-    gw_mqtt_cfg_t *q = &cfg->mqtt;
-    long long v;
-    char def_id[128];
-
-    if (m && !cJSON_IsObject(m)) {
-        gw_errlist_add(el, "mqtt", "must be an object");
-        m = NULL;
-    }
-    if (m)
-        gw_json_check_keys(m, "mqtt", keys, el);
-    gw_json_bool(m, "enabled", "mqtt", &q->enabled, 1, el);
-    gw_json_str(m, "uri", "mqtt", q->uri, sizeof(q->uri), "tcp://127.0.0.1:1883", 0, el);
-    if (strncmp(q->uri, "tcp://", 6) != 0 && strncmp(q->uri, "ssl://", 6) != 0 &&
-        strncmp(q->uri, "mqtt://", 7) != 0 && strncmp(q->uri, "mqtts://", 8) != 0)
-        gw_errlist_add(el, "mqtt.uri",
-                       "must start with tcp://, ssl://, mqtt:// or mqtts://, got \"%s\"", q->uri);
-    snprintf(def_id, sizeof(def_id), "plantroom-%s", cfg->site_id);
-    gw_json_str(m, "client_id", "mqtt", q->client_id, sizeof(q->client_id), def_id, 0, el);
-    gw_json_str(m, "prefix", "mqtt", q->prefix, sizeof(q->prefix), "plantroom", 0, el);
-    if (strpbrk(q->prefix, "+#") || !q->prefix[0])
-        gw_errlist_add(el, "mqtt.prefix", "must be a non-empty topic without '+' or '#'");
-    gw_json_str(m, "username", "mqtt", q->username, sizeof(q->username), "", 0, el);
-    {
-        char pf[PATH_MAX];
-        if (gw_json_str(m, "password_file", "mqtt", pf, sizeof(pf), "", 0, el) > 0 && pf[0])
-            gw__cfg_resolve(q->password_file, sizeof(q->password_file), cfg->config_dir, pf);
-    }
-    gw_json_int(m, "keepalive_s", "mqtt", &v, 30, 5, 3600, 0, el);
-    q->keepalive_s = (int)v;
-    gw_json_int(m, "reconnect_min_ms", "mqtt", &v, 500, 100, 60000, 0, el);
-    q->reconnect_min_ms = (int)v;
-    gw_json_int(m, "reconnect_max_ms", "mqtt", &v, 30000, 1000, 600000, 0, el);
-    q->reconnect_max_ms = (int)v;
-    if (q->reconnect_max_ms < q->reconnect_min_ms)
-        gw_errlist_add(el, "mqtt.reconnect_max_ms",
-                       "must be at least reconnect_min_ms (%d), got %d", q->reconnect_min_ms,
-                       q->reconnect_max_ms);
 }
 
 /* Read an array section, calling fn per element with its path. */
@@ -243,11 +196,12 @@ static void cfg__cross_check(gw_config_t *cfg, gw_errlist_t *el)
 }
 
 static const char *const root_keys[] = {
-    "site",    "log",     "state_dir",   "profiles_dir", "ledger",  "mqtt",    "buses",
-    "devices", "rules",   "$schema",     "comment",      "rules_state", "control", "metrics",
-    "report",
+    "site", "log", "state_dir", "profiles_dir", "ledger", "mqtt", "buses", "devices", "rules",
+    "$schema", "comment", "rules_state", "control", "metrics", "report",
     /* notifications: gw_config_hooks.c */
-    "hooks", "recipients", "groups", "routes", "quiet_hours", "inhibit_rules", NULL};
+    "hooks", "recipients", "groups", "routes", "quiet_hours", "inhibit_rules",
+    /* NB-IoT uplinks: gw_config_nbiot.c */
+    "nbiot", NULL};
 
 static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_overrides_t *ov,
                        gw_errlist_t *el)
@@ -325,16 +279,18 @@ int gw_config_load(const char *path, const gw_config_overrides_t *ov, gw_config_
     cfg__log(cfg, root, ov, el);
     cfg__paths(cfg, root, ov, el);
     gw__cfg_ledger(cfg, root, el);
-    cfg__mqtt(cfg, root, el);
+    gw__cfg_mqtt(cfg, root, el);
     gw__cfg_service(cfg, root, el);
     cfg->buses =
         cfg__array(cfg, root, "buses", sizeof(gw_bus_cfg_t), &cfg->nbuses, cfg__bus_fn, el);
     cfg->devices = cfg__array(cfg, root, "devices", sizeof(gw_device_cfg_t), &cfg->ndevices,
                               cfg__device_fn, el);
+    gw__cfg_nbiot(cfg, root, el);
     cfg->rules =
         cfg__array(cfg, root, "rules", sizeof(gw_rule_cfg_t), &cfg->nrules, cfg__rule_fn, el);
     gw__cfg_rules_state(cfg, root, el);
     cfg__cross_check(cfg, el);
+    gw__cfg_mqtt_check(cfg, el);
     gw__cfg_notify(cfg, root, el);
     if (el->n != before)
         goto out_fail;
@@ -352,6 +308,7 @@ void gw_config_free(gw_config_t *cfg)
 {
     if (!cfg)
         return;
+    gw__cfg_nbiot_free(cfg);
     for (size_t i = 0; i < cfg->ndevices; i++)
         free(cfg->devices[i].points);
     free(cfg->devices);

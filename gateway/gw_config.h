@@ -72,6 +72,25 @@ typedef struct gw_rule_cfg {
     char title[160];
 } gw_rule_cfg_t;
 
+/* mqtt section (gw_config_mqtt.c, docs/configuration.md "mqtt"). Plain
+ * arrays, no pointers: a reload compares two of these with memcmp. */
+#define GW_MQTT_TEL_OVERRIDES 64
+#define GW_MQTT_SENDERS       32
+enum {
+    GW_CMD_ACK = 1,
+    GW_CMD_ASSIGN = 2,
+    GW_CMD_START = 4,
+    GW_CMD_RESOLVE = 8,
+    GW_CMD_SETPOINT = 16
+};
+
+typedef struct gw_mqtt_tel_override {
+    char device[GW_NAME_MAX];
+    char point[DRV_NAME_MAX]; /* "": every point of the device */
+    double deadband;          /* < 0: not given */
+    int heartbeat_ms;         /* < 0: not given */
+} gw_mqtt_tel_override_t;
+
 typedef struct gw_mqtt_cfg {
     int enabled;
     char uri[256];
@@ -82,7 +101,60 @@ typedef struct gw_mqtt_cfg {
     int keepalive_s;
     int reconnect_min_ms;
     int reconnect_max_ms;
+    int version; /* 4 (MQTT 3.1.1) or 5 */
+    int tls;     /* uri is ssl:// or mqtts:// */
+    char ca_file[PATH_MAX], cert_file[PATH_MAX], key_file[PATH_MAX];
+    int tls_verify; /* check the broker's certificate and host name */
+    /* telemetry: publish on change past a deadband, else every heartbeat */
+    int on_change;
+    int tel_qos; /* live telemetry QoS, 0 or 1 */
+    double deadband;
+    int heartbeat_ms;
+    gw_mqtt_tel_override_t tel[GW_MQTT_TEL_OVERRIDES];
+    size_t ntel;
+    /* store-and-forward of telemetry while the broker is away */
+    int buf_memory;   /* messages kept in memory before spilling */
+    int buf_max;      /* messages kept in all (memory + spool); oldest dropped past it */
+    int buf_flush_ms; /* spill memory to the spool at least this often (0: only when full) */
+    int replay_per_s; /* replay rate after a reconnect */
+    int metrics_ms;   /* period of the metrics message */
+    char spool_path[PATH_MAX];
+    /* commands over MQTT: who may send which verbs (GW_CMD_* bits) */
+    int commands;
+    struct {
+        char name[64];
+        unsigned verbs;
+    } senders[GW_MQTT_SENDERS];
+    size_t nsenders;
+    /* Home Assistant MQTT discovery */
+    int hass;
+    char hass_prefix[64];
 } gw_mqtt_cfg_t;
+
+/* nbiot section (gw_config_nbiot.c, docs/configuration.md "nbiot"): devices
+ * whose reports arrive over MQTT. Each is also a device in devices[] (bus
+ * "", no Modbus), so the point table and rules treat it like any other. */
+#define GW_NBIOT_TOPICS  8
+#define GW_NBIOT_PTR_MAX 256
+
+typedef enum gw_nbiot_format { GW_NBIOT_CTWING = 0, GW_NBIOT_ONENET } gw_nbiot_format_t;
+
+typedef struct gw_nbiot_dev_cfg {
+    char name[GW_NAME_MAX];
+    int device_idx; /* in devices[] */
+    gw_nbiot_format_t format;
+    char id[128];             /* CTWing deviceId or IMEI; OneNET dev_id */
+    int64_t report_period_ms; /* stale when no report for period + grace */
+    int64_t grace_ms;
+    char (*where)[GW_NBIOT_PTR_MAX]; /* per point: JSON pointer (CTWing) or ds_id (OneNET); owned */
+} gw_nbiot_dev_cfg_t;
+
+typedef struct gw_nbiot_cfg {
+    char topics[GW_NBIOT_TOPICS][256];
+    size_t ntopics;
+    gw_nbiot_dev_cfg_t *devs; /* owned */
+    size_t ndevs;
+} gw_nbiot_cfg_t;
 
 /* The control socket and the metrics endpoint (gw_config_service.c; the
  * "control" and "metrics" sections). Applied at start only. */
@@ -106,6 +178,7 @@ typedef struct gw_config {
     char ledger_path[PATH_MAX];  /* absolute after load */
     char profiles_dir[PATH_MAX]; /* absolute after load */
     gw_mqtt_cfg_t mqtt;
+    gw_nbiot_cfg_t nbiot;
     gw_bus_cfg_t *buses;
     size_t nbuses;
     gw_device_cfg_t *devices;

@@ -34,6 +34,16 @@ void gw__cfg_service(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
  * after cfg__paths, so that state_dir is known. */
 void gw__cfg_ledger(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
 
+/* Parse the "mqtt" section (gw_config_mqtt.c); needs site.id and config_dir. */
+void gw__cfg_mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+/* Parse the "nbiot" section (gw_config_nbiot.c), after "devices": appends
+ * its devices to cfg->devices. gw__cfg_nbiot_free frees what it owns. */
+void gw__cfg_nbiot(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+void gw__cfg_nbiot_free(gw_config_t *cfg);
+/* GW_CMD_* bit of a command verb ("ack", ...), or 0. */
+unsigned gw__cmd_verb_bit(const char *verb);
+/* After devices are read: check the mqtt section's references to them. */
+void gw__cfg_mqtt_check(gw_config_t *cfg, gw_errlist_t *el);
 /* gw_config_hooks.c: "hooks", "recipients", "groups", "routes",
  * "quiet_hours", "inhibit_rules" into cfg->notify, references resolved; and its free. */
 void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);

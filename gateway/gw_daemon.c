@@ -321,6 +321,7 @@ void gw_daemon_destroy(gw_daemon_t *d)
     uv_walk(&d->loop, daemon__close_walk, NULL);
     uv_run(&d->loop, UV_RUN_DEFAULT);
     uv_loop_close(&d->loop);
+    gw__north_free(d);
     gw_queue_destroy(&d->inq);
     gw_runtime_free(d->rt);
     gw__rollup_free(d);

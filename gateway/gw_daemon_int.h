@@ -69,6 +69,10 @@ struct gw_daemon {
     struct gw_write_pending *writes;
     size_t nwrites, capwrites;
     uint64_t write_seq;
+    /* issue 4: telemetry on change and store-and-forward (gw_telemetry.c) */
+    struct gw_north *north;             /* NULL while MQTT is disabled */
+    struct gw_nbiot *nbiot;             /* gw_nbiot.c; NULL while MQTT is disabled */
+    struct gw_cmd_pending *cmd_pending; /* gw_commands.c: awaiting the ledger */
 };
 
 /* gw_north.c: MQTT session, publishing, outbox delivery */
@@ -84,6 +88,45 @@ void gw__on_ledger_event(gw_daemon_t *d, gw_msg_t *m);
 
 /* gw_daemon_notify.c: start the notifier (d->notify) on the daemon's loop */
 int gw__notify_start(gw_daemon_t *d, char *err, size_t errlen);
+/* gw_telemetry.c: telemetry on change, buffer and spool, replay. Tags of
+ * replayed telemetry have GW_TAG_SPOOL set (outbox tags are row ids). */
+#define GW_TAG_SPOOL (1ULL << 62)
+#define GW_TAG_LIVE  (1ULL << 61) /* live telemetry at QoS 1 */
+typedef struct gw_north gw_north_t;
+int gw__north_init(gw_daemon_t *d, char *err, size_t errlen);
+void gw__north_flush(gw_daemon_t *d);
+void gw__north_free(gw_daemon_t *d);
+void gw__north_on_connected(gw_daemon_t *d);
+void gw__north_on_disconnected(gw_daemon_t *d);
+void gw__north_on_spool_ack(gw_daemon_t *d, uint64_t tag, int ok);
+void gw__north_on_live_ack(gw_daemon_t *d, uint64_t tag, int ok);
+cJSON *gw__north_metrics(gw_daemon_t *d);
+double gw__north_dropped(gw_daemon_t *d);
+void gw__publish_metrics(gw_daemon_t *d);
+/* Publish a telemetry text now, or buffer it (store-and-forward). */
+void gw__publish_telemetry_text(gw_daemon_t *d, const char *topic, const char *text, int64_t ts_ms);
+
+/* gw_nbiot.c: NB-IoT reports (CTWing, OneNET) from MQTT into points */
+typedef struct gw_nbiot gw_nbiot_t;
+int gw__nbiot_init(gw_daemon_t *d, char *err, size_t errlen);
+void gw__nbiot_free(gw_daemon_t *d);
+void gw__nbiot_on_connected(gw_daemon_t *d);
+void gw__nbiot_on_message(gw_daemon_t *d, const mq_message_t *m);
+cJSON *gw__nbiot_metrics(gw_daemon_t *d);
+
+/* gw_commands.c: commands over MQTT (work orders, setpoints) */
+int gw__cmd_is_command(const gw_daemon_t *d, const char *topic);
+void gw__cmd_on_message(gw_daemon_t *d, const mq_message_t *m);
+void gw__cmd_on_connected(gw_daemon_t *d);
+/* The ledger's answer to a command's change; frees what is pending. */
+void gw__cmd_on_changed(gw_daemon_t *d, const ledger_ev_changed_t *ev);
+void gw__cmd_free(gw_daemon_t *d);
+/* Answer a command on <prefix>/<site>/responses/<verb> (result: owned). */
+void gw__cmd_respond(gw_daemon_t *d, const char *verb, const char *id, int rc, const char *err,
+                     cJSON *result);
+
+/* gw_hass.c: Home Assistant discovery, on connect when enabled */
+void gw__hass_announce(gw_daemon_t *d);
 
 /* gw_rules.c: run a device's rules on its latest samples */
 void gw__run_rules(gw_daemon_t *d, uint32_t device_idx);

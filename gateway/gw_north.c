@@ -116,7 +116,22 @@ void gw__publish_gateway_status(gw_daemon_t *d, const char *status)
     cJSON_AddStringToObject(o, "status", status);
     cJSON_AddStringToObject(o, "site", d->rt->cfg->site_id);
     cJSON_AddStringToObject(o, "ts", gw_format_iso8601(gw_wall_ms(), ts, sizeof(ts)));
+    cJSON_AddNumberToObject(o, "telemetry_dropped", gw__north_dropped(d));
     gw__publish_json(d, "status", o, 1, 1);
+    cJSON_Delete(o);
+}
+
+void gw__publish_metrics(gw_daemon_t *d)
+{
+    char ts[32];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "v", 1);
+    cJSON_AddStringToObject(o, "site", d->rt->cfg->site_id);
+    cJSON_AddStringToObject(o, "ts", gw_format_iso8601(gw_wall_ms(), ts, sizeof(ts)));
+    cJSON_AddItemToObject(o, "telemetry", gw__north_metrics(d));
+    cJSON_AddItemToObject(o, "nbiot", gw__nbiot_metrics(d));
+    cJSON_AddNumberToObject(o, "outbox_in_flight", (double)d->ninflight);
+    gw__publish_json(d, "metrics", o, 1, 1);
     cJSON_Delete(o);
 }
 
@@ -163,7 +178,8 @@ static void daemon__mq_connect(gw_daemon_t *d)
 {
     char err[256];
     if (mq_connect(d->mq, err, sizeof(err)) != 0) {
-        gw_log_warn("mqtt", "%s", err);
+        /* like a failed connect: warn once, then debug until it recovers */
+        gw_log(d->mq_failures++ == 0 ? GW_LOG_WARN : GW_LOG_DEBUG, "mqtt", "%s", err);
         daemon__mq_schedule_retry(d);
     }
 }
@@ -213,6 +229,9 @@ int gw__mq_start(gw_daemon_t *d, char *err, size_t errlen)
     rc = daemon__read_password(&c->mqtt, password, sizeof(password), err, errlen);
     if (rc != 0)
         return rc;
+    rc = gw__north_init(d, err, errlen);
+    if (rc != 0)
+        return rc;
     gw__topic(d, will_topic, sizeof(will_topic), "status");
     snprintf(will, sizeof(will), "{\"v\":1,\"status\":\"offline\",\"site\":\"%s\",\"ts\":null}",
              c->site_id);
@@ -226,6 +245,11 @@ int gw__mq_start(gw_daemon_t *d, char *err, size_t errlen)
         .will_topic = will_topic,
         .will_payload = will,
         .will_retain = 1,
+        .version = c->mqtt.version,
+        .ca_file = c->mqtt.ca_file[0] ? c->mqtt.ca_file : NULL,
+        .cert_file = c->mqtt.cert_file[0] ? c->mqtt.cert_file : NULL,
+        .key_file = c->mqtt.key_file[0] ? c->mqtt.key_file : NULL,
+        .tls_verify = c->mqtt.tls_verify,
     };
     rc = mq_create(&d->mq, &mc, &d->inq, err, errlen);
     memset(password, 0, sizeof(password));
@@ -233,7 +257,8 @@ int gw__mq_start(gw_daemon_t *d, char *err, size_t errlen)
         return rc;
     d->mq_backoff_ms = 0;
     daemon__outbox_timer_start(d);
-    gw_log_info("mqtt", "connecting to %s as %s", c->mqtt.uri, c->mqtt.client_id);
+    gw_log_info("mqtt", "connecting to %s as %s (MQTT %s%s)", c->mqtt.uri, c->mqtt.client_id,
+                c->mqtt.version == 5 ? "5" : "3.1.1", c->mqtt.tls ? ", TLS" : "");
     daemon__mq_connect(d);
     return 0;
 }
@@ -243,6 +268,8 @@ void gw__mq_stop(gw_daemon_t *d)
     if (!d->mq)
         return;
     uv_timer_stop(&d->mq_timer);
+    gw__north_on_disconnected(d);
+    gw__north_flush(d);
     if (mq_is_connected(d->mq)) {
         gw__publish_gateway_status(d, "offline");
         mq_disconnect(d->mq, 2000);
@@ -270,6 +297,11 @@ void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m)
         op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_LOAD, 0);
         if (op)
             ledger_worker_submit(d->ledger, &op->hdr);
+        gw__north_on_connected(d);
+        gw__nbiot_on_connected(d);
+        gw__hass_announce(d);
+        gw__cmd_on_connected(d);
+        gw__publish_metrics(d);
         break;
     }
     case MQ_EV_CONNECT_FAILED:
@@ -278,9 +310,18 @@ void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m)
         gw_log(d->mq_failures++ == 0 ? GW_LOG_WARN : GW_LOG_DEBUG, "mqtt", "%s: %s",
                m->kind == MQ_EV_CONNECT_FAILED ? "connect failed" : "connection lost", ev->err);
         d->ninflight = 0;
+        gw__north_on_disconnected(d);
         daemon__mq_schedule_retry(d);
         break;
     case MQ_EV_DELIVERED: {
+        if (ev->tag & GW_TAG_SPOOL) {
+            gw__north_on_spool_ack(d, ev->tag, 1);
+            break;
+        }
+        if (ev->tag & GW_TAG_LIVE) {
+            gw__north_on_live_ack(d, ev->tag, 1);
+            break;
+        }
         ledger_op_outbox_t *op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_ACK, (int64_t)ev->tag);
         daemon__inflight_del(d, (int64_t)ev->tag);
         if (op)
@@ -288,11 +329,23 @@ void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m)
         break;
     }
     case MQ_EV_PUBLISH_FAILED:
+        if (ev->tag & GW_TAG_SPOOL) {
+            gw__north_on_spool_ack(d, ev->tag, 0);
+            break;
+        }
+        if (ev->tag & GW_TAG_LIVE) {
+            gw__north_on_live_ack(d, ev->tag, 0);
+            break;
+        }
         /* The row stays in the outbox; the next connect sends it again. */
         gw_log_warn("mqtt", "event %llu not delivered: %s", (unsigned long long)ev->tag, ev->err);
         daemon__inflight_del(d, (int64_t)ev->tag);
         break;
     case MQ_EV_MESSAGE:
+        if (gw__cmd_is_command(d, ((mq_message_t *)m)->topic))
+            gw__cmd_on_message(d, (mq_message_t *)m);
+        else
+            gw__nbiot_on_message(d, (mq_message_t *)m);
         break;
     }
 }
@@ -332,45 +385,11 @@ void gw__on_ledger_event(gw_daemon_t *d, gw_msg_t *m)
                       (long long)ev->res.number, ev->res.id, ev->device, ev->rule);
         break;
     }
+    case LEDGER_EV_CHANGED:
+        gw__cmd_on_changed(d, (ledger_ev_changed_t *)m);
+        break;
     case LEDGER_EV_ERROR:
         gw_log_error("ledger", "%s", ((ledger_ev_error_t *)m)->msg);
         break;
     }
-}
-
-void gw__publish_telemetry(gw_daemon_t *d, const gw_device_rt_t *dev, int64_t ts_ms)
-{
-    char ts[32], suffix[160];
-    cJSON *o, *pts;
-
-    if (!d->mq || !mq_is_connected(d->mq)) {
-        d->telemetry_dropped++;
-        return;
-    }
-    o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "v", 1);
-    cJSON_AddStringToObject(o, "site", d->rt->cfg->site_id);
-    cJSON_AddStringToObject(o, "device", dev->cfg->name);
-    cJSON_AddStringToObject(o, "ts", gw_format_iso8601(ts_ms, ts, sizeof(ts)));
-    pts = cJSON_AddObjectToObject(o, "points");
-    for (size_t i = 0; i < dev->cfg->npoints; i++) {
-        const gw_sample_t *s = &d->rt->points[dev->first_point + i].last;
-        cJSON *p = cJSON_AddObjectToObject(pts, dev->cfg->points[i].name);
-        if (s->quality == GW_Q_GOOD && d->rt->points[dev->first_point + i].text)
-            cJSON_AddStringToObject(p, "value", d->rt->points[dev->first_point + i].text);
-        else if (s->quality == GW_Q_GOOD)
-            cJSON_AddNumberToObject(p, "value", s->value);
-        else
-            cJSON_AddNullToObject(p, "value");
-        cJSON_AddStringToObject(p, "unit", dev->cfg->points[i].unit);
-        cJSON_AddStringToObject(p, "quality", gw_quality_name(s->quality));
-        if (d->rt->points[dev->first_point + i].exception) /* the Modbus exception, by name */
-            cJSON_AddStringToObject(
-                p, "error", mb_exception_name(d->rt->points[dev->first_point + i].exception));
-        cJSON_AddStringToObject(p, "ts", gw_format_iso8601(s->ts_ms, ts, sizeof(ts)));
-    }
-    snprintf(suffix, sizeof(suffix), "devices/%s/telemetry", dev->cfg->name);
-    gw__publish_json(d, suffix, o, 0, 0);
-    d->telemetry_sent++;
-    cJSON_Delete(o);
 }

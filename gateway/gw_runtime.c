@@ -90,6 +90,8 @@ int gw_runtime_build(gw_runtime_t **out, gw_config_t *cfg, char *err, size_t err
             rt->points[np + j].last.quality = GW_Q_STALE;
         }
         np += d->cfg->npoints;
+        if (d->cfg->bus_idx < 0)
+            continue; /* fed over MQTT (NB-IoT): no Modbus plan */
         rc = rt__plan_device(rt, d, cfg->buses[d->cfg->bus_idx].max_gap, err, errlen);
         if (rc != 0)
             goto out_free;

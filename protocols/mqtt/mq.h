@@ -29,6 +29,12 @@ typedef struct mq_cfg {
     const char *will_topic; /* NULL: no last will */
     const char *will_payload;
     int will_retain;
+    int version; /* 4: MQTT 3.1.1 (also when 0); 5: MQTT 5 */
+    /* TLS, used when uri is ssl:// or mqtts:// */
+    const char *ca_file;   /* NULL: the system's trust store */
+    const char *cert_file; /* client certificate (PEM); NULL: none */
+    const char *key_file;  /* its private key (PEM) */
+    int tls_verify;        /* check the broker's certificate and host name */
 } mq_cfg_t;
 
 enum {
@@ -54,6 +60,7 @@ typedef struct mq_message {
     size_t len;
     int qos;
     int retained;
+    char from[64]; /* MQTT 5 user property "from" (the sender's identity), "" if none */
 } mq_message_t;
 
 typedef struct mq_client mq_client_t;

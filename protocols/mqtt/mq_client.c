@@ -26,7 +26,8 @@ struct mq_client {
     MQTTAsync h;
     gw_queue_t *events;
     char *uri, *client_id, *username, *password, *will_topic, *will_payload;
-    int keepalive_s, connect_timeout_s, will_retain;
+    char *ca_file, *cert_file, *key_file;
+    int keepalive_s, connect_timeout_s, will_retain, version, tls, tls_verify;
     atomic_int connected;
 
     pthread_mutex_t mu; /* guards pending and the disconnect wait */
@@ -55,6 +56,23 @@ static void mq__on_connect(void *ctx, MQTTAsync_successData *resp)
     mq__post(c, MQ_EV_CONNECTED, 0, 0, NULL);
 }
 
+static void mq__on_connect5(void *ctx, MQTTAsync_successData5 *resp)
+{
+    (void)resp;
+    mq__on_connect(ctx, NULL);
+}
+
+static void mq__on_connect_failure5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+    mq_client_t *c = ctx;
+    char err[160];
+    snprintf(err, sizeof(err), "%s (code %d, reason %s)",
+             resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1),
+             resp ? resp->code : 0, resp ? MQTTReasonCode_toString(resp->reasonCode) : "-");
+    atomic_store(&c->connected, 0);
+    mq__post(c, MQ_EV_CONNECT_FAILED, 0, resp ? resp->code : -1, err);
+}
+
 static void mq__on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
 {
     mq_client_t *c = ctx;
@@ -71,6 +89,22 @@ static void mq__on_connection_lost(void *ctx, char *cause)
     mq_client_t *c = ctx;
     atomic_store(&c->connected, 0);
     mq__post(c, MQ_EV_CONNECTION_LOST, 0, 0, cause ? cause : "connection lost");
+}
+
+/* The MQTT 5 user property "from", if any, into buf. */
+static void mq__user_from(const MQTTProperties *props, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (int i = 0; props && i < props->count; i++) {
+        const MQTTProperty *p = &props->array[i];
+        if (p->identifier == MQTTPROPERTY_CODE_USER_PROPERTY && p->value.data.len == 4 &&
+            memcmp(p->value.data.data, "from", 4) == 0) {
+            int n = p->value.value.len < (int)len - 1 ? p->value.value.len : (int)len - 1;
+            memcpy(buf, p->value.value.data, (size_t)n);
+            buf[n] = '\0';
+            return;
+        }
+    }
 }
 
 static int mq__on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
@@ -93,6 +127,7 @@ static int mq__on_message(void *ctx, char *topic, int topic_len, MQTTAsync_messa
         msg->len = pl;
         msg->qos = m->qos;
         msg->retained = m->retained;
+        mq__user_from(&m->properties, msg->from, sizeof(msg->from));
         gw_queue_push(c->events, &msg->hdr);
     }
     MQTTAsync_freeMessage(&m);
@@ -128,6 +163,24 @@ static void mq__on_publish_failure(void *ctx, MQTTAsync_failureData *resp)
     free(p);
 }
 
+static void mq__on_publish_ok5(void *ctx, MQTTAsync_successData5 *resp)
+{
+    (void)resp;
+    mq__on_publish_ok(ctx, NULL);
+}
+
+static void mq__on_publish_failure5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+    mq__pubctx_t *p = ctx;
+    char err[160];
+    snprintf(err, sizeof(err), "%s (reason %s)",
+             resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1),
+             resp ? MQTTReasonCode_toString(resp->reasonCode) : "-");
+    mq__pubctx_unlink(p);
+    mq__post(p->c, MQ_EV_PUBLISH_FAILED, p->tag, resp ? resp->code : -1, err);
+    free(p);
+}
+
 static char *mq__dup(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -141,6 +194,9 @@ static void mq__free_strings(mq_client_t *c)
     free(c->password);
     free(c->will_topic);
     free(c->will_payload);
+    free(c->ca_file);
+    free(c->cert_file);
+    free(c->key_file);
 }
 
 int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *err, size_t errlen)
@@ -159,6 +215,12 @@ int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *
     c->password = mq__dup(cfg->password);
     c->will_topic = mq__dup(cfg->will_topic);
     c->will_payload = mq__dup(cfg->will_payload);
+    c->ca_file = mq__dup(cfg->ca_file);
+    c->cert_file = mq__dup(cfg->cert_file);
+    c->key_file = mq__dup(cfg->key_file);
+    c->version = cfg->version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
+    c->tls = strncmp(cfg->uri, "ssl://", 6) == 0 || strncmp(cfg->uri, "mqtts://", 8) == 0;
+    c->tls_verify = cfg->tls_verify;
     if (!c->uri || !c->client_id)
         goto out_nomem;
     c->keepalive_s = cfg->keepalive_s;
@@ -170,7 +232,7 @@ int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *
 
     co.sendWhileDisconnected = 0; /* the daemon buffers, not paho */
     co.maxBufferedMessages = 65535;
-    co.MQTTVersion = MQTTVERSION_3_1_1;
+    co.MQTTVersion = c->version;
     rc = MQTTAsync_createWithOptions(&c->h, c->uri, c->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL,
                                      &co);
     if (rc != MQTTASYNC_SUCCESS) {
@@ -202,31 +264,58 @@ out_free:
     return GW_EINVAL;
 }
 
+/* TLS options: without them paho refuses an ssl:// URI ("Invalid (NULL)
+ * parameter"). No CA file means the system's default trust store. */
+static void mq__tls_options(const mq_client_t *c, MQTTAsync_SSLOptions *so)
+{
+    so->trustStore = c->ca_file;
+    so->keyStore = c->cert_file;
+    so->privateKey = c->key_file;
+    so->enableServerCertAuth = c->tls_verify;
+    so->verify = c->tls_verify; /* host name against the certificate */
+    so->sslVersion = MQTT_SSL_VERSION_DEFAULT;
+}
+
 int mq_connect(mq_client_t *c, char *err, size_t errlen)
 {
-    MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_connectOptions o3 = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_connectOptions o5 = MQTTAsync_connectOptions_initializer5;
+    MQTTAsync_connectOptions *o = c->version == MQTTVERSION_5 ? &o5 : &o3;
     MQTTAsync_willOptions w = MQTTAsync_willOptions_initializer;
+    MQTTAsync_SSLOptions so = MQTTAsync_SSLOptions_initializer;
     int rc;
 
-    o.keepAliveInterval = c->keepalive_s;
-    o.cleansession = 1;
-    o.connectTimeout = c->connect_timeout_s;
-    o.automaticReconnect = 0; /* the loop reconnects, with jitter */
-    o.onSuccess = mq__on_connect;
-    o.onFailure = mq__on_connect_failure;
-    o.context = c;
-    o.username = c->username;
-    o.password = c->password;
+    o->keepAliveInterval = c->keepalive_s;
+    o->connectTimeout = c->connect_timeout_s;
+    o->automaticReconnect = 0; /* the loop reconnects, with jitter */
+    o->maxInflight = 65535;
+    o->context = c;
+    o->username = c->username;
+    o->password = c->password;
+    if (c->version == MQTTVERSION_5) {
+        o->cleanstart = 1;
+        o->onSuccess5 = mq__on_connect5;
+        o->onFailure5 = mq__on_connect_failure5;
+    } else {
+        o->cleansession = 1;
+        o->onSuccess = mq__on_connect;
+        o->onFailure = mq__on_connect_failure;
+    }
     if (c->will_topic) {
         w.topicName = c->will_topic;
         w.message = c->will_payload ? c->will_payload : "";
         w.retained = c->will_retain;
         w.qos = 1;
-        o.will = &w;
+        o->will = &w;
     }
-    rc = MQTTAsync_connect(c->h, &o);
+    if (c->tls) {
+        mq__tls_options(c, &so);
+        o->ssl = &so;
+    }
+    rc = MQTTAsync_connect(c->h, o);
     if (rc != MQTTASYNC_SUCCESS) {
-        snprintf(err, errlen, "mqtt: connect to %s: %s", c->uri, MQTTAsync_strerror(rc));
+        /* no "mqtt:" prefix: the caller logs under the mqtt tag */
+        snprintf(err, errlen, "connect to %s: %s", c->uri, MQTTAsync_strerror(rc));
         return GW_EIO;
     }
     return 0;
@@ -246,7 +335,7 @@ int mq_publish(mq_client_t *c, const char *topic, const void *payload, size_t le
     int rc;
 
     if (!atomic_load(&c->connected)) {
-        snprintf(err, errlen, "mqtt: not connected");
+        snprintf(err, errlen, "not connected");
         return GW_ESTATE;
     }
     m.payload = (void *)payload;
@@ -267,13 +356,18 @@ int mq_publish(mq_client_t *c, const char *topic, const void *payload, size_t le
         c->pending.next->prev = p;
         c->pending.next = p;
         pthread_mutex_unlock(&c->mu);
-        ro.onSuccess = mq__on_publish_ok;
-        ro.onFailure = mq__on_publish_failure;
+        if (c->version == MQTTVERSION_5) {
+            ro.onSuccess5 = mq__on_publish_ok5;
+            ro.onFailure5 = mq__on_publish_failure5;
+        } else {
+            ro.onSuccess = mq__on_publish_ok;
+            ro.onFailure = mq__on_publish_failure;
+        }
         ro.context = p;
     }
     rc = MQTTAsync_sendMessage(c->h, topic, &m, &ro);
     if (rc != MQTTASYNC_SUCCESS) {
-        snprintf(err, errlen, "mqtt: publish to %s: %s", topic, MQTTAsync_strerror(rc));
+        snprintf(err, errlen, "publish to %s: %s", topic, MQTTAsync_strerror(rc));
         if (p) {
             mq__pubctx_unlink(p);
             free(p);
@@ -288,7 +382,7 @@ int mq_subscribe(mq_client_t *c, const char *topic, int qos, char *err, size_t e
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     int rc = MQTTAsync_subscribe(c->h, topic, qos, &ro);
     if (rc != MQTTASYNC_SUCCESS) {
-        snprintf(err, errlen, "mqtt: subscribe %s: %s", topic, MQTTAsync_strerror(rc));
+        snprintf(err, errlen, "subscribe %s: %s", topic, MQTTAsync_strerror(rc));
         return GW_EIO;
     }
     return 0;

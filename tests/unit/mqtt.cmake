@@ -1,0 +1,4 @@
+# Unit tests of the MQTT side: the telemetry spool (store/spool.h).
+plantroom_unit_test(test_mq_spool SOURCES test_mq_spool.c LIBS plantroom_store)
+# NB-IoT report parsing: JSON pointers, CTWing/OneNET, corruption safety.
+plantroom_unit_test(test_mq_nbiot SOURCES test_mq_nbiot.c LIBS plantroom_gateway)

@@ -1,0 +1,121 @@
+/*
+ * test_mq_spool.c: the telemetry spool (store/spool.h) on real SQLite files:
+ * order, the bound and its persistent dropped counter, delete up to an id,
+ * ids that never go back, and contents that survive a reopen.
+ */
+#include "store/spool.h"
+#include "tests/unit/t.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/test_mq_spool.XXXXXX";
+static char path[128];
+
+static void append_range(spool_t *s, int from, int to, int64_t max, int64_t *dropped)
+{
+    spool_msg_t m[64];
+    char topics[64][32], payloads[64][32];
+    char err[256];
+    int n = 0;
+
+    for (int i = from; i < to; i++, n++) {
+        snprintf(topics[n], sizeof(topics[n]), "t/%d", i);
+        snprintf(payloads[n], sizeof(payloads[n]), "{\"i\":%d}", i);
+        m[n].ts_ms = 1000 + i;
+        m[n].topic = topics[n];
+        m[n].payload = payloads[n];
+    }
+    T_CHECK_EQ_INT(spool_append(s, m, (size_t)n, max, dropped, err, sizeof(err)), 0);
+}
+
+T_TEST(order_and_delete)
+{
+    spool_t *s;
+    spool_msg_t *rows;
+    size_t n;
+    char err[256];
+
+    T_CHECK_EQ_INT(spool_open(&s, path, err, sizeof(err)), 0);
+    append_range(s, 0, 10, -1, NULL);
+    T_CHECK_EQ_INT(spool_count(s), 10);
+    T_CHECK_EQ_INT(spool_read(s, 0, 4, &rows, &n, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(n, 4);
+    T_CHECK_STR(rows[0].topic, "t/0");
+    T_CHECK_STR(rows[3].payload, "{\"i\":3}");
+    T_CHECK_EQ_INT(rows[3].ts_ms, 1003);
+    int64_t last = rows[3].id;
+    spool_rows_free(rows, n);
+    T_CHECK_EQ_INT(spool_delete_upto(s, last, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(spool_count(s), 6);
+    T_CHECK_EQ_INT(spool_read(s, 0, 100, &rows, &n, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(n, 6);
+    T_CHECK_STR(rows[0].topic, "t/4");
+    T_CHECK(rows[0].id > last);
+    spool_rows_free(rows, n);
+    T_CHECK_EQ_INT(spool_delete_upto(s, INT64_MAX, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(spool_count(s), 0);
+    /* ids never go back, even on an empty table */
+    append_range(s, 100, 101, -1, NULL);
+    T_CHECK_EQ_INT(spool_read(s, 0, 10, &rows, &n, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(n, 1);
+    T_CHECK(rows[0].id > last + 6);
+    spool_rows_free(rows, n);
+    T_CHECK_EQ_INT(spool_delete_upto(s, INT64_MAX, err, sizeof(err)), 0);
+    spool_close(s);
+}
+
+T_TEST(bound_drops_oldest_and_counts_across_reopen)
+{
+    spool_t *s;
+    spool_msg_t *rows;
+    size_t n;
+    int64_t dropped = -1;
+    char err[256];
+
+    T_CHECK_EQ_INT(spool_open(&s, path, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(spool_dropped(s), 0);
+    append_range(s, 0, 8, 5, &dropped);
+    T_CHECK_EQ_INT(dropped, 3);
+    append_range(s, 8, 10, 5, &dropped);
+    T_CHECK_EQ_INT(dropped, 2);
+    T_CHECK_EQ_INT(spool_count(s), 5);
+    T_CHECK_EQ_INT(spool_dropped(s), 5);
+    spool_close(s);
+
+    T_CHECK_EQ_INT(spool_open(&s, path, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(spool_count(s), 5);
+    T_CHECK_EQ_INT(spool_dropped(s), 5);
+    T_CHECK_EQ_INT(spool_read(s, 0, 10, &rows, &n, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(n, 5);
+    T_CHECK_STR(rows[0].topic, "t/5"); /* the newest five survive */
+    T_CHECK_STR(rows[4].topic, "t/9");
+    spool_rows_free(rows, n);
+    spool_close(s);
+}
+
+T_TEST(open_fails_with_reason)
+{
+    spool_t *s = (spool_t *)1;
+    char err[256] = "";
+    T_CHECK(spool_open(&s, "/nonexistent-dir/x/spool.db", err, sizeof(err)) < 0);
+    T_CHECK(s == NULL);
+    T_CHECK(strstr(err, "spool") != NULL);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir))
+        return 2;
+    snprintf(path, sizeof(path), "%s/spool.db", dir);
+    T_RUN(order_and_delete);
+    unlink(path);
+    T_RUN(bound_drops_oldest_and_counts_across_reopen);
+    T_RUN(open_fails_with_reason);
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        return 2;
+    return t_done();
+}
