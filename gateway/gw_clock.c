@@ -40,6 +40,22 @@ int64_t gw_wall_ms(void)
     return cur_clock.wall_ms(cur_clock.arg);
 }
 
+struct timespec gw_mono_deadline(int64_t ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (ms < 0)
+        ms = 0;
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
 char *gw_format_iso8601(int64_t wall_ms, char *buf, unsigned long buflen)
 {
     time_t secs = (time_t)(wall_ms / 1000);

@@ -9,6 +9,7 @@
 #define PLANTROOM_GW_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 typedef struct gw_clock {
     int64_t (*mono_ms)(void *arg); /* monotonic milliseconds, arbitrary origin */
@@ -20,6 +21,11 @@ typedef struct gw_clock {
 void gw_clock_set(const gw_clock_t *clock);
 int64_t gw_mono_ms(void);
 int64_t gw_wall_ms(void);
+
+/* The CLOCK_MONOTONIC time ms from now, as a deadline for
+ * pthread_cond_timedwait on a condition variable set to that clock. This is
+ * the system clock, not the replaceable one: it is for real waiting. */
+struct timespec gw_mono_deadline(int64_t ms);
 
 /* Format ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (>= 25
  * bytes). Returns buf. */

@@ -24,8 +24,10 @@ char *gw_json_path_idx(char *buf, size_t len, const char *path, int idx)
     return buf;
 }
 
-static const char *json__type_name(const cJSON *it)
+const char *gw_json_type_name(const cJSON *it)
 {
+    if (!it)
+        return "nothing";
     if (cJSON_IsString(it))
         return "a string";
     if (cJSON_IsNumber(it))
@@ -66,7 +68,7 @@ int gw_json_str(const cJSON *obj, const char *key, const char *path, char *dst, 
         return required ? -1 : 0;
     if (!cJSON_IsString(it)) {
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, key), "must be a string, got %s",
-                       json__type_name(it));
+                       gw_json_type_name(it));
         return -1;
     }
     if (strlen(it->valuestring) >= dstlen) {
@@ -91,7 +93,7 @@ int gw_json_int(const cJSON *obj, const char *key, const char *path, long long *
         return required ? -1 : 0;
     gw_json_path_key(p, sizeof(p), path, key);
     if (!cJSON_IsNumber(it)) {
-        gw_errlist_add(el, p, "must be an integer, got %s", json__type_name(it));
+        gw_errlist_add(el, p, "must be an integer, got %s", gw_json_type_name(it));
         return -1;
     }
     v = it->valuedouble;
@@ -122,7 +124,7 @@ int gw_json_num(const cJSON *obj, const char *key, const char *path, double *dst
         return required ? -1 : 0;
     if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) {
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, key), "must be a number, got %s",
-                       json__type_name(it));
+                       gw_json_type_name(it));
         return -1;
     }
     *dst = it->valuedouble;
@@ -140,7 +142,7 @@ int gw_json_bool(const cJSON *obj, const char *key, const char *path, int *dst, 
         return 0;
     if (!cJSON_IsBool(it)) {
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, key),
-                       "must be true or false, got %s", json__type_name(it));
+                       "must be true or false, got %s", gw_json_type_name(it));
         return -1;
     }
     *dst = cJSON_IsTrue(it) ? 1 : 0;

@@ -26,6 +26,8 @@ int gw_json_bool(const cJSON *obj, const char *key, const char *path, int *dst, 
 /* Add an error for every key of obj not in allowed (NULL-terminated). */
 void gw_json_check_keys(const cJSON *obj, const char *path, const char *const *allowed,
                         gw_errlist_t *el);
+/* "a string", "a number", ... for error messages; "nothing" for NULL. */
+const char *gw_json_type_name(const cJSON *it);
 /* Build "<path>.<key>" or "<path>[<i>]" into buf. Returns buf. */
 char *gw_json_path_key(char *buf, size_t len, const char *path, const char *key);
 char *gw_json_path_idx(char *buf, size_t len, const char *path, int idx);

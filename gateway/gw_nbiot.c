@@ -18,6 +18,7 @@
 #include "gateway/gw_daemon_int.h"
 #include "gateway/gw_log.h"
 #include "gateway/gw_nbiot.h"
+#include "gateway/gw_json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -94,23 +95,6 @@ const cJSON *gw__nbiot_pointer(const cJSON *root, const char *ptr, int *bad)
 
 /* ---- parsing ------------------------------------------------------------ */
 
-static const char *nb__type(const cJSON *it)
-{
-    if (!it)
-        return "nothing";
-    if (cJSON_IsString(it))
-        return "a string";
-    if (cJSON_IsNumber(it))
-        return "a number";
-    if (cJSON_IsBool(it))
-        return "a boolean";
-    if (cJSON_IsNull(it))
-        return "null";
-    if (cJSON_IsArray(it))
-        return "an array";
-    return "an object";
-}
-
 /* A value for a point: a number or a boolean. */
 static int nb__value(const cJSON *it, double *out)
 {
@@ -133,7 +117,7 @@ static int nb__ts(const cJSON *o, const char *key, int64_t *out, char *why, size
     if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble <= 0 ||
         it->valuedouble != floor(it->valuedouble) || it->valuedouble > 9e15) {
         snprintf(why, len, "\"%s\": must be a timestamp in ms since 1970, got %s", key,
-                 nb__type(it));
+                 gw_json_type_name(it));
         return -1;
     }
     *out = (int64_t)it->valuedouble;
@@ -170,7 +154,7 @@ static int nb__ctwing_points(const gw_config_t *cfg, const cJSON *root, gw_nbiot
             continue; /* this report does not carry that point */
         if (nb__value(it, &r->vals[r->nvals].value) != 0) {
             snprintf(why, len, "\"%s\": must be a number or a boolean, got %s", nd->where[i],
-                     nb__type(it));
+                     gw_json_type_name(it));
             return -1;
         }
         r->vals[r->nvals++].point = i;
@@ -189,17 +173,18 @@ static int nb__ctwing(const gw_config_t *cfg, const cJSON *o, gw_nbiot_report_t 
     uint64_t seq;
 
     if (!cJSON_IsString(mt)) {
-        snprintf(why, len, "\"messageType\": must be a string, got %s", nb__type(mt));
+        snprintf(why, len, "\"messageType\": must be a string, got %s", gw_json_type_name(mt));
         return -1;
     }
     if (!cJSON_IsString(id) || !id->valuestring[0]) {
-        snprintf(why, len, "\"deviceId\": must be a non-empty string, got %s", nb__type(id));
+        snprintf(why, len, "\"deviceId\": must be a non-empty string, got %s",
+                 gw_json_type_name(id));
         return -1;
     }
     if (nb__ts(o, "timestamp", &r->ts_ms, why, len) != 0)
         return -1;
     if (sn && !cJSON_IsNumber(sn)) {
-        snprintf(why, len, "\"upPacketSN\": must be a number, got %s", nb__type(sn));
+        snprintf(why, len, "\"upPacketSN\": must be a number, got %s", gw_json_type_name(sn));
         return -1;
     }
     r->dev = nb__find(cfg, GW_NBIOT_CTWING, id->valuestring);
@@ -210,7 +195,7 @@ static int nb__ctwing(const gw_config_t *cfg, const cJSON *o, gw_nbiot_report_t 
     if (strcmp(mt->valuestring, "deviceOnlineOfflineReport") == 0) {
         if (!cJSON_IsNumber(et) || (et->valueint != 0 && et->valueint != 1)) {
             snprintf(why, len, "\"eventType\": must be 1 (online) or 0 (offline), got %s",
-                     nb__type(et));
+                     gw_json_type_name(et));
             return -1;
         }
         r->online = et->valueint;
@@ -218,14 +203,14 @@ static int nb__ctwing(const gw_config_t *cfg, const cJSON *o, gw_nbiot_report_t 
     }
     if (strcmp(mt->valuestring, "eventReport") == 0) {
         if (!cJSON_IsNumber(et) || et->valueint < 1 || et->valueint > 3) {
-            snprintf(why, len, "\"eventType\": must be 1, 2 or 3, got %s", nb__type(et));
+            snprintf(why, len, "\"eventType\": must be 1, 2 or 3, got %s", gw_json_type_name(et));
             return -1;
         }
         r->event_type = et->valueint;
     } else if (strcmp(mt->valuestring, "dataReport") == 0) {
         const cJSON *pl = cJSON_GetObjectItemCaseSensitive(o, "payload");
         if (!cJSON_IsObject(pl)) {
-            snprintf(why, len, "\"payload\": must be an object, got %s", nb__type(pl));
+            snprintf(why, len, "\"payload\": must be an object, got %s", gw_json_type_name(pl));
             return -1;
         }
     } else {
@@ -248,7 +233,7 @@ static int nb__onenet(const gw_config_t *cfg, const cJSON *o, gw_nbiot_report_t 
 
     if (!cJSON_IsNumber(type) || (type->valuedouble != 1 && type->valuedouble != 2)) {
         snprintf(why, len, "\"type\": must be 1 (data point) or 2 (online/offline), got %s",
-                 nb__type(type));
+                 gw_json_type_name(type));
         return -1;
     }
     if (cJSON_IsString(dev) && dev->valuestring[0])
@@ -256,7 +241,8 @@ static int nb__onenet(const gw_config_t *cfg, const cJSON *o, gw_nbiot_report_t 
     else if (cJSON_IsNumber(dev) && dev->valuedouble == floor(dev->valuedouble))
         snprintf(id, sizeof(id), "%.0f", dev->valuedouble);
     else {
-        snprintf(why, len, "\"dev_id\": must be a string or a whole number, got %s", nb__type(dev));
+        snprintf(why, len, "\"dev_id\": must be a string or a whole number, got %s",
+                 gw_json_type_name(dev));
         return -1;
     }
     if (nb__ts(o, "at", &r->ts_ms, why, len) != 0)
@@ -265,7 +251,7 @@ static int nb__onenet(const gw_config_t *cfg, const cJSON *o, gw_nbiot_report_t 
     if (type->valuedouble == 2) {
         if (!cJSON_IsNumber(st) || (st->valueint != 0 && st->valueint != 1)) {
             snprintf(why, len, "\"status\": must be 1 (online) or 0 (offline), got %s",
-                     nb__type(st));
+                     gw_json_type_name(st));
             return -1;
         }
         r->online = st->valueint;
@@ -273,11 +259,12 @@ static int nb__onenet(const gw_config_t *cfg, const cJSON *o, gw_nbiot_report_t 
         return 0;
     }
     if (!cJSON_IsString(ds) || !ds->valuestring[0]) {
-        snprintf(why, len, "\"ds_id\": must be a non-empty string, got %s", nb__type(ds));
+        snprintf(why, len, "\"ds_id\": must be a non-empty string, got %s", gw_json_type_name(ds));
         return -1;
     }
     if (nb__value(val, &v) != 0) {
-        snprintf(why, len, "\"value\": must be a number or a boolean, got %s", nb__type(val));
+        snprintf(why, len, "\"value\": must be a number or a boolean, got %s",
+                 gw_json_type_name(val));
         return -1;
     }
     r->key = nb__hash(ds->valuestring, (uint64_t)r->ts_ms);
@@ -316,13 +303,13 @@ int gw__nbiot_parse(const gw_config_t *cfg, const char *payload, size_t plen, gw
     }
     o = root;
     if (!cJSON_IsObject(o)) {
-        snprintf(why, len, "the top level must be an object, got %s", nb__type(o));
+        snprintf(why, len, "the top level must be an object, got %s", gw_json_type_name(o));
         goto out;
     }
     msg = cJSON_GetObjectItemCaseSensitive(o, "msg"); /* OneNET push wraps it */
     if (msg && !cJSON_GetObjectItemCaseSensitive(o, "messageType")) {
         if (!cJSON_IsObject(msg)) {
-            snprintf(why, len, "\"msg\": must be an object, got %s", nb__type(msg));
+            snprintf(why, len, "\"msg\": must be an object, got %s", gw_json_type_name(msg));
             goto out;
         }
         o = msg;

@@ -3,6 +3,7 @@
  */
 #include "gateway/gw_queue.h"
 #include "gateway/gw_types.h"
+#include "gateway/gw_clock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -75,15 +76,7 @@ gw_msg_t *gw_queue_wait_all(gw_queue_t *q, int timeout_ms)
     gw_msg_t *list;
     struct timespec deadline;
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    if (timeout_ms > 0) {
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
-    }
+    deadline = gw_mono_deadline(timeout_ms > 0 ? timeout_ms : 0);
     pthread_mutex_lock(&q->mu);
     while (!q->head && timeout_ms != 0) {
         int rc = timeout_ms < 0 ? pthread_cond_wait(&q->cond, &q->mu)

@@ -509,13 +509,7 @@ static void ledger__pause(ledger_worker_t *w, int ms)
     struct timespec deadline;
     int was_stopping;
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += ms / 1000;
-    deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    deadline = gw_mono_deadline(ms);
     pthread_mutex_lock(&w->mu);
     was_stopping = w->stopping;
     while (w->stopping == was_stopping) {

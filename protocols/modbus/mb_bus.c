@@ -153,14 +153,7 @@ static void bus__sleep(mb_bus_t *bus, int64_t deadline_ms, int wake_on_write)
     if (deadline_ms <= now)
         return;
     bus__flush(bus);
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t wait = deadline_ms - now;
-    ts.tv_sec += wait / 1000;
-    ts.tv_nsec += (wait % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    ts = gw_mono_deadline(deadline_ms - now);
     pthread_mutex_lock(&bus->mu);
     while (!atomic_load(&bus->stop) && !(wake_on_write && bus->writes_head)) {
         if (pthread_cond_timedwait(&bus->cond, &bus->mu, &ts) == ETIMEDOUT)
