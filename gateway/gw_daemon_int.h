@@ -42,6 +42,7 @@ struct gw_daemon {
     /* rules (gw_rules.c): the timer that saves rule state to the state dir,
      * and the last outbox row looked at for "closed" (re-arm) */
     uv_timer_t rs_timer;
+    int rs_writing; /* a periodic save is on libuv's pool */
     int64_t rearm_seen_id;
     /* Service (issue 8): systemd notify and watchdog, control socket,
      * metrics (gw_service.c, gw_sdnotify.c, gw_control.c, gw_metrics.c). */

@@ -249,9 +249,62 @@ static void rules__save(gw_daemon_t *d, const char *why)
         gw_log_debug("rules", "rule state saved to %s (%s)", path, why);
 }
 
+/* The periodic save: the image is taken on the loop (it reads rule state),
+ * the write and its fsyncs run on libuv's pool, so that a slow flash card
+ * never stalls the loop. One write at a time. */
+typedef struct rules__job {
+    uv_work_t req;
+    gw_daemon_t *d;
+    void *buf;
+    size_t len;
+    char path[PATH_MAX];
+    int rc;
+    char err[256];
+} rules__job_t;
+
+static void rules__write_work(uv_work_t *req)
+{
+    rules__job_t *j = req->data;
+    j->rc = gw_rulestate_write(j->path, j->buf, j->len, j->err, sizeof(j->err));
+}
+
+static void rules__write_done(uv_work_t *req, int status)
+{
+    rules__job_t *j = req->data;
+
+    if (status != 0 || j->rc != 0)
+        gw_log_error("rules", "saving rule state (timer): %s",
+                     status != 0 ? uv_strerror(status) : j->err);
+    else
+        gw_log_debug("rules", "rule state saved to %s (timer)", j->path);
+    j->d->rs_writing = 0;
+    free(j->buf);
+    free(j);
+}
+
 static void rules__save_cb(uv_timer_t *t)
 {
-    rules__save(t->data, "timer");
+    gw_daemon_t *d = t->data;
+    rules__job_t *j;
+
+    if (d->rs_writing)
+        return; /* the last one is still being written: next tick */
+    j = calloc(1, sizeof(*j));
+    if (!j || gw_rulestate_encode(d->rt, &j->buf, &j->len) != 0) {
+        free(j);
+        gw_log_error("rules", "saving rule state (timer): out of memory");
+        return;
+    }
+    j->d = d;
+    j->req.data = j;
+    snprintf(j->path, sizeof(j->path), "%s", d->rt->cfg->rules_state_path);
+    if (uv_queue_work(&d->loop, &j->req, rules__write_work, rules__write_done) != 0) {
+        free(j->buf);
+        free(j);
+        rules__save(d, "timer");
+        return;
+    }
+    d->rs_writing = 1;
 }
 
 void gw__rules_state_start(gw_daemon_t *d)
@@ -276,5 +329,8 @@ void gw__rules_state_start(gw_daemon_t *d)
 void gw__rules_state_stop(gw_daemon_t *d)
 {
     uv_timer_stop(&d->rs_timer);
+    /* A periodic write in flight uses the same .new file: let it finish. */
+    while (d->rs_writing)
+        uv_run(&d->loop, UV_RUN_ONCE);
     rules__save(d, "shutdown");
 }

@@ -17,8 +17,14 @@ char *gw_rule_evidence(const gw_rule_cfg_t *rc, const char *point, const char *u
                        const rule_action_t *a);
 
 /* Write the states of every rule of rt to path: path.new, fsync, rename,
- * fsync of the directory. Returns 0 or a negative code with err. */
+ * fsync of the directory. Returns 0 or a negative code with err. It is
+ * gw_rulestate_encode then gw_rulestate_write. */
 int gw_rulestate_save(const gw_runtime_t *rt, const char *path, char *err, size_t errlen);
+/* The file's whole image in memory (loop thread: reads rt). *out is the
+ * caller's to free. 0 or GW_ENOMEM. */
+int gw_rulestate_encode(const gw_runtime_t *rt, void **out, size_t *len);
+/* Write an image to path durably (any thread: touches nothing else). */
+int gw_rulestate_write(const char *path, const void *buf, size_t len, char *err, size_t errlen);
 
 /* Load path into the rules of rt whose device, name, point, kind and learn
  * hash (rule_learn_hash) match a record; other rules keep their fresh state.

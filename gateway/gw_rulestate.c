@@ -77,43 +77,52 @@ static void rs__fsync_dir(const char *path)
     }
 }
 
-int gw_rulestate_save(const gw_runtime_t *rt, const char *path, char *err, size_t errlen)
+int gw_rulestate_encode(const gw_runtime_t *rt, void **out, size_t *len)
 {
-    char tmp[PATH_MAX + 8];
     rs_header_t h = {.version = RS_VERSION, .state_size = (uint32_t)sizeof(rule_state_t)};
-    rs_record_t *rec = calloc(1, sizeof(*rec));
+    size_t n = rt->cfg->nrules;
+    size_t size = sizeof(h) + n * sizeof(rs_record_t) + sizeof(uint64_t);
     uint64_t sum = 1469598103934665603ULL;
-    int fd, rc = 0;
+    unsigned char *buf = calloc(1, size), *p;
 
-    if (!rec) {
-        snprintf(err, errlen, "out of memory");
+    *out = NULL;
+    *len = 0;
+    if (!buf)
         return GW_ENOMEM;
-    }
-    snprintf(tmp, sizeof(tmp), "%s.new", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        goto out_free;
-    }
     memcpy(h.magic, RS_MAGIC, 4);
-    h.count = (uint32_t)rt->cfg->nrules;
-    sum = rs__fnv(sum, &h, sizeof(h));
-    rc = rs__write_all(fd, &h, sizeof(h));
-    for (size_t i = 0; rc == 0 && i < rt->cfg->nrules; i++) {
+    h.count = (uint32_t)n;
+    memcpy(buf, &h, sizeof(h));
+    p = buf + sizeof(h);
+    for (size_t i = 0; i < n; i++, p += sizeof(rs_record_t)) {
         const gw_rule_rt_t *r = &rt->rules[i];
-        memset(rec, 0, sizeof(*rec));
+        rs_record_t *rec = (rs_record_t *)(void *)p;
         snprintf(rec->device, RS_NAME, "%s", r->cfg->device);
         snprintf(rec->rule, RS_NAME, "%s", r->cfg->name);
         snprintf(rec->point, RS_NAME, "%s", r->cfg->point);
         rec->hash = rule_learn_hash(&r->cfg->rule);
         rec->kind = (uint32_t)r->cfg->kind;
-        rec->st = r->st;
-        sum = rs__fnv(sum, rec, sizeof(*rec));
-        rc = rs__write_all(fd, rec, sizeof(*rec));
+        memcpy(&rec->st, &r->st, sizeof(rec->st));
     }
-    if (rc == 0)
-        rc = rs__write_all(fd, &sum, sizeof(sum));
+    sum = rs__fnv(sum, buf, (size_t)(p - buf));
+    memcpy(p, &sum, sizeof(sum));
+    *out = buf;
+    *len = size;
+    return 0;
+}
+
+int gw_rulestate_write(const char *path, const void *buf, size_t len, char *err, size_t errlen)
+{
+    char tmp[PATH_MAX + 8];
+    int fd, rc;
+
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        return rc;
+    }
+    rc = rs__write_all(fd, buf, len);
     if (rc == 0 && fsync(fd) != 0)
         rc = -errno;
     if (close(fd) != 0 && rc == 0)
@@ -123,11 +132,24 @@ int gw_rulestate_save(const gw_runtime_t *rt, const char *path, char *err, size_
     if (rc != 0) {
         snprintf(err, errlen, "%s: %s", tmp, strerror(-rc));
         unlink(tmp);
-        goto out_free;
+        return rc;
     }
     rs__fsync_dir(path);
-out_free:
-    free(rec);
+    return 0;
+}
+
+int gw_rulestate_save(const gw_runtime_t *rt, const char *path, char *err, size_t errlen)
+{
+    void *buf;
+    size_t len;
+    int rc = gw_rulestate_encode(rt, &buf, &len);
+
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory");
+        return rc;
+    }
+    rc = gw_rulestate_write(path, buf, len, err, errlen);
+    free(buf);
     return rc;
 }
 

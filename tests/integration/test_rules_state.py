@@ -78,3 +78,33 @@ def test_damaged_state_starts_fresh(tmp_path, broker, sim, daemon):
     wait_for(lambda: (tmp_path / "state" / "rules.state").stat().st_size > 100, 10,
              "a rewritten state file")
     assert d.proc.stop() == 0
+
+
+def test_counter_survives_sigkill_after_a_periodic_save(tmp_path, broker, sim, subscriber,
+                                                        daemon):
+    """The periodic save (written off the loop thread) is enough: after a
+    SIGKILL, the restarted daemon continues the count from the last save."""
+    import signal
+    sub = subscriber("plantroom/#")
+    config = make_config(tmp_path, broker["port"], sim.port, add_rules)
+    state = tmp_path / "state" / "rules.state"
+    d = daemon(config)
+    v0 = wait_for(lambda: door_cycles_seen(sub), 15, "door_cycles")[-1] + 5
+    sim.set("lift-1.door_cycles", v0)
+    wait_for(lambda: door_cycles_seen(sub, v0), 15, f"door_cycles {v0}")
+    sim.set("lift-1.door_cycles", v0 + 600)
+    wait_for(lambda: door_cycles_seen(sub, v0 + 600), 15, f"door_cycles {v0 + 600}")
+    # Two save intervals later the count is on disk; then no clean stop.
+    saved = state.stat().st_mtime if state.exists() else 0
+    wait_for(lambda: state.exists() and state.stat().st_mtime > saved, 10, "a periodic save")
+    wait_for(lambda: state.exists() and state.stat().st_mtime > saved + 0.5, 10,
+             "a second periodic save")
+    d.proc.signal(signal.SIGKILL)
+    d.proc.wait(10)
+    d2 = daemon(config, "plantroomd2.log")
+    d2.wait_log("rules restored")
+    sim.set("lift-1.door_cycles", v0 + 1100)
+    wait_for(lambda: [e for e in sub.json_messages(TOPIC_WO)
+                      if e["work_order"]["rule"] == "door-service"], 15,
+             "the door-service work order after the SIGKILL")
+    assert d2.proc.stop() == 0
