@@ -1,7 +1,7 @@
 /*
  * gw_control.c: the control socket (gw_control.h): a uv_pipe listener on
  * the loop, line framing, the command table, and the commands "status",
- * "reload" and "ping".
+ * "reload", "ping" and "write".
  *
  * Each connection buffers what it reads until a newline and answers each
  * line in order. A deferred answer (gw_control_defer) stops reading on that

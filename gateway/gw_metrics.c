@@ -216,11 +216,11 @@ static void met__north(FILE *o, gw_daemon_t *d)
     met__head(o, "plantroom_mqtt_connects_total", "counter", "Successful MQTT connections.");
     fprintf(o, "plantroom_mqtt_connects_total %llu\n", (unsigned long long)f->mq_connects);
     met__head(o, "plantroom_mqtt_telemetry_published_total", "counter",
-              "Telemetry messages handed to the MQTT client (QoS 0).");
+              "Telemetry messages handed to the MQTT client (live and replayed).");
     fprintf(o, "plantroom_mqtt_telemetry_published_total %llu\n",
             (unsigned long long)d->telemetry_sent);
     met__head(o, "plantroom_mqtt_telemetry_dropped_total", "counter",
-              "Telemetry messages dropped because the broker was not connected.");
+              "Telemetry messages dropped past the buffer bound while the broker was away.");
     fprintf(o, "plantroom_mqtt_telemetry_dropped_total %llu\n",
             (unsigned long long)d->telemetry_dropped);
     met__head(o, "plantroom_mqtt_events_delivered_total", "counter",
@@ -230,12 +230,16 @@ static void met__north(FILE *o, gw_daemon_t *d)
               "Event publishes that failed (the event stays in the outbox).");
     fprintf(o, "plantroom_mqtt_publish_failures_total %llu\n",
             (unsigned long long)f->mq_publish_failed);
-    met__head(o, "plantroom_hook_deliveries_total", "counter",
-              "Alert hook deliveries that succeeded (hooks are not built yet: 0).");
-    fprintf(o, "plantroom_hook_deliveries_total 0\n");
-    met__head(o, "plantroom_hook_failures_total", "counter",
-              "Alert hook deliveries that failed (hooks are not built yet: 0).");
-    fprintf(o, "plantroom_hook_failures_total 0\n");
+    {
+        uint64_t ok, failed;
+        gw_notify_counts(d->notify, &ok, &failed);
+        met__head(o, "plantroom_hook_deliveries_total", "counter",
+                  "Alert hook delivery attempts that succeeded (SMS command, webhook).");
+        fprintf(o, "plantroom_hook_deliveries_total %llu\n", (unsigned long long)ok);
+        met__head(o, "plantroom_hook_failures_total", "counter",
+                  "Alert hook delivery attempts that failed (each retry counts).");
+        fprintf(o, "plantroom_hook_failures_total %llu\n", (unsigned long long)failed);
+    }
 }
 
 char *gw__metrics_render(gw_daemon_t *d)

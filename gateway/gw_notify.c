@@ -33,6 +33,7 @@ typedef struct gw_notify__ev {
 } gw_notify__ev_t;
 
 struct gw_notify {
+    uint64_t delivered, failures; /* delivery attempts that succeeded, failed */
     uv_loop_t *loop;
     uv_timer_t tick;
     uv_check_t take_in; /* runs after the loop's poll phase: takes in `pending` */
@@ -722,6 +723,10 @@ static void notify__record(gw_notify_t *n, gw_notify__job_t *job, int ok, const 
 
     if (ri >= 0)
         h = &n->cfg->notify.hooks[n->cfg->notify.recipients[ri].hook_idx];
+    if (ok)
+        n->delivered++;
+    else
+        n->failures++;
     if (ok) {
         rc = notify_msg_sent(n->st, job->id, job->attempts, now);
         gw_log_notice("notify", "message %lld (group %s) delivered to %s via %s (attempt %d)",
@@ -959,4 +964,10 @@ void gw_notify_stop(gw_notify_t *n)
     uv_check_stop(&n->take_in);
     uv_close((uv_handle_t *)&n->tick, notify__closed);
     uv_close((uv_handle_t *)&n->take_in, notify__closed);
+}
+
+void gw_notify_counts(const gw_notify_t *n, uint64_t *delivered, uint64_t *failures)
+{
+    *delivered = n ? n->delivered : 0;
+    *failures = n ? n->failures : 0;
 }

@@ -52,6 +52,10 @@ void gw_notify_set_config(gw_notify_t *n, const gw_config_t *cfg);
  * acknowledgement of the row can be handled). Rows of other channels are
  * ignored; an event already taken in (same event_id) is ignored. */
 void gw_notify_on_event(gw_notify_t *n, const char *channel, const char *payload);
+/* Delivery attempts that succeeded and that failed since start (a message
+ * retried three times then delivered counts 3 failures and 1 delivery).
+ * NULL: zeros. */
+void gw_notify_counts(const gw_notify_t *n, uint64_t *delivered, uint64_t *failures);
 /* Stop: deliveries in flight are cancelled (their messages stay pending
  * and are sent after the next start). Frees n once the loop has run the
  * close callbacks. NULL is a no-op. */

@@ -6,8 +6,9 @@ numbers appear neither in the daemon's log nor in any MQTT payload.
 import json
 import os
 import signal
+import urllib.request
 
-from conftest import make_config, wait_for
+from conftest import free_port, make_config, wait_for
 from hooks_helpers import PHONES, FakeSms
 
 TOPIC_WO = "test-site/events/workorder"
@@ -24,7 +25,9 @@ def test_vibration_work_order_reaches_the_phones(tmp_path, broker, sim, subscrib
                              for n in ("alice", "bob")]
         cfg["groups"] = [{"name": "lifts", "members": ["alice", "bob"], "group_wait_ms": 500}]
         cfg["routes"] = [{"categories": ["mechanical"], "groups": ["lifts"]}]
+        cfg["metrics"] = {"enabled": True, "address": "127.0.0.1", "port": mport}
 
+    mport = free_port()
     config = make_config(tmp_path, broker["port"], sim.port, mutate)
     os.chmod(config, 0o644)  # readable by others: warned
     d = daemon(config)
@@ -58,3 +61,12 @@ def test_vibration_work_order_reaches_the_phones(tmp_path, broker, sim, subscrib
     (text,) = sms.to(PHONES["carol"])
     assert "(lift-2)" in text and f"#{number}" not in text
     assert len(sms.to(PHONES["alice"])) == 2
+
+    # The metrics count the deliveries (2 + 3 = 5 so far, none failed).
+    def hook_metrics():
+        with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        m = dict(l.rsplit(" ", 1) for l in text.splitlines() if l.startswith("plantroom_hook_"))
+        return m if float(m.get("plantroom_hook_deliveries_total", 0)) >= 5 else None
+    m = wait_for(hook_metrics, 10, "hook deliveries in the metrics")
+    assert float(m["plantroom_hook_failures_total"]) == 0
