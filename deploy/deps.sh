@@ -13,7 +13,7 @@ PACKAGES=(
   # webhooks
   libcurl4-openssl-dev
   # demo and tests: a real broker and clients, Modbus peers, serial ptys
-  mosquitto mosquitto-clients sqlite3 mbpoll socat
+  mosquitto mosquitto-clients sqlite3 mbpoll socat openssl
   # systemd-analyze verify on the unit
   systemd
   python3 python3-pytest python3-paho-mqtt python3-pymodbus
