@@ -31,11 +31,9 @@ static const char *const bus_keys[] = {"name",
 static void cfg__bus_serial(gw_bus_cfg_t *b, const cJSON *obj, const char *path, gw_errlist_t *el)
 {
     char parity[8], p[256];
-    long long v;
 
     gw_json_str(obj, "device", path, b->device, sizeof(b->device), NULL, 1, el);
-    gw_json_int(obj, "baud", path, &v, 9600, 300, 4000000, 0, el);
-    b->baud = (int)v;
+    gw_json_int_to(obj, "baud", path, &b->baud, 9600, 300, 4000000, 0, el);
     gw_json_str(obj, "parity", path, parity, sizeof(parity), "none", 0, el);
     if (strcmp(parity, "none") == 0 || strcmp(parity, "N") == 0)
         b->parity = 'N';
@@ -46,16 +44,13 @@ static void cfg__bus_serial(gw_bus_cfg_t *b, const cJSON *obj, const char *path,
     else
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "parity"),
                        "must be one of none, even, odd, got \"%s\"", parity);
-    gw_json_int(obj, "data_bits", path, &v, 8, 5, 8, 0, el);
-    b->data_bits = (int)v;
-    gw_json_int(obj, "stop_bits", path, &v, 1, 1, 2, 0, el);
-    b->stop_bits = (int)v;
+    gw_json_int_to(obj, "data_bits", path, &b->data_bits, 8, 5, 8, 0, el);
+    gw_json_int_to(obj, "stop_bits", path, &b->stop_bits, 1, 1, 2, 0, el);
     gw_json_bool(obj, "rs485", path, &b->rs485, 0, el);
 }
 
 void gw__cfg_bus(gw_bus_cfg_t *b, const cJSON *obj, const char *path, gw_errlist_t *el)
 {
-    long long v;
     char p[256];
 
     gw_json_check_keys(obj, path, bus_keys, el);
@@ -64,8 +59,7 @@ void gw__cfg_bus(gw_bus_cfg_t *b, const cJSON *obj, const char *path, gw_errlist
     gw_json_str(obj, "type", path, b->type, sizeof(b->type), "tcp", 0, el);
     if (strcmp(b->type, "tcp") == 0 || strcmp(b->type, "rtu-tcp") == 0) {
         gw_json_str(obj, "host", path, b->host, sizeof(b->host), NULL, 1, el);
-        gw_json_int(obj, "port", path, &v, 502, 1, 65535, 0, el);
-        b->port = (int)v;
+        gw_json_int_to(obj, "port", path, &b->port, 502, 1, 65535, 0, el);
         if (cJSON_GetObjectItemCaseSensitive(obj, "device"))
             gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "device"),
                            "is for \"rtu\" buses; a \"%s\" bus takes host and port", b->type);
@@ -78,16 +72,11 @@ void gw__cfg_bus(gw_bus_cfg_t *b, const cJSON *obj, const char *path, gw_errlist
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "type"),
                        "must be \"tcp\", \"rtu\" or \"rtu-tcp\", got \"%s\"", b->type);
     }
-    gw_json_int(obj, "connect_pause_ms", path, &v, 0, 0, 10000, 0, el);
-    b->connect_pause_ms = (int)v;
-    gw_json_int(obj, "timeout_ms", path, &v, 1000, 10, 60000, 0, el);
-    b->timeout_ms = (int)v;
-    gw_json_int(obj, "pause_ms", path, &v, 0, 0, 10000, 0, el);
-    b->pause_ms = (int)v;
-    gw_json_int(obj, "max_gap", path, &v, 8, 0, 124, 0, el);
-    b->max_gap = (int)v;
-    gw_json_int(obj, "reconnect_max_ms", path, &v, 30000, 100, 600000, 0, el);
-    b->reconnect_max_ms = (int)v;
+    gw_json_int_to(obj, "connect_pause_ms", path, &b->connect_pause_ms, 0, 0, 10000, 0, el);
+    gw_json_int_to(obj, "timeout_ms", path, &b->timeout_ms, 1000, 10, 60000, 0, el);
+    gw_json_int_to(obj, "pause_ms", path, &b->pause_ms, 0, 0, 10000, 0, el);
+    gw_json_int_to(obj, "max_gap", path, &b->max_gap, 8, 0, 124, 0, el);
+    gw_json_int_to(obj, "reconnect_max_ms", path, &b->reconnect_max_ms, 30000, 100, 600000, 0, el);
 }
 
 /* The profile named by a device: a path to a .json file, or a name looked
@@ -171,25 +160,18 @@ void gw__cfg_device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, cons
     const cJSON *loc = cJSON_GetObjectItemCaseSensitive(obj, "location");
     drv_order_t order = DRV_ORDER_ABCD, dev_order = DRV_ORDER_ABCD;
     int have_order;
-    long long v;
     char p[256], lp[256];
 
     gw_json_check_keys(obj, path, device_keys, el);
     gw_json_str(obj, "name", path, d->name, sizeof(d->name), NULL, 1, el);
     gw__cfg_check_name(d->name, gw_json_path_key(p, sizeof(p), path, "name"), el);
     gw_json_str(obj, "bus", path, d->bus, sizeof(d->bus), NULL, 1, el);
-    gw_json_int(obj, "unit_id", path, &v, 1, 0, 247, 0, el);
-    d->unit_id = (int)v;
-    gw_json_int(obj, "interval_ms", path, &v, 1000, 50, 3600000, 0, el);
-    d->interval_ms = (int)v;
-    gw_json_int(obj, "offline_after", path, &v, 3, 1, 100, 0, el);
-    d->offline_after = (int)v;
-    gw_json_int(obj, "timeout_ms", path, &v, 0, 10, 60000, 0, el);
-    d->timeout_ms = (int)v;
-    gw_json_int(obj, "retries", path, &v, 1, 0, 5, 0, el);
-    d->retries = (int)v;
-    gw_json_int(obj, "backoff_max_ms", path, &v, 60000, 100, 3600000, 0, el);
-    d->backoff_max_ms = (int)v;
+    gw_json_int_to(obj, "unit_id", path, &d->unit_id, 1, 0, 247, 0, el);
+    gw_json_int_to(obj, "interval_ms", path, &d->interval_ms, 1000, 50, 3600000, 0, el);
+    gw_json_int_to(obj, "offline_after", path, &d->offline_after, 3, 1, 100, 0, el);
+    gw_json_int_to(obj, "timeout_ms", path, &d->timeout_ms, 0, 10, 60000, 0, el);
+    gw_json_int_to(obj, "retries", path, &d->retries, 1, 0, 5, 0, el);
+    gw_json_int_to(obj, "backoff_max_ms", path, &d->backoff_max_ms, 60000, 100, 3600000, 0, el);
     if (loc && cJSON_IsObject(loc)) {
         gw_json_path_key(lp, sizeof(lp), path, "location");
         gw_json_check_keys(loc, lp, loc_keys, el);

@@ -136,7 +136,6 @@ static void cfgh__hook(gw_config_t *cfg, gw_hook_cfg_t *h, const cJSON *o, const
                        gw_errlist_t *el)
 {
     char kind[16], fmt[16], auth[16], p[256], file[PATH_MAX];
-    long long v;
 
     gw_json_check_keys(o, path, hook_keys, el);
     gw_json_str(o, "name", path, h->name, sizeof(h->name), NULL, 1, el);
@@ -191,16 +190,12 @@ static void cfgh__hook(gw_config_t *cfg, gw_hook_cfg_t *h, const cJSON *o, const
     }
     if (gw_json_str(o, "ca_file", path, file, sizeof(file), "", 0, el) > 0 && file[0])
         gw__cfg_resolve(h->ca_file, sizeof(h->ca_file), cfg->config_dir, file);
-    gw_json_int(o, "timeout_ms", path, &v, 10000, 100, 600000, 0, el);
-    h->timeout_ms = (int)v;
-    gw_json_int(o, "max_attempts", path, &v, 10, 1, 1000, 0, el);
-    h->max_attempts = (int)v;
-    gw_json_int(o, "backoff_ms", path, &v, 5000, 10, 3600000, 0, el);
-    h->backoff_ms = (int)v;
-    gw_json_int(o, "backoff_max_ms", path, &v, 600000, 10, 86400000, 0, el);
-    h->backoff_max_ms = (int)v;
-    gw_json_int(o, "max_segments", path, &v, h->kind == GW_HOOK_EXEC ? 3 : 0, 0, 20, 0, el);
-    h->max_segments = (int)v;
+    gw_json_int_to(o, "timeout_ms", path, &h->timeout_ms, 10000, 100, 600000, 0, el);
+    gw_json_int_to(o, "max_attempts", path, &h->max_attempts, 10, 1, 1000, 0, el);
+    gw_json_int_to(o, "backoff_ms", path, &h->backoff_ms, 5000, 10, 3600000, 0, el);
+    gw_json_int_to(o, "backoff_max_ms", path, &h->backoff_max_ms, 600000, 10, 86400000, 0, el);
+    gw_json_int_to(o, "max_segments", path, &h->max_segments, h->kind == GW_HOOK_EXEC ? 3 : 0, 0,
+                   20, 0, el);
 }
 
 static const char *const recipient_keys[] = {"name", "hook", "phone", "min_interval_ms", NULL};
@@ -209,15 +204,13 @@ static void cfgh__recipient(gw_recipient_cfg_t *r, const cJSON *o, const char *p
                             gw_errlist_t *el)
 {
     char p[256];
-    long long v;
 
     gw_json_check_keys(o, path, recipient_keys, el);
     gw_json_str(o, "name", path, r->name, sizeof(r->name), NULL, 1, el);
     gw__cfg_check_name(r->name, gw_json_path_key(p, sizeof(p), path, "name"), el);
     gw_json_str(o, "hook", path, r->hook, sizeof(r->hook), NULL, 1, el);
     gw_json_str(o, "phone", path, r->address, sizeof(r->address), "", 0, el);
-    gw_json_int(o, "min_interval_ms", path, &v, 1000, 0, 3600000, 0, el);
-    r->min_interval_ms = (int)v;
+    gw_json_int_to(o, "min_interval_ms", path, &r->min_interval_ms, 1000, 0, 3600000, 0, el);
 }
 
 static const char *const group_keys[] = {"name",
@@ -239,7 +232,6 @@ static void cfgh__group(gw_group_cfg_t *g, cfgh__names_t *members, const cJSON *
                         gw_errlist_t *el)
 {
     char p[256];
-    long long v;
 
     gw_json_check_keys(o, path, group_keys, el);
     gw_json_str(o, "name", path, g->name, sizeof(g->name), NULL, 1, el);
@@ -249,12 +241,11 @@ static void cfgh__group(gw_group_cfg_t *g, cfgh__names_t *members, const cJSON *
     if (members->n == 0)
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "members"),
                        "a group needs at least one member");
-    gw_json_int(o, "group_wait_ms", path, &v, 30000, 0, 3600000, 0, el);
-    g->group_wait_ms = (int)v;
-    gw_json_int(o, "repeat_interval_ms", path, &v, 4LL * 3600 * 1000, 0, 7LL * 86400 * 1000, 0, el);
-    g->repeat_interval_ms = (int)v;
-    gw_json_int(o, "escalate_after_ms", path, &v, 0, 0, 7LL * 86400 * 1000, 0, el);
-    g->escalate_after_ms = (int)v;
+    gw_json_int_to(o, "group_wait_ms", path, &g->group_wait_ms, 30000, 0, 3600000, 0, el);
+    gw_json_int_to(o, "repeat_interval_ms", path, &g->repeat_interval_ms, 4LL * 3600 * 1000, 0,
+                   7LL * 86400 * 1000, 0, el);
+    gw_json_int_to(o, "escalate_after_ms", path, &g->escalate_after_ms, 0, 0, 7LL * 86400 * 1000, 0,
+                   el);
     gw_json_str(o, "escalate_to", path, g->escalate_to, sizeof(g->escalate_to), "", 0, el);
     gw_json_bool(o, "send_resolved", path, &g->send_resolved, 1, el);
     if (g->escalate_after_ms > 0 && !g->escalate_to[0])

@@ -80,21 +80,18 @@ void gw__cfg_ledger(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
     const cJSON *lg = cJSON_GetObjectItemCaseSensitive(root, "ledger");
     const cJSON *report = cJSON_GetObjectItemCaseSensitive(root, "report");
     char dir[PATH_MAX];
-    long long v;
 
     ledger_policy_default(p);
     if (!cJSON_IsObject(lg))
         lg = NULL; /* gw_config.c reports a ledger that is not an object */
     cfg__sla(p, lg, el);
     cfg__routing(p, lg, el);
-    gw_json_int(lg, "audit_retention_days", "ledger", &v, p->audit_retention_days, 1, 36500, 0, el);
-    p->audit_retention_days = (int)v;
-    gw_json_int(lg, "rollup_1m_retention_days", "ledger", &v, p->rollup_1m_retention_days, 1, 366,
-                0, el);
-    p->rollup_1m_retention_days = (int)v;
-    gw_json_int(lg, "rollup_1h_retention_days", "ledger", &v, p->rollup_1h_retention_days, 1, 36500,
-                0, el);
-    p->rollup_1h_retention_days = (int)v;
+    gw_json_int_to(lg, "audit_retention_days", "ledger", &p->audit_retention_days,
+                   p->audit_retention_days, 1, 36500, 0, el);
+    gw_json_int_to(lg, "rollup_1m_retention_days", "ledger", &p->rollup_1m_retention_days,
+                   p->rollup_1m_retention_days, 1, 366, 0, el);
+    gw_json_int_to(lg, "rollup_1h_retention_days", "ledger", &p->rollup_1h_retention_days,
+                   p->rollup_1h_retention_days, 1, 36500, 0, el);
 
     if (report && !cJSON_IsObject(report)) {
         gw_errlist_add(el, "report", "must be an object");

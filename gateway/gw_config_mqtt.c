@@ -78,7 +78,6 @@ static void cfg__tel_override(gw_mqtt_cfg_t *q, const cJSON *o, const char *path
 {
     static const char *const keys[] = {"device", "point", "deadband", "heartbeat_ms", NULL};
     gw_mqtt_tel_override_t *t = &q->tel[q->ntel];
-    long long v;
     char p[160];
 
     gw_json_check_keys(o, path, keys, el);
@@ -88,8 +87,7 @@ static void cfg__tel_override(gw_mqtt_cfg_t *q, const cJSON *o, const char *path
     if (cJSON_GetObjectItemCaseSensitive(o, "deadband") && t->deadband < 0)
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "deadband"),
                        "must be at least 0, got %g", t->deadband);
-    gw_json_int(o, "heartbeat_ms", path, &v, -1, 0, 86400000, 0, el);
-    t->heartbeat_ms = (int)v;
+    gw_json_int_to(o, "heartbeat_ms", path, &t->heartbeat_ms, -1, 0, 86400000, 0, el);
     if (t->point[0] && t->heartbeat_ms >= 0)
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "heartbeat_ms"),
                        "is per device (a message carries every point): give it without \"point\"");
@@ -103,20 +101,18 @@ static void cfg__telemetry(gw_mqtt_cfg_t *q, const cJSON *m, gw_errlist_t *el)
     const cJSON *t = cfg__sub(m, "telemetry", "mqtt", el);
     const cJSON *pts = t ? cJSON_GetObjectItemCaseSensitive(t, "points") : NULL;
     const cJSON *it;
-    long long v;
     int i = 0;
     char p[128];
 
     if (t)
         gw_json_check_keys(t, "mqtt.telemetry", keys, el);
     gw_json_bool(t, "on_change", "mqtt.telemetry", &q->on_change, 1, el);
-    gw_json_int(t, "qos", "mqtt.telemetry", &v, 1, 0, 1, 0, el);
-    q->tel_qos = (int)v;
+    gw_json_int_to(t, "qos", "mqtt.telemetry", &q->tel_qos, 1, 0, 1, 0, el);
     gw_json_num(t, "deadband", "mqtt.telemetry", &q->deadband, 0, 0, el);
     if (q->deadband < 0)
         gw_errlist_add(el, "mqtt.telemetry.deadband", "must be at least 0, got %g", q->deadband);
-    gw_json_int(t, "heartbeat_ms", "mqtt.telemetry", &v, 60000, 0, 86400000, 0, el);
-    q->heartbeat_ms = (int)v;
+    gw_json_int_to(t, "heartbeat_ms", "mqtt.telemetry", &q->heartbeat_ms, 60000, 0, 86400000, 0,
+                   el);
     if (!pts)
         return;
     if (!cJSON_IsArray(pts)) {
@@ -141,25 +137,19 @@ static void cfg__buffer(gw_config_t *cfg, gw_mqtt_cfg_t *q, const cJSON *m, gw_e
                                        "replay_per_s",    "spool",        NULL};
     const cJSON *b = cfg__sub(m, "buffer", "mqtt", el);
     char f[PATH_MAX];
-    long long v;
 
     if (b)
         gw_json_check_keys(b, "mqtt.buffer", keys, el);
-    gw_json_int(b, "memory_messages", "mqtt.buffer", &v, 1000, 1, 1000000, 0, el);
-    q->buf_memory = (int)v;
-    gw_json_int(b, "max_messages", "mqtt.buffer", &v, 100000, 0, 100000000, 0, el);
-    q->buf_max = (int)v;
-    gw_json_int(b, "flush_ms", "mqtt.buffer", &v, 1000, 0, 3600000, 0, el);
-    q->buf_flush_ms = (int)v;
-    gw_json_int(b, "replay_per_s", "mqtt.buffer", &v, 20000, 10, 1000000, 0, el);
-    q->replay_per_s = (int)v;
+    gw_json_int_to(b, "memory_messages", "mqtt.buffer", &q->buf_memory, 1000, 1, 1000000, 0, el);
+    gw_json_int_to(b, "max_messages", "mqtt.buffer", &q->buf_max, 100000, 0, 100000000, 0, el);
+    gw_json_int_to(b, "flush_ms", "mqtt.buffer", &q->buf_flush_ms, 1000, 0, 3600000, 0, el);
+    gw_json_int_to(b, "replay_per_s", "mqtt.buffer", &q->replay_per_s, 20000, 10, 1000000, 0, el);
     gw_json_str(b, "spool", "mqtt.buffer", f, sizeof(f), "spool.db", 0, el);
     gw__cfg_resolve(q->spool_path, sizeof(q->spool_path), cfg->state_dir, f);
 }
 
 static void cfg__session(gw_config_t *cfg, gw_mqtt_cfg_t *q, const cJSON *m, gw_errlist_t *el)
 {
-    long long v;
     char def_id[128];
 
     gw_json_bool(m, "enabled", "mqtt", &q->enabled, 1, el);
@@ -175,14 +165,10 @@ static void cfg__session(gw_config_t *cfg, gw_mqtt_cfg_t *q, const cJSON *m, gw_
         gw_errlist_add(el, "mqtt.prefix", "must be a non-empty topic without '+' or '#'");
     gw_json_str(m, "username", "mqtt", q->username, sizeof(q->username), "", 0, el);
     cfg__file(cfg, m, "password_file", "mqtt", q->password_file, sizeof(q->password_file), el);
-    gw_json_int(m, "keepalive_s", "mqtt", &v, 30, 5, 3600, 0, el);
-    q->keepalive_s = (int)v;
-    gw_json_int(m, "reconnect_min_ms", "mqtt", &v, 500, 100, 60000, 0, el);
-    q->reconnect_min_ms = (int)v;
-    gw_json_int(m, "reconnect_max_ms", "mqtt", &v, 30000, 1000, 600000, 0, el);
-    q->reconnect_max_ms = (int)v;
-    gw_json_int(m, "metrics_ms", "mqtt", &v, 60000, 1000, 86400000, 0, el);
-    q->metrics_ms = (int)v;
+    gw_json_int_to(m, "keepalive_s", "mqtt", &q->keepalive_s, 30, 5, 3600, 0, el);
+    gw_json_int_to(m, "reconnect_min_ms", "mqtt", &q->reconnect_min_ms, 500, 100, 60000, 0, el);
+    gw_json_int_to(m, "reconnect_max_ms", "mqtt", &q->reconnect_max_ms, 30000, 1000, 600000, 0, el);
+    gw_json_int_to(m, "metrics_ms", "mqtt", &q->metrics_ms, 60000, 1000, 86400000, 0, el);
     if (q->reconnect_max_ms < q->reconnect_min_ms)
         gw_errlist_add(el, "mqtt.reconnect_max_ms",
                        "must be at least reconnect_min_ms (%d), got %d", q->reconnect_min_ms,

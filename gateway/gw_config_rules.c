@@ -315,7 +315,6 @@ void gw__cfg_rules_state(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
     static const char *const keys[] = {"path", "save_interval_s", NULL};
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "rules_state");
     char tmp[PATH_MAX];
-    long long v;
 
     if (o && !cJSON_IsObject(o)) {
         gw_errlist_add(el, "rules_state", "must be an object");
@@ -325,6 +324,6 @@ void gw__cfg_rules_state(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
         gw_json_check_keys(o, "rules_state", keys, el);
     gw_json_str(o, "path", "rules_state", tmp, sizeof(tmp), "rules.state", 0, el);
     gw__cfg_resolve(cfg->rules_state_path, sizeof(cfg->rules_state_path), cfg->state_dir, tmp);
-    gw_json_int(o, "save_interval_s", "rules_state", &v, 300, 1, 86400, 0, el);
-    cfg->rules_state_save_s = (int)v;
+    gw_json_int_to(o, "save_interval_s", "rules_state", &cfg->rules_state_save_s, 300, 1, 86400, 0,
+                   el);
 }

@@ -80,7 +80,6 @@ static void cfg__metrics(gw_service_cfg_t *sc, const cJSON *root, gw_errlist_t *
 {
     static const char *const keys[] = {"enabled", "address", "port", NULL};
     const cJSON *m = cfg__section(root, "metrics", el);
-    long long v;
 
     if (m)
         gw_json_check_keys(m, "metrics", keys, el);
@@ -92,8 +91,7 @@ static void cfg__metrics(gw_service_cfg_t *sc, const cJSON *root, gw_errlist_t *
                        "must be a loopback address (127.x.x.x or ::1), got \"%s\": the endpoint "
                        "has no authentication",
                        sc->metrics_address);
-    gw_json_int(m, "port", "metrics", &v, 9464, 1, 65535, 0, el);
-    sc->metrics_port = (int)v;
+    gw_json_int_to(m, "port", "metrics", &sc->metrics_port, 9464, 1, 65535, 0, el);
 }
 
 void gw__cfg_service(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)

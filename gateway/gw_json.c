@@ -113,6 +113,16 @@ int gw_json_int(const cJSON *obj, const char *key, const char *path, long long *
     return 1;
 }
 
+int gw_json_int_to(const cJSON *obj, const char *key, const char *path, int *dst, int def, int min,
+                   int max, int required, gw_errlist_t *el)
+{
+    long long v;
+    int rc = gw_json_int(obj, key, path, &v, def, min, max, required, el);
+
+    *dst = (int)v;
+    return rc;
+}
+
 int gw_json_num(const cJSON *obj, const char *key, const char *path, double *dst, double def,
                 int required, gw_errlist_t *el)
 {

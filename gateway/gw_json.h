@@ -19,6 +19,9 @@ int gw_json_str(const cJSON *obj, const char *key, const char *path, char *dst, 
                 const char *def, int required, gw_errlist_t *el);
 int gw_json_int(const cJSON *obj, const char *key, const char *path, long long *dst, long long def,
                 long long min, long long max, int required, gw_errlist_t *el);
+/* As gw_json_int, into an int (bounds must fit an int). */
+int gw_json_int_to(const cJSON *obj, const char *key, const char *path, int *dst, int def, int min,
+                   int max, int required, gw_errlist_t *el);
 int gw_json_num(const cJSON *obj, const char *key, const char *path, double *dst, double def,
                 int required, gw_errlist_t *el);
 int gw_json_bool(const cJSON *obj, const char *key, const char *path, int *dst, int def,

@@ -37,14 +37,9 @@ static int daemon__inflight_has(const gw_daemon_t *d, int64_t id)
 
 static void daemon__inflight_add(gw_daemon_t *d, int64_t id)
 {
-    if (d->ninflight == d->capinflight) {
-        size_t cap = d->capinflight ? d->capinflight * 2 : 64;
-        int64_t *n = realloc(d->inflight, cap * sizeof(*n));
-        if (!n)
-            return; /* not tracked: at worst published twice, ids dedupe */
-        d->inflight = n;
-        d->capinflight = cap;
-    }
+    if (gw_array_grow((void **)&d->inflight, d->ninflight, &d->capinflight, sizeof(*d->inflight)) !=
+        0)
+        return; /* not tracked: at worst published twice, ids dedupe */
     d->inflight[d->ninflight++] = id;
 }
 

@@ -3,6 +3,7 @@
  */
 #include "gateway/gw_types.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -60,4 +61,20 @@ const char *gw_strerror(int rc)
     if (rc < 0 && rc > -1000)
         return strerror(-rc);
     return "unknown error";
+}
+
+int gw_array_grow(void **arr, size_t n, size_t *cap, size_t elem_size)
+{
+    size_t ncap;
+    void *g;
+
+    if (n < *cap)
+        return 0;
+    ncap = *cap ? *cap * 2 : 16;
+    g = realloc(*arr, ncap * elem_size);
+    if (!g)
+        return GW_ENOMEM;
+    *arr = g;
+    *cap = ncap;
+    return 0;
 }

@@ -64,6 +64,11 @@ int gw_priority_parse(const char *name, gw_priority_t *out);
 /* Human text for a GW_E* or negative errno code. Never NULL. */
 const char *gw_strerror(int rc);
 
+/* Make room for element n of a growing array: when n reaches *cap, double
+ * *cap (16 at first) and realloc *arr. Returns 0, or GW_ENOMEM with *arr and
+ * *cap unchanged. */
+int gw_array_grow(void **arr, size_t n, size_t *cap, size_t elem_size);
+
 #define GW_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -181,8 +181,9 @@ static const char *const ledger__sql[ST__COUNT] = {
     [ST_SAVEPOINT] = "SAVEPOINT ledger_op",
     [ST_RELEASE] = "RELEASE ledger_op",
     [ST_ROLLBACK_TO] = "ROLLBACK TO ledger_op",
-    [ST_FIND_ACTIVE] = "SELECT id, number, occurrences, cleared_at, status, priority FROM work_orders"
-                       " WHERE fingerprint = ?1 AND status IN " LEDGER__ACTIVE_SQL,
+    [ST_FIND_ACTIVE] =
+        "SELECT id, number, occurrences, cleared_at, status, priority FROM work_orders"
+        " WHERE fingerprint = ?1 AND status IN " LEDGER__ACTIVE_SQL,
     [ST_NEXT_NUMBER] = "SELECT COALESCE(MAX(number), 0) + 1 FROM work_orders WHERE site = ?1",
     [ST_INSERT_WO] = "INSERT INTO work_orders (id, number, site, fingerprint, device, rule, title,"
                      " description, category, work_type, priority, status, evidence, occurrences,"
@@ -1164,8 +1165,10 @@ static int ledger__raise_priority(ledger_t *lg, const char *fp, gw_priority_t wa
     if (rc < 0 || !a.found || gw_priority_parse(a.priority, &cur) != 0 || want >= cur)
         return rc;
     now = gw_wall_ms();
-    src = sqlite3_prepare_v2(lg->db, "UPDATE work_orders SET priority = ?2, updated_at = ?3"
-                                     " WHERE id = ?1", -1, &st, NULL);
+    src = sqlite3_prepare_v2(lg->db,
+                             "UPDATE work_orders SET priority = ?2, updated_at = ?3"
+                             " WHERE id = ?1",
+                             -1, &st, NULL);
     if (src == SQLITE_OK)
         src = ledger__bind(st, "tti", a.id, gw_priority_name(want), now);
     if (src == SQLITE_OK)
@@ -1291,15 +1294,9 @@ int ledger_wo_list(ledger_t *lg, const ledger_wo_filter_t *f, ledger_wo_t **out,
         goto out_reset;
     }
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        if (count == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            ledger_wo_t *grown = realloc(arr, ncap * sizeof(*arr));
-            if (!grown) {
-                rc = ledger__fail(GW_ENOMEM, err, errlen, "ledger %s: out of memory", lg->path);
-                goto out_free;
-            }
-            arr = grown;
-            cap = ncap;
+        if (gw_array_grow((void **)&arr, count, &cap, sizeof(*arr)) != 0) {
+            rc = ledger__fail(GW_ENOMEM, err, errlen, "ledger %s: out of memory", lg->path);
+            goto out_free;
         }
         rc = ledger__wo_from_row(st, &arr[count]);
         if (rc < 0) {
@@ -1357,15 +1354,9 @@ int ledger_outbox_list(ledger_t *lg, int64_t after_id, int limit, ledger_outbox_
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         ledger_outbox_row_t *row;
         int oom = 0;
-        if (count == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            ledger_outbox_row_t *grown = realloc(arr, ncap * sizeof(*arr));
-            if (!grown) {
-                rc = ledger__fail(GW_ENOMEM, err, errlen, "ledger %s: out of memory", lg->path);
-                goto out_free;
-            }
-            arr = grown;
-            cap = ncap;
+        if (gw_array_grow((void **)&arr, count, &cap, sizeof(*arr)) != 0) {
+            rc = ledger__fail(GW_ENOMEM, err, errlen, "ledger %s: out of memory", lg->path);
+            goto out_free;
         }
         row = &arr[count++];
         row->id = sqlite3_column_int64(st, 0);

@@ -214,21 +214,6 @@ int notify_batch_add(notify_store_t *s, const char *group, const char *wo_id, co
                             "sssi", group, wo_id, kind, now_ms));
 }
 
-/* Grow *arr to hold one more element of size. */
-static int ns__grow(void **arr, size_t n, size_t *cap, size_t size)
-{
-    void *g;
-
-    if (n < *cap)
-        return 0;
-    *cap = *cap ? *cap * 2 : 16;
-    g = realloc(*arr, *cap * size);
-    if (!g)
-        return GW_ENOMEM;
-    *arr = g;
-    return 0;
-}
-
 int notify_alert_list_active(notify_store_t *s, notify_alert_t **rows, size_t *n)
 {
     sqlite3_stmt *st = ns__prep(s,
@@ -244,7 +229,7 @@ int notify_alert_list_active(notify_store_t *s, notify_alert_t **rows, size_t *n
     if (!st)
         return GW_EDB;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (ns__grow((void **)&arr, k, &cap, sizeof(*arr)) != 0) {
+        if (gw_array_grow((void **)&arr, k, &cap, sizeof(*arr)) != 0) {
             rc = SQLITE_NOMEM;
             break;
         }
@@ -273,7 +258,7 @@ int notify_batch_list(notify_store_t *s, notify_batch_row_t **rows, size_t *n)
     if (!st)
         return GW_EDB;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (ns__grow((void **)&arr, k, &cap, sizeof(*arr)) != 0) {
+        if (gw_array_grow((void **)&arr, k, &cap, sizeof(*arr)) != 0) {
             rc = SQLITE_NOMEM;
             break;
         }
@@ -337,7 +322,7 @@ int notify_ag_list(notify_store_t *s, const char *wo_id, notify_ag_row_t **rows,
     if (!st)
         return GW_EDB;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (ns__grow((void **)&arr, k, &cap, sizeof(*arr)) != 0) {
+        if (gw_array_grow((void **)&arr, k, &cap, sizeof(*arr)) != 0) {
             rc = SQLITE_NOMEM;
             break;
         }
@@ -387,7 +372,7 @@ int notify_msg_due(notify_store_t *s, int64_t now_ms, int limit, notify_msg_t **
         return GW_EDB;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *j;
-        if (ns__grow((void **)&arr, k, &cap, sizeof(*arr)) != 0) {
+        if (gw_array_grow((void **)&arr, k, &cap, sizeof(*arr)) != 0) {
             rc = SQLITE_NOMEM;
             break;
         }
