@@ -11,7 +11,7 @@
 #ifndef PLANTROOM_DRV_H
 #define PLANTROOM_DRV_H
 
-#include "gateway/gw_errlist.h"
+#include "gateway/base/gw_errlist.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>

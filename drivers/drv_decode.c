@@ -7,7 +7,7 @@
  * big-endian order ("ABCD..."), then interpret them.
  */
 #include "drivers/drv.h"
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,8 +2,8 @@
  * drv_profile.c: parse device profiles and point definitions (drv.h).
  */
 #include "drivers/drv.h"
-#include "gateway/gw_json.h"
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_json.h"
+#include "gateway/base/gw_types.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -15,9 +15,9 @@
  * oldest first.
  */
 #include "gateway/gw_daemon_int.h"
-#include "gateway/gw_clock.h"
-#include "gateway/gw_log.h"
-#include "gateway/gw_runtime.h"
+#include "gateway/base/gw_clock.h"
+#include "gateway/base/gw_log.h"
+#include "gateway/core/gw_runtime.h"
 #include "protocols/mqtt/mq.h"
 #include "store/ledger_worker.h"
 

@@ -11,7 +11,7 @@
 #ifndef PLANTROOM_GW_DAEMON_H
 #define PLANTROOM_GW_DAEMON_H
 
-#include "gateway/gw_config.h"
+#include "gateway/config/gw_config.h"
 
 typedef struct gw_daemon gw_daemon_t;
 

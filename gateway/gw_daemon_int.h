@@ -7,11 +7,11 @@
 #ifndef PLANTROOM_GW_DAEMON_INT_H
 #define PLANTROOM_GW_DAEMON_INT_H
 
-#include "gateway/gw_control.h"
+#include "gateway/service/gw_control.h"
 #include "gateway/gw_daemon.h"
-#include "gateway/gw_metrics.h"
-#include "gateway/gw_notify.h"
-#include "gateway/gw_runtime.h"
+#include "gateway/service/gw_metrics.h"
+#include "gateway/notify/gw_notify.h"
+#include "gateway/core/gw_runtime.h"
 #include "protocols/mqtt/mq.h"
 #include "store/ledger_worker.h"
 

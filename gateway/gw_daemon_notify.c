@@ -5,7 +5,7 @@
  * offline for inhibition) from the runtime. Loop thread only.
  */
 #include "gateway/gw_daemon_int.h"
-#include "gateway/gw_log.h"
+#include "gateway/base/gw_log.h"
 
 #include <string.h>
 

@@ -8,10 +8,10 @@
  * Exit codes: 0 clean stop or valid config; 1 runtime failure (ledger cannot
  * be opened, ...); 2 bad command line or invalid config.
  */
-#include "gateway/gw_config.h"
+#include "gateway/config/gw_config.h"
 #include "gateway/gw_daemon.h"
-#include "gateway/gw_log.h"
-#include "gateway/gw_runtime.h"
+#include "gateway/base/gw_log.h"
+#include "gateway/core/gw_runtime.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -16,7 +16,7 @@
 #ifndef PLANTROOM_RULE_H
 #define PLANTROOM_RULE_H
 
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 
 #include <stdint.h>
 

@@ -20,7 +20,7 @@
 #include "store/ledger.h"
 #include "store/ledger_int.h"
 
-#include "gateway/gw_clock.h"
+#include "gateway/base/gw_clock.h"
 
 #include <sqlite3.h>
 

@@ -21,7 +21,7 @@
 #ifndef PLANTROOM_LEDGER_H
 #define PLANTROOM_LEDGER_H
 
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -21,8 +21,8 @@
 #include "store/ledger_worker.h"
 #include "store/ledger_int.h"
 
-#include "gateway/gw_clock.h"
-#include "gateway/gw_log.h"
+#include "gateway/base/gw_clock.h"
+#include "gateway/base/gw_log.h"
 
 #include <errno.h>
 #include <stdatomic.h>

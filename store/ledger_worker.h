@@ -18,7 +18,7 @@
 #ifndef PLANTROOM_LEDGER_WORKER_H
 #define PLANTROOM_LEDGER_WORKER_H
 
-#include "gateway/gw_queue.h"
+#include "gateway/base/gw_queue.h"
 #include "store/ledger.h"
 #include "store/ledger_admin.h"
 

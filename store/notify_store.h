@@ -23,7 +23,7 @@
 #ifndef PLANTROOM_NOTIFY_STORE_H
 #define PLANTROOM_NOTIFY_STORE_H
 
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,7 +8,7 @@
  * not scan the table.
  */
 #include "store/spool.h"
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 
 #include <sqlite3.h>
 #include <stdio.h>

@@ -13,7 +13,7 @@
  */
 #include "gateway/ctl/ctl.h"
 
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 
 #include <cjson/cJSON.h>
 

@@ -14,9 +14,9 @@
  * header. The file is read whole into memory and parsed in place.
  */
 #include "ctl.h"
-#include "gateway/gw_clock.h"
-#include "gateway/gw_config.h"
-#include "gateway/gw_rules.h"
+#include "gateway/base/gw_clock.h"
+#include "gateway/config/gw_config.h"
+#include "gateway/core/gw_rules.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

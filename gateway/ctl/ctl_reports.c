@@ -7,7 +7,7 @@
  */
 #include "gateway/ctl/ctl.h"
 #include "gateway/ctl/ctl_ledger.h"
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -14,7 +14,7 @@
  * while the daemon writes (store/ledger_admin.h).
  */
 #include "gateway/ctl/ctl.h"
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 #include "store/ledger_admin.h"
 
 #include <cjson/cJSON.h>

@@ -4,7 +4,7 @@
  */
 #include "protocols/hooks/hk_int.h"
 
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
  */
 #include "protocols/hooks/hk_int.h"
 
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
 #ifndef PLANTROOM_MB_H
 #define PLANTROOM_MB_H
 
-#include "gateway/gw_queue.h"
+#include "gateway/base/gw_queue.h"
 
 #include <stddef.h>
 #include <stdint.h>

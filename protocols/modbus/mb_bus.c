@@ -23,9 +23,9 @@
  *    jitter, and every device is polled again promptly once it is back.
  */
 #include "protocols/modbus/mb.h"
-#include "gateway/gw_clock.h"
-#include "gateway/gw_log.h"
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_clock.h"
+#include "gateway/base/gw_log.h"
+#include "gateway/base/gw_types.h"
 
 #include <errno.h>
 #include <modbus.h>

@@ -3,7 +3,7 @@
  * the fewest Modbus requests (mb.h). Computed once per config load.
  */
 #include "protocols/modbus/mb.h"
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 
 #include <stdlib.h>
 

@@ -14,7 +14,7 @@
 #ifndef PLANTROOM_MQ_H
 #define PLANTROOM_MQ_H
 
-#include "gateway/gw_queue.h"
+#include "gateway/base/gw_queue.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -5,8 +5,8 @@
  * called back.
  */
 #include "protocols/mqtt/mq.h"
-#include "gateway/gw_log.h"
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_log.h"
+#include "gateway/base/gw_types.h"
 
 #include <MQTTAsync.h>
 #include <errno.h>

@@ -12,9 +12,9 @@
  *
  * Usage: plantroom-notify-drive --config FILE. SIGTERM or SIGINT stops it.
  */
-#include "gateway/gw_config.h"
-#include "gateway/gw_log.h"
-#include "gateway/gw_notify.h"
+#include "gateway/config/gw_config.h"
+#include "gateway/base/gw_log.h"
+#include "gateway/notify/gw_notify.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -42,9 +42,9 @@
 
 #include <modbus.h>
 
-#include "gateway/gw_clock.h"
-#include "gateway/gw_log.h"
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_clock.h"
+#include "gateway/base/gw_log.h"
+#include "gateway/base/gw_types.h"
 #include "tests/sim/sim_control.h"
 #include "tests/sim/sim_model.h"
 #include "tests/sim/sim_rtu.h"

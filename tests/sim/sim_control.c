@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/gw_log.h"
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_log.h"
+#include "gateway/base/gw_types.h"
 
 #define MOD "sim"
 

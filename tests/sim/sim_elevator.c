@@ -14,7 +14,7 @@
 
 #include <math.h>
 
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 
 /* Indices into elevator_points; keep in the order of the table. */
 enum {

@@ -15,7 +15,7 @@
 #include <math.h>
 #include <time.h>
 
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 
 enum {
     EM_VOLTAGE_L1,

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/gw_log.h"
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_log.h"
+#include "gateway/base/gw_types.h"
 
 /* Floors served and counter values at start, per lift. */
 static const sim_elevator_params_t lift1_params = {-1, 8, 1843207u, 921604u, 13210u};

@@ -18,7 +18,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 
 /* ---- fire panel --------------------------------------------------------- */
 

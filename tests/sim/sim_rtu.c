@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gateway/gw_clock.h"
-#include "gateway/gw_log.h"
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_clock.h"
+#include "gateway/base/gw_log.h"
+#include "gateway/base/gw_types.h"
 
 #define MOD        "sim"
 #define RTU_GAP_MS 50 /* silence that ends (and discards) a partial frame */

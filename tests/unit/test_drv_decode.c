@@ -3,7 +3,7 @@
  * and point parsing errors.
  */
 #include "drivers/drv.h"
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 #include "t.h"
 
 #include <stdlib.h>

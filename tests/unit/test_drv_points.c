@@ -4,7 +4,7 @@
  * encoding (drv_encode) round-tripped through decoding in every order.
  */
 #include "drivers/drv.h"
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 #include "t.h"
 
 #include <cjson/cJSON.h>

@@ -7,9 +7,9 @@
  * out-of-range values, unknown names). The daemon's queue is drained by
  * hand, as the loop's async callback would.
  */
-#include "gateway/gw_config.h"
+#include "gateway/config/gw_config.h"
 #include "gateway/gw_daemon_int.h"
-#include "gateway/gw_runtime.h"
+#include "gateway/core/gw_runtime.h"
 #include "t.h"
 
 #include <signal.h>

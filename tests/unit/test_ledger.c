@@ -4,7 +4,7 @@
  */
 #include "store/ledger.h"
 
-#include "gateway/gw_clock.h"
+#include "gateway/base/gw_clock.h"
 #include "ledger_testutil.h"
 #include "t.h"
 

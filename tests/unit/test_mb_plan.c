@@ -2,7 +2,7 @@
  * test_mb_plan.c: request planning merges spans into the fewest requests,
  * bridges small gaps, never crosses tables or the per-request limits.
  */
-#include "gateway/gw_types.h"
+#include "gateway/base/gw_types.h"
 #include "protocols/modbus/mb.h"
 #include "t.h"
 

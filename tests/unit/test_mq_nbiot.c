@@ -5,8 +5,8 @@
  * corruptions of valid reports are parsed without a crash (run under ASan
  * to make that mean something), each rejection with a reason.
  */
-#include "gateway/gw_config.h"
-#include "gateway/gw_nbiot.h"
+#include "gateway/config/gw_config.h"
+#include "gateway/north/gw_nbiot.h"
 #include "tests/unit/t.h"
 
 #include <stdio.h>

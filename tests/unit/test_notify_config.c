@@ -5,7 +5,7 @@
  * notify.db (store/notify_store.h): the life of an event and a message on a
  * real SQLite file, across a reopen.
  */
-#include "gateway/gw_config.h"
+#include "gateway/config/gw_config.h"
 #include "ledger_testutil.h"
 #include "store/notify_store.h"
 #include "t.h"

@@ -4,7 +4,7 @@
  * (spanning midnight, weekdays, the end of a window), bypass, backoff,
  * routes, templates and the message text.
  */
-#include "gateway/gw_route.h"
+#include "gateway/notify/gw_route.h"
 #include "t.h"
 
 #include <stdlib.h>

@@ -7,9 +7,9 @@
  * a missing file loads nothing; a damaged one is refused whole; no .new file
  * is left behind. Real files in a temporary directory.
  */
-#include "gateway/gw_config.h"
-#include "gateway/gw_rules.h"
-#include "gateway/gw_runtime.h"
+#include "gateway/config/gw_config.h"
+#include "gateway/core/gw_rules.h"
+#include "gateway/core/gw_runtime.h"
 #include "tests/gen/gen.h"
 #include "tests/unit/t.h"
 

@@ -1,0 +1,41 @@
+/*
+ * gw_json.h: typed, validated reads of cJSON objects for config and profiles.
+ *
+ * Each getter reads obj[key], checks type and bounds, and on a problem adds
+ * an error naming "<path>.<key>" and the reason to el, leaving *dst at the
+ * default. Returns 1 when the key was present and valid, 0 when absent (the
+ * default applies), -1 on error. Never atoi: numbers must be JSON numbers,
+ * and integers must be whole.
+ */
+#ifndef PLANTROOM_GW_JSON_H
+#define PLANTROOM_GW_JSON_H
+
+#include "gateway/base/gw_errlist.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+int gw_json_str(const cJSON *obj, const char *key, const char *path, char *dst, size_t dstlen,
+                const char *def, int required, gw_errlist_t *el);
+int gw_json_int(const cJSON *obj, const char *key, const char *path, long long *dst, long long def,
+                long long min, long long max, int required, gw_errlist_t *el);
+/* As gw_json_int, into an int (bounds must fit an int). */
+int gw_json_int_to(const cJSON *obj, const char *key, const char *path, int *dst, int def, int min,
+                   int max, int required, gw_errlist_t *el);
+int gw_json_num(const cJSON *obj, const char *key, const char *path, double *dst, double def,
+                int required, gw_errlist_t *el);
+int gw_json_bool(const cJSON *obj, const char *key, const char *path, int *dst, int def,
+                 gw_errlist_t *el);
+/* Add an error for every key of obj not in allowed (NULL-terminated). */
+void gw_json_check_keys(const cJSON *obj, const char *path, const char *const *allowed,
+                        gw_errlist_t *el);
+/* "a string", "a number", ... for error messages; "nothing" for NULL. */
+const char *gw_json_type_name(const cJSON *it);
+/* Build "<path>.<key>" or "<path>[<i>]" into buf. Returns buf. */
+char *gw_json_path_key(char *buf, size_t len, const char *path, const char *key);
+char *gw_json_path_idx(char *buf, size_t len, const char *path, int idx);
+/* Read a whole file and parse it. On failure adds "<file>: ..." with the
+ * line and column of a syntax error, and returns NULL. */
+cJSON *gw_json_parse_file(const char *file, gw_errlist_t *el);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * gw_config_int.h: helpers shared by the files that parse the site config
+ * (gw_config.c: root, site, log, paths, mqtt, cross references;
+ * gw_config_devices.c: buses and devices; gw_config_rules.c: rules).
+ */
+#ifndef PLANTROOM_GW_CONFIG_INT_H
+#define PLANTROOM_GW_CONFIG_INT_H
+
+#include "gateway/config/gw_config.h"
+
+#include <cjson/cJSON.h>
+
+#ifndef PLANTROOM_PROFILES_DIR
+#define PLANTROOM_PROFILES_DIR "/usr/share/plantroom/profiles"
+#endif
+
+/* Add an error at path unless name uses only letters, digits, '-', '_', '.'
+ * (names end up in MQTT topics and fingerprints). */
+void gw__cfg_check_name(const char *name, const char *path, gw_errlist_t *el);
+/* dst = base/rel, unless rel is absolute or base empty. */
+void gw__cfg_resolve(char *dst, size_t len, const char *base, const char *rel);
+
+/* Parse one element of "buses", "devices" or "rules" at JSON path `path`. */
+void gw__cfg_bus(gw_bus_cfg_t *b, const cJSON *obj, const char *path, gw_errlist_t *el);
+void gw__cfg_device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, const char *path,
+                    gw_errlist_t *el);
+void gw__cfg_rule(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_errlist_t *el);
+/* The "rules_state" section (gw_config_rules.c); after the paths. */
+void gw__cfg_rules_state(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+/* The "control" and "metrics" sections (gw_config_service.c); needs
+ * cfg->state_dir resolved. */
+void gw__cfg_service(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+/* The ledger's policy (SLA, routing, retention) and "report" (gw_config_ledger.c);
+ * after cfg__paths, so that state_dir is known. */
+void gw__cfg_ledger(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+
+/* Parse the "mqtt" section (gw_config_mqtt.c); needs site.id and config_dir. */
+void gw__cfg_mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+/* Parse the "nbiot" section (gw_config_nbiot.c), after "devices": appends
+ * its devices to cfg->devices. gw__cfg_nbiot_free frees what it owns. */
+void gw__cfg_nbiot(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+void gw__cfg_nbiot_free(gw_config_t *cfg);
+/* GW_CMD_* bit of a command verb ("ack", ...), or 0. */
+unsigned gw__cmd_verb_bit(const char *verb);
+/* After devices are read: check the mqtt section's references to them. */
+void gw__cfg_mqtt_check(gw_config_t *cfg, gw_errlist_t *el);
+/* gw_config_hooks.c: "hooks", "recipients", "groups", "routes",
+ * "quiet_hours", "inhibit_rules" into cfg->notify, references resolved; and its free. */
+void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+void gw__cfg_notify_free(gw_notify_cfg_t *n);
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * gw_poll.c: Modbus readings into samples: decode each point through its
+ * profile (drivers/), set quality, track device online/offline, then run
+ * the device's rules and publish its telemetry. Loop thread only.
+ */
+#include "gateway/gw_daemon_int.h"
+#include "gateway/base/gw_clock.h"
+#include "gateway/base/gw_log.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- readings ---------------------------------------------------------- */
+
+static void daemon__device_status(gw_daemon_t *d, gw_device_rt_t *dev, int ok, const char *err)
+{
+    gw_dev_status_t before = dev->status;
+
+    dev->polls++;
+    if (ok) {
+        dev->fails = 0;
+        dev->status = GW_DEV_ONLINE;
+    } else {
+        dev->errors++;
+        dev->fails++;
+        snprintf(dev->last_err, sizeof(dev->last_err), "%s", err);
+        if (dev->fails >= dev->cfg->offline_after)
+            dev->status = GW_DEV_OFFLINE;
+        if (dev->fails == 1)
+            gw_log_warn("modbus", "device %s: poll failed: %s", dev->cfg->name, err);
+    }
+    if (dev->status != before && dev->status != GW_DEV_UNKNOWN) {
+        if (dev->status == GW_DEV_ONLINE)
+            gw_log_notice("gw", "device %s online", dev->cfg->name);
+        else
+            gw_log_warn("gw", "device %s offline after %d failed polls: %s", dev->cfg->name,
+                        dev->fails, dev->last_err);
+        gw__publish_device_status(d, dev);
+    }
+}
+
+/* Decode one point of a reading. A failed block fails its own points
+ * only; an exception is kept by code so that telemetry names it. */
+static void poll__decode_point(gw_runtime_t *rt, const gw_device_rt_t *dev, size_t i,
+                               const mb_reading_t *r)
+{
+    gw_point_rt_t *p = &rt->points[dev->first_point + i];
+    const drv_point_t *pt = &dev->cfg->points[i];
+    uint16_t st = r->block_status[p->block_idx];
+
+    p->last.ts_ms = r->ts_ms;
+    if (r->rc != 0 || st != 0) {
+        p->last.quality = GW_Q_COMM_ERROR;
+        p->exception = st == MB_BLOCK_FAILED ? 0 : st;
+        return;
+    }
+    p->exception = 0;
+    if (drv_decode(pt, r->words + p->word_offset, &p->last.value) == 0)
+        p->last.quality = GW_Q_GOOD;
+    else
+        p->last.quality = GW_Q_BAD_CONFIG;
+    if (p->text)
+        drv_decode_string(pt, r->words + p->word_offset, p->text, 2u * pt->length + 1);
+}
+
+/* A point scaled by another point's decimals: decode again with them, or
+ * take that point's failure. */
+static void poll__apply_decimals(gw_runtime_t *rt, const gw_device_rt_t *dev, size_t i,
+                                 const mb_reading_t *r)
+{
+    gw_point_rt_t *p = &rt->points[dev->first_point + i];
+    const drv_point_t *pt = &dev->cfg->points[i];
+    const gw_point_rt_t *dp;
+    double dec;
+
+    if (pt->decimals_idx < 0 || p->last.quality != GW_Q_GOOD)
+        return;
+    dp = &rt->points[dev->first_point + (size_t)pt->decimals_idx];
+    if (dp->last.quality != GW_Q_GOOD) {
+        p->last.quality = dp->last.quality;
+        p->exception = dp->exception;
+        return;
+    }
+    dec = dp->last.value;
+    if (dec != (double)(int)dec ||
+        drv_decode_scaled(pt, r->words + p->word_offset, (int)dec, &p->last.value) != 0)
+        p->last.quality = GW_Q_BAD_CONFIG; /* decimals outside 0..9 */
+}
+
+void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r)
+{
+    gw_runtime_t *rt = d->rt;
+    gw_device_rt_t *dev;
+
+    if (r->device_id < 0 || (size_t)r->device_id >= rt->cfg->ndevices)
+        return;
+    dev = &rt->devs[r->device_id];
+    if (r->nwords != dev->nwords || r->nblocks != dev->nblocks)
+        return; /* a reading planned for another config: ignore */
+    for (size_t i = 0; i < dev->cfg->npoints; i++)
+        poll__decode_point(rt, dev, i, r);
+    for (size_t i = 0; i < dev->cfg->npoints; i++)
+        poll__apply_decimals(rt, dev, i, r);
+    if (r->rc == 0)
+        dev->last_ok_ms = r->ts_ms;
+    daemon__device_status(d, dev, r->rc == 0, r->err);
+    gw__rollup_reading(d, dev);
+    gw__run_rules(d, (uint32_t)r->device_id);
+    gw__publish_telemetry(d, dev, r->ts_ms);
+}
+
+void gw__on_bus_state(gw_daemon_t *d, const mb_bus_state_t *s)
+{
+    (void)d;
+    (void)s; /* logged by the bus thread; device states follow from readings */
+}

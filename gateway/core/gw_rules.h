@@ -1,0 +1,37 @@
+/*
+ * gw_rules.h: what the gateway adds around the pure rules (rules/rule.h)
+ * that others outside the loop use too: the evidence JSON of an action
+ * (gw_rules.c; the daemon and plantroomctl replay) and the rule-state file
+ * that keeps baselines, trends and counters across restarts (gw_rulestate.c;
+ * docs/architecture.md, "Rules: state across reloads and restarts").
+ */
+#ifndef PLANTROOM_GW_RULES_H
+#define PLANTROOM_GW_RULES_H
+
+#include "gateway/core/gw_runtime.h"
+
+/* The evidence JSON of action a of rule rc on point (unit): the values and
+ * parameters that fired, the trend's predicted date and interval. Caller
+ * frees; NULL when out of memory. */
+char *gw_rule_evidence(const gw_rule_cfg_t *rc, const char *point, const char *unit,
+                       const rule_action_t *a);
+
+/* Write the states of every rule of rt to path: path.new, fsync, rename,
+ * fsync of the directory. Returns 0 or a negative code with err. It is
+ * gw_rulestate_encode then gw_rulestate_write. */
+int gw_rulestate_save(const gw_runtime_t *rt, const char *path, char *err, size_t errlen);
+/* The file's whole image in memory (loop thread: reads rt). *out is the
+ * caller's to free. 0 or GW_ENOMEM. */
+int gw_rulestate_encode(const gw_runtime_t *rt, void **out, size_t *len);
+/* Write an image to path durably (any thread: touches nothing else). */
+int gw_rulestate_write(const char *path, const void *buf, size_t len, char *err, size_t errlen);
+
+/* Load path into the rules of rt whose device, name, point, kind and learn
+ * hash (rule_learn_hash) match a record; other rules keep their fresh state.
+ * A missing file is not an error (*loaded = 0). A damaged file (bad magic,
+ * truncated, checksum) loads nothing and returns GW_EIO. Counts in *loaded
+ * and *skipped (records that matched no rule). */
+int gw_rulestate_load(gw_runtime_t *rt, const char *path, size_t *loaded, size_t *skipped,
+                      char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,973 @@
+/*
+ * gw_notify.c: the notifier (gw_notify.h; design in docs/hooks.md).
+ *
+ * State is in notify.db (store/notify_store.h), not in memory, so that a
+ * restart resumes exactly where the process stopped: a tick every
+ * GW_NOTIFY__TICK_MS (1) flushes the groups whose group_wait has passed,
+ * (2) queues repeats and escalations that fell due, (3) starts the pending
+ * messages that are due and whose recipient's rate limit allows. Only
+ * deliveries in flight and the rate limiter's last-send times live in
+ * memory. The decisions themselves are pure functions in gw_route.c.
+ */
+#include "gateway/notify/gw_notify.h"
+#include "gateway/base/gw_clock.h"
+#include "gateway/base/gw_log.h"
+#include "gateway/notify/gw_route.h"
+#include "protocols/hooks/hk.h"
+#include "store/notify_store.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define GW_NOTIFY__TICK_MS 200
+#define GW_NOTIFY__DUE_MAX 64 /* messages looked at per tick */
+#define GW_NOTIFY__MSG_MAX 2048
+
+/* Events that arrived during this loop iteration, taken in together. */
+typedef struct gw_notify__ev {
+    struct gw_notify__ev *next;
+    char payload[]; /* the outbox row's JSON */
+} gw_notify__ev_t;
+
+struct gw_notify {
+    uint64_t delivered, failures; /* delivery attempts that succeeded, failed */
+    uv_loop_t *loop;
+    uv_timer_t tick;
+    uv_check_t take_in; /* runs after the loop's poll phase: takes in `pending` */
+    gw_notify__ev_t *pending, **pending_tail;
+    int open_handles;
+    const gw_config_t *cfg;
+    gw_notify_env_t env;
+    notify_store_t *st;
+    hk_t *hk;
+    int stopping;
+    int64_t *inflight; /* notification ids being delivered */
+    size_t ninflight, capinflight;
+    int64_t *last_send; /* per recipient index: wall ms of the last start */
+    size_t nlast_send;
+    unsigned tick_failures; /* consecutive failed ticks, to log few of them */
+};
+
+/* One delivery in flight; freed by its done callback. */
+typedef struct gw_notify__job {
+    gw_notify_t *n;
+    int64_t id;
+    int attempts; /* including this one */
+    char recipient[GW_NOTIFY_NAME];
+    char hook[GW_NOTIFY_NAME];
+    char group[GW_NOTIFY_NAME];
+} gw_notify__job_t;
+
+static const char *const notify__final[] = {"resolved", "closed", "cancelled"};
+
+static int notify__is_final(const char *status)
+{
+    for (size_t i = 0; i < GW_ARRAY_SIZE(notify__final); i++) {
+        if (strcmp(status, notify__final[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int notify__group_idx(const gw_notify_t *n, const char *name)
+{
+    for (size_t i = 0; i < n->cfg->notify.ngroups; i++) {
+        if (strcmp(n->cfg->notify.groups[i].name, name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static int notify__recipient_idx(const gw_notify_t *n, const char *name)
+{
+    for (size_t i = 0; i < n->cfg->notify.nrecipients; i++) {
+        if (strcmp(n->cfg->notify.recipients[i].name, name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static gw_priority_t notify__prio(const char *name)
+{
+    gw_priority_t p = GW_PRIO_MEDIUM;
+    gw_priority_parse(name, &p);
+    return p;
+}
+
+static void notify__location(gw_notify_t *n, const char *device, const char **b, const char **f,
+                             const char **r)
+{
+    *b = *f = *r = "";
+    if (n->env.device_location)
+        n->env.device_location(n->env.arg, device, b, f, r);
+}
+
+/* ---- events in ------------------------------------------------------------ */
+
+static const char *notify__jstr(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* Take one event in: alert state, batch rows. Inside a transaction. */
+static int notify__ingest(gw_notify_t *n, const cJSON *ev, int64_t now)
+{
+    const cJSON *wo = cJSON_GetObjectItemCaseSensitive(ev, "work_order");
+    const char *event = notify__jstr(ev, "event");
+    const char *b, *f, *r;
+    notify_alert_t a;
+    int groups[GW_NOTIFY_MAX], ng, rc;
+    int had;
+
+    rc = notify_seen(n->st, notify__jstr(ev, "event_id"), now);
+    if (rc <= 0)
+        return rc; /* already taken in, or an error */
+    had = notify_alert_get(n->st, notify__jstr(wo, "id"), &a) == 0;
+    if (!had) {
+        memset(&a, 0, sizeof(a));
+        a.opened_ms = now;
+    }
+    snprintf(a.wo_id, sizeof(a.wo_id), "%s", notify__jstr(wo, "id"));
+    a.number = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(wo, "number"));
+    snprintf(a.priority, sizeof(a.priority), "%s", notify__jstr(wo, "priority"));
+    snprintf(a.category, sizeof(a.category), "%s", notify__jstr(wo, "category"));
+    snprintf(a.device, sizeof(a.device), "%s", notify__jstr(wo, "device"));
+    snprintf(a.rule, sizeof(a.rule), "%s", notify__jstr(wo, "rule"));
+    snprintf(a.title, sizeof(a.title), "%s", notify__jstr(wo, "title"));
+    snprintf(a.status, sizeof(a.status), "%s", notify__jstr(wo, "status"));
+    if (strcmp(event, "opened") == 0 || strcmp(event, "retriggered") == 0)
+        a.cleared = 0;
+    else if (strcmp(event, "cleared") == 0)
+        a.cleared = 1;
+    rc = notify_alert_put(n->st, &a);
+    if (rc < 0)
+        return rc;
+
+    if (strcmp(event, "opened") == 0 || strcmp(event, "retriggered") == 0) {
+        const char *kind = event[0] == 'o' ? "firing" : "again";
+        notify__location(n, a.device, &b, &f, &r);
+        ng = gw_route_groups(&n->cfg->notify, notify__prio(a.priority), a.category, b, a.device,
+                             groups, GW_NOTIFY_MAX);
+        if (ng == 0)
+            gw_log_info("notify", "#%lld (%s): no route matches: nobody is told",
+                        (long long)a.number, a.device);
+        for (int i = 0; i < ng && rc == 0; i++)
+            rc = notify_batch_add(n->st, n->cfg->notify.groups[groups[i]].name, a.wo_id, kind, now);
+    } else if (strcmp(event, "cleared") == 0) {
+        notify_ag_row_t *rows;
+        size_t nr;
+        rc = notify_ag_list(n->st, a.wo_id, &rows, &nr);
+        for (size_t i = 0; rc == 0 && i < nr; i++) {
+            int gi = notify__group_idx(n, rows[i].group);
+            if (gi >= 0 && n->cfg->notify.groups[gi].send_resolved)
+                rc = notify_batch_add(n->st, rows[i].group, a.wo_id, "resolved", now);
+        }
+        free(rows);
+    }
+    return rc;
+}
+
+/* Take in one event inside the caller's transaction. */
+static int notify__take_one(gw_notify_t *n, const char *payload, int64_t now)
+{
+    cJSON *ev = cJSON_Parse(payload);
+    int rc = 0;
+
+    if (!ev || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(ev, "work_order")) ||
+        !notify__jstr(ev, "event_id")[0])
+        gw_log_warn("notify", "ignoring a malformed work-order event");
+    else
+        rc = notify__ingest(n, ev, now);
+    cJSON_Delete(ev);
+    return rc;
+}
+
+/* Take in every pending event, all in one transaction (one fsync for a
+ * storm). When notify.db cannot be written (locked by another process, disk
+ * full), the events stay pending, in order, and the next tick tries again:
+ * returns the negative code then. */
+static int notify__take_in(gw_notify_t *n)
+{
+    gw_notify__ev_t *list = n->pending, *e;
+    int64_t now = gw_wall_ms();
+    int rc;
+
+    if (!list)
+        return 0;
+    rc = notify_store_begin(n->st);
+    for (e = list; e && rc >= 0; e = e->next)
+        rc = notify__take_one(n, e->payload, now);
+    if (rc >= 0)
+        rc = notify_store_commit(n->st);
+    if (rc < 0) {
+        notify_store_rollback(n->st);
+        return rc; /* n->pending still holds them all (and any newer) */
+    }
+    n->pending = NULL;
+    n->pending_tail = &n->pending;
+    while (list) {
+        e = list->next;
+        free(list);
+        list = e;
+    }
+    return 0;
+}
+
+static void notify__take_in_cb(uv_check_t *c)
+{
+    gw_notify_t *n = c->data;
+
+    uv_check_stop(c);
+    if (notify__take_in(n) < 0)
+        gw_log_warn("notify", "work-order events not taken in yet (%s): retrying every %d ms",
+                    notify_store_errmsg(n->st), GW_NOTIFY__TICK_MS);
+}
+
+void gw_notify_on_event(gw_notify_t *n, const char *channel, const char *payload)
+{
+    gw_notify__ev_t *e;
+    size_t len;
+
+    if (!n || n->stopping || strcmp(channel, "workorder") != 0)
+        return;
+    len = strlen(payload) + 1;
+    e = malloc(sizeof(*e) + len);
+    if (!e) {
+        gw_log_error("notify", "out of memory: a work-order event was not taken in");
+        return;
+    }
+    e->next = NULL;
+    memcpy(e->payload, payload, len);
+    *n->pending_tail = e;
+    n->pending_tail = &e->next;
+    /* Taken in after this poll phase, before the loop waits again: before
+     * MQTT's acknowledgement of the same row can be handled, which comes
+     * through the queue in a later iteration. */
+    uv_check_start(&n->take_in, notify__take_in_cb);
+}
+
+/* ---- groups flushed into messages ----------------------------------------- */
+
+/* The JSON every hook receives (no phone numbers in it). */
+static cJSON *notify__alerts_json(gw_notify_t *n, const char *group, const gw_nitem_t *items,
+                                  const notify_alert_t *alerts, size_t k)
+{
+    cJSON *o = cJSON_CreateObject(), *arr;
+
+    cJSON_AddNumberToObject(o, "v", 1);
+    cJSON_AddStringToObject(o, "site", n->cfg->site_id);
+    cJSON_AddStringToObject(o, "site_name", n->cfg->site_name);
+    cJSON_AddStringToObject(o, "group", group);
+    cJSON_AddNumberToObject(o, "count", (double)k);
+    arr = cJSON_AddArrayToObject(o, "alerts");
+    for (size_t i = 0; i < k; i++) {
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "event", gw_nkind_name(items[i].kind));
+        cJSON_AddStringToObject(a, "id", alerts[i].wo_id);
+        cJSON_AddNumberToObject(a, "number", (double)alerts[i].number);
+        cJSON_AddStringToObject(a, "priority", alerts[i].priority);
+        cJSON_AddStringToObject(a, "category", alerts[i].category);
+        cJSON_AddStringToObject(a, "status", alerts[i].status);
+        cJSON_AddStringToObject(a, "title", alerts[i].title);
+        cJSON_AddStringToObject(a, "device", alerts[i].device);
+        cJSON_AddStringToObject(a, "building", items[i].building);
+        cJSON_AddStringToObject(a, "floor", items[i].floor);
+        cJSON_AddStringToObject(a, "room", items[i].room);
+        cJSON_AddItemToArray(arr, a);
+    }
+    return o;
+}
+
+/* The active alert that inhibits a (inhibit_rules), or NULL. */
+static const notify_alert_t *notify__inhibitor(const gw_notify_t *n, const notify_alert_t *a,
+                                               const notify_alert_t *active, size_t nactive)
+{
+    for (size_t i = 0; i < nactive; i++) {
+        if (strcmp(active[i].wo_id, a->wo_id) != 0 &&
+            gw_inhibited(&n->cfg->notify, active[i].device, active[i].rule, a->device, a->rule))
+            return &active[i];
+    }
+    return NULL;
+}
+
+/* Decide what a batch row becomes now: 1 send, 0 hold (quiet hours),
+ * -1 drop (no longer relevant, or muted). */
+static int notify__judge(gw_notify_t *n, const notify_batch_row_t *row, const notify_alert_t *a,
+                         gw_nkind_t kind, int quiet, const notify_alert_t *active, size_t nactive)
+{
+    const notify_alert_t *by;
+
+    if (kind != GW_NK_RESOLVED) {
+        if (a->cleared || notify__is_final(a->status))
+            return -1;
+        if (kind == GW_NK_ESCALATED && strcmp(a->status, "open") != 0)
+            return -1; /* acknowledged meanwhile */
+        if (n->env.device_offline && n->env.device_offline(n->env.arg, a->device)) {
+            gw_log_info("notify", "#%lld muted for group %s: device %s is offline",
+                        (long long)a->number, row->group, a->device);
+            return -1;
+        }
+        if ((by = notify__inhibitor(n, a, active, nactive)) != NULL) {
+            gw_log_info("notify", "#%lld muted for group %s: inhibited by #%lld (%s on %s)",
+                        (long long)a->number, row->group, (long long)by->number, by->rule,
+                        by->device);
+            return -1;
+        }
+    }
+    if (quiet && !gw_quiet_bypass(&n->cfg->notify.quiet, notify__prio(a->priority), a->category))
+        return 0;
+    return 1;
+}
+
+/* Queue one message per member of group gi for items; delete their rows. */
+static int notify__queue(gw_notify_t *n, int gi, gw_nitem_t *items, notify_alert_t *alerts,
+                         const int64_t *row_ids, size_t k, int64_t now)
+{
+    const gw_group_cfg_t *g = &n->cfg->notify.groups[gi];
+    char msg[GW_NOTIFY__MSG_MAX], names[256] = "", nums[256] = "";
+    cJSON *j = notify__alerts_json(n, g->name, items, alerts, k);
+    char *json = j ? cJSON_PrintUnformatted(j) : NULL;
+    gw_nitem_t *copy = malloc(k * sizeof(*copy));
+    int rc = json && copy ? 0 : GW_ENOMEM;
+
+    for (int m = 0; rc == 0 && m < g->nmembers; m++) {
+        const gw_recipient_cfg_t *r = &n->cfg->notify.recipients[g->members[m]];
+        const gw_hook_cfg_t *h = &n->cfg->notify.hooks[r->hook_idx];
+        /* each hook has its own segment limit; format sorts, so a copy */
+        memcpy(copy, items, k * sizeof(*copy));
+        gw_notify_format(n->cfg->site_name, copy, k, h->max_segments, msg, sizeof(msg));
+        rc = notify_msg_add(n->st, g->name, r->name, msg, json, now, NULL);
+        snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", m ? ", " : "",
+                 r->name);
+    }
+    for (size_t i = 0; rc == 0 && i < k; i++) {
+        rc = notify_batch_del(n->st, row_ids[i]);
+        if (rc == 0 && items[i].kind != GW_NK_RESOLVED)
+            rc = notify_ag_sent(n->st, alerts[i].wo_id, g->name, now);
+        snprintf(nums + strlen(nums), sizeof(nums) - strlen(nums), " #%lld",
+                 (long long)alerts[i].number);
+    }
+    if (rc == 0)
+        gw_log_notice("notify", "group %s: %zu alert%s (%s) queued for %s", g->name, k,
+                      k == 1 ? "" : "s", nums + 1, names);
+    cJSON_Delete(j);
+    free(json);
+    free(copy);
+    return rc;
+}
+
+/* Flush the rows [rows, rows + nr) of one group if its wait has passed. */
+static int notify__flush_group(gw_notify_t *n, const notify_batch_row_t *rows, size_t nr,
+                               int64_t now, int quiet)
+{
+    int gi = notify__group_idx(n, rows[0].group);
+    int64_t oldest = rows[0].created_ms, *ids;
+    notify_alert_t *alerts, *active = NULL;
+    size_t nactive = 0;
+    gw_nitem_t *items;
+    size_t k = 0;
+    int rc = 0;
+
+    if (gi < 0) {
+        gw_log_warn("notify", "group %s is no longer configured: %zu alerts dropped", rows[0].group,
+                    nr);
+        for (size_t i = 0; i < nr && rc == 0; i++)
+            rc = notify_batch_del(n->st, rows[i].id);
+        return rc;
+    }
+    for (size_t i = 1; i < nr; i++)
+        oldest = rows[i].created_ms < oldest ? rows[i].created_ms : oldest;
+    if (now < oldest + n->cfg->notify.groups[gi].group_wait_ms)
+        return 0;
+    alerts = calloc(nr, sizeof(*alerts));
+    items = calloc(nr, sizeof(*items));
+    ids = calloc(nr, sizeof(*ids));
+    if (!alerts || !items || !ids) {
+        rc = GW_ENOMEM;
+        goto out_free;
+    }
+    if (n->cfg->notify.ninhibits > 0) {
+        rc = notify_alert_list_active(n->st, &active, &nactive);
+        if (rc < 0)
+            goto out_free;
+    }
+    for (size_t i = 0; i < nr && rc == 0; i++) {
+        gw_nkind_t kind = GW_NK_FIRING;
+        int verdict;
+        if (gw_nkind_parse(rows[i].kind, &kind) != 0 ||
+            notify_alert_get(n->st, rows[i].wo_id, &alerts[k]) != 0) {
+            rc = notify_batch_del(n->st, rows[i].id);
+            continue;
+        }
+        verdict = notify__judge(n, &rows[i], &alerts[k], kind, quiet, active, nactive);
+        if (verdict < 0)
+            rc = notify_batch_del(n->st, rows[i].id);
+        if (verdict <= 0)
+            continue;
+        items[k].kind = kind;
+        items[k].number = alerts[k].number;
+        items[k].priority = notify__prio(alerts[k].priority);
+        items[k].title = alerts[k].title;
+        items[k].category = alerts[k].category;
+        items[k].device = alerts[k].device;
+        notify__location(n, alerts[k].device, &items[k].building, &items[k].floor, &items[k].room);
+        ids[k] = rows[i].id;
+        k++;
+    }
+    if (rc == 0 && k > 0)
+        rc = notify__queue(n, gi, items, alerts, ids, k, now);
+out_free:
+    free(active);
+    free(alerts);
+    free(items);
+    free(ids);
+    return rc;
+}
+
+static int notify__flush(gw_notify_t *n, int64_t now)
+{
+    notify_batch_row_t *rows;
+    size_t nr, start = 0;
+    int quiet, rc;
+
+    rc = notify_batch_list(n->st, &rows, &nr);
+    if (rc < 0 || nr == 0) {
+        free(rows);
+        return rc;
+    }
+    quiet = gw_quiet_active(&n->cfg->notify.quiet, now);
+    for (size_t i = 1; i <= nr && rc == 0; i++) {
+        if (i == nr || strcmp(rows[i].group, rows[start].group) != 0) {
+            rc = notify__flush_group(n, rows + start, i - start, now, quiet);
+            start = i;
+        }
+    }
+    free(rows);
+    return rc;
+}
+
+/* ---- repeats and escalations ---------------------------------------------- */
+
+static int notify__scan(gw_notify_t *n, int64_t now)
+{
+    notify_ag_row_t *rows;
+    notify_alert_t a;
+    size_t nr;
+    int rc = notify_ag_list(n->st, NULL, &rows, &nr);
+
+    for (size_t i = 0; rc == 0 && i < nr; i++) {
+        int gi = notify__group_idx(n, rows[i].group);
+        const gw_group_cfg_t *g;
+        if (gi < 0 || notify_alert_get(n->st, rows[i].wo_id, &a) != 0)
+            continue;
+        g = &n->cfg->notify.groups[gi];
+        if (strcmp(a.status, "open") != 0)
+            continue; /* acknowledged: no nagging, no escalation */
+        if (g->escalate_idx >= 0 && g->escalate_after_ms > 0 && !rows[i].escalated &&
+            now - rows[i].first_sent_ms >= g->escalate_after_ms) {
+            const char *to = n->cfg->notify.groups[g->escalate_idx].name;
+            gw_log_notice("notify",
+                          "#%lld not acknowledged %d s after group %s was told: "
+                          "escalating to group %s",
+                          (long long)a.number, g->escalate_after_ms / 1000, g->name, to);
+            rc = notify_batch_add(n->st, to, a.wo_id, "escalated", now);
+            if (rc == 0)
+                rc = notify_ag_escalated(n->st, a.wo_id, g->name);
+        }
+        if (rc == 0 && g->repeat_interval_ms > 0 &&
+            now - rows[i].last_sent_ms >= g->repeat_interval_ms) {
+            rc = notify_batch_add(n->st, g->name, a.wo_id, "repeat", now);
+            if (rc == 0) /* not again next tick; the flush sets it again */
+                rc = notify_ag_sent(n->st, a.wo_id, g->name, now);
+        }
+    }
+    free(rows);
+    return rc;
+}
+
+/* ---- delivery -------------------------------------------------------------- */
+
+static int notify__inflight_has(const gw_notify_t *n, int64_t id)
+{
+    for (size_t i = 0; i < n->ninflight; i++) {
+        if (n->inflight[i] == id)
+            return 1;
+    }
+    return 0;
+}
+
+static void notify__inflight_del(gw_notify_t *n, int64_t id)
+{
+    for (size_t i = 0; i < n->ninflight; i++) {
+        if (n->inflight[i] == id) {
+            n->inflight[i] = n->inflight[--n->ninflight];
+            return;
+        }
+    }
+}
+
+static int notify__inflight_add(gw_notify_t *n, int64_t id)
+{
+    if (n->ninflight == n->capinflight) {
+        size_t cap = n->capinflight ? n->capinflight * 2 : 16;
+        int64_t *g = realloc(n->inflight, cap * sizeof(*g));
+        if (!g)
+            return GW_ENOMEM;
+        n->inflight = g;
+        n->capinflight = cap;
+    }
+    n->inflight[n->ninflight++] = id;
+    return 0;
+}
+
+/* Placeholders of hook templates. */
+typedef struct notify__ph {
+    const gw_notify_t *n;
+    const gw_recipient_cfg_t *r;
+    const notify_msg_t *m;
+    const cJSON *first; /* the first alert of the message */
+    const cJSON *doc;
+    char buf[64];
+    char nums[256];
+} notify__ph_t;
+
+static const char *notify__lookup(void *arg, const char *name)
+{
+    notify__ph_t *p = arg;
+    static const char *const alert_keys[] = {"priority", "category", "device", "title", "building",
+                                             "floor",    "room",     "status", NULL};
+
+    if (strcmp(name, "phone") == 0)
+        return p->r->address;
+    if (strcmp(name, "recipient") == 0)
+        return p->r->name;
+    if (strcmp(name, "message") == 0)
+        return p->m->message;
+    if (strcmp(name, "group") == 0)
+        return p->m->group;
+    if (strcmp(name, "site") == 0)
+        return p->n->cfg->site_id;
+    if (strcmp(name, "site_name") == 0)
+        return p->n->cfg->site_name;
+    if (strcmp(name, "notification_id") == 0) {
+        snprintf(p->buf, sizeof(p->buf), "%lld", (long long)p->m->id);
+        return p->buf;
+    }
+    if (strcmp(name, "count") == 0) {
+        snprintf(p->buf, sizeof(p->buf), "%d",
+                 cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p->doc, "alerts")));
+        return p->buf;
+    }
+    if (strcmp(name, "number") == 0) {
+        snprintf(
+            p->buf, sizeof(p->buf), "%lld",
+            (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p->first, "number")));
+        return p->buf;
+    }
+    if (strcmp(name, "numbers") == 0) {
+        const cJSON *a;
+        p->nums[0] = '\0';
+        cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(p->doc, "alerts"))
+        {
+            size_t l = strlen(p->nums);
+            snprintf(
+                p->nums + l, sizeof(p->nums) - l, "%s%lld", l ? " " : "",
+                (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "number")));
+        }
+        return p->nums;
+    }
+    if (strcmp(name, "wo_id") == 0)
+        return notify__jstr(p->first, "id");
+    if (strcmp(name, "event") == 0)
+        return notify__jstr(p->first, "event");
+    for (int i = 0; alert_keys[i]; i++) {
+        if (strcmp(name, alert_keys[i]) == 0)
+            return notify__jstr(p->first, name);
+    }
+    return NULL;
+}
+
+static char *notify__expand(const char *tpl, notify__ph_t *p)
+{
+    size_t len = gw_template_expand(tpl, notify__lookup, p, NULL, 0);
+    char *s = malloc(len + 1);
+    if (s)
+        gw_template_expand(tpl, notify__lookup, p, s, len + 1);
+    return s;
+}
+
+static void notify__done(void *arg, int ok, const char *detail);
+
+static int notify__start_exec(gw_notify_t *n, const gw_hook_cfg_t *h, notify__ph_t *p,
+                              gw_notify__job_t *job, char *err, size_t errlen)
+{
+    char *argv[GW_HOOK_MAX_ARGS + 1] = {0};
+    int rc = 0;
+
+    for (int i = 0; i < h->nargv && rc == 0; i++) {
+        if (!(argv[i] = notify__expand(h->argv[i], p)))
+            rc = GW_ENOMEM;
+    }
+    if (rc == 0) {
+        static const char *const drop[] = {"PLANTROOM_MQTT_PASSWORD", NULL};
+        hk_exec_req_t req = {
+            .argv = (const char *const *)argv,
+            .env_name = "PLANTROOM_ALERT",
+            .env_value = p->m->alert_json,
+            .env_drop = drop, /* the daemon's secret is not the hook's business */
+            .stdin_data = p->m->alert_json,
+            .timeout_ms = h->timeout_ms,
+        };
+        rc = hk_exec(n->hk, &req, notify__done, job, err, errlen);
+    }
+    for (int i = 0; i < h->nargv; i++) {
+        if (argv[i])
+            memset(argv[i], 0, strlen(argv[i])); /* may hold a phone number */
+        free(argv[i]);
+    }
+    return rc;
+}
+
+/* The body of a webhook: form fields, or the alert JSON with the recipient,
+ * address and message added. */
+static char *notify__http_body(const gw_hook_cfg_t *h, notify__ph_t *p)
+{
+    char *body = NULL;
+
+    if (h->form) {
+        size_t len = 0;
+        body = calloc(1, 1);
+        for (int i = 0; body && i < h->nfields; i++) {
+            char *v = notify__expand(h->fields[i].value, p);
+            char *ek = hk_urlencode(h->fields[i].key), *ev = v ? hk_urlencode(v) : NULL;
+            char *g = ek && ev ? realloc(body, len + strlen(ek) + strlen(ev) + 3) : NULL;
+            if (g) {
+                len += (size_t)sprintf(g + len, "%s%s=%s", i ? "&" : "", ek, ev);
+                body = g;
+            } else {
+                free(body);
+                body = NULL;
+            }
+            free(v);
+            free(ek);
+            free(ev);
+        }
+        return body;
+    }
+    cJSON *o = cJSON_Duplicate(p->doc, 1);
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "recipient", p->r->name);
+    cJSON_AddStringToObject(o, "to", p->r->address);
+    cJSON_AddStringToObject(o, "message", p->m->message);
+    cJSON_AddNumberToObject(o, "notification_id", (double)p->m->id);
+    for (int i = 0; i < h->nfields; i++) {
+        char *v = notify__expand(h->fields[i].value, p);
+        if (v)
+            cJSON_AddStringToObject(o, h->fields[i].key, v);
+        free(v);
+    }
+    body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return body;
+}
+
+static int notify__start_http(gw_notify_t *n, const gw_hook_cfg_t *h, notify__ph_t *p,
+                              gw_notify__job_t *job, char *err, size_t errlen)
+{
+    char *headers[GW_HOOK_MAX_KV + 1] = {0};
+    char *body = notify__http_body(h, p);
+    int rc = body ? 0 : GW_ENOMEM;
+
+    for (int i = 0; i < h->nheaders && rc == 0; i++) {
+        char *v = notify__expand(h->headers[i].value, p);
+        size_t len = strlen(h->headers[i].key) + (v ? strlen(v) : 0) + 3;
+        headers[i] = v ? malloc(len) : NULL;
+        if (headers[i])
+            snprintf(headers[i], len, "%s: %s", h->headers[i].key, v);
+        else
+            rc = GW_ENOMEM;
+        free(v);
+    }
+    if (rc == 0) {
+        hk_http_req_t req = {
+            .url = h->url,
+            .body = body,
+            .content_type = h->form ? "application/x-www-form-urlencoded" : "application/json",
+            .headers = (const char *const *)headers,
+            .username = h->auth == GW_AUTH_BASIC ? h->username : NULL,
+            .password = h->auth == GW_AUTH_BASIC ? h->secret : NULL,
+            .bearer = h->auth == GW_AUTH_BEARER ? h->secret : NULL,
+            .ca_file = h->ca_file[0] ? h->ca_file : NULL,
+            .timeout_ms = h->timeout_ms,
+        };
+        rc = hk_http(n->hk, &req, notify__done, job, err, errlen);
+    }
+    for (int i = 0; i < h->nheaders; i++)
+        free(headers[i]);
+    free(body);
+    return rc;
+}
+
+/* A delivery attempt ended (or could not start): record it. */
+static void notify__record(gw_notify_t *n, gw_notify__job_t *job, int ok, const char *detail)
+{
+    int ri = notify__recipient_idx(n, job->recipient);
+    const gw_hook_cfg_t *h = NULL;
+    int64_t now = gw_wall_ms();
+    int rc;
+
+    if (ri >= 0)
+        h = &n->cfg->notify.hooks[n->cfg->notify.recipients[ri].hook_idx];
+    if (ok)
+        n->delivered++;
+    else
+        n->failures++;
+    if (ok) {
+        rc = notify_msg_sent(n->st, job->id, job->attempts, now);
+        gw_log_notice("notify", "message %lld (group %s) delivered to %s via %s (attempt %d)",
+                      (long long)job->id, job->group, job->recipient, job->hook, job->attempts);
+    } else if (!h || job->attempts >= h->max_attempts) {
+        rc = notify_msg_failed(n->st, job->id, job->attempts, detail);
+        gw_log_error("notify",
+                     "message %lld (group %s) to %s via %s: %s; giving up after %d "
+                     "attempts",
+                     (long long)job->id, job->group, job->recipient, job->hook, detail,
+                     job->attempts);
+    } else {
+        int64_t wait = gw_backoff_ms(job->attempts, h->backoff_ms, h->backoff_max_ms);
+        rc = notify_msg_retry(n->st, job->id, job->attempts, now + wait, detail);
+        gw_log_warn("notify", "message %lld (group %s) to %s via %s: %s; retry in %lld ms",
+                    (long long)job->id, job->group, job->recipient, job->hook, detail,
+                    (long long)wait);
+    }
+    if (rc < 0)
+        gw_log_error("notify", "recording message %lld: %s", (long long)job->id,
+                     notify_store_errmsg(n->st));
+}
+
+static void notify__done(void *arg, int ok, const char *detail)
+{
+    gw_notify__job_t *job = arg;
+    gw_notify_t *n = job->n;
+
+    if (!n->stopping) {
+        notify__inflight_del(n, job->id);
+        notify__record(n, job, ok, detail);
+    }
+    free(job);
+}
+
+static void notify__deliver_one(gw_notify_t *n, const notify_msg_t *m, int64_t now)
+{
+    int ri = notify__recipient_idx(n, m->recipient);
+    const gw_recipient_cfg_t *r;
+    const gw_hook_cfg_t *h;
+    gw_notify__job_t *job;
+    notify__ph_t p = {0};
+    char err[256];
+    int rc;
+
+    if (ri < 0) {
+        notify_msg_failed(n->st, m->id, m->attempts, "recipient no longer configured");
+        gw_log_error("notify", "message %lld: recipient %s is no longer configured: dropped",
+                     (long long)m->id, m->recipient);
+        return;
+    }
+    r = &n->cfg->notify.recipients[ri];
+    h = &n->cfg->notify.hooks[r->hook_idx];
+    if ((size_t)ri < n->nlast_send && n->last_send[ri] &&
+        now - n->last_send[ri] < r->min_interval_ms)
+        return; /* rate limit: a later tick */
+    job = calloc(1, sizeof(*job));
+    if (!job)
+        return;
+    job->n = n;
+    job->id = m->id;
+    job->attempts = m->attempts + 1;
+    snprintf(job->recipient, sizeof(job->recipient), "%s", r->name);
+    snprintf(job->hook, sizeof(job->hook), "%s", h->name);
+    snprintf(job->group, sizeof(job->group), "%s", m->group);
+    p.n = n;
+    p.r = r;
+    p.m = m;
+    p.doc = cJSON_Parse(m->alert_json);
+    p.first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p.doc, "alerts"), 0);
+    if ((size_t)ri < n->nlast_send)
+        n->last_send[ri] = now;
+    rc = notify__inflight_add(n, m->id);
+    if (rc == 0)
+        rc = h->kind == GW_HOOK_EXEC ? notify__start_exec(n, h, &p, job, err, sizeof(err))
+                                     : notify__start_http(n, h, &p, job, err, sizeof(err));
+    else
+        snprintf(err, sizeof(err), "out of memory");
+    cJSON_Delete((cJSON *)p.doc);
+    if (rc != 0) {
+        notify__inflight_del(n, m->id);
+        notify__record(n, job, 0, err);
+        free(job);
+    }
+}
+
+static int notify__deliver(gw_notify_t *n, int64_t now)
+{
+    notify_msg_t *rows;
+    size_t nr;
+    int rc = notify_msg_due(n->st, now, GW_NOTIFY__DUE_MAX, &rows, &nr);
+
+    for (size_t i = 0; rc == 0 && i < nr && !n->stopping; i++) {
+        if (!notify__inflight_has(n, rows[i].id))
+            notify__deliver_one(n, &rows[i], now);
+    }
+    notify_msg_free_array(rows, nr);
+    return rc;
+}
+
+/* ---- the tick and life cycle ---------------------------------------------- */
+
+static void notify__tick_cb(uv_timer_t *t)
+{
+    gw_notify_t *n = t->data;
+    int64_t now = gw_wall_ms();
+    int rc;
+
+    if (n->stopping)
+        return;
+    rc = notify__take_in(n); /* events a failed take-in left pending */
+    if (rc == 0)
+        rc = notify_store_begin(n->st);
+    if (rc == 0)
+        rc = notify__flush(n, now);
+    if (rc == 0)
+        rc = notify__scan(n, now);
+    if (rc == 0)
+        rc = notify_store_commit(n->st);
+    if (rc == 0)
+        rc = notify__deliver(n, now);
+    if (rc < 0) {
+        /* the first failure, then one a minute while it lasts */
+        if (n->tick_failures++ % (60000 / GW_NOTIFY__TICK_MS) == 0)
+            gw_log_error("notify", "notify.db: %s (try %u); trying again every %d ms",
+                         notify_store_errmsg(n->st), n->tick_failures, GW_NOTIFY__TICK_MS);
+        notify_store_rollback(n->st);
+        return;
+    }
+    if (n->tick_failures)
+        gw_log_notice("notify", "notify.db usable again after %u failed tries", n->tick_failures);
+    n->tick_failures = 0;
+}
+
+void gw_notify_set_config(gw_notify_t *n, const gw_config_t *cfg)
+{
+    int64_t *g;
+
+    if (!n)
+        return;
+    n->cfg = cfg;
+    g = realloc(n->last_send, (cfg->notify.nrecipients + 1) * sizeof(*g));
+    if (g) {
+        memset(g, 0, (cfg->notify.nrecipients + 1) * sizeof(*g));
+        n->last_send = g;
+        n->nlast_send = cfg->notify.nrecipients;
+    }
+}
+
+static void notify__warn_mode(const gw_config_t *cfg)
+{
+    struct stat st;
+
+    if (cfg->notify.nrecipients == 0 && cfg->notify.nhooks == 0)
+        return;
+    if (stat(cfg->path, &st) == 0 && (st.st_mode & 0004))
+        gw_log_warn("notify",
+                    "%s is readable by every user but holds phone numbers (recipients) and "
+                    "hook settings: chmod o-r it",
+                    cfg->path);
+}
+
+int gw_notify_start(gw_notify_t **out, uv_loop_t *loop, const gw_config_t *cfg,
+                    const gw_notify_env_t *env, char *err, size_t errlen)
+{
+    gw_notify_t *n = calloc(1, sizeof(*n));
+    char path[PATH_MAX + 16];
+    int rc;
+
+    *out = NULL;
+    if (!n) {
+        snprintf(err, errlen, "notify: out of memory");
+        return GW_ENOMEM;
+    }
+    n->loop = loop;
+    n->env = *env;
+    gw_notify_set_config(n, cfg);
+    snprintf(path, sizeof(path), "%s/notify.db", cfg->state_dir);
+    rc = notify_store_open(&n->st, path, err, errlen);
+    if (rc < 0)
+        goto out_free;
+    rc = hk_create(&n->hk, loop, err, errlen);
+    if (rc < 0)
+        goto out_store;
+    uv_timer_init(loop, &n->tick);
+    n->tick.data = n;
+    uv_check_init(loop, &n->take_in);
+    n->take_in.data = n;
+    n->pending_tail = &n->pending;
+    n->open_handles = 2;
+    uv_timer_start(&n->tick, notify__tick_cb, GW_NOTIFY__TICK_MS, GW_NOTIFY__TICK_MS);
+    notify__warn_mode(cfg);
+    gw_log_info("notify", "notify.db opened: %zu hooks, %zu recipients, %zu groups, %zu routes",
+                cfg->notify.nhooks, cfg->notify.nrecipients, cfg->notify.ngroups,
+                cfg->notify.nroutes);
+    *out = n;
+    return 0;
+
+out_store:
+    notify_store_close(n->st);
+out_free:
+    free(n->last_send);
+    free(n);
+    return rc;
+}
+
+static void notify__closed(uv_handle_t *h)
+{
+    gw_notify_t *n = h->data;
+
+    if (--n->open_handles > 0)
+        return;
+    while (n->pending) {
+        gw_notify__ev_t *e = n->pending->next;
+        free(n->pending);
+        n->pending = e;
+    }
+    free(n->inflight);
+    free(n->last_send);
+    free(n);
+}
+
+void gw_notify_stop(gw_notify_t *n)
+{
+    if (!n)
+        return;
+    if (notify__take_in(n) < 0) /* events of this iteration */
+        gw_log_error("notify", "stopping: work-order events not taken in: %s",
+                     notify_store_errmsg(n->st));
+    n->stopping = 1;
+    hk_close(n->hk); /* in-flight messages stay pending: sent after a restart */
+    notify_store_close(n->st);
+    n->st = NULL;
+    uv_timer_stop(&n->tick);
+    uv_check_stop(&n->take_in);
+    uv_close((uv_handle_t *)&n->tick, notify__closed);
+    uv_close((uv_handle_t *)&n->take_in, notify__closed);
+}
+
+void gw_notify_counts(const gw_notify_t *n, uint64_t *delivered, uint64_t *failures)
+{
+    *delivered = n ? n->delivered : 0;
+    *failures = n ? n->failures : 0;
+}
