@@ -73,7 +73,15 @@ static int print_plan(gw_config_t *cfg)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* The command line. */
+typedef struct opts {
+    const char *config, *check, *log_level;
+    gw_config_overrides_t ov;
+    int plan;
+} opts_t;
+
+/* Parse argv into o: -1 to go on, else the exit code (help, version, error). */
+static int parse_args(int argc, char **argv, opts_t *o)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -85,32 +93,24 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config = NULL, *check = NULL, *log_level = NULL;
-    gw_config_overrides_t ov = {0};
-    gw_log_level_t level;
-    gw_config_t *cfg = NULL;
-    gw_daemon_t *d = NULL;
-    gw_errlist_t el;
-    char err[512];
-    int c, rc, plan = 0;
+    int c;
 
-    gw_log_init();
     while ((c = getopt_long(argc, argv, "c:k:s:l:Vh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
-            config = optarg;
+            o->config = optarg;
             break;
         case 'k':
-            check = optarg;
+            o->check = optarg;
             break;
         case 'P':
-            plan = 1;
+            o->plan = 1;
             break;
         case 's':
-            ov.state_dir = optarg;
+            o->ov.state_dir = optarg;
             break;
         case 'l':
-            log_level = optarg;
+            o->log_level = optarg;
             break;
         case 'V':
             printf("plantroomd %s\n", PLANTROOM_VERSION);
@@ -128,34 +128,29 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (check)
-        return check_config(check, &ov);
-    if (!config) {
-        fprintf(stderr, "plantroomd: --config FILE is required\n");
-        usage(stderr);
-        return 2;
-    }
-    if (log_level) {
-        if (gw_log_level_parse(log_level, &level) != 0) {
-            fprintf(stderr,
-                    "plantroomd: --log-level: must be one of error, warn, notice, info, "
-                    "debug, got \"%s\"\n",
-                    log_level);
-            return 2;
-        }
-        ov.log_level = log_level; /* applied by every load, so also on SIGHUP */
-    }
+    return -1;
+}
+
+/* Load the config and run the daemon until it stops; the exit code. */
+static int run(const opts_t *o)
+{
+    gw_config_t *cfg = NULL;
+    gw_daemon_t *d = NULL;
+    gw_errlist_t el;
+    char err[512];
+    int rc;
+
     gw_errlist_init(&el);
-    if (gw_config_load(config, &ov, &cfg, &el) != 0) {
+    if (gw_config_load(o->config, &o->ov, &cfg, &el) != 0) {
         for (size_t i = 0; i < el.n; i++)
-            gw_log_error("config", "%s: %s", config, el.msgs[i]);
-        gw_log_error("config", "%s: %zu errors: not starting", config, el.n);
+            gw_log_error("config", "%s: %s", o->config, el.msgs[i]);
+        gw_log_error("config", "%s: %zu errors: not starting", o->config, el.n);
         gw_errlist_free(&el);
         return 2;
     }
-    if (plan)
+    if (o->plan)
         return print_plan(cfg);
-    rc = gw_daemon_create(&d, cfg, &ov, err, sizeof(err));
+    rc = gw_daemon_create(&d, cfg, &o->ov, err, sizeof(err));
     if (rc != 0) {
         gw_log_error("gw", "cannot start: %s", err);
         return 1;
@@ -163,4 +158,34 @@ int main(int argc, char **argv)
     rc = gw_daemon_run(d);
     gw_daemon_destroy(d);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o = {0};
+    gw_log_level_t level;
+    int rc;
+
+    gw_log_init();
+    rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    if (o.check)
+        return check_config(o.check, &o.ov);
+    if (!o.config) {
+        fprintf(stderr, "plantroomd: --config FILE is required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (o.log_level) {
+        if (gw_log_level_parse(o.log_level, &level) != 0) {
+            fprintf(stderr,
+                    "plantroomd: --log-level: must be one of error, warn, notice, info, "
+                    "debug, got \"%s\"\n",
+                    o.log_level);
+            return 2;
+        }
+        o.ov.log_level = o.log_level; /* applied by every load, so also on SIGHUP */
+    }
+    return run(&o);
 }

@@ -1,7 +1,7 @@
 /*
  * gw_rules.h: what the gateway adds around the pure rules (rules/rule.h)
  * that others outside the loop use too: the evidence JSON of an action
- * (gw_rules.c; the daemon and plantroomctl replay) and the rule-state file
+ * (core_evidence.c; the daemon and plantroomctl replay) and the rule-state file
  * that keeps baselines, trends and counters across restarts (gw_rulestate.c;
  * docs/architecture.md, "Rules: state across reloads and restarts").
  */

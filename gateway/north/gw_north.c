@@ -1,141 +1,97 @@
 /*
- * gw_north.c: northbound: the MQTT session (connect, backoff with jitter,
- * last will), telemetry and status publishing, and delivery of work-order
- * events from the ledger's outbox (publish after commit at QoS 1, delete on
- * PUBACK, reload everything pending on each connect). Loop thread only.
+ * gw_north.c: the north side's facade (gw_north.h): creates the MQTT
+ * session and the parts (north_int.h), registers them in the order their
+ * work must happen on each connect, publishes the gateway's and devices'
+ * status and the metrics topic, and answers the service's questions.
+ * Loop thread only.
+ *
+ * On each connect, in order: the gateway's status "online" and every
+ * device's status (retained); every event still in the ledger's outbox;
+ * buffered telemetry (spilled, then replayed); the commands and NB-IoT
+ * subscriptions; Home Assistant discovery; the metrics topic.
  */
-#include "gateway/gw_daemon_int.h"
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
+#include "gateway/north/gw_north.h"
+#include "gateway/north/north_int.h"
 
-#include <cjson/cJSON.h>
-#include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
-/* ---- topics ------------------------------------------------------------ */
+struct gw_north {
+    gw_north_env_t env;
+    north_session_t *sess; /* NULL until the first start */
+    north_outbox_t *outbox;
+    north_buf_t *buf;
+    north_tel_t *tel;
+    north_cmd_t *cmd;
+    north_nbiot_t *nbiot;
+    north_hass_t *hass;
+    uv_timer_t metrics_timer;
+    int restart; /* a reload stopped the session: start it again */
+};
 
-void gw__topic(const gw_daemon_t *d, char *buf, size_t len, const char *suffix)
+static const gw_config_t *north__cfg(const gw_north_t *n)
 {
-    const gw_config_t *c = d->rt->cfg;
-    snprintf(buf, len, "%s/%s/%s", c->mqtt.prefix, c->site_id, suffix);
+    return gw_core_config(n->env.core);
 }
 
-/* ---- outbox in flight -------------------------------------------------- */
+/* ---- what the north side publishes itself ------------------------------- */
 
-static int daemon__inflight_has(const gw_daemon_t *d, int64_t id)
+static void north__gateway_status(gw_north_t *n, const char *status)
 {
-    for (size_t i = 0; i < d->ninflight; i++) {
-        if (d->inflight[i] == id)
-            return 1;
-    }
-    return 0;
-}
-
-static void daemon__inflight_add(gw_daemon_t *d, int64_t id)
-{
-    if (gw_array_grow((void **)&d->inflight, d->ninflight, &d->capinflight, sizeof(*d->inflight)) !=
-        0)
-        return; /* not tracked: at worst published twice, ids dedupe */
-    d->inflight[d->ninflight++] = id;
-}
-
-static void daemon__inflight_del(gw_daemon_t *d, int64_t id)
-{
-    for (size_t i = 0; i < d->ninflight; i++) {
-        if (d->inflight[i] == id) {
-            d->inflight[i] = d->inflight[--d->ninflight];
-            return;
-        }
-    }
-}
-
-/* ---- outbox rows written by others ------------------------------------- */
-
-/* plantroomctl writes work-order changes and their outbox rows straight
- * into the ledger. Every 500 ms, while connected, ask the ledger thread for
- * outbox rows it has not posted yet (LOAD after INT64_MAX: only those), so
- * that such a change is published within a second. Rows in flight are not
- * published twice (daemon__on_outbox_row). */
-#define GW__OUTBOX_POLL_MS 500
-
-static void daemon__outbox_timer_cb(uv_timer_t *t)
-{
-    gw_daemon_t *d = t->data;
-    ledger_op_outbox_t *op;
-
-    if (d->stopping || !d->ledger || !d->mq || !mq_is_connected(d->mq))
-        return;
-    op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_LOAD, INT64_MAX);
-    if (op)
-        ledger_worker_submit(d->ledger, &op->hdr);
-}
-
-static void daemon__outbox_timer_start(gw_daemon_t *d)
-{
-    if (d->outbox_timer_on)
-        return;
-    uv_timer_init(&d->loop, &d->outbox_timer);
-    d->outbox_timer.data = d;
-    uv_timer_start(&d->outbox_timer, daemon__outbox_timer_cb, GW__OUTBOX_POLL_MS,
-                   GW__OUTBOX_POLL_MS);
-    d->outbox_timer_on = 1;
-}
-
-/* ---- MQTT session ------------------------------------------------------ */
-
-void gw__publish_json(gw_daemon_t *d, const char *suffix, cJSON *obj, int qos, int retain)
-{
-    char topic[384], err[160];
-    char *text;
-
-    if (!d->mq || !mq_is_connected(d->mq))
-        return;
-    gw__topic(d, topic, sizeof(topic), suffix);
-    text = cJSON_PrintUnformatted(obj);
-    if (!text)
-        return;
-    if (mq_publish(d->mq, topic, text, strlen(text), qos, retain, 0, err, sizeof(err)) != 0)
-        gw_log_debug("gw", "%s", err);
-    free(text);
-}
-
-void gw__publish_gateway_status(gw_daemon_t *d, const char *status)
-{
+    north_buf_stats_t st;
     char ts[32];
     cJSON *o = cJSON_CreateObject();
+
+    north__buf_stats(n->buf, &st);
     cJSON_AddNumberToObject(o, "v", 1);
     cJSON_AddStringToObject(o, "status", status);
-    cJSON_AddStringToObject(o, "site", d->rt->cfg->site_id);
+    cJSON_AddStringToObject(o, "site", north__cfg(n)->site_id);
     cJSON_AddStringToObject(o, "ts", gw_format_iso8601(gw_wall_ms(), ts, sizeof(ts)));
-    cJSON_AddNumberToObject(o, "telemetry_dropped", gw__north_dropped(d));
-    gw__publish_json(d, "status", o, 1, 1);
+    cJSON_AddNumberToObject(o, "telemetry_dropped", (double)st.dropped);
+    north__publish_json(n->sess, "status", o, 1, 1);
     cJSON_Delete(o);
 }
 
-void gw__publish_metrics(gw_daemon_t *d)
+static void north__publish_metrics(void *arg)
 {
+    gw_north_t *n = arg;
+    north_buf_stats_t st;
     char ts[32];
-    cJSON *o = cJSON_CreateObject();
+    cJSON *o = cJSON_CreateObject(), *t;
+
+    north__buf_stats(n->buf, &st);
     cJSON_AddNumberToObject(o, "v", 1);
-    cJSON_AddStringToObject(o, "site", d->rt->cfg->site_id);
+    cJSON_AddStringToObject(o, "site", north__cfg(n)->site_id);
     cJSON_AddStringToObject(o, "ts", gw_format_iso8601(gw_wall_ms(), ts, sizeof(ts)));
-    cJSON_AddItemToObject(o, "telemetry", gw__north_metrics(d));
-    cJSON_AddItemToObject(o, "nbiot", gw__nbiot_metrics(d));
-    cJSON_AddNumberToObject(o, "outbox_in_flight", (double)d->ninflight);
-    gw__publish_json(d, "metrics", o, 1, 1);
+    t = cJSON_AddObjectToObject(o, "telemetry");
+    cJSON_AddNumberToObject(t, "published", (double)st.published);
+    cJSON_AddNumberToObject(t, "suppressed", (double)north__tel_suppressed(n->tel));
+    cJSON_AddNumberToObject(t, "buffered", (double)st.buffered);
+    cJSON_AddNumberToObject(t, "in_memory", (double)st.in_memory);
+    cJSON_AddNumberToObject(t, "in_spool", (double)st.in_spool);
+    cJSON_AddNumberToObject(t, "replayed", (double)st.replayed);
+    cJSON_AddNumberToObject(t, "dropped", (double)st.dropped);
+    cJSON_AddItemToObject(o, "nbiot", north__nbiot_metrics(n->nbiot));
+    cJSON_AddNumberToObject(o, "outbox_in_flight", (double)north__outbox_inflight(n->outbox));
+    north__publish_json(n->sess, "metrics", o, 1, 1);
     cJSON_Delete(o);
 }
 
-void gw__publish_device_status(gw_daemon_t *d, const gw_device_rt_t *dev)
+static void north__metrics_cb(uv_timer_t *t)
 {
+    north__publish_metrics(t->data);
+}
+
+void gw_north_device_status(void *arg, const gw_device_rt_t *dev)
+{
+    gw_north_t *n = arg;
     char suffix[160], ts[32];
     cJSON *o;
 
-    if (dev->status == GW_DEV_UNKNOWN)
+    if (dev->status == GW_DEV_UNKNOWN || !north__session_connected(n->sess))
         return;
     o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "v", 1);
@@ -145,246 +101,233 @@ void gw__publish_device_status(gw_daemon_t *d, const gw_device_rt_t *dev)
     if (dev->status == GW_DEV_OFFLINE)
         cJSON_AddStringToObject(o, "error", dev->last_err);
     snprintf(suffix, sizeof(suffix), "devices/%s/status", dev->cfg->name);
-    gw__publish_json(d, suffix, o, 1, 1);
+    north__publish_json(n->sess, suffix, o, 1, 1);
     cJSON_Delete(o);
 }
 
-static void daemon__mq_timer_cb(uv_timer_t *t);
-
-static void daemon__mq_schedule_retry(gw_daemon_t *d)
+void gw_north_device_updated(void *arg, const gw_device_rt_t *dev, int64_t ts_ms)
 {
-    const gw_mqtt_cfg_t *q = &d->rt->cfg->mqtt;
-    unsigned r = 0;
-    int ms;
-
-    if (d->stopping || !d->mq)
-        return;
-    d->mq_backoff_ms = d->mq_backoff_ms ? d->mq_backoff_ms * 2 : q->reconnect_min_ms;
-    if (d->mq_backoff_ms > q->reconnect_max_ms)
-        d->mq_backoff_ms = q->reconnect_max_ms;
-    if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-        r = (unsigned)rand();
-    /* jitter +-25 %: a fleet of gateways does not storm a restarted broker */
-    ms = d->mq_backoff_ms - d->mq_backoff_ms / 4 + (int)(r % (unsigned)(d->mq_backoff_ms / 2 + 1));
-    uv_timer_start(&d->mq_timer, daemon__mq_timer_cb, (uint64_t)ms, 0);
+    gw_north_t *n = arg;
+    north__tel_device(n->tel, dev, ts_ms);
 }
 
-static void daemon__mq_connect(gw_daemon_t *d)
+/* ---- session handlers of the facade ------------------------------------- */
+
+static void north__first_connected(void *arg)
 {
-    char err[256];
-    if (mq_connect(d->mq, err, sizeof(err)) != 0) {
-        /* like a failed connect: warn once, then debug until it recovers */
-        gw_log(d->mq_failures++ == 0 ? GW_LOG_WARN : GW_LOG_DEBUG, "mqtt", "%s", err);
-        daemon__mq_schedule_retry(d);
-    }
+    gw_north_t *n = arg;
+    const gw_runtime_t *rt = gw_core_runtime(n->env.core);
+
+    north__gateway_status(n, "online");
+    for (size_t i = 0; i < rt->cfg->ndevices; i++)
+        gw_north_device_status(n, &rt->devs[i]);
 }
 
-static void daemon__mq_timer_cb(uv_timer_t *t)
+static void north__last_connected(void *arg)
 {
-    gw_daemon_t *d = t->data;
-    if (d->mq && !mq_is_connected(d->mq))
-        daemon__mq_connect(d);
+    gw_north_t *n = arg;
+    uint64_t every = (uint64_t)north__cfg(n)->mqtt.metrics_ms;
+
+    uv_timer_start(&n->metrics_timer, north__metrics_cb, every, every);
+    north__publish_metrics(n);
 }
 
-static int daemon__read_password(const gw_mqtt_cfg_t *q, char *buf, size_t len, char *err,
-                                 size_t errlen)
+static void north__disconnected(void *arg)
 {
-    const char *env = getenv("PLANTROOM_MQTT_PASSWORD");
-    FILE *f;
+    uv_timer_stop(&((gw_north_t *)arg)->metrics_timer);
+}
 
-    buf[0] = '\0';
-    if (env) {
-        snprintf(buf, len, "%s", env);
-        return 0;
-    }
-    if (!q->password_file[0])
-        return 0;
-    f = fopen(q->password_file, "r");
-    if (!f) {
-        snprintf(err, errlen, "mqtt.password_file %s: %s", q->password_file, strerror(errno));
-        return GW_EIO;
-    }
-    if (!fgets(buf, (int)len, f))
-        buf[0] = '\0';
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
+/* ---- lifecycle ---------------------------------------------------------- */
+
+int gw_north_create(gw_north_t **out, const gw_north_env_t *env)
+{
+    gw_north_t *n = calloc(1, sizeof(*n));
+
+    *out = NULL;
+    if (!n)
+        return GW_ENOMEM;
+    n->env = *env;
+    uv_timer_init(env->loop, &n->metrics_timer);
+    n->metrics_timer.data = n;
+    *out = n;
     return 0;
 }
 
-int gw__mq_start(gw_daemon_t *d, char *err, size_t errlen)
+/* The session and its parts, in the order of their work on a connect. */
+static int north__create_parts(gw_north_t *n, char *err, size_t errlen)
 {
-    const gw_config_t *c = d->rt->cfg;
-    char will_topic[384], will[256], password[256];
+    const gw_north_env_t *e = &n->env;
+    north_handler_t first = {.connected = north__first_connected,
+                             .disconnected = north__disconnected};
+    north_handler_t last = {.connected = north__last_connected};
     int rc;
 
-    if (!c->mqtt.enabled) {
+    first.arg = last.arg = n;
+    if (north__session_create(&n->sess, e->loop, e->inq, e->core) != 0)
+        goto out_nomem;
+    north__session_on(n->sess, &first);
+    if (north__outbox_create(&n->outbox, e->loop, n->sess, e->ledger) != 0)
+        goto out_nomem;
+    rc = north__buf_create(&n->buf, e->loop, n->sess, e->core, err, errlen);
+    if (rc != 0)
+        return rc;
+    north__buf_on_replay_done(n->buf, north__publish_metrics, n);
+    if (north__tel_create(&n->tel, n->sess, e->core, n->buf) != 0 ||
+        north__cmd_create(&n->cmd, n->sess, e->core, e->ledger) != 0 ||
+        north__nbiot_create(&n->nbiot, e->loop, n->sess, e->core, n->buf) != 0 ||
+        north__hass_create(&n->hass, n->sess, e->core) != 0)
+        goto out_nomem;
+    north__session_on(n->sess, &last);
+    return 0;
+
+out_nomem:
+    snprintf(err, errlen, "out of memory");
+    return GW_ENOMEM; /* what was made is freed by gw_north_free */
+}
+
+int gw_north_start(gw_north_t *n, char *err, size_t errlen)
+{
+    int rc;
+
+    if (!north__cfg(n)->mqtt.enabled) {
         gw_log_notice("mqtt", "disabled by config (mqtt.enabled = false)");
         return 0;
     }
-    rc = daemon__read_password(&c->mqtt, password, sizeof(password), err, errlen);
-    if (rc != 0)
-        return rc;
-    rc = gw__north_init(d, err, errlen);
-    if (rc != 0)
-        return rc;
-    gw__topic(d, will_topic, sizeof(will_topic), "status");
-    snprintf(will, sizeof(will), "{\"v\":1,\"status\":\"offline\",\"site\":\"%s\",\"ts\":null}",
-             c->site_id);
-    mq_cfg_t mc = {
-        .uri = c->mqtt.uri,
-        .client_id = c->mqtt.client_id,
-        .username = c->mqtt.username[0] ? c->mqtt.username : NULL,
-        .password = password[0] ? password : NULL,
-        .keepalive_s = c->mqtt.keepalive_s,
-        .connect_timeout_s = 10,
-        .will_topic = will_topic,
-        .will_payload = will,
-        .will_retain = 1,
-        .version = c->mqtt.version,
-        .ca_file = c->mqtt.ca_file[0] ? c->mqtt.ca_file : NULL,
-        .cert_file = c->mqtt.cert_file[0] ? c->mqtt.cert_file : NULL,
-        .key_file = c->mqtt.key_file[0] ? c->mqtt.key_file : NULL,
-        .tls_verify = c->mqtt.tls_verify,
-    };
-    rc = mq_create(&d->mq, &mc, &d->inq, err, errlen);
-    memset(password, 0, sizeof(password));
-    if (rc != 0)
-        return rc;
-    d->mq_backoff_ms = 0;
-    daemon__outbox_timer_start(d);
-    gw_log_info("mqtt", "connecting to %s as %s (MQTT %s%s)", c->mqtt.uri, c->mqtt.client_id,
-                c->mqtt.version == 5 ? "5" : "3.1.1", c->mqtt.tls ? ", TLS" : "");
-    daemon__mq_connect(d);
-    return 0;
+    if (!n->sess) {
+        rc = north__create_parts(n, err, errlen);
+        if (rc != 0)
+            return rc;
+    }
+    return north__session_start(n->sess, err, errlen);
 }
 
-void gw__mq_stop(gw_daemon_t *d)
+void gw_north_stop(gw_north_t *n)
 {
-    if (!d->mq)
+    if (!n || !north__session_active(n->sess))
         return;
-    uv_timer_stop(&d->mq_timer);
-    gw__north_on_disconnected(d);
-    gw__north_flush(d);
-    if (mq_is_connected(d->mq)) {
-        gw__publish_gateway_status(d, "offline");
-        mq_disconnect(d->mq, 2000);
-        gw_log_info("mqtt", "disconnected");
-    }
-    mq_destroy(d->mq);
-    d->mq = NULL;
-    d->ninflight = 0;
+    north__session_halt(n->sess);
+    north__buf_flush(n->buf);
+    if (north__session_connected(n->sess))
+        north__gateway_status(n, "offline");
+    north__session_close(n->sess);
 }
 
-void gw__on_mq_event(gw_daemon_t *d, gw_msg_t *m)
+void gw_north_free(gw_north_t *n)
 {
-    mq_event_t *ev = (mq_event_t *)m;
-
-    switch (m->kind) {
-    case MQ_EV_CONNECTED: {
-        ledger_op_outbox_t *op;
-        gw_log_notice("mqtt", "connected to %s", d->rt->cfg->mqtt.uri);
-        d->mq_backoff_ms = 0;
-        d->mq_failures = 0;
-        d->ninflight = 0;
-        gw__publish_gateway_status(d, "online");
-        for (size_t i = 0; i < d->rt->cfg->ndevices; i++)
-            gw__publish_device_status(d, &d->rt->devs[i]);
-        op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_LOAD, 0);
-        if (op)
-            ledger_worker_submit(d->ledger, &op->hdr);
-        gw__north_on_connected(d);
-        gw__nbiot_on_connected(d);
-        gw__hass_announce(d);
-        gw__cmd_on_connected(d);
-        gw__publish_metrics(d);
-        break;
-    }
-    case MQ_EV_CONNECT_FAILED:
-    case MQ_EV_CONNECTION_LOST:
-        /* First failure at warn, the rest at debug until it recovers. */
-        gw_log(d->mq_failures++ == 0 ? GW_LOG_WARN : GW_LOG_DEBUG, "mqtt", "%s: %s",
-               m->kind == MQ_EV_CONNECT_FAILED ? "connect failed" : "connection lost", ev->err);
-        d->ninflight = 0;
-        gw__north_on_disconnected(d);
-        daemon__mq_schedule_retry(d);
-        break;
-    case MQ_EV_DELIVERED: {
-        if (ev->tag & GW_TAG_SPOOL) {
-            gw__north_on_spool_ack(d, ev->tag, 1);
-            break;
-        }
-        if (ev->tag & GW_TAG_LIVE) {
-            gw__north_on_live_ack(d, ev->tag, 1);
-            break;
-        }
-        ledger_op_outbox_t *op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_ACK, (int64_t)ev->tag);
-        daemon__inflight_del(d, (int64_t)ev->tag);
-        if (op)
-            ledger_worker_submit(d->ledger, &op->hdr);
-        break;
-    }
-    case MQ_EV_PUBLISH_FAILED:
-        if (ev->tag & GW_TAG_SPOOL) {
-            gw__north_on_spool_ack(d, ev->tag, 0);
-            break;
-        }
-        if (ev->tag & GW_TAG_LIVE) {
-            gw__north_on_live_ack(d, ev->tag, 0);
-            break;
-        }
-        /* The row stays in the outbox; the next connect sends it again. */
-        gw_log_warn("mqtt", "event %llu not delivered: %s", (unsigned long long)ev->tag, ev->err);
-        daemon__inflight_del(d, (int64_t)ev->tag);
-        break;
-    case MQ_EV_MESSAGE:
-        if (gw__cmd_is_command(d, ((mq_message_t *)m)->topic))
-            gw__cmd_on_message(d, (mq_message_t *)m);
-        else
-            gw__nbiot_on_message(d, (mq_message_t *)m);
-        break;
-    }
-}
-
-/* ---- ledger results ---------------------------------------------------- */
-
-static void daemon__on_outbox_row(gw_daemon_t *d, const ledger_outbox_row_t *row)
-{
-    char topic[384], suffix[96], err[160];
-
-    if (!d->mq || !mq_is_connected(d->mq) || daemon__inflight_has(d, row->id))
-        return; /* stays in the outbox until the next connect */
-    snprintf(suffix, sizeof(suffix), "events/%s", row->channel);
-    gw__topic(d, topic, sizeof(topic), suffix);
-    if (mq_publish(d->mq, topic, row->payload, strlen(row->payload), 1, 0, (uint64_t)row->id, err,
-                   sizeof(err)) != 0) {
-        gw_log_debug("mqtt", "%s", err);
+    if (!n)
         return;
-    }
-    daemon__inflight_add(d, row->id);
+    north__session_close(n->sess);
+    north__cmd_free(n->cmd);
+    north__nbiot_free(n->nbiot);
+    north__hass_free(n->hass);
+    north__tel_free(n->tel);
+    north__buf_free(n->buf);
+    north__outbox_free(n->outbox);
+    north__session_free(n->sess);
+    free(n);
 }
 
-void gw__on_ledger_event(gw_daemon_t *d, gw_msg_t *m)
+static int north__mqtt_same(const gw_config_t *a, const gw_config_t *b)
 {
-    switch (m->kind) {
-    case LEDGER_EV_OUTBOX:
-        /* notifications first: the notifier commits it before MQTT may
-         * acknowledge (and so delete) the row */
-        gw_notify_on_event(d->notify, ((ledger_ev_outbox_t *)m)->row.channel,
-                           ((ledger_ev_outbox_t *)m)->row.payload);
-        gw__rules_on_wo_event(d, &((ledger_ev_outbox_t *)m)->row);
-        daemon__on_outbox_row(d, &((ledger_ev_outbox_t *)m)->row);
-        break;
-    case LEDGER_EV_OPENED: {
-        ledger_ev_opened_t *ev = (ledger_ev_opened_t *)m;
-        gw_log_notice("ledger", "work order #%lld opened: %s (device %s, rule %s)",
-                      (long long)ev->res.number, ev->res.id, ev->device, ev->rule);
-        break;
+    return memcmp(&a->mqtt, &b->mqtt, sizeof(a->mqtt)) == 0 && strcmp(a->site_id, b->site_id) == 0;
+}
+
+void gw_north_reload_begin(gw_north_t *n, const gw_config_t *cfg)
+{
+    n->restart = !north__mqtt_same(north__cfg(n), cfg);
+    if (n->restart)
+        gw_north_stop(n);
+}
+
+void gw_north_reload_end(gw_north_t *n)
+{
+    char err[256];
+
+    if (!n->restart)
+        return;
+    n->restart = 0;
+    if (gw_north_start(n, err, sizeof(err)) != 0)
+        gw_log_error("mqtt", "reload: %s", err);
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+void gw_north_on_message(gw_north_t *n, const gw_msg_t *m)
+{
+    if (m->kind >= 200 && m->kind < 300) {
+        if (n->sess)
+            north__session_event(n->sess, m);
+    } else if (m->kind == LEDGER_EV_OUTBOX) {
+        north__outbox_row(n->outbox, &((const ledger_ev_outbox_t *)m)->row);
+    } else if (m->kind == LEDGER_EV_CHANGED) {
+        north__cmd_on_changed(n->cmd, (const ledger_ev_changed_t *)m);
     }
-    case LEDGER_EV_CHANGED:
-        gw__cmd_on_changed(d, (ledger_ev_changed_t *)m);
-        break;
-    case LEDGER_EV_ERROR:
-        gw_log_error("ledger", "%s", ((ledger_ev_error_t *)m)->msg);
-        break;
-    }
+}
+
+/* ---- for the service ---------------------------------------------------- */
+
+void gw_north_status_json(void *arg, cJSON *res)
+{
+    gw_north_t *n = arg;
+    const gw_mqtt_cfg_t *q = &north__cfg(n)->mqtt;
+    cJSON *o = cJSON_AddObjectToObject(res, "mqtt");
+    uint64_t connects, delivered, failed;
+    north_buf_stats_t st;
+
+    north__buf_stats(n->buf, &st);
+    north__session_counts(n->sess, &connects, &delivered, &failed);
+    cJSON_AddBoolToObject(o, "enabled", q->enabled);
+    cJSON_AddStringToObject(o, "uri", q->uri);
+    cJSON_AddStringToObject(o, "client_id", q->client_id);
+    cJSON_AddBoolToObject(o, "connected", north__session_connected(n->sess));
+    cJSON_AddNumberToObject(o, "connects", (double)connects);
+    cJSON_AddNumberToObject(o, "telemetry_published", (double)st.published);
+    cJSON_AddNumberToObject(o, "telemetry_dropped", (double)st.dropped);
+    cJSON_AddNumberToObject(o, "events_delivered", (double)delivered);
+    cJSON_AddNumberToObject(o, "events_inflight", (double)north__outbox_inflight(n->outbox));
+}
+
+static void north__head(FILE *o, const char *name, const char *type, const char *help)
+{
+    fprintf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void gw_north_metrics_text(void *arg, FILE *o)
+{
+    gw_north_t *n = arg;
+    uint64_t connects, delivered, failed;
+    north_buf_stats_t st;
+
+    north__buf_stats(n->buf, &st);
+    north__session_counts(n->sess, &connects, &delivered, &failed);
+    north__head(o, "plantroom_outbox_inflight", "gauge",
+                "Outbox events published and not yet acknowledged by the broker.");
+    fprintf(o, "plantroom_outbox_inflight %zu\n", north__outbox_inflight(n->outbox));
+    north__head(o, "plantroom_mqtt_connected", "gauge", "1 while connected to the MQTT broker.");
+    fprintf(o, "plantroom_mqtt_connected %d\n", north__session_connected(n->sess));
+    north__head(o, "plantroom_mqtt_connects_total", "counter", "Successful MQTT connections.");
+    fprintf(o, "plantroom_mqtt_connects_total %llu\n", (unsigned long long)connects);
+    north__head(o, "plantroom_mqtt_telemetry_published_total", "counter",
+                "Telemetry messages handed to the MQTT client (live and replayed).");
+    fprintf(o, "plantroom_mqtt_telemetry_published_total %llu\n", (unsigned long long)st.published);
+    north__head(o, "plantroom_mqtt_telemetry_dropped_total", "counter",
+                "Telemetry messages dropped past the buffer bound while the broker was away.");
+    fprintf(o, "plantroom_mqtt_telemetry_dropped_total %llu\n", (unsigned long long)st.dropped);
+    north__head(o, "plantroom_mqtt_events_delivered_total", "counter",
+                "Work-order events acknowledged by the broker (QoS 1 PUBACK).");
+    fprintf(o, "plantroom_mqtt_events_delivered_total %llu\n", (unsigned long long)delivered);
+    north__head(o, "plantroom_mqtt_publish_failures_total", "counter",
+                "Event publishes that failed (the event stays in the outbox).");
+    fprintf(o, "plantroom_mqtt_publish_failures_total %llu\n", (unsigned long long)failed);
+}
+
+void gw_north_brief(void *arg, char *buf, size_t len)
+{
+    gw_north_t *n = arg;
+
+    if (!north__session_active(n->sess))
+        snprintf(buf, len, "%s", north__cfg(n)->mqtt.enabled ? "broker stopped" : "mqtt disabled");
+    else
+        snprintf(buf, len, "broker %s",
+                 north__session_connected(n->sess) ? "connected" : "disconnected");
 }

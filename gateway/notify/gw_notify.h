@@ -25,6 +25,7 @@
 
 #include "gateway/config/gw_config.h"
 
+#include <stdio.h>
 #include <uv.h>
 
 typedef struct gw_notify gw_notify_t;
@@ -56,6 +57,9 @@ void gw_notify_on_event(gw_notify_t *n, const char *channel, const char *payload
  * retried three times then delivered counts 3 failures and 1 delivery).
  * NULL: zeros. */
 void gw_notify_counts(const gw_notify_t *n, uint64_t *delivered, uint64_t *failures);
+/* The hook delivery counters as Prometheus lines (notify_metrics.c).
+ * NULL n: zeros. */
+void gw_notify_metrics_text(const gw_notify_t *n, FILE *o);
 /* Stop: deliveries in flight are cancelled (their messages stay pending
  * and are sent after the next start). Frees n once the loop has run the
  * close callbacks. NULL is a no-op. */

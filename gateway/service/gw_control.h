@@ -9,10 +9,10 @@
  *   -> {"cmd":"nope"}
  *   <- {"ok":false,"error":"unknown command \"nope\" (status, reload, ping)"}
  *
- * Commands are rows of one table in gw_control.c (name, handler, summary):
- * to add one (e.g. "write" for a Modbus setpoint), write a handler and add a
- * row. Handlers run on the loop thread and may read and change daemon state.
- * plantroomctl (gateway/ctl/ctl_status.c) is the client.
+ * Commands are rows of a table given to gw_control_start (name, handler,
+ * summary; the daemon's is in svc_commands.c): to add one, write a handler
+ * and add a row. Handlers run on the loop thread with the context given at
+ * start. plantroomctl (gateway/ctl/ctl_status.c) is the client.
  */
 #ifndef PLANTROOM_GW_CONTROL_H
 #define PLANTROOM_GW_CONTROL_H
@@ -21,7 +21,6 @@
 #include <stddef.h>
 #include <uv.h>
 
-typedef struct gw_daemon gw_daemon_t;
 typedef struct gw_control gw_control_t;
 typedef struct gw_control_call gw_control_call_t;
 
@@ -38,8 +37,8 @@ typedef struct gw_control_call gw_control_call_t;
  * Until then that connection's next requests wait, so answers stay in
  * request order. Never call gw_control_finish from inside the handler: a
  * refusal known at once is an ordinary error return. */
-typedef int (*gw_control_fn)(gw_daemon_t *d, const cJSON *req, cJSON *result,
-                             gw_control_call_t *call, char *err, size_t errlen);
+typedef int (*gw_control_fn)(void *ctx, const cJSON *req, cJSON *result, gw_control_call_t *call,
+                             char *err, size_t errlen);
 
 typedef struct gw_control_cmd {
     const char *name; /* NULL ends the table */
@@ -50,12 +49,14 @@ typedef struct gw_control_cmd {
 /* Longest request line accepted; a longer one closes the connection. */
 #define GW_CONTROL_LINE_MAX (64 * 1024)
 
-/* Listen on path. A stale socket file left by a crashed daemon is removed;
+/* Listen on path, answering with the table cmds (ended by a NULL name; it
+ * must outlive the socket), each handler called with ctx. A stale socket
+ * file left by a crashed daemon is removed;
  * one that another process answers on is an error (two daemons on one
  * state directory). group "" keeps the daemon's group. Returns 0 or a
  * negative code with the reason in err. */
-int gw_control_start(gw_control_t **out, uv_loop_t *loop, gw_daemon_t *d, const char *path,
-                     const char *group, char *err, size_t errlen);
+int gw_control_start(gw_control_t **out, uv_loop_t *loop, const gw_control_cmd_t *cmds, void *ctx,
+                     const char *path, const char *group, char *err, size_t errlen);
 /* Close the listener and every connection, remove the socket file. The
  * memory goes with the handles' close callbacks (run the loop once more). */
 void gw_control_close(gw_control_t *c);
@@ -71,6 +72,6 @@ void gw_control_finish(gw_control_call_t *call, int rc, cJSON *result, const cha
 /* Handle one request line without a connection; returns the response line
  * (malloc'd, ending in '\n'), NULL on out of memory. For tests and reuse;
  * a command that defers is answered with an error here. */
-char *gw_control_handle(gw_daemon_t *d, const char *line, size_t len);
+char *gw_control_handle(const gw_control_cmd_t *cmds, void *ctx, const char *line, size_t len);
 
 #endif

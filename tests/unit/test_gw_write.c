@@ -1,5 +1,5 @@
 /*
- * test_gw_write.c: writes through the loop-side API (gw__point_write) and
+ * test_gw_write.c: writes through the loop-side API (gw_writes_submit) and
  * the bus thread (mb_bus_write) against a real plantroom-sim: FC 06 on the
  * pump's control word (the simulated pump stops), FC 16 on a float32
  * setpoint, FC 05 and FC 15 on coils, a Modbus exception named, a timeout
@@ -8,7 +8,7 @@
  * hand, as the loop's async callback would.
  */
 #include "gateway/config/gw_config.h"
-#include "gateway/gw_daemon_int.h"
+#include "gateway/core/gw_write.h"
 #include "gateway/core/gw_runtime.h"
 #include "t.h"
 
@@ -60,9 +60,8 @@ static int cb_calls, cb_rc;
 static char cb_err[128];
 static uint64_t cb_id;
 
-static void on_done(gw_daemon_t *d, uint64_t id, int rc, const char *err, void *arg)
+static void on_done(void *arg, uint64_t id, int rc, const char *err)
 {
-    (void)d;
     (void)arg;
     cb_calls++;
     cb_rc = rc;
@@ -72,7 +71,7 @@ static void on_done(gw_daemon_t *d, uint64_t id, int rc, const char *err, void *
 
 /* Drain the queue as the loop would until a write result (returned) or a
  * reading of device dev taken after the write (copied into *words). */
-static mb_write_t *wait_write(gw_daemon_t *d)
+static mb_write_t *wait_write(gw_writes_t *d)
 {
     for (int i = 0; i < 100; i++) {
         gw_msg_t *list = gw_queue_wait_all(&q, 100), *m;
@@ -80,7 +79,7 @@ static mb_write_t *wait_write(gw_daemon_t *d)
         while ((m = list) != NULL) {
             list = m->next;
             if (m->kind == MB_EV_WRITE_DONE && !found) {
-                gw__on_write_done(d, (mb_write_t *)m);
+                gw_writes_done(d, (mb_write_t *)m);
                 found = (mb_write_t *)m;
                 continue;
             }
@@ -113,10 +112,12 @@ static int next_reading(int device_id, size_t off, uint16_t *out, size_t n)
     return -1;
 }
 
-static int do_write(gw_daemon_t *d, const char *dev, const char *pt, double v, char *err)
+static gw_runtime_t *rt;
+
+static int do_write(gw_writes_t *d, const char *dev, const char *pt, double v, char *err)
 {
     uint64_t id = 0;
-    int rc = gw__point_write(d, dev, pt, v, on_done, NULL, &id, err, 200);
+    int rc = gw_writes_submit(d, rt, dev, pt, v, on_done, NULL, &id, err, 200);
     if (rc != 0)
         return rc;
     mb_write_t *w = wait_write(d);
@@ -133,9 +134,8 @@ T_TEST(writes_end_to_end)
 {
     char cfgtext[4096], path[256], err[200];
     gw_config_t *cfg = NULL;
-    gw_runtime_t *rt = NULL;
     gw_errlist_t el;
-    gw_daemon_t *d = calloc(1, sizeof(*d));
+    gw_writes_t writes = {0}, *d = &writes;
     uint16_t words[10];
     int port = start_sim();
 
@@ -163,30 +163,33 @@ T_TEST(writes_end_to_end)
     if (!cfg)
         return;
     T_CHECK_EQ_INT(gw_runtime_build(&rt, cfg, err, sizeof(err)), 0);
-    d->rt = rt;
     gw_queue_init(&q, NULL, NULL);
     T_CHECK_EQ_INT(gw_runtime_start_buses(rt, &q, err, sizeof(err)), 0);
 
     /* refusals, before anything goes on the wire */
-    T_CHECK_EQ_INT(gw__point_write(d, "meter", "v", 1, on_done, NULL, NULL, err, 200), GW_EINVAL);
+    T_CHECK_EQ_INT(gw_writes_submit(d, rt, "meter", "v", 1, on_done, NULL, NULL, err, 200),
+                   GW_EINVAL);
     T_CHECK(strstr(err, "meter.v is read-only: an input register") != NULL);
-    T_CHECK_EQ_INT(gw__point_write(d, "meter", "alarm", 1, on_done, NULL, NULL, err, 200),
+    T_CHECK_EQ_INT(gw_writes_submit(d, rt, "meter", "alarm", 1, on_done, NULL, NULL, err, 200),
                    GW_EINVAL);
     T_CHECK(strstr(err, "read-only: a discrete input") != NULL);
-    T_CHECK_EQ_INT(gw__point_write(d, "pump-1", "ready_on", 1, on_done, NULL, NULL, err, 200),
+    T_CHECK_EQ_INT(gw_writes_submit(d, rt, "pump-1", "ready_on", 1, on_done, NULL, NULL, err, 200),
                    GW_EINVAL);
     T_CHECK(strstr(err, "bit field") != NULL);
-    T_CHECK_EQ_INT(gw__point_write(d, "pump-1", "control_word", 70000, NULL, NULL, NULL, err, 200),
-                   GW_EINVAL);
+    T_CHECK_EQ_INT(
+        gw_writes_submit(d, rt, "pump-1", "control_word", 70000, NULL, NULL, NULL, err, 200),
+        GW_EINVAL);
     T_CHECK(strstr(err, "out of range") != NULL);
-    T_CHECK_EQ_INT(gw__point_write(d, "pump-9", "x", 1, NULL, NULL, NULL, err, 200), GW_ENOENT);
-    T_CHECK_EQ_INT(gw__point_write(d, "pump-1", "x", 1, NULL, NULL, NULL, err, 200), GW_ENOENT);
+    T_CHECK_EQ_INT(gw_writes_submit(d, rt, "pump-9", "x", 1, NULL, NULL, NULL, err, 200),
+                   GW_ENOENT);
+    T_CHECK_EQ_INT(gw_writes_submit(d, rt, "pump-1", "x", 1, NULL, NULL, NULL, err, 200),
+                   GW_ENOENT);
     T_CHECK_EQ_INT(cb_calls, 0);
 
     /* FC 06: stop the pump; the simulated drive reports it stopped */
     T_CHECK_EQ_INT(do_write(d, "pump-1", "control_word", 0x0476, err), 0);
     T_CHECK_EQ_INT(cb_calls, 1);
-    T_CHECK_EQ_INT(d->nwrites, 0);
+    T_CHECK_EQ_INT(d->n, 0);
     usleep(300000); /* one simulator tick; readings taken before it are dropped */
     gw_msg_free_list(gw_queue_take_all(&q));
     /* pump-1's plan: its coil first, then holding 0..9 */
@@ -239,9 +242,8 @@ T_TEST(writes_end_to_end)
     gw_runtime_stop_buses(rt);
     gw_msg_free_list(gw_queue_take_all(&q));
     gw_queue_destroy(&q);
-    gw__writes_free(d);
+    gw_writes_free(d);
     gw_runtime_free(rt);
-    free(d);
 }
 
 int main(void)

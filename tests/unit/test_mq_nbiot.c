@@ -6,7 +6,7 @@
  * to make that mean something), each rejection with a reason.
  */
 #include "gateway/config/gw_config.h"
-#include "gateway/north/gw_nbiot.h"
+#include "gateway/north/north_nbiot.h"
 #include "tests/unit/t.h"
 
 #include <stdio.h>
@@ -60,30 +60,30 @@ T_TEST(json_pointer_rfc6901)
                              "\" \":7,\"x\":{\"y\":{\"z\":3}}}");
     int bad;
 
-    T_CHECK(gw__nbiot_pointer(doc, "", &bad) == doc);
-    T_CHECK_STR(gw__nbiot_pointer(doc, "/foo/0", &bad)->valuestring, "bar");
-    T_CHECK_STR(gw__nbiot_pointer(doc, "/foo/1", &bad)->valuestring, "baz");
-    T_CHECK_EQ_INT(gw__nbiot_pointer(doc, "/", &bad)->valueint, 0);
-    T_CHECK_EQ_INT(gw__nbiot_pointer(doc, "/a~1b", &bad)->valueint, 1);
-    T_CHECK_EQ_INT(gw__nbiot_pointer(doc, "/m~0n", &bad)->valueint, 8);
-    T_CHECK_EQ_INT(gw__nbiot_pointer(doc, "/k\"l", &bad)->valueint, 6);
-    T_CHECK_EQ_INT(gw__nbiot_pointer(doc, "/ ", &bad)->valueint, 7);
-    T_CHECK_EQ_INT(gw__nbiot_pointer(doc, "/x/y/z", &bad)->valueint, 3);
-    T_CHECK(gw__nbiot_pointer(doc, "/foo/2", &bad) == NULL && !bad);
-    T_CHECK(gw__nbiot_pointer(doc, "/foo/01", &bad) == NULL && !bad);
-    T_CHECK(gw__nbiot_pointer(doc, "/foo/-", &bad) == NULL && !bad);
-    T_CHECK(gw__nbiot_pointer(doc, "/x/y/z/w", &bad) == NULL && !bad);
-    T_CHECK(gw__nbiot_pointer(doc, "/m~2n", &bad) == NULL && bad);
-    T_CHECK(gw__nbiot_pointer(doc, "foo", &bad) == NULL && bad);
+    T_CHECK(north__nbiot_pointer(doc, "", &bad) == doc);
+    T_CHECK_STR(north__nbiot_pointer(doc, "/foo/0", &bad)->valuestring, "bar");
+    T_CHECK_STR(north__nbiot_pointer(doc, "/foo/1", &bad)->valuestring, "baz");
+    T_CHECK_EQ_INT(north__nbiot_pointer(doc, "/", &bad)->valueint, 0);
+    T_CHECK_EQ_INT(north__nbiot_pointer(doc, "/a~1b", &bad)->valueint, 1);
+    T_CHECK_EQ_INT(north__nbiot_pointer(doc, "/m~0n", &bad)->valueint, 8);
+    T_CHECK_EQ_INT(north__nbiot_pointer(doc, "/k\"l", &bad)->valueint, 6);
+    T_CHECK_EQ_INT(north__nbiot_pointer(doc, "/ ", &bad)->valueint, 7);
+    T_CHECK_EQ_INT(north__nbiot_pointer(doc, "/x/y/z", &bad)->valueint, 3);
+    T_CHECK(north__nbiot_pointer(doc, "/foo/2", &bad) == NULL && !bad);
+    T_CHECK(north__nbiot_pointer(doc, "/foo/01", &bad) == NULL && !bad);
+    T_CHECK(north__nbiot_pointer(doc, "/foo/-", &bad) == NULL && !bad);
+    T_CHECK(north__nbiot_pointer(doc, "/x/y/z/w", &bad) == NULL && !bad);
+    T_CHECK(north__nbiot_pointer(doc, "/m~2n", &bad) == NULL && bad);
+    T_CHECK(north__nbiot_pointer(doc, "foo", &bad) == NULL && bad);
     cJSON_Delete(doc);
 }
 
 T_TEST(ctwing_and_onenet_reports)
 {
-    gw_nbiot_report_t r, r2;
+    north_nbiot_report_t r, r2;
     char why[200] = "";
 
-    T_CHECK_EQ_INT(gw__nbiot_parse(cfg, ctwing, strlen(ctwing), &r, why, sizeof(why)), 0);
+    T_CHECK_EQ_INT(north__nbiot_parse(cfg, ctwing, strlen(ctwing), &r, why, sizeof(why)), 0);
     T_CHECK_EQ_INT(r.dev, 0);
     T_CHECK_EQ_INT(r.ts_ms, 1716950400123LL);
     T_CHECK_EQ_INT(r.nvals, 2); /* "absent" is not in this report */
@@ -91,10 +91,10 @@ T_TEST(ctwing_and_onenet_reports)
     T_CHECK_NEAR(r.vals[0].value, 1234.567, 1e-9);
     T_CHECK_EQ_INT(r.vals[1].point, 1);
     T_CHECK_NEAR(r.vals[1].value, 0, 0);
-    T_CHECK_EQ_INT(gw__nbiot_parse(cfg, ctwing, strlen(ctwing), &r2, why, sizeof(why)), 0);
+    T_CHECK_EQ_INT(north__nbiot_parse(cfg, ctwing, strlen(ctwing), &r2, why, sizeof(why)), 0);
     T_CHECK(r.key == r2.key); /* a redelivery has the same key */
 
-    T_CHECK_EQ_INT(gw__nbiot_parse(cfg, onenet, strlen(onenet), &r, why, sizeof(why)), 0);
+    T_CHECK_EQ_INT(north__nbiot_parse(cfg, onenet, strlen(onenet), &r, why, sizeof(why)), 0);
     T_CHECK_EQ_INT(r.dev, 1);
     T_CHECK_EQ_INT(r.nvals, 1);
     T_CHECK_NEAR(r.vals[0].value, 21.5, 0);
@@ -105,7 +105,7 @@ T_TEST(ctwing_and_onenet_reports)
 T_TEST(every_prefix_and_random_corruption_is_safe)
 {
     const char *const docs[] = {ctwing, onenet};
-    gw_nbiot_report_t r;
+    north_nbiot_report_t r;
     char why[200], buf[1024];
     unsigned seed = 12345;
     int rejected = 0, bad_reason = 0;
@@ -116,7 +116,7 @@ T_TEST(every_prefix_and_random_corruption_is_safe)
             char *p = malloc(k ? k : 1);
             memcpy(p, docs[d], k);
             why[0] = '\0';
-            if (gw__nbiot_parse(cfg, p, k, &r, why, sizeof(why)) != 0) {
+            if (north__nbiot_parse(cfg, p, k, &r, why, sizeof(why)) != 0) {
                 rejected++;
                 bad_reason += why[0] == '\0';
             }
@@ -129,7 +129,7 @@ T_TEST(every_prefix_and_random_corruption_is_safe)
                 buf[(seed >> 8) % n] = (char)(seed >> 20);
             }
             why[0] = '\0';
-            if (gw__nbiot_parse(cfg, buf, n, &r, why, sizeof(why)) != 0) {
+            if (north__nbiot_parse(cfg, buf, n, &r, why, sizeof(why)) != 0) {
                 rejected++;
                 bad_reason += why[0] == '\0';
             }

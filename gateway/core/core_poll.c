@@ -1,9 +1,10 @@
 /*
- * gw_poll.c: Modbus readings into samples: decode each point through its
- * profile (drivers/), set quality, track device online/offline, then run
- * the device's rules and publish its telemetry. Loop thread only.
+ * core_poll.c: Modbus readings into samples: decode each point through its
+ * profile (drivers/), set quality, track device online/offline, feed the
+ * rollups, run the device's rules, then tell the listener (which publishes
+ * status and telemetry). Loop thread only.
  */
-#include "gateway/gw_daemon_int.h"
+#include "gateway/core/core_int.h"
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
 
@@ -15,31 +16,50 @@
 
 /* ---- readings ---------------------------------------------------------- */
 
-static void daemon__device_status(gw_daemon_t *d, gw_device_rt_t *dev, int ok, const char *err)
+int core__set_status(gw_core_t *c, gw_device_rt_t *dev, gw_dev_status_t st)
 {
-    gw_dev_status_t before = dev->status;
+    if (dev->status == st)
+        return 0;
+    dev->status = st;
+    if (st == GW_DEV_UNKNOWN)
+        return 1;
+    if (st == GW_DEV_ONLINE)
+        gw_log_notice("gw", "device %s online", dev->cfg->name);
+    else if (dev->cfg->bus_idx >= 0)
+        gw_log_warn("gw", "device %s offline after %d failed polls: %s", dev->cfg->name, dev->fails,
+                    dev->last_err);
+    else
+        gw_log_warn("gw", "device %s offline: %s", dev->cfg->name, dev->last_err);
+    if (c->listener.device_status)
+        c->listener.device_status(c->listener.arg, dev);
+    return 1;
+}
+
+static void poll__device_status(gw_core_t *c, gw_device_rt_t *dev, int ok, const char *err)
+{
+    gw_dev_status_t st = dev->status;
 
     dev->polls++;
     if (ok) {
         dev->fails = 0;
-        dev->status = GW_DEV_ONLINE;
+        st = GW_DEV_ONLINE;
     } else {
         dev->errors++;
         dev->fails++;
         snprintf(dev->last_err, sizeof(dev->last_err), "%s", err);
         if (dev->fails >= dev->cfg->offline_after)
-            dev->status = GW_DEV_OFFLINE;
+            st = GW_DEV_OFFLINE;
         if (dev->fails == 1)
             gw_log_warn("modbus", "device %s: poll failed: %s", dev->cfg->name, err);
     }
-    if (dev->status != before && dev->status != GW_DEV_UNKNOWN) {
-        if (dev->status == GW_DEV_ONLINE)
-            gw_log_notice("gw", "device %s online", dev->cfg->name);
-        else
-            gw_log_warn("gw", "device %s offline after %d failed polls: %s", dev->cfg->name,
-                        dev->fails, dev->last_err);
-        gw__publish_device_status(d, dev);
-    }
+    core__set_status(c, dev, st);
+}
+
+void core__device_updated(gw_core_t *c, uint32_t dev_idx, int64_t ts_ms)
+{
+    core__run_rules(c, dev_idx);
+    if (c->listener.device_updated)
+        c->listener.device_updated(c->listener.arg, &c->rt->devs[dev_idx], ts_ms);
 }
 
 /* Decode one point of a reading. A failed block fails its own points
@@ -90,9 +110,9 @@ static void poll__apply_decimals(gw_runtime_t *rt, const gw_device_rt_t *dev, si
         p->last.quality = GW_Q_BAD_CONFIG; /* decimals outside 0..9 */
 }
 
-void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r)
+void core__on_reading(gw_core_t *c, const mb_reading_t *r)
 {
-    gw_runtime_t *rt = d->rt;
+    gw_runtime_t *rt = c->rt;
     gw_device_rt_t *dev;
 
     if (r->device_id < 0 || (size_t)r->device_id >= rt->cfg->ndevices)
@@ -106,14 +126,7 @@ void gw__on_reading(gw_daemon_t *d, const mb_reading_t *r)
         poll__apply_decimals(rt, dev, i, r);
     if (r->rc == 0)
         dev->last_ok_ms = r->ts_ms;
-    daemon__device_status(d, dev, r->rc == 0, r->err);
-    gw__rollup_reading(d, dev);
-    gw__run_rules(d, (uint32_t)r->device_id);
-    gw__publish_telemetry(d, dev, r->ts_ms);
-}
-
-void gw__on_bus_state(gw_daemon_t *d, const mb_bus_state_t *s)
-{
-    (void)d;
-    (void)s; /* logged by the bus thread; device states follow from readings */
+    poll__device_status(c, dev, r->rc == 0, r->err);
+    core__rollup_reading(c, dev);
+    core__device_updated(c, (uint32_t)r->device_id, r->ts_ms);
 }

@@ -1,5 +1,5 @@
 /*
- * gw_commands.c: commands over MQTT (docs/mqtt.md, "Commands"): acknowledge,
+ * north_commands.c: commands over MQTT (docs/mqtt.md, "Commands"): acknowledge,
  * assign, start and resolve a work order, write a Modbus setpoint. Loop
  * thread only.
  *
@@ -14,12 +14,12 @@
  * Work-order commands go to the ledger thread as LEDGER_OP_CHANGE (actor:
  * the sender, channel "mqtt"), which commits the change with its audit row
  * and outbox event; the answer is sent when its outcome comes back. A
- * setpoint is a Modbus write through the bus thread (gw__point_write),
+ * setpoint is a Modbus write through the bus thread (gw_core_point_write),
  * answered when the device answered.
  */
-#include "gateway/config/gw_config_int.h"
-#include "gateway/gw_daemon_int.h"
 #include "gateway/base/gw_log.h"
+#include "gateway/config/gw_config_int.h"
+#include "gateway/north/north_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -39,8 +39,26 @@ typedef struct cmd__req {
     double value;
 } cmd__req_t;
 
-void gw__cmd_respond(gw_daemon_t *d, const char *verb, const char *id, int rc, const char *err,
-                     cJSON *result)
+/* A work-order command waiting for the ledger thread's answer, or a
+ * setpoint waiting for the device's. */
+typedef struct cmd__pending {
+    struct cmd__pending *next;
+    uint64_t tag;
+    char verb[16];
+    char id[65];
+} cmd__pending_t;
+
+struct north_cmd {
+    north_session_t *s;
+    gw_core_t *core;
+    ledger_worker_t *lw;
+    cmd__pending_t *pending;
+    uint64_t next_tag;
+};
+
+/* Answer a command on <prefix>/<site>/responses/<verb> (result: owned). */
+static void cmd__respond(north_cmd_t *c, const char *verb, const char *id, int rc, const char *err,
+                         cJSON *result)
 {
     char suffix[96];
     cJSON *o = cJSON_CreateObject();
@@ -57,7 +75,7 @@ void gw__cmd_respond(gw_daemon_t *d, const char *verb, const char *id, int rc, c
     if (result)
         cJSON_AddItemToObject(o, "result", result);
     snprintf(suffix, sizeof(suffix), "responses/%s", verb);
-    gw__publish_json(d, suffix, o, 1, 0);
+    north__publish_json(c->s, suffix, o, 1, 0);
     cJSON_Delete(o);
 }
 
@@ -137,31 +155,22 @@ static int cmd__allowed(const gw_mqtt_cfg_t *q, const char *from, unsigned bit)
     return 0;
 }
 
-/* A work-order command waiting for the ledger thread's answer. */
-typedef struct gw_cmd_pending {
-    struct gw_cmd_pending *next;
-    uint64_t tag;
-    char verb[16];
-    char id[65];
-} gw_cmd_pending_t;
-
 /* Apply an authorized work-order command: a LEDGER_OP_CHANGE with the
  * sender as actor and channel "mqtt" (the ledger writes the change, its
  * audit row and its outbox event in one transaction); the answer goes out
- * when LEDGER_EV_CHANGED comes back (gw__cmd_on_changed). */
-static void cmd__work_order(gw_daemon_t *d, const cmd__req_t *r)
+ * when LEDGER_EV_CHANGED comes back (north__cmd_on_changed). */
+static void cmd__work_order(north_cmd_t *c, const cmd__req_t *r)
 {
-    static uint64_t next_tag = 1;
     ledger_actor_t by = {.who = r->from, .channel = "mqtt"};
     const char *status = r->bit == GW_CMD_ACK     ? "acknowledged"
                          : r->bit == GW_CMD_START ? "in_progress"
                                                   : "resolved";
-    gw_cmd_pending_t *p = calloc(1, sizeof(*p));
+    cmd__pending_t *p = calloc(1, sizeof(*p));
     ledger_op_change_t *op;
 
-    if (!p || !d->ledger)
+    if (!p || !c->lw)
         goto out_refuse;
-    p->tag = next_tag++;
+    p->tag = ++c->next_tag;
     snprintf(p->verb, sizeof(p->verb), "%s", r->verb);
     snprintf(p->id, sizeof(p->id), "%s", r->id);
     if (r->bit == GW_CMD_ASSIGN)
@@ -172,22 +181,25 @@ static void cmd__work_order(gw_daemon_t *d, const cmd__req_t *r)
                                   r->comment[0] ? r->comment : NULL, &by, p->tag);
     if (!op)
         goto out_refuse;
-    p->next = d->cmd_pending;
-    d->cmd_pending = p;
-    ledger_worker_submit(d->ledger, &op->hdr);
+    p->next = c->pending;
+    c->pending = p;
+    ledger_worker_submit(c->lw, &op->hdr);
     return;
 
 out_refuse:
     free(p);
-    gw__cmd_respond(d, r->verb, r->id, GW_ENOMEM,
-                    "refused: out of memory or a field too long; nothing was changed", NULL);
+    cmd__respond(c, r->verb, r->id, GW_ENOMEM,
+                 "refused: out of memory or a field too long; nothing was changed", NULL);
 }
 
-void gw__cmd_on_changed(gw_daemon_t *d, const ledger_ev_changed_t *ev)
+void north__cmd_on_changed(north_cmd_t *c, const ledger_ev_changed_t *ev)
 {
-    gw_cmd_pending_t **pp = &d->cmd_pending, *p;
+    cmd__pending_t **pp, *p;
     cJSON *res = NULL;
 
+    if (!c)
+        return;
+    pp = &c->pending;
     while (*pp && (*pp)->tag != ev->tag)
         pp = &(*pp)->next;
     if (!(p = *pp))
@@ -206,24 +218,27 @@ void gw__cmd_on_changed(gw_daemon_t *d, const ledger_ev_changed_t *ev)
         gw_log_warn("mqtt", "command %s (id %s) refused by the ledger: %s", p->verb, p->id,
                     ev->msg);
     }
-    gw__cmd_respond(d, p->verb, p->id, ev->rc, ev->msg, res);
+    cmd__respond(c, p->verb, p->id, ev->rc, ev->msg, res);
     free(p);
 }
 
-void gw__cmd_free(gw_daemon_t *d)
+void north__cmd_free(north_cmd_t *c)
 {
-    while (d->cmd_pending) {
-        gw_cmd_pending_t *p = d->cmd_pending;
-        d->cmd_pending = p->next;
+    if (!c)
+        return;
+    while (c->pending) {
+        cmd__pending_t *p = c->pending;
+        c->pending = p->next;
         free(p);
     }
+    free(c);
 }
 
 #define CMD_WRITE_TAG (1ULL << 63) /* pending setpoints: the write id with this bit */
 
-static gw_cmd_pending_t *cmd__take(gw_daemon_t *d, uint64_t tag)
+static cmd__pending_t *cmd__take(north_cmd_t *c, uint64_t tag)
 {
-    gw_cmd_pending_t **pp = &d->cmd_pending, *p;
+    cmd__pending_t **pp = &c->pending, *p;
 
     while (*pp && (*pp)->tag != tag)
         pp = &(*pp)->next;
@@ -232,115 +247,138 @@ static gw_cmd_pending_t *cmd__take(gw_daemon_t *d, uint64_t tag)
     return p;
 }
 
-static void cmd__write_done(gw_daemon_t *d, uint64_t id, int rc, const char *err, void *arg)
+static void cmd__write_done(void *arg, uint64_t id, int rc, const char *err)
 {
-    gw_cmd_pending_t *p = cmd__take(d, id | CMD_WRITE_TAG);
+    north_cmd_t *c = arg;
+    cmd__pending_t *p = cmd__take(c, id | CMD_WRITE_TAG);
 
-    (void)arg;
     if (!p)
         return;
     if (rc == 0)
         gw_log_notice("mqtt", "command setpoint (id %s) done", p->id);
     else
         gw_log_warn("mqtt", "command setpoint (id %s) failed: %s", p->id, err);
-    gw__cmd_respond(d, p->verb, p->id, rc, err, NULL);
+    cmd__respond(c, p->verb, p->id, rc, err, NULL);
     free(p);
 }
 
 /* Apply an authorized setpoint: a Modbus write through the device's bus
- * thread (gw__point_write refuses read-only points, bit fields, strings and
+ * thread (gw_core_point_write refuses read-only points, bit fields, strings and
  * values out of range, with the reason); the answer goes out when the
  * device answered. */
-static void cmd__setpoint(gw_daemon_t *d, const cmd__req_t *r)
+static void cmd__setpoint(north_cmd_t *c, const cmd__req_t *r)
 {
-    const gw_config_t *c = d->rt->cfg;
-    int di = gw_config_device_index(c, r->device);
-    gw_cmd_pending_t *p;
+    const gw_config_t *cfg = gw_core_config(c->core);
+    int di = gw_config_device_index(cfg, r->device);
+    cmd__pending_t *p;
     uint64_t wid = 0;
     char err[256];
     int rc;
 
-    if (di >= 0 && c->devices[di].bus_idx < 0) {
+    if (di >= 0 && cfg->devices[di].bus_idx < 0) {
         snprintf(err, sizeof(err), "\"device\": %s is an NB-IoT device: it cannot be written",
                  r->device);
-        gw__cmd_respond(d, r->verb, r->id, GW_EINVAL, err, NULL);
+        cmd__respond(c, r->verb, r->id, GW_EINVAL, err, NULL);
         return;
     }
     p = calloc(1, sizeof(*p));
     if (!p) {
-        gw__cmd_respond(d, r->verb, r->id, GW_ENOMEM, "out of memory; nothing was written", NULL);
+        cmd__respond(c, r->verb, r->id, GW_ENOMEM, "out of memory; nothing was written", NULL);
         return;
     }
     snprintf(p->verb, sizeof(p->verb), "%s", r->verb);
     snprintf(p->id, sizeof(p->id), "%s", r->id);
-    rc = gw__point_write(d, r->device, r->point, r->value, cmd__write_done, NULL, &wid, err,
-                         sizeof(err));
+    rc = gw_core_point_write(c->core, r->device, r->point, r->value, cmd__write_done, c, &wid, err,
+                             sizeof(err));
     if (rc != 0) {
         free(p);
-        gw__cmd_respond(d, r->verb, r->id, rc, err, NULL);
+        cmd__respond(c, r->verb, r->id, rc, err, NULL);
         return;
     }
     gw_log_notice("mqtt", "command setpoint (id %s) from %s: %s.%s = %g queued", r->id, r->from,
                   r->device, r->point, r->value);
     p->tag = wid | CMD_WRITE_TAG;
-    p->next = d->cmd_pending;
-    d->cmd_pending = p;
+    p->next = c->pending;
+    c->pending = p;
 }
 
-int gw__cmd_is_command(const gw_daemon_t *d, const char *topic)
+static int cmd__is_command(const north_cmd_t *c, const char *topic)
 {
     char base[384];
-    gw__topic(d, base, sizeof(base), "commands/");
-    return d->rt->cfg->mqtt.commands && strncmp(topic, base, strlen(base)) == 0;
+    north__topic(c->s, base, sizeof(base), "commands/");
+    return gw_core_config(c->core)->mqtt.commands && strncmp(topic, base, strlen(base)) == 0;
 }
 
-void gw__cmd_on_message(gw_daemon_t *d, const mq_message_t *m)
+/* Session handler: a message on the commands topics (1), or not ours (0). */
+static int cmd__on_message(void *arg, const mq_message_t *m)
 {
-    const gw_mqtt_cfg_t *q = &d->rt->cfg->mqtt;
+    north_cmd_t *c = arg;
+    const gw_mqtt_cfg_t *q = &gw_core_config(c->core)->mqtt;
     const char *verb = strrchr(m->topic, '/') + 1;
     cmd__req_t r = {.verb = verb, .bit = gw__cmd_verb_bit(verb)};
     char err[256];
 
+    if (!cmd__is_command(c, m->topic))
+        return 0;
     if (m->retained) {
         /* a command left retained on the broker would run again on every
          * connect: refuse it */
         gw_log_warn("mqtt", "command on %s ignored: it is retained", m->topic);
-        return;
+        return 1;
     }
     if (!r.bit) {
         gw_log_warn("mqtt", "command %s refused: unknown verb", verb);
-        gw__cmd_respond(d, verb, NULL, GW_EINVAL,
-                        "unknown command: use ack, assign, start, resolve or setpoint", NULL);
-        return;
+        cmd__respond(c, verb, NULL, GW_EINVAL,
+                     "unknown command: use ack, assign, start, resolve or setpoint", NULL);
+        return 1;
     }
     if (cmd__parse(m, &r, err, sizeof(err)) != 0) {
         gw_log_warn("mqtt", "command %s refused: %s", verb, err);
-        gw__cmd_respond(d, verb, r.id, GW_EINVAL, err, NULL);
-        return;
+        cmd__respond(c, verb, r.id, GW_EINVAL, err, NULL);
+        return 1;
     }
     if (!cmd__allowed(q, r.from, r.bit)) {
         snprintf(err, sizeof(err), "not authorized: sender \"%s\" may not %s", r.from, verb);
         gw_log_warn("mqtt", "command %s (id %s) refused: %s", verb, r.id, err);
-        gw__cmd_respond(d, verb, r.id, GW_ESTATE, err, NULL);
-        return;
+        cmd__respond(c, verb, r.id, GW_ESTATE, err, NULL);
+        return 1;
     }
     gw_log_notice("mqtt", "command %s (id %s) from %s%s%s", verb, r.id, r.from,
                   r.work_order[0] ? " on work order " : "", r.work_order);
     if (r.bit == GW_CMD_SETPOINT)
-        cmd__setpoint(d, &r);
+        cmd__setpoint(c, &r);
     else
-        cmd__work_order(d, &r);
+        cmd__work_order(c, &r);
+    return 1;
 }
 
-void gw__cmd_on_connected(gw_daemon_t *d)
+static void cmd__on_connected(void *arg)
 {
+    north_cmd_t *c = arg;
     char topic[384], err[256];
 
-    if (!d->rt->cfg->mqtt.commands)
+    if (!gw_core_config(c->core)->mqtt.commands)
         return;
-    gw__topic(d, topic, sizeof(topic), "commands/+");
-    if (mq_subscribe(d->mq, topic, 1, err, sizeof(err)) != 0)
+    north__topic(c->s, topic, sizeof(topic), "commands/+");
+    if (north__subscribe(c->s, topic, 1, err, sizeof(err)) != 0)
         gw_log_error("mqtt", "%s", err);
     else
         gw_log_info("mqtt", "subscribed to %s", topic);
+}
+
+int north__cmd_create(north_cmd_t **out, north_session_t *s, gw_core_t *core, ledger_worker_t *lw)
+{
+    north_cmd_t *c = calloc(1, sizeof(*c));
+    north_handler_t h = {.connected = cmd__on_connected, .message = cmd__on_message};
+
+    *out = NULL;
+    if (!c)
+        return GW_ENOMEM;
+    c->s = s;
+    c->core = core;
+    c->lw = lw;
+    h.arg = c;
+    north__session_on(s, &h);
+    *out = c;
+    return 0;
 }

@@ -1,10 +1,10 @@
 /*
- * gw_nbiot.h: the parsing half of gw_nbiot.c (NB-IoT reports), visible so
- * that unit tests can drive it without a broker. The daemon-facing entry
- * points are in gw_daemon_int.h.
+ * north_nbiot.h: parsing NB-IoT reports (north_nbiot_parse.c), visible so
+ * that unit tests can drive it without a broker. What is done with a
+ * report (north_nbiot.c) is in north_int.h.
  */
-#ifndef PLANTROOM_GW_NBIOT_H
-#define PLANTROOM_GW_NBIOT_H
+#ifndef PLANTROOM_NORTH_NBIOT_H
+#define PLANTROOM_NORTH_NBIOT_H
 
 #include "gateway/config/gw_config.h"
 
@@ -13,30 +13,30 @@
 #include <stdint.h>
 
 /* One value taken from a report, for point `point` of the device. */
-typedef struct gw_nbiot_val {
+typedef struct north_nbiot_val {
     size_t point;
     double value; /* as reported: scale and offset not applied */
-} gw_nbiot_val_t;
+} north_nbiot_val_t;
 
-typedef struct gw_nbiot_report {
+typedef struct north_nbiot_report {
     int dev;        /* index in cfg->nbiot.devs, -1: no configured device */
     int64_t ts_ms;  /* the device's own time */
     uint64_t key;   /* equal for a redelivery of the same report */
     int online;     /* -1: not an online/offline message; 0/1 */
     int event_type; /* CTWing eventReport: 1 info, 2 warning, 3 fault; else 0 */
-    gw_nbiot_val_t vals[64];
+    north_nbiot_val_t vals[64];
     size_t nvals;
-} gw_nbiot_report_t;
+} north_nbiot_report_t;
 
 /* Resolve a JSON pointer (RFC 6901) in root. Returns the item, or NULL when
  * absent; sets *bad when the pointer itself is malformed (not starting with
  * '/', or a '~' not followed by 0 or 1). */
-const cJSON *gw__nbiot_pointer(const cJSON *root, const char *ptr, int *bad);
+const cJSON *north__nbiot_pointer(const cJSON *root, const char *ptr, int *bad);
 
 /* Parse a CTWing or OneNET payload of plen bytes against cfg's nbiot
  * devices into *r. Returns 0, or -1 with the reason (naming the field) in
  * why. Never reads past plen. */
-int gw__nbiot_parse(const gw_config_t *cfg, const char *payload, size_t plen, gw_nbiot_report_t *r,
-                    char *why, size_t len);
+int north__nbiot_parse(const gw_config_t *cfg, const char *payload, size_t plen,
+                       north_nbiot_report_t *r, char *why, size_t len);
 
 #endif

@@ -1,16 +1,16 @@
 /*
- * gw_write.c: writes to Modbus points, from the loop thread (FC 05, 06, 15,
- * 16). gw__point_write checks the point (it must exist and be writable: a
+ * core_write.c: writes to Modbus points, from the loop thread (FC 05, 06,
+ * 15, 16; gw_write.h). gw_writes_submit checks the point (it must exist and be writable: a
  * coil or a holding register, a whole value, not a bit field, string or a
  * value scaled by another point), encodes the engineering value in the
  * point's type and byte order (drivers/), and queues an mb_write_t to the
  * device's bus thread, which runs it before its next poll. The result comes
- * back through the loop's queue as MB_EV_WRITE_DONE; gw__on_write_done
+ * back through the loop's queue as MB_EV_WRITE_DONE; gw_writes_done
  * finds the pending write by id and calls the caller's callback once.
  * Callers: the control socket's write verb (plantroomctl) and rules that
  * act on devices. Loop thread only.
  */
-#include "gateway/gw_daemon_int.h"
+#include "gateway/core/gw_write.h"
 #include "gateway/base/gw_log.h"
 
 #include <stdio.h>
@@ -35,20 +35,14 @@ static const char *write__refusal(const drv_point_t *pt)
     return NULL;
 }
 
-static int write__remember(gw_daemon_t *d, uint64_t id, const char *device, const char *point,
+static int write__remember(gw_writes_t *w, uint64_t id, const char *device, const char *point,
                            gw_write_cb cb, void *arg)
 {
     struct gw_write_pending *p;
 
-    if (d->nwrites == d->capwrites) {
-        size_t cap = d->capwrites ? 2 * d->capwrites : 8;
-        p = realloc(d->writes, cap * sizeof(*p));
-        if (!p)
-            return GW_ENOMEM;
-        d->writes = p;
-        d->capwrites = cap;
-    }
-    p = &d->writes[d->nwrites++];
+    if (gw_array_grow((void **)&w->pending, w->n, &w->cap, sizeof(*w->pending)) != 0)
+        return GW_ENOMEM;
+    p = &w->pending[w->n++];
     p->id = id;
     p->cb = cb;
     p->arg = arg;
@@ -57,10 +51,11 @@ static int write__remember(gw_daemon_t *d, uint64_t id, const char *device, cons
     return 0;
 }
 
-int gw__point_write(gw_daemon_t *d, const char *device, const char *point, double value,
-                    gw_write_cb cb, void *arg, uint64_t *id_out, char *err, size_t errlen)
+int gw_writes_submit(gw_writes_t *wr, const gw_runtime_t *rt, const char *device, const char *point,
+                     double value, gw_write_cb cb, void *arg, uint64_t *id_out, char *err,
+                     size_t errlen)
 {
-    const gw_config_t *cfg = d->rt->cfg;
+    const gw_config_t *cfg = rt->cfg;
     const gw_device_cfg_t *dc;
     const drv_point_t *pt;
     const char *why;
@@ -84,7 +79,7 @@ int gw__point_write(gw_daemon_t *d, const char *device, const char *point, doubl
         snprintf(err, errlen, "%s.%s is %s", device, point, why);
         return GW_EINVAL;
     }
-    if (!d->rt->buses[dc->bus_idx]) {
+    if (dc->bus_idx < 0 || !rt->buses[dc->bus_idx]) {
         snprintf(err, errlen, "bus %s of device %s is not running", dc->bus, device);
         return GW_ESTATE;
     }
@@ -98,13 +93,13 @@ int gw__point_write(gw_daemon_t *d, const char *device, const char *point, doubl
         free(w);
         return rc;
     }
-    w->id = ++d->write_seq;
+    w->id = ++wr->seq;
     w->device_id = di;
     w->unit_id = dc->unit_id;
     w->timeout_ms = dc->timeout_ms;
     w->table = pt->table == DRV_TABLE_COIL ? MB_TABLE_COIL : MB_TABLE_HOLDING;
     w->addr = pt->address;
-    rc = write__remember(d, w->id, device, point, cb, arg);
+    rc = write__remember(wr, w->id, device, point, cb, arg);
     if (rc != 0) {
         free(w);
         snprintf(err, errlen, "out of memory");
@@ -114,32 +109,32 @@ int gw__point_write(gw_daemon_t *d, const char *device, const char *point, doubl
         *id_out = w->id;
     gw_log_info("gw", "write #%llu: %s.%s = %g queued", (unsigned long long)w->id, device, point,
                 value);
-    rc = mb_bus_write(d->rt->buses[dc->bus_idx], w);
+    rc = mb_bus_write(rt->buses[dc->bus_idx], w);
     if (rc != 0) {
-        d->nwrites--;
+        wr->n--;
         snprintf(err, errlen, "cannot queue the write: %s", gw_strerror(rc));
     }
     return rc;
 }
 
-void gw__on_write_done(gw_daemon_t *d, const mb_write_t *w)
+void gw_writes_done(gw_writes_t *wr, const mb_write_t *w)
 {
-    for (size_t i = 0; i < d->nwrites; i++) {
-        struct gw_write_pending p = d->writes[i];
+    for (size_t i = 0; i < wr->n; i++) {
+        struct gw_write_pending p = wr->pending[i];
         if (p.id != w->id)
             continue;
-        d->writes[i] = d->writes[--d->nwrites];
+        wr->pending[i] = wr->pending[--wr->n];
         gw_log(w->rc ? GW_LOG_WARN : GW_LOG_NOTICE, "gw", "write #%llu: %s.%s: %s",
                (unsigned long long)p.id, p.device, p.point, w->rc ? w->err : "done");
         if (p.cb)
-            p.cb(d, p.id, w->rc, w->rc ? w->err : "", p.arg);
+            p.cb(p.arg, p.id, w->rc, w->rc ? w->err : "");
         return;
     }
 }
 
-void gw__writes_free(gw_daemon_t *d)
+void gw_writes_free(gw_writes_t *w)
 {
-    free(d->writes);
-    d->writes = NULL;
-    d->nwrites = d->capwrites = 0;
+    free(w->pending);
+    w->pending = NULL;
+    w->n = w->cap = 0;
 }

@@ -1,7 +1,7 @@
 /*
- * gw_rollup.c: feeding the ledger's history from the loop thread.
+ * core_rollup.c: feeding the ledger's history from the loop thread.
  *
- * After each reading (gw_poll.c) the device's good samples are added to a
+ * After each reading (core_poll.c) the device's good samples are added to a
  * 1-minute bucket per point (min, max, sum, count). When a sample falls in a
  * later minute, the bucket is closed and all closed buckets of the reading
  * go to the ledger thread as one LEDGER_OP_ROLLUP, which merges them into
@@ -13,7 +13,7 @@
  * they belong to, so that a reload that renumbers points closes the old
  * buckets instead of mixing two points. Loop thread only.
  */
-#include "gateway/gw_daemon_int.h"
+#include "gateway/core/core_int.h"
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
 
@@ -23,16 +23,16 @@
 
 #define GW__MINUTE_MS 60000
 
-typedef struct gw_rollup {
+typedef struct core_rollup {
     ledger_rollup_row_t *slots; /* one per point; count 0: empty */
     size_t nslots;
     int *dev_status; /* last gw_dev_status_t sent per device, -1: none */
     size_t ndevs;
     ledger_rollup_row_t *closed; /* closed buckets waiting for submit */
     size_t nclosed, capclosed;
-} gw_rollup_t;
+} core_rollup_t;
 
-static void gw__rollup_close(gw_rollup_t *ru, ledger_rollup_row_t *slot)
+static void rollup__close(core_rollup_t *ru, ledger_rollup_row_t *slot)
 {
     if (slot->count == 0)
         return;
@@ -52,40 +52,40 @@ static void gw__rollup_close(gw_rollup_t *ru, ledger_rollup_row_t *slot)
     slot->count = 0;
 }
 
-static void gw__rollup_submit(gw_daemon_t *d)
+static void rollup__submit(gw_core_t *c)
 {
-    gw_rollup_t *ru = d->rollup;
+    core_rollup_t *ru = c->rollup;
     ledger_op_rollup_t *op;
 
-    if (!ru || !ru->nclosed || !d->ledger)
+    if (!ru || !ru->nclosed || !c->ledger)
         return;
     op = ledger_op_rollup_new(ru->nclosed);
     if (!op) {
         gw_log_error("rollup", "out of memory: %zu buckets lost", ru->nclosed);
     } else {
         memcpy(op->rows, ru->closed, ru->nclosed * sizeof(op->rows[0]));
-        ledger_worker_submit(d->ledger, &op->hdr);
+        ledger_worker_submit(c->ledger, &op->hdr);
     }
     ru->nclosed = 0;
 }
 
 /* Size the slots to the runtime (a reload may change it), closing what no
  * longer fits. Returns the state, or NULL on out of memory. */
-static gw_rollup_t *gw__rollup_state(gw_daemon_t *d)
+static core_rollup_t *rollup__state(gw_core_t *c)
 {
-    gw_runtime_t *rt = d->rt;
-    gw_rollup_t *ru = d->rollup;
+    gw_runtime_t *rt = c->rt;
+    core_rollup_t *ru = c->rollup;
 
     if (!ru) {
         ru = calloc(1, sizeof(*ru));
         if (!ru)
             return NULL;
-        d->rollup = ru;
+        c->rollup = ru;
     }
     if (ru->nslots != rt->npoints) {
         ledger_rollup_row_t *s;
         for (size_t i = rt->npoints; i < ru->nslots; i++)
-            gw__rollup_close(ru, &ru->slots[i]);
+            rollup__close(ru, &ru->slots[i]);
         s = realloc(ru->slots, (rt->npoints ? rt->npoints : 1) * sizeof(*s));
         if (!s)
             return NULL;
@@ -107,9 +107,9 @@ static gw_rollup_t *gw__rollup_state(gw_daemon_t *d)
     return ru;
 }
 
-static void gw__rollup_device(gw_daemon_t *d, gw_rollup_t *ru, const gw_device_rt_t *dev)
+static void rollup__device(gw_core_t *c, core_rollup_t *ru, const gw_device_rt_t *dev)
 {
-    size_t idx = (size_t)(dev - d->rt->devs);
+    size_t idx = (size_t)(dev - c->rt->devs);
     ledger_op_device_t *op;
 
     if (idx >= ru->ndevs || dev->status == GW_DEV_UNKNOWN ||
@@ -119,20 +119,20 @@ static void gw__rollup_device(gw_daemon_t *d, gw_rollup_t *ru, const gw_device_r
     op = ledger_op_device_new(dev->cfg->name, dev->status == GW_DEV_ONLINE ? "online" : "offline",
                               gw_wall_ms(), dev->status == GW_DEV_ONLINE ? NULL : dev->last_err);
     if (op)
-        ledger_worker_submit(d->ledger, &op->hdr);
+        ledger_worker_submit(c->ledger, &op->hdr);
 }
 
-void gw__rollup_reading(gw_daemon_t *d, const gw_device_rt_t *dev)
+void core__rollup_reading(gw_core_t *c, const gw_device_rt_t *dev)
 {
-    gw_rollup_t *ru = gw__rollup_state(d);
+    core_rollup_t *ru = rollup__state(c);
 
-    if (!ru || !d->ledger)
+    if (!ru || !c->ledger)
         return;
-    gw__rollup_device(d, ru, dev);
+    rollup__device(c, ru, dev);
     for (size_t i = 0; i < dev->cfg->npoints; i++) {
         size_t pid = dev->first_point + i;
         const drv_point_t *pc = &dev->cfg->points[i];
-        const gw_sample_t *s = &d->rt->points[pid].last;
+        const gw_sample_t *s = &c->rt->points[pid].last;
         ledger_rollup_row_t *slot;
         int64_t bucket;
 
@@ -142,7 +142,7 @@ void gw__rollup_reading(gw_daemon_t *d, const gw_device_rt_t *dev)
         bucket = s->ts_ms - s->ts_ms % GW__MINUTE_MS;
         if (slot->count && (slot->ts_ms != bucket || strcmp(slot->point, pc->name) != 0 ||
                             strcmp(slot->device, dev->cfg->name) != 0))
-            gw__rollup_close(ru, slot);
+            rollup__close(ru, slot);
         if (slot->count == 0) {
             snprintf(slot->device, sizeof(slot->device), "%s", dev->cfg->name);
             snprintf(slot->point, sizeof(slot->point), "%s", pc->name);
@@ -160,23 +160,23 @@ void gw__rollup_reading(gw_daemon_t *d, const gw_device_rt_t *dev)
         if (s->ts_ms > slot->last_ts || slot->count == 1)
             slot->last_ts = s->ts_ms;
     }
-    gw__rollup_submit(d);
+    rollup__submit(c);
 }
 
-void gw__rollup_flush(gw_daemon_t *d)
+void core__rollup_flush(gw_core_t *c)
 {
-    gw_rollup_t *ru = d->rollup;
+    core_rollup_t *ru = c->rollup;
 
     if (!ru)
         return;
     for (size_t i = 0; i < ru->nslots; i++)
-        gw__rollup_close(ru, &ru->slots[i]);
-    gw__rollup_submit(d);
+        rollup__close(ru, &ru->slots[i]);
+    rollup__submit(c);
 }
 
-void gw__rollup_free(gw_daemon_t *d)
+void core__rollup_free(gw_core_t *c)
 {
-    gw_rollup_t *ru = d->rollup;
+    core_rollup_t *ru = c->rollup;
 
     if (!ru)
         return;
@@ -184,18 +184,5 @@ void gw__rollup_free(gw_daemon_t *d)
     free(ru->dev_status);
     free(ru->closed);
     free(ru);
-    d->rollup = NULL;
-}
-
-void gw__ledger_policy(gw_daemon_t *d)
-{
-    ledger_op_policy_t *op;
-
-    if (!d->ledger)
-        return;
-    op = ledger_op_policy_new(&d->rt->cfg->ledger_policy);
-    if (op)
-        ledger_worker_submit(d->ledger, &op->hdr);
-    else
-        gw_log_error("ledger", "out of memory: SLA, routing and retention not applied");
+    c->rollup = NULL;
 }

@@ -1,0 +1,140 @@
+/*
+ * core_evidence.c: the evidence JSON of a rule's action (gw_rules.h): the
+ * point, its value and unit, what the rule judged (peak, rate, count, age,
+ * excess, or a trend's predicted crossing with its interval), when the
+ * condition began, and the rule's parameters as configured. Used by the
+ * daemon (core_rules.c) and by plantroomctl replay, so a replayed work
+ * order carries the same evidence as a live one. Pure: no I/O.
+ */
+#include "gateway/base/gw_clock.h"
+#include "gateway/core/gw_rules.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void rules__iso(cJSON *o, const char *key, int64_t ms)
+{
+    char ts[32];
+    if (ms)
+        cJSON_AddStringToObject(o, key, gw_format_iso8601(ms, ts, sizeof(ts)));
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+/* The rule's parameters, as configured, for the evidence. */
+static void rules__params(cJSON *p, const gw_rule_cfg_t *rc)
+{
+    const rule_cfg_t *c = &rc->rule;
+
+    cJSON_AddStringToObject(p, "kind", rule_kind_name(c->kind));
+    switch (c->kind) {
+    case RULE_THRESHOLD:
+    case RULE_RATE:
+        cJSON_AddNumberToObject(p, c->alarm.above ? "above" : "below", c->alarm.limit);
+        cJSON_AddNumberToObject(p, "hysteresis", c->alarm.hysteresis);
+        if (c->kind == RULE_RATE) {
+            cJSON_AddNumberToObject(p, "window_ms", (double)c->u.rate.window_ms);
+            cJSON_AddNumberToObject(p, "per_ms", (double)c->u.rate.per_ms);
+        }
+        break;
+    case RULE_STATE:
+        if (c->u.state.use_bit)
+            cJSON_AddNumberToObject(p, "bit", c->u.state.bit);
+        else
+            cJSON_AddNumberToObject(p, "equals", c->u.state.equals);
+        cJSON_AddBoolToObject(p, "invert", c->u.state.invert);
+        break;
+    case RULE_STALE:
+        cJSON_AddNumberToObject(p, "after_ms", (double)c->u.stale.after_ms);
+        break;
+    case RULE_COUNTER:
+        cJSON_AddNumberToObject(p, "limit", c->alarm.limit);
+        cJSON_AddNumberToObject(p, "wrap", c->u.counter.wrap);
+        break;
+    case RULE_ANOMALY:
+        cJSON_AddStringToObject(p, "direction", c->u.anomaly.above ? "above" : "below");
+        cJSON_AddNumberToObject(p, "k", c->u.anomaly.k);
+        cJSON_AddNumberToObject(p, "min_delta", c->u.anomaly.min_delta);
+        break;
+    case RULE_TREND:
+        cJSON_AddNumberToObject(p, "limit", c->u.trend.limit);
+        if (rc->iso10816[0])
+            cJSON_AddStringToObject(p, "iso10816", rc->iso10816);
+        cJSON_AddNumberToObject(p, "horizon_days", (double)c->u.trend.horizon_ms / 86400000.0);
+        cJSON_AddNumberToObject(p, "confidence", c->u.trend.confidence);
+        cJSON_AddNumberToObject(p, "window_days", c->u.trend.window_days);
+        cJSON_AddNumberToObject(p, "smooth_n", c->u.trend.smooth_n);
+        return;
+    default:
+        break;
+    }
+    cJSON_AddNumberToObject(p, "for_ms", (double)c->alarm.for_ms);
+}
+
+/* The trend's prediction: dates, interval, slope, zone, change. */
+static void rules__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_action_t *a)
+{
+    static const char zone[] = "ABCD";
+    cJSON *pr = cJSON_AddObjectToObject(o, "prediction"), *iv;
+
+    rules__iso(pr, "crossing", a->predicted_ms);
+    iv = cJSON_AddObjectToObject(pr, "interval");
+    rules__iso(iv, "earliest", a->predicted_lo_ms);
+    rules__iso(iv, "latest", a->predicted_hi_ms);
+    cJSON_AddNumberToObject(iv, "confidence", rc->rule.u.trend.confidence);
+    if (a->predicted_lo_ms)
+        cJSON_AddNumberToObject(pr, "days_left",
+                                (double)(a->predicted_lo_ms - a->ts_ms) / 86400000.0);
+    cJSON_AddNumberToObject(pr, "slope_per_day", a->slope_per_day);
+    cJSON_AddNumberToObject(pr, "days_fitted", a->ndays);
+    cJSON_AddNumberToObject(o, "daily_level", a->derived);
+    cJSON_AddNumberToObject(o, "smoothed", a->smoothed);
+    if (a->zone >= 0 && a->zone < 4) {
+        char z[2] = {zone[a->zone], 0};
+        cJSON_AddStringToObject(o, "zone", z);
+    }
+    cJSON_AddBoolToObject(o, "change_detected", a->change);
+    rules__iso(o, "change_since", a->change_since_ms);
+    cJSON_AddNumberToObject(o, "baseline", a->baseline);
+    cJSON_AddNumberToObject(o, "baseline_sigma", a->sigma);
+}
+
+char *gw_rule_evidence(const gw_rule_cfg_t *rc, const char *point, const char *unit,
+                       const rule_action_t *a)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text;
+
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "point", point);
+    cJSON_AddNumberToObject(o, "value", a->value);
+    cJSON_AddStringToObject(o, "unit", unit);
+    if (a->kind_of == RULE_TREND) {
+        rules__prediction(o, rc, a);
+    } else {
+        cJSON_AddNumberToObject(o, "peak", a->peak);
+        if (a->kind_of != RULE_THRESHOLD)
+            cJSON_AddNumberToObject(o,
+                                    a->kind_of == RULE_STALE     ? "age_ms"
+                                    : a->kind_of == RULE_RATE    ? "rate"
+                                    : a->kind_of == RULE_COUNTER ? "count"
+                                    : a->kind_of == RULE_ANOMALY ? "excess"
+                                                                 : "state",
+                                    a->derived);
+        if (a->kind_of == RULE_ANOMALY) {
+            cJSON_AddNumberToObject(o, "baseline", a->baseline);
+            cJSON_AddNumberToObject(o, "baseline_sigma", a->sigma);
+        }
+        rules__iso(o, "since", a->since_ms);
+        cJSON_AddNumberToObject(o, "held_s", (double)a->held_ms / 1000.0);
+    }
+    rules__iso(o, "at", a->ts_ms);
+    cJSON_AddStringToObject(o, "priority",
+                            gw_priority_name(a->has_priority ? a->priority : rc->priority));
+    rules__params(cJSON_AddObjectToObject(o, "rule"), rc);
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}

@@ -1,0 +1,56 @@
+/*
+ * core_int.h: the core's state and the functions its files share (private
+ * to gateway/core/). gw_core.c is the facade; the files below it never call
+ * it back:
+ *
+ *   gw_core.c -> core_poll.c -> core_rules.c, core_rollup.c
+ *             -> core_rulesave.c, core_status.c, core_write.c
+ *
+ * Loop thread only.
+ */
+#ifndef PLANTROOM_CORE_INT_H
+#define PLANTROOM_CORE_INT_H
+
+#include "gateway/core/gw_core.h"
+
+#include <limits.h>
+
+struct core_rollup;
+
+struct gw_core {
+    uv_loop_t *loop;
+    gw_runtime_t *rt;        /* owned; replaced by gw_core_swap */
+    ledger_worker_t *ledger; /* not owned; NULL: actions go nowhere */
+    gw_queue_t *inq;         /* where bus threads post (gw_core_start_buses) */
+    gw_core_listener_t listener;
+    gw_writes_t writes;
+    struct core_rollup *rollup; /* core_rollup.c; NULL until the first reading */
+    /* rule state (core_rulesave.c) */
+    uv_timer_t rs_timer;
+    int rs_started;        /* rs_timer initialised */
+    int rs_writing;        /* a periodic save is on libuv's pool */
+    int64_t rearm_seen_id; /* the last outbox row looked at for "closed" */
+};
+
+/* core_poll.c: a reading of a device's planned blocks into its points'
+ * samples, device status, rollup, rules, then the listener. */
+void core__on_reading(gw_core_t *c, const mb_reading_t *r);
+/* Set dev's status; on a change log it and tell the listener. 1: changed. */
+int core__set_status(gw_core_t *c, gw_device_rt_t *dev, gw_dev_status_t st);
+/* Run dev's rules on its latest samples, then tell the listener. */
+void core__device_updated(gw_core_t *c, uint32_t dev_idx, int64_t ts_ms);
+
+/* core_rules.c: run a device's rules; actions become ledger ops. */
+void core__run_rules(gw_core_t *c, uint32_t device_idx);
+
+/* core_rollup.c: 1-minute rollups and device status for the ledger. */
+void core__rollup_reading(gw_core_t *c, const gw_device_rt_t *dev);
+void core__rollup_flush(gw_core_t *c);
+void core__rollup_free(gw_core_t *c);
+
+/* core_rulesave.c: load rules.state, save it every save_interval_s on
+ * libuv's pool, and at stop. */
+void core__rules_state_start(gw_core_t *c);
+void core__rules_state_stop(gw_core_t *c);
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * core_rules.c: run the rules of a device on its latest samples and turn
+ * their actions into ledger operations (open, touch, clear a work order)
+ * with evidence (core_evidence.c); re-arm a counter or trend rule when its
+ * work order is closed. The rules themselves are pure (rules/). Loop
+ * thread only.
+ */
+#include "gateway/base/gw_log.h"
+#include "gateway/core/core_int.h"
+#include "gateway/core/gw_rules.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void rules__action(gw_core_t *core, const gw_rule_rt_t *r, const rule_action_t *a)
+{
+    const gw_config_t *c = core->rt->cfg;
+    const gw_device_cfg_t *dev = &c->devices[r->cfg->device_idx];
+    const drv_point_t *pt = &dev->points[r->cfg->point_idx];
+    char *evidence = gw_rule_evidence(r->cfg, pt->name, pt->unit, a);
+    static const int kinds[] = {0, LEDGER_OP_TRIGGER, LEDGER_OP_TOUCH, LEDGER_OP_CLEAR};
+    ledger_trigger_t t = {
+        .site = c->site_id,
+        .device = dev->name,
+        .rule = r->cfg->name,
+        .title = r->cfg->title,
+        .description = NULL,
+        .category = r->cfg->category,
+        .work_type = r->cfg->work_type,
+        .priority = a->has_priority ? a->priority : r->cfg->priority,
+        .evidence_json = evidence,
+        .ts_ms = a->ts_ms,
+        .building = dev->building,
+        .floor = dev->floor,
+        .room = dev->room,
+    };
+    ledger_op_trigger_t *op = ledger_op_trigger_new(kinds[a->kind], &t);
+
+    if (a->kind == RULE_ACT_OPEN)
+        gw_log_notice("rules", "%s/%s fired (%s): %s = %g %s (limit %g)", dev->name, r->cfg->name,
+                      rule_kind_name(r->cfg->kind), pt->name, a->value, pt->unit, a->limit);
+    else if (a->kind == RULE_ACT_RESOLVE)
+        gw_log_notice("rules", "%s/%s cleared: %s = %g %s", dev->name, r->cfg->name, pt->name,
+                      a->value, pt->unit);
+    if (op && core->ledger)
+        ledger_worker_submit(core->ledger, &op->hdr);
+    else if (op)
+        gw_msg_free(&op->hdr);
+    else
+        gw_log_error("rules", "out of memory: %s/%s action lost", dev->name, r->cfg->name);
+    free(evidence);
+}
+
+void core__run_rules(gw_core_t *c, uint32_t device_idx)
+{
+    gw_runtime_t *rt = c->rt;
+    for (size_t i = 0; i < rt->cfg->nrules; i++) {
+        gw_rule_rt_t *r = &rt->rules[i];
+        rule_action_t a;
+        if ((uint32_t)r->cfg->device_idx != device_idx)
+            continue;
+        /* Every sample goes in, whatever its quality: the rule decides (a
+         * stale rule needs the comm errors; the others ignore them). */
+        if (rule_eval(&r->cfg->rule, &r->st, &rt->points[r->point_id].last, &a) != RULE_ACT_NONE)
+            rules__action(c, r, &a);
+    }
+}
+
+int gw_core_rules_rearm(gw_core_t *c, const char *device, const char *rule)
+{
+    gw_runtime_t *rt = c->rt;
+    for (size_t i = 0; i < rt->cfg->nrules; i++) {
+        gw_rule_rt_t *r = &rt->rules[i];
+        if (strcmp(r->cfg->device, device) == 0 && strcmp(r->cfg->name, rule) == 0) {
+            /* Service resets what counts since the last service (a counter)
+             * or what a worn machine's history predicted (a trend). A
+             * condition alarm (threshold, state, ...) follows the condition,
+             * not the paperwork: it must clear before it fires again. */
+            if (r->cfg->kind != RULE_COUNTER && r->cfg->kind != RULE_TREND)
+                return 0;
+            rule_rearm(&r->cfg->rule, &r->st);
+            gw_log_info("rules", "%s/%s re-armed (work order closed)", device, rule);
+            return 0;
+        }
+    }
+    return GW_ENOENT;
+}
+
+void gw_core_on_wo_event(gw_core_t *c, const ledger_outbox_row_t *row)
+{
+    const cJSON *ev, *wo, *dev, *rule;
+    cJSON *o;
+
+    /* Rows come again after each reconnect: act once per row in this run. */
+    if (row->id <= c->rearm_seen_id || strcmp(row->channel, "workorder") != 0)
+        return;
+    c->rearm_seen_id = row->id;
+    o = cJSON_Parse(row->payload);
+    ev = cJSON_GetObjectItemCaseSensitive(o, "event");
+    wo = cJSON_GetObjectItemCaseSensitive(o, "work_order");
+    dev = cJSON_GetObjectItemCaseSensitive(wo, "device");
+    rule = cJSON_GetObjectItemCaseSensitive(wo, "rule");
+    if (cJSON_IsString(ev) && strcmp(ev->valuestring, "closed") == 0 && cJSON_IsString(dev) &&
+        cJSON_IsString(rule))
+        gw_core_rules_rearm(c, dev->valuestring, rule->valuestring);
+    cJSON_Delete(o);
+}

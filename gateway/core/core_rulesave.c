@@ -1,0 +1,112 @@
+/*
+ * core_rulesave.c: rule state across restarts: state_dir/rules.state is
+ * loaded into the rules at start (gw_rulestate.c has the file format),
+ * saved every rules_state.save_interval_s and at a clean stop.
+ * docs/architecture.md, "Rules: state across reloads and restarts".
+ * Loop thread only; the periodic write runs on libuv's pool.
+ */
+#include "gateway/base/gw_log.h"
+#include "gateway/core/core_int.h"
+#include "gateway/core/gw_rules.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static void rules__save(gw_core_t *c, const char *why)
+{
+    char err[256];
+    const char *path = c->rt->cfg->rules_state_path;
+
+    if (gw_rulestate_save(c->rt, path, err, sizeof(err)) != 0)
+        gw_log_error("rules", "saving rule state (%s): %s", why, err);
+    else
+        gw_log_debug("rules", "rule state saved to %s (%s)", path, why);
+}
+
+/* The periodic save: the image is taken on the loop (it reads rule state),
+ * the write and its fsyncs run on libuv's pool, so that a slow flash card
+ * never stalls the loop. One write at a time. */
+typedef struct rules__job {
+    uv_work_t req;
+    gw_core_t *c;
+    void *buf;
+    size_t len;
+    char path[PATH_MAX];
+    int rc;
+    char err[256];
+} rules__job_t;
+
+static void rules__write_work(uv_work_t *req)
+{
+    rules__job_t *j = req->data;
+    j->rc = gw_rulestate_write(j->path, j->buf, j->len, j->err, sizeof(j->err));
+}
+
+static void rules__write_done(uv_work_t *req, int status)
+{
+    rules__job_t *j = req->data;
+
+    if (status != 0 || j->rc != 0)
+        gw_log_error("rules", "saving rule state (timer): %s",
+                     status != 0 ? uv_strerror(status) : j->err);
+    else
+        gw_log_debug("rules", "rule state saved to %s (timer)", j->path);
+    j->c->rs_writing = 0;
+    free(j->buf);
+    free(j);
+}
+
+static void rules__save_cb(uv_timer_t *t)
+{
+    gw_core_t *c = t->data;
+    rules__job_t *j;
+
+    if (c->rs_writing)
+        return; /* the last one is still being written: next tick */
+    j = calloc(1, sizeof(*j));
+    if (!j || gw_rulestate_encode(c->rt, &j->buf, &j->len) != 0) {
+        free(j);
+        gw_log_error("rules", "saving rule state (timer): out of memory");
+        return;
+    }
+    j->c = c;
+    j->req.data = j;
+    snprintf(j->path, sizeof(j->path), "%s", c->rt->cfg->rules_state_path);
+    if (uv_queue_work(c->loop, &j->req, rules__write_work, rules__write_done) != 0) {
+        free(j->buf);
+        free(j);
+        rules__save(c, "timer");
+        return;
+    }
+    c->rs_writing = 1;
+}
+
+void core__rules_state_start(gw_core_t *c)
+{
+    char err[256];
+    size_t loaded, skipped;
+    uint64_t every = (uint64_t)c->rt->cfg->rules_state_save_s * 1000;
+    int rc =
+        gw_rulestate_load(c->rt, c->rt->cfg->rules_state_path, &loaded, &skipped, err, sizeof(err));
+
+    if (rc != 0)
+        gw_log_warn("rules", "rule state not loaded: %s: rules start fresh", err);
+    else if (loaded + skipped > 0)
+        gw_log_notice("rules",
+                      "rule state loaded from %s: %zu rules restored, %zu records unmatched",
+                      c->rt->cfg->rules_state_path, loaded, skipped);
+    uv_timer_init(c->loop, &c->rs_timer);
+    c->rs_timer.data = c;
+    c->rs_started = 1;
+    uv_timer_start(&c->rs_timer, rules__save_cb, every, every);
+}
+
+void core__rules_state_stop(gw_core_t *c)
+{
+    if (c->rs_started)
+        uv_timer_stop(&c->rs_timer);
+    /* A periodic write in flight uses the same .new file: let it finish. */
+    while (c->rs_writing)
+        uv_run(c->loop, UV_RUN_ONCE);
+    rules__save(c, "shutdown");
+}

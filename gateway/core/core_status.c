@@ -1,0 +1,158 @@
+/*
+ * core_status.c: what the core shows the operator: each device with its
+ * points and each rule with its state, for `plantroomctl status --json`
+ * (the control socket's "status" answer, docs/operations.md), and the same
+ * as Prometheus lines (plantroom_device_*, plantroom_rule_firing). The only
+ * file outside rules/ that reads rule states: the service asks here.
+ * Loop thread only.
+ */
+#include "gateway/base/gw_clock.h"
+#include "gateway/core/core_int.h"
+
+#include <stdio.h>
+
+static void status__time(cJSON *o, const char *key, int64_t ms)
+{
+    char ts[32];
+
+    if (ms > 0)
+        cJSON_AddStringToObject(o, key, gw_format_iso8601(ms, ts, sizeof(ts)));
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+static const char *status__dev(gw_dev_status_t s)
+{
+    return s == GW_DEV_ONLINE ? "online" : s == GW_DEV_OFFLINE ? "offline" : "unknown";
+}
+
+static void status__points(const gw_runtime_t *rt, const gw_device_rt_t *dev, cJSON *o)
+{
+    cJSON *pts = cJSON_AddArrayToObject(o, "points");
+
+    for (size_t i = 0; i < dev->cfg->npoints; i++) {
+        const gw_sample_t *s = &rt->points[dev->first_point + i].last;
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "name", dev->cfg->points[i].name);
+        if (s->quality == GW_Q_GOOD)
+            cJSON_AddNumberToObject(p, "value", s->value);
+        else
+            cJSON_AddNullToObject(p, "value");
+        cJSON_AddStringToObject(p, "unit", dev->cfg->points[i].unit);
+        cJSON_AddStringToObject(p, "quality", gw_quality_name(s->quality));
+        status__time(p, "ts", s->ts_ms);
+        cJSON_AddItemToArray(pts, p);
+    }
+}
+
+static void status__device(const gw_runtime_t *rt, const gw_device_rt_t *dev, cJSON *arr)
+{
+    cJSON *o = cJSON_CreateObject();
+    int64_t last_poll = 0;
+
+    cJSON_AddStringToObject(o, "name", dev->cfg->name);
+    cJSON_AddStringToObject(o, "bus", dev->cfg->bus);
+    cJSON_AddNumberToObject(o, "unit_id", dev->cfg->unit_id);
+    cJSON_AddStringToObject(o, "status", status__dev(dev->status));
+    cJSON_AddBoolToObject(o, "online", dev->status == GW_DEV_ONLINE);
+    for (size_t i = 0; i < dev->cfg->npoints; i++) {
+        if (rt->points[dev->first_point + i].last.ts_ms > last_poll)
+            last_poll = rt->points[dev->first_point + i].last.ts_ms;
+    }
+    status__time(o, "last_poll", last_poll);
+    status__time(o, "last_ok", dev->last_ok_ms);
+    cJSON_AddNumberToObject(o, "polls", (double)dev->polls);
+    cJSON_AddNumberToObject(o, "errors", (double)dev->errors);
+    cJSON_AddNumberToObject(o, "consecutive_failures", dev->fails);
+    if (dev->last_err[0])
+        cJSON_AddStringToObject(o, "last_error", dev->last_err);
+    else
+        cJSON_AddNullToObject(o, "last_error");
+    status__points(rt, dev, o);
+    cJSON_AddItemToArray(arr, o);
+}
+
+static void status__trend(const gw_rule_rt_t *r, cJSON *o)
+{
+    const rule_trend_state_t *t = &r->st.u.trend;
+
+    cJSON_AddStringToObject(o, "state", t->firing ? "firing" : "normal");
+    if (t->firing && t->pred_c > 0) {
+        cJSON *p = cJSON_AddObjectToObject(o, "predicted_crossing");
+        status__time(p, "date", t->pred_c);
+        status__time(p, "earliest", t->pred_lo);
+        status__time(p, "latest", t->pred_hi);
+    } else {
+        cJSON_AddNullToObject(o, "predicted_crossing");
+    }
+}
+
+static void status__alarm(const gw_rule_rt_t *r, cJSON *o)
+{
+    const rule_threshold_state_t *a = &r->st.alarm;
+
+    cJSON_AddStringToObject(o, "state", rule_state_name(a->st));
+    if (a->st != RULE_ST_NORMAL) {
+        status__time(o, "since", a->since_ms);
+        cJSON_AddNumberToObject(o, "peak", a->peak);
+    } else {
+        cJSON_AddNullToObject(o, "since");
+    }
+    cJSON_AddNumberToObject(o, r->cfg->rule.alarm.above ? "above" : "below",
+                            r->cfg->rule.alarm.limit);
+    cJSON_AddNullToObject(o, "predicted_crossing");
+}
+
+void gw_core_status_json(const gw_core_t *c, cJSON *res)
+{
+    const gw_runtime_t *rt = c->rt;
+    cJSON *devs = cJSON_AddArrayToObject(res, "devices");
+    cJSON *rules = cJSON_AddArrayToObject(res, "rules");
+
+    for (size_t i = 0; i < rt->cfg->ndevices; i++)
+        status__device(rt, &rt->devs[i], devs);
+    for (size_t i = 0; i < rt->cfg->nrules; i++) {
+        const gw_rule_rt_t *r = &rt->rules[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "device", r->cfg->device);
+        cJSON_AddStringToObject(o, "name", r->cfg->name);
+        cJSON_AddStringToObject(o, "point", r->cfg->point);
+        cJSON_AddStringToObject(o, "kind", rule_kind_name(r->cfg->kind));
+        if (r->cfg->kind == RULE_TREND)
+            status__trend(r, o);
+        else
+            status__alarm(r, o);
+        cJSON_AddItemToArray(rules, o);
+    }
+}
+
+static void status__head(FILE *o, const char *name, const char *type, const char *help)
+{
+    fprintf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void gw_core_metrics_text(const gw_core_t *c, FILE *o)
+{
+    const gw_runtime_t *rt = c->rt;
+
+    status__head(o, "plantroom_device_online", "gauge",
+                 "1 when the device answers its polls, 0 when offline or not polled yet.");
+    for (size_t i = 0; i < rt->cfg->ndevices; i++)
+        fprintf(o, "plantroom_device_online{device=\"%s\",bus=\"%s\"} %d\n", rt->devs[i].cfg->name,
+                rt->devs[i].cfg->bus, rt->devs[i].status == GW_DEV_ONLINE);
+    status__head(o, "plantroom_device_polls_total", "counter", "Polls of the device.");
+    for (size_t i = 0; i < rt->cfg->ndevices; i++)
+        fprintf(o, "plantroom_device_polls_total{device=\"%s\"} %llu\n", rt->devs[i].cfg->name,
+                (unsigned long long)rt->devs[i].polls);
+    status__head(o, "plantroom_device_poll_errors_total", "counter", "Failed polls of the device.");
+    for (size_t i = 0; i < rt->cfg->ndevices; i++)
+        fprintf(o, "plantroom_device_poll_errors_total{device=\"%s\"} %llu\n",
+                rt->devs[i].cfg->name, (unsigned long long)rt->devs[i].errors);
+    status__head(o, "plantroom_rule_firing", "gauge",
+                 "1 while the rule's condition holds past its duration (a work order is active).");
+    for (size_t i = 0; i < rt->cfg->nrules; i++)
+        fprintf(o, "plantroom_rule_firing{device=\"%s\",rule=\"%s\"} %d\n",
+                rt->rules[i].cfg->device, rt->rules[i].cfg->name,
+                rt->rules[i].cfg->kind == RULE_TREND ? rt->rules[i].st.u.trend.firing != 0
+                                                     : rt->rules[i].st.alarm.st == RULE_ST_FIRING);
+}

@@ -1,0 +1,173 @@
+/*
+ * gw_core.c: the core's facade (gw_core.h): its lifecycle, the messages of
+ * the bus threads, reloads, and what other parts may do to the point table
+ * (points pushed by NB-IoT reports, writes). The work is done by the files
+ * below it (core_int.h). Loop thread only.
+ */
+#include "gateway/base/gw_log.h"
+#include "gateway/core/core_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int gw_core_create(gw_core_t **out, uv_loop_t *loop, gw_config_t *cfg, char *err, size_t errlen)
+{
+    gw_core_t *c = calloc(1, sizeof(*c));
+    int rc;
+
+    *out = NULL;
+    if (!c) {
+        gw_config_free(cfg);
+        snprintf(err, errlen, "out of memory");
+        return GW_ENOMEM;
+    }
+    rc = gw_runtime_build(&c->rt, cfg, err, errlen);
+    if (rc != 0) {
+        free(c);
+        return rc;
+    }
+    c->loop = loop;
+    *out = c;
+    return 0;
+}
+
+void gw_core_set_listener(gw_core_t *c, const gw_core_listener_t *l)
+{
+    c->listener = *l;
+}
+
+void gw_core_set_ledger(gw_core_t *c, ledger_worker_t *lw)
+{
+    c->ledger = lw;
+}
+
+void gw_core_rules_state_start(gw_core_t *c)
+{
+    core__rules_state_start(c);
+}
+
+int gw_core_start_buses(gw_core_t *c, gw_queue_t *q, char *err, size_t errlen)
+{
+    c->inq = q;
+    return gw_runtime_start_buses(c->rt, q, err, errlen);
+}
+
+void gw_core_stop_buses(gw_core_t *c)
+{
+    if (c && c->rt)
+        gw_runtime_stop_buses(c->rt);
+}
+
+void gw_core_shutdown(gw_core_t *c)
+{
+    core__rules_state_stop(c);
+    core__rollup_flush(c);
+}
+
+void gw_core_free(gw_core_t *c)
+{
+    if (!c)
+        return;
+    gw_runtime_free(c->rt);
+    core__rollup_free(c);
+    gw_writes_free(&c->writes);
+    free(c);
+}
+
+const gw_runtime_t *gw_core_runtime(const gw_core_t *c)
+{
+    return c->rt;
+}
+
+const gw_config_t *gw_core_config(const gw_core_t *c)
+{
+    return c->rt->cfg;
+}
+
+int gw_core_on_message(gw_core_t *c, const gw_msg_t *m)
+{
+    switch (m->kind) {
+    case MB_EV_READING:
+        core__on_reading(c, (const mb_reading_t *)m);
+        return 1;
+    case MB_EV_WRITE_DONE:
+        gw_writes_done(&c->writes, (const mb_write_t *)m);
+        return 1;
+    case MB_EV_BUS_STATE:
+        return 1; /* logged by the bus thread; device states follow from readings */
+    default:
+        return 0;
+    }
+}
+
+gw_runtime_t *gw_core_swap(gw_core_t *c, gw_runtime_t *rt)
+{
+    gw_runtime_t *old = c->rt;
+
+    gw_runtime_carry(rt, old);
+    c->rt = rt;
+    return old;
+}
+
+void gw_core_ledger_policy(gw_core_t *c)
+{
+    ledger_op_policy_t *op;
+
+    if (!c->ledger)
+        return;
+    op = ledger_op_policy_new(&c->rt->cfg->ledger_policy);
+    if (op)
+        ledger_worker_submit(c->ledger, &op->hdr);
+    else
+        gw_log_error("ledger", "out of memory: SLA, routing and retention not applied");
+}
+
+/* ---- points pushed by other sources ------------------------------------- */
+
+void gw_core_point_set(gw_core_t *c, uint32_t point_id, const gw_sample_t *s)
+{
+    if (point_id < c->rt->npoints)
+        c->rt->points[point_id].last = *s;
+}
+
+void gw_core_device_mark(gw_core_t *c, size_t dev, gw_quality_t q)
+{
+    const gw_device_rt_t *d;
+
+    if (dev >= c->rt->cfg->ndevices)
+        return;
+    d = &c->rt->devs[dev];
+    for (size_t j = 0; j < d->cfg->npoints; j++)
+        c->rt->points[d->first_point + j].last.quality = q;
+}
+
+void gw_core_device_seen(gw_core_t *c, size_t dev, int64_t ts_ms)
+{
+    if (dev < c->rt->cfg->ndevices)
+        c->rt->devs[dev].last_ok_ms = ts_ms;
+}
+
+int gw_core_device_status(gw_core_t *c, size_t dev, gw_dev_status_t st, const char *err)
+{
+    gw_device_rt_t *d;
+
+    if (dev >= c->rt->cfg->ndevices)
+        return 0;
+    d = &c->rt->devs[dev];
+    if (err)
+        snprintf(d->last_err, sizeof(d->last_err), "%s", err);
+    return core__set_status(c, d, st);
+}
+
+void gw_core_device_updated(gw_core_t *c, size_t dev, int64_t ts_ms)
+{
+    if (dev < c->rt->cfg->ndevices)
+        core__device_updated(c, (uint32_t)dev, ts_ms);
+}
+
+int gw_core_point_write(gw_core_t *c, const char *device, const char *point, double value,
+                        gw_write_cb cb, void *arg, uint64_t *id_out, char *err, size_t errlen)
+{
+    return gw_writes_submit(&c->writes, c->rt, device, point, value, cb, arg, id_out, err, errlen);
+}

@@ -1,0 +1,142 @@
+/*
+ * north_int.h: the parts of the north side and how they meet (private to
+ * gateway/north/). gw_north.c is the facade that creates them and wires
+ * them to the MQTT session; each part registers its handlers with the
+ * session and never calls the facade or a part above it:
+ *
+ *   gw_north.c -> north_commands.c, north_nbiot.c, north_hass.c,
+ *                 north_outbox.c, north_telemetry.c
+ *   north_nbiot.c -> north_nbiot_parse.c, north_buffer.c
+ *   north_telemetry.c -> north_buffer.c
+ *   every part -> north_session.c (publish, subscribe, topics)
+ *
+ * Loop thread only.
+ */
+#ifndef PLANTROOM_NORTH_INT_H
+#define PLANTROOM_NORTH_INT_H
+
+#include "gateway/core/gw_core.h"
+#include "protocols/mqtt/mq.h"
+#include "store/ledger_worker.h"
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+/* ---- the MQTT session (north_session.c) --------------------------------
+ * Connect with backoff and jitter, the last will, and the table of
+ * handlers that the parts register: connected/disconnected in order of
+ * registration, each received message offered in that order until one
+ * takes it, each delivery result to the part whose tag bits it carries. */
+typedef struct north_session north_session_t;
+
+typedef struct north_handler {
+    void (*connected)(void *arg);
+    void (*disconnected)(void *arg);
+    int (*message)(void *arg, const mq_message_t *m); /* 1: taken */
+    void (*delivered)(void *arg, uint64_t tag, int ok, const char *err);
+    uint64_t tags; /* deliveries whose tag has one of these bits; 0: the others */
+    void *arg;
+} north_handler_t;
+
+/* Tags of published messages: telemetry replayed from the spool and live
+ * telemetry at QoS 1 carry these bits; work-order events carry their
+ * outbox row id (below 2^61). */
+#define NORTH_TAG_SPOOL (1ULL << 62)
+#define NORTH_TAG_LIVE  (1ULL << 61)
+
+int north__session_create(north_session_t **out, uv_loop_t *loop, gw_queue_t *inq,
+                          const gw_core_t *core);
+/* Register a handler (copied); at most 8. */
+void north__session_on(north_session_t *s, const north_handler_t *h);
+/* Create the client from the config and connect (retrying with backoff).
+ * 0, or a negative code with err (bad password file, bad URI). */
+int north__session_start(north_session_t *s, char *err, size_t errlen);
+/* Stop retrying and run the disconnected handlers, still connected (so
+ * that a last status can be published before north__session_close). */
+void north__session_halt(north_session_t *s);
+/* Disconnect (waiting up to 2 s) and destroy the client; no handler runs. */
+void north__session_close(north_session_t *s);
+/* Free (after the loop closed the session's timer). NULL: no-op. */
+void north__session_free(north_session_t *s);
+/* An MQ_EV_* message from paho's threads. */
+void north__session_event(north_session_t *s, const gw_msg_t *m);
+int north__session_active(const north_session_t *s); /* a client exists */
+int north__session_connected(const north_session_t *s);
+void north__session_counts(const north_session_t *s, uint64_t *connects, uint64_t *delivered,
+                           uint64_t *failed);
+/* "<prefix>/<site>/<suffix>" into buf. */
+void north__topic(const north_session_t *s, char *buf, size_t len, const char *suffix);
+/* Publish; 0, or a negative code with err (not connected, client full). */
+int north__publish(north_session_t *s, const char *topic, const char *payload, size_t len, int qos,
+                   int retain, uint64_t tag, char *err, size_t errlen);
+/* Publish obj on <prefix>/<site>/<suffix> when connected (errors at debug). */
+void north__publish_json(north_session_t *s, const char *suffix, const cJSON *obj, int qos,
+                         int retain);
+int north__subscribe(north_session_t *s, const char *topic, int qos, char *err, size_t errlen);
+
+/* ---- work-order events from the ledger's outbox (north_outbox.c) -------
+ * Published after commit at QoS 1 with the row id as tag; the PUBACK
+ * deletes the row; every row still there is sent again on each connect. */
+typedef struct north_outbox north_outbox_t;
+
+int north__outbox_create(north_outbox_t **out, uv_loop_t *loop, north_session_t *s,
+                         ledger_worker_t *lw);
+void north__outbox_row(north_outbox_t *o, const ledger_outbox_row_t *row);
+size_t north__outbox_inflight(const north_outbox_t *o);
+void north__outbox_free(north_outbox_t *o);
+
+/* ---- store-and-forward of telemetry (north_buffer.c) ------------------ */
+typedef struct north_buf north_buf_t;
+
+typedef struct north_buf_stats {
+    uint64_t published, buffered, replayed, dropped;
+    uint64_t in_memory, in_spool;
+} north_buf_stats_t;
+
+int north__buf_create(north_buf_t **out, uv_loop_t *loop, north_session_t *s, const gw_core_t *core,
+                      char *err, size_t errlen);
+/* Called when a replay has sent everything (the facade publishes metrics). */
+void north__buf_on_replay_done(north_buf_t *b, void (*fn)(void *arg), void *arg);
+/* Publish a telemetry text now, or buffer it. */
+void north__buf_publish(north_buf_t *b, const char *topic, const char *text, int64_t ts_ms);
+/* Spill the memory ring into the spool (at stop). */
+void north__buf_flush(north_buf_t *b);
+/* Live messages not yet acknowledged go back to the buffer; replay stops. */
+void north__buf_disconnected(north_buf_t *b);
+void north__buf_stats(const north_buf_t *b, north_buf_stats_t *st);
+void north__buf_free(north_buf_t *b);
+
+/* ---- telemetry on change (north_telemetry.c) --------------------------- */
+typedef struct north_tel north_tel_t;
+
+int north__tel_create(north_tel_t **out, north_session_t *s, const gw_core_t *core,
+                      north_buf_t *buf);
+/* dev's points were updated at ts_ms: publish when due (on change,
+ * deadband, heartbeat). */
+void north__tel_device(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms);
+uint64_t north__tel_suppressed(const north_tel_t *t);
+void north__tel_free(north_tel_t *t);
+
+/* ---- commands (north_commands.c) --------------------------------------- */
+typedef struct north_cmd north_cmd_t;
+
+int north__cmd_create(north_cmd_t **out, north_session_t *s, gw_core_t *core, ledger_worker_t *lw);
+/* The ledger's answer to a command's change (LEDGER_EV_CHANGED). */
+void north__cmd_on_changed(north_cmd_t *c, const ledger_ev_changed_t *ev);
+void north__cmd_free(north_cmd_t *c);
+
+/* ---- NB-IoT uplinks (north_nbiot.c; parsing in north_nbiot_parse.c) ---- */
+typedef struct north_nbiot north_nbiot_t;
+
+int north__nbiot_create(north_nbiot_t **out, uv_loop_t *loop, north_session_t *s, gw_core_t *core,
+                        north_buf_t *buf);
+cJSON *north__nbiot_metrics(const north_nbiot_t *nb);
+void north__nbiot_free(north_nbiot_t *nb);
+
+/* ---- Home Assistant discovery (north_hass.c) --------------------------- */
+typedef struct north_hass north_hass_t;
+
+int north__hass_create(north_hass_t **out, north_session_t *s, const gw_core_t *core);
+void north__hass_free(north_hass_t *h);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * north_outbox.c: delivery of work-order events from the ledger's outbox
+ * (docs/architecture.md, "Durability order"): a rule's action goes to the
+ * ledger thread; the change and its outbox row are committed together; only
+ * then does the ledger thread hand the row back and it is published here at
+ * QoS 1 with the row id as its tag; the broker's PUBACK deletes the row.
+ * Rows in flight are remembered so a row is not published twice on one
+ * connection; on every (re)connect all rows still in the outbox are loaded
+ * and sent, oldest first. Loop thread only.
+ */
+#include "gateway/base/gw_log.h"
+#include "gateway/north/north_int.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* plantroomctl writes work-order changes and their outbox rows straight
+ * into the ledger. Every 500 ms, while connected, ask the ledger thread for
+ * outbox rows it has not posted yet (LOAD after INT64_MAX: only those), so
+ * that such a change is published within a second. Rows in flight are not
+ * published twice (north__outbox_row). */
+#define OUTBOX_POLL_MS 500
+
+struct north_outbox {
+    north_session_t *s;
+    ledger_worker_t *lw;
+    uv_timer_t timer;
+    int64_t *inflight; /* outbox ids published, not yet acknowledged */
+    size_t ninflight, capinflight;
+};
+
+static int outbox__has(const north_outbox_t *o, int64_t id)
+{
+    for (size_t i = 0; i < o->ninflight; i++) {
+        if (o->inflight[i] == id)
+            return 1;
+    }
+    return 0;
+}
+
+static void outbox__add(north_outbox_t *o, int64_t id)
+{
+    if (gw_array_grow((void **)&o->inflight, o->ninflight, &o->capinflight, sizeof(*o->inflight)) !=
+        0)
+        return; /* not tracked: at worst published twice, ids dedupe */
+    o->inflight[o->ninflight++] = id;
+}
+
+static void outbox__del(north_outbox_t *o, int64_t id)
+{
+    for (size_t i = 0; i < o->ninflight; i++) {
+        if (o->inflight[i] == id) {
+            o->inflight[i] = o->inflight[--o->ninflight];
+            return;
+        }
+    }
+}
+
+static void outbox__load(north_outbox_t *o, int64_t after)
+{
+    ledger_op_outbox_t *op;
+
+    if (!o->lw)
+        return;
+    op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_LOAD, after);
+    if (op)
+        ledger_worker_submit(o->lw, &op->hdr);
+}
+
+static void outbox__timer_cb(uv_timer_t *t)
+{
+    north_outbox_t *o = t->data;
+
+    if (north__session_connected(o->s))
+        outbox__load(o, INT64_MAX);
+}
+
+/* ---- session handlers --------------------------------------------------- */
+
+static void outbox__connected(void *arg)
+{
+    north_outbox_t *o = arg;
+
+    o->ninflight = 0;
+    outbox__load(o, 0);
+}
+
+static void outbox__disconnected(void *arg)
+{
+    ((north_outbox_t *)arg)->ninflight = 0;
+}
+
+static void outbox__delivered(void *arg, uint64_t tag, int ok, const char *err)
+{
+    north_outbox_t *o = arg;
+    ledger_op_outbox_t *op;
+
+    outbox__del(o, (int64_t)tag);
+    if (!ok) {
+        /* The row stays in the outbox; the next connect sends it again. */
+        gw_log_warn("mqtt", "event %llu not delivered: %s", (unsigned long long)tag, err);
+        return;
+    }
+    op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_ACK, (int64_t)tag);
+    if (op && o->lw)
+        ledger_worker_submit(o->lw, &op->hdr);
+    else if (op)
+        gw_msg_free(&op->hdr);
+}
+
+/* ---- API (north_int.h) -------------------------------------------------- */
+
+int north__outbox_create(north_outbox_t **out, uv_loop_t *loop, north_session_t *s,
+                         ledger_worker_t *lw)
+{
+    north_outbox_t *o = calloc(1, sizeof(*o));
+    north_handler_t h = {
+        .connected = outbox__connected,
+        .disconnected = outbox__disconnected,
+        .delivered = outbox__delivered,
+        .tags = 0, /* every delivery not claimed by telemetry */
+    };
+
+    *out = NULL;
+    if (!o)
+        return GW_ENOMEM;
+    o->s = s;
+    o->lw = lw;
+    uv_timer_init(loop, &o->timer);
+    o->timer.data = o;
+    uv_timer_start(&o->timer, outbox__timer_cb, OUTBOX_POLL_MS, OUTBOX_POLL_MS);
+    h.arg = o;
+    north__session_on(s, &h);
+    *out = o;
+    return 0;
+}
+
+void north__outbox_row(north_outbox_t *o, const ledger_outbox_row_t *row)
+{
+    char topic[384], suffix[96], err[160];
+
+    if (!o || !north__session_connected(o->s) || outbox__has(o, row->id))
+        return; /* stays in the outbox until the next connect */
+    snprintf(suffix, sizeof(suffix), "events/%s", row->channel);
+    north__topic(o->s, topic, sizeof(topic), suffix);
+    if (north__publish(o->s, topic, row->payload, strlen(row->payload), 1, 0, (uint64_t)row->id,
+                       err, sizeof(err)) != 0) {
+        gw_log_debug("mqtt", "%s", err);
+        return;
+    }
+    outbox__add(o, row->id);
+}
+
+size_t north__outbox_inflight(const north_outbox_t *o)
+{
+    return o ? o->ninflight : 0;
+}
+
+void north__outbox_free(north_outbox_t *o)
+{
+    if (!o)
+        return;
+    free(o->inflight);
+    free(o);
+}

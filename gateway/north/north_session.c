@@ -1,0 +1,338 @@
+/*
+ * north_session.c: the MQTT session (north_int.h): connect with the last
+ * will, reconnect with exponential backoff and jitter, and route what paho's
+ * threads report (connected, lost, delivered, failed, a message) to the
+ * handlers the parts registered. Topics are "<prefix>/<site>/<suffix>"
+ * (docs/mqtt.md). Loop thread only; paho's callbacks only enqueue
+ * (protocols/mqtt/mq_client.c).
+ */
+#include "gateway/base/gw_log.h"
+#include "gateway/north/north_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define SESSION_HANDLERS_MAX 8
+
+struct north_session {
+    uv_loop_t *loop;
+    gw_queue_t *inq;
+    const gw_core_t *core;
+    mq_client_t *mq; /* NULL while stopped */
+    uv_timer_t retry_timer;
+    int backoff_ms;
+    int failures; /* consecutive failed connects, for log throttling */
+    north_handler_t handlers[SESSION_HANDLERS_MAX];
+    size_t nhandlers;
+    uint64_t connects, delivered, publish_failed;
+};
+
+static const gw_config_t *session__cfg(const north_session_t *s)
+{
+    return gw_core_config(s->core);
+}
+
+int north__session_create(north_session_t **out, uv_loop_t *loop, gw_queue_t *inq,
+                          const gw_core_t *core)
+{
+    north_session_t *s = calloc(1, sizeof(*s));
+
+    *out = NULL;
+    if (!s)
+        return GW_ENOMEM;
+    s->loop = loop;
+    s->inq = inq;
+    s->core = core;
+    uv_timer_init(loop, &s->retry_timer);
+    s->retry_timer.data = s;
+    *out = s;
+    return 0;
+}
+
+void north__session_on(north_session_t *s, const north_handler_t *h)
+{
+    if (s->nhandlers < SESSION_HANDLERS_MAX)
+        s->handlers[s->nhandlers++] = *h;
+}
+
+void north__session_free(north_session_t *s)
+{
+    free(s);
+}
+
+int north__session_active(const north_session_t *s)
+{
+    return s && s->mq != NULL;
+}
+
+int north__session_connected(const north_session_t *s)
+{
+    return s && s->mq && mq_is_connected(s->mq);
+}
+
+void north__session_counts(const north_session_t *s, uint64_t *connects, uint64_t *delivered,
+                           uint64_t *failed)
+{
+    *connects = s ? s->connects : 0;
+    *delivered = s ? s->delivered : 0;
+    *failed = s ? s->publish_failed : 0;
+}
+
+/* ---- publishing --------------------------------------------------------- */
+
+void north__topic(const north_session_t *s, char *buf, size_t len, const char *suffix)
+{
+    const gw_config_t *c = session__cfg(s);
+    snprintf(buf, len, "%s/%s/%s", c->mqtt.prefix, c->site_id, suffix);
+}
+
+int north__publish(north_session_t *s, const char *topic, const char *payload, size_t len, int qos,
+                   int retain, uint64_t tag, char *err, size_t errlen)
+{
+    if (!s->mq) {
+        snprintf(err, errlen, "mqtt: not started");
+        return GW_ESTATE;
+    }
+    return mq_publish(s->mq, topic, payload, len, qos, retain, tag, err, errlen);
+}
+
+void north__publish_json(north_session_t *s, const char *suffix, const cJSON *obj, int qos,
+                         int retain)
+{
+    char topic[384], err[160];
+    char *text;
+
+    if (!north__session_connected(s))
+        return;
+    north__topic(s, topic, sizeof(topic), suffix);
+    text = cJSON_PrintUnformatted(obj);
+    if (!text)
+        return;
+    if (mq_publish(s->mq, topic, text, strlen(text), qos, retain, 0, err, sizeof(err)) != 0)
+        gw_log_debug("gw", "%s", err);
+    free(text);
+}
+
+int north__subscribe(north_session_t *s, const char *topic, int qos, char *err, size_t errlen)
+{
+    if (!s->mq) {
+        snprintf(err, errlen, "mqtt: not started");
+        return GW_ESTATE;
+    }
+    return mq_subscribe(s->mq, topic, qos, err, errlen);
+}
+
+/* ---- connecting --------------------------------------------------------- */
+
+static void session__retry_cb(uv_timer_t *t);
+
+static void session__schedule_retry(north_session_t *s)
+{
+    const gw_mqtt_cfg_t *q = &session__cfg(s)->mqtt;
+    unsigned r = 0;
+    int ms;
+
+    if (!s->mq)
+        return;
+    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : q->reconnect_min_ms;
+    if (s->backoff_ms > q->reconnect_max_ms)
+        s->backoff_ms = q->reconnect_max_ms;
+    if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+        r = (unsigned)rand();
+    /* jitter +-25 %: a fleet of gateways does not storm a restarted broker */
+    ms = s->backoff_ms - s->backoff_ms / 4 + (int)(r % (unsigned)(s->backoff_ms / 2 + 1));
+    uv_timer_start(&s->retry_timer, session__retry_cb, (uint64_t)ms, 0);
+}
+
+static void session__connect(north_session_t *s)
+{
+    char err[256];
+    if (mq_connect(s->mq, err, sizeof(err)) != 0) {
+        /* like a failed connect: warn once, then debug until it recovers */
+        gw_log(s->failures++ == 0 ? GW_LOG_WARN : GW_LOG_DEBUG, "mqtt", "%s", err);
+        session__schedule_retry(s);
+    }
+}
+
+static void session__retry_cb(uv_timer_t *t)
+{
+    north_session_t *s = t->data;
+    if (s->mq && !mq_is_connected(s->mq))
+        session__connect(s);
+}
+
+static int session__read_password(const gw_mqtt_cfg_t *q, char *buf, size_t len, char *err,
+                                  size_t errlen)
+{
+    const char *env = getenv("PLANTROOM_MQTT_PASSWORD");
+    FILE *f;
+
+    buf[0] = '\0';
+    if (env) {
+        snprintf(buf, len, "%s", env);
+        return 0;
+    }
+    if (!q->password_file[0])
+        return 0;
+    f = fopen(q->password_file, "r");
+    if (!f) {
+        snprintf(err, errlen, "mqtt.password_file %s: %s", q->password_file, strerror(errno));
+        return GW_EIO;
+    }
+    if (!fgets(buf, (int)len, f))
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+int north__session_start(north_session_t *s, char *err, size_t errlen)
+{
+    const gw_config_t *c = session__cfg(s);
+    char will_topic[384], will[256], password[256];
+    int rc;
+
+    rc = session__read_password(&c->mqtt, password, sizeof(password), err, errlen);
+    if (rc != 0)
+        return rc;
+    north__topic(s, will_topic, sizeof(will_topic), "status");
+    snprintf(will, sizeof(will), "{\"v\":1,\"status\":\"offline\",\"site\":\"%s\",\"ts\":null}",
+             c->site_id);
+    mq_cfg_t mc = {
+        .uri = c->mqtt.uri,
+        .client_id = c->mqtt.client_id,
+        .username = c->mqtt.username[0] ? c->mqtt.username : NULL,
+        .password = password[0] ? password : NULL,
+        .keepalive_s = c->mqtt.keepalive_s,
+        .connect_timeout_s = 10,
+        .will_topic = will_topic,
+        .will_payload = will,
+        .will_retain = 1,
+        .version = c->mqtt.version,
+        .ca_file = c->mqtt.ca_file[0] ? c->mqtt.ca_file : NULL,
+        .cert_file = c->mqtt.cert_file[0] ? c->mqtt.cert_file : NULL,
+        .key_file = c->mqtt.key_file[0] ? c->mqtt.key_file : NULL,
+        .tls_verify = c->mqtt.tls_verify,
+    };
+    rc = mq_create(&s->mq, &mc, s->inq, err, errlen);
+    memset(password, 0, sizeof(password));
+    if (rc != 0)
+        return rc;
+    s->backoff_ms = 0;
+    gw_log_info("mqtt", "connecting to %s as %s (MQTT %s%s)", c->mqtt.uri, c->mqtt.client_id,
+                c->mqtt.version == 5 ? "5" : "3.1.1", c->mqtt.tls ? ", TLS" : "");
+    session__connect(s);
+    return 0;
+}
+
+static void session__down(north_session_t *s)
+{
+    for (size_t i = 0; i < s->nhandlers; i++) {
+        if (s->handlers[i].disconnected)
+            s->handlers[i].disconnected(s->handlers[i].arg);
+    }
+}
+
+void north__session_halt(north_session_t *s)
+{
+    if (!s || !s->mq)
+        return;
+    uv_timer_stop(&s->retry_timer);
+    session__down(s);
+}
+
+void north__session_close(north_session_t *s)
+{
+    if (!s || !s->mq)
+        return;
+    uv_timer_stop(&s->retry_timer);
+    if (mq_is_connected(s->mq)) {
+        mq_disconnect(s->mq, 2000);
+        gw_log_info("mqtt", "disconnected");
+    }
+    mq_destroy(s->mq);
+    s->mq = NULL;
+}
+
+/* ---- events from paho's threads ---------------------------------------- */
+
+static void session__connected(north_session_t *s)
+{
+    gw_log_notice("mqtt", "connected to %s", session__cfg(s)->mqtt.uri);
+    s->backoff_ms = 0;
+    s->failures = 0;
+    s->connects++;
+    for (size_t i = 0; i < s->nhandlers; i++) {
+        if (s->handlers[i].connected)
+            s->handlers[i].connected(s->handlers[i].arg);
+    }
+}
+
+static void session__lost(north_session_t *s, const mq_event_t *ev, int failed_connect)
+{
+    /* First failure at warn, the rest at debug until it recovers. */
+    gw_log(s->failures++ == 0 ? GW_LOG_WARN : GW_LOG_DEBUG, "mqtt", "%s: %s",
+           failed_connect ? "connect failed" : "connection lost", ev->err);
+    session__down(s);
+    session__schedule_retry(s);
+}
+
+/* A delivery result goes to the handler whose tag bits it carries, or to
+ * the one that claims the untagged rest. */
+static void session__delivered(north_session_t *s, const mq_event_t *ev, int ok)
+{
+    const north_handler_t *rest = NULL;
+
+    if (ok)
+        s->delivered++;
+    else
+        s->publish_failed++;
+    for (size_t i = 0; i < s->nhandlers; i++) {
+        const north_handler_t *h = &s->handlers[i];
+        if (!h->delivered)
+            continue;
+        if (h->tags & ev->tag) {
+            h->delivered(h->arg, ev->tag, ok, ev->err);
+            return;
+        }
+        if (!h->tags && !rest)
+            rest = h;
+    }
+    if (rest)
+        rest->delivered(rest->arg, ev->tag, ok, ev->err);
+}
+
+static void session__message(north_session_t *s, const mq_message_t *m)
+{
+    for (size_t i = 0; i < s->nhandlers; i++) {
+        if (s->handlers[i].message && s->handlers[i].message(s->handlers[i].arg, m))
+            return;
+    }
+}
+
+void north__session_event(north_session_t *s, const gw_msg_t *m)
+{
+    const mq_event_t *ev = (const mq_event_t *)m;
+
+    switch (m->kind) {
+    case MQ_EV_CONNECTED:
+        session__connected(s);
+        break;
+    case MQ_EV_CONNECT_FAILED:
+    case MQ_EV_CONNECTION_LOST:
+        session__lost(s, ev, m->kind == MQ_EV_CONNECT_FAILED);
+        break;
+    case MQ_EV_DELIVERED:
+        session__delivered(s, ev, 1);
+        break;
+    case MQ_EV_PUBLISH_FAILED:
+        session__delivered(s, ev, 0);
+        break;
+    case MQ_EV_MESSAGE:
+        session__message(s, (const mq_message_t *)m);
+        break;
+    }
+}

@@ -1,0 +1,480 @@
+/*
+ * svc_control.c: the control socket's transport (gw_control.h): a uv_pipe
+ * listener on the loop, line framing, and dispatch of each line to the
+ * command table given at start (svc_commands.c has the daemon's).
+ *
+ * Each connection buffers what it reads until a newline and answers each
+ * line in order. A deferred answer (gw_control_defer) stops reading on that
+ * connection until it is given, so answers stay in order and a client
+ * cannot pile up requests meanwhile. On EOF the connection ends once every
+ * answer is written (uv_shutdown); on a read error at once; a line longer
+ * than GW_CONTROL_LINE_MAX is refused and ends it. Writes own their buffer
+ * until their callback. A deferred call pending when the daemon stops is
+ * not answered.
+ */
+#include "gateway/base/gw_log.h"
+#include "gateway/base/gw_types.h"
+#include "gateway/service/gw_control.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* One client. While an answer is deferred (pending), further lines wait in
+ * buf, so answers keep the order of requests. A connection that closes
+ * while an answer is pending detaches it (call->conn = NULL), so that
+ * gw_control_finish drops the answer. */
+typedef struct ctl__conn {
+    uv_pipe_t pipe;
+    gw_control_t *ctl; /* NULL once the listener is gone */
+    const gw_control_cmd_t *cmds;
+    void *ctx;
+    struct ctl__conn *next;
+    char *buf;
+    size_t len, cap;
+    gw_control_call_t *pending; /* the deferred call, or NULL */
+    int eof;                    /* the client sent all it will: end after the answers */
+} ctl__conn_t;
+
+/* A request being answered: on the stack while the handler runs; copied to
+ * the heap by gw_control_defer. */
+struct gw_control_call {
+    ctl__conn_t *conn; /* NULL: no client to answer (it left) */
+    int deferred;
+};
+
+struct gw_control {
+    uv_pipe_t server;
+    const gw_control_cmd_t *cmds; /* NULL name ends it */
+    void *ctx;                    /* handed to every handler */
+    ctl__conn_t *conns;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+static char *ctl__print_line(cJSON *o)
+{
+    char *text = cJSON_PrintUnformatted(o);
+    char *line;
+    size_t n;
+
+    if (!text)
+        return NULL;
+    n = strlen(text);
+    line = realloc(text, n + 2);
+    if (!line) {
+        free(text);
+        return NULL;
+    }
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    return line;
+}
+
+/* {"ok":true,"result":result} or {"ok":false,"error":err}; takes result. */
+static char *ctl__answer_line(int rc, cJSON *result, const char *err)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *line;
+
+    cJSON_AddBoolToObject(o, "ok", rc == 0);
+    if (rc == 0) {
+        cJSON_AddItemToObject(o, "result", result ? result : cJSON_CreateObject());
+    } else {
+        cJSON_Delete(result);
+        cJSON_AddStringToObject(o, "error", err && *err ? err : gw_strerror(rc));
+    }
+    line = ctl__print_line(o);
+    cJSON_Delete(o);
+    return line;
+}
+
+/* Run one request line; the answer line, or NULL when deferred (or out of
+ * memory: *oom set). */
+static char *ctl__handle(const gw_control_cmd_t *cmds, void *ctx, gw_control_call_t *call,
+                         const char *line, size_t len, int *oom)
+{
+    cJSON *req = cJSON_ParseWithLength(line, len);
+    const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
+    const gw_control_cmd_t *c = cmds;
+    char err[512] = "";
+    cJSON *res;
+    char *out;
+    int rc;
+
+    *oom = 0;
+    if (!cJSON_IsObject(req) || !cJSON_IsString(cmd)) {
+        cJSON_Delete(req);
+        snprintf(err, sizeof(err), "a request is a JSON object with a string \"cmd\", on one line");
+        goto out_error;
+    }
+    while (c->name && strcmp(c->name, cmd->valuestring) != 0)
+        c++;
+    if (!c->name) {
+        snprintf(err, sizeof(err), "unknown command \"%s\" (", cmd->valuestring);
+        for (c = cmds; c->name; c++)
+            snprintf(err + strlen(err), sizeof(err) - strlen(err), "%s%s", c == cmds ? "" : ", ",
+                     c->name);
+        snprintf(err + strlen(err), sizeof(err) - strlen(err), ")");
+        cJSON_Delete(req);
+        goto out_error;
+    }
+    res = cJSON_CreateObject();
+    rc = c->fn(ctx, req, res, call, err, sizeof(err));
+    cJSON_Delete(req);
+    if (rc == GW_CONTROL_LATER) {
+        cJSON_Delete(res);
+        return NULL;
+    }
+    out = ctl__answer_line(rc, res, err);
+    *oom = out == NULL;
+    return out;
+
+out_error:
+    out = ctl__answer_line(GW_EINVAL, NULL, err);
+    *oom = out == NULL;
+    return out;
+}
+
+char *gw_control_handle(const gw_control_cmd_t *cmds, void *ctx, const char *line, size_t len)
+{
+    gw_control_call_t call = {NULL, 0};
+    int oom;
+    char *out = ctl__handle(cmds, ctx, &call, line, len, &oom);
+
+    /* No connection to answer later: a deferring command cannot run here. */
+    return out || oom ? out : ctl__answer_line(GW_ESTATE, NULL, "cannot defer here");
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void ctl__conn_free(ctl__conn_t *c)
+{
+    free(c->buf);
+    free(c);
+}
+
+static void ctl__conn_close_cb(uv_handle_t *h)
+{
+    ctl__conn_t *c = h->data;
+
+    if (c->ctl) {
+        for (ctl__conn_t **p = &c->ctl->conns; *p; p = &(*p)->next) {
+            if (*p == c) {
+                *p = c->next;
+                break;
+            }
+        }
+    }
+    if (c->pending)
+        c->pending->conn = NULL; /* gw_control_finish will find nobody */
+    ctl__conn_free(c);
+}
+
+static void ctl__conn_close(ctl__conn_t *c)
+{
+    if (!uv_is_closing((uv_handle_t *)&c->pipe))
+        uv_close((uv_handle_t *)&c->pipe, ctl__conn_close_cb);
+}
+
+static void ctl__shutdown_cb(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    ctl__conn_close(req->data);
+    free(req);
+}
+
+/* The client has sent everything and every answer is queued: end the
+ * connection once the queued answers are written (uv_close would drop them). */
+static void ctl__conn_end(ctl__conn_t *c)
+{
+    uv_shutdown_t *req;
+
+    if (uv_is_closing((uv_handle_t *)&c->pipe))
+        return;
+    req = malloc(sizeof(*req));
+    if (!req) {
+        ctl__conn_close(c);
+        return;
+    }
+    req->data = c;
+    if (uv_shutdown(req, (uv_stream_t *)&c->pipe, ctl__shutdown_cb) != 0) {
+        free(req);
+        ctl__conn_close(c);
+    }
+}
+
+static void ctl__write_cb(uv_write_t *w, int status)
+{
+    (void)status;
+    free(w->data);
+    free(w);
+}
+
+static void ctl__send(ctl__conn_t *c, char *line)
+{
+    uv_write_t *w;
+    uv_buf_t b;
+
+    if (!line) {
+        ctl__conn_close(c);
+        return;
+    }
+    if (uv_is_closing((uv_handle_t *)&c->pipe)) {
+        free(line);
+        return;
+    }
+    w = malloc(sizeof(*w));
+    if (!w) {
+        free(line);
+        ctl__conn_close(c);
+        return;
+    }
+    w->data = line;
+    b = uv_buf_init(line, (unsigned)strlen(line));
+    if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, ctl__write_cb) != 0) {
+        free(line);
+        free(w);
+        ctl__conn_close(c);
+    }
+}
+
+/* Answer the complete lines in c->buf, in order, until one is deferred. */
+static void ctl__process(ctl__conn_t *c)
+{
+    char *nl;
+
+    while (!c->pending && !uv_is_closing((uv_handle_t *)&c->pipe) &&
+           (nl = memchr(c->buf, '\n', c->len))) {
+        size_t linelen = (size_t)(nl - c->buf);
+        if (linelen > GW_CONTROL_LINE_MAX)
+            break; /* refused below, like an unterminated one */
+        if (linelen > 0) {
+            gw_control_call_t call = {c, 0};
+            int oom;
+            char *out = ctl__handle(c->cmds, c->ctx, &call, c->buf, linelen, &oom);
+            if (out || oom)
+                ctl__send(c, out);
+        }
+        memmove(c->buf, nl + 1, c->len - linelen - 1);
+        c->len -= linelen + 1;
+    }
+    if (c->pending) {
+        /* Back-pressure: read no more until the deferred answer is out. */
+        uv_read_stop((uv_stream_t *)&c->pipe);
+        return;
+    }
+    if (c->len > GW_CONTROL_LINE_MAX) {
+        uv_read_stop((uv_stream_t *)&c->pipe);
+        c->len = 0;
+        ctl__send(c, ctl__answer_line(GW_EINVAL, NULL, "request line too long"));
+        ctl__conn_end(c);
+    } else if (c->eof && !c->pending) {
+        ctl__conn_end(c);
+    }
+}
+
+static void ctl__alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void ctl__read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+gw_control_call_t *gw_control_defer(gw_control_call_t *call)
+{
+    gw_control_call_t *k;
+
+    if (!call || !call->conn || call->conn->pending)
+        return NULL;
+    k = malloc(sizeof(*k));
+    if (!k)
+        return NULL;
+    *k = *call;
+    k->deferred = 1;
+    call->conn->pending = k;
+    return k;
+}
+
+void gw_control_finish(gw_control_call_t *call, int rc, cJSON *result, const char *err)
+{
+    ctl__conn_t *c = call->conn;
+
+    if (!c) { /* the client left meanwhile */
+        cJSON_Delete(result);
+        free(call);
+        return;
+    }
+    c->pending = NULL;
+    free(call);
+    ctl__send(c, ctl__answer_line(rc, result, err));
+    ctl__process(c); /* lines that waited behind this answer */
+    if (!c->pending && !c->eof && !uv_is_closing((uv_handle_t *)&c->pipe))
+        uv_read_start((uv_stream_t *)&c->pipe, ctl__alloc_cb, ctl__read_cb);
+}
+
+static void ctl__alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    ctl__conn_t *c = h->data;
+    size_t want = c->len + (suggested < 4096 ? 4096 : suggested);
+
+    if (want > c->cap) {
+        char *n = realloc(c->buf, want);
+        if (!n) {
+            *buf = uv_buf_init(NULL, 0);
+            return;
+        }
+        c->buf = n;
+        c->cap = want;
+    }
+    *buf = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
+}
+
+static void ctl__read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    ctl__conn_t *c = s->data;
+
+    (void)buf;
+    if (n == UV_EOF) {
+        /* Half-closed: answer what was asked (also deferred), then end. */
+        uv_read_stop(s);
+        c->eof = 1;
+        ctl__process(c);
+        return;
+    }
+    if (n < 0) {
+        ctl__conn_close(c);
+        return;
+    }
+    c->len += (size_t)n;
+    ctl__process(c);
+}
+
+static void ctl__connection_cb(uv_stream_t *server, int status)
+{
+    gw_control_t *ctl = server->data;
+    ctl__conn_t *c;
+
+    if (status < 0)
+        return;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return;
+    uv_pipe_init(server->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    c->ctl = ctl;
+    c->cmds = ctl->cmds;
+    c->ctx = ctl->ctx;
+    if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+        uv_close((uv_handle_t *)&c->pipe, ctl__conn_close_cb);
+        return;
+    }
+    c->next = ctl->conns;
+    ctl->conns = c;
+    uv_read_start((uv_stream_t *)&c->pipe, ctl__alloc_cb, ctl__read_cb);
+}
+
+/* ---- listener ----------------------------------------------------------- */
+
+/* Remove a socket file nobody answers on; GW_EEXIST if someone does. */
+static int ctl__clear_stale(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct stat st;
+    int fd, rc;
+
+    if (lstat(path, &st) != 0)
+        return 0;
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "control socket %s: exists and is not a socket", path);
+        return GW_EEXIST;
+    }
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "control socket: %s", strerror(errno));
+        return GW_EIO;
+    }
+    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    close(fd);
+    if (rc == 0) {
+        snprintf(err, errlen,
+                 "control socket %s answers: another plantroomd runs on this state directory",
+                 path);
+        return GW_EEXIST;
+    }
+    unlink(path);
+    return 0;
+}
+
+static void ctl__server_close_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+int gw_control_start(gw_control_t **out, uv_loop_t *loop, const gw_control_cmd_t *cmds, void *ctx,
+                     const char *path, const char *group, char *err, size_t errlen)
+{
+    gw_control_t *c;
+    struct group *gr = NULL;
+    int rc;
+
+    *out = NULL;
+    if (strlen(path) >= sizeof(c->path)) {
+        snprintf(err, errlen, "control socket %s: path too long", path);
+        return GW_EINVAL;
+    }
+    if (group && *group && !(gr = getgrnam(group))) {
+        snprintf(err, errlen, "control.group: no group named \"%s\"", group);
+        return GW_EINVAL;
+    }
+    rc = ctl__clear_stale(path, err, errlen);
+    if (rc != 0)
+        return rc;
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        snprintf(err, errlen, "control socket: out of memory");
+        return GW_ENOMEM;
+    }
+    c->cmds = cmds;
+    c->ctx = ctx;
+    snprintf(c->path, sizeof(c->path), "%s", path);
+    uv_pipe_init(loop, &c->server, 0);
+    c->server.data = c;
+    rc = uv_pipe_bind(&c->server, path);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&c->server, 64, ctl__connection_cb);
+    if (rc != 0) {
+        snprintf(err, errlen, "control socket %s: %s", path, uv_strerror(rc));
+        goto out_close;
+    }
+    /* Group-restricted: the daemon's user and the socket's group only. */
+    if (chmod(path, 0660) != 0 || (gr && chown(path, (uid_t)-1, gr->gr_gid) != 0)) {
+        rc = -errno;
+        snprintf(err, errlen, "control socket %s: cannot set mode/group: %s", path,
+                 strerror(errno));
+        unlink(path);
+        goto out_close;
+    }
+    gw_log_info("control", "listening on %s", path);
+    *out = c;
+    return 0;
+
+out_close:
+    uv_close((uv_handle_t *)&c->server, ctl__server_close_cb);
+    return rc;
+}
+
+void gw_control_close(gw_control_t *c)
+{
+    if (!c)
+        return;
+    for (ctl__conn_t *k = c->conns; k; k = k->next) {
+        k->ctl = NULL;
+        ctl__conn_close(k);
+    }
+    c->conns = NULL;
+    unlink(c->path);
+    uv_close((uv_handle_t *)&c->server, ctl__server_close_cb);
+}
