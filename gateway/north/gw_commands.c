@@ -17,7 +17,7 @@
  * setpoint is a Modbus write through the bus thread (gw__point_write),
  * answered when the device answered.
  */
-#include "gateway/config/gw_config_int.h"
+#include "gateway/config/gw_config.h"
 #include "gateway/gw_daemon_int.h"
 #include "gateway/base/gw_log.h"
 
