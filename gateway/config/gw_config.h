@@ -199,7 +199,7 @@ typedef struct gw_config {
      * (gw_config_ledger.c): handed to the ledger thread */
     ledger_policy_t ledger_policy;
     /* notifications: hooks, recipients, groups, routes, quiet hours
-     * (gw_notify_cfg.h, gw_config_hooks.c) */
+     * (gw_config_hooks.h, gw_config_hooks.c) */
     gw_notify_cfg_t notify;
 } gw_config_t;
 

@@ -2,9 +2,10 @@
  * gw_config_int.h: internal to gateway/config/, the files that parse the
  * site config. Two layers, so that the calls between the files form no
  * circle:
- *   - gw_config_util.c: helpers every parser uses (names, paths; the
- *     lookups gw_config_device_index and gw_device_point_index of
- *     gw_config.h). It calls no other file of gateway/config/.
+ *   - gw_config_util.c: helpers the parsers share (names, paths, lists of
+ *     strings and priorities; the lookups gw_config_device_index and
+ *     gw_device_point_index of gw_config.h). It calls no other file of
+ *     gateway/config/.
  *   - gw_config_<section>.c: one section each (buses and devices, rules,
  *     mqtt, nbiot, ledger, control and metrics, notifications). They call
  *     the util only, never each other or the root.
@@ -29,6 +30,15 @@
 void gw__cfg_check_name(const char *name, const char *path, gw_errlist_t *el);
 /* dst = base/rel, unless rel is absolute or base empty. */
 void gw__cfg_resolve(char *dst, size_t len, const char *base, const char *rel);
+/* Read the array of strings obj[key] (at JSON path `path`) into dst: at
+ * most max rows of width bytes each. Returns the count (0 when absent);
+ * errors (not strings, too many, too long) are added to el. */
+int gw__cfg_strs(const cJSON *obj, const char *key, const char *path, char *dst, size_t width,
+                 int max, gw_errlist_t *el);
+/* The bit mask (bit per gw_priority_t) of the priority names listed in
+ * obj[key]; def when the key is absent. */
+unsigned gw__cfg_prios(const cJSON *obj, const char *key, const char *path, unsigned def,
+                       gw_errlist_t *el);
 
 /* ---- the sections, called by gw_config.c -------------------------------- */
 
