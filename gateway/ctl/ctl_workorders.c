@@ -250,116 +250,6 @@ static int ctl_print_json(const ledger_wo_t *wo, size_t n)
     return 0;
 }
 
-/* ---- shared helpers (ctl_ledger.h) --------------------------------------- */
-
-int ctl_open_ledger_rw(const ctl_global_t *g, ledger_t **lg)
-{
-    char err[512];
-    char *path;
-    int rc;
-
-    /* Resolve the path as every verb does, by opening read-only first. */
-    rc = ctl_open_ledger(g, lg);
-    if (rc < 0)
-        return rc;
-    path = strdup(ledger_path(*lg));
-    ledger_close(*lg);
-    *lg = NULL;
-    if (!path) {
-        fprintf(stderr, "plantroomctl: out of memory\n");
-        return GW_ENOMEM;
-    }
-    rc = ledger_open(lg, path, 0, err, sizeof(err));
-    if (rc < 0)
-        fprintf(stderr, "plantroomctl: %s\n", err);
-    free(path);
-    return rc;
-}
-
-int ctl_parse_time(const char *s, int64_t *ms)
-{
-    struct tm tm;
-    char *end;
-    long long n;
-    int utc = 0;
-    size_t len;
-    time_t t;
-
-    if (!s || !*s)
-        return -1;
-    len = strlen(s);
-    if (len >= 2 && (s[len - 1] == 'd' || s[len - 1] == 'h') && s[0] >= '0' && s[0] <= '9') {
-        errno = 0;
-        n = strtoll(s, &end, 10);
-        if (errno || end != s + len - 1 || n < 0 || n > 100000)
-            return -1;
-        *ms = ctl_now_ms() - n * (s[len - 1] == 'd' ? 86400000LL : 3600000LL);
-        return 0;
-    }
-    memset(&tm, 0, sizeof(tm));
-    end = strptime(s, "%Y-%m-%d", &tm);
-    if (!end)
-        return -1;
-    if (*end == 'T' || *end == ' ') {
-        char *e2 = strptime(end + 1, "%H:%M:%S", &tm);
-        if (!e2)
-            e2 = strptime(end + 1, "%H:%M", &tm);
-        if (!e2)
-            return -1;
-        end = e2;
-    }
-    if (*end == 'Z') {
-        utc = 1;
-        end++;
-    }
-    if (*end)
-        return -1;
-    tm.tm_isdst = -1;
-    t = utc ? timegm(&tm) : mktime(&tm);
-    if (t == (time_t)-1)
-        return -1;
-    *ms = (int64_t)t * 1000;
-    return 0;
-}
-
-int64_t ctl_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int ctl_exit_for(int rc)
-{
-    return rc == GW_EINVAL || rc == GW_ENOENT || rc == GW_ESTATE ? CTL_EXIT_USAGE : CTL_EXIT_FAIL;
-}
-
-FILE *ctl_open_out(const char *path)
-{
-    FILE *f;
-
-    if (!path)
-        return stdout;
-    f = fopen(path, "w");
-    if (!f)
-        fprintf(stderr, "plantroomctl: cannot write %s: %s\n", path, strerror(errno));
-    return f;
-}
-
-int ctl_close_out(FILE *f, const char *path)
-{
-    int bad = ferror(f) != 0;
-
-    if (f == stdout)
-        bad |= fflush(f) != 0;
-    else
-        bad |= fclose(f) != 0;
-    if (bad)
-        fprintf(stderr, "plantroomctl: writing %s failed\n", path ? path : "the output");
-    return bad ? -1 : 0;
-}
-
 /* ---- list and export ---------------------------------------------------- */
 
 /* Options of list and export. */
@@ -369,15 +259,6 @@ typedef struct ctl_list_opts {
     const char *format; /* export: csv or json */
     const char *out;    /* export: --out FILE */
 } ctl_list_opts_t;
-
-static int ctl_help(const char *verb)
-{
-    for (const ctl_command_t *c = ctl_cmds_workorders; c->noun; c++) {
-        if (strcmp(c->verb, verb) == 0)
-            printf("usage: plantroomctl workorders %s %s\n  %s\n", c->verb, c->options, c->summary);
-    }
-    return CTL_EXIT_OK;
-}
 
 /* Parse list/export options. Returns -1 to go on, else an exit status. */
 static int ctl_list_parse(ctl_global_t *g, int argc, char **argv, const char *verb,
@@ -407,7 +288,7 @@ static int ctl_list_parse(ctl_global_t *g, int argc, char **argv, const char *ve
                 0 &&
             (m = ctl_global_opt(g, argc, argv, &i)) == 0) {
             if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-                return ctl_help(verb);
+                return ctl_help("workorders", verb);
             return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
                                    argv[i]);
         }
@@ -715,7 +596,7 @@ static int ctl_wo_change(const ctl_change_t *c, ctl_global_t *g, int argc, char 
             continue;
         }
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return ctl_help(c->verb);
+            return ctl_help("workorders", c->verb);
         if (argv[i][0] == '-' && argv[i][1])
             return ctl_usage_error("unknown option %s", argv[i]);
         if (!ref)
@@ -799,7 +680,7 @@ static int ctl_wo_show(ctl_global_t *g, int argc, char **argv)
             continue;
         }
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return ctl_help("show");
+            return ctl_help("workorders", "show");
         if (argv[i][0] == '-' || ref)
             return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
                                    argv[i]);
