@@ -1,5 +1,9 @@
 /*
- * gw_config.c: load and validate the site configuration (gw_config.h).
+ * gw_config.c: load and validate the site configuration (gw_config.h): the
+ * root parser. It reads the top level, "site", "log" and the paths itself,
+ * calls the section parsers (gw_config_<section>.c) in order, and checks the
+ * references between sections at the end. The helpers the sections share
+ * are in gw_config_util.c, below both (gw_config_int.h).
  *
  * One function per section; each reads its keys through gw_json (typed,
  * bounded, path-naming errors) and rejects unknown keys, so a typo such as
@@ -12,38 +16,11 @@
 #include "gateway/config/gw_config_int.h"
 #include "gateway/base/gw_json.h"
 
-#include <ctype.h>
 #include <libgen.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* A name used in topics and fingerprints: letters, digits, '-', '_', '.'. */
-void gw__cfg_check_name(const char *name, const char *path, gw_errlist_t *el)
-{
-    if (!*name)
-        return;
-    for (const char *p = name; *p; p++) {
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') {
-            gw_errlist_add(el, path,
-                           "\"%s\": only letters, digits, '-', '_' and '.' are allowed "
-                           "(it is used in MQTT topics)",
-                           name);
-            return;
-        }
-    }
-}
-
-/* dst = base/rel unless rel is absolute. */
-void gw__cfg_resolve(char *dst, size_t len, const char *base, const char *rel)
-{
-    if (rel[0] == '/' || !base || !*base)
-        snprintf(dst, len, "%s", rel);
-    else
-        snprintf(dst, len, "%s/%s", base, rel);
-}
 
 static const char *const site_keys[] = {"id", "name", NULL};
 
@@ -316,24 +293,6 @@ void gw_config_free(gw_config_t *cfg)
     free(cfg->rules);
     gw__cfg_notify_free(&cfg->notify);
     free(cfg);
-}
-
-int gw_config_device_index(const gw_config_t *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->ndevices; i++) {
-        if (strcmp(cfg->devices[i].name, name) == 0)
-            return (int)i;
-    }
-    return -1;
-}
-
-int gw_device_point_index(const gw_device_cfg_t *dev, const char *name)
-{
-    for (size_t i = 0; i < dev->npoints; i++) {
-        if (strcmp(dev->points[i].name, name) == 0)
-            return (int)i;
-    }
-    return -1;
 }
 
 int gw_rule_cfg_equal(const gw_rule_cfg_t *a, const gw_rule_cfg_t *b)

@@ -84,6 +84,12 @@ enum {
     GW_CMD_SETPOINT = 16
 };
 
+/* GW_CMD_* bit of a command verb ("ack", "assign", "start", "resolve",
+ * "setpoint"), or 0. The config (mqtt.commands.senders) and the command
+ * handler (gateway/north/gw_commands.c) both name verbs this way. Defined
+ * in gw_config_mqtt.c. */
+unsigned gw__cmd_verb_bit(const char *verb);
+
 typedef struct gw_mqtt_tel_override {
     char device[GW_NAME_MAX];
     char point[DRV_NAME_MAX]; /* "": every point of the device */
@@ -193,7 +199,7 @@ typedef struct gw_config {
      * (gw_config_ledger.c): handed to the ledger thread */
     ledger_policy_t ledger_policy;
     /* notifications: hooks, recipients, groups, routes, quiet hours
-     * (gw_notify_cfg.h, gw_config_hooks.c) */
+     * (gw_config_hooks.h, gw_config_hooks.c) */
     gw_notify_cfg_t notify;
 } gw_config_t;
 

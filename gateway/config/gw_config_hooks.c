@@ -1,10 +1,10 @@
 /*
  * gw_config_hooks.c: the notification sections of the site config: "hooks",
- * "recipients", "groups", "routes" and "quiet_hours" (gw_notify_cfg.h; keys
- * in docs/configuration.md, behaviour in docs/hooks.md). Names are checked
- * for uniqueness and every reference (a recipient's hook, a group's members
- * and escalation, a route's groups) is resolved to an index here, so the
- * notifier never meets a dangling name.
+ * "recipients", "groups", "routes", "quiet_hours" and "inhibit_rules"
+ * (gw_config_hooks.h; keys in docs/configuration.md, behaviour in
+ * docs/hooks.md). Names are checked for uniqueness and every reference (a
+ * recipient's hook, a group's members and escalation, a route's groups) is
+ * resolved to an index here, so the notifier never meets a dangling name.
  */
 #include "gateway/config/gw_config_int.h"
 #include "gateway/base/gw_json.h"
@@ -15,42 +15,6 @@
 #include <sys/stat.h>
 
 static const char *const cfgh__days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-
-/* Read an array of strings obj[key] into dst (n rows of width bytes).
- * Returns the count (0 when absent). */
-static int cfgh__strs(const cJSON *obj, const char *key, const char *path, char *dst, size_t width,
-                      int max, gw_errlist_t *el)
-{
-    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(obj, key), *it;
-    char p[256];
-    int n = 0;
-
-    if (!arr)
-        return 0;
-    gw_json_path_key(p, sizeof(p), path, key);
-    if (!cJSON_IsArray(arr)) {
-        gw_errlist_add(el, p, "must be an array of strings");
-        return 0;
-    }
-    cJSON_ArrayForEach(it, arr)
-    {
-        if (!cJSON_IsString(it)) {
-            gw_errlist_add(el, p, "must be an array of strings");
-            return n;
-        }
-        if (n == max) {
-            gw_errlist_add(el, p, "at most %d entries", max);
-            return n;
-        }
-        if (strlen(it->valuestring) >= width) {
-            gw_errlist_add(el, p, "\"%s\" is longer than %zu bytes", it->valuestring, width - 1);
-            continue;
-        }
-        snprintf(dst + (size_t)n * width, width, "%s", it->valuestring);
-        n++;
-    }
-    return n;
-}
 
 /* Read an object of string values into kvs. Returns the count. */
 static int cfgh__kvs(const cJSON *obj, const char *key, const char *path, gw_kv_t *kvs,
@@ -85,28 +49,6 @@ static int cfgh__kvs(const cJSON *obj, const char *key, const char *path, gw_kv_
         n++;
     }
     return n;
-}
-
-/* Bit mask of priority names in obj[key]; def when absent. */
-static unsigned cfgh__prios(const cJSON *obj, const char *key, const char *path, unsigned def,
-                            gw_errlist_t *el)
-{
-    char names[4][16], p[256];
-    unsigned mask = 0;
-    gw_priority_t pr;
-    int n;
-
-    if (!cJSON_GetObjectItemCaseSensitive(obj, key))
-        return def;
-    n = cfgh__strs(obj, key, path, &names[0][0], sizeof(names[0]), 4, el);
-    for (int i = 0; i < n; i++) {
-        if (gw_priority_parse(names[i], &pr) != 0)
-            gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, key),
-                           "must list critical, high, medium or low, got \"%s\"", names[i]);
-        else
-            mask |= 1u << pr;
-    }
-    return mask;
 }
 
 /* Read the first line of a secret file into dst. */
@@ -144,7 +86,7 @@ static void cfgh__hook(gw_config_t *cfg, gw_hook_cfg_t *h, const cJSON *o, const
     if (strcmp(kind, "exec") == 0) {
         h->kind = GW_HOOK_EXEC;
         h->nargv =
-            cfgh__strs(o, "argv", path, &h->argv[0][0], sizeof(h->argv[0]), GW_HOOK_MAX_ARGS, el);
+            gw__cfg_strs(o, "argv", path, &h->argv[0][0], sizeof(h->argv[0]), GW_HOOK_MAX_ARGS, el);
         if (h->nargv == 0)
             gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "argv"),
                            "an exec hook needs a non-empty argv");
@@ -237,7 +179,7 @@ static void cfgh__group(gw_group_cfg_t *g, cfgh__names_t *members, const cJSON *
     gw_json_str(o, "name", path, g->name, sizeof(g->name), NULL, 1, el);
     gw__cfg_check_name(g->name, gw_json_path_key(p, sizeof(p), path, "name"), el);
     members->n =
-        cfgh__strs(o, "members", path, &members->names[0][0], GW_NOTIFY_NAME, GW_NOTIFY_MAX, el);
+        gw__cfg_strs(o, "members", path, &members->names[0][0], GW_NOTIFY_NAME, GW_NOTIFY_MAX, el);
     if (members->n == 0)
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "members"),
                        "a group needs at least one member");
@@ -262,15 +204,15 @@ static void cfgh__route(gw_route_cfg_t *r, cfgh__names_t *groups, const cJSON *o
     char p[256];
 
     gw_json_check_keys(o, path, route_keys, el);
-    r->priorities = cfgh__prios(o, "priorities", path, 0, el);
-    r->ncategories = cfgh__strs(o, "categories", path, &r->categories[0][0],
-                                sizeof(r->categories[0]), GW_NOTIFY_MAX, el);
-    r->nbuildings = cfgh__strs(o, "buildings", path, &r->buildings[0][0], sizeof(r->buildings[0]),
+    r->priorities = gw__cfg_prios(o, "priorities", path, 0, el);
+    r->ncategories = gw__cfg_strs(o, "categories", path, &r->categories[0][0],
+                                  sizeof(r->categories[0]), GW_NOTIFY_MAX, el);
+    r->nbuildings = gw__cfg_strs(o, "buildings", path, &r->buildings[0][0], sizeof(r->buildings[0]),
+                                 GW_NOTIFY_MAX, el);
+    r->ndevices = gw__cfg_strs(o, "devices", path, &r->devices[0][0], sizeof(r->devices[0]),
                                GW_NOTIFY_MAX, el);
-    r->ndevices =
-        cfgh__strs(o, "devices", path, &r->devices[0][0], sizeof(r->devices[0]), GW_NOTIFY_MAX, el);
     groups->n =
-        cfgh__strs(o, "groups", path, &groups->names[0][0], GW_NOTIFY_NAME, GW_NOTIFY_MAX, el);
+        gw__cfg_strs(o, "groups", path, &groups->names[0][0], GW_NOTIFY_NAME, GW_NOTIFY_MAX, el);
     if (groups->n == 0)
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "groups"),
                        "a route needs at least one group");
@@ -285,14 +227,14 @@ static void cfgh__inhibit(gw_inhibit_cfg_t *r, const cJSON *o, const char *path,
     char p[256];
 
     gw_json_check_keys(o, path, inhibit_keys, el);
-    r->nsource_rules = cfgh__strs(o, "source_rules", path, &r->source_rules[0][0],
-                                  sizeof(r->source_rules[0]), GW_NOTIFY_MAX, el);
-    r->nsource_devices = cfgh__strs(o, "source_devices", path, &r->source_devices[0][0],
-                                    sizeof(r->source_devices[0]), GW_NOTIFY_MAX, el);
-    r->ntarget_devices = cfgh__strs(o, "target_devices", path, &r->target_devices[0][0],
-                                    sizeof(r->target_devices[0]), GW_NOTIFY_MAX, el);
-    r->ntarget_rules = cfgh__strs(o, "target_rules", path, &r->target_rules[0][0],
-                                  sizeof(r->target_rules[0]), GW_NOTIFY_MAX, el);
+    r->nsource_rules = gw__cfg_strs(o, "source_rules", path, &r->source_rules[0][0],
+                                    sizeof(r->source_rules[0]), GW_NOTIFY_MAX, el);
+    r->nsource_devices = gw__cfg_strs(o, "source_devices", path, &r->source_devices[0][0],
+                                      sizeof(r->source_devices[0]), GW_NOTIFY_MAX, el);
+    r->ntarget_devices = gw__cfg_strs(o, "target_devices", path, &r->target_devices[0][0],
+                                      sizeof(r->target_devices[0]), GW_NOTIFY_MAX, el);
+    r->ntarget_rules = gw__cfg_strs(o, "target_rules", path, &r->target_rules[0][0],
+                                    sizeof(r->target_rules[0]), GW_NOTIFY_MAX, el);
     if (r->nsource_rules == 0)
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "source_rules"),
                        "an inhibit rule needs at least one source rule");
@@ -341,7 +283,7 @@ static void cfgh__quiet(gw_quiet_cfg_t *q, const cJSON *root, gw_errlist_t *el)
                            q->tz, zone);
     }
     if (cJSON_GetObjectItemCaseSensitive(o, "weekdays")) {
-        n = cfgh__strs(o, "weekdays", "quiet_hours", &days[0][0], sizeof(days[0]), 7, el);
+        n = gw__cfg_strs(o, "weekdays", "quiet_hours", &days[0][0], sizeof(days[0]), 7, el);
         for (int i = 0; i < n; i++) {
             int k = 0;
             while (k < 7 && strcmp(days[i], cfgh__days[k]) != 0)
@@ -356,11 +298,11 @@ static void cfgh__quiet(gw_quiet_cfg_t *q, const cJSON *root, gw_errlist_t *el)
         q->weekdays = 0x7f;
     }
     q->bypass_priorities =
-        cfgh__prios(o, "bypass_priorities", "quiet_hours", 1u << GW_PRIO_CRITICAL, el);
+        gw__cfg_prios(o, "bypass_priorities", "quiet_hours", 1u << GW_PRIO_CRITICAL, el);
     if (cJSON_GetObjectItemCaseSensitive(o, "bypass_categories")) {
         q->nbypass_categories =
-            cfgh__strs(o, "bypass_categories", "quiet_hours", &q->bypass_categories[0][0],
-                       sizeof(q->bypass_categories[0]), GW_NOTIFY_MAX, el);
+            gw__cfg_strs(o, "bypass_categories", "quiet_hours", &q->bypass_categories[0][0],
+                         sizeof(q->bypass_categories[0]), GW_NOTIFY_MAX, el);
     } else {
         snprintf(q->bypass_categories[0], sizeof(q->bypass_categories[0]), "fire");
         q->nbypass_categories = 1;
@@ -412,91 +354,99 @@ static void cfgh__dups(const char *key, const char *names, size_t stride, size_t
     }
 }
 
-void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
+/* Reads one element of a section; names is its row of the side table, or
+ * NULL when the section has none. */
+typedef void (*cfgh__elem_fn)(gw_config_t *cfg, void *elem, cfgh__names_t *names, const cJSON *o,
+                              const char *path, gw_errlist_t *el);
+
+static void cfgh__hook_fn(gw_config_t *cfg, void *e, cfgh__names_t *nm, const cJSON *o,
+                          const char *p, gw_errlist_t *el)
 {
-    gw_notify_cfg_t *n = &cfg->notify;
-    cfgh__names_t *gmembers = NULL, *rgroups = NULL;
+    (void)nm;
+    cfgh__hook(cfg, e, o, p, el);
+}
+
+static void cfgh__recipient_fn(gw_config_t *cfg, void *e, cfgh__names_t *nm, const cJSON *o,
+                               const char *p, gw_errlist_t *el)
+{
+    (void)cfg;
+    (void)nm;
+    cfgh__recipient(e, o, p, el);
+}
+
+static void cfgh__group_fn(gw_config_t *cfg, void *e, cfgh__names_t *nm, const cJSON *o,
+                           const char *p, gw_errlist_t *el)
+{
+    (void)cfg;
+    cfgh__group(e, nm, o, p, el);
+}
+
+static void cfgh__route_fn(gw_config_t *cfg, void *e, cfgh__names_t *nm, const cJSON *o,
+                           const char *p, gw_errlist_t *el)
+{
+    (void)cfg;
+    cfgh__route(e, nm, o, p, el);
+}
+
+static void cfgh__inhibit_fn(gw_config_t *cfg, void *e, cfgh__names_t *nm, const cJSON *o,
+                             const char *p, gw_errlist_t *el)
+{
+    (void)cfg;
+    (void)nm;
+    cfgh__inhibit(e, o, p, el);
+}
+
+/* Read the array section root[key]: returns its elements (elem_size bytes
+ * each; NULL when absent or on error) and counts them in *count. A
+ * non-object entry is reported and left zeroed, so that indexes match the
+ * JSON paths. When names is given, a side table with a row per element is
+ * allocated there for the names resolved later; without it (out of
+ * memory) the elements are not read. */
+static void *cfgh__section(gw_config_t *cfg, const cJSON *root, const char *key, size_t elem_size,
+                           size_t *count, cfgh__names_t **names, cfgh__elem_fn fn, gw_errlist_t *el)
+{
     const cJSON *it;
+    char *arr, p[128];
+    size_t n;
+
+    arr = cfgh__array(root, key, elem_size, &n, el);
+    if (!arr)
+        return NULL;
+    if (names)
+        *names = calloc(n + 1, sizeof(**names));
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, key))
+    {
+        gw_json_path_idx(p, sizeof(p), key, (int)*count);
+        if (!cJSON_IsObject(it))
+            gw_errlist_add(el, p, "must be an object");
+        else if (!names || *names)
+            fn(cfg, arr + *count * elem_size, names ? &(*names)[*count] : NULL, it, p, el);
+        (*count)++;
+    }
+    return arr;
+}
+
+/* A recipient's hook, by name. */
+static void cfgh__resolve_recipients(gw_notify_cfg_t *n, gw_errlist_t *el)
+{
     char p[128];
-    size_t i;
 
-    n->hooks = cfgh__array(root, "hooks", sizeof(*n->hooks), &i, el);
-    if (n->hooks) {
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "hooks"))
-        {
-            gw_json_path_idx(p, sizeof(p), "hooks", (int)n->nhooks);
-            if (!cJSON_IsObject(it))
-                gw_errlist_add(el, p, "must be an object");
-            else
-                cfgh__hook(cfg, &n->hooks[n->nhooks], it, p, el);
-            n->nhooks++;
-        }
-    }
-    n->recipients = cfgh__array(root, "recipients", sizeof(*n->recipients), &i, el);
-    if (n->recipients) {
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "recipients"))
-        {
-            gw_json_path_idx(p, sizeof(p), "recipients", (int)n->nrecipients);
-            if (!cJSON_IsObject(it))
-                gw_errlist_add(el, p, "must be an object");
-            else
-                cfgh__recipient(&n->recipients[n->nrecipients], it, p, el);
-            n->nrecipients++;
-        }
-    }
-    n->groups = cfgh__array(root, "groups", sizeof(*n->groups), &i, el);
-    if (n->groups) {
-        gmembers = calloc(i + 1, sizeof(*gmembers));
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "groups"))
-        {
-            gw_json_path_idx(p, sizeof(p), "groups", (int)n->ngroups);
-            if (!cJSON_IsObject(it))
-                gw_errlist_add(el, p, "must be an object");
-            else if (gmembers)
-                cfgh__group(&n->groups[n->ngroups], &gmembers[n->ngroups], it, p, el);
-            n->ngroups++;
-        }
-    }
-    n->routes = cfgh__array(root, "routes", sizeof(*n->routes), &i, el);
-    if (n->routes) {
-        rgroups = calloc(i + 1, sizeof(*rgroups));
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "routes"))
-        {
-            gw_json_path_idx(p, sizeof(p), "routes", (int)n->nroutes);
-            if (!cJSON_IsObject(it))
-                gw_errlist_add(el, p, "must be an object");
-            else if (rgroups)
-                cfgh__route(&n->routes[n->nroutes], &rgroups[n->nroutes], it, p, el);
-            n->nroutes++;
-        }
-    }
-    cfgh__quiet(&n->quiet, root, el);
-    n->inhibits = cfgh__array(root, "inhibit_rules", sizeof(*n->inhibits), &i, el);
-    if (n->inhibits) {
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "inhibit_rules"))
-        {
-            gw_json_path_idx(p, sizeof(p), "inhibit_rules", (int)n->ninhibits);
-            if (!cJSON_IsObject(it))
-                gw_errlist_add(el, p, "must be an object");
-            else
-                cfgh__inhibit(&n->inhibits[n->ninhibits], it, p, el);
-            n->ninhibits++;
-        }
-    }
-
-    /* Names unique, references resolved. */
-    cfgh__dups("hooks", n->hooks ? n->hooks[0].name : "", sizeof(*n->hooks), n->nhooks, el);
-    cfgh__dups("recipients", n->recipients ? n->recipients[0].name : "", sizeof(*n->recipients),
-               n->nrecipients, el);
-    cfgh__dups("groups", n->groups ? n->groups[0].name : "", sizeof(*n->groups), n->ngroups, el);
-    for (i = 0; i < n->nrecipients; i++) {
+    for (size_t i = 0; i < n->nrecipients; i++) {
         gw_recipient_cfg_t *r = &n->recipients[i];
         CFGH_FIND(n->hooks, n->nhooks, r->hook, r->hook_idx);
         snprintf(p, sizeof(p), "recipients[%zu].hook", i);
         if (r->hook_idx < 0 && r->hook[0])
             gw_errlist_add(el, p, "no hook named \"%s\" in hooks", r->hook);
     }
-    for (i = 0; gmembers && i < n->ngroups; i++) {
+}
+
+/* A group's members (recipients) and the group it escalates to. */
+static void cfgh__resolve_groups(gw_notify_cfg_t *n, const cfgh__names_t *gmembers,
+                                 gw_errlist_t *el)
+{
+    char p[128];
+
+    for (size_t i = 0; gmembers && i < n->ngroups; i++) {
         gw_group_cfg_t *g = &n->groups[i];
         snprintf(p, sizeof(p), "groups[%zu].members", i);
         for (int k = 0; k < gmembers[i].n; k++) {
@@ -518,7 +468,14 @@ void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
                 gw_errlist_add(el, p, "a group cannot escalate to itself");
         }
     }
-    for (i = 0; rgroups && i < n->nroutes; i++) {
+}
+
+/* A route's groups. */
+static void cfgh__resolve_routes(gw_notify_cfg_t *n, const cfgh__names_t *rgroups, gw_errlist_t *el)
+{
+    char p[128];
+
+    for (size_t i = 0; rgroups && i < n->nroutes; i++) {
         gw_route_cfg_t *r = &n->routes[i];
         snprintf(p, sizeof(p), "routes[%zu].groups", i);
         for (int k = 0; k < rgroups[i].n; k++) {
@@ -530,8 +487,40 @@ void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
                 r->groups[r->ngroups++] = idx;
         }
     }
+}
+
+/* Names unique, references resolved. */
+static void cfgh__resolve(gw_notify_cfg_t *n, const cfgh__names_t *gmembers,
+                          const cfgh__names_t *rgroups, gw_errlist_t *el)
+{
+    cfgh__dups("hooks", n->hooks ? n->hooks[0].name : "", sizeof(*n->hooks), n->nhooks, el);
+    cfgh__dups("recipients", n->recipients ? n->recipients[0].name : "", sizeof(*n->recipients),
+               n->nrecipients, el);
+    cfgh__dups("groups", n->groups ? n->groups[0].name : "", sizeof(*n->groups), n->ngroups, el);
+    cfgh__resolve_recipients(n, el);
+    cfgh__resolve_groups(n, gmembers, el);
+    cfgh__resolve_routes(n, rgroups, el);
     if (n->nroutes && !n->ngroups)
         gw_errlist_add(el, "routes", "routes need groups");
+}
+
+void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
+{
+    gw_notify_cfg_t *n = &cfg->notify;
+    cfgh__names_t *gmembers = NULL, *rgroups = NULL;
+
+    n->hooks =
+        cfgh__section(cfg, root, "hooks", sizeof(*n->hooks), &n->nhooks, NULL, cfgh__hook_fn, el);
+    n->recipients = cfgh__section(cfg, root, "recipients", sizeof(*n->recipients), &n->nrecipients,
+                                  NULL, cfgh__recipient_fn, el);
+    n->groups = cfgh__section(cfg, root, "groups", sizeof(*n->groups), &n->ngroups, &gmembers,
+                              cfgh__group_fn, el);
+    n->routes = cfgh__section(cfg, root, "routes", sizeof(*n->routes), &n->nroutes, &rgroups,
+                              cfgh__route_fn, el);
+    cfgh__quiet(&n->quiet, root, el);
+    n->inhibits = cfgh__section(cfg, root, "inhibit_rules", sizeof(*n->inhibits), &n->ninhibits,
+                                NULL, cfgh__inhibit_fn, el);
+    cfgh__resolve(n, gmembers, rgroups, el);
     free(gmembers);
     free(rgroups);
 }

@@ -1,5 +1,5 @@
 /*
- * gw_notify_cfg.h: the notification part of the site config: "hooks",
+ * gw_config_hooks.h: the notification part of the site config: "hooks",
  * "recipients", "groups", "routes", "quiet_hours" and "inhibit_rules" (parsed by
  * gw_config_hooks.c; keys in docs/configuration.md, behaviour in
  * docs/hooks.md). Immutable once loaded, like the rest of gw_config_t.
@@ -7,8 +7,8 @@
  * Secrets live here: recipients' phone numbers (address) and hooks' tokens
  * or passwords (secret, read from secret_file). Nothing may log them.
  */
-#ifndef PLANTROOM_GW_NOTIFY_CFG_H
-#define PLANTROOM_GW_NOTIFY_CFG_H
+#ifndef PLANTROOM_GW_CONFIG_HOOKS_H
+#define PLANTROOM_GW_CONFIG_HOOKS_H
 
 #include <limits.h>
 #include <stddef.h>

@@ -3,6 +3,14 @@
  * table row, exit codes and helpers. Each area (workorders, ...) keeps its
  * commands in its own file as a table ending in a NULL row, listed in
  * ctl_main.c's ctl_tables.
+ *
+ * The files form layers, so that no two call each other in a circle:
+ * ctl_main.c (dispatch) calls the areas (ctl_workorders.c, ctl_reports.c,
+ * ctl_status.c, ctl_replay.c), which call the shared helpers: the command
+ * line in ctl_util.c (options, usage, help) and the ledger in ctl_ledger.c
+ * (where it is, opening it, times, output files). The usage lists every
+ * command, yet the helpers must not reach up to the areas' tables: main
+ * hands them over with ctl_set_commands before it dispatches.
  */
 #ifndef PLANTROOM_CTL_H
 #define PLANTROOM_CTL_H
@@ -16,6 +24,11 @@
 #endif
 
 enum { CTL_EXIT_OK = 0, CTL_EXIT_FAIL = 1, CTL_EXIT_USAGE = 2 };
+
+/* Where the config and the ledger are when no option or variable says. */
+#define CTL_DEFAULT_CONFIG    "/etc/plantroom/plantroom.json"
+#define CTL_DEFAULT_STATE_DIR "/var/lib/plantroom"
+#define CTL_DEFAULT_LEDGER    "ledger.db"
 
 typedef struct ctl_global {
     const char *config;
@@ -39,6 +52,21 @@ extern const ctl_command_t ctl_cmds_replay[]; /* ctl_replay.c; verb "": no verb 
 extern const ctl_command_t ctl_cmds_status[];
 extern const ctl_command_t ctl_cmds_reports[];
 
+/* Every command of tables, a NULL-ended list of command tables (NULL: none). */
+#define CTL_FOR_EACH_COMMAND(tables, c)                                                            \
+    for (const ctl_command_t *const *t_ = (tables); t_ && *t_; t_++)                               \
+        for (const ctl_command_t *c = *t_; c->noun; c++)
+
+/* ---- the command line (ctl_util.c) ---- */
+
+/* The command tables the usage and the help list: main's, set before it
+ * dispatches. */
+void ctl_set_commands(const ctl_command_t *const *tables);
+/* Print the usage: every command with its options and summary. */
+void ctl_usage(FILE *out);
+/* Print the usage of "NOUN VERB" (its options and summary) on stdout, as
+ * --help after a verb asks; returns CTL_EXIT_OK. */
+int ctl_help(const char *noun, const char *verb);
 /* Report a usage error (fmt has one %s for what) with the usage; returns
  * CTL_EXIT_USAGE. */
 int ctl_usage_error(const char *fmt, const char *what);
@@ -48,6 +76,9 @@ int ctl_usage_error(const char *fmt, const char *what);
 int ctl_opt(int argc, char **argv, int *i, const char *name, const char **val);
 /* The options every command accepts (--config, --state-dir, --ledger). */
 int ctl_global_opt(ctl_global_t *g, int argc, char **argv, int *i);
+
+/* ---- the ledger (ctl_ledger.c; more in ctl_ledger.h) ---- */
+
 /* Resolve the ledger path and open it read-only; prints the reason on
  * failure and returns a negative code. */
 int ctl_open_ledger(const ctl_global_t *g, ledger_t **lg);

@@ -1,7 +1,8 @@
 /*
  * ctl_ledger.h: what plantroomctl's ledger files share (ctl_workorders.c,
- * ctl_reports.c): opening the ledger for writing, parsing times, writing
- * output to stdout or a file, and the exit status of a ledger error.
+ * ctl_wo_change.c, ctl_reports.c): opening the ledger for writing, parsing
+ * times, writing output to stdout or a file, and the exit status of a
+ * ledger error. Defined in ctl_ledger.c.
  */
 #ifndef PLANTROOM_CTL_LEDGER_H
 #define PLANTROOM_CTL_LEDGER_H

@@ -6,11 +6,12 @@
  *   plantroomctl reload [--json] [--socket PATH]   reload its config (as SIGHUP)
  *   plantroomctl backup FILE [--json]              online copy of the ledger
  *
- * status and reload talk to the daemon's control socket (gateway/gw_control.h:
- * one JSON request line, one JSON response line). The socket is --socket,
- * else $PLANTROOM_CONTROL_SOCKET, else "control"."socket" of the config
+ * status and reload talk to the daemon's control socket
+ * (gateway/service/gw_control.h: one JSON request line, one JSON response
+ * line). The socket is --socket, else $PLANTROOM_CONTROL_SOCKET, else
+ * "control"."socket" of the config
  * (default "control.sock") under the state directory, found as for the
- * ledger (ctl_main.c). backup reads the ledger through SQLite's backup API
+ * ledger (ctl_ledger.c). backup reads the ledger through SQLite's backup API
  * while the daemon writes (store/ledger_admin.h).
  */
 #include "gateway/ctl/ctl.h"
@@ -30,10 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CTL_DEFAULT_CONFIG    "/etc/plantroom/plantroom.json"
-#define CTL_DEFAULT_STATE_DIR "/var/lib/plantroom"
-#define CTL_REPLY_MAX         (16 * 1024 * 1024)
-#define CTL_TIMEOUT_S         30 /* a reload restarts the buses: allow for it */
+#define CTL_REPLY_MAX (16 * 1024 * 1024)
+#define CTL_TIMEOUT_S 30 /* a reload restarts the buses: allow for it */
 
 /* ---- where the socket is ----------------------------------------------- */
 

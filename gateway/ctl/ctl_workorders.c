@@ -1,364 +1,25 @@
 /*
- * ctl_workorders.c: plantroomctl's work-order commands: list (a table that
- * fits a phone-width terminal, or --json), show, export (CSV, JSON), and the
- * changes people make: ack, assign, start, resolve, close, cancel, note.
+ * ctl_workorders.c: plantroomctl's work-order commands (the table
+ * ctl_cmds_workorders) and the ones that read: list (a table that fits a
+ * phone-width terminal, or --json; printed by ctl_wo_table.c), show, export
+ * (CSV, JSON). The changes people make (ack, assign, start, resolve, close,
+ * cancel, note) are in ctl_wo_change.c.
  *
- * A change opens the ledger read-write (WAL and a busy timeout, so it works
- * while plantroomd runs) and goes through ledger_wo_set_status and friends:
- * the change, its audit row (actor from --by, else the login name; channel
- * "cli") and its outbox event in one transaction. The daemon notices outbox
- * rows it did not write and publishes them within a second (gw_north.c).
- * Bad input (unknown status or work order, a transition that is not
- * allowed) exits 2 with a message naming it.
+ * Read-only verbs open the ledger with LEDGER_OPEN_READONLY, so they work
+ * while plantroomd runs. Bad input (unknown status, priority or work order)
+ * exits 2 with a message naming it.
  */
-#include "gateway/ctl/ctl.h"
+#include "gateway/ctl/ctl_wo.h"
 #include "gateway/ctl/ctl_ledger.h"
 #include "gateway/base/gw_types.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
-#include <unistd.h>
-
-/* ---- table output ------------------------------------------------------- */
-
-/* Decode one UTF-8 sequence at s; returns its length (1 for a bad byte) and
- * its display width in *w (East Asian wide: 2, combining: 0, else 1). */
-static int ctl_utf8_char(const unsigned char *s, int *w)
-{
-    unsigned cp;
-    int len;
-
-    if (s[0] < 0x80) {
-        *w = 1;
-        return 1;
-    }
-    if ((s[0] & 0xe0) == 0xc0) {
-        len = 2;
-        cp = s[0] & 0x1f;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        len = 3;
-        cp = s[0] & 0x0f;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        len = 4;
-        cp = s[0] & 0x07;
-    } else {
-        *w = 1;
-        return 1;
-    }
-    for (int i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            *w = 1;
-            return 1;
-        }
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((cp >= 0x300 && cp <= 0x36f) || cp == 0x200b)
-        *w = 0;
-    else if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
-             (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
-             (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
-             (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1faff) ||
-             (cp >= 0x20000 && cp <= 0x3fffd))
-        *w = 2;
-    else
-        *w = 1;
-    return len;
-}
-
-static int ctl_width(const char *s)
-{
-    int total = 0, w;
-
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        p += ctl_utf8_char(p, &w);
-        total += w;
-    }
-    return total;
-}
-
-/* Blanks between table columns: 2, or 1 on a narrow terminal. */
-static int ctl_gap = 2;
-
-/* Print s in a cell of width columns (0: as wide as s), cut to at most max
- * columns (0: no limit) with "..." and padded unless last. Control
- * characters print as '?', so that data cannot drive the terminal. */
-static void ctl_cell(const char *s, int width, int max, int right, int last)
-{
-    const unsigned char *p = (const unsigned char *)(s ? s : "-");
-    int total = ctl_width((const char *)p);
-    int room = max && total > max ? (max > 3 ? max - 3 : 0) : INT_MAX;
-    int shown = 0, w, len;
-
-    if (right && width > total)
-        printf("%*s", width - total, "");
-    for (; *p; p += len) {
-        len = ctl_utf8_char(p, &w);
-        if (shown + w > room)
-            break;
-        if (*p < 0x20 || *p == 0x7f)
-            putchar('?');
-        else
-            fwrite(p, 1, (size_t)len, stdout);
-        shown += w;
-    }
-    if (room != INT_MAX) {
-        fputs(max > 3 ? "..." : "", stdout);
-        shown += max > 3 ? 3 : 0;
-    }
-    if (!right && !last && width > shown)
-        printf("%*s", width - shown, "");
-    if (!last)
-        printf("%*s", ctl_gap, "");
-}
-
-/* Terminal width: the tty's, else $COLUMNS, else 0 (unknown: no cutting). */
-static int ctl_term_width(void)
-{
-    struct winsize ws;
-    const char *c = getenv("COLUMNS");
-    char *end;
-    long v;
-
-    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-        return ws.ws_col;
-    if (c && *c) {
-        errno = 0;
-        v = strtol(c, &end, 10);
-        if (!errno && !*end && v >= 20 && v <= 10000)
-            return (int)v;
-    }
-    return 0;
-}
-
-static void ctl_local_time(int64_t ms, int short_form, char *buf, size_t len)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-
-    if (!localtime_r(&t, &tm) ||
-        !strftime(buf, len, short_form ? "%m-%d %H:%M" : "%Y-%m-%d %H:%M", &tm))
-        snprintf(buf, len, "?");
-}
-
-enum { COL_NUMBER, COL_STATUS, COL_PRIO, COL_DEVICE, COL_RULE, COL_OPENED, COL_OCC, COL__N };
-
-static const char *const ctl_heads[COL__N] = {"NUMBER", "STATUS", "PRIO", "DEVICE",
-                                              "RULE",   "OPENED", "OCC"};
-
-/* The table. Wide terminals get one row per order: NUMBER STATUS PRIO
- * DEVICE RULE OPENED OCC TITLE, the title cut to fit. Narrow ones (a phone)
- * get NUMBER STATUS PRIO OPENED OCC (about 40 columns), then device / rule
- * and the title on indented lines of their own. */
-static void ctl_print_table(const ledger_wo_t *wo, size_t n)
-{
-    static const int caps[COL__N] = {0, 0, 0, 20, 24, 0, 0};
-    int width = ctl_term_width();
-    int w[COL__N];
-    int fixed = 0, narrow;
-    char cell[COL__N][64];
-
-    for (int c = 0; c < COL__N; c++)
-        w[c] = ctl_width(ctl_heads[c]);
-    for (size_t i = 0; i < n; i++) {
-        int dw = ctl_width(wo[i].device), rw = ctl_width(wo[i].rule);
-        snprintf(cell[0], sizeof(cell[0]), "%lld", (long long)wo[i].number);
-        snprintf(cell[1], sizeof(cell[1]), "%lld", (long long)wo[i].occurrences);
-        w[COL_NUMBER] = (int)strlen(cell[0]) > w[COL_NUMBER] ? (int)strlen(cell[0]) : w[COL_NUMBER];
-        w[COL_OCC] = (int)strlen(cell[1]) > w[COL_OCC] ? (int)strlen(cell[1]) : w[COL_OCC];
-        w[COL_STATUS] =
-            ctl_width(wo[i].status) > w[COL_STATUS] ? ctl_width(wo[i].status) : w[COL_STATUS];
-        w[COL_PRIO] =
-            ctl_width(wo[i].priority) > w[COL_PRIO] ? ctl_width(wo[i].priority) : w[COL_PRIO];
-        w[COL_DEVICE] = dw > w[COL_DEVICE] ? dw : w[COL_DEVICE];
-        w[COL_RULE] = rw > w[COL_RULE] ? rw : w[COL_RULE];
-    }
-    for (int c = 0; c < COL__N; c++) {
-        if (caps[c] && w[c] > caps[c])
-            w[c] = caps[c];
-    }
-    w[COL_OPENED] = 16; /* "YYYY-MM-DD HH:MM" */
-    for (int c = 0; c < COL__N; c++)
-        fixed += w[c] + 2;
-    narrow = width && width - fixed < 12;
-    if (narrow) {
-        w[COL_OPENED] = 11; /* "MM-DD HH:MM" */
-        ctl_gap = 1;
-    }
-
-    for (int c = 0; c < COL__N; c++) {
-        if (narrow && (c == COL_DEVICE || c == COL_RULE))
-            continue;
-        ctl_cell(ctl_heads[c], w[c], 0, c == COL_NUMBER || c == COL_OCC, narrow && c == COL_OCC);
-    }
-    if (!narrow)
-        ctl_cell("TITLE", 0, 0, 0, 1);
-    putchar('\n');
-
-    for (size_t i = 0; i < n; i++) {
-        snprintf(cell[COL_NUMBER], sizeof(cell[0]), "%lld", (long long)wo[i].number);
-        snprintf(cell[COL_OCC], sizeof(cell[0]), "%lld", (long long)wo[i].occurrences);
-        ctl_local_time(wo[i].opened_at, narrow, cell[COL_OPENED], sizeof(cell[0]));
-        ctl_cell(cell[COL_NUMBER], w[COL_NUMBER], 0, 1, 0);
-        ctl_cell(wo[i].status, w[COL_STATUS], 0, 0, 0);
-        ctl_cell(wo[i].priority, w[COL_PRIO], 0, 0, 0);
-        if (!narrow) {
-            ctl_cell(wo[i].device, w[COL_DEVICE], w[COL_DEVICE], 0, 0);
-            ctl_cell(wo[i].rule, w[COL_RULE], w[COL_RULE], 0, 0);
-        }
-        ctl_cell(cell[COL_OPENED], w[COL_OPENED], 0, 0, 0);
-        ctl_cell(cell[COL_OCC], w[COL_OCC], 0, 1, narrow);
-        if (!narrow) {
-            ctl_cell(wo[i].title, 0, width ? width - fixed : 0, 0, 1);
-            putchar('\n');
-            continue;
-        }
-        /* narrow: two more lines, indented under STATUS */
-        int indent = w[COL_NUMBER] + ctl_gap;
-        int room = width - indent > 8 ? width - indent : 8;
-        printf("\n%*s", indent, "");
-        ctl_cell(wo[i].device, 0, room / 2 - 1, 0, 1);
-        fputs(" / ", stdout);
-        ctl_cell(wo[i].rule, 0, room - room / 2 - 2, 0, 1);
-        printf("\n%*s", indent, "");
-        ctl_cell(wo[i].title, 0, room, 0, 1);
-        putchar('\n');
-    }
-}
-
-/* One JSON array of ledger_wo_to_json objects, one object per line: valid
- * for any JSON parser, and still greppable. */
-static int ctl_print_json(const ledger_wo_t *wo, size_t n)
-{
-    fputs(n ? "[\n" : "[", stdout);
-    for (size_t i = 0; i < n; i++) {
-        char *one = ledger_wo_to_json(&wo[i]);
-        if (!one) {
-            fprintf(stderr, "plantroomctl: out of memory\n");
-            return GW_ENOMEM;
-        }
-        printf("  %s%s\n", one, i + 1 < n ? "," : "");
-        free(one);
-    }
-    fputs("]\n", stdout);
-    return 0;
-}
-
-/* ---- shared helpers (ctl_ledger.h) --------------------------------------- */
-
-int ctl_open_ledger_rw(const ctl_global_t *g, ledger_t **lg)
-{
-    char err[512];
-    char *path;
-    int rc;
-
-    /* Resolve the path as every verb does, by opening read-only first. */
-    rc = ctl_open_ledger(g, lg);
-    if (rc < 0)
-        return rc;
-    path = strdup(ledger_path(*lg));
-    ledger_close(*lg);
-    *lg = NULL;
-    if (!path) {
-        fprintf(stderr, "plantroomctl: out of memory\n");
-        return GW_ENOMEM;
-    }
-    rc = ledger_open(lg, path, 0, err, sizeof(err));
-    if (rc < 0)
-        fprintf(stderr, "plantroomctl: %s\n", err);
-    free(path);
-    return rc;
-}
-
-int ctl_parse_time(const char *s, int64_t *ms)
-{
-    struct tm tm;
-    char *end;
-    long long n;
-    int utc = 0;
-    size_t len;
-    time_t t;
-
-    if (!s || !*s)
-        return -1;
-    len = strlen(s);
-    if (len >= 2 && (s[len - 1] == 'd' || s[len - 1] == 'h') && s[0] >= '0' && s[0] <= '9') {
-        errno = 0;
-        n = strtoll(s, &end, 10);
-        if (errno || end != s + len - 1 || n < 0 || n > 100000)
-            return -1;
-        *ms = ctl_now_ms() - n * (s[len - 1] == 'd' ? 86400000LL : 3600000LL);
-        return 0;
-    }
-    memset(&tm, 0, sizeof(tm));
-    end = strptime(s, "%Y-%m-%d", &tm);
-    if (!end)
-        return -1;
-    if (*end == 'T' || *end == ' ') {
-        char *e2 = strptime(end + 1, "%H:%M:%S", &tm);
-        if (!e2)
-            e2 = strptime(end + 1, "%H:%M", &tm);
-        if (!e2)
-            return -1;
-        end = e2;
-    }
-    if (*end == 'Z') {
-        utc = 1;
-        end++;
-    }
-    if (*end)
-        return -1;
-    tm.tm_isdst = -1;
-    t = utc ? timegm(&tm) : mktime(&tm);
-    if (t == (time_t)-1)
-        return -1;
-    *ms = (int64_t)t * 1000;
-    return 0;
-}
-
-int64_t ctl_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int ctl_exit_for(int rc)
-{
-    return rc == GW_EINVAL || rc == GW_ENOENT || rc == GW_ESTATE ? CTL_EXIT_USAGE : CTL_EXIT_FAIL;
-}
-
-FILE *ctl_open_out(const char *path)
-{
-    FILE *f;
-
-    if (!path)
-        return stdout;
-    f = fopen(path, "w");
-    if (!f)
-        fprintf(stderr, "plantroomctl: cannot write %s: %s\n", path, strerror(errno));
-    return f;
-}
-
-int ctl_close_out(FILE *f, const char *path)
-{
-    int bad = ferror(f) != 0;
-
-    if (f == stdout)
-        bad |= fflush(f) != 0;
-    else
-        bad |= fclose(f) != 0;
-    if (bad)
-        fprintf(stderr, "plantroomctl: writing %s failed\n", path ? path : "the output");
-    return bad ? -1 : 0;
-}
 
 /* ---- list and export ---------------------------------------------------- */
 
@@ -369,15 +30,6 @@ typedef struct ctl_list_opts {
     const char *format; /* export: csv or json */
     const char *out;    /* export: --out FILE */
 } ctl_list_opts_t;
-
-static int ctl_help(const char *verb)
-{
-    for (const ctl_command_t *c = ctl_cmds_workorders; c->noun; c++) {
-        if (strcmp(c->verb, verb) == 0)
-            printf("usage: plantroomctl workorders %s %s\n  %s\n", c->verb, c->options, c->summary);
-    }
-    return CTL_EXIT_OK;
-}
 
 /* Parse list/export options. Returns -1 to go on, else an exit status. */
 static int ctl_list_parse(ctl_global_t *g, int argc, char **argv, const char *verb,
@@ -407,7 +59,7 @@ static int ctl_list_parse(ctl_global_t *g, int argc, char **argv, const char *ve
                 0 &&
             (m = ctl_global_opt(g, argc, argv, &i)) == 0) {
             if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-                return ctl_help(verb);
+                return ctl_help("workorders", verb);
             return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
                                    argv[i]);
         }
@@ -473,11 +125,11 @@ static int ctl_wo_list(ctl_global_t *g, int argc, char **argv)
     if (rc)
         return rc;
     if (o.json)
-        rc = ctl_print_json(wo, n);
+        rc = ctl__wo_print_json(wo, n);
     else if (n == 0)
         printf("no work orders\n");
     else
-        ctl_print_table(wo, n);
+        ctl__wo_print_table(wo, n);
     ledger_wo_free_array(wo, n);
     if (fflush(stdout) != 0 || rc < 0)
         return CTL_EXIT_FAIL;
@@ -659,127 +311,6 @@ static void ctl_show_text(const char *json)
     cJSON_Delete(o);
 }
 
-/* The verbs that change a work order. */
-typedef enum ctl_change_kind { CTL_STATUS, CTL_ASSIGN, CTL_NOTE } ctl_change_kind_t;
-
-typedef struct ctl_change {
-    const char *verb;
-    ctl_change_kind_t kind;
-    const char *status; /* CTL_STATUS */
-} ctl_change_t;
-
-static const ctl_change_t ctl_changes[] = {
-    {"ack", CTL_STATUS, "acknowledged"},
-    {"start", CTL_STATUS, "in_progress"},
-    {"resolve", CTL_STATUS, "resolved"},
-    {"close", CTL_STATUS, "closed"},
-    {"cancel", CTL_STATUS, "cancelled"},
-    {"assign", CTL_ASSIGN, NULL},
-    {"note", CTL_NOTE, NULL},
-};
-
-/* Who is making the change: --by, else $SUDO_USER, else the login name. */
-static const char *ctl_actor(const char *by)
-{
-    const char *s = getenv("SUDO_USER");
-    struct passwd *pw;
-
-    if (by)
-        return by;
-    if (s && *s)
-        return s;
-    pw = getpwuid(getuid());
-    return pw && pw->pw_name ? pw->pw_name : "unknown";
-}
-
-static int ctl_wo_change(const ctl_change_t *c, ctl_global_t *g, int argc, char **argv)
-{
-    const char *ref = NULL, *arg = NULL, *by = NULL, *comment = NULL;
-    ledger_actor_t actor;
-    ledger_t *lg = NULL;
-    ledger_wo_t wo;
-    char err[512];
-    int json = 0, i = 0, m, rc;
-    int want_arg = c->kind != CTL_STATUS;
-
-    while (i < argc) {
-        if (ctl_opt(argc, argv, &i, "--json", NULL) > 0) {
-            json = 1;
-            continue;
-        }
-        if ((m = ctl_opt(argc, argv, &i, "--by", &by)) != 0 ||
-            (m = c->kind == CTL_STATUS ? ctl_opt(argc, argv, &i, "--comment", &comment) : 0) != 0 ||
-            (m = ctl_global_opt(g, argc, argv, &i)) != 0) {
-            if (m < 0)
-                return CTL_EXIT_USAGE;
-            continue;
-        }
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return ctl_help(c->verb);
-        if (argv[i][0] == '-' && argv[i][1])
-            return ctl_usage_error("unknown option %s", argv[i]);
-        if (!ref)
-            ref = argv[i];
-        else if (want_arg && !arg)
-            arg = argv[i];
-        else
-            return ctl_usage_error("unexpected '%s'", argv[i]);
-        i++;
-    }
-    if (!ref)
-        return ctl_usage_error("%s needs a work order (number or id)", c->verb);
-    if (want_arg && (!arg || !*arg))
-        return ctl_usage_error(c->kind == CTL_ASSIGN ? "%s needs an assignee"
-                                                     : "%s needs the text of the note",
-                               c->verb);
-    if (by && !*by)
-        return ctl_usage_error("%s", "--by needs a name");
-    actor.who = ctl_actor(by);
-    actor.channel = "cli";
-
-    if (ctl_open_ledger_rw(g, &lg) < 0)
-        return CTL_EXIT_FAIL;
-    if (c->kind == CTL_STATUS)
-        rc = ledger_wo_set_status(lg, ref, c->status, &actor, comment, err, sizeof(err));
-    else if (c->kind == CTL_ASSIGN)
-        rc = ledger_wo_assign(lg, ref, arg, &actor, err, sizeof(err));
-    else
-        rc = ledger_wo_add_note(lg, ref, arg, &actor, err, sizeof(err));
-    if (rc == 0)
-        rc = ledger_wo_get(lg, ref, &wo, err, sizeof(err));
-    ledger_close(lg);
-    if (rc < 0) {
-        fprintf(stderr, "plantroomctl: %s\n", err);
-        return ctl_exit_for(rc);
-    }
-    if (json) {
-        char *one = ledger_wo_to_json(&wo);
-        printf("%s\n", one ? one : "null");
-        free(one);
-    } else if (c->kind == CTL_STATUS) {
-        printf("work order %lld: %s\n", (long long)wo.number, wo.status);
-    } else if (c->kind == CTL_ASSIGN) {
-        printf("work order %lld: assigned to %s\n", (long long)wo.number, wo.assignee);
-    } else {
-        printf("work order %lld: note added\n", (long long)wo.number);
-    }
-    ledger_wo_free_fields(&wo);
-    return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
-}
-
-#define CTL_CHANGE_FN(name, idx)                                                                   \
-    static int name(ctl_global_t *g, int argc, char **argv)                                        \
-    {                                                                                              \
-        return ctl_wo_change(&ctl_changes[idx], g, argc, argv);                                    \
-    }
-CTL_CHANGE_FN(ctl_wo_ack, 0)
-CTL_CHANGE_FN(ctl_wo_start, 1)
-CTL_CHANGE_FN(ctl_wo_resolve, 2)
-CTL_CHANGE_FN(ctl_wo_close, 3)
-CTL_CHANGE_FN(ctl_wo_cancel, 4)
-CTL_CHANGE_FN(ctl_wo_assign, 5)
-CTL_CHANGE_FN(ctl_wo_note, 6)
-
 static int ctl_wo_show(ctl_global_t *g, int argc, char **argv)
 {
     const char *ref = NULL;
@@ -799,7 +330,7 @@ static int ctl_wo_show(ctl_global_t *g, int argc, char **argv)
             continue;
         }
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return ctl_help("show");
+            return ctl_help("workorders", "show");
         if (argv[i][0] == '-' || ref)
             return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
                                    argv[i]);
@@ -834,19 +365,19 @@ const ctl_command_t ctl_cmds_workorders[] = {
     {"workorders", "export", ctl_wo_export,
      "[--format csv|json] [--json] [--out FILE] " CTL_FILTERS,
      "export work orders as CSV (default) or JSON"},
-    {"workorders", "ack", ctl_wo_ack, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
+    {"workorders", "ack", ctl__wo_ack, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
      "acknowledge an open work order"},
-    {"workorders", "assign", ctl_wo_assign, "NUMBER|ID ASSIGNEE [--by WHO] [--json]",
+    {"workorders", "assign", ctl__wo_assign, "NUMBER|ID ASSIGNEE [--by WHO] [--json]",
      "set who does the work"},
-    {"workorders", "start", ctl_wo_start, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
+    {"workorders", "start", ctl__wo_start, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
      "work started on an acknowledged order (in_progress)"},
-    {"workorders", "resolve", ctl_wo_resolve, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
+    {"workorders", "resolve", ctl__wo_resolve, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
      "the work is done (resolved)"},
-    {"workorders", "close", ctl_wo_close, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
+    {"workorders", "close", ctl__wo_close, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
      "completion confirmed: close a resolved order (final)"},
-    {"workorders", "cancel", ctl_wo_cancel, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
+    {"workorders", "cancel", ctl__wo_cancel, "NUMBER|ID [--by WHO] [--comment TEXT] [--json]",
      "cancel an open or acknowledged order (final; not after work started)"},
-    {"workorders", "note", ctl_wo_note, "NUMBER|ID TEXT [--by WHO] [--json]",
+    {"workorders", "note", ctl__wo_note, "NUMBER|ID TEXT [--by WHO] [--json]",
      "add a note to a work order"},
     {NULL, NULL, NULL, NULL, NULL},
 };

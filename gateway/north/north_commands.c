@@ -18,7 +18,7 @@
  * answered when the device answered.
  */
 #include "gateway/base/gw_log.h"
-#include "gateway/config/gw_config_int.h"
+#include "gateway/config/gw_config.h"
 #include "gateway/north/north_int.h"
 
 #include <math.h>
