@@ -3,12 +3,13 @@
  *
  * One pthread owns one ledger connection. It waits on its op queue, takes
  * every op queued, and applies them as one batch: BEGIN IMMEDIATE, each op
- * (each runs in a SAVEPOINT of its own inside ledger.c, so a failing op
- * undoes only its own writes and the rest of the batch stays), COMMIT. Only
- * after the commit does it post results: errors of single ops, the work
- * orders opened, and the outbox rows written (read back by id above the
- * last one it posted, in id order), so nobody hears of a change that a
- * crash could still take back (docs/architecture.md, "Durability order").
+ * (each runs in a SAVEPOINT of its own, ledger__op_begin in ledger_db.c, so
+ * a failing op undoes only its own writes and the rest of the batch stays),
+ * COMMIT. Only after the commit does it post results: errors of single
+ * ops, the work orders opened, and the outbox rows written (read back by id
+ * above the last one it posted, in id order), so nobody hears of a change
+ * that a crash could still take back (docs/architecture.md, "Durability
+ * order").
  *
  * When the batch as a whole fails (BEGIN or COMMIT fails, or an op fails
  * with a condition that may pass: disk full, I/O error, out of memory, lock
