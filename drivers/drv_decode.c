@@ -57,41 +57,6 @@ out_trim:
     return n;
 }
 
-int drv_parse_modicon(const char *text, drv_table_t *table, uint16_t *addr)
-{
-    size_t n = strlen(text);
-    long v = 0;
-
-    if (n != 5 && n != 6)
-        return GW_EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return GW_EINVAL;
-        if (i > 0)
-            v = v * 10 + (text[i] - '0');
-    }
-    if (v < 1 || v > (n == 5 ? 9999 : 65536))
-        return GW_EINVAL;
-    switch (text[0]) {
-    case '0':
-        *table = DRV_TABLE_COIL;
-        break;
-    case '1':
-        *table = DRV_TABLE_DISCRETE;
-        break;
-    case '3':
-        *table = DRV_TABLE_INPUT;
-        break;
-    case '4':
-        *table = DRV_TABLE_HOLDING;
-        break;
-    default:
-        return GW_EINVAL;
-    }
-    *addr = (uint16_t)(v - 1);
-    return 0;
-}
-
 int drv_decode(const drv_point_t *pt, const uint16_t *words, double *value)
 {
     return drv_decode_scaled(pt, words, 0, value);

@@ -1,7 +1,9 @@
 /*
- * drv_profile.c: parse device profiles and point definitions (drv.h).
+ * drv_profile.c: parse device profiles and point definitions (drv.h); the
+ * names, widths and address notation they use are drv_point.c's. The format
+ * is docs/profiles.md.
  */
-#include "drivers/drv.h"
+#include "drivers/drv_int.h"
 #include "gateway/base/gw_json.h"
 #include "gateway/base/gw_types.h"
 
@@ -9,26 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const table_names[] = {"coil", "discrete", "holding", "input"};
-static const char *const type_names[] = {"bool",  "int16",  "uint16",  "int32",   "uint32",
-                                         "int64", "uint64", "float32", "float64", "string"};
-static const char *const order_names[] = {"ABCD", "CDAB", "BADC", "DCBA"};
-
-const char *drv_table_name(drv_table_t t)
-{
-    return (unsigned)t < GW_ARRAY_SIZE(table_names) ? table_names[t] : "?";
-}
-
-const char *drv_type_name(drv_type_t t)
-{
-    return (unsigned)t < GW_ARRAY_SIZE(type_names) ? type_names[t] : "?";
-}
-
-const char *drv_order_name(drv_order_t o)
-{
-    return (unsigned)o < GW_ARRAY_SIZE(order_names) ? order_names[o] : "?";
-}
 
 /* Look name up in names; returns its index or -1. */
 static int drv__lookup(const char *name, const char *const *names, size_t n)
@@ -62,27 +44,6 @@ static int drv__enum(const cJSON *obj, const char *key, const char *path, const 
         return -1;
     }
     *dst = idx;
-    return 1;
-}
-
-unsigned drv_point_width(const drv_point_t *pt)
-{
-    switch (pt->type) {
-    case DRV_T_BOOL:
-    case DRV_T_INT16:
-    case DRV_T_UINT16:
-        return 1;
-    case DRV_T_INT32:
-    case DRV_T_UINT32:
-    case DRV_T_FLOAT32:
-        return 2;
-    case DRV_T_INT64:
-    case DRV_T_UINT64:
-    case DRV_T_FLOAT64:
-        return 4;
-    case DRV_T_STRING:
-        return pt->length ? pt->length : 1;
-    }
     return 1;
 }
 
@@ -196,14 +157,16 @@ int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_orde
             memcpy(pt->unit, unit, sizeof(unit));
     }
     v = (int)pt->table;
-    table_given = drv__enum(obj, "table", path, table_names, GW_ARRAY_SIZE(table_names), &v, el);
+    table_given =
+        drv__enum(obj, "table", path, drv__table_names, GW_ARRAY_SIZE(drv__table_names), &v, el);
     pt->table = (drv_table_t)v;
     snprintf(tname, sizeof(tname), "%s", drv_table_name(pt->table));
     v = (int)pt->type;
-    drv__enum(obj, "type", path, type_names, GW_ARRAY_SIZE(type_names), &v, el);
+    drv__enum(obj, "type", path, drv__type_names, GW_ARRAY_SIZE(drv__type_names), &v, el);
     pt->type = (drv_type_t)v;
     v = (int)pt->order;
-    if (drv__enum(obj, "order", path, order_names, GW_ARRAY_SIZE(order_names), &v, el) > 0)
+    if (drv__enum(obj, "order", path, drv__order_names, GW_ARRAY_SIZE(drv__order_names), &v, el) >
+        0)
         pt->order_explicit = 1;
     pt->order = (drv_order_t)v;
     have_addr = drv__address(obj, path, !merge, pt, &table_from_addr, el);
@@ -275,7 +238,7 @@ int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
         goto out_nomem;
     gw_json_check_keys(root, path, profile_keys, el);
     gw_json_str(root, "profile", path, p->name, sizeof(p->name), NULL, 1, el);
-    drv__enum(root, "byte_order", path, order_names, GW_ARRAY_SIZE(order_names), &v, el);
+    drv__enum(root, "byte_order", path, drv__order_names, GW_ARRAY_SIZE(drv__order_names), &v, el);
     p->order = (drv_order_t)v;
     points = cJSON_GetObjectItemCaseSensitive(root, "points");
     if (!cJSON_IsArray(points) || cJSON_GetArraySize(points) == 0) {

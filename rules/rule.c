@@ -1,7 +1,9 @@
 /*
  * rule.c: what all rules share (rules/rule.h): the names of action and state
  * kinds as they appear in JSON, logs and the ledger. The rules themselves
- * live one per file (rule_threshold.c).
+ * are the threshold state machine (rule_threshold.c), the kinds judged by it
+ * (rule_kinds.c) and the predictive trend (rule_trend.c); design in
+ * docs/architecture.md, "Rules".
  */
 #include "rules/rule.h"
 

@@ -23,7 +23,8 @@
  *              the baseline is an EWMA mean/variance per local hour of the
  *              week, learned only from samples that are not alarmed
  *
- * TREND lives in rule_trend.c.
+ * TREND, and the ISO 10816 zones it classifies readings into, live in
+ * rule_trend.c.
  */
 #include "rules/rule.h"
 #include "rules/rule_int.h"
@@ -420,34 +421,4 @@ rule_action_kind_t rule_eval(const rule_cfg_t *cfg, rule_state_t *st, const gw_s
         act->zone = -1;
     }
     return k;
-}
-
-/* ---- ISO 10816 zones ----------------------------------------------------- */
-
-int rule_iso10816_zones(const char *spec, double z[3])
-{
-    static const struct {
-        const char *spec;
-        double z[3];
-    } tab[] = {
-        {"10816-1:I", {0.71, 1.8, 4.5}},      {"10816-1:II", {1.12, 2.8, 7.1}},
-        {"10816-1:III", {1.8, 4.5, 11.2}},    {"10816-1:IV", {2.8, 7.1, 18}},
-        {"10816-3:1:rigid", {2.3, 4.5, 7.1}}, {"10816-3:1:flexible", {3.5, 7.1, 11.0}},
-        {"10816-3:2:rigid", {1.4, 2.8, 4.5}}, {"10816-3:2:flexible", {2.3, 4.5, 7.1}},
-    };
-    for (size_t i = 0; i < GW_ARRAY_SIZE(tab); i++) {
-        if (strcmp(spec, tab[i].spec) == 0) {
-            memcpy(z, tab[i].z, sizeof(tab[i].z));
-            return 0;
-        }
-    }
-    return GW_EINVAL;
-}
-
-int rule_zone_of(const double z[3], double v)
-{
-    int zone = 0;
-    while (zone < 3 && v >= z[zone])
-        zone++;
-    return zone;
 }

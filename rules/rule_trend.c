@@ -6,7 +6,8 @@
  *
  * Per good reading, in constant memory:
  *  - smoothing: the mean of the last smooth_n readings, classified into the
- *    ISO 10816 zone A..D (so the zone does not flicker between readings);
+ *    ISO 10816 zone A..D (so the zone does not flicker between readings;
+ *    the zone tables are at the end of this file);
  *  - change detection: the first learn_n readings learn a baseline mean and
  *    sigma (Welford), and the spread of the EWMA itself; then the EWMA
  *    z = l*x + (1-l)*z alarms above mu + L*max(sigma*sqrt(l/(2-l)), sd(z)).
@@ -440,4 +441,34 @@ rule_action_kind_t rule__trend_eval(const rule_trend_cfg_t *c, rule_trend_state_
     st->day_sum += s->value;
     st->day_n++;
     return k;
+}
+
+/* ---- ISO 10816 zones ----------------------------------------------------- */
+
+int rule_iso10816_zones(const char *spec, double z[3])
+{
+    static const struct {
+        const char *spec;
+        double z[3];
+    } tab[] = {
+        {"10816-1:I", {0.71, 1.8, 4.5}},      {"10816-1:II", {1.12, 2.8, 7.1}},
+        {"10816-1:III", {1.8, 4.5, 11.2}},    {"10816-1:IV", {2.8, 7.1, 18}},
+        {"10816-3:1:rigid", {2.3, 4.5, 7.1}}, {"10816-3:1:flexible", {3.5, 7.1, 11.0}},
+        {"10816-3:2:rigid", {1.4, 2.8, 4.5}}, {"10816-3:2:flexible", {2.3, 4.5, 7.1}},
+    };
+    for (size_t i = 0; i < GW_ARRAY_SIZE(tab); i++) {
+        if (strcmp(spec, tab[i].spec) == 0) {
+            memcpy(z, tab[i].z, sizeof(tab[i].z));
+            return 0;
+        }
+    }
+    return GW_EINVAL;
+}
+
+int rule_zone_of(const double z[3], double v)
+{
+    int zone = 0;
+    while (zone < 3 && v >= z[zone])
+        zone++;
+    return zone;
 }

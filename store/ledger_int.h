@@ -1,10 +1,15 @@
 /*
  * ledger_int.h: what the files of store/ share and nobody else may use.
  *
- * ledger.c owns the connection, the schema and the work-order operations;
- * ledger_json.c turns rows into JSON; ledger_worker.c runs the ledger thread
- * on top of the public API plus the few helpers below. The public contract
- * is store/ledger.h; the design is docs/architecture.md ("Durability order").
+ * ledger_db.c owns the statements and transactions of a connection (its
+ * state, struct ledger, is in ledger_db_int.h, for the few files that need
+ * it); ledger.c opens and closes it, ledger_schema.c migrates it; the work
+ * orders are ledger_ids.c, ledger_rows.c, ledger_outbox.c, ledger_trigger.c
+ * and ledger_wo.c (the list and their order is at the top of ledger.c);
+ * ledger_json.c turns rows into JSON; ledger_worker*.c run the ledger
+ * thread on top of the public API plus the few helpers below. The public
+ * contract is store/ledger.h; the design is docs/architecture.md
+ * ("Durability order").
  */
 #ifndef PLANTROOM_LEDGER_INT_H
 #define PLANTROOM_LEDGER_INT_H
@@ -21,7 +26,13 @@
  * (the partial unique index of schema v1 enforces it). */
 #define LEDGER__ACTIVE_SQL "('open','acknowledged','in_progress')"
 
-/* The prepared statements of a connection; their SQL is ledger.c's table. */
+/* The columns of a work order, in the order ledger__wo_from_row reads them. */
+#define LEDGER__WO_COLS                                                                            \
+    "id, number, site, device, rule, title, description, category, work_type, priority, status, "  \
+    "evidence, occurrences, opened_at, last_seen_at, cleared_at, updated_at, building, floor, "    \
+    "room, assignee, due_at, acknowledged_at, started_at, resolved_at, closed_at"
+
+/* The prepared statements of a connection; their SQL is ledger_db.c's table. */
 enum ledger__stmt_id {
     ST_BEGIN,
     ST_COMMIT,
@@ -66,6 +77,10 @@ typedef struct ledger__change {
  * user_version v to v + 1), so that tests can build files of old versions. */
 int ledger__schema_version(void);
 const char *ledger__migration_sql(int v);
+/* Apply the migrations the file lacks, all in one transaction (at open). A
+ * read-only connection only checks that the schema is the one this program
+ * knows. */
+int ledger__migrate(ledger_t *lg, char *err, size_t errlen);
 
 /* The connection's parts for the other files of store/. */
 sqlite3 *ledger__db(ledger_t *lg);
@@ -79,6 +94,10 @@ int ledger__stmt(ledger_t *lg, int id, sqlite3_stmt **out, char *err, size_t err
 int ledger__bind(sqlite3_stmt *st, const char *fmt, ...);
 /* Step a bound statement to its end, reset it; 0 or a code with err set. */
 int ledger__exec(ledger_t *lg, sqlite3_stmt *st, const char *what, char *err, size_t errlen);
+/* Run one of the parameterless statements (transaction control). */
+int ledger__run(ledger_t *lg, int id, char *err, size_t errlen);
+/* A SQLite result code as the project's code (0 for OK, ROW and DONE). */
+int ledger__code(int src);
 /* A SQLite failure as a project code with "ledger <path>: what: msg". */
 int ledger__dberr(ledger_t *lg, int src, char *err, size_t errlen, const char *what);
 /* A malloc'd copy of a text column (NULL stays NULL; sets *oom on failure). */
@@ -113,6 +132,13 @@ int ledger__in_tx(ledger_t *lg);
 /* 1 if rc (as returned by a ledger function) may go away when the same work
  * is tried again later: disk full, I/O error, out of memory, lock busy. */
 int ledger__transient(int rc);
+
+/* The names of a work order (ledger_ids.c): its fingerprint (malloc'd, or
+ * NULL on out of memory), its ULID (out[27]), and the number the next
+ * order of site gets. */
+char *ledger__fingerprint(const char *site, const char *device, const char *rule);
+int ledger__ulid(ledger_t *lg, char out[27], char *err, size_t errlen);
+int ledger__next_number(ledger_t *lg, const char *site, int64_t *out, char *err, size_t errlen);
 
 /* Highest outbox row id present now (0 when empty). */
 int ledger__outbox_max_id(ledger_t *lg, int64_t *out, char *err, size_t errlen);

@@ -1,6 +1,7 @@
 /*
  * hk.c: the hook runner's life cycle (hk.h). Child processes are in
- * hk_exec.c, HTTP in hk_http.c.
+ * hk_exec.c, HTTP (with the curl timer) in hk_http.c; this file calls both,
+ * they do not call it (hk_int.h). Design: docs/hooks.md.
  */
 #include "protocols/hooks/hk_int.h"
 
@@ -28,20 +29,8 @@ int hk_create(hk_t **out, uv_loop_t *loop, char *err, size_t errlen)
         free(h);
         return rc;
     }
-    h->refs = 1; /* the curl timer */
     *out = h;
     return 0;
-}
-
-void hk__unref(hk_t *h)
-{
-    if (--h->refs == 0)
-        free(h);
-}
-
-static void hk__timer_closed(uv_handle_t *t)
-{
-    hk__unref(t->data);
 }
 
 void hk_close(hk_t *h)
@@ -51,8 +40,6 @@ void hk_close(hk_t *h)
     h->closing = 1;
     hk__close_https(h);
     hk__close_execs(h);
-    uv_timer_stop(&h->curl_timer);
-    uv_close((uv_handle_t *)&h->curl_timer, hk__timer_closed);
 }
 
 size_t hk_inflight(const hk_t *h)

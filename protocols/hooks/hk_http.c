@@ -157,6 +157,11 @@ static int hk__timer_fn(CURLM *m, long timeout_ms, void *userp)
     return 0;
 }
 
+static void hk__timer_closed(uv_handle_t *t)
+{
+    hk__unref(t->data);
+}
+
 int hk__http_init(hk_t *h, char *err, size_t errlen)
 {
     static int global_done;
@@ -175,6 +180,7 @@ int hk__http_init(hk_t *h, char *err, size_t errlen)
     }
     uv_timer_init(h->loop, &h->curl_timer);
     h->curl_timer.data = h;
+    h->refs++; /* the curl timer's, dropped in hk__timer_closed */
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, hk__socket_fn);
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, hk__timer_fn);
@@ -274,4 +280,6 @@ void hk__close_https(hk_t *h)
      * the multi handle itself goes now. */
     curl_multi_cleanup(h->multi);
     h->multi = NULL;
+    uv_timer_stop(&h->curl_timer);
+    uv_close((uv_handle_t *)&h->curl_timer, hk__timer_closed);
 }

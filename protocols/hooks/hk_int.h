@@ -1,6 +1,9 @@
 /*
  * hk_int.h: the hook runner's state, shared by hk.c (life cycle), hk_exec.c
- * (child processes) and hk_http.c (libcurl multi on the loop).
+ * (child processes) and hk_http.c (libcurl multi on the loop). hk.c calls
+ * the other two; they never call hk.c: what they need of the runner (its
+ * reference count) is here. The contract is protocols/hooks/hk.h; the
+ * design is docs/hooks.md.
  */
 #ifndef PLANTROOM_HK_INT_H
 #define PLANTROOM_HK_INT_H
@@ -8,13 +11,15 @@
 #include "protocols/hooks/hk.h"
 
 #include <curl/curl.h>
+#include <stdlib.h>
 
 typedef struct hk__exec hk__exec_t;
 typedef struct hk__http hk__http_t;
 
 /* Who owns what: hk_t owns the multi handle, its timer, every job in the two
  * lists and every socket context; it is freed when refs drops to 0 after
- * hk_close (the timer and each live exec job hold one ref). */
+ * hk_close (the curl timer and each live exec job hold one ref, dropped in
+ * their close callbacks). */
 struct hk {
     uv_loop_t *loop;
     CURLM *multi;
@@ -26,9 +31,18 @@ struct hk {
     int refs;
 };
 
-void hk__unref(hk_t *h);
+/* Drop one reference; the last one frees h. */
+static inline void hk__unref(hk_t *h)
+{
+    if (--h->refs == 0)
+        free(h);
+}
+
+/* At hk_close: report every job in flight as failed ("closed") and close
+ * its handles; for HTTP also the multi handle and the curl timer. */
 void hk__close_execs(hk_t *h);
 void hk__close_https(hk_t *h);
+/* The multi handle and its timer (which takes a reference on h). */
 int hk__http_init(hk_t *h, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,73 @@
+/*
+ * mb_events.c: how a bus thread talks to the loop and waits (mb_int.h):
+ * events are held and handed over a cycle at a time, the thread sleeps on
+ * its condition variable until a deadline, a stop or a queued write, and
+ * backoffs are jittered. Design: the top of mb_bus.c.
+ */
+#include "protocols/modbus/mb_int.h"
+#include "gateway/base/gw_clock.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
+
+/* Hand every held event to the loop. */
+void mb__flush(mb_bus_t *bus)
+{
+    while (bus->out_head) {
+        gw_msg_t *m = bus->out_head;
+        bus->out_head = m->next;
+        m->next = NULL;
+        gw_queue_push(bus->events, m);
+    }
+    bus->out_tail = NULL;
+}
+
+/* Hold an event for the loop; flushed before the thread sleeps, or once
+ * the oldest has waited 10 ms (a slow device must not delay the others'
+ * readings). */
+void mb__emit(mb_bus_t *bus, gw_msg_t *m)
+{
+    m->next = NULL;
+    if (bus->out_tail)
+        bus->out_tail->next = m;
+    else
+        bus->out_head = m, bus->out_since = gw_mono_ms();
+    bus->out_tail = m;
+    if (gw_mono_ms() - bus->out_since >= 10)
+        mb__flush(bus);
+}
+
+/* Sleep until the monotonic deadline or a stop request (or a queued
+ * write, when wake_on_write). */
+void mb__sleep(mb_bus_t *bus, int64_t deadline_ms, int wake_on_write)
+{
+    struct timespec ts;
+    int64_t now = gw_mono_ms();
+
+    if (deadline_ms <= now)
+        return;
+    mb__flush(bus);
+    ts = gw_mono_deadline(deadline_ms - now);
+    pthread_mutex_lock(&bus->mu);
+    while (!atomic_load(&bus->stop) && !(wake_on_write && bus->writes_head)) {
+        if (pthread_cond_timedwait(&bus->cond, &bus->mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&bus->mu);
+}
+
+void mb__sleep_until(mb_bus_t *bus, int64_t deadline_ms)
+{
+    mb__sleep(bus, deadline_ms, 0);
+}
+
+int mb__jitter(int ms)
+{
+    unsigned r = 0;
+    if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+        r = (unsigned)rand();
+    /* +-25 % so that many gateways (and devices) do not retry in step */
+    return ms - ms / 4 + (int)(r % (unsigned)(ms / 2 + 1));
+}
