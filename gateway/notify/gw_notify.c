@@ -10,6 +10,7 @@
  * memory. The decisions themselves are pure functions in gw_route.c.
  */
 #include "gateway/notify/gw_notify.h"
+#include "gateway/notify/notify_int.h"
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
 #include "gateway/notify/gw_route.h"
@@ -22,35 +23,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define GW_NOTIFY__TICK_MS 200
-#define GW_NOTIFY__DUE_MAX 64 /* messages looked at per tick */
-#define GW_NOTIFY__MSG_MAX 2048
-
-/* Events that arrived during this loop iteration, taken in together. */
-typedef struct gw_notify__ev {
-    struct gw_notify__ev *next;
-    char payload[]; /* the outbox row's JSON */
-} gw_notify__ev_t;
-
-struct gw_notify {
-    uint64_t delivered, failures; /* delivery attempts that succeeded, failed */
-    uv_loop_t *loop;
-    uv_timer_t tick;
-    uv_check_t take_in; /* runs after the loop's poll phase: takes in `pending` */
-    gw_notify__ev_t *pending, **pending_tail;
-    int open_handles;
-    const gw_config_t *cfg;
-    gw_notify_env_t env;
-    notify_store_t *st;
-    hk_t *hk;
-    int stopping;
-    int64_t *inflight; /* notification ids being delivered */
-    size_t ninflight, capinflight;
-    int64_t *last_send; /* per recipient index: wall ms of the last start */
-    size_t nlast_send;
-    unsigned tick_failures; /* consecutive failed ticks, to log few of them */
-};
-
 /* One delivery in flight; freed by its done callback. */
 typedef struct gw_notify__job {
     gw_notify_t *n;
@@ -61,57 +33,7 @@ typedef struct gw_notify__job {
     char group[GW_NOTIFY_NAME];
 } gw_notify__job_t;
 
-static const char *const notify__final[] = {"resolved", "closed", "cancelled"};
-
-static int notify__is_final(const char *status)
-{
-    for (size_t i = 0; i < GW_ARRAY_SIZE(notify__final); i++) {
-        if (strcmp(status, notify__final[i]) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int notify__group_idx(const gw_notify_t *n, const char *name)
-{
-    for (size_t i = 0; i < n->cfg->notify.ngroups; i++) {
-        if (strcmp(n->cfg->notify.groups[i].name, name) == 0)
-            return (int)i;
-    }
-    return -1;
-}
-
-static int notify__recipient_idx(const gw_notify_t *n, const char *name)
-{
-    for (size_t i = 0; i < n->cfg->notify.nrecipients; i++) {
-        if (strcmp(n->cfg->notify.recipients[i].name, name) == 0)
-            return (int)i;
-    }
-    return -1;
-}
-
-static gw_priority_t notify__prio(const char *name)
-{
-    gw_priority_t p = GW_PRIO_MEDIUM;
-    gw_priority_parse(name, &p);
-    return p;
-}
-
-static void notify__location(gw_notify_t *n, const char *device, const char **b, const char **f,
-                             const char **r)
-{
-    *b = *f = *r = "";
-    if (n->env.device_location)
-        n->env.device_location(n->env.arg, device, b, f, r);
-}
-
 /* ---- events in ------------------------------------------------------------ */
-
-static const char *notify__jstr(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
 
 /* Take one event in: alert state, batch rows. Inside a transaction. */
 static int notify__ingest(gw_notify_t *n, const cJSON *ev, int64_t now)

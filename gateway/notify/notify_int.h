@@ -1,0 +1,66 @@
+/*
+ * notify_int.h: the notifier's private state and what its files share
+ * (gw_notify.h is the public side; design in docs/hooks.md).
+ *
+ * State is in notify.db (store/notify_store.h), not in memory: only the
+ * events of the current loop iteration, the deliveries in flight and the
+ * rate limiter's last-send times live in struct gw_notify.
+ *
+ * Loop thread only.
+ */
+#ifndef PLANTROOM_NOTIFY_INT_H
+#define PLANTROOM_NOTIFY_INT_H
+
+#include "gateway/notify/gw_notify.h"
+#include "gateway/notify/gw_route.h"
+#include "protocols/hooks/hk.h"
+#include "store/notify_store.h"
+
+#include <cjson/cJSON.h>
+
+#define GW_NOTIFY__TICK_MS 200
+#define GW_NOTIFY__DUE_MAX 64 /* messages looked at per tick */
+#define GW_NOTIFY__MSG_MAX 2048
+
+/* Events that arrived during this loop iteration, taken in together. */
+typedef struct gw_notify__ev {
+    struct gw_notify__ev *next;
+    char payload[]; /* the outbox row's JSON */
+} gw_notify__ev_t;
+
+struct gw_notify {
+    uint64_t delivered, failures; /* delivery attempts that succeeded, failed */
+    uv_loop_t *loop;
+    uv_timer_t tick;
+    uv_check_t take_in; /* runs after the loop's poll phase: takes in `pending` */
+    gw_notify__ev_t *pending, **pending_tail;
+    int open_handles;
+    const gw_config_t *cfg;
+    gw_notify_env_t env;
+    notify_store_t *st;
+    hk_t *hk;
+    int stopping;
+    int64_t *inflight; /* notification ids being delivered */
+    size_t ninflight, capinflight;
+    int64_t *last_send; /* per recipient index: wall ms of the last start */
+    size_t nlast_send;
+    unsigned tick_failures; /* consecutive failed ticks, to log few of them */
+};
+
+/* ---- notify_lookup.c: names, the host, JSON ------------------------------- */
+
+/* 1 when a work order of this status is finished (resolved, closed,
+ * cancelled). */
+int notify__is_final(const char *status);
+/* Index of the group / recipient of this name in the config, or -1. */
+int notify__group_idx(const gw_notify_t *n, const char *name);
+int notify__recipient_idx(const gw_notify_t *n, const char *name);
+/* The priority of this name (medium when unknown). */
+gw_priority_t notify__prio(const char *name);
+/* The device's location from the host; "" when unknown. */
+void notify__location(gw_notify_t *n, const char *device, const char **b, const char **f,
+                      const char **r);
+/* The string o[key], or "" when missing or not a string. */
+const char *notify__jstr(const cJSON *o, const char *key);
+
+#endif
