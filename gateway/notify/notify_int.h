@@ -63,4 +63,28 @@ void notify__location(gw_notify_t *n, const char *device, const char **b, const 
 /* The string o[key], or "" when missing or not a string. */
 const char *notify__jstr(const cJSON *o, const char *key);
 
+/* ---- notify_text.c: the alert JSON, hook templates, webhook bodies -------- */
+
+/* Placeholders of hook templates. */
+typedef struct notify__ph {
+    const gw_notify_t *n;
+    const gw_recipient_cfg_t *r;
+    const notify_msg_t *m;
+    const cJSON *first; /* the first alert of the message */
+    const cJSON *doc;
+    char buf[64];
+    char nums[256];
+} notify__ph_t;
+
+/* The JSON every hook receives (no phone numbers in it): k alerts of group,
+ * items[i] and alerts[i] describing the same one. */
+cJSON *notify__alerts_json(gw_notify_t *n, const char *group, const gw_nitem_t *items,
+                           const notify_alert_t *alerts, size_t k);
+/* tpl with its placeholders ({phone}, {message}, {number}, ...) filled from
+ * p; malloc'd, NULL when out of memory. */
+char *notify__expand(const char *tpl, notify__ph_t *p);
+/* The body of a webhook: form fields, or the alert JSON with the recipient,
+ * address and message added; malloc'd, NULL when out of memory. */
+char *notify__http_body(const gw_hook_cfg_t *h, notify__ph_t *p);
+
 #endif
