@@ -87,4 +87,11 @@ char *notify__expand(const char *tpl, notify__ph_t *p);
  * address and message added; malloc'd, NULL when out of memory. */
 char *notify__http_body(const gw_hook_cfg_t *h, notify__ph_t *p);
 
+/* ---- notify_deliver.c: messages delivered through hooks ------------------- */
+
+/* Start the due pending messages (at most GW_NOTIFY__DUE_MAX a tick) that
+ * are not in flight and whose recipient's rate limit allows; each outcome
+ * is recorded when its hook ends. Returns 0 or the store's negative code. */
+int notify__deliver(gw_notify_t *n, int64_t now);
+
 #endif
