@@ -87,6 +87,13 @@ char *notify__expand(const char *tpl, notify__ph_t *p);
  * address and message added; malloc'd, NULL when out of memory. */
 char *notify__http_body(const gw_hook_cfg_t *h, notify__ph_t *p);
 
+/* ---- notify_flush.c: batches flushed into messages ------------------------ */
+
+/* Flush every group whose group_wait has passed: queue one message per
+ * member, drop what no longer matters or is muted, keep what quiet hours
+ * hold. Inside the caller's transaction. Returns 0 or a negative code. */
+int notify__flush(gw_notify_t *n, int64_t now);
+
 /* ---- notify_deliver.c: messages delivered through hooks ------------------- */
 
 /* Start the due pending messages (at most GW_NOTIFY__DUE_MAX a tick) that
