@@ -87,6 +87,18 @@ char *notify__expand(const char *tpl, notify__ph_t *p);
  * address and message added; malloc'd, NULL when out of memory. */
 char *notify__http_body(const gw_hook_cfg_t *h, notify__ph_t *p);
 
+/* ---- notify_ingest.c: work-order events taken in ------------------------- */
+
+/* Keep a copy of an outbox row's JSON and take it in after this loop
+ * iteration's poll phase, with the others of the iteration. */
+void notify__event_add(gw_notify_t *n, const char *payload);
+/* Take in every pending event, all in one transaction. Returns 0, or the
+ * negative code when notify.db cannot be written: the events then stay
+ * pending, in order, for the next try. */
+int notify__take_in(gw_notify_t *n);
+/* Free the events not taken in (at the end). */
+void notify__events_free(gw_notify_t *n);
+
 /* ---- notify_flush.c: batches flushed into messages ------------------------ */
 
 /* Flush every group whose group_wait has passed: queue one message per
