@@ -6,6 +6,9 @@
  * events of the current loop iteration, the deliveries in flight and the
  * rate limiter's last-send times live in struct gw_notify.
  *
+ * The sections below go from the bottom up: a file calls only the files
+ * of the sections above its own (the map is in gw_notify.c).
+ *
  * Loop thread only.
  */
 #ifndef PLANTROOM_NOTIFY_INT_H
@@ -87,6 +90,20 @@ char *notify__expand(const char *tpl, notify__ph_t *p);
  * address and message added; malloc'd, NULL when out of memory. */
 char *notify__http_body(const gw_hook_cfg_t *h, notify__ph_t *p);
 
+/* ---- notify_deliver.c: messages delivered through hooks ------------------- */
+
+/* Start the due pending messages (at most GW_NOTIFY__DUE_MAX a tick) that
+ * are not in flight and whose recipient's rate limit allows; each outcome
+ * is recorded when its hook ends. Returns 0 or the store's negative code. */
+int notify__deliver(gw_notify_t *n, int64_t now);
+
+/* ---- notify_flush.c: batches flushed into messages ------------------------ */
+
+/* Flush every group whose group_wait has passed: queue one message per
+ * member, drop what no longer matters or is muted, keep what quiet hours
+ * hold. Inside the caller's transaction. Returns 0 or a negative code. */
+int notify__flush(gw_notify_t *n, int64_t now);
+
 /* ---- notify_ingest.c: work-order events taken in ------------------------- */
 
 /* Keep a copy of an outbox row's JSON and take it in after this loop
@@ -99,18 +116,10 @@ int notify__take_in(gw_notify_t *n);
 /* Free the events not taken in (at the end). */
 void notify__events_free(gw_notify_t *n);
 
-/* ---- notify_flush.c: batches flushed into messages ------------------------ */
+/* ---- notify_schedule.c: the tick ----------------------------------------- */
 
-/* Flush every group whose group_wait has passed: queue one message per
- * member, drop what no longer matters or is muted, keep what quiet hours
- * hold. Inside the caller's transaction. Returns 0 or a negative code. */
-int notify__flush(gw_notify_t *n, int64_t now);
-
-/* ---- notify_deliver.c: messages delivered through hooks ------------------- */
-
-/* Start the due pending messages (at most GW_NOTIFY__DUE_MAX a tick) that
- * are not in flight and whose recipient's rate limit allows; each outcome
- * is recorded when its hook ends. Returns 0 or the store's negative code. */
-int notify__deliver(gw_notify_t *n, int64_t now);
+/* The timer's callback (t->data is the notifier): take in what is pending,
+ * flush batches, queue repeats and escalations, deliver due messages. */
+void notify__tick_cb(uv_timer_t *t);
 
 #endif
