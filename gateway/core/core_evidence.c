@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void rules__iso(cJSON *o, const char *key, int64_t ms)
+static void evidence__iso(cJSON *o, const char *key, int64_t ms)
 {
     char ts[32];
     if (ms)
@@ -23,7 +23,7 @@ static void rules__iso(cJSON *o, const char *key, int64_t ms)
 }
 
 /* The rule's parameters, as configured, for the evidence. */
-static void rules__params(cJSON *p, const gw_rule_cfg_t *rc)
+static void evidence__params(cJSON *p, const gw_rule_cfg_t *rc)
 {
     const rule_cfg_t *c = &rc->rule;
 
@@ -73,15 +73,15 @@ static void rules__params(cJSON *p, const gw_rule_cfg_t *rc)
 }
 
 /* The trend's prediction: dates, interval, slope, zone, change. */
-static void rules__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_action_t *a)
+static void evidence__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_action_t *a)
 {
     static const char zone[] = "ABCD";
     cJSON *pr = cJSON_AddObjectToObject(o, "prediction"), *iv;
 
-    rules__iso(pr, "crossing", a->predicted_ms);
+    evidence__iso(pr, "crossing", a->predicted_ms);
     iv = cJSON_AddObjectToObject(pr, "interval");
-    rules__iso(iv, "earliest", a->predicted_lo_ms);
-    rules__iso(iv, "latest", a->predicted_hi_ms);
+    evidence__iso(iv, "earliest", a->predicted_lo_ms);
+    evidence__iso(iv, "latest", a->predicted_hi_ms);
     cJSON_AddNumberToObject(iv, "confidence", rc->rule.u.trend.confidence);
     if (a->predicted_lo_ms)
         cJSON_AddNumberToObject(pr, "days_left",
@@ -95,7 +95,7 @@ static void rules__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_acti
         cJSON_AddStringToObject(o, "zone", z);
     }
     cJSON_AddBoolToObject(o, "change_detected", a->change);
-    rules__iso(o, "change_since", a->change_since_ms);
+    evidence__iso(o, "change_since", a->change_since_ms);
     cJSON_AddNumberToObject(o, "baseline", a->baseline);
     cJSON_AddNumberToObject(o, "baseline_sigma", a->sigma);
 }
@@ -112,7 +112,7 @@ char *gw_rule_evidence(const gw_rule_cfg_t *rc, const char *point, const char *u
     cJSON_AddNumberToObject(o, "value", a->value);
     cJSON_AddStringToObject(o, "unit", unit);
     if (a->kind_of == RULE_TREND) {
-        rules__prediction(o, rc, a);
+        evidence__prediction(o, rc, a);
     } else {
         cJSON_AddNumberToObject(o, "peak", a->peak);
         if (a->kind_of != RULE_THRESHOLD)
@@ -127,13 +127,13 @@ char *gw_rule_evidence(const gw_rule_cfg_t *rc, const char *point, const char *u
             cJSON_AddNumberToObject(o, "baseline", a->baseline);
             cJSON_AddNumberToObject(o, "baseline_sigma", a->sigma);
         }
-        rules__iso(o, "since", a->since_ms);
+        evidence__iso(o, "since", a->since_ms);
         cJSON_AddNumberToObject(o, "held_s", (double)a->held_ms / 1000.0);
     }
-    rules__iso(o, "at", a->ts_ms);
+    evidence__iso(o, "at", a->ts_ms);
     cJSON_AddStringToObject(o, "priority",
                             gw_priority_name(a->has_priority ? a->priority : rc->priority));
-    rules__params(cJSON_AddObjectToObject(o, "rule"), rc);
+    evidence__params(cJSON_AddObjectToObject(o, "rule"), rc);
     text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;

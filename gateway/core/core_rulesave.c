@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void rules__save(gw_core_t *c, const char *why)
+static void rulesave__save(gw_core_t *c, const char *why)
 {
     char err[256];
     const char *path = c->rt->cfg->rules_state_path;
@@ -26,7 +26,7 @@ static void rules__save(gw_core_t *c, const char *why)
 /* The periodic save: the image is taken on the loop (it reads rule state),
  * the write and its fsyncs run on libuv's pool, so that a slow flash card
  * never stalls the loop. One write at a time. */
-typedef struct rules__job {
+typedef struct rulesave__job {
     uv_work_t req;
     gw_core_t *c;
     void *buf;
@@ -34,17 +34,17 @@ typedef struct rules__job {
     char path[PATH_MAX];
     int rc;
     char err[256];
-} rules__job_t;
+} rulesave__job_t;
 
-static void rules__write_work(uv_work_t *req)
+static void rulesave__write_work(uv_work_t *req)
 {
-    rules__job_t *j = req->data;
+    rulesave__job_t *j = req->data;
     j->rc = gw_rulestate_write(j->path, j->buf, j->len, j->err, sizeof(j->err));
 }
 
-static void rules__write_done(uv_work_t *req, int status)
+static void rulesave__write_done(uv_work_t *req, int status)
 {
-    rules__job_t *j = req->data;
+    rulesave__job_t *j = req->data;
 
     if (status != 0 || j->rc != 0)
         gw_log_error("rules", "saving rule state (timer): %s",
@@ -56,10 +56,10 @@ static void rules__write_done(uv_work_t *req, int status)
     free(j);
 }
 
-static void rules__save_cb(uv_timer_t *t)
+static void rulesave__save_cb(uv_timer_t *t)
 {
     gw_core_t *c = t->data;
-    rules__job_t *j;
+    rulesave__job_t *j;
 
     if (c->rs_writing)
         return; /* the last one is still being written: next tick */
@@ -72,10 +72,10 @@ static void rules__save_cb(uv_timer_t *t)
     j->c = c;
     j->req.data = j;
     snprintf(j->path, sizeof(j->path), "%s", c->rt->cfg->rules_state_path);
-    if (uv_queue_work(c->loop, &j->req, rules__write_work, rules__write_done) != 0) {
+    if (uv_queue_work(c->loop, &j->req, rulesave__write_work, rulesave__write_done) != 0) {
         free(j->buf);
         free(j);
-        rules__save(c, "timer");
+        rulesave__save(c, "timer");
         return;
     }
     c->rs_writing = 1;
@@ -98,7 +98,7 @@ void core__rules_state_start(gw_core_t *c)
     uv_timer_init(c->loop, &c->rs_timer);
     c->rs_timer.data = c;
     c->rs_started = 1;
-    uv_timer_start(&c->rs_timer, rules__save_cb, every, every);
+    uv_timer_start(&c->rs_timer, rulesave__save_cb, every, every);
 }
 
 void core__rules_state_stop(gw_core_t *c)
@@ -108,5 +108,5 @@ void core__rules_state_stop(gw_core_t *c)
     /* A periodic write in flight uses the same .new file: let it finish. */
     while (c->rs_writing)
         uv_run(c->loop, UV_RUN_ONCE);
-    rules__save(c, "shutdown");
+    rulesave__save(c, "shutdown");
 }

@@ -57,14 +57,14 @@ static const gw_mqtt_cfg_t *buf__q(const north_buf_t *n)
 
 /* ---- memory ring and spool -------------------------------------------- */
 
-static void tel__ring_pop(north_buf_t *n, spool_msg_t *out)
+static void buf__ring_pop(north_buf_t *n, spool_msg_t *out)
 {
     *out = n->ring[n->ring_head];
     n->ring_head = (n->ring_head + 1) % n->ring_cap;
     n->ring_n--;
 }
 
-static void tel__note_dropped(north_buf_t *n, uint64_t k, const char *where)
+static void buf__note_dropped(north_buf_t *n, uint64_t k, const char *where)
 {
     if (!k)
         return;
@@ -77,7 +77,7 @@ static void tel__note_dropped(north_buf_t *n, uint64_t k, const char *where)
 }
 
 /* Move the whole ring into the spool, oldest first, in one transaction. */
-static void tel__spill(north_buf_t *n)
+static void buf__spill(north_buf_t *n)
 {
     spool_msg_t *batch;
     size_t k = n->ring_n;
@@ -90,36 +90,36 @@ static void tel__spill(north_buf_t *n)
     if (!batch)
         return;
     for (size_t i = 0; i < k; i++)
-        tel__ring_pop(n, &batch[i]);
+        buf__ring_pop(n, &batch[i]);
     if (spool_append(n->spool, batch, k, buf__q(n)->buf_max, &dropped, err, sizeof(err)) != 0) {
         gw_log_error("mqtt", "%s: %zu telemetry messages lost", err, k);
         n->dropped_ring += k;
     }
-    tel__note_dropped(n, (uint64_t)dropped, "spool");
+    buf__note_dropped(n, (uint64_t)dropped, "spool");
     spool_rows_free(batch, k);
 }
 
 /* Put a message (taking its strings) at the end of the ring, spilling or
  * dropping the oldest when the ring is full. */
-static void tel__ring_push(north_buf_t *n, spool_msg_t *msg)
+static void buf__ring_push(north_buf_t *n, spool_msg_t *msg)
 {
     if (buf__q(n)->buf_max == 0) {
         free(msg->topic);
         free(msg->payload);
         n->dropped_ring++;
-        tel__note_dropped(n, 1, "mqtt.buffer.max_messages is 0");
+        buf__note_dropped(n, 1, "mqtt.buffer.max_messages is 0");
         return;
     }
     if (n->ring_n == n->ring_cap) {
         if (n->spool) {
-            tel__spill(n);
+            buf__spill(n);
         } else {
             spool_msg_t old;
-            tel__ring_pop(n, &old);
+            buf__ring_pop(n, &old);
             free(old.topic);
             free(old.payload);
             n->dropped_ring++;
-            tel__note_dropped(n, 1, "memory, no spool");
+            buf__note_dropped(n, 1, "memory, no spool");
         }
     }
     if (!msg->topic || !msg->payload) {
@@ -137,7 +137,7 @@ static void tel__ring_push(north_buf_t *n, spool_msg_t *msg)
 /* Live messages the broker has not acknowledged go back to the buffer,
  * oldest first, ahead of anything buffered after them: a connection that
  * died silently loses nothing that was "sent" into it. */
-static void tel__requeue_live(north_buf_t *n)
+static void buf__requeue_live(north_buf_t *n)
 {
     if (n->live_n)
         gw_log_info("mqtt", "%zu unacknowledged telemetry messages buffered again", n->live_n);
@@ -145,28 +145,28 @@ static void tel__requeue_live(north_buf_t *n)
         spool_msg_t m = n->live[n->live_head];
         n->live_head = (n->live_head + 1) % TEL_LIVE_MAX;
         n->live_n--;
-        tel__ring_push(n, &m);
+        buf__ring_push(n, &m);
     }
     n->live_first_seq = n->live_seq;
 }
 
-static void tel__buffer(north_buf_t *n, const char *topic, const char *payload, int64_t ts_ms)
+static void buf__buffer(north_buf_t *n, const char *topic, const char *payload, int64_t ts_ms)
 {
     spool_msg_t m = {.ts_ms = ts_ms, .topic = strdup(topic), .payload = strdup(payload)};
 
-    tel__requeue_live(n); /* older than this one */
+    buf__requeue_live(n); /* older than this one */
     if (!m.topic || !m.payload) {
         free(m.topic);
         free(m.payload);
         n->dropped_ring++;
         return;
     }
-    tel__ring_push(n, &m);
+    buf__ring_push(n, &m);
 }
 
 /* Publish at QoS 1 and remember it until the broker acknowledges it.
  * Returns 0, or -1 when it was not sent (the caller buffers it). */
-static int tel__publish_live(north_buf_t *n, const char *topic, const char *text, int64_t ts_ms)
+static int buf__publish_live(north_buf_t *n, const char *topic, const char *text, int64_t ts_ms)
 {
     spool_msg_t *m;
     char err[160];
@@ -192,18 +192,18 @@ static int tel__publish_live(north_buf_t *n, const char *topic, const char *text
 
 /* ---- replay ------------------------------------------------------------ */
 
-static void tel__delete_acked(north_buf_t *n);
+static void buf__delete_acked(north_buf_t *n);
 
-static void tel__replay_stop(north_buf_t *n)
+static void buf__replay_stop(north_buf_t *n)
 {
     if (n->replaying)
-        tel__delete_acked(n); /* what the broker has is not sent again */
+        buf__delete_acked(n); /* what the broker has is not sent again */
     n->replaying = 0;
     n->inflight = 0;
     uv_timer_stop(&n->replay_timer);
 }
 
-static void tel__delete_acked(north_buf_t *n)
+static void buf__delete_acked(north_buf_t *n)
 {
     char err[256];
 
@@ -215,7 +215,7 @@ static void tel__delete_acked(north_buf_t *n)
         n->deleted_id = n->acked_id;
 }
 
-static void tel__replay_cb(uv_timer_t *t)
+static void buf__replay_cb(uv_timer_t *t)
 {
     north_buf_t *n = t->data;
     size_t budget = (size_t)buf__q(n)->replay_per_s * TEL_REPLAY_TICK_MS / 1000;
@@ -224,10 +224,10 @@ static void tel__replay_cb(uv_timer_t *t)
     char err[256];
 
     if (!north__session_connected(n->s)) {
-        tel__replay_stop(n);
+        buf__replay_stop(n);
         return;
     }
-    tel__delete_acked(n);
+    buf__delete_acked(n);
     if (budget < 1)
         budget = 1;
     if (budget > TEL_REPLAY_INFLIGHT - n->inflight)
@@ -243,8 +243,8 @@ static void tel__replay_cb(uv_timer_t *t)
     }
     spool_rows_free(rows, nrows);
     if (nrows == 0 && n->inflight == 0 && budget) {
-        tel__delete_acked(n);
-        tel__replay_stop(n);
+        buf__delete_acked(n);
+        buf__replay_stop(n);
         gw_log_notice("mqtt", "replay done: %llu buffered telemetry messages sent",
                       (unsigned long long)n->replay_run);
         if (n->replay_done)
@@ -253,7 +253,7 @@ static void tel__replay_cb(uv_timer_t *t)
 }
 
 /* Start replaying if connected and the spool holds anything. */
-static void tel__maybe_replay(north_buf_t *n)
+static void buf__maybe_replay(north_buf_t *n)
 {
     if (n->replaying || !n->spool || spool_count(n->spool) == 0 || !north__session_connected(n->s))
         return;
@@ -263,14 +263,14 @@ static void tel__maybe_replay(north_buf_t *n)
     n->sent_id = n->acked_id = n->deleted_id = 0;
     n->inflight = 0;
     n->replay_run = 0;
-    uv_timer_start(&n->replay_timer, tel__replay_cb, 0, TEL_REPLAY_TICK_MS);
+    uv_timer_start(&n->replay_timer, buf__replay_cb, 0, TEL_REPLAY_TICK_MS);
 }
 
-static void tel__flush_cb(uv_timer_t *t)
+static void buf__flush_cb(uv_timer_t *t)
 {
     north_buf_t *n = t->data;
-    tel__spill(n);
-    tel__maybe_replay(n); /* rows a failed live publish left behind */
+    buf__spill(n);
+    buf__maybe_replay(n); /* rows a failed live publish left behind */
 }
 
 /* ---- session handlers --------------------------------------------------- */
@@ -283,16 +283,16 @@ static void buf__connected(void *arg)
         gw_log_warn("mqtt", "%llu telemetry messages were dropped during the outage",
                     (unsigned long long)n->outage_dropped);
     n->outage_dropped = 0;
-    tel__spill(n);
-    tel__maybe_replay(n);
+    buf__spill(n);
+    buf__maybe_replay(n);
 }
 
 static void buf__disconnected(void *arg)
 {
     north_buf_t *n = arg;
 
-    tel__requeue_live(n);
-    tel__replay_stop(n);
+    buf__requeue_live(n);
+    buf__replay_stop(n);
 }
 
 static void buf__live_ack(north_buf_t *n, uint64_t tag, int ok)
@@ -379,7 +379,7 @@ int north__buf_create(north_buf_t **out, uv_loop_t *loop, north_session_t *s, co
     n->flush_timer.data = n->replay_timer.data = n;
     buf__open_spool(n);
     if (buf__q(n)->buf_flush_ms > 0)
-        uv_timer_start(&n->flush_timer, tel__flush_cb, (uint64_t)buf__q(n)->buf_flush_ms,
+        uv_timer_start(&n->flush_timer, buf__flush_cb, (uint64_t)buf__q(n)->buf_flush_ms,
                        (uint64_t)buf__q(n)->buf_flush_ms);
     h.arg = n;
     north__session_on(s, &h);
@@ -410,17 +410,17 @@ void north__buf_publish(north_buf_t *n, const char *topic, const char *text, int
         return;
     if (north__session_connected(n->s) &&
         (buf__q(n)->tel_qos == 1
-             ? tel__publish_live(n, topic, text, ts_ms) == 0
+             ? buf__publish_live(n, topic, text, ts_ms) == 0
              : north__publish(n->s, topic, text, strlen(text), 0, 0, 0, err, sizeof(err)) == 0))
         n->published++;
     else
-        tel__buffer(n, topic, text, ts_ms);
+        buf__buffer(n, topic, text, ts_ms);
 }
 
 void north__buf_flush(north_buf_t *n)
 {
     if (n)
-        tel__spill(n);
+        buf__spill(n);
 }
 
 void north__buf_disconnected(north_buf_t *n)
@@ -446,11 +446,11 @@ void north__buf_free(north_buf_t *n)
 {
     if (!n)
         return;
-    tel__requeue_live(n);
-    tel__spill(n);
+    buf__requeue_live(n);
+    buf__spill(n);
     while (n->ring_n) {
         spool_msg_t m;
-        tel__ring_pop(n, &m);
+        buf__ring_pop(n, &m);
         free(m.topic);
         free(m.payload);
     }

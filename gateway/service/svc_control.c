@@ -30,22 +30,22 @@
  * buf, so answers keep the order of requests. A connection that closes
  * while an answer is pending detaches it (call->conn = NULL), so that
  * gw_control_finish drops the answer. */
-typedef struct ctl__conn {
+typedef struct control__conn {
     uv_pipe_t pipe;
     gw_control_t *ctl; /* NULL once the listener is gone */
     const gw_control_cmd_t *cmds;
     void *ctx;
-    struct ctl__conn *next;
+    struct control__conn *next;
     char *buf;
     size_t len, cap;
     gw_control_call_t *pending; /* the deferred call, or NULL */
     int eof;                    /* the client sent all it will: end after the answers */
-} ctl__conn_t;
+} control__conn_t;
 
 /* A request being answered: on the stack while the handler runs; copied to
  * the heap by gw_control_defer. */
 struct gw_control_call {
-    ctl__conn_t *conn; /* NULL: no client to answer (it left) */
+    control__conn_t *conn; /* NULL: no client to answer (it left) */
     int deferred;
 };
 
@@ -53,11 +53,11 @@ struct gw_control {
     uv_pipe_t server;
     const gw_control_cmd_t *cmds; /* NULL name ends it */
     void *ctx;                    /* handed to every handler */
-    ctl__conn_t *conns;
+    control__conn_t *conns;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
-static char *ctl__print_line(cJSON *o)
+static char *control__print_line(cJSON *o)
 {
     char *text = cJSON_PrintUnformatted(o);
     char *line;
@@ -77,7 +77,7 @@ static char *ctl__print_line(cJSON *o)
 }
 
 /* {"ok":true,"result":result} or {"ok":false,"error":err}; takes result. */
-static char *ctl__answer_line(int rc, cJSON *result, const char *err)
+static char *control__answer_line(int rc, cJSON *result, const char *err)
 {
     cJSON *o = cJSON_CreateObject();
     char *line;
@@ -89,15 +89,15 @@ static char *ctl__answer_line(int rc, cJSON *result, const char *err)
         cJSON_Delete(result);
         cJSON_AddStringToObject(o, "error", err && *err ? err : gw_strerror(rc));
     }
-    line = ctl__print_line(o);
+    line = control__print_line(o);
     cJSON_Delete(o);
     return line;
 }
 
 /* Run one request line; the answer line, or NULL when deferred (or out of
  * memory: *oom set). */
-static char *ctl__handle(const gw_control_cmd_t *cmds, void *ctx, gw_control_call_t *call,
-                         const char *line, size_t len, int *oom)
+static char *control__handle(const gw_control_cmd_t *cmds, void *ctx, gw_control_call_t *call,
+                             const char *line, size_t len, int *oom)
 {
     cJSON *req = cJSON_ParseWithLength(line, len);
     const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
@@ -131,12 +131,12 @@ static char *ctl__handle(const gw_control_cmd_t *cmds, void *ctx, gw_control_cal
         cJSON_Delete(res);
         return NULL;
     }
-    out = ctl__answer_line(rc, res, err);
+    out = control__answer_line(rc, res, err);
     *oom = out == NULL;
     return out;
 
 out_error:
-    out = ctl__answer_line(GW_EINVAL, NULL, err);
+    out = control__answer_line(GW_EINVAL, NULL, err);
     *oom = out == NULL;
     return out;
 }
@@ -145,26 +145,26 @@ char *gw_control_handle(const gw_control_cmd_t *cmds, void *ctx, const char *lin
 {
     gw_control_call_t call = {NULL, 0};
     int oom;
-    char *out = ctl__handle(cmds, ctx, &call, line, len, &oom);
+    char *out = control__handle(cmds, ctx, &call, line, len, &oom);
 
     /* No connection to answer later: a deferring command cannot run here. */
-    return out || oom ? out : ctl__answer_line(GW_ESTATE, NULL, "cannot defer here");
+    return out || oom ? out : control__answer_line(GW_ESTATE, NULL, "cannot defer here");
 }
 
 /* ---- connections -------------------------------------------------------- */
 
-static void ctl__conn_free(ctl__conn_t *c)
+static void control__conn_free(control__conn_t *c)
 {
     free(c->buf);
     free(c);
 }
 
-static void ctl__conn_close_cb(uv_handle_t *h)
+static void control__conn_close_cb(uv_handle_t *h)
 {
-    ctl__conn_t *c = h->data;
+    control__conn_t *c = h->data;
 
     if (c->ctl) {
-        for (ctl__conn_t **p = &c->ctl->conns; *p; p = &(*p)->next) {
+        for (control__conn_t **p = &c->ctl->conns; *p; p = &(*p)->next) {
             if (*p == c) {
                 *p = c->next;
                 break;
@@ -173,25 +173,25 @@ static void ctl__conn_close_cb(uv_handle_t *h)
     }
     if (c->pending)
         c->pending->conn = NULL; /* gw_control_finish will find nobody */
-    ctl__conn_free(c);
+    control__conn_free(c);
 }
 
-static void ctl__conn_close(ctl__conn_t *c)
+static void control__conn_close(control__conn_t *c)
 {
     if (!uv_is_closing((uv_handle_t *)&c->pipe))
-        uv_close((uv_handle_t *)&c->pipe, ctl__conn_close_cb);
+        uv_close((uv_handle_t *)&c->pipe, control__conn_close_cb);
 }
 
-static void ctl__shutdown_cb(uv_shutdown_t *req, int status)
+static void control__shutdown_cb(uv_shutdown_t *req, int status)
 {
     (void)status;
-    ctl__conn_close(req->data);
+    control__conn_close(req->data);
     free(req);
 }
 
 /* The client has sent everything and every answer is queued: end the
  * connection once the queued answers are written (uv_close would drop them). */
-static void ctl__conn_end(ctl__conn_t *c)
+static void control__conn_end(control__conn_t *c)
 {
     uv_shutdown_t *req;
 
@@ -199,30 +199,30 @@ static void ctl__conn_end(ctl__conn_t *c)
         return;
     req = malloc(sizeof(*req));
     if (!req) {
-        ctl__conn_close(c);
+        control__conn_close(c);
         return;
     }
     req->data = c;
-    if (uv_shutdown(req, (uv_stream_t *)&c->pipe, ctl__shutdown_cb) != 0) {
+    if (uv_shutdown(req, (uv_stream_t *)&c->pipe, control__shutdown_cb) != 0) {
         free(req);
-        ctl__conn_close(c);
+        control__conn_close(c);
     }
 }
 
-static void ctl__write_cb(uv_write_t *w, int status)
+static void control__write_cb(uv_write_t *w, int status)
 {
     (void)status;
     free(w->data);
     free(w);
 }
 
-static void ctl__send(ctl__conn_t *c, char *line)
+static void control__send(control__conn_t *c, char *line)
 {
     uv_write_t *w;
     uv_buf_t b;
 
     if (!line) {
-        ctl__conn_close(c);
+        control__conn_close(c);
         return;
     }
     if (uv_is_closing((uv_handle_t *)&c->pipe)) {
@@ -232,20 +232,20 @@ static void ctl__send(ctl__conn_t *c, char *line)
     w = malloc(sizeof(*w));
     if (!w) {
         free(line);
-        ctl__conn_close(c);
+        control__conn_close(c);
         return;
     }
     w->data = line;
     b = uv_buf_init(line, (unsigned)strlen(line));
-    if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, ctl__write_cb) != 0) {
+    if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, control__write_cb) != 0) {
         free(line);
         free(w);
-        ctl__conn_close(c);
+        control__conn_close(c);
     }
 }
 
 /* Answer the complete lines in c->buf, in order, until one is deferred. */
-static void ctl__process(ctl__conn_t *c)
+static void control__process(control__conn_t *c)
 {
     char *nl;
 
@@ -257,9 +257,9 @@ static void ctl__process(ctl__conn_t *c)
         if (linelen > 0) {
             gw_control_call_t call = {c, 0};
             int oom;
-            char *out = ctl__handle(c->cmds, c->ctx, &call, c->buf, linelen, &oom);
+            char *out = control__handle(c->cmds, c->ctx, &call, c->buf, linelen, &oom);
             if (out || oom)
-                ctl__send(c, out);
+                control__send(c, out);
         }
         memmove(c->buf, nl + 1, c->len - linelen - 1);
         c->len -= linelen + 1;
@@ -272,15 +272,15 @@ static void ctl__process(ctl__conn_t *c)
     if (c->len > GW_CONTROL_LINE_MAX) {
         uv_read_stop((uv_stream_t *)&c->pipe);
         c->len = 0;
-        ctl__send(c, ctl__answer_line(GW_EINVAL, NULL, "request line too long"));
-        ctl__conn_end(c);
+        control__send(c, control__answer_line(GW_EINVAL, NULL, "request line too long"));
+        control__conn_end(c);
     } else if (c->eof && !c->pending) {
-        ctl__conn_end(c);
+        control__conn_end(c);
     }
 }
 
-static void ctl__alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
-static void ctl__read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void control__alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void control__read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
 gw_control_call_t *gw_control_defer(gw_control_call_t *call)
 {
@@ -299,7 +299,7 @@ gw_control_call_t *gw_control_defer(gw_control_call_t *call)
 
 void gw_control_finish(gw_control_call_t *call, int rc, cJSON *result, const char *err)
 {
-    ctl__conn_t *c = call->conn;
+    control__conn_t *c = call->conn;
 
     if (!c) { /* the client left meanwhile */
         cJSON_Delete(result);
@@ -308,15 +308,15 @@ void gw_control_finish(gw_control_call_t *call, int rc, cJSON *result, const cha
     }
     c->pending = NULL;
     free(call);
-    ctl__send(c, ctl__answer_line(rc, result, err));
-    ctl__process(c); /* lines that waited behind this answer */
+    control__send(c, control__answer_line(rc, result, err));
+    control__process(c); /* lines that waited behind this answer */
     if (!c->pending && !c->eof && !uv_is_closing((uv_handle_t *)&c->pipe))
-        uv_read_start((uv_stream_t *)&c->pipe, ctl__alloc_cb, ctl__read_cb);
+        uv_read_start((uv_stream_t *)&c->pipe, control__alloc_cb, control__read_cb);
 }
 
-static void ctl__alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void control__alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    ctl__conn_t *c = h->data;
+    control__conn_t *c = h->data;
     size_t want = c->len + (suggested < 4096 ? 4096 : suggested);
 
     if (want > c->cap) {
@@ -331,30 +331,30 @@ static void ctl__alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
 }
 
-static void ctl__read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+static void control__read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-    ctl__conn_t *c = s->data;
+    control__conn_t *c = s->data;
 
     (void)buf;
     if (n == UV_EOF) {
         /* Half-closed: answer what was asked (also deferred), then end. */
         uv_read_stop(s);
         c->eof = 1;
-        ctl__process(c);
+        control__process(c);
         return;
     }
     if (n < 0) {
-        ctl__conn_close(c);
+        control__conn_close(c);
         return;
     }
     c->len += (size_t)n;
-    ctl__process(c);
+    control__process(c);
 }
 
-static void ctl__connection_cb(uv_stream_t *server, int status)
+static void control__connection_cb(uv_stream_t *server, int status)
 {
     gw_control_t *ctl = server->data;
-    ctl__conn_t *c;
+    control__conn_t *c;
 
     if (status < 0)
         return;
@@ -367,18 +367,18 @@ static void ctl__connection_cb(uv_stream_t *server, int status)
     c->cmds = ctl->cmds;
     c->ctx = ctl->ctx;
     if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
-        uv_close((uv_handle_t *)&c->pipe, ctl__conn_close_cb);
+        uv_close((uv_handle_t *)&c->pipe, control__conn_close_cb);
         return;
     }
     c->next = ctl->conns;
     ctl->conns = c;
-    uv_read_start((uv_stream_t *)&c->pipe, ctl__alloc_cb, ctl__read_cb);
+    uv_read_start((uv_stream_t *)&c->pipe, control__alloc_cb, control__read_cb);
 }
 
 /* ---- listener ----------------------------------------------------------- */
 
 /* Remove a socket file nobody answers on; GW_EEXIST if someone does. */
-static int ctl__clear_stale(const char *path, char *err, size_t errlen)
+static int control__clear_stale(const char *path, char *err, size_t errlen)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     struct stat st;
@@ -408,7 +408,7 @@ static int ctl__clear_stale(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-static void ctl__server_close_cb(uv_handle_t *h)
+static void control__server_close_cb(uv_handle_t *h)
 {
     free(h->data);
 }
@@ -429,7 +429,7 @@ int gw_control_start(gw_control_t **out, uv_loop_t *loop, const gw_control_cmd_t
         snprintf(err, errlen, "control.group: no group named \"%s\"", group);
         return GW_EINVAL;
     }
-    rc = ctl__clear_stale(path, err, errlen);
+    rc = control__clear_stale(path, err, errlen);
     if (rc != 0)
         return rc;
     c = calloc(1, sizeof(*c));
@@ -444,7 +444,7 @@ int gw_control_start(gw_control_t **out, uv_loop_t *loop, const gw_control_cmd_t
     c->server.data = c;
     rc = uv_pipe_bind(&c->server, path);
     if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&c->server, 64, ctl__connection_cb);
+        rc = uv_listen((uv_stream_t *)&c->server, 64, control__connection_cb);
     if (rc != 0) {
         snprintf(err, errlen, "control socket %s: %s", path, uv_strerror(rc));
         goto out_close;
@@ -462,7 +462,7 @@ int gw_control_start(gw_control_t **out, uv_loop_t *loop, const gw_control_cmd_t
     return 0;
 
 out_close:
-    uv_close((uv_handle_t *)&c->server, ctl__server_close_cb);
+    uv_close((uv_handle_t *)&c->server, control__server_close_cb);
     return rc;
 }
 
@@ -470,11 +470,11 @@ void gw_control_close(gw_control_t *c)
 {
     if (!c)
         return;
-    for (ctl__conn_t *k = c->conns; k; k = k->next) {
+    for (control__conn_t *k = c->conns; k; k = k->next) {
         k->ctl = NULL;
-        ctl__conn_close(k);
+        control__conn_close(k);
     }
     c->conns = NULL;
     unlink(c->path);
-    uv_close((uv_handle_t *)&c->server, ctl__server_close_cb);
+    uv_close((uv_handle_t *)&c->server, control__server_close_cb);
 }

@@ -87,23 +87,23 @@ void svc__figures_free(svc_figures_t *f)
 
 /* ---- Prometheus text (loop thread) ------------------------------------- */
 
-static void met__head(FILE *o, const char *name, const char *type, const char *help)
+static void fig__head(FILE *o, const char *name, const char *type, const char *help)
 {
     fprintf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void met__buses(FILE *o, const svc_figures_t *f)
+static void fig__buses(FILE *o, const svc_figures_t *f)
 {
-    met__head(o, "plantroom_bus_polls_total", "counter", "Device polls done on the bus.");
+    fig__head(o, "plantroom_bus_polls_total", "counter", "Device polls done on the bus.");
     for (size_t i = 0; i < f->nbuses; i++)
         fprintf(o, "plantroom_bus_polls_total{bus=\"%s\"} %llu\n", f->buses[i].name,
                 (unsigned long long)f->buses[i].polls);
-    met__head(o, "plantroom_bus_poll_errors_total", "counter",
+    fig__head(o, "plantroom_bus_poll_errors_total", "counter",
               "Device polls that failed (timeout, exception, no connection).");
     for (size_t i = 0; i < f->nbuses; i++)
         fprintf(o, "plantroom_bus_poll_errors_total{bus=\"%s\"} %llu\n", f->buses[i].name,
                 (unsigned long long)f->buses[i].errors);
-    met__head(o, "plantroom_bus_poll_latency_seconds", "summary",
+    fig__head(o, "plantroom_bus_poll_latency_seconds", "summary",
               "Time one device poll took on the bus (all its requests).");
     for (size_t i = 0; i < f->nbuses; i++)
         fprintf(o,
@@ -111,12 +111,12 @@ static void met__buses(FILE *o, const svc_figures_t *f)
                 "plantroom_bus_poll_latency_seconds_count{bus=\"%s\"} %llu\n",
                 f->buses[i].name, f->buses[i].latency_sum_s, f->buses[i].name,
                 (unsigned long long)f->buses[i].polls);
-    met__head(o, "plantroom_bus_poll_latency_last_seconds", "gauge",
+    fig__head(o, "plantroom_bus_poll_latency_last_seconds", "gauge",
               "Time the last device poll took on the bus.");
     for (size_t i = 0; i < f->nbuses; i++)
         fprintf(o, "plantroom_bus_poll_latency_last_seconds{bus=\"%s\"} %.6f\n", f->buses[i].name,
                 f->buses[i].latency_last_s);
-    met__head(o, "plantroom_bus_connected", "gauge",
+    fig__head(o, "plantroom_bus_connected", "gauge",
               "1 while the bus's connection is up, 0 when down (absent until known).");
     for (size_t i = 0; i < f->nbuses; i++) {
         if (f->buses[i].connected >= 0)
@@ -125,47 +125,47 @@ static void met__buses(FILE *o, const svc_figures_t *f)
     }
 }
 
-static void met__points(FILE *o, const svc_figures_t *f)
+static void fig__points(FILE *o, const svc_figures_t *f)
 {
-    met__head(o, "plantroom_points_read_total", "counter", "Point values read with good quality.");
+    fig__head(o, "plantroom_points_read_total", "counter", "Point values read with good quality.");
     fprintf(o, "plantroom_points_read_total %llu\n", (unsigned long long)f->points_read);
-    met__head(o, "plantroom_points_per_second", "gauge",
+    fig__head(o, "plantroom_points_per_second", "gauge",
               "Point values read with good quality per second, over the last second.");
     fprintf(o, "plantroom_points_per_second %.3f\n", f->points_per_s);
 }
 
-static void met__ledger(FILE *o, gw_svc_t *s)
+static void fig__ledger(FILE *o, gw_svc_t *s)
 {
     const svc_figures_t *f = &s->fig;
 
-    met__head(o, "plantroom_queue_depth", "gauge",
+    fig__head(o, "plantroom_queue_depth", "gauge",
               "Messages waiting: loop = for the loop thread, ledger = ops for the ledger thread.");
     fprintf(o, "plantroom_queue_depth{queue=\"loop\"} %zu\n", gw_queue_depth(s->env.inq));
     fprintf(o, "plantroom_queue_depth{queue=\"ledger\"} %zu\n",
             s->env.ledger ? ledger_worker_depth(s->env.ledger) : 0);
     if (!f->ledger_stats_valid)
         return;
-    met__head(o, "plantroom_outbox_depth", "gauge",
+    fig__head(o, "plantroom_outbox_depth", "gauge",
               "Events in the ledger's outbox, not yet delivered (refreshed every 5 s).");
     fprintf(o, "plantroom_outbox_depth %lld\n", (long long)f->ledger.outbox_rows);
-    met__head(o, "plantroom_workorders", "gauge",
+    fig__head(o, "plantroom_workorders", "gauge",
               "Work orders in the ledger by status (refreshed every 5 s).");
     for (int i = 0; i < LEDGER_NSTATUS; i++)
         fprintf(o, "plantroom_workorders{status=\"%s\"} %lld\n", ledger_status_names[i],
                 (long long)f->ledger.by_status[i]);
 }
 
-static void met__process(FILE *o, gw_svc_t *s)
+static void fig__process(FILE *o, gw_svc_t *s)
 {
-    met__head(o, "plantroom_info", "gauge", "Always 1; the labels say what runs.");
+    fig__head(o, "plantroom_info", "gauge", "Always 1; the labels say what runs.");
     fprintf(o, "plantroom_info{version=\"%s\",site=\"%s\"} 1\n", PLANTROOM_VERSION,
             gw_core_config(s->env.core)->site_id);
-    met__head(o, "plantroom_start_time_seconds", "gauge", "When plantroomd started (Unix time).");
+    fig__head(o, "plantroom_start_time_seconds", "gauge", "When plantroomd started (Unix time).");
     fprintf(o, "plantroom_start_time_seconds %.3f\n", (double)s->started_ms / 1000.0);
-    met__head(o, "plantroom_loop_lag_seconds", "gauge",
+    fig__head(o, "plantroom_loop_lag_seconds", "gauge",
               "How late the loop's 1 s timer fired last time: a busy or stalled loop shows here.");
     fprintf(o, "plantroom_loop_lag_seconds %.6f\n", s->fig.loop_lag_s);
-    met__head(o, "plantroom_loop_lag_max_seconds", "gauge", "Largest loop lag since start.");
+    fig__head(o, "plantroom_loop_lag_max_seconds", "gauge", "Largest loop lag since start.");
     fprintf(o, "plantroom_loop_lag_max_seconds %.6f\n", s->fig.loop_lag_max_s);
 }
 
@@ -177,11 +177,11 @@ char *svc__metrics_render(gw_svc_t *s)
 
     if (!o)
         return NULL;
-    met__process(o, s);
-    met__buses(o, &s->fig);
+    fig__process(o, s);
+    fig__buses(o, &s->fig);
     gw_core_metrics_text(s->env.core, o);
-    met__points(o, &s->fig);
-    met__ledger(o, s);
+    fig__points(o, &s->fig);
+    fig__ledger(o, s);
     for (size_t i = 0; i < s->nsources; i++) {
         if (s->sources[i].metrics)
             s->sources[i].metrics(s->sources[i].arg, o);

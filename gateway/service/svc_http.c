@@ -26,8 +26,8 @@ struct gw_metrics {
     char *text;         /* the last snapshot; NULL before the first */
 };
 
-static enum MHD_Result met__reply(struct MHD_Connection *conn, unsigned status, const char *body,
-                                  size_t len, int copy)
+static enum MHD_Result http__reply(struct MHD_Connection *conn, unsigned status, const char *body,
+                                   size_t len, int copy)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
         len, (void *)body, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
@@ -43,10 +43,10 @@ static enum MHD_Result met__reply(struct MHD_Connection *conn, unsigned status, 
     return ok;
 }
 
-static enum MHD_Result met__handler(void *cls, struct MHD_Connection *conn, const char *url,
-                                    const char *method, const char *version,
-                                    const char *upload_data, size_t *upload_data_size,
-                                    void **con_cls)
+static enum MHD_Result http__handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                     const char *method, const char *version,
+                                     const char *upload_data, size_t *upload_data_size,
+                                     void **con_cls)
 {
     gw_metrics_t *m = cls;
     static const char not_found[] = "not found: try /metrics\n";
@@ -60,10 +60,10 @@ static enum MHD_Result met__handler(void *cls, struct MHD_Connection *conn, cons
     (void)upload_data_size;
     (void)con_cls;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return met__reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed, sizeof(not_allowed) - 1,
-                          1);
+        return http__reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed, sizeof(not_allowed) - 1,
+                           1);
     if (strcmp(url, "/metrics") != 0)
-        return met__reply(conn, MHD_HTTP_NOT_FOUND, not_found, sizeof(not_found) - 1, 1);
+        return http__reply(conn, MHD_HTTP_NOT_FOUND, not_found, sizeof(not_found) - 1, 1);
     pthread_mutex_lock(&m->mu);
     if (m->text) {
         len = strlen(m->text);
@@ -73,12 +73,12 @@ static enum MHD_Result met__handler(void *cls, struct MHD_Connection *conn, cons
     }
     pthread_mutex_unlock(&m->mu);
     if (!copy)
-        return met__reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, not_ready, sizeof(not_ready) - 1, 1);
-    return met__reply(conn, MHD_HTTP_OK, copy, len, 0);
+        return http__reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, not_ready, sizeof(not_ready) - 1, 1);
+    return http__reply(conn, MHD_HTTP_OK, copy, len, 0);
 }
 
 /* Bind and listen ourselves, so that errors name their cause. */
-static int met__listen(const char *address, int port, int *fd_out, char *err, size_t errlen)
+static int http__listen(const char *address, int port, int *fd_out, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -125,12 +125,12 @@ int gw_metrics_start(gw_metrics_t **out, const char *address, int port, char *er
         return GW_ENOMEM;
     }
     pthread_mutex_init(&m->mu, NULL);
-    rc = met__listen(address, port, &fd, err, errlen);
+    rc = http__listen(address, port, &fd, err, errlen);
     if (rc != 0)
         goto out_free;
     m->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | (strchr(address, ':') ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
-        met__handler, m, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+        http__handler, m, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     if (!m->mhd) {
         snprintf(err, errlen, "metrics: libmicrohttpd could not start on %s port %d", address,

@@ -64,8 +64,8 @@ static double bench_raw(const char *uri, int n, int qos)
 
     co.maxBufferedMessages = 65535;
     co.MQTTVersion = MQTTVERSION_3_1_1;
-    if (MQTTAsync_createWithOptions(&h, uri, "bench-raw", MQTTCLIENT_PERSISTENCE_NONE, NULL,
-                                    &co) != MQTTASYNC_SUCCESS)
+    if (MQTTAsync_createWithOptions(&h, uri, "bench-raw", MQTTCLIENT_PERSISTENCE_NONE, NULL, &co) !=
+        MQTTASYNC_SUCCESS)
         return -1;
     o.onSuccess = raw_conn;
     o.maxInflight = 65535;
@@ -166,8 +166,8 @@ int main(int argc, char **argv)
 {
     if (argc == 6 && strcmp(argv[1], "publish") == 0) {
         int n = atoi(argv[3]), qos = atoi(argv[4]);
-        double r = strcmp(argv[5], "raw") == 0 ? bench_raw(argv[2], n, qos)
-                                               : bench_mq(argv[2], n, qos);
+        double r =
+            strcmp(argv[5], "raw") == 0 ? bench_raw(argv[2], n, qos) : bench_mq(argv[2], n, qos);
         if (r < 0)
             return 1;
         printf("%.0f\n", r);

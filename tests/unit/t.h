@@ -42,7 +42,7 @@ static int t_tests;
         t_checks++;                                                                                \
         if (a_ != b_) {                                                                            \
             t_failures++;                                                                          \
-            fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a, #b, \
+            fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a, #b,  \
                     a_, b_);                                                                       \
         }                                                                                          \
     } while (0)

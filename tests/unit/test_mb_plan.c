@@ -12,9 +12,9 @@ T_TEST(sparse_map)
 {
     /* An SDM630-like sparse map: 0..11 contiguous floats, 52, 70-73, 342. */
     mb_span_t s[] = {
-        {MB_TABLE_INPUT, 0, 2},  {MB_TABLE_INPUT, 2, 2},   {MB_TABLE_INPUT, 4, 2},
-        {MB_TABLE_INPUT, 6, 2},  {MB_TABLE_INPUT, 8, 2},   {MB_TABLE_INPUT, 10, 2},
-        {MB_TABLE_INPUT, 52, 2}, {MB_TABLE_INPUT, 70, 2},  {MB_TABLE_INPUT, 72, 2},
+        {MB_TABLE_INPUT, 0, 2},   {MB_TABLE_INPUT, 2, 2},   {MB_TABLE_INPUT, 4, 2},
+        {MB_TABLE_INPUT, 6, 2},   {MB_TABLE_INPUT, 8, 2},   {MB_TABLE_INPUT, 10, 2},
+        {MB_TABLE_INPUT, 52, 2},  {MB_TABLE_INPUT, 70, 2},  {MB_TABLE_INPUT, 72, 2},
         {MB_TABLE_INPUT, 342, 2}, {MB_TABLE_HOLDING, 0, 1}, {MB_TABLE_HOLDING, 3, 1},
     };
     uint32_t off[GW_ARRAY_SIZE(s)];
