@@ -1,4 +1,4 @@
-"""Rule state survives a daemon restart (gateway/gw_rulestate.c).
+"""Rule state survives a daemon restart (gateway/core/gw_rulestate.c).
 
 A door-cycles counter rule (service every 1000 cycles) counts 600 cycles in
 a first run and 500 in a second: only a daemon that kept its count across
