@@ -80,6 +80,7 @@ void gw__wire(gw_daemon_t *d)
     gw_core_listener_t l = {
         .device_status = gw_north_device_status,
         .device_updated = gw_north_device_updated,
+        .alarm = gw_north_alarm,
         .arg = d->north,
     };
     gw_svc_source_t north = {

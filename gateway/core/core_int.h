@@ -4,7 +4,7 @@
  * it back:
  *
  *   gw_core.c -> core_poll.c -> core_rules.c, core_rollup.c
- *             -> core_rulesave.c, core_status.c, core_write.c
+ *             -> core_rulesave.c, core_status.c, core_write.c, core_alarm.c
  *
  * Loop thread only.
  */
@@ -30,6 +30,9 @@ struct gw_core {
     int rs_started;        /* rs_timer initialised */
     int rs_writing;        /* a periodic save is on libuv's pool */
     int64_t rearm_seen_id; /* the last outbox row looked at for "closed" */
+    /* gateway alarms raised now (core_alarm.c) */
+    gw_alarm_t *alarms;
+    size_t nalarms, capalarms;
 };
 
 /* core_poll.c: a reading of a device's planned blocks into its points'

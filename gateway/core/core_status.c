@@ -103,12 +103,29 @@ static void status__alarm(const gw_rule_rt_t *r, cJSON *o)
     cJSON_AddNullToObject(o, "predicted_crossing");
 }
 
+static void status__alarms(const gw_core_t *c, cJSON *res)
+{
+    cJSON *arr = cJSON_AddArrayToObject(res, "alarms");
+
+    for (size_t i = 0; i < c->nalarms; i++) {
+        const gw_alarm_t *a = &c->alarms[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "key", a->key);
+        cJSON_AddStringToObject(o, "priority", gw_priority_name(a->priority));
+        cJSON_AddStringToObject(o, "detail", a->detail);
+        status__time(o, "since", a->since_ms);
+        cJSON_AddItemToArray(arr, o);
+    }
+    cJSON_AddStringToObject(res, "health", c->nalarms ? "degraded" : "ok");
+}
+
 void gw_core_status_json(const gw_core_t *c, cJSON *res)
 {
     const gw_runtime_t *rt = c->rt;
     cJSON *devs = cJSON_AddArrayToObject(res, "devices");
     cJSON *rules = cJSON_AddArrayToObject(res, "rules");
 
+    status__alarms(c, res);
     for (size_t i = 0; i < rt->cfg->ndevices; i++)
         status__device(rt, &rt->devs[i], devs);
     for (size_t i = 0; i < rt->cfg->nrules; i++) {
@@ -148,6 +165,13 @@ void gw_core_metrics_text(const gw_core_t *c, FILE *o)
     for (size_t i = 0; i < rt->cfg->ndevices; i++)
         fprintf(o, "plantroom_device_poll_errors_total{device=\"%s\"} %llu\n",
                 rt->devs[i].cfg->name, (unsigned long long)rt->devs[i].errors);
+    status__head(o, "plantroom_gateway_alarms", "gauge",
+                 "Gateway alarms raised now (storage faults, stalled threads): 0 when healthy.");
+    fprintf(o, "plantroom_gateway_alarms %zu\n", c->nalarms);
+    status__head(o, "plantroom_gateway_alarm", "gauge",
+                 "1 for each gateway alarm raised now, by key (docs/operations.md).");
+    for (size_t i = 0; i < c->nalarms; i++)
+        fprintf(o, "plantroom_gateway_alarm{alarm=\"%s\"} 1\n", c->alarms[i].key);
     status__head(o, "plantroom_rule_firing", "gauge",
                  "1 while the rule's condition holds past its duration (a work order is active).");
     for (size_t i = 0; i < rt->cfg->nrules; i++)

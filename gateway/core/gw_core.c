@@ -72,6 +72,7 @@ void gw_core_free(gw_core_t *c)
     gw_runtime_free(c->rt);
     core__rollup_free(c);
     gw_writes_free(&c->writes);
+    free(c->alarms);
     free(c);
 }
 

@@ -25,6 +25,17 @@
 
 typedef struct gw_core gw_core_t;
 
+/* A gateway alarm: a fault of the gateway itself (core_alarm.c). */
+#define GW_ALARM_KEY_MAX    64
+#define GW_ALARM_DETAIL_MAX 200
+#define GW_ALARM_DEVICE     "gateway" /* the device name of its work orders */
+typedef struct gw_alarm {
+    char key[GW_ALARM_KEY_MAX]; /* "storage.ledger", "thread.bus.<name>", ... */
+    char detail[GW_ALARM_DETAIL_MAX];
+    gw_priority_t priority;
+    int64_t since_ms; /* wall clock when raised */
+} gw_alarm_t;
+
 /* What the core tells the parts above it. Both may be NULL. */
 typedef struct gw_core_listener {
     /* dev went online or offline (dev->status is the new status). */
@@ -32,6 +43,8 @@ typedef struct gw_core_listener {
     /* dev's points changed (a poll, a pushed report, staleness) and its
      * rules have run on them; ts_ms is the readings' wall-clock time. */
     void (*device_updated)(void *arg, const gw_device_rt_t *dev, int64_t ts_ms);
+    /* a gateway alarm was raised (1) or cleared (0); a is only valid in the call */
+    void (*alarm)(void *arg, const gw_alarm_t *a, int raised);
     void *arg;
 } gw_core_listener_t;
 
@@ -90,8 +103,19 @@ void gw_core_on_wo_event(gw_core_t *c, const ledger_outbox_row_t *row);
  * rules only; rule_rearm). 0 or GW_ENOENT. */
 int gw_core_rules_rearm(gw_core_t *c, const char *device, const char *rule);
 
-/* For the service: "devices" and "rules" of the status answer added to res
- * (core_status.c), and the devices' and rules' Prometheus lines. */
+/* Gateway alarms (core_alarm.c). Raise key with a priority and a detail
+ * (printf format): logged at error, shown in status and metrics, told to
+ * the listener, opened as a work order of device "gateway" (rule = key).
+ * Raising it again only refreshes the detail. Returns 1 when newly raised,
+ * 0 when it already was, GW_ENOMEM. Clear: 1 when it was raised (its work
+ * order's condition clears), else 0. gw_core_alarms: the raised ones. */
+int gw_core_alarm_raise(gw_core_t *c, const char *key, gw_priority_t prio, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int gw_core_alarm_clear(gw_core_t *c, const char *key);
+size_t gw_core_alarms(const gw_core_t *c, const gw_alarm_t **out);
+
+/* For the service: "devices", "rules" and "alarms" of the status answer
+ * added to res (core_status.c), and their Prometheus lines. */
 void gw_core_status_json(const gw_core_t *c, cJSON *res);
 void gw_core_metrics_text(const gw_core_t *c, FILE *o);
 

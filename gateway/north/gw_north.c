@@ -39,6 +39,26 @@ static const gw_config_t *north__cfg(const gw_north_t *n)
 
 /* ---- what the north side publishes itself ------------------------------- */
 
+/* "health" and the gateway alarms raised now (gw_core_alarm_raise). */
+static void north__alarms_json(gw_north_t *n, cJSON *o)
+{
+    const gw_alarm_t *al;
+    size_t na = gw_core_alarms(n->env.core, &al);
+    cJSON *arr;
+    char ts[32];
+
+    cJSON_AddStringToObject(o, "health", na ? "degraded" : "ok");
+    arr = cJSON_AddArrayToObject(o, "alarms");
+    for (size_t i = 0; i < na; i++) {
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "key", al[i].key);
+        cJSON_AddStringToObject(a, "priority", gw_priority_name(al[i].priority));
+        cJSON_AddStringToObject(a, "detail", al[i].detail);
+        cJSON_AddStringToObject(a, "since", gw_format_iso8601(al[i].since_ms, ts, sizeof(ts)));
+        cJSON_AddItemToArray(arr, a);
+    }
+}
+
 static void north__gateway_status(gw_north_t *n, const char *status)
 {
     north_buf_stats_t st;
@@ -51,8 +71,19 @@ static void north__gateway_status(gw_north_t *n, const char *status)
     cJSON_AddStringToObject(o, "site", north__cfg(n)->site_id);
     cJSON_AddStringToObject(o, "ts", gw_format_iso8601(gw_wall_ms(), ts, sizeof(ts)));
     cJSON_AddNumberToObject(o, "telemetry_dropped", (double)st.dropped);
+    north__alarms_json(n, o);
     north__publish_json(n->sess, "status", o, 1, 1);
     cJSON_Delete(o);
+}
+
+void gw_north_alarm(void *arg, const gw_alarm_t *a, int raised)
+{
+    gw_north_t *n = arg;
+
+    (void)a;
+    (void)raised;
+    if (north__session_connected(n->sess))
+        north__gateway_status(n, "online");
 }
 
 static void north__publish_metrics(void *arg)

@@ -54,6 +54,9 @@ void gw_north_on_message(gw_north_t *n, const gw_msg_t *m);
 /* Listener functions for the core (gw_core_listener_t; arg: gw_north_t). */
 void gw_north_device_status(void *arg, const gw_device_rt_t *dev);
 void gw_north_device_updated(void *arg, const gw_device_rt_t *dev, int64_t ts_ms);
+/* A gateway alarm raised or cleared: the gateway status is published
+ * again (retained) with "health" and the "alarms" raised now. */
+void gw_north_alarm(void *arg, const gw_alarm_t *a, int raised);
 
 /* For the service (arg: gw_north_t): the "mqtt" object of the status
  * answer, the MQTT Prometheus lines, and a few words for systemd's status
