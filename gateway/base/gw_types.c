@@ -55,6 +55,8 @@ const char *gw_strerror(int rc)
         return "database error";
     case GW_EPROTO:
         return "protocol error";
+    case GW_ECORRUPT:
+        return "stored file damaged";
     default:
         break;
     }

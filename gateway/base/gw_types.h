@@ -29,6 +29,7 @@ enum {
     GW_ESTATE = -1001,   /* operation not allowed in the current state */
     GW_EDB = -1002,      /* database error */
     GW_EPROTO = -1003,   /* protocol error (malformed frame or payload) */
+    GW_ECORRUPT = -1004, /* a stored file is damaged (not a database, bad checksum) */
 };
 
 /* Quality of a sample. Only GW_Q_GOOD samples count as readings in rules. */

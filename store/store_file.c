@@ -1,0 +1,89 @@
+/*
+ * store_file.c: checking, quarantining and protecting the gateway's state
+ * files (store_file.h). A damaged file is renamed, never deleted: the
+ * operator and the vendor need it to learn what happened.
+ */
+#include "store/store_file.h"
+#include "gateway/base/gw_types.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const file__companions[] = {"", "-wal", "-shm", "-journal"};
+
+int store_db_check(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    struct stat sb;
+    int rc, out = 0;
+
+    if (stat(path, &sb) != 0 || sb.st_size == 0)
+        return errno == ENOENT || sb.st_size == 0 ? GW_ENOENT : GW_EIO;
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(st, 0);
+        if (!r || strcmp(r, "ok") != 0) {
+            snprintf(err, errlen, "%s: quick_check: %s", path, r ? r : "(no answer)");
+            out = GW_ECORRUPT;
+        }
+    } else if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) {
+        snprintf(err, errlen, "%s: %s", path, sqlite3_errstr(rc));
+        out = GW_ECORRUPT;
+    } else if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        out = (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN ? GW_EIO : GW_ECORRUPT;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+}
+
+int store_file_quarantine(const char *path, char *moved_to, size_t len, char *err, size_t errlen)
+{
+    char stamp[32], to[4096], from[4096];
+    time_t now = time(NULL);
+    struct tm tm;
+    struct stat sb;
+
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(to, sizeof(to), "%s.corrupt-%s", path, stamp);
+    for (int i = 2; lstat(to, &sb) == 0 && i < 100; i++)
+        snprintf(to, sizeof(to), "%s.corrupt-%s-%d", path, stamp, i);
+    for (size_t i = 0; i < sizeof(file__companions) / sizeof(file__companions[0]); i++) {
+        char dst[4200];
+        snprintf(from, sizeof(from), "%s%s", path, file__companions[i]);
+        snprintf(dst, sizeof(dst), "%s%s", to, file__companions[i]);
+        if (lstat(from, &sb) != 0)
+            continue;
+        if (rename(from, dst) != 0) {
+            snprintf(err, errlen, "cannot move %s aside to %s: %s", from, dst, strerror(errno));
+            return GW_EIO;
+        }
+    }
+    if (moved_to)
+        snprintf(moved_to, len, "%s", to);
+    return 0;
+}
+
+int store_file_private(const char *path, char *err, size_t errlen)
+{
+    char p[4200];
+
+    for (size_t i = 0; i < sizeof(file__companions) / sizeof(file__companions[0]); i++) {
+        snprintf(p, sizeof(p), "%s%s", path, file__companions[i]);
+        if (chmod(p, 0600) != 0 && errno != ENOENT) {
+            snprintf(err, errlen, "chmod 0600 %s: %s", p, strerror(errno));
+            return GW_EIO;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,129 @@
+/*
+ * test_store_file.c: store_file.h on real files: a sound database passes
+ * quick_check; random bytes, a truncated database and an empty file are
+ * told apart; a damaged file is moved aside with its -wal companion under
+ * a .corrupt-<UTC> name (twice in a second: two names); modes become 0600.
+ */
+#include "gateway/base/gw_types.h"
+#include "store/store_file.h"
+#include "t.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/test_store_file.XXXXXX";
+
+static void path_of(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", dir, name);
+}
+
+static void write_bytes(const char *path, size_t n, unsigned seed)
+{
+    FILE *f = fopen(path, "wb");
+    srand(seed);
+    for (size_t i = 0; i < n; i++)
+        fputc(rand() & 0xff, f);
+    fclose(f);
+}
+
+static void make_db(const char *path)
+{
+    sqlite3 *db;
+    T_CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    T_CHECK_EQ_INT(sqlite3_exec(db,
+                                "CREATE TABLE t(a, b); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+                                "SELECT x+1 FROM c WHERE x < 2000) INSERT INTO t SELECT x, "
+                                "hex(randomblob(40)) FROM c;",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+    sqlite3_close(db);
+}
+
+T_TEST(check_tells_sound_from_damaged)
+{
+    char p[256], err[256] = "";
+    FILE *f;
+
+    path_of(p, sizeof(p), "good.db");
+    make_db(p);
+    T_CHECK_EQ_INT(store_db_check(p, err, sizeof(err)), 0);
+    path_of(p, sizeof(p), "missing.db");
+    T_CHECK_EQ_INT(store_db_check(p, err, sizeof(err)), GW_ENOENT);
+    path_of(p, sizeof(p), "empty.db");
+    f = fopen(p, "w");
+    fclose(f);
+    T_CHECK_EQ_INT(store_db_check(p, err, sizeof(err)), GW_ENOENT);
+    path_of(p, sizeof(p), "random.db");
+    write_bytes(p, 8192, 7);
+    T_CHECK_EQ_INT(store_db_check(p, err, sizeof(err)), GW_ECORRUPT);
+    T_CHECK(strstr(err, "random.db") != NULL);
+    /* a real database whose pages were overwritten past the header */
+    path_of(p, sizeof(p), "torn.db");
+    make_db(p);
+    f = fopen(p, "r+b");
+    fseek(f, 4096, SEEK_SET);
+    for (int i = 0; i < 8192; i++)
+        fputc(0x5a, f);
+    fclose(f);
+    T_CHECK_EQ_INT(store_db_check(p, err, sizeof(err)), GW_ECORRUPT);
+}
+
+T_TEST(quarantine_keeps_the_evidence)
+{
+    char p[256], wal[300], moved[512], moved2[512], w2[600], err[256] = "";
+    struct stat sb;
+
+    path_of(p, sizeof(p), "bad.db");
+    write_bytes(p, 1000, 1);
+    snprintf(wal, sizeof(wal), "%s-wal", p);
+    write_bytes(wal, 100, 2);
+    T_CHECK_EQ_INT(store_file_quarantine(p, moved, sizeof(moved), err, sizeof(err)), 0);
+    T_CHECK(stat(p, &sb) != 0 && stat(wal, &sb) != 0);
+    T_CHECK(strstr(moved, "bad.db.corrupt-") != NULL);
+    T_CHECK(stat(moved, &sb) == 0 && sb.st_size == 1000);
+    snprintf(w2, sizeof(w2), "%s-wal", moved);
+    T_CHECK(stat(w2, &sb) == 0 && sb.st_size == 100);
+    /* a second one within the same second gets its own name */
+    write_bytes(p, 10, 3);
+    T_CHECK_EQ_INT(store_file_quarantine(p, moved2, sizeof(moved2), err, sizeof(err)), 0);
+    T_CHECK(strcmp(moved, moved2) != 0);
+    T_CHECK(stat(moved2, &sb) == 0 && sb.st_size == 10);
+}
+
+T_TEST(private_modes)
+{
+    char p[256], wal[300], err[256] = "";
+    struct stat sb;
+
+    path_of(p, sizeof(p), "mode.db");
+    make_db(p);
+    chmod(p, 0644);
+    snprintf(wal, sizeof(wal), "%s-wal", p);
+    write_bytes(wal, 10, 4);
+    chmod(wal, 0666);
+    T_CHECK_EQ_INT(store_file_private(p, err, sizeof(err)), 0);
+    T_CHECK(stat(p, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+    T_CHECK(stat(wal, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+}
+
+int main(void)
+{
+    char cmd[300];
+
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    T_RUN(check_tells_sound_from_damaged);
+    T_RUN(quarantine_keeps_the_evidence);
+    T_RUN(private_modes);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+    return t_done();
+}
