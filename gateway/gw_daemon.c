@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 static void daemon__wake_cb(uv_async_t *h)
@@ -50,8 +51,9 @@ static void daemon__signal_cb(uv_signal_t *h, int signum)
     uv_stop(&d->loop);
 }
 
-/* Create the state directory (and parents) if missing, mode 0750: the
- * ledger holds site data that other users have no business reading. */
+/* Create the state directory (and parents) if missing, mode 0750, and
+ * bring an existing one of ours to 0750: the ledger holds site data and
+ * notify.db phone numbers that other users have no business reading. */
 static int daemon__make_state_dir(const char *dir, char *err, size_t errlen)
 {
     char path[PATH_MAX];
@@ -75,6 +77,13 @@ static int daemon__make_state_dir(const char *dir, char *err, size_t errlen)
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
         snprintf(err, errlen, "state_dir: %s is not a directory", path);
         return GW_EIO;
+    }
+    if ((st.st_mode & 07777) != 0750 && st.st_uid == geteuid()) {
+        if (chmod(path, 0750) == 0)
+            gw_log_notice("gw", "state_dir %s: mode %04o set to 0750", path,
+                          (unsigned)(st.st_mode & 07777));
+        else
+            gw_log_warn("gw", "state_dir %s: cannot set mode 0750: %s", path, strerror(errno));
     }
     return 0;
 }
@@ -135,14 +144,16 @@ static int daemon__start(gw_daemon_t *d, char *err, size_t errlen)
     const gw_config_t *cfg = gw_core_config(d->core);
     int rc;
 
-    rc = daemon__make_state_dir(cfg->state_dir, err, errlen);
-    if (rc != 0)
-        return rc;
+    /* A state directory that cannot be made (a read-only file system) does
+     * not stop monitoring: each state file raises its own alarm. */
+    if (daemon__make_state_dir(cfg->state_dir, err, errlen) != 0)
+        gw_log_error("gw", "%s: monitoring goes on; state files raise their alarms", err);
     gw_core_rules_state_start(d->core);
     rc = ledger_worker_start(&d->ledger, cfg->ledger_path, &d->inq, err, errlen);
     if (rc != 0)
         return rc;
-    gw_log_info("ledger", "opened %s", cfg->ledger_path);
+    if (!err[0])
+        gw_log_info("ledger", "opened %s", cfg->ledger_path);
     rc = daemon__create_parts(d, err, errlen);
     if (rc != 0)
         return rc;

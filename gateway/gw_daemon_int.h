@@ -5,7 +5,7 @@
  * the queue every thread posts to, and one pointer per part; a part
  * reaches another only through that part's header:
  *
- *   gw_daemon.c -> gw_reload.c -> gw_wire.c
+ *   gw_daemon.c -> gw_reload.c -> gw_wire.c -> gw_storage.c
  *
  * Loop thread only.
  */
@@ -33,6 +33,7 @@ struct gw_daemon {
     int stopping;
 
     ledger_worker_t *ledger;
+    char ledger_corrupt[GW_ALARM_DETAIL_MAX]; /* a damaged ledger moved aside this run */
     gw_core_t *core;
     gw_north_t *north;
     gw_notify_t *notify; /* NULL when stopped */
@@ -47,6 +48,13 @@ void gw__wire(gw_daemon_t *d);
 /* Start the notifier on the daemon's loop, its questions about devices
  * answered by the core. */
 int gw__notify_start(gw_daemon_t *d, char *err, size_t errlen);
+
+/* gw_storage.c: the ledger's storage state as the gateway alarm
+ * storage.ledger; the "storage" member of the status answer and the
+ * ledger's storage metrics (a service source; arg: the daemon). */
+void gw__storage_ledger_health(gw_daemon_t *d, const ledger_ev_health_t *ev);
+void gw__storage_status_json(void *arg, cJSON *res);
+void gw__storage_metrics_text(void *arg, FILE *o);
 
 /* gw_reload.c: reload the config file (SIGHUP, control "reload"). Returns
  * 0 when applied; else the running config stays and err says why. arg is

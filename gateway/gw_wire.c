@@ -7,10 +7,13 @@
  *
  * Messages by kind: Modbus readings and writes (100s) to the core; MQTT
  * events (200s) to the north side; ledger results (300s): a committed
- * outbox row to the notifier first (it commits the event before MQTT may
- * acknowledge, and so delete, the row), then to the core (a "closed" event
- * re-arms its rule), then to the north side (published); a command's
- * answer to the north side.
+ * outbox row to each consumer that does not have it yet (the notifier, the
+ * north side, which publishes it; each acknowledges it on its own, and the
+ * row goes once both have it), and to the core (a "closed" event re-arms
+ * its rule); an event announced before its commit (provisional) to the
+ * notifier and the north side; the state of the ledger's storage to the
+ * gateway alarms (gw_storage.c); a command's answer to the north side; the
+ * spool thread's results (600s) to the north side.
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/gw_daemon_int.h"
@@ -20,16 +23,44 @@
 
 /* ---- dispatch ----------------------------------------------------------- */
 
+/* The notifier stored the event of an outbox row: acknowledge it for the
+ * notifier (the row goes once MQTT has it too). */
+static void wire__event_stored(void *arg, int64_t outbox_id)
+{
+    gw_daemon_t *d = arg;
+    ledger_op_outbox_t *op;
+
+    if (!d->ledger || outbox_id <= 0)
+        return;
+    op = ledger_op_outbox_ack_new(outbox_id, LEDGER_CONSUMER_NOTIFY);
+    if (op)
+        ledger_worker_submit(d->ledger, &op->hdr);
+}
+
 static void wire__ledger_event(gw_daemon_t *d, const gw_msg_t *m)
 {
     switch (m->kind) {
     case LEDGER_EV_OUTBOX: {
         const ledger_outbox_row_t *row = &((const ledger_ev_outbox_t *)m)->row;
-        gw_notify_on_event(d->notify, row->channel, row->payload);
+        if (!(row->acked & LEDGER_CONSUMER_NOTIFY)) {
+            if (strcmp(row->channel, "workorder") == 0)
+                gw_notify_on_event(d->notify, row->id, row->channel, row->payload);
+            else /* not the notifier's business: it has it, as it were */
+                wire__event_stored(d, row->id);
+        }
         gw_core_on_wo_event(d->core, row);
+        gw_north_on_message(d->north, m); /* it skips rows MQTT has */
+        break;
+    }
+    case LEDGER_EV_PROVISIONAL: {
+        const ledger_ev_provisional_t *ev = (const ledger_ev_provisional_t *)m;
+        gw_notify_on_event(d->notify, 0, ev->channel, ev->payload);
         gw_north_on_message(d->north, m);
         break;
     }
+    case LEDGER_EV_HEALTH:
+        gw__storage_ledger_health(d, (const ledger_ev_health_t *)m);
+        break;
     case LEDGER_EV_OPENED: {
         const ledger_ev_opened_t *ev = (const ledger_ev_opened_t *)m;
         gw_log_notice("ledger", "work order #%lld opened: %s (device %s, rule %s)",
@@ -54,6 +85,8 @@ static void wire__dispatch(gw_daemon_t *d, gw_msg_t *m)
         gw_north_on_message(d->north, m);
     else if (m->kind >= 300 && m->kind < 400)
         wire__ledger_event(d, m);
+    else if (m->kind >= 600 && m->kind < 700)
+        gw_north_on_message(d->north, m);
 }
 
 void gw__drain(gw_daemon_t *d)
@@ -90,10 +123,13 @@ void gw__wire(gw_daemon_t *d)
         .arg = d->north,
     };
     gw_svc_source_t notify = {.metrics = wire__notify_metrics, .arg = d};
+    gw_svc_source_t storage = {
+        .status = gw__storage_status_json, .metrics = gw__storage_metrics_text, .arg = d};
 
     gw_core_set_listener(d->core, &l);
     gw_svc_add_source(d->svc, &north);
     gw_svc_add_source(d->svc, &notify);
+    gw_svc_add_source(d->svc, &storage);
 }
 
 /* ---- the notifier's questions ------------------------------------------ */
@@ -101,7 +137,7 @@ void gw__wire(gw_daemon_t *d)
 static void wire__dev_location(void *arg, const char *device, const char **building,
                                const char **floor, const char **room)
 {
-    const gw_config_t *c = gw_core_config(arg);
+    const gw_config_t *c = gw_core_config(((gw_daemon_t *)arg)->core);
     int i = gw_config_device_index(c, device);
 
     if (i < 0)
@@ -113,7 +149,7 @@ static void wire__dev_location(void *arg, const char *device, const char **build
 
 static int wire__dev_offline(void *arg, const char *device)
 {
-    const gw_runtime_t *rt = gw_core_runtime(arg);
+    const gw_runtime_t *rt = gw_core_runtime(((gw_daemon_t *)arg)->core);
     int i = gw_config_device_index(rt->cfg, device);
 
     return i >= 0 && rt->devs[i].status == GW_DEV_OFFLINE;
@@ -124,7 +160,8 @@ int gw__notify_start(gw_daemon_t *d, char *err, size_t errlen)
     gw_notify_env_t env = {
         .device_location = wire__dev_location,
         .device_offline = wire__dev_offline,
-        .arg = d->core,
+        .event_stored = wire__event_stored,
+        .arg = d,
     };
     ledger_op_outbox_t *op;
     int rc;
@@ -132,9 +169,10 @@ int gw__notify_start(gw_daemon_t *d, char *err, size_t errlen)
     rc = gw_notify_start(&d->notify, &d->loop, gw_core_config(d->core), &env, err, errlen);
     if (rc != 0)
         return rc;
-    /* Offer again every event still in the ledger's outbox: one committed
-     * just before a crash is then not missed (the notifier drops those it
-     * already took in, by event id). */
+    /* Offer again every event still in the ledger's outbox that the
+     * notifier has not acknowledged: one committed just before a crash, or
+     * one notify.db could not store, is then not missed (the notifier drops
+     * those it already took in, by event id). */
     op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_LOAD, 0);
     if (op)
         ledger_worker_submit(d->ledger, &op->hdr);

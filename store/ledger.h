@@ -7,7 +7,8 @@
  *    second order;
  *  - the audit trail of every change (append-only);
  *  - the outbox: events to publish, written in the same transaction as the
- *    change they announce and deleted only once delivered;
+ *    change they announce and deleted only once every consumer (MQTT, the
+ *    notifier) has acknowledged it, or once older than the retention;
  *  - people's changes (status, assignee, notes: ledger_wo_set_status and
  *    friends), each with its audit row and outbox event in one transaction;
  *  - telemetry rollups (1 minute, 1 hour) and device status, for trends,
@@ -61,7 +62,17 @@ typedef struct ledger_trigger {
     const char *building;
     const char *floor;
     const char *room;
+    /* Names given before the change is committed (the ledger thread's
+     * provisional events, docs/mqtt.md "Provisional events"); NULL: minted
+     * here. event_id: the id of the event this change writes (at most one:
+     * opened, retriggered, priority_raised or cleared); wo_ulid: the ULID
+     * part of the id of an order this trigger opens. */
+    const char *event_id;
+    const char *wo_ulid;
 } ledger_trigger_t;
+
+/* An event id is "<site>#<ULID>" (docs/mqtt.md): at most this long. */
+#define LEDGER_EVENT_ID_MAX 96
 
 /* ---- policy: SLA, routing, retention, reports --------------------------- */
 
@@ -84,12 +95,14 @@ typedef struct ledger_policy {
     int audit_retention_days;     /* audit rows older than this may be purged (>= 1) */
     int rollup_1m_retention_days; /* 1-minute rollups */
     int rollup_1h_retention_days; /* 1-hour rollups and device events */
+    int outbox_retention_days;    /* outbox rows older than this are purged, acknowledged or not */
+    int queue_max_ops;            /* the ledger thread's bound (ledger_worker_set_max_ops) */
     char report_dir[4096];        /* "" : no automatic monthly report */
 } ledger_policy_t;
 
 /* The defaults: SLA critical 4 h, high 24 h, medium 72 h, low 168 h; no
  * routes; audit 180 days, 1-minute rollups 8 days, 1-hour rollups 400 days;
- * no report directory. */
+ * outbox 30 days; a backlog of 10000 ops; no report directory. */
 void ledger_policy_default(ledger_policy_t *p);
 /* Use p (copied) for the work orders opened from now on and for purges. */
 void ledger_set_policy(ledger_t *lg, const ledger_policy_t *p);
@@ -265,6 +278,14 @@ int ledger_report_write(ledger_t *lg, const char *dir, const char *month, int64_
 /* The month ("YYYY-MM", local time) before the one holding now_ms. */
 void ledger_prev_month(int64_t now_ms, char out[8]);
 
+/* The consumers of the outbox, as bits: a row is deleted once all of
+ * LEDGER_CONSUMERS have acknowledged it. */
+enum {
+    LEDGER_CONSUMER_MQTT = 1,   /* the broker's PUBACK */
+    LEDGER_CONSUMER_NOTIFY = 2, /* the notifier stored the event in notify.db */
+    LEDGER_CONSUMERS = 3,
+};
+
 /* One event waiting to be published. */
 typedef struct ledger_outbox_row {
     int64_t id;    /* increasing: publish in id order */
@@ -272,6 +293,7 @@ typedef struct ledger_outbox_row {
     char *key;     /* the work order id the event is about */
     char *payload; /* JSON text, complete: the daemon publishes it as is */
     int64_t created_at;
+    int acked; /* LEDGER_CONSUMER_* bits of the consumers that have it */
 } ledger_outbox_row_t;
 
 /* Rows with id > after_id, oldest first, at most limit (0: all). Free with
@@ -281,5 +303,12 @@ int ledger_outbox_list(ledger_t *lg, int64_t after_id, int limit, ledger_outbox_
 void ledger_outbox_free_array(ledger_outbox_row_t *arr, size_t n);
 /* Delete a delivered row; a missing row is not an error. */
 int ledger_outbox_delete(ledger_t *lg, int64_t id, char *err, size_t errlen);
+/* consumer (LEDGER_CONSUMER_* bits) has row id; the row is deleted once
+ * every consumer has it. A missing row is not an error. */
+int ledger_outbox_ack(ledger_t *lg, int64_t id, int consumer, char *err, size_t errlen);
+/* Delete the outbox rows created before before_ms, acknowledged or not
+ * (nobody takes them any more: MQTT disabled, a consumer broken for weeks).
+ * *purged (may be NULL) gets how many. */
+int ledger_outbox_purge(ledger_t *lg, int64_t before_ms, int64_t *purged, char *err, size_t errlen);
 
 #endif

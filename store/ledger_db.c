@@ -15,6 +15,7 @@
 
 #include <sqlite3.h>
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,7 @@ static const char *const ledger__sql[ST__COUNT] = {
     [ST_CLEAR] = "UPDATE work_orders SET cleared_at = ?2, evidence = COALESCE(?3, evidence),"
                  " updated_at = ?4 WHERE id = ?1",
     [ST_AUDIT] = "INSERT INTO audit (wo_id, ts, actor, action, from_status, to_status, detail,"
-                 " channel) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 " channel, event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_OUTBOX_INSERT] = "INSERT INTO outbox (channel, key, payload, created_at)"
                          " VALUES (?1, ?2, ?3, ?4)",
     [ST_GET_WO] = "SELECT " LEDGER__WO_COLS " FROM work_orders WHERE id = ?1",
@@ -58,10 +59,14 @@ static const char *const ledger__sql[ST__COUNT] = {
                    " AND (?5 IS NULL OR priority = ?5) AND (?6 IS NULL OR category = ?6)"
                    " AND opened_at >= ?7"
                    " ORDER BY opened_at DESC, number DESC LIMIT ?4",
-    [ST_OUTBOX_LIST] = "SELECT id, channel, key, payload, created_at FROM outbox"
+    [ST_OUTBOX_LIST] = "SELECT id, channel, key, payload, created_at, acked FROM outbox"
                        " WHERE id > ?1 ORDER BY id LIMIT ?2",
     [ST_OUTBOX_DELETE] = "DELETE FROM outbox WHERE id = ?1",
-    [ST_OUTBOX_MAX] = "SELECT COALESCE(MAX(id), 0) FROM outbox",
+    /* the highest id ever given (AUTOINCREMENT's), not only of the rows left */
+    [ST_OUTBOX_MAX] = "SELECT MAX(COALESCE((SELECT MAX(id) FROM outbox), 0),"
+                      " COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0))",
+    [ST_OUTBOX_ACK] = "UPDATE outbox SET acked = acked | ?2 WHERE id = ?1",
+    [ST_OUTBOX_DONE] = "DELETE FROM outbox WHERE id = ?1 AND acked & ?2 = ?2",
     [ST_GET_WO_NUMBER] = "SELECT " LEDGER__WO_COLS " FROM work_orders WHERE number = ?1 LIMIT 2",
     /* ?2 status, ?3 now; the stamp of the new status is set once */
     [ST_SET_STATUS] =
@@ -111,8 +116,10 @@ int ledger__fail(int rc, char *err, size_t errlen, const char *fmt, ...)
     return rc;
 }
 
-/* Map a SQLite result code onto the project's codes. Transient conditions
- * get their own codes so that the ledger thread can retry them. */
+/* Map a SQLite result code onto the project's codes. Conditions of the
+ * storage get their own codes so that the ledger thread can retry them and
+ * say which it is: a full disk (-ENOSPC), a read-only one (-EROFS), an I/O
+ * error, a damaged file (GW_ECORRUPT). */
 int ledger__code(int src)
 {
     switch (src & 0xff) {
@@ -123,6 +130,7 @@ int ledger__code(int src)
     case SQLITE_NOMEM:
         return GW_ENOMEM;
     case SQLITE_FULL:
+        return -ENOSPC;
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
     case SQLITE_PROTOCOL:
@@ -131,7 +139,10 @@ int ledger__code(int src)
     case SQLITE_LOCKED:
         return GW_ETIMEDOUT;
     case SQLITE_READONLY:
-        return GW_ESTATE;
+        return -EROFS;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return GW_ECORRUPT;
     default:
         return GW_EDB;
     }
@@ -139,12 +150,19 @@ int ledger__code(int src)
 
 int ledger__transient(int rc)
 {
-    return rc == GW_EIO || rc == GW_ENOMEM || rc == GW_ETIMEDOUT;
+    return rc == GW_EIO || rc == GW_ENOMEM || rc == GW_ETIMEDOUT || rc == -ENOSPC || rc == -EROFS;
 }
 
 int ledger__dberr(ledger_t *lg, int src, char *err, size_t errlen, const char *what)
 {
-    return ledger__fail(ledger__code(src), err, errlen, "ledger %s: %s: %s", lg->path, what,
+    int rc = ledger__code(src);
+    int sys = sqlite3_system_errno(lg->db);
+
+    /* An I/O error says more in the system's errno: a write refused by a
+     * full or read-only file system. */
+    if (rc == GW_EIO && (sys == ENOSPC || sys == EROFS))
+        rc = -sys;
+    return ledger__fail(rc, err, errlen, "ledger %s: %s: %s", lg->path, what,
                         sqlite3_errmsg(lg->db));
 }
 
@@ -259,6 +277,8 @@ void ledger_policy_default(ledger_policy_t *p)
     p->audit_retention_days = 180;
     p->rollup_1m_retention_days = 8;
     p->rollup_1h_retention_days = 400;
+    p->outbox_retention_days = 30;
+    p->queue_max_ops = 10000;
 }
 
 void ledger_set_policy(ledger_t *lg, const ledger_policy_t *p)

@@ -20,8 +20,7 @@ struct ledger {
     int readonly;
     sqlite3_stmt *st[ST__COUNT]; /* prepared on first use, finalized on close */
     ledger_policy_t policy;      /* SLA, routing, retention (ledger_set_policy) */
-    int64_t ulid_ms;             /* time part of the last ULID made here */
-    uint8_t ulid_rand[10];       /* its random part, incremented within one ms */
+    ledger__ulid_gen_t ulid;     /* the ULIDs made here (ids, event ids) */
     char path[];                 /* for messages */
 };
 

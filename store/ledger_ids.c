@@ -48,10 +48,10 @@ char *ledger__fingerprint(const char *site, const char *device, const char *rule
 }
 
 /* A ULID (26 Crockford base32 characters: 48-bit ms time, 80 random bits)
- * into out[27]. Within one connection ids strictly increase: in the same
+ * into out[27]. Within one generator ids strictly increase: in the same
  * millisecond (or if the clock stepped back) the random part is
  * incremented instead of drawn again. */
-int ledger__ulid(ledger_t *lg, char out[27], char *err, size_t errlen)
+int ledger__ulid_next(ledger__ulid_gen_t *g, char out[27], char *err, size_t errlen)
 {
     static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     int64_t ms = gw_wall_ms();
@@ -60,27 +60,27 @@ int ledger__ulid(ledger_t *lg, char out[27], char *err, size_t errlen)
     if (ms < 0)
         ms = 0;
     ms &= ((int64_t)1 << 48) - 1;
-    if (lg->ulid_ms != 0 && ms <= lg->ulid_ms) {
+    if (g->ms != 0 && ms <= g->ms) {
         int i = 9;
-        while (i >= 0 && ++lg->ulid_rand[i] == 0)
+        while (i >= 0 && ++g->rand[i] == 0)
             i--;
         if (i < 0) /* 2^80 ids in one ms: borrow the next millisecond */
-            lg->ulid_ms++;
+            g->ms++;
     } else {
         size_t got = 0;
-        while (got < sizeof(lg->ulid_rand)) {
-            ssize_t r = getrandom(lg->ulid_rand + got, sizeof(lg->ulid_rand) - got, 0);
+        while (got < sizeof(g->rand)) {
+            ssize_t r = getrandom(g->rand + got, sizeof(g->rand) - got, 0);
             if (r < 0 && errno == EINTR)
                 continue;
             if (r < 0)
                 return ledger__fail(-errno, err, errlen, "getrandom: %s", strerror(errno));
             got += (size_t)r;
         }
-        lg->ulid_ms = ms;
+        g->ms = ms;
     }
     for (int i = 0; i < 6; i++)
-        b[i] = (uint8_t)(lg->ulid_ms >> (8 * (5 - i)));
-    memcpy(b + 6, lg->ulid_rand, 10);
+        b[i] = (uint8_t)(g->ms >> (8 * (5 - i)));
+    memcpy(b + 6, g->rand, 10);
     /* 26 x 5 = 130 bits: two leading zero bits, then the 128 of b. */
     for (int i = 0; i < 26; i++) {
         int v = 0;
@@ -94,6 +94,16 @@ int ledger__ulid(ledger_t *lg, char out[27], char *err, size_t errlen)
     }
     out[26] = '\0';
     return 0;
+}
+
+int ledger__ulid(ledger_t *lg, char out[27], char *err, size_t errlen)
+{
+    return ledger__ulid_next(&lg->ulid, out, err, errlen);
+}
+
+void ledger__event_id(const char *site, const char *ulid, char *out, size_t len)
+{
+    snprintf(out, len, "%s#%s", site, ulid);
 }
 
 /* The number the next work order of site gets: one above its highest. */

@@ -53,6 +53,8 @@ enum ledger__stmt_id {
     ST_OUTBOX_LIST,
     ST_OUTBOX_DELETE,
     ST_OUTBOX_MAX,
+    ST_OUTBOX_ACK,
+    ST_OUTBOX_DONE,
     ST_GET_WO_NUMBER,
     ST_SET_STATUS,
     ST_ASSIGN,
@@ -111,13 +113,19 @@ int ledger__wo_get(ledger_t *lg, const char *id, ledger_wo_t *wo, char *err, siz
 int ledger__op_begin(ledger_t *lg, int *own_tx, char *err, size_t errlen);
 int ledger__op_end(ledger_t *lg, int own_tx, int rc, char *err, size_t errlen);
 /* Write the audit row of a change and its outbox event carrying the work
- * order as it is now. ledger__announce: by the rule engine. */
+ * order as it is now. ledger__announce: by the rule engine. event_id: the
+ * id the event was announced under before it was committed (a provisional
+ * event of the ledger thread), or NULL to mint "<site>#<ULID>" here. */
 int ledger__announce(ledger_t *lg, const char *wo_id, const char *action, const char *from_status,
-                     const char *to_status, const char *detail, int64_t now, char *err,
-                     size_t errlen);
+                     const char *to_status, const char *detail, const char *event_id, int64_t now,
+                     char *err, size_t errlen);
 int ledger__announce_by(ledger_t *lg, const char *wo_id, const char *action,
                         const char *from_status, const char *to_status, const char *detail,
-                        const ledger_actor_t *by, int64_t now, char *err, size_t errlen);
+                        const ledger_actor_t *by, const char *event_id, int64_t now, char *err,
+                        size_t errlen);
+/* ledger_wo_clear taking the fingerprint, time, evidence and event id from
+ * t (the ledger thread's form). */
+int ledger__wo_clear(ledger_t *lg, const ledger_trigger_t *t, char *err, size_t errlen);
 
 /* Write a one-line reason into err (tolerates err == NULL); returns rc so
  * that callers can write "return ledger__fail(rc, err, errlen, ...)". */
@@ -133,11 +141,20 @@ int ledger__in_tx(ledger_t *lg);
  * is tried again later: disk full, I/O error, out of memory, lock busy. */
 int ledger__transient(int rc);
 
+/* A ULID generator: ids strictly increase within one (ledger_ids.c). */
+typedef struct ledger__ulid_gen {
+    int64_t ms;       /* time part of the last ULID made */
+    uint8_t rand[10]; /* its random part, incremented within one ms */
+} ledger__ulid_gen_t;
+int ledger__ulid_next(ledger__ulid_gen_t *g, char out[27], char *err, size_t errlen);
+
 /* The names of a work order (ledger_ids.c): its fingerprint (malloc'd, or
- * NULL on out of memory), its ULID (out[27]), and the number the next
- * order of site gets. */
+ * NULL on out of memory), its ULID (out[27]) from the connection's
+ * generator, and the number the next order of site gets. An event's id is
+ * "<site>#<ULID>" (ledger__event_id; len >= LEDGER_EVENT_ID_MAX). */
 char *ledger__fingerprint(const char *site, const char *device, const char *rule);
 int ledger__ulid(ledger_t *lg, char out[27], char *err, size_t errlen);
+void ledger__event_id(const char *site, const char *ulid, char *out, size_t len);
 int ledger__next_number(ledger_t *lg, const char *site, int64_t *out, char *err, size_t errlen);
 
 /* Highest outbox row id present now (0 when empty). */
@@ -151,9 +168,11 @@ int ledger__evidence_normalize(const char *in, char **out);
 
 /* The outbox payload of one event about wo: {"v":1,"event_id":...,
  * "event":...,"ts":...,"actor":...,"channel":...,"from":...,"to":...,
- * "work_order":{...}}. NULL on out of memory. */
-char *ledger__event_json(const ledger_wo_t *wo, const ledger__change_t *c, int64_t audit_id,
-                         int64_t ts_ms);
+ * "work_order":{...}}. provisional: announced before it is committed:
+ * "durable":false is added and a number of 0 is null. NULL on out of
+ * memory. */
+char *ledger__event_json(const ledger_wo_t *wo, const ledger__change_t *c, const char *event_id,
+                         int64_t ts_ms, int provisional);
 /* The work order as a cJSON object (ledger_json.c); NULL on out of memory. */
 struct cJSON *ledger__wo_json(const ledger_wo_t *wo);
 

@@ -4,10 +4,11 @@
  * event envelope, and the normal form in which evidence is stored.
  *
  * Times leave as ISO-8601 UTC strings (gw_format_iso8601). The event
- * envelope is {"v":1,"event_id":"<wo id>#<audit id>","event":...,"ts":...,
- * "work_order":{...}}: event_id is unique per change, so that a consumer
- * receiving a QoS 1 duplicate can drop it (docs/architecture.md,
- * "Integration").
+ * envelope is {"v":1,"event_id":"<site>#<ULID>","event":...,"ts":...,
+ * "work_order":{...}}: event_id is unique per change and the same on a
+ * provisional event (announced before its commit, "durable":false) and
+ * its committed copy, so that a consumer receiving a duplicate can drop it
+ * (docs/mqtt.md, "Work-order events").
  */
 #include "store/ledger.h"
 #include "store/ledger_int.h"
@@ -118,21 +119,21 @@ char *ledger_wo_to_json(const ledger_wo_t *wo)
     return s;
 }
 
-char *ledger__event_json(const ledger_wo_t *wo, const ledger__change_t *c, int64_t audit_id,
-                         int64_t ts_ms)
+char *ledger__event_json(const ledger_wo_t *wo, const ledger__change_t *c, const char *event_id,
+                         int64_t ts_ms, int provisional)
 {
-    char event_id[128];
     cJSON *o = cJSON_CreateObject();
     cJSON *w;
     char *s = NULL;
 
     if (!o)
         return NULL;
-    snprintf(event_id, sizeof(event_id), "%s#%lld", wo->id, (long long)audit_id);
     if (json__num(o, "v", 1) || json__str(o, "event_id", event_id) ||
         json__str(o, "event", c->action) || json__time(o, "ts", ts_ms, 0) ||
         json__str(o, "actor", c->actor) || json__str(o, "channel", c->channel) ||
         json__str(o, "from", c->from_status) || json__str(o, "to", c->to_status))
+        goto out_delete;
+    if (provisional && !cJSON_AddFalseToObject(o, "durable"))
         goto out_delete;
     w = ledger__wo_json(wo);
     if (!w)
@@ -140,6 +141,14 @@ char *ledger__event_json(const ledger_wo_t *wo, const ledger__change_t *c, int64
     if (!cJSON_AddItemToObject(o, "work_order", w)) {
         cJSON_Delete(w);
         goto out_delete;
+    }
+    /* A provisional new order has no number yet: it is given at commit. */
+    if (provisional && wo->number == 0) {
+        cJSON *nul = cJSON_CreateNull();
+        if (!nul || !cJSON_ReplaceItemInObjectCaseSensitive(w, "number", nul)) {
+            cJSON_Delete(nul);
+            goto out_delete;
+        }
     }
     s = cJSON_PrintUnformatted(o);
 out_delete:

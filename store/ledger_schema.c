@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include <errno.h>
 #include <stdio.h>
 
 /* migrations[i] takes the schema from user_version i to i + 1. Append new
@@ -132,6 +133,15 @@ static const char *const ledger__migrations[] = {
     "CREATE INDEX device_events_ts ON device_events(ts);"
     "CREATE TABLE reports ("
     " month TEXT PRIMARY KEY, path TEXT NOT NULL, created_at INTEGER NOT NULL);",
+
+    /* v4: the id of each change's event kept with its audit row (unique: an
+     * event announced before its commit is committed once, under that id);
+     * per-consumer acknowledgement of outbox rows (bits: 1 MQTT, 2 the
+     * notifier), a row being deleted once both have it. */
+    "ALTER TABLE audit ADD COLUMN event_id TEXT;"
+    "CREATE UNIQUE INDEX audit_event_id ON audit(event_id) WHERE event_id IS NOT NULL;"
+    "ALTER TABLE outbox ADD COLUMN acked INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX outbox_created ON outbox(created_at);",
 };
 
 int ledger__schema_version(void)
@@ -173,7 +183,7 @@ int ledger__migrate(ledger_t *lg, char *err, size_t errlen)
     int rc;
 
     rc = ledger__pragma_int(lg, "PRAGMA user_version", &version, err, errlen);
-    if (rc == GW_ESTATE && ledger__readonly(lg))
+    if (rc == -EROFS && ledger__readonly(lg))
         return ledger__fail(rc, err, errlen,
                             "ledger %s: cannot read it: a WAL ledger needs its -shm file or a "
                             "directory this user may write (run as plantroomd's user)",

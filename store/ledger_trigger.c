@@ -105,9 +105,13 @@ static int ledger__open_new(ledger_t *lg, const ledger_trigger_t *t, const char 
     if (rc < 0)
         return rc;
 
-    rc = ledger__ulid(lg, ulid, err, errlen);
-    if (rc < 0)
-        return rc;
+    if (t->wo_ulid && strlen(t->wo_ulid) == 26) {
+        memcpy(ulid, t->wo_ulid, sizeof(ulid)); /* named when it was announced */
+    } else {
+        rc = ledger__ulid(lg, ulid, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
     snprintf(r->id, sizeof(r->id), "%s:%s", t->site, ulid);
 
     rc = ledger__stmt(lg, ST_INSERT_WO, &st, err, errlen);
@@ -127,7 +131,8 @@ static int ledger__open_new(ledger_t *lg, const ledger_trigger_t *t, const char 
     rc = ledger__exec(lg, st, "insert work order", err, errlen);
     if (rc < 0)
         return rc;
-    rc = ledger__announce(lg, r->id, "opened", NULL, "open", evidence, now, err, errlen);
+    rc = ledger__announce(lg, r->id, "opened", NULL, "open", evidence, t->event_id, now, err,
+                          errlen);
     if (rc < 0)
         return rc;
     r->opened = 1;
@@ -197,8 +202,8 @@ int ledger_wo_trigger(ledger_t *lg, const ledger_trigger_t *t, ledger_trigger_re
                               : ledger__dberr(lg, src, err, errlen, "bind retrigger");
         if (rc < 0)
             goto out_end;
-        rc = ledger__announce(lg, a.id, "retriggered", a.status, a.status, evidence, now, err,
-                              errlen);
+        rc = ledger__announce(lg, a.id, "retriggered", a.status, a.status, evidence, t->event_id,
+                              now, err, errlen);
         r.occurrences++;
     } else {
         rc = ledger__stmt(lg, ST_REFRESH, &st, err, errlen);
@@ -221,8 +226,8 @@ out_free:
 /* A rule asks for a more urgent priority than the active order of fp has (a
  * predicted failure drawing near): raise it, with an audit row and an event
  * "priority_raised". Never lowers: people may have raised it themselves. */
-static int ledger__raise_priority(ledger_t *lg, const char *fp, gw_priority_t want, char *err,
-                                  size_t errlen)
+static int ledger__raise_priority(ledger_t *lg, const char *fp, gw_priority_t want,
+                                  const char *event_id, char *err, size_t errlen)
 {
     ledger__active_t a;
     gw_priority_t cur;
@@ -248,8 +253,8 @@ static int ledger__raise_priority(ledger_t *lg, const char *fp, gw_priority_t wa
         return ledger__dberr(lg, src, err, errlen, "raise priority");
     snprintf(detail, sizeof(detail), "{\"from\":\"%s\",\"to\":\"%s\"}", a.priority,
              gw_priority_name(want));
-    return ledger__announce(lg, a.id, "priority_raised", a.status, a.status, detail, now, err,
-                            errlen);
+    return ledger__announce(lg, a.id, "priority_raised", a.status, a.status, detail, event_id, now,
+                            err, errlen);
 }
 
 int ledger_wo_touch(ledger_t *lg, const ledger_trigger_t *t, char *err, size_t errlen)
@@ -284,7 +289,7 @@ int ledger_wo_touch(ledger_t *lg, const ledger_trigger_t *t, char *err, size_t e
                           : ledger__dberr(lg, src, err, errlen, "bind touch");
     if (rc < 0)
         goto out_end;
-    rc = ledger__raise_priority(lg, fp, t->priority, err, errlen);
+    rc = ledger__raise_priority(lg, fp, t->priority, t->event_id, err, errlen);
 out_end:
     rc = ledger__op_end(lg, own_tx, rc, err, errlen);
 out_free:
@@ -296,6 +301,17 @@ out_free:
 int ledger_wo_clear(ledger_t *lg, const char *site, const char *device, const char *rule,
                     int64_t ts_ms, const char *evidence_json, char *err, size_t errlen)
 {
+    ledger_trigger_t t = {.site = site,
+                          .device = device,
+                          .rule = rule,
+                          .ts_ms = ts_ms,
+                          .evidence_json = evidence_json};
+
+    return ledger__wo_clear(lg, &t, err, errlen);
+}
+
+int ledger__wo_clear(ledger_t *lg, const ledger_trigger_t *t, char *err, size_t errlen)
+{
     ledger__active_t a;
     sqlite3_stmt *st = NULL;
     char *fp = NULL;
@@ -305,11 +321,11 @@ int ledger_wo_clear(ledger_t *lg, const char *site, const char *device, const ch
     int src;
     int rc;
 
-    rc = ledger__check_fp(site, device, rule, err, errlen);
+    rc = ledger__check_fp(t->site, t->device, t->rule, err, errlen);
     if (rc < 0)
         return rc;
-    fp = ledger__fingerprint(site, device, rule);
-    if (!fp || ledger__evidence_normalize(evidence_json, &evidence) < 0) {
+    fp = ledger__fingerprint(t->site, t->device, t->rule);
+    if (!fp || ledger__evidence_normalize(t->evidence_json, &evidence) < 0) {
         rc = ledger__fail(GW_ENOMEM, err, errlen, "ledger %s: out of memory", ledger_path(lg));
         goto out_free;
     }
@@ -324,12 +340,13 @@ int ledger_wo_clear(ledger_t *lg, const char *site, const char *device, const ch
     rc = ledger__stmt(lg, ST_CLEAR, &st, err, errlen);
     if (rc < 0)
         goto out_end;
-    src = ledger__bind(st, "titi", a.id, ts_ms, evidence, now);
+    src = ledger__bind(st, "titi", a.id, t->ts_ms, evidence, now);
     rc = src == SQLITE_OK ? ledger__exec(lg, st, "clear work order", err, errlen)
                           : ledger__dberr(lg, src, err, errlen, "bind clear");
     if (rc < 0)
         goto out_end;
-    rc = ledger__announce(lg, a.id, "cleared", a.status, a.status, evidence, now, err, errlen);
+    rc = ledger__announce(lg, a.id, "cleared", a.status, a.status, evidence, t->event_id, now, err,
+                          errlen);
 out_end:
     rc = ledger__op_end(lg, own_tx, rc, err, errlen);
 out_free:

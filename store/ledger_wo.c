@@ -180,7 +180,7 @@ static int ledger__do_status(ledger_t *lg, const ledger_wo_t *wo, const void *ar
     if (rc < 0)
         return rc;
     return ledger__announce_by(lg, wo->id, ledger__status_event(a->status), wo->status, a->status,
-                               a->comment, by, now, err, errlen);
+                               a->comment, by, NULL, now, err, errlen);
 }
 
 int ledger_wo_set_status(ledger_t *lg, const char *ref, const char *status,
@@ -216,8 +216,8 @@ static int ledger__do_assign(ledger_t *lg, const ledger_wo_t *wo, const void *ar
                           : ledger__dberr(lg, src, err, errlen, "bind assign");
     if (rc < 0)
         return rc;
-    return ledger__announce_by(lg, wo->id, "assigned", wo->status, wo->status, assignee, by, now,
-                               err, errlen);
+    return ledger__announce_by(lg, wo->id, "assigned", wo->status, wo->status, assignee, by, NULL,
+                               now, err, errlen);
 }
 
 int ledger_wo_assign(ledger_t *lg, const char *ref, const char *assignee, const ledger_actor_t *by,
@@ -244,8 +244,8 @@ static int ledger__do_note(ledger_t *lg, const ledger_wo_t *wo, const void *arg,
                           : ledger__dberr(lg, src, err, errlen, "bind note");
     if (rc < 0)
         return rc;
-    return ledger__announce_by(lg, wo->id, "noted", wo->status, wo->status, text, by, now, err,
-                               errlen);
+    return ledger__announce_by(lg, wo->id, "noted", wo->status, wo->status, text, by, NULL, now,
+                               err, errlen);
 }
 
 int ledger_wo_add_note(ledger_t *lg, const char *ref, const char *text, const ledger_actor_t *by,

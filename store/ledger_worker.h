@@ -2,16 +2,29 @@
  * ledger_worker.h: the ledger thread.
  *
  * The loop thread never touches SQLite. It submits operations here; the
- * ledger thread takes everything queued, applies it in one transaction
- * (BEGIN IMMEDIATE ... COMMIT, synchronous=FULL), and only after the commit
- * posts what the loop must know to the results queue: the outbox rows it
- * wrote (to publish) and the work orders it opened (to log). Batching keeps
- * a slow flash card from stalling the loop and amortises fsync.
+ * ledger thread keeps them in a bounded backlog, applies them in order in
+ * transactions of up to a thousand (BEGIN IMMEDIATE ... COMMIT,
+ * synchronous=FULL), and only after a commit posts what the loop must know
+ * to the results queue: the outbox rows it wrote (to publish) and the work
+ * orders it opened (to log). Batching keeps a slow flash card from stalling
+ * the loop and amortises fsync.
+ *
+ * When the storage fails (disk full, read-only, I/O errors, a damaged or
+ * missing file) nothing stops: the ops wait in the backlog, bounded by
+ * ledger_worker_set_max_ops (repeatable ops are coalesced or dropped first,
+ * work-order ops never; every drop is counted), and are committed in order
+ * once the file takes writes again; a damaged file is moved aside and a
+ * fresh one started. The loop hears of each change of state
+ * (LEDGER_EV_HEALTH), and every work-order event that waits is announced at
+ * once as provisional (LEDGER_EV_PROVISIONAL, "durable":false) under the
+ * event id its committed copy will carry. docs/architecture.md,
+ * "Durability order" and "When the ledger cannot write".
  *
  * Between batches the thread keeps house once it has a policy
- * (LEDGER_OP_POLICY): retention purge once a day, and the monthly report
- * into the policy's report_dir once a month has ended (checked every
- * minute, written once per month: the reports table remembers).
+ * (LEDGER_OP_POLICY): retention purge once a day (audit, rollups, outbox
+ * rows past their age), and the monthly report into the policy's
+ * report_dir once a month has ended (checked every minute, written once per
+ * month: the reports table remembers).
  *
  * Message kinds 300-399 belong to this module.
  */
@@ -29,7 +42,7 @@ enum {
     LEDGER_OP_TRIGGER = 300, /* ledger_op_trigger_t: ledger_wo_trigger */
     LEDGER_OP_TOUCH,         /* ledger_op_trigger_t: ledger_wo_touch */
     LEDGER_OP_CLEAR,         /* ledger_op_trigger_t (site, device, rule, ts, evidence) */
-    LEDGER_OP_OUTBOX_ACK,    /* ledger_op_outbox_t: delete a delivered row */
+    LEDGER_OP_OUTBOX_ACK,    /* ledger_op_outbox_t: a consumer has a row (deleted once all have) */
     LEDGER_OP_OUTBOX_LOAD,   /* ledger_op_outbox_t: post every row with id > after_id;
                               * after_id at or above what was posted already (INT64_MAX):
                               * post only rows nobody posted yet (written by plantroomctl) */
@@ -47,8 +60,58 @@ enum {
     LEDGER_EV_OPENED,       /* ledger_ev_opened_t: a work order was opened */
     LEDGER_EV_ERROR,        /* ledger_ev_error_t: an operation failed */
     LEDGER_EV_CHANGED,      /* ledger_ev_changed_t: the outcome of a LEDGER_OP_CHANGE */
+    LEDGER_EV_PROVISIONAL,  /* ledger_ev_provisional_t: an event not yet committed */
+    LEDGER_EV_HEALTH,       /* ledger_ev_health_t: the storage's state changed */
     LEDGER_EV_STATS = 370,  /* ledger_ev_stats_t: counts, for status and metrics */
 };
+
+/* What the ledger's file does now. */
+typedef enum ledger_storage_state {
+    LEDGER_STORAGE_OK = 0,
+    LEDGER_STORAGE_FULL,        /* SQLITE_FULL, ENOSPC */
+    LEDGER_STORAGE_READONLY,    /* SQLITE_READONLY, EROFS */
+    LEDGER_STORAGE_IOERR,       /* other I/O errors, out of memory */
+    LEDGER_STORAGE_BUSY,        /* locked by another process past the busy timeout */
+    LEDGER_STORAGE_UNAVAILABLE, /* cannot be opened or created */
+} ledger_storage_state_t;
+
+/* "ok", "full", "read-only", "io-error", "busy", "unavailable". */
+const char *ledger_storage_state_name(ledger_storage_state_t st);
+
+/* Posted when the state changes, and when a damaged file was moved aside
+ * (moved_to non-empty; state is then the new file's). */
+typedef struct ledger_ev_health {
+    gw_msg_t hdr;
+    ledger_storage_state_t state;
+    char detail[256];   /* the error, "" when ok */
+    char moved_to[512]; /* where a damaged ledger went, "" when none */
+} ledger_ev_health_t;
+
+/* A work-order event announced before its commit: the outbox payload it
+ * will have, with "durable":false (docs/mqtt.md, "Provisional events").
+ * channel is "workorder". */
+typedef struct ledger_ev_provisional {
+    gw_msg_t hdr;
+    char channel[16];
+    char payload[]; /* JSON text */
+} ledger_ev_provisional_t;
+
+/* For status and metrics (ledger_worker_figures). Counts since start. */
+typedef struct ledger_worker_figures {
+    ledger_storage_state_t state;
+    char detail[256];
+    size_t depth;           /* ops waiting now (queued and in the backlog) */
+    size_t max_ops;         /* the bound */
+    size_t peak;            /* the highest depth seen */
+    uint64_t dropped;       /* repeatable ops dropped past the bound (rollups, device, acks) */
+    uint64_t rows_dropped;  /* of them: rollup rows */
+    uint64_t coalesced;     /* refreshes folded into a newer one */
+    uint64_t refused;       /* work-order ops refused: the backlog was full of them */
+    uint64_t provisional;   /* events announced before their commit */
+    uint64_t quarantined;   /* damaged files moved aside */
+    uint64_t outbox_purged; /* outbox rows deleted past their age */
+    uint64_t failed_batches;
+} ledger_worker_figures_t;
 
 typedef struct ledger_ev_stats {
     gw_msg_t hdr;
@@ -56,15 +119,20 @@ typedef struct ledger_ev_stats {
 } ledger_ev_stats_t;
 
 /* The strings of a trigger op are owned by the op (one allocation with the
- * struct: use ledger_op_trigger_new). */
+ * struct: use ledger_op_trigger_new). The names are set by the ledger
+ * thread when it announces the op's event before committing it. */
 typedef struct ledger_op_trigger {
     gw_msg_t hdr;
     ledger_trigger_t t;
+    char event_id[LEDGER_EVENT_ID_MAX]; /* "" : none given yet */
+    char wo_ulid[27];                   /* "" : none given yet */
+    int announced;                      /* the thread looked at it while failing */
 } ledger_op_trigger_t;
 
 typedef struct ledger_op_outbox {
     gw_msg_t hdr;
-    int64_t id; /* ACK: the row; LOAD: after_id */
+    int64_t id;   /* ACK: the row; LOAD: after_id */
+    int consumer; /* ACK: LEDGER_CONSUMER_* bits (LEDGER_CONSUMERS: delete it outright) */
 } ledger_op_outbox_t;
 
 typedef struct ledger_op_rollup {
@@ -140,8 +208,11 @@ typedef struct ledger_ev_error {
 /* Build a trigger/touch/clear op (kind one of LEDGER_OP_TRIGGER, _TOUCH,
  * _CLEAR) holding copies of t's strings. Returns NULL on out of memory. */
 ledger_op_trigger_t *ledger_op_trigger_new(int kind, const ledger_trigger_t *t);
-/* Build an ACK or LOAD op. NULL on out of memory. */
+/* Build an ACK (for every consumer at once) or LOAD op. NULL on out of
+ * memory. */
 ledger_op_outbox_t *ledger_op_outbox_new(int kind, int64_t id);
+/* An ACK of row id by consumer (LEDGER_CONSUMER_*). NULL on out of memory. */
+ledger_op_outbox_t *ledger_op_outbox_ack_new(int64_t id, int consumer);
 
 /* A rollup op with room for n rows (n set, rows zeroed), a device status op,
  * a policy op (p copied). NULL on out of memory. */
@@ -156,13 +227,24 @@ ledger_op_change_t *ledger_op_change_new(ledger_change_kind_t what, const char *
                                          const char *arg, const char *comment,
                                          const ledger_actor_t *by, uint64_t tag);
 
-/* Open the ledger at path (creating it) on the calling thread, so that an
- * error is reported at once, then start the thread. Results go to results.
- * Returns 0, or a negative code with the reason in err. */
+/* Open the ledger at path (creating it) on the calling thread, then start
+ * the thread. A damaged file (PRAGMA quick_check) is moved aside as
+ * path.corrupt-<UTC> and a fresh one created; a file that cannot be opened
+ * is tried again every second by the thread, the ops waiting meanwhile.
+ * Either is posted to results as LEDGER_EV_HEALTH (and written to err,
+ * which then is non-empty although 0 is returned). Returns 0, or a
+ * negative code for a missing path or out of memory. */
 int ledger_worker_start(ledger_worker_t **out, const char *path, gw_queue_t *results, char *err,
                         size_t errlen);
-/* Queue an op; the worker owns it. Thread-safe. */
+/* Queue an op; the worker owns it. Thread-safe. A repeatable op (rollup,
+ * device status, ack) is dropped at once, and counted, when the bound is
+ * reached. */
 void ledger_worker_submit(ledger_worker_t *w, gw_msg_t *op);
+/* The bound of the backlog in ops (a rollup row counts as one); at least
+ * 100. Thread-safe; the default is 10000. */
+void ledger_worker_set_max_ops(ledger_worker_t *w, size_t max_ops);
+/* A snapshot of the thread's figures. Thread-safe. */
+void ledger_worker_figures(ledger_worker_t *w, ledger_worker_figures_t *out);
 /* Apply every op queued so far, commit, stop the thread and close the
  * ledger. Safe to call once; frees w. Returns 0 when everything submitted
  * was committed, or GW_EIO when the thread gave up on a failing batch at

@@ -1,11 +1,14 @@
 /*
  * ledger_worker_batch.c: one batch of the ledger thread (design at the top
- * of ledger_worker.c; docs/architecture.md, "Durability order"): every op
- * taken is applied inside one transaction, each in a savepoint of its own;
- * an op that cannot succeed is dropped (and answered or reported), one that
- * fails for a reason that may pass rolls the whole batch back for a retry.
- * Only after the COMMIT are results posted: answers to changes, orders
- * opened, errors, and the outbox rows the batch wrote, in id order.
+ * of ledger_worker.c; docs/architecture.md, "Durability order"): the ops
+ * of a batch are applied inside one transaction, each in a savepoint of
+ * its own; an op that cannot succeed is dropped (and answered or
+ * reported), one that fails for a reason that may pass (the storage) rolls
+ * the whole batch back for a retry. Only after the COMMIT are results
+ * posted: answers to changes, orders opened, errors, and the outbox rows
+ * the batch wrote, in id order. An op announced before its commit
+ * (ledger_worker_prov.c) is applied under the names it was announced with.
+ * Also the lists and posting every file of the thread uses.
  */
 #include "store/ledger_int.h"
 #include "store/ledger_worker_int.h"
@@ -105,7 +108,7 @@ static gw_msg_t *ledger__ev_error(int rc, const char *msg)
     return &ev->hdr;
 }
 
-static void ledger__post(ledger_worker_t *w, gw_msg_t *m)
+void ledger__post(ledger_worker_t *w, gw_msg_t *m)
 {
     if (!m)
         return;
@@ -127,11 +130,9 @@ void ledger__post_error(ledger_worker_t *w, int rc, const char *msg)
 
 /* ---- one batch ---------------------------------------------------------- */
 
-/* Post outbox rows with after_id < id <= upto (upto < 0: no bound) as
- * LEDGER_EV_OUTBOX, in id order. Returns the highest id posted (after_id if
- * none) or a negative code. Rows stay in the table until acknowledged, so a
- * failure here loses nothing: they are posted by a later read. */
-static int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t upto)
+/* Rows stay in the table until acknowledged, so a failure here loses
+ * nothing: they are posted by a later read. */
+int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t upto)
 {
     ledger_outbox_row_t *rows;
     char err[256];
@@ -175,6 +176,11 @@ static int ledger__apply(ledger_worker_t *w, gw_msg_t *m, ledger__list_t *res, c
     ledger_ev_opened_t *ev;
     int rc;
 
+    if (m->kind >= LEDGER_OP_TRIGGER && m->kind <= LEDGER_OP_CLEAR) {
+        /* the names its provisional event was announced under, if any */
+        op->t.event_id = op->event_id[0] ? op->event_id : NULL;
+        op->t.wo_ulid = op->wo_ulid[0] ? op->wo_ulid : NULL;
+    }
     switch (m->kind) {
     case LEDGER_OP_TRIGGER:
         rc = ledger_wo_trigger(w->lg, &op->t, &r, err, errlen);
@@ -192,24 +198,12 @@ static int ledger__apply(ledger_worker_t *w, gw_msg_t *m, ledger__list_t *res, c
     case LEDGER_OP_TOUCH:
         return ledger_wo_touch(w->lg, &op->t, err, errlen);
     case LEDGER_OP_CLEAR:
-        return ledger_wo_clear(w->lg, op->t.site, op->t.device, op->t.rule, op->t.ts_ms,
-                               op->t.evidence_json, err, errlen);
-    case LEDGER_OP_OUTBOX_ACK:
-        return ledger_outbox_delete(w->lg, ((ledger_op_outbox_t *)m)->id, err, errlen);
-    case LEDGER_OP_OUTBOX_LOAD:
-        return 0; /* read after the commit */
-    case LEDGER_OP_STATS: {
-        ledger_ev_stats_t *st = calloc(1, sizeof(*st));
-        if (!st)
-            return ledger__fail(GW_ENOMEM, err, errlen, "out of memory for stats");
-        st->hdr.kind = LEDGER_EV_STATS;
-        rc = ledger_stats(w->lg, &st->stats, err, errlen);
-        if (rc < 0) {
-            free(st);
-            return rc;
-        }
-        ledger__list_add(res, &st->hdr);
-        return 0;
+        return ledger__wo_clear(w->lg, &op->t, err, errlen);
+    case LEDGER_OP_OUTBOX_ACK: {
+        ledger_op_outbox_t *ack = (ledger_op_outbox_t *)m;
+        return ack->consumer == LEDGER_CONSUMERS
+                   ? ledger_outbox_delete(w->lg, ack->id, err, errlen)
+                   : ledger_outbox_ack(w->lg, ack->id, ack->consumer, err, errlen);
     }
     case LEDGER_OP_ROLLUP:
         return ledger_rollup_add(w->lg, ((ledger_op_rollup_t *)m)->rows,
@@ -219,10 +213,6 @@ static int ledger__apply(ledger_worker_t *w, gw_msg_t *m, ledger__list_t *res, c
         return ledger_device_status(w->lg, d->device, d->status, d->ts_ms,
                                     d->detail[0] ? d->detail : NULL, err, errlen);
     }
-    case LEDGER_OP_POLICY:
-        ledger_set_policy(w->lg, &((ledger_op_policy_t *)m)->policy);
-        w->has_policy = 1;
-        return 0;
     case LEDGER_OP_CHANGE:
         return ledger__apply_change(w, (ledger_op_change_t *)m, res, err, errlen);
     default:
@@ -256,6 +246,8 @@ int ledger__apply_batch(ledger_worker_t *w, ledger__list_t *batch, char *err, si
     int64_t last;
     int rc;
 
+    if (!w->lg)
+        return ledger__fail(GW_EIO, err, errlen, "ledger %s is not open", w->path);
     rc = ledger_begin(w->lg, err, errlen);
     if (rc < 0)
         return rc;
@@ -264,7 +256,7 @@ int ledger__apply_batch(ledger_worker_t *w, ledger__list_t *batch, char *err, si
         if (rc == 0)
             continue;
         ledger__describe(m, why, msg, sizeof(msg));
-        if (ledger__transient(rc) || !ledger__in_tx(w->lg)) {
+        if (ledger__transient(rc) || rc == GW_ECORRUPT || !ledger__in_tx(w->lg)) {
             /* Not this op's fault, or SQLite ended the transaction itself:
              * the whole batch is retried. */
             ledger__fail(rc, err, errlen, "%s", msg);
@@ -287,19 +279,12 @@ int ledger__apply_batch(ledger_worker_t *w, ledger__list_t *batch, char *err, si
     if (rc < 0)
         goto out_rollback;
 
-    /* Committed: nothing waits any more, and now the loop may hear of it. */
-    atomic_store(&w->pending_n, 0);
+    /* Committed: now the loop may hear of it. */
     for (gw_msg_t *m = res.head, *next; m; m = next) {
         next = m->next;
         ledger__post(w, m);
     }
     memset(&res, 0, sizeof(res));
-    /* A LOAD asks for rows older than this batch; the batch's own rows
-     * follow, once. */
-    for (gw_msg_t *m = batch->head; m; m = m->next) {
-        if (m->kind == LEDGER_OP_OUTBOX_LOAD && ((ledger_op_outbox_t *)m)->id < before)
-            ledger__post_outbox(w, ((ledger_op_outbox_t *)m)->id, before);
-    }
     last = ledger__post_outbox(w, before, -1);
     if (last > w->last_outbox_id)
         w->last_outbox_id = last;

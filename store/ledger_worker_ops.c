@@ -74,6 +74,16 @@ ledger_op_outbox_t *ledger_op_outbox_new(int kind, int64_t id)
         return NULL;
     op->hdr.kind = kind;
     op->id = id;
+    op->consumer = kind == LEDGER_OP_OUTBOX_ACK ? LEDGER_CONSUMERS : 0;
+    return op;
+}
+
+ledger_op_outbox_t *ledger_op_outbox_ack_new(int64_t id, int consumer)
+{
+    ledger_op_outbox_t *op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_ACK, id);
+
+    if (op)
+        op->consumer = consumer;
     return op;
 }
 

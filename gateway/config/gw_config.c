@@ -183,13 +183,11 @@ static const char *const root_keys[] = {
 static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_overrides_t *ov,
                        gw_errlist_t *el)
 {
-    static const char *const ledger_keys[] = {"path",
-                                              "sla_minutes",
-                                              "routing",
-                                              "audit_retention_days",
-                                              "rollup_1m_retention_days",
+    static const char *const ledger_keys[] = {"path", "sla_minutes", "routing",
+                                              "audit_retention_days", "rollup_1m_retention_days",
                                               "rollup_1h_retention_days",
-                                              NULL};
+                                              /* storage faults: gw_config_ledger.c */
+                                              "queue_max_ops", "outbox_retention_days", NULL};
     const cJSON *lg = cJSON_GetObjectItemCaseSensitive(root, "ledger");
     char tmp[PATH_MAX], dir[PATH_MAX], cfgdir[PATH_MAX];
     const char *env = getenv("PLANTROOM_STATE_DIR");

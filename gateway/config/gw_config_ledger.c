@@ -73,6 +73,17 @@ static void cfg__routing(ledger_policy_t *p, const cJSON *lg, gw_errlist_t *el)
     }
 }
 
+/* What the ledger does while its disk fails, and how long undelivered
+ * events are kept (docs/configuration.md, "ledger"; operations.md, "When
+ * storage fails"). */
+static void cfg__storage(ledger_policy_t *p, const cJSON *lg, gw_errlist_t *el)
+{
+    gw_json_int_to(lg, "queue_max_ops", "ledger", &p->queue_max_ops, p->queue_max_ops, 100, 1000000,
+                   0, el);
+    gw_json_int_to(lg, "outbox_retention_days", "ledger", &p->outbox_retention_days,
+                   p->outbox_retention_days, 1, 3650, 0, el);
+}
+
 void gw__cfg_ledger(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
 {
     static const char *const report_keys[] = {"dir", NULL};
@@ -92,6 +103,7 @@ void gw__cfg_ledger(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
                    p->rollup_1m_retention_days, 1, 366, 0, el);
     gw_json_int_to(lg, "rollup_1h_retention_days", "ledger", &p->rollup_1h_retention_days,
                    p->rollup_1h_retention_days, 1, 36500, 0, el);
+    cfg__storage(p, lg, el);
 
     if (report && !cJSON_IsObject(report)) {
         gw_errlist_add(el, "report", "must be an object");

@@ -290,6 +290,9 @@ void gw_north_on_message(gw_north_t *n, const gw_msg_t *m)
             north__session_event(n->sess, m);
     } else if (m->kind == LEDGER_EV_OUTBOX) {
         north__outbox_row(n->outbox, &((const ledger_ev_outbox_t *)m)->row);
+    } else if (m->kind == LEDGER_EV_PROVISIONAL) {
+        const ledger_ev_provisional_t *ev = (const ledger_ev_provisional_t *)m;
+        north__outbox_provisional(n->outbox, ev->channel, ev->payload);
     } else if (m->kind == LEDGER_EV_CHANGED) {
         north__cmd_on_changed(n->cmd, (const ledger_ev_changed_t *)m);
     }
@@ -316,6 +319,8 @@ void gw_north_status_json(void *arg, cJSON *res)
     cJSON_AddNumberToObject(o, "telemetry_dropped", (double)st.dropped);
     cJSON_AddNumberToObject(o, "events_delivered", (double)delivered);
     cJSON_AddNumberToObject(o, "events_inflight", (double)north__outbox_inflight(n->outbox));
+    cJSON_AddNumberToObject(o, "events_provisional",
+                            (double)north__outbox_provisional_count(n->outbox));
 }
 
 static void north__head(FILE *o, const char *name, const char *type, const char *help)
@@ -347,6 +352,11 @@ void gw_north_metrics_text(void *arg, FILE *o)
     north__head(o, "plantroom_mqtt_events_delivered_total", "counter",
                 "Work-order events acknowledged by the broker (QoS 1 PUBACK).");
     fprintf(o, "plantroom_mqtt_events_delivered_total %llu\n", (unsigned long long)delivered);
+    north__head(o, "plantroom_mqtt_events_provisional_total", "counter",
+                "Work-order events published before the ledger could commit them "
+                "(\"durable\":false).");
+    fprintf(o, "plantroom_mqtt_events_provisional_total %llu\n",
+            (unsigned long long)north__outbox_provisional_count(n->outbox));
     north__head(o, "plantroom_mqtt_publish_failures_total", "counter",
                 "Event publishes that failed (the event stays in the outbox).");
     fprintf(o, "plantroom_mqtt_publish_failures_total %llu\n", (unsigned long long)failed);

@@ -40,9 +40,10 @@ typedef struct north_handler {
 
 /* Tags of published messages: telemetry replayed from the spool and live
  * telemetry at QoS 1 carry these bits; work-order events carry their
- * outbox row id (below 2^61). */
+ * outbox row id (below 2^60), provisional ones NORTH_TAG_PROV. */
 #define NORTH_TAG_SPOOL (1ULL << 62)
 #define NORTH_TAG_LIVE  (1ULL << 61)
+#define NORTH_TAG_PROV  (1ULL << 60)
 
 int north__session_create(north_session_t **out, uv_loop_t *loop, gw_queue_t *inq,
                           const gw_core_t *core);
@@ -76,12 +77,16 @@ int north__subscribe(north_session_t *s, const char *topic, int qos, char *err, 
 
 /* ---- work-order events from the ledger's outbox (north_outbox.c) -------
  * Published after commit at QoS 1 with the row id as tag; the PUBACK
- * deletes the row; every row still there is sent again on each connect. */
+ * acknowledges the row for MQTT; every row MQTT has not acknowledged is
+ * sent again on each connect. Provisional events (not yet committed) are
+ * published once when connected. */
 typedef struct north_outbox north_outbox_t;
 
 int north__outbox_create(north_outbox_t **out, uv_loop_t *loop, north_session_t *s,
                          ledger_worker_t *lw);
 void north__outbox_row(north_outbox_t *o, const ledger_outbox_row_t *row);
+void north__outbox_provisional(north_outbox_t *o, const char *channel, const char *payload);
+uint64_t north__outbox_provisional_count(const north_outbox_t *o);
 size_t north__outbox_inflight(const north_outbox_t *o);
 void north__outbox_free(north_outbox_t *o);
 

@@ -3,10 +3,17 @@
  * (docs/architecture.md, "Durability order"): a rule's action goes to the
  * ledger thread; the change and its outbox row are committed together; only
  * then does the ledger thread hand the row back and it is published here at
- * QoS 1 with the row id as its tag; the broker's PUBACK deletes the row.
- * Rows in flight are remembered so a row is not published twice on one
- * connection; on every (re)connect all rows still in the outbox are loaded
- * and sent, oldest first. Loop thread only.
+ * QoS 1 with the row id as its tag; the broker's PUBACK acknowledges the
+ * row for MQTT (the ledger deletes it once the notifier has it too). Rows
+ * in flight are remembered so a row is not published twice on one
+ * connection; on every (re)connect all rows still in the outbox that MQTT
+ * has not acknowledged are loaded and sent, oldest first.
+ *
+ * While the ledger cannot commit, it announces each waiting event as
+ * provisional ("durable":false, docs/mqtt.md "Provisional events"): those
+ * are published once, at QoS 1, when connected, and not kept: their
+ * committed copy, under the same event id, follows through the outbox.
+ * Loop thread only.
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/north/north_int.h"
@@ -29,6 +36,7 @@ struct north_outbox {
     uv_timer_t timer;
     int64_t *inflight; /* outbox ids published, not yet acknowledged */
     size_t ninflight, capinflight;
+    uint64_t provisional; /* provisional events published */
 };
 
 static int outbox__has(const north_outbox_t *o, int64_t id)
@@ -97,13 +105,15 @@ static void outbox__delivered(void *arg, uint64_t tag, int ok, const char *err)
     north_outbox_t *o = arg;
     ledger_op_outbox_t *op;
 
+    if (tag & NORTH_TAG_PROV)
+        return; /* a provisional event: nothing to acknowledge */
     outbox__del(o, (int64_t)tag);
     if (!ok) {
         /* The row stays in the outbox; the next connect sends it again. */
         gw_log_warn("mqtt", "event %llu not delivered: %s", (unsigned long long)tag, err);
         return;
     }
-    op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_ACK, (int64_t)tag);
+    op = ledger_op_outbox_ack_new((int64_t)tag, LEDGER_CONSUMER_MQTT);
     if (op && o->lw)
         ledger_worker_submit(o->lw, &op->hdr);
     else if (op)
@@ -141,7 +151,9 @@ void north__outbox_row(north_outbox_t *o, const ledger_outbox_row_t *row)
 {
     char topic[384], suffix[96], err[160];
 
-    if (!o || !north__session_connected(o->s) || outbox__has(o, row->id))
+    if (!o || (row->acked & LEDGER_CONSUMER_MQTT))
+        return; /* the broker has it; the row waits for the notifier */
+    if (!north__session_connected(o->s) || outbox__has(o, row->id))
         return; /* stays in the outbox until the next connect */
     snprintf(suffix, sizeof(suffix), "events/%s", row->channel);
     north__topic(o->s, topic, sizeof(topic), suffix);
@@ -151,6 +163,26 @@ void north__outbox_row(north_outbox_t *o, const ledger_outbox_row_t *row)
         return;
     }
     outbox__add(o, row->id);
+}
+
+void north__outbox_provisional(north_outbox_t *o, const char *channel, const char *payload)
+{
+    char topic[384], suffix[96], err[160];
+
+    if (!o || !north__session_connected(o->s))
+        return; /* the committed copy follows through the outbox */
+    snprintf(suffix, sizeof(suffix), "events/%s", channel);
+    north__topic(o->s, topic, sizeof(topic), suffix);
+    if (north__publish(o->s, topic, payload, strlen(payload), 1, 0, NORTH_TAG_PROV, err,
+                       sizeof(err)) != 0)
+        gw_log_debug("mqtt", "provisional event: %s", err);
+    else
+        o->provisional++;
+}
+
+uint64_t north__outbox_provisional_count(const north_outbox_t *o)
+{
+    return o ? o->provisional : 0;
 }
 
 size_t north__outbox_inflight(const north_outbox_t *o)

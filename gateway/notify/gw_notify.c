@@ -32,11 +32,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-void gw_notify_on_event(gw_notify_t *n, const char *channel, const char *payload)
+void gw_notify_on_event(gw_notify_t *n, int64_t outbox_id, const char *channel, const char *payload)
 {
     if (!n || n->stopping || strcmp(channel, "workorder") != 0)
         return;
-    notify__event_add(n, payload);
+    notify__event_add(n, outbox_id, payload);
 }
 
 /* ---- life cycle ------------------------------------------------------------ */

@@ -37,6 +37,11 @@ typedef struct gw_notify_env {
                             const char **floor, const char **room);
     /* 1 when the device is offline now (its alerts are muted). */
     int (*device_offline)(void *arg, const char *device);
+    /* The event of outbox row outbox_id (> 0) is durably in notify.db now
+     * (taken in, or known there already by its event_id): the host may
+     * acknowledge the row for the notifier. Called only after the commit.
+     * May be NULL. */
+    void (*event_stored)(void *arg, int64_t outbox_id);
     void *arg;
 } gw_notify_env_t;
 
@@ -48,11 +53,15 @@ int gw_notify_start(gw_notify_t **out, uv_loop_t *loop, const gw_config_t *cfg,
                     const gw_notify_env_t *env, char *err, size_t errlen);
 /* After a reload: use cfg from now on (names are looked up again). */
 void gw_notify_set_config(gw_notify_t *n, const gw_config_t *cfg);
-/* A committed outbox row: copied, and taken in after this loop iteration's
- * poll phase together with the others of the iteration (before an MQTT
- * acknowledgement of the row can be handled). Rows of other channels are
- * ignored; an event already taken in (same event_id) is ignored. */
-void gw_notify_on_event(gw_notify_t *n, const char *channel, const char *payload);
+/* A work-order event: a committed outbox row (outbox_id > 0), or one the
+ * ledger announced before its commit (outbox_id 0, "durable":false).
+ * Copied, and taken in after this loop iteration's poll phase together with
+ * the others of the iteration; once that commit is done, env.event_stored
+ * is called with each outbox_id > 0. Rows of other channels are ignored;
+ * an event already taken in (same event_id) is ignored (and still reported
+ * stored). */
+void gw_notify_on_event(gw_notify_t *n, int64_t outbox_id, const char *channel,
+                        const char *payload);
 /* Delivery attempts that succeeded and that failed since start (a message
  * retried three times then delivered counts 3 failures and 1 delivery).
  * NULL: zeros. */

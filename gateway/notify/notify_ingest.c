@@ -6,6 +6,9 @@
  * the event id (an event offered again is ignored), the work order's state,
  * and for opened/retriggered the alert in the batch of every group its
  * route names; for cleared a resolve notice to every group that was told.
+ * Only after that commit is the host told which outbox rows are stored
+ * (env.event_stored), so that the row is not deleted before notify.db has
+ * the event (docs/architecture.md, "Durability order").
  */
 #include "gateway/notify/notify_int.h"
 #include "gateway/base/gw_clock.h"
@@ -111,8 +114,11 @@ int notify__take_in(gw_notify_t *n)
     }
     n->pending = NULL;
     n->pending_tail = &n->pending;
+    /* Committed: now each row's notifier side may be acknowledged. */
     while (list) {
         e = list->next;
+        if (list->outbox_id > 0 && n->env.event_stored)
+            n->env.event_stored(n->env.arg, list->outbox_id);
         free(list);
         list = e;
     }
@@ -129,7 +135,7 @@ static void notify__take_in_cb(uv_check_t *c)
                     notify_store_errmsg(n->st), GW_NOTIFY__TICK_MS);
 }
 
-void notify__event_add(gw_notify_t *n, const char *payload)
+void notify__event_add(gw_notify_t *n, int64_t outbox_id, const char *payload)
 {
     gw_notify__ev_t *e;
     size_t len;
@@ -141,6 +147,7 @@ void notify__event_add(gw_notify_t *n, const char *payload)
         return;
     }
     e->next = NULL;
+    e->outbox_id = outbox_id;
     memcpy(e->payload, payload, len);
     *n->pending_tail = e;
     n->pending_tail = &e->next;

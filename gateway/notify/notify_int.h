@@ -28,7 +28,8 @@
 /* Events that arrived during this loop iteration, taken in together. */
 typedef struct gw_notify__ev {
     struct gw_notify__ev *next;
-    char payload[]; /* the outbox row's JSON */
+    int64_t outbox_id; /* 0: not an outbox row (a provisional event) */
+    char payload[];    /* the outbox row's JSON */
 } gw_notify__ev_t;
 
 struct gw_notify {
@@ -108,10 +109,11 @@ int notify__flush(gw_notify_t *n, int64_t now);
 
 /* Keep a copy of an outbox row's JSON and take it in after this loop
  * iteration's poll phase, with the others of the iteration. */
-void notify__event_add(gw_notify_t *n, const char *payload);
-/* Take in every pending event, all in one transaction. Returns 0, or the
+void notify__event_add(gw_notify_t *n, int64_t outbox_id, const char *payload);
+/* Take in every pending event, all in one transaction; then tell the host
+ * (env.event_stored) which outbox rows are stored. Returns 0, or the
  * negative code when notify.db cannot be written: the events then stay
- * pending, in order, for the next try. */
+ * pending, in order, for the next try, and nothing is reported stored. */
 int notify__take_in(gw_notify_t *n);
 /* Free the events not taken in (at the end). */
 void notify__events_free(gw_notify_t *n);

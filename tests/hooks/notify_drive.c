@@ -88,7 +88,7 @@ static void drive__line(drive_t *d, const char *line)
     if (cJSON_IsObject(ev)) {
         char *text = cJSON_PrintUnformatted(ev);
         if (text)
-            gw_notify_on_event(d->notify, "workorder", text);
+            gw_notify_on_event(d->notify, 0, "workorder", text);
         free(text);
     } else if (cJSON_IsString(off)) {
         drive__set_offline(d, off->valuestring,
@@ -146,7 +146,8 @@ int main(int argc, char **argv)
 {
     static drive_t d;
     gw_errlist_t el;
-    gw_notify_env_t env = {drive__location, drive__offline, &d};
+    gw_notify_env_t env = {
+        .device_location = drive__location, .device_offline = drive__offline, .arg = &d};
     char err[256];
 
     gw_log_init();

@@ -109,7 +109,8 @@ def assert_events_once(sub, d):
     # copy of each event_id, and then has each event exactly once, in order.
     events = unique(sub.get(WO), key=lambda e: e["event_id"])
     assert [e["event"] for e in events] == ["opened", "cleared"]
-    ids = [int(e["event_id"].split("#")[1]) for e in events]
+    # "<site>#<ULID>": ULIDs sort in the order the changes were made
+    ids = [e["event_id"].split("#")[1] for e in events]
     assert ids == sorted(ids)
     wait_for(lambda: rows(d.ledger_path(), "SELECT count(*) FROM outbox")[0][0] == 0, 10,
              "the outbox to empty")

@@ -82,7 +82,7 @@ T_TEST(test_create_schema_wal_mode)
 
     db = lt_raw(path);
     T_CHECK(db != NULL);
-    T_CHECK_EQ_INT(lt_int(db, "PRAGMA user_version"), 3);
+    T_CHECK_EQ_INT(lt_int(db, "PRAGMA user_version"), 4);
     {
         sqlite3_stmt *st = NULL;
         sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
@@ -246,15 +246,27 @@ T_TEST(test_clear_then_retrigger)
         for (size_t i = 0; i < 3; i++) {
             cJSON *p = cJSON_Parse(rows[i].payload);
             cJSON *w = cJSON_GetObjectItem(p, "work_order");
-            char want_id[160];
+            char want_id[160], prev_id[160] = "";
             T_CHECK(p != NULL);
             T_CHECK_STR(rows[i].channel, "workorder");
             T_CHECK_STR(rows[i].key, r1.id);
             T_CHECK(i == 0 || rows[i].id > rows[i - 1].id);
             T_CHECK_EQ_INT(num(p, "v"), 1);
             T_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(p, "event")), events[i]);
-            snprintf(want_id, sizeof(want_id), "%s#%zu", r1.id, i + 1);
-            T_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(p, "event_id")), want_id);
+            /* "<site>#<ULID>", increasing, the audit row's own */
+            snprintf(want_id, sizeof(want_id), "%s",
+                     cJSON_GetStringValue(cJSON_GetObjectItem(p, "event_id")));
+            T_CHECK(strncmp(want_id, "hq#", 3) == 0 && strlen(want_id) == 29);
+            T_CHECK(strcmp(want_id, prev_id) > 0);
+            snprintf(prev_id, sizeof(prev_id), "%s", want_id);
+            {
+                char sql[256];
+                sqlite3 *db = lt_raw(lt_path("retrig.db"));
+                snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit WHERE event_id = '%s'",
+                         want_id);
+                T_CHECK_EQ_INT(lt_int(db, sql), 1);
+                sqlite3_close(db);
+            }
             T_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(w, "id")), r1.id);
             T_CHECK_EQ_INT(num(w, "occurrences"), i == 2 ? 2 : 1);
             if (i == 0)
@@ -573,7 +585,7 @@ T_TEST(test_reopen_keeps_data)
 
     db = lt_raw(path);
     T_CHECK_EQ_INT(lt_int(db, "PRAGMA schema_version"), schema_before);
-    T_CHECK_EQ_INT(lt_int(db, "PRAGMA user_version"), 3);
+    T_CHECK_EQ_INT(lt_int(db, "PRAGMA user_version"), 4);
     sqlite3_close(db);
 }
 

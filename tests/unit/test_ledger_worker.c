@@ -345,42 +345,92 @@ T_TEST(test_locked_batch_is_retried)
     gw_queue_destroy(&results);
 }
 
+/* The first health event on q (its state), or -1 when none came within
+ * timeout_ms; other results are freed. */
+static int wait_health(gw_queue_t *q, char *detail, size_t len, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        gw_msg_t *m = gw_queue_wait_all(q, 100);
+        int st = -1;
+        while (m) {
+            gw_msg_t *next = m->next;
+            if (m->kind == LEDGER_EV_HEALTH && st < 0) {
+                st = (int)((ledger_ev_health_t *)m)->state;
+                if (detail)
+                    snprintf(detail, len, "%s", ((ledger_ev_health_t *)m)->detail);
+            }
+            gw_msg_free(m);
+            m = next;
+        }
+        if (st >= 0)
+            return st;
+    }
+    return -1;
+}
+
 /* Start in a directory the process cannot write; as root, drop to nobody
- * in a child so that permissions apply. Returns the child's verdict. */
+ * in a child so that permissions apply. The thread starts all the same and
+ * says the file is unavailable. Returns the child's verdict. */
 static int start_in_readonly_dir(const char *dir)
 {
     char path[600];
     char err[256] = "";
     ledger_worker_t *w = NULL;
-    int rc;
+    gw_queue_t q;
+    int rc, st;
 
+    gw_queue_init(&q, NULL, NULL);
     snprintf(path, sizeof(path), "%s/x.db", dir);
-    rc = ledger_worker_start(&w, path, NULL, err, sizeof(err));
-    if (rc == 0) {
-        ledger_worker_stop(w);
+    rc = ledger_worker_start(&w, path, &q, err, sizeof(err));
+    if (rc != 0 || !w)
         return 1;
-    }
-    return w == NULL && strstr(err, path) != NULL ? 0 : 2;
+    st = wait_health(&q, NULL, 0, 5000);
+    ledger_worker_stop(w);
+    gw_queue_destroy(&q);
+    return st == LEDGER_STORAGE_UNAVAILABLE && strstr(err, path) != NULL ? 0 : 2;
 }
 
-T_TEST(test_start_errors)
+/* A ledger that cannot be opened does not stop the thread: it says so
+ * (LEDGER_EV_HEALTH unavailable), keeps the ops, and opens the file once it
+ * can, committing what waited. */
+T_TEST(test_start_unavailable_then_recovers)
 {
-    ledger_worker_t *w = (ledger_worker_t *)1;
-    char err[256] = "";
+    ledger_worker_t *w = NULL;
+    gw_queue_t results;
+    char err[256] = "", detail[256] = "";
+    seen_t s = {0};
     FILE *f;
+    sqlite3 *db;
     pid_t pid;
     int status = 0;
 
-    /* A path under a regular file, and under a missing directory. */
+    T_CHECK(ledger_worker_start(&w, "", NULL, NULL, 0) == GW_EINVAL);
+    gw_queue_init(&results, NULL, NULL);
+    /* A path under a regular file. */
     f = fopen(lt_path("plain"), "w");
     fclose(f);
-    T_CHECK(ledger_worker_start(&w, lt_path("plain/x.db"), NULL, err, sizeof(err)) < 0);
-    T_CHECK(w == NULL);
+    T_CHECK_EQ_INT(ledger_worker_start(&w, lt_path("plain/x.db"), &results, err, sizeof(err)), 0);
     T_CHECK(strstr(err, "plain/x.db") != NULL);
-    err[0] = '\0';
-    T_CHECK(ledger_worker_start(&w, lt_path("no/such/dir/x.db"), NULL, err, sizeof(err)) < 0);
-    T_CHECK(strstr(err, "no/such/dir/x.db") != NULL);
-    T_CHECK(ledger_worker_start(&w, "", NULL, NULL, 0) < 0);
+    T_CHECK_EQ_INT(wait_health(&results, detail, sizeof(detail), 5000), LEDGER_STORAGE_UNAVAILABLE);
+    T_CHECK(strstr(detail, "plain/x.db") != NULL);
+    T_CHECK_EQ_INT(ledger_worker_stop(w), 0); /* nothing waited */
+
+    /* Under a missing directory, which then appears. */
+    T_CHECK_EQ_INT(ledger_worker_start(&w, lt_path("later/x.db"), &results, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(wait_health(&results, NULL, 0, 5000), LEDGER_STORAGE_UNAVAILABLE);
+    submit_trigger(w, LEDGER_OP_TRIGGER, "pump-1", "dry_run", 1);
+    for (int i = 0; i < 50 && ledger_worker_depth(w) == 0; i++)
+        usleep(20 * 1000);
+    T_CHECK_EQ_INT(ledger_worker_depth(w), 1);
+    T_CHECK_EQ_INT(mkdir(lt_path("later"), 0750), 0);
+    T_CHECK_EQ_INT(wait_health(&results, NULL, 0, 5000), LEDGER_STORAGE_OK);
+    collect(&results, &s, NULL, NULL, 1000);
+    T_CHECK_EQ_INT(ledger_worker_stop(w), 0);
+    collect(&results, &s, NULL, NULL, 0);
+    db = lt_raw(lt_path("later/x.db"));
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM work_orders"), 1);
+    sqlite3_close(db);
+    gw_queue_destroy(&results);
 
     /* A read-only directory. */
     chmod(lt_tmpdir(), 0755);
@@ -544,7 +594,7 @@ int main(void)
     T_RUN(test_locked_batch_is_retried);
     T_RUN(test_rollup_device_policy_report);
     T_RUN(test_change_ops);
-    T_RUN(test_start_errors);
+    T_RUN(test_start_unavailable_then_recovers);
     lt_cleanup();
     return t_done();
 }
