@@ -137,7 +137,7 @@ static int daemon__create_parts(gw_daemon_t *d, char *err, size_t errlen)
     return 0;
 }
 
-/* Start in order: rule state, the ledger thread, the parts, the
+/* Start in order: the ledger thread, the parts, rule state, the
  * notifier, MQTT, the buses, the service. */
 static int daemon__start(gw_daemon_t *d, char *err, size_t errlen)
 {
@@ -148,7 +148,6 @@ static int daemon__start(gw_daemon_t *d, char *err, size_t errlen)
      * not stop monitoring: each state file raises its own alarm. */
     if (daemon__make_state_dir(cfg->state_dir, err, errlen) != 0)
         gw_log_error("gw", "%s: monitoring goes on; state files raise their alarms", err);
-    gw_core_rules_state_start(d->core);
     rc = ledger_worker_start(&d->ledger, cfg->ledger_path, &d->inq, err, errlen);
     if (rc != 0)
         return rc;
@@ -157,6 +156,8 @@ static int daemon__start(gw_daemon_t *d, char *err, size_t errlen)
     rc = daemon__create_parts(d, err, errlen);
     if (rc != 0)
         return rc;
+    /* after the ledger and the listener: a damaged file's alarm reaches both */
+    gw_core_rules_state_start(d->core);
     gw_core_ledger_policy(d->core);
     rc = gw__notify_start(d, err, errlen);
     if (rc != 0)

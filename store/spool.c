@@ -5,15 +5,22 @@
  * and meta(key, value) with the "dropped" counter. AUTOINCREMENT so that ids
  * never go back, even after the table empties: replay order is id order.
  * The row count is cached (counted once at open) so that a bound check does
- * not scan the table.
+ * not scan the table. The file is created mode 0600 before SQLite opens it
+ * (telemetry is site data; SQLite gives -wal and -shm the same mode).
+ * Errors say what the storage did: -ENOSPC (full), -EROFS (read-only),
+ * GW_ECORRUPT (damaged), GW_EIO, else GW_EDB.
  */
 #include "store/spool.h"
 #include "gateway/base/gw_types.h"
+#include "store/store_file.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct spool {
     sqlite3 *db;
@@ -30,10 +37,29 @@ static const char spool__schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('dropped', 0);";
 
+/* The project's code for the connection's last error. */
+static int spool__code(sqlite3 *db)
+{
+    int src = db ? sqlite3_errcode(db) & 0xff : SQLITE_CANTOPEN;
+    int sys = db ? sqlite3_system_errno(db) : 0;
+
+    if (src == SQLITE_FULL || sys == ENOSPC)
+        return -ENOSPC;
+    if (src == SQLITE_READONLY || sys == EROFS)
+        return -EROFS;
+    if (src == SQLITE_CORRUPT || src == SQLITE_NOTADB)
+        return GW_ECORRUPT;
+    if (src == SQLITE_IOERR || src == SQLITE_CANTOPEN)
+        return GW_EIO;
+    if (src == SQLITE_NOMEM)
+        return GW_ENOMEM;
+    return GW_EDB;
+}
+
 static int spool__fail(spool_t *s, const char *what, char *err, size_t errlen)
 {
     snprintf(err, errlen, "spool: %s: %s", what, sqlite3_errmsg(s->db));
-    return GW_EDB;
+    return spool__code(s->db);
 }
 
 static int64_t spool__int(spool_t *s, const char *sql)
@@ -53,13 +79,23 @@ int spool_open(spool_t **out, const char *path, char *err, size_t errlen)
 {
     spool_t *s = calloc(1, sizeof(*s));
 
+    int fd, rc;
+
     *out = NULL;
     if (!s) {
         snprintf(err, errlen, "spool: out of memory");
         return GW_ENOMEM;
     }
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "spool: open %s: %s", path, strerror(errno));
+        free(s);
+        return rc;
+    }
+    close(fd);
+    store_file_private(path, NULL, 0); /* a file of an older version may be 0644 */
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "spool: open %s: %s", path,
                  s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto out_close;
@@ -79,12 +115,14 @@ int spool_open(spool_t **out, const char *path, char *err, size_t errlen)
     }
     s->count = spool__int(s, "SELECT count(*) FROM msgs");
     s->dropped = spool__int(s, "SELECT value FROM meta WHERE key = 'dropped'");
+    store_file_private(path, NULL, 0);
     *out = s;
     return 0;
 
 out_close:
+    rc = spool__code(s->db);
     spool_close(s);
-    return GW_EDB;
+    return rc;
 }
 
 void spool_close(spool_t *s)
@@ -149,11 +187,12 @@ int spool_append(spool_t *s, const spool_msg_t *msgs, size_t n, int64_t max_rows
         *dropped = trimmed;
     return 0;
 
-out_rollback:
-    spool__fail(s, "append", err, errlen);
+out_rollback : {
+    int rc = spool__fail(s, "append", err, errlen);
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->count = spool__int(s, "SELECT count(*) FROM msgs");
-    return GW_EDB;
+    return rc;
+}
 }
 
 static char *spool__col(sqlite3_stmt *st, int col)
@@ -177,6 +216,7 @@ int spool_read(spool_t *s, int64_t after_id, size_t max, spool_msg_t **rows, siz
     }
     sqlite3_bind_int64(s->sel, 1, after_id);
     sqlite3_bind_int64(s->sel, 2, (int64_t)max);
+    rc = SQLITE_DONE;
     while (k < max && (rc = sqlite3_step(s->sel)) == SQLITE_ROW) {
         out[k].id = sqlite3_column_int64(s->sel, 0);
         out[k].ts_ms = sqlite3_column_int64(s->sel, 1);
@@ -189,6 +229,12 @@ int spool_read(spool_t *s, int64_t after_id, size_t max, spool_msg_t **rows, siz
             snprintf(err, errlen, "spool: out of memory");
             return GW_ENOMEM;
         }
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        int code = spool__fail(s, "read", err, errlen);
+        sqlite3_reset(s->sel);
+        spool_rows_free(out, k);
+        return code;
     }
     sqlite3_reset(s->sel);
     *rows = out;

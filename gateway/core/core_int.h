@@ -27,9 +27,10 @@ struct gw_core {
     struct core_rollup *rollup; /* core_rollup.c; NULL until the first reading */
     /* rule state (core_rulesave.c) */
     uv_timer_t rs_timer;
-    int rs_started;        /* rs_timer initialised */
-    int rs_writing;        /* a periodic save is on libuv's pool */
-    int64_t rearm_seen_id; /* the last outbox row looked at for "closed" */
+    int rs_started;                       /* rs_timer initialised */
+    int rs_writing;                       /* a periodic save is on libuv's pool */
+    char rs_corrupt[GW_ALARM_DETAIL_MAX]; /* rules.state was moved aside as damaged */
+    int64_t rearm_seen_id;                /* the last outbox row looked at for "closed" */
     /* gateway alarms raised now (core_alarm.c) */
     gw_alarm_t *alarms;
     size_t nalarms, capalarms;

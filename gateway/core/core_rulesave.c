@@ -3,24 +3,51 @@
  * loaded into the rules at start (gw_rulestate.c has the file format),
  * saved every rules_state.save_interval_s and at a clean stop.
  * docs/architecture.md, "Rules: state across reloads and restarts".
+ *
+ * When storage fails (docs/operations.md, "When storage fails"): a damaged
+ * file is moved aside as rules.state.corrupt-<UTC> (never overwritten: it
+ * is the evidence) and the rules start fresh, with the gateway alarm
+ * storage.rules_state until the daemon restarts; a save that fails (disk
+ * full, read-only) raises the same alarm, which the next good save clears.
  * Loop thread only; the periodic write runs on libuv's pool.
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/core/core_int.h"
 #include "gateway/core/gw_rules.h"
+#include "store/store_file.h"
 
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#define RULESAVE_ALARM "storage.rules_state"
+
+/* The outcome of a save: the alarm raised while saves fail, cleared (or
+ * back to the damaged file's detail) once one works. */
+static void rulesave__outcome(gw_core_t *c, int rc, const char *why, const char *err)
+{
+    if (rc != 0) {
+        gw_log_error("rules", "saving rule state (%s): %s", why, err);
+        gw_core_alarm_raise(c, RULESAVE_ALARM, GW_PRIO_CRITICAL,
+                            "rules.state cannot be saved: learning since the last save is lost "
+                            "at a restart: %.100s",
+                            err);
+        return;
+    }
+    gw_log_debug("rules", "rule state saved to %s (%s)", c->rt->cfg->rules_state_path, why);
+    if (c->rs_corrupt[0])
+        gw_core_alarm_raise(c, RULESAVE_ALARM, GW_PRIO_CRITICAL, "%s", c->rs_corrupt);
+    else
+        gw_core_alarm_clear(c, RULESAVE_ALARM);
+}
 
 static void rulesave__save(gw_core_t *c, const char *why)
 {
     char err[256];
     const char *path = c->rt->cfg->rules_state_path;
+    int rc = gw_rulestate_save(c->rt, path, err, sizeof(err));
 
-    if (gw_rulestate_save(c->rt, path, err, sizeof(err)) != 0)
-        gw_log_error("rules", "saving rule state (%s): %s", why, err);
-    else
-        gw_log_debug("rules", "rule state saved to %s (%s)", path, why);
+    rulesave__outcome(c, rc, why, err);
 }
 
 /* The periodic save: the image is taken on the loop (it reads rule state),
@@ -46,11 +73,8 @@ static void rulesave__write_done(uv_work_t *req, int status)
 {
     rulesave__job_t *j = req->data;
 
-    if (status != 0 || j->rc != 0)
-        gw_log_error("rules", "saving rule state (timer): %s",
-                     status != 0 ? uv_strerror(status) : j->err);
-    else
-        gw_log_debug("rules", "rule state saved to %s (timer)", j->path);
+    rulesave__outcome(j->c, status != 0 ? status : j->rc, "timer",
+                      status != 0 ? uv_strerror(status) : j->err);
     j->c->rs_writing = 0;
     free(j->buf);
     free(j);
@@ -81,6 +105,22 @@ static void rulesave__save_cb(uv_timer_t *t)
     c->rs_writing = 1;
 }
 
+/* A damaged rules.state: moved aside, never overwritten; the alarm. */
+static void rulesave__damaged(gw_core_t *c, const char *why)
+{
+    const char *path = c->rt->cfg->rules_state_path;
+    char moved[PATH_MAX + 64], err[512];
+
+    if (store_file_quarantine(path, moved, sizeof(moved), err, sizeof(err)) == 0)
+        snprintf(c->rs_corrupt, sizeof(c->rs_corrupt),
+                 "rules.state was corrupt: moved aside to %s; rules start fresh", basename(moved));
+    else
+        snprintf(c->rs_corrupt, sizeof(c->rs_corrupt),
+                 "rules.state is corrupt and cannot be moved aside: %.120s", err);
+    gw_log_error("rules", "%s: %s", why, c->rs_corrupt);
+    gw_core_alarm_raise(c, RULESAVE_ALARM, GW_PRIO_CRITICAL, "%s", c->rs_corrupt);
+}
+
 void core__rules_state_start(gw_core_t *c)
 {
     char err[256];
@@ -89,7 +129,10 @@ void core__rules_state_start(gw_core_t *c)
     int rc =
         gw_rulestate_load(c->rt, c->rt->cfg->rules_state_path, &loaded, &skipped, err, sizeof(err));
 
-    if (rc != 0)
+    store_file_private(c->rt->cfg->rules_state_path, NULL, 0);
+    if (rc == GW_ECORRUPT)
+        rulesave__damaged(c, err);
+    else if (rc != 0)
         gw_log_warn("rules", "rule state not loaded: %s: rules start fresh", err);
     else if (loaded + skipped > 0)
         gw_log_notice("rules",

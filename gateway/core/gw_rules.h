@@ -29,8 +29,10 @@ int gw_rulestate_write(const char *path, const void *buf, size_t len, char *err,
 /* Load path into the rules of rt whose device, name, point, kind and learn
  * hash (rule_learn_hash) match a record; other rules keep their fresh state.
  * A missing file is not an error (*loaded = 0). A damaged file (bad magic,
- * truncated, checksum) loads nothing and returns GW_EIO. Counts in *loaded
- * and *skipped (records that matched no rule). */
+ * truncated, checksum) loads nothing and returns GW_ECORRUPT; a sound file
+ * of another build's rule_state_t layout loads nothing and returns
+ * GW_ESTATE; a file that cannot be read, a negative errno. Counts in
+ * *loaded and *skipped (records that matched no rule). */
 int gw_rulestate_load(gw_runtime_t *rt, const char *path, size_t *loaded, size_t *skipped,
                       char *err, size_t errlen);
 

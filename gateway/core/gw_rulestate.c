@@ -191,18 +191,22 @@ int gw_rulestate_load(gw_runtime_t *rt, const char *path, size_t *loaded, size_t
     *loaded = *skipped = 0;
     if (n <= 0)
         return (int)n;
+    /* Damaged (not ours, torn, changed): the magic or the checksum says so.
+     * A sound file of another build's layout is only not for us. */
     if ((size_t)n < sizeof(h) + sizeof(sum))
         goto out_damaged;
     memcpy(&h, buf, sizeof(h));
-    if (memcmp(h.magic, RS_MAGIC, 4) != 0 || h.version != RS_VERSION ||
-        h.state_size != sizeof(rule_state_t))
-        goto out_damaged;
-    need = sizeof(h) + (size_t)h.count * sizeof(rs_record_t) + sizeof(sum);
-    if ((size_t)n != need)
-        goto out_damaged;
     memcpy(&want, buf + n - sizeof(sum), sizeof(sum));
     sum = rs__fnv(1469598103934665603ULL, buf, (size_t)n - sizeof(sum));
-    if (sum != want)
+    if (memcmp(h.magic, RS_MAGIC, 4) != 0 || sum != want)
+        goto out_damaged;
+    if (h.version != RS_VERSION || h.state_size != sizeof(rule_state_t)) {
+        snprintf(err, errlen, "%s: from another build (ignored)", path);
+        free(buf);
+        return GW_ESTATE;
+    }
+    need = sizeof(h) + (size_t)h.count * sizeof(rs_record_t) + sizeof(sum);
+    if ((size_t)n != need)
         goto out_damaged;
     for (uint32_t k = 0; k < h.count; k++) {
         rs_record_t *rec = (rs_record_t *)(void *)(buf + sizeof(h) + k * sizeof(rs_record_t));
@@ -227,7 +231,7 @@ int gw_rulestate_load(gw_runtime_t *rt, const char *path, size_t *loaded, size_t
     return 0;
 
 out_damaged:
-    snprintf(err, errlen, "%s: damaged or from another build (ignored)", path);
+    snprintf(err, errlen, "%s: damaged (bad magic, size or checksum)", path);
     free(buf);
-    return GW_EIO;
+    return GW_ECORRUPT;
 }

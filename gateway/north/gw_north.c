@@ -199,7 +199,7 @@ static int north__create_parts(gw_north_t *n, char *err, size_t errlen)
     north__session_on(n->sess, &first);
     if (north__outbox_create(&n->outbox, e->loop, n->sess, e->ledger) != 0)
         goto out_nomem;
-    rc = north__buf_create(&n->buf, e->loop, n->sess, e->core, err, errlen);
+    rc = north__buf_create(&n->buf, e->loop, n->sess, e->core, e->inq, err, errlen);
     if (rc != 0)
         return rc;
     north__buf_on_replay_done(n->buf, north__publish_metrics, n);
@@ -295,10 +295,53 @@ void gw_north_on_message(gw_north_t *n, const gw_msg_t *m)
         north__outbox_provisional(n->outbox, ev->channel, ev->payload);
     } else if (m->kind == LEDGER_EV_CHANGED) {
         north__cmd_on_changed(n->cmd, (const ledger_ev_changed_t *)m);
+    } else if (m->kind >= 600 && m->kind < 700) {
+        north__buf_on_message(n->buf, m); /* the spool thread's results */
     }
 }
 
 /* ---- for the service ---------------------------------------------------- */
+
+static void north__head(FILE *o, const char *name, const char *type, const char *help)
+{
+    fprintf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Each telemetry buffer with its depth and bound (docs/configuration.md,
+ * "mqtt"): memory ring, live messages awaiting their PUBACK, the spool and
+ * what waits for its thread. */
+static void north__buffer_json(gw_north_t *n, const north_buf_stats_t *st, cJSON *b)
+{
+    if (!b)
+        return;
+    cJSON_AddNumberToObject(b, "memory", (double)st->in_memory);
+    cJSON_AddNumberToObject(b, "memory_max", (double)st->memory_max);
+    cJSON_AddNumberToObject(b, "unacked", (double)st->unacked);
+    cJSON_AddNumberToObject(b, "unacked_max", (double)st->unacked_max);
+    cJSON_AddNumberToObject(b, "spool", (double)st->in_spool);
+    cJSON_AddNumberToObject(b, "spool_max", (double)north__cfg(n)->mqtt.buf_max);
+    cJSON_AddNumberToObject(b, "spool_queue", (double)st->spool_queue);
+    cJSON_AddBoolToObject(b, "spool_ok", st->spool_ok);
+}
+
+static void north__buffer_metrics(FILE *o, gw_north_t *n, const north_buf_stats_t *st)
+{
+    static const char *const names[] = {"memory", "unacked", "spool", "spool_queue"};
+    uint64_t depth[] = {st->in_memory, st->unacked, st->in_spool, st->spool_queue};
+    uint64_t max[] = {st->memory_max, st->unacked_max, (uint64_t)north__cfg(n)->mqtt.buf_max,
+                      st->memory_max * 4};
+
+    north__head(o, "plantroom_mqtt_buffer_messages", "gauge",
+                "Telemetry messages held now, per buffer (memory ring, live awaiting PUBACK, "
+                "spool, handed to the spool thread).");
+    for (size_t i = 0; i < GW_ARRAY_SIZE(names); i++)
+        fprintf(o, "plantroom_mqtt_buffer_messages{buffer=\"%s\"} %llu\n", names[i],
+                (unsigned long long)depth[i]);
+    north__head(o, "plantroom_mqtt_buffer_limit", "gauge", "The bound of each telemetry buffer.");
+    for (size_t i = 0; i < GW_ARRAY_SIZE(names); i++)
+        fprintf(o, "plantroom_mqtt_buffer_limit{buffer=\"%s\"} %llu\n", names[i],
+                (unsigned long long)max[i]);
+}
 
 void gw_north_status_json(void *arg, cJSON *res)
 {
@@ -321,11 +364,7 @@ void gw_north_status_json(void *arg, cJSON *res)
     cJSON_AddNumberToObject(o, "events_inflight", (double)north__outbox_inflight(n->outbox));
     cJSON_AddNumberToObject(o, "events_provisional",
                             (double)north__outbox_provisional_count(n->outbox));
-}
-
-static void north__head(FILE *o, const char *name, const char *type, const char *help)
-{
-    fprintf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    north__buffer_json(n, &st, cJSON_AddObjectToObject(o, "telemetry_buffer"));
 }
 
 void gw_north_metrics_text(void *arg, FILE *o)
@@ -360,6 +399,7 @@ void gw_north_metrics_text(void *arg, FILE *o)
     north__head(o, "plantroom_mqtt_publish_failures_total", "counter",
                 "Event publishes that failed (the event stays in the outbox).");
     fprintf(o, "plantroom_mqtt_publish_failures_total %llu\n", (unsigned long long)failed);
+    north__buffer_metrics(o, n, &st);
 }
 
 void gw_north_brief(void *arg, char *buf, size_t len)

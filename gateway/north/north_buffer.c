@@ -3,27 +3,24 @@
  * broker is away (docs/mqtt.md, "Store-and-forward"). Loop thread only.
  *
  * A message that cannot be published goes into a memory ring
- * (mqtt.buffer.memory_messages). The ring is spilled into the spool
- * (store/spool.h, its own SQLite file) when it is full and every
- * mqtt.buffer.flush_ms, so a crash loses at most that much; the spool keeps
- * at most mqtt.buffer.max_messages and counts what it drops, oldest first.
- * On connect the ring is spilled and the spool replayed oldest first at QoS
- * 1, throttled to mqtt.buffer.replay_per_s with a bounded number in flight,
- * while live telemetry goes out directly. A row leaves the spool when the
- * broker acknowledged it (PUBACKs arrive in order, so "up to the highest
- * acknowledged id"); a connection lost mid-replay replays the rest again.
+ * (mqtt.buffer.memory_messages). The ring is spilled into the spool (its
+ * own SQLite file, written by its own thread: north_spool.c) when it is
+ * full and every mqtt.buffer.flush_ms, so a crash loses at most that much;
+ * the spool keeps at most mqtt.buffer.max_messages and counts what it
+ * drops, oldest first. On connect the ring is spilled and the spool
+ * replayed (north_spool.c), while live telemetry goes out directly. Live
+ * QoS 1 messages are kept until their PUBACK, at most TEL_LIVE_MAX. Every
+ * buffer here is bounded: the ring, the live window, and what waits for
+ * the spool thread (docs/configuration.md, "mqtt").
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/north/north_int.h"
-#include "store/spool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TEL_REPLAY_TICK_MS  10
-#define TEL_REPLAY_INFLIGHT 4000
-#define TEL_LIVE_MAX        8192 /* live QoS 1 messages awaiting their PUBACK */
+#define TEL_LIVE_MAX 8192 /* live QoS 1 messages awaiting their PUBACK */
 
 struct north_buf {
     north_session_t *s;
@@ -31,22 +28,16 @@ struct north_buf {
     /* memory ring */
     spool_msg_t *ring;
     size_t ring_cap, ring_head, ring_n;
-    spool_t *spool;
+    north_spool_t *spool; /* the disk side; NULL only when out of memory */
     /* live QoS 1 messages sent, not yet acknowledged; seq live_first_seq
      * is at live_head, the next one sent gets live_seq */
     spool_msg_t *live;
     size_t live_head, live_n;
     uint64_t live_seq, live_first_seq;
-    uv_timer_t flush_timer, replay_timer;
-    /* replay */
-    int replaying;
-    int64_t sent_id, acked_id, deleted_id;
-    size_t inflight;
-    void (*replay_done)(void *arg);
-    void *replay_done_arg;
+    uv_timer_t flush_timer;
     /* counters since start */
-    uint64_t published, buffered, replayed, dropped_ring;
-    uint64_t replay_run;     /* replayed in the current replay, for the log */
+    uint64_t published, buffered, dropped_ring;
+    uint64_t spool_dropped;  /* the spool's own count, last seen (for the log) */
     uint64_t outage_dropped; /* since the connection was lost, for the log */
 };
 
@@ -76,13 +67,13 @@ static void buf__note_dropped(north_buf_t *n, uint64_t k, const char *where)
     n->outage_dropped += k;
 }
 
-/* Move the whole ring into the spool, oldest first, in one transaction. */
+/* Hand the whole ring to the spool thread, oldest first (one transaction
+ * there); what it cannot take is dropped and counted. */
 static void buf__spill(north_buf_t *n)
 {
+    north_buf_stats_t st = {0};
     spool_msg_t *batch;
-    size_t k = n->ring_n;
-    int64_t dropped = 0;
-    char err[256];
+    size_t k = n->ring_n, lost;
 
     if (!k || !n->spool)
         return;
@@ -91,12 +82,16 @@ static void buf__spill(north_buf_t *n)
         return;
     for (size_t i = 0; i < k; i++)
         buf__ring_pop(n, &batch[i]);
-    if (spool_append(n->spool, batch, k, buf__q(n)->buf_max, &dropped, err, sizeof(err)) != 0) {
-        gw_log_error("mqtt", "%s: %zu telemetry messages lost", err, k);
-        n->dropped_ring += k;
+    lost = north__spool_spill(n->spool, batch, k); /* takes the strings */
+    free(batch);
+    if (lost) {
+        n->dropped_ring += lost;
+        buf__note_dropped(n, lost, "the spool thread is behind");
     }
-    buf__note_dropped(n, (uint64_t)dropped, "spool");
-    spool_rows_free(batch, k);
+    north__spool_stats(n->spool, &st);
+    if (st.dropped > n->spool_dropped)
+        buf__note_dropped(n, st.dropped - n->spool_dropped, "spool");
+    n->spool_dropped = st.dropped;
 }
 
 /* Put a message (taking its strings) at the end of the ring, spilling or
@@ -190,87 +185,11 @@ static int buf__publish_live(north_buf_t *n, const char *topic, const char *text
     return 0;
 }
 
-/* ---- replay ------------------------------------------------------------ */
-
-static void buf__delete_acked(north_buf_t *n);
-
-static void buf__replay_stop(north_buf_t *n)
-{
-    if (n->replaying)
-        buf__delete_acked(n); /* what the broker has is not sent again */
-    n->replaying = 0;
-    n->inflight = 0;
-    uv_timer_stop(&n->replay_timer);
-}
-
-static void buf__delete_acked(north_buf_t *n)
-{
-    char err[256];
-
-    if (n->acked_id <= n->deleted_id)
-        return;
-    if (spool_delete_upto(n->spool, n->acked_id, err, sizeof(err)) != 0)
-        gw_log_error("mqtt", "%s", err);
-    else
-        n->deleted_id = n->acked_id;
-}
-
-static void buf__replay_cb(uv_timer_t *t)
-{
-    north_buf_t *n = t->data;
-    size_t budget = (size_t)buf__q(n)->replay_per_s * TEL_REPLAY_TICK_MS / 1000;
-    spool_msg_t *rows = NULL;
-    size_t nrows = 0;
-    char err[256];
-
-    if (!north__session_connected(n->s)) {
-        buf__replay_stop(n);
-        return;
-    }
-    buf__delete_acked(n);
-    if (budget < 1)
-        budget = 1;
-    if (budget > TEL_REPLAY_INFLIGHT - n->inflight)
-        budget = TEL_REPLAY_INFLIGHT - n->inflight;
-    if (budget && spool_read(n->spool, n->sent_id, budget, &rows, &nrows, err, sizeof(err)) != 0)
-        gw_log_error("mqtt", "%s", err);
-    for (size_t i = 0; i < nrows; i++) {
-        if (north__publish(n->s, rows[i].topic, rows[i].payload, strlen(rows[i].payload), 1, 0,
-                           NORTH_TAG_SPOOL | (uint64_t)rows[i].id, err, sizeof(err)) != 0)
-            break; /* resumes from sent_id on the next tick or connect */
-        n->sent_id = rows[i].id;
-        n->inflight++;
-    }
-    spool_rows_free(rows, nrows);
-    if (nrows == 0 && n->inflight == 0 && budget) {
-        buf__delete_acked(n);
-        buf__replay_stop(n);
-        gw_log_notice("mqtt", "replay done: %llu buffered telemetry messages sent",
-                      (unsigned long long)n->replay_run);
-        if (n->replay_done)
-            n->replay_done(n->replay_done_arg);
-    }
-}
-
-/* Start replaying if connected and the spool holds anything. */
-static void buf__maybe_replay(north_buf_t *n)
-{
-    if (n->replaying || !n->spool || spool_count(n->spool) == 0 || !north__session_connected(n->s))
-        return;
-    gw_log_notice("mqtt", "replaying %lld buffered telemetry messages, oldest first",
-                  (long long)spool_count(n->spool));
-    n->replaying = 1;
-    n->sent_id = n->acked_id = n->deleted_id = 0;
-    n->inflight = 0;
-    n->replay_run = 0;
-    uv_timer_start(&n->replay_timer, buf__replay_cb, 0, TEL_REPLAY_TICK_MS);
-}
-
 static void buf__flush_cb(uv_timer_t *t)
 {
     north_buf_t *n = t->data;
     buf__spill(n);
-    buf__maybe_replay(n); /* rows a failed live publish left behind */
+    north__spool_maybe_replay(n->spool); /* rows a failed live publish left behind */
 }
 
 /* ---- session handlers --------------------------------------------------- */
@@ -284,7 +203,7 @@ static void buf__connected(void *arg)
                     (unsigned long long)n->outage_dropped);
     n->outage_dropped = 0;
     buf__spill(n);
-    buf__maybe_replay(n);
+    north__spool_maybe_replay(n->spool);
 }
 
 static void buf__disconnected(void *arg)
@@ -292,7 +211,7 @@ static void buf__disconnected(void *arg)
     north_buf_t *n = arg;
 
     buf__requeue_live(n);
-    buf__replay_stop(n);
+    north__spool_replay_stop(n->spool);
 }
 
 static void buf__live_ack(north_buf_t *n, uint64_t tag, int ok)
@@ -311,50 +230,19 @@ static void buf__live_ack(north_buf_t *n, uint64_t tag, int ok)
     }
 }
 
-static void buf__spool_ack(north_buf_t *n, uint64_t tag, int ok)
-{
-    int64_t id = (int64_t)(tag & ~NORTH_TAG_SPOOL);
-
-    if (!n->replaying)
-        return;
-    if (n->inflight)
-        n->inflight--;
-    if (ok) {
-        n->replayed++;
-        n->replay_run++;
-        if (id > n->acked_id)
-            n->acked_id = id;
-    }
-}
-
 static void buf__delivered(void *arg, uint64_t tag, int ok, const char *err)
 {
     (void)err;
     if (tag & NORTH_TAG_SPOOL)
-        buf__spool_ack(arg, tag, ok);
+        north__spool_ack(((north_buf_t *)arg)->spool, tag, ok);
     else
         buf__live_ack(arg, tag, ok);
 }
 
 /* ---- API (north_int.h) -------------------------------------------------- */
 
-static void buf__open_spool(north_buf_t *n)
-{
-    const gw_mqtt_cfg_t *q = buf__q(n);
-    char err[256];
-
-    if (spool_open(&n->spool, q->spool_path, err, sizeof(err)) != 0) {
-        /* telemetry still buffers in memory; work orders do not depend on it */
-        gw_log_error("mqtt", "%s: telemetry is buffered in memory only", err);
-        n->spool = NULL;
-    } else if (spool_count(n->spool) > 0) {
-        gw_log_notice("mqtt", "spool %s holds %lld telemetry messages from before", q->spool_path,
-                      (long long)spool_count(n->spool));
-    }
-}
-
-int north__buf_create(north_buf_t **out, uv_loop_t *loop, north_session_t *s, const gw_core_t *core,
-                      char *err, size_t errlen)
+int north__buf_create(north_buf_t **out, uv_loop_t *loop, north_session_t *s, gw_core_t *core,
+                      gw_queue_t *inq, char *err, size_t errlen)
 {
     north_buf_t *n = calloc(1, sizeof(*n));
     north_handler_t h = {
@@ -372,12 +260,16 @@ int north__buf_create(north_buf_t **out, uv_loop_t *loop, north_session_t *s, co
     n->ring_cap = (size_t)buf__q(n)->buf_memory;
     n->ring = calloc(n->ring_cap, sizeof(*n->ring));
     n->live = calloc(TEL_LIVE_MAX, sizeof(*n->live));
-    if (!n->ring || !n->live)
+    if (!n->ring || !n->live ||
+        north__spool_create(&n->spool, loop, s, core, inq, n->ring_cap) != 0)
         goto out_nomem;
     uv_timer_init(loop, &n->flush_timer);
-    uv_timer_init(loop, &n->replay_timer);
-    n->flush_timer.data = n->replay_timer.data = n;
-    buf__open_spool(n);
+    n->flush_timer.data = n;
+    {
+        north_buf_stats_t st = {0};
+        north__spool_stats(n->spool, &st);
+        n->spool_dropped = st.dropped; /* from before: not this outage's */
+    }
     if (buf__q(n)->buf_flush_ms > 0)
         uv_timer_start(&n->flush_timer, buf__flush_cb, (uint64_t)buf__q(n)->buf_flush_ms,
                        (uint64_t)buf__q(n)->buf_flush_ms);
@@ -398,8 +290,13 @@ out_nomem:
 
 void north__buf_on_replay_done(north_buf_t *b, void (*fn)(void *arg), void *arg)
 {
-    b->replay_done = fn;
-    b->replay_done_arg = arg;
+    north__spool_on_replay_done(b->spool, fn, arg);
+}
+
+void north__buf_on_message(north_buf_t *b, const gw_msg_t *m)
+{
+    if (b)
+        north__spool_on_message(b->spool, m);
 }
 
 void north__buf_publish(north_buf_t *n, const char *topic, const char *text, int64_t ts_ms)
@@ -436,10 +333,12 @@ void north__buf_stats(const north_buf_t *n, north_buf_stats_t *st)
         return;
     st->published = n->published;
     st->buffered = n->buffered;
-    st->replayed = n->replayed;
-    st->dropped = n->dropped_ring + (n->spool ? (uint64_t)spool_dropped(n->spool) : 0);
+    st->dropped = n->dropped_ring;
     st->in_memory = n->ring_n;
-    st->in_spool = n->spool ? (uint64_t)spool_count(n->spool) : 0;
+    st->memory_max = n->ring_cap;
+    st->unacked = n->live_n;
+    st->unacked_max = TEL_LIVE_MAX;
+    north__spool_stats(n->spool, st);
 }
 
 void north__buf_free(north_buf_t *n)
@@ -456,6 +355,6 @@ void north__buf_free(north_buf_t *n)
     }
     free(n->ring);
     free(n->live);
-    spool_close(n->spool);
+    north__spool_free(n->spool);
     free(n);
 }

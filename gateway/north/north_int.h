@@ -7,7 +7,7 @@
  *   gw_north.c -> north_commands.c, north_nbiot.c, north_hass.c,
  *                 north_outbox.c, north_telemetry.c
  *   north_nbiot.c -> north_nbiot_parse.c, north_buffer.c
- *   north_telemetry.c -> north_buffer.c
+ *   north_telemetry.c -> north_buffer.c -> north_spool.c
  *   every part -> north_session.c (publish, subscribe, topics)
  *
  * Loop thread only.
@@ -18,6 +18,7 @@
 #include "gateway/core/gw_core.h"
 #include "protocols/mqtt/mq.h"
 #include "store/ledger_worker.h"
+#include "store/spool.h"
 
 #include <cjson/cJSON.h>
 #include <uv.h>
@@ -96,12 +97,21 @@ typedef struct north_buf north_buf_t;
 typedef struct north_buf_stats {
     uint64_t published, buffered, replayed, dropped;
     uint64_t in_memory, in_spool;
+    uint64_t memory_max;  /* mqtt.buffer.memory_messages */
+    uint64_t unacked;     /* live QoS 1 messages awaiting their PUBACK */
+    uint64_t unacked_max; /* their bound */
+    uint64_t spool_queue; /* messages handed to the spool thread, not yet written */
+    int spool_ok;         /* a spool is open and takes writes */
 } north_buf_stats_t;
 
-int north__buf_create(north_buf_t **out, uv_loop_t *loop, north_session_t *s, const gw_core_t *core,
-                      char *err, size_t errlen);
+/* The spool is opened on its own thread (north_spool.c); its results come
+ * back through inq and north__buf_on_message. */
+int north__buf_create(north_buf_t **out, uv_loop_t *loop, north_session_t *s, gw_core_t *core,
+                      gw_queue_t *inq, char *err, size_t errlen);
 /* Called when a replay has sent everything (the facade publishes metrics). */
 void north__buf_on_replay_done(north_buf_t *b, void (*fn)(void *arg), void *arg);
+/* A result of the spool thread (SPOOL_EV_*, store/spool_worker.h). */
+void north__buf_on_message(north_buf_t *b, const gw_msg_t *m);
 /* Publish a telemetry text now, or buffer it. */
 void north__buf_publish(north_buf_t *b, const char *topic, const char *text, int64_t ts_ms);
 /* Spill the memory ring into the spool (at stop). */
@@ -110,6 +120,28 @@ void north__buf_flush(north_buf_t *b);
 void north__buf_disconnected(north_buf_t *b);
 void north__buf_stats(const north_buf_t *b, north_buf_stats_t *st);
 void north__buf_free(north_buf_t *b);
+
+/* ---- the disk side of the buffer (north_spool.c) ----------------------
+ * Spills go to the spool thread (store/spool_worker.h); the replay reads
+ * its rows back through it; its state is the gateway alarm storage.spool.
+ * Used by north_buffer.c only. */
+typedef struct north_spool north_spool_t;
+
+int north__spool_create(north_spool_t **out, uv_loop_t *loop, north_session_t *s, gw_core_t *core,
+                        gw_queue_t *inq, size_t ring_cap);
+/* Hand k messages (taking their strings) to the spool thread; returns how
+ * many were dropped instead (no spool, or the thread too far behind). */
+size_t north__spool_spill(north_spool_t *sp, spool_msg_t *msgs, size_t k);
+void north__spool_maybe_replay(north_spool_t *sp);
+void north__spool_replay_stop(north_spool_t *sp);
+void north__spool_ack(north_spool_t *sp, uint64_t tag, int ok);
+void north__spool_on_message(north_spool_t *sp, const gw_msg_t *m);
+void north__spool_on_replay_done(north_spool_t *sp, void (*fn)(void *arg), void *arg);
+/* Add the spool's figures to st (replayed, in_spool, spool_queue,
+ * dropped, spool_ok). */
+void north__spool_stats(const north_spool_t *sp, north_buf_stats_t *st);
+/* Stop the thread (the last spill is written) and free. */
+void north__spool_free(north_spool_t *sp);
 
 /* ---- telemetry on change (north_telemetry.c) --------------------------- */
 typedef struct north_tel north_tel_t;

@@ -74,9 +74,15 @@ def test_damaged_state_starts_fresh(tmp_path, broker, sim, daemon):
     (tmp_path / "state" / "rules.state").write_bytes(b"PRRS garbage")
     d = daemon(config)
     d.wait_log("rules start fresh")
-    # The next save replaces the damaged file with a good one.
-    wait_for(lambda: (tmp_path / "state" / "rules.state").stat().st_size > 100, 10,
-             "a rewritten state file")
+    # The damaged file is kept aside as evidence, never overwritten...
+    kept = wait_for(lambda: list((tmp_path / "state").glob("rules.state.corrupt-*")), 10,
+                    "the damaged file moved aside")
+    assert kept[0].read_bytes() == b"PRRS garbage"
+    d.wait_log("gateway alarm storage.rules_state")
+    # ...and the next save writes a good one in its place.
+    wait_for(lambda: (tmp_path / "state" / "rules.state").exists()
+             and (tmp_path / "state" / "rules.state").stat().st_size > 100, 10,
+             "a new state file")
     assert d.proc.stop() == 0
 
 

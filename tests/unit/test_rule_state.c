@@ -170,14 +170,34 @@ T_TEST(missing_and_damaged_files)
     f = fopen(path, "wb");
     fwrite(buf, 1, (size_t)n - 1, f);
     fclose(f);
-    T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &loaded, &skipped, err, sizeof(err)), GW_EIO);
+    T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &loaded, &skipped, err, sizeof(err)), GW_ECORRUPT);
     T_CHECK(strstr(err, "damaged") != NULL);
+    /* A sound file of another build (another state size, its checksum
+     * right): not damaged, only not for this build. */
+    {
+        uint32_t other = 12345;
+        uint64_t sum = 1469598103934665603ULL;
+        char *copy = malloc((size_t)n);
+        memcpy(copy, buf, (size_t)n);
+        memcpy(copy + 12, &other, sizeof(other)); /* magic, version, count, state_size */
+        for (long i = 0; i < n - 8; i++) {
+            sum ^= (unsigned char)copy[i];
+            sum *= 1099511628211ULL;
+        }
+        memcpy(copy + n - 8, &sum, sizeof(sum));
+        f = fopen(path, "wb");
+        fwrite(copy, 1, (size_t)n, f);
+        fclose(f);
+        free(copy);
+        T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &loaded, &skipped, err, sizeof(err)), GW_ESTATE);
+        T_CHECK(strstr(err, "another build") != NULL);
+    }
     /* One flipped bit in a state: the checksum refuses it. */
     buf[n / 2] ^= 1;
     f = fopen(path, "wb");
     fwrite(buf, 1, (size_t)n, f);
     fclose(f);
-    T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &loaded, &skipped, err, sizeof(err)), GW_EIO);
+    T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &loaded, &skipped, err, sizeof(err)), GW_ECORRUPT);
     T_CHECK_EQ_INT(loaded, 0);
     free(buf);
     unlink(path);
