@@ -12,6 +12,7 @@
  */
 #include "store/ledger.h"
 #include "store/ledger_db_int.h"
+#include "store/store_file.h"
 
 #include <sqlite3.h>
 
@@ -156,12 +157,16 @@ int ledger__transient(int rc)
 int ledger__dberr(ledger_t *lg, int src, char *err, size_t errlen, const char *what)
 {
     int rc = ledger__code(src);
-    int sys = sqlite3_system_errno(lg->db);
+    int sys = rc == GW_EIO || rc == -ENOSPC || rc == -EROFS ? store_db_errno(lg->db) : 0;
 
     /* An I/O error says more in the system's errno: a write refused by a
      * full or read-only file system. */
     if (rc == GW_EIO && (sys == ENOSPC || sys == EROFS))
         rc = -sys;
+    if (rc == GW_EIO || rc == -ENOSPC || rc == -EROFS)
+        return ledger__fail(rc, err, errlen, "ledger %s: %s: %s (%s, SQLite code %d)", lg->path,
+                            what, sqlite3_errmsg(lg->db), sys ? strerror(sys) : "no errno",
+                            sqlite3_extended_errcode(lg->db));
     return ledger__fail(rc, err, errlen, "ledger %s: %s: %s", lg->path, what,
                         sqlite3_errmsg(lg->db));
 }

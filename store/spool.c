@@ -41,7 +41,7 @@ static const char spool__schema[] =
 static int spool__code(sqlite3 *db)
 {
     int src = db ? sqlite3_errcode(db) & 0xff : SQLITE_CANTOPEN;
-    int sys = db ? sqlite3_system_errno(db) : 0;
+    int sys = db ? store_db_errno(db) : 0;
 
     if (src == SQLITE_FULL || sys == ENOSPC)
         return -ENOSPC;

@@ -74,6 +74,24 @@ int store_file_quarantine(const char *path, char *moved_to, size_t len, char *er
     return 0;
 }
 
+int store_db_errno(sqlite3 *db)
+{
+    sqlite3_file *jf = NULL;
+    int e = 0, je = 0;
+
+    if (!db)
+        return 0;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO, &e) != SQLITE_OK)
+        e = 0;
+    if (e == ENOSPC || e == EROFS)
+        return e;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &jf) == SQLITE_OK && jf &&
+        jf->pMethods && jf->pMethods->xFileControl &&
+        jf->pMethods->xFileControl(jf, SQLITE_FCNTL_LAST_ERRNO, &je) == SQLITE_OK && je)
+        return je;
+    return e ? e : sqlite3_system_errno(db);
+}
+
 int store_file_private(const char *path, char *err, size_t errlen)
 {
     char p[4200];

@@ -22,6 +22,13 @@ int store_db_check(const char *path, char *err, size_t errlen);
  * GW_EIO with err. */
 int store_file_quarantine(const char *path, char *moved_to, size_t len, char *err, size_t errlen);
 
+/* The errno behind the last I/O error on db's main file or its journal /
+ * WAL (SQLite's own errno of the failing file: ENOSPC, EROFS, EIO...), or
+ * 0. sqlite3_system_errno() may have lost it to the rollback that
+ * followed. Call on the connection's thread, right after the error. */
+struct sqlite3;
+int store_db_errno(struct sqlite3 *db);
+
 /* Set mode 0600 on path and its SQLite companions that exist (state files
  * hold site data and phone numbers). Returns 0 or GW_EIO with err. */
 int store_file_private(const char *path, char *err, size_t errlen);

@@ -301,6 +301,29 @@ static void ctl_print_buses_devices(const cJSON *r)
     }
 }
 
+/* "storage: ledger full, 37 ops wait (peak 37 of 10000), 2 provisional
+ * events; telemetry buffer: memory 0/1000, spool 12/100000" */
+static void ctl_print_storage(const cJSON *r)
+{
+    const cJSON *l =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "storage"), "ledger");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "mqtt"),
+                                                      "telemetry_buffer");
+
+    if (!cJSON_IsObject(l))
+        return;
+    printf("\nstorage: ledger %s, %.0f ops wait (peak %.0f of %.0f)", ctl_str(l, "state", "?"),
+           ctl_num(l, "queue_depth"), ctl_num(l, "queue_peak"), ctl_num(l, "queue_max"));
+    if (ctl_num(l, "provisional_events") > 0 || ctl_num(l, "dropped") > 0 ||
+        ctl_num(l, "refused") > 0)
+        printf(", %.0f provisional events, %.0f dropped, %.0f refused",
+               ctl_num(l, "provisional_events"), ctl_num(l, "dropped"), ctl_num(l, "refused"));
+    if (cJSON_IsObject(b))
+        printf("; telemetry buffer: memory %.0f/%.0f, spool %.0f/%.0f%s", ctl_num(b, "memory"),
+               ctl_num(b, "memory_max"), ctl_num(b, "spool"), ctl_num(b, "spool_max"),
+               cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(b, "spool_ok")) ? " (failing)" : "");
+}
+
 static void ctl_print_north_rules(const cJSON *r)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "mqtt");
@@ -322,6 +345,7 @@ static void ctl_print_north_rules(const cJSON *r)
         printf("; outbox %.0f; work orders:", ctl_num(l, "outbox_depth"));
         cJSON_ArrayForEach(it, wo) printf(" %s %.0f", it->string, it->valuedouble);
     }
+    ctl_print_storage(r);
     printf("\n\n%-16s %-20s %-24s %-8s %s\n", "DEVICE", "RULE", "POINT", "STATE", "SINCE");
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r, "rules"))
     {
