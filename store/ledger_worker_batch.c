@@ -30,6 +30,15 @@ void ledger__list_add(ledger__list_t *l, gw_msg_t *m)
     l->n++;
 }
 
+size_t ledger__weight(const gw_msg_t *m)
+{
+    if (m->kind == LEDGER_OP_ROLLUP) {
+        size_t n = ((const ledger_op_rollup_t *)m)->n;
+        return n ? n : 1;
+    }
+    return 1;
+}
+
 void ledger__list_free(ledger__list_t *l)
 {
     gw_msg_free_list(l->head);
@@ -279,7 +288,10 @@ int ledger__apply_batch(ledger_worker_t *w, ledger__list_t *batch, char *err, si
     if (rc < 0)
         goto out_rollback;
 
-    /* Committed: now the loop may hear of it. */
+    /* Committed: it waits no more, and now the loop may hear of it. */
+    for (gw_msg_t *m = batch->head; m; m = m->next)
+        w->weight -= ledger__weight(m);
+    atomic_store(&w->pending, w->weight);
     for (gw_msg_t *m = res.head, *next; m; m = next) {
         next = m->next;
         ledger__post(w, m);

@@ -93,6 +93,8 @@ struct ledger_worker {
 
 /* ---- ledger_worker_batch.c ---------------------------------------------- */
 
+/* The weight of an op against the bound: its rollup rows, else 1. */
+size_t ledger__weight(const gw_msg_t *m);
 /* Append m to l / free every message of l and empty it. */
 void ledger__list_add(ledger__list_t *l, gw_msg_t *m);
 void ledger__list_free(ledger__list_t *l);
@@ -104,9 +106,10 @@ void ledger__post_error(ledger_worker_t *w, int rc, const char *msg);
  * LEDGER_EV_OUTBOX, in id order. Returns the highest id posted (after_id
  * if none) or a negative code. */
 int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t upto);
-/* Apply the batch in one transaction. On 0 the batch is committed and its
- * results posted. On a negative code nothing was kept (rolled back) and the
- * reason is in err: the caller retries the same batch later. */
+/* Apply the batch in one transaction. On 0 the batch is committed, its
+ * weight counted off the backlog's and its results posted. On a negative
+ * code nothing was kept (rolled back) and the reason is in err: the caller
+ * retries the same batch later. */
 int ledger__apply_batch(ledger_worker_t *w, ledger__list_t *batch, char *err, size_t errlen);
 
 /* ---- ledger_worker_prov.c ----------------------------------------------- */
@@ -120,8 +123,6 @@ void ledger__prov_reset(ledger_worker_t *w);
 
 /* ---- ledger_worker_queue.c ---------------------------------------------- */
 
-/* The weight of an op against the bound: its rollup rows, else 1. */
-size_t ledger__weight(const gw_msg_t *m);
 /* 1 for the ops that may be dropped past the bound (rollup, device, ack). */
 int ledger__droppable(int kind);
 /* Take the list in from the queue: reads (stats, loads) and the policy are

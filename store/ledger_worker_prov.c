@@ -183,10 +183,10 @@ static void prov__post(ledger_worker_t *w, const char *payload)
     ev->hdr.kind = LEDGER_EV_PROVISIONAL;
     snprintf(ev->channel, sizeof(ev->channel), "workorder");
     memcpy(ev->payload, payload, len);
-    ledger__post(w, &ev->hdr);
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->mu); /* counted before anyone can see it */
     w->fig.provisional++;
     pthread_mutex_unlock(&w->mu);
+    ledger__post(w, &ev->hdr);
 }
 
 void ledger__prov_announce(ledger_worker_t *w, gw_msg_t *m)

@@ -34,15 +34,6 @@
 
 #define LEDGER__LOG_EVERY 100 /* log one refusal in this many */
 
-size_t ledger__weight(const gw_msg_t *m)
-{
-    if (m->kind == LEDGER_OP_ROLLUP) {
-        size_t n = ((const ledger_op_rollup_t *)m)->n;
-        return n ? n : 1;
-    }
-    return 1;
-}
-
 int ledger__droppable(int kind)
 {
     return kind == LEDGER_OP_ROLLUP || kind == LEDGER_OP_DEVICE || kind == LEDGER_OP_OUTBOX_ACK;
@@ -307,8 +298,6 @@ void ledger__put_back(ledger_worker_t *w, ledger__list_t *chunk)
 
 void ledger__done_chunk(ledger_worker_t *w, ledger__list_t *chunk)
 {
-    for (gw_msg_t *m = chunk->head; m; m = m->next)
-        w->weight -= ledger__weight(m);
-    ledger__list_free(chunk);
+    ledger__list_free(chunk); /* counted off at the commit (ledger__apply_batch) */
     ledger__fig_depth(w);
 }

@@ -79,3 +79,13 @@ def test_bad_command_line():
     assert r.returncode == 2
     r = subprocess.run([binary("plantroomd")], capture_output=True, text=True)
     assert r.returncode == 2 and "--config FILE is required" in r.stderr
+
+
+def test_storage_keys_are_checked(tmp_path):
+    def mutate(cfg):
+        cfg["ledger"]["queue_max_ops"] = 10
+        cfg["ledger"]["outbox_retention_days"] = 0
+    r = check(make_config(tmp_path, 1883, 1502, mutate))
+    assert r.returncode == 2
+    assert "ledger.queue_max_ops: must be at least 100, got 10" in r.stderr, r.stderr
+    assert "ledger.outbox_retention_days: must be at least 1, got 0" in r.stderr, r.stderr

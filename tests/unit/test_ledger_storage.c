@@ -100,6 +100,18 @@ static int nout_at_least(const got_t *g, int n)
     return g->nout >= n;
 }
 
+/* The thread's figures once their depth is want (it is refreshed after
+ * each batch of ops taken in), or as they are after 5 s. */
+static void figures_at(ledger_worker_t *w, size_t want, ledger_worker_figures_t *f)
+{
+    for (int i = 0; i < 500; i++) {
+        ledger_worker_figures(w, f);
+        if (f->depth == want)
+            return;
+        usleep(10 * 1000);
+    }
+}
+
 static void set_pages(const char *v)
 {
     FILE *f = fopen(lt_path("pages"), "w");
@@ -183,7 +195,7 @@ T_TEST(test_full_then_recovers)
     T_CHECK(take_until(&q, g, nprov_at_least, 42, 5000));
     T_CHECK_STR(g->prov_events[40], "cleared");
     T_CHECK_STR(g->prov_events[41], "retriggered");
-    ledger_worker_figures(w, &f);
+    figures_at(w, 43, &f);
     T_CHECK_EQ_INT(f.state, LEDGER_STORAGE_FULL);
     T_CHECK_EQ_INT(f.depth, 43);
     T_CHECK(f.peak >= 43);
@@ -240,7 +252,7 @@ T_TEST(test_bound_drops_repeatable_first)
         trigger(w, LEDGER_OP_TRIGGER, dev, "dry_run", GW_PRIO_HIGH, 3000);
     }
     T_CHECK(take_until(&q, g, nprov_at_least, 61, 5000));
-    ledger_worker_figures(w, &f);
+    figures_at(w, 97, &f);
     T_CHECK_EQ_INT(f.coalesced, 9);
     T_CHECK(f.depth <= 100);
     T_CHECK(f.dropped >= 2); /* rollups, oldest first */
@@ -251,7 +263,7 @@ T_TEST(test_bound_drops_repeatable_first)
         trigger(w, LEDGER_OP_TRIGGER, dev, "dry_run", GW_PRIO_HIGH, 3000);
     }
     T_CHECK(take_until(&q, g, nprov_at_least, 111, 5000));
-    ledger_worker_figures(w, &f);
+    figures_at(w, 100, &f);
     T_CHECK_EQ_INT(f.depth, 100);
     T_CHECK_EQ_INT(f.dropped, 10); /* every rollup */
     T_CHECK_EQ_INT(f.refused, 12); /* 1 + 1 + 110 work-order ops, 100 kept */
