@@ -14,6 +14,8 @@ PACKAGES=(
   libcurl4-openssl-dev
   # demo and tests: a real broker and clients, Modbus peers, serial ptys
   mosquitto mosquitto-clients sqlite3 mbpoll socat openssl
+  # storage faults: EROFS injected into the ledger thread (test_storage_full.py)
+  strace
   # systemd-analyze verify on the unit
   systemd
   python3 python3-pytest python3-paho-mqtt python3-pymodbus

@@ -7,8 +7,10 @@
  * deletes the oldest rows and adds their number to a persistent "dropped"
  * counter, so the count survives a restart and can be published. WAL with
  * synchronous=NORMAL: a committed append survives a crash of the process.
- * Not thread-safe: one thread (the loop) uses a spool. docs/mqtt.md,
- * "Store-and-forward", explains how the daemon uses it.
+ * Not thread-safe: one thread uses a spool (in the daemon the spool's own
+ * thread, spool_worker.h). docs/mqtt.md, "Store-and-forward", explains how
+ * the daemon uses it. Errors name what the storage did: -ENOSPC, -EROFS,
+ * GW_ECORRUPT, GW_EIO, else GW_EDB.
  */
 #ifndef PLANTROOM_SPOOL_H
 #define PLANTROOM_SPOOL_H

@@ -219,3 +219,52 @@ def test_ledger_read_only_injected(tmp_path, broker, sim, subscriber, daemon):
         if "p" in tracer and tracer["p"].poll() is None:
             tracer["p"].kill()
     assert run.d.proc.stop() == 0
+
+
+@pytest.mark.skipif(SOAK_S <= 0, reason="a soak: set PLANTROOM_SOAK_S=<seconds>")
+def test_soak_at_the_bound(tmp_path, broker, sim, subscriber, daemon, monkeypatch):
+    """A long fault with the smallest bound (100 ops): the backlog reaches
+    it, repeatable ops are dropped, work-order ops past it refused, all
+    counted; the RSS of the second half of the fault is that of the first
+    half; the daemon recovers by itself."""
+    pages = tmp_path / "pages"
+    pages.write_text("0")
+    monkeypatch.setenv("PLANTROOM_TEST_LEDGER_PAGES_FILE", str(pages))
+
+    def mutate(cfg):
+        with_fire_rule(cfg)
+        cfg["ledger"]["queue_max_ops"] = 100
+    sub = subscriber("plantroom/#")
+    config = make_config(tmp_path, broker["port"], sim.port, mutate)
+    d = daemon(config)
+    wait_for(lambda: sub.messages("/telemetry"), 15, "telemetry")
+    rss = RssSampler(d.proc.p.pid)
+    wait_for(lambda: rss.count("before") >= 3, 15, "RSS before")
+    pages.write_text("1")
+    rss.mark("during")
+    end = time.monotonic() + SOAK_S
+    i = 0
+    while time.monotonic() < end:
+        i += 1
+        sim.set("fire-panel.zone_3", ZONE_FIRE if i % 2 else ZONE_QUIET)
+        time.sleep(0.25)
+    st = status(config)["storage"]["ledger"]
+    assert st["state"] == "full" and st["queue_peak"] <= 100 + 50
+    half = rss.of("during")
+    first, second = half[: len(half) // 2], half[len(half) // 2:]
+    pages.write_text("0")
+    t = time.monotonic()
+    rss.mark("after")
+    wait_for(lambda: not alarm(status(config), "storage.ledger"), 30, "the alarm to clear")
+    recover_s = time.monotonic() - t
+    wait_for(lambda: rss.count("after") >= 3, 15, "RSS after")
+    rss.stop()
+    assert d.proc.stop() == 0
+    assert max(second) - max(first) < RSS_SLACK_KB / 4, (max(first), max(second))
+    rs = rss.summary()
+    print(f"\nsoak {SOAK_S:.0f} s at the bound: queue depth reached {st['queue_peak']} "
+          f"(max {st['queue_max']}), dropped {st['dropped']} ops ({st['rollup_rows_dropped']} "
+          f"rollup rows), refused {st['refused']}, coalesced {st['coalesced']}, provisional "
+          f"{st['provisional_events']}; RSS kB before {rs['before']['max_kb']}, during first "
+          f"half max {max(first)}, second half max {max(second)}, after "
+          f"{rs['after']['max_kb']}; recovered {recover_s:.1f} s after the fault ended")
