@@ -40,6 +40,7 @@ struct spool_worker {
     int64_t lost; /* messages the file refused in this run */
     atomic_llong count, dropped;
     atomic_size_t pending; /* messages in appends queued, not yet applied */
+    atomic_int quiet;      /* stopping: post nothing (the loop may be gone) */
 };
 
 /* ---- ops ----------------------------------------------------------------- */
@@ -104,7 +105,7 @@ static void spool__rows_free(gw_msg_t *m)
 
 static void spool__post(spool_worker_t *w, gw_msg_t *m)
 {
-    if (w->results)
+    if (w->results && !atomic_load(&w->quiet))
         gw_queue_push(w->results, m);
     else
         gw_msg_free(m);
@@ -287,6 +288,7 @@ int spool_worker_start(spool_worker_t **out, const char *path, gw_queue_t *resul
     atomic_init(&w->count, 0);
     atomic_init(&w->dropped, 0);
     atomic_init(&w->pending, 0);
+    atomic_init(&w->quiet, 0);
     if (gw_queue_init(&w->ops, NULL, NULL) < 0) {
         free(w);
         return GW_ENOMEM;
@@ -318,6 +320,9 @@ void spool_worker_stop(spool_worker_t *w)
 {
     if (!w)
         return;
+    /* The daemon stops the spool after its loop is closed: what the thread
+     * would post now has no reader, and waking a closed loop aborts. */
+    atomic_store(&w->quiet, 1);
     gw_queue_push(&w->ops, &w->stop_msg);
     pthread_join(w->thread, NULL);
     spool_close(w->s);

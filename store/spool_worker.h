@@ -85,7 +85,8 @@ spool_op_delete_t *spool_op_delete_new(int64_t upto);
 int spool_worker_start(spool_worker_t **out, const char *path, gw_queue_t *results);
 /* Queue an op; the worker owns it. Thread-safe. */
 void spool_worker_submit(spool_worker_t *w, gw_msg_t *op);
-/* Apply everything queued, stop the thread, close the file, free w. */
+/* Apply everything queued, stop the thread, close the file, free w.
+ * Nothing is posted to results any more from the call on. */
 void spool_worker_stop(spool_worker_t *w);
 /* Thread-safe snapshots: rows in the file; rows dropped (past the bound,
  * persistent in the file, plus those the file refused in this run);
