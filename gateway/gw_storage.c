@@ -21,6 +21,7 @@
 #include "gateway/gw_daemon_int.h"
 
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,14 +33,27 @@ static const char *storage__base(const char *path, char *buf, size_t len)
     return basename(buf);
 }
 
+/* What failed, after the "ledger <path>: " in the error (the alarm names
+ * the file already). */
+static const char *storage__why(const char *detail, const char *path)
+{
+    char head[PATH_MAX + 16];
+    const char *p;
+
+    snprintf(head, sizeof(head), "ledger %s: ", path);
+    p = strstr(detail, head);
+    return p ? p + strlen(head) : detail;
+}
+
 void gw__storage_ledger_health(gw_daemon_t *d, const ledger_ev_health_t *ev)
 {
     const char *path = gw_core_config(d->core)->ledger_path;
-    char name[256], moved[256];
+    const char *why = storage__why(ev->detail, path);
+    char buf[PATH_MAX], moved[256];
+    const char *name = storage__base(path, buf, sizeof(buf));
     size_t max_ops = 0;
     ledger_worker_figures_t f;
 
-    storage__base(path, name, sizeof(name));
     if (ev->moved_to[0])
         snprintf(d->ledger_corrupt, sizeof(d->ledger_corrupt),
                  "%s was corrupt: moved aside to %s; a fresh ledger started", name,
@@ -59,13 +73,13 @@ void gw__storage_ledger_health(gw_daemon_t *d, const ledger_ev_health_t *ev)
     case LEDGER_STORAGE_UNAVAILABLE:
         gw_core_alarm_raise(d->core, STORAGE_LEDGER_KEY, GW_PRIO_CRITICAL,
                             "%s cannot be opened: work orders wait in memory (at most %zu ops): "
-                            "%.80s",
-                            name, max_ops, ev->detail);
+                            "%.100s",
+                            name, max_ops, why);
         return;
     default:
         gw_core_alarm_raise(d->core, STORAGE_LEDGER_KEY, GW_PRIO_CRITICAL,
-                            "%s %s: work orders wait in memory (at most %zu ops): %.80s", name,
-                            ledger_storage_state_name(ev->state), max_ops, ev->detail);
+                            "%s %s: work orders wait in memory (at most %zu ops): %.100s", name,
+                            ledger_storage_state_name(ev->state), max_ops, why);
         return;
     }
 }
