@@ -22,6 +22,7 @@
 static int notify__ingest(gw_notify_t *n, const cJSON *ev, int64_t now)
 {
     const cJSON *wo = cJSON_GetObjectItemCaseSensitive(ev, "work_order");
+    const cJSON *num;
     const char *event = notify__jstr(ev, "event");
     const char *b, *f, *r;
     notify_alert_t a;
@@ -37,7 +38,11 @@ static int notify__ingest(gw_notify_t *n, const cJSON *ev, int64_t now)
         a.opened_ms = now;
     }
     snprintf(a.wo_id, sizeof(a.wo_id), "%s", notify__jstr(wo, "id"));
-    a.number = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(wo, "number"));
+    /* null in a provisional event (numbers are given at commit): 0 */
+    num = cJSON_GetObjectItemCaseSensitive(wo, "number");
+    a.number = cJSON_IsNumber(num) && num->valuedouble >= 0 && num->valuedouble < 9e15
+                   ? (int64_t)num->valuedouble
+                   : 0;
     snprintf(a.priority, sizeof(a.priority), "%s", notify__jstr(wo, "priority"));
     snprintf(a.category, sizeof(a.category), "%s", notify__jstr(wo, "category"));
     snprintf(a.device, sizeof(a.device), "%s", notify__jstr(wo, "device"));
