@@ -25,7 +25,7 @@ static void wire__ledger_event(gw_daemon_t *d, const gw_msg_t *m)
     switch (m->kind) {
     case LEDGER_EV_OUTBOX: {
         const ledger_outbox_row_t *row = &((const ledger_ev_outbox_t *)m)->row;
-        gw_notify_on_event(d->notify, row->channel, row->payload);
+        gw_notify_on_event(d->notify, row->id, row->channel, row->payload);
         gw_core_on_wo_event(d->core, row);
         gw_north_on_message(d->north, m);
         break;
@@ -75,6 +75,11 @@ static void wire__notify_metrics(void *arg, FILE *o)
     gw_notify_metrics_text(((gw_daemon_t *)arg)->notify, o);
 }
 
+static void wire__notify_status(void *arg, cJSON *res)
+{
+    gw_notify_status_json(((gw_daemon_t *)arg)->notify, res);
+}
+
 void gw__wire(gw_daemon_t *d)
 {
     gw_core_listener_t l = {
@@ -89,7 +94,8 @@ void gw__wire(gw_daemon_t *d)
         .brief = gw_north_brief,
         .arg = d->north,
     };
-    gw_svc_source_t notify = {.metrics = wire__notify_metrics, .arg = d};
+    gw_svc_source_t notify = {
+        .status = wire__notify_status, .metrics = wire__notify_metrics, .arg = d};
 
     gw_core_set_listener(d->core, &l);
     gw_svc_add_source(d->svc, &north);
@@ -119,11 +125,21 @@ static int wire__dev_offline(void *arg, const char *device)
     return i >= 0 && rt->devs[i].status == GW_DEV_OFFLINE;
 }
 
+/* The notifier's gateway alarm (storage.notify) is the core's. */
+static void wire__notify_alarm(void *arg, const char *key, int raised, const char *detail)
+{
+    if (raised)
+        gw_core_alarm_raise(arg, key, GW_PRIO_HIGH, "%s", detail);
+    else
+        gw_core_alarm_clear(arg, key);
+}
+
 int gw__notify_start(gw_daemon_t *d, char *err, size_t errlen)
 {
     gw_notify_env_t env = {
         .device_location = wire__dev_location,
         .device_offline = wire__dev_offline,
+        .alarm = wire__notify_alarm,
         .arg = d->core,
     };
     ledger_op_outbox_t *op;
