@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 static const char *const ns__sql[NS__N] = {
@@ -63,9 +65,33 @@ const char *notify_fault_name(notify_fault_t f)
     return (unsigned)f < GW_ARRAY_SIZE(ns__fault_names) ? ns__fault_names[f] : "?";
 }
 
-static notify_fault_t ns__classify(int rc, int sys)
+/* Can a file next to path be written? The errno when not (EROFS, ENOSPC,
+ * EACCES...), else 0. SQLite does not keep the errno of a failed commit,
+ * so an I/O error is asked again this way. */
+static int ns__probe(const char *path)
+{
+    char probe[4200];
+    int fd, e = 0;
+
+    snprintf(probe, sizeof(probe), "%s-probe", path);
+    fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno;
+    if (write(fd, "x", 1) != 1 || fsync(fd) != 0)
+        e = errno ? errno : EIO;
+    close(fd);
+    unlink(probe);
+    return e;
+}
+
+/* What a failure was: SQLite's code, the errno it saw (when it kept one),
+ * and for an I/O error without one, the filesystem of path (read-only, or
+ * no space left) and a probe write next to the file. */
+static notify_fault_t ns__classify(int rc, int sys, const char *path)
 {
     int p = rc & 0xff;
+    struct statvfs vfs;
+    char dir[4096];
 
     if (p == SQLITE_CORRUPT || p == SQLITE_NOTADB)
         return NOTIFY_FAULT_CORRUPT;
@@ -74,6 +100,17 @@ static notify_fault_t ns__classify(int rc, int sys)
     if (p == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT)
         return NOTIFY_FAULT_FULL;
     if (p == SQLITE_READONLY || sys == EROFS || sys == EACCES || sys == EPERM)
+        return NOTIFY_FAULT_READONLY;
+    if (p != SQLITE_IOERR || !path)
+        return NOTIFY_FAULT_IO;
+    snprintf(dir, sizeof(dir), "%s", path);
+    if (statvfs(dirname(dir), &vfs) == 0 && (vfs.f_flag & ST_RDONLY))
+        return NOTIFY_FAULT_READONLY;
+    if (sys == 0)
+        sys = ns__probe(path);
+    if (sys == ENOSPC || sys == EDQUOT)
+        return NOTIFY_FAULT_FULL;
+    if (sys == EROFS || sys == EACCES || sys == EPERM)
         return NOTIFY_FAULT_READONLY;
     return NOTIFY_FAULT_IO;
 }
@@ -86,12 +123,13 @@ int notify_store__fail(notify_store_t *s, int rc)
     s->last_sys = s->db ? sqlite3_system_errno(s->db) : 0;
     snprintf(s->last_msg, sizeof(s->last_msg), "%s",
              s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    s->last_fault = ns__classify(s->last_rc, s->last_sys, s->path);
     return (rc & 0xff) == SQLITE_NOMEM ? GW_ENOMEM : GW_EDB;
 }
 
 notify_fault_t notify_store_fault(notify_store_t *s)
 {
-    return ns__classify(s->last_rc, s->last_sys);
+    return s->last_fault;
 }
 
 const char *notify_store_errmsg(notify_store_t *s)
@@ -177,7 +215,7 @@ int notify_store_open(notify_store_t **out, const char *path, notify_fault_t *fa
         int e = errno;
         snprintf(err, errlen, "%s: %s", path, strerror(e));
         if (fault)
-            *fault = ns__classify(SQLITE_CANTOPEN, e);
+            *fault = ns__classify(SQLITE_IOERR, e, path);
         free(s);
         return GW_EIO;
     }
@@ -191,8 +229,12 @@ int notify_store_open(notify_store_t **out, const char *path, notify_fault_t *fa
     /* Short: the store thread waits this long at most when another process
      * (sqlite3 by hand) holds the lock, then tries the batch again later. */
     sqlite3_busy_timeout(s->db, 250);
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
-                     NULL) != SQLITE_OK) {
+    /* The WAL is checkpointed every 256 pages and cut back to 1 MiB: the
+     * file stays near the size of its rows on a small card. */
+    if (sqlite3_exec(s->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                     " PRAGMA wal_autocheckpoint=256; PRAGMA journal_size_limit=1048576;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
         notify_store__fail(s, SQLITE_ERROR);
         goto out_db;
     }

@@ -15,9 +15,10 @@ enum { NS_SEEN, NS_ALERT, NS_BATCH_PUT, NS_BATCH_DEL, NS_AG, NS_MSG, NS__N };
 struct notify_store {
     sqlite3 *db;
     char path[4096];
-    sqlite3_stmt *st[NS__N]; /* prepared once, on first use */
-    int last_rc, last_sys;   /* of the last failure: SQLite's code, errno */
-    char last_msg[256];      /* ... and SQLite's message */
+    sqlite3_stmt *st[NS__N];   /* prepared once, on first use */
+    int last_rc, last_sys;     /* of the last failure: SQLite's code, errno */
+    char last_msg[256];        /* ... and SQLite's message */
+    notify_fault_t last_fault; /* ... and what kind it was */
 };
 
 /* Remember the failure of the last call (for notify_store_fault); returns

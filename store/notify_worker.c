@@ -373,6 +373,7 @@ int notify_worker_start(notify_worker_t **out, const char *path, notify_store_t 
         gw_queue_destroy(&w->ops);
         goto out_free;
     }
+    pthread_setname_np(w->thread, "notify-store"); /* top -H, strace -p */
     *out = w;
     return 0;
 

@@ -122,7 +122,9 @@ typedef struct notify__persist {
     char corrupt[240]; /* a damaged file moved aside at start or run time */
     int alarm_raised;
     char alarm_detail[200];
-    int need_image; /* the whole state must be written (a unit lost) */
+    int need_image;     /* the whole state must be written (a unit lost) */
+    int64_t image_seq;  /* the last image's unit (waits while above committed) */
+    size_t since_image; /* changes handed over after it */
     uint64_t write_failures, images, acks_dropped, lost;
     notify_counts_t db; /* rows in the file at the last count */
     int counted;
@@ -228,10 +230,14 @@ int64_t notify__p_msg(gw_notify_t *n, notify__msg_t *m);
 /* Queue housekeeping: check the file (check 1), purge by retention. */
 void notify__p_house(gw_notify_t *n, int check, int64_t wall);
 /* Answer event_stored(outbox_id) once everything queued so far is
- * committed (at once when it is). outbox_id 0: nothing to answer. */
+ * committed (at once when it is). outbox_id 0: nothing to answer. At most
+ * notify.max_rows answers wait; past that the oldest is dropped (the
+ * ledger offers its row again at the next start). */
 void notify__p_ack(gw_notify_t *n, int64_t outbox_id);
 /* Hand the open unit to the store thread; past notify.queue_max waiting
- * changes (or after a lost unit), hand the whole state instead. */
+ * changes (or after a lost unit), hand the whole state (an image) too;
+ * while an image waits, drop units past notify.queue_max behind it (the
+ * next image holds them). */
 void notify__p_push(gw_notify_t *n);
 /* 1 when the unit seq is committed, or when notify.db cannot be written
  * now (messages then go out from memory). */
@@ -241,7 +247,7 @@ void notify__p_result(gw_notify_t *n, const gw_msg_t *m);
 /* Raise, refresh or clear the storage.notify alarm (and a lock held too
  * long). */
 void notify__p_alarm(gw_notify_t *n);
-/* Changes waiting for the store thread (open unit included). */
+/* Changes handed to the store thread and not yet written. */
 size_t notify__p_depth(const gw_notify_t *n);
 
 /* ---- notify_load.c: notify.db at start ------------------------------------- */

@@ -11,8 +11,11 @@
  * an SMS does not wait for the disk), and event_stored answers an event
  * once the unit that took it in is committed. When more than
  * notify.queue_max changes wait (the disk has been failing for a while) or
- * a unit was lost, the whole state replaces them, so memory stays bounded
- * and nothing the process knows is lost. The storage.notify gateway alarm
+ * a unit was lost, the whole state replaces them (an image); while an image
+ * waits, at most notify.queue_max changes queue behind it and later units
+ * are dropped, for the next image (made once that one is committed) holds
+ * them. So memory stays bounded, order is kept, and nothing the process
+ * knows is lost. The storage.notify gateway alarm
  * follows the health of the file.
  */
 #include "gateway/notify/notify_int.h"
@@ -146,6 +149,8 @@ static void notify__p_image(gw_notify_t *n)
     p->seq_last++;
     notify_tx_add(tx, op);
     notify_worker_submit(p->w, tx);
+    p->image_seq = p->seq_last;
+    p->since_image = 0;
     p->need_image = 0;
     if (p->images++ % 100 == 0) /* the first, then one in 100 */
         gw_log_warn("notify",
@@ -157,20 +162,29 @@ static void notify__p_image(gw_notify_t *n)
 void notify__p_push(gw_notify_t *n)
 {
     notify__persist_t *p = &n->p;
+    int image_waits = p->image_seq > p->committed;
 
     if (!p->w)
         return;
     if (p->open) {
-        notify_worker_submit(p->w, p->open);
+        if (image_waits && p->since_image >= notify__queue_max(n)) {
+            /* an image waits with enough behind it: the next image, made
+             * once that one is committed, covers this unit */
+            gw_msg_free(&p->open->hdr);
+            p->need_image = 1;
+        } else {
+            p->since_image += p->open->n;
+            notify_worker_submit(p->w, p->open);
+        }
         p->open = NULL;
     }
-    if (p->need_image || notify_worker_depth(p->w) > notify__queue_max(n))
+    if (!image_waits && (p->need_image || notify_worker_depth(p->w) > notify__queue_max(n)))
         notify__p_image(n);
 }
 
 size_t notify__p_depth(const gw_notify_t *n)
 {
-    return notify_worker_depth(n->p.w) + (n->p.open ? n->p.open->n : 0);
+    return notify_worker_depth(n->p.w);
 }
 
 /* ---- answers and results -------------------------------------------------------- */
@@ -192,7 +206,7 @@ void notify__p_ack(gw_notify_t *n, int64_t outbox_id)
         notify__p_stored(n, outbox_id);
         return;
     }
-    if (p->nacks - p->acks_head >= notify__queue_max(n)) {
+    if (p->nacks - p->acks_head >= (size_t)notify__max_rows(n)) {
         p->acks_head++; /* the ledger offers that row again at the next start */
         p->acks_dropped++;
     }
@@ -253,6 +267,8 @@ static void notify__p_committed(gw_notify_t *n, int64_t seq)
         notify__p_stored(n, p->acks[p->acks_head++].outbox_id);
     if (p->acks_head == p->nacks)
         p->acks_head = p->nacks = 0;
+    if (p->need_image)
+        notify__p_push(n); /* the image that waited is in: the next one now */
 }
 
 void notify__p_result(gw_notify_t *n, const gw_msg_t *m)
@@ -274,6 +290,7 @@ void notify__p_result(gw_notify_t *n, const gw_msg_t *m)
     case NOTIFY_EV_REOPENED:
         if (ev->fault == NOTIFY_FAULT_CORRUPT)
             snprintf(p->corrupt, sizeof(p->corrupt), "%s", ev->msg);
+        p->image_seq = 0; /* the thread dropped whatever waited, an image too */
         p->need_image = 1;
         notify__p_push(n);
         break;

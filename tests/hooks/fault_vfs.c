@@ -1,9 +1,9 @@
 /*
  * fault_vfs.c: writes that fail on demand (fault_vfs.h). Every file method
  * is forwarded to the system's VFS; xWrite, xTruncate and xSync fail while
- * a fault is set, and xGetLastError then reports the errno a real failure
- * would have left (ENOSPC, EROFS, EIO), which is what SQLite gives the
- * caller through sqlite3_system_errno.
+ * a fault is set (SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR_*), and
+ * xGetLastError then reports the errno a real failure would have left
+ * (ENOSPC, EROFS, EIO).
  */
 #include "fault_vfs.h"
 
@@ -30,7 +30,9 @@ static int fv_fault(const fv_file_t *f)
 
     if (!f->faulty || m == FAULT_VFS_NONE)
         return SQLITE_OK;
-    return m == FAULT_VFS_FULL ? SQLITE_FULL : SQLITE_IOERR_WRITE;
+    return m == FAULT_VFS_FULL       ? SQLITE_FULL
+           : m == FAULT_VFS_READONLY ? SQLITE_READONLY
+                                     : SQLITE_IOERR_WRITE;
 }
 
 #define FV_REAL(f) (((fv_file_t *)(f))->real)
@@ -55,14 +57,14 @@ static int fv_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 static int fv_truncate(sqlite3_file *f, sqlite3_int64 size)
 {
     int rc = fv_fault((fv_file_t *)f);
-    return rc ? (rc == SQLITE_FULL ? SQLITE_FULL : SQLITE_IOERR_TRUNCATE)
+    return rc ? (rc == SQLITE_IOERR_WRITE ? SQLITE_IOERR_TRUNCATE : rc)
               : FV_M(f)->xTruncate(FV_REAL(f), size);
 }
 
 static int fv_sync(sqlite3_file *f, int flags)
 {
     int rc = fv_fault((fv_file_t *)f);
-    return rc ? (rc == SQLITE_FULL ? SQLITE_FULL : SQLITE_IOERR_FSYNC)
+    return rc ? (rc == SQLITE_IOERR_WRITE ? SQLITE_IOERR_FSYNC : rc)
               : FV_M(f)->xSync(FV_REAL(f), flags);
 }
 

@@ -3,8 +3,8 @@
  * a full disk, a filesystem remounted read-only or a failing card would
  * (tests/hooks/fault_vfs.c). It wraps the system's VFS and becomes the
  * default; while a fault is set, every write, truncate and sync of a file
- * whose name contains the filter fails the way the unix VFS reports that
- * errno. Reads and the shared-memory index work on.
+ * whose name contains the filter fails. Reads and the shared-memory index
+ * work on.
  */
 #ifndef PLANTROOM_FAULT_VFS_H
 #define PLANTROOM_FAULT_VFS_H
@@ -12,7 +12,7 @@
 typedef enum fault_vfs_mode {
     FAULT_VFS_NONE = 0,
     FAULT_VFS_FULL,     /* SQLITE_FULL (ENOSPC) */
-    FAULT_VFS_READONLY, /* SQLITE_IOERR_WRITE with errno EROFS */
+    FAULT_VFS_READONLY, /* SQLITE_READONLY (errno EROFS) */
     FAULT_VFS_IO,       /* SQLITE_IOERR_WRITE with errno EIO */
 } fault_vfs_mode_t;
 
