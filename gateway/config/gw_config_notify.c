@@ -16,7 +16,7 @@ void gw__cfg_notify_limits(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el
     gw_notify_limits_t *l = &cfg->notify.limits;
 
     l->retention_days = 30;
-    l->max_rows = 20000;
+    l->max_rows = 10000;
     l->queue_max = 10000;
     l->max_pending = 1000;
     if (!o)

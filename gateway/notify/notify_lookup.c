@@ -72,7 +72,7 @@ int notify__ag_group(const gw_notify_t *n, notify__ag_t *g)
 
 int64_t notify__max_rows(const gw_notify_t *n)
 {
-    return n->cfg->notify.limits.max_rows > 0 ? n->cfg->notify.limits.max_rows : 20000;
+    return n->cfg->notify.limits.max_rows > 0 ? n->cfg->notify.limits.max_rows : 10000;
 }
 
 size_t notify__max_pending(const gw_notify_t *n)

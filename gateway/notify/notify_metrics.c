@@ -118,6 +118,9 @@ void gw_notify_status_json(const gw_notify_t *n, cJSON *res)
     cJSON_AddNumberToObject(o, "write_failures", (double)n->p.write_failures);
     cJSON_AddNumberToObject(o, "images", (double)n->p.images);
     cJSON_AddNumberToObject(o, "ticks", (double)n->ticks);
+    cJSON_AddNumberToObject(o, "tick_ms_avg",
+                            n->ticks ? (double)n->tick_us_total / (double)n->ticks / 1e3 : 0);
+    cJSON_AddNumberToObject(o, "tick_ms_max", (double)n->tick_us_max / 1e3);
     if ((m = cJSON_AddObjectToObject(o, "memory")) != NULL) {
         cJSON_AddNumberToObject(m, "seen", (double)n->s.nseen);
         cJSON_AddNumberToObject(m, "alerts", (double)n->s.nalerts);

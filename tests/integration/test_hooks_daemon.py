@@ -109,6 +109,7 @@ def test_corrupt_notify_db_raises_a_gateway_alarm_and_monitoring_goes_on(
     assert st["health"] == "degraded"
     assert any(a["key"] == "storage.notify" and "corrupt" in a["detail"] for a in st["alarms"])
     assert st["notify"]["store"] == "ok" and st["notify"]["memory"]["max_rows"] == 5000
+    assert "notify: notify.db ok; queue " in ctl(config, "status").stdout
     # the gateway's own work order reaches the phone through the routes
     wait_for(lambda: sms.to(PHONES["alice"]), 15, "the SMS about the gateway")
     assert "notify.db corrupt" in sms.to(PHONES["alice"])[0]

@@ -149,7 +149,7 @@ T_TEST(notify_bounds)
     T_CHECK_EQ_INT(load("\"comment\": 0", &cfg, &el), 0);
     if (cfg) {
         T_CHECK_EQ_INT(cfg->notify.limits.retention_days, 30);
-        T_CHECK_EQ_INT(cfg->notify.limits.max_rows, 20000);
+        T_CHECK_EQ_INT(cfg->notify.limits.max_rows, 10000);
         T_CHECK_EQ_INT(cfg->notify.limits.queue_max, 10000);
         T_CHECK_EQ_INT(cfg->notify.limits.max_pending, 1000);
         gw_config_free(cfg);
