@@ -265,3 +265,32 @@ def test_real_erofs_injected_into_the_store_thread(tmp_path, procs):
     wait_for(lambda: d.stored() == [51], 15, "recorded once the disk is back")
     wait_for(lambda: "alarm storage.notify cleared" in d.log(), 5, "the alarm cleared")
     wait_for(lambda: sent_numbers(tmp_path) == {"51"}, 5, "recorded as sent")
+
+
+def test_bounds_of_event_ids_and_pending_messages(tmp_path, procs):
+    """notify.max_rows bounds the event ids in memory and, after the purge
+    (run by a reload), in the file; notify.max_pending gives the oldest
+    pending message up when a hook has been failing for long."""
+    sms = FakeSms(tmp_path)
+    cfg = base_config(tmp_path, sms, group_wait_ms=0)
+    cfg["groups"][0]["members"] = ["alice"]
+    cfg["hooks"][0].update(backoff_ms=600000, backoff_max_ms=600000, max_attempts=5)
+    cfg["notify"] = {"max_rows": 100, "max_pending": 10}
+    d = Drive(tmp_path, procs, write_config(tmp_path, cfg))
+    d.send(*[{"event": wo_event(2000 + i, device=f"lift-{1 + i % 4}")} for i in range(150)])
+    wait_for(lambda: d.status()["notify"]["dropped"]["event_ids"] == 50, 10, "the oldest ids gone")
+    assert d.status()["notify"]["memory"]["seen"] == 100
+    d.send({"reload": True})  # the purge
+    wait_for(lambda: d.status()["notify"].get("file", {}).get("seen") == 100, 10,
+             "the file purged to 100 event ids")
+    # Every message fails and waits 10 minutes to be tried again: past 10
+    # pending, the oldest is given up.
+    sms.fail_next(1000)
+    for i in range(13):
+        d.send({"event": wo_event(3000 + i, priority="high")})
+        t = d.status()["notify"]["ticks"]  # one message a flush: a tick apart
+        wait_for(lambda: d.status()["notify"]["ticks"] > t + 1, 10, "the next tick", 0.05)
+    st = wait_for(lambda: (lambda s: s if s["dropped"]["messages"] >= 3 else None)(
+        d.status()["notify"]), 10, "the oldest pending messages given up")
+    assert st["memory"]["pending"] == 10
+    assert "given up: more than 10 pending" in d.log()

@@ -2,7 +2,7 @@
  * test_notify_tz.c: local time from the system's zoneinfo without TZ
  * (gateway/notify/gw_tz.h), against the C library as the reference: for
  * zones with and without DST, northern and southern, half-hour and
- * negative DST, every instant of a sweep from 1901 to 2099 plus the
+ * negative DST, 80,000 instants of a sweep from 1901 to 2099 plus the
  * seconds around each change of Europe/Berlin from 2020 to 2029 give the
  * same local time, weekday and offset as localtime_r with TZ set (this
  * test is single-threaded, so it may set TZ). A zone given only as a POSIX
@@ -80,14 +80,14 @@ T_TEST(zones_match_the_c_library)
         snprintf(env, sizeof(env), ":%s", zones[z]);
         setenv("TZ", env, 1);
         tzset();
-        /* 1901..2099 every 7 h 13 min 17 s: every hour of the day and
+        /* 1901..2099 every 21 h 36 min 17 s: every hour of the day and
          * every season, transitions from both files and rules */
-        for (int64_t t = -2145916800LL; t < 4102444800LL && bad < 5; t += 26000 - 3) {
+        for (int64_t t = -2145916800LL; t < 4102444800LL && bad < 5; t += 77777) {
             bad += !same(tz, zones[z], t);
             checked++;
         }
         T_CHECK_EQ_INT(bad, 0);
-        T_CHECK(checked > 200000);
+        T_CHECK(checked > 80000);
         gw_tz_free(tz);
     }
     unsetenv("TZ");
