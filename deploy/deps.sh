@@ -20,6 +20,9 @@ PACKAGES=(
   systemd
   python3 python3-pytest python3-paho-mqtt python3-pymodbus
   python3-serial-asyncio  # pymodbus's RTU server (only recommended by python3-pymodbus)
+  # notifier tests: the wall clock stepped under a running process (libfaketime),
+  # EROFS injected into a running thread's writes
+  faketime strace
 )
 
 missing=()

@@ -108,6 +108,11 @@ static void wire__notify_metrics(void *arg, FILE *o)
     gw_notify_metrics_text(((gw_daemon_t *)arg)->notify, o);
 }
 
+static void wire__notify_status(void *arg, cJSON *res)
+{
+    gw_notify_status_json(((gw_daemon_t *)arg)->notify, res);
+}
+
 void gw__wire(gw_daemon_t *d)
 {
     gw_core_listener_t l = {
@@ -122,7 +127,8 @@ void gw__wire(gw_daemon_t *d)
         .brief = gw_north_brief,
         .arg = d->north,
     };
-    gw_svc_source_t notify = {.metrics = wire__notify_metrics, .arg = d};
+    gw_svc_source_t notify = {
+        .status = wire__notify_status, .metrics = wire__notify_metrics, .arg = d};
     gw_svc_source_t storage = {
         .status = gw__storage_status_json, .metrics = gw__storage_metrics_text, .arg = d};
 
@@ -155,12 +161,24 @@ static int wire__dev_offline(void *arg, const char *device)
     return i >= 0 && rt->devs[i].status == GW_DEV_OFFLINE;
 }
 
+/* The notifier's gateway alarm (storage.notify) is the core's. */
+static void wire__notify_alarm(void *arg, const char *key, int raised, const char *detail)
+{
+    gw_core_t *core = ((gw_daemon_t *)arg)->core;
+
+    if (raised)
+        gw_core_alarm_raise(core, key, GW_PRIO_HIGH, "%s", detail);
+    else
+        gw_core_alarm_clear(core, key);
+}
+
 int gw__notify_start(gw_daemon_t *d, char *err, size_t errlen)
 {
     gw_notify_env_t env = {
         .device_location = wire__dev_location,
         .device_offline = wire__dev_offline,
         .event_stored = wire__event_stored,
+        .alarm = wire__notify_alarm,
         .arg = d,
     };
     ledger_op_outbox_t *op;

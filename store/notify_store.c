@@ -1,33 +1,49 @@
 /*
- * notify_store.c: the notifier's SQLite file (notify_store.h).
+ * notify_store.c: the notifier's SQLite file (notify_store.h): open and
+ * migrate, row images written by the store thread, the start's load, the
+ * retention purge, and what kind of failure a write met.
  *
  * The file is created mode 0600 before SQLite opens it (it holds message
- * texts and names of recipients; SQLite's -wal and -shm files copy the
- * mode). Schema: CREATE TABLE IF NOT EXISTS at every open; this module owns
- * the file, so there is nothing to migrate yet (a future change adds a
- * user_version step here).
+ * texts and names of recipients); SQLite gives its -wal and -shm files the
+ * same mode, and store_file_private sets all three again after open.
+ * Schema version 1 (PRAGMA user_version) added alerts.updated_ms and an
+ * index on seen.at; a version-0 file gets them at open.
  */
-#include "store/notify_store.h"
+#include "store/notify_store_int.h"
+#include "store/store_file.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
-struct notify_store {
-    sqlite3 *db;
+static const char *const ns__sql[NS__N] = {
+    [NS_SEEN] = "INSERT OR IGNORE INTO seen (event_id, at) VALUES (?1, ?2)",
+    [NS_ALERT] = "INSERT OR REPLACE INTO alerts (wo_id, number, priority, category, device, rule,"
+                 " title, status, cleared, opened_ms, updated_ms)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [NS_BATCH_PUT] = "INSERT OR REPLACE INTO batch (id, grp, wo_id, kind, created_ms)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [NS_BATCH_DEL] = "DELETE FROM batch WHERE id = ?1",
+    [NS_AG] = "INSERT OR REPLACE INTO alert_groups (wo_id, grp, first_sent_ms, last_sent_ms,"
+              " escalated) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [NS_MSG] = "INSERT OR REPLACE INTO notifications (id, grp, recipient, message, alert_json,"
+               " state, attempts, next_ms, created_ms, sent_ms, last_error)"
+               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 };
 
 static const char ns__schema[] =
     "CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY, at INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS alerts (wo_id TEXT PRIMARY KEY, number INTEGER, priority TEXT,"
-    " category TEXT, device TEXT, rule TEXT, title TEXT, status TEXT, cleared INTEGER, opened_ms "
-    "INTEGER);"
+    " category TEXT, device TEXT, rule TEXT, title TEXT, status TEXT, cleared INTEGER,"
+    " opened_ms INTEGER, updated_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS batch (id INTEGER PRIMARY KEY, grp TEXT NOT NULL,"
     " wo_id TEXT NOT NULL, kind TEXT NOT NULL, created_ms INTEGER NOT NULL,"
     " UNIQUE (grp, wo_id, kind));"
@@ -41,44 +57,203 @@ static const char ns__schema[] =
     " last_error TEXT);"
     "CREATE INDEX IF NOT EXISTS notifications_due ON notifications (state, next_ms);";
 
-static int ns__err(notify_store_t *s, char *err, size_t errlen, const char *what)
+static const char *const ns__fault_names[] = {"ok",        "locked",  "full",       "read-only",
+                                              "I/O error", "corrupt", "unavailable"};
+
+const char *notify_fault_name(notify_fault_t f)
 {
-    if (err)
-        snprintf(err, errlen, "%s: %s", what, s && s->db ? sqlite3_errmsg(s->db) : "?");
-    return GW_EDB;
+    return (unsigned)f < GW_ARRAY_SIZE(ns__fault_names) ? ns__fault_names[f] : "?";
 }
 
-int notify_store_open(notify_store_t **out, const char *path, char *err, size_t errlen)
+/* Can a file next to path be written? The errno when not (EROFS, ENOSPC,
+ * EACCES...), else 0. SQLite does not keep the errno of a failed commit,
+ * so an I/O error is asked again this way. */
+static int ns__probe(const char *path)
+{
+    char probe[4200];
+    int fd, e = 0;
+
+    snprintf(probe, sizeof(probe), "%s-probe", path);
+    fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno;
+    if (write(fd, "x", 1) != 1 || fsync(fd) != 0)
+        e = errno ? errno : EIO;
+    close(fd);
+    unlink(probe);
+    return e;
+}
+
+/* What a failure was: SQLite's code, the errno it saw (when it kept one),
+ * and for an I/O error without one, the filesystem of path (read-only, or
+ * no space left) and a probe write next to the file. */
+static notify_fault_t ns__classify(int rc, int sys, const char *path)
+{
+    int p = rc & 0xff;
+    struct statvfs vfs;
+    char dir[4096];
+
+    if (p == SQLITE_CORRUPT || p == SQLITE_NOTADB)
+        return NOTIFY_FAULT_CORRUPT;
+    if (p == SQLITE_BUSY || p == SQLITE_LOCKED)
+        return NOTIFY_FAULT_LOCKED;
+    if (p == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT)
+        return NOTIFY_FAULT_FULL;
+    if (p == SQLITE_READONLY || sys == EROFS || sys == EACCES || sys == EPERM)
+        return NOTIFY_FAULT_READONLY;
+    if (p != SQLITE_IOERR || !path)
+        return NOTIFY_FAULT_IO;
+    snprintf(dir, sizeof(dir), "%s", path);
+    if (statvfs(dirname(dir), &vfs) == 0 && (vfs.f_flag & ST_RDONLY))
+        return NOTIFY_FAULT_READONLY;
+    if (sys == 0)
+        sys = ns__probe(path);
+    if (sys == ENOSPC || sys == EDQUOT)
+        return NOTIFY_FAULT_FULL;
+    if (sys == EROFS || sys == EACCES || sys == EPERM)
+        return NOTIFY_FAULT_READONLY;
+    return NOTIFY_FAULT_IO;
+}
+
+int notify_store__fail(notify_store_t *s, int rc)
+{
+    s->last_rc = s->db ? sqlite3_extended_errcode(s->db) : rc;
+    if (s->last_rc == SQLITE_OK)
+        s->last_rc = rc;
+    s->last_sys = s->db ? sqlite3_system_errno(s->db) : 0;
+    snprintf(s->last_msg, sizeof(s->last_msg), "%s",
+             s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    s->last_fault = ns__classify(s->last_rc, s->last_sys, s->path);
+    return (rc & 0xff) == SQLITE_NOMEM ? GW_ENOMEM : GW_EDB;
+}
+
+notify_fault_t notify_store_fault(notify_store_t *s)
+{
+    return s->last_fault;
+}
+
+const char *notify_store_errmsg(notify_store_t *s)
+{
+    return !s ? "not open" : s->last_msg[0] ? s->last_msg : "no error";
+}
+
+/* ---- rows ---------------------------------------------------------------- */
+
+int notify_msg_copy(notify_msg_t *dst, const notify_msg_t *src)
+{
+    *dst = *src;
+    dst->message = strdup(src->message ? src->message : "");
+    dst->alert_json = src->alert_json ? strdup(src->alert_json) : NULL;
+    if (!dst->message || (src->alert_json && !dst->alert_json)) {
+        notify_msg_clear(dst);
+        return GW_ENOMEM;
+    }
+    return 0;
+}
+
+void notify_msg_clear(notify_msg_t *m)
+{
+    free(m->message);
+    free(m->alert_json);
+    m->message = m->alert_json = NULL;
+}
+
+void notify_image_free(notify_image_t *img)
+{
+    for (size_t i = 0; i < img->nmsgs; i++)
+        notify_msg_clear(&img->msgs[i]);
+    free(img->seen);
+    free(img->alerts);
+    free(img->batch);
+    free(img->ag);
+    free(img->msgs);
+    memset(img, 0, sizeof(*img));
+}
+
+/* ---- open ---------------------------------------------------------------- */
+
+static int ns__migrate(notify_store_t *s)
+{
+    sqlite3_stmt *st = NULL;
+    int has_updated;
+
+    if (sqlite3_exec(s->db, ns__schema, NULL, NULL, NULL) != SQLITE_OK)
+        return notify_store__fail(s, SQLITE_ERROR);
+    /* version 0 had no alerts.updated_ms */
+    has_updated = sqlite3_prepare_v2(s->db, "SELECT updated_ms FROM alerts LIMIT 0", -1, &st,
+                                     NULL) == SQLITE_OK;
+    sqlite3_finalize(st);
+    if (!has_updated && sqlite3_exec(s->db,
+                                     "ALTER TABLE alerts ADD COLUMN updated_ms INTEGER NOT NULL"
+                                     " DEFAULT 0",
+                                     NULL, NULL, NULL) != SQLITE_OK)
+        return notify_store__fail(s, SQLITE_ERROR);
+    if (sqlite3_exec(s->db,
+                     "CREATE INDEX IF NOT EXISTS seen_at ON seen (at);"
+                     " PRAGMA user_version = 1;",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return notify_store__fail(s, SQLITE_ERROR);
+    return 0;
+}
+
+int notify_store_open(notify_store_t **out, const char *path, notify_fault_t *fault, char *err,
+                      size_t errlen)
 {
     notify_store_t *s = calloc(1, sizeof(*s));
-    int fd;
+    int fd, rc;
 
     *out = NULL;
+    if (fault)
+        *fault = NOTIFY_FAULT_UNAVAILABLE;
     if (!s) {
         snprintf(err, errlen, "notify store: out of memory");
         return GW_ENOMEM;
     }
+    snprintf(s->path, sizeof(s->path), "%s", path);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        if (fault)
+            *fault = ns__classify(SQLITE_IOERR, e, path);
         free(s);
         return GW_EIO;
     }
     close(fd);
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+    rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc != SQLITE_OK) {
+        notify_store__fail(s, rc);
         goto out_db;
-    /* Short: the loop thread waits this long at most when another process
-     * (sqlite3 by hand) holds the lock; the notifier tries again next tick. */
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    /* Short: the store thread waits this long at most when another process
+     * (sqlite3 by hand) holds the lock, then tries the batch again later. */
     sqlite3_busy_timeout(s->db, 250);
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
-                     NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, ns__schema, NULL, NULL, NULL) != SQLITE_OK)
+    /* The WAL is checkpointed every 256 pages and cut back to 1 MiB: the
+     * file stays near the size of its rows on a small card. */
+    if (sqlite3_exec(s->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                     " PRAGMA wal_autocheckpoint=256; PRAGMA journal_size_limit=1048576;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        notify_store__fail(s, SQLITE_ERROR);
         goto out_db;
+    }
+    if (ns__migrate(s) < 0)
+        goto out_db;
+    if (store_file_private(path, err, errlen) < 0) {
+        sqlite3_close(s->db);
+        free(s);
+        return GW_EIO;
+    }
     *out = s;
+    if (fault)
+        *fault = NOTIFY_FAULT_NONE;
     return 0;
 
 out_db:
-    ns__err(s, err, errlen, path);
+    snprintf(err, errlen, "%s: %s", path, notify_store_errmsg(s));
+    if (fault)
+        *fault = notify_store_fault(s);
     sqlite3_close(s->db);
     free(s);
     return GW_EDB;
@@ -88,23 +263,22 @@ void notify_store_close(notify_store_t *s)
 {
     if (!s)
         return;
+    for (int i = 0; i < NS__N; i++)
+        sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
     free(s);
 }
 
-const char *notify_store_errmsg(notify_store_t *s)
-{
-    return sqlite3_errmsg(s->db);
-}
-
 int notify_store_begin(notify_store_t *s)
 {
-    return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : GW_EDB;
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : notify_store__fail(s, rc);
 }
 
 int notify_store_commit(notify_store_t *s)
 {
-    return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : GW_EDB;
+    int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : notify_store__fail(s, rc);
 }
 
 void notify_store_rollback(notify_store_t *s)
@@ -113,19 +287,29 @@ void notify_store_rollback(notify_store_t *s)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/* Prepare sql and bind args by a format: 's' text, 'i' int64, 'n' null. */
-static sqlite3_stmt *ns__prep(notify_store_t *s, const char *sql, const char *fmt, ...)
+/* ---- writes -------------------------------------------------------------- */
+
+/* The cached statement k, reset, bound by a format: 's' text, 'i' int64,
+ * 'n' null. NULL when it cannot be prepared. */
+static sqlite3_stmt *ns__stmt(notify_store_t *s, int k, const char *fmt, ...)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = s->st[k];
     va_list ap;
 
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (!st && sqlite3_prepare_v3(s->db, ns__sql[k], -1, SQLITE_PREPARE_PERSISTENT, &s->st[k],
+                                  NULL) != SQLITE_OK)
         return NULL;
+    st = s->st[k];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     va_start(ap, fmt);
     for (int i = 0; fmt[i]; i++) {
         if (fmt[i] == 's') {
             const char *v = va_arg(ap, const char *);
-            sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT);
+            if (v)
+                sqlite3_bind_text(st, i + 1, v, -1, SQLITE_STATIC);
+            else
+                sqlite3_bind_null(st, i + 1);
         } else if (fmt[i] == 'i') {
             sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
         } else {
@@ -136,299 +320,162 @@ static sqlite3_stmt *ns__prep(notify_store_t *s, const char *sql, const char *fm
     return st;
 }
 
-/* Run a statement that returns no rows. */
-static int ns__run(sqlite3_stmt *st)
+/* Run a statement that returns no rows (cached: reset, not finalized). */
+static int ns__run(notify_store_t *s, sqlite3_stmt *st)
 {
     int rc;
 
     if (!st)
-        return GW_EDB;
+        return notify_store__fail(s, sqlite3_errcode(s->db));
     rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : GW_EDB;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : notify_store__fail(s, rc);
 }
 
-static void ns__col(sqlite3_stmt *st, int i, char *dst, size_t len)
+int notify_store_put_seen(notify_store_t *s, const notify_seen_row_t *r)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(dst, len, "%s", t ? (const char *)t : "");
+    return ns__run(s, ns__stmt(s, NS_SEEN, "si", r->event_id, r->at_ms));
 }
 
-int notify_seen(notify_store_t *s, const char *event_id, int64_t now_ms)
+int notify_store_put_alert(notify_store_t *s, const notify_alert_t *a)
 {
-    int rc = ns__run(ns__prep(s, "INSERT OR IGNORE INTO seen (event_id, at) VALUES (?1, ?2)", "si",
-                              event_id, now_ms));
-    if (rc < 0)
-        return rc;
-    return sqlite3_changes(s->db) > 0;
+    return ns__run(s, ns__stmt(s, NS_ALERT, "sissssssiii", a->wo_id, a->number, a->priority,
+                               a->category, a->device, a->rule, a->title, a->status,
+                               (int64_t)a->cleared, a->opened_ms, a->updated_ms));
 }
 
-int notify_alert_put(notify_store_t *s, const notify_alert_t *a)
+int notify_store_put_batch(notify_store_t *s, const notify_batch_row_t *b)
 {
-    return ns__run(ns__prep(s,
-                            "INSERT OR REPLACE INTO alerts (wo_id, number, priority, category,"
-                            " device, rule, title, status, cleared, opened_ms)"
-                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                            "sissssssii", a->wo_id, a->number, a->priority, a->category, a->device,
-                            a->rule, a->title, a->status, (int64_t)a->cleared, a->opened_ms));
+    return ns__run(
+        s, ns__stmt(s, NS_BATCH_PUT, "isssi", b->id, b->group, b->wo_id, b->kind, b->created_ms));
 }
 
-#define NS__ALERT_COLS                                                                             \
-    "wo_id, number, priority, category, device, rule, title, status, cleared, opened_ms"
-
-static void ns__alert_row(sqlite3_stmt *st, notify_alert_t *a)
+int notify_store_del_batch(notify_store_t *s, int64_t id)
 {
-    ns__col(st, 0, a->wo_id, sizeof(a->wo_id));
-    a->number = sqlite3_column_int64(st, 1);
-    ns__col(st, 2, a->priority, sizeof(a->priority));
-    ns__col(st, 3, a->category, sizeof(a->category));
-    ns__col(st, 4, a->device, sizeof(a->device));
-    ns__col(st, 5, a->rule, sizeof(a->rule));
-    ns__col(st, 6, a->title, sizeof(a->title));
-    ns__col(st, 7, a->status, sizeof(a->status));
-    a->cleared = sqlite3_column_int(st, 8);
-    a->opened_ms = sqlite3_column_int64(st, 9);
+    return ns__run(s, ns__stmt(s, NS_BATCH_DEL, "i", id));
 }
 
-int notify_alert_get(notify_store_t *s, const char *wo_id, notify_alert_t *a)
+int notify_store_put_ag(notify_store_t *s, const notify_ag_row_t *g)
 {
-    sqlite3_stmt *st =
-        ns__prep(s, "SELECT " NS__ALERT_COLS " FROM alerts WHERE wo_id = ?1", "s", wo_id);
-    int rc;
-
-    if (!st)
-        return GW_EDB;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        ns__alert_row(st, a);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? GW_ENOENT : GW_EDB;
+    return ns__run(s, ns__stmt(s, NS_AG, "ssiii", g->wo_id, g->group, g->first_sent_ms,
+                               g->last_sent_ms, (int64_t)g->escalated));
 }
 
-int notify_batch_add(notify_store_t *s, const char *group, const char *wo_id, const char *kind,
-                     int64_t now_ms)
+int notify_store_put_msg(notify_store_t *s, const notify_msg_t *m)
 {
-    return ns__run(ns__prep(s,
-                            "INSERT OR IGNORE INTO batch (grp, wo_id, kind, created_ms)"
-                            " VALUES (?1, ?2, ?3, ?4)",
-                            "sssi", group, wo_id, kind, now_ms));
+    sqlite3_stmt *st = ns__stmt(s, NS_MSG, "isssssiiiis", m->id, m->group, m->recipient,
+                                m->message ? m->message : "", m->alert_json ? m->alert_json : "",
+                                m->state, (int64_t)m->attempts, m->next_ms, m->created_ms,
+                                m->sent_ms, m->last_error[0] ? m->last_error : NULL);
+
+    if (st && !m->sent_ms)
+        sqlite3_bind_null(st, 10);
+    return ns__run(s, st);
 }
 
-int notify_alert_list_active(notify_store_t *s, notify_alert_t **rows, size_t *n)
+static int ns__exec(notify_store_t *s, const char *sql)
 {
-    sqlite3_stmt *st = ns__prep(s,
-                                "SELECT " NS__ALERT_COLS " FROM alerts WHERE cleared = 0 AND"
-                                " status IN ('open', 'acknowledged', 'in_progress')",
-                                "");
-    notify_alert_t *arr = NULL;
-    size_t cap = 0, k = 0;
-    int rc;
-
-    *rows = NULL;
-    *n = 0;
-    if (!st)
-        return GW_EDB;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (gw_array_grow((void **)&arr, k, &cap, sizeof(*arr)) != 0) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        ns__alert_row(st, &arr[k++]);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        free(arr);
-        return GW_EDB;
-    }
-    *rows = arr;
-    *n = k;
-    return 0;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : notify_store__fail(s, rc);
 }
 
-int notify_batch_list(notify_store_t *s, notify_batch_row_t **rows, size_t *n)
+int notify_store_write_image(notify_store_t *s, const notify_image_t *img)
 {
-    sqlite3_stmt *st =
-        ns__prep(s, "SELECT id, grp, wo_id, kind, created_ms FROM batch ORDER BY grp, id", "");
-    notify_batch_row_t *arr = NULL;
-    size_t cap = 0, k = 0;
-    int rc;
+    int rc = ns__exec(s, "DELETE FROM batch; DELETE FROM alert_groups;");
 
-    *rows = NULL;
-    *n = 0;
-    if (!st)
-        return GW_EDB;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (gw_array_grow((void **)&arr, k, &cap, sizeof(*arr)) != 0) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        arr[k].id = sqlite3_column_int64(st, 0);
-        ns__col(st, 1, arr[k].group, sizeof(arr[k].group));
-        ns__col(st, 2, arr[k].wo_id, sizeof(arr[k].wo_id));
-        ns__col(st, 3, arr[k].kind, sizeof(arr[k].kind));
-        arr[k].created_ms = sqlite3_column_int64(st, 4);
-        k++;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        free(arr);
-        return GW_EDB;
-    }
-    *rows = arr;
-    *n = k;
-    return 0;
-}
-
-int notify_batch_del(notify_store_t *s, int64_t id)
-{
-    return ns__run(ns__prep(s, "DELETE FROM batch WHERE id = ?1", "i", id));
-}
-
-int notify_ag_sent(notify_store_t *s, const char *wo_id, const char *group, int64_t now_ms)
-{
-    return ns__run(ns__prep(s,
-                            "INSERT INTO alert_groups (wo_id, grp, first_sent_ms, last_sent_ms)"
-                            " VALUES (?1, ?2, ?3, ?3) ON CONFLICT (wo_id, grp) DO UPDATE SET"
-                            " last_sent_ms = excluded.last_sent_ms",
-                            "ssi", wo_id, group, now_ms));
-}
-
-int notify_ag_escalated(notify_store_t *s, const char *wo_id, const char *group)
-{
-    return ns__run(ns__prep(s,
-                            "UPDATE alert_groups SET escalated = 1 WHERE wo_id = ?1 AND grp = ?2",
-                            "ss", wo_id, group));
-}
-
-int notify_ag_list(notify_store_t *s, const char *wo_id, notify_ag_row_t **rows, size_t *n)
-{
-    sqlite3_stmt *st =
-        wo_id ? ns__prep(s,
-                         "SELECT wo_id, grp, first_sent_ms, last_sent_ms, escalated"
-                         " FROM alert_groups WHERE wo_id = ?1",
-                         "s", wo_id)
-              : ns__prep(s,
-                         "SELECT g.wo_id, g.grp, g.first_sent_ms, g.last_sent_ms, g.escalated"
-                         " FROM alert_groups g JOIN alerts a ON a.wo_id = g.wo_id"
-                         " WHERE a.cleared = 0 AND a.status IN ('open', 'acknowledged',"
-                         " 'in_progress')",
-                         "");
-    notify_ag_row_t *arr = NULL;
-    size_t cap = 0, k = 0;
-    int rc;
-
-    *rows = NULL;
-    *n = 0;
-    if (!st)
-        return GW_EDB;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (gw_array_grow((void **)&arr, k, &cap, sizeof(*arr)) != 0) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        ns__col(st, 0, arr[k].wo_id, sizeof(arr[k].wo_id));
-        ns__col(st, 1, arr[k].group, sizeof(arr[k].group));
-        arr[k].first_sent_ms = sqlite3_column_int64(st, 2);
-        arr[k].last_sent_ms = sqlite3_column_int64(st, 3);
-        arr[k].escalated = sqlite3_column_int(st, 4);
-        k++;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        free(arr);
-        return GW_EDB;
-    }
-    *rows = arr;
-    *n = k;
-    return 0;
-}
-
-int notify_msg_add(notify_store_t *s, const char *group, const char *recipient, const char *message,
-                   const char *alert_json, int64_t now_ms, int64_t *id)
-{
-    int rc = ns__run(ns__prep(s,
-                              "INSERT INTO notifications (grp, recipient, message, alert_json,"
-                              " next_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                              "ssssi", group, recipient, message, alert_json, now_ms));
-    if (rc == 0 && id)
-        *id = sqlite3_last_insert_rowid(s->db);
+    for (size_t i = 0; rc == 0 && i < img->nseen; i++)
+        rc = notify_store_put_seen(s, &img->seen[i]);
+    for (size_t i = 0; rc == 0 && i < img->nalerts; i++)
+        rc = notify_store_put_alert(s, &img->alerts[i]);
+    for (size_t i = 0; rc == 0 && i < img->nbatch; i++)
+        rc = notify_store_put_batch(s, &img->batch[i]);
+    for (size_t i = 0; rc == 0 && i < img->nag; i++)
+        rc = notify_store_put_ag(s, &img->ag[i]);
+    for (size_t i = 0; rc == 0 && i < img->nmsgs; i++)
+        rc = notify_store_put_msg(s, &img->msgs[i]);
     return rc;
 }
 
-int notify_msg_due(notify_store_t *s, int64_t now_ms, int limit, notify_msg_t **rows, size_t *n)
-{
-    sqlite3_stmt *st = ns__prep(s,
-                                "SELECT id, grp, recipient, message, alert_json, attempts, next_ms"
-                                " FROM notifications WHERE state = 'pending' AND next_ms <= ?1"
-                                " ORDER BY id LIMIT ?2",
-                                "ii", now_ms, (int64_t)limit);
-    notify_msg_t *arr = NULL;
-    size_t cap = 0, k = 0;
-    int rc;
+/* ---- retention and counts -------------------------------------------------- */
 
-    *rows = NULL;
-    *n = 0;
-    if (!st)
-        return GW_EDB;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *j;
-        if (gw_array_grow((void **)&arr, k, &cap, sizeof(*arr)) != 0) {
-            rc = SQLITE_NOMEM;
-            break;
+#define NS__FINISHED                                                                               \
+    "(cleared = 1 OR status IN ('resolved', 'closed', 'cancelled'))"                               \
+    " AND wo_id NOT IN (SELECT wo_id FROM batch)"
+
+int notify_store_purge(notify_store_t *s, int64_t cutoff_ms, int64_t max_rows, int64_t *deleted)
+{
+    static const char *const sql[] = {
+        "DELETE FROM seen WHERE at < ?1",
+        "DELETE FROM seen WHERE event_id IN (SELECT event_id FROM seen ORDER BY at DESC"
+        " LIMIT -1 OFFSET ?2)",
+        "DELETE FROM alerts WHERE " NS__FINISHED " AND updated_ms < ?1",
+        "DELETE FROM alerts WHERE wo_id IN (SELECT wo_id FROM alerts WHERE " NS__FINISHED
+        " ORDER BY updated_ms DESC LIMIT -1 OFFSET ?2)",
+        "DELETE FROM alert_groups WHERE wo_id NOT IN (SELECT wo_id FROM alerts)",
+        "DELETE FROM notifications WHERE state != 'pending' AND created_ms < ?1",
+        "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications"
+        " WHERE state != 'pending' ORDER BY id DESC LIMIT -1 OFFSET ?2)",
+    };
+    int64_t n = 0;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < GW_ARRAY_SIZE(sql); i++) {
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            if (sqlite3_bind_parameter_index(st, "?1"))
+                sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "?1"), cutoff_ms);
+            if (sqlite3_bind_parameter_index(st, "?2"))
+                sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "?2"), max_rows);
+            rc = sqlite3_step(st);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
         }
-        memset(&arr[k], 0, sizeof(arr[k]));
-        arr[k].id = sqlite3_column_int64(st, 0);
-        ns__col(st, 1, arr[k].group, sizeof(arr[k].group));
-        ns__col(st, 2, arr[k].recipient, sizeof(arr[k].recipient));
-        ns__col(st, 3, arr[k].message, sizeof(arr[k].message));
-        j = sqlite3_column_text(st, 4);
-        arr[k].alert_json = strdup(j ? (const char *)j : "{}");
-        arr[k].attempts = sqlite3_column_int(st, 5);
-        arr[k].next_ms = sqlite3_column_int64(st, 6);
-        k++;
-        if (!arr[k - 1].alert_json) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_OK)
+            return notify_store__fail(s, rc);
+        n += sqlite3_changes(s->db);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        notify_msg_free_array(arr, k);
-        return GW_EDB;
-    }
-    *rows = arr;
-    *n = k;
+    if (deleted)
+        *deleted = n;
     return 0;
 }
 
-void notify_msg_free_array(notify_msg_t *rows, size_t n)
+static int ns__count(notify_store_t *s, const char *sql, int64_t *out)
 {
-    for (size_t i = 0; i < n; i++)
-        free(rows[i].alert_json);
-    free(rows);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : notify_store__fail(s, rc);
 }
 
-int notify_msg_sent(notify_store_t *s, int64_t id, int attempts, int64_t now_ms)
+int notify_store_counts(notify_store_t *s, notify_counts_t *c)
 {
-    return ns__run(ns__prep(s,
-                            "UPDATE notifications SET state = 'sent', attempts = ?2, sent_ms = ?3"
-                            " WHERE id = ?1",
-                            "iii", id, (int64_t)attempts, now_ms));
-}
+    char wal[4200];
+    struct stat sb;
+    int rc;
 
-int notify_msg_retry(notify_store_t *s, int64_t id, int attempts, int64_t next_ms,
-                     const char *error)
-{
-    return ns__run(ns__prep(s,
-                            "UPDATE notifications SET attempts = ?2, next_ms = ?3, last_error = ?4"
-                            " WHERE id = ?1",
-                            "iiis", id, (int64_t)attempts, next_ms, error));
-}
-
-int notify_msg_failed(notify_store_t *s, int64_t id, int attempts, const char *error)
-{
-    return ns__run(ns__prep(s,
-                            "UPDATE notifications SET state = 'failed', attempts = ?2,"
-                            " last_error = ?3 WHERE id = ?1",
-                            "iis", id, (int64_t)attempts, error));
+    memset(c, 0, sizeof(*c));
+    rc = ns__count(s, "SELECT count(*) FROM seen", &c->seen);
+    if (rc == 0)
+        rc = ns__count(s, "SELECT count(*) FROM alerts", &c->alerts);
+    if (rc == 0)
+        rc = ns__count(s, "SELECT count(*) FROM batch", &c->batch);
+    if (rc == 0)
+        rc = ns__count(s, "SELECT count(*) FROM alert_groups", &c->alert_groups);
+    if (rc == 0)
+        rc = ns__count(s, "SELECT count(*) FROM notifications", &c->notifications);
+    if (rc == 0)
+        rc =
+            ns__count(s, "SELECT count(*) FROM notifications WHERE state = 'pending'", &c->pending);
+    if (stat(s->path, &sb) == 0)
+        c->file_bytes = sb.st_size;
+    snprintf(wal, sizeof(wal), "%s-wal", s->path);
+    if (stat(wal, &sb) == 0)
+        c->file_bytes += sb.st_size;
+    return rc;
 }

@@ -178,7 +178,9 @@ static const char *const root_keys[] = {
     /* notifications: gw_config_hooks.c */
     "hooks", "recipients", "groups", "routes", "quiet_hours", "inhibit_rules",
     /* NB-IoT uplinks: gw_config_nbiot.c */
-    "nbiot", NULL};
+    "nbiot",
+    /* the notifier's bounds: gw_config_notify.c */
+    "notify", NULL};
 
 static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_overrides_t *ov,
                        gw_errlist_t *el)
@@ -267,6 +269,7 @@ int gw_config_load(const char *path, const gw_config_overrides_t *ov, gw_config_
     cfg__cross_check(cfg, el);
     gw__cfg_mqtt_check(cfg, el);
     gw__cfg_notify(cfg, root, el);
+    gw__cfg_notify_limits(cfg, root, el);
     if (el->n != before)
         goto out_fail;
     cJSON_Delete(root);

@@ -110,6 +110,15 @@ typedef struct gw_inhibit_cfg {
     int ntarget_rules;
 } gw_inhibit_cfg_t;
 
+/* The bounds of the notifier's state ("notify", gw_config_notify.c;
+ * docs/configuration.md). */
+typedef struct gw_notify_limits {
+    int retention_days; /* seen ids, finished alerts, sent/failed messages kept this long */
+    int max_rows;       /* ... and at most this many rows of each */
+    int queue_max;      /* changes waiting for notify.db before the whole state replaces them */
+    int max_pending;    /* messages waiting to be delivered */
+} gw_notify_limits_t;
+
 typedef struct gw_notify_cfg {
     gw_hook_cfg_t *hooks;
     size_t nhooks;
@@ -122,6 +131,7 @@ typedef struct gw_notify_cfg {
     gw_quiet_cfg_t quiet;
     gw_inhibit_cfg_t *inhibits;
     size_t ninhibits;
+    gw_notify_limits_t limits;
 } gw_notify_cfg_t;
 
 #endif

@@ -68,5 +68,7 @@ void gw__cfg_mqtt_check(gw_config_t *cfg, gw_errlist_t *el);
  * "quiet_hours", "inhibit_rules" into cfg->notify, references resolved; and its free. */
 void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
 void gw__cfg_notify_free(gw_notify_cfg_t *n);
+/* The "notify" object (gw_config_notify.c): the notifier's bounds. */
+void gw__cfg_notify_limits(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
 
 #endif

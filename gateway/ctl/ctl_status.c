@@ -355,6 +355,21 @@ static void ctl_print_north_rules(const cJSON *r)
     }
 }
 
+/* The notifier (docs/hooks.md): the health of notify.db and its bounds. */
+static void ctl_print_notify(const cJSON *r)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(r, "notify");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(n, "memory");
+
+    if (!cJSON_IsObject(n))
+        return;
+    printf("\nnotify: notify.db %s; queue %.0f (max %.0f); messages pending %.0f (max %.0f); "
+           "deliveries %.0f, failed %.0f; in memory: %.0f event ids, %.0f alerts\n",
+           ctl_str(n, "store", "?"), ctl_num(n, "queue"), ctl_num(n, "queue_max"),
+           ctl_num(m, "pending"), ctl_num(m, "max_pending"), ctl_num(n, "delivered"),
+           ctl_num(n, "failures"), ctl_num(m, "seen"), ctl_num(m, "alerts"));
+}
+
 static void ctl_print_status(const cJSON *r)
 {
     const cJSON *loop = cJSON_GetObjectItemCaseSensitive(r, "loop");
@@ -368,6 +383,7 @@ static void ctl_print_status(const cJSON *r)
            ctl_num(loop, "points_per_s"));
     ctl_print_buses_devices(r);
     ctl_print_north_rules(r);
+    ctl_print_notify(r);
 }
 
 /* ---- commands ------------------------------------------------------------ */

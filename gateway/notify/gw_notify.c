@@ -2,30 +2,33 @@
  * gw_notify.c: the notifier's public face (gw_notify.h; design in
  * docs/hooks.md): start, reload, events offered, counts, stop.
  *
- * State is in notify.db (store/notify_store.h), not in memory, so that a
- * restart resumes exactly where the process stopped: a tick every
- * GW_NOTIFY__TICK_MS (1) flushes the groups whose group_wait has passed,
- * (2) queues repeats and escalations that fell due, (3) starts the pending
- * messages that are due and whose recipient's rate limit allows. Only
- * deliveries in flight and the rate limiter's last-send times live in
- * memory. The decisions themselves are pure functions in gw_route.c.
+ * The state lives in memory, loaded once from notify.db at start and
+ * written behind by the store thread; a tick every GW_NOTIFY__TICK_MS
+ * (1) flushes the groups whose group_wait has passed, (2) queues repeats
+ * and escalations that fell due, (3) starts the pending messages that are
+ * due, recorded, and whose recipient's rate limit allows. The decisions
+ * themselves are pure functions in gw_route.c; local time comes from
+ * gw_tz.c.
  *
  * The files, each calling only those listed below it (no circle; the
  * private state and their shared functions are in notify_int.h):
  *   gw_notify.c        this file
- *   notify_schedule.c  the tick: (1) to (3) above
+ *   notify_metrics.c   figures for the status answer and Prometheus
+ *   notify_schedule.c  the tick, the store thread's results, housekeeping
  *   notify_ingest.c    events taken in: event ids, alert state, routing into batches
  *   notify_flush.c     batches into messages: group wait, quiet hours, inhibition
  *   notify_deliver.c   messages through hooks: rate limit, retries, backoff
  *   notify_text.c      the alert JSON, hook templates, webhook bodies
- *   notify_lookup.c    lookups by name, the host's location, JSON strings
+ *   notify_load.c      notify.db at start: check, move aside, load, re-anchor
+ *   notify_persist.c   write-behind through the store thread, event_stored, the alarm
+ *   notify_state.c     the tables in memory
+ *   notify_lookup.c    lookups by name, the host's location, JSON strings, bounds
  *   gw_route.c         the pure decisions (gw_route.h)
+ *   gw_tz.c            local time from the system's zoneinfo (gw_tz.h)
  */
 #include "gateway/notify/gw_notify.h"
 #include "gateway/notify/notify_int.h"
 #include "gateway/base/gw_log.h"
-#include "protocols/hooks/hk.h"
-#include "store/notify_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,26 +37,45 @@
 
 void gw_notify_on_event(gw_notify_t *n, int64_t outbox_id, const char *channel, const char *payload)
 {
-    if (!n || n->stopping || strcmp(channel, "workorder") != 0)
+    if (!n || n->stopping)
         return;
-    notify__event_add(n, outbox_id, payload);
+    if (strcmp(channel, "workorder") != 0) {
+        notify__p_ack(n, outbox_id); /* not the notifier's business */
+        return;
+    }
+    notify__ingest(n, outbox_id, payload);
+}
+
+void gw_notify_counts(const gw_notify_t *n, uint64_t *delivered, uint64_t *failures)
+{
+    *delivered = n ? n->delivered : 0;
+    *failures = n ? n->failures : 0;
 }
 
 /* ---- life cycle ------------------------------------------------------------ */
 
-void gw_notify_set_config(gw_notify_t *n, const gw_config_t *cfg)
+/* Use cfg; the rate limiter starts afresh. */
+static void notify__config(gw_notify_t *n, const gw_config_t *cfg)
 {
     int64_t *g;
 
-    if (!n)
-        return;
     n->cfg = cfg;
+    n->cfg_gen++;
     g = realloc(n->last_send, (cfg->notify.nrecipients + 1) * sizeof(*g));
     if (g) {
-        memset(g, 0, (cfg->notify.nrecipients + 1) * sizeof(*g));
+        for (size_t i = 0; i <= cfg->notify.nrecipients; i++)
+            g[i] = INT64_MIN / 2; /* long ago */
         n->last_send = g;
         n->nlast_send = cfg->notify.nrecipients;
     }
+}
+
+void gw_notify_set_config(gw_notify_t *n, const gw_config_t *cfg)
+{
+    if (!n)
+        return;
+    notify__config(n, cfg);
+    notify__housekeeping(n); /* new retention, the zone read again */
 }
 
 static void notify__warn_mode(const gw_config_t *cfg)
@@ -69,11 +91,55 @@ static void notify__warn_mode(const gw_config_t *cfg)
                     cfg->path);
 }
 
+static void notify__closed(uv_handle_t *h)
+{
+    gw_notify_t *n = h->data;
+
+    if (--n->open_handles > 0)
+        return;
+    notify__state_free(n);
+    free(n->p.acks);
+    gw_queue_destroy(&n->results);
+    gw_tz_free(n->zone);
+    free(n->last_send);
+    free(n);
+}
+
+static void notify__close(gw_notify_t *n)
+{
+    uv_timer_stop(&n->tick);
+    uv_check_stop(&n->push);
+    uv_close((uv_handle_t *)&n->tick, notify__closed);
+    uv_close((uv_handle_t *)&n->push, notify__closed);
+    uv_close((uv_handle_t *)&n->wake, notify__closed);
+}
+
+static void notify__wake_send(void *arg)
+{
+    uv_async_send(arg);
+}
+
+/* The handles first (none can fail), so that an error after them unwinds
+ * through notify__close. */
+static int notify__handles(gw_notify_t *n, uv_loop_t *loop, char *err, size_t errlen)
+{
+    if (gw_queue_init(&n->results, notify__wake_send, &n->wake) < 0) {
+        snprintf(err, errlen, "notify: out of memory");
+        return GW_ENOMEM;
+    }
+    uv_async_init(loop, &n->wake, notify__wake_cb);
+    uv_timer_init(loop, &n->tick);
+    uv_check_init(loop, &n->push);
+    n->wake.data = n->tick.data = n->push.data = n;
+    n->open_handles = 3;
+    return 0;
+}
+
 int gw_notify_start(gw_notify_t **out, uv_loop_t *loop, const gw_config_t *cfg,
                     const gw_notify_env_t *env, char *err, size_t errlen)
 {
     gw_notify_t *n = calloc(1, sizeof(*n));
-    char path[PATH_MAX + 16];
+    notify_store_t *st = NULL;
     int rc;
 
     *out = NULL;
@@ -83,67 +149,47 @@ int gw_notify_start(gw_notify_t **out, uv_loop_t *loop, const gw_config_t *cfg,
     }
     n->loop = loop;
     n->env = *env;
-    gw_notify_set_config(n, cfg);
-    snprintf(path, sizeof(path), "%s/notify.db", cfg->state_dir);
-    rc = notify_store_open(&n->st, path, err, errlen);
-    if (rc < 0)
-        goto out_free;
-    rc = hk_create(&n->hk, loop, err, errlen);
-    if (rc < 0)
-        goto out_store;
-    uv_timer_init(loop, &n->tick);
-    n->tick.data = n;
-    uv_check_init(loop, &n->take_in);
-    n->take_in.data = n;
-    n->pending_tail = &n->pending;
-    n->open_handles = 2;
+    notify__config(n, cfg);
+    snprintf(n->path, sizeof(n->path), "%s/notify.db", cfg->state_dir);
+    rc = notify__handles(n, loop, err, errlen);
+    if (rc < 0) {
+        free(n->last_send);
+        free(n);
+        return rc;
+    }
+    rc = notify__load(n, &st, err, errlen);
+    if (rc == 0)
+        rc = hk_create(&n->hk, loop, err, errlen);
+    if (rc == 0)
+        rc = notify_worker_start(&n->p.w, n->path, st, &n->results, err, errlen);
+    if (rc < 0) {
+        if (n->hk)
+            hk_close(n->hk);
+        notify_store_close(st);
+        notify__close(n);
+        return rc;
+    }
     uv_timer_start(&n->tick, notify__tick_cb, GW_NOTIFY__TICK_MS, GW_NOTIFY__TICK_MS);
+    notify__housekeeping(n);
+    notify__p_alarm(n); /* a damaged or unavailable file found at start */
     notify__warn_mode(cfg);
-    gw_log_info("notify", "notify.db opened: %zu hooks, %zu recipients, %zu groups, %zu routes",
+    gw_log_info("notify", "started: %zu hooks, %zu recipients, %zu groups, %zu routes",
                 cfg->notify.nhooks, cfg->notify.nrecipients, cfg->notify.ngroups,
                 cfg->notify.nroutes);
     *out = n;
     return 0;
-
-out_store:
-    notify_store_close(n->st);
-out_free:
-    free(n->last_send);
-    free(n);
-    return rc;
-}
-
-static void notify__closed(uv_handle_t *h)
-{
-    gw_notify_t *n = h->data;
-
-    if (--n->open_handles > 0)
-        return;
-    notify__events_free(n);
-    free(n->inflight);
-    free(n->last_send);
-    free(n);
 }
 
 void gw_notify_stop(gw_notify_t *n)
 {
     if (!n)
         return;
-    if (notify__take_in(n) < 0) /* events of this iteration */
-        gw_log_error("notify", "stopping: work-order events not taken in: %s",
-                     notify_store_errmsg(n->st));
     n->stopping = 1;
     hk_close(n->hk); /* in-flight messages stay pending: sent after a restart */
-    notify_store_close(n->st);
-    n->st = NULL;
-    uv_timer_stop(&n->tick);
-    uv_check_stop(&n->take_in);
-    uv_close((uv_handle_t *)&n->tick, notify__closed);
-    uv_close((uv_handle_t *)&n->take_in, notify__closed);
-}
-
-void gw_notify_counts(const gw_notify_t *n, uint64_t *delivered, uint64_t *failures)
-{
-    *delivered = n ? n->delivered : 0;
-    *failures = n ? n->failures : 0;
+    notify__p_push(n);
+    if (notify_worker_stop(n->p.w) < 0)
+        gw_log_error("notify", "stopped: some changes were never written to notify.db");
+    n->p.w = NULL;
+    gw_msg_free_list(gw_queue_take_all(&n->results));
+    notify__close(n);
 }

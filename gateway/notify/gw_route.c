@@ -2,18 +2,15 @@
  * gw_route.c: pure notification decisions (gw_route.h): routes, quiet
  * hours, backoff, SMS segment arithmetic, message text and templates.
  *
- * Quiet hours are judged in the zone the config names. The C library only
- * converts to local time in the process's zone, so the conversion sets TZ
- * for the call and puts it back (setenv + tzset, then localtime_r). That
- * touches process state: it is done on the loop thread only, and nothing
- * else in plantroom formats local time (logs are UTC).
+ * Quiet hours are judged in the zone the config names, converted with the
+ * zone's own rules (gw_tz.h), never through the process's TZ: setenv and
+ * tzset are not thread-safe while other threads read the environment.
  */
 #include "gateway/notify/gw_route.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char *const route__kinds[] = {"firing", "again", "escalated", "repeat", "resolved"};
 static const char *const route__tags[] = {"NEW", "AGAIN", "ESCALATED", "STILL OPEN", "CLEARED"};
@@ -94,39 +91,7 @@ int gw_inhibited(const gw_notify_cfg_t *c, const char *src_device, const char *s
 
 /* ---- quiet hours --------------------------------------------------------- */
 
-/* Run fn with TZ set to tz ("" keeps the process's zone). */
-typedef struct route__tz {
-    char old[256];
-    int had_old, switched;
-} route__tz_t;
-
-static void route__tz_enter(route__tz_t *s, const char *tz)
-{
-    const char *old = getenv("TZ");
-
-    memset(s, 0, sizeof(*s));
-    if (!tz || !tz[0])
-        return;
-    s->had_old = old != NULL;
-    if (old)
-        snprintf(s->old, sizeof(s->old), "%s", old);
-    setenv("TZ", tz, 1);
-    tzset();
-    s->switched = 1;
-}
-
-static void route__tz_leave(route__tz_t *s)
-{
-    if (!s->switched)
-        return;
-    if (s->had_old)
-        setenv("TZ", s->old, 1);
-    else
-        unsetenv("TZ");
-    tzset();
-}
-
-/* In force at local time tm? (TZ already set.) */
+/* In force at local time tm? */
 static int route__quiet_tm(const gw_quiet_cfg_t *q, const struct tm *tm)
 {
     int m = tm->tm_hour * 3600 + tm->tm_min * 60 + tm->tm_sec;
@@ -141,55 +106,41 @@ static int route__quiet_tm(const gw_quiet_cfg_t *q, const struct tm *tm)
            (((q->weekdays >> yesterday) & 1) && m < q->end_s);
 }
 
-static int route__quiet_at(const gw_quiet_cfg_t *q, int64_t wall_ms)
+static int route__quiet_at(const gw_quiet_cfg_t *q, const gw_tz_t *tz, int64_t utc_s)
 {
-    time_t t = (time_t)(wall_ms / 1000);
     struct tm tm;
 
-    localtime_r(&t, &tm);
+    gw_tz_local(tz, utc_s, &tm);
     return route__quiet_tm(q, &tm);
 }
 
-int gw_quiet_active(const gw_quiet_cfg_t *q, int64_t wall_ms)
+static int64_t route__floor_s(int64_t ms)
 {
-    route__tz_t s;
-    int r;
-
-    if (!q->enabled || !q->weekdays)
-        return 0;
-    route__tz_enter(&s, q->tz);
-    r = route__quiet_at(q, wall_ms);
-    route__tz_leave(&s);
-    return r;
+    return ms / 1000 - (ms % 1000 < 0);
 }
 
-int64_t gw_quiet_end(const gw_quiet_cfg_t *q, int64_t wall_ms)
+int gw_quiet_active(const gw_quiet_cfg_t *q, const gw_tz_t *tz, int64_t wall_ms)
 {
-    route__tz_t s;
+    if (!q->enabled || !q->weekdays)
+        return 0;
+    return route__quiet_at(q, tz, route__floor_s(wall_ms));
+}
+
+int64_t gw_quiet_end(const gw_quiet_cfg_t *q, const gw_tz_t *tz, int64_t wall_ms)
+{
     int64_t best = -1;
-    time_t now = (time_t)(wall_ms / 1000);
     struct tm base;
 
-    if (!gw_quiet_active(q, wall_ms))
+    if (!gw_quiet_active(q, tz, wall_ms))
         return wall_ms;
-    route__tz_enter(&s, q->tz);
-    localtime_r(&now, &base);
+    gw_tz_local(tz, route__floor_s(wall_ms), &base);
     /* A window ends at end_s of some day: the first such moment ahead at
      * which no window (of that day or the day before) is in force. */
     for (int k = 0; k <= 8 && best < 0; k++) {
-        struct tm tm = base;
-        time_t t;
-        tm.tm_mday += k;
-        tm.tm_hour = q->end_s / 3600;
-        tm.tm_min = q->end_s / 60 % 60;
-        tm.tm_sec = q->end_s % 60;
-        tm.tm_isdst = -1;
-        t = mktime(&tm);
-        if (t != (time_t)-1 && (int64_t)t * 1000 > wall_ms &&
-            !route__quiet_at(q, (int64_t)t * 1000))
-            best = (int64_t)t * 1000;
+        int64_t t = gw_tz_utc(tz, base.tm_year + 1900, base.tm_mon + 1, base.tm_mday + k, q->end_s);
+        if (t * 1000 > wall_ms && !route__quiet_at(q, tz, t))
+            best = t * 1000;
     }
-    route__tz_leave(&s);
     return best; /* -1: quiet every day all day */
 }
 

@@ -2,13 +2,15 @@
  * gw_route.h: the pure decisions of notification (docs/hooks.md): which
  * groups an alert goes to, whether quiet hours hold it, how long to back
  * off, how many SMS segments a text takes, and the text itself. No I/O, no
- * libuv, no SQLite: unit-tested in tests/unit/test_notify_route.c.
+ * libuv, no SQLite: unit-tested in tests/unit/test_notify_route.c. Local
+ * time comes from gw_tz.h, never from the process's TZ.
  */
 #ifndef PLANTROOM_GW_ROUTE_H
 #define PLANTROOM_GW_ROUTE_H
 
 #include "gateway/config/gw_config_hooks.h"
 #include "gateway/base/gw_types.h"
+#include "gateway/notify/gw_tz.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -47,11 +49,12 @@ int gw_route_groups(const gw_notify_cfg_t *c, gw_priority_t prio, const char *ca
 int gw_inhibited(const gw_notify_cfg_t *c, const char *src_device, const char *src_rule,
                  const char *device, const char *rule);
 
-/* 1 when quiet hours q (enabled) are in force at wall_ms, in q->tz. */
-int gw_quiet_active(const gw_quiet_cfg_t *q, int64_t wall_ms);
+/* 1 when quiet hours q (enabled) are in force at wall_ms, in the zone tz
+ * (q->tz loaded with gw_tz_load; NULL: UTC). */
+int gw_quiet_active(const gw_quiet_cfg_t *q, const gw_tz_t *tz, int64_t wall_ms);
 /* When the quiet hours in force at wall_ms end (wall_ms itself when not
  * quiet; -1 when they never end: every day, all day). */
-int64_t gw_quiet_end(const gw_quiet_cfg_t *q, int64_t wall_ms);
+int64_t gw_quiet_end(const gw_quiet_cfg_t *q, const gw_tz_t *tz, int64_t wall_ms);
 /* 1 when an alert of this priority or category passes quiet hours. */
 int gw_quiet_bypass(const gw_quiet_cfg_t *q, gw_priority_t prio, const char *category);
 

@@ -2,10 +2,12 @@
  * notify_deliver.c: messages delivered through their recipient's hook
  * (notify_int.h; design in docs/hooks.md "From a work order to a phone",
  * step 4): due pending messages are started when the recipient's rate limit
- * (min_interval_ms) allows, through an exec or webhook hook
- * (protocols/hooks/hk.h); the outcome is recorded in notify.db: sent, a
- * retry after a backoff, or failed after max_attempts. Only the deliveries
- * in flight and the last-send times live in memory.
+ * (min_interval_ms, on the monotonic clock) allows, through an exec or
+ * webhook hook (protocols/hooks/hk.h), once the message is recorded in
+ * notify.db (or at once while the file cannot be written); the outcome is
+ * recorded: sent, a retry after a backoff (monotonic), or failed after
+ * max_attempts. Past notify.max_pending the oldest pending message is given
+ * up.
  */
 #include "gateway/notify/notify_int.h"
 #include "gateway/base/gw_clock.h"
@@ -25,37 +27,57 @@ typedef struct gw_notify__job {
     char group[GW_NOTIFY_NAME];
 } gw_notify__job_t;
 
-static int notify__inflight_has(const gw_notify_t *n, int64_t id)
+/* The message of this id (msgs are by id), or NULL. */
+static notify__msg_t *notify__msg_by_id(const gw_notify_t *n, int64_t id)
 {
-    for (size_t i = 0; i < n->ninflight; i++) {
-        if (n->inflight[i] == id)
-            return 1;
+    size_t lo = 0, hi = n->s.nmsgs;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (n->s.msgs[mid]->r.id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return 0;
+    return lo < n->s.nmsgs && n->s.msgs[lo]->r.id == id ? n->s.msgs[lo] : NULL;
 }
 
-static void notify__inflight_del(gw_notify_t *n, int64_t id)
+/* Past notify.max_pending: give the oldest pending message up (failed). */
+static void notify__give_up_oldest(gw_notify_t *n)
 {
-    for (size_t i = 0; i < n->ninflight; i++) {
-        if (n->inflight[i] == id) {
-            n->inflight[i] = n->inflight[--n->ninflight];
-            return;
-        }
+    for (size_t i = 0; i < n->s.nmsgs; i++) {
+        notify__msg_t *m = n->s.msgs[i];
+        if (m->inflight || strcmp(m->r.state, "pending") != 0)
+            continue;
+        snprintf(m->r.last_error, sizeof(m->r.last_error),
+                 "given up: more than %zu messages pending", notify__max_pending(n));
+        notify__msg_done(n, m, "failed");
+        notify__p_msg(n, m);
+        n->msgs_dropped++;
+        gw_log_error("notify", "message %lld (group %s) to %s given up: more than %zu pending",
+                     (long long)m->r.id, m->r.group, m->r.recipient, notify__max_pending(n));
+        return;
     }
 }
 
-static int notify__inflight_add(gw_notify_t *n, int64_t id)
+void notify__msg_queue(gw_notify_t *n, notify_msg_t *m, int64_t mono)
 {
-    if (n->ninflight == n->capinflight) {
-        size_t cap = n->capinflight ? n->capinflight * 2 : 16;
-        int64_t *g = realloc(n->inflight, cap * sizeof(*g));
-        if (!g)
-            return GW_ENOMEM;
-        n->inflight = g;
-        n->capinflight = cap;
+    notify__msg_t *x;
+
+    if (!m->message || !m->alert_json) {
+        notify_msg_clear(m);
+        gw_log_error("notify", "out of memory: a message to %s was not queued", m->recipient);
+        return;
     }
-    n->inflight[n->ninflight++] = id;
-    return 0;
+    if (n->s.npending >= notify__max_pending(n))
+        notify__give_up_oldest(n);
+    x = notify__msg_add(n, m);
+    if (!x) {
+        gw_log_error("notify", "out of memory: a message to %s was not queued", m->recipient);
+        return;
+    }
+    x->next_mono = x->queued_mono = mono;
+    x->rec_seq = notify__p_msg(n, x);
 }
 
 static void notify__done(void *arg, int ok, const char *detail);
@@ -130,10 +152,10 @@ static int notify__start_http(gw_notify_t *n, const gw_hook_cfg_t *h, notify__ph
 /* A delivery attempt ended (or could not start): record it. */
 static void notify__record(gw_notify_t *n, gw_notify__job_t *job, int ok, const char *detail)
 {
+    notify__msg_t *m = notify__msg_by_id(n, job->id);
     int ri = notify__recipient_idx(n, job->recipient);
     const gw_hook_cfg_t *h = NULL;
-    int64_t now = gw_wall_ms();
-    int rc;
+    int64_t wall = gw_wall_ms(), mono = gw_mono_ms();
 
     if (ri >= 0)
         h = &n->cfg->notify.hooks[n->cfg->notify.recipients[ri].hook_idx];
@@ -141,12 +163,18 @@ static void notify__record(gw_notify_t *n, gw_notify__job_t *job, int ok, const 
         n->delivered++;
     else
         n->failures++;
+    if (!m)
+        return; /* in flight, never removed: not reached */
+    m->inflight = 0;
+    m->r.attempts = job->attempts;
     if (ok) {
-        rc = notify_msg_sent(n->st, job->id, job->attempts, now);
+        m->r.sent_ms = wall;
+        notify__msg_done(n, m, "sent");
         gw_log_notice("notify", "message %lld (group %s) delivered to %s via %s (attempt %d)",
                       (long long)job->id, job->group, job->recipient, job->hook, job->attempts);
     } else if (!h || job->attempts >= h->max_attempts) {
-        rc = notify_msg_failed(n->st, job->id, job->attempts, detail);
+        snprintf(m->r.last_error, sizeof(m->r.last_error), "%s", detail);
+        notify__msg_done(n, m, "failed");
         gw_log_error("notify",
                      "message %lld (group %s) to %s via %s: %s; giving up after %d "
                      "attempts",
@@ -154,14 +182,14 @@ static void notify__record(gw_notify_t *n, gw_notify__job_t *job, int ok, const 
                      job->attempts);
     } else {
         int64_t wait = gw_backoff_ms(job->attempts, h->backoff_ms, h->backoff_max_ms);
-        rc = notify_msg_retry(n->st, job->id, job->attempts, now + wait, detail);
+        snprintf(m->r.last_error, sizeof(m->r.last_error), "%s", detail);
+        m->next_mono = mono + wait;
+        m->r.next_ms = wall + wait;
         gw_log_warn("notify", "message %lld (group %s) to %s via %s: %s; retry in %lld ms",
                     (long long)job->id, job->group, job->recipient, job->hook, detail,
                     (long long)wait);
     }
-    if (rc < 0)
-        gw_log_error("notify", "recording message %lld: %s", (long long)job->id,
-                     notify_store_errmsg(n->st));
+    notify__p_msg(n, m);
 }
 
 static void notify__done(void *arg, int ok, const char *detail)
@@ -169,16 +197,15 @@ static void notify__done(void *arg, int ok, const char *detail)
     gw_notify__job_t *job = arg;
     gw_notify_t *n = job->n;
 
-    if (!n->stopping) {
-        notify__inflight_del(n, job->id);
+    if (!n->stopping) /* stopping: the message stays pending, sent after a restart */
         notify__record(n, job, ok, detail);
-    }
     free(job);
 }
 
-static void notify__deliver_one(gw_notify_t *n, const notify_msg_t *m, int64_t now)
+/* Start one message; 1 when a delivery started (or was recorded failing). */
+static int notify__deliver_one(gw_notify_t *n, notify__msg_t *m, int64_t mono)
 {
-    int ri = notify__recipient_idx(n, m->recipient);
+    int ri = notify__recipient_idx(n, m->r.recipient);
     const gw_recipient_cfg_t *r;
     const gw_hook_cfg_t *h;
     gw_notify__job_t *job;
@@ -187,56 +214,58 @@ static void notify__deliver_one(gw_notify_t *n, const notify_msg_t *m, int64_t n
     int rc;
 
     if (ri < 0) {
-        notify_msg_failed(n->st, m->id, m->attempts, "recipient no longer configured");
+        snprintf(m->r.last_error, sizeof(m->r.last_error), "recipient no longer configured");
+        notify__msg_done(n, m, "failed");
+        notify__p_msg(n, m);
         gw_log_error("notify", "message %lld: recipient %s is no longer configured: dropped",
-                     (long long)m->id, m->recipient);
-        return;
+                     (long long)m->r.id, m->r.recipient);
+        return 0;
     }
     r = &n->cfg->notify.recipients[ri];
     h = &n->cfg->notify.hooks[r->hook_idx];
-    if ((size_t)ri < n->nlast_send && n->last_send[ri] &&
-        now - n->last_send[ri] < r->min_interval_ms)
-        return; /* rate limit: a later tick */
+    if ((size_t)ri < n->nlast_send && mono - n->last_send[ri] < r->min_interval_ms)
+        return 0; /* rate limit: a later tick */
     job = calloc(1, sizeof(*job));
     if (!job)
-        return;
+        return 0;
     job->n = n;
-    job->id = m->id;
-    job->attempts = m->attempts + 1;
+    job->id = m->r.id;
+    job->attempts = m->r.attempts + 1;
     snprintf(job->recipient, sizeof(job->recipient), "%s", r->name);
     snprintf(job->hook, sizeof(job->hook), "%s", h->name);
-    snprintf(job->group, sizeof(job->group), "%s", m->group);
+    snprintf(job->group, sizeof(job->group), "%s", m->r.group);
     p.n = n;
     p.r = r;
-    p.m = m;
-    p.doc = cJSON_Parse(m->alert_json);
+    p.m = &m->r;
+    p.doc = cJSON_Parse(m->r.alert_json ? m->r.alert_json : "{}");
     p.first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p.doc, "alerts"), 0);
     if ((size_t)ri < n->nlast_send)
-        n->last_send[ri] = now;
-    rc = notify__inflight_add(n, m->id);
-    if (rc == 0)
-        rc = h->kind == GW_HOOK_EXEC ? notify__start_exec(n, h, &p, job, err, sizeof(err))
-                                     : notify__start_http(n, h, &p, job, err, sizeof(err));
-    else
-        snprintf(err, sizeof(err), "out of memory");
+        n->last_send[ri] = mono;
+    m->inflight = 1;
+    rc = h->kind == GW_HOOK_EXEC ? notify__start_exec(n, h, &p, job, err, sizeof(err))
+                                 : notify__start_http(n, h, &p, job, err, sizeof(err));
     cJSON_Delete((cJSON *)p.doc);
     if (rc != 0) {
-        notify__inflight_del(n, m->id);
         notify__record(n, job, 0, err);
         free(job);
     }
+    return 1;
 }
 
-int notify__deliver(gw_notify_t *n, int64_t now)
+void notify__deliver(gw_notify_t *n, int64_t mono, int64_t wall)
 {
-    notify_msg_t *rows;
-    size_t nr;
-    int rc = notify_msg_due(n->st, now, GW_NOTIFY__DUE_MAX, &rows, &nr);
+    int started = 0;
 
-    for (size_t i = 0; rc == 0 && i < nr && !n->stopping; i++) {
-        if (!notify__inflight_has(n, rows[i].id))
-            notify__deliver_one(n, &rows[i], now);
+    (void)wall;
+    for (size_t i = 0; i < n->s.nmsgs && started < GW_NOTIFY__DUE_MAX && !n->stopping; i++) {
+        notify__msg_t *m = n->s.msgs[i];
+        if (m->inflight || m->next_mono > mono || strcmp(m->r.state, "pending") != 0)
+            continue;
+        /* recorded first (the unit holding it committed), unless notify.db
+         * cannot be written now or the record takes too long: an SMS does
+         * not wait for the disk */
+        if (!notify__p_recorded(n, m->rec_seq) && mono - m->queued_mono < GW_NOTIFY__RECORD_WAIT_MS)
+            continue;
+        started += notify__deliver_one(n, m, mono);
     }
-    notify_msg_free_array(rows, nr);
-    return rc;
 }

@@ -1,172 +1,138 @@
 /*
  * notify_ingest.c: work-order events taken in (notify_int.h; design in
  * docs/hooks.md "From a work order to a phone", steps 1-2, and
- * "Acknowledgement"): the events of one loop iteration are kept in memory
- * and taken in right after its poll phase, in one transaction of notify.db:
- * the event id (an event offered again is ignored), the work order's state,
- * and for opened/retriggered the alert in the batch of every group its
- * route names; for cleared a resolve notice to every group that was told.
- * Only after that commit is the host told which outbox rows are stored
- * (env.event_stored), so that the row is not deleted before notify.db has
- * the event (docs/architecture.md, "Durability order").
+ * "Acknowledgement"): an event is taken into memory at once, by its
+ * event_id (an event offered again, or the committed copy of a provisional
+ * one, is a duplicate): the id, the work order's state, and for
+ * opened/retriggered the alert in the batch of every group its route
+ * names; for cleared a resolve notice to every group that was told. The
+ * changes are written behind (notify_persist.c), and the ledger's outbox
+ * row is answered (event_stored) only once they are committed.
  */
 #include "gateway/notify/notify_int.h"
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Take one event in: alert state, batch rows. Inside a transaction. */
-static int notify__ingest(gw_notify_t *n, const cJSON *ev, int64_t now)
+/* The work order's state from the event, in memory and written behind.
+ * NULL when out of memory. */
+static notify__alert_t *notify__alert_update(gw_notify_t *n, const cJSON *wo, const char *event,
+                                             int64_t wall)
 {
-    const cJSON *wo = cJSON_GetObjectItemCaseSensitive(ev, "work_order");
-    const cJSON *num;
-    const char *event = notify__jstr(ev, "event");
-    const char *b, *f, *r;
-    notify_alert_t a;
-    int groups[GW_NOTIFY_MAX], ng, rc;
-    int had;
+    notify__alert_t *a = notify__alert_find(n, notify__jstr(wo, "id"));
+    double num = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(wo, "number"));
+    notify_alert_t r;
 
-    rc = notify_seen(n->st, notify__jstr(ev, "event_id"), now);
-    if (rc <= 0)
-        return rc; /* already taken in, or an error */
-    had = notify_alert_get(n->st, notify__jstr(wo, "id"), &a) == 0;
-    if (!had) {
-        memset(&a, 0, sizeof(a));
-        a.opened_ms = now;
+    if (a) {
+        r = a->r;
+    } else {
+        memset(&r, 0, sizeof(r));
+        r.opened_ms = wall;
     }
-    snprintf(a.wo_id, sizeof(a.wo_id), "%s", notify__jstr(wo, "id"));
-    /* null in a provisional event (numbers are given at commit): 0 */
-    num = cJSON_GetObjectItemCaseSensitive(wo, "number");
-    a.number = cJSON_IsNumber(num) && num->valuedouble >= 0 && num->valuedouble < 9e15
-                   ? (int64_t)num->valuedouble
-                   : 0;
-    snprintf(a.priority, sizeof(a.priority), "%s", notify__jstr(wo, "priority"));
-    snprintf(a.category, sizeof(a.category), "%s", notify__jstr(wo, "category"));
-    snprintf(a.device, sizeof(a.device), "%s", notify__jstr(wo, "device"));
-    snprintf(a.rule, sizeof(a.rule), "%s", notify__jstr(wo, "rule"));
-    snprintf(a.title, sizeof(a.title), "%s", notify__jstr(wo, "title"));
-    snprintf(a.status, sizeof(a.status), "%s", notify__jstr(wo, "status"));
+    snprintf(r.wo_id, sizeof(r.wo_id), "%s", notify__jstr(wo, "id"));
+    r.number = isfinite(num) && fabs(num) < 9e15 ? (int64_t)num : 0;
+    snprintf(r.priority, sizeof(r.priority), "%s", notify__jstr(wo, "priority"));
+    snprintf(r.category, sizeof(r.category), "%s", notify__jstr(wo, "category"));
+    snprintf(r.device, sizeof(r.device), "%s", notify__jstr(wo, "device"));
+    snprintf(r.rule, sizeof(r.rule), "%s", notify__jstr(wo, "rule"));
+    snprintf(r.title, sizeof(r.title), "%s", notify__jstr(wo, "title"));
+    snprintf(r.status, sizeof(r.status), "%s", notify__jstr(wo, "status"));
     if (strcmp(event, "opened") == 0 || strcmp(event, "retriggered") == 0)
-        a.cleared = 0;
+        r.cleared = 0;
     else if (strcmp(event, "cleared") == 0)
-        a.cleared = 1;
-    rc = notify_alert_put(n->st, &a);
-    if (rc < 0)
-        return rc;
-
-    if (strcmp(event, "opened") == 0 || strcmp(event, "retriggered") == 0) {
-        const char *kind = event[0] == 'o' ? "firing" : "again";
-        notify__location(n, a.device, &b, &f, &r);
-        ng = gw_route_groups(&n->cfg->notify, notify__prio(a.priority), a.category, b, a.device,
-                             groups, GW_NOTIFY_MAX);
-        if (ng == 0)
-            gw_log_info("notify", "#%lld (%s): no route matches: nobody is told",
-                        (long long)a.number, a.device);
-        for (int i = 0; i < ng && rc == 0; i++)
-            rc = notify_batch_add(n->st, n->cfg->notify.groups[groups[i]].name, a.wo_id, kind, now);
-    } else if (strcmp(event, "cleared") == 0) {
-        notify_ag_row_t *rows;
-        size_t nr;
-        rc = notify_ag_list(n->st, a.wo_id, &rows, &nr);
-        for (size_t i = 0; rc == 0 && i < nr; i++) {
-            int gi = notify__group_idx(n, rows[i].group);
-            if (gi >= 0 && n->cfg->notify.groups[gi].send_resolved)
-                rc = notify_batch_add(n->st, rows[i].group, a.wo_id, "resolved", now);
-        }
-        free(rows);
-    }
-    return rc;
+        r.cleared = 1;
+    r.updated_ms = wall;
+    if (a)
+        a->r = r;
+    else if (!(a = notify__alert_add(n, &r)))
+        return NULL;
+    notify__p_alert(n, a);
+    return a;
 }
 
-/* Take in one event inside the caller's transaction. */
-static int notify__take_one(gw_notify_t *n, const char *payload, int64_t now)
+/* Route a firing alert into its groups' batches. */
+static void notify__route(gw_notify_t *n, const notify__alert_t *a, const char *event, int64_t wall,
+                          int64_t mono)
+{
+    const char *kind = strcmp(event, "opened") == 0 ? "firing" : "again";
+    int groups[GW_NOTIFY_MAX], ng;
+    const char *b, *f, *r;
+
+    notify__location(n, a->r.device, &b, &f, &r);
+    ng = gw_route_groups(&n->cfg->notify, notify__prio(a->r.priority), a->r.category, b,
+                         a->r.device, groups, GW_NOTIFY_MAX);
+    if (ng == 0)
+        gw_log_info("notify", "#%lld (%s): no route matches: nobody is told",
+                    (long long)a->r.number, a->r.device);
+    for (int i = 0; i < ng; i++)
+        notify__batch_queue(n, n->cfg->notify.groups[groups[i]].name, a->r.wo_id, kind, wall, mono);
+}
+
+/* Take in one event not seen before. */
+static void notify__take(gw_notify_t *n, const cJSON *ev, const char *id, int64_t wall,
+                         int64_t mono)
+{
+    const char *event = notify__jstr(ev, "event");
+    notify__seen_t *e = notify__seen_add(n, id, wall);
+    notify__alert_t *a;
+
+    if (e)
+        notify__p_seen(n, e);
+    n->seen_dropped += notify__seen_trim(n, INT64_MIN, (size_t)notify__max_rows(n));
+    a = notify__alert_update(n, cJSON_GetObjectItemCaseSensitive(ev, "work_order"), event, wall);
+    if (!e || !a) {
+        gw_log_error("notify", "out of memory taking in event %s", id);
+        if (!a)
+            return;
+    }
+    if (strcmp(event, "opened") == 0 || strcmp(event, "retriggered") == 0) {
+        notify__route(n, a, event, wall, mono);
+    } else if (strcmp(event, "cleared") == 0) {
+        for (size_t i = 0; i < a->nag; i++) {
+            int gi = notify__ag_group(n, &a->ag[i]);
+            if (gi >= 0 && n->cfg->notify.groups[gi].send_resolved)
+                notify__batch_queue(n, a->ag[i].r.group, a->r.wo_id, "resolved", wall, mono);
+        }
+    }
+}
+
+/* The committed copy of an event first taken in provisionally: the work
+ * order has its number now (a provisional "opened" has none), so later
+ * messages (repeats, escalations, resolve notices) name it. */
+static void notify__number_known(gw_notify_t *n, const cJSON *wo)
+{
+    notify__alert_t *a = notify__alert_find(n, notify__jstr(wo, "id"));
+    const cJSON *num = cJSON_GetObjectItemCaseSensitive(wo, "number");
+
+    if (!a || a->r.number != 0 || !cJSON_IsNumber(num) || !(num->valuedouble >= 1) ||
+        num->valuedouble >= 9e15)
+        return;
+    a->r.number = (int64_t)num->valuedouble;
+    notify__p_alert(n, a);
+}
+
+void notify__ingest(gw_notify_t *n, int64_t outbox_id, const char *payload)
 {
     cJSON *ev = cJSON_Parse(payload);
-    int rc = 0;
+    const cJSON *wo = cJSON_GetObjectItemCaseSensitive(ev, "work_order");
+    char id[256];
 
-    if (!ev || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(ev, "work_order")) ||
-        !notify__jstr(ev, "event_id")[0])
+    if (!ev || !cJSON_IsObject(wo) || !notify__jstr(ev, "event_id")[0] ||
+        !notify__jstr(wo, "id")[0]) {
         gw_log_warn("notify", "ignoring a malformed work-order event");
-    else
-        rc = notify__ingest(n, ev, now);
-    cJSON_Delete(ev);
-    return rc;
-}
-
-/* Take in every pending event, all in one transaction (one fsync for a
- * storm). When notify.db cannot be written (locked by another process, disk
- * full), the events stay pending, in order, and the next tick tries again:
- * returns the negative code then. */
-int notify__take_in(gw_notify_t *n)
-{
-    gw_notify__ev_t *list = n->pending, *e;
-    int64_t now = gw_wall_ms();
-    int rc;
-
-    if (!list)
-        return 0;
-    rc = notify_store_begin(n->st);
-    for (e = list; e && rc >= 0; e = e->next)
-        rc = notify__take_one(n, e->payload, now);
-    if (rc >= 0)
-        rc = notify_store_commit(n->st);
-    if (rc < 0) {
-        notify_store_rollback(n->st);
-        return rc; /* n->pending still holds them all (and any newer) */
-    }
-    n->pending = NULL;
-    n->pending_tail = &n->pending;
-    /* Committed: now each row's notifier side may be acknowledged. */
-    while (list) {
-        e = list->next;
-        if (list->outbox_id > 0 && n->env.event_stored)
-            n->env.event_stored(n->env.arg, list->outbox_id);
-        free(list);
-        list = e;
-    }
-    return 0;
-}
-
-static void notify__take_in_cb(uv_check_t *c)
-{
-    gw_notify_t *n = c->data;
-
-    uv_check_stop(c);
-    if (notify__take_in(n) < 0)
-        gw_log_warn("notify", "work-order events not taken in yet (%s): retrying every %d ms",
-                    notify_store_errmsg(n->st), GW_NOTIFY__TICK_MS);
-}
-
-void notify__event_add(gw_notify_t *n, int64_t outbox_id, const char *payload)
-{
-    gw_notify__ev_t *e;
-    size_t len;
-
-    len = strlen(payload) + 1;
-    e = malloc(sizeof(*e) + len);
-    if (!e) {
-        gw_log_error("notify", "out of memory: a work-order event was not taken in");
+        cJSON_Delete(ev);
+        notify__p_ack(n, outbox_id); /* nothing to keep: the row may go */
         return;
     }
-    e->next = NULL;
-    e->outbox_id = outbox_id;
-    memcpy(e->payload, payload, len);
-    *n->pending_tail = e;
-    n->pending_tail = &e->next;
-    /* Taken in after this poll phase, before the loop waits again: before
-     * MQTT's acknowledgement of the same row can be handled, which comes
-     * through the queue in a later iteration. */
-    uv_check_start(&n->take_in, notify__take_in_cb);
-}
-
-void notify__events_free(gw_notify_t *n)
-{
-    while (n->pending) {
-        gw_notify__ev_t *e = n->pending->next;
-        free(n->pending);
-        n->pending = e;
-    }
+    snprintf(id, sizeof(id), "%s", notify__jstr(ev, "event_id"));
+    if (!notify__seen_has(n, id))
+        notify__take(n, ev, id, gw_wall_ms(), gw_mono_ms());
+    else /* offered again, or the committed copy of a provisional one */
+        notify__number_known(n, wo);
+    notify__p_ack(n, outbox_id);
+    cJSON_Delete(ev);
 }

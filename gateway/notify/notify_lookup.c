@@ -3,7 +3,7 @@
  * (notify_int.h; design in docs/hooks.md): a group or recipient by name in
  * the current config (names are looked up again after a reload), a
  * priority by name, a device's location from the host, a string of a JSON
- * object, whether a work order's status is final.
+ * object, whether a work order's status is final, the configured bounds.
  */
 #include "gateway/notify/notify_int.h"
 
@@ -57,4 +57,36 @@ const char *notify__jstr(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+int notify__ag_group(const gw_notify_t *n, notify__ag_t *g)
+{
+    if (g->gen != n->cfg_gen) {
+        g->gi = notify__group_idx(n, g->r.group);
+        g->gen = n->cfg_gen;
+    }
+    return g->gi;
+}
+
+/* ---- bounds (docs/configuration.md, "notify") --------------------------- */
+
+int64_t notify__max_rows(const gw_notify_t *n)
+{
+    return n->cfg->notify.limits.max_rows > 0 ? n->cfg->notify.limits.max_rows : 10000;
+}
+
+size_t notify__max_pending(const gw_notify_t *n)
+{
+    return n->cfg->notify.limits.max_pending > 0 ? (size_t)n->cfg->notify.limits.max_pending : 1000;
+}
+
+size_t notify__queue_max(const gw_notify_t *n)
+{
+    return n->cfg->notify.limits.queue_max > 0 ? (size_t)n->cfg->notify.limits.queue_max : 10000;
+}
+
+int64_t notify__retention_ms(const gw_notify_t *n)
+{
+    int days = n->cfg->notify.limits.retention_days > 0 ? n->cfg->notify.limits.retention_days : 30;
+    return days * GW_NOTIFY__DAY_MS;
 }

@@ -12,7 +12,7 @@
 
 /* The JSON every hook receives (no phone numbers in it). */
 cJSON *notify__alerts_json(gw_notify_t *n, const char *group, const gw_nitem_t *items,
-                           const notify_alert_t *alerts, size_t k)
+                           const notify_alert_t *const *alerts, size_t k)
 {
     cJSON *o = cJSON_CreateObject(), *arr;
 
@@ -25,13 +25,13 @@ cJSON *notify__alerts_json(gw_notify_t *n, const char *group, const gw_nitem_t *
     for (size_t i = 0; i < k; i++) {
         cJSON *a = cJSON_CreateObject();
         cJSON_AddStringToObject(a, "event", gw_nkind_name(items[i].kind));
-        cJSON_AddStringToObject(a, "id", alerts[i].wo_id);
-        cJSON_AddNumberToObject(a, "number", (double)alerts[i].number);
-        cJSON_AddStringToObject(a, "priority", alerts[i].priority);
-        cJSON_AddStringToObject(a, "category", alerts[i].category);
-        cJSON_AddStringToObject(a, "status", alerts[i].status);
-        cJSON_AddStringToObject(a, "title", alerts[i].title);
-        cJSON_AddStringToObject(a, "device", alerts[i].device);
+        cJSON_AddStringToObject(a, "id", alerts[i]->wo_id);
+        cJSON_AddNumberToObject(a, "number", (double)alerts[i]->number);
+        cJSON_AddStringToObject(a, "priority", alerts[i]->priority);
+        cJSON_AddStringToObject(a, "category", alerts[i]->category);
+        cJSON_AddStringToObject(a, "status", alerts[i]->status);
+        cJSON_AddStringToObject(a, "title", alerts[i]->title);
+        cJSON_AddStringToObject(a, "device", alerts[i]->device);
         cJSON_AddStringToObject(a, "building", items[i].building);
         cJSON_AddStringToObject(a, "floor", items[i].floor);
         cJSON_AddStringToObject(a, "room", items[i].room);

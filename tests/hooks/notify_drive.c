@@ -7,14 +7,25 @@
  * its stdin instead of from the ledger, so that a test can produce a storm
  * of 100 alerts in a second. One JSON object a line:
  *
- *   {"event": {...}}                   an outbox payload ("workorder" channel)
+ *   {"event": {...}, "outbox_id": 7}   an outbox payload ("workorder" channel)
+ *                                      and its row (0 or absent: provisional)
  *   {"offline": "lift-1", "value": 1}  mark a device offline (1) or online (0)
+ *   {"status": true}                   log "drive: status <the status JSON>"
+ *   {"reload": true}                   read the config file again and apply it
+ *   {"fault": "full"}                  writes to notify.db fail from now on as
+ *                                      a full disk would ("readonly", "io";
+ *                                      "none" ends it): tests/hooks/fault_vfs.h
  *
- * Usage: plantroom-notify-drive --config FILE. SIGTERM or SIGINT stops it.
+ * What the notifier tells its host is logged: "drive: event_stored <id>",
+ * "drive: alarm <key> raised: <detail>", "drive: alarm <key> cleared".
+ *
+ * Usage: plantroom-notify-drive --config FILE [--fault MODE] (a fault set
+ * before start). SIGTERM or SIGINT stops it.
  */
 #include "gateway/config/gw_config.h"
 #include "gateway/base/gw_log.h"
 #include "gateway/notify/gw_notify.h"
+#include "fault_vfs.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -74,9 +85,63 @@ static void drive__set_offline(drive_t *d, const char *device, int off)
         snprintf(d->offline[d->noffline++], sizeof(d->offline[0]), "%s", device);
 }
 
+static void drive__stored(void *arg, int64_t outbox_id)
+{
+    (void)arg;
+    gw_log_notice("drive", "event_stored %lld", (long long)outbox_id);
+}
+
+static void drive__alarm(void *arg, const char *key, int raised, const char *detail)
+{
+    (void)arg;
+    if (raised)
+        gw_log_notice("drive", "alarm %s raised: %s", key, detail);
+    else
+        gw_log_notice("drive", "alarm %s cleared", key);
+}
+
+static void drive__status(drive_t *d)
+{
+    cJSON *res = cJSON_CreateObject();
+    char *text;
+
+    gw_notify_status_json(d->notify, res);
+    text = cJSON_PrintUnformatted(res);
+    gw_log_notice("drive", "status %s", text ? text : "{}");
+    free(text);
+    cJSON_Delete(res);
+}
+
+static void drive__reload(drive_t *d)
+{
+    gw_config_t *cfg = NULL;
+    gw_errlist_t el;
+
+    gw_errlist_init(&el);
+    if (gw_config_load(d->cfg->path, NULL, &cfg, &el) != 0) {
+        gw_log_error("drive", "reload: %zu errors", el.n);
+    } else {
+        gw_notify_set_config(d->notify, cfg);
+        gw_config_free(d->cfg);
+        d->cfg = cfg;
+        gw_log_notice("drive", "reloaded");
+    }
+    gw_errlist_free(&el);
+}
+
+static void drive__event(drive_t *d, const cJSON *o, const cJSON *ev)
+{
+    double id = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "outbox_id"));
+    char *text = cJSON_PrintUnformatted(ev);
+
+    if (text)
+        gw_notify_on_event(d->notify, id > 0 && id < 9e15 ? (int64_t)id : 0, "workorder", text);
+    free(text);
+}
+
 static void drive__line(drive_t *d, const char *line)
 {
-    cJSON *o = cJSON_Parse(line), *ev, *off;
+    cJSON *o = cJSON_Parse(line), *ev, *off, *fault;
 
     if (!o) {
         if (line[0])
@@ -85,14 +150,19 @@ static void drive__line(drive_t *d, const char *line)
     }
     ev = cJSON_GetObjectItemCaseSensitive(o, "event");
     off = cJSON_GetObjectItemCaseSensitive(o, "offline");
+    fault = cJSON_GetObjectItemCaseSensitive(o, "fault");
     if (cJSON_IsObject(ev)) {
-        char *text = cJSON_PrintUnformatted(ev);
-        if (text)
-            gw_notify_on_event(d->notify, 0, "workorder", text);
-        free(text);
+        drive__event(d, o, ev);
     } else if (cJSON_IsString(off)) {
         drive__set_offline(d, off->valuestring,
                            cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "value")) != 0);
+    } else if (cJSON_IsString(fault) && fault_vfs_parse(fault->valuestring) >= 0) {
+        fault_vfs_set((fault_vfs_mode_t)fault_vfs_parse(fault->valuestring));
+        gw_log_notice("drive", "fault %s", fault->valuestring);
+    } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "status"))) {
+        drive__status(d);
+    } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "reload"))) {
+        drive__reload(d);
     }
     cJSON_Delete(o);
 }
@@ -146,15 +216,21 @@ int main(int argc, char **argv)
 {
     static drive_t d;
     gw_errlist_t el;
-    gw_notify_env_t env = {
-        .device_location = drive__location, .device_offline = drive__offline, .arg = &d};
+    gw_notify_env_t env = {drive__location, drive__offline, drive__stored, drive__alarm, &d};
     char err[256];
 
     gw_log_init();
-    if (argc != 3 || strcmp(argv[1], "--config") != 0) {
-        fprintf(stderr, "usage: plantroom-notify-drive --config FILE\n");
+    if ((argc != 3 && argc != 5) || strcmp(argv[1], "--config") != 0 ||
+        (argc == 5 && (strcmp(argv[3], "--fault") != 0 || fault_vfs_parse(argv[4]) < 0))) {
+        fprintf(stderr, "usage: plantroom-notify-drive --config FILE [--fault MODE]\n");
         return 2;
     }
+    if (fault_vfs_register("notify.db") != 0) {
+        fprintf(stderr, "cannot register the test VFS\n");
+        return 1;
+    }
+    if (argc == 5)
+        fault_vfs_set((fault_vfs_mode_t)fault_vfs_parse(argv[4]));
     gw_errlist_init(&el);
     if (gw_config_load(argv[2], NULL, &d.cfg, &el) != 0) {
         for (size_t i = 0; i < el.n; i++)

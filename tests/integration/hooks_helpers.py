@@ -202,11 +202,14 @@ class _StdinProc(Proc):
 
 
 class Drive:
-    """plantroom-notify-drive on a config; send() feeds it events."""
+    """plantroom-notify-drive on a config; send() feeds it events (and
+    faults, reloads, status requests: tests/hooks/notify_drive.c)."""
 
-    def __init__(self, tmp_path, procs, config, log_name="drive.log", env=None):
+    def __init__(self, tmp_path, procs, config, log_name="drive.log", env=None, args=(),
+                 prefix=()):
         self.p = _StdinProc("notify-drive",
-                            [binary("plantroom-notify-drive"), "--config", str(config)],
+                            [*prefix, binary("plantroom-notify-drive"), "--config", str(config),
+                             *args],
                             tmp_path / log_name, env)
         procs.append(self.p)
         wait_for(lambda: "drive: running" in self.p.output(), 10, "notify-drive to start")
@@ -217,6 +220,19 @@ class Drive:
 
     def log(self):
         return self.p.output()
+
+    def status(self):
+        """The notifier's status answer ({"notify": {...}}), asked for now."""
+        before = self.log().count("drive: status ")
+        self.send({"status": True})
+        wait_for(lambda: self.log().count("drive: status ") > before, 10, "the status")
+        line = [l for l in self.log().splitlines() if "drive: status " in l][-1]
+        return json.loads(line.split("drive: status ", 1)[1])
+
+    def stored(self):
+        """Outbox ids the notifier answered with event_stored, in order."""
+        return [int(l.rsplit(" ", 1)[1]) for l in self.log().splitlines()
+                if "drive: event_stored " in l]
 
     def stop(self):
         return self.p.stop()

@@ -6,8 +6,9 @@
 - A message whose success was recorded is never sent again by a restart.
 - A message queued but not yet sent when the process dies is sent after the
   restart (never lost).
-- While notify.db is locked by another process, events wait in memory and
-  are taken in once it is free.
+- While notify.db is locked by another process, the SMS goes out from
+  memory; the event is recorded (and its outbox row answered) once the
+  lock is gone.
 """
 import os
 import signal
@@ -114,20 +115,25 @@ def _batched(tmp_path):
         return False
 
 
-def test_locked_notify_db_delays_but_loses_nothing(tmp_path, procs):
+def test_locked_notify_db_does_not_hold_the_sms(tmp_path, procs):
     sms = FakeSms(tmp_path)
     cfg = base_config(tmp_path, sms, group_wait_ms=200)
     cfg["groups"][0]["members"] = ["alice"]
     d = Drive(tmp_path, procs, write_config(tmp_path, cfg))
     # Someone holds the write lock (sqlite3 by hand, a backup): the event
-    # cannot be taken in, and waits in memory.
+    # cannot be recorded. The SMS does not wait for the disk; the outbox
+    # row is not answered until the event is recorded.
     con = sqlite3.connect(tmp_path / "state" / "notify.db", isolation_level=None, timeout=5)
     con.execute("BEGIN IMMEDIATE")
-    d.send({"event": wo_event(94, priority="high")})
-    wait_for(lambda: "not taken in yet" in d.log(), 5, "the take-in to fail")
-    assert not sms.messages()
+    d.send({"event": wo_event(94, priority="high"), "outbox_id": 94})
+    wait_for(lambda: sms.to(ALICE), 8, "the SMS while notify.db is locked")
+    assert "#94" in sms.to(ALICE)[0]
+    wait_for(lambda: "delivered to alice" in d.log(), 5, "the delivery")
+    assert "event_stored 94" not in d.log()
+    assert con.execute("SELECT count(*) FROM notifications").fetchone()[0] == 0
     con.execute("COMMIT")
     con.close()
-    wait_for(lambda: sms.to(ALICE), 8, "the message once the lock is gone")
-    assert "#94" in sms.to(ALICE)[0]
-    wait_for(lambda: rows(tmp_path) == [("alice", "sent", 1)], 5, "success recorded")
+    wait_for(lambda: "event_stored 94" in d.log(), 10, "the event answered once recorded")
+    wait_for(lambda: rows(tmp_path) == [("alice", "sent", 1)], 10, "the message recorded as sent")
+    assert len(sms.to(ALICE)) == 1
+    assert "alarm" not in d.log()  # a lock held briefly is no gateway alarm

@@ -1,7 +1,8 @@
 """Hooks deliver: the fake SMS command gets `TEXT <phone> -text <message>`
 with the alert JSON on stdin and in $PLANTROOM_ALERT; a storm folds into one
 message per group member; a hook failing three times is delivered once;
-a webhook POSTs JSON with bearer auth, or form fields with basic auth.
+a webhook POSTs JSON with bearer auth, or form fields with basic auth; a
+provisional event and its committed copy make one SMS.
 """
 import base64
 import json
@@ -160,3 +161,24 @@ def test_webhook_over_tls_verifies_the_server(tmp_path, procs):
         assert [r[1] for r in notifications(tmp_path)] == ["sent", "failed"]
     finally:
         rx.close()
+
+
+def test_provisional_event_and_its_committed_copy_make_one_sms(tmp_path, procs):
+    """While the ledger cannot commit, it hands the notifier a provisional
+    event ("durable": false, no outbox row); the committed copy that follows
+    carries the same event_id and is not announced again, only answered."""
+    import time
+    sms = FakeSms(tmp_path)
+    cfg = base_config(tmp_path, sms, group_wait_ms=200)
+    cfg["groups"][0]["members"] = ["alice"]
+    d = Drive(tmp_path, procs, write_config(tmp_path, cfg))
+    ev = wo_event(61, priority="critical", category="fire", title="Fire zone 3 alarm")
+    d.send({"event": dict(ev, durable=False)})
+    wait_for(lambda: sms.messages(), 5, "the SMS of the provisional event")
+    d.send({"event": ev, "outbox_id": 61})
+    wait_for(lambda: d.stored() == [61], 5, "the committed copy answered")
+    t = d.status()["notify"]["ticks"]  # a barrier: ten more ticks
+    wait_for(lambda: d.status()["notify"]["ticks"] >= t + 10, 20, "ten more ticks", 0.2)
+    time.sleep(0.3)  # a hook started on the last tick has recorded by now
+    assert len(sms.messages()) == 1 and "#61" in sms.to(PHONES["alice"])[0]
+    assert d.status()["notify"]["memory"]["seen"] == 1

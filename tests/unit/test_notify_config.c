@@ -1,13 +1,12 @@
 /*
  * test_notify_config.c: the notification sections of the site config
  * (gateway/gw_config_hooks.c): a good config resolves every reference; each
- * mistake is reported with its JSON path; secrets are read from files. And
- * notify.db (store/notify_store.h): the life of an event and a message on a
- * real SQLite file, across a reopen.
+ * mistake is reported with its JSON path; secrets are read from files; the
+ * bounds of the "notify" object (gateway/gw_config_notify.c). notify.db
+ * itself is tests/unit/test_notify_store.c.
  */
 #include "gateway/config/gw_config.h"
 #include "ledger_testutil.h"
-#include "store/notify_store.h"
 #include "t.h"
 
 #include <stdarg.h>
@@ -141,71 +140,52 @@ T_TEST(mistakes_are_named_by_path)
     gw_errlist_free(&el);
 }
 
-T_TEST(store_event_batch_message_life)
+T_TEST(notify_bounds)
 {
-    notify_store_t *s;
-    char err[256];
-    notify_alert_t a = {0}, b;
-    notify_batch_row_t *rows;
-    notify_ag_row_t *ag;
-    notify_msg_t *msgs;
-    size_t n;
-    int64_t id;
+    gw_config_t *cfg = NULL;
+    gw_errlist_t el;
 
-    T_CHECK_EQ_INT(notify_store_open(&s, lt_path("notify.db"), err, sizeof(err)), 0);
-    T_CHECK_EQ_INT(notify_seen(s, "wo1#1", 1000), 1);
-    T_CHECK_EQ_INT(notify_seen(s, "wo1#1", 2000), 0); /* the same event again */
-    snprintf(a.wo_id, sizeof(a.wo_id), "wo1");
-    a.number = 12;
-    strcpy(a.priority, "high");
-    strcpy(a.status, "open");
-    strcpy(a.title, "电梯困人");
-    T_CHECK_EQ_INT(notify_alert_put(s, &a), 0);
-    T_CHECK_EQ_INT(notify_alert_get(s, "wo1", &b), 0);
-    T_CHECK(b.number == 12 && strcmp(b.title, "电梯困人") == 0);
-    T_CHECK_EQ_INT(notify_alert_get(s, "wo2", &b), GW_ENOENT);
-    T_CHECK_EQ_INT(notify_batch_add(s, "oncall", "wo1", "firing", 1000), 0);
-    T_CHECK_EQ_INT(notify_batch_add(s, "oncall", "wo1", "firing", 1100), 0); /* once */
-    T_CHECK_EQ_INT(notify_batch_list(s, &rows, &n), 0);
-    T_CHECK(n == 1 && rows[0].created_ms == 1000);
-    T_CHECK_EQ_INT(notify_batch_del(s, rows[0].id), 0);
-    free(rows);
-    T_CHECK_EQ_INT(notify_ag_sent(s, "wo1", "oncall", 3000), 0);
-    T_CHECK_EQ_INT(notify_ag_sent(s, "wo1", "oncall", 5000), 0);
-    T_CHECK_EQ_INT(notify_ag_list(s, NULL, &ag, &n), 0);
-    T_CHECK(n == 1 && ag[0].first_sent_ms == 3000 && ag[0].last_sent_ms == 5000);
-    free(ag);
-    T_CHECK_EQ_INT(notify_msg_add(s, "oncall", "alice", "[S] NEW #12", "{}", 5000, &id), 0);
-    T_CHECK_EQ_INT(notify_msg_retry(s, id, 1, 9000, "exit status 1"), 0);
-    T_CHECK_EQ_INT(notify_msg_due(s, 8999, 10, &msgs, &n), 0);
-    T_CHECK_EQ_INT(n, 0);
-    notify_msg_free_array(msgs, n);
-    notify_store_close(s);
-
-    /* Reopened (a restart): the pending message is still due at its time. */
-    T_CHECK_EQ_INT(notify_store_open(&s, lt_path("notify.db"), err, sizeof(err)), 0);
-    T_CHECK_EQ_INT(notify_seen(s, "wo1#1", 3000), 0);
-    T_CHECK_EQ_INT(notify_msg_due(s, 9000, 10, &msgs, &n), 0);
-    T_CHECK(n == 1 && msgs[0].attempts == 1 && strcmp(msgs[0].recipient, "alice") == 0);
-    notify_msg_free_array(msgs, n);
-    T_CHECK_EQ_INT(notify_msg_sent(s, id, 2, 9100), 0);
-    T_CHECK_EQ_INT(notify_msg_due(s, 99999, 10, &msgs, &n), 0);
-    T_CHECK_EQ_INT(n, 0); /* recorded as sent: never due again */
-    notify_msg_free_array(msgs, n);
-    /* cleared: no longer among the active alerts */
-    a.cleared = 1;
-    T_CHECK_EQ_INT(notify_alert_put(s, &a), 0);
-    T_CHECK_EQ_INT(notify_ag_list(s, NULL, &ag, &n), 0);
-    T_CHECK_EQ_INT(n, 0);
-    free(ag);
-    notify_store_close(s);
+    /* defaults */
+    T_CHECK_EQ_INT(load("\"comment\": 0", &cfg, &el), 0);
+    if (cfg) {
+        T_CHECK_EQ_INT(cfg->notify.limits.retention_days, 30);
+        T_CHECK_EQ_INT(cfg->notify.limits.max_rows, 10000);
+        T_CHECK_EQ_INT(cfg->notify.limits.queue_max, 10000);
+        T_CHECK_EQ_INT(cfg->notify.limits.max_pending, 1000);
+        gw_config_free(cfg);
+    }
+    gw_errlist_free(&el);
+    T_CHECK_EQ_INT(load("\"notify\": {\"retention_days\": 7, \"max_rows\": 500, "
+                        "\"queue_max\": 50, \"max_pending\": 20}",
+                        &cfg, &el),
+                   0);
+    if (cfg) {
+        T_CHECK(cfg->notify.limits.retention_days == 7 && cfg->notify.limits.max_rows == 500);
+        T_CHECK(cfg->notify.limits.queue_max == 50 && cfg->notify.limits.max_pending == 20);
+        gw_config_free(cfg);
+    }
+    gw_errlist_free(&el);
+    cfg = NULL;
+    T_CHECK(load("\"notify\": {\"retention_days\": 0, \"max_rows\": 5, \"queue_max\": "
+                 "\"x\", \"max_pending\": 1000000, \"colour\": 1}",
+                 &cfg, &el) != 0);
+    T_CHECK(cfg == NULL);
+    T_CHECK(has_error(&el, "notify.retention_days"));
+    T_CHECK(has_error(&el, "notify.max_rows"));
+    T_CHECK(has_error(&el, "notify.queue_max"));
+    T_CHECK(has_error(&el, "notify.max_pending"));
+    T_CHECK(has_error(&el, "colour"));
+    gw_errlist_free(&el);
+    T_CHECK(load("\"notify\": [1]", &cfg, &el) != 0);
+    T_CHECK(has_error(&el, "notify: must be an object"));
+    gw_errlist_free(&el);
 }
 
 int main(void)
 {
     T_RUN(good_config_resolves_references);
     T_RUN(mistakes_are_named_by_path);
-    T_RUN(store_event_batch_message_life);
+    T_RUN(notify_bounds);
     lt_cleanup();
     return t_done();
 }

@@ -1,8 +1,9 @@
 /*
  * test_notify_route.c: the pure decisions of notifications (gateway/gw_route.h):
  * SMS segments and fitting (GSM-7 vs UCS-2), quiet hours in a named zone
- * (spanning midnight, weekdays, the end of a window), bypass, backoff,
- * routes, templates and the message text.
+ * read from the system's zoneinfo (spanning midnight, weekdays, the end of
+ * a window, across a DST change), bypass, backoff, routes, templates and
+ * the message text.
  */
 #include "gateway/notify/gw_route.h"
 #include "t.h"
@@ -109,6 +110,18 @@ T_TEST(sms_fit_truncates_on_characters)
     T_CHECK_EQ_INT(strlen(buf), 400);
 }
 
+/* A zone from the system's zoneinfo (the test fails without it). */
+static gw_tz_t *zone(const char *name)
+{
+    gw_tz_t *tz = NULL;
+    char err[256];
+
+    if (gw_tz_load(&tz, name, err, sizeof(err)) != 0)
+        fprintf(stderr, "  %s: %s\n", name, err);
+    T_CHECK(tz != NULL);
+    return tz;
+}
+
 static gw_quiet_cfg_t night(const char *tz)
 {
     gw_quiet_cfg_t q = {.enabled = 1,
@@ -125,51 +138,77 @@ static gw_quiet_cfg_t night(const char *tz)
 T_TEST(quiet_hours_in_a_zone)
 {
     gw_quiet_cfg_t q = night("Asia/Shanghai"); /* UTC+8, no DST */
+    gw_tz_t *sh = zone("Asia/Shanghai"), *utc0 = zone("UTC");
 
     /* 2026-01-05 is a Monday. 14:30 UTC = 22:30 Shanghai: quiet. */
-    T_CHECK_EQ_INT(gw_quiet_active(&q, utc(2026, 1, 5, 14, 30, 0)), 1);
+    T_CHECK_EQ_INT(gw_quiet_active(&q, sh, utc(2026, 1, 5, 14, 30, 0)), 1);
     /* 13:59 UTC = 21:59 Shanghai: not yet */
-    T_CHECK_EQ_INT(gw_quiet_active(&q, utc(2026, 1, 5, 13, 59, 59)), 0);
+    T_CHECK_EQ_INT(gw_quiet_active(&q, sh, utc(2026, 1, 5, 13, 59, 59)), 0);
     /* 22:59 UTC = 06:59 next day: still quiet; 23:00 UTC = 07:00: over */
-    T_CHECK_EQ_INT(gw_quiet_active(&q, utc(2026, 1, 5, 22, 59, 59)), 1);
-    T_CHECK_EQ_INT(gw_quiet_active(&q, utc(2026, 1, 5, 23, 0, 0)), 0);
+    T_CHECK_EQ_INT(gw_quiet_active(&q, sh, utc(2026, 1, 5, 22, 59, 59)), 1);
+    T_CHECK_EQ_INT(gw_quiet_active(&q, sh, utc(2026, 1, 5, 23, 0, 0)), 0);
     /* The end of the window: 07:00 Shanghai = 23:00 UTC. */
-    T_CHECK_EQ_INT(gw_quiet_end(&q, utc(2026, 1, 5, 15, 0, 0)), utc(2026, 1, 5, 23, 0, 0));
-    T_CHECK_EQ_INT(gw_quiet_end(&q, utc(2026, 1, 5, 12, 0, 0)), utc(2026, 1, 5, 12, 0, 0));
-    /* The zone was put back: TZ unchanged for the rest of the process. */
+    T_CHECK_EQ_INT(gw_quiet_end(&q, sh, utc(2026, 1, 5, 15, 0, 0)), utc(2026, 1, 5, 23, 0, 0));
+    T_CHECK_EQ_INT(gw_quiet_end(&q, sh, utc(2026, 1, 5, 12, 0, 0)), utc(2026, 1, 5, 12, 0, 0));
+    /* The process's zone is never touched. */
     T_CHECK(getenv("TZ") == NULL || strcmp(getenv("TZ"), "Asia/Shanghai") != 0);
 
     /* The same instants in UTC: 14:30 UTC is not in 22:00-07:00 UTC. */
     gw_quiet_cfg_t u = night("UTC");
-    T_CHECK_EQ_INT(gw_quiet_active(&u, utc(2026, 1, 5, 14, 30, 0)), 0);
-    T_CHECK_EQ_INT(gw_quiet_active(&u, utc(2026, 1, 5, 23, 30, 0)), 1);
+    T_CHECK_EQ_INT(gw_quiet_active(&u, utc0, utc(2026, 1, 5, 14, 30, 0)), 0);
+    T_CHECK_EQ_INT(gw_quiet_active(&u, utc0, utc(2026, 1, 5, 23, 30, 0)), 1);
+    T_CHECK_EQ_INT(gw_quiet_active(&u, NULL, utc(2026, 1, 5, 23, 30, 0)), 1); /* NULL: UTC */
+    gw_tz_free(sh);
+    gw_tz_free(utc0);
 }
 
 T_TEST(quiet_hours_weekdays_and_dst)
 {
     gw_quiet_cfg_t q = night("UTC");
+    gw_tz_t *utc0 = zone("UTC"), *berlin = zone("Europe/Berlin");
 
     /* Only windows starting Friday (5) and Saturday (6): the weekend nights. */
     q.weekdays = (1u << 5) | (1u << 6);
     /* 2026-01-09 is a Friday. Fri 23:00 quiet; Sat 06:00 (Friday's window)
      * quiet; Sun 06:00 (Saturday's window) quiet; Mon 06:00 not. */
-    T_CHECK_EQ_INT(gw_quiet_active(&q, utc(2026, 1, 9, 23, 0, 0)), 1);
-    T_CHECK_EQ_INT(gw_quiet_active(&q, utc(2026, 1, 10, 6, 0, 0)), 1);
-    T_CHECK_EQ_INT(gw_quiet_active(&q, utc(2026, 1, 11, 6, 0, 0)), 1);
-    T_CHECK_EQ_INT(gw_quiet_active(&q, utc(2026, 1, 12, 6, 0, 0)), 0);
-    T_CHECK_EQ_INT(gw_quiet_active(&q, utc(2026, 1, 8, 23, 0, 0)), 0); /* Thursday */
-    T_CHECK_EQ_INT(gw_quiet_end(&q, utc(2026, 1, 9, 23, 0, 0)), utc(2026, 1, 10, 7, 0, 0));
+    T_CHECK_EQ_INT(gw_quiet_active(&q, utc0, utc(2026, 1, 9, 23, 0, 0)), 1);
+    T_CHECK_EQ_INT(gw_quiet_active(&q, utc0, utc(2026, 1, 10, 6, 0, 0)), 1);
+    T_CHECK_EQ_INT(gw_quiet_active(&q, utc0, utc(2026, 1, 11, 6, 0, 0)), 1);
+    T_CHECK_EQ_INT(gw_quiet_active(&q, utc0, utc(2026, 1, 12, 6, 0, 0)), 0);
+    T_CHECK_EQ_INT(gw_quiet_active(&q, utc0, utc(2026, 1, 8, 23, 0, 0)), 0); /* Thursday */
+    T_CHECK_EQ_INT(gw_quiet_end(&q, utc0, utc(2026, 1, 9, 23, 0, 0)), utc(2026, 1, 10, 7, 0, 0));
 
     /* A daytime window and a zone with DST: Berlin 2026-03-29 02:00 -> 03:00.
      * 08:00-18:00 local; 07:30 UTC = 09:30 CEST (UTC+2) after the change. */
     gw_quiet_cfg_t b = {.enabled = 1, .start_s = 8 * 3600, .end_s = 18 * 3600, .weekdays = 0x7f};
     strcpy(b.tz, "Europe/Berlin");
-    T_CHECK_EQ_INT(gw_quiet_active(&b, utc(2026, 3, 29, 6, 30, 0)), 1); /* 08:30 CEST */
-    T_CHECK_EQ_INT(gw_quiet_active(&b, utc(2026, 3, 28, 6, 30, 0)), 0); /* 07:30 CET */
-    T_CHECK_EQ_INT(gw_quiet_end(&b, utc(2026, 3, 29, 6, 30, 0)), utc(2026, 3, 29, 16, 0, 0));
+    T_CHECK_EQ_INT(gw_quiet_active(&b, berlin, utc(2026, 3, 29, 6, 30, 0)), 1); /* 08:30 CEST */
+    T_CHECK_EQ_INT(gw_quiet_active(&b, berlin, utc(2026, 3, 28, 6, 30, 0)), 0); /* 07:30 CET */
+    T_CHECK_EQ_INT(gw_quiet_end(&b, berlin, utc(2026, 3, 29, 6, 30, 0)),
+                   utc(2026, 3, 29, 16, 0, 0));
+    /* A night window across both changes of 2026: 22:00-07:00 Berlin time
+     * ends at 06:00 UTC in winter and 05:00 UTC in summer. The night of the
+     * spring change (Sat 28 -> Sun 29 March) starts at 21:00 UTC (CET) and
+     * ends at 05:00 UTC (07:00 CEST); the autumn one (Sat 24 -> Sun 25
+     * October) starts at 20:00 UTC (CEST) and ends at 06:00 UTC (CET). */
+    gw_quiet_cfg_t nb = night("Europe/Berlin");
+    T_CHECK_EQ_INT(gw_quiet_active(&nb, berlin, utc(2026, 3, 28, 20, 59, 59)), 0);
+    T_CHECK_EQ_INT(gw_quiet_active(&nb, berlin, utc(2026, 3, 28, 21, 0, 0)), 1);
+    T_CHECK_EQ_INT(gw_quiet_end(&nb, berlin, utc(2026, 3, 28, 23, 0, 0)),
+                   utc(2026, 3, 29, 5, 0, 0));
+    T_CHECK_EQ_INT(gw_quiet_active(&nb, berlin, utc(2026, 3, 29, 4, 59, 59)), 1);
+    T_CHECK_EQ_INT(gw_quiet_active(&nb, berlin, utc(2026, 3, 29, 5, 0, 0)), 0);
+    T_CHECK_EQ_INT(gw_quiet_active(&nb, berlin, utc(2026, 10, 24, 19, 59, 59)), 0);
+    T_CHECK_EQ_INT(gw_quiet_active(&nb, berlin, utc(2026, 10, 24, 20, 0, 0)), 1);
+    T_CHECK_EQ_INT(gw_quiet_end(&nb, berlin, utc(2026, 10, 25, 0, 30, 0)),
+                   utc(2026, 10, 25, 6, 0, 0));
+    T_CHECK_EQ_INT(gw_quiet_active(&nb, berlin, utc(2026, 10, 25, 5, 59, 59)), 1);
+    T_CHECK_EQ_INT(gw_quiet_active(&nb, berlin, utc(2026, 10, 25, 6, 0, 0)), 0);
     /* disabled: never quiet */
     b.enabled = 0;
-    T_CHECK_EQ_INT(gw_quiet_active(&b, utc(2026, 3, 29, 6, 30, 0)), 0);
+    T_CHECK_EQ_INT(gw_quiet_active(&b, berlin, utc(2026, 3, 29, 6, 30, 0)), 0);
+    gw_tz_free(utc0);
+    gw_tz_free(berlin);
 }
 
 T_TEST(quiet_bypass_and_backoff)
