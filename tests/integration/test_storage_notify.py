@@ -1,10 +1,11 @@
 """An outbox row is deleted only when every consumer has it
 (docs/architecture.md, "Durability order"): while notify.db cannot be
 written (another process holds its write lock), MQTT publishes the event
-and acknowledges it, but the row stays, acknowledged by MQTT only. After a
-SIGKILL and a restart with notify.db writable again, the SMS still goes
-out, once per member, and only then does the row go. MQTT does not publish
-it again.
+and acknowledges it, but the row stays, acknowledged by MQTT only. The
+notifier tries to deliver from memory (the SMS gateway fails here, so
+nothing has gone out yet). After a SIGKILL and a restart with notify.db
+writable again, the SMS still goes out to every member, and only then does
+the row go. MQTT does not publish it again.
 """
 import signal
 import sqlite3
@@ -31,7 +32,9 @@ def test_sms_after_notify_db_could_not_store(tmp_path, broker, sim, subscriber, 
     notify_db = tmp_path / "state" / "notify.db"
     ledger = d.ledger_path()
 
-    # notify.db cannot be written: another process holds its write lock
+    # notify.db cannot be written: another process holds its write lock;
+    # and the SMS gateway fails for now, so nothing is delivered before the kill
+    sms.fail_next(1000)
     lock = sqlite3.connect(str(notify_db), timeout=5, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")
     try:
@@ -41,13 +44,16 @@ def test_sms_after_notify_db_could_not_store(tmp_path, broker, sim, subscriber, 
         # MQTT has it (PUBACK), the notifier not: the row stays
         wait_for(lambda: ro(ledger, "SELECT acked FROM outbox WHERE key = ?", (wo,)) == [(1,)],
                  15, "the row acknowledged by MQTT only")
-        d.wait_log("not taken in yet")  # the notifier tried, and could not
+        # the notifier took the event into memory and tried to deliver it
+        wait_for(lambda: sms.failures() >= 1, 20, "a delivery attempt from memory")
         assert sms.messages() == []
+        assert ro(ledger, "SELECT acked FROM outbox WHERE key = ?", (wo,)) == [(1,)]
         d.proc.p.send_signal(signal.SIGKILL)
         d.proc.wait(10)
     finally:
         lock.execute("ROLLBACK")
         lock.close()
+    sms.fail_next(0)
 
     d = daemon(config, log_name="plantroomd-2.log")
     wait_for(lambda: len(sms.messages()) == 2, 20, "the SMS to both members after the restart")
