@@ -72,11 +72,11 @@ static void feed(gw_runtime_t *rt)
     rule_action_t a;
 
     for (int64_t ts = 0; ts < 30 * GEN_DAY_MS; ts += 60000) {
-        gw_sample_t s = {0, ts, gen_value(&g, ts), GW_Q_GOOD};
+        gw_sample_t s = {0, ts, gen_value(&g, ts), GW_Q_GOOD, ts};
         rule_eval(&rt->rules[0].cfg->rule, &rt->rules[0].st, &s, &a);
     }
     for (int i = 0; i <= 500; i++) {
-        gw_sample_t s = {1, i * 1000, 70000 + i, GW_Q_GOOD};
+        gw_sample_t s = {1, i * 1000, 70000 + i, GW_Q_GOOD, i * 1000};
         rule_eval(&rt->rules[1].cfg->rule, &rt->rules[1].st, &s, &a);
     }
 }
