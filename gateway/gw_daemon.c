@@ -128,8 +128,9 @@ static int daemon__create_parts(gw_daemon_t *d, char *err, size_t errlen)
     return 0;
 }
 
-/* Start in order: rule state, the ledger thread, the parts, the
- * notifier, MQTT, the buses, the service. */
+/* Start in order: rule state, the ledger thread, the parts (the rules
+ * then ask the ledger for its active orders), the notifier, MQTT, the
+ * buses with their liveness watch, the service. */
 static int daemon__start(gw_daemon_t *d, char *err, size_t errlen)
 {
     const gw_config_t *cfg = gw_core_config(d->core);
@@ -147,6 +148,7 @@ static int daemon__start(gw_daemon_t *d, char *err, size_t errlen)
     if (rc != 0)
         return rc;
     gw_core_ledger_policy(d->core);
+    gw_core_reconcile(d->core);
     rc = gw__notify_start(d, err, errlen);
     if (rc != 0)
         return rc;
@@ -156,6 +158,7 @@ static int daemon__start(gw_daemon_t *d, char *err, size_t errlen)
     rc = gw_core_start_buses(d->core, &d->inq, err, errlen);
     if (rc != 0)
         return rc;
+    gw_core_liveness_start(d->core);
     return gw_svc_start(d->svc, err, errlen);
 }
 

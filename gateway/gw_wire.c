@@ -10,7 +10,8 @@
  * outbox row to the notifier first (it commits the event before MQTT may
  * acknowledge, and so delete, the row), then to the core (a "closed" event
  * re-arms its rule), then to the north side (published); a command's
- * answer to the north side.
+ * answer to the north side; the active work orders (asked at start and
+ * after a reload) to the core, which reconciles its rules with them.
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/gw_daemon_int.h"
@@ -39,6 +40,9 @@ static void wire__ledger_event(gw_daemon_t *d, const gw_msg_t *m)
     case LEDGER_EV_CHANGED:
         gw_north_on_message(d->north, m);
         break;
+    case LEDGER_EV_ACTIVE:
+        gw_core_on_active(d->core, (const ledger_ev_active_t *)m);
+        break;
     case LEDGER_EV_ERROR:
         gw_log_error("ledger", "%s", ((const ledger_ev_error_t *)m)->msg);
         break;
@@ -56,15 +60,38 @@ static void wire__dispatch(gw_daemon_t *d, gw_msg_t *m)
         wire__ledger_event(d, m);
 }
 
-void gw__drain(gw_daemon_t *d)
+void gw__dispatch_list(gw_daemon_t *d, gw_msg_t *list)
 {
-    gw_msg_t *list = gw_queue_take_all(&d->inq);
     while (list) {
         gw_msg_t *next = list->next;
         wire__dispatch(d, list);
         gw_msg_free(list);
         list = next;
     }
+}
+
+void gw__drain(gw_daemon_t *d)
+{
+    gw__dispatch_list(d, gw_queue_take_all(&d->inq));
+}
+
+gw_msg_t *gw__drain_hold_writes(gw_daemon_t *d)
+{
+    gw_msg_t *list = gw_queue_take_all(&d->inq), *held = NULL, **tail = &held;
+
+    while (list) {
+        gw_msg_t *next = list->next;
+        if (list->kind == MB_EV_WRITE_DONE) {
+            list->next = NULL;
+            *tail = list;
+            tail = &list->next;
+        } else {
+            wire__dispatch(d, list);
+            gw_msg_free(list);
+        }
+        list = next;
+    }
+    return held;
 }
 
 /* ---- the parts' connections ------------------------------------------- */

@@ -42,6 +42,7 @@
 #define LEDGER__STOP_TRIES 3     /* failed batches tolerated once stopping */
 #define LEDGER__LOG_EVERY  30    /* log (and report) one failed retry in this many */
 #define LEDGER__HOUSE_MS   60000 /* how often to check for housekeeping */
+#define LEDGER__ALIVE_MS   1000  /* longest wait without a progress stamp */
 #define LEDGER__DAY_MS     (24LL * 3600 * 1000)
 
 /* ---- the thread --------------------------------------------------------- */
@@ -60,6 +61,7 @@ static void ledger__pause(ledger_worker_t *w, int ms)
             break;
     }
     pthread_mutex_unlock(&w->mu);
+    ledger__alive(w);
 }
 
 /* Purge once a day; write last month's report once it has ended (and the
@@ -137,10 +139,12 @@ static void *ledger__thread(void *arg)
     int rc;
 
     while (!stop || batch.n) {
+        ledger__alive(w);
         if (!stop) {
-            /* Block only when there is nothing left to retry. */
+            /* Block only when there is nothing left to retry; wake at least
+             * once a second to show that the thread lives. */
             gw_msg_t *in =
-                batch.n ? gw_queue_take_all(&w->ops) : gw_queue_wait_all(&w->ops, LEDGER__HOUSE_MS);
+                batch.n ? gw_queue_take_all(&w->ops) : gw_queue_wait_all(&w->ops, LEDGER__ALIVE_MS);
             stop = ledger__take(w, in, &batch);
         }
         if (!batch.n) {
@@ -195,6 +199,7 @@ int ledger_worker_start(ledger_worker_t **out, const char *path, gw_queue_t *res
     w->results = results;
     w->stop_msg.kind = LEDGER__OP_STOP;
     atomic_init(&w->pending_n, 0);
+    atomic_init(&w->progress_ms, (long long)gw_mono_ms());
     rc = gw_queue_init(&w->ops, NULL, NULL);
     if (rc < 0) {
         ledger__fail(rc, err, errlen, "ledger worker: cannot create its queue");
@@ -270,4 +275,9 @@ int ledger_worker_stop(ledger_worker_t *w)
 size_t ledger_worker_depth(ledger_worker_t *w)
 {
     return gw_queue_depth(&w->ops) + atomic_load(&w->pending_n);
+}
+
+int64_t ledger_worker_progress_ms(ledger_worker_t *w)
+{
+    return (int64_t)atomic_load(&w->progress_ms);
 }

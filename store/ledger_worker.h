@@ -39,6 +39,8 @@ enum {
     LEDGER_OP_CHANGE,        /* ledger_op_change_t: a person's change (status, assign, note),
                               * e.g. a command over MQTT; answered by LEDGER_EV_CHANGED */
     LEDGER_OP_STATS = 320,   /* a plain gw_msg_t (calloc'd): post LEDGER_EV_STATS */
+    LEDGER_OP_ACTIVE = 330,  /* ledger_op_active_t: post LEDGER_EV_ACTIVE, every active
+                              * work order (for the rules to reconcile with) */
 };
 
 /* Results (posted to the results queue after commit). */
@@ -48,7 +50,32 @@ enum {
     LEDGER_EV_ERROR,        /* ledger_ev_error_t: an operation failed */
     LEDGER_EV_CHANGED,      /* ledger_ev_changed_t: the outcome of a LEDGER_OP_CHANGE */
     LEDGER_EV_STATS = 370,  /* ledger_ev_stats_t: counts, for status and metrics */
+    LEDGER_EV_ACTIVE = 371, /* ledger_ev_active_t: the answer to LEDGER_OP_ACTIVE */
 };
+
+typedef struct ledger_op_active {
+    gw_msg_t hdr;
+    uint64_t tag; /* the submitter's, echoed */
+} ledger_op_active_t;
+
+/* One active work order (open, acknowledged, in_progress), as the rules
+ * need it: its fingerprint, whether its condition has cleared, and when. */
+typedef struct ledger_active_order {
+    char site[64], device[64], rule[64];
+    int cleared;          /* cleared_at is set: the condition had gone */
+    int64_t opened_at;    /* ms, wall clock */
+    int64_t last_seen_at; /* ms, wall clock */
+} ledger_active_order_t;
+
+/* Posted after the batch that read it committed, so it reflects every op
+ * submitted before the question. An order whose site, device or rule does
+ * not fit the fields is left out. */
+typedef struct ledger_ev_active {
+    gw_msg_t hdr;
+    uint64_t tag;
+    size_t n;
+    ledger_active_order_t orders[]; /* n, allocated with the event */
+} ledger_ev_active_t;
 
 typedef struct ledger_ev_stats {
     gw_msg_t hdr;
@@ -142,6 +169,9 @@ typedef struct ledger_ev_error {
 ledger_op_trigger_t *ledger_op_trigger_new(int kind, const ledger_trigger_t *t);
 /* Build an ACK or LOAD op. NULL on out of memory. */
 ledger_op_outbox_t *ledger_op_outbox_new(int kind, int64_t id);
+/* Ask for the active work orders (LEDGER_EV_ACTIVE with tag). NULL on out
+ * of memory. */
+ledger_op_active_t *ledger_op_active_new(uint64_t tag);
 
 /* A rollup op with room for n rows (n set, rows zeroed), a device status op,
  * a policy op (p copied). NULL on out of memory. */
@@ -170,5 +200,11 @@ void ledger_worker_submit(ledger_worker_t *w, gw_msg_t *op);
 int ledger_worker_stop(ledger_worker_t *w);
 /* Ops waiting now (for status and metrics). */
 size_t ledger_worker_depth(ledger_worker_t *w);
+/* Liveness: the monotonic time (gw_mono_ms) at which the thread last
+ * showed progress. It stamps it at every turn, before every op of a batch
+ * and while it waits (at least once a second), so a stamp that stops
+ * moving means the thread is stuck in a call (a disk that hangs). Any
+ * thread may read it. */
+int64_t ledger_worker_progress_ms(ledger_worker_t *w);
 
 #endif

@@ -27,15 +27,19 @@ struct ledger_worker {
     pthread_mutex_t mu; /* guards stopping; with cond, the retry pause */
     pthread_cond_t cond;
     int stopping;
-    gw_msg_t stop_msg;       /* pushed once by ledger_worker_stop, never freed */
-    atomic_size_t pending_n; /* ops taken but not yet committed */
-    int64_t last_outbox_id;  /* highest outbox id posted (or present at start) */
-    int has_policy;          /* a LEDGER_OP_POLICY was applied: housekeeping on */
-    int64_t next_purge_ms;   /* wall time of the next retention purge */
-    int64_t next_report_ms;  /* wall time of the next monthly-report check */
-    int house_failures;      /* consecutive failed housekeeping runs, for the log */
-    size_t lost;             /* ops given up at stop */
+    gw_msg_t stop_msg;        /* pushed once by ledger_worker_stop, never freed */
+    atomic_size_t pending_n;  /* ops taken but not yet committed */
+    atomic_llong progress_ms; /* gw_mono_ms of the last sign of life (ledger__alive) */
+    int64_t last_outbox_id;   /* highest outbox id posted (or present at start) */
+    int has_policy;           /* a LEDGER_OP_POLICY was applied: housekeeping on */
+    int64_t next_purge_ms;    /* wall time of the next retention purge */
+    int64_t next_report_ms;   /* wall time of the next monthly-report check */
+    int house_failures;       /* consecutive failed housekeeping runs, for the log */
+    size_t lost;              /* ops given up at stop */
 };
+
+/* Stamp the thread's progress (ledger_worker_progress_ms). */
+void ledger__alive(ledger_worker_t *w);
 
 /* A list of messages with a tail, for batches and results. */
 typedef struct ledger__list {

@@ -178,7 +178,9 @@ static const char *const root_keys[] = {
     /* notifications: gw_config_hooks.c */
     "hooks", "recipients", "groups", "routes", "quiet_hours", "inhibit_rules",
     /* NB-IoT uplinks: gw_config_nbiot.c */
-    "nbiot", NULL};
+    "nbiot",
+    /* clocks and liveness: gw_config_time.c */
+    "time", "liveness", NULL};
 
 static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_overrides_t *ov,
                        gw_errlist_t *el)
@@ -269,6 +271,8 @@ int gw_config_load(const char *path, const gw_config_overrides_t *ov, gw_config_
     cfg__cross_check(cfg, el);
     gw__cfg_mqtt_check(cfg, el);
     gw__cfg_notify(cfg, root, el);
+    gw__cfg_time(cfg, root, el);
+    gw__cfg_liveness(cfg, root, el);
     if (el->n != before)
         goto out_fail;
     cJSON_Delete(root);

@@ -49,8 +49,28 @@ void gw_core_rules_state_start(gw_core_t *c)
 
 int gw_core_start_buses(gw_core_t *c, gw_queue_t *q, char *err, size_t errlen)
 {
+    int rc;
+
     c->inq = q;
-    return gw_runtime_start_buses(c->rt, q, err, errlen);
+    rc = gw_runtime_start_buses(c->rt, q, err, errlen);
+    core__live_buses_started(c);
+    return rc;
+}
+
+void gw_core_liveness_start(gw_core_t *c)
+{
+    core__live_start(c);
+}
+
+int gw_core_threads_ok(const gw_core_t *c, char *why, size_t whylen)
+{
+    return core__threads_ok(c, why, whylen);
+}
+
+void gw_core_on_clock_step(gw_core_t *c, void (*fn)(void *arg, int64_t step_ms), void *arg)
+{
+    c->clock_cb = fn;
+    c->clock_arg = arg;
 }
 
 void gw_core_stop_buses(gw_core_t *c)
@@ -61,6 +81,7 @@ void gw_core_stop_buses(gw_core_t *c)
 
 void gw_core_shutdown(gw_core_t *c)
 {
+    core__live_stop(c);
     core__rules_state_stop(c);
     core__rollup_flush(c);
 }
@@ -73,6 +94,8 @@ void gw_core_free(gw_core_t *c)
     core__rollup_free(c);
     gw_writes_free(&c->writes);
     free(c->alarms);
+    free(c->orphans);
+    free(c->bus_allow);
     free(c);
 }
 
@@ -143,10 +166,12 @@ void gw_core_device_mark(gw_core_t *c, size_t dev, gw_quality_t q)
         c->rt->points[d->first_point + j].last.quality = q;
 }
 
-void gw_core_device_seen(gw_core_t *c, size_t dev, int64_t ts_ms)
+void gw_core_device_seen(gw_core_t *c, size_t dev, int64_t ts_ms, int64_t mono_ms)
 {
-    if (dev < c->rt->cfg->ndevices)
+    if (dev < c->rt->cfg->ndevices) {
         c->rt->devs[dev].last_ok_ms = ts_ms;
+        c->rt->devs[dev].last_ok_mono = mono_ms;
+    }
 }
 
 int gw_core_device_status(gw_core_t *c, size_t dev, gw_dev_status_t st, const char *err)
