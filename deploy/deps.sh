@@ -16,6 +16,8 @@ PACKAGES=(
   mosquitto mosquitto-clients sqlite3 mbpoll socat openssl
   # systemd-analyze verify on the unit
   systemd
+  # wall-clock steps under a running daemon (libfaketime)
+  faketime
   python3 python3-pytest python3-paho-mqtt python3-pymodbus
   python3-serial-asyncio  # pymodbus's RTU server (only recommended by python3-pymodbus)
 )

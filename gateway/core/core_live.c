@@ -217,6 +217,8 @@ void core__live_start(gw_core_t *c)
 {
     if (c->live_started)
         return;
+    c->clk_offset = gw_wall_ms() - gw_mono_ms(); /* steps are counted from here */
+    c->clk_checked = 1;
     uv_timer_init(c->loop, &c->live_timer);
     c->live_timer.data = c;
     c->live_started = 1;

@@ -129,9 +129,10 @@ void core__on_reading(gw_core_t *c, const mb_reading_t *r)
         dev->last_ok_ms = r->ts_ms;
         dev->last_ok_mono = r->mono_ms;
     }
-    /* Its bus thread reported: the liveness deadline moves on. */
-    if (r->mono_ms > dev->report_mono)
-        dev->report_mono = r->mono_ms;
+    /* Its bus thread reported: the liveness deadline moves on from when the
+     * poll ended (a poll stuck for a minute ends late, but it did end). */
+    if (r->mono_ms + r->latency_us / 1000 > dev->report_mono)
+        dev->report_mono = r->mono_ms + r->latency_us / 1000;
     dev->in_backoff = r->offline;
     if (dev->overdue)
         gw_log_notice("gw", "device %s: its bus thread reports polls again", dev->cfg->name);

@@ -436,10 +436,9 @@ static int64_t sim_send_due(sim_server_t *srv, int64_t max_ms)
             continue;
         if (p->step_ms > 0 && p->due_ms <= now)
             sim_stall_step(srv, p, now);
-        if (p->fd >= 0 && p->step_ms > 0) {
-            if (p->due_ms - now < wait)
-                wait = p->due_ms - now;
-        } else if (p->fd >= 0 && p->due_ms <= now) {
+        if (p->fd < 0)
+            continue;
+        if (p->step_ms == 0 && p->due_ms <= now) {
             if (write(p->fd, p->buf, (size_t)p->len) != p->len)
                 gw_log_info(MOD, "fd %d: delayed reply not sent: %s", p->fd, strerror(errno));
             p->fd = -1;
