@@ -206,5 +206,9 @@ size_t ledger_worker_depth(ledger_worker_t *w);
  * moving means the thread is stuck in a call (a disk that hangs). Any
  * thread may read it. */
 int64_t ledger_worker_progress_ms(ledger_worker_t *w);
+/* The longest a healthy ledger thread goes without a stamp: a statement
+ * waiting for a lock held by another connection (plantroomctl) for the
+ * ledger's 5 s busy timeout, twice, plus a second. */
+#define LEDGER_WORKER_STALL_BOUND_MS 11000
 
 #endif

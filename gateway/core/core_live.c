@@ -13,8 +13,9 @@
  *    their last values.
  *  - Each bus thread and the ledger thread stamp their progress (a
  *    monotonic time). A thread whose stamp is older than its stall limit
- *    (liveness.thread_stall_ms, or a bus's own bound when its timeouts need
- *    longer) is stuck: gateway alarm thread.bus.<bus> or thread.ledger,
+ *    (liveness.thread_stall_ms, or the thread's own bound when its timeouts
+ *    need longer: mb_bus_stall_bound_ms, LEDGER_WORKER_STALL_BOUND_MS) is
+ *    stuck: gateway alarm thread.bus.<bus> or thread.ledger,
  *    cleared when it moves again; and the systemd watchdog is not fed
  *    (gw_core_threads_ok, asked by the service before each ping).
  *  - The wall clock is compared with the monotonic one at every tick: a
@@ -60,7 +61,7 @@ static int live__thread(const gw_core_t *c, size_t i, int64_t now, char *name, s
         return 0;
     snprintf(name, len, "ledger");
     *age = now - ledger_worker_progress_ms(c->ledger);
-    *limit = stall;
+    *limit = stall > LEDGER_WORKER_STALL_BOUND_MS ? stall : LEDGER_WORKER_STALL_BOUND_MS;
     return 1;
 }
 

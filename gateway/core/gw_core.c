@@ -4,6 +4,7 @@
  * (points pushed by NB-IoT reports, writes). The work is done by the files
  * below it (core_int.h). Loop thread only.
  */
+#include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
 #include "gateway/core/core_int.h"
 
@@ -162,8 +163,14 @@ void gw_core_device_mark(gw_core_t *c, size_t dev, gw_quality_t q)
     if (dev >= c->rt->cfg->ndevices)
         return;
     d = &c->rt->devs[dev];
-    for (size_t j = 0; j < d->cfg->npoints; j++)
-        c->rt->points[d->first_point + j].last.quality = q;
+    for (size_t j = 0; j < d->cfg->npoints; j++) {
+        gw_sample_t *s = &c->rt->points[d->first_point + j].last;
+        s->quality = q;
+        if (q != GW_Q_GOOD) { /* as of now: a stale rule sees how long it has been */
+            s->ts_ms = gw_wall_ms();
+            s->mono_ms = gw_mono_ms();
+        }
+    }
 }
 
 void gw_core_device_seen(gw_core_t *c, size_t dev, int64_t ts_ms, int64_t mono_ms)

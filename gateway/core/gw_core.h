@@ -98,9 +98,10 @@ gw_runtime_t *gw_core_swap(gw_core_t *c, gw_runtime_t *rt);
 void gw_core_ledger_policy(gw_core_t *c);
 
 /* Points pushed by a source other than a bus (NB-IoT reports): set a
- * point's sample, every point of a device to one quality, the device's last
- * good time; change its status (1 when it changed: the listener was told);
- * then gw_core_device_updated runs its rules and tells the listener. */
+ * point's sample, every point of a device to one quality (a bad one as of
+ * now, both clocks), the device's last good time (wall and monotonic);
+ * change its status (1 when it changed: the listener was told); then
+ * gw_core_device_updated runs its rules and tells the listener. */
 void gw_core_point_set(gw_core_t *c, uint32_t point_id, const gw_sample_t *s);
 void gw_core_device_mark(gw_core_t *c, size_t dev, gw_quality_t q);
 void gw_core_device_seen(gw_core_t *c, size_t dev, int64_t ts_ms, int64_t mono_ms);
