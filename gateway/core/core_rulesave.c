@@ -50,7 +50,6 @@ static void rulesave__write_work(uv_work_t *req)
 static void rulesave__write_done(uv_work_t *req, int status)
 {
     rulesave__job_t *j = req->data;
-
     gw_core_t *c = j->c;
 
     if (status != 0 || j->rc != 0)
