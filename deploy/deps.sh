@@ -18,6 +18,8 @@ PACKAGES=(
   strace
   # systemd-analyze verify on the unit
   systemd
+  # wall-clock steps under a running daemon (libfaketime)
+  faketime
   python3 python3-pytest python3-paho-mqtt python3-pymodbus
   python3-serial-asyncio  # pymodbus's RTU server (only recommended by python3-pymodbus)
   # notifier tests: the wall clock stepped under a running process (libfaketime),

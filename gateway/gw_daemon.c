@@ -137,8 +137,9 @@ static int daemon__create_parts(gw_daemon_t *d, char *err, size_t errlen)
     return 0;
 }
 
-/* Start in order: the ledger thread, the parts, rule state, the
- * notifier, MQTT, the buses, the service. */
+/* Start in order: the ledger thread, the parts, rule state (then the rules
+ * ask the ledger for its active orders), the notifier, MQTT, the buses with
+ * their liveness watch, the service. */
 static int daemon__start(gw_daemon_t *d, char *err, size_t errlen)
 {
     const gw_config_t *cfg = gw_core_config(d->core);
@@ -159,6 +160,7 @@ static int daemon__start(gw_daemon_t *d, char *err, size_t errlen)
     /* after the ledger and the listener: a damaged file's alarm reaches both */
     gw_core_rules_state_start(d->core);
     gw_core_ledger_policy(d->core);
+    gw_core_reconcile(d->core);
     rc = gw__notify_start(d, err, errlen);
     if (rc != 0)
         return rc;
@@ -168,6 +170,7 @@ static int daemon__start(gw_daemon_t *d, char *err, size_t errlen)
     rc = gw_core_start_buses(d->core, &d->inq, err, errlen);
     if (rc != 0)
         return rc;
+    gw_core_liveness_start(d->core);
     return gw_svc_start(d->svc, err, errlen);
 }
 

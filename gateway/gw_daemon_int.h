@@ -31,6 +31,7 @@ struct gw_daemon {
     char state_dir_ov[PATH_MAX];
     char log_level_ov[16]; /* --log-level, applied again on every reload */
     int stopping;
+    int reloading; /* gw__reload runs: another one is refused */
 
     ledger_worker_t *ledger;
     char ledger_corrupt[GW_ALARM_DETAIL_MAX]; /* a damaged ledger moved aside this run */
@@ -42,6 +43,12 @@ struct gw_daemon {
 
 /* gw_wire.c: take everything queued and hand each message to its part. */
 void gw__drain(gw_daemon_t *d);
+/* The same, but Modbus write results are kept back and returned (a list
+ * linked by ->next, oldest first; NULL: none): a reload hands them on
+ * with gw__dispatch_list once the new configuration is in place. */
+gw_msg_t *gw__drain_hold_writes(gw_daemon_t *d);
+/* Dispatch and free a list of messages, oldest first. */
+void gw__dispatch_list(gw_daemon_t *d, gw_msg_t *list);
 /* Connect the parts: the core's listener to the north side, the north side
  * and the notifier as the service's sources. */
 void gw__wire(gw_daemon_t *d);

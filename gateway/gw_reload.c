@@ -5,11 +5,20 @@
  * leaves the running one in place, with every error logged and the first
  * one returned. site.id and ledger.path cannot change without a restart.
  *
- * The swap: stop the old bus threads and handle what they already sent;
- * stop MQTT if its settings changed; make the new table current (device
- * and rule states carried over by name); tell every part; start the buses
- * (and MQTT) again; free the old table. Loop thread only.
+ * The swap: stop the old bus threads (all asked at once, then joined) and
+ * handle what they already sent, keeping back the results of writes; stop
+ * MQTT if its settings changed (in the background: the loop does not wait
+ * for the broker); make the new table current (device and rule states
+ * carried over by name); tell every part; start the buses (and MQTT)
+ * again; free the old table; hand on the write results; ask the ledger for
+ * its active work orders, so that a rule whose state was not carried
+ * learns of its order (gw_core_reconcile).
+ *
+ * A reload never runs inside another: the control socket never runs a
+ * request from inside another one's answer (svc_control.c), and one that
+ * arrives anyway while a reload runs is refused. Loop thread only.
  */
+#include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
 #include "gateway/gw_daemon_int.h"
 
@@ -46,27 +55,17 @@ static gw_config_t *reload__load(gw_daemon_t *d, char *rerr, size_t rerrlen)
     return cfg;
 }
 
-int gw__reload(void *arg, char *rerr, size_t rerrlen)
+/* Stop the old buses, handle what they sent, swap in rt, start again. */
+static void reload__swap(gw_daemon_t *d, gw_runtime_t *rt)
 {
-    gw_daemon_t *d = arg;
-    gw_runtime_t *old, *rt = NULL;
-    gw_config_t *cfg;
+    gw_runtime_t *old;
+    gw_msg_t *writes;
     char err[256];
-    int rc;
+    int64_t t0 = gw_mono_ms();
 
-    gw_log_notice("gw", "SIGHUP: reloading %s", gw_core_config(d->core)->path);
-    cfg = reload__load(d, rerr, rerrlen);
-    if (!cfg)
-        return GW_ECONFIG;
-    rc = gw_runtime_build(&rt, cfg, err, sizeof(err));
-    if (rc != 0) {
-        gw_log_error("gw", "reload failed: %s: keeping the running configuration", err);
-        snprintf(rerr, rerrlen, "%s", err);
-        return rc;
-    }
-    /* Stop the old buses and handle what they already sent, then swap. */
     gw_core_stop_buses(d->core);
-    gw__drain(d);
+    gw_log_info("gw", "reload: buses stopped in %lld ms", (long long)(gw_mono_ms() - t0));
+    writes = gw__drain_hold_writes(d);
     gw_north_reload_begin(d->north, rt->cfg);
     old = gw_core_swap(d->core, rt);
     gw_notify_set_config(d->notify, rt->cfg);
@@ -77,6 +76,36 @@ int gw__reload(void *arg, char *rerr, size_t rerrlen)
     gw_svc_reloaded(d->svc, old->cfg);
     gw_runtime_free(old);
     gw_core_ledger_policy(d->core);
+    gw_core_reconcile(d->core);
+    gw__dispatch_list(d, writes); /* their callers hear after the swap */
+}
+
+int gw__reload(void *arg, char *rerr, size_t rerrlen)
+{
+    gw_daemon_t *d = arg;
+    gw_runtime_t *rt = NULL;
+    gw_config_t *cfg;
+    char err[256];
+    int rc;
+
+    if (d->reloading) {
+        gw_log_warn("gw", "reload refused: a reload is already in progress");
+        snprintf(rerr, rerrlen, "a reload is already in progress");
+        return GW_ESTATE;
+    }
+    gw_log_notice("gw", "SIGHUP: reloading %s", gw_core_config(d->core)->path);
+    cfg = reload__load(d, rerr, rerrlen);
+    if (!cfg)
+        return GW_ECONFIG;
+    rc = gw_runtime_build(&rt, cfg, err, sizeof(err));
+    if (rc != 0) {
+        gw_log_error("gw", "reload failed: %s: keeping the running configuration", err);
+        snprintf(rerr, rerrlen, "%s", err);
+        return rc;
+    }
+    d->reloading = 1;
+    reload__swap(d, rt);
+    d->reloading = 0;
     gw_log_notice("gw", "configuration reloaded: %zu buses, %zu devices, %zu points, %zu rules",
                   rt->cfg->nbuses, rt->cfg->ndevices, rt->npoints, rt->cfg->nrules);
     return 0;

@@ -13,7 +13,9 @@
  * its rule); an event announced before its commit (provisional) to the
  * notifier and the north side; the state of the ledger's storage to the
  * gateway alarms (gw_storage.c); a command's answer to the north side; the
- * spool thread's results (600s) to the north side.
+ * active work orders (asked at start and after a reload) to the core, which
+ * reconciles its rules with them; the spool thread's results (600s) to the
+ * north side.
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/gw_daemon_int.h"
@@ -70,6 +72,9 @@ static void wire__ledger_event(gw_daemon_t *d, const gw_msg_t *m)
     case LEDGER_EV_CHANGED:
         gw_north_on_message(d->north, m);
         break;
+    case LEDGER_EV_ACTIVE:
+        gw_core_on_active(d->core, (const ledger_ev_active_t *)m);
+        break;
     case LEDGER_EV_ERROR:
         gw_log_error("ledger", "%s", ((const ledger_ev_error_t *)m)->msg);
         break;
@@ -89,15 +94,38 @@ static void wire__dispatch(gw_daemon_t *d, gw_msg_t *m)
         gw_north_on_message(d->north, m);
 }
 
-void gw__drain(gw_daemon_t *d)
+void gw__dispatch_list(gw_daemon_t *d, gw_msg_t *list)
 {
-    gw_msg_t *list = gw_queue_take_all(&d->inq);
     while (list) {
         gw_msg_t *next = list->next;
         wire__dispatch(d, list);
         gw_msg_free(list);
         list = next;
     }
+}
+
+void gw__drain(gw_daemon_t *d)
+{
+    gw__dispatch_list(d, gw_queue_take_all(&d->inq));
+}
+
+gw_msg_t *gw__drain_hold_writes(gw_daemon_t *d)
+{
+    gw_msg_t *list = gw_queue_take_all(&d->inq), *held = NULL, **tail = &held;
+
+    while (list) {
+        gw_msg_t *next = list->next;
+        if (list->kind == MB_EV_WRITE_DONE) {
+            list->next = NULL;
+            *tail = list;
+            tail = &list->next;
+        } else {
+            wire__dispatch(d, list);
+            gw_msg_free(list);
+        }
+        list = next;
+    }
+    return held;
 }
 
 /* ---- the parts' connections ------------------------------------------- */

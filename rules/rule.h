@@ -60,25 +60,26 @@ typedef enum rule_state_kind {
     RULE_ST_FIRING,
 } rule_state_kind_t;
 
+/* The state's times are on the samples' monotonic clock (mono_ms). */
 typedef struct rule_threshold_state {
     rule_state_kind_t st;
     int64_t since_ms;       /* when the condition began (PENDING/FIRING) */
     int64_t last_update_ms; /* when the last OPEN/UPDATE was emitted */
     double peak;            /* most extreme value since the condition began */
     uint64_t samples;       /* good samples seen, for evidence */
-    int64_t last_ts_ms;     /* ts of the last good sample taken (when samples > 0) */
+    int64_t last_ts_ms;     /* mono_ms of the last good sample taken (when samples > 0) */
 } rule_threshold_state_t;
 
 /* What a rule asks the daemon to do. The evidence fields describe the sample
  * and parameters that caused it; the caller adds identity (device, rule). */
 typedef struct rule_action {
     rule_action_kind_t kind;
-    int64_t ts_ms;    /* timestamp of the sample that caused it */
+    int64_t ts_ms;    /* wall-clock timestamp of the sample that caused it */
     double value;     /* that sample's value */
     double peak;      /* most extreme value while the condition held */
-    int64_t since_ms; /* when the condition began */
+    int64_t since_ms; /* when the condition began (wall clock: ts_ms - held_ms) */
     double limit;     /* the rule's limit */
-    int64_t held_ms;  /* how long the condition had held at ts_ms */
+    int64_t held_ms;  /* how long the condition had held (monotonic) */
     /* Kind-specific evidence (rule_eval fills them; 0 when not used). */
     rule_kind_t kind_of; /* the kind of rule that acted */
     int has_priority;    /* 1: the rule asks for this priority (trend: rises as
@@ -107,7 +108,9 @@ void rule_threshold_init(rule_threshold_state_t *st);
 
 /* Feed one sample. Returns the action kind (RULE_ACT_NONE when nothing
  * happens) and fills *act when it is not NONE. Samples must arrive in
- * non-decreasing ts order; an older one is ignored. Pure and allocation-free. */
+ * non-decreasing mono_ms order; an older one is ignored. for_ms, update_ms
+ * and the held time are measured on mono_ms; ts_ms (wall) only stamps the
+ * action. Pure and allocation-free. */
 rule_action_kind_t rule_threshold_eval(const rule_threshold_cfg_t *cfg, rule_threshold_state_t *st,
                                        const gw_sample_t *s, rule_action_t *act);
 
@@ -204,7 +207,7 @@ typedef struct rule_cfg {
 } rule_cfg_t;
 
 typedef struct rule_rate_state {
-    int64_t ts[RULE_RATE_RING];
+    int64_t ts[RULE_RATE_RING]; /* mono_ms of the kept readings */
     double v[RULE_RATE_RING];
     int head, n; /* ring: oldest at (head - n) mod size */
 } rule_rate_state_t;
@@ -248,17 +251,17 @@ typedef struct rule_trend_state {
     int dhead, dn;
     /* prediction, as of the last closed day */
     int firing;
-    int64_t opened_ms, last_pred_ms, pred_c, pred_lo, pred_hi;
+    int64_t opened_ms, last_pred_ms, pred_c, pred_lo, pred_hi; /* wall clock */
     double slope;
-    int64_t last_ts_ms;
+    int64_t last_ts_ms; /* mono_ms of the last reading taken */
     uint64_t samples;
 } rule_trend_state_t;
 
 typedef struct rule_state {
     rule_kind_t kind;
     rule_threshold_state_t alarm;
-    int64_t last_good_ms; /* ts of the last good sample, 0: none (stale) */
-    int64_t first_ms;     /* ts of the first sample of any quality (stale) */
+    int64_t last_good_ms; /* mono_ms of the last good sample, 0: none (stale) */
+    int64_t first_ms;     /* mono_ms of the first sample of any quality (stale) */
     union {
         rule_rate_state_t rate;
         rule_counter_state_t counter;
@@ -278,9 +281,12 @@ int rule_validate(rule_cfg_t *cfg, char *err, size_t errlen);
 void rule_init(const rule_cfg_t *cfg, rule_state_t *st);
 
 /* Feed one sample of any quality. Bad-quality samples are never readings;
- * only the STALE kind looks at them (their timestamps age the last good
- * one). Returns the action kind and fills *act when it is not NONE. Pure and
- * allocation-free; samples in non-decreasing ts order (older ones ignored). */
+ * only the STALE kind looks at them (their times age the last good one).
+ * Returns the action kind and fills *act when it is not NONE. Pure and
+ * allocation-free; samples in non-decreasing mono_ms order (older ones
+ * ignored). Durations (hold, update, age, rate) are measured on mono_ms;
+ * calendar things (an anomaly's hour of the week, a trend's days) and the
+ * action's times are on ts_ms, the wall clock. */
 rule_action_kind_t rule_eval(const rule_cfg_t *cfg, rule_state_t *st, const gw_sample_t *s,
                              rule_action_t *act);
 
@@ -289,6 +295,27 @@ rule_action_kind_t rule_eval(const rule_cfg_t *cfg, rule_state_t *st, const gw_s
  * without an action (the order is already closed), keeping what it learned.
  * The daemon calls it when the ledger reports the fingerprint's order closed. */
 void rule_rearm(const rule_cfg_t *cfg, rule_state_t *st);
+
+/* Reconcile the alarm with the ledger (rule_restore.c): active != 0 says an
+ * active work order of this rule exists whose condition has not cleared;
+ * the alarm is then put in FIRING (since since_mono, monotonic; a trend's
+ * opened time since_wall) unless it is, so that its normal clear logic
+ * clears the order when the condition is gone and a later OPEN retriggers
+ * it. active == 0 with the alarm FIRING (an order that was never committed,
+ * or was closed meanwhile) puts it back to NORMAL without an action, so a
+ * condition that still holds opens a new order. What the rule learned is
+ * kept. Returns 1 when the state changed, else 0. */
+int rule_reconcile(const rule_cfg_t *cfg, rule_state_t *st, int active, int64_t since_mono,
+                   int64_t since_wall);
+
+/* Bring a state saved by another run onto this run's clocks (rule_restore.c):
+ * every monotonic time in it moves by shift_ms and is then bounded by
+ * now_mono (a time from the future would make the rule ignore real
+ * samples); calendar times (a trend's days) past now_wall + max_future_ms
+ * are dropped. Returns 1 when something had to be bounded or dropped, else
+ * 0. */
+int rule_rebase(const rule_cfg_t *cfg, rule_state_t *st, int64_t shift_ms, int64_t now_mono,
+                int64_t now_wall, int64_t max_future_ms);
 
 /* A hash of what a state depends on: the kind, sizeof(rule_state_t) and the
  * parameters that shape what is learned (a rate's window, a counter's wrap,

@@ -10,6 +10,9 @@
 
 int rule__trend_validate(rule_trend_cfg_t *c, char *err, size_t errlen);
 void rule__trend_init(rule_trend_state_t *st);
+/* Drop the daily levels and the open day (their calendar is gone: the wall
+ * clock stepped back past them); smoothing, baseline and firing stay. */
+void rule__trend_forget_days(rule_trend_state_t *st);
 rule_action_kind_t rule__trend_eval(const rule_trend_cfg_t *c, rule_trend_state_t *st,
                                     const gw_sample_t *s, rule_action_t *act);
 

@@ -264,10 +264,11 @@ static int derive_state(const rule_state_cfg_t *c, double v, double *out)
     return 0;
 }
 
+/* On the monotonic clock: a step of the wall clock makes no rate. */
 static int derive_rate(const rule_rate_cfg_t *c, rule_rate_state_t *r, const gw_sample_t *s,
                        double *out)
 {
-    int64_t from = s->ts_ms - c->window_ms;
+    int64_t t = s->mono_ms, from = t - c->window_ms;
     int ref = -1, newest;
 
     /* The oldest kept reading still inside the window is the reference. */
@@ -280,17 +281,17 @@ static int derive_rate(const rule_rate_cfg_t *c, rule_rate_state_t *r, const gw_
     }
     /* Keep a reading every window/(ring/2), so the ring spans the window. */
     newest = (r->head - 1 + RULE_RATE_RING) % RULE_RATE_RING;
-    if (r->n == 0 || s->ts_ms - r->ts[newest] >= c->window_ms / (RULE_RATE_RING / 2)) {
-        r->ts[r->head] = s->ts_ms;
+    if (r->n == 0 || t - r->ts[newest] >= c->window_ms / (RULE_RATE_RING / 2)) {
+        r->ts[r->head] = t;
         r->v[r->head] = s->value;
         r->head = (r->head + 1) % RULE_RATE_RING;
         if (r->n < RULE_RATE_RING)
             r->n++;
     }
     /* A rate over less than a quarter of the window is mostly noise. */
-    if (ref < 0 || s->ts_ms - r->ts[ref] < c->window_ms / 4 || s->ts_ms == r->ts[ref])
+    if (ref < 0 || t - r->ts[ref] < c->window_ms / 4 || t == r->ts[ref])
         return -1;
-    *out = (s->value - r->v[ref]) / (double)(s->ts_ms - r->ts[ref]) * (double)c->per_ms;
+    *out = (s->value - r->v[ref]) / (double)(t - r->ts[ref]) * (double)c->per_ms;
     return 0;
 }
 
@@ -378,18 +379,19 @@ rule_action_kind_t rule_eval(const rule_cfg_t *cfg, rule_state_t *st, const gw_s
     if (cfg->kind == RULE_TREND)
         return rule__trend_eval(&cfg->u.trend, &st->u.trend, s, act);
     if (cfg->kind == RULE_STALE) {
+        /* Ages on the monotonic clock: a wall-clock step ages nothing. */
         if (st->first_ms == 0 && st->last_good_ms == 0)
-            st->first_ms = s->ts_ms;
+            st->first_ms = s->mono_ms;
         if (good)
-            st->last_good_ms = s->ts_ms;
-        d.value = (double)(s->ts_ms - (st->last_good_ms ? st->last_good_ms : st->first_ms));
+            st->last_good_ms = s->mono_ms;
+        d.value = (double)(s->mono_ms - (st->last_good_ms ? st->last_good_ms : st->first_ms));
         if (d.value < 0)
             return RULE_ACT_NONE;
         d.quality = GW_Q_GOOD;
     } else {
         if (!good)
             return RULE_ACT_NONE;
-        if (st->alarm.samples > 0 && s->ts_ms < st->alarm.last_ts_ms)
+        if (st->alarm.samples > 0 && s->mono_ms < st->alarm.last_ts_ms)
             return RULE_ACT_NONE;
         switch (cfg->kind) {
         case RULE_STATE:

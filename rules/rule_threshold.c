@@ -19,6 +19,13 @@
  * any other quality, NaN or infinite values, and samples older than the last
  * good one leave the state untouched and emit nothing: a dead device neither
  * starts, holds nor clears a condition.
+ *
+ * Time: the state's times (since, last update, last sample) are on the
+ * samples' monotonic clock (gw_sample_t.mono_ms), and so are for_ms,
+ * update_ms and the held time: a step of the wall clock neither blinds the
+ * rule (a sample is "older" only on the monotonic clock) nor cuts a hold
+ * short. The action's ts_ms and since_ms are wall-clock times for people:
+ * since_ms is the sample's wall time minus the held time.
  */
 #include "rules/rule.h"
 
@@ -99,14 +106,15 @@ static rule_action_kind_t emit(rule_action_kind_t kind, const rule_threshold_cfg
                                rule_action_t *act)
 {
     if (act) {
+        int64_t held = elapsed(st->since_ms, s->mono_ms);
         *act = (rule_action_t){
             .kind = kind,
             .ts_ms = s->ts_ms,
             .value = s->value,
             .peak = st->peak,
-            .since_ms = st->since_ms,
+            .since_ms = s->ts_ms < INT64_MIN + held ? INT64_MIN : s->ts_ms - held,
             .limit = cfg->limit,
-            .held_ms = elapsed(st->since_ms, s->ts_ms),
+            .held_ms = held,
         };
     }
     return kind;
@@ -125,10 +133,10 @@ static void to_normal(rule_threshold_state_t *st)
 static rule_action_kind_t eval_pending(const rule_threshold_cfg_t *cfg, rule_threshold_state_t *st,
                                        const gw_sample_t *s, rule_action_t *act)
 {
-    if (elapsed(st->since_ms, s->ts_ms) < cfg->for_ms)
+    if (elapsed(st->since_ms, s->mono_ms) < cfg->for_ms)
         return RULE_ACT_NONE;
     st->st = RULE_ST_FIRING;
-    st->last_update_ms = s->ts_ms;
+    st->last_update_ms = s->mono_ms;
     return emit(RULE_ACT_OPEN, cfg, st, s, act);
 }
 
@@ -144,9 +152,9 @@ static rule_action_kind_t eval_firing(const rule_threshold_cfg_t *cfg, rule_thre
         return kind;
     }
     track_peak(cfg, st, s->value);
-    if (cfg->update_ms <= 0 || elapsed(st->last_update_ms, s->ts_ms) < cfg->update_ms)
+    if (cfg->update_ms <= 0 || elapsed(st->last_update_ms, s->mono_ms) < cfg->update_ms)
         return RULE_ACT_NONE;
-    st->last_update_ms = s->ts_ms;
+    st->last_update_ms = s->mono_ms;
     return emit(RULE_ACT_UPDATE, cfg, st, s, act);
 }
 
@@ -156,17 +164,17 @@ rule_action_kind_t rule_threshold_eval(const rule_threshold_cfg_t *cfg, rule_thr
     assert(cfg && st && s);
     if (s->quality != GW_Q_GOOD || !isfinite(s->value))
         return RULE_ACT_NONE;
-    if (st->samples > 0 && s->ts_ms < st->last_ts_ms)
+    if (st->samples > 0 && s->mono_ms < st->last_ts_ms)
         return RULE_ACT_NONE;
     st->samples++;
-    st->last_ts_ms = s->ts_ms;
+    st->last_ts_ms = s->mono_ms;
 
     switch (st->st) {
     case RULE_ST_NORMAL:
         if (!firing_side(cfg, s->value))
             return RULE_ACT_NONE;
         st->st = RULE_ST_PENDING;
-        st->since_ms = s->ts_ms;
+        st->since_ms = s->mono_ms;
         st->peak = s->value;
         return eval_pending(cfg, st, s, act);
     case RULE_ST_PENDING:

@@ -91,6 +91,16 @@ void rule__trend_init(rule_trend_state_t *st)
     st->change_day = -1;
 }
 
+void rule__trend_forget_days(rule_trend_state_t *st)
+{
+    st->day = -1;
+    st->day_sum = 0;
+    st->day_n = 0;
+    st->dhead = st->dn = 0;
+    st->change_day = -1;
+    st->change_today = 0;
+}
+
 double rule__t_quantile(double conf, int df)
 {
     static const double t90[] = {6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895,
@@ -415,11 +425,20 @@ rule_action_kind_t rule__trend_eval(const rule_trend_cfg_t *c, rule_trend_state_
 
     if (s->quality != GW_Q_GOOD || !isfinite(s->value))
         return RULE_ACT_NONE;
-    if (st->samples > 0 && s->ts_ms < st->last_ts_ms)
+    /* In order on the monotonic clock; days are calendar days (wall clock). */
+    if (st->samples > 0 && s->mono_ms < st->last_ts_ms)
         return RULE_ACT_NONE;
     st->samples++;
-    st->last_ts_ms = s->ts_ms;
+    st->last_ts_ms = s->mono_ms;
     day = s->ts_ms >= 0 ? s->ts_ms / c->day_ms : (s->ts_ms - c->day_ms + 1) / c->day_ms;
+    if (st->day >= 0 && day < st->day) {
+        /* The wall clock stepped back: within a day, the open day goes on;
+         * further, the days learned lie in the future and are dropped. */
+        if (st->day - day <= 1)
+            day = st->day;
+        else
+            rule__trend_forget_days(st);
+    }
     if (st->day >= 0 && day != st->day && !st->change_today)
         st->change_day = -1; /* a whole day without an alarm: the change is over */
     if (day != st->day)

@@ -45,6 +45,7 @@
 #define LEDGER__STOP_TRIES 3     /* failed batches tolerated once stopping */
 #define LEDGER__LOG_EVERY  30    /* log (and report) one failed retry in this many */
 #define LEDGER__HOUSE_MS   60000 /* how often to check for housekeeping */
+#define LEDGER__ALIVE_MS   1000  /* longest wait without a progress stamp */
 #define LEDGER__BATCH_MAX  1000  /* ops in one transaction */
 #define LEDGER__PROBE      16    /* ops in one transaction while the storage fails */
 #define LEDGER__DAY_MS     (24LL * 3600 * 1000)
@@ -181,9 +182,10 @@ static int ledger__timeout(ledger_worker_t *w, int stop)
 
     if (w->failing || !w->lg) {
         left = w->retry_at - gw_mono_ms();
-        return left > 0 ? (int)left : 0;
+        return left > 0 ? (int)(left < LEDGER__ALIVE_MS ? left : LEDGER__ALIVE_MS) : 0;
     }
-    return w->backlog.n || stop ? 0 : LEDGER__HOUSE_MS;
+    /* wake at least once a second to show that the thread lives */
+    return w->backlog.n || stop ? 0 : LEDGER__ALIVE_MS;
 }
 
 /* Give up at stop: the backlog is lost (logged). */
@@ -204,6 +206,7 @@ static void *ledger__thread(void *arg)
     int rc;
 
     for (;;) {
+        ledger__alive(w);
         if (stop && !w->backlog.n)
             break;
         timeout = ledger__timeout(w, stop);
@@ -250,6 +253,7 @@ static int ledger__init(ledger_worker_t *w, const char *path, gw_queue_t *result
     w->load_after = -1;
     w->pages_applied = -1;
     atomic_init(&w->pending, 0);
+    atomic_init(&w->progress_ms, (long long)gw_mono_ms());
     atomic_init(&w->max_ops, LEDGER__MAX_OPS_DEFAULT);
     atomic_init(&w->dropped, 0);
     atomic_init(&w->rows_dropped, 0);
@@ -358,4 +362,9 @@ int ledger_worker_stop(ledger_worker_t *w)
 size_t ledger_worker_depth(ledger_worker_t *w)
 {
     return gw_queue_depth(&w->ops) + atomic_load(&w->pending);
+}
+
+int64_t ledger_worker_progress_ms(ledger_worker_t *w)
+{
+    return (int64_t)atomic_load(&w->progress_ms);
 }

@@ -52,6 +52,8 @@ enum {
     LEDGER_OP_CHANGE,        /* ledger_op_change_t: a person's change (status, assign, note),
                               * e.g. a command over MQTT; answered by LEDGER_EV_CHANGED */
     LEDGER_OP_STATS = 320,   /* a plain gw_msg_t (calloc'd): post LEDGER_EV_STATS */
+    LEDGER_OP_ACTIVE = 330,  /* ledger_op_active_t: post LEDGER_EV_ACTIVE, every active
+                              * work order (for the rules to reconcile with) */
 };
 
 /* Results (posted to the results queue after commit). */
@@ -63,6 +65,7 @@ enum {
     LEDGER_EV_PROVISIONAL,  /* ledger_ev_provisional_t: an event not yet committed */
     LEDGER_EV_HEALTH,       /* ledger_ev_health_t: the storage's state changed */
     LEDGER_EV_STATS = 370,  /* ledger_ev_stats_t: counts, for status and metrics */
+    LEDGER_EV_ACTIVE = 371, /* ledger_ev_active_t: the answer to LEDGER_OP_ACTIVE */
 };
 
 /* What the ledger's file does now. */
@@ -112,6 +115,29 @@ typedef struct ledger_worker_figures {
     uint64_t outbox_purged; /* outbox rows deleted past their age */
     uint64_t failed_batches;
 } ledger_worker_figures_t;
+typedef struct ledger_op_active {
+    gw_msg_t hdr;
+    uint64_t tag; /* the submitter's, echoed */
+} ledger_op_active_t;
+
+/* One active work order (open, acknowledged, in_progress), as the rules
+ * need it: its fingerprint, whether its condition has cleared, and when. */
+typedef struct ledger_active_order {
+    char site[64], device[64], rule[64];
+    int cleared;          /* cleared_at is set: the condition had gone */
+    int64_t opened_at;    /* ms, wall clock */
+    int64_t last_seen_at; /* ms, wall clock */
+} ledger_active_order_t;
+
+/* Posted after the batch that read it committed, so it reflects every op
+ * submitted before the question. An order whose site, device or rule does
+ * not fit the fields is left out. */
+typedef struct ledger_ev_active {
+    gw_msg_t hdr;
+    uint64_t tag;
+    size_t n;
+    ledger_active_order_t orders[]; /* n, allocated with the event */
+} ledger_ev_active_t;
 
 typedef struct ledger_ev_stats {
     gw_msg_t hdr;
@@ -213,6 +239,9 @@ ledger_op_trigger_t *ledger_op_trigger_new(int kind, const ledger_trigger_t *t);
 ledger_op_outbox_t *ledger_op_outbox_new(int kind, int64_t id);
 /* An ACK of row id by consumer (LEDGER_CONSUMER_*). NULL on out of memory. */
 ledger_op_outbox_t *ledger_op_outbox_ack_new(int64_t id, int consumer);
+/* Ask for the active work orders (LEDGER_EV_ACTIVE with tag). NULL on out
+ * of memory. */
+ledger_op_active_t *ledger_op_active_new(uint64_t tag);
 
 /* A rollup op with room for n rows (n set, rows zeroed), a device status op,
  * a policy op (p copied). NULL on out of memory. */
@@ -252,5 +281,15 @@ void ledger_worker_figures(ledger_worker_t *w, ledger_worker_figures_t *out);
 int ledger_worker_stop(ledger_worker_t *w);
 /* Ops waiting now (for status and metrics). */
 size_t ledger_worker_depth(ledger_worker_t *w);
+/* Liveness: the monotonic time (gw_mono_ms) at which the thread last
+ * showed progress. It stamps it at every turn, before every op of a batch
+ * and while it waits (at least once a second), so a stamp that stops
+ * moving means the thread is stuck in a call (a disk that hangs). Any
+ * thread may read it. */
+int64_t ledger_worker_progress_ms(ledger_worker_t *w);
+/* The longest a healthy ledger thread goes without a stamp: a statement
+ * waiting for a lock held by another connection (plantroomctl) for the
+ * ledger's 5 s busy timeout, twice, plus a second. */
+#define LEDGER_WORKER_STALL_BOUND_MS 11000
 
 #endif

@@ -13,11 +13,17 @@
 #include "store/ledger_int.h"
 #include "store/ledger_worker_int.h"
 
+#include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+void ledger__alive(ledger_worker_t *w)
+{
+    atomic_store(&w->progress_ms, (long long)gw_mono_ms());
+}
 
 void ledger__list_add(ledger__list_t *l, gw_msg_t *m)
 {
@@ -175,6 +181,44 @@ int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t upto)
     return last;
 }
 
+/* Read every active work order for LEDGER_OP_ACTIVE; the answer goes to
+ * res (posted after the commit). */
+static int ledger__apply_active(ledger_worker_t *w, const ledger_op_active_t *op,
+                                ledger__list_t *res, char *err, size_t errlen)
+{
+    ledger_wo_filter_t f = {.active_only = 1};
+    ledger_ev_active_t *ev;
+    ledger_wo_t *wo;
+    size_t n;
+    int rc = ledger_wo_list(w->lg, &f, &wo, &n, err, errlen);
+
+    if (rc < 0)
+        return rc;
+    ev = calloc(1, sizeof(*ev) + (n ? n : 1) * sizeof(ev->orders[0]));
+    if (!ev) {
+        ledger_wo_free_array(wo, n);
+        return ledger__fail(GW_ENOMEM, err, errlen, "out of memory listing active orders");
+    }
+    ev->hdr.kind = LEDGER_EV_ACTIVE;
+    ev->tag = op->tag;
+    for (size_t i = 0; i < n; i++) {
+        ledger_active_order_t *o = &ev->orders[ev->n];
+        if (!wo[i].site || !wo[i].device || !wo[i].rule || strlen(wo[i].site) >= sizeof(o->site) ||
+            strlen(wo[i].device) >= sizeof(o->device) || strlen(wo[i].rule) >= sizeof(o->rule))
+            continue;
+        snprintf(o->site, sizeof(o->site), "%s", wo[i].site);
+        snprintf(o->device, sizeof(o->device), "%s", wo[i].device);
+        snprintf(o->rule, sizeof(o->rule), "%s", wo[i].rule);
+        o->cleared = wo[i].cleared_at != 0;
+        o->opened_at = wo[i].opened_at;
+        o->last_seen_at = wo[i].last_seen_at;
+        ev->n++;
+    }
+    ledger_wo_free_array(wo, n);
+    ledger__list_add(res, &ev->hdr);
+    return 0;
+}
+
 /* Apply one op inside the batch's transaction. Results that are due after
  * the commit go to *res. Returns 0, or the op's error code; err says why. */
 static int ledger__apply(ledger_worker_t *w, gw_msg_t *m, ledger__list_t *res, char *err,
@@ -224,6 +268,8 @@ static int ledger__apply(ledger_worker_t *w, gw_msg_t *m, ledger__list_t *res, c
     }
     case LEDGER_OP_CHANGE:
         return ledger__apply_change(w, (ledger_op_change_t *)m, res, err, errlen);
+    case LEDGER_OP_ACTIVE:
+        return ledger__apply_active(w, (ledger_op_active_t *)m, res, err, errlen);
     default:
         return ledger__fail(GW_EINVAL, err, errlen, "unknown ledger op kind %d", m->kind);
     }
@@ -261,6 +307,7 @@ int ledger__apply_batch(ledger_worker_t *w, ledger__list_t *batch, char *err, si
     if (rc < 0)
         return rc;
     for (gw_msg_t *m = batch->head; m; m = m->next) {
+        ledger__alive(w);
         rc = ledger__apply(w, m, &res, why, sizeof(why));
         if (rc == 0)
             continue;

@@ -29,6 +29,9 @@
 #define LEDGER__MAX_OPS_DEFAULT 10000
 #define LEDGER__MAX_OPS_MIN     100
 
+/* Stamp the thread's progress (ledger_worker_progress_ms). */
+void ledger__alive(ledger_worker_t *w);
+
 /* A list of messages with a tail, for the backlog, batches and results. */
 typedef struct ledger__list {
     gw_msg_t *head, *tail;
@@ -60,6 +63,7 @@ struct ledger_worker {
     size_t weight;         /* its size against the bound: a rollup counts its rows */
     atomic_size_t pending; /* weight, for the submitting threads */
     atomic_size_t max_ops; /* the bound (ledger_worker_set_max_ops) */
+    atomic_llong progress_ms; /* gw_mono_ms of the last sign of life (ledger__alive) */
 
     /* storage state */
     int failing;                  /* the last batch failed: retry at retry_at */

@@ -159,3 +159,14 @@ ledger_op_change_t *ledger_op_change_new(ledger_change_kind_t what, const char *
     }
     return op;
 }
+
+ledger_op_active_t *ledger_op_active_new(uint64_t tag)
+{
+    ledger_op_active_t *op = calloc(1, sizeof(*op));
+
+    if (op) {
+        op->hdr.kind = LEDGER_OP_ACTIVE;
+        op->tag = tag;
+    }
+    return op;
+}

@@ -40,12 +40,19 @@ typedef enum gw_quality {
     GW_Q_BAD_CONFIG = 3, /* the point cannot be decoded as configured */
 } gw_quality_t;
 
-/* One reading of one point. point_id indexes the daemon's point table. */
+/* One reading of one point. point_id indexes the daemon's point table.
+ * A sample carries two times: ts_ms, the wall clock, is what people read
+ * and what records keep; mono_ms, the monotonic clock (gw_mono_ms), is
+ * what rules order samples by and measure hold and clear times on, so that
+ * a step of the wall clock neither blinds a rule nor cuts a hold short. A
+ * source with only a wall time (plantroomctl replay) gives the same value
+ * to both (docs/architecture.md, "Time"). */
 typedef struct gw_sample {
     uint32_t point_id;
     int64_t ts_ms; /* wall-clock time of the reading, ms since the Unix epoch */
     double value;
     gw_quality_t quality;
+    int64_t mono_ms; /* monotonic time of the reading, ms (gw_mono_ms) */
 } gw_sample_t;
 
 /* Work-order priorities, highest first. */

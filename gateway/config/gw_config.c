@@ -179,8 +179,9 @@ static const char *const root_keys[] = {
     "hooks", "recipients", "groups", "routes", "quiet_hours", "inhibit_rules",
     /* NB-IoT uplinks: gw_config_nbiot.c */
     "nbiot",
-    /* the notifier's bounds: gw_config_notify.c */
-    "notify", NULL};
+    /* the notifier's bounds: gw_config_notify.c; clocks and liveness:
+     * gw_config_time.c */
+    "notify", "time", "liveness", NULL};
 
 static void cfg__paths(gw_config_t *cfg, const cJSON *root, const gw_config_overrides_t *ov,
                        gw_errlist_t *el)
@@ -270,6 +271,8 @@ int gw_config_load(const char *path, const gw_config_overrides_t *ov, gw_config_
     gw__cfg_mqtt_check(cfg, el);
     gw__cfg_notify(cfg, root, el);
     gw__cfg_notify_limits(cfg, root, el);
+    gw__cfg_time(cfg, root, el);
+    gw__cfg_liveness(cfg, root, el);
     if (el->n != before)
         goto out_fail;
     cJSON_Delete(root);

@@ -174,6 +174,21 @@ typedef struct gw_service_cfg {
     int metrics_port;
 } gw_service_cfg_t;
 
+/* The "time" section (gw_config_time.c): clock steps and the bounds on
+ * timestamps given from outside (NB-IoT reports, rules.state). */
+typedef struct gw_time_cfg {
+    int64_t step_threshold_ms; /* a wall-clock step this big or more is logged and counted */
+    int64_t max_future_ms;     /* a timestamp further ahead of the wall clock is clamped */
+    int64_t max_age_ms;        /* a report older than this is refused */
+} gw_time_cfg_t;
+
+/* The "liveness" section (gw_config_time.c): when a device whose bus thread
+ * reports nothing is offline, and when a thread is stuck. */
+typedef struct gw_liveness_cfg {
+    int missed_polls;        /* poll intervals (plus one timeout per device of the bus) */
+    int64_t thread_stall_ms; /* a thread without progress this long is stuck */
+} gw_liveness_cfg_t;
+
 typedef struct gw_config {
     char path[PATH_MAX];       /* the file it came from */
     char config_dir[PATH_MAX]; /* its directory, absolute: relative paths start here */
@@ -201,6 +216,9 @@ typedef struct gw_config {
     /* notifications: hooks, recipients, groups, routes, quiet hours
      * (gw_config_hooks.h, gw_config_hooks.c) */
     gw_notify_cfg_t notify;
+    /* "time" and "liveness" (gw_config_time.c) */
+    gw_time_cfg_t time;
+    gw_liveness_cfg_t liveness;
 } gw_config_t;
 
 /* Overrides from the command line or environment. NULL fields: none.

@@ -64,6 +64,10 @@ void gw__cfg_nbiot(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
 void gw__cfg_nbiot_free(gw_config_t *cfg);
 /* After devices are read: check the mqtt section's references to them. */
 void gw__cfg_mqtt_check(gw_config_t *cfg, gw_errlist_t *el);
+/* gw_config_time.c: the "time" section (clock steps, bounds on outside
+ * timestamps) and the "liveness" section (overdue devices, stuck threads). */
+void gw__cfg_time(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
+void gw__cfg_liveness(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
 /* gw_config_hooks.c: "hooks", "recipients", "groups", "routes",
  * "quiet_hours", "inhibit_rules" into cfg->notify, references resolved; and its free. */
 void gw__cfg_notify(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);

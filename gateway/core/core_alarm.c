@@ -11,7 +11,14 @@
  * category "gateway"), so that the facility manager is told through the
  * normal routes and hooks. Raising a raised alarm only refreshes its
  * detail; clearing resolves the work order's condition. docs/operations.md
- * ("Gateway alarms") lists the keys. Loop thread only.
+ * ("Gateway alarms") lists the keys.
+ *
+ * After a restart the ledger may hold an active, uncleared order of an
+ * alarm this run has not raised (the daemon was killed while it was up):
+ * such a key is kept as an orphan (core__alarm_orphan, from the rules'
+ * reconciliation with the ledger), and clearing it, when its owner sees
+ * the condition gone, clears that order, so that the next fault is a new
+ * "retriggered" event rather than a silent refresh. Loop thread only.
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
@@ -70,6 +77,35 @@ static void alarm__ledger(gw_core_t *c, const gw_alarm_t *a, int kind)
     free(evidence);
 }
 
+/* Index of key among the orphans, or -1. */
+static int alarm__orphan_find(const gw_core_t *c, const char *key)
+{
+    for (size_t i = 0; i < c->norphans; i++) {
+        if (strcmp(c->orphans[i], key) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static void alarm__orphan_drop(gw_core_t *c, int i)
+{
+    if (i < 0)
+        return;
+    memcpy(c->orphans[i], c->orphans[--c->norphans], sizeof(c->orphans[0]));
+}
+
+void core__alarm_orphan(gw_core_t *c, const char *key)
+{
+    if (alarm__find(c, key) || alarm__orphan_find(c, key) >= 0 ||
+        strlen(key) >= sizeof(c->orphans[0]) ||
+        gw_array_grow((void **)&c->orphans, c->norphans, &c->caporphans, sizeof(c->orphans[0])) !=
+            0)
+        return;
+    snprintf(c->orphans[c->norphans++], sizeof(c->orphans[0]), "%s", key);
+    gw_log_info("gw", "gateway alarm %s: its work order is still active from before the start",
+                key);
+}
+
 int gw_core_alarm_raise(gw_core_t *c, const char *key, gw_priority_t prio, const char *fmt, ...)
 {
     gw_alarm_t *a = alarm__find(c, key);
@@ -93,6 +129,7 @@ int gw_core_alarm_raise(gw_core_t *c, const char *key, gw_priority_t prio, const
     va_end(ap);
     if (!fresh)
         return 0;
+    alarm__orphan_drop(c, alarm__orphan_find(c, key)); /* its order is ours again */
     gw_log_error("gw", "gateway alarm %s (%s): %s", a->key, gw_priority_name(prio), a->detail);
     alarm__ledger(c, a, LEDGER_OP_TRIGGER);
     if (c->listener.alarm)
@@ -103,9 +140,20 @@ int gw_core_alarm_raise(gw_core_t *c, const char *key, gw_priority_t prio, const
 int gw_core_alarm_clear(gw_core_t *c, const char *key)
 {
     gw_alarm_t *a = alarm__find(c, key), copy;
+    int orphan;
 
-    if (!a)
-        return 0;
+    if (!a) {
+        orphan = alarm__orphan_find(c, key);
+        if (orphan < 0)
+            return 0;
+        memset(&copy, 0, sizeof(copy));
+        snprintf(copy.key, sizeof(copy.key), "%s", key);
+        snprintf(copy.detail, sizeof(copy.detail), "%s: condition gone since the start", key);
+        alarm__orphan_drop(c, orphan);
+        gw_log_notice("gw", "gateway alarm %s: condition gone; its work order is cleared", key);
+        alarm__ledger(c, &copy, LEDGER_OP_CLEAR);
+        return 1;
+    }
     copy = *a;
     *a = c->alarms[--c->nalarms];
     gw_log_notice("gw", "gateway alarm %s cleared (it was: %s)", copy.key, copy.detail);

@@ -3,8 +3,9 @@
  * to gateway/core/). gw_core.c is the facade; the files below it never call
  * it back:
  *
- *   gw_core.c -> core_poll.c -> core_rules.c, core_rollup.c
- *             -> core_rulesave.c, core_status.c, core_write.c, core_alarm.c
+ *   gw_core.c -> core_live.c -> core_poll.c -> core_rules.c -> core_rulesave.c
+ *             -> core_status.c -> core_live.c      core_rules.c -> core_alarm.c
+ *             -> core_rollup.c, core_write.c, core_alarm.c
  *
  * Loop thread only.
  */
@@ -34,6 +35,27 @@ struct gw_core {
     /* gateway alarms raised now (core_alarm.c) */
     gw_alarm_t *alarms;
     size_t nalarms, capalarms;
+    /* keys of gateway alarms with an active, uncleared work order that
+     * this run has not raised (from before a restart): cleared when their
+     * condition is seen gone (gw_core_alarm_clear) */
+    char (*orphans)[GW_ALARM_KEY_MAX];
+    size_t norphans, caporphans;
+    /* rule state saved soon after a transition (core_rulesave.c) */
+    uv_timer_t rs_soon;
+    int rs_again; /* a transition came during a write: write once more */
+    /* reconciling rules with the ledger's active orders (core_rules.c) */
+    uint64_t active_tag; /* the last question asked */
+    /* liveness and the clocks (core_live.c) */
+    uv_timer_t live_timer;
+    int live_started;
+    int64_t *bus_allow; /* per bus: one response timeout per device, and connecting */
+    size_t nbus_allow;
+    int clk_checked;
+    int64_t clk_offset; /* wall - monotonic at the last tick */
+    uint64_t clk_steps;
+    int64_t clk_last_step, clk_last_step_at; /* ms (signed), wall ms */
+    void (*clock_cb)(void *arg, int64_t step_ms);
+    void *clock_arg;
 };
 
 /* core_poll.c: a reading of a device's planned blocks into its points'
@@ -53,8 +75,21 @@ void core__rollup_flush(gw_core_t *c);
 void core__rollup_free(gw_core_t *c);
 
 /* core_rulesave.c: load rules.state, save it every save_interval_s on
- * libuv's pool, and at stop. */
+ * libuv's pool, soon after every rule transition, and at stop. */
 void core__rules_state_start(gw_core_t *c);
 void core__rules_state_stop(gw_core_t *c);
+void core__rules_state_soon(gw_core_t *c);
+
+/* core_alarm.c: the active gateway-alarm orders of another run, by key. */
+void core__alarm_orphan(gw_core_t *c, const char *key);
+
+/* core_live.c: device poll deadlines, stuck threads, clock steps. */
+void core__live_start(gw_core_t *c);
+void core__live_stop(gw_core_t *c);
+/* The buses were (re)started: deadlines start from now. */
+void core__live_buses_started(gw_core_t *c);
+int core__threads_ok(const gw_core_t *c, char *why, size_t len);
+void core__live_status(const gw_core_t *c, cJSON *res);
+void core__live_metrics(const gw_core_t *c, FILE *o);
 
 #endif

@@ -25,7 +25,7 @@ int core__set_status(gw_core_t *c, gw_device_rt_t *dev, gw_dev_status_t st)
         return 1;
     if (st == GW_DEV_ONLINE)
         gw_log_notice("gw", "device %s online", dev->cfg->name);
-    else if (dev->cfg->bus_idx >= 0)
+    else if (dev->cfg->bus_idx >= 0 && !dev->overdue)
         gw_log_warn("gw", "device %s offline after %d failed polls: %s", dev->cfg->name, dev->fails,
                     dev->last_err);
     else
@@ -72,6 +72,7 @@ static void poll__decode_point(gw_runtime_t *rt, const gw_device_rt_t *dev, size
     uint16_t st = r->block_status[p->block_idx];
 
     p->last.ts_ms = r->ts_ms;
+    p->last.mono_ms = r->mono_ms;
     if (r->rc != 0 || st != 0) {
         p->last.quality = GW_Q_COMM_ERROR;
         p->exception = st == MB_BLOCK_FAILED ? 0 : st;
@@ -124,8 +125,18 @@ void core__on_reading(gw_core_t *c, const mb_reading_t *r)
         poll__decode_point(rt, dev, i, r);
     for (size_t i = 0; i < dev->cfg->npoints; i++)
         poll__apply_decimals(rt, dev, i, r);
-    if (r->rc == 0)
+    if (r->rc == 0) {
         dev->last_ok_ms = r->ts_ms;
+        dev->last_ok_mono = r->mono_ms;
+    }
+    /* Its bus thread reported: the liveness deadline moves on from when the
+     * poll ended (a poll stuck for a minute ends late, but it did end). */
+    if (r->mono_ms + r->latency_us / 1000 > dev->report_mono)
+        dev->report_mono = r->mono_ms + r->latency_us / 1000;
+    dev->in_backoff = r->offline;
+    if (dev->overdue)
+        gw_log_notice("gw", "device %s: its bus thread reports polls again", dev->cfg->name);
+    dev->overdue = 0;
     poll__device_status(c, dev, r->rc == 0, r->err);
     core__rollup_reading(c, dev);
     core__device_updated(c, (uint32_t)r->device_id, r->ts_ms);

@@ -2,9 +2,14 @@
  * core_rules.c: run the rules of a device on its latest samples and turn
  * their actions into ledger operations (open, touch, clear a work order)
  * with evidence (core_evidence.c); re-arm a counter or trend rule when its
- * work order is closed. The rules themselves are pure (rules/). Loop
- * thread only.
+ * work order is closed; reconcile the rules with the ledger's active work
+ * orders at start and after a reload (a rule whose state is older than the
+ * ledger learns of its order, so that it clears it when the condition is
+ * gone and retriggers it when it returns). Every transition into or out of
+ * firing asks for the rule state to be saved soon (core_rulesave.c). The
+ * rules themselves are pure (rules/). Loop thread only.
  */
+#include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
 #include "gateway/core/core_int.h"
 #include "gateway/core/gw_rules.h"
@@ -63,9 +68,79 @@ void core__run_rules(gw_core_t *c, uint32_t device_idx)
             continue;
         /* Every sample goes in, whatever its quality: the rule decides (a
          * stale rule needs the comm errors; the others ignore them). */
-        if (rule_eval(&r->cfg->rule, &r->st, &rt->points[r->point_id].last, &a) != RULE_ACT_NONE)
-            rules__action(c, r, &a);
+        if (rule_eval(&r->cfg->rule, &r->st, &rt->points[r->point_id].last, &a) == RULE_ACT_NONE)
+            continue;
+        rules__action(c, r, &a);
+        if (a.kind == RULE_ACT_OPEN || a.kind == RULE_ACT_RESOLVE)
+            core__rules_state_soon(c);
     }
+}
+
+void gw_core_reconcile(gw_core_t *c)
+{
+    ledger_op_active_t *op;
+
+    if (!c->ledger)
+        return;
+    op = ledger_op_active_new(++c->active_tag);
+    if (op)
+        ledger_worker_submit(c->ledger, &op->hdr);
+    else
+        gw_log_error("rules", "out of memory: rules not reconciled with the ledger");
+}
+
+/* The active order of this site's device/rule in ev, or NULL. */
+static const ledger_active_order_t *rules__order(const ledger_ev_active_t *ev, const char *site,
+                                                 const char *device, const char *rule)
+{
+    for (size_t i = 0; i < ev->n; i++) {
+        const ledger_active_order_t *o = &ev->orders[i];
+        if (strcmp(o->site, site) == 0 && strcmp(o->device, device) == 0 &&
+            strcmp(o->rule, rule) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+void gw_core_on_active(gw_core_t *c, const ledger_ev_active_t *ev)
+{
+    const gw_runtime_t *rt = c->rt;
+    int64_t now = gw_mono_ms(), wall = gw_wall_ms();
+    size_t changed = 0;
+
+    if (ev->tag != c->active_tag)
+        return; /* a newer question is on its way */
+    for (size_t i = 0; i < rt->cfg->nrules; i++) {
+        gw_rule_rt_t *r = &rt->rules[i];
+        const ledger_active_order_t *o =
+            rules__order(ev, rt->cfg->site_id, r->cfg->device, r->cfg->name);
+        int active = o && !o->cleared;
+        int64_t since = active ? o->opened_at : wall;
+        int64_t held = wall - since > 0 ? wall - since : 0;
+        if (!rule_reconcile(&r->cfg->rule, &r->st, active, now - held, since))
+            continue;
+        changed++;
+        if (active)
+            gw_log_notice("rules",
+                          "%s/%s: its work order is active in the ledger: the rule resumes "
+                          "firing and clears it when the condition is gone",
+                          r->cfg->device, r->cfg->name);
+        else
+            gw_log_notice("rules",
+                          "%s/%s: was firing with no active work order in the ledger: back to "
+                          "normal; a lasting condition opens a new order",
+                          r->cfg->device, r->cfg->name);
+    }
+    for (size_t i = 0; i < ev->n; i++) {
+        const ledger_active_order_t *o = &ev->orders[i];
+        if (!o->cleared && strcmp(o->site, rt->cfg->site_id) == 0 &&
+            strcmp(o->device, GW_ALARM_DEVICE) == 0)
+            core__alarm_orphan(c, o->rule);
+    }
+    gw_log_info("rules", "reconciled with the ledger: %zu active work orders, %zu rules changed",
+                ev->n, changed);
+    if (changed)
+        core__rules_state_soon(c);
 }
 
 int gw_core_rules_rearm(gw_core_t *c, const char *device, const char *rule)
@@ -82,6 +157,7 @@ int gw_core_rules_rearm(gw_core_t *c, const char *device, const char *rule)
                 return 0;
             rule_rearm(&r->cfg->rule, &r->st);
             gw_log_info("rules", "%s/%s re-armed (work order closed)", device, rule);
+            core__rules_state_soon(c);
             return 0;
         }
     }

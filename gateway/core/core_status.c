@@ -3,8 +3,9 @@
  * points and each rule with its state, for `plantroomctl status --json`
  * (the control socket's "status" answer, docs/operations.md), and the same
  * as Prometheus lines (plantroom_device_*, plantroom_rule_firing). The only
- * file outside rules/ that reads rule states: the service asks here.
- * Loop thread only.
+ * file outside rules/ that reads rule states: the service asks here. Times
+ * kept on the monotonic clock are shown as wall-clock times (what people
+ * read) and as ages (what survives a clock step). Loop thread only.
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/core/core_int.h"
@@ -19,6 +20,12 @@ static void status__time(cJSON *o, const char *key, int64_t ms)
         cJSON_AddStringToObject(o, key, gw_format_iso8601(ms, ts, sizeof(ts)));
     else
         cJSON_AddNullToObject(o, key);
+}
+
+/* The wall-clock time of a monotonic one, as of now. */
+static int64_t status__wall_of(int64_t mono_ms)
+{
+    return gw_wall_ms() - (gw_mono_ms() - mono_ms);
 }
 
 static const char *status__dev(gw_dev_status_t s)
@@ -61,6 +68,12 @@ static void status__device(const gw_runtime_t *rt, const gw_device_rt_t *dev, cJ
     }
     status__time(o, "last_poll", last_poll);
     status__time(o, "last_ok", dev->last_ok_ms);
+    if (dev->last_ok_mono)
+        cJSON_AddNumberToObject(o, "last_ok_age_s",
+                                (double)(gw_mono_ms() - dev->last_ok_mono) / 1000.0);
+    else
+        cJSON_AddNullToObject(o, "last_ok_age_s");
+    cJSON_AddBoolToObject(o, "overdue", dev->overdue);
     cJSON_AddNumberToObject(o, "polls", (double)dev->polls);
     cJSON_AddNumberToObject(o, "errors", (double)dev->errors);
     cJSON_AddNumberToObject(o, "consecutive_failures", dev->fails);
@@ -93,7 +106,7 @@ static void status__alarm(const gw_rule_rt_t *r, cJSON *o)
 
     cJSON_AddStringToObject(o, "state", rule_state_name(a->st));
     if (a->st != RULE_ST_NORMAL) {
-        status__time(o, "since", a->since_ms);
+        status__time(o, "since", status__wall_of(a->since_ms));
         cJSON_AddNumberToObject(o, "peak", a->peak);
     } else {
         cJSON_AddNullToObject(o, "since");
@@ -126,6 +139,7 @@ void gw_core_status_json(const gw_core_t *c, cJSON *res)
     cJSON *rules = cJSON_AddArrayToObject(res, "rules");
 
     status__alarms(c, res);
+    core__live_status(c, res);
     for (size_t i = 0; i < rt->cfg->ndevices; i++)
         status__device(rt, &rt->devs[i], devs);
     for (size_t i = 0; i < rt->cfg->nrules; i++) {
@@ -165,6 +179,27 @@ void gw_core_metrics_text(const gw_core_t *c, FILE *o)
     for (size_t i = 0; i < rt->cfg->ndevices; i++)
         fprintf(o, "plantroom_device_poll_errors_total{device=\"%s\"} %llu\n",
                 rt->devs[i].cfg->name, (unsigned long long)rt->devs[i].errors);
+    status__head(o, "plantroom_device_last_ok_timestamp_seconds", "gauge",
+                 "When the device last answered a poll (Unix time, wall clock); absent: never.");
+    for (size_t i = 0; i < rt->cfg->ndevices; i++) {
+        if (rt->devs[i].last_ok_ms > 0)
+            fprintf(o, "plantroom_device_last_ok_timestamp_seconds{device=\"%s\"} %.3f\n",
+                    rt->devs[i].cfg->name, (double)rt->devs[i].last_ok_ms / 1000.0);
+    }
+    status__head(o, "plantroom_device_last_ok_age_seconds", "gauge",
+                 "Seconds since the device last answered a poll (monotonic); absent: never.");
+    for (size_t i = 0; i < rt->cfg->ndevices; i++) {
+        if (rt->devs[i].last_ok_mono)
+            fprintf(o, "plantroom_device_last_ok_age_seconds{device=\"%s\"} %.3f\n",
+                    rt->devs[i].cfg->name,
+                    (double)(gw_mono_ms() - rt->devs[i].last_ok_mono) / 1000.0);
+    }
+    status__head(o, "plantroom_device_overdue", "gauge",
+                 "1 while the device's bus thread has reported no poll past its deadline.");
+    for (size_t i = 0; i < rt->cfg->ndevices; i++)
+        fprintf(o, "plantroom_device_overdue{device=\"%s\"} %d\n", rt->devs[i].cfg->name,
+                rt->devs[i].overdue);
+    core__live_metrics(c, o);
     status__head(o, "plantroom_gateway_alarms", "gauge",
                  "Gateway alarms raised now (storage faults, stalled threads): 0 when healthy.");
     fprintf(o, "plantroom_gateway_alarms %zu\n", c->nalarms);

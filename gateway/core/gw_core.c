@@ -4,6 +4,7 @@
  * (points pushed by NB-IoT reports, writes). The work is done by the files
  * below it (core_int.h). Loop thread only.
  */
+#include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
 #include "gateway/core/core_int.h"
 
@@ -49,8 +50,28 @@ void gw_core_rules_state_start(gw_core_t *c)
 
 int gw_core_start_buses(gw_core_t *c, gw_queue_t *q, char *err, size_t errlen)
 {
+    int rc;
+
     c->inq = q;
-    return gw_runtime_start_buses(c->rt, q, err, errlen);
+    rc = gw_runtime_start_buses(c->rt, q, err, errlen);
+    core__live_buses_started(c);
+    return rc;
+}
+
+void gw_core_liveness_start(gw_core_t *c)
+{
+    core__live_start(c);
+}
+
+int gw_core_threads_ok(const gw_core_t *c, char *why, size_t whylen)
+{
+    return core__threads_ok(c, why, whylen);
+}
+
+void gw_core_on_clock_step(gw_core_t *c, void (*fn)(void *arg, int64_t step_ms), void *arg)
+{
+    c->clock_cb = fn;
+    c->clock_arg = arg;
 }
 
 void gw_core_stop_buses(gw_core_t *c)
@@ -61,6 +82,7 @@ void gw_core_stop_buses(gw_core_t *c)
 
 void gw_core_shutdown(gw_core_t *c)
 {
+    core__live_stop(c);
     core__rules_state_stop(c);
     core__rollup_flush(c);
 }
@@ -73,6 +95,8 @@ void gw_core_free(gw_core_t *c)
     core__rollup_free(c);
     gw_writes_free(&c->writes);
     free(c->alarms);
+    free(c->orphans);
+    free(c->bus_allow);
     free(c);
 }
 
@@ -139,14 +163,22 @@ void gw_core_device_mark(gw_core_t *c, size_t dev, gw_quality_t q)
     if (dev >= c->rt->cfg->ndevices)
         return;
     d = &c->rt->devs[dev];
-    for (size_t j = 0; j < d->cfg->npoints; j++)
-        c->rt->points[d->first_point + j].last.quality = q;
+    for (size_t j = 0; j < d->cfg->npoints; j++) {
+        gw_sample_t *s = &c->rt->points[d->first_point + j].last;
+        s->quality = q;
+        if (q != GW_Q_GOOD) { /* as of now: a stale rule sees how long it has been */
+            s->ts_ms = gw_wall_ms();
+            s->mono_ms = gw_mono_ms();
+        }
+    }
 }
 
-void gw_core_device_seen(gw_core_t *c, size_t dev, int64_t ts_ms)
+void gw_core_device_seen(gw_core_t *c, size_t dev, int64_t ts_ms, int64_t mono_ms)
 {
-    if (dev < c->rt->cfg->ndevices)
+    if (dev < c->rt->cfg->ndevices) {
         c->rt->devs[dev].last_ok_ms = ts_ms;
+        c->rt->devs[dev].last_ok_mono = mono_ms;
+    }
 }
 
 int gw_core_device_status(gw_core_t *c, size_t dev, gw_dev_status_t st, const char *err)

@@ -57,10 +57,25 @@ void gw_core_set_listener(gw_core_t *c, const gw_core_listener_t *l);
 void gw_core_set_ledger(gw_core_t *c, ledger_worker_t *lw);
 /* Load state_dir/rules.state into the rules and start the periodic save. */
 void gw_core_rules_state_start(gw_core_t *c);
-/* Start one thread per bus; readings go to q (kept for reloads). */
+/* Start one thread per bus; readings go to q (kept for reloads). Each
+ * device's poll deadline starts now (core_live.c). */
 int gw_core_start_buses(gw_core_t *c, gw_queue_t *q, char *err, size_t errlen);
-/* Stop and join every bus thread (their last readings stay in the queue). */
+/* Stop every bus thread, all together: each is asked, then each joined
+ * (their last readings stay in the queue). */
 void gw_core_stop_buses(gw_core_t *c);
+/* Start the liveness timer (core_live.c): device poll deadlines, stuck
+ * threads (gateway alarms thread.bus.<bus>, thread.ledger) and wall-clock
+ * steps. */
+void gw_core_liveness_start(gw_core_t *c);
+/* 1 when every bus thread and the ledger thread made progress within its
+ * stall limit (liveness.thread_stall_ms, or a bus's longer request bound);
+ * else 0 with the first stuck one named in why. The service feeds systemd's
+ * watchdog only on 1. */
+int gw_core_threads_ok(const gw_core_t *c, char *why, size_t whylen);
+/* Call fn(arg, step_ms) on the loop when a wall-clock step is detected
+ * (step_ms: how far, negative when back). One hook; NULL fn: none. For the
+ * parts that keep stored wall-clock deadlines and must re-anchor them. */
+void gw_core_on_clock_step(gw_core_t *c, void (*fn)(void *arg, int64_t step_ms), void *arg);
 /* At a clean stop, after the last readings were handled: save rule state
  * (waiting for a periodic save in flight) and submit open rollup buckets. */
 void gw_core_shutdown(gw_core_t *c);
@@ -83,12 +98,13 @@ gw_runtime_t *gw_core_swap(gw_core_t *c, gw_runtime_t *rt);
 void gw_core_ledger_policy(gw_core_t *c);
 
 /* Points pushed by a source other than a bus (NB-IoT reports): set a
- * point's sample, every point of a device to one quality, the device's last
- * good time; change its status (1 when it changed: the listener was told);
- * then gw_core_device_updated runs its rules and tells the listener. */
+ * point's sample, every point of a device to one quality (a bad one as of
+ * now, both clocks), the device's last good time (wall and monotonic);
+ * change its status (1 when it changed: the listener was told); then
+ * gw_core_device_updated runs its rules and tells the listener. */
 void gw_core_point_set(gw_core_t *c, uint32_t point_id, const gw_sample_t *s);
 void gw_core_device_mark(gw_core_t *c, size_t dev, gw_quality_t q);
-void gw_core_device_seen(gw_core_t *c, size_t dev, int64_t ts_ms);
+void gw_core_device_seen(gw_core_t *c, size_t dev, int64_t ts_ms, int64_t mono_ms);
 int gw_core_device_status(gw_core_t *c, size_t dev, gw_dev_status_t st, const char *err);
 void gw_core_device_updated(gw_core_t *c, size_t dev, int64_t ts_ms);
 
@@ -102,6 +118,15 @@ void gw_core_on_wo_event(gw_core_t *c, const ledger_outbox_row_t *row);
 /* Re-arm device/rule after its work order was closed (counter and trend
  * rules only; rule_rearm). 0 or GW_ENOENT. */
 int gw_core_rules_rearm(gw_core_t *c, const char *device, const char *rule);
+/* Ask the ledger for its active work orders (at start, after a reload);
+ * the answer, LEDGER_EV_ACTIVE, goes to gw_core_on_active: every rule with
+ * an active order whose condition has not cleared resumes firing (and
+ * clears it through its normal logic when the condition is gone); a firing
+ * rule without one returns to normal (rule_reconcile); active gateway-alarm
+ * orders this run has not raised are remembered, to be cleared when their
+ * condition is seen gone. Only the answer to the last question counts. */
+void gw_core_reconcile(gw_core_t *c);
+void gw_core_on_active(gw_core_t *c, const ledger_ev_active_t *ev);
 
 /* Gateway alarms (core_alarm.c). Raise key with a priority and a detail
  * (printf format): logged at error, shown in status and metrics, told to

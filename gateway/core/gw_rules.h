@@ -26,14 +26,24 @@ int gw_rulestate_encode(const gw_runtime_t *rt, void **out, size_t *len);
 /* Write an image to path durably (any thread: touches nothing else). */
 int gw_rulestate_write(const char *path, const void *buf, size_t len, char *err, size_t errlen);
 
+/* What a load did: records restored into rules, records that matched no
+ * rule, and restored states that held times from the future (bounded). */
+typedef struct gw_rulestate_counts {
+    size_t loaded, skipped, bounded;
+} gw_rulestate_counts_t;
+
 /* Load path into the rules of rt whose device, name, point, kind and learn
  * hash (rule_learn_hash) match a record; other rules keep their fresh state.
- * A missing file is not an error (*loaded = 0). A damaged file (bad magic,
+ * The saved monotonic times are brought onto this run's clock (the same
+ * boot: as they are; another boot: by the wall time that passed since the
+ * save), and no time may lie in the future: past now (monotonic) or past
+ * the wall clock by rt's time.max_future_ms (calendar) it is bounded
+ * (rule_rebase). A file of version 1 (wall-clock times) is read too. A
+ * missing file is not an error (counts 0). A damaged file (bad magic,
  * truncated, checksum) loads nothing and returns GW_ECORRUPT; a sound file
  * of another build's rule_state_t layout loads nothing and returns
- * GW_ESTATE; a file that cannot be read, a negative errno. Counts in
- * *loaded and *skipped (records that matched no rule). */
-int gw_rulestate_load(gw_runtime_t *rt, const char *path, size_t *loaded, size_t *skipped,
-                      char *err, size_t errlen);
+ * GW_ESTATE; a file that cannot be read, a negative errno. */
+int gw_rulestate_load(gw_runtime_t *rt, const char *path, gw_rulestate_counts_t *n, char *err,
+                      size_t errlen);
 
 #endif

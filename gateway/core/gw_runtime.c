@@ -121,6 +121,7 @@ void gw_runtime_carry(gw_runtime_t *rt, const gw_runtime_t *old)
         nd->status = od->status;
         nd->fails = od->fails;
         nd->last_ok_ms = od->last_ok_ms;
+        nd->last_ok_mono = od->last_ok_mono;
         nd->polls = od->polls;
         nd->errors = od->errors;
         memcpy(nd->last_err, od->last_err, sizeof(nd->last_err));
@@ -200,6 +201,10 @@ int gw_runtime_start_buses(gw_runtime_t *rt, gw_queue_t *q, char *err, size_t er
 
 void gw_runtime_stop_buses(gw_runtime_t *rt)
 {
+    /* All asked first, then joined: the buses wind down together, so ten
+     * buses with long timeouts take one timeout, not ten. */
+    for (size_t b = 0; b < rt->cfg->nbuses; b++)
+        mb_bus_stop_begin(rt->buses[b]);
     for (size_t b = 0; b < rt->cfg->nbuses; b++) {
         mb_bus_stop(rt->buses[b]);
         rt->buses[b] = NULL;

@@ -38,10 +38,17 @@ typedef struct gw_device_rt {
     size_t nblocks;
     size_t nwords;
     gw_dev_status_t status;
-    int fails;          /* consecutive failed polls */
-    int64_t last_ok_ms; /* wall clock of the last good poll, 0: never */
+    int fails;            /* consecutive failed polls */
+    int64_t last_ok_ms;   /* wall clock of the last good poll, 0: never */
+    int64_t last_ok_mono; /* monotonic clock of the same, 0: never */
     uint64_t polls, errors;
     char last_err[128];
+    /* Liveness (core_live.c): the bus thread must report a poll, good or
+     * failed, before a deadline, or the device is overdue. */
+    int64_t report_mono;  /* monotonic time of the last poll reported (or bus start) */
+    int in_backoff;       /* the last report said it is probed with backoff */
+    int overdue;          /* past its deadline: offline, points comm_error */
+    int64_t overdue_next; /* overdue: when the next comm_error sample is due */
 } gw_device_rt_t;
 
 typedef struct gw_rule_rt {
@@ -65,7 +72,7 @@ int gw_runtime_build(gw_runtime_t **out, gw_config_t *cfg, char *err, size_t err
 void gw_runtime_carry(gw_runtime_t *rt, const gw_runtime_t *old);
 /* Start one bus thread per bus; readings go to q. */
 int gw_runtime_start_buses(gw_runtime_t *rt, gw_queue_t *q, char *err, size_t errlen);
-/* Stop and join every bus thread. */
+/* Stop every bus thread: all asked to stop, then all joined. */
 void gw_runtime_stop_buses(gw_runtime_t *rt);
 /* Print every device's request plan to f, one line per request:
  * "  <table> start=<addr> count=<n> points=<name>,<name>..." under a

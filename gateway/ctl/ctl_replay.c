@@ -258,6 +258,7 @@ static void rp_row(rp_t *r, const char *line, const char *end)
         return;
     }
     r->rows++;
+    s.mono_ms = s.ts_ms; /* a recording has one clock: it orders and times alike */
     p = rp_find(r, f[1], (size_t)(fe[1] - f[1]), f[2], (size_t)(fe[2] - f[2]));
     if (!p) {
         r->unknown++;

@@ -232,7 +232,9 @@ int gw_north_start(gw_north_t *n, char *err, size_t errlen)
     return north__session_start(n->sess, err, errlen);
 }
 
-void gw_north_stop(gw_north_t *n)
+/* Stop MQTT: halt, spill buffered telemetry, say offline, close (async:
+ * without holding the loop). */
+static void north__stop(gw_north_t *n, int async)
 {
     if (!n || !north__session_active(n->sess))
         return;
@@ -240,7 +242,15 @@ void gw_north_stop(gw_north_t *n)
     north__buf_flush(n->buf);
     if (north__session_connected(n->sess))
         north__gateway_status(n, "offline");
-    north__session_close(n->sess);
+    if (async)
+        north__session_close_async(n->sess);
+    else
+        north__session_close(n->sess);
+}
+
+void gw_north_stop(gw_north_t *n)
+{
+    north__stop(n, 0);
 }
 
 void gw_north_free(gw_north_t *n)
@@ -267,7 +277,7 @@ void gw_north_reload_begin(gw_north_t *n, const gw_config_t *cfg)
 {
     n->restart = !north__mqtt_same(north__cfg(n), cfg);
     if (n->restart)
-        gw_north_stop(n);
+        north__stop(n, 1);
 }
 
 void gw_north_reload_end(gw_north_t *n)

@@ -56,8 +56,13 @@ int north__session_start(north_session_t *s, char *err, size_t errlen);
 /* Stop retrying and run the disconnected handlers, still connected (so
  * that a last status can be published before north__session_close). */
 void north__session_halt(north_session_t *s);
-/* Disconnect (waiting up to 2 s) and destroy the client; no handler runs. */
+/* Disconnect (waiting up to 2 s) and destroy the client; no handler runs.
+ * Waits first (up to 3 s) for clients closed in the background. */
 void north__session_close(north_session_t *s);
+/* The same without waiting: the client disconnects (its queued publishes
+ * get a second) and is destroyed on a thread of its own (mq_close_async),
+ * so that a reload does not hold the loop. */
+void north__session_close_async(north_session_t *s);
 /* Free (after the loop closed the session's timer). NULL: no-op. */
 void north__session_free(north_session_t *s);
 /* An MQ_EV_* message from paho's threads. */

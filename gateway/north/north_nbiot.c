@@ -14,6 +14,14 @@
  * get quality stale and its status offline. A malformed payload is rejected
  * with a logged reason naming the field, and counted; it never stops the
  * daemon.
+ *
+ * A report's timestamp comes from the device's clock and is bounded before
+ * it is used (docs/mqtt.md, "NB-IoT uplinks"): more than time.max_future_s
+ * ahead of the gateway's wall clock, it is taken at the time it arrived
+ * (clamped, counted), so that a device whose clock says 2200 neither makes
+ * every later report "late" nor blinds its rules; older than
+ * time.max_age_s, it is refused (counted). Its monotonic time, what rules
+ * order and time by, is now less its age.
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
@@ -44,6 +52,7 @@ struct north_nbiot {
     nb__dev_t *devs; /* one per cfg->nbiot.devs */
     uv_timer_t stale_timer;
     uint64_t accepted, duplicates, rejected, unknown, late, stale;
+    uint64_t ts_clamped, ts_too_old; /* timestamps out of bounds */
 };
 /* ---- state ------------------------------------------------------------- */
 
@@ -113,7 +122,7 @@ static void nb__publish_late(north_nbiot_t *nb, const gw_device_rt_t *dev,
     cJSON_Delete(o);
 }
 
-static void nb__apply(north_nbiot_t *nb, const north_nbiot_report_t *r)
+static void nb__apply(north_nbiot_t *nb, const north_nbiot_report_t *r, int64_t mono)
 {
     const gw_runtime_t *rt = gw_core_runtime(nb->core);
     const gw_nbiot_dev_cfg_t *nd = &rt->cfg->nbiot.devs[r->dev];
@@ -123,7 +132,7 @@ static void nb__apply(north_nbiot_t *nb, const north_nbiot_report_t *r)
 
     nb->devs[r->dev].last_rx_ms = gw_mono_ms();
     nb->devs[r->dev].stale = 0;
-    gw_core_device_seen(nb->core, (size_t)nd->device_idx, r->ts_ms);
+    gw_core_device_seen(nb->core, (size_t)nd->device_idx, r->ts_ms, mono);
     if (r->online == 0) {
         gw_core_device_status(nb->core, (size_t)nd->device_idx, GW_DEV_OFFLINE,
                               "the platform reported the device offline");
@@ -138,7 +147,7 @@ static void nb__apply(north_nbiot_t *nb, const north_nbiot_report_t *r)
         const drv_point_t *pt = &dev->cfg->points[r->vals[i].point];
         uint32_t pid = dev->first_point + (uint32_t)r->vals[i].point;
         const gw_sample_t *last = &rt->points[pid].last;
-        gw_sample_t s = {.point_id = pid, .ts_ms = r->ts_ms, .quality = GW_Q_GOOD};
+        gw_sample_t s = {.point_id = pid, .ts_ms = r->ts_ms, .quality = GW_Q_GOOD, .mono_ms = mono};
         if (last->quality == GW_Q_GOOD && r->ts_ms < last->ts_ms) {
             late[i] = 1;
             nlate++;
@@ -165,6 +174,36 @@ static void nb__reject(north_nbiot_t *nb, const mq_message_t *m, const char *why
            nb->rejected == NB_LOG_REJECTS ? " (further rejects are logged at debug)" : "");
 }
 
+/* Bound the report's timestamp (see the top); 0 with *mono set, or -1 when
+ * the report is refused. */
+static int nb__bound_ts(north_nbiot_t *nb, const gw_config_t *cfg, north_nbiot_report_t *r,
+                        int64_t *mono)
+{
+    int64_t wall = gw_wall_ms(), now = gw_mono_ms();
+    const char *dev = cfg->nbiot.devs[r->dev].name;
+    char ts[32];
+
+    if (r->ts_ms > wall + cfg->time.max_future_ms) {
+        nb->ts_clamped++;
+        gw_log(nb->ts_clamped <= NB_LOG_REJECTS ? GW_LOG_WARN : GW_LOG_DEBUG, "nbiot",
+               "device %s: report stamped %s, %.0f s ahead of the gateway's clock: taken at its "
+               "arrival",
+               dev, gw_format_iso8601(r->ts_ms, ts, sizeof(ts)),
+               (double)(r->ts_ms - wall) / 1000.0);
+        r->ts_ms = wall;
+    }
+    if (r->ts_ms < wall - cfg->time.max_age_ms) {
+        nb->ts_too_old++;
+        gw_log(nb->ts_too_old <= NB_LOG_REJECTS ? GW_LOG_WARN : GW_LOG_DEBUG, "nbiot",
+               "device %s: report stamped %s, older than time.max_age_s (%lld s): refused", dev,
+               gw_format_iso8601(r->ts_ms, ts, sizeof(ts)),
+               (long long)(cfg->time.max_age_ms / 1000));
+        return -1;
+    }
+    *mono = r->ts_ms >= wall ? now : now - (wall - r->ts_ms);
+    return 0;
+}
+
 /* Session handler: every message no part before took is a report. */
 static int nb__on_message(void *arg, const mq_message_t *m)
 {
@@ -172,6 +211,7 @@ static int nb__on_message(void *arg, const mq_message_t *m)
     const gw_config_t *cfg = gw_core_config(nb->core);
     north_nbiot_report_t r;
     char why[200];
+    int64_t mono;
 
     if (nb__sync(nb) != 0)
         return 1;
@@ -189,8 +229,10 @@ static int nb__on_message(void *arg, const mq_message_t *m)
         gw_log_debug("nbiot", "device %s: duplicate report dropped", cfg->nbiot.devs[r.dev].name);
         return 1;
     }
+    if (nb__bound_ts(nb, cfg, &r, &mono) != 0)
+        return 1;
     nb->accepted++;
-    nb__apply(nb, &r);
+    nb__apply(nb, &r, mono);
     return 1;
 }
 
@@ -274,5 +316,7 @@ cJSON *north__nbiot_metrics(const north_nbiot_t *nb)
     cJSON_AddNumberToObject(o, "unknown_device", nb ? (double)nb->unknown : 0);
     cJSON_AddNumberToObject(o, "late", nb ? (double)nb->late : 0);
     cJSON_AddNumberToObject(o, "went_stale", nb ? (double)nb->stale : 0);
+    cJSON_AddNumberToObject(o, "ts_clamped_future", nb ? (double)nb->ts_clamped : 0);
+    cJSON_AddNumberToObject(o, "ts_too_old", nb ? (double)nb->ts_too_old : 0);
     return o;
 }

@@ -246,6 +246,9 @@ void north__session_halt(north_session_t *s)
 
 void north__session_close(north_session_t *s)
 {
+    /* clients closed by a reload must be gone before the events queue is */
+    if (mq_close_async_wait(3000) != 0)
+        gw_log_warn("mqtt", "an old client is still closing");
     if (!s || !s->mq)
         return;
     uv_timer_stop(&s->retry_timer);
@@ -255,6 +258,16 @@ void north__session_close(north_session_t *s)
     }
     mq_destroy(s->mq);
     s->mq = NULL;
+}
+
+void north__session_close_async(north_session_t *s)
+{
+    if (!s || !s->mq)
+        return;
+    uv_timer_stop(&s->retry_timer);
+    mq_close_async(s->mq);
+    s->mq = NULL;
+    gw_log_info("mqtt", "disconnecting (in the background)");
 }
 
 /* ---- events from paho's threads ---------------------------------------- */

@@ -129,6 +129,7 @@ int gw_svc_start(gw_svc_t *s, char *err, size_t errlen)
     s->tick.data = s->wd_timer.data = s;
     s->started = 1;
     s->started_ms = gw_wall_ms();
+    s->started_mono = gw_mono_ms();
     rc = svc__start_control(s, err, errlen);
     if (rc != 0)
         return rc;

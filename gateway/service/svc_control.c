@@ -11,6 +11,15 @@
  * than GW_CONTROL_LINE_MAX is refused and ends it. Writes own their buffer
  * until their callback. A deferred call pending when the daemon stops is
  * not answered.
+ *
+ * Re-entrancy: a request runs only from the top of a loop callback (a
+ * read, or the idle callback below), never from inside another request.
+ * gw_control_finish may be called from anywhere on the loop thread, also
+ * deep inside another request (a reload drains the queue, and a write's
+ * result arrives there): it only queues the answer and marks the
+ * connection ready; the lines that waited behind it run from a uv_idle
+ * callback, on a later turn of the loop. So a client's pipelined "reload"
+ * can never run inside another reload.
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/base/gw_types.h"
@@ -40,6 +49,7 @@ typedef struct control__conn {
     size_t len, cap;
     gw_control_call_t *pending; /* the deferred call, or NULL */
     int eof;                    /* the client sent all it will: end after the answers */
+    int ready;                  /* answered: its waiting lines run from the idle callback */
 } control__conn_t;
 
 /* A request being answered: on the stack while the handler runs; copied to
@@ -51,6 +61,8 @@ struct gw_control_call {
 
 struct gw_control {
     uv_pipe_t server;
+    uv_idle_t idle;               /* runs the lines of connections made ready */
+    int handles;                  /* server and idle not yet closed: free at 0 */
     const gw_control_cmd_t *cmds; /* NULL name ends it */
     void *ctx;                    /* handed to every handler */
     control__conn_t *conns;
@@ -297,6 +309,32 @@ gw_control_call_t *gw_control_defer(gw_control_call_t *call)
     return k;
 }
 
+/* The lines that waited behind an answer, then reading again. */
+static void control__resume(control__conn_t *c)
+{
+    control__process(c);
+    if (!c->pending && !c->eof && !uv_is_closing((uv_handle_t *)&c->pipe))
+        uv_read_start((uv_stream_t *)&c->pipe, control__alloc_cb, control__read_cb);
+}
+
+static void control__idle_cb(uv_idle_t *h)
+{
+    gw_control_t *ctl = h->data;
+    int again = 0;
+
+    /* A request run here may make another connection ready: next turn. */
+    for (control__conn_t *k = ctl->conns; k; k = k->next) {
+        if (!k->ready)
+            continue;
+        k->ready = 0;
+        control__resume(k);
+    }
+    for (control__conn_t *k = ctl->conns; k; k = k->next)
+        again |= k->ready;
+    if (!again)
+        uv_idle_stop(h);
+}
+
 void gw_control_finish(gw_control_call_t *call, int rc, cJSON *result, const char *err)
 {
     control__conn_t *c = call->conn;
@@ -309,9 +347,11 @@ void gw_control_finish(gw_control_call_t *call, int rc, cJSON *result, const cha
     c->pending = NULL;
     free(call);
     control__send(c, control__answer_line(rc, result, err));
-    control__process(c); /* lines that waited behind this answer */
-    if (!c->pending && !c->eof && !uv_is_closing((uv_handle_t *)&c->pipe))
-        uv_read_start((uv_stream_t *)&c->pipe, control__alloc_cb, control__read_cb);
+    /* Never run the next line here: the caller may be inside a request. */
+    if (c->ctl && !uv_is_closing((uv_handle_t *)&c->pipe)) {
+        c->ready = 1;
+        uv_idle_start(&c->ctl->idle, control__idle_cb);
+    }
 }
 
 static void control__alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -410,7 +450,10 @@ static int control__clear_stale(const char *path, char *err, size_t errlen)
 
 static void control__server_close_cb(uv_handle_t *h)
 {
-    free(h->data);
+    gw_control_t *c = h->data;
+
+    if (--c->handles == 0)
+        free(c);
 }
 
 int gw_control_start(gw_control_t **out, uv_loop_t *loop, const gw_control_cmd_t *cmds, void *ctx,
@@ -441,7 +484,9 @@ int gw_control_start(gw_control_t **out, uv_loop_t *loop, const gw_control_cmd_t
     c->ctx = ctx;
     snprintf(c->path, sizeof(c->path), "%s", path);
     uv_pipe_init(loop, &c->server, 0);
-    c->server.data = c;
+    uv_idle_init(loop, &c->idle);
+    c->server.data = c->idle.data = c;
+    c->handles = 2;
     rc = uv_pipe_bind(&c->server, path);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&c->server, 64, control__connection_cb);
@@ -463,6 +508,7 @@ int gw_control_start(gw_control_t **out, uv_loop_t *loop, const gw_control_cmd_t
 
 out_close:
     uv_close((uv_handle_t *)&c->server, control__server_close_cb);
+    uv_close((uv_handle_t *)&c->idle, control__server_close_cb);
     return rc;
 }
 
@@ -477,4 +523,5 @@ void gw_control_close(gw_control_t *c)
     c->conns = NULL;
     unlink(c->path);
     uv_close((uv_handle_t *)&c->server, control__server_close_cb);
+    uv_close((uv_handle_t *)&c->idle, control__server_close_cb);
 }

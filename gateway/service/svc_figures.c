@@ -6,6 +6,7 @@
  * counters end in _total, durations are seconds; docs/operations.md
  * explains each. Loop thread only.
  */
+#include "gateway/base/gw_clock.h"
 #include "gateway/service/svc_int.h"
 
 #include <stdio.h>
@@ -52,6 +53,10 @@ static void fig__reading(svc_figures_t *f, const gw_config_t *cfg, const mb_read
         b->errors++;
     b->latency_last_s = (double)r->latency_us / 1e6;
     b->latency_sum_s += b->latency_last_s;
+    if (r->rc == 0 && r->mono_ms >= b->last_ok_mono) {
+        b->last_ok_ms = r->ts_ms;
+        b->last_ok_mono = r->mono_ms;
+    }
     if (r->rc == 0 && r->device_id >= 0 && (size_t)r->device_id < cfg->ndevices)
         f->points_read += cfg->devices[r->device_id].npoints;
 }
@@ -116,6 +121,20 @@ static void fig__buses(FILE *o, const svc_figures_t *f)
     for (size_t i = 0; i < f->nbuses; i++)
         fprintf(o, "plantroom_bus_poll_latency_last_seconds{bus=\"%s\"} %.6f\n", f->buses[i].name,
                 f->buses[i].latency_last_s);
+    fig__head(o, "plantroom_bus_last_ok_timestamp_seconds", "gauge",
+              "When a device on the bus last answered a poll (Unix time, wall clock).");
+    for (size_t i = 0; i < f->nbuses; i++) {
+        if (f->buses[i].last_ok_ms > 0)
+            fprintf(o, "plantroom_bus_last_ok_timestamp_seconds{bus=\"%s\"} %.3f\n",
+                    f->buses[i].name, (double)f->buses[i].last_ok_ms / 1000.0);
+    }
+    fig__head(o, "plantroom_bus_last_ok_age_seconds", "gauge",
+              "Seconds since a device on the bus last answered a poll (monotonic).");
+    for (size_t i = 0; i < f->nbuses; i++) {
+        if (f->buses[i].last_ok_mono > 0)
+            fprintf(o, "plantroom_bus_last_ok_age_seconds{bus=\"%s\"} %.3f\n", f->buses[i].name,
+                    (double)(gw_mono_ms() - f->buses[i].last_ok_mono) / 1000.0);
+    }
     fig__head(o, "plantroom_bus_connected", "gauge",
               "1 while the bus's connection is up, 0 when down (absent until known).");
     for (size_t i = 0; i < f->nbuses; i++) {

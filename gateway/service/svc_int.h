@@ -25,7 +25,9 @@ typedef struct svc_bus_fig {
     uint64_t polls, errors;
     double latency_sum_s; /* of every poll, good or not */
     double latency_last_s;
-    int connected; /* -1 unknown, 0, 1 */
+    int connected;        /* -1 unknown, 0, 1 */
+    int64_t last_ok_ms;   /* wall clock of the last good poll on the bus, 0: never */
+    int64_t last_ok_mono; /* monotonic clock of the same */
 } svc_bus_fig_t;
 
 /* What the loop counts (svc_figures.c). */
@@ -47,10 +49,12 @@ struct gw_svc {
     size_t nsources;
     uv_timer_t tick;     /* every second: loop lag, figures, STATUS=, metrics */
     uv_timer_t wd_timer; /* systemd watchdog pings */
+    int wd_withheld;     /* pings withheld in a row (a thread stuck) */
     uint64_t due_ns;     /* when tick should fire next (uv_hrtime) */
     int ticks;
     int started, stopped;
-    int64_t started_ms; /* wall clock at start */
+    int64_t started_ms;   /* wall clock at start */
+    int64_t started_mono; /* monotonic clock at start (uptime) */
     svc_figures_t fig;
     gw_control_t *control;
     gw_metrics_t *metrics;

@@ -6,6 +6,13 @@
  * that stalls stops pinging and systemd restarts the service
  * (deploy/plantroomd.service: WatchdogSec=, Restart=on-failure).
  *
+ * A ping proves more than the loop: it is sent only when every bus thread
+ * and the ledger thread have made progress within their stall limits
+ * (gw_core_threads_ok). A thread stuck in a driver call or on a hung disk
+ * stops the pings as a stalled loop does, and systemd restarts the daemon
+ * (the core raises gateway alarm thread.<name> first, so the reason is in
+ * the ledger, the log and MQTT).
+ *
  * Outside systemd ($NOTIFY_SOCKET unset) every call is a cheap no-op.
  */
 #include "gateway/base/gw_log.h"
@@ -29,7 +36,18 @@ void svc__sd_notify(const char *fmt, ...)
 
 static void sd__watchdog_cb(uv_timer_t *t)
 {
-    (void)t;
+    gw_svc_t *s = t->data;
+    char why[128];
+
+    if (!gw_core_threads_ok(s->env.core, why, sizeof(why))) {
+        if (!s->wd_withheld)
+            gw_log_error("gw", "systemd watchdog not fed: %s", why);
+        s->wd_withheld++;
+        return;
+    }
+    if (s->wd_withheld)
+        gw_log_notice("gw", "systemd watchdog fed again (%d pings withheld)", s->wd_withheld);
+    s->wd_withheld = 0;
     sd_notify(0, "WATCHDOG=1");
 }
 
@@ -46,6 +64,8 @@ void svc__sd_watchdog_start(gw_svc_t *s)
     if (ms == 0)
         ms = 1;
     uv_timer_start(&s->wd_timer, sd__watchdog_cb, 0, ms);
-    gw_log_info("gw", "systemd watchdog: %llu ms, pinging every %llu ms",
+    gw_log_info("gw",
+                "systemd watchdog: %llu ms, pinging every %llu ms while every thread makes "
+                "progress",
                 (unsigned long long)(usec / 1000), (unsigned long long)ms);
 }

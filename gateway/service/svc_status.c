@@ -57,6 +57,12 @@ static void status__bus(gw_svc_t *s, size_t i, cJSON *arr)
     cJSON_AddNumberToObject(o, "latency_last_ms", f ? f->latency_last_s * 1000.0 : 0);
     cJSON_AddNumberToObject(o, "latency_avg_ms",
                             f && f->polls ? f->latency_sum_s * 1000.0 / (double)f->polls : 0);
+    status__time(o, "last_ok", f ? f->last_ok_ms : 0);
+    if (f && f->last_ok_mono)
+        cJSON_AddNumberToObject(o, "last_ok_age_s",
+                                (double)(gw_mono_ms() - f->last_ok_mono) / 1000.0);
+    else
+        cJSON_AddNullToObject(o, "last_ok_age_s");
     cJSON_AddItemToArray(arr, o);
 }
 
@@ -89,7 +95,7 @@ void svc__status_json(gw_svc_t *s, cJSON *res)
     cJSON_AddStringToObject(res, "config", c->path);
     cJSON_AddNumberToObject(res, "pid", (double)getpid());
     status__time(res, "started", s->started_ms);
-    cJSON_AddNumberToObject(res, "uptime_s", (double)(gw_wall_ms() - s->started_ms) / 1000.0);
+    cJSON_AddNumberToObject(res, "uptime_s", (double)(gw_mono_ms() - s->started_mono) / 1000.0);
     cJSON_AddStringToObject(res, "log_level",
                             (const char *[]){"error", "warn", "notice", "info",
                                              "debug"}[gw_log_get_level() - GW_LOG_ERROR]);

@@ -118,6 +118,7 @@ typedef struct mb_reading {
     int bus_id;
     int device_id;
     int64_t ts_ms;      /* wall clock when the poll started */
+    int64_t mono_ms;    /* monotonic clock (gw_mono_ms) when the poll started */
     int64_t latency_us; /* time the poll took */
     int rc;
     int offline;
@@ -171,9 +172,24 @@ int mb_bus_start(mb_bus_t **out, const mb_bus_cfg_t *cfg, const mb_device_cfg_t 
  * takes ownership of w in every case (on error it is freed). Returns 0 or
  * GW_EINVAL (bad table or count). */
 int mb_bus_write(mb_bus_t *bus, mb_write_t *w);
-/* Ask the thread to stop, wait for it (at most one request timeout), close
- * the connection and free the bus. */
+/* Ask the thread to stop and return at once (NULL: no-op). Stopping many
+ * buses: ask each, then mb_bus_stop each, so they wind down together and
+ * the whole takes one request timeout, not one per bus. */
+void mb_bus_stop_begin(mb_bus_t *bus);
+/* Ask the thread to stop (if not asked yet), wait for it (at most one
+ * request timeout), close the connection and free the bus. */
 void mb_bus_stop(mb_bus_t *bus);
+
+/* Liveness: the monotonic time (gw_mono_ms) at which the bus thread last
+ * showed progress. It stamps it at every turn of its loop, around every
+ * request and while it waits (at least once a second), so a thread whose
+ * stamp is older than mb_bus_stall_bound_ms is stuck in a call (a wedged
+ * driver or adapter). Any thread may read it. */
+int64_t mb_bus_progress_ms(const mb_bus_t *bus);
+/* The longest a healthy thread may go without a stamp: one request with
+ * its answer (the longest response timeout of its devices, twice, for
+ * libmodbus's byte timeouts) plus the bus pauses, plus a second. */
+int64_t mb_bus_stall_bound_ms(const mb_bus_t *bus);
 
 /* Text for a libmodbus errno: exception names ("illegal data address"), or
  * strerror. */

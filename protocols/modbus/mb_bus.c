@@ -41,6 +41,7 @@ static void *mb__thread(void *arg)
 
     while (!atomic_load(&bus->stop)) {
         int64_t now = gw_mono_ms(), next = now + 1000;
+        mb__alive(bus);
         mb__run_writes(bus);
         for (size_t i = 0; i < bus->ndevs && !atomic_load(&bus->stop); i++) {
             mb__device_t *d = &bus->devs[i];
@@ -59,6 +60,18 @@ static void *mb__thread(void *arg)
     mb__disconnect(bus, "stopping");
     mb__flush(bus);
     return NULL;
+}
+
+/* The longest a healthy thread goes between two stamps (mb.h). */
+static int64_t mb__stall_bound(const mb_bus_t *bus)
+{
+    int64_t t = bus->timeout_ms;
+
+    for (size_t i = 0; i < bus->ndevs; i++) {
+        if (bus->devs[i].cfg.timeout_ms > t)
+            t = bus->devs[i].cfg.timeout_ms;
+    }
+    return 2 * t + bus->pause_ms + bus->connect_pause_ms + 1000;
 }
 
 static void mb__free(mb_bus_t *bus)
@@ -120,6 +133,8 @@ int mb_bus_start(mb_bus_t **out, const mb_bus_cfg_t *cfg, const mb_device_cfg_t 
         d->next_due = now + (int64_t)(i * 50 % (devs[i].interval_ms ? devs[i].interval_ms : 1));
         bus->ndevs++;
     }
+    bus->stall_bound_ms = mb__stall_bound(bus);
+    atomic_init(&bus->progress_ms, (long long)now);
     pthread_mutex_init(&bus->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -141,16 +156,23 @@ out_nomem:
     return GW_ENOMEM;
 }
 
-void mb_bus_stop(mb_bus_t *bus)
+void mb_bus_stop_begin(mb_bus_t *bus)
 {
-    gw_msg_t *m;
-
     if (!bus)
         return;
     pthread_mutex_lock(&bus->mu);
     atomic_store(&bus->stop, 1);
     pthread_cond_broadcast(&bus->cond);
     pthread_mutex_unlock(&bus->mu);
+}
+
+void mb_bus_stop(mb_bus_t *bus)
+{
+    gw_msg_t *m;
+
+    if (!bus)
+        return;
+    mb_bus_stop_begin(bus);
     pthread_join(bus->thread, NULL);
     /* Writes never run are answered, so that nobody waits for them. */
     while ((m = bus->writes_head) != NULL) {
@@ -164,4 +186,14 @@ void mb_bus_stop(mb_bus_t *bus)
     pthread_cond_destroy(&bus->cond);
     pthread_mutex_destroy(&bus->mu);
     mb__free(bus);
+}
+
+int64_t mb_bus_progress_ms(const mb_bus_t *bus)
+{
+    return (int64_t)atomic_load(&((mb_bus_t *)bus)->progress_ms);
+}
+
+int64_t mb_bus_stall_bound_ms(const mb_bus_t *bus)
+{
+    return bus->stall_bound_ms;
 }

@@ -12,6 +12,11 @@
 #include <sys/random.h>
 #include <time.h>
 
+void mb__alive(mb_bus_t *bus)
+{
+    atomic_store(&bus->progress_ms, (long long)gw_mono_ms());
+}
+
 /* Hand every held event to the loop. */
 void mb__flush(mb_bus_t *bus)
 {
@@ -40,20 +45,22 @@ void mb__emit(mb_bus_t *bus, gw_msg_t *m)
 }
 
 /* Sleep until the monotonic deadline or a stop request (or a queued
- * write, when wake_on_write). */
+ * write, when wake_on_write), stamping progress at least once a second. */
 void mb__sleep(mb_bus_t *bus, int64_t deadline_ms, int wake_on_write)
 {
     struct timespec ts;
-    int64_t now = gw_mono_ms();
+    int64_t now = gw_mono_ms(), until;
 
     if (deadline_ms <= now)
         return;
     mb__flush(bus);
-    ts = gw_mono_deadline(deadline_ms - now);
     pthread_mutex_lock(&bus->mu);
-    while (!atomic_load(&bus->stop) && !(wake_on_write && bus->writes_head)) {
-        if (pthread_cond_timedwait(&bus->cond, &bus->mu, &ts) == ETIMEDOUT)
-            break;
+    while (!atomic_load(&bus->stop) && !(wake_on_write && bus->writes_head) && now < deadline_ms) {
+        until = deadline_ms - now < 1000 ? deadline_ms - now : 1000;
+        ts = gw_mono_deadline(until);
+        pthread_cond_timedwait(&bus->cond, &bus->mu, &ts);
+        mb__alive(bus);
+        now = gw_mono_ms();
     }
     pthread_mutex_unlock(&bus->mu);
 }

@@ -60,6 +60,8 @@ struct mb_bus {
     pthread_mutex_t mu; /* guards stop, the sleep and the write queue */
     pthread_cond_t cond;
     atomic_int stop;
+    atomic_llong progress_ms;            /* gw_mono_ms of the last sign of life (mb__alive) */
+    int64_t stall_bound_ms;              /* mb_bus_stall_bound_ms, fixed at start */
     gw_msg_t *writes_head, *writes_tail; /* queued mb_write_t, under mu */
 
     /* Events not yet handed to the loop: a cycle's readings go together, so
@@ -88,6 +90,8 @@ typedef enum mb__fail {
 
 /* ---- mb_events.c ---- */
 
+/* Stamp the thread's progress (mb_bus_progress_ms). */
+void mb__alive(mb_bus_t *bus);
 /* Hand every held event to the loop. */
 void mb__flush(mb_bus_t *bus);
 /* Hold an event for the loop (a cycle's readings go together). */

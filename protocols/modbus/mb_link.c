@@ -167,6 +167,7 @@ int mb__ensure_connected(mb_bus_t *bus)
 {
     int64_t now = gw_mono_ms();
     char ep[192];
+    int rc;
 
     if (bus->connected)
         return 1;
@@ -181,7 +182,10 @@ int mb__ensure_connected(mb_bus_t *bus)
     bus->cur_timeout_ms = -1;
     bus->tid = 0; /* a new context numbers its requests from 1 */
     mb__set_timeout(bus, bus->timeout_ms);
-    if ((bus->transport == MB_RTU_TCP ? mb__rtt_connect(bus) : modbus_connect(bus->ctx)) != 0) {
+    mb__alive(bus);
+    rc = bus->transport == MB_RTU_TCP ? mb__rtt_connect(bus) : modbus_connect(bus->ctx);
+    mb__alive(bus);
+    if (rc != 0) {
         snprintf(bus->last_err, sizeof(bus->last_err), "connect to %s: %s",
                  mb__endpoint(bus, ep, sizeof(ep)), modbus_strerror(errno));
         modbus_free(bus->ctx);

@@ -56,11 +56,13 @@ static int mb__request(mb_bus_t *bus, const mb__device_t *d, const mb_block_t *b
 
     for (int attempt = 0; attempt <= d->cfg.retries; attempt++) {
         mb__before_request(bus);
+        mb__alive(bus);
         int rc = mb__read_block(bus, blk, dst);
         e = rc == 0 ? 0 : errno;
         if (e == EMBBADDATA && bus->transport == MB_TCP)
             e = mb__tcp_resync(bus, blk, dst);
         bus->last_request = gw_mono_ms();
+        mb__alive(bus);
         if (e == 0)
             return 0;
         if (mb__classify(e) != MB__F_GARBLED)
@@ -177,6 +179,7 @@ void mb__poll_device(mb_bus_t *bus, mb__device_t *d)
     r->bus_id = bus->bus_id;
     r->device_id = d->cfg.device_id;
     r->ts_ms = gw_wall_ms();
+    r->mono_ms = gw_mono_ms();
     r->nwords = d->cfg.nwords;
     r->nblocks = nb;
     r->block_status = r->words + d->cfg.nwords;

@@ -80,8 +80,10 @@ static void mb__do_write(mb_bus_t *bus, mb_write_t *w)
     modbus_set_slave(bus->ctx, w->unit_id);
     mb__set_timeout(bus, w->timeout_ms > 0 ? w->timeout_ms : bus->timeout_ms);
     mb__before_request(bus);
+    mb__alive(bus);
     e = mb__write_once(bus, w);
     bus->last_request = gw_mono_ms();
+    mb__alive(bus);
     if (e == 0)
         goto out_post;
     switch (mb__classify(e)) {

@@ -85,5 +85,13 @@ int mq_subscribe(mq_client_t *c, const char *topic, int qos, char *err, size_t e
 void mq_disconnect(mq_client_t *c, int timeout_ms);
 /* Destroy the client (disconnects first if needed). */
 void mq_destroy(mq_client_t *c);
+/* Disconnect (up to 1 s for queued publishes) and destroy c on a thread of
+ * its own, so that the caller (the loop) does not wait. From now on c posts
+ * only publish outcomes (MQ_EV_DELIVERED, MQ_EV_PUBLISH_FAILED) to its
+ * queue; the caller forgets c. */
+void mq_close_async(mq_client_t *c);
+/* Wait until every client handed to mq_close_async is destroyed, at most
+ * timeout_ms: before the events queue goes away. 0 or GW_ETIMEDOUT. */
+int mq_close_async_wait(int timeout_ms);
 
 #endif

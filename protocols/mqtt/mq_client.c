@@ -2,9 +2,13 @@
  * mq_client.c: paho MQTTAsync wrapped so that its callbacks only enqueue
  * (mq.h). Publish outcomes carry the caller's tag; their small context
  * records are kept on a list so that destroy frees the ones paho never
- * called back.
+ * called back. A client can be closed off the loop (mq_close_async): a
+ * thread of its own disconnects and destroys it, and from then on only
+ * publish outcomes still reach the queue (its connection state and
+ * messages concern nobody any more).
  */
 #include "protocols/mqtt/mq.h"
+#include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
 #include "gateway/base/gw_types.h"
 
@@ -29,6 +33,7 @@ struct mq_client {
     char *ca_file, *cert_file, *key_file;
     int keepalive_s, connect_timeout_s, will_retain, version, tls, tls_verify;
     atomic_int connected;
+    atomic_int closing; /* mq_close_async: only publish outcomes are posted */
 
     pthread_mutex_t mu; /* guards pending and the disconnect wait */
     pthread_cond_t cond;
@@ -36,9 +41,16 @@ struct mq_client {
     int disconnect_done;
 };
 
+/* Clients being closed by a thread of their own (mq_close_async). */
+static atomic_int mq__closing_n;
+
 static void mq__post(mq_client_t *c, int kind, uint64_t tag, int rc, const char *err)
 {
-    mq_event_t *ev = calloc(1, sizeof(*ev));
+    mq_event_t *ev;
+
+    if (atomic_load(&c->closing) && kind != MQ_EV_DELIVERED && kind != MQ_EV_PUBLISH_FAILED)
+        return;
+    ev = calloc(1, sizeof(*ev));
     if (!ev)
         return;
     ev->hdr.kind = kind;
@@ -112,7 +124,7 @@ static int mq__on_message(void *ctx, char *topic, int topic_len, MQTTAsync_messa
     mq_client_t *c = ctx;
     size_t tl = topic_len > 0 ? (size_t)topic_len : strlen(topic);
     size_t pl = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
-    mq_message_t *msg = malloc(sizeof(*msg) + tl + 1 + pl + 1);
+    mq_message_t *msg = atomic_load(&c->closing) ? NULL : malloc(sizeof(*msg) + tl + 1 + pl + 1);
 
     if (msg) {
         memset(msg, 0, sizeof(*msg));
@@ -228,7 +240,13 @@ int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *
     c->will_retain = cfg->will_retain;
     c->pending.next = c->pending.prev = &c->pending;
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cond, NULL);
+    {
+        pthread_condattr_t ca; /* waits on the monotonic clock: a clock step is no timeout */
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&c->cond, &ca);
+        pthread_condattr_destroy(&ca);
+    }
 
     co.sendWhileDisconnected = 0; /* the daemon buffers, not paho */
     co.maxBufferedMessages = 65535;
@@ -420,8 +438,7 @@ void mq_disconnect(mq_client_t *c, int timeout_ms)
     pthread_mutex_unlock(&c->mu);
     if (MQTTAsync_disconnect(c->h, &o) != MQTTASYNC_SUCCESS)
         return;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000 + 1;
+    ts = gw_mono_deadline(timeout_ms + 1000);
     pthread_mutex_lock(&c->mu);
     while (!c->disconnect_done) {
         if (pthread_cond_timedwait(&c->cond, &c->mu, &ts) == ETIMEDOUT)
@@ -447,4 +464,45 @@ void mq_destroy(mq_client_t *c)
     pthread_mutex_destroy(&c->mu);
     mq__free_strings(c);
     free(c);
+}
+
+static void *mq__close_thread(void *arg)
+{
+    mq_client_t *c = arg;
+
+    mq_destroy(c); /* disconnects first, waiting for queued publishes */
+    atomic_fetch_sub(&mq__closing_n, 1);
+    return NULL;
+}
+
+void mq_close_async(mq_client_t *c)
+{
+    pthread_attr_t a;
+    pthread_t t;
+    int rc;
+
+    if (!c)
+        return;
+    atomic_store(&c->closing, 1);
+    atomic_fetch_add(&mq__closing_n, 1);
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&t, &a, mq__close_thread, c);
+    pthread_attr_destroy(&a);
+    if (rc != 0) { /* no thread: close here, blocking */
+        gw_log_warn("mqtt", "cannot start a thread to close the old client: closing it here");
+        mq__close_thread(c);
+    }
+}
+
+int mq_close_async_wait(int timeout_ms)
+{
+    int64_t until = gw_mono_ms() + timeout_ms;
+
+    while (atomic_load(&mq__closing_n) > 0) {
+        if (gw_mono_ms() >= until)
+            return GW_ETIMEDOUT;
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    return 0;
 }

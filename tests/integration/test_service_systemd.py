@@ -55,6 +55,8 @@ def test_unit_runs_sandboxed_as_a_notify_service():
     # DeviceAllow repeats: keep the last, check the file text for all.
     unit.read(UNIT)
     s = unit["Service"]
+    # ordered after NTP's first setting of the clock, when a waiter is enabled
+    assert "time-sync.target" in unit["Unit"]["After"].split()
     assert s["Type"] == "notify"
     assert s["User"] == "plantroom" and s["StateDirectory"] == "plantroom"
     assert s["ProtectSystem"] == "strict" and s["NoNewPrivileges"] == "yes"

@@ -69,11 +69,15 @@ typedef struct sim_opts {
     int verbose;
 } sim_opts_t;
 
-/* A reply held back by a "slow" fault until its due time. */
+/* A reply held back by a "slow" fault until its due time, or trickled a
+ * byte at a time by a "stall" fault (step_ms > 0). */
 typedef struct sim_pending {
     int fd; /* -1: free slot */
     int64_t due_ms;
     int len;
+    int sent;             /* stall: bytes sent so far */
+    int step_ms;          /* stall: one byte every step_ms; 0: all at once */
+    const void *stall_of; /* stall: the device, to see the fault lifted */
     uint8_t buf[MODBUS_TCP_MAX_ADU_LENGTH];
 } sim_pending_t;
 
@@ -116,7 +120,8 @@ static void sim_usage(FILE *out)
                  "  unit 4 fire-panel (fire_panel_notifier.json), unit 7 tank-1\n"
                  "  (tank_level.json), units 5, 6 pump-1, pump-2 (pump_drive_abb.json)\n"
                  "Unknown unit ids get exception 0x0B; writes get exception 0x01.\n"
-                 "Faults: D.fault=silent|exception[:CODE]|slow[:MS]|disconnect|garbage|none\n"
+                 "Faults: D.fault=silent|exception[:CODE]|slow[:MS]|disconnect|garbage|stall[:MS]|"
+                 "none\n"
                  "\n"
                  "  --listen ADDR     IPv4 address to listen on (default 127.0.0.1)\n"
                  "  --port N          TCP port, 0 for an ephemeral one (default 1502)\n"
@@ -366,7 +371,57 @@ static void sim_reply_later(sim_server_t *srv, sim_device_t *dev, int fd, int ql
         return;
     p->fd = fd;
     p->len = (int)n;
+    p->sent = 0;
+    p->step_ms = 0;
     p->due_ms = gw_mono_ms() + delay_ms;
+}
+
+/* Begin an answer that never ends in time: the request's header, the
+ * function, a byte count of 250, then one data byte every step_ms. */
+static void sim_stall(sim_server_t *srv, const sim_device_t *dev, int fd, int step_ms)
+{
+    int hl = modbus_get_header_length(srv->cur);
+    sim_pending_t *p = NULL;
+
+    for (int i = 0; i < SIM_MAX_PENDING && !p; i++) {
+        if (srv->pending[i].fd < 0)
+            p = &srv->pending[i];
+    }
+    if (!p || hl + 2 + 250 > (int)sizeof(p->buf))
+        return;
+    memset(p->buf, 0, sizeof(p->buf));
+    memcpy(p->buf, srv->query, (size_t)hl + 1);
+    if (srv->cur == srv->ctx) { /* MBAP: protocol 0, length of unit + PDU */
+        p->buf[2] = p->buf[3] = 0;
+        p->buf[4] = 0;
+        p->buf[5] = (uint8_t)(1 + 2 + 250);
+    }
+    p->buf[hl + 1] = 250;
+    p->fd = fd;
+    p->len = hl + 2 + 250;
+    p->sent = 0;
+    p->step_ms = step_ms;
+    p->stall_of = dev;
+    p->due_ms = gw_mono_ms();
+    gw_log_info(MOD, "%s: stalling an answer, one byte every %d ms", dev->name, step_ms);
+}
+
+/* A stall slot that is due: one more byte, or drop the client once the
+ * fault is lifted (the adapter came back). */
+static void sim_stall_step(sim_server_t *srv, sim_pending_t *p, int64_t now)
+{
+    if (sim_device_fault(p->stall_of).kind != SIM_FAULT_STALL) {
+        sim_client_drop(srv, p->fd, "stall lifted");
+        p->fd = -1;
+        return;
+    }
+    if (write(p->fd, p->buf + p->sent, 1) != 1) {
+        p->fd = -1;
+        return;
+    }
+    if (++p->sent == p->len)
+        p->fd = -1;
+    p->due_ms = now + p->step_ms;
 }
 
 /* Send the delayed replies that are due; returns ms until the next one
@@ -379,7 +434,11 @@ static int64_t sim_send_due(sim_server_t *srv, int64_t max_ms)
         sim_pending_t *p = &srv->pending[i];
         if (p->fd < 0)
             continue;
-        if (p->due_ms <= now) {
+        if (p->step_ms > 0 && p->due_ms <= now)
+            sim_stall_step(srv, p, now);
+        if (p->fd < 0)
+            continue;
+        if (p->step_ms == 0 && p->due_ms <= now) {
             if (write(p->fd, p->buf, (size_t)p->len) != p->len)
                 gw_log_info(MOD, "fd %d: delayed reply not sent: %s", p->fd, strerror(errno));
             p->fd = -1;
@@ -410,6 +469,9 @@ static int sim_reply_fault(sim_server_t *srv, sim_device_t *dev, sim_fault_t f, 
         return 0; /* a serial line cannot be dropped: silent */
     case SIM_FAULT_GARBAGE:
         return write(fd, junk, sizeof(junk)) < 0 ? -1 : 0;
+    case SIM_FAULT_STALL:
+        sim_stall(srv, dev, fd, f.arg);
+        return 0;
     case SIM_FAULT_NONE:
         break;
     }

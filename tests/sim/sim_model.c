@@ -328,8 +328,8 @@ void sim_encode_point(modbus_mapping_t *map, const sim_point_t *pt, double value
     }
 }
 
-static const char *const sim_fault_names[] = {"none", "silent",     "exception",
-                                              "slow", "disconnect", "garbage"};
+static const char *const sim_fault_names[] = {"none",       "silent",  "exception", "slow",
+                                              "disconnect", "garbage", "stall"};
 
 const char *sim_fault_name(sim_fault_kind_t k)
 {
@@ -351,21 +351,25 @@ int sim_fault_parse(const char *text, sim_fault_t *out, char *msg, size_t msglen
     if (!out->set) {
         snprintf(msg, msglen,
                  "fault '%s': expected none, silent, exception[:CODE], slow[:MS], "
-                 "disconnect or garbage",
+                 "disconnect, garbage or stall[:MS]",
                  text);
         return GW_EINVAL;
     }
     if (colon) {
         arg = strtol(colon + 1, &end, 10);
         if (*end || end == colon + 1 || arg < 1 || arg > 60000 ||
-            (out->kind != SIM_FAULT_EXCEPTION && out->kind != SIM_FAULT_SLOW) ||
+            (out->kind != SIM_FAULT_EXCEPTION && out->kind != SIM_FAULT_SLOW &&
+             out->kind != SIM_FAULT_STALL) ||
             (out->kind == SIM_FAULT_EXCEPTION && arg > 255)) {
             snprintf(msg, msglen, "fault '%s': bad argument", text);
             return GW_EINVAL;
         }
     }
     if (!arg)
-        arg = out->kind == SIM_FAULT_EXCEPTION ? 4 : out->kind == SIM_FAULT_SLOW ? 1000 : 0;
+        arg = out->kind == SIM_FAULT_EXCEPTION ? 4
+              : out->kind == SIM_FAULT_SLOW    ? 1000
+              : out->kind == SIM_FAULT_STALL   ? 200
+                                               : 0;
     out->arg = (int)arg;
     return 0;
 }

@@ -71,6 +71,10 @@ typedef enum sim_fault_kind {
     SIM_FAULT_SLOW,       /* answer after arg ms (default 1000) */
     SIM_FAULT_DISCONNECT, /* close the client's connection */
     SIM_FAULT_GARBAGE,    /* answer bytes that are not a Modbus frame */
+    SIM_FAULT_STALL,      /* begin an answer announcing 250 data bytes, then send one
+                           * byte every arg ms (default 200): the client's read stays
+                           * inside one call for a minute (a wedged adapter); when the
+                           * fault is lifted the connection is dropped */
 } sim_fault_kind_t;
 
 typedef struct sim_fault {
@@ -79,8 +83,8 @@ typedef struct sim_fault {
     int arg;
 } sim_fault_t;
 
-/* Parse "silent", "exception[:CODE]", "slow[:MS]", "disconnect", "garbage"
- * or "none". Returns 0 or GW_EINVAL with a reason in msg. */
+/* Parse "silent", "exception[:CODE]", "slow[:MS]", "disconnect", "garbage",
+ * "stall[:MS]" or "none". Returns 0 or GW_EINVAL with a reason in msg. */
 int sim_fault_parse(const char *text, sim_fault_t *out, char *msg, size_t msglen);
 const char *sim_fault_name(sim_fault_kind_t k);
 

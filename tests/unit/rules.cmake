@@ -6,3 +6,6 @@ plantroom_unit_test(test_rule_kinds SOURCES test_rule_kinds.c LIBS plantroom_rul
 # state file) and reads the shipped profiles.
 plantroom_unit_test(test_rule_state SOURCES test_rule_state.c LIBS plantroom_gateway)
 target_compile_definitions(test_rule_state PRIVATE PLANTROOM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+# The rules on two clocks: wall-clock steps, reconciling with the ledger,
+# a saved state brought onto a new run's clocks.
+plantroom_unit_test(test_rule_time SOURCES test_rule_time.c LIBS plantroom_rules)

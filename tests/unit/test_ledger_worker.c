@@ -1,8 +1,9 @@
 /*
  * test_ledger_worker.c: the ledger thread (store/ledger_worker.h) on real
  * SQLite files: batching, results only after commit, flush on stop, a
- * failing op amid good ones, a locked database retried without loss, and
- * start-up errors.
+ * failing op amid good ones, a locked database retried without loss,
+ * start-up errors, the active orders for the rules to reconcile with, and
+ * the thread's progress stamp while it waits.
  */
 #include "store/ledger_worker.h"
 
@@ -583,6 +584,60 @@ T_TEST(test_change_ops)
     gw_queue_destroy(&results);
 }
 
+/* LEDGER_OP_ACTIVE: every active order with whether its condition cleared,
+ * posted after the batch that read it committed; the progress stamp moves
+ * while the thread has nothing to do. */
+T_TEST(test_active_orders_and_progress)
+{
+    gw_queue_t q;
+    ledger_worker_t *w;
+    ledger_op_active_t *op;
+    ledger_ev_active_t *ev = NULL;
+    int64_t p0, p1;
+    struct timespec ts = {1, 300 * 1000 * 1000};
+
+    gw_queue_init(&q, NULL, NULL);
+    w = start("active.db", &q);
+    T_CHECK(w != NULL);
+    if (!w)
+        return;
+    submit_trigger(w, LEDGER_OP_TRIGGER, "lift-1", "vib", 1000);
+    submit_trigger(w, LEDGER_OP_TRIGGER, "lift-2", "vib", 1000);
+    submit_trigger(w, LEDGER_OP_CLEAR, "lift-2", "vib", 2000);
+    op = ledger_op_active_new(7);
+    T_CHECK(op != NULL);
+    ledger_worker_submit(w, &op->hdr);
+    for (int i = 0; i < 50 && !ev; i++) {
+        gw_msg_t *m = gw_queue_wait_all(&q, 100);
+        while (m) {
+            gw_msg_t *next = m->next;
+            if (m->kind == LEDGER_EV_ACTIVE && !ev)
+                ev = (ledger_ev_active_t *)m;
+            else
+                gw_msg_free(m);
+            m = next;
+        }
+    }
+    T_CHECK(ev != NULL);
+    if (ev) {
+        T_CHECK_EQ_INT(ev->tag, 7);
+        T_CHECK_EQ_INT(ev->n, 2);
+        for (size_t i = 0; i < ev->n; i++) {
+            T_CHECK_STR(ev->orders[i].site, "hq");
+            T_CHECK_STR(ev->orders[i].rule, "vib");
+            T_CHECK_EQ_INT(ev->orders[i].cleared, strcmp(ev->orders[i].device, "lift-2") == 0);
+            T_CHECK(ev->orders[i].opened_at > 0);
+        }
+        gw_msg_free(&ev->hdr);
+    }
+    p0 = ledger_worker_progress_ms(w);
+    nanosleep(&ts, NULL);
+    p1 = ledger_worker_progress_ms(w);
+    T_CHECK(p1 > p0); /* it woke up at least once in 1.3 s of nothing */
+    T_CHECK_EQ_INT(ledger_worker_stop(w), 0);
+    gw_queue_destroy(&q);
+}
+
 int main(void)
 {
     lt_tmpdir();
@@ -595,6 +650,7 @@ int main(void)
     T_RUN(test_rollup_device_policy_report);
     T_RUN(test_change_ops);
     T_RUN(test_start_unavailable_then_recovers);
+    T_RUN(test_active_orders_and_progress);
     lt_cleanup();
     return t_done();
 }

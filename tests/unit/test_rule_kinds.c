@@ -37,7 +37,7 @@ static void rig_ready(rig_t *r)
 
 static rule_action_kind_t feed_q(rig_t *r, int64_t ts, double v, gw_quality_t q)
 {
-    gw_sample_t s = {.point_id = 1, .ts_ms = ts, .value = v, .quality = q};
+    gw_sample_t s = {.point_id = 1, .ts_ms = ts, .value = v, .quality = q, .mono_ms = ts};
     rule_action_t a;
     rule_action_kind_t k = rule_eval(&r->c, &r->st, &s, &a);
     r->n[k]++;

@@ -5,20 +5,41 @@
  * from the same config); an alarm-side change (limit, horizon) keeps the
  * state, a learning change (day_ms) resets it; unknown records are skipped;
  * a missing file loads nothing; a damaged one is refused whole; no .new file
- * is left behind. Real files in a temporary directory.
+ * is left behind. The states' monotonic times come back onto the new run's
+ * clock: as they are in the same boot, moved by the wall time that passed
+ * after a reboot, and a file of version 1 (wall-clock times) is still read,
+ * a time from the future in it bounded to now. Real files in a temporary
+ * directory, a test clock (gw_clock_set).
  */
+#include "gateway/base/gw_clock.h"
 #include "gateway/config/gw_config.h"
 #include "gateway/core/gw_rules.h"
 #include "gateway/core/gw_runtime.h"
 #include "tests/gen/gen.h"
 #include "tests/unit/t.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/plantroom-rulestate-XXXXXX";
+
+/* The test clock: what the runs see as now. */
+static int64_t now_mono = 40 * GEN_DAY_MS, now_wall = 40 * GEN_DAY_MS;
+
+static int64_t test_mono(void *arg)
+{
+    (void)arg;
+    return now_mono;
+}
+
+static int64_t test_wall(void *arg)
+{
+    (void)arg;
+    return now_wall;
+}
 
 /* Write a config with the given extra rule parameters for the trend rule
  * and build a runtime from it. */
@@ -72,11 +93,11 @@ static void feed(gw_runtime_t *rt)
     rule_action_t a;
 
     for (int64_t ts = 0; ts < 30 * GEN_DAY_MS; ts += 60000) {
-        gw_sample_t s = {0, ts, gen_value(&g, ts), GW_Q_GOOD};
+        gw_sample_t s = {0, ts, gen_value(&g, ts), GW_Q_GOOD, ts};
         rule_eval(&rt->rules[0].cfg->rule, &rt->rules[0].st, &s, &a);
     }
     for (int i = 0; i <= 500; i++) {
-        gw_sample_t s = {1, i * 1000, 70000 + i, GW_Q_GOOD};
+        gw_sample_t s = {1, i * 1000, 70000 + i, GW_Q_GOOD, i * 1000};
         rule_eval(&rt->rules[1].cfg->rule, &rt->rules[1].st, &s, &a);
     }
 }
@@ -85,7 +106,7 @@ T_TEST(restart_keeps_prediction)
 {
     char path[512], err[256];
     gw_runtime_t *rt = runtime_with("", ""), *rt2;
-    size_t loaded, skipped;
+    gw_rulestate_counts_t n;
 
     T_CHECK(rt != NULL);
     if (!rt)
@@ -101,10 +122,9 @@ T_TEST(restart_keeps_prediction)
     /* Restart: a fresh runtime, then the file. */
     rt2 = runtime_with("", "");
     T_CHECK_EQ_INT(rt2->rules[0].st.u.trend.firing, 0);
-    T_CHECK_EQ_INT(
-        gw_rulestate_load(rt2, rt->cfg->rules_state_path, &loaded, &skipped, err, sizeof(err)), 0);
-    T_CHECK_EQ_INT(loaded, 2);
-    T_CHECK_EQ_INT(skipped, 0);
+    T_CHECK_EQ_INT(gw_rulestate_load(rt2, rt->cfg->rules_state_path, &n, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(n.loaded, 2);
+    T_CHECK_EQ_INT(n.skipped, 0);
     T_CHECK(memcmp(&rt2->rules[0].st, &rt->rules[0].st, sizeof(rule_state_t)) == 0);
     T_CHECK_EQ_INT(rt2->rules[0].st.u.trend.firing, 1);
     T_CHECK(rt2->rules[0].st.u.trend.pred_lo > 0);
@@ -113,14 +133,14 @@ T_TEST(restart_keeps_prediction)
 
     /* Alarm-side change (limit, horizon): kept. Learning change: reset. */
     rt2 = runtime_with(", \"limit\": 7.1, \"horizon_days\": 5", "");
-    gw_rulestate_load(rt2, rt->cfg->rules_state_path, &loaded, &skipped, err, sizeof(err));
-    T_CHECK_EQ_INT(loaded, 2);
+    gw_rulestate_load(rt2, rt->cfg->rules_state_path, &n, err, sizeof(err));
+    T_CHECK_EQ_INT(n.loaded, 2);
     T_CHECK_EQ_INT(rt2->rules[0].st.u.trend.dn, rt->rules[0].st.u.trend.dn);
     gw_runtime_free(rt2);
     rt2 = runtime_with(", \"day_ms\": 3600000", "");
-    gw_rulestate_load(rt2, rt->cfg->rules_state_path, &loaded, &skipped, err, sizeof(err));
-    T_CHECK_EQ_INT(loaded, 1);
-    T_CHECK_EQ_INT(skipped, 1);
+    gw_rulestate_load(rt2, rt->cfg->rules_state_path, &n, err, sizeof(err));
+    T_CHECK_EQ_INT(n.loaded, 1);
+    T_CHECK_EQ_INT(n.skipped, 1);
     T_CHECK_EQ_INT(rt2->rules[0].st.u.trend.dn, 0);
     gw_runtime_free(rt2);
     gw_runtime_free(rt);
@@ -149,14 +169,14 @@ T_TEST(missing_and_damaged_files)
 {
     char path[600], err[256];
     gw_runtime_t *rt = runtime_with("", "");
-    size_t loaded = 9, skipped = 9;
+    gw_rulestate_counts_t cnt = {9, 9, 9};
     FILE *f;
     long n;
     char *buf;
 
     snprintf(path, sizeof(path), "%s/none.state", dir);
-    T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &loaded, &skipped, err, sizeof(err)), 0);
-    T_CHECK_EQ_INT(loaded + skipped, 0);
+    T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &cnt, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(cnt.loaded + cnt.skipped, 0);
     /* Truncate a good file by one byte: refused whole. */
     feed(rt);
     T_CHECK_EQ_INT(gw_rulestate_save(rt, rt->cfg->rules_state_path, err, sizeof(err)), 0);
@@ -170,7 +190,7 @@ T_TEST(missing_and_damaged_files)
     f = fopen(path, "wb");
     fwrite(buf, 1, (size_t)n - 1, f);
     fclose(f);
-    T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &loaded, &skipped, err, sizeof(err)), GW_ECORRUPT);
+    T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &cnt, err, sizeof(err)), GW_ECORRUPT);
     T_CHECK(strstr(err, "damaged") != NULL);
     /* A sound file of another build (another state size, its checksum
      * right): not damaged, only not for this build. */
@@ -189,7 +209,7 @@ T_TEST(missing_and_damaged_files)
         fwrite(copy, 1, (size_t)n, f);
         fclose(f);
         free(copy);
-        T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &loaded, &skipped, err, sizeof(err)), GW_ESTATE);
+        T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &cnt, err, sizeof(err)), GW_ESTATE);
         T_CHECK(strstr(err, "another build") != NULL);
     }
     /* One flipped bit in a state: the checksum refuses it. */
@@ -197,24 +217,148 @@ T_TEST(missing_and_damaged_files)
     f = fopen(path, "wb");
     fwrite(buf, 1, (size_t)n, f);
     fclose(f);
-    T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &loaded, &skipped, err, sizeof(err)), GW_ECORRUPT);
-    T_CHECK_EQ_INT(loaded, 0);
+    T_CHECK_EQ_INT(gw_rulestate_load(rt, path, &cnt, err, sizeof(err)), GW_ECORRUPT);
+    T_CHECK_EQ_INT(cnt.loaded, 0);
     free(buf);
     unlink(path);
+    gw_runtime_free(rt);
+}
+
+/* FNV-1a as the file's trailer. */
+static uint64_t fnv(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The whole file, or NULL. */
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf;
+    long len;
+
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)len);
+    if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *n = (size_t)len;
+    return buf;
+}
+
+/* Write buf (its trailer recomputed) to path. */
+static void spit(const char *path, unsigned char *buf, size_t n)
+{
+    uint64_t sum = fnv(buf, n - 8);
+    FILE *f = fopen(path, "wb");
+
+    memcpy(buf + n - 8, &sum, 8);
+    fwrite(buf, 1, n, f);
+    fclose(f);
+}
+
+#define HDR     16            /* "PRRS", version, count, state size */
+#define CLOCKS  56            /* version 2: wall, mono, boot id[40] */
+#define REC_ST  (3 * 64 + 16) /* a record's state, after its names, hash, kind */
+#define REC_LEN (REC_ST + sizeof(rule_state_t))
+
+T_TEST(another_boot_and_version_1)
+{
+    char path[600], err[256];
+    gw_runtime_t *rt = runtime_with("", ""), *rt2;
+    gw_rulestate_counts_t n;
+    int64_t trend_ts, counter_ts, shift;
+    unsigned char *buf, *v1;
+    size_t len;
+    uint32_t one = 1;
+
+    if (!rt)
+        return;
+    feed(rt);
+    trend_ts = rt->rules[0].st.u.trend.last_ts_ms;
+    counter_ts = rt->rules[1].st.alarm.last_ts_ms;
+    T_CHECK_EQ_INT(gw_rulestate_save(rt, rt->cfg->rules_state_path, err, sizeof(err)), 0);
+    buf = slurp(rt->cfg->rules_state_path, &len);
+    T_CHECK(buf && len == HDR + CLOCKS + 2 * REC_LEN + 8);
+    if (!buf)
+        return;
+
+    /* Another boot (another boot id), a minute later by the wall clock, 10 s
+     * after this boot: the times move by what the wall clock says passed. */
+    buf[HDR + 16] ^= 0x5a;
+    snprintf(path, sizeof(path), "%s/other-boot.state", dir);
+    spit(path, buf, len);
+    now_wall += 60000;
+    shift = 10000 - 60000 - now_mono;
+    now_mono = 10000;
+    rt2 = runtime_with("", "");
+    T_CHECK_EQ_INT(gw_rulestate_load(rt2, path, &n, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(n.loaded, 2);
+    T_CHECK_EQ_INT(n.bounded, 0);
+    T_CHECK_EQ_INT(rt2->rules[0].st.u.trend.last_ts_ms, trend_ts + shift);
+    T_CHECK_EQ_INT(rt2->rules[1].st.alarm.last_ts_ms, counter_ts + shift);
+    T_CHECK_EQ_INT(rt2->rules[0].st.u.trend.dn, rt->rules[0].st.u.trend.dn);
+    gw_runtime_free(rt2);
+
+    /* Version 1: no clocks, wall-clock times; one of them from 2200 (a
+     * report from the future before timestamps were bounded). */
+    v1 = malloc(len - CLOCKS);
+    memcpy(v1, buf, HDR);
+    memcpy(v1 + 4, &one, 4);
+    memcpy(v1 + HDR, buf + HDR + CLOCKS, len - HDR - CLOCKS);
+    memcpy(v1 + HDR + REC_LEN + REC_ST + offsetof(rule_state_t, alarm.last_ts_ms),
+           &(int64_t){7258118400000LL}, 8);
+    snprintf(path, sizeof(path), "%s/v1.state", dir);
+    spit(path, v1, len - CLOCKS);
+    now_wall = 1796601600000LL; /* 2026-12-06 */
+    rt2 = runtime_with("", "");
+    T_CHECK_EQ_INT(gw_rulestate_load(rt2, path, &n, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(n.loaded, 2);
+    T_CHECK_EQ_INT(n.bounded, 1);
+    T_CHECK_EQ_INT(rt2->rules[0].st.u.trend.last_ts_ms, trend_ts + now_mono - now_wall);
+    T_CHECK_EQ_INT(rt2->rules[1].st.alarm.last_ts_ms, now_mono);
+    /* the next real sample counts */
+    {
+        gw_sample_t s = {1, now_wall, 71000, GW_Q_GOOD, now_mono + 1000};
+        rule_action_t a;
+        uint64_t before = rt2->rules[1].st.alarm.samples;
+        rule_eval(&rt2->rules[1].cfg->rule, &rt2->rules[1].st, &s, &a);
+        T_CHECK_EQ_INT(rt2->rules[1].st.alarm.samples, before + 1);
+    }
+    gw_runtime_free(rt2);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/other-boot.state", dir);
+    unlink(path);
+    free(v1);
+    free(buf);
     gw_runtime_free(rt);
 }
 
 int main(void)
 {
     char path[600];
+    gw_clock_t clock = {test_mono, test_wall, NULL};
 
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
         return 1;
     }
+    gw_clock_set(&clock);
     T_RUN(restart_keeps_prediction);
     T_RUN(reload_carries_on_alarm_change);
     T_RUN(missing_and_damaged_files);
+    T_RUN(another_boot_and_version_1);
     snprintf(path, sizeof(path), "%s/rules.state", dir);
     unlink(path);
     snprintf(path, sizeof(path), "%s/site.json", dir);

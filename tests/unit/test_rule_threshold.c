@@ -32,7 +32,7 @@ static void rig_init(rig_t *r, int above, double limit, double hyst, int64_t for
 
 static rule_action_kind_t feed_q(rig_t *r, int64_t ts, double v, gw_quality_t q)
 {
-    gw_sample_t s = {.point_id = 7, .ts_ms = ts, .value = v, .quality = q};
+    gw_sample_t s = {.point_id = 7, .ts_ms = ts, .value = v, .quality = q, .mono_ms = ts};
     rule_action_t act = {.kind = RULE_ACT_NONE};
     rule_action_kind_t k = rule_threshold_eval(&r->cfg, &r->st, &s, &act);
 
@@ -479,7 +479,8 @@ static gw_sample_t fuzz_sample(const rule_threshold_cfg_t *c, int64_t *ts, doubl
     *v = c->limit + 0.9 * (*v - c->limit) + (rng_unit() - 0.5) * (1 + 2 * c->hysteresis);
     if (rng() % 64 == 0)
         *v = c->limit;
-    s = (gw_sample_t){.point_id = 1, .ts_ms = *ts, .value = *v, .quality = GW_Q_GOOD};
+    s = (gw_sample_t){
+        .point_id = 1, .ts_ms = *ts, .value = *v, .quality = GW_Q_GOOD, .mono_ms = *ts};
     switch (rng() % 16) {
     case 0:
         s.quality = (gw_quality_t)(1 + rng() % 3);

@@ -42,8 +42,11 @@ static void feed(const rule_cfg_t *c, rule_state_t *st, gen_t *g, int64_t from, 
                  run_t *r)
 {
     for (int64_t ts = from; ts < to; ts += MIN_MS) {
-        gw_sample_t s = {
-            .point_id = 1, .ts_ms = ts, .value = gen_value(g, ts), .quality = GW_Q_GOOD};
+        gw_sample_t s = {.point_id = 1,
+                         .ts_ms = ts,
+                         .value = gen_value(g, ts),
+                         .quality = GW_Q_GOOD,
+                         .mono_ms = ts};
         rule_action_t a;
         rule_action_kind_t k = rule_eval(c, st, &s, &a);
         int z = rule_zone_of(c->u.trend.zones, st->u.trend.rsum / st->u.trend.rn);
@@ -236,11 +239,11 @@ T_TEST(bad_quality_ignored)
     rule_cfg_t c;
     rule_state_t st;
     rule_action_t a;
-    gw_sample_t s = {.ts_ms = T0, .value = 100, .quality = GW_Q_COMM_ERROR};
+    gw_sample_t s = {.ts_ms = T0, .value = 100, .quality = GW_Q_COMM_ERROR, .mono_ms = T0};
 
     trend_cfg(&c);
     rule_init(&c, &st);
-    for (int i = 0; i < 10 * 1440; i++, s.ts_ms += MIN_MS)
+    for (int i = 0; i < 10 * 1440; i++, s.ts_ms += MIN_MS, s.mono_ms += MIN_MS)
         T_CHECK(rule_eval(&c, &st, &s, &a) == RULE_ACT_NONE);
     T_CHECK_EQ_INT(st.u.trend.samples, 0);
     T_CHECK_EQ_INT(st.u.trend.dn, 0);
