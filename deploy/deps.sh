@@ -21,6 +21,7 @@ PACKAGES=(
   # wall-clock steps under a running daemon (libfaketime)
   faketime
   python3 python3-pytest python3-paho-mqtt python3-pymodbus
+  python3-jinja2  # Home Assistant templates rendered in test_mqtt_hass.py
   python3-serial-asyncio  # pymodbus's RTU server (only recommended by python3-pymodbus)
   # notifier tests: the wall clock stepped under a running process (libfaketime),
   # EROFS injected into a running thread's writes

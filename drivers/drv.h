@@ -47,8 +47,26 @@ typedef enum drv_order {
     DRV_ORDER_DCBA,
 } drv_order_t;
 
-#define DRV_NAME_MAX 64
-#define DRV_UNIT_MAX 16
+#define DRV_NAME_MAX  64
+#define DRV_UNIT_MAX  16
+#define DRV_CLASS_MAX 32
+
+/* What a counter-like value does over time (a point's "state_class",
+ * docs/profiles.md "Presentation"): DRV_SC_AUTO lets the unit decide. */
+typedef enum drv_state_class {
+    DRV_SC_AUTO = 0,
+    DRV_SC_NONE,             /* a code or a state: no statistics */
+    DRV_SC_MEASUREMENT,      /* a value now (temperature, power) */
+    DRV_SC_TOTAL,            /* a total that may go down (net energy) */
+    DRV_SC_TOTAL_INCREASING, /* a counter that only grows, or restarts at 0 */
+} drv_state_class_t;
+
+/* What a volume or flow point measures ("medium"). */
+typedef enum drv_medium {
+    DRV_MEDIUM_NONE = 0,
+    DRV_MEDIUM_WATER,
+    DRV_MEDIUM_GAS,
+} drv_medium_t;
 
 typedef struct drv_point {
     char name[DRV_NAME_MAX];
@@ -67,11 +85,20 @@ typedef struct drv_point {
      * value is a count of decimal places (level transmitters). Its index
      * among the device's points, -1: none (drv_resolve_decimals). */
     int decimals_idx;
+    /* Presentation (Home Assistant and other dashboards): an explicit device
+     * class ("" none: the unit decides), state class, display precision in
+     * decimal places (-1: from scale and unit) and medium. */
+    char device_class[DRV_CLASS_MAX];
+    drv_state_class_t state_class;
+    int8_t precision;
+    drv_medium_t medium;
 } drv_point_t;
 
 typedef struct drv_profile {
     char name[DRV_NAME_MAX];
-    drv_order_t order; /* default for points that give none */
+    char manufacturer[DRV_NAME_MAX]; /* "" when the profile names none */
+    char model[DRV_NAME_MAX];        /* "" when the profile names none */
+    drv_order_t order;               /* default for points that give none */
     drv_point_t *points;
     size_t npoints;
 } drv_profile_t;
@@ -97,6 +124,23 @@ int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_orde
  * GW_ECONFIG. */
 int drv_resolve_decimals(drv_point_t *pts, size_t n, const char (*names)[DRV_NAME_MAX],
                          const char *path, gw_errlist_t *el);
+
+/* Check a point name against the allowed syntax (docs/profiles.md, "Point
+ * names"): 1..63 characters, an ASCII letter first, then ASCII letters,
+ * digits, '_' and '-'. The name becomes part of MQTT topics, Home Assistant
+ * object ids and templates, and Prometheus labels. Returns 0, or GW_EINVAL
+ * with the reason in why (a sentence naming the bad character). */
+int drv_name_check(const char *name, char *why, size_t whylen);
+
+/* Parse a point's presentation keys ("device_class", "state_class",
+ * "precision", "medium") from obj into pt, leaving absent ones as they are.
+ * For point parsers outside drivers/ (NB-IoT points). Returns 0 or
+ * GW_ECONFIG with errors named "<path>.<key>" added to el. */
+int drv_point_parse_hints(const cJSON *obj, const char *path, drv_point_t *pt, gw_errlist_t *el);
+
+/* Names of the state classes and media as the format spells them. */
+const char *drv_state_class_name(drv_state_class_t sc);
+const char *drv_medium_name(drv_medium_t m);
 
 /* Registers (or bits, for coil and discrete tables) that the point spans. */
 unsigned drv_point_width(const drv_point_t *pt);

@@ -48,8 +48,9 @@ static int drv__enum(const cJSON *obj, const char *key, const char *path, const 
 }
 
 static const char *const point_keys[] = {
-    "name", "table",       "address", "type", "order",  "scale",          "offset",
-    "unit", "description", "bit",     "bits", "length", "decimals_point", NULL};
+    "name",           "table",        "address",     "type",      "order",  "scale",
+    "offset",         "unit",         "description", "bit",       "bits",   "length",
+    "decimals_point", "device_class", "state_class", "precision", "medium", NULL};
 
 /* "address": a zero-based number, or a one-based "4xxxx" string that also
  * names the table. Returns 1 when present and valid. */
@@ -147,10 +148,18 @@ int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_orde
         pt->order = default_order;
         pt->scale = 1.0;
         pt->decimals_idx = -1;
+        pt->precision = -1;
     }
     gw_json_check_keys(obj, path, point_keys, el);
-    if (!merge)
-        gw_json_str(obj, "name", path, pt->name, sizeof(pt->name), NULL, 1, el);
+    if (!merge && gw_json_str(obj, "name", path, pt->name, sizeof(pt->name), NULL, 1, el) > 0) {
+        char why[96];
+        if (drv_name_check(pt->name, why, sizeof(why)) != 0)
+            gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "name"),
+                           "point name \"%s\" %s: a point name is a letter, then letters, "
+                           "digits, '_' or '-' (docs/profiles.md, \"Point names\")",
+                           pt->name, why);
+    }
+    drv_point_parse_hints(obj, path, pt, el);
     {
         char unit[DRV_UNIT_MAX];
         if (gw_json_str(obj, "unit", path, unit, sizeof(unit), NULL, 0, el) > 0)
@@ -217,7 +226,29 @@ int drv_resolve_decimals(drv_point_t *pts, size_t n, const char (*names)[DRV_NAM
     return el->n == before ? 0 : GW_ECONFIG;
 }
 
-static const char *const profile_keys[] = {"profile", "description", "byte_order", "points", NULL};
+static const char *const profile_keys[] = {"profile",      "description", "byte_order", "points",
+                                           "manufacturer", "model",       "medium",     NULL};
+
+/* Profile-wide presentation: manufacturer, model, and the medium that its
+ * volume and flow points measure unless a point says otherwise. */
+static void drv__profile_meta(const cJSON *root, const char *path, drv_profile_t *p,
+                              drv_medium_t *medium, gw_errlist_t *el)
+{
+    char m[16], mp[300];
+
+    gw_json_str(root, "manufacturer", path, p->manufacturer, sizeof(p->manufacturer), "", 0, el);
+    gw_json_str(root, "model", path, p->model, sizeof(p->model), "", 0, el);
+    *medium = DRV_MEDIUM_NONE;
+    if (gw_json_str(root, "medium", path, m, sizeof(m), NULL, 0, el) <= 0)
+        return;
+    if (strcmp(m, drv_medium_name(DRV_MEDIUM_WATER)) == 0)
+        *medium = DRV_MEDIUM_WATER;
+    else if (strcmp(m, drv_medium_name(DRV_MEDIUM_GAS)) == 0)
+        *medium = DRV_MEDIUM_GAS;
+    else
+        gw_errlist_add(el, gw_json_path_key(mp, sizeof(mp), path, "medium"),
+                       "must be \"water\" or \"gas\", got \"%s\"", m);
+}
 
 int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
 {
@@ -227,6 +258,7 @@ int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
     cJSON *root;
     char(*names)[DRV_NAME_MAX] = NULL; /* decimals_point names, per point */
     int v = DRV_ORDER_ABCD, i = 0;
+    drv_medium_t medium;
     char ip[300];
 
     *out = NULL;
@@ -240,6 +272,7 @@ int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
     gw_json_str(root, "profile", path, p->name, sizeof(p->name), NULL, 1, el);
     drv__enum(root, "byte_order", path, drv__order_names, GW_ARRAY_SIZE(drv__order_names), &v, el);
     p->order = (drv_order_t)v;
+    drv__profile_meta(root, path, p, &medium, el);
     points = cJSON_GetObjectItemCaseSensitive(root, "points");
     if (!cJSON_IsArray(points) || cJSON_GetArraySize(points) == 0) {
         gw_errlist_add(el, gw_json_path_key(ip, sizeof(ip), path, "points"),
@@ -257,6 +290,8 @@ int drv_profile_load(const char *path, drv_profile_t **out, gw_errlist_t *el)
         if (drv_point_parse(it, ip, p->order, 0, &p->points[p->npoints], names[p->npoints], el) !=
             0)
             continue;
+        if (!p->points[p->npoints].medium)
+            p->points[p->npoints].medium = medium;
         for (size_t j = 0; j < p->npoints; j++) {
             if (strcmp(p->points[j].name, p->points[p->npoints].name) == 0) {
                 gw_errlist_add(el, ip, "duplicate point name \"%s\"", p->points[j].name);

@@ -52,6 +52,7 @@ typedef struct gw_device_cfg {
     int backoff_max_ms; /* cap of the probe interval while offline */
     drv_order_t order;  /* byte_order: default of its points */
     char profile[256];  /* as given: a name in profiles_dir or a path */
+    char manufacturer[DRV_NAME_MAX], model[DRV_NAME_MAX]; /* the profile's, "" none */
     char building[64], floor[32], room[64];
     drv_point_t *points; /* owned */
     size_t npoints;

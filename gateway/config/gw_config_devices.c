@@ -188,6 +188,8 @@ void gw__cfg_device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, cons
         cfg__profile_path(cfg, d->profile, file, sizeof(file));
         if (drv_profile_load(file, &prof, el) == 0) {
             order = prof->order;
+            memcpy(d->manufacturer, prof->manufacturer, sizeof(d->manufacturer));
+            memcpy(d->model, prof->model, sizeof(d->model));
             d->points = prof->points; /* take the array */
             d->npoints = prof->npoints;
             prof->points = NULL;

@@ -16,8 +16,9 @@
 static const char *const nbiot_keys[] = {"topics", "devices", NULL};
 static const char *const dev_keys[] = {"name",    "format", "id", "report_period_s",
                                        "grace_s", "points", NULL};
-static const char *const point_keys[] = {"name",  "unit",   "pointer", "path",
-                                         "scale", "offset", NULL};
+static const char *const point_keys[] = {"name",      "unit",   "pointer",      "path",
+                                         "scale",     "offset", "device_class", "state_class",
+                                         "precision", "medium", "type",         NULL};
 
 static void cfg__nb_topics(gw_nbiot_cfg_t *nb, const cJSON *arr, gw_errlist_t *el)
 {
@@ -50,8 +51,25 @@ static void cfg__nb_point(gw_nbiot_dev_cfg_t *nd, drv_point_t *pt, char *where, 
     char p[300];
 
     gw_json_check_keys(o, path, point_keys, el);
-    gw_json_str(o, "name", path, pt->name, sizeof(pt->name), NULL, 1, el);
-    gw__cfg_check_name(pt->name, gw_json_path_key(p, sizeof(p), path, "name"), el);
+    if (gw_json_str(o, "name", path, pt->name, sizeof(pt->name), NULL, 1, el) > 0) {
+        char why[96];
+        if (drv_name_check(pt->name, why, sizeof(why)) != 0)
+            gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "name"),
+                           "point name \"%s\" %s: a point name is a letter, then letters, "
+                           "digits, '_' or '-' (docs/profiles.md, \"Point names\")",
+                           pt->name, why);
+    }
+    pt->precision = -1;
+    pt->decimals_idx = -1;
+    pt->type = DRV_T_FLOAT64; /* a report's value is a JSON number or boolean */
+    if (gw_json_str(o, "type", path, p, sizeof(p), NULL, 0, el) > 0) {
+        if (strcmp(p, "bool") == 0)
+            pt->type = DRV_T_BOOL;
+        else if (strcmp(p, "float64") != 0)
+            gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "type"),
+                           "must be \"float64\" (a number) or \"bool\" (on/off)");
+    }
+    drv_point_parse_hints(o, path, pt, el);
     gw_json_str(o, "unit", path, pt->unit, sizeof(pt->unit), "", 0, el);
     gw_json_num(o, "scale", path, &pt->scale, 1.0, 0, el);
     gw_json_num(o, "offset", path, &pt->offset, 0.0, 0, el);

@@ -7,6 +7,7 @@
  *   gw_north.c -> north_commands.c, north_nbiot.c, north_hass.c,
  *                 north_outbox.c, north_telemetry.c
  *   north_nbiot.c -> north_nbiot_parse.c, north_buffer.c
+ *   north_hass.c -> north_hass_map.c
  *   north_telemetry.c -> north_buffer.c -> north_spool.c
  *   every part -> north_session.c (publish, subscribe, topics)
  *
@@ -180,5 +181,28 @@ typedef struct north_hass north_hass_t;
 
 int north__hass_create(north_hass_t **out, north_session_t *s, const gw_core_t *core);
 void north__hass_free(north_hass_t *h);
+
+/* What a point becomes in Home Assistant (north_hass_map.c, pure). */
+typedef enum north_hass_kind {
+    NORTH_HASS_SENSOR = 0,
+    NORTH_HASS_BINARY,
+    NORTH_HASS_NUMBER,
+    NORTH_HASS_SWITCH,
+    NORTH_HASS_SELECT,
+} north_hass_kind_t;
+typedef struct north_hass_entity {
+    north_hass_kind_t kind;
+    const char *unit;         /* Home Assistant's spelling, NULL none */
+    const char *device_class; /* NULL none */
+    const char *state_class;  /* NULL none (sensors only) */
+    int precision;            /* suggested_display_precision, -1 none */
+} north_hass_entity_t;
+/* Classify pt: writable is the command entity it may be offered as
+ * (NORTH_HASS_NUMBER, _SWITCH, _SELECT) or NORTH_HASS_SENSOR when it is
+ * read-only here. Strings in *e point into pt or static tables. */
+void north__hass_classify(const drv_point_t *pt, north_hass_kind_t writable,
+                          north_hass_entity_t *e);
+/* "sensor", "binary_sensor", "number", "switch", "select". */
+const char *north__hass_kind_name(north_hass_kind_t k);
 
 #endif

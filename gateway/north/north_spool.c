@@ -146,6 +146,26 @@ void north__spool_maybe_replay(north_spool_t *sp)
     uv_timer_start(&sp->replay_timer, spool__replay_cb, 0, TEL_REPLAY_TICK_MS);
 }
 
+/* The message as replayed: the buffered JSON object with "replayed": true
+ * first (docs/mqtt.md, "Store-and-forward"), so that a consumer showing the
+ * current state (Home Assistant's templates) can skip what is not current.
+ * NULL when the payload is not an object or memory is short: sent as is. */
+static char *spool__flag_replayed(const char *payload)
+{
+    static const char flag[] = "{\"replayed\":true,";
+    size_t n = strlen(payload);
+    char *out;
+
+    if (n < 3 || payload[0] != '{' || payload[1] == '}')
+        return NULL;
+    out = malloc(n + sizeof(flag) - 1);
+    if (!out)
+        return NULL;
+    memcpy(out, flag, sizeof(flag) - 1);
+    memcpy(out + sizeof(flag) - 1, payload + 1, n); /* with the NUL */
+    return out;
+}
+
 static void spool__rows(north_spool_t *sp, const spool_ev_rows_t *ev)
 {
     char err[160];
@@ -157,8 +177,12 @@ static void spool__rows(north_spool_t *sp, const spool_ev_rows_t *ev)
         return; /* the next tick asks again */
     for (size_t i = 0; i < ev->n; i++) {
         const spool_msg_t *r = &ev->rows[i];
-        if (north__publish(sp->s, r->topic, r->payload, strlen(r->payload), 1, 0,
-                           NORTH_TAG_SPOOL | (uint64_t)r->id, err, sizeof(err)) != 0)
+        char *flagged = spool__flag_replayed(r->payload);
+        const char *text = flagged ? flagged : r->payload;
+        int rc = north__publish(sp->s, r->topic, text, strlen(text), 1, 0,
+                                NORTH_TAG_SPOOL | (uint64_t)r->id, err, sizeof(err));
+        free(flagged);
+        if (rc != 0)
             break; /* resumes from sent_id on the next tick or connect */
         sp->sent_id = r->id;
         sp->inflight++;
