@@ -89,3 +89,31 @@ def test_storage_keys_are_checked(tmp_path):
     assert r.returncode == 2
     assert "ledger.queue_max_ops: must be at least 100, got 10" in r.stderr, r.stderr
     assert "ledger.outbox_retention_days: must be at least 1, got 0" in r.stderr, r.stderr
+
+
+def test_point_names_are_checked(tmp_path):
+    """A point name with a space or a quote breaks topics and Home Assistant
+    templates: refused, naming the profile file, the point and the rule."""
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "flow.json").write_text(json.dumps({"profile": "flow", "points": [
+        {"name": "flow rate", "address": 0, "unit": "m3/h"},
+        {"name": "total", "address": 1, "unit": "m3", "medium": "oil"}]}))
+
+    def mutate(cfg):
+        cfg["profiles_dir"] = str(profiles)
+        cfg["devices"] = [{"name": "flow-1", "bus": cfg["buses"][0]["name"], "unit_id": 1,
+                           "profile": "flow", "points": [{"name": "it's", "address": 2}]}]
+        cfg["rules"] = []
+        cfg["nbiot"] = {"topics": ["nb/#"], "devices": [
+            {"name": "nb-1", "format": "ctwing", "id": "x",
+             "points": [{"name": "a.b", "pointer": "/a"}]}]}
+    r = check(make_config(tmp_path, 1883, 1502, mutate))
+    assert r.returncode == 2
+    assert (f'{profiles}/flow.json.points[0].name: point name "flow rate" has a space at '
+            f'position 5') in r.stderr
+    assert f'{profiles}/flow.json.points[1].medium: must be one of "water", "gas", got "oil"' in r.stderr
+    assert 'devices[0].profile: profile "flow" could not be loaded' in r.stderr
+    assert 'devices[0].points[0].name: point name "it\'s" has \'\'\' at position 3' in r.stderr
+    assert 'nbiot.devices[0].points[0].name: point name "a.b" has \'.\' at position 2' in r.stderr
+    assert '(docs/profiles.md, "Point names")' in r.stderr

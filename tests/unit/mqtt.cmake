@@ -2,3 +2,5 @@
 plantroom_unit_test(test_mq_spool SOURCES test_mq_spool.c LIBS plantroom_store)
 # NB-IoT report parsing: JSON pointers, CTWing/OneNET, corruption safety.
 plantroom_unit_test(test_mq_nbiot SOURCES test_mq_nbiot.c LIBS plantroom_gateway)
+# Home Assistant discovery: point names, presentation keys, entity kinds.
+plantroom_unit_test(test_hass_map SOURCES test_hass_map.c LIBS plantroom_gateway)
