@@ -136,6 +136,7 @@ typedef struct gw_mqtt_cfg {
     /* Home Assistant MQTT discovery */
     int hass;
     char hass_prefix[64];
+    char hass_sender[64]; /* broker user of Home Assistant's commands, "" none */
 } gw_mqtt_cfg_t;
 
 /* nbiot section (gw_config_nbiot.c, docs/configuration.md "nbiot"): devices

@@ -177,7 +177,7 @@ static void cfg__session(gw_config_t *cfg, gw_mqtt_cfg_t *q, const cJSON *m, gw_
 
 static void cfg__hass(gw_mqtt_cfg_t *q, const cJSON *m, gw_errlist_t *el)
 {
-    static const char *const keys[] = {"enabled", "prefix", NULL};
+    static const char *const keys[] = {"enabled", "prefix", "sender", NULL};
     const cJSON *h = cfg__sub(m, "homeassistant", "mqtt", el);
 
     if (h)
@@ -188,6 +188,11 @@ static void cfg__hass(gw_mqtt_cfg_t *q, const cJSON *m, gw_errlist_t *el)
     if (!q->hass_prefix[0] || strpbrk(q->hass_prefix, "+#"))
         gw_errlist_add(el, "mqtt.homeassistant.prefix",
                        "must be a non-empty topic without '+' or '#'");
+    /* the broker user Home Assistant publishes commands as */
+    gw_json_str(h, "sender", "mqtt.homeassistant", q->hass_sender, sizeof(q->hass_sender),
+                "homeassistant", 0, el);
+    if (strpbrk(q->hass_sender, "+#/"))
+        gw_errlist_add(el, "mqtt.homeassistant.sender", "must not contain '+', '#' or '/'");
 }
 
 /* Bit of a command verb, or 0. */
