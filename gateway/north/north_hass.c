@@ -186,7 +186,7 @@ static void hass__point(north_hass_t *h, const gw_device_cfg_t *dc, const drv_po
     char topic[512], suffix[160], buf[512], object[160];
     cJSON *o = cJSON_CreateObject();
 
-    north__hass_classify(pt, NORTH_HASS_SENSOR, &e);
+    north__hass_classify(pt, north__hass_writable(c, pt), &e);
     cJSON_AddStringToObject(o, "name", pt->name);
     snprintf(buf, sizeof(buf), "plantroom_%s_%s_%s", c->site_id, dc->name, pt->name);
     cJSON_AddStringToObject(o, "unique_id", buf);
@@ -197,6 +197,11 @@ static void hass__point(north_hass_t *h, const gw_device_cfg_t *dc, const drv_po
                    e.kind == NORTH_HASS_BINARY || e.kind == NORTH_HASS_SWITCH);
     cJSON_AddStringToObject(o, "value_template", buf);
     hass__entity(o, &e);
+    if (e.kind >= NORTH_HASS_NUMBER) {
+        snprintf(suffix, sizeof(suffix), "commands/%s/setpoint", c->mqtt.hass_sender);
+        north__topic(h->s, topic, sizeof(topic), suffix);
+        north__hass_command(o, topic, dc->name, pt, &e);
+    }
     hass__availability(h, o, dc->name);
     hass__device(h, o, dc);
     hass__origin(o);

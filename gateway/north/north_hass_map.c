@@ -153,10 +153,12 @@ void north__hass_classify(const drv_point_t *pt, north_hass_kind_t writable, nor
         e->kind = NORTH_HASS_BINARY;
     else
         e->kind = NORTH_HASS_SENSOR;
-    if (e->kind == NORTH_HASS_BINARY || e->kind == NORTH_HASS_SWITCH) {
+    if (e->kind == NORTH_HASS_BINARY) {
         e->device_class = pt->device_class[0] ? pt->device_class : NULL;
         return;
     }
+    if (e->kind == NORTH_HASS_SWITCH)
+        return; /* a switch's classes are outlet and switch: none of a point's */
     e->unit = pt->unit[0] ? (u ? u->ha : pt->unit) : NULL;
     e->precision = map__precision(pt, u);
     if (pt->device_class[0])

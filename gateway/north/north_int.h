@@ -7,7 +7,7 @@
  *   gw_north.c -> north_commands.c, north_nbiot.c, north_hass.c,
  *                 north_outbox.c, north_telemetry.c
  *   north_nbiot.c -> north_nbiot_parse.c, north_buffer.c
- *   north_hass.c -> north_hass_map.c
+ *   north_hass.c -> north_hass_map.c, north_hass_cmd.c
  *   north_telemetry.c -> north_buffer.c -> north_spool.c
  *   every part -> north_session.c (publish, subscribe, topics)
  *
@@ -204,5 +204,14 @@ void north__hass_classify(const drv_point_t *pt, north_hass_kind_t writable,
                           north_hass_entity_t *e);
 /* "sensor", "binary_sensor", "number", "switch", "select". */
 const char *north__hass_kind_name(north_hass_kind_t k);
+/* The command entity a point is offered as (north_hass_cmd.c):
+ * NORTH_HASS_SWITCH, _SELECT or _NUMBER when it opts in to writes and Home
+ * Assistant's sender may send setpoint unsigned, else NORTH_HASS_SENSOR. */
+north_hass_kind_t north__hass_writable(const gw_config_t *c, const drv_point_t *pt);
+/* Add the command fields of entity e of pt (of device) to o: the command
+ * topic, the setpoint request as payloads or command_template, and the
+ * options or range. */
+void north__hass_command(cJSON *o, const char *topic, const char *device, const drv_point_t *pt,
+                         const north_hass_entity_t *e);
 
 #endif
