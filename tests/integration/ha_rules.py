@@ -14,7 +14,8 @@ GitHub, 2025 releases):
   (node_id and object_id are [a-zA-Z0-9_-]+);
 - the required keys of each platform: homeassistant/components/mqtt/<platform>.py
   schemas (sensor/binary_sensor: state_topic; number/select: command_topic;
-  select: options);
+  select: options; number: min < max, step >= 0.001; switch: device class
+  outlet or switch);
 - what an entity does with a rendered empty payload: sensor (numeric),
   binary_sensor, number and select ignore it ("Ignore empty state",
   "Empty template output"), so a template that renders nothing leaves the
@@ -136,6 +137,12 @@ def check_config(topic, cfg, device_ids):
         errs.append(f"{topic}: suggested_display_precision must be an int >= 0")
     if comp == "number" and not cfg.get("min", 1) < cfg.get("max", 100):
         errs.append(f"{topic}: min must be below max")
+    if comp == "number" and cfg.get("step", 1) < 0.001:
+        errs.append(f"{topic}: step must be at least 0.001")
+    if comp in ("number", "switch", "select") and "state_class" in cfg:
+        errs.append(f"{topic}: a {comp} has no state_class")
+    if comp == "switch" and cfg.get("device_class") not in (None, "outlet", "switch"):
+        errs.append(f"{topic}: a switch's device class is outlet or switch")
     if comp == "select" and not cfg.get("options"):
         errs.append(f"{topic}: a select needs options")
     return errs
