@@ -350,6 +350,7 @@ void gw_north_metrics_text(void *arg, FILE *o)
     north__head(o, "plantroom_mqtt_publish_failures_total", "counter",
                 "Event publishes that failed (the event stays in the outbox).");
     fprintf(o, "plantroom_mqtt_publish_failures_total %llu\n", (unsigned long long)failed);
+    north__nbiot_metrics_text(n->nbiot, o);
 }
 
 void gw_north_brief(void *arg, char *buf, size_t len)

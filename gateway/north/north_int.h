@@ -131,6 +131,8 @@ typedef struct north_nbiot north_nbiot_t;
 int north__nbiot_create(north_nbiot_t **out, uv_loop_t *loop, north_session_t *s, gw_core_t *core,
                         north_buf_t *buf);
 cJSON *north__nbiot_metrics(const north_nbiot_t *nb);
+/* Prometheus lines: plantroom_nbiot_rejected_total{reason=...}. */
+void north__nbiot_metrics_text(const north_nbiot_t *nb, FILE *o);
 void north__nbiot_free(north_nbiot_t *nb);
 
 /* ---- Home Assistant discovery (north_hass.c) --------------------------- */
