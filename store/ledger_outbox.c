@@ -35,18 +35,20 @@ int ledger__announce_by(ledger_t *lg, const char *wo_id, const char *action,
     int src;
     int rc;
 
-    rc = ledger__stmt(lg, ST_AUDIT, &st, err, errlen);
-    if (rc < 0)
-        return rc;
-    /* wo_id, ts, actor, action, from_status, to_status, detail */
-    src = ledger__bind(st, "titttttt", wo_id, now, by->who, action, from_status, to_status, detail,
-                       by->channel);
-    if (src != SQLITE_OK)
-        return ledger__dberr(lg, src, err, errlen, "bind audit row");
-    rc = ledger__exec(lg, st, "write audit row", err, errlen);
-    if (rc < 0)
-        return rc;
-    audit_id = sqlite3_last_insert_rowid(ledger__db(lg));
+    {
+        ledger__audit_row_t a = {.wo_id = wo_id,
+                                 .ts = now,
+                                 .actor = by->who,
+                                 .channel = by->channel,
+                                 .action = action,
+                                 .from_status = from_status,
+                                 .to_status = to_status,
+                                 .detail = detail};
+        rc = ledger__audit_append(lg, &a, err, errlen); /* the hash chain */
+        if (rc < 0)
+            return rc;
+        audit_id = a.id;
+    }
 
     rc = ledger__wo_get(lg, wo_id, &wo, err, errlen);
     if (rc < 0)
