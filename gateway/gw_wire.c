@@ -10,7 +10,7 @@
  * outbox row to the notifier first (it commits the event before MQTT may
  * acknowledge, and so delete, the row), then to the core (a "closed" event
  * re-arms its rule), then to the north side (published); a command's
- * answer to the north side.
+ * answer and the audit chain's head to the north side.
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/gw_daemon_int.h"
@@ -37,6 +37,7 @@ static void wire__ledger_event(gw_daemon_t *d, const gw_msg_t *m)
         break;
     }
     case LEDGER_EV_CHANGED:
+    case LEDGER_EV_AUDIT_HEAD:
         gw_north_on_message(d->north, m);
         break;
     case LEDGER_EV_ERROR:

@@ -50,6 +50,12 @@ void ledger__list_free(ledger__list_t *l);
 /* Post an error now (not tied to a commit: it reports a failure). */
 void ledger__post_error(ledger_worker_t *w, int rc, const char *msg);
 
+/* Apply an audit op (LEDGER_OP_AUDIT, LEDGER_OP_AUDIT_HEAD) inside the
+ * batch's transaction (ledger_worker_audit.c); a result due after the
+ * commit (the head) is put in *result. */
+int ledger__apply_audit(ledger_worker_t *w, gw_msg_t *m, gw_msg_t **result, char *err,
+                        size_t errlen);
+
 /* Apply the batch in one transaction. On 0 the batch is committed and its
  * results posted. On a negative code nothing was kept (rolled back) and the
  * reason is in err: the caller retries the same batch later. */

@@ -353,6 +353,8 @@ int north__nbiot_parse(const gw_config_t *cfg, const char *payload, size_t plen,
     root = gw_json_parse_strict(payload, plen, NB_MAX_PAYLOAD, NB_MAX_DEPTH, &jr, why, len);
     if (!root) {
         r->reject = nb__json_reject[jr];
+        if (jr == GW_JSON_EMPTY)
+            snprintf(why, len, "empty payload");
         return -1;
     }
     o = root;
