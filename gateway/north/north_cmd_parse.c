@@ -214,6 +214,23 @@ static north_cmd_refusal_t nc__request(const gw_mqtt_cfg_t *q, int si, const cha
     return NC_OK;
 }
 
+/* The id of a signed request, read before its signature is checked, only
+ * to address the answer (nothing else of it is used unless it verifies). */
+static void nc__peek_id(const cJSON *root, north_cmd_req_t *r)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "msg");
+    gw_json_refusal_t jr;
+    char why[64];
+    cJSON *inner;
+
+    if (!cJSON_IsString(m))
+        return;
+    inner = gw_json_parse_strict(m->valuestring, strlen(m->valuestring), NORTH_CMD_MAX_PAYLOAD,
+                                 NORTH_CMD_MAX_DEPTH, &jr, NULL, 0);
+    nc__str(inner, "id", r->id, sizeof(r->id), 0, why, sizeof(why));
+    cJSON_Delete(inner);
+}
+
 /* After the topic: payload, rights, signature, fields. */
 static north_cmd_refusal_t nc__body(const gw_mqtt_cfg_t *q, const mq_message_t *m, int64_t now_ms,
                                     north_nonces_t *nn, north_cmd_req_t *r, char *why, size_t len)
@@ -233,6 +250,8 @@ static north_cmd_refusal_t nc__body(const gw_mqtt_cfg_t *q, const mq_message_t *
         return NC_BAD_PAYLOAD;
     }
     nc__str(root, "id", r->id, sizeof(r->id), 0, why, len); /* for the answer, if any */
+    if (!r->id[0])
+        nc__peek_id(root, r);
     if (si < 0 || !(q->senders[si].verbs & r->bit)) {
         snprintf(why, len, "not authorized: sender \"%s\" may not %s", r->sender, r->verb);
         rc = NC_NOT_ALLOWED;
