@@ -118,7 +118,8 @@ unsigned drv_point_width(const drv_point_t *pt);
 
 /* Decode a point from its words (one uint16 per register, or per bit for the
  * bit tables), starting at the point's first word. Returns 0 and sets *value,
- * or GW_EINVAL when the raw value is not a number (NaN/Inf float). A string
+ * or GW_EINVAL when the raw value is not a number (NaN/Inf float) or the
+ * scaled value is not finite (a huge scale or offset). A string
  * point's value is its length in characters (drv_decode_string has the
  * text). drv_decode_scaled also divides by 10^decimals (0..9) before the
  * offset: value = raw * scale * 10^-decimals + offset. */

@@ -65,6 +65,20 @@ int drv_decode(const drv_point_t *pt, const uint16_t *words, double *value)
 
 static const double drv__pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
 
+/* raw * scale * 10^-decimals + offset into *value; GW_EINVAL when a huge
+ * scale or offset overflowed a finite raw value: that is not a reading. */
+static int drv__scale(const drv_point_t *pt, double v, int decimals, double *value)
+{
+    v *= pt->scale;
+    if (decimals)
+        v /= drv__pow10[decimals];
+    v += pt->offset;
+    if (!isfinite(v))
+        return GW_EINVAL;
+    *value = v;
+    return 0;
+}
+
 int drv_decode_scaled(const drv_point_t *pt, const uint16_t *words, int decimals, double *value)
 {
     uint8_t b[8];
@@ -139,11 +153,7 @@ int drv_decode_scaled(const drv_point_t *pt, const uint16_t *words, int decimals
     if (!isfinite(v))
         return GW_EINVAL;
 out_scale:
-    v *= pt->scale;
-    if (decimals)
-        v /= drv__pow10[decimals];
-    *value = v + pt->offset;
-    return 0;
+    return drv__scale(pt, v, decimals, value);
 }
 
 /* The inverse of drv__gather: big-endian bytes b[2n] into registers. */

@@ -290,6 +290,12 @@ rule_action_kind_t rule_eval(const rule_cfg_t *cfg, rule_state_t *st, const gw_s
  * The daemon calls it when the ledger reports the fingerprint's order closed. */
 void rule_rearm(const rule_cfg_t *cfg, rule_state_t *st);
 
+/* 1 when st could have been made by rule_eval for cfg: the same kind,
+ * ring indices and counts within their arrays (and the configured ring
+ * sizes), times within +-2^53 ms; else 0. A state read back from a file is
+ * used only when this holds (rule_state.c). */
+int rule_state_valid(const rule_cfg_t *cfg, const rule_state_t *st);
+
 /* A hash of what a state depends on: the kind, sizeof(rule_state_t) and the
  * parameters that shape what is learned (a rate's window, a counter's wrap,
  * an anomaly's buckets, a trend's day and window...), but not the alarm's

@@ -27,7 +27,8 @@ int gw_rulestate_encode(const gw_runtime_t *rt, void **out, size_t *len);
 int gw_rulestate_write(const char *path, const void *buf, size_t len, char *err, size_t errlen);
 
 /* Load path into the rules of rt whose device, name, point, kind and learn
- * hash (rule_learn_hash) match a record; other rules keep their fresh state.
+ * hash (rule_learn_hash) match a record and whose state is one a rule could
+ * have written (rule_state_valid); other rules keep their fresh state.
  * A missing file is not an error (*loaded = 0). A damaged file (bad magic,
  * truncated, checksum) loads nothing and returns GW_EIO. Counts in *loaded
  * and *skipped (records that matched no rule). */

@@ -189,8 +189,10 @@ int gw_rulestate_load(gw_runtime_t *rt, const char *path, size_t *loaded, size_t
     size_t need;
 
     *loaded = *skipped = 0;
-    if (n <= 0)
+    if (n <= 0) {
+        free(buf); /* an empty file has a buffer of one byte */
         return (int)n;
+    }
     if ((size_t)n < sizeof(h) + sizeof(sum))
         goto out_damaged;
     memcpy(&h, buf, sizeof(h));
@@ -214,6 +216,10 @@ int gw_rulestate_load(gw_runtime_t *rt, const char *path, size_t *loaded, size_t
                 strcmp(r->cfg->point, rec->point) || rec->kind != (uint32_t)r->cfg->kind ||
                 rec->hash != rule_learn_hash(&r->cfg->rule) || rec->st.kind != r->cfg->kind)
                 continue;
+            /* the checksum proves no rule wrote it: indices and times must
+             * be ones a rule could have written, or the rule starts fresh */
+            if (!rule_state_valid(&r->cfg->rule, &rec->st))
+                break;
             memcpy(&r->st, &rec->st, sizeof(r->st));
             matched = 1;
             break;
