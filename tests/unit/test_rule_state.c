@@ -4,8 +4,9 @@
  * baseline and its firing state come back after a "restart" (a new runtime
  * from the same config); an alarm-side change (limit, horizon) keeps the
  * state, a learning change (day_ms) resets it; unknown records are skipped;
- * a missing file loads nothing; a damaged one is refused whole; no .new file
- * is left behind. Real files in a temporary directory.
+ * a missing file loads nothing; a damaged one is refused whole; a record
+ * whose state no rule could have written is not loaded; no .new file is
+ * left behind. Real files in a temporary directory.
  */
 #include "gateway/config/gw_config.h"
 #include "gateway/core/gw_rules.h"
@@ -184,6 +185,49 @@ T_TEST(missing_and_damaged_files)
     gw_runtime_free(rt);
 }
 
+/* A record that passes the checksum but holds a state no rule could have
+ * written (a ring index or count past its array, a time beyond any
+ * calendar) is not loaded: that rule starts fresh (found by fuzzing,
+ * tests/fuzz/fuzz_rulestate.c). An empty file loads nothing. */
+T_TEST(impossible_states_are_not_loaded)
+{
+    char path[600], err[256];
+    gw_runtime_t *rt = runtime_with("", ""), *rt2 = runtime_with("", "");
+    size_t loaded = 9, skipped = 9;
+    rule_state_t good;
+    FILE *f;
+
+    T_CHECK(rt && rt2);
+    if (!rt || !rt2)
+        return;
+    feed(rt);
+    good = rt->rules[0].st;
+    T_CHECK(rule_state_valid(&rt->cfg->rules[0].rule, &good));
+    rt->rules[0].st.u.trend.dn = 6513507;
+    T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
+    T_CHECK_EQ_INT(gw_rulestate_save(rt, rt->cfg->rules_state_path, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(
+        gw_rulestate_load(rt2, rt->cfg->rules_state_path, &loaded, &skipped, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(loaded, 1); /* the counter */
+    T_CHECK_EQ_INT(skipped, 1);
+    T_CHECK_EQ_INT(rt2->rules[0].st.u.trend.dn, 0);
+    rt->rules[0].st = good;
+    rt->rules[0].st.alarm.since_ms = INT64_MIN;
+    T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
+    rt->rules[0].st = good;
+    rt->rules[0].st.kind = RULE_RATE;
+    T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
+
+    snprintf(path, sizeof(path), "%s/empty.state", dir);
+    f = fopen(path, "wb");
+    fclose(f);
+    T_CHECK_EQ_INT(gw_rulestate_load(rt2, path, &loaded, &skipped, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(loaded + skipped, 0);
+    unlink(path);
+    gw_runtime_free(rt2);
+    gw_runtime_free(rt);
+}
+
 int main(void)
 {
     char path[600];
@@ -195,6 +239,7 @@ int main(void)
     T_RUN(restart_keeps_prediction);
     T_RUN(reload_carries_on_alarm_change);
     T_RUN(missing_and_damaged_files);
+    T_RUN(impossible_states_are_not_loaded);
     snprintf(path, sizeof(path), "%s/rules.state", dir);
     unlink(path);
     snprintf(path, sizeof(path), "%s/site.json", dir);
