@@ -223,7 +223,7 @@ static int drv__int_bits(const drv_point_t *pt, double r, uint64_t *u, char *err
 int drv_encode(const drv_point_t *pt, double value, uint16_t *words, char *err, size_t errlen)
 {
     unsigned n = drv_point_width(pt);
-    double raw = (value - pt->offset) / pt->scale;
+    double raw = (value - pt->offset) / pt->scale, back;
     uint64_t u = 0;
     uint8_t b[8];
     int rc;
@@ -267,5 +267,12 @@ int drv_encode(const drv_point_t *pt, double value, uint16_t *words, char *err, 
     for (unsigned i = 0; i < 2 * n; i++)
         b[i] = (uint8_t)(u >> (8 * (2 * n - 1 - i)));
     drv__scatter(pt, b, n, words);
+    /* what is sent must read back as a reading (an extreme scale or offset
+     * can overflow on the way back) */
+    if (drv_decode(pt, words, &back) != 0) {
+        snprintf(err, errlen, "%s: %g would not read back as a number (scale %g, offset %g)",
+                 pt->name, value, pt->scale, pt->offset);
+        return GW_EINVAL;
+    }
     return 0;
 }

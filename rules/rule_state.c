@@ -19,6 +19,14 @@ static int rule__time_ok(int64_t t)
     return t >= -RULE__T_MAX && t <= RULE__T_MAX;
 }
 
+/* A day index (ts / day_ms) whose start, day * day_ms, is still a time. */
+static int rule__day_ok(const rule_trend_cfg_t *c, int64_t day)
+{
+    int64_t max = RULE__T_MAX / (c->day_ms > 0 ? c->day_ms : 1) - 1;
+
+    return day >= -max && day <= max;
+}
+
 static int rule__ring_ok(int head, int n, int size, int limit)
 {
     return head >= 0 && head < size && n >= 0 && n <= size && n <= limit;
@@ -51,12 +59,15 @@ static int rule__trend_ok(const rule_trend_cfg_t *c, const rule_trend_state_t *t
         !rule__ring_ok(t->dhead, t->dn, RULE_TREND_MAX_DAYS, c->window_days) || t->learned < 0 ||
         t->learned > RULE__T_MAX || t->day_n < 0 || t->day_n > RULE__T_MAX)
         return 0;
-    if (!rule__time_ok(t->change_day) || !rule__time_ok(t->day) || !rule__time_ok(t->opened_ms) ||
-        !rule__time_ok(t->last_pred_ms) || !rule__time_ok(t->pred_c) ||
-        !rule__time_ok(t->pred_lo) || !rule__time_ok(t->pred_hi) || !rule__time_ok(t->last_ts_ms))
+    if (!rule__time_ok(t->opened_ms) || !rule__time_ok(t->last_pred_ms) ||
+        !rule__time_ok(t->pred_c) || !rule__time_ok(t->pred_lo) || !rule__time_ok(t->pred_hi) ||
+        !rule__time_ok(t->last_ts_ms))
+        return 0;
+    /* day indices: a day times day_ms must still be a time */
+    if (!rule__day_ok(c, t->day) || !rule__day_ok(c, t->change_day))
         return 0;
     for (int i = 0; i < RULE_TREND_MAX_DAYS; i++) {
-        if (!rule__time_ok(t->days_t[i]))
+        if (!rule__day_ok(c, t->days_t[i]))
             return 0;
     }
     return 1;

@@ -76,10 +76,11 @@ static void round_trip(const drv_point_t *pt, double v)
         return;
     if (pt->type == DRV_T_BOOL)
         return; /* any non-zero is 1 */
-    if (drv_decode(pt, words, &back) != 0)
+    if (drv_decode(pt, words, &back) != 0 || !isfinite(back)) {
+        fprintf(stderr, "encoded, not decoded: %s %s scale %.17g offset %.17g value %.17g\n",
+                drv_type_name(pt->type), drv_table_name(pt->table), pt->scale, pt->offset, v);
         abort(); /* what was encoded decodes */
-    if (!isfinite(back))
-        abort();
+    }
     tol = fabs(pt->scale) * (pt->type == DRV_T_FLOAT32
                                  ? fmax(1.0, fabs((v - pt->offset) / pt->scale)) * 1e-6
                              : pt->type == DRV_T_FLOAT64 ? 1e-9 * fmax(1.0, fabs(v))

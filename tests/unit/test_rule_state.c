@@ -215,6 +215,9 @@ T_TEST(impossible_states_are_not_loaded)
     rt->rules[0].st.alarm.since_ms = INT64_MIN;
     T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
     rt->rules[0].st = good;
+    rt->rules[0].st.u.trend.day = 8796093022208LL; /* a day whose start overflows */
+    T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
+    rt->rules[0].st = good;
     rt->rules[0].st.kind = RULE_RATE;
     T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
 
