@@ -58,54 +58,67 @@ def populated(tmp_path, broker, sim, daemon):
     return config, d.ledger_path()
 
 
+def ids_by_action(ledger):
+    con = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+    rows = con.execute("SELECT id, action FROM audit ORDER BY id").fetchall()
+    con.close()
+    return {a: i for i, a in rows}, rows
+
+
 def test_tampering_with_sqlite3_is_found_and_named(tmp_path, broker, sim, daemon):
     config, ledger = populated(tmp_path, broker, sim, daemon)
+    ids, rows = ids_by_action(ledger)
+    for action in ("opened", "acknowledged", "started", "write"):
+        assert action in ids, rows
+    ack, started, write, last = ids["acknowledged"], ids["started"], ids["write"], rows[-1][0]
     r = verify(config, ledger, "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     rep = json.loads(r.stdout)
-    assert rep["ok"] is True and rep["rows"] == 4 and rep["work_orders"] == 1
+    assert rep["ok"] is True and rep["rows"] == len(rows) and rep["work_orders"] == 1
     head = f"{rep['head']['id']}:{rep['head']['hash']}"
 
     # the plain statements are refused: the horizon moves only with a purge
     r = sh(ledger, "UPDATE audit_horizon SET before_ts = 9999999999999; DELETE FROM audit",
            check=False)
     assert r.returncode != 0 and "audit horizon" in r.stderr
-    assert sh(ledger, "SELECT count(*) FROM audit").stdout.strip() == "4"
-    assert sh(ledger, "DELETE FROM audit WHERE id = 2", check=False).returncode != 0
-    assert sh(ledger, "UPDATE audit SET actor = 'bob' WHERE id = 2", check=False).returncode != 0
+    assert sh(ledger, "SELECT count(*) FROM audit").stdout.strip() == str(len(rows))
+    assert sh(ledger, f"DELETE FROM audit WHERE id = {ack}", check=False).returncode != 0
+    assert sh(ledger, f"UPDATE audit SET actor = 'bob' WHERE id = {ack}",
+              check=False).returncode != 0
     assert verify(config, ledger).returncode == 0
 
     drop = ("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;"
             " DROP TRIGGER audit_horizon_forward;")
     cases = [
-        ("DELETE FROM audit WHERE id = 2", "missing", 2),
-        ("UPDATE audit SET actor = 'bob' WHERE id = 2", "changed", 2),
-        ("UPDATE audit SET detail = '{\"new\":100}' WHERE action = 'write'", "changed", 4),
-        ("UPDATE audit SET id = -1 WHERE id = 2; UPDATE audit SET id = 2 WHERE id = 3;"
-         " UPDATE audit SET id = 3 WHERE id = -1", "changed", 2),
+        (f"DELETE FROM audit WHERE id = {ack}", "missing", ack),
+        (f"UPDATE audit SET actor = 'bob' WHERE id = {ack}", "changed", ack),
+        (f"UPDATE audit SET detail = '{{\"new\":100}}' WHERE id = {write}", "changed", write),
+        (f"UPDATE audit SET id = -1 WHERE id = {ack}; UPDATE audit SET id = {ack} WHERE id = "
+         f"{ack + 1}; UPDATE audit SET id = {ack + 1} WHERE id = -1", "changed", ack),
         ("UPDATE audit_horizon SET before_ts = 9999999999999; DELETE FROM audit",
          "horizon_moved", 1),
-        ("UPDATE audit_horizon SET before_ts = 9999999999999, before_id = 5; DELETE FROM audit",
-         "horizon_moved", 5),
+        ("UPDATE audit_horizon SET before_ts = 9999999999999, before_id = 99;"
+         " DELETE FROM audit", "horizon_moved", 99),
         ("DELETE FROM audit", "work_order_rows_missing", 1),
-        ("DELETE FROM audit WHERE id >= 3", "work_order_rows_missing", 3),
+        (f"DELETE FROM audit WHERE id >= {started}", "work_order_rows_missing", started),
     ]
     for i, (sql, problem, row) in enumerate(cases):
         copy = tmp_path / f"tampered-{i}.db"
         shutil.copy(ledger, copy)
         sh(copy, drop + sql)
         r = verify(config, copy)
-        assert r.returncode == 3, (sql, r.stdout, r.stderr)
-        assert f"BROKEN at row {row} ({problem})" in r.stdout, (sql, r.stdout)
+        assert r.returncode == 3, (sql, rows, r.stdout, r.stderr)
+        assert f"BROKEN at row {row} ({problem})" in r.stdout, (sql, rows, r.stdout)
         rep = json.loads(verify(config, copy, "--json").stdout)
         assert rep["ok"] is False and rep["problem"] == problem and rep["row"] == row
-    # the last row deleted: only the head published earlier shows it
+    # the last row deleted, when no work order's status points at it: only
+    # the head published earlier shows it
     copy = tmp_path / "tail.db"
     shutil.copy(ledger, copy)
-    sh(copy, drop + "DELETE FROM audit WHERE id = 4")
-    assert verify(config, copy).returncode == 0
+    sh(copy, drop + f"DELETE FROM audit WHERE id = {write}" if write == last else
+       drop + f"DELETE FROM audit WHERE id > {started}")
     r = verify(config, copy, "--head", head)
-    assert r.returncode == 3 and "BROKEN at row 4 (head_mismatch)" in r.stdout, r.stdout
+    assert r.returncode == 3 and "(head_mismatch)" in r.stdout, (rows, r.stdout)
 
 
 def test_a_retention_purge_verifies_clean(tmp_path, broker, sim, daemon):
