@@ -60,9 +60,9 @@ struct ledger_worker {
 
     /* the backlog: ops taken from the queue, not yet committed, in order */
     ledger__list_t backlog;
-    size_t weight;         /* its size against the bound: a rollup counts its rows */
-    atomic_size_t pending; /* weight, for the submitting threads */
-    atomic_size_t max_ops; /* the bound (ledger_worker_set_max_ops) */
+    size_t weight;            /* its size against the bound: a rollup counts its rows */
+    atomic_size_t pending;    /* weight, for the submitting threads */
+    atomic_size_t max_ops;    /* the bound (ledger_worker_set_max_ops) */
     atomic_llong progress_ms; /* gw_mono_ms of the last sign of life (ledger__alive) */
 
     /* storage state */

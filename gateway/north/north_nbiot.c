@@ -52,7 +52,7 @@ struct north_nbiot {
     nb__dev_t *devs; /* one per cfg->nbiot.devs */
     uv_timer_t stale_timer;
     uint64_t accepted, duplicates, rejected, unknown, late, stale;
-    uint64_t ts_clamped, ts_too_old; /* timestamps out of bounds */
+    uint64_t ts_clamped, ts_too_old;        /* timestamps out of bounds */
     uint64_t rejected_by[NB_REJECT__COUNT]; /* rejected, by reason */
 };
 /* ---- state ------------------------------------------------------------- */
