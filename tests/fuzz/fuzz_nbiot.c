@@ -38,7 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     gw_queue_init(&q, NULL, NULL);
     if (gw_core_create(&core, &loop, fuzz_config(), err, sizeof(err)) != 0 ||
         north__session_create(&sess, &loop, &q, core) != 0 ||
-        north__buf_create(&buf, &loop, sess, core, err, sizeof(err)) != 0 ||
+        north__buf_create(&buf, &loop, sess, core, &q, err, sizeof(err)) != 0 ||
         north__nbiot_create(&nb, &loop, sess, core, buf) != 0)
         abort();
     return 0;

@@ -2,9 +2,10 @@
  * fuzz_rulestate.c: loading rules.state (gateway/core/gw_rulestate.c) and
  * running the rules on what was loaded. An input describes the file's
  * records (which rule, patches to its state's bytes); the harness writes a
- * well-formed file around them (header and checksum, so that the records
- * get past the damage check as a file from this build would) or, when the
- * first byte is 'R', the raw bytes. After the load, each rule takes
+ * well-formed file of version 1 around them (header and checksum, so that
+ * the records get past the damage check as a file from this build would,
+ * and are rebased onto this run's clock) or, when the first byte is 'R',
+ * the raw bytes. After the load, each rule takes
  * readings: a state from the file must never make a rule read or write out
  * of bounds, or cast out of range, whatever its fields hold.
  */
@@ -114,7 +115,7 @@ static void write_file(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    size_t loaded = 0, skipped = 0;
+    gw_rulestate_counts_t n;
     char err[256];
 
     if (size < 1)
@@ -130,13 +131,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         write_file(data + 1, size - 1);
     }
-    gw_rulestate_load(rt, path, &loaded, &skipped, err, sizeof(err));
+    gw_rulestate_load(rt, path, &n, err, sizeof(err));
     /* every rule judges readings with whatever state it now has */
     for (size_t i = 0; i < rt->cfg->nrules; i++) {
         gw_rule_rt_t *r = &rt->rules[i];
         for (int k = 0; k < 6; k++) {
             gw_sample_t s = {.point_id = r->point_id,
                              .ts_ms = FUZZ_NOW_MS + (int64_t)k * 3600000 * 13,
+                             .mono_ms = clock_off + (int64_t)k * 3600000 * 13,
                              .value = k * 1.5,
                              .quality = k == 3 ? GW_Q_COMM_ERROR : GW_Q_GOOD};
             rule_action_t a;
