@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifdef DRV_WRITE_VALUES_MAX /* points opt in to writes (drv_write_t) */
 north_hass_kind_t north__hass_writable(const gw_config_t *c, const drv_point_t *pt)
 {
     const gw_mqtt_cfg_t *q = &c->mqtt;
@@ -30,14 +29,6 @@ north_hass_kind_t north__hass_writable(const gw_config_t *c, const drv_point_t *
     }
     return NORTH_HASS_SENSOR;
 }
-#else
-north_hass_kind_t north__hass_writable(const gw_config_t *c, const drv_point_t *pt)
-{
-    (void)c;
-    (void)pt;
-    return NORTH_HASS_SENSOR; /* no point says it may be written */
-}
-#endif
 
 /* The setpoint request with value in place of "%s". */
 static void cmd__request(char *buf, size_t len, const char *device, const char *point,
@@ -65,7 +56,6 @@ void north__hass_command(cJSON *o, const char *topic, const char *device, const 
     }
     cmd__request(buf, sizeof(buf), device, pt->name, "{{ value }}");
     cJSON_AddStringToObject(o, "command_template", buf);
-#ifdef DRV_WRITE_VALUES_MAX
     if (e->kind == NORTH_HASS_SELECT) {
         cJSON *opts = cJSON_AddArrayToObject(o, "options");
         char v[32];
@@ -82,7 +72,6 @@ void north__hass_command(cJSON *o, const char *topic, const char *device, const 
         cJSON_AddNumberToObject(o, "min", 0);
         cJSON_AddNumberToObject(o, "max", pt->write.has_bits ? (double)pt->write.bits : 65535);
     }
-#endif
     {
         double step = 1;
         for (int i = 0; i < e->precision && i < 3; i++)

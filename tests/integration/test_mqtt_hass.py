@@ -73,6 +73,12 @@ def ha_config(tmp_path, broker, sim):
         cfg["mqtt"]["homeassistant"] = {"enabled": True}
         cfg["mqtt"]["telemetry"] = {"on_change": False}
         cfg["mqtt"]["buffer"] = {"flush_ms": 200}
+        cfg["mqtt"]["commands"] = {"enabled": True, "senders": [
+            {"name": "homeassistant", "allow": ["setpoint"]}]}
+        # pump-2: its speed reference takes a list of values, and an on/off point
+        pump2 = next(dv for dv in cfg["devices"] if dv["name"] == "pump-2")
+        pump2["points"] = [{"name": "speed_reference", "write": {"values": [0, 25, 50, 100]}},
+                           {"name": "run", "address": 0, "type": "bool", "write": True}]
         sd = "/payload/serviceData/"
         cfg["nbiot"] = {"topics": ["nbiot/ctwing/#"], "devices": [
             {"name": "water-1", "format": "ctwing", "id": DEV, "report_period_s": 3600,
@@ -141,7 +147,7 @@ def test_discovery_follows_home_assistant_rules(tmp_path, broker, sim, daemon, p
         cfg = json.loads(d.config.read_text())
         d.wait_log("Home Assistant discovery: ")
         n = int(re.search(r"Home Assistant discovery: (\d+) entities", d.log()).group(1))
-        assert n == len(profile_points(cfg)) + 2 + 5
+        assert n == len(profile_points(cfg)) + 2 + 5 + 1
         configs = wait_for(lambda: len(rec.configs()) == n + 1 and rec.configs(), 15,
                            f"{n} entity configs and the gateway's")
 
@@ -203,7 +209,8 @@ def test_discovery_follows_home_assistant_rules(tmp_path, broker, sim, daemon, p
             topic = f"plantroom/test-site/devices/{dev['name']}/telemetry"
             live[dev["name"]] = wait_for(
                 lambda: [p for t, p in rec.all() if t == topic and all(
-                    v["quality"] == "good" for v in json.loads(p)["points"].values())],
+                    v["quality"] == "good" for v in json.loads(p)["points"].values())
+                    and not json.loads(p).get("replayed")],
                 15, f"good telemetry of {dev['name']}")[-1]
         platform = Platform(broker["port"])
         platform.send("nbiot/ctwing/up", ctwing(T0 + 60000, volume=1250.5, leak=True))
@@ -220,10 +227,46 @@ def test_discovery_follows_home_assistant_rules(tmp_path, broker, sim, daemon, p
                 continue
             dev = key.split("_")[0]
             point = json.loads(live[dev])["points"][key[len(dev) + 1:]]["value"]
-            want = ("ON" if point else "OFF") if kind == "binary_sensor" else str(point)
+            want = ("ON" if point else "OFF") if kind in ("binary_sensor", "switch") else str(point)
             assert render(c["value_template"], live[dev]) == want, key
         assert render(gw["value_template"], [p for t, p in rec.all()
                                              if t == "plantroom/test-site/status"][-1]) == "ON"
+
+        # writable points: number, select and switch; their commands, rendered as
+        # Home Assistant renders them and sent as its broker user, write the device
+        topic = "plantroom/test-site/commands/homeassistant/setpoint"
+        num, sel, sw = (by["pump-1_speed_reference"], by["pump-2_speed_reference"],
+                        by["pump-2_run"])
+        assert (num[0], num[1]["min"], num[1]["max"], num[1]["command_topic"]) == (
+            "number", 0, 100, topic)
+        assert (sel[0], sel[1]["options"]) == ("select", ["0", "25", "50", "100"])
+        assert sw[0] == "switch" and by["pump-1_control_word"][0] == "number"
+        assert by["pump-1_control_word"][1]["max"] == 0x4FF
+        ha = mqtt.Client(client_id="homeassistant")
+        ha.connect("127.0.0.1", broker["port"])
+        ha.loop_start()
+        try:
+            for payload, dev, point, want in [
+                    (ENV.from_string(num[1]["command_template"]).render(value=42.5),
+                     "pump-1", "speed_reference", 42.5),
+                    (ENV.from_string(sel[1]["command_template"]).render(value="50"),
+                     "pump-2", "speed_reference", 50),
+                    (sw[1]["payload_on"], "pump-2", "run", 1)]:
+                ha.publish(topic, payload, qos=1).wait_for_publish()
+                ttopic = f"plantroom/test-site/devices/{dev}/telemetry"
+                last = wait_for(lambda: [p for t, p in rec.all() if t == ttopic and json.loads(
+                    p)["points"][point]["value"] == want], 15, f"{dev} {point} = {want}")[-1]
+                kind, c = by[f"{dev}_{point}"]
+                assert render(c["value_template"], last) == ("ON" if kind == "switch"
+                                                            else str(want))
+            answers = wait_for(lambda: len(r := [
+                json.loads(p) for t, p in rec.all()
+                if t == "plantroom/test-site/responses/homeassistant/setpoint"]) == 3 and r,
+                10, "three answers")
+            assert all(a["ok"] for a in answers), answers
+        finally:
+            ha.loop_stop()
+            ha.disconnect()
 
         # a late report carrying only the volume: rendered as nothing (no
         # UndefinedError for the leak), so the total never goes back
