@@ -4,6 +4,7 @@
  * class, display precision, medium) that dashboards such as Home Assistant
  * use. drv_profile.c and the NB-IoT point parser read them with these;
  * the format is docs/profiles.md ("Point names", "Presentation").
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "drivers/drv_int.h"
 #include "gateway/base/gw_json.h"

@@ -6,6 +6,7 @@
  * as its broker user (mqtt.homeassistant.sender) on
  * <prefix>/<site>/commands/<sender>/setpoint; the gateway checks it like
  * any other command (allow-list, the point's write limits, audit).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/north/north_int.h"
 

@@ -4,6 +4,7 @@
  * switch, select), Home Assistant's spelling of its unit, the device class and
  * state class that go with that unit in Home Assistant's tables, and a display
  * precision. Pure: no session, no I/O; north_hass.c builds the payloads.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/north/north_int.h"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Home Assistant's rules for MQTT discovery configs, as data, and a checker.
 
 The tables are copied from Home Assistant core (home-assistant/core on

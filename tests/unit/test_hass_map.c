@@ -4,6 +4,7 @@
  * manufacturer), and what a point becomes in Home Assistant
  * (north__hass_classify): component, unit spelling, device class by unit
  * and medium, state class and display precision.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "drivers/drv.h"
 #include "gateway/base/gw_types.h"
