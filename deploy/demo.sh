@@ -99,18 +99,18 @@ sim_set() {
   mv -f "$CONTROL.tmp" "$CONTROL"
 }
 
-# The number of the active work order of DEVICE's RULE, once it is open
-# (waits up to TIMEOUT seconds).
+# Wait up to TIMEOUT seconds for DEVICE's RULE to have an active work order;
+# its number goes into ORDER. (No command substitution: a loop in a subshell
+# would outlive Ctrl-C until its timeout.)
+ORDER=""
 wait_order() {
-  local device=$1 rule=$2 timeout=$3 n
+  local device=$1 rule=$2 timeout=$3
   local deadline=$((SECONDS + timeout))
+  ORDER=""
   while ((SECONDS < deadline)); do
-    n=$(ctl workorders list --json --active --device "$device" 2>/dev/null |
-      $PY -c 'import json,sys; print(next((str(o["number"]) for o in json.load(sys.stdin) if o["rule"] == sys.argv[1]), ""))' "$rule") || n=""
-    if [ -n "$n" ]; then
-      echo "$n"
-      return 0
-    fi
+    ctl workorders list --json --active --device "$device" >"$DEMO/orders.json" 2>/dev/null || true
+    ORDER=$($PY -c 'import json,sys; print(next((str(o["number"]) for o in json.load(open(sys.argv[1])) if o["rule"] == sys.argv[2]), ""))' "$DEMO/orders.json" "$rule" 2>/dev/null) || ORDER=""
+    [ -n "$ORDER" ] && return 0
     sleep 0.3
   done
   die "no work order for $device/$rule within ${timeout}s (see $DEMO/plantroomd.log)"
@@ -204,8 +204,8 @@ for v in 2.8 3.9 5.2; do
   say "simulator: lift-1 machine vibration $v mm/s"
   sleep 1
 done
-n=$(wait_order lift-1 vibration-high 40)
-say "work order #$n opened (plantroomctl workorders list --device lift-1):"
+wait_order lift-1 vibration-high 40
+say "work order #$ORDER opened (plantroomctl workorders list --device lift-1):"
 ctl workorders list --device lift-1 | sed 's/^/    /'
 say "the lift contractor's group waits 5 s to gather other alerts into one SMS:"
 wait_sms "Lift 1 machine vibration" 40
@@ -215,7 +215,8 @@ pause 4
 step "3/6 Fire alarm in zone 3: a critical order and an SMS at once, escalated until someone acknowledges"
 sim_set "fire-panel.zone_3=3105"
 say "simulator: fire panel zone 3 in fire (word 0x0C21: enabled, active, event 0x21)"
-n=$(wait_order fire-panel zone-3-alarm 30)
+wait_order fire-panel zone-3-alarm 30
+n=$ORDER
 say "work order #$n opened: critical, emergency, no hold time"
 wait_sms "Fire alarm: zone 3" 30
 say "nobody acknowledges; after $((ESCALATE_MS / 1000)) s the facility manager is told:"
@@ -241,9 +242,10 @@ say "simulator: tank-1 level 0.85 m"
 sleep 3
 sim_set "pump-1.status_word=11"
 say "simulator: pump-1 status word 0x000B (tripped)"
-n=$(wait_order tank-1 level-low 40)
-p=$(wait_order pump-1 tripped 20)
-say "work orders #$p (pump-1 tripped) and #$n (tank-1 low), both high, for the plumber:"
+wait_order tank-1 level-low 40
+n=$ORDER
+wait_order pump-1 tripped 20
+say "work orders #$ORDER (pump-1 tripped) and #$n (tank-1 low), both high, for the plumber:"
 ctl workorders list --active --category plumbing | sed 's/^/    /'
 say "the plumbing group gathers alerts for 10 s: one SMS for both"
 wait_sms "Tank 1 level below" 40

@@ -4,7 +4,10 @@ the point reaches its limit (with its interval) and how many days ahead
 that was, then how its priority rose with the daily updates. Used by
 deploy/demo.sh; works on any replay output."""
 import json
+import signal
 import sys
+
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: no traceback
 
 
 def day(ts):

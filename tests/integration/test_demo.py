@@ -49,7 +49,7 @@ def demo(tmp_path_factory):
     try:
         out, _ = p.communicate(timeout=300)
     except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGINT)  # as Ctrl-C: the demo stops what it started
+        os.killpg(p.pid, signal.SIGTERM)  # trapped like Ctrl-C: the demo stops its children
         out, _ = p.communicate(timeout=30)
         pytest.fail(f"the demo did not finish in 300 s:\n{out}")
     print(out)
