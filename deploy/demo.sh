@@ -5,7 +5,8 @@
 # order and an SMS to the lift contractor; a fire alarm that is told at once
 # and escalates until someone acknowledges it; a pump trip and a tank running
 # low; a month of recorded vibration replayed into a preventive order with
-# its predicted date; the KPIs and the monthly report. docs/demo.md tells the
+# its predicted date; three weeks of the main meter replayed into an energy
+# anomaly; the KPIs and the monthly report. docs/demo.md tells the
 # story step by step and explains every rule.
 #
 # It installs what is missing (deploy/deps.sh) and builds into build/, then
@@ -190,14 +191,15 @@ say "started plantroomd (log $DEMO/plantroomd.log; SMS printed by deploy/sms-pri
 pause 2
 
 # ---- 1 -----------------------------------------------------------------
-step "1/6 Live telemetry: plantroomd polls every device and publishes its readings over MQTT"
+step "1/7 Live telemetry: plantroomd polls every device and publishes its readings over MQTT"
 say "mosquitto_sub -t 'plantroom/$SITE/devices/+/telemetry' (lift-1 and tank-1, 4 messages):"
 mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -t "plantroom/$SITE/devices/lift-1/telemetry" \
-  -t "plantroom/$SITE/devices/tank-1/telemetry" -C 4 -W 30 | $PY deploy/telemetry_summary.py
+  -t "plantroom/$SITE/devices/tank-1/telemetry" -C 4 -W 30 | $PY deploy/telemetry_summary.py ||
+  die "no telemetry within 30 s (see $DEMO/plantroomd.log)"
 pause 4
 
 # ---- 2 -----------------------------------------------------------------
-step "2/6 Lift 1 vibration rising: a work order for the lift contractor, and an SMS"
+step "2/7 Lift 1 vibration rising: a work order for the lift contractor, and an SMS"
 say "rule vibration-high: above 4.5 mm/s (ISO 10816 class I, zone D) held for 5 s"
 for v in 2.8 3.9 5.2; do
   sim_set "lift-1.vibration_machine=$v"
@@ -212,7 +214,7 @@ wait_sms "Lift 1 machine vibration" 40
 pause 4
 
 # ---- 3 -----------------------------------------------------------------
-step "3/6 Fire alarm in zone 3: a critical order and an SMS at once, escalated until someone acknowledges"
+step "3/7 Fire alarm in zone 3: a critical order and an SMS at once, escalated until someone acknowledges"
 sim_set "fire-panel.zone_3=3105"
 say "simulator: fire panel zone 3 in fire (word 0x0C21: enabled, active, event 0x21)"
 wait_order fire-panel zone-3-alarm 30
@@ -235,7 +237,7 @@ ctl workorders list --device fire-panel | sed 's/^/    /'
 pause 4
 
 # ---- 4 -----------------------------------------------------------------
-step "4/6 Pump 1 trips and the tank falls below its limit"
+step "4/7 Pump 1 trips and the tank falls below its limit"
 say "rule level-low: below 1.0 m held for 10 s (the hold time), clears at 1.3 m (hysteresis)"
 sim_set "tank-1.level=85"
 say "simulator: tank-1 level 0.85 m"
@@ -252,7 +254,7 @@ wait_sms "Tank 1 level below" 40
 pause 4
 
 # ---- 5 -----------------------------------------------------------------
-step "5/6 Replay: a recorded month of lift vibration, and the preventive order it predicts"
+step "5/7 Replay: a recorded month of lift vibration, and the preventive order it predicts"
 $PY tests/gen/gen_samples.py --start 2026-11-01T00:00:00Z --days 30 --shape linear \
   --base 1.2 --rate 0.15 --onset-days 12 --noise 0.1 --seed 7 --out "$DEMO/lift-1-vibration-month.csv"
 say "November 2026, one reading a minute (43,200): 1.2 mm/s, wearing from the 13th by 0.15 mm/s a day"
@@ -264,7 +266,20 @@ sed 's/^/  /' "$DEMO/replay.log"
 pause 5
 
 # ---- 6 -----------------------------------------------------------------
-step "6/6 KPIs and the monthly report"
+step "6/7 Energy: three weeks of the main meter replayed, and the night it wasted energy"
+$PY deploy/meter_samples.py "$DEMO/meter-main-3-weeks.csv"
+say "1-22 November 2026, one reading a minute (31,680): an office load, 9 kW at night, 35 kW on working days;"
+say "on Thursday 19th the plant stays on from 20:00 to 07:00 local time (UTC+8)"
+say "rule power-anomaly: 4 sigmas and 5 kW above the usual level of that hour of the week, held 15 min"
+"$BIN/plantroomctl" replay --config "$CFG" --samples "$DEMO/meter-main-3-weeks.csv" --json \
+  2>"$DEMO/replay-meter.log" >"$DEMO/replay-meter.json"
+$PY deploy/replay_summary.py <"$DEMO/replay-meter.json"
+sed 's/^/  /' "$DEMO/replay-meter.log"
+say "a low order: held by quiet hours, the energy manager reads it at 07:00"
+pause 4
+
+# ---- 7 -----------------------------------------------------------------
+step "7/7 KPIs and the monthly report"
 say "plantroomctl kpi"
 ctl kpi | sed 's/^/    /'
 say "plantroomctl report --month $(date +%Y-%m)"

@@ -21,12 +21,13 @@ import pytest
 from conftest import BIN, ROOT, binary, free_port
 
 HEADINGS = [
-    "=== 1/6 Live telemetry",
-    "=== 2/6 Lift 1 vibration rising: a work order for the lift contractor, and an SMS",
-    "=== 3/6 Fire alarm in zone 3: a critical order and an SMS at once",
-    "=== 4/6 Pump 1 trips and the tank falls below its limit",
-    "=== 5/6 Replay: a recorded month of lift vibration, and the preventive order it predicts",
-    "=== 6/6 KPIs and the monthly report",
+    "=== 1/7 Live telemetry",
+    "=== 2/7 Lift 1 vibration rising: a work order for the lift contractor, and an SMS",
+    "=== 3/7 Fire alarm in zone 3: a critical order and an SMS at once",
+    "=== 4/7 Pump 1 trips and the tank falls below its limit",
+    "=== 5/7 Replay: a recorded month of lift vibration, and the preventive order it predicts",
+    "=== 6/7 Energy: three weeks of the main meter replayed, and the night it wasted energy",
+    "=== 7/7 KPIs and the monthly report",
 ]
 FIRE_OFFICER, MANAGER, DIRECTOR = "+8613800000001", "+8613800000002", "+8613800000003"
 LIFT_CONTRACTOR, PLUMBER = "+8613800000004", "+8613800000005"
@@ -119,7 +120,7 @@ def test_sms_reach_the_right_people(demo):
 
 
 def test_replay_predicts_the_wear_ahead(demo):
-    out = demo["out"]
+    out = demo["out"][demo["out"].find(HEADINGS[4]):demo["out"].find(HEADINGS[5])]
     m = re.search(r"(\d{4}-\d\d-\d\d \d\d:\d\d) UTC  open  lift-1/vibration-wear  low preventive",
                   out)
     assert m, out
@@ -134,6 +135,19 @@ def test_replay_predicts_the_wear_ahead(demo):
     assert truth - opened >= datetime.timedelta(days=7)
     assert abs(predicted - truth) <= 0.2 * (truth - opened)
     assert "replay: 43200 samples (0 for points without rules, 0 bad lines)" in out
+
+
+def test_energy_anomaly_on_the_wasteful_night_only(demo):
+    out = demo["out"][demo["out"].find(HEADINGS[5]):demo["out"].find(HEADINGS[6])]
+    opens = re.findall(r"(\d{4}-\d\d-\d\d \d\d:\d\d) UTC  open  meter-main/power-anomaly  low", out)
+    # The plant ran from 12:00 UTC (20:00 local) on the 19th: one order, after
+    # the rule's 15 minutes, none in the two weeks and a half before.
+    assert len(opens) == 1, out
+    opened = utc(opens[0])
+    assert utc("2026-11-19 12:00") < opened <= utc("2026-11-19 12:30")
+    m = re.search(r"back to normal at (\d{4}-\d\d-\d\d \d\d:\d\d) UTC", out)
+    assert m and utc("2026-11-19 23:00") <= utc(m.group(1)) <= utc("2026-11-19 23:30"), out
+    assert "replay: 31680 samples (0 for points without rules, 0 bad lines)" in out
 
 
 def test_kpi_and_report(demo):
