@@ -241,7 +241,7 @@ step "4/7 Pump 1 trips and the tank falls below its limit"
 say "rule level-low: below 1.0 m held for 10 s (the hold time), clears at 1.3 m (hysteresis)"
 sim_set "tank-1.level=85"
 say "simulator: tank-1 level 0.85 m"
-sleep 3
+sleep 4
 sim_set "pump-1.status_word=11"
 say "simulator: pump-1 status word 0x000B (tripped)"
 wait_order tank-1 level-low 40
@@ -249,7 +249,7 @@ n=$ORDER
 wait_order pump-1 tripped 20
 say "work orders #$ORDER (pump-1 tripped) and #$n (tank-1 low), both high, for the plumber:"
 ctl workorders list --active --category plumbing | sed 's/^/    /'
-say "the plumbing group gathers alerts for 10 s: one SMS for both"
+say "the plumbing group gathers the alerts of 10 s into one SMS:"
 wait_sms "Tank 1 level below" 40
 pause 4
 

@@ -116,7 +116,9 @@ def test_sms_reach_the_right_people(demo):
     assert order[0] < order[1] < sms.index(plumber[-1])
     assert not [s for s in sms if s.startswith(f"SMS to {DIRECTOR}:")], sms
     assert "no SMS to the director: the acknowledgement stopped the escalation" in demo["out"]
-    assert len(sms) == 4, sms
+    # Both plumbing alerts come within the group's 10 s, so they are one SMS,
+    # unless the machine is slow enough to split them.
+    assert len(plumber) in (1, 2) and len(sms) == 3 + len(plumber), sms
 
 
 def test_replay_predicts_the_wear_ahead(demo):
