@@ -2,7 +2,10 @@
 short line each: device, time, then every point's value and unit. Used by
 deploy/demo.sh; handy with mosquitto_sub -t 'plantroom/+/devices/+/telemetry'."""
 import json
+import signal
 import sys
+
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: no traceback
 
 
 def point(name, p):

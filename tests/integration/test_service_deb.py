@@ -68,6 +68,7 @@ def test_contents_where_debian_expects_them(deb):
     assert "/lib/systemd/system/plantroomd.service" in entries
     assert entries["/var/lib/plantroom"] == "drwxr-x---"
     assert "/usr/share/doc/plantroom/operations.md" in entries
+    assert entries["/usr/libexec/plantroom/sms-print.sh"].startswith("-rwxr-xr-x")
     assert "/usr/share/doc/plantroom/security.md" in entries
     assert "/usr/share/doc/plantroom/examples/mosquitto/plantroom.acl" in entries
     assert not any(p.startswith("/usr/local") for p in entries)
@@ -81,6 +82,13 @@ def test_unpacked_daemon_checks_the_default_config_and_the_unit_verifies(deb):
     assert cfg["profiles_dir"] == "/usr/share/plantroom/profiles"
     assert cfg["state_dir"] == "/var/lib/plantroom"
     assert cfg["metrics"] == {"enabled": True, "address": "127.0.0.1", "port": 9464}
+    # The SMS hook runs the installed script, which prints what it is given.
+    argv = cfg["hooks"][0]["argv"]
+    assert argv[0] == "/usr/libexec/plantroom/sms-print.sh"
+    r = subprocess.run([str(root / argv[0].lstrip("/")), "+8613800000001", "[Demo Tower] test"],
+                       capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, PLANTROOM_SMS_LOG=""))
+    assert r.returncode == 0 and r.stderr == "SMS to +8613800000001: [Demo Tower] test\n", r
     # The installed paths, moved into the scratch root.
     cfg["profiles_dir"] = str(root / "usr/share/plantroom/profiles")
     scratch = deb["dir"] / "scratch.json"
