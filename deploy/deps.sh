@@ -18,6 +18,8 @@ PACKAGES=(
   strace
   # systemd-analyze verify on the unit
   systemd
+  # promtool check metrics on the real /metrics (test_metrics_prom.py)
+  prometheus
   # wall-clock steps under a running daemon (libfaketime)
   faketime
   python3 python3-pytest python3-paho-mqtt python3-pymodbus

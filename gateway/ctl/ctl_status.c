@@ -329,7 +329,7 @@ static void ctl_print_north_rules(const cJSON *r)
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "mqtt");
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(r, "ledger");
     const cJSON *wo = cJSON_GetObjectItemCaseSensitive(l, "work_orders");
-    const cJSON *it;
+    const cJSON *it, *f;
     char ts[32];
 
     printf("\nmqtt: %s %s; telemetry published %.0f, dropped %.0f; events delivered %.0f, "
@@ -340,6 +340,9 @@ static void ctl_print_north_rules(const cJSON *r)
            ctl_str(m, "uri", "?"), ctl_num(m, "telemetry_published"),
            ctl_num(m, "telemetry_dropped"), ctl_num(m, "events_delivered"),
            ctl_num(m, "events_inflight"));
+    if (cJSON_IsObject(f = cJSON_GetObjectItemCaseSensitive(m, "publish_failures")))
+        printf("mqtt publish failures: events %.0f, telemetry %.0f\n", ctl_num(f, "event"),
+               ctl_num(f, "telemetry"));
     printf("ledger: %s; queue %.0f", ctl_str(l, "path", "?"), ctl_num(l, "queue_depth"));
     if (cJSON_IsObject(wo)) {
         printf("; outbox %.0f; work orders:", ctl_num(l, "outbox_depth"));
