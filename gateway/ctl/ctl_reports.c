@@ -55,7 +55,7 @@ static int ctl_emit(FILE *f, const char *json_text, int json, char *(*to_text)(c
     } else {
         char *text = to_text(json_text);
         if (!text) {
-            fprintf(stderr, "plantroomctl: out of memory\n");
+            ctl_error("no_memory", "out of memory");
             return -1;
         }
         fputs(text, f);
@@ -91,7 +91,7 @@ static int ctl_kpi(ctl_global_t *g, int argc, char **argv)
     rc = ledger_kpi_json(lg, from, to, now, &json_text, err, sizeof(err));
     ledger_close(lg);
     if (rc < 0) {
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error(ctl_code_for(rc), "%s", err);
         return ctl_exit_for(rc);
     }
     rc = ctl_emit(stdout, json_text, json, ledger_kpi_text);
@@ -122,7 +122,7 @@ static int ctl_report(ctl_global_t *g, int argc, char **argv)
     if (rc < 0) {
         if (rc == GW_EINVAL)
             return ctl_usage_error("%s", err);
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error(ctl_code_for(rc), "%s", err);
         return CTL_EXIT_FAIL;
     }
     f = ctl_open_out(vals[1]);
@@ -171,7 +171,7 @@ static int ctl_devices(ctl_global_t *g, int argc, char **argv)
     rc = ledger_devices_json(lg, &json_text, err, sizeof(err));
     ledger_close(lg);
     if (rc < 0) {
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error(ctl_code_for(rc), "%s", err);
         return CTL_EXIT_FAIL;
     }
     if (json) {

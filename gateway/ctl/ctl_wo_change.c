@@ -110,7 +110,7 @@ static int ctl_wo_change(const ctl_change_t *c, ctl_global_t *g, int argc, char 
         rc = ledger_wo_get(lg, ref, &wo, err, sizeof(err));
     ledger_close(lg);
     if (rc < 0) {
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error(ctl_code_for(rc), "%s", err);
         return ctl_exit_for(rc);
     }
     if (json) {

@@ -105,7 +105,7 @@ static int ctl_list_read(ctl_global_t *g, const ctl_list_opts_t *o, ledger_wo_t 
     rc = ledger_wo_list(lg, &o->f, wo, n, err, sizeof(err));
     ledger_close(lg);
     if (rc < 0) {
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error(ctl_code_for(rc), "%s", err);
         return CTL_EXIT_FAIL;
     }
     return 0;
@@ -343,7 +343,7 @@ static int ctl_wo_show(ctl_global_t *g, int argc, char **argv)
     rc = ledger_wo_show_json(lg, ref, &json_text, err, sizeof(err));
     ledger_close(lg);
     if (rc < 0) {
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error(ctl_code_for(rc), "%s", err);
         return ctl_exit_for(rc);
     }
     if (json)
