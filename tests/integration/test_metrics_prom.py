@@ -3,20 +3,44 @@ tools and against what happened: `promtool check metrics` (Debian's
 prometheus) passes on the real /metrics text; events_delivered_total counts
 only work-order events (the broker's acknowledgements of telemetry are
 counted under their own kind); the per-hook
-delivery counters count the fake SMS command's real attempts; the poll
-latency histogram is cumulative and agrees with the poll counters;
-process_* come from /proc of the daemon's pid; plantroom_build_info names
-the version."""
+delivery counters count the fake SMS command's real attempts; the NB-IoT
+counters count one report of each outcome; the poll latency histogram is
+cumulative and agrees with the poll counters; process_* come from /proc of
+the daemon's pid; plantroom_build_info names the version; `plantroomctl
+status` shows the same figures."""
 import json
 import os
 import subprocess
 import time
 import urllib.request
 
+import paho.mqtt.client as mqtt
+
 from conftest import ctl, free_port, make_config, wait_for
 from hooks_helpers import PHONES, FakeSms
 
 EVENTS = "plantroom/test-site/events/"
+NB_DEV = "d01308047f864601a821e02dc328eab4"
+
+
+def ctwing(dev, ts_ms, sn):
+    return json.dumps({"upPacketSN": sn, "upDataSN": -1, "timestamp": ts_ms, "deviceId": dev,
+                       "messageType": "dataReport",
+                       "payload": {"serviceId": "meterReading",
+                                   "serviceData": {"cumulatedVolume_m3": 12.5}}})
+
+
+def nbiot_send(port, payloads):
+    """The carrier platform: each payload at QoS 1, in order."""
+    c = mqtt.Client(client_id=f"platform-{time.monotonic_ns()}")
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    try:
+        for p in payloads:
+            c.publish("nbiot/ctwing/up", p, qos=1).wait_for_publish()
+    finally:
+        c.loop_stop()
+        c.disconnect()
 
 
 def scrape(port):
@@ -57,6 +81,10 @@ def test_metrics_pass_promtool_and_mean_what_their_help_says(tmp_path, broker, s
         cfg["recipients"] = [{"name": "alice", "hook": "sms", "phone": PHONES["alice"]}]
         cfg["groups"] = [{"name": "lifts", "members": ["alice"], "group_wait_ms": 200}]
         cfg["routes"] = [{"categories": ["mechanical"], "groups": ["lifts"]}]
+        cfg["nbiot"] = {"topics": ["nbiot/ctwing/#"], "devices": [
+            {"name": "water-1", "format": "ctwing", "id": NB_DEV, "report_period_s": 3600,
+             "points": [{"name": "volume", "unit": "m3",
+                         "pointer": "/payload/serviceData/cumulatedVolume_m3"}]}]}
 
     sub = subscriber("plantroom/#")
     config = make_config(tmp_path, broker["port"], sim.port, mutate)
@@ -133,7 +161,27 @@ def test_metrics_pass_promtool_and_mean_what_their_help_says(tmp_path, broker, s
     assert m4["process_cpu_seconds_total"] >= 0
     assert abs(m4["process_start_time_seconds"] - time.time()) < 600
     assert any(k.startswith("plantroom_build_info{version=") for k in m4)
-    assert m4['plantroom_nbiot_reports_total{outcome="accepted"}'] == 0
+
+    # NB-IoT: one report, the same again, a malformed one, one for no
+    # configured device: one of each outcome.
+    now = int(time.time() * 1000)
+    nbiot_send(broker["port"], [ctwing(NB_DEV, now, 7), ctwing(NB_DEV, now, 7), b"not json",
+                                ctwing("ffff0000", now, 1)])
+
+    def nb_counted():
+        m = parse(scrape(mport))
+        total = sum(v for k, v in m.items() if k.startswith("plantroom_nbiot_reports_total"))
+        return m if total >= 4 else None
+    m5 = wait_for(nb_counted, 10, "four NB-IoT reports counted")
+    for outcome in ("accepted", "duplicate", "rejected", "unknown_device"):
+        assert m5[f'plantroom_nbiot_reports_total{{outcome="{outcome}"}}'] == 1, outcome
+    assert m5['plantroom_nbiot_reports_total{outcome="too_old"}'] == 0
+
+    # plantroomctl status shows the same figures.
+    human = ctl(config, "status").stdout
+    assert "mqtt publish failures: events 0, telemetry 0" in human
+    assert f"events delivered {int(m2['plantroom_mqtt_events_delivered_total'])}," in human
+    text = scrape(mport)
 
     rc, out = promtool(text)
     assert rc == 0, out
