@@ -69,9 +69,6 @@ void ctl_set_context(const ctl_command_t *c, int json);
 void ctl_usage(FILE *out);
 /* Print the usage of command c (its options and summary) on stdout. */
 void ctl_help_cmd(const ctl_command_t *c);
-/* The same for "NOUN VERB" (verb "" or NULL: the noun alone), as --help
- * after a verb asks; returns CTL_EXIT_OK. */
-int ctl_help(const char *noun, const char *verb);
 /* "plantroomctl help [NOUN [VERB]]": the usage, a noun's verbs or one
  * verb's; returns CTL_EXIT_OK, or CTL_EXIT_USAGE (reported) when unknown. */
 int ctl_help_topic(int argc, char **argv);

@@ -315,10 +315,6 @@ static int ctl_replay(ctl_global_t *g, int argc, char **argv)
         }
         if ((m = ctl_opt(argc, argv, &i, "--samples", &samples)) == 0 &&
             (m = ctl_global_opt(g, argc, argv, &i)) == 0) {
-            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-                printf("usage: plantroomctl replay %s\n", ctl_cmds_replay[0].options);
-                return CTL_EXIT_OK;
-            }
             return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
                                    argv[i]);
         }

@@ -19,7 +19,7 @@
  * vals[]); anything else is a usage error. Returns -1 to go on, or an exit
  * status. */
 static int ctl_parse(ctl_global_t *g, int argc, char **argv, int *json, const char *const *names,
-                     const char **vals, const char *usage)
+                     const char **vals)
 {
     int i = 0, m;
 
@@ -37,10 +37,6 @@ static int ctl_parse(ctl_global_t *g, int argc, char **argv, int *json, const ch
             return CTL_EXIT_USAGE;
         if (m > 0)
             continue;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: %s\n", usage);
-            return CTL_EXIT_OK;
-        }
         return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
                                argv[i]);
     }
@@ -74,8 +70,7 @@ static int ctl_kpi(ctl_global_t *g, int argc, char **argv)
     char *json_text = NULL;
     int json = 0, rc;
 
-    rc = ctl_parse(g, argc, argv, &json, names, vals,
-                   "plantroomctl kpi [--from T] [--to T] [--json]");
+    rc = ctl_parse(g, argc, argv, &json, names, vals);
     if (rc >= 0)
         return rc;
     if (vals[0] && ctl_parse_time(vals[0], &from) != 0)
@@ -109,8 +104,7 @@ static int ctl_report(ctl_global_t *g, int argc, char **argv)
     FILE *f;
     int json = 0, rc;
 
-    rc = ctl_parse(g, argc, argv, &json, names, vals,
-                   "plantroomctl report --month YYYY-MM [--json] [--out FILE]");
+    rc = ctl_parse(g, argc, argv, &json, names, vals);
     if (rc >= 0)
         return rc;
     if (!vals[0])
@@ -163,7 +157,7 @@ static int ctl_devices(ctl_global_t *g, int argc, char **argv)
     cJSON *arr, *it;
     int json = 0, rc;
 
-    rc = ctl_parse(g, argc, argv, &json, names, vals, "plantroomctl devices [--json]");
+    rc = ctl_parse(g, argc, argv, &json, names, vals);
     if (rc >= 0)
         return rc;
     if (ctl_open_ledger(g, &lg) < 0)

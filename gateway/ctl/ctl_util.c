@@ -187,17 +187,6 @@ void ctl_help_cmd(const ctl_command_t *c)
            name, c->options, c->summary);
 }
 
-/* The usage of one verb, as "--help" after it asks. */
-int ctl_help(const char *noun, const char *verb)
-{
-    CTL_FOR_EACH_COMMAND(ctl_commands, c)
-    {
-        if (strcmp(c->noun, noun) == 0 && strcmp(c->verb ? c->verb : "", verb ? verb : "") == 0)
-            ctl_help_cmd(c);
-    }
-    return CTL_EXIT_OK;
-}
-
 int ctl_help_topic(int argc, char **argv)
 {
     int found = 0;

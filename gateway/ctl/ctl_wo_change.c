@@ -75,8 +75,6 @@ static int ctl_wo_change(const ctl_change_t *c, ctl_global_t *g, int argc, char 
                 return CTL_EXIT_USAGE;
             continue;
         }
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return ctl_help("workorders", c->verb);
         if (argv[i][0] == '-' && argv[i][1])
             return ctl_usage_error("unknown option %s", argv[i]);
         if (!ref)
