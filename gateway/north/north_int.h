@@ -78,15 +78,14 @@ extern const char *const north_kind_names[NORTH_NKINDS]; /* "event", "telemetry"
 north_kind_t north__tag_kind(uint64_t tag);
 
 /* The session's delivery counts. acked[NORTH_KIND_EVENT] counts only
- * committed outbox rows acknowledged by the broker (PUBACK); provisional
- * events acknowledged are in prov_acked, so that an event and its
- * committed copy count once. failed counts publishes paho reported failed,
- * by kind. */
+ * committed outbox rows acknowledged by the broker (PUBACK), not
+ * provisional copies, so that an event and its committed copy count once.
+ * failed counts publishes paho reported failed, by kind (provisional ones
+ * too). */
 typedef struct north_counts {
     uint64_t connects;
     uint64_t acked[NORTH_NKINDS];
     uint64_t failed[NORTH_NKINDS];
-    uint64_t prov_acked;
 } north_counts_t;
 
 void north__session_counts(const north_session_t *s, north_counts_t *out);

@@ -309,9 +309,7 @@ static void session__delivered(north_session_t *s, const mq_event_t *ev, int ok)
 
     if (!ok)
         s->counts.failed[kind]++;
-    else if (kind == NORTH_KIND_EVENT && (ev->tag & NORTH_TAG_PROV))
-        s->counts.prov_acked++;
-    else
+    else if (!(ev->tag & NORTH_TAG_PROV))
         s->counts.acked[kind]++;
     for (size_t i = 0; i < s->nhandlers; i++) {
         const north_handler_t *h = &s->handlers[i];
