@@ -89,7 +89,20 @@ static const struct {
     {"kpi", ""},
     {"report", ""},
     {"devices", ""},
+    {"audit verify", ""},
 };
+
+/* The table holds every command the usage lists (a new verb must be added
+ * to it). */
+T_TEST(test_table_has_every_command)
+{
+    int listed = 0;
+
+    T_CHECK_EQ_INT(run("--help"), 0);
+    for (const char *p = out; (p = strstr(p, "\n  ")) != NULL; p++)
+        listed += p[3] != ' ';
+    T_CHECK_EQ_INT(listed, (int)(sizeof(verbs) / sizeof(verbs[0])));
+}
 
 T_TEST(test_every_verb_answers_help)
 {
@@ -220,6 +233,7 @@ int main(int argc, char **argv)
     }
     ctl = argv[1];
     lt_tmpdir();
+    T_RUN(test_table_has_every_command);
     T_RUN(test_every_verb_answers_help);
     T_RUN(test_every_verb_bad_option);
     T_RUN(test_help_topics);
