@@ -46,7 +46,6 @@ enum ledger__stmt_id {
     ST_RETRIGGER,
     ST_REFRESH,
     ST_CLEAR,
-    ST_AUDIT,
     ST_OUTBOX_INSERT,
     ST_GET_WO,
     ST_LIST_WO,
