@@ -101,7 +101,7 @@ static long long proc__max_fds(void)
 
 static void proc__one(FILE *o, const char *name, const char *type, const char *help, double v)
 {
-    fprintf(o, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+    fprintf(o, "# HELP %s %s\n# TYPE %s %s\n%s %.15g\n", name, help, name, type, name, v);
 }
 
 void svc__process_metrics(FILE *o)
