@@ -16,6 +16,8 @@ PACKAGES=(
   mosquitto mosquitto-clients sqlite3 mbpoll socat openssl
   # systemd-analyze verify and security on the unit
   systemd
+  # promtool check metrics on the real /metrics (test_metrics_prom.py)
+  prometheus
   # wall-clock steps under a running daemon (libfaketime)
   faketime
   # the sanitizer pass (UBSan's float-cast-overflow) and fuzzing (libFuzzer's runtime)

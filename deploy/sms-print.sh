@@ -17,7 +17,7 @@
 # the message is then also queued for the modem, and a failure to queue it
 # fails the hook, which plantroomd retries. Or point the hook's argv at
 # gammu directly, without this script:
-#   "argv": ["gammu-smsd-inject", "TEXT", "{phone}", "-unicode", "-len", "400", "-textutf8", "{message}"]
+#   "argv": ["gammu-smsd-inject", "TEXT", "{phone}", "-autolen", "400", "-textutf8", "{message}"]
 set -eu
 phone=${1:?usage: sms-print.sh PHONE MESSAGE}
 message=${2:-}
@@ -27,4 +27,4 @@ if [ -n "${PLANTROOM_SMS_LOG:-}" ]; then
 else
   printf '%s\n' "$line" >&2
 fi
-# exec gammu-smsd-inject TEXT "$phone" -unicode -len 400 -textutf8 "$message"
+# exec gammu-smsd-inject TEXT "$phone" -autolen 400 -textutf8 "$message"

@@ -1,6 +1,7 @@
 /*
  * ledger_json.c: the JSON faces of the ledger (store/ledger.h): one work
- * order as plantroomctl --json and the outbox events show it, the outbox
+ * order as plantroomctl --json (with "v":1 first, as the MQTT payloads) and
+ * the outbox events show it, the outbox
  * event envelope, and the normal form in which evidence is stored.
  *
  * Times leave as ISO-8601 UTC strings (gw_format_iso8601). The event
@@ -106,16 +107,27 @@ out_delete:
 
 char *ledger_wo_to_json(const ledger_wo_t *wo)
 {
-    cJSON *o;
-    char *s;
+    cJSON *o, *top;
+    char *s = NULL;
 
     if (!wo)
         return NULL;
     o = ledger__wo_json(wo);
-    if (!o)
-        return NULL;
-    s = cJSON_PrintUnformatted(o);
+    top = cJSON_CreateObject();
+    /* "v" first, as in every MQTT payload (docs/mqtt.md); then the fields. */
+    if (!o || !top || json__num(top, "v", 1))
+        goto out_delete;
+    while (o->child) {
+        cJSON *it = cJSON_DetachItemViaPointer(o, o->child);
+        if (!cJSON_AddItemToObject(top, it->string, it)) {
+            cJSON_Delete(it);
+            goto out_delete;
+        }
+    }
+    s = cJSON_PrintUnformatted(top);
+out_delete:
     cJSON_Delete(o);
+    cJSON_Delete(top);
     return s;
 }
 

@@ -320,6 +320,7 @@ int ledger_wo_show_json(ledger_t *lg, const char *ref, char **out, char *err, si
         rc = ledger__fail(GW_ENOMEM, err, errlen, "out of memory");
         goto out_free;
     }
+    cJSON_AddNumberToObject(o, "v", 1); /* as every MQTT payload (docs/mqtt.md) */
     cJSON_AddItemToObject(o, "work_order", w);
     rc = ledger__rows_json(lg,
                            "SELECT ts, actor, channel, action, from_status, to_status, detail"

@@ -63,7 +63,7 @@ typedef struct notify_alert {
     char category[32];
     char device[64];
     char rule[64];
-    char title[256];
+    char title[640]; /* a rule's title: 159 characters of UTF-8 (GW_TITLE_MAX) */
     char status[24];
     int cleared;
     int64_t opened_ms;  /* when the notifier first heard of it */

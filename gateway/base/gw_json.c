@@ -73,12 +73,39 @@ int gw_json_str(const cJSON *obj, const char *key, const char *path, char *dst, 
     }
     if (strlen(it->valuestring) >= dstlen) {
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, key),
-                       "too long: at most %zu characters, got %zu", dstlen - 1,
-                       strlen(it->valuestring));
+                       "too long: at most %zu bytes, got %zu", dstlen - 1, strlen(it->valuestring));
         return -1;
     }
     snprintf(dst, dstlen, "%s", it->valuestring);
     return 1;
+}
+
+size_t gw_utf8_chars(const char *s)
+{
+    size_t n = 0;
+
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += (*p & 0xc0) != 0x80;
+    return n;
+}
+
+int gw_json_str_chars(const cJSON *obj, const char *key, const char *path, char *dst, size_t dstlen,
+                      size_t max_chars, const char *def, int required, gw_errlist_t *el)
+{
+    char p[256];
+    const cJSON *it = json__get(obj, key, path, 0, NULL);
+    size_t n;
+
+    if (it && cJSON_IsString(it) && (n = gw_utf8_chars(it->valuestring)) > max_chars) {
+        if (def)
+            snprintf(dst, dstlen, "%s", def);
+        else if (dstlen)
+            dst[0] = '\0';
+        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, key),
+                       "too long: at most %zu characters, got %zu", max_chars, n);
+        return -1;
+    }
+    return gw_json_str(obj, key, path, dst, dstlen, def, required, el);
 }
 
 int gw_json_int(const cJSON *obj, const char *key, const char *path, long long *dst, long long def,

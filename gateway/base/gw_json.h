@@ -15,8 +15,18 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+/* A string of at most dstlen - 1 bytes. */
 int gw_json_str(const cJSON *obj, const char *key, const char *path, char *dst, size_t dstlen,
                 const char *def, int required, gw_errlist_t *el);
+/* A string of at most max_chars characters (UTF-8 code points, what
+ * docs/configuration.md means by "chars": a 54-character Chinese title is
+ * 162 bytes), into dst of dstlen bytes (at least 4 * max_chars + 1, so that
+ * any such string fits). */
+int gw_json_str_chars(const cJSON *obj, const char *key, const char *path, char *dst, size_t dstlen,
+                      size_t max_chars, const char *def, int required, gw_errlist_t *el);
+/* The characters (UTF-8 code points: bytes that do not continue a
+ * sequence) of s. */
+size_t gw_utf8_chars(const char *s);
 int gw_json_int(const cJSON *obj, const char *key, const char *path, long long *dst, long long def,
                 long long min, long long max, int required, gw_errlist_t *el);
 /* As gw_json_int, into an int (bounds must fit an int). */

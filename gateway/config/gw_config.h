@@ -21,6 +21,8 @@
 #include <limits.h>
 
 #define GW_NAME_MAX 64
+/* Characters (UTF-8 code points, not bytes) of a rule's title. */
+#define GW_TITLE_MAX 159
 
 typedef struct gw_bus_cfg {
     char name[GW_NAME_MAX];
@@ -70,7 +72,7 @@ typedef struct gw_rule_cfg {
     gw_priority_t priority;
     char category[32];
     char work_type[16];
-    char title[160];
+    char title[GW_TITLE_MAX * 4 + 1]; /* GW_TITLE_MAX characters of UTF-8 */
 } gw_rule_cfg_t;
 
 /* mqtt section (gw_config_mqtt.c, docs/configuration.md "mqtt"). Plain

@@ -273,7 +273,7 @@ static void cfg__metadata(gw_rule_cfg_t *r, const cJSON *obj, const char *path, 
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "work_type"),
                        "must be one of corrective, preventive, emergency, got \"%s\"",
                        r->work_type);
-    gw_json_str(obj, "title", path, r->title, sizeof(r->title), "", 0, el);
+    gw_json_str_chars(obj, "title", path, r->title, sizeof(r->title), GW_TITLE_MAX, "", 0, el);
 }
 
 void gw__cfg_rule(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_errlist_t *el)

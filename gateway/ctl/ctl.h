@@ -63,14 +63,27 @@ extern const ctl_command_t ctl_cmds_audit[]; /* ctl_audit.c: audit verify */
 /* The command tables the usage and the help list: main's, set before it
  * dispatches. */
 void ctl_set_commands(const ctl_command_t *const *tables);
+/* The command being run (NULL: none yet) and whether --json is on the
+ * command line: errors then go to stderr as one JSON object. */
+void ctl_set_context(const ctl_command_t *c, int json);
 /* Print the usage: every command with its options and summary. */
 void ctl_usage(FILE *out);
-/* Print the usage of "NOUN VERB" (its options and summary) on stdout, as
- * --help after a verb asks; returns CTL_EXIT_OK. */
-int ctl_help(const char *noun, const char *verb);
-/* Report a usage error (fmt has one %s for what) with the usage; returns
- * CTL_EXIT_USAGE. */
+/* Print the usage of command c (its options and summary) on stdout. */
+void ctl_help_cmd(const ctl_command_t *c);
+/* "plantroomctl help [NOUN [VERB]]": the usage, a noun's verbs or one
+ * verb's; returns CTL_EXIT_OK, or CTL_EXIT_USAGE (reported) when unknown. */
+int ctl_help_topic(int argc, char **argv);
+/* Report a usage error (fmt has one %s for what): the message and a
+ * one-line hint to the command's --help, or with --json a JSON error of
+ * code "usage"; returns CTL_EXIT_USAGE. */
 int ctl_usage_error(const char *fmt, const char *what);
+/* Report an error on stderr: "plantroomctl: <message>", or with --json
+ * {"error":{"code":code,"message":...}}. code is one of the stable codes
+ * of docs/operations.md ("plantroomctl"). */
+void ctl_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The stable code of a negative GW_E* result ("not_found", "not_allowed",
+ * "invalid", "ledger", ...; "failed" for the rest). */
+const char *ctl_code_for(int rc);
 /* Match argv[*i] against option name ("--name", or "--name VALUE" /
  * "--name=VALUE" when val is given). Returns 1 and advances *i when it
  * matches, 0 when not, -1 when its value is missing (reported). */

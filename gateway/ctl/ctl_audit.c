@@ -91,8 +91,6 @@ static int ctl_audit_verify(ctl_global_t *g, int argc, char **argv)
             m = ctl_global_opt(g, argc, argv, &i);
         if (m < 0)
             return CTL_EXIT_USAGE;
-        if (m == 0 && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0))
-            return ctl_help("audit", "verify");
         if (m == 0)
             return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
                                    argv[i]);
@@ -104,7 +102,7 @@ static int ctl_audit_verify(ctl_global_t *g, int argc, char **argv)
     if (rc == GW_EINVAL)
         return ctl_usage_error("%s", err);
     if (rc < 0) {
-        fprintf(stderr, "plantroomctl: audit verify: %s\n", err);
+        ctl_error(ctl_code_for(rc), "audit verify: %s", err);
         return CTL_EXIT_FAIL;
     }
     if (json)

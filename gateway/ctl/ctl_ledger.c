@@ -222,12 +222,12 @@ int ctl_open_ledger(const ctl_global_t *g, ledger_t **lg)
 
     rc = ctl_resolve_ledger_path(&in, &path, err, sizeof(err));
     if (rc < 0) {
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error("ledger", "%s", err);
         return rc;
     }
     rc = ledger_open(lg, path, LEDGER_OPEN_READONLY, err, sizeof(err));
     if (rc < 0)
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error("ledger", "%s", err);
     free(path);
     return rc;
 }
@@ -248,12 +248,12 @@ int ctl_open_ledger_rw(const ctl_global_t *g, ledger_t **lg)
     ledger_close(*lg);
     *lg = NULL;
     if (!path) {
-        fprintf(stderr, "plantroomctl: out of memory\n");
+        ctl_error("no_memory", "out of memory");
         return GW_ENOMEM;
     }
     rc = ledger_open(lg, path, 0, err, sizeof(err));
     if (rc < 0)
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error("ledger", "%s", err);
     free(path);
     return rc;
 }
@@ -325,7 +325,7 @@ FILE *ctl_open_out(const char *path)
         return stdout;
     f = fopen(path, "w");
     if (!f)
-        fprintf(stderr, "plantroomctl: cannot write %s: %s\n", path, strerror(errno));
+        ctl_error("io", "cannot write %s: %s", path, strerror(errno));
     return f;
 }
 
@@ -338,6 +338,6 @@ int ctl_close_out(FILE *f, const char *path)
     else
         bad |= fclose(f) != 0;
     if (bad)
-        fprintf(stderr, "plantroomctl: writing %s failed\n", path ? path : "the output");
+        ctl_error("io", "writing %s failed", path ? path : "the output");
     return bad ? -1 : 0;
 }

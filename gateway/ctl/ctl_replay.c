@@ -315,10 +315,6 @@ static int ctl_replay(ctl_global_t *g, int argc, char **argv)
         }
         if ((m = ctl_opt(argc, argv, &i, "--samples", &samples)) == 0 &&
             (m = ctl_global_opt(g, argc, argv, &i)) == 0) {
-            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-                printf("usage: plantroomctl replay %s\n", ctl_cmds_replay[0].options);
-                return CTL_EXIT_OK;
-            }
             return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
                                    argv[i]);
         }
@@ -330,17 +326,17 @@ static int ctl_replay(ctl_global_t *g, int argc, char **argv)
     gw_errlist_init(&el);
     if (gw_config_load(g->config, NULL, &r.cfg, &el) != 0) {
         for (size_t k = 0; k < el.n; k++)
-            fprintf(stderr, "plantroomctl: %s: %s\n", g->config, el.msgs[k]);
+            ctl_error("config", "%s: %s", g->config, el.msgs[k]);
         gw_errlist_free(&el);
         return CTL_EXIT_FAIL;
     }
     gw_errlist_free(&el);
     if (rp_build(&r) != 0 || (r.json && !(r.out = cJSON_CreateArray()))) {
-        fprintf(stderr, "plantroomctl: out of memory\n");
+        ctl_error("no_memory", "out of memory");
         goto out;
     }
     if ((m = rp_read(samples, &buf, &len)) != 0) {
-        fprintf(stderr, "plantroomctl: %s: %s\n", samples, gw_strerror(m));
+        ctl_error(ctl_code_for(m), "%s: %s", samples, gw_strerror(m));
         goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -369,8 +365,8 @@ static int ctl_replay(ctl_global_t *g, int argc, char **argv)
     }
     rc = r.bad_rows ? CTL_EXIT_FAIL : CTL_EXIT_OK;
     if (r.bad_rows)
-        fprintf(stderr, "plantroomctl: %s: %llu lines are not timestamp,device,point,value\n",
-                samples, (unsigned long long)r.bad_rows);
+        ctl_error("invalid", "%s: %llu lines are not timestamp,device,point,value", samples,
+                  (unsigned long long)r.bad_rows);
 out:
     free(buf);
     rp_free(&r);

@@ -19,7 +19,7 @@
  * vals[]); anything else is a usage error. Returns -1 to go on, or an exit
  * status. */
 static int ctl_parse(ctl_global_t *g, int argc, char **argv, int *json, const char *const *names,
-                     const char **vals, const char *usage)
+                     const char **vals)
 {
     int i = 0, m;
 
@@ -37,10 +37,6 @@ static int ctl_parse(ctl_global_t *g, int argc, char **argv, int *json, const ch
             return CTL_EXIT_USAGE;
         if (m > 0)
             continue;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: %s\n", usage);
-            return CTL_EXIT_OK;
-        }
         return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
                                argv[i]);
     }
@@ -55,7 +51,7 @@ static int ctl_emit(FILE *f, const char *json_text, int json, char *(*to_text)(c
     } else {
         char *text = to_text(json_text);
         if (!text) {
-            fprintf(stderr, "plantroomctl: out of memory\n");
+            ctl_error("no_memory", "out of memory");
             return -1;
         }
         fputs(text, f);
@@ -74,8 +70,7 @@ static int ctl_kpi(ctl_global_t *g, int argc, char **argv)
     char *json_text = NULL;
     int json = 0, rc;
 
-    rc = ctl_parse(g, argc, argv, &json, names, vals,
-                   "plantroomctl kpi [--from T] [--to T] [--json]");
+    rc = ctl_parse(g, argc, argv, &json, names, vals);
     if (rc >= 0)
         return rc;
     if (vals[0] && ctl_parse_time(vals[0], &from) != 0)
@@ -91,7 +86,7 @@ static int ctl_kpi(ctl_global_t *g, int argc, char **argv)
     rc = ledger_kpi_json(lg, from, to, now, &json_text, err, sizeof(err));
     ledger_close(lg);
     if (rc < 0) {
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error(ctl_code_for(rc), "%s", err);
         return ctl_exit_for(rc);
     }
     rc = ctl_emit(stdout, json_text, json, ledger_kpi_text);
@@ -109,8 +104,7 @@ static int ctl_report(ctl_global_t *g, int argc, char **argv)
     FILE *f;
     int json = 0, rc;
 
-    rc = ctl_parse(g, argc, argv, &json, names, vals,
-                   "plantroomctl report --month YYYY-MM [--json] [--out FILE]");
+    rc = ctl_parse(g, argc, argv, &json, names, vals);
     if (rc >= 0)
         return rc;
     if (!vals[0])
@@ -122,7 +116,7 @@ static int ctl_report(ctl_global_t *g, int argc, char **argv)
     if (rc < 0) {
         if (rc == GW_EINVAL)
             return ctl_usage_error("%s", err);
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error(ctl_code_for(rc), "%s", err);
         return CTL_EXIT_FAIL;
     }
     f = ctl_open_out(vals[1]);
@@ -163,7 +157,7 @@ static int ctl_devices(ctl_global_t *g, int argc, char **argv)
     cJSON *arr, *it;
     int json = 0, rc;
 
-    rc = ctl_parse(g, argc, argv, &json, names, vals, "plantroomctl devices [--json]");
+    rc = ctl_parse(g, argc, argv, &json, names, vals);
     if (rc >= 0)
         return rc;
     if (ctl_open_ledger(g, &lg) < 0)
@@ -171,7 +165,7 @@ static int ctl_devices(ctl_global_t *g, int argc, char **argv)
     rc = ledger_devices_json(lg, &json_text, err, sizeof(err));
     ledger_close(lg);
     if (rc < 0) {
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error(ctl_code_for(rc), "%s", err);
         return CTL_EXIT_FAIL;
     }
     if (json) {

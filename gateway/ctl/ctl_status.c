@@ -51,7 +51,7 @@ static cJSON *ctl_load_json(const char *path, int missing_ok, int *failed)
     *failed = 0;
     if (!f) {
         if (!(missing_ok && errno == ENOENT)) {
-            fprintf(stderr, "plantroomctl: cannot read config %s: %s\n", path, strerror(errno));
+            ctl_error("config", "cannot read config %s: %s", path, strerror(errno));
             *failed = 1;
         }
         return NULL;
@@ -61,7 +61,7 @@ static cJSON *ctl_load_json(const char *path, int missing_ok, int *failed)
     rewind(f);
     text = n >= 0 && n < 4 * 1024 * 1024 ? malloc((size_t)n + 1) : NULL;
     if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
-        fprintf(stderr, "plantroomctl: cannot read config %s\n", path);
+        ctl_error("config", "cannot read config %s", path);
         free(text);
         fclose(f);
         *failed = 1;
@@ -72,7 +72,7 @@ static cJSON *ctl_load_json(const char *path, int missing_ok, int *failed)
     root = cJSON_Parse(text);
     free(text);
     if (!cJSON_IsObject(root)) {
-        fprintf(stderr, "plantroomctl: config %s is not a JSON object\n", path);
+        ctl_error("config", "config %s is not a JSON object", path);
         cJSON_Delete(root);
         *failed = 1;
         return NULL;
@@ -159,29 +159,28 @@ static cJSON *ctl_request(const char *path, const char *req_json)
     int fd;
 
     if (strlen(path) >= sizeof(sa.sun_path)) {
-        fprintf(stderr, "plantroomctl: control socket path too long: %s\n", path);
+        ctl_error("unreachable", "control socket path too long: %s", path);
         return NULL;
     }
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        fprintf(stderr, "plantroomctl: cannot reach plantroomd at %s: %s%s\n", path,
-                strerror(errno),
-                errno == ENOENT || errno == ECONNREFUSED ? " (is it running?)"
-                : errno == EACCES                        ? " (run as root or a member of the "
-                                                           "socket's group)"
-                                                         : "");
+        ctl_error("unreachable", "cannot reach plantroomd at %s: %s%s", path, strerror(errno),
+                  errno == ENOENT || errno == ECONNREFUSED ? " (is it running?)"
+                  : errno == EACCES                        ? " (run as root or a member of the "
+                                                             "socket's group)"
+                                                           : "");
         goto out;
     }
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     req = malloc(strlen(req_json) + 2);
     if (!req) {
-        fprintf(stderr, "plantroomctl: out of memory\n");
+        ctl_error("no_memory", "out of memory");
         goto out;
     }
     sprintf(req, "%s\n", req_json);
     if (ctl_send_all(fd, req, strlen(req)) != 0) {
-        fprintf(stderr, "plantroomctl: sending to %s: %s\n", path, strerror(errno));
+        ctl_error("unreachable", "sending to %s: %s", path, strerror(errno));
         goto out;
     }
     while (!nl) {
@@ -189,7 +188,7 @@ static cJSON *ctl_request(const char *path, const char *req_json)
         if (len + 4096 > cap) {
             char *n = len + 4096 <= CTL_REPLY_MAX ? realloc(buf, cap + 65536) : NULL;
             if (!n) {
-                fprintf(stderr, "plantroomctl: reply from %s too large\n", path);
+                ctl_error("protocol", "reply from %s too large", path);
                 goto out;
             }
             buf = n;
@@ -199,8 +198,8 @@ static cJSON *ctl_request(const char *path, const char *req_json)
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
-            fprintf(stderr, "plantroomctl: no reply from %s: %s\n", path,
-                    r == 0 ? "connection closed" : strerror(errno));
+            ctl_error("unreachable", "no reply from %s: %s", path,
+                      r == 0 ? "connection closed" : strerror(errno));
             goto out;
         }
         buf[len + (size_t)r] = '\0';
@@ -209,7 +208,7 @@ static cJSON *ctl_request(const char *path, const char *req_json)
     }
     resp = cJSON_ParseWithLength(buf, (size_t)(nl - buf));
     if (!cJSON_IsObject(resp)) {
-        fprintf(stderr, "plantroomctl: malformed reply from %s\n", path);
+        ctl_error("protocol", "malformed reply from %s", path);
         cJSON_Delete(resp);
         resp = NULL;
     }
@@ -329,7 +328,7 @@ static void ctl_print_north_rules(const cJSON *r)
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "mqtt");
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(r, "ledger");
     const cJSON *wo = cJSON_GetObjectItemCaseSensitive(l, "work_orders");
-    const cJSON *it;
+    const cJSON *it, *f;
     char ts[32];
 
     printf("\nmqtt: %s %s; telemetry published %.0f, dropped %.0f; events delivered %.0f, "
@@ -340,6 +339,9 @@ static void ctl_print_north_rules(const cJSON *r)
            ctl_str(m, "uri", "?"), ctl_num(m, "telemetry_published"),
            ctl_num(m, "telemetry_dropped"), ctl_num(m, "events_delivered"),
            ctl_num(m, "events_inflight"));
+    if (cJSON_IsObject(f = cJSON_GetObjectItemCaseSensitive(m, "publish_failures")))
+        printf("mqtt publish failures: events %.0f, telemetry %.0f\n", ctl_num(f, "event"),
+               ctl_num(f, "telemetry"));
     printf("ledger: %s; queue %.0f", ctl_str(l, "path", "?"), ctl_num(l, "queue_depth"));
     if (cJSON_IsObject(wo)) {
         printf("; outbox %.0f; work orders:", ctl_num(l, "outbox_depth"));
@@ -434,7 +436,7 @@ static int ctl_daemon_cmd(ctl_global_t *g, int argc, char **argv, const char *cm
     reqtext = cJSON_PrintUnformatted(req);
     cJSON_Delete(req);
     if (!reqtext) {
-        fprintf(stderr, "plantroomctl: out of memory\n");
+        ctl_error("no_memory", "out of memory");
         return CTL_EXIT_FAIL;
     }
     resp = ctl_request(path, reqtext);
@@ -452,7 +454,7 @@ static int ctl_daemon_cmd(ctl_global_t *g, int argc, char **argv, const char *cm
         print(cJSON_GetObjectItemCaseSensitive(resp, "result"));
     }
     if (!cJSON_IsTrue(ok))
-        fprintf(stderr, "plantroomctl: %s: %s\n", cmd, ctl_str(resp, "error", "failed"));
+        ctl_error("daemon", "%s: %s", cmd, ctl_str(resp, "error", "failed"));
     rc = cJSON_IsTrue(ok) ? CTL_EXIT_OK : CTL_EXIT_FAIL;
     cJSON_Delete(resp);
     if (fflush(stdout) != 0)
@@ -551,7 +553,7 @@ static int ctl_backup(ctl_global_t *g, int argc, char **argv)
     rc = ledger_backup(lg, file, &pages, err, sizeof(err));
     ledger_close(lg);
     if (rc < 0) {
-        fprintf(stderr, "plantroomctl: backup: %s\n", err);
+        ctl_error(ctl_code_for(rc), "backup: %s", err);
         return CTL_EXIT_FAIL;
     }
     if (json) {

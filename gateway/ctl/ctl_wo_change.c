@@ -75,8 +75,6 @@ static int ctl_wo_change(const ctl_change_t *c, ctl_global_t *g, int argc, char 
                 return CTL_EXIT_USAGE;
             continue;
         }
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return ctl_help("workorders", c->verb);
         if (argv[i][0] == '-' && argv[i][1])
             return ctl_usage_error("unknown option %s", argv[i]);
         if (!ref)
@@ -110,7 +108,7 @@ static int ctl_wo_change(const ctl_change_t *c, ctl_global_t *g, int argc, char 
         rc = ledger_wo_get(lg, ref, &wo, err, sizeof(err));
     ledger_close(lg);
     if (rc < 0) {
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error(ctl_code_for(rc), "%s", err);
         return ctl_exit_for(rc);
     }
     if (json) {

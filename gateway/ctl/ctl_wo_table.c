@@ -229,7 +229,7 @@ int ctl__wo_print_json(const ledger_wo_t *wo, size_t n)
     for (size_t i = 0; i < n; i++) {
         char *one = ledger_wo_to_json(&wo[i]);
         if (!one) {
-            fprintf(stderr, "plantroomctl: out of memory\n");
+            ctl_error("no_memory", "out of memory");
             return GW_ENOMEM;
         }
         printf("  %s%s\n", one, i + 1 < n ? "," : "");

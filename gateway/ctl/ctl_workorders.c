@@ -58,8 +58,6 @@ static int ctl_list_parse(ctl_global_t *g, int argc, char **argv, const char *ve
             (m = strcmp(verb, "export") == 0 ? ctl_opt(argc, argv, &i, "--out", &o->out) : 0) ==
                 0 &&
             (m = ctl_global_opt(g, argc, argv, &i)) == 0) {
-            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-                return ctl_help("workorders", verb);
             return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
                                    argv[i]);
         }
@@ -105,7 +103,7 @@ static int ctl_list_read(ctl_global_t *g, const ctl_list_opts_t *o, ledger_wo_t 
     rc = ledger_wo_list(lg, &o->f, wo, n, err, sizeof(err));
     ledger_close(lg);
     if (rc < 0) {
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error(ctl_code_for(rc), "%s", err);
         return CTL_EXIT_FAIL;
     }
     return 0;
@@ -329,8 +327,6 @@ static int ctl_wo_show(ctl_global_t *g, int argc, char **argv)
                 return CTL_EXIT_USAGE;
             continue;
         }
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return ctl_help("workorders", "show");
         if (argv[i][0] == '-' || ref)
             return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
                                    argv[i]);
@@ -343,7 +339,7 @@ static int ctl_wo_show(ctl_global_t *g, int argc, char **argv)
     rc = ledger_wo_show_json(lg, ref, &json_text, err, sizeof(err));
     ledger_close(lg);
     if (rc < 0) {
-        fprintf(stderr, "plantroomctl: %s\n", err);
+        ctl_error(ctl_code_for(rc), "%s", err);
         return ctl_exit_for(rc);
     }
     if (json)

@@ -363,58 +363,78 @@ void gw_north_status_json(void *arg, cJSON *res)
 {
     gw_north_t *n = arg;
     const gw_mqtt_cfg_t *q = &north__cfg(n)->mqtt;
-    cJSON *o = cJSON_AddObjectToObject(res, "mqtt");
-    uint64_t connects, delivered, failed;
+    cJSON *o = cJSON_AddObjectToObject(res, "mqtt"), *f;
+    north_counts_t k;
     north_buf_stats_t st;
 
     north__buf_stats(n->buf, &st);
-    north__session_counts(n->sess, &connects, &delivered, &failed);
+    north__session_counts(n->sess, &k);
     cJSON_AddBoolToObject(o, "enabled", q->enabled);
     cJSON_AddStringToObject(o, "uri", q->uri);
     cJSON_AddStringToObject(o, "client_id", q->client_id);
     cJSON_AddBoolToObject(o, "connected", north__session_connected(n->sess));
-    cJSON_AddNumberToObject(o, "connects", (double)connects);
+    cJSON_AddNumberToObject(o, "connects", (double)k.connects);
     cJSON_AddNumberToObject(o, "telemetry_published", (double)st.published);
     cJSON_AddNumberToObject(o, "telemetry_dropped", (double)st.dropped);
-    cJSON_AddNumberToObject(o, "events_delivered", (double)delivered);
+    cJSON_AddNumberToObject(o, "events_delivered", (double)k.acked[NORTH_KIND_EVENT]);
     cJSON_AddNumberToObject(o, "events_inflight", (double)north__outbox_inflight(n->outbox));
     cJSON_AddNumberToObject(o, "events_provisional",
                             (double)north__outbox_provisional_count(n->outbox));
+    f = cJSON_AddObjectToObject(o, "publish_failures");
+    for (int i = 0; i < NORTH_NKINDS; i++)
+        cJSON_AddNumberToObject(f, north_kind_names[i], (double)k.failed[i]);
     north__buffer_json(n, &st, cJSON_AddObjectToObject(o, "telemetry_buffer"));
+}
+
+/* The session's counts by kind of publish. */
+static void north__session_metrics(FILE *o, const north_counts_t *k)
+{
+    north__head(o, "plantroom_mqtt_connects_total", "counter", "Successful MQTT connections.");
+    fprintf(o, "plantroom_mqtt_connects_total %llu\n", (unsigned long long)k->connects);
+    north__head(o, "plantroom_mqtt_events_delivered_total", "counter",
+                "Work-order events from the outbox acknowledged by the broker (QoS 1 PUBACK); "
+                "provisional copies and other publishes are not counted.");
+    fprintf(o, "plantroom_mqtt_events_delivered_total %llu\n",
+            (unsigned long long)k->acked[NORTH_KIND_EVENT]);
+    north__head(o, "plantroom_mqtt_acknowledged_total", "counter",
+                "Publishes the broker acknowledged (QoS 1 PUBACK), by kind (event: committed "
+                "work-order events; telemetry: live and replayed).");
+    for (int i = 0; i < NORTH_NKINDS; i++)
+        fprintf(o, "plantroom_mqtt_acknowledged_total{kind=\"%s\"} %llu\n", north_kind_names[i],
+                (unsigned long long)k->acked[i]);
+    north__head(o, "plantroom_mqtt_publish_failures_total", "counter",
+                "Publishes the MQTT client reported failed, by kind (event: work-order events, "
+                "which stay in the outbox; telemetry: live and replayed, kept in the buffer).");
+    for (int i = 0; i < NORTH_NKINDS; i++)
+        fprintf(o, "plantroom_mqtt_publish_failures_total{kind=\"%s\"} %llu\n", north_kind_names[i],
+                (unsigned long long)k->failed[i]);
 }
 
 void gw_north_metrics_text(void *arg, FILE *o)
 {
     gw_north_t *n = arg;
-    uint64_t connects, delivered, failed;
+    north_counts_t k;
     north_buf_stats_t st;
 
     north__buf_stats(n->buf, &st);
-    north__session_counts(n->sess, &connects, &delivered, &failed);
+    north__session_counts(n->sess, &k);
     north__head(o, "plantroom_outbox_inflight", "gauge",
                 "Outbox events published and not yet acknowledged by the broker.");
     fprintf(o, "plantroom_outbox_inflight %zu\n", north__outbox_inflight(n->outbox));
     north__head(o, "plantroom_mqtt_connected", "gauge", "1 while connected to the MQTT broker.");
     fprintf(o, "plantroom_mqtt_connected %d\n", north__session_connected(n->sess));
-    north__head(o, "plantroom_mqtt_connects_total", "counter", "Successful MQTT connections.");
-    fprintf(o, "plantroom_mqtt_connects_total %llu\n", (unsigned long long)connects);
+    north__session_metrics(o, &k);
     north__head(o, "plantroom_mqtt_telemetry_published_total", "counter",
                 "Telemetry messages handed to the MQTT client (live and replayed).");
     fprintf(o, "plantroom_mqtt_telemetry_published_total %llu\n", (unsigned long long)st.published);
     north__head(o, "plantroom_mqtt_telemetry_dropped_total", "counter",
                 "Telemetry messages dropped past the buffer bound while the broker was away.");
     fprintf(o, "plantroom_mqtt_telemetry_dropped_total %llu\n", (unsigned long long)st.dropped);
-    north__head(o, "plantroom_mqtt_events_delivered_total", "counter",
-                "Work-order events acknowledged by the broker (QoS 1 PUBACK).");
-    fprintf(o, "plantroom_mqtt_events_delivered_total %llu\n", (unsigned long long)delivered);
     north__head(o, "plantroom_mqtt_events_provisional_total", "counter",
                 "Work-order events published before the ledger could commit them "
                 "(\"durable\":false).");
     fprintf(o, "plantroom_mqtt_events_provisional_total %llu\n",
             (unsigned long long)north__outbox_provisional_count(n->outbox));
-    north__head(o, "plantroom_mqtt_publish_failures_total", "counter",
-                "Event publishes that failed (the event stays in the outbox).");
-    fprintf(o, "plantroom_mqtt_publish_failures_total %llu\n", (unsigned long long)failed);
     north__buffer_metrics(o, n, &st);
     north__nbiot_metrics_text(n->nbiot, o);
     north__cmd_metrics_text(n->cmd, o);

@@ -71,8 +71,26 @@ void north__session_free(north_session_t *s);
 void north__session_event(north_session_t *s, const gw_msg_t *m);
 int north__session_active(const north_session_t *s); /* a client exists */
 int north__session_connected(const north_session_t *s);
-void north__session_counts(const north_session_t *s, uint64_t *connects, uint64_t *delivered,
-                           uint64_t *failed);
+/* What a publish was, by its tag: a work-order event (outbox row or
+ * provisional) or telemetry (live or replayed). Untagged publishes
+ * (status, metrics topic, discovery, command replies) report no outcome
+ * (protocols/mqtt/mq.h). */
+typedef enum { NORTH_KIND_EVENT, NORTH_KIND_TELEMETRY, NORTH_NKINDS } north_kind_t;
+extern const char *const north_kind_names[NORTH_NKINDS]; /* "event", "telemetry" */
+north_kind_t north__tag_kind(uint64_t tag);
+
+/* The session's delivery counts. acked[NORTH_KIND_EVENT] counts only
+ * committed outbox rows acknowledged by the broker (PUBACK), not
+ * provisional copies, so that an event and its committed copy count once.
+ * failed counts publishes paho reported failed, by kind (provisional ones
+ * too). */
+typedef struct north_counts {
+    uint64_t connects;
+    uint64_t acked[NORTH_NKINDS];
+    uint64_t failed[NORTH_NKINDS];
+} north_counts_t;
+
+void north__session_counts(const north_session_t *s, north_counts_t *out);
 /* "<prefix>/<site>/<suffix>" into buf. */
 void north__topic(const north_session_t *s, char *buf, size_t len, const char *suffix);
 /* Publish; 0, or a negative code with err (not connected, client full). */
@@ -187,7 +205,9 @@ typedef struct north_nbiot north_nbiot_t;
 int north__nbiot_create(north_nbiot_t **out, uv_loop_t *loop, north_session_t *s, gw_core_t *core,
                         north_buf_t *buf);
 cJSON *north__nbiot_metrics(const north_nbiot_t *nb);
-/* Prometheus lines: plantroom_nbiot_rejected_total{reason=...}. */
+/* The counters as Prometheus text: plantroom_nbiot_reports_total{outcome},
+ * the late, clamped and stale counts, and plantroom_nbiot_rejected_total
+ * {reason} (the rejected outcome by reason). NULL: zeros. */
 void north__nbiot_metrics_text(const north_nbiot_t *nb, FILE *o);
 void north__nbiot_free(north_nbiot_t *nb);
 

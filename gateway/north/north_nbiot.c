@@ -331,6 +331,34 @@ cJSON *north__nbiot_metrics(const north_nbiot_t *nb)
 
 void north__nbiot_metrics_text(const north_nbiot_t *nb, FILE *o)
 {
+    static const char *const outcome[] = {"accepted", "duplicate", "rejected", "unknown_device",
+                                          "too_old"};
+    uint64_t n[] = {nb ? nb->accepted : 0, nb ? nb->duplicates : 0, nb ? nb->rejected : 0,
+                    nb ? nb->unknown : 0, nb ? nb->ts_too_old : 0};
+
+    fprintf(o, "# HELP plantroom_nbiot_reports_total NB-IoT reports received, by outcome "
+               "(accepted; duplicate, malformed, for no configured device or stamped older than "
+               "time.max_age_s: dropped).\n# TYPE plantroom_nbiot_reports_total counter\n");
+    for (size_t i = 0; i < GW_ARRAY_SIZE(outcome); i++)
+        fprintf(o, "plantroom_nbiot_reports_total{outcome=\"%s\"} %llu\n", outcome[i],
+                (unsigned long long)n[i]);
+    fprintf(o,
+            "# HELP plantroom_nbiot_late_reports_total Accepted reports older than the "
+            "points' latest values (published as late telemetry).\n"
+            "# TYPE plantroom_nbiot_late_reports_total counter\n"
+            "plantroom_nbiot_late_reports_total %llu\n",
+            (unsigned long long)(nb ? nb->late : 0));
+    fprintf(o,
+            "# HELP plantroom_nbiot_clamped_total Accepted reports stamped more than "
+            "time.max_future_s ahead, taken at their arrival.\n"
+            "# TYPE plantroom_nbiot_clamped_total counter\nplantroom_nbiot_clamped_total %llu\n",
+            (unsigned long long)(nb ? nb->ts_clamped : 0));
+    fprintf(o,
+            "# HELP plantroom_nbiot_went_stale_total Times an NB-IoT device's report period "
+            "(plus grace) passed without a report.\n"
+            "# TYPE plantroom_nbiot_went_stale_total counter\n"
+            "plantroom_nbiot_went_stale_total %llu\n",
+            (unsigned long long)(nb ? nb->stale : 0));
     fprintf(o, "# HELP plantroom_nbiot_rejected_total NB-IoT reports refused, by reason.\n"
                "# TYPE plantroom_nbiot_rejected_total counter\n");
     for (int r = NB_REJECT_NONE + 1; r < NB_REJECT__COUNT; r++)

@@ -105,8 +105,8 @@ static void outbox__delivered(void *arg, uint64_t tag, int ok, const char *err)
     north_outbox_t *o = arg;
     ledger_op_outbox_t *op;
 
-    if (tag & NORTH_TAG_PROV)
-        return; /* a provisional event: nothing to acknowledge */
+    if (tag == 0 || (tag & NORTH_TAG_PROV))
+        return; /* not an outbox row, or a provisional event: nothing to acknowledge */
     outbox__del(o, (int64_t)tag);
     if (!ok) {
         /* The row stays in the outbox; the next connect sends it again. */

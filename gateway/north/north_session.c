@@ -27,7 +27,7 @@ struct north_session {
     int failures; /* consecutive failed connects, for log throttling */
     north_handler_t handlers[SESSION_HANDLERS_MAX];
     size_t nhandlers;
-    uint64_t connects, delivered, publish_failed;
+    north_counts_t counts;
 };
 
 static const gw_config_t *session__cfg(const north_session_t *s)
@@ -73,12 +73,19 @@ int north__session_connected(const north_session_t *s)
     return s && s->mq && mq_is_connected(s->mq);
 }
 
-void north__session_counts(const north_session_t *s, uint64_t *connects, uint64_t *delivered,
-                           uint64_t *failed)
+void north__session_counts(const north_session_t *s, north_counts_t *out)
 {
-    *connects = s ? s->connects : 0;
-    *delivered = s ? s->delivered : 0;
-    *failed = s ? s->publish_failed : 0;
+    if (s)
+        *out = s->counts;
+    else
+        memset(out, 0, sizeof(*out));
+}
+
+const char *const north_kind_names[NORTH_NKINDS] = {"event", "telemetry"};
+
+north_kind_t north__tag_kind(uint64_t tag)
+{
+    return (tag & (NORTH_TAG_SPOOL | NORTH_TAG_LIVE)) ? NORTH_KIND_TELEMETRY : NORTH_KIND_EVENT;
 }
 
 /* ---- publishing --------------------------------------------------------- */
@@ -277,7 +284,7 @@ static void session__connected(north_session_t *s)
     gw_log_notice("mqtt", "connected to %s", session__cfg(s)->mqtt.uri);
     s->backoff_ms = 0;
     s->failures = 0;
-    s->connects++;
+    s->counts.connects++;
     for (size_t i = 0; i < s->nhandlers; i++) {
         if (s->handlers[i].connected)
             s->handlers[i].connected(s->handlers[i].arg);
@@ -298,11 +305,12 @@ static void session__lost(north_session_t *s, const mq_event_t *ev, int failed_c
 static void session__delivered(north_session_t *s, const mq_event_t *ev, int ok)
 {
     const north_handler_t *rest = NULL;
+    north_kind_t kind = north__tag_kind(ev->tag);
 
-    if (ok)
-        s->delivered++;
-    else
-        s->publish_failed++;
+    if (!ok)
+        s->counts.failed[kind]++;
+    else if (!(ev->tag & NORTH_TAG_PROV))
+        s->counts.acked[kind]++;
     for (size_t i = 0; i < s->nhandlers; i++) {
         const north_handler_t *h = &s->handlers[i];
         if (!h->delivered)

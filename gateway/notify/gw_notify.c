@@ -102,6 +102,7 @@ static void notify__closed(uv_handle_t *h)
     gw_queue_destroy(&n->results);
     gw_tz_free(n->zone);
     free(n->last_send);
+    free(n->hookfig);
     free(n);
 }
 

@@ -149,6 +149,29 @@ static int notify__start_http(gw_notify_t *n, const gw_hook_cfg_t *h, notify__ph
     return rc;
 }
 
+/* Count an attempt's outcome under its hook's name. */
+static void notify__hook_count(gw_notify_t *n, const char *hook, int ok)
+{
+    notify__hookfig_t *f = NULL;
+
+    for (size_t i = 0; i < n->nhookfig && !f; i++) {
+        if (strcmp(n->hookfig[i].name, hook) == 0)
+            f = &n->hookfig[i];
+    }
+    if (!f) {
+        if (gw_array_grow((void **)&n->hookfig, n->nhookfig, &n->caphookfig, sizeof(*n->hookfig)) !=
+            0)
+            return; /* the totals still count it */
+        f = &n->hookfig[n->nhookfig++];
+        memset(f, 0, sizeof(*f));
+        snprintf(f->name, sizeof(f->name), "%s", hook);
+    }
+    if (ok)
+        f->ok++;
+    else
+        f->failed++;
+}
+
 /* A delivery attempt ended (or could not start): record it. */
 static void notify__record(gw_notify_t *n, gw_notify__job_t *job, int ok, const char *detail)
 {
@@ -163,6 +186,7 @@ static void notify__record(gw_notify_t *n, gw_notify__job_t *job, int ok, const 
         n->delivered++;
     else
         n->failures++;
+    notify__hook_count(n, job->hook, ok);
     if (!m)
         return; /* in flight, never removed: not reached */
     m->inflight = 0;

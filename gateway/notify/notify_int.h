@@ -131,8 +131,16 @@ typedef struct notify__persist {
     int64_t purged; /* rows the last purge deleted */
 } notify__persist_t;
 
+/* Delivery attempts per hook, by name (kept across reloads). */
+typedef struct notify__hookfig {
+    char name[GW_NOTIFY_NAME];
+    uint64_t ok, failed;
+} notify__hookfig_t;
+
 struct gw_notify {
     uint64_t delivered, failures; /* delivery attempts that succeeded, failed */
+    notify__hookfig_t *hookfig;   /* the same per hook (notify_deliver.c) */
+    size_t nhookfig, caphookfig;
     uv_loop_t *loop;
     uv_timer_t tick;
     uv_check_t push; /* hands the open unit over after the poll phase */

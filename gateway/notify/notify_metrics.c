@@ -1,7 +1,7 @@
 /*
  * notify_metrics.c: the notifier's figures (for the service's sources,
  * docs/operations.md "Metrics" and "Live status"): hook delivery attempts
- * that succeeded and failed; the health of notify.db and the depth of its
+ * that succeeded and failed, per hook; the health of notify.db and the depth of its
  * write queue; the rows held in memory and in the file, each against its
  * bound (docs/configuration.md, "notify"); what the bounds dropped; the
  * cost of the tick. Loop thread only.
@@ -9,6 +9,7 @@
 #include "gateway/notify/notify_int.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define NM__HELP(o, name, type, text)                                                              \
     fprintf(o, "# HELP " name " " text "\n# TYPE " name " " type "\n")
@@ -43,19 +44,62 @@ static void nm__rows(const gw_notify_t *n, FILE *o)
     fprintf(o, "plantroom_notify_db_bytes %lld\n", (long long)c->file_bytes);
 }
 
+/* The figures of hook name; NULL when it has had no attempt. */
+static const notify__hookfig_t *nm__hookfig(const gw_notify_t *n, const char *name)
+{
+    for (size_t i = 0; i < n->nhookfig; i++) {
+        if (strcmp(n->hookfig[i].name, name) == 0)
+            return &n->hookfig[i];
+    }
+    return NULL;
+}
+
+/* metric{hook="name"} v, the name escaped as the text format wants
+ * (hook names are free text in the config). */
+static void nm__hook_line(FILE *o, const char *metric, const char *name, uint64_t v)
+{
+    fprintf(o, "%s{hook=\"", metric);
+    for (const char *p = name; *p; p++) {
+        if (*p == '\\' || *p == '"')
+            fputc('\\', o);
+        if (*p == '\n')
+            fputs("\\n", o);
+        else
+            fputc(*p, o);
+    }
+    fprintf(o, "\"} %llu\n", (unsigned long long)v);
+}
+
+/* Every hook of the config (0 until its first attempt), then hooks a
+ * reload removed that had attempts. */
+static void nm__hooks(const gw_notify_t *n, FILE *o, const char *metric, int failed)
+{
+    const gw_config_t *c = n->cfg;
+
+    for (size_t i = 0; c && i < c->notify.nhooks; i++) {
+        const notify__hookfig_t *f = nm__hookfig(n, c->notify.hooks[i].name);
+        nm__hook_line(o, metric, c->notify.hooks[i].name, f ? (failed ? f->failed : f->ok) : 0);
+    }
+    for (size_t i = 0; i < n->nhookfig; i++) {
+        int in_cfg = 0;
+        for (size_t k = 0; c && k < c->notify.nhooks && !in_cfg; k++)
+            in_cfg = strcmp(c->notify.hooks[k].name, n->hookfig[i].name) == 0;
+        if (!in_cfg)
+            nm__hook_line(o, metric, n->hookfig[i].name,
+                          failed ? n->hookfig[i].failed : n->hookfig[i].ok);
+    }
+}
+
 void gw_notify_metrics_text(const gw_notify_t *n, FILE *o)
 {
-    uint64_t ok, failed;
-
-    gw_notify_counts(n, &ok, &failed);
-    NM__HELP(o, "plantroom_hook_deliveries_total", "counter",
-             "Alert hook delivery attempts that succeeded (SMS command, webhook).");
-    fprintf(o, "plantroom_hook_deliveries_total %llu\n", (unsigned long long)ok);
-    NM__HELP(o, "plantroom_hook_failures_total", "counter",
-             "Alert hook delivery attempts that failed (each retry counts).");
-    fprintf(o, "plantroom_hook_failures_total %llu\n", (unsigned long long)failed);
     if (!n)
         return;
+    NM__HELP(o, "plantroom_hook_deliveries_total", "counter",
+             "Alert hook delivery attempts that succeeded (SMS command, webhook), per hook.");
+    nm__hooks(n, o, "plantroom_hook_deliveries_total", 0);
+    NM__HELP(o, "plantroom_hook_failures_total", "counter",
+             "Alert hook delivery attempts that failed (each retry counts), per hook.");
+    nm__hooks(n, o, "plantroom_hook_failures_total", 1);
     NM__HELP(o, "plantroom_notify_store_ok", "gauge",
              "1 when the last write to notify.db committed.");
     fprintf(o, "plantroom_notify_store_ok %d\n", n->p.fault == NOTIFY_FAULT_NONE);

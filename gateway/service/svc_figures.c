@@ -2,7 +2,8 @@
  * svc_figures.c: the figures the loop keeps (polls, errors and latency per
  * bus, points read, loop lag, the ledger's counts), fed by every message
  * the loop dispatches, and their Prometheus text together with the core's
- * and the sources' lines. Metric names follow Prometheus conventions:
+ * and the sources' lines and the process_* ones (svc_process.c). Metric
+ * names follow Prometheus conventions:
  * counters end in _total, durations are seconds; docs/operations.md
  * explains each. Loop thread only.
  */
@@ -18,6 +19,11 @@
 #endif
 
 /* ---- figures (loop thread) --------------------------------------------- */
+
+/* From a fast Modbus TCP answer (a few ms) to a serial bus timing out
+ * (the default timeout is 1 s, a device may take several requests). */
+const double svc__lat_bounds[SVC_LAT_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1,  0.25,
+                                                 0.5,   1.0,  2.5,   5.0,  10.0, 30.0};
 
 svc_bus_fig_t *svc__figures_bus(svc_figures_t *f, const char *name)
 {
@@ -53,6 +59,10 @@ static void fig__reading(svc_figures_t *f, const gw_config_t *cfg, const mb_read
         b->errors++;
     b->latency_last_s = (double)r->latency_us / 1e6;
     b->latency_sum_s += b->latency_last_s;
+    for (size_t i = 0; i < SVC_LAT_BUCKETS; i++) {
+        if (b->latency_last_s <= svc__lat_bounds[i])
+            b->latency_le[i]++;
+    }
     if (r->rc == 0 && r->mono_ms >= b->last_ok_mono) {
         b->last_ok_ms = r->ts_ms;
         b->last_ok_mono = r->mono_ms;
@@ -97,6 +107,24 @@ static void fig__head(FILE *o, const char *name, const char *type, const char *h
     fprintf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+static void fig__latency(FILE *o, const svc_figures_t *f)
+{
+    fig__head(o, "plantroom_bus_poll_latency_seconds", "histogram",
+              "Time one device poll took on the bus (all its requests), good or failed.");
+    for (size_t i = 0; i < f->nbuses; i++) {
+        const svc_bus_fig_t *b = &f->buses[i];
+        for (size_t k = 0; k < SVC_LAT_BUCKETS; k++)
+            fprintf(o, "plantroom_bus_poll_latency_seconds_bucket{bus=\"%s\",le=\"%g\"} %llu\n",
+                    b->name, svc__lat_bounds[k], (unsigned long long)b->latency_le[k]);
+        fprintf(o,
+                "plantroom_bus_poll_latency_seconds_bucket{bus=\"%s\",le=\"+Inf\"} %llu\n"
+                "plantroom_bus_poll_latency_seconds_sum{bus=\"%s\"} %.6f\n"
+                "plantroom_bus_poll_latency_seconds_count{bus=\"%s\"} %llu\n",
+                b->name, (unsigned long long)b->polls, b->name, b->latency_sum_s, b->name,
+                (unsigned long long)b->polls);
+    }
+}
+
 static void fig__buses(FILE *o, const svc_figures_t *f)
 {
     fig__head(o, "plantroom_bus_polls_total", "counter", "Device polls done on the bus.");
@@ -108,14 +136,7 @@ static void fig__buses(FILE *o, const svc_figures_t *f)
     for (size_t i = 0; i < f->nbuses; i++)
         fprintf(o, "plantroom_bus_poll_errors_total{bus=\"%s\"} %llu\n", f->buses[i].name,
                 (unsigned long long)f->buses[i].errors);
-    fig__head(o, "plantroom_bus_poll_latency_seconds", "summary",
-              "Time one device poll took on the bus (all its requests).");
-    for (size_t i = 0; i < f->nbuses; i++)
-        fprintf(o,
-                "plantroom_bus_poll_latency_seconds_sum{bus=\"%s\"} %.6f\n"
-                "plantroom_bus_poll_latency_seconds_count{bus=\"%s\"} %llu\n",
-                f->buses[i].name, f->buses[i].latency_sum_s, f->buses[i].name,
-                (unsigned long long)f->buses[i].polls);
+    fig__latency(o, f);
     fig__head(o, "plantroom_bus_poll_latency_last_seconds", "gauge",
               "Time the last device poll took on the bus.");
     for (size_t i = 0; i < f->nbuses; i++)
@@ -148,9 +169,6 @@ static void fig__points(FILE *o, const svc_figures_t *f)
 {
     fig__head(o, "plantroom_points_read_total", "counter", "Point values read with good quality.");
     fprintf(o, "plantroom_points_read_total %llu\n", (unsigned long long)f->points_read);
-    fig__head(o, "plantroom_points_per_second", "gauge",
-              "Point values read with good quality per second, over the last second.");
-    fprintf(o, "plantroom_points_per_second %.3f\n", f->points_per_s);
 }
 
 static void fig__ledger(FILE *o, gw_svc_t *s)
@@ -176,7 +194,11 @@ static void fig__ledger(FILE *o, gw_svc_t *s)
 
 static void fig__process(FILE *o, gw_svc_t *s)
 {
-    fig__head(o, "plantroom_info", "gauge", "Always 1; the labels say what runs.");
+    fig__head(o, "plantroom_build_info", "gauge",
+              "Always 1; the labels say which build runs (version, libuv).");
+    fprintf(o, "plantroom_build_info{version=\"%s\",libuv=\"%s\"} 1\n", PLANTROOM_VERSION,
+            uv_version_string());
+    fig__head(o, "plantroom_info", "gauge", "Always 1; the labels say what runs and where.");
     fprintf(o, "plantroom_info{version=\"%s\",site=\"%s\"} 1\n", PLANTROOM_VERSION,
             gw_core_config(s->env.core)->site_id);
     fig__head(o, "plantroom_start_time_seconds", "gauge", "When plantroomd started (Unix time).");
@@ -197,6 +219,7 @@ char *svc__metrics_render(gw_svc_t *s)
     if (!o)
         return NULL;
     fig__process(o, s);
+    svc__process_metrics(o);
     fig__buses(o, &s->fig);
     gw_core_metrics_text(s->env.core, o);
     fig__points(o, &s->fig);

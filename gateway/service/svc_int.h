@@ -3,6 +3,7 @@
  * gateway/service/). gw_svc.c is the facade; below it, never calling it:
  *
  *   gw_svc.c -> svc_commands.c -> svc_status.c -> svc_figures.c
+ *                                                   -> svc_process.c
  *            -> svc_control.c (the socket), svc_http.c (the endpoint),
  *               svc_sdnotify.c
  *
@@ -19,13 +20,19 @@
 
 #define SVC_SOURCES_MAX 4
 
+/* The upper bounds (seconds) of the poll latency histogram's buckets;
+ * +Inf is the count. */
+#define SVC_LAT_BUCKETS 12
+extern const double svc__lat_bounds[SVC_LAT_BUCKETS];
+
 /* Per bus, kept by name across reloads. */
 typedef struct svc_bus_fig {
     char name[GW_NAME_MAX];
     uint64_t polls, errors;
     double latency_sum_s; /* of every poll, good or not */
     double latency_last_s;
-    int connected;        /* -1 unknown, 0, 1 */
+    uint64_t latency_le[SVC_LAT_BUCKETS]; /* polls that took <= svc__lat_bounds[i] */
+    int connected;                        /* -1 unknown, 0, 1 */
     int64_t last_ok_ms;   /* wall clock of the last good poll on the bus, 0: never */
     int64_t last_ok_mono; /* monotonic clock of the same */
 } svc_bus_fig_t;
@@ -36,7 +43,7 @@ typedef struct svc_figures {
     size_t nbuses, capbuses;
     uint64_t points_read; /* points decoded with good quality */
     uint64_t points_prev; /* points_read at the previous tick */
-    double points_per_s;  /* over the last tick */
+    double points_per_s;  /* over the last tick (status only: derived from points_read) */
     double loop_lag_s;    /* how late the last 1 s tick fired */
     double loop_lag_max_s;
     int ledger_stats_valid; /* 1 once the ledger thread answered */
@@ -68,6 +75,10 @@ svc_bus_fig_t *svc__figures_bus(svc_figures_t *f, const char *name);
 void svc__figures_free(svc_figures_t *f);
 /* The Prometheus text of everything now (malloc'd; NULL on out of memory). */
 char *svc__metrics_render(gw_svc_t *s);
+
+/* svc_process.c: process_* metrics from /proc/self (each left out when
+ * its file cannot be read). */
+void svc__process_metrics(FILE *o);
 
 /* svc_status.c: the "status" answer; "3/3 devices online, ..." for STATUS=. */
 void svc__status_json(gw_svc_t *s, cJSON *res);

@@ -71,9 +71,9 @@ def test_vibration_work_order_reaches_the_phones(tmp_path, broker, sim, subscrib
         with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=5) as r:
             text = r.read().decode()
         m = dict(l.rsplit(" ", 1) for l in text.splitlines() if l.startswith("plantroom_hook_"))
-        return m if float(m.get("plantroom_hook_deliveries_total", 0)) >= 5 else None
+        return m if float(m.get('plantroom_hook_deliveries_total{hook="sms"}', 0)) >= 5 else None
     m = wait_for(hook_metrics, 10, "hook deliveries in the metrics")
-    assert float(m["plantroom_hook_failures_total"]) == 0
+    assert float(m['plantroom_hook_failures_total{hook="sms"}']) == 0
 
 
 def test_corrupt_notify_db_raises_a_gateway_alarm_and_monitoring_goes_on(

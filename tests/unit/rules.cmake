@@ -9,3 +9,6 @@ target_compile_definitions(test_rule_state PRIVATE PLANTROOM_SOURCE_DIR="${PROJE
 # The rules on two clocks: wall-clock steps, reconciling with the ledger,
 # a saved state brought onto a new run's clocks.
 plantroom_unit_test(test_rule_time SOURCES test_rule_time.c LIBS plantroom_rules)
+# A rule's title: its bound counts characters, not bytes.
+plantroom_unit_test(test_config_title SOURCES test_config_title.c LIBS plantroom_gateway)
+target_compile_definitions(test_config_title PRIVATE PLANTROOM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

@@ -8,6 +8,12 @@ add_executable(test_ledger_ctl test_ledger_ctl.c)
 target_link_libraries(test_ledger_ctl PRIVATE plantroom_store)
 add_test(NAME test_ledger_ctl COMMAND test_ledger_ctl $<TARGET_FILE:plantroomctl>)
 set_tests_properties(test_ledger_ctl PROPERTIES TIMEOUT 60 LABELS unit)
+# Every verb's --help, bad options, JSON errors (plantroomctl's command line).
+add_executable(test_ctl_cli test_ctl_cli.c)
+target_link_libraries(test_ctl_cli PRIVATE plantroom_store)
+add_test(NAME test_ctl_cli COMMAND test_ctl_cli $<TARGET_FILE:plantroomctl>)
+# About 70 runs of plantroomctl: slow under ASan on a loaded box.
+set_tests_properties(test_ctl_cli PROPERTIES TIMEOUT 240 LABELS unit)
 plantroom_unit_test(test_ledger_migrate SOURCES test_ledger_migrate.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_audit SOURCES test_ledger_audit.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_wo SOURCES test_ledger_wo.c LIBS plantroom_store)

@@ -451,6 +451,9 @@ T_TEST(test_to_json)
     s = ledger_wo_to_json(&wo[0]);
     o = cJSON_Parse(s);
     T_CHECK(o != NULL);
+    /* The version first, as in the MQTT payloads. */
+    T_CHECK_STR(o && o->child ? o->child->string : "", "v");
+    T_CHECK_EQ_INT(num(o, "v"), 1);
     T_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(o, "id")), r.id);
     T_CHECK_EQ_INT(num(o, "number"), 1);
     T_CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(o, "site")), "hq");
