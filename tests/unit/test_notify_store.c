@@ -292,6 +292,9 @@ T_TEST(units_are_committed_in_order)
     notify_tx_add(tx, notify_op_house_new(0, 1000, 1));
     notify_worker_submit(w, tx);
     T_CHECK(wait_ev(&q, &s, 30000, committed_at_least, 3));
+    /* the thread posts COMMITTED, then takes the units off its backlog */
+    for (int i = 0; i < 1500 && notify_worker_depth(w) != 0; i++)
+        usleep(20000);
     T_CHECK_EQ_INT(notify_worker_depth(w), 0);
     T_CHECK_EQ_INT(notify_worker_stop(w), 0);
     T_CHECK(wait_ev(&q, &s, 30000, counted, 1)); /* after the housekeeping op */
