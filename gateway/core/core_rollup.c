@@ -30,6 +30,8 @@ typedef struct core_rollup {
     size_t ndevs;
     ledger_rollup_row_t *closed; /* closed buckets waiting for submit */
     size_t nclosed, capclosed;
+    unsigned char *checked; /* per slot: its names were compared under rt_gen */
+    uint64_t rt_gen;
 } core_rollup_t;
 
 static void rollup__close(core_rollup_t *ru, ledger_rollup_row_t *slot)
@@ -84,15 +86,25 @@ static core_rollup_t *rollup__state(gw_core_t *c)
     }
     if (ru->nslots != rt->npoints) {
         ledger_rollup_row_t *s;
+        unsigned char *ck;
         for (size_t i = rt->npoints; i < ru->nslots; i++)
             rollup__close(ru, &ru->slots[i]);
         s = realloc(ru->slots, (rt->npoints ? rt->npoints : 1) * sizeof(*s));
         if (!s)
             return NULL;
+        ru->slots = s;
+        ck = realloc(ru->checked, rt->npoints ? rt->npoints : 1);
+        if (!ck)
+            return NULL;
+        ru->checked = ck;
         for (size_t i = ru->nslots; i < rt->npoints; i++)
             memset(&s[i], 0, sizeof(s[i]));
-        ru->slots = s;
         ru->nslots = rt->npoints;
+        ru->rt_gen = c->rt_gen + 1; /* compare every slot's names again */
+    }
+    if (ru->rt_gen != c->rt_gen) {
+        memset(ru->checked, 0, ru->nslots);
+        ru->rt_gen = c->rt_gen;
     }
     if (ru->ndevs != rt->cfg->ndevices) {
         int *ds =
@@ -140,9 +152,13 @@ void core__rollup_reading(gw_core_t *c, const gw_device_rt_t *dev)
             continue;
         slot = &ru->slots[pid];
         bucket = s->ts_ms - s->ts_ms % GW__MINUTE_MS;
-        if (slot->count && (slot->ts_ms != bucket || strcmp(slot->point, pc->name) != 0 ||
-                            strcmp(slot->device, dev->cfg->name) != 0))
+        /* a slot of the same runtime holds this point's bucket (its names
+         * were compared once); after a reload it may hold another's */
+        if (slot->count && (slot->ts_ms != bucket ||
+                            (!ru->checked[pid] && (strcmp(slot->point, pc->name) != 0 ||
+                                                   strcmp(slot->device, dev->cfg->name) != 0))))
             rollup__close(ru, slot);
+        ru->checked[pid] = 1;
         if (slot->count == 0) {
             snprintf(slot->device, sizeof(slot->device), "%s", dev->cfg->name);
             snprintf(slot->point, sizeof(slot->point), "%s", pc->name);
@@ -181,6 +197,7 @@ void core__rollup_free(gw_core_t *c)
     if (!ru)
         return;
     free(ru->slots);
+    free(ru->checked);
     free(ru->dev_status);
     free(ru->closed);
     free(ru);

@@ -132,6 +132,7 @@ gw_runtime_t *gw_core_swap(gw_core_t *c, gw_runtime_t *rt)
 
     gw_runtime_carry(rt, old);
     c->rt = rt;
+    c->rt_gen++;
     return old;
 }
 
