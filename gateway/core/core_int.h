@@ -21,7 +21,6 @@ struct core_rollup;
 struct gw_core {
     uv_loop_t *loop;
     gw_runtime_t *rt; /* owned; replaced by gw_core_swap */
-    uint64_t rt_gen;  /* counts the swaps (rollup slots check their names once per runtime) */
     ledger_worker_t *ledger; /* not owned; NULL: actions go nowhere */
     gw_queue_t *inq;         /* where bus threads post (gw_core_start_buses) */
     gw_core_listener_t listener;

@@ -9,9 +9,11 @@
  * online/offline changes go as LEDGER_OP_DEVICE. At stop the open buckets
  * are submitted too: the ledger merges a bucket that arrives in parts.
  *
- * Slots are indexed like the runtime's point table and remember the names
- * they belong to, so that a reload that renumbers points closes the old
- * buckets instead of mixing two points. Loop thread only.
+ * Slots are indexed like the runtime's point table and hold the numbers
+ * only (48 bytes a point); a closed bucket takes its device, point and unit
+ * from the runtime. A reload flushes every open bucket under the old
+ * runtime before the swap (gw_core_swap), so a slot never outlives the
+ * point it belongs to. Loop thread only.
  */
 #include "gateway/core/core_int.h"
 #include "gateway/base/gw_clock.h"
@@ -23,34 +25,56 @@
 
 #define GW__MINUTE_MS 60000
 
+typedef struct rollup_slot {
+    int64_t ts_ms;   /* start of the minute */
+    int64_t last_ts; /* the newest sample in it */
+    double min, max, sum;
+    int64_t count; /* 0: empty */
+} rollup_slot_t;
+
 typedef struct core_rollup {
-    ledger_rollup_row_t *slots; /* one per point; count 0: empty */
+    rollup_slot_t *slots; /* one per point */
     size_t nslots;
     int *dev_status; /* last gw_dev_status_t sent per device, -1: none */
     size_t ndevs;
     ledger_rollup_row_t *closed; /* closed buckets waiting for submit */
     size_t nclosed, capclosed;
-    unsigned char *checked; /* per slot: its names were compared under rt_gen */
-    uint64_t rt_gen;
 } core_rollup_t;
 
-static void rollup__close(core_rollup_t *ru, ledger_rollup_row_t *slot)
+/* Close point pid's bucket (of the runtime now) into the closed rows. */
+static void rollup__close(gw_core_t *c, core_rollup_t *ru, size_t pid)
 {
+    rollup_slot_t *slot = &ru->slots[pid];
+    const gw_device_rt_t *dev;
+    const drv_point_t *pc;
+    ledger_rollup_row_t *r;
+
     if (slot->count == 0)
         return;
+    dev = &c->rt->devs[c->rt->points[pid].device_idx];
+    pc = &dev->cfg->points[pid - dev->first_point];
     if (ru->nclosed == ru->capclosed) {
         size_t cap = ru->capclosed ? ru->capclosed * 2 : 32;
         ledger_rollup_row_t *g = realloc(ru->closed, cap * sizeof(*g));
         if (!g) {
-            gw_log_error("rollup", "out of memory: a bucket of %s/%s lost", slot->device,
-                         slot->point);
+            gw_log_error("rollup", "out of memory: a bucket of %s/%s lost", dev->cfg->name,
+                         pc->name);
             slot->count = 0;
             return;
         }
         ru->closed = g;
         ru->capclosed = cap;
     }
-    ru->closed[ru->nclosed++] = *slot;
+    r = &ru->closed[ru->nclosed++];
+    snprintf(r->device, sizeof(r->device), "%s", dev->cfg->name);
+    snprintf(r->point, sizeof(r->point), "%s", pc->name);
+    snprintf(r->unit, sizeof(r->unit), "%s", pc->unit);
+    r->ts_ms = slot->ts_ms;
+    r->min = slot->min;
+    r->max = slot->max;
+    r->sum = slot->sum;
+    r->count = slot->count;
+    r->last_ts = slot->last_ts;
     slot->count = 0;
 }
 
@@ -84,27 +108,13 @@ static core_rollup_t *rollup__state(gw_core_t *c)
             return NULL;
         c->rollup = ru;
     }
-    if (ru->nslots != rt->npoints) {
-        ledger_rollup_row_t *s;
-        unsigned char *ck;
-        for (size_t i = rt->npoints; i < ru->nslots; i++)
-            rollup__close(ru, &ru->slots[i]);
-        s = realloc(ru->slots, (rt->npoints ? rt->npoints : 1) * sizeof(*s));
+    if (ru->nslots != rt->npoints) { /* a new runtime: every slot is empty (flushed) */
+        rollup_slot_t *s = realloc(ru->slots, (rt->npoints ? rt->npoints : 1) * sizeof(*s));
         if (!s)
             return NULL;
+        memset(s, 0, (rt->npoints ? rt->npoints : 1) * sizeof(*s));
         ru->slots = s;
-        ck = realloc(ru->checked, rt->npoints ? rt->npoints : 1);
-        if (!ck)
-            return NULL;
-        ru->checked = ck;
-        for (size_t i = ru->nslots; i < rt->npoints; i++)
-            memset(&s[i], 0, sizeof(s[i]));
         ru->nslots = rt->npoints;
-        ru->rt_gen = c->rt_gen + 1; /* compare every slot's names again */
-    }
-    if (ru->rt_gen != c->rt_gen) {
-        memset(ru->checked, 0, ru->nslots);
-        ru->rt_gen = c->rt_gen;
     }
     if (ru->ndevs != rt->cfg->ndevices) {
         int *ds =
@@ -137,32 +147,26 @@ static void rollup__device(gw_core_t *c, core_rollup_t *ru, const gw_device_rt_t
 void core__rollup_reading(gw_core_t *c, const gw_device_rt_t *dev)
 {
     core_rollup_t *ru = rollup__state(c);
+    int64_t ts = INT64_MIN, bucket = 0;
 
     if (!ru || !c->ledger)
         return;
     rollup__device(c, ru, dev);
     for (size_t i = 0; i < dev->cfg->npoints; i++) {
         size_t pid = dev->first_point + i;
-        const drv_point_t *pc = &dev->cfg->points[i];
         const gw_sample_t *s = &c->rt->points[pid].last;
-        ledger_rollup_row_t *slot;
-        int64_t bucket;
+        rollup_slot_t *slot;
 
         if (pid >= ru->nslots || s->quality != GW_Q_GOOD)
             continue;
+        if (s->ts_ms != ts) { /* a reading's points share their time */
+            ts = s->ts_ms;
+            bucket = ts - ts % GW__MINUTE_MS;
+        }
         slot = &ru->slots[pid];
-        bucket = s->ts_ms - s->ts_ms % GW__MINUTE_MS;
-        /* a slot of the same runtime holds this point's bucket (its names
-         * were compared once); after a reload it may hold another's */
-        if (slot->count && (slot->ts_ms != bucket ||
-                            (!ru->checked[pid] && (strcmp(slot->point, pc->name) != 0 ||
-                                                   strcmp(slot->device, dev->cfg->name) != 0))))
-            rollup__close(ru, slot);
-        ru->checked[pid] = 1;
+        if (slot->count && slot->ts_ms != bucket)
+            rollup__close(c, ru, pid);
         if (slot->count == 0) {
-            snprintf(slot->device, sizeof(slot->device), "%s", dev->cfg->name);
-            snprintf(slot->point, sizeof(slot->point), "%s", pc->name);
-            snprintf(slot->unit, sizeof(slot->unit), "%s", pc->unit);
             slot->ts_ms = bucket;
             slot->min = slot->max = s->value;
             slot->sum = 0;
@@ -185,8 +189,8 @@ void core__rollup_flush(gw_core_t *c)
 
     if (!ru)
         return;
-    for (size_t i = 0; i < ru->nslots; i++)
-        rollup__close(ru, &ru->slots[i]);
+    for (size_t i = 0; i < ru->nslots && i < c->rt->npoints; i++)
+        rollup__close(c, ru, i);
     rollup__submit(c);
 }
 
@@ -197,7 +201,6 @@ void core__rollup_free(gw_core_t *c)
     if (!ru)
         return;
     free(ru->slots);
-    free(ru->checked);
     free(ru->dev_status);
     free(ru->closed);
     free(ru);

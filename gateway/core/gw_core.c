@@ -130,9 +130,9 @@ gw_runtime_t *gw_core_swap(gw_core_t *c, gw_runtime_t *rt)
 {
     gw_runtime_t *old = c->rt;
 
+    core__rollup_flush(c); /* the open buckets, under the names they belong to */
     gw_runtime_carry(rt, old);
     c->rt = rt;
-    c->rt_gen++;
     return old;
 }
 

@@ -2,8 +2,8 @@
 """The full pipeline beside the bare libmodbus loop, in one run.
 
   tests/bench/bench_pipeline.py --bin build-rel/bin [--lib build-rel/tests/bench]
-        [--loads 100x100@1000,50x250@200,200x100@1000] [--seconds 30] [--rounds 3]
-        [--buses 2] [--no-alloc] [--smoke]
+        [--before-bin DIR] [--loads 100x100@1000,50x250@200,200x100@1000]
+        [--seconds 60] [--rounds 2] [--buses 2] [--no-alloc] [--smoke]
 
 For each load K devices x P registers every I ms (uint16 holding registers,
 read in requests of at most 125, as plantroomd plans them), against one
@@ -15,9 +15,16 @@ plantroom-sim --bench K:
   full   plantroomd publishing telemetry on every poll (on_change false,
          QoS 0) to a real mosquitto started here.
 
+With --before-bin, plantroomd of another build (say, the last release)
+runs poll and full too, in the same rounds, so that before and after meet
+the same machine load. The devices share one profile of P points, as a
+building's devices share their models' profiles.
+
 CPU is the process's CPU time over the window (the sum of every thread's
 /proc/PID/task/*/schedstat, in ns; getrusage for mb_bare), after a warm-up;
-requests and registers are counted by the simulator. Printed per load: CPU
+the default window of 60 s takes in one close of the 1-minute rollups
+(every point's bucket goes to the ledger then). Requests and registers are
+counted by the simulator. Printed per load: CPU
 per request of each side and its ratio to bare, points/s, peak RSS (VmHWM)
 and the largest anonymous RSS seen (RssAnon, sampled). Unless --no-alloc,
 poll and full run once more under an LD_PRELOAD allocation counter
@@ -138,15 +145,19 @@ def read_counts(path):
 
 
 def config(args, tmp, load, sim_port, broker_port):
+    """The site: K devices of one profile (a device model) of P registers,
+    as a building's config names its devices' models."""
     k, p, iv = load
+    profile = os.path.join(tmp, f"bench{p}.json")
+    json.dump({"profile": f"bench{p}", "points": [{"name": f"p{i}", "address": i}
+                                                  for i in range(p)]}, open(profile, "w"))
     cfg = {
         "site": {"id": "bench"}, "log": {"level": "warn"}, "state_dir": os.path.join(tmp, "state"),
         "mqtt": {"enabled": False},
         "buses": [{"name": f"b{i}", "host": "127.0.0.1", "port": sim_port, "timeout_ms": 1000}
                   for i in range(args.buses)],
         "devices": [{"name": f"dev-{u}", "bus": f"b{(u - 1) % args.buses}", "unit_id": u,
-                     "interval_ms": iv,
-                     "points": [{"name": f"p{i}", "address": i} for i in range(p)]}
+                     "interval_ms": iv, "profile": profile}
                     for u in range(1, k + 1)],
         "rules": [],
     }
@@ -158,8 +169,8 @@ def config(args, tmp, load, sim_port, broker_port):
     return path
 
 
-def status(args, cfg_path):
-    out = subprocess.run([os.path.join(args.bin, "plantroomctl"), "--config", cfg_path, "status",
+def status(dbin, cfg_path):
+    out = subprocess.run([os.path.join(dbin, "plantroomctl"), "--config", cfg_path, "status",
                           "--json"], capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
         sys.exit(f"bench_pipeline: plantroomctl status: {out.stderr.strip()}")
@@ -170,8 +181,10 @@ def polls_of(st):
     return sum(d["polls"] for d in st["devices"])
 
 
-def daemon(args, tmp, load, broker_port, seconds, counting=False):
-    """One daemon run: its figures over a window of seconds."""
+def daemon(args, tmp, load, broker_port, seconds, counting=False, dbin=None):
+    """One daemon run (plantroomd and plantroomctl from dbin, default
+    --bin): its figures over a window of seconds."""
+    dbin = dbin or args.bin
     shutil.rmtree(os.path.join(tmp, "state"), ignore_errors=True)
     sim = Sim(args.bin, tmp, load[0])
     cfg_path = config(args, tmp, load, sim.port, broker_port)
@@ -181,14 +194,14 @@ def daemon(args, tmp, load, broker_port, seconds, counting=False):
         env["LD_PRELOAD"] = os.path.join(args.lib, "libmalloc_count.so")
         env["PLANTROOM_MALLOC_COUNT"] = counts_path
     log = open(os.path.join(tmp, "plantroomd.log"), "w")
-    d = subprocess.Popen([os.path.join(args.bin, "plantroomd"), "--config", cfg_path],
+    d = subprocess.Popen([os.path.join(dbin, "plantroomd"), "--config", cfg_path],
                          stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         # warm-up: every device polled (and published) a few times
         wait_for(lambda: os.path.exists(os.path.join(tmp, "state", "control.sock")), 30,
                  "the control socket")
         time.sleep(args.warmup)
-        pub0 = status(args, cfg_path)
+        pub0 = status(dbin, cfg_path)
         time.sleep(0.5)
         c0, (req0, reg0), t0 = cpu_ns(d.pid), sim.counters(), time.monotonic()
         a0 = read_counts(counts_path) if counting else None
@@ -199,7 +212,7 @@ def daemon(args, tmp, load, broker_port, seconds, counting=False):
         c1, (req1, reg1), t1 = cpu_ns(d.pid), sim.counters(), time.monotonic()
         a1 = read_counts(counts_path) if counting else None
         hwm, anon_now = mem_kb(d.pid)
-        st = status(args, cfg_path)
+        st = status(dbin, cfg_path)
     finally:
         d.send_signal(signal.SIGTERM)
         d.wait(30)
@@ -238,33 +251,43 @@ def spread(xs):
     return f"{statistics.median(xs):.2f} ({xs[0]:.2f}-{xs[-1]:.2f})"
 
 
+def sides(args):
+    """(name, daemon binaries or None for bare, MQTT on)."""
+    out = [("bare", None, False), ("poll", args.bin, False), ("full", args.bin, True)]
+    if args.before_bin:
+        out += [("poll-before", args.before_bin, False), ("full-before", args.before_bin, True)]
+    return out
+
+
 def run_load(args, tmp, load, broker_port):
     k, p, iv = load
     reqs_s = k * ((p + 124) // 125) * 1000 / iv
     print(f"\n== {k} devices x {p} registers every {iv} ms ({reqs_s:g} req/s), "
           f"{args.buses} buses, {args.seconds:g} s windows, {args.rounds} rounds")
-    res = {"bare": [], "poll": [], "full": []}
+    res = {n: [] for n, _, _ in sides(args)}
     for i in range(args.rounds):
-        res["bare"].append(bare(args, tmp, load, args.seconds))
-        res["poll"].append(daemon(args, tmp, load, None, args.seconds))
-        res["full"].append(daemon(args, tmp, load, broker_port, args.seconds))
-        line = "  ".join(f"{n} {per_req_us(res[n][-1]):6.1f} us/req" for n in res)
-        print(f"round {i + 1}: {line}  load {os.getloadavg()[0]:.2f}")
-    print(f"{'':6s} {'CPU/req us':>22s} {'x bare':>18s} {'points/s':>10s} {'peak RSS':>9s} "
+        for n, dbin, mqtt in sides(args):
+            res[n].append(bare(args, tmp, load, args.seconds) if dbin is None else
+                          daemon(args, tmp, load, broker_port if mqtt else None, args.seconds,
+                                 dbin=dbin))
+        line = "  ".join(f"{n} {per_req_us(res[n][-1]):.1f}" for n in res)
+        print(f"round {i + 1} (us/req): {line}  load {os.getloadavg()[0]:.2f}")
+    print(f"{'':12s} {'CPU/req us':>22s} {'x bare':>18s} {'points/s':>10s} {'peak RSS':>9s} "
           f"{'anon RSS':>9s}")
     for n in res:
         us = [per_req_us(r) for r in res[n]]
         ratio = [per_req_us(r) / per_req_us(b) for r, b in zip(res[n], res["bare"])]
         pps = statistics.median(r["registers"] / r["seconds"] for r in res[n])
-        print(f"{n:6s} {spread(us):>22s} {spread(ratio):>18s} {pps:10,.0f} "
+        print(f"{n:12s} {spread(us):>22s} {spread(ratio):>18s} {pps:10,.0f} "
               f"{max(r['hwm_kb'] for r in res[n]) / 1024:7.1f} M "
               f"{max(r['anon_kb'] for r in res[n]) / 1024:7.1f} M")
     full = res["full"][-1]
     print(f"full: {full['published']} telemetry messages for {full['polls']} polls in the "
           f"last window, {full['errors']} poll errors")
     if not args.no_alloc:
-        for n, bp in (("poll", None), ("full", broker_port)):
-            r = daemon(args, tmp, load, bp, args.alloc_seconds, counting=True)
+        for n, dbin, mqtt in sides(args)[1:]:
+            r = daemon(args, tmp, load, broker_port if mqtt else None, args.alloc_seconds,
+                       counting=True, dbin=dbin)
             per = [a / r["polls"] if r["polls"] else float("nan") for a in r["allocs"]]
             parts = ", ".join(f"{c} {v:.2f}" for c, v in zip(CLASSES, per))
             print(f"allocations per poll, {n}: {sum(per):.2f} ({parts}); {r['polls']} polls")
@@ -290,17 +313,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", required=True, help="plantroomd, plantroomctl, plantroom-sim, mb_bare")
     ap.add_argument("--lib", help="directory of libmalloc_count.so (default: BIN/../tests/bench)")
+    ap.add_argument("--before-bin", help="plantroomd and plantroomctl of another build, measured "
+                    "in the same rounds (poll-before, full-before)")
     ap.add_argument("--loads", default="100x100@1000,50x250@200,200x100@1000",
                     help="KxP@I,...: K devices x P registers every I ms")
-    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--seconds", type=float, default=60,
+                    help="window; 60 takes in one close of the minute rollups")
     ap.add_argument("--alloc-seconds", type=float, default=5)
     ap.add_argument("--warmup", type=float, default=3)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--buses", type=int, default=2)
     ap.add_argument("--no-alloc", action="store_true", help="skip the allocation count")
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
     args.lib = args.lib or os.path.join(args.bin, "..", "tests", "bench")
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))  # children stopped in finally
     with tempfile.TemporaryDirectory() as tmp:
         broker, broker_port = start_broker(tmp)
         try:
