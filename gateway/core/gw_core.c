@@ -115,6 +115,7 @@ int gw_core_on_message(gw_core_t *c, const gw_msg_t *m)
     switch (m->kind) {
     case MB_EV_READING:
         core__on_reading(c, (const mb_reading_t *)m);
+        core__live_poke(c);
         return 1;
     case MB_EV_WRITE_DONE:
         gw_writes_done(&c->writes, (const mb_write_t *)m);
