@@ -26,7 +26,9 @@ the default window of 60 s takes in one close of the 1-minute rollups
 (every point's bucket goes to the ledger then). Requests and registers are
 counted by the simulator. Printed per load: CPU
 per request of each side and its ratio to bare, points/s, peak RSS (VmHWM)
-and the largest anonymous RSS seen (RssAnon, sampled). Unless --no-alloc,
+and the largest anonymous RSS seen (RssAnon, sampled), and for the last
+round each thread's CPU and wake-ups per second (the loop, the bus
+threads, the ledger, paho's, ...). Unless --no-alloc,
 poll and full run once more under an LD_PRELOAD allocation counter
 (libmalloc_count.so, tests/bench/malloc_count.c) and print heap
 allocations per poll, by the library that asked (plantroomd itself, paho,
@@ -131,6 +133,34 @@ def cpu_ns(pid):
     return total
 
 
+def threads(pid):
+    """CPU ns and voluntary context switches (wake-ups) by thread kind: the
+    loop (the main thread), the bus threads, and the others by name."""
+    out = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            comm = open(f"/proc/{pid}/task/{t}/comm").read().strip()
+            ns = int(open(f"/proc/{pid}/task/{t}/schedstat").read().split()[0])
+            vol = int(re.search(r"voluntary_ctxt_switches:\s+(\d+)",
+                                open(f"/proc/{pid}/task/{t}/status").read()).group(1))
+        except (OSError, ValueError, AttributeError):
+            continue
+        name = "loop" if t == str(pid) else "bus" if comm == "plantroomd" else comm
+        v = out.setdefault(name, [0, 0, 0])
+        v[0], v[1], v[2] = v[0] + ns, v[1] + vol, v[2] + 1
+    return out
+
+
+def threads_line(t0, t1, seconds):
+    parts = []
+    for name in sorted(t1, key=lambda n: -(t1[n][0] - t0.get(n, [0, 0, 0])[0])):
+        a, b = t0.get(name, [0, 0, 0]), t1[name]
+        n = f"{name} x{b[2]}" if b[2] > 1 else name
+        parts.append(f"{n} {(b[0] - a[0]) / 1e6 / seconds:.2f} ms/s, "
+                     f"{(b[1] - a[1]) / seconds:.0f} wake-ups/s")
+    return "; ".join(parts)
+
+
 def mem_kb(pid):
     st = open(f"/proc/{pid}/status").read()
     hwm = int(re.search(r"VmHWM:\s+(\d+)", st).group(1))
@@ -203,6 +233,7 @@ def daemon(args, tmp, load, broker_port, seconds, counting=False, dbin=None):
         time.sleep(args.warmup)
         pub0 = status(dbin, cfg_path)
         time.sleep(0.5)
+        th0 = threads(d.pid)
         c0, (req0, reg0), t0 = cpu_ns(d.pid), sim.counters(), time.monotonic()
         a0 = read_counts(counts_path) if counting else None
         anon = 0
@@ -210,6 +241,7 @@ def daemon(args, tmp, load, broker_port, seconds, counting=False, dbin=None):
             time.sleep(min(0.5, max(0.01, seconds - (time.monotonic() - t0))))
             anon = max(anon, mem_kb(d.pid)[1])
         c1, (req1, reg1), t1 = cpu_ns(d.pid), sim.counters(), time.monotonic()
+        th1 = threads(d.pid)
         a1 = read_counts(counts_path) if counting else None
         hwm, anon_now = mem_kb(d.pid)
         st = status(dbin, cfg_path)
@@ -222,7 +254,8 @@ def daemon(args, tmp, load, broker_port, seconds, counting=False, dbin=None):
          "polls": polls_of(st) - polls_of(pub0),
          "published": st.get("mqtt", {}).get("telemetry_published", 0)
          - pub0.get("mqtt", {}).get("telemetry_published", 0),
-         "errors": sum(d["errors"] for d in st["devices"])}
+         "errors": sum(d["errors"] for d in st["devices"]),
+         "threads": threads_line(th0, th1, t1 - t0)}
     if counting:
         r["allocs"] = [b - a for a, b in zip(a0, a1)]
     return r
@@ -284,6 +317,9 @@ def run_load(args, tmp, load, broker_port):
     full = res["full"][-1]
     print(f"full: {full['published']} telemetry messages for {full['polls']} polls in the "
           f"last window, {full['errors']} poll errors")
+    for n in res:
+        if n != "bare":
+            print(f"threads, {n} (last round): {res[n][-1]['threads']}")
     if not args.no_alloc:
         for n, dbin, mqtt in sides(args)[1:]:
             r = daemon(args, tmp, load, broker_port if mqtt else None, args.alloc_seconds,
