@@ -44,10 +44,20 @@ static int ledger__rollup_row(ledger_t *lg, const ledger_rollup_row_t *r, char *
         if (rc < 0)
             return rc;
     }
-    rc = ledger__stmt(lg, ST_DEVICE_SEEN, &st, err, errlen);
+    return 0;
+}
+
+/* The device's last seen time: once for a run of rows of one device (a
+ * device's closed buckets come together), not once per row. */
+static int ledger__device_seen(ledger_t *lg, const char *device, int64_t last_ts, char *err,
+                               size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ledger__stmt(lg, ST_DEVICE_SEEN, &st, err, errlen), src;
+
     if (rc < 0)
         return rc;
-    src = ledger__bind(st, "ti", r->device, r->last_ts);
+    src = ledger__bind(st, "ti", device, last_ts);
     return src == SQLITE_OK ? ledger__exec(lg, st, "device last seen", err, errlen)
                             : ledger__dberr(lg, src, err, errlen, "bind last seen");
 }
@@ -55,14 +65,20 @@ static int ledger__rollup_row(ledger_t *lg, const ledger_rollup_row_t *r, char *
 int ledger_rollup_add(ledger_t *lg, const ledger_rollup_row_t *rows, size_t n, char *err,
                       size_t errlen)
 {
+    int64_t seen = 0;
     int own_tx = 0;
     int rc;
 
     rc = ledger__op_begin(lg, &own_tx, err, errlen);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < n && rc == 0; i++)
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        int same = i > 0 && strcmp(rows[i].device, rows[i - 1].device) == 0;
         rc = ledger__rollup_row(lg, &rows[i], err, errlen);
+        seen = same && seen > rows[i].last_ts ? seen : rows[i].last_ts;
+        if (rc == 0 && (i + 1 == n || strcmp(rows[i + 1].device, rows[i].device) != 0))
+            rc = ledger__device_seen(lg, rows[i].device, seen, err, errlen);
+    }
     return ledger__op_end(lg, own_tx, rc, err, errlen);
 }
 

@@ -49,11 +49,26 @@ static void spool__append_free(gw_msg_t *m)
 {
     spool_op_append_t *op = (spool_op_append_t *)m;
 
-    for (size_t i = 0; i < op->n; i++) {
+    for (size_t i = 0; i < op->n && !op->blob; i++) {
         free(op->msgs[i].topic);
         free(op->msgs[i].payload);
     }
     free(op);
+}
+
+spool_op_append_t *spool_op_append_new_packed(size_t n, size_t bytes)
+{
+    spool_op_append_t *op = malloc(sizeof(*op) + n * sizeof(op->msgs[0]) + bytes);
+
+    if (!op)
+        return NULL;
+    memset(op, 0, sizeof(*op) + n * sizeof(op->msgs[0]));
+    op->hdr.kind = SPOOL_OP_APPEND;
+    op->hdr.free_fn = spool__append_free;
+    op->n = n;
+    op->max_rows = -1;
+    op->blob = (char *)(op->msgs + n);
+    return op;
 }
 
 spool_op_append_t *spool_op_append_new(size_t n)

@@ -33,11 +33,13 @@ enum {
     SPOOL_EV_HEALTH,       /* spool_ev_health_t: the file's state changed */
 };
 
-/* Messages to append; the op owns their strings (spool_op_append_new). */
+/* Messages to append; the op owns their strings (spool_op_append_new), or
+ * they lie in its own allocation (spool_op_append_new_packed). */
 typedef struct spool_op_append {
     gw_msg_t hdr;
     int64_t max_rows; /* the bound (spool_append) */
     size_t n;
+    char *blob;         /* packed: room for the strings, after msgs; else NULL */
     spool_msg_t msgs[]; /* n, allocated with the op */
 } spool_op_append_t;
 
@@ -74,6 +76,9 @@ typedef struct spool_ev_health {
 /* An append op with room for n messages (zeroed; fill topic and payload
  * with malloc'd strings, which the op then owns). NULL on out of memory. */
 spool_op_append_t *spool_op_append_new(size_t n);
+/* The same with room for `bytes` of strings in the op's one allocation
+ * (op->blob): point topic and payload into it; nothing else to free. */
+spool_op_append_t *spool_op_append_new_packed(size_t n, size_t bytes);
 /* A read or delete op. NULL on out of memory. */
 spool_op_read_t *spool_op_read_new(int64_t after_id, size_t max, uint64_t tag);
 spool_op_delete_t *spool_op_delete_new(int64_t upto);

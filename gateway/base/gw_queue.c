@@ -53,6 +53,24 @@ void gw_queue_push(gw_queue_t *q, gw_msg_t *msg)
         q->notify(q->notify_arg);
 }
 
+void gw_queue_push_list(gw_queue_t *q, gw_msg_t *head, gw_msg_t *tail, size_t n)
+{
+    if (!head)
+        return;
+    tail->next = NULL;
+    pthread_mutex_lock(&q->mu);
+    if (q->tail)
+        q->tail->next = head;
+    else
+        q->head = head;
+    q->tail = tail;
+    q->depth += n;
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->mu);
+    if (q->notify)
+        q->notify(q->notify_arg);
+}
+
 static gw_msg_t *queue__detach(gw_queue_t *q)
 {
     gw_msg_t *list = q->head;

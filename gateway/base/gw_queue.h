@@ -41,6 +41,9 @@ int gw_queue_init(gw_queue_t *q, gw_queue_notify_fn notify, void *notify_arg);
 void gw_queue_destroy(gw_queue_t *q);
 /* Append msg; the queue owns it until taken. Thread-safe. */
 void gw_queue_push(gw_queue_t *q, gw_msg_t *msg);
+/* Append a list linked by ->next (head .. tail, n messages) under one lock
+ * and with one notify: the consumer wakes once for all of them. */
+void gw_queue_push_list(gw_queue_t *q, gw_msg_t *head, gw_msg_t *tail, size_t n);
 /* Take every queued message, oldest first, as a list linked by ->next; the
  * caller owns them. Returns NULL when empty. Thread-safe. */
 gw_msg_t *gw_queue_take_all(gw_queue_t *q);

@@ -47,7 +47,8 @@ struct gw_core {
     uint64_t active_tag; /* the last question asked */
     /* liveness and the clocks (core_live.c) */
     uv_timer_t live_timer;
-    int live_started;
+    int live_started, live_stopped;
+    int64_t live_last;  /* monotonic ms of the last check */
     int64_t *bus_allow; /* per bus: one response timeout per device, and connecting */
     size_t nbus_allow;
     int clk_checked;
@@ -86,6 +87,9 @@ void core__alarm_orphan(gw_core_t *c, const char *key);
 /* core_live.c: device poll deadlines, stuck threads, clock steps. */
 void core__live_start(gw_core_t *c);
 void core__live_stop(gw_core_t *c);
+/* After a reading: the checks run now if the last is LIVE_TICK_MS old, so
+ * that a busy loop does them without waking for them. */
+void core__live_poke(gw_core_t *c);
 /* The buses were (re)started: deadlines start from now. */
 void core__live_buses_started(gw_core_t *c);
 int core__threads_ok(const gw_core_t *c, char *why, size_t len);

@@ -1,6 +1,11 @@
 /*
- * core_live.c: liveness and the clocks, on a 250 ms loop timer
- * (docs/architecture.md, "Threads" and "Time"; docs/operations.md):
+ * core_live.c: liveness and the clocks, checked every 250 ms at most
+ * (docs/architecture.md, "Threads" and "Time"; docs/operations.md). The
+ * checks ride on the readings (core__live_poke, after each one, when the
+ * last check is 250 ms old); a loop timer runs them only when readings do
+ * not: at the next device deadline, or a second after the last check, so
+ * that a busy loop is not woken four times a second for them, and an idle
+ * one still is when a deadline or a stuck thread is due:
  *
  *  - Each Modbus device has a monotonic poll deadline: its bus thread must
  *    report a poll, good or failed, within liveness.missed_polls intervals
@@ -36,7 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LIVE_TICK_MS 250
+#define LIVE_TICK_MS  250
+#define LIVE_QUIET_MS 1000 /* the longest without a check (threads, clock) */
 
 /* ---- threads ------------------------------------------------------------ */
 
@@ -156,23 +162,30 @@ static void live__overdue_sample(gw_core_t *c, size_t idx, int64_t now)
     core__device_updated(c, (uint32_t)idx, wall);
 }
 
-static void live__devices(gw_core_t *c, int64_t now)
+/* Returns when the next device check is due (a deadline, or an overdue
+ * device's next sample), at most `until`. */
+static int64_t live__devices(gw_core_t *c, int64_t now, int64_t until)
 {
     gw_runtime_t *rt = c->rt;
 
     for (size_t i = 0; i < rt->cfg->ndevices; i++) {
         gw_device_rt_t *d = &rt->devs[i];
+        int64_t due;
         if (d->cfg->bus_idx < 0 || !rt->buses[d->cfg->bus_idx])
             continue;
         if (!d->overdue && now >= live__deadline(c, d)) {
             d->overdue = 1;
             d->overdue_next = 0;
         }
-        if (!d->overdue || now < d->overdue_next)
-            continue;
-        live__overdue_sample(c, i, now);
-        d->overdue_next = now + d->cfg->interval_ms;
+        if (d->overdue && now >= d->overdue_next) {
+            live__overdue_sample(c, i, now);
+            d->overdue_next = now + d->cfg->interval_ms;
+        }
+        due = d->overdue ? d->overdue_next : live__deadline(c, d);
+        if (due < until)
+            until = due;
     }
+    return until;
 }
 
 /* ---- the wall clock ----------------------------------------------------- */
@@ -204,14 +217,36 @@ static void live__clock(gw_core_t *c, int64_t now)
 
 /* ---- the timer ---------------------------------------------------------- */
 
-static void live__tick(uv_timer_t *t)
-{
-    gw_core_t *c = t->data;
-    int64_t now = gw_mono_ms();
+static void live__timer_cb(uv_timer_t *t);
 
+/* Every check, then the timer for the next one nobody else will run. */
+static void live__check(gw_core_t *c, int64_t now)
+{
+    int64_t next;
+
+    c->live_last = now;
     live__clock(c, now);
-    live__devices(c, now);
+    next = live__devices(c, now, now + LIVE_QUIET_MS);
     live__threads(c, now);
+    if (next < now + LIVE_TICK_MS)
+        next = now + LIVE_TICK_MS;
+    uv_timer_start(&c->live_timer, live__timer_cb, (uint64_t)(next - now), 0);
+}
+
+static void live__timer_cb(uv_timer_t *t)
+{
+    live__check(t->data, gw_mono_ms());
+}
+
+void core__live_poke(gw_core_t *c)
+{
+    int64_t now;
+
+    if (!c->live_started || c->live_stopped)
+        return;
+    now = gw_mono_ms();
+    if (now - c->live_last >= LIVE_TICK_MS)
+        live__check(c, now);
 }
 
 void core__live_start(gw_core_t *c)
@@ -223,13 +258,15 @@ void core__live_start(gw_core_t *c)
     uv_timer_init(c->loop, &c->live_timer);
     c->live_timer.data = c;
     c->live_started = 1;
-    uv_timer_start(&c->live_timer, live__tick, LIVE_TICK_MS, LIVE_TICK_MS);
+    c->live_last = gw_mono_ms();
+    uv_timer_start(&c->live_timer, live__timer_cb, LIVE_TICK_MS, 0);
 }
 
 void core__live_stop(gw_core_t *c)
 {
     if (c->live_started)
         uv_timer_stop(&c->live_timer);
+    c->live_stopped = 1; /* the readings of the last drain check nothing */
 }
 
 /* ---- status and metrics ------------------------------------------------- */

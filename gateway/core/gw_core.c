@@ -119,6 +119,7 @@ int gw_core_on_message(gw_core_t *c, const gw_msg_t *m)
     switch (m->kind) {
     case MB_EV_READING:
         core__on_reading(c, (const mb_reading_t *)m);
+        core__live_poke(c);
         return 1;
     case MB_EV_WRITE_DONE:
         gw_writes_done(&c->writes, (const mb_write_t *)m);
@@ -134,6 +135,7 @@ gw_runtime_t *gw_core_swap(gw_core_t *c, gw_runtime_t *rt)
 {
     gw_runtime_t *old = c->rt;
 
+    core__rollup_flush(c); /* the open buckets, under the names they belong to */
     gw_runtime_carry(rt, old);
     c->rt = rt;
     return old;

@@ -11,7 +11,9 @@
  * replayed (north_spool.c), while live telemetry goes out directly. Live
  * QoS 1 messages are kept until their PUBACK, at most TEL_LIVE_MAX. Every
  * buffer here is bounded: the ring, the live window, and what waits for
- * the spool thread (docs/configuration.md, "mqtt").
+ * the spool thread (docs/configuration.md, "mqtt"). The ring and the live
+ * window keep their messages in one byte buffer each (north_fifo.c), so a
+ * message costs a copy, not an allocation; a spill is one allocation.
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/north/north_int.h"
@@ -22,17 +24,18 @@
 
 #define TEL_LIVE_MAX 8192 /* live QoS 1 messages awaiting their PUBACK */
 
+#define TEL_LIVE_KEEP 262144 /* bytes of live buffer kept while nothing is in flight */
+
 struct north_buf {
     north_session_t *s;
     const gw_core_t *core;
-    /* memory ring */
-    spool_msg_t *ring;
-    size_t ring_cap, ring_head, ring_n;
+    /* memory ring: at most ring_cap messages */
+    north_fifo_t ring;
+    size_t ring_cap;
     north_spool_t *spool; /* the disk side; NULL only when out of memory */
     /* live QoS 1 messages sent, not yet acknowledged; seq live_first_seq
-     * is at live_head, the next one sent gets live_seq */
-    spool_msg_t *live;
-    size_t live_head, live_n;
+     * is at the front, the next one sent gets live_seq */
+    north_fifo_t live;
     uint64_t live_seq, live_first_seq;
     uv_timer_t flush_timer;
     /* counters since start */
@@ -48,13 +51,6 @@ static const gw_mqtt_cfg_t *buf__q(const north_buf_t *n)
 
 /* ---- memory ring and spool -------------------------------------------- */
 
-static void buf__ring_pop(north_buf_t *n, spool_msg_t *out)
-{
-    *out = n->ring[n->ring_head];
-    n->ring_head = (n->ring_head + 1) % n->ring_cap;
-    n->ring_n--;
-}
-
 static void buf__note_dropped(north_buf_t *n, uint64_t k, const char *where)
 {
     if (!k)
@@ -67,23 +63,46 @@ static void buf__note_dropped(north_buf_t *n, uint64_t k, const char *where)
     n->outage_dropped += k;
 }
 
+/* The ring's messages, oldest first, as one append op whose strings lie in
+ * its own allocation; the ring is emptied. NULL when out of memory (the
+ * ring is kept). */
+static spool_op_append_t *buf__ring_op(north_buf_t *n)
+{
+    const north_fifo_msg_t *m;
+    spool_op_append_t *op;
+    size_t bytes = 0, i = 0;
+    char *at;
+
+    for (m = north__fifo_front(&n->ring); m; m = north__fifo_next(&n->ring, m))
+        bytes += m->topic_len + m->payload_len + 2;
+    op = spool_op_append_new_packed(n->ring.n, bytes);
+    if (!op)
+        return NULL;
+    at = op->blob;
+    while ((m = north__fifo_front(&n->ring)) != NULL) {
+        size_t len = m->topic_len + m->payload_len + 2;
+        memcpy(at, m->text, len);
+        op->msgs[i].ts_ms = m->ts_ms;
+        op->msgs[i].topic = at;
+        op->msgs[i].payload = at + m->topic_len + 1;
+        at += len;
+        i++;
+        north__fifo_pop(&n->ring);
+    }
+    return op;
+}
+
 /* Hand the whole ring to the spool thread, oldest first (one transaction
  * there); what it cannot take is dropped and counted. */
 static void buf__spill(north_buf_t *n)
 {
     north_buf_stats_t st = {0};
-    spool_msg_t *batch;
-    size_t k = n->ring_n, lost;
+    spool_op_append_t *op;
+    size_t lost;
 
-    if (!k || !n->spool)
+    if (!n->ring.n || !n->spool || !(op = buf__ring_op(n)))
         return;
-    batch = malloc(k * sizeof(*batch));
-    if (!batch)
-        return;
-    for (size_t i = 0; i < k; i++)
-        buf__ring_pop(n, &batch[i]);
-    lost = north__spool_spill(n->spool, batch, k); /* takes the strings */
-    free(batch);
+    lost = north__spool_spill(n->spool, op);
     if (lost) {
         n->dropped_ring += lost;
         buf__note_dropped(n, lost, "the spool thread is behind");
@@ -94,38 +113,30 @@ static void buf__spill(north_buf_t *n)
     n->spool_dropped = st.dropped;
 }
 
-/* Put a message (taking its strings) at the end of the ring, spilling or
- * dropping the oldest when the ring is full. */
-static void buf__ring_push(north_buf_t *n, spool_msg_t *msg)
+/* Copy a message to the end of the ring, spilling or dropping the oldest
+ * when the ring is full. */
+static void buf__ring_push(north_buf_t *n, int64_t ts_ms, const char *topic, size_t topic_len,
+                           const char *payload, size_t payload_len)
 {
     if (buf__q(n)->buf_max == 0) {
-        free(msg->topic);
-        free(msg->payload);
         n->dropped_ring++;
         buf__note_dropped(n, 1, "mqtt.buffer.max_messages is 0");
         return;
     }
-    if (n->ring_n == n->ring_cap) {
+    if (n->ring.n >= n->ring_cap) {
         if (n->spool) {
             buf__spill(n);
-        } else {
-            spool_msg_t old;
-            buf__ring_pop(n, &old);
-            free(old.topic);
-            free(old.payload);
+        }
+        if (n->ring.n >= n->ring_cap) { /* no spool, or no memory for the op */
+            north__fifo_pop(&n->ring);
             n->dropped_ring++;
             buf__note_dropped(n, 1, "memory, no spool");
         }
     }
-    if (!msg->topic || !msg->payload) {
-        free(msg->topic);
-        free(msg->payload);
+    if (north__fifo_push(&n->ring, ts_ms, topic, topic_len, payload, payload_len) != 0) {
         n->dropped_ring++;
         return;
     }
-    msg->id = 0;
-    n->ring[(n->ring_head + n->ring_n) % n->ring_cap] = *msg;
-    n->ring_n++;
     n->buffered++;
 }
 
@@ -134,53 +145,40 @@ static void buf__ring_push(north_buf_t *n, spool_msg_t *msg)
  * died silently loses nothing that was "sent" into it. */
 static void buf__requeue_live(north_buf_t *n)
 {
-    if (n->live_n)
-        gw_log_info("mqtt", "%zu unacknowledged telemetry messages buffered again", n->live_n);
-    while (n->live_n) {
-        spool_msg_t m = n->live[n->live_head];
-        n->live_head = (n->live_head + 1) % TEL_LIVE_MAX;
-        n->live_n--;
-        buf__ring_push(n, &m);
+    const north_fifo_msg_t *m;
+
+    if (n->live.n)
+        gw_log_info("mqtt", "%zu unacknowledged telemetry messages buffered again", n->live.n);
+    while ((m = north__fifo_front(&n->live)) != NULL) {
+        buf__ring_push(n, m->ts_ms, m->text, m->topic_len, NORTH_FIFO_PAYLOAD(m), m->payload_len);
+        north__fifo_pop(&n->live);
     }
+    north__fifo_trim(&n->live, TEL_LIVE_KEEP);
     n->live_first_seq = n->live_seq;
 }
 
-static void buf__buffer(north_buf_t *n, const char *topic, const char *payload, int64_t ts_ms)
+static void buf__buffer(north_buf_t *n, const char *topic, const char *payload, size_t len,
+                        int64_t ts_ms)
 {
-    spool_msg_t m = {.ts_ms = ts_ms, .topic = strdup(topic), .payload = strdup(payload)};
-
     buf__requeue_live(n); /* older than this one */
-    if (!m.topic || !m.payload) {
-        free(m.topic);
-        free(m.payload);
-        n->dropped_ring++;
-        return;
-    }
-    buf__ring_push(n, &m);
+    buf__ring_push(n, ts_ms, topic, strlen(topic), payload, len);
 }
 
-/* Publish at QoS 1 and remember it until the broker acknowledges it.
+/* Publish at QoS 1 and keep a copy until the broker acknowledges it.
  * Returns 0, or -1 when it was not sent (the caller buffers it). */
-static int buf__publish_live(north_buf_t *n, const char *topic, const char *text, int64_t ts_ms)
+static int buf__publish_live(north_buf_t *n, const char *topic, const char *text, size_t len,
+                             int64_t ts_ms)
 {
-    spool_msg_t *m;
     char err[160];
 
-    if (n->live_n == TEL_LIVE_MAX)
-        return -1; /* too many unacknowledged: buffer, replay later */
-    if (north__publish(n->s, topic, text, strlen(text), 1, 0, NORTH_TAG_LIVE | n->live_seq, err,
-                       sizeof(err)) != 0)
+    if (n->live.n == TEL_LIVE_MAX ||
+        north__fifo_push(&n->live, ts_ms, topic, strlen(topic), text, len) != 0)
+        return -1; /* too many unacknowledged, or no memory: buffer, replay later */
+    if (north__publish(n->s, topic, text, len, 1, 0, NORTH_TAG_LIVE | n->live_seq, err,
+                       sizeof(err)) != 0) {
+        north__fifo_drop_last(&n->live);
         return -1;
-    m = &n->live[(n->live_head + n->live_n) % TEL_LIVE_MAX];
-    m->ts_ms = ts_ms;
-    m->topic = strdup(topic);
-    m->payload = strdup(text);
-    if (!m->topic || !m->payload) { /* sent, but cannot be requeued */
-        free(m->topic);
-        free(m->payload);
-        m->topic = m->payload = NULL;
     }
-    n->live_n++;
     n->live_seq++;
     return 0;
 }
@@ -203,6 +201,7 @@ static void buf__connected(void *arg)
                     (unsigned long long)n->outage_dropped);
     n->outage_dropped = 0;
     buf__spill(n);
+    north__fifo_trim(&n->ring, 0); /* an outage's buffer is not kept */
     north__spool_maybe_replay(n->spool);
 }
 
@@ -220,12 +219,8 @@ static void buf__live_ack(north_buf_t *n, uint64_t tag, int ok)
 
     /* PUBACKs come in order: everything up to seq was delivered. A failed
      * publish stays until the connection is lost, then is requeued. */
-    while (ok && n->live_n && n->live_first_seq <= seq) {
-        spool_msg_t *m = &n->live[n->live_head];
-        free(m->topic);
-        free(m->payload);
-        n->live_head = (n->live_head + 1) % TEL_LIVE_MAX;
-        n->live_n--;
+    while (ok && n->live.n && n->live_first_seq <= seq) {
+        north__fifo_pop(&n->live);
         n->live_first_seq++;
     }
 }
@@ -258,10 +253,9 @@ int north__buf_create(north_buf_t **out, uv_loop_t *loop, north_session_t *s, gw
     n->s = s;
     n->core = core;
     n->ring_cap = (size_t)buf__q(n)->buf_memory;
-    n->ring = calloc(n->ring_cap, sizeof(*n->ring));
-    n->live = calloc(TEL_LIVE_MAX, sizeof(*n->live));
-    if (!n->ring || !n->live ||
-        north__spool_create(&n->spool, loop, s, core, inq, n->ring_cap) != 0)
+    north__fifo_init(&n->ring);
+    north__fifo_init(&n->live);
+    if (north__spool_create(&n->spool, loop, s, core, inq, n->ring_cap) != 0)
         goto out_nomem;
     uv_timer_init(loop, &n->flush_timer);
     n->flush_timer.data = n;
@@ -279,10 +273,6 @@ int north__buf_create(north_buf_t **out, uv_loop_t *loop, north_session_t *s, gw
     return 0;
 
 out_nomem:
-    if (n) {
-        free(n->ring);
-        free(n->live);
-    }
     free(n);
     snprintf(err, errlen, "out of memory");
     return GW_ENOMEM;
@@ -299,7 +289,8 @@ void north__buf_on_message(north_buf_t *b, const gw_msg_t *m)
         north__spool_on_message(b->spool, m);
 }
 
-void north__buf_publish(north_buf_t *n, const char *topic, const char *text, int64_t ts_ms)
+void north__buf_publish_n(north_buf_t *n, const char *topic, const char *text, size_t len,
+                          int64_t ts_ms)
 {
     char err[160];
 
@@ -307,11 +298,16 @@ void north__buf_publish(north_buf_t *n, const char *topic, const char *text, int
         return;
     if (north__session_connected(n->s) &&
         (buf__q(n)->tel_qos == 1
-             ? buf__publish_live(n, topic, text, ts_ms) == 0
-             : north__publish(n->s, topic, text, strlen(text), 0, 0, 0, err, sizeof(err)) == 0))
+             ? buf__publish_live(n, topic, text, len, ts_ms) == 0
+             : north__publish(n->s, topic, text, len, 0, 0, 0, err, sizeof(err)) == 0))
         n->published++;
     else
-        buf__buffer(n, topic, text, ts_ms);
+        buf__buffer(n, topic, text, len, ts_ms);
+}
+
+void north__buf_publish(north_buf_t *n, const char *topic, const char *text, int64_t ts_ms)
+{
+    north__buf_publish_n(n, topic, text, strlen(text), ts_ms);
 }
 
 void north__buf_flush(north_buf_t *n)
@@ -334,9 +330,9 @@ void north__buf_stats(const north_buf_t *n, north_buf_stats_t *st)
     st->published = n->published;
     st->buffered = n->buffered;
     st->dropped = n->dropped_ring;
-    st->in_memory = n->ring_n;
+    st->in_memory = n->ring.n;
     st->memory_max = n->ring_cap;
-    st->unacked = n->live_n;
+    st->unacked = n->live.n;
     st->unacked_max = TEL_LIVE_MAX;
     north__spool_stats(n->spool, st);
 }
@@ -347,14 +343,8 @@ void north__buf_free(north_buf_t *n)
         return;
     buf__requeue_live(n);
     buf__spill(n);
-    while (n->ring_n) {
-        spool_msg_t m;
-        buf__ring_pop(n, &m);
-        free(m.topic);
-        free(m.payload);
-    }
-    free(n->ring);
-    free(n->live);
+    north__fifo_free(&n->ring);
+    north__fifo_free(&n->live);
     north__spool_free(n->spool);
     free(n);
 }

@@ -17,10 +17,12 @@
 #ifndef PLANTROOM_NORTH_INT_H
 #define PLANTROOM_NORTH_INT_H
 
+#include "gateway/base/gw_jwrite.h"
 #include "gateway/core/gw_core.h"
 #include "protocols/mqtt/mq.h"
 #include "store/ledger_worker.h"
 #include "store/spool.h"
+#include "store/spool_worker.h"
 
 #include <cjson/cJSON.h>
 #include <uv.h>
@@ -116,6 +118,44 @@ uint64_t north__outbox_provisional_count(const north_outbox_t *o);
 size_t north__outbox_inflight(const north_outbox_t *o);
 void north__outbox_free(north_outbox_t *o);
 
+/* ---- a queue of messages in one byte buffer (north_fifo.c) ------------
+ * Used by north_buffer.c for its live window and its memory ring: a
+ * message is copied in once and leaves from the front; the buffer is kept
+ * (and grows, doubling, only when a message does not fit), so that nothing
+ * is allocated per message once it has its working size. */
+typedef struct north_fifo_msg {
+    uint32_t size; /* of the whole record, aligned */
+    uint32_t topic_len, payload_len;
+    uint32_t pad_;
+    int64_t ts_ms;
+    char text[]; /* the topic, NUL, the payload, NUL */
+} north_fifo_msg_t;
+
+#define NORTH_FIFO_PAYLOAD(m) ((m)->text + (m)->topic_len + 1)
+
+typedef struct north_fifo {
+    char *mem;
+    size_t cap, head, tail, end, n;
+    int wrapped;
+    size_t undo_tail, undo_end; /* before the last push */
+    int undo_wrapped;
+} north_fifo_t;
+
+void north__fifo_init(north_fifo_t *f);
+void north__fifo_free(north_fifo_t *f);
+/* Copy a message in at the back. 0, or GW_ENOMEM (nothing changed). */
+int north__fifo_push(north_fifo_t *f, int64_t ts_ms, const char *topic, size_t topic_len,
+                     const char *payload, size_t payload_len);
+/* Take back the message of the last push (before any pop). */
+void north__fifo_drop_last(north_fifo_t *f);
+/* The oldest message (NULL: none), the one after m (NULL: m is the newest);
+ * valid until the next push or pop. */
+const north_fifo_msg_t *north__fifo_front(const north_fifo_t *f);
+const north_fifo_msg_t *north__fifo_next(const north_fifo_t *f, const north_fifo_msg_t *m);
+void north__fifo_pop(north_fifo_t *f);
+/* Empty and holding more than keep bytes: give the buffer back. */
+void north__fifo_trim(north_fifo_t *f, size_t keep);
+
 /* ---- store-and-forward of telemetry (north_buffer.c) ------------------ */
 typedef struct north_buf north_buf_t;
 
@@ -137,8 +177,12 @@ int north__buf_create(north_buf_t **out, uv_loop_t *loop, north_session_t *s, gw
 void north__buf_on_replay_done(north_buf_t *b, void (*fn)(void *arg), void *arg);
 /* A result of the spool thread (SPOOL_EV_*, store/spool_worker.h). */
 void north__buf_on_message(north_buf_t *b, const gw_msg_t *m);
-/* Publish a telemetry text now, or buffer it. */
+/* Publish a telemetry text now, or buffer it (copied: the caller keeps
+ * topic and text). */
 void north__buf_publish(north_buf_t *b, const char *topic, const char *text, int64_t ts_ms);
+/* The same with the text's length. */
+void north__buf_publish_n(north_buf_t *b, const char *topic, const char *text, size_t len,
+                          int64_t ts_ms);
 /* Spill the memory ring into the spool (at stop). */
 void north__buf_flush(north_buf_t *b);
 /* Live messages not yet acknowledged go back to the buffer; replay stops. */
@@ -154,9 +198,10 @@ typedef struct north_spool north_spool_t;
 
 int north__spool_create(north_spool_t **out, uv_loop_t *loop, north_session_t *s, gw_core_t *core,
                         gw_queue_t *inq, size_t ring_cap);
-/* Hand k messages (taking their strings) to the spool thread; returns how
- * many were dropped instead (no spool, or the thread too far behind). */
-size_t north__spool_spill(north_spool_t *sp, spool_msg_t *msgs, size_t k);
+/* Hand an append op (spool_worker.h; taken) to the spool thread; returns
+ * how many of its messages were dropped instead (no spool, or the thread
+ * too far behind). */
+size_t north__spool_spill(north_spool_t *sp, spool_op_append_t *op);
 void north__spool_maybe_replay(north_spool_t *sp);
 void north__spool_replay_stop(north_spool_t *sp);
 void north__spool_ack(north_spool_t *sp, uint64_t tag, int ok);
@@ -177,6 +222,11 @@ int north__tel_create(north_tel_t **out, north_session_t *s, const gw_core_t *co
  * deadband, heartbeat). */
 void north__tel_device(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms);
 uint64_t north__tel_suppressed(const north_tel_t *t);
+/* The telemetry message of dev (docs/mqtt.md, "Telemetry"; points indexed
+ * like the runtime's point table) written into w from its start, times
+ * through tc. 0, or GW_ENOMEM (w->oom). */
+int north__tel_payload(gw_jw_t *w, gw_jw_time_t *tc, const char *site, const gw_device_rt_t *dev,
+                       const gw_point_rt_t *points, int64_t ts_ms);
 void north__tel_free(north_tel_t *t);
 
 /* ---- commands (north_commands.c) --------------------------------------- */

@@ -4,7 +4,7 @@
  * (store/spool_worker.h), so that no spool I/O runs on the loop.
  *
  * A spill hands the memory ring's messages to the spool thread as one
- * append op (the strings move, nothing is copied); if the thread is behind
+ * append op (one allocation, the strings packed in it); if the thread is behind
  * by more than SPOOL_BEHIND_RINGS rings (a slow or dead flash card), the
  * spill is dropped and counted instead, so memory stays bounded. Replay
  * after a connect asks the thread for the next rows every tick (one read
@@ -57,22 +57,14 @@ static const gw_mqtt_cfg_t *spool__q(const north_spool_t *sp)
 
 /* ---- spills ---------------------------------------------------------------- */
 
-size_t north__spool_spill(north_spool_t *sp, spool_msg_t *msgs, size_t k)
+size_t north__spool_spill(north_spool_t *sp, spool_op_append_t *op)
 {
-    spool_op_append_t *op;
-    size_t behind = sp->ring_cap * SPOOL_BEHIND_RINGS;
+    size_t behind = sp->ring_cap * SPOOL_BEHIND_RINGS, k = op->n;
 
-    if (!k)
-        return 0;
-    if (!sp->sw || spool_worker_pending(sp->sw) + k > (behind < 1000 ? 1000 : behind) ||
-        !(op = spool_op_append_new(k))) {
-        for (size_t i = 0; i < k; i++) {
-            free(msgs[i].topic);
-            free(msgs[i].payload);
-        }
+    if (!k || !sp->sw || spool_worker_pending(sp->sw) + k > (behind < 1000 ? 1000 : behind)) {
+        gw_msg_free(&op->hdr);
         return k;
     }
-    memcpy(op->msgs, msgs, k * sizeof(*msgs)); /* the op takes the strings */
     op->max_rows = spool__q(sp)->buf_max;
     spool_worker_submit(sp->sw, &op->hdr);
     return 0;

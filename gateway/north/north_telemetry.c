@@ -7,8 +7,14 @@
  * heartbeat period passed (with mqtt.telemetry.on_change; else after every
  * poll). Each message carries every point. What cannot be published now is
  * buffered and replayed by north_buffer.c.
+ *
+ * The message is written straight into a buffer kept from one poll to the
+ * next (base/gw_jwrite.h): no tree, no allocation once the buffer has the
+ * size of the largest message, the poll's time formatted once, and the
+ * same bytes cJSON printed before (tests/unit/test_tel_json.c).
  */
 #include "gateway/base/gw_clock.h"
+#include "gateway/base/gw_log.h"
 #include "gateway/north/north_int.h"
 
 #include <math.h>
@@ -29,6 +35,8 @@ struct north_tel {
     int64_t *dev_pub_ms;
     int *heartbeat_ms;
     uint64_t suppressed;
+    gw_jw_t w;       /* the message, written here (kept: no allocation per poll) */
+    gw_jw_time_t tc; /* the last time formatted */
 };
 
 /* ---- per-point state ---------------------------------------------------- */
@@ -144,37 +152,56 @@ static int tel__due(north_tel_t *n, const gw_device_rt_t *dev, int64_t now)
 
 /* ---- the message ------------------------------------------------------ */
 
-static char *tel__payload(const gw_runtime_t *rt, const gw_device_rt_t *dev, int64_t ts_ms)
+/* One point's member: "name":{"value":..,"unit":..,"quality":..[,"error":..],"ts":..}. */
+static void tel__point(gw_jw_t *w, gw_jw_time_t *tc, const drv_point_t *pc, const gw_point_rt_t *pr)
 {
-    char ts[32];
-    cJSON *o, *pts;
-    char *text;
+    const gw_sample_t *s = &pr->last;
+    const char *q = gw_quality_name(s->quality), *ts;
 
-    o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "v", 1);
-    cJSON_AddStringToObject(o, "site", rt->cfg->site_id);
-    cJSON_AddStringToObject(o, "device", dev->cfg->name);
-    cJSON_AddStringToObject(o, "ts", gw_format_iso8601(ts_ms, ts, sizeof(ts)));
-    pts = cJSON_AddObjectToObject(o, "points");
-    for (size_t i = 0; i < dev->cfg->npoints; i++) {
-        const gw_point_rt_t *pr = &rt->points[dev->first_point + i];
-        const gw_sample_t *s = &pr->last;
-        cJSON *p = cJSON_AddObjectToObject(pts, dev->cfg->points[i].name);
-        if (s->quality == GW_Q_GOOD && pr->text)
-            cJSON_AddStringToObject(p, "value", pr->text);
-        else if (s->quality == GW_Q_GOOD)
-            cJSON_AddNumberToObject(p, "value", s->value);
-        else
-            cJSON_AddNullToObject(p, "value");
-        cJSON_AddStringToObject(p, "unit", dev->cfg->points[i].unit);
-        cJSON_AddStringToObject(p, "quality", gw_quality_name(s->quality));
-        if (pr->exception) /* the Modbus exception, by name */
-            cJSON_AddStringToObject(p, "error", mb_exception_name(pr->exception));
-        cJSON_AddStringToObject(p, "ts", gw_format_iso8601(s->ts_ms, ts, sizeof(ts)));
+    gw_jw_str(w, pc->name);
+    gw_jw_lit(w, ":{\"value\":");
+    if (s->quality == GW_Q_GOOD && pr->text)
+        gw_jw_str(w, pr->text);
+    else if (s->quality == GW_Q_GOOD)
+        gw_jw_num(w, s->value);
+    else
+        gw_jw_lit(w, "null");
+    gw_jw_lit(w, ",\"unit\":");
+    gw_jw_str(w, pc->unit);
+    gw_jw_lit(w, ",\"quality\":\"");
+    gw_jw_raw(w, q, strlen(q));
+    gw_jw_lit(w, "\"");
+    if (pr->exception) { /* the Modbus exception, by name */
+        gw_jw_lit(w, ",\"error\":");
+        gw_jw_str(w, mb_exception_name(pr->exception));
     }
-    text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return text;
+    gw_jw_lit(w, ",\"ts\":\"");
+    ts = gw_jw_time(tc, s->ts_ms);
+    gw_jw_raw(w, ts, tc->len);
+    gw_jw_lit(w, "\"}");
+}
+
+int north__tel_payload(gw_jw_t *w, gw_jw_time_t *tc, const char *site, const gw_device_rt_t *dev,
+                       const gw_point_rt_t *points, int64_t ts_ms)
+{
+    const char *ts;
+
+    gw_jw_reset(w);
+    gw_jw_lit(w, "{\"v\":1,\"site\":");
+    gw_jw_str(w, site);
+    gw_jw_lit(w, ",\"device\":");
+    gw_jw_str(w, dev->cfg->name);
+    gw_jw_lit(w, ",\"ts\":\"");
+    ts = gw_jw_time(tc, ts_ms);
+    gw_jw_raw(w, ts, tc->len);
+    gw_jw_lit(w, "\",\"points\":{");
+    for (size_t i = 0; i < dev->cfg->npoints; i++) {
+        if (i)
+            gw_jw_lit(w, ",");
+        tel__point(w, tc, &dev->cfg->points[i], &points[dev->first_point + i]);
+    }
+    gw_jw_lit(w, "}}");
+    return w->oom ? GW_ENOMEM : 0;
 }
 
 int north__tel_create(north_tel_t **out, north_session_t *s, const gw_core_t *core,
@@ -188,14 +215,16 @@ int north__tel_create(north_tel_t **out, north_session_t *s, const gw_core_t *co
     t->s = s;
     t->core = core;
     t->buf = buf;
+    gw_jw_init(&t->w);
+    gw_jw_time_init(&t->tc);
     *out = t;
     return 0;
 }
 
 void north__tel_device(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
 {
+    const gw_runtime_t *rt;
     char topic[384], suffix[160];
-    char *text;
 
     if (!t)
         return; /* MQTT disabled */
@@ -203,13 +232,15 @@ void north__tel_device(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
         t->suppressed++;
         return;
     }
+    rt = gw_core_runtime(t->core);
+    if (north__tel_payload(&t->w, &t->tc, rt->cfg->site_id, dev, rt->points, ts_ms) != 0) {
+        gw_log_error("mqtt", "telemetry of %s: out of memory", dev->cfg->name);
+        gw_jw_free(&t->w);
+        return;
+    }
     snprintf(suffix, sizeof(suffix), "devices/%s/telemetry", dev->cfg->name);
     north__topic(t->s, topic, sizeof(topic), suffix);
-    text = tel__payload(gw_core_runtime(t->core), dev, ts_ms);
-    if (!text)
-        return;
-    north__buf_publish(t->buf, topic, text, ts_ms);
-    free(text);
+    north__buf_publish_n(t->buf, topic, t->w.buf, t->w.len, ts_ms);
 }
 
 uint64_t north__tel_suppressed(const north_tel_t *t)
@@ -222,5 +253,6 @@ void north__tel_free(north_tel_t *t)
     if (!t)
         return;
     tel__free_points(t);
+    gw_jw_free(&t->w);
     free(t);
 }

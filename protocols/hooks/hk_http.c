@@ -164,23 +164,35 @@ static void hk__timer_closed(uv_handle_t *t)
 
 int hk__http_init(hk_t *h, char *err, size_t errlen)
 {
+    (void)err;
+    (void)errlen;
+    uv_timer_init(h->loop, &h->curl_timer);
+    h->curl_timer.data = h;
+    h->refs++; /* the curl timer's, dropped in hk__timer_closed */
+    return 0;
+}
+
+/* libcurl and its multi handle, at the first webhook: curl_global_init
+ * initialises OpenSSL (about 2 MB of the process's memory), which a site
+ * without webhooks, or before its first alert, does not need. */
+static int hk__http_start(hk_t *h, char *err, size_t errlen)
+{
     static int global_done;
 
+    if (h->multi)
+        return 0;
     if (!global_done) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-            snprintf(err, errlen, "hooks: curl_global_init failed");
+            snprintf(err, errlen, "http: curl_global_init failed");
             return GW_EIO;
         }
         global_done = 1;
     }
     h->multi = curl_multi_init();
     if (!h->multi) {
-        snprintf(err, errlen, "hooks: curl_multi_init failed");
+        snprintf(err, errlen, "http: curl_multi_init failed");
         return GW_ENOMEM;
     }
-    uv_timer_init(h->loop, &h->curl_timer);
-    h->curl_timer.data = h;
-    h->refs++; /* the curl timer's, dropped in hk__timer_closed */
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, hk__socket_fn);
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, hk__timer_fn);
@@ -233,11 +245,15 @@ int hk_http(hk_t *h, const hk_http_req_t *req, hk_done_fn done, void *arg, char 
 {
     hk__http_t *j;
     CURLMcode mc;
+    int rc;
 
     if (h->closing || !req->url) {
         snprintf(err, errlen, "http: %s", h->closing ? "closing" : "no url");
         return GW_EINVAL;
     }
+    rc = hk__http_start(h, err, errlen);
+    if (rc != 0)
+        return rc;
     j = calloc(1, sizeof(*j));
     if (!j)
         goto out_nomem;
@@ -278,7 +294,8 @@ void hk__close_https(hk_t *h)
     }
     /* Removing the handles made curl release its sockets (our polls close);
      * the multi handle itself goes now. */
-    curl_multi_cleanup(h->multi);
+    if (h->multi)
+        curl_multi_cleanup(h->multi);
     h->multi = NULL;
     uv_timer_stop(&h->curl_timer);
     uv_close((uv_handle_t *)&h->curl_timer, hk__timer_closed);

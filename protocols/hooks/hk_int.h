@@ -22,7 +22,7 @@ typedef struct hk__http hk__http_t;
  * their close callbacks). */
 struct hk {
     uv_loop_t *loop;
-    CURLM *multi;
+    CURLM *multi; /* NULL until the first webhook */
     uv_timer_t curl_timer;
     hk__exec_t *execs;
     hk__http_t *https;
@@ -42,7 +42,9 @@ static inline void hk__unref(hk_t *h)
  * its handles; for HTTP also the multi handle and the curl timer. */
 void hk__close_execs(hk_t *h);
 void hk__close_https(hk_t *h);
-/* The multi handle and its timer (which takes a reference on h). */
+/* The curl timer (which takes a reference on h). libcurl and the multi
+ * handle start at the first webhook (hk_http), so a process that sends none
+ * does not initialise OpenSSL for it. */
 int hk__http_init(hk_t *h, char *err, size_t errlen);
 
 #endif

@@ -17,16 +17,12 @@ void mb__alive(mb_bus_t *bus)
     atomic_store(&bus->progress_ms, (long long)gw_mono_ms());
 }
 
-/* Hand every held event to the loop. */
+/* Hand every held event to the loop, in one push: the loop wakes once. */
 void mb__flush(mb_bus_t *bus)
 {
-    while (bus->out_head) {
-        gw_msg_t *m = bus->out_head;
-        bus->out_head = m->next;
-        m->next = NULL;
-        gw_queue_push(bus->events, m);
-    }
-    bus->out_tail = NULL;
+    gw_queue_push_list(bus->events, bus->out_head, bus->out_tail, bus->out_n);
+    bus->out_head = bus->out_tail = NULL;
+    bus->out_n = 0;
 }
 
 /* Hold an event for the loop; flushed before the thread sleeps, or once
@@ -40,6 +36,7 @@ void mb__emit(mb_bus_t *bus, gw_msg_t *m)
     else
         bus->out_head = m, bus->out_since = gw_mono_ms();
     bus->out_tail = m;
+    bus->out_n++;
     if (gw_mono_ms() - bus->out_since >= 10)
         mb__flush(bus);
 }

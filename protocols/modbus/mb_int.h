@@ -67,6 +67,7 @@ struct mb_bus {
     /* Events not yet handed to the loop: a cycle's readings go together, so
      * that the loop wakes once per cycle rather than once per device. */
     gw_msg_t *out_head, *out_tail;
+    size_t out_n;      /* events held */
     int64_t out_since; /* monotonic ms of the oldest held event */
 
     modbus_t *ctx;

@@ -211,6 +211,20 @@ static void mq__free_strings(mq_client_t *c)
     free(c->key_file);
 }
 
+/* paho initialises OpenSSL when its first client is created unless told
+ * not to: that loads OpenSSL's providers and tables (megabytes of memory)
+ * even for a plain tcp:// broker. OpenSSL 1.1 and later initialise
+ * themselves on first use, so a TLS connection still works. */
+static pthread_once_t mq__init_once = PTHREAD_ONCE_INIT;
+
+static void mq__global_init(void)
+{
+    MQTTAsync_init_options io = MQTTAsync_init_options_initializer;
+
+    io.do_openssl_init = 0;
+    MQTTAsync_global_init(&io);
+}
+
 int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *err, size_t errlen)
 {
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
@@ -218,6 +232,7 @@ int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *
     int rc;
 
     *out = NULL;
+    pthread_once(&mq__init_once, mq__global_init);
     if (!c)
         goto out_nomem;
     c->events = events;

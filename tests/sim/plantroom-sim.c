@@ -133,7 +133,7 @@ static void sim_usage(FILE *out)
                  "  --rtu PATH        also serve Modbus RTU on this serial port or pty (8N1)\n"
                  "  --rtu-baud N      its baud rate (default 9600)\n"
                  "  --rtu-tcp PORT    also serve RTU frames over TCP (a serial device server)\n"
-                 "  --bench N         serve N plain devices (units 1..N, 125 holding and 125\n"
+                 "  --bench N         serve N plain devices (units 1..N, 250 holding and 125\n"
                  "                    input registers each) instead of the building; on exit\n"
                  "                    print the requests and registers served\n"
                  "  --set D.P=V       initial control value (repeatable; the file wins)\n"

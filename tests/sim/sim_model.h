@@ -136,7 +136,7 @@ typedef struct sim_world {
  * Returns 0, or GW_ENOMEM or GW_ECONFIG (a point outside its
  * mapping) with nothing left allocated. */
 int sim_world_init(sim_world_t *w, double wall_s);
-/* A benchmark world instead: n devices (units 1..n, 1..247) of 125
+/* A benchmark world instead: n devices (units 1..n, 1..247) of 250
  * holding and 125 input registers that hold their address + 1. */
 int sim_world_init_bench(sim_world_t *w, int n, double wall_s);
 void sim_world_free(sim_world_t *w);
