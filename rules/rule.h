@@ -110,11 +110,10 @@ typedef struct rule_action {
     int recovered;          /* firing: day closes in a row that looked recovered */
     int model;              /* rule_trend_model_t of the curve */
     int model_why;          /* rule_model_why_t */
-    double model_gain[2];   /* auto: share of the line's squared residuals the
-                               exponential [0] and the knee [1] do without;
-                               NAN: not judged */
-    double model_chance[2]; /* auto: the gain a line's own noise gives them by
-                               chance, 9 times out of 10 (simulated) */
+    double model_gain[2];   /* auto: share of the line's out-of-sample forecast
+                               error the exponential [0] and the knee [1] do
+                               without; NAN: not judged */
+    double model_chance[2]; /* auto: the share they must save to be taken */
     int64_t knee_ms;        /* knee model: when the pace changed */
     double floor;           /* exponential: the floor of the curve */
     int boot_reps;          /* bootstrap replicates behind the interval */
@@ -197,7 +196,7 @@ typedef struct rule_anomaly_cfg {
 typedef enum rule_trend_model {
     RULE_MODEL_LINEAR = 0,
     RULE_MODEL_EXP,  /* y = floor + exp(a + b t): wear that accelerates */
-    RULE_MODEL_AUTO, /* the line, unless a curve or a knee fits clearly better */
+    RULE_MODEL_AUTO, /* the line, unless a curve or a knee forecasts clearly better */
     RULE_MODEL_KNEE, /* two lines joined at a knee: wear that changed pace */
 } rule_trend_model_t;
 
@@ -205,9 +204,9 @@ typedef enum rule_trend_model {
 typedef enum rule_model_why {
     RULE_WHY_CONFIGURED = 0,    /* model: linear or exponential */
     RULE_WHY_FEW_DAYS,          /* auto with fewer than 2 * min_days levels: linear */
-    RULE_WHY_LINE_SUFFICES,     /* auto: the curve fits no better than a line's own
-                                   noise lets it by chance: linear */
-    RULE_WHY_CURVE_SIGNIFICANT, /* auto: a curve or knee fits better than that */
+    RULE_WHY_LINE_SUFFICES,     /* auto: no curve forecasts the later days enough
+                                   better than the line: linear */
+    RULE_WHY_CURVE_SIGNIFICANT, /* auto: a curve or knee does */
     RULE_WHY_NO_CURVE,          /* auto: no growing exponential fits: linear */
 } rule_model_why_t;
 

@@ -62,7 +62,8 @@ typedef struct rule__choice {
                                     another model than the one in use */
 } rule__choice_t;
 
-#define RULE__SWITCH_DAYS 3 /* day closes in a row before the model in use changes */
+#define RULE__SWITCH_DAYS 3   /* day closes in a row before the model in use changes */
+#define RULE__OOS_MARGIN  0.2 /* out-of-sample error a curve must save over the line */
 
 /* Fill d's pair table for its n levels. */
 void rule__data_prepare(rule__data_t *d, double limit);
@@ -80,12 +81,11 @@ double rule__fit_slope(const rule__fit_t *f, double t);
  * already, INFINITY when it never does. */
 double rule__fit_crossing(const rule__fit_t *f, double limit, double tnow);
 /* Choose the model for d's levels (the configured one; auto: a test of the
- * curve against the line, rule_model.c, that must favour a change of model
- * on RULE__SWITCH_DAYS day closes in a row: prev is the model in use, -1
- * none yet, and streak the days it has been favoured so far) and fit it
- * into *f. seed drives the simulated lines. Returns 0 or -1 (no fit). */
-int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, uint64_t seed, int prev,
-                 int streak, rule__choice_t *ch, rule__fit_t *f);
+ * curve's out-of-sample forecasts against the line's, rule_model.c, that must favour a change of
+ * model on RULE__SWITCH_DAYS day closes in a row: prev is the model in use, -1 none yet, and streak
+ * the days it has been favoured so far) and fit it into *f. Returns 0 or -1 (no fit). */
+int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, int prev, int streak,
+                 rule__choice_t *ch, rule__fit_t *f);
 /* The onset of a change in d's levels: the index i in [i0, i1] from which a
  * line fits the levels at and after it, with the levels before it at the
  * quiet level q, with the least absolute deviations. The change detector
@@ -99,7 +99,6 @@ double rule__median(double *v, int n);
 /* ---- noise and the crossing's interval (rule_interval.c) ---------------- */
 
 #define RULE__BOOT 400 /* bootstrap replicates per interval */
-#define RULE__NULL 200 /* simulated lines per model test */
 
 /* The day-to-day noise the replicates draw from: deviations and their
  * AR(1) innovations, with what is known of their sd and correlation. */

@@ -31,9 +31,7 @@
  *      quantiles; "latest" is beyond when more replicates than that never
  *      cross.
  *
- * The same simulated noise, around the fitted line, tells the model choice
- * (rule_fit.c) how much better a curve fits a line's data by chance. The
- * draws come from a xorshift generator seeded by the caller (per rule and
+ * The draws come from a xorshift generator seeded by the caller (per rule and
  * day), so a replay gives the same dates every time. Cost: RULE__BOOT fits
  * of at most 64 levels per day close of a trend that is predicting (none for
  * a healthy machine).

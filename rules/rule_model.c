@@ -1,20 +1,19 @@
 /*
  * rule_model.c: which curve a trend rule believes (rules/rule_int.h): with
- * model "auto", the line unless another shape is clearly better. Design and
- * measured results in docs/prediction.md.
+ * model "auto", the line unless another shape forecasts clearly better.
+ * Design and measured results in docs/prediction.md.
  *
  * A curve with more parameters always fits the days it was fitted to at
- * least as well as a line, so "smaller residuals" is no test. Instead each
- * shape (exponential, knee) is judged by its gain: the share of the line's
- * squared residuals it does without. The same gain is measured on RULE__NULL
- * simulated lines: the fitted line plus this machine's own day-to-day noise
- * (rule_interval.c), refitted with every shape. That is what the extra
- * parameters buy by chance on data that truly is a line; a shape is
- * favoured only when its real gain exceeds the 90th percentile of those
- * (a parametric-bootstrap test: the extra parameters pay for themselves).
- * The model in use changes only after RULE__SWITCH_DAYS day closes in a
- * row favour another, so a day's wiggle does not swing the date. Auto judges
- * a curve only with 2 * min_days levels since the change; before, a line.
+ * least as well as a line, so "smaller residuals" is no test. The test is
+ * out of sample, by rolling origin: each shape (line, exponential, knee) is
+ * fitted to the first k daily levels only and forecasts the later ones, for
+ * every k from half the window to all but the last level; its error is the
+ * sum of its misses. A curve is favoured only when it saves at least
+ * RULE__OOS_MARGIN (20 %) of the line's error: its extra parameter must pay
+ * for itself in forecasts, not in fit. The model in use changes only after
+ * RULE__SWITCH_DAYS day closes in a row favour another, so one day's wiggle
+ * does not swing the date. Auto judges a curve only with 2 * min_days
+ * levels since the change; before, a line.
  */
 #include "rules/rule_int.h"
 
@@ -52,8 +51,37 @@ static void gains_of(const rule_trend_cfg_t *c, const rule__data_t *d, const dou
     }
 }
 
-/* Which shape today's test favours: the one whose gain exceeds what a line
- * gives it by chance by the most, else the line. */
+/* Out-of-sample: rolling-origin forecasts. For each origin k from half
+ * the levels (at least 6, a knee's least) to all but one, each shape is
+ * fitted to the first k levels and forecasts every later one; its error is
+ * the sum of the absolute misses. g[m] is the share of the line's error the
+ * exponential [0] and the knee [1] do without (negative: worse than the
+ * line; NAN: the shape did not fit at some origin). */
+static void oos_gains(const rule_trend_cfg_t *c, const rule__data_t *d, double *work, double g[2])
+{
+    static const rule_trend_model_t shape[3] = {RULE_MODEL_LINEAR, RULE_MODEL_EXP, RULE_MODEL_KNEE};
+    double err[3] = {0, 0, 0};
+    int k0 = d->n / 2 > 6 ? d->n / 2 : 6;
+
+    for (int k = k0; k < d->n; k++)
+        for (int m = 0; m < 3; m++) {
+            rule__fit_t f;
+            if (isnan(err[m]))
+                continue;
+            if (rule__fit(c, d, d->y, k, shape[m], NULL, work, &f) != 0) {
+                err[m] = NAN;
+                continue;
+            }
+            for (int j = k; j < d->n; j++)
+                err[m] += fabs(d->y[j] - rule__fit_at(&f, d->t[j]));
+        }
+    for (int m = 0; m < 2; m++)
+        g[m] = isnan(err[m + 1]) || k0 >= d->n ? NAN : err[0] > 0 ? 1 - err[m + 1] / err[0] : 0;
+}
+
+/* Which shape today's test favours: the one whose out-of-sample gain
+ * exceeds the margin it must pay for its extra parameter by the most, else
+ * the line. */
 static rule_trend_model_t favoured(const rule__choice_t *ch)
 {
     double best = 0;
@@ -67,14 +95,11 @@ static rule_trend_model_t favoured(const rule__choice_t *ch)
     return m;
 }
 
-int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, uint64_t seed, int prev,
-                 int streak, rule__choice_t *ch, rule__fit_t *f)
+int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, int prev, int streak,
+                 rule__choice_t *ch, rule__fit_t *f)
 {
-    double work[RULE__PAIRS], base[RULE_TREND_MAX_DAYS], ys[RULE_TREND_MAX_DAYS];
-    double nulls[2][RULE__NULL], g[2];
-    uint64_t s = seed ^ 0x5851f42d4c957f2dULL;
-    rule__fit_t fits[3], other[3];
-    rule__noise_t nz;
+    double work[RULE__PAIRS], g[2];
+    rule__fit_t fits[3];
 
     memset(ch, 0, sizeof(*ch));
     ch->gain[0] = ch->gain[1] = ch->chance[0] = ch->chance[1] = NAN;
@@ -87,23 +112,13 @@ int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, uint64_t seed
     ch->why = RULE_WHY_FEW_DAYS;
     if (d->n < 2 * c->min_days)
         return rule__fit(c, d, d->y, d->n, RULE_MODEL_LINEAR, NULL, work, f);
-    gains_of(c, d, d->y, work, fits, ch->gain);
+    gains_of(c, d, d->y, work, fits, g);
     *f = fits[0];
-    /* What the shapes gain on lines with this machine's noise. */
-    rule__noise_prepare(c, d, &fits[0], &nz);
-    for (int i = 0; i < d->n; i++)
-        base[i] = rule__fit_at(&fits[0], d->t[i]);
-    for (int b = 0; b < RULE__NULL; b++) {
-        rule__noise_draw(&nz, d, base, ys, &s);
-        gains_of(c, d, ys, work, other, g);
-        nulls[0][b] = g[0];
-        nulls[1][b] = g[1];
-    }
+    oos_gains(c, d, work, ch->gain);
     for (int m = 0; m < 2; m++) {
-        rule__sort(nulls[m], RULE__NULL);
-        ch->chance[m] = rule__quantile(nulls[m], RULE__NULL, 0.9);
-        if (ch->gain[m] < 0)
-            ch->gain[m] = NAN; /* no such shape fits: never favoured */
+        ch->chance[m] = RULE__OOS_MARGIN;
+        if (g[m] < 0)
+            ch->gain[m] = NAN; /* no such shape fits the whole window */
     }
     /* The model in use changes only when the test has favoured another on
      * RULE__SWITCH_DAYS day closes in a row: a day's chance wiggle must not

@@ -22,7 +22,8 @@
  * means since the change started (the trend is fitted only past the knee,
  * where the degradation is; no change, no prediction), the model is chosen
  * and fitted (rule_fit.c: a Theil-Sen line through the levels or through
- * ln(level - floor); "auto" by rolling-origin forecast error), the central
+ * an exponential, or two lines at a knee; "auto" by rolling-origin forecast
+ * error, rule_model.c), the central
  * crossing of the limit is where the curve reaches it, and the earliest and
  * latest dates are the quantiles of the crossing over a block bootstrap
  * (rule_interval.c) at the configured confidence.
@@ -143,10 +144,10 @@ const char *rule_model_why_text(rule_model_why_t w)
     case RULE_WHY_FEW_DAYS:
         return "too few days since the change to judge a curve: a line";
     case RULE_WHY_LINE_SUFFICES:
-        return "no other shape fits better than it would fit a line's data by chance: a line";
+        return "no other shape forecast the later days 20 % better than a line: a line";
     case RULE_WHY_CURVE_SIGNIFICANT:
-        return "this shape fits better than it would fit a line's data by chance, 3 days "
-               "in a row";
+        return "this shape, fitted to the earlier days, forecast the later ones at least "
+               "20 % better than a line, 3 day closes in a row";
     case RULE_WHY_NO_CURVE:
         return "no growing exponential curve fits the levels: a line";
     }
@@ -267,7 +268,7 @@ static void predict(const rule_trend_cfg_t *c, const rule_trend_state_t *st, dou
     if (d.n < c->min_days)
         return;
     rule__data_prepare(&d, c->limit);
-    if (rule__choose(c, &d, seed_for(c, st->day), st->model, st->model_streak, &p->ch, &p->f) != 0)
+    if (rule__choose(c, &d, st->model, st->model_streak, &p->ch, &p->f) != 0)
         return;
     p->ok = 1;
     p->slope = rule__fit_slope(&p->f, tnow);

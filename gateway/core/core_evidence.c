@@ -100,11 +100,13 @@ static void evidence__method(cJSON *pr, cJSON *iv, const rule_action_t *a)
     cJSON_AddStringToObject(mc, "reason", rule_model_why_text((rule_model_why_t)a->model_why));
     if (a->model_why == RULE_WHY_LINE_SUFFICES || a->model_why == RULE_WHY_CURVE_SIGNIFICANT) {
         static const char *const shape[2] = {"exponential", "knee"};
-        cJSON_AddStringToObject(mc, "method", "each shape against a line, on simulated lines");
+        cJSON_AddStringToObject(mc, "method",
+                                "rolling origin: each shape fitted to the earlier days "
+                                "forecasts the later ones, against a line");
         for (int i = 0; i < 2; i++) {
             cJSON *t = cJSON_AddObjectToObject(mc, shape[i]);
-            evidence__num(t, "gain", a->model_gain[i]);
-            evidence__num(t, "chance_gain_90", a->model_chance[i]);
+            evidence__num(t, "forecast_gain", a->model_gain[i]);
+            evidence__num(t, "required_gain", a->model_chance[i]);
         }
     }
     if (a->knee_ms)
