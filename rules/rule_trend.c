@@ -32,7 +32,8 @@
  *   not firing, earliest crossing within h, or the daily level >= limit
  *     ----------------------------------------------------> OPEN
  *   firing, earliest crossing within 1.5 h, or the level >= limit - H, or
- *     the change still on but too few days to fit --------> UPDATE (new dates)
+ *     the change still on and the crossing within 3 h (or too few days to
+ *     fit) -----------------------------------------------> UPDATE (new dates)
  *   firing, none of these (the signal looks recovered) ---> UPDATE, and after
  *     clear_days such day closes in a row ----------------> RESOLVE
  * So a machine hovering just under its limit keeps its one order, and a
@@ -311,9 +312,11 @@ static rule_action_kind_t decide(const rule_trend_cfg_t *c, rule_trend_state_t *
      * likely to be early. The level at the limit opens at once. */
     st->soon_days = !st->firing && p->ok && left <= horizon ? st->soon_days + 1 : 0;
     soon = p->level >= c->limit || st->soon_days >= SOON_DAYS;
+    /* An open order stays while the machine is still changing toward the
+     * limit (a crossing within 3 horizons): resolving it and opening it again
+     * weeks later on the same wear is chatter too. */
     int still = p->level >= c->limit - c->hysteresis || (p->ok && left <= 1.5 * horizon) ||
-                (!p->ok && st->change_day >= 0);
-
+                (st->change_day >= 0 && (!p->ok || p->c - tnow <= 3 * horizon));
     *at_limit = st->firing ? p->level >= c->limit - c->hysteresis : p->level >= c->limit;
     if (!st->firing && soon) {
         st->firing = 1;
