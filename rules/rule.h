@@ -223,14 +223,16 @@ typedef struct rule_trend_cfg {
     double ewma_L;      /* > 0: change detector limit in sigmas */
     int learn_n;        /* >= 2: readings that learn the baseline */
     rule_trend_model_t model;
-    int floor_set;     /* 0: the floor is searched (exponential model) */
-    double floor;      /* exponential model: y - floor must stay > 0 */
-    double hysteresis; /* >= 0: a firing trend's level counts as at the limit
-                          down to limit - hysteresis; < 0: 10 % of the limit */
-    int clear_days;    /* >= 1: day closes in a row that look recovered before
-                          the order resolves */
-    int stuck_n;       /* >= 2: a reading equal to the stuck_n - 1 before it is a
-                          stuck sensor's and left out of the daily level; 0: off */
+    int floor_set;         /* 0: the floor is searched (exponential model) */
+    double floor;          /* exponential model: y - floor must stay > 0 */
+    double hysteresis;     /* >= 0: a firing trend's level counts as at the limit
+                              down to limit - hysteresis; < 0: 10 % of the limit */
+    int clear_days;        /* >= 1: day closes in a row that look recovered before
+                              the order resolves */
+    int stuck_n;           /* >= 2: a reading equal to the stuck_n - 1 before it is a
+                              stuck sensor's and left out of the daily level; 0: off */
+    int model_uncertainty; /* auto: the interval also draws a quarter of its
+                              replicates from the other shapes (rule_model.c) */
 } rule_trend_cfg_t;
 
 typedef struct rule_cfg {

@@ -60,6 +60,11 @@ typedef struct rule__choice {
     rule_trend_model_t favoured; /* by today's test */
     int streak;                  /* day closes in a row the test favoured
                                     another model than the one in use */
+    /* The curves the interval draws from: [0] the one in use, then the
+     * other shapes auto judged, with the share of replicates each gets */
+    rule__fit_t mix[3];
+    double w[3];
+    int nmix;
 } rule__choice_t;
 
 #define RULE__SWITCH_DAYS 3   /* day closes in a row before the model in use changes */
@@ -127,11 +132,14 @@ void rule__noise_prepare(const rule_trend_cfg_t *c, const rule__data_t *d, const
 void rule__noise_draw(const rule__noise_t *nz, const rule__data_t *d, const double *base,
                       double *ys, uint64_t *rng);
 /* The interval at level conf (two-sided) of the crossing of the limit after
- * tnow by the fitted curve f of d: RULE__BOOT replicates of f plus the
- * noise, each refitted with the same kind of model, each giving its own
- * date. Deterministic for a given seed. */
-void rule__interval(const rule_trend_cfg_t *c, const rule__data_t *d, const rule__fit_t *f,
-                    double tnow, uint64_t seed, rule__interval_t *iv);
+ * tnow by the fitted curves mix[0..nmix) of d: RULE__BOOT replicates, a
+ * share w[m] of them of curve mix[m] plus the noise around it, each
+ * refitted with the same kind of model, each giving its own date (the
+ * model's own uncertainty: a curve the data does not rule out widens the
+ * interval). The noise figures reported are mix[0]'s. Deterministic for a
+ * given seed. */
+void rule__interval(const rule_trend_cfg_t *c, const rule__data_t *d, const rule__fit_t *mix,
+                    const double *w, int nmix, double tnow, uint64_t seed, rule__interval_t *iv);
 /* xorshift64*; the p-quantile of sorted x[0..m); sort x. */
 uint64_t rule__rand(uint64_t *s);
 double rule__quantile(const double *x, int m, double p);

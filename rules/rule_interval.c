@@ -179,30 +179,47 @@ void rule__noise_draw(const rule__noise_t *nz, const rule__data_t *d, const doub
     }
 }
 
-void rule__interval(const rule_trend_cfg_t *c, const rule__data_t *d, const rule__fit_t *f,
-                    double tnow, uint64_t seed, rule__interval_t *iv)
+/* reps replicates of curve f plus its noise into cross[*m..]; report: f's
+ * noise figures go into iv. */
+static void replicate(const rule_trend_cfg_t *c, const rule__data_t *d, const rule__fit_t *f,
+                      int reps, int report, double tnow, uint64_t *s, double *cross, int *m,
+                      rule__interval_t *iv)
 {
     double base[RULE_TREND_MAX_DAYS], ys[RULE_TREND_MAX_DAYS], work[RULE__PAIRS];
-    double cross[RULE__BOOT], alpha = (1 - c->confidence) / 2;
-    uint64_t s = seed ? seed : 0x9e3779b97f4a7c15ULL;
     rule__noise_t nz;
     rule__fit_t g;
-    int m = 0;
 
     rule__noise_prepare(c, d, f, &nz);
-    iv->rho = nz.rho;
-    iv->sd = nz.sd;
-    iv->quiet = nz.quiet;
-    iv->never = 0;
+    if (report) {
+        iv->rho = nz.rho;
+        iv->sd = nz.sd;
+        iv->quiet = nz.quiet;
+    }
     for (int i = 0; i < d->n; i++)
         base[i] = rule__fit_at(f, d->t[i]);
-    for (int b = 0; b < RULE__BOOT; b++) {
-        rule__noise_draw(&nz, d, base, ys, &s);
+    for (int b = 0; b < reps; b++) {
+        rule__noise_draw(&nz, d, base, ys, s);
         if (rule__fit(c, d, ys, d->n, f->model, f, work, &g) != 0)
             continue; /* no growing curve through this replicate */
-        cross[m] = rule__fit_crossing(&g, d->limit, tnow);
-        iv->never += isinf(cross[m]);
-        m++;
+        cross[*m] = rule__fit_crossing(&g, d->limit, tnow);
+        iv->never += isinf(cross[*m]);
+        (*m)++;
+    }
+}
+
+void rule__interval(const rule_trend_cfg_t *c, const rule__data_t *d, const rule__fit_t *mix,
+                    const double *w, int nmix, double tnow, uint64_t seed, rule__interval_t *iv)
+{
+    double cross[RULE__BOOT], alpha = (1 - c->confidence) / 2;
+    uint64_t s = seed ? seed : 0x9e3779b97f4a7c15ULL;
+    int m = 0, left = RULE__BOOT;
+
+    iv->never = 0;
+    for (int k = nmix - 1; k >= 0; k--) { /* mix[0] last: it takes what is left */
+        int reps = k ? (int)lround(w[k] * RULE__BOOT) : left;
+        reps = reps > left ? left : reps;
+        left -= reps;
+        replicate(c, d, &mix[k], reps, k == 0, tnow, &s, cross, &m, iv);
     }
     iv->reps = m;
     if (m == 0) {

@@ -20,6 +20,8 @@
 #include <math.h>
 #include <string.h>
 
+#define RULE__MIX 0.25 /* share of the replicates shared among the shapes */
+
 /* Squared residuals of f over the levels y at d's days. */
 static double sse_of(const rule__data_t *d, const double *y, const rule__fit_t *f)
 {
@@ -95,23 +97,60 @@ static rule_trend_model_t favoured(const rule__choice_t *ch)
     return m;
 }
 
+/* The curves the interval draws from: the model in use f alone, or (mixed:
+ * model_uncertainty) 3/4 of the replicates from f and 1/4 shared by every
+ * shape auto judged (line, exponential, knee; f's own among them) in
+ * inverse proportion to the 4th power of its out-of-sample error. A shape that forecast as well as
+ * the one in use widens the interval as much as it disagrees with it; one that forecast badly
+ * barely counts. */
+static void mix_of(rule__choice_t *ch, const rule__fit_t fits[3], const rule__fit_t *f, int mixed)
+{
+    double inv[3], sum = 0;
+
+    ch->mix[0] = *f;
+    ch->w[0] = 1;
+    ch->nmix = 1;
+    if (!fits || !mixed)
+        return;
+    for (int m = 0; m < 3; m++) {
+        double r = m == 0 ? 1 : 1 - ch->gain[m - 1];
+        inv[m] = isfinite(r) && r > 0 ? 1 / (r * r * r * r) : 0;
+        sum += inv[m];
+    }
+    ch->w[0] = 1 - RULE__MIX;
+    for (int m = 0; m < 3; m++) {
+        if (fits[m].model == f->model)
+            ch->w[0] += RULE__MIX * inv[m] / sum;
+        else if (inv[m] > 0) {
+            ch->mix[ch->nmix] = fits[m];
+            ch->w[ch->nmix++] = RULE__MIX * inv[m] / sum;
+        }
+    }
+}
+
 int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, int prev, int streak,
                  rule__choice_t *ch, rule__fit_t *f)
 {
     double work[RULE__PAIRS], g[2];
     rule__fit_t fits[3];
+    int rc;
 
     memset(ch, 0, sizeof(*ch));
     ch->gain[0] = ch->gain[1] = ch->chance[0] = ch->chance[1] = NAN;
     if (c->model != RULE_MODEL_AUTO) {
         ch->model = c->model;
         ch->why = RULE_WHY_CONFIGURED;
-        return rule__fit(c, d, d->y, d->n, c->model, NULL, work, f);
+        rc = rule__fit(c, d, d->y, d->n, c->model, NULL, work, f);
+        mix_of(ch, NULL, f, 0);
+        return rc;
     }
     ch->model = RULE_MODEL_LINEAR;
     ch->why = RULE_WHY_FEW_DAYS;
-    if (d->n < 2 * c->min_days)
-        return rule__fit(c, d, d->y, d->n, RULE_MODEL_LINEAR, NULL, work, f);
+    if (d->n < 2 * c->min_days) {
+        rc = rule__fit(c, d, d->y, d->n, RULE_MODEL_LINEAR, NULL, work, f);
+        mix_of(ch, NULL, f, 0);
+        return rc;
+    }
     gains_of(c, d, d->y, work, fits, g);
     *f = fits[0];
     oos_gains(c, d, work, ch->gain);
@@ -142,5 +181,6 @@ int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, int prev, int
             *f = fits[m];
         }
     }
+    mix_of(ch, fits, f, c->model_uncertainty);
     return 0;
 }

@@ -274,7 +274,7 @@ static void predict(const rule_trend_cfg_t *c, const rule_trend_state_t *st, dou
     p->ok = 1;
     p->slope = rule__fit_slope(&p->f, tnow);
     p->c = rule__fit_crossing(&p->f, c->limit, tnow);
-    rule__interval(c, &d, &p->f, tnow, seed_for(c, st->day), &p->iv);
+    rule__interval(c, &d, p->ch.mix, p->ch.w, p->ch.nmix, tnow, seed_for(c, st->day), &p->iv);
     p->lo = p->iv.lo;
     p->hi = p->iv.hi;
     /* Dates further than ten years are no dates. */
