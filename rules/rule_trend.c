@@ -29,8 +29,8 @@
  * (rule_interval.c) at the configured confidence.
  *
  * Decisions, once per day close (h = horizon, H = hysteresis):
- *   not firing, earliest crossing within h, or the daily level >= limit
- *     ----------------------------------------------------> OPEN
+ *   not firing, earliest crossing within h on SOON_DAYS day closes in a
+ *     row, or the daily level >= limit --------------------> OPEN
  *   firing, earliest crossing within 1.5 h, or the level >= limit - H, or
  *     the change still on and the crossing within 3 h (or too few days to
  *     fit) -----------------------------------------------> UPDATE (new dates)
