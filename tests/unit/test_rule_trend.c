@@ -70,7 +70,8 @@ static void feed(const rule_cfg_t *c, rule_state_t *st, gen_t *g, int64_t from, 
     }
 }
 
-static void check_degradation(gen_t *g, const char *what, double floor)
+/* Returns the model of the first order (rule_trend_model_t). */
+static int check_degradation(gen_t *g, const char *what, double floor)
 {
     rule_cfg_t c;
     rule_state_t st;
@@ -95,7 +96,8 @@ static void check_degradation(gen_t *g, const char *what, double floor)
     true_left = truth - r.open_ts;
     fprintf(stderr,
             "  %s: opened %.1f days before the crossing; predicted %.1f days left (true %.1f), "
-            "earliest %.1f, latest %.1f; slope %.3f/day; priority %s -> %s\n",
+            "earliest %.1f, latest %.1f; slope %.3f/day; priority %s -> %s; model %s at the "
+            "order, %s at the crossing\n",
             what, (double)lead / GEN_DAY_MS, (double)predicted_left / GEN_DAY_MS,
             (double)true_left / GEN_DAY_MS,
             (double)(r.first_open.predicted_lo_ms - r.open_ts) / GEN_DAY_MS,
@@ -103,7 +105,8 @@ static void check_degradation(gen_t *g, const char *what, double floor)
                 ? (double)(r.first_open.predicted_hi_ms - r.open_ts) / GEN_DAY_MS
                 : -1.0,
             r.first_open.slope_per_day, gw_priority_name(r.first_open.priority),
-            gw_priority_name(r.best_prio));
+            gw_priority_name(r.best_prio), rule_model_name((rule_trend_model_t)r.first_open.model),
+            rule_model_name((rule_trend_model_t)r.last.model));
     T_CHECK(lead >= 7 * GEN_DAY_MS);
     T_CHECK(r.first_open.predicted_ms > 0);
     T_CHECK(fabs((double)(predicted_left - true_left)) <= 0.2 * (double)true_left);
@@ -117,6 +120,7 @@ static void check_degradation(gen_t *g, const char *what, double floor)
     T_CHECK(r.first_open.boot_reps > 0);
     /* Priority rises as the date nears. */
     T_CHECK(r.best_prio < r.first_open.priority);
+    return r.first_open.model;
 }
 
 T_TEST(linear_degradation)
@@ -170,7 +174,7 @@ T_TEST(exponential_degradation)
     check_degradation(&g, "exponential", g.base - g.amp);
 }
 
-/* The same wear with the defaults (model auto, floor = learned baseline). */
+/* The same wear with the defaults (model auto, floor fitted). */
 T_TEST(exponential_defaults)
 {
     gen_t g = {.shape = GEN_EXP,
@@ -181,7 +185,8 @@ T_TEST(exponential_defaults)
                .noise_sd = 0.15,
                .rng = 7,
                .daily_amp = 0.1};
-    check_degradation(&g, "exponential, defaults", 0);
+    /* auto took the curve: it forecast the later days better than a line */
+    T_CHECK_EQ_INT(check_degradation(&g, "exponential, defaults", 0), RULE_MODEL_EXP);
 }
 
 T_TEST(slow_linear_degradation)
