@@ -40,24 +40,29 @@ typedef enum rule_action_kind {
 
 /* Threshold rule parameters.
  * above != 0: fires when value > limit for for_ms; clears when value <=
- *   limit - hysteresis.
+ *   limit - hysteresis at every good sample for clear_for_ms.
  * above == 0: fires when value < limit for for_ms; clears when value >=
- *   limit + hysteresis.
+ *   limit + hysteresis at every good sample for clear_for_ms.
  * Hysteresis applies only once firing: while pending, the condition must hold
  * continuously for for_ms, so a good sample on the clear side of the limit
- * itself (above: value <= limit) cancels the pending time. */
+ * itself (above: value <= limit) cancels the pending time. While clearing, a
+ * good sample inside the band (not past the hysteresis) cancels the clearing
+ * time: the order stays firing, and no new episode begins. With
+ * clear_for_ms > 0 a single sample never clears (the clear is decided at a
+ * later sample, clear_for_ms after the first one on the good side). */
 typedef struct rule_threshold_cfg {
     int above;
     double limit;
-    double hysteresis; /* >= 0 */
-    int64_t for_ms;    /* >= 0: how long the condition must hold */
-    int64_t update_ms; /* >= 0: minimum gap between UPDATE actions; 0: never */
+    double hysteresis;    /* >= 0 */
+    int64_t for_ms;       /* >= 0: how long the condition must hold */
+    int64_t update_ms;    /* >= 0: minimum gap between UPDATE actions; 0: never */
+    int64_t clear_for_ms; /* >= 0: how long it must stay cleared; 0: at once */
 } rule_threshold_cfg_t;
 
 typedef enum rule_state_kind {
     RULE_ST_NORMAL = 0,
     RULE_ST_PENDING, /* condition true since since_ms, not yet for for_ms */
-    RULE_ST_FIRING,
+    RULE_ST_FIRING,  /* (clearing != 0: past the hysteresis since clear_since_ms) */
 } rule_state_kind_t;
 
 /* The state's times are on the samples' monotonic clock (mono_ms). */
@@ -68,6 +73,8 @@ typedef struct rule_threshold_state {
     double peak;            /* most extreme value since the condition began */
     uint64_t samples;       /* good samples seen, for evidence */
     int64_t last_ts_ms;     /* mono_ms of the last good sample taken (when samples > 0) */
+    int clearing;           /* FIRING and past the hysteresis since clear_since_ms */
+    int64_t clear_since_ms; /* mono_ms of the first sample of the clearing */
 } rule_threshold_state_t;
 
 /* What a rule asks the daemon to do. The evidence fields describe the sample
@@ -95,8 +102,26 @@ typedef struct rule_action {
     double slope_per_day;    /* trend: fitted slope of the daily level */
     int ndays;               /* trend: daily aggregates in the fit */
     int64_t predicted_ms;    /* trend: central predicted crossing, 0: none */
-    int64_t predicted_lo_ms; /* trend: earliest (upper bound reaches the limit) */
-    int64_t predicted_hi_ms; /* trend: latest (lower bound reaches it), 0: beyond */
+    int64_t predicted_lo_ms; /* trend: earliest (lower quantile of the crossing) */
+    int64_t predicted_hi_ms; /* trend: latest (upper quantile), 0: beyond */
+    /* trend: how the prediction was made (the evidence explains it) */
+    int at_limit;           /* the daily level is at the limit (or, firing, within
+                               the hysteresis of it) */
+    int recovered;          /* firing: day closes in a row that looked recovered */
+    int model;              /* rule_trend_model_t of the curve */
+    int model_why;          /* rule_model_why_t */
+    double model_gain[2];   /* auto: share of the line's out-of-sample forecast
+                               error the exponential [0] and the knee [1] do
+                               without; NAN: not judged */
+    double model_chance[2]; /* auto: the share they must save to be taken */
+    int64_t knee_ms;        /* knee model: when the pace changed */
+    double floor;           /* exponential: the floor of the curve */
+    int boot_reps;          /* bootstrap replicates behind the interval */
+    int boot_never;         /* ... of which never reach the limit */
+    double boot_rho;        /* lag-1 autocorrelation of the noise */
+    int64_t fit_from_ms;    /* trend: the first day of the fitted levels (the onset) */
+    int boot_quiet;         /* 1: the noise drawn is the quiet days' wander */
+    double boot_sd;         /* its standard deviation (value units) */
 } rule_action_t;
 
 /* Check a threshold config. Returns 0, or GW_EINVAL with the reason (naming
@@ -131,6 +156,7 @@ const char *rule_state_name(rule_state_kind_t k);
  * written to the state file as they are. See docs/architecture.md, "Rules". */
 
 #define RULE_TREND_MAX_DAYS  64  /* daily aggregates a trend keeps */
+#define RULE_TREND_QUIET     32  /* daily levels of quiet days a trend keeps */
 #define RULE_SMOOTH_MAX      64  /* readings a trend's smoothing may average */
 #define RULE_RATE_RING       32  /* (ts, value) pairs a rate rule keeps */
 #define RULE_ANOMALY_BUCKETS 168 /* hours of a week */
@@ -169,9 +195,20 @@ typedef struct rule_anomaly_cfg {
 
 typedef enum rule_trend_model {
     RULE_MODEL_LINEAR = 0,
-    RULE_MODEL_EXP,  /* ln(y - floor) linear in t */
-    RULE_MODEL_AUTO, /* the one of the two with the smaller residuals */
+    RULE_MODEL_EXP,  /* y = floor + exp(a + b t): wear that accelerates */
+    RULE_MODEL_AUTO, /* the line, unless a curve or a knee forecasts clearly better */
+    RULE_MODEL_KNEE, /* two lines joined at a knee: wear that changed pace */
 } rule_trend_model_t;
+
+/* Why a trend took its model (evidence: prediction.model_choice). */
+typedef enum rule_model_why {
+    RULE_WHY_CONFIGURED = 0,    /* model: linear or exponential */
+    RULE_WHY_FEW_DAYS,          /* auto with fewer than 2 * min_days levels: linear */
+    RULE_WHY_LINE_SUFFICES,     /* auto: no curve forecasts the later days enough
+                                   better than the line: linear */
+    RULE_WHY_CURVE_SIGNIFICANT, /* auto: a curve or knee does */
+    RULE_WHY_NO_CURVE,          /* auto: no growing exponential fits: linear */
+} rule_model_why_t;
 
 typedef struct rule_trend_cfg {
     double limit;       /* the alarm limit the trend is extrapolated to */
@@ -181,13 +218,21 @@ typedef struct rule_trend_cfg {
     int window_days;    /* 3..RULE_TREND_MAX_DAYS aggregates in the fit */
     int min_days;       /* 3..window_days aggregates before predicting */
     int64_t horizon_ms; /* > 0: open when the earliest crossing is this near */
-    double confidence;  /* two-sided level of the prediction interval: 0.9, 0.95, 0.99 */
+    double confidence;  /* two-sided level of the crossing's interval, 0.5..0.99 */
     double ewma_lambda; /* (0,1]: change detector weight */
     double ewma_L;      /* > 0: change detector limit in sigmas */
     int learn_n;        /* >= 2: readings that learn the baseline */
     rule_trend_model_t model;
-    int floor_set; /* 0: the floor is the learned baseline mean */
-    double floor;  /* exponential model: y - floor must stay > 0 */
+    int floor_set;         /* 0: the floor is searched (exponential model) */
+    double floor;          /* exponential model: y - floor must stay > 0 */
+    double hysteresis;     /* >= 0: a firing trend's level counts as at the limit
+                              down to limit - hysteresis; < 0: 10 % of the limit */
+    int clear_days;        /* >= 1: day closes in a row that look recovered before
+                              the order resolves */
+    int stuck_n;           /* >= 2: a reading equal to the stuck_n - 1 before it is a
+                              stuck sensor's and left out of the daily level; 0: off */
+    int model_uncertainty; /* auto: the interval also draws a quarter of its
+                              replicates from the other shapes (rule_model.c) */
 } rule_trend_cfg_t;
 
 typedef struct rule_cfg {
@@ -241,18 +286,34 @@ typedef struct rule_trend_state {
     double elimit;      /* alarm above this once learned */
     int change;         /* the EWMA is above elimit now */
     int change_today;   /* it was at some time in the open day */
+    int calm_days;      /* closed days in a row without an alarm */
     int64_t change_day; /* first day of the current change, -1: none */
     /* daily aggregates: the open day, and a ring of closed days */
     int64_t day; /* index (ts / day_ms) of the open day, -1 none */
     double day_sum;
-    int64_t day_n;
+    int64_t day_n;    /* readings in the open day's level */
+    int64_t day_seen; /* good readings of the open day, stuck ones too */
+    int32_t seen[8];  /* day_seen of the last 8 closed days (ring) */
+    int seen_head;
+    double last_x;                       /* the last reading, and how many before it were equal */
+    int32_t same_n;                      /*   (a stuck sensor) */
     int64_t days_t[RULE_TREND_MAX_DAYS]; /* day index */
     double days_y[RULE_TREND_MAX_DAYS];  /* day mean */
     int dhead, dn;
+    /* quiet days (no change, not firing): their daily levels are the
+     * machine's own day-to-day wander, which the interval draws from */
+    double quiet_y[RULE_TREND_QUIET];
+    int64_t quiet_t[RULE_TREND_QUIET]; /* their day index */
+    int qhead, qn;
     /* prediction, as of the last closed day */
     int firing;
-    int64_t opened_ms, last_pred_ms, pred_c, pred_lo, pred_hi; /* wall clock */
+    int64_t opened_ms, last_pred_ms, pred_c, pred_lo, pred_hi; /* wall clock, 0: none */
     double slope;
+    int model;          /* rule_trend_model_t in use, -1: no prediction */
+    int model_streak;   /* day closes in a row the other model was favoured */
+    int recovered;      /* firing: day closes in a row that looked recovered */
+    int soon_days;      /* not firing: day closes in a row the earliest date was
+                           within the horizon */
     int64_t last_ts_ms; /* mono_ms of the last reading taken */
     uint64_t samples;
 } rule_trend_state_t;
@@ -329,6 +390,11 @@ int rule_state_valid(const rule_cfg_t *cfg, const rule_state_t *st);
  * limits, hysteresis or durations. A saved or carried state is reused only
  * when this hash matches; changed limits then judge the kept state. */
 uint64_t rule_learn_hash(const rule_cfg_t *cfg);
+
+/* A trend model's name ("linear", "exponential", "auto") and the reason a
+ * model was taken, in words for the evidence; never NULL. */
+const char *rule_model_name(rule_trend_model_t m);
+const char *rule_model_why_text(rule_model_why_t w);
 
 /* Kind names as in the config ("threshold", "state", ...); parse returns 0
  * or GW_EINVAL. */

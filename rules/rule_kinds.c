@@ -61,6 +61,10 @@ void rule_cfg_defaults(rule_cfg_t *cfg, rule_kind_t kind)
     cfg->kind = kind;
     cfg->alarm.above = 1;
     cfg->alarm.update_ms = 60000;
+    /* A clear of a measured value needs a minute on the good side: never a
+     * single noisy sample. A state (a bit, an enum) is not noisy: it clears
+     * at once unless configured. */
+    cfg->alarm.clear_for_ms = kind == RULE_STATE ? 0 : 60000;
     switch (kind) {
     case RULE_THRESHOLD:
     case RULE_STATE:
@@ -88,11 +92,14 @@ void rule_cfg_defaults(rule_cfg_t *cfg, rule_kind_t kind)
         cfg->u.trend.window_days = 14;
         cfg->u.trend.min_days = 5;
         cfg->u.trend.horizon_ms = 15LL * 86400000;
-        cfg->u.trend.confidence = 0.95;
+        cfg->u.trend.confidence = 0.8;
         cfg->u.trend.ewma_lambda = 0.1;
         cfg->u.trend.ewma_L = 4;
         cfg->u.trend.learn_n = 1440;
         cfg->u.trend.model = RULE_MODEL_AUTO;
+        cfg->u.trend.hysteresis = -1; /* 10 % of the limit */
+        cfg->u.trend.clear_days = 3;
+        cfg->u.trend.stuck_n = 0;
         break;
     case RULE_KIND_COUNT:
         break;
@@ -126,6 +133,7 @@ static int validate_kind(rule_cfg_t *c, char *err, size_t errlen)
         c->alarm.limit = (double)c->u.stale.after_ms - 0.5;
         c->alarm.hysteresis = 0;
         c->alarm.for_ms = 0;
+        c->alarm.clear_for_ms = 0; /* a good sample: the device is back */
         return 0;
     case RULE_RATE:
         if (c->u.rate.window_ms <= 0)
@@ -139,6 +147,7 @@ static int validate_kind(rule_cfg_t *c, char *err, size_t errlen)
         if (!(c->alarm.limit > 0))
             FAIL("limit: a counter needs a limit > 0, got %g", c->alarm.limit);
         c->alarm.above = 1;
+        c->alarm.clear_for_ms = 0; /* only a re-arm lowers the count */
         return 0;
     case RULE_ANOMALY:
         if (!(c->u.anomaly.k > 0))
@@ -202,6 +211,8 @@ void rule_rearm(const rule_cfg_t *cfg, rule_state_t *st)
     st->alarm.since_ms = 0;
     st->alarm.last_update_ms = 0;
     st->alarm.peak = 0;
+    st->alarm.clearing = 0;
+    st->alarm.clear_since_ms = 0;
 }
 
 /* FNV-1a over n bytes, continuing from h. */

@@ -6,9 +6,9 @@
  * run's clocks. Design in docs/architecture.md, "Rules: state across
  * reloads and restarts" and "Time".
  *
- * Which times are which: the alarm's since, last update and last sample,
- * a stale rule's last good and first sample, a rate's readings and a
- * trend's last sample are monotonic (they order samples and measure
+ * Which times are which: the alarm's since, last update, clearing start and
+ * last sample, a stale rule's last good and first sample, a rate's readings
+ * and a trend's last sample are monotonic (they order samples and measure
  * durations); a trend's days, opening and predictions are wall-clock
  * (calendar). Pure and allocation-free.
  */
@@ -32,6 +32,8 @@ int rule_reconcile(const rule_cfg_t *cfg, rule_state_t *st, int active, int64_t 
     }
     if (active && a->st != RULE_ST_FIRING) {
         a->st = RULE_ST_FIRING;
+        a->clearing = 0;
+        a->clear_since_ms = 0;
         a->since_ms = since_mono;
         a->last_update_ms = since_mono;
         a->peak = cfg->alarm.limit;
@@ -42,6 +44,8 @@ int rule_reconcile(const rule_cfg_t *cfg, rule_state_t *st, int active, int64_t 
         a->since_ms = 0;
         a->last_update_ms = 0;
         a->peak = 0;
+        a->clearing = 0;
+        a->clear_since_ms = 0;
         return 1;
     }
     return 0;
@@ -97,6 +101,8 @@ int rule_rebase(const rule_cfg_t *cfg, rule_state_t *st, int64_t shift_ms, int64
         restore__move(&a->since_ms, shift_ms, now_mono, &bounded);
     if (a->st == RULE_ST_FIRING)
         restore__move(&a->last_update_ms, shift_ms, now_mono, &bounded);
+    if (a->st == RULE_ST_FIRING && a->clearing)
+        restore__move(&a->clear_since_ms, shift_ms, now_mono, &bounded);
     if (a->samples > 0)
         restore__move(&a->last_ts_ms, shift_ms, now_mono, &bounded);
     restore__move(&st->last_good_ms, shift_ms, now_mono, &bounded);

@@ -39,7 +39,8 @@ static int rule__alarm_ok(const rule_state_t *st)
     return (a->st == RULE_ST_NORMAL || a->st == RULE_ST_PENDING || a->st == RULE_ST_FIRING) &&
            rule__time_ok(a->since_ms) && rule__time_ok(a->last_update_ms) &&
            rule__time_ok(a->last_ts_ms) && rule__time_ok(st->last_good_ms) &&
-           rule__time_ok(st->first_ms);
+           rule__time_ok(st->first_ms) && (a->clearing == 0 || a->clearing == 1) &&
+           rule__time_ok(a->clear_since_ms);
 }
 
 static int rule__rate_ok(const rule_rate_state_t *r)
@@ -63,11 +64,21 @@ static int rule__trend_ok(const rule_trend_cfg_t *c, const rule_trend_state_t *t
         !rule__time_ok(t->pred_c) || !rule__time_ok(t->pred_lo) || !rule__time_ok(t->pred_hi) ||
         !rule__time_ok(t->last_ts_ms))
         return 0;
+    /* the quiet days' ring, the readings-per-day ring, the model in use */
+    if (!rule__ring_ok(t->qhead, t->qn, RULE_TREND_QUIET, RULE_TREND_QUIET) || t->seen_head < 0 ||
+        t->seen_head >= 8 || t->model < -1 || t->model > RULE_MODEL_KNEE || t->day_seen < 0 ||
+        t->day_seen > RULE__T_MAX || t->same_n < 0 || t->model_streak < 0 || t->recovered < 0 ||
+        t->soon_days < 0 || t->calm_days < 0)
+        return 0;
     /* day indices: a day times day_ms must still be a time */
     if (!rule__day_ok(c, t->day) || !rule__day_ok(c, t->change_day))
         return 0;
     for (int i = 0; i < RULE_TREND_MAX_DAYS; i++) {
         if (!rule__day_ok(c, t->days_t[i]))
+            return 0;
+    }
+    for (int i = 0; i < RULE_TREND_QUIET; i++) {
+        if (!rule__day_ok(c, t->quiet_t[i]))
             return 0;
     }
     return 1;

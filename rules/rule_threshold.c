@@ -10,8 +10,17 @@
  *   NORMAL  -- value > limit ----------------------> PENDING (since = ts)
  *   PENDING -- value <= limit ---------------------> NORMAL (cancelled, silent)
  *   PENDING -- value > limit, ts - since >= for_ms -> FIRING, emit OPEN
- *   FIRING  -- value <= limit - hysteresis --------> NORMAL, emit RESOLVE
+ *   FIRING  -- value <= limit - hysteresis --------> FIRING, clearing (since = ts)
+ *   clearing - value > limit - hysteresis ---------> FIRING (clearing cancelled, silent)
+ *   clearing - value <= limit - hysteresis,
+ *              ts - clear_since >= clear_for_ms ---> NORMAL, emit RESOLVE
  *   FIRING  -- otherwise, update_ms since the last OPEN/UPDATE -> emit UPDATE
+ *
+ * The clear delay is the mirror of for_ms: a value flapping around the limit
+ * with noise now and then past the hysteresis stays one firing condition
+ * (one work order, one occurrence) instead of clearing and retriggering on
+ * single samples. With clear_for_ms == 0 the first sample past the band
+ * resolves (as Alertmanager without keep_firing_for).
  *
  * A sample that starts PENDING with for_ms == 0 opens at once. Hysteresis
  * applies only while firing: pending is Alertmanager's "for", so the
@@ -61,6 +70,10 @@ int rule_threshold_validate(const rule_threshold_cfg_t *cfg, char *err, size_t e
     }
     if (cfg->update_ms < 0) {
         snprintf(err, errlen, "update_ms: must be >= 0, got %" PRId64, cfg->update_ms);
+        return GW_EINVAL;
+    }
+    if (cfg->clear_for_ms < 0) {
+        snprintf(err, errlen, "clear_for_ms: must be >= 0, got %" PRId64, cfg->clear_for_ms);
         return GW_EINVAL;
     }
     return 0;
@@ -127,6 +140,8 @@ static void to_normal(rule_threshold_state_t *st)
     st->since_ms = 0;
     st->last_update_ms = 0;
     st->peak = 0;
+    st->clearing = 0;
+    st->clear_since_ms = 0;
 }
 
 /* PENDING (or just entered it): open once the condition has held for for_ms. */
@@ -140,17 +155,26 @@ static rule_action_kind_t eval_pending(const rule_threshold_cfg_t *cfg, rule_thr
     return emit(RULE_ACT_OPEN, cfg, st, s, act);
 }
 
-/* FIRING: resolve past the hysteresis band, else update when one is due. */
+/* FIRING: resolve once past the hysteresis band for clear_for_ms, else update
+ * when one is due. */
 static rule_action_kind_t eval_firing(const rule_threshold_cfg_t *cfg, rule_threshold_state_t *st,
                                       const gw_sample_t *s, rule_action_t *act)
 {
     rule_action_kind_t kind;
 
     if (cleared(cfg, s->value)) {
+        if (!st->clearing) {
+            st->clearing = 1;
+            st->clear_since_ms = s->mono_ms;
+        }
+        if (elapsed(st->clear_since_ms, s->mono_ms) < cfg->clear_for_ms)
+            return RULE_ACT_NONE;
         kind = emit(RULE_ACT_RESOLVE, cfg, st, s, act);
         to_normal(st);
         return kind;
     }
+    st->clearing = 0; /* back inside the band: the same condition goes on */
+    st->clear_since_ms = 0;
     track_peak(cfg, st, s->value);
     if (cfg->update_ms <= 0 || elapsed(st->last_update_ms, s->mono_ms) < cfg->update_ms)
         return RULE_ACT_NONE;

@@ -1,7 +1,7 @@
 /*
  * rule_trend.c: the predictive rule (RULE_TREND, rules/rule.h): vibration,
  * motor temperature, pump current, any point that degrades slowly.
- * Design in docs/architecture.md, "Rules: prediction"; methods and numbers
+ * Design in docs/prediction.md; methods and numbers
  * from ISO 10816 and the usual edge detectors (EWMA, Theil-Sen).
  *
  * Per good reading, in constant memory:
@@ -20,22 +20,26 @@
  *
  * At each day close (the first reading of a new day), with at least min_days
  * means since the change started (the trend is fitted only past the knee,
- * where the degradation is; no change, no prediction): a Theil-Sen line (median of pairwise slopes,
- * median intercept) is fitted to the daily means, or to ln(mean - floor) for the exponential model
- * (auto: the one whose residuals are smaller; the floor defaults to the learned baseline mean). Its
- * prediction interval at t is +/- t(conf, n-2) * s * sqrt(1 + 1/n + (t - tmean)^2 / Stt), s from
- * the residuals. The crossing of the limit is predicted three ways: central
- * (the line), earliest (the upper bound: the conservative date) and latest
- * (the lower bound; 0 when beyond four horizons).
+ * where the degradation is; no change, no prediction), the model is chosen
+ * and fitted (rule_fit.c: a Theil-Sen line through the levels or through
+ * an exponential, or two lines at a knee; "auto" by rolling-origin forecast
+ * error, rule_model.c), the central
+ * crossing of the limit is where the curve reaches it, and the earliest and
+ * latest dates are the quantiles of the crossing over a block bootstrap
+ * (rule_interval.c) at the configured confidence.
  *
- * Decisions, once per day close:
- *   not firing, earliest crossing within horizon (or the daily level already
- *     at the limit) ---------------------------------------> OPEN
- *   firing, earliest crossing within 1.5 horizons or level at the limit
- *     ----------------------------------------------------> UPDATE (new dates)
- *   firing, otherwise (the signal recovered) ------------> RESOLVE
- * The suggested priority rises as the earliest date nears: more than 7 days
- * low, more than 3 medium, else high; the level at the limit is critical.
+ * Decisions, once per day close (h = horizon, H = hysteresis):
+ *   not firing, earliest crossing within h on SOON_DAYS day closes in a
+ *     row, or the daily level >= limit --------------------> OPEN
+ *   firing, earliest crossing within 1.5 h, or the level >= limit - H, or
+ *     the change still on and the crossing within 3 h (or too few days to
+ *     fit) -----------------------------------------------> UPDATE (new dates)
+ *   firing, none of these (the signal looks recovered) ---> UPDATE, and after
+ *     clear_days such day closes in a row ----------------> RESOLVE
+ * So a machine hovering just under its limit keeps its one order, and a
+ * single good day does not resolve it. The suggested priority rises as the
+ * earliest date nears: more than 7 days low, more than 3 medium, else high;
+ * the level at the limit is critical.
  */
 #include "rules/rule_int.h"
 
@@ -46,6 +50,11 @@
 #include <string.h>
 
 #define DAY_MS(c) ((double)(c)->day_ms)
+/* Whole days in a row without an alarm that end a change: a wear that shows
+ * only at the daily peak may miss one. */
+#define CALM_DAYS 3
+/* Day closes in a row with the earliest date within the horizon that open. */
+#define SOON_DAYS 2
 
 int rule__trend_validate(rule_trend_cfg_t *c, char *err, size_t errlen)
 {
@@ -68,18 +77,28 @@ int rule__trend_validate(rule_trend_cfg_t *c, char *err, size_t errlen)
         FAIL("min_days: must be 3..window_days (%d), got %d", c->window_days, c->min_days);
     if (c->horizon_ms <= 0)
         FAIL("horizon_ms: must be > 0, got %lld", (long long)c->horizon_ms);
-    if (c->confidence != 0.9 && c->confidence != 0.95 && c->confidence != 0.99)
-        FAIL("confidence: must be 0.9, 0.95 or 0.99, got %g", c->confidence);
+    if (!(c->confidence >= 0.5 && c->confidence <= 0.99))
+        FAIL("confidence: must be 0.5..0.99, got %g", c->confidence);
     if (!(c->ewma_lambda > 0 && c->ewma_lambda <= 1))
         FAIL("ewma_lambda: must be in (0, 1], got %g", c->ewma_lambda);
     if (!(c->ewma_L > 0))
         FAIL("ewma_L: must be > 0, got %g", c->ewma_L);
     if (c->learn_n < 2)
         FAIL("learn_n: must be >= 2, got %d", c->learn_n);
-    if ((unsigned)c->model > RULE_MODEL_AUTO)
+    if ((unsigned)c->model > RULE_MODEL_KNEE)
         FAIL("model: unknown model %d", (int)c->model);
     if (c->model != RULE_MODEL_LINEAR && c->floor_set && !(c->floor < c->limit))
         FAIL("floor: must be below the limit (%g), got %g", c->limit, c->floor);
+    if (!isfinite(c->hysteresis))
+        FAIL("hysteresis: must be a number, got %g", c->hysteresis);
+    if (c->hysteresis < 0)
+        c->hysteresis = 0.1 * c->limit;
+    if (!(c->hysteresis < c->limit))
+        FAIL("hysteresis: must be below the limit (%g), got %g", c->limit, c->hysteresis);
+    if (c->clear_days < 1 || c->clear_days > RULE_TREND_MAX_DAYS)
+        FAIL("clear_days: must be 1..%d, got %d", RULE_TREND_MAX_DAYS, c->clear_days);
+    if (c->stuck_n != 0 && (c->stuck_n < 2 || c->stuck_n > 100000))
+        FAIL("stuck_n: must be 0 (off) or 2..100000, got %d", c->stuck_n);
     return 0;
 #undef FAIL
 }
@@ -89,6 +108,7 @@ void rule__trend_init(rule_trend_state_t *st)
     memset(st, 0, sizeof(*st));
     st->day = -1;
     st->change_day = -1;
+    st->model = -1;
 }
 
 void rule__trend_forget_days(rule_trend_state_t *st)
@@ -96,202 +116,171 @@ void rule__trend_forget_days(rule_trend_state_t *st)
     st->day = -1;
     st->day_sum = 0;
     st->day_n = 0;
+    st->day_seen = 0;
     st->dhead = st->dn = 0;
     st->change_day = -1;
     st->change_today = 0;
 }
 
-double rule__t_quantile(double conf, int df)
+const char *rule_model_name(rule_trend_model_t m)
 {
-    static const double t90[] = {6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895,
-                                 1.860, 1.833, 1.812, 1.796, 1.782, 1.771, 1.761,
-                                 1.753, 1.746, 1.740, 1.734, 1.729, 1.725};
-    static const double t95[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365,
-                                 2.306,  2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-                                 2.131,  2.120, 2.110, 2.101, 2.093, 2.086};
-    static const double t99[] = {63.657, 9.925, 5.841, 4.604, 4.032, 3.707, 3.499,
-                                 3.355,  3.250, 3.169, 3.106, 3.055, 3.012, 2.977,
-                                 2.947,  2.921, 2.898, 2.878, 2.861, 2.845};
-    const double *t = conf >= 0.99 ? t99 : conf >= 0.95 ? t95 : t90;
-    double z = conf >= 0.99 ? 2.576 : conf >= 0.95 ? 1.960 : 1.645;
-
-    if (df < 1)
-        df = 1;
-    if (df <= 20)
-        return t[df - 1];
-    return z + (t[19] - z) * 20.0 / df; /* the gap to z shrinks about as 1/df */
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* A fitted line y = a + b t with its prediction-interval terms. */
-typedef struct fit {
-    double a, b, s, tmean, stt, tq;
-    int n;
-} fit_t;
-
-/* Theil-Sen fit of y on t (n >= 3); sse gets the residual sum of squares. */
-static void theil_sen(const double *t, const double *y, int n, double conf, fit_t *f)
-{
-    double pairs[RULE_TREND_MAX_DAYS * (RULE_TREND_MAX_DAYS - 1) / 2], r[RULE_TREND_MAX_DAYS];
-    double sse = 0;
-    int np = 0;
-
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            if (t[j] != t[i])
-                pairs[np++] = (y[j] - y[i]) / (t[j] - t[i]);
-    f->b = np ? median(pairs, np) : 0;
-    for (int i = 0; i < n; i++)
-        r[i] = y[i] - f->b * t[i];
-    f->a = median(r, n);
-    f->tmean = 0;
-    for (int i = 0; i < n; i++)
-        f->tmean += t[i] / n;
-    f->stt = 0;
-    for (int i = 0; i < n; i++) {
-        double e = y[i] - f->a - f->b * t[i];
-        sse += e * e;
-        f->stt += (t[i] - f->tmean) * (t[i] - f->tmean);
+    switch (m) {
+    case RULE_MODEL_LINEAR:
+        return "linear";
+    case RULE_MODEL_EXP:
+        return "exponential";
+    case RULE_MODEL_AUTO:
+        return "auto";
+    case RULE_MODEL_KNEE:
+        return "knee";
     }
-    f->n = n;
-    f->s = sqrt(sse / (n - 2));
-    f->tq = rule__t_quantile(conf, n - 2);
+    return "unknown";
 }
 
-static double half_width(const fit_t *f, double t)
+const char *rule_model_why_text(rule_model_why_t w)
 {
-    return f->tq * f->s * sqrt(1.0 + 1.0 / f->n + (t - f->tmean) * (t - f->tmean) / f->stt);
+    switch (w) {
+    case RULE_WHY_CONFIGURED:
+        return "configured";
+    case RULE_WHY_FEW_DAYS:
+        return "too few days since the change to judge a curve: a line";
+    case RULE_WHY_LINE_SUFFICES:
+        return "no other shape forecast the later days 20 % better than a line: a line";
+    case RULE_WHY_CURVE_SIGNIFICANT:
+        return "this shape, fitted to the earlier days, forecast the later ones at least "
+               "20 % better than a line, 3 day closes in a row";
+    case RULE_WHY_NO_CURVE:
+        return "no growing exponential curve fits the levels: a line";
+    }
+    return "unknown";
 }
 
-/* The prediction of one day close. Days are in units of day_ms. */
+/* The prediction of one day close. Days are in units of day_ms, from t0. */
 typedef struct pred {
-    int ok;
+    int ok;           /* a curve was fitted */
     double level;     /* the latest daily mean */
     int n;            /* daily means fitted */
     double slope;     /* dy/dt at now, per day */
-    double c, lo, hi; /* crossing days from t0; < 0: none */
+    double c, lo, hi; /* crossing: central, earliest, latest; INFINITY: none */
+    int64_t from;     /* the first day fitted (day index) */
+    int64_t t0;       /* the day the fit's times count from */
+    rule__choice_t ch;
+    rule__fit_t f;
+    rule__interval_t iv;
 } pred_t;
 
-/* Residual sum of squares, in y units, of the exponential fit with floor
- * phi; fills *f. Returns HUGE_VAL when some y <= phi. */
-static double fit_exp(const double *t, const double *y, int n, double phi, double conf, fit_t *f)
+/* FNV-1a over n bytes, continuing from h. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
-    double ly[RULE_TREND_MAX_DAYS] = {0}, sse = 0;
-
-    for (int i = 0; i < n; i++) {
-        if (!(y[i] - phi > 0))
-            return HUGE_VAL;
-        ly[i] = log(y[i] - phi);
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
     }
-    theil_sen(t, ly, n, conf, f);
-    for (int i = 0; i < n; i++) {
-        double e = y[i] - (phi + exp(f->a + f->b * t[i]));
-        sse += e * e;
-    }
-    return sse;
+    return h;
 }
 
-/* The exponential model's floor: the configured one, else the best (least
- * residuals) of a geometric ladder below the lowest daily level, from
- * 1/256 of the levels' range to 128 ranges below (which is nearly linear).
- * Returns the SSE of the chosen fit in *f, HUGE_VAL if none fits. */
-static double best_exp(const rule_trend_cfg_t *c, const double *t, const double *y, int n,
-                       double *phi, fit_t *f)
+/* The bootstrap's seed: the rule's parameters and the day, so that a replay
+ * (or a restart) draws the same replicates for the same day. */
+static uint64_t seed_for(const rule_trend_cfg_t *c, int64_t day)
 {
-    double lo = y[0], hi = y[0], range, best = HUGE_VAL, sse;
-    fit_t cand;
+    uint64_t h = 1469598103934665603ULL;
 
-    if (c->floor_set) {
-        *phi = c->floor;
-        return fit_exp(t, y, n, c->floor, c->confidence, f);
+    h = fnv(h, &c->limit, sizeof(c->limit));
+    h = fnv(h, &c->day_ms, sizeof(c->day_ms));
+    h = fnv(h, &c->window_days, sizeof(c->window_days));
+    h = fnv(h, &c->learn_n, sizeof(c->learn_n));
+    h = fnv(h, &c->confidence, sizeof(c->confidence));
+    return fnv(h, &day, sizeof(day));
+}
+
+/* The quiet days before day `before` as deviations from their mean, oldest
+ * first, into d; returns their median level (the quiet level), NAN when
+ * there are none. */
+static double quiet_wander(const rule_trend_state_t *st, int64_t before, rule__data_t *d)
+{
+    double mean = 0, v[RULE_TREND_QUIET];
+
+    d->nquiet = 0;
+    for (int i = 0; i < st->qn; i++) {
+        int j = (st->qhead - st->qn + i + RULE_TREND_QUIET) % RULE_TREND_QUIET;
+        if (st->quiet_t[j] < before)
+            d->quiet[d->nquiet++] = st->quiet_y[j];
     }
-    for (int i = 1; i < n; i++) {
-        lo = fmin(lo, y[i]);
-        hi = fmax(hi, y[i]);
+    for (int i = 0; i < d->nquiet; i++) {
+        mean += d->quiet[i] / d->nquiet;
+        v[i] = d->quiet[i];
     }
-    range = hi - lo > 0 ? hi - lo : fabs(lo) * 0.01 + 1e-9;
-    for (int k = 0; k < 16; k++) {
-        double cphi = lo - range * ldexp(1.0, k - 8);
-        sse = fit_exp(t, y, n, cphi, c->confidence, &cand);
-        if (sse < best && cphi < c->limit) {
-            best = sse;
-            *phi = cphi;
-            *f = cand;
-        }
+    for (int i = 0; i < d->nquiet; i++)
+        d->quiet[i] -= mean;
+    return d->nquiet ? rule__median(v, d->nquiet) : NAN;
+}
+
+/* The levels to fit into d: from the onset of the change on (searched among
+ * the ring's levels up to the day the detector alarmed: it alarms days
+ * after a slow rise began), with the quiet wander of the quiet days before
+ * the onset. Returns 0, or -1 when no day since the alarm is kept. */
+static int levels(const rule_trend_state_t *st, int64_t t0, rule__data_t *d)
+{
+    int first = -1, from;
+    double q;
+
+    d->n = 0;
+    for (int i = 0; i < st->dn; i++) {
+        int j = (st->dhead - st->dn + i + RULE_TREND_MAX_DAYS) % RULE_TREND_MAX_DAYS;
+        d->t[d->n] = (double)(st->days_t[j] - t0) + 0.5;
+        d->y[d->n] = st->days_y[j];
+        if (first < 0 && st->days_t[j] >= st->change_day)
+            first = d->n;
+        d->n++;
     }
-    return best;
+    if (first < 0)
+        return -1;
+    q = quiet_wander(st, st->change_day, d);
+    from = first;
+    if (!isnan(q)) {
+        rule__data_prepare(d, d->limit);
+        from = rule__onset(d, q, 0, first);
+    }
+    memmove(d->t, d->t + from, sizeof(double) * (size_t)(d->n - from));
+    memmove(d->y, d->y + from, sizeof(double) * (size_t)(d->n - from));
+    d->n -= from;
+    quiet_wander(st, t0 + (int64_t)floor(d->t[0]), d);
+    return 0;
 }
 
 static void predict(const rule_trend_cfg_t *c, const rule_trend_state_t *st, double tnow,
                     int64_t t0, pred_t *p)
 {
-    double t[RULE_TREND_MAX_DAYS], y[RULE_TREND_MAX_DAYS];
-    fit_t lin, ex, *f = &lin;
-    int n = 0, use_exp = 0;
-    double L = c->limit, span = 4.0 * (double)c->horizon_ms / DAY_MS(c), phi = 0;
+    rule__data_t d; /* about 17 KB on the stack: once per day close */
+    double far = tnow + 10 * 365.0;
 
     memset(p, 0, sizeof(*p));
-    p->c = p->lo = p->hi = -1;
+    p->t0 = t0;
+    p->c = p->lo = p->hi = INFINITY;
     p->level = st->days_y[(st->dhead - 1 + RULE_TREND_MAX_DAYS) % RULE_TREND_MAX_DAYS];
     if (st->change_day < 0)
         return;
-    for (int i = 0; i < st->dn; i++) {
-        int j = (st->dhead - st->dn + i + RULE_TREND_MAX_DAYS) % RULE_TREND_MAX_DAYS;
-        if (st->days_t[j] < st->change_day)
-            continue;
-        t[n] = (double)(st->days_t[j] - t0) + 0.5;
-        y[n] = st->days_y[j];
-        n++;
-    }
-    p->n = n;
-    if (n < c->min_days)
+    d.limit = c->limit;
+    if (levels(st, t0, &d) != 0)
+        return;
+    p->n = d.n;
+    p->from = t0 + (int64_t)floor(d.t[0]);
+    if (d.n < c->min_days)
+        return;
+    rule__data_prepare(&d, c->limit);
+    if (rule__choose(c, &d, st->model, st->model_streak, &p->ch, &p->f) != 0)
         return;
     p->ok = 1;
-    theil_sen(t, y, n, c->confidence, &lin);
-    /* auto: the exponential model only with twice min_days of change (a
-     * curve fitted to the first days past a knee extrapolates wildly), and
-     * only if it wins per degree of freedom (its floor is a third
-     * parameter unless configured). */
-    if (c->model == RULE_MODEL_EXP || (c->model == RULE_MODEL_AUTO && n >= 2 * c->min_days)) {
-        double se = best_exp(c, t, y, n, &phi, &ex), sl = 0;
-        int k = c->floor_set ? 2 : 3;
-        for (int i = 0; i < n; i++) {
-            double e = y[i] - (lin.a + lin.b * t[i]);
-            sl += e * e;
-        }
-        use_exp =
-            se < HUGE_VAL && (c->model == RULE_MODEL_EXP || (n > k && se / (n - k) < sl / (n - 2)));
-    }
-    if (use_exp) {
-        f = &ex;
-        L = log(c->limit - phi);
-        p->slope = f->b * exp(f->a + f->b * tnow);
-    } else {
-        p->slope = f->b;
-    }
-    if (f->b > 0)
-        p->c = fmax(tnow, (L - f->a) / f->b);
-    /* Scan hourly from now for the first time each bound reaches L. */
-    for (double tt = tnow; tt <= tnow + span; tt += 1.0 / 24) {
-        double m = f->a + f->b * tt, h = half_width(f, tt);
-        if (p->lo < 0 && m + h >= L)
-            p->lo = tt;
-        if (m - h >= L) {
-            p->hi = tt;
-            break;
-        }
-    }
+    p->slope = rule__fit_slope(&p->f, tnow);
+    p->c = rule__fit_crossing(&p->f, c->limit, tnow);
+    rule__interval(c, &d, p->ch.mix, p->ch.w, p->ch.nmix, tnow, seed_for(c, st->day), &p->iv);
+    p->lo = p->iv.lo;
+    p->hi = p->iv.hi;
+    /* Dates further than ten years are no dates. */
+    p->c = p->c > far ? INFINITY : p->c;
+    p->lo = p->lo > far ? INFINITY : p->lo;
+    p->hi = p->hi > far ? INFINITY : p->hi;
 }
 
 static gw_priority_t priority_for(const rule_trend_cfg_t *c, double days_left, int at_limit)
@@ -308,7 +297,84 @@ static gw_priority_t priority_for(const rule_trend_cfg_t *c, double days_left, i
 
 static int64_t to_ms(const rule_trend_cfg_t *c, int64_t t0, double days)
 {
-    return days < 0 ? 0 : t0 * c->day_ms + (int64_t)llround(days * DAY_MS(c));
+    return !isfinite(days) ? 0 : t0 * c->day_ms + (int64_t)llround(days * DAY_MS(c));
+}
+
+/* Decide on the day's prediction (see the header); returns the action. */
+static rule_action_kind_t decide(const rule_trend_cfg_t *c, rule_trend_state_t *st, const pred_t *p,
+                                 double tnow, int64_t ts_ms, int *at_limit)
+{
+    double horizon = (double)c->horizon_ms / DAY_MS(c), left = p->lo - tnow;
+    int soon;
+
+    /* The earliest date must be within the horizon on two day closes in a
+     * row: the first day a noisy prediction dips in is the day it is most
+     * likely to be early. The level at the limit opens at once. */
+    st->soon_days = !st->firing && p->ok && left <= horizon ? st->soon_days + 1 : 0;
+    soon = p->level >= c->limit || st->soon_days >= SOON_DAYS;
+    /* An open order stays while the machine is still changing toward the
+     * limit (a crossing within 3 horizons): resolving it and opening it again
+     * weeks later on the same wear is chatter too. */
+    int still = p->level >= c->limit - c->hysteresis || (p->ok && left <= 1.5 * horizon) ||
+                (st->change_day >= 0 && (!p->ok || p->c - tnow <= 3 * horizon));
+    *at_limit = st->firing ? p->level >= c->limit - c->hysteresis : p->level >= c->limit;
+    if (!st->firing && soon) {
+        st->firing = 1;
+        st->opened_ms = ts_ms;
+        st->recovered = 0;
+        return RULE_ACT_OPEN;
+    }
+    if (!st->firing)
+        return RULE_ACT_NONE;
+    st->recovered = still ? 0 : st->recovered + 1;
+    if (st->recovered < c->clear_days)
+        return RULE_ACT_UPDATE;
+    st->firing = 0;
+    return RULE_ACT_RESOLVE;
+}
+
+/* The action's evidence: the level, the dates and how they were made. */
+static void fill(const rule_trend_cfg_t *c, const rule_trend_state_t *st, const pred_t *p,
+                 double tnow, const gw_sample_t *s, double smoothed, int at_limit,
+                 rule_action_t *act)
+{
+    *act = (rule_action_t){
+        .ts_ms = s->ts_ms,
+        .value = s->value,
+        .peak = p->level,
+        .since_ms = st->opened_ms,
+        .limit = c->limit,
+        .held_ms = s->ts_ms - st->opened_ms,
+        .kind_of = RULE_TREND,
+        .has_priority = 1,
+        .priority = priority_for(c, isfinite(p->lo) ? p->lo - tnow : 1e9, p->level >= c->limit),
+        .derived = p->level,
+        .baseline = st->mu,
+        .sigma = st->learned > 1 ? sqrt(st->m2 / (double)(st->learned - 1)) : 0,
+        .zone = c->zones[0] != 0 ? rule_zone_of(c->zones, smoothed) : -1,
+        .smoothed = smoothed,
+        .change = st->change,
+        .change_since_ms = st->change_day >= 0 ? st->change_day * c->day_ms : 0,
+        .slope_per_day = p->slope,
+        .ndays = p->n,
+        .predicted_ms = st->pred_c,
+        .predicted_lo_ms = st->pred_lo,
+        .predicted_hi_ms = st->pred_hi,
+        .at_limit = at_limit,
+        .recovered = st->recovered,
+        .model = p->ok ? (int)p->f.model : -1,
+        .model_why = (int)p->ch.why,
+        .model_gain = {p->ok ? p->ch.gain[0] : NAN, p->ok ? p->ch.gain[1] : NAN},
+        .model_chance = {p->ok ? p->ch.chance[0] : NAN, p->ok ? p->ch.chance[1] : NAN},
+        .knee_ms = p->ok && p->f.model == RULE_MODEL_KNEE ? to_ms(c, p->t0, p->f.kt) : 0,
+        .floor = p->ok && p->f.model == RULE_MODEL_EXP ? p->f.phi : NAN,
+        .boot_reps = p->iv.reps,
+        .boot_never = p->iv.never,
+        .boot_rho = p->iv.rho,
+        .boot_quiet = p->iv.quiet,
+        .fit_from_ms = p->ok ? p->from * c->day_ms : 0,
+        .boot_sd = p->iv.sd,
+    };
 }
 
 /* A day closed at now_ms: predict, then decide (see the header). */
@@ -316,57 +382,25 @@ static rule_action_kind_t day_closed(const rule_trend_cfg_t *c, rule_trend_state
                                      int64_t now_ms, const gw_sample_t *s, double smoothed,
                                      rule_action_t *act)
 {
-    int oldest = (st->dhead - st->dn + RULE_TREND_MAX_DAYS) % RULE_TREND_MAX_DAYS;
+    int oldest = (st->dhead - st->dn + RULE_TREND_MAX_DAYS) % RULE_TREND_MAX_DAYS, at_limit;
     int64_t t0 = st->days_t[oldest];
-    double tnow = (double)now_ms / DAY_MS(c) - (double)t0, horizon = c->horizon_ms / DAY_MS(c);
-    rule_action_kind_t k = RULE_ACT_NONE;
-    int at_limit, soon, still;
+    double tnow = (double)now_ms / DAY_MS(c) - (double)t0;
+    rule_action_kind_t k;
     pred_t p;
 
     predict(c, st, tnow, t0, &p);
-    at_limit = p.level >= c->limit;
-    soon = at_limit || (p.lo >= 0 && p.lo - tnow <= horizon);
-    still = at_limit || (p.lo >= 0 && p.lo - tnow <= 1.5 * horizon);
     st->slope = p.slope;
     st->pred_c = to_ms(c, t0, p.c);
     st->pred_lo = to_ms(c, t0, p.lo);
     st->pred_hi = to_ms(c, t0, p.hi);
-    if (!st->firing && soon) {
-        st->firing = 1;
-        st->opened_ms = s->ts_ms;
-        k = RULE_ACT_OPEN;
-    } else if (st->firing && still) {
-        k = RULE_ACT_UPDATE;
-    } else if (st->firing) {
-        st->firing = 0;
-        k = RULE_ACT_RESOLVE;
+    st->model = p.ok ? (int)p.f.model : -1;
+    st->model_streak = p.ok ? p.ch.streak : 0;
+    st->last_pred_ms = now_ms;
+    k = decide(c, st, &p, tnow, s->ts_ms, &at_limit);
+    if (k != RULE_ACT_NONE && act) {
+        fill(c, st, &p, tnow, s, smoothed, at_limit, act);
+        act->kind = k;
     }
-    if (k == RULE_ACT_NONE || !act)
-        return k;
-    *act = (rule_action_t){
-        .kind = k,
-        .ts_ms = s->ts_ms,
-        .value = s->value,
-        .peak = p.level,
-        .since_ms = st->opened_ms,
-        .limit = c->limit,
-        .held_ms = s->ts_ms - st->opened_ms,
-        .kind_of = RULE_TREND,
-        .has_priority = 1,
-        .priority = priority_for(c, p.lo >= 0 ? p.lo - tnow : 1e9, at_limit),
-        .derived = p.level,
-        .baseline = st->mu,
-        .sigma = st->learned > 1 ? sqrt(st->m2 / (double)(st->learned - 1)) : 0,
-        .zone = c->zones[0] != 0 ? rule_zone_of(c->zones, smoothed) : -1,
-        .smoothed = smoothed,
-        .change = st->change,
-        .change_since_ms = st->change_day >= 0 ? st->change_day * c->day_ms : 0,
-        .slope_per_day = p.slope,
-        .ndays = p.n,
-        .predicted_ms = st->pred_c,
-        .predicted_lo_ms = st->pred_lo,
-        .predicted_hi_ms = st->pred_hi,
-    };
     return k;
 }
 
@@ -416,12 +450,28 @@ static double observe(const rule_trend_cfg_t *c, rule_trend_state_t *st, double 
     return st->rsum / st->rn;
 }
 
+/* Whether the open day, closing, had enough readings for its level: at
+ * least 3/4 of the most any of the last 8 days had (a day with hours
+ * missing, or stuck, would carry the daily cycle's bias of those hours).
+ * Its count joins the history. */
+static int whole_day(rule_trend_state_t *st)
+{
+    int32_t most = 0;
+
+    for (int i = 0; i < 8; i++)
+        most = st->seen[i] > most ? st->seen[i] : most;
+    st->seen[st->seen_head] = st->day_seen > INT32_MAX ? INT32_MAX : (int32_t)st->day_seen;
+    st->seen_head = (st->seen_head + 1) % 8;
+    return st->day_n > 0 && (double)st->day_n >= 0.75 * most;
+}
+
 rule_action_kind_t rule__trend_eval(const rule_trend_cfg_t *c, rule_trend_state_t *st,
                                     const gw_sample_t *s, rule_action_t *act)
 {
     rule_action_kind_t k = RULE_ACT_NONE;
     int64_t day;
     double smoothed;
+    int quiet;
 
     if (s->quality != GW_Q_GOOD || !isfinite(s->value))
         return RULE_ACT_NONE;
@@ -439,26 +489,48 @@ rule_action_kind_t rule__trend_eval(const rule_trend_cfg_t *c, rule_trend_state_
         else
             rule__trend_forget_days(st);
     }
-    if (st->day >= 0 && day != st->day && !st->change_today)
-        st->change_day = -1; /* a whole day without an alarm: the change is over */
+    /* The day that closes was quiet: no alarm all day, no order open. */
+    quiet = st->day >= 0 && day != st->day && !st->change_today && !st->firing;
+    if (st->day >= 0 && day != st->day) {
+        st->calm_days = st->change_today ? 0 : st->calm_days + 1;
+        if (st->calm_days >= CALM_DAYS)
+            st->change_day = -1; /* days without an alarm: the change is over */
+    }
     if (day != st->day)
         st->change_today = 0;
     smoothed = observe(c, st, s->value, day);
-    if (st->day >= 0 && day != st->day && st->day_n > 0) {
-        st->days_t[st->dhead] = st->day;
-        st->days_y[st->dhead] = st->day_sum / (double)st->day_n;
-        st->dhead = (st->dhead + 1) % RULE_TREND_MAX_DAYS;
-        if (st->dn < c->window_days)
-            st->dn++;
-        k = day_closed(c, st, (st->day + 1) * c->day_ms, s, smoothed, act);
+    if (st->day >= 0 && day != st->day) {
+        if (whole_day(st)) {
+            st->days_t[st->dhead] = st->day;
+            st->days_y[st->dhead] = st->day_sum / (double)st->day_n;
+            st->dhead = (st->dhead + 1) % RULE_TREND_MAX_DAYS;
+            if (st->dn < c->window_days)
+                st->dn++;
+            if (quiet) {
+                st->quiet_y[st->qhead] = st->day_sum / (double)st->day_n;
+                st->quiet_t[st->qhead] = st->day;
+                st->qhead = (st->qhead + 1) % RULE_TREND_QUIET;
+                st->qn += st->qn < RULE_TREND_QUIET;
+            }
+        }
+        if (st->dn > 0)
+            k = day_closed(c, st, (st->day + 1) * c->day_ms, s, smoothed, act);
     }
     if (day != st->day) {
         st->day = day;
         st->day_sum = 0;
         st->day_n = 0;
+        st->day_seen = 0;
     }
-    st->day_sum += s->value;
-    st->day_n++;
+    /* A stuck sensor repeats its last reading exactly: past stuck_n of
+     * them, the readings are not a measurement and stay out of the level. */
+    st->same_n = st->day_seen + st->day_n > 0 && s->value == st->last_x ? st->same_n + 1 : 0;
+    st->last_x = s->value;
+    st->day_seen++;
+    if (c->stuck_n < 2 || st->same_n < c->stuck_n - 1) {
+        st->day_sum += s->value;
+        st->day_n++;
+    }
     return k;
 }
 

@@ -22,20 +22,23 @@
     "name", "device", "point", "kind", "priority", "category", "work_type", "title", "update_ms",  \
         "comment"
 
-static const char *const keys_threshold[] = {COMMON_KEYS,  "above",  "below",
-                                             "hysteresis", "for_ms", NULL};
-static const char *const keys_state[] = {COMMON_KEYS, "equals", "bit", "invert", "for_ms", NULL};
+static const char *const keys_threshold[] = {COMMON_KEYS, "above",        "below", "hysteresis",
+                                             "for_ms",    "clear_for_ms", NULL};
+static const char *const keys_state[] = {COMMON_KEYS, "equals",       "bit", "invert",
+                                         "for_ms",    "clear_for_ms", NULL};
 static const char *const keys_stale[] = {COMMON_KEYS, "after_ms", NULL};
-static const char *const keys_rate[] = {COMMON_KEYS, "above",     "below", "hysteresis",
-                                        "for_ms",    "window_ms", "per",   NULL};
+static const char *const keys_rate[] = {COMMON_KEYS,  "above",        "below",
+                                        "hysteresis", "for_ms",       "window_ms",
+                                        "per",        "clear_for_ms", NULL};
 static const char *const keys_counter[] = {COMMON_KEYS, "limit", "wrap", NULL};
 static const char *const keys_anomaly[] = {
-    COMMON_KEYS,   "direction",      "k",          "min_delta", "alpha",
-    "learn_weeks", "utc_offset_min", "hysteresis", "for_ms",    NULL};
-static const char *const keys_trend[] = {COMMON_KEYS,    "limit",      "iso10816",    "zones",
-                                         "smooth_n",     "day_ms",     "window_days", "min_days",
-                                         "horizon_days", "confidence", "ewma_lambda", "ewma_L",
-                                         "learn_n",      "model",      "floor",       NULL};
+    COMMON_KEYS,      "direction",  "k",      "min_delta",    "alpha", "learn_weeks",
+    "utc_offset_min", "hysteresis", "for_ms", "clear_for_ms", NULL};
+static const char *const keys_trend[] = {
+    COMMON_KEYS,         "limit",    "iso10816",     "zones",      "smooth_n",    "day_ms",
+    "window_days",       "min_days", "horizon_days", "confidence", "ewma_lambda", "ewma_L",
+    "learn_n",           "model",    "floor",        "hysteresis", "clear_days",  "stuck_n",
+    "model_uncertainty", NULL};
 
 static const char *const *const kind_keys[RULE_KIND_COUNT] = {
     keys_threshold, keys_state, keys_stale, keys_rate, keys_counter, keys_anomaly, keys_trend,
@@ -178,13 +181,19 @@ static void cfg__trend(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_
             t->model = RULE_MODEL_LINEAR;
         else if (strcmp(model, "exponential") == 0)
             t->model = RULE_MODEL_EXP;
+        else if (strcmp(model, "knee") == 0)
+            t->model = RULE_MODEL_KNEE;
         else if (strcmp(model, "auto") == 0)
             t->model = RULE_MODEL_AUTO;
         else
             gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "model"),
-                           "must be one of linear, exponential, auto, got \"%s\"", model);
+                           "must be one of linear, exponential, knee, auto, got \"%s\"", model);
     }
     t->floor_set = gw_json_num(obj, "floor", path, &t->floor, 0, 0, el) > 0;
+    gw_json_num(obj, "hysteresis", path, &t->hysteresis, t->hysteresis, 0, el);
+    cfg__int(obj, "clear_days", path, &t->clear_days, 1, RULE_TREND_MAX_DAYS, el);
+    cfg__int(obj, "stuck_n", path, &t->stuck_n, 0, 100000, el);
+    gw_json_bool(obj, "model_uncertainty", path, &t->model_uncertainty, 0, el);
 }
 
 /* The kind's own keys into r->rule (defaults already there). */
@@ -221,6 +230,12 @@ static void cfg__kind_params(gw_rule_cfg_t *r, const cJSON *obj, const char *pat
     case RULE_KIND_COUNT:
         break;
     }
+    /* The kinds judged by the threshold state machine with a value that can
+     * fall back (not stale: a good sample is the end; not counter: only a
+     * re-arm lowers it) take a clear delay. */
+    if (r->kind == RULE_THRESHOLD || r->kind == RULE_STATE || r->kind == RULE_RATE ||
+        r->kind == RULE_ANOMALY)
+        cfg__ms(obj, "clear_for_ms", path, &al->clear_for_ms, 0, MAX_MS, el);
 }
 
 /* Default title: what fires, in a few words. */

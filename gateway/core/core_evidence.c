@@ -10,6 +10,7 @@
 #include "gateway/core/gw_rules.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -65,14 +66,63 @@ static void evidence__params(cJSON *p, const gw_rule_cfg_t *rc)
         cJSON_AddNumberToObject(p, "confidence", c->u.trend.confidence);
         cJSON_AddNumberToObject(p, "window_days", c->u.trend.window_days);
         cJSON_AddNumberToObject(p, "smooth_n", c->u.trend.smooth_n);
+        cJSON_AddStringToObject(p, "model", rule_model_name(c->u.trend.model));
+        cJSON_AddNumberToObject(p, "hysteresis", c->u.trend.hysteresis);
+        cJSON_AddNumberToObject(p, "clear_days", c->u.trend.clear_days);
         return;
     default:
         break;
     }
     cJSON_AddNumberToObject(p, "for_ms", (double)c->alarm.for_ms);
+    if (c->kind == RULE_THRESHOLD || c->kind == RULE_STATE || c->kind == RULE_RATE ||
+        c->kind == RULE_ANOMALY)
+        cJSON_AddNumberToObject(p, "clear_for_ms", (double)c->alarm.clear_for_ms);
 }
 
-/* The trend's prediction: dates, interval, slope, zone, change. */
+/* A number, or null when it is not one (NAN: not computed). */
+static void evidence__num(cJSON *o, const char *key, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+/* How the trend's date was made: the model and why, the interval's method. */
+static void evidence__method(cJSON *pr, cJSON *iv, const rule_action_t *a)
+{
+    cJSON *mc;
+
+    if (a->model < 0)
+        return; /* no curve fitted (too few days since the change) */
+    cJSON_AddStringToObject(pr, "model", rule_model_name((rule_trend_model_t)a->model));
+    mc = cJSON_AddObjectToObject(pr, "model_choice");
+    cJSON_AddStringToObject(mc, "reason", rule_model_why_text((rule_model_why_t)a->model_why));
+    if (a->model_why == RULE_WHY_LINE_SUFFICES || a->model_why == RULE_WHY_CURVE_SIGNIFICANT) {
+        static const char *const shape[2] = {"exponential", "knee"};
+        cJSON_AddStringToObject(mc, "method",
+                                "rolling origin: each shape fitted to the earlier days "
+                                "forecasts the later ones, against a line");
+        for (int i = 0; i < 2; i++) {
+            cJSON *t = cJSON_AddObjectToObject(mc, shape[i]);
+            evidence__num(t, "forecast_gain", a->model_gain[i]);
+            evidence__num(t, "required_gain", a->model_chance[i]);
+        }
+    }
+    if (a->knee_ms)
+        evidence__iso(pr, "knee", a->knee_ms);
+    if (a->model == RULE_MODEL_EXP)
+        evidence__num(pr, "floor", a->floor);
+    cJSON_AddStringToObject(iv, "method", "bootstrap, AR(1) day-to-day noise");
+    cJSON_AddNumberToObject(iv, "replicates", a->boot_reps);
+    cJSON_AddNumberToObject(iv, "never_share",
+                            a->boot_reps ? (double)a->boot_never / a->boot_reps : 0);
+    cJSON_AddNumberToObject(iv, "autocorrelation", a->boot_rho);
+    cJSON_AddStringToObject(iv, "noise", a->boot_quiet ? "quiet days" : "residuals");
+    cJSON_AddNumberToObject(iv, "noise_sd", a->boot_sd);
+}
+
+/* The trend's prediction: dates, interval, slope, model, zone, change. */
 static void evidence__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_action_t *a)
 {
     static const char zone[] = "ABCD";
@@ -88,7 +138,13 @@ static void evidence__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_a
                                 (double)(a->predicted_lo_ms - a->ts_ms) / 86400000.0);
     cJSON_AddNumberToObject(pr, "slope_per_day", a->slope_per_day);
     cJSON_AddNumberToObject(pr, "days_fitted", a->ndays);
+    if (a->fit_from_ms)
+        evidence__iso(pr, "fitted_from", a->fit_from_ms);
+    evidence__method(pr, iv, a);
     cJSON_AddNumberToObject(o, "daily_level", a->derived);
+    cJSON_AddBoolToObject(o, "at_limit", a->at_limit);
+    if (a->recovered)
+        cJSON_AddNumberToObject(o, "recovered_days", a->recovered);
     cJSON_AddNumberToObject(o, "smoothed", a->smoothed);
     if (a->zone >= 0 && a->zone < 4) {
         char z[2] = {zone[a->zone], 0};

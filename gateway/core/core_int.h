@@ -69,6 +69,11 @@ void core__device_updated(gw_core_t *c, uint32_t dev_idx, int64_t ts_ms);
 
 /* core_rules.c: run a device's rules; actions become ledger ops. */
 void core__run_rules(gw_core_t *c, uint32_t device_idx);
+/* A trend rule's evidence (owned, from gw_rule_evidence) with the latest
+ * values of the device's other watched points and what their rules know
+ * (core_context.c); returns the new string (the old one freed) or, when
+ * that cannot be built, evidence as it was. Other kinds: evidence as is. */
+char *core__evidence_context(const gw_runtime_t *rt, const gw_rule_rt_t *r, char *evidence);
 
 /* core_rollup.c: 1-minute rollups and device status for the ledger. */
 void core__rollup_reading(gw_core_t *c, const gw_device_rt_t *dev);

@@ -24,7 +24,8 @@ static void rules__action(gw_core_t *core, const gw_rule_rt_t *r, const rule_act
     const gw_config_t *c = core->rt->cfg;
     const gw_device_cfg_t *dev = &c->devices[r->cfg->device_idx];
     const drv_point_t *pt = &dev->points[r->cfg->point_idx];
-    char *evidence = gw_rule_evidence(r->cfg, pt->name, pt->unit, a);
+    char *evidence =
+        core__evidence_context(core->rt, r, gw_rule_evidence(r->cfg, pt->name, pt->unit, a));
     static const int kinds[] = {0, LEDGER_OP_TRIGGER, LEDGER_OP_TOUCH, LEDGER_OP_CLEAR};
     ledger_trigger_t t = {
         .site = c->site_id,

@@ -234,6 +234,7 @@ def make_config(tmp_path, broker_port, sim_port, mutate=None):
     for r in cfg["rules"]:
         if r["point"] == "vibration_machine" and r.get("kind", "threshold") == "threshold":
             r["for_ms"] = 1000
+            r["clear_for_ms"] = 1000
     if mutate:
         mutate(cfg)
     path = tmp_path / "plantroom.json"

@@ -49,8 +49,11 @@ def nbiot_config(tmp_path, broker, sim):
                 {"name": "temp-1", "format": "onenet", "id": "5551234",
                  "report_period_s": 2, "grace_s": 0,
                  "points": [{"name": "temperature", "unit": "degC", "path": "3303_0_5700"}]}]}
+        # A flag, not a noisy value, from a meter that reports now and then:
+        # the next report without the flag clears it (no clear delay).
         cfg["rules"].append({"name": "leak", "device": "water-1", "point": "leak",
                              "kind": "threshold", "above": 0.5, "hysteresis": 0, "for_ms": 0,
+                             "clear_for_ms": 0,
                              "priority": "high", "title": "Water meter reports a leak"})
     return make_config(tmp_path, broker["port"], sim.port, mutate)
 

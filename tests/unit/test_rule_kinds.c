@@ -52,7 +52,8 @@ static rule_action_kind_t feed(rig_t *r, int64_t ts, double v)
 }
 
 /* 4.5 +/- 0.2 noise right on a 4.5 limit, 1.0 hysteresis, 10 s for:
- * one OPEN while it flaps, one RESOLVE when it settles low. */
+ * one OPEN while it flaps, one RESOLVE when it has settled low for the
+ * default clear delay (a minute). */
 T_TEST(flapping_one_order)
 {
     rig_t r;
@@ -68,8 +69,10 @@ T_TEST(flapping_one_order)
         feed(&r, t, gen_value(&g, t));
     T_CHECK_EQ_INT(r.n[RULE_ACT_OPEN], 1);
     T_CHECK_EQ_INT(r.n[RULE_ACT_RESOLVE], 0);
-    for (int i = 0; i < 10; i++, t += 5 * SEC)
+    for (int i = 0; i < 12; i++, t += 5 * SEC) /* 55 s: not yet */
         feed(&r, t, 2.0);
+    T_CHECK_EQ_INT(r.n[RULE_ACT_RESOLVE], 0);
+    feed(&r, t, 2.0);
     T_CHECK_EQ_INT(r.n[RULE_ACT_RESOLVE], 1);
     T_CHECK_EQ_INT(r.n[RULE_ACT_OPEN], 1);
 }

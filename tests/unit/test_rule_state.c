@@ -380,6 +380,26 @@ T_TEST(impossible_states_are_not_loaded)
     rt->rules[0].st = good;
     rt->rules[0].st.kind = RULE_RATE;
     T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
+    /* the prediction's rings and indices: the quiet days, the per-day
+     * reading counts, the model in use; the threshold's clearing flag */
+    rt->rules[0].st = good;
+    rt->rules[0].st.u.trend.qhead = RULE_TREND_QUIET;
+    T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
+    rt->rules[0].st = good;
+    rt->rules[0].st.u.trend.qn = RULE_TREND_QUIET + 1;
+    T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
+    rt->rules[0].st = good;
+    rt->rules[0].st.u.trend.seen_head = -1;
+    T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
+    rt->rules[0].st = good;
+    rt->rules[0].st.u.trend.model = 7;
+    T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
+    rt->rules[0].st = good;
+    rt->rules[0].st.u.trend.quiet_t[3] = 8796093022208LL;
+    T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
+    rt->rules[0].st = good;
+    rt->rules[0].st.alarm.clearing = 2;
+    T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
 
     snprintf(path, sizeof(path), "%s/empty.state", dir);
     f = fopen(path, "wb");

@@ -1,10 +1,12 @@
 /*
  * test_rule_threshold.c: unit tests of the threshold rule (rules/rule.h,
  * state machine described atop rules/rule_threshold.c): for/pending, the
- * hysteresis band, sample quality, below rules, UPDATE throttling, ordering,
- * config validation, and a randomized run against an independent model.
+ * hysteresis band, the clear delay (clear_for_ms), sample quality, below
+ * rules, UPDATE throttling, ordering, config validation, and a randomized run
+ * against an independent model.
  */
 #include "rules/rule.h"
+#include "tests/gen/gen.h"
 #include "tests/unit/t.h"
 
 #include <stdint.h>
@@ -153,6 +155,89 @@ T_TEST(resolve_boundary)
     T_CHECK_EQ_INT(feed(&r, 0, 11.0), RULE_ACT_OPEN);
     T_CHECK_EQ_INT(feed(&r, 1, 8.000001), RULE_ACT_NONE);
     T_CHECK_EQ_INT(feed(&r, 2, 8.0), RULE_ACT_RESOLVE);
+}
+
+/* The clear delay: past the hysteresis at every good sample for
+ * clear_for_ms before RESOLVE; a sample back inside the band cancels the
+ * clearing (the same condition goes on: no RESOLVE, no new OPEN); bad
+ * samples neither cancel nor complete it; the exact duration clears. */
+T_TEST(clear_for_ms)
+{
+    rig_t r;
+
+    rig_init(&r, 1, 4.5, 0.5, 0, 0);
+    r.cfg.clear_for_ms = 60 * SEC;
+    T_CHECK_EQ_INT(feed(&r, 0, 5.0), RULE_ACT_OPEN);
+    T_CHECK_EQ_INT(feed(&r, 10 * SEC, 3.9), RULE_ACT_NONE); /* past the band: clearing */
+    T_CHECK_EQ_INT(r.st.st, RULE_ST_FIRING);
+    T_CHECK_EQ_INT(r.st.clearing, 1);
+    T_CHECK_EQ_INT(r.st.clear_since_ms, 10 * SEC);
+    T_CHECK_EQ_INT(feed(&r, 40 * SEC, 4.2), RULE_ACT_NONE); /* inside the band: cancelled */
+    T_CHECK_EQ_INT(r.st.clearing, 0);
+    T_CHECK_EQ_INT(feed(&r, 50 * SEC, 3.0), RULE_ACT_NONE);
+    T_CHECK_EQ_INT(r.st.clear_since_ms, 50 * SEC);
+    T_CHECK_EQ_INT(feed_q(&r, 80 * SEC, 9.0, GW_Q_COMM_ERROR), RULE_ACT_NONE);
+    T_CHECK_EQ_INT(feed(&r, 90 * SEC, NAN), RULE_ACT_NONE);
+    T_CHECK_EQ_INT(r.st.clearing, 1);
+    T_CHECK_EQ_INT(feed(&r, 110 * SEC - 1, 3.0), RULE_ACT_NONE); /* 1 ms short */
+    T_CHECK_EQ_INT(feed(&r, 110 * SEC, 3.0), RULE_ACT_RESOLVE);
+    T_CHECK_EQ_INT(r.last.held_ms, 110 * SEC);
+    T_CHECK_NEAR(r.last.peak, 5.0, 0);
+    T_CHECK_EQ_INT(r.st.st, RULE_ST_NORMAL);
+    T_CHECK_EQ_INT(r.st.clearing, 0);
+    T_CHECK_EQ_INT(r.n[RULE_ACT_OPEN], 1);
+    T_CHECK_EQ_INT(r.n[RULE_ACT_RESOLVE], 1);
+
+    /* No UPDATE while clearing; they resume once back in the band. */
+    rig_init(&r, 1, 4.5, 0.5, 0, 10 * SEC);
+    r.cfg.clear_for_ms = 60 * SEC;
+    T_CHECK_EQ_INT(feed(&r, 0, 5.0), RULE_ACT_OPEN);
+    T_CHECK_EQ_INT(feed(&r, 20 * SEC, 3.0), RULE_ACT_NONE);
+    T_CHECK_EQ_INT(feed(&r, 30 * SEC, 3.0), RULE_ACT_NONE);
+    T_CHECK_EQ_INT(feed(&r, 40 * SEC, 4.4), RULE_ACT_UPDATE);
+
+    /* Below rules mirror it: clears at >= limit + hysteresis, held. */
+    rig_init(&r, 0, 10.0, 2.0, 0, 0);
+    r.cfg.clear_for_ms = 5 * SEC;
+    T_CHECK_EQ_INT(feed(&r, 0, 9.0), RULE_ACT_OPEN);
+    T_CHECK_EQ_INT(feed(&r, 1 * SEC, 12.0), RULE_ACT_NONE);
+    T_CHECK_EQ_INT(feed(&r, 3 * SEC, 11.9), RULE_ACT_NONE); /* in the band */
+    T_CHECK_EQ_INT(feed(&r, 4 * SEC, 12.0), RULE_ACT_NONE);
+    T_CHECK_EQ_INT(feed(&r, 9 * SEC, 12.5), RULE_ACT_RESOLVE);
+
+    /* A negative delay is refused, by name. */
+    {
+        char err[128];
+        rule_threshold_cfg_t c = {1, 4.5, 0.5, 0, 0, -1};
+        T_CHECK_EQ_INT(rule_threshold_validate(&c, err, sizeof(err)), GW_EINVAL);
+        T_CHECK(strstr(err, "clear_for_ms") != NULL);
+    }
+}
+
+/* The chatter of a threshold at its limit (10-minute samples hovering 0.02
+ * above 4.5 with 0.2 noise, hysteresis 0.5, for 5 s, for 35 days): with
+ * single-sample clears it clears and retriggers again and again, each a
+ * work-order event; with the default clear delay (a minute: two samples on
+ * the good side in a row) it is one firing condition all along. */
+T_TEST(hovering_at_the_limit)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        gen_t g = {.shape = GEN_FLAT, .base = 4.52, .noise_sd = 0.2, .rng = 2024};
+        rig_t r;
+
+        rig_init(&r, 1, 4.5, 0.5, 5 * SEC, 0);
+        r.cfg.clear_for_ms = pass ? 60 * SEC : 0;
+        for (int64_t t = 0; t < 35LL * 24 * 60 * MIN; t += 10 * MIN)
+            feed(&r, t, gen_value(&g, t));
+        fprintf(stderr, "  clear_for_ms %d: %d open, %d resolve\n", pass ? 60000 : 0,
+                r.n[RULE_ACT_OPEN], r.n[RULE_ACT_RESOLVE]);
+        if (pass) {
+            T_CHECK_EQ_INT(r.n[RULE_ACT_OPEN], 1);
+            T_CHECK_EQ_INT(r.n[RULE_ACT_RESOLVE], 0);
+        } else {
+            T_CHECK(r.n[RULE_ACT_OPEN] >= 10); /* what the delay is for */
+        }
+    }
 }
 
 /* Samples that are not good neither reset nor count toward the duration. */
@@ -359,19 +444,20 @@ T_TEST(validate)
         const char *name;
         const char *value;
     } bad[] = {
-        {{1, 4.5, -1, 0, 0}, "hysteresis", "-1"},
-        {{1, 4.5, NAN, 0, 0}, "hysteresis", "nan"},
-        {{1, 4.5, INFINITY, 0, 0}, "hysteresis", "inf"},
-        {{1, NAN, 0.3, 0, 0}, "limit", "nan"},
-        {{0, -INFINITY, 0.3, 0, 0}, "limit", "-inf"},
-        {{1, 4.5, 0.3, -1, 0}, "for_ms", "-1"},
-        {{1, 4.5, 0.3, INT64_MIN, 0}, "for_ms", "-9223372036854775808"},
-        {{1, 4.5, 0.3, 0, -5000}, "update_ms", "-5000"},
+        {{1, 4.5, -1, 0, 0, 0}, "hysteresis", "-1"},
+        {{1, 4.5, NAN, 0, 0, 0}, "hysteresis", "nan"},
+        {{1, 4.5, INFINITY, 0, 0, 0}, "hysteresis", "inf"},
+        {{1, NAN, 0.3, 0, 0, 0}, "limit", "nan"},
+        {{0, -INFINITY, 0.3, 0, 0, 0}, "limit", "-inf"},
+        {{1, 4.5, 0.3, -1, 0, 0}, "for_ms", "-1"},
+        {{1, 4.5, 0.3, INT64_MIN, 0, 0}, "for_ms", "-9223372036854775808"},
+        {{1, 4.5, 0.3, 0, -5000, 0}, "update_ms", "-5000"},
+        {{1, 4.5, 0.3, 0, 0, INT64_MIN}, "clear_for_ms", "-9223372036854775808"},
     };
     static const rule_threshold_cfg_t good[] = {
-        {1, 4.5, 0.3, 10000, 300000},
-        {0, -40.0, 0, 0, 0},
-        {7, 0, 1e300, INT64_MAX, INT64_MAX},
+        {1, 4.5, 0.3, 10000, 300000, 60000},
+        {0, -40.0, 0, 0, 0, 0},
+        {7, 0, 1e300, INT64_MAX, INT64_MAX, INT64_MAX},
     };
     char err[128], tiny[4];
     size_t i;
@@ -414,8 +500,8 @@ static double rng_unit(void)
 /* The fuzz test's model of a rule, kept in different terms: the start of
  * the current run of good samples on the firing side, and whether open. */
 typedef struct model {
-    int pending, open;
-    int64_t since, last_emit, last_good_ts;
+    int pending, open, clearing;
+    int64_t since, last_emit, last_good_ts, clear_since;
     double peak;
     int seen_good;
 } model_t;
@@ -434,9 +520,15 @@ static rule_action_kind_t model_eval(const rule_threshold_cfg_t *c, model_t *m,
     m->seen_good = 1;
     m->last_good_ts = s->ts_ms;
     if (m->open && clear) {
-        m->open = m->pending = 0;
+        if (!m->clearing)
+            m->clear_since = s->ts_ms;
+        m->clearing = 1;
+        if (s->ts_ms - m->clear_since < c->clear_for_ms)
+            return RULE_ACT_NONE;
+        m->open = m->pending = m->clearing = 0;
         return RULE_ACT_RESOLVE;
     }
+    m->clearing = 0;
     if (!m->open && !fire) {
         m->pending = 0;
         return RULE_ACT_NONE;
@@ -516,6 +608,7 @@ T_TEST(fuzz)
         c.hysteresis = rng() % 4 ? rng_unit() * 3 : 0;
         c.for_ms = rng() % 4 ? (int64_t)(rng() % 20000) : 0;
         c.update_ms = rng() % 3 ? (int64_t)(rng() % 30000) : 0;
+        c.clear_for_ms = rng() % 2 ? (int64_t)(rng() % 10000) : 0;
         T_CHECK_EQ_INT(rule_threshold_validate(&c, NULL, 0), 0);
         rule_threshold_init(&st);
         ts = (int64_t)(rng() % 2000000000000ull) - 1000000000000ll;
@@ -575,6 +668,8 @@ int main(void)
     T_RUN(for_duration);
     T_RUN(flapping);
     T_RUN(resolve_boundary);
+    T_RUN(clear_for_ms);
+    T_RUN(hovering_at_the_limit);
     T_RUN(quality_while_pending);
     T_RUN(quality_while_firing);
     T_RUN(below);

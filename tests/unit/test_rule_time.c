@@ -182,6 +182,7 @@ T_TEST(reconcile_with_an_active_order)
     r.c.alarm.limit = 4.5;
     r.c.alarm.hysteresis = 0.5;
     r.c.alarm.for_ms = 5 * SEC;
+    r.c.alarm.clear_for_ms = 0; /* clears on a sample: the clocks are the point here */
     rig_ready(&r);
     T_CHECK(feed(&r, w, m, 1) == RULE_ACT_NONE);
     T_CHECK_EQ_INT(rule_reconcile(&r.c, &r.st, 1, m - 30 * SEC, w - 30 * SEC), 1);
@@ -231,6 +232,7 @@ T_TEST(rebase_moves_and_bounds_times)
     rig(&r, RULE_THRESHOLD);
     r.c.alarm.limit = 4.5;
     r.c.alarm.for_ms = 5 * SEC;
+    r.c.alarm.clear_for_ms = 0;
     rig_ready(&r);
     for (int i = 0; i < 10; i++, m += SEC, w += SEC)
         feed(&r, w, m, 6);
@@ -262,6 +264,20 @@ T_TEST(rebase_moves_and_bounds_times)
     T_CHECK_EQ_INT(r.st.u.trend.dn, 0);
     T_CHECK_EQ_INT(r.st.u.trend.day, -1);
     T_CHECK_EQ_INT(r.st.u.trend.last_ts_ms, now);
+
+    /* a threshold clearing (past the band, waiting clear_for_ms) keeps its
+     * clearing start on the new clock: the delay goes on, not over */
+    rig(&r, RULE_THRESHOLD);
+    r.c.alarm.limit = 4.5;
+    rig_ready(&r);
+    m = MONO0;
+    feed(&r, w, m, 6);
+    feed(&r, w + SEC, m + SEC, 3);
+    T_CHECK_EQ_INT(r.st.alarm.clearing, 1);
+    T_CHECK_EQ_INT(rule_rebase(&r.c, &r.st, now - m, now + SEC, w, 300 * SEC), 0);
+    T_CHECK_EQ_INT(r.st.alarm.clear_since_ms, now + SEC);
+    T_CHECK(feed(&r, w + 30 * SEC, now + 30 * SEC, 3) == RULE_ACT_NONE);
+    T_CHECK(feed(&r, w + 61 * SEC, now + 61 * SEC, 3) == RULE_ACT_RESOLVE);
 }
 
 int main(void)

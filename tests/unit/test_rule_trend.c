@@ -5,7 +5,9 @@
  * opens a preventive order at least 7 days before the true crossing with a
  * predicted date within 20% of the true remaining time; 90 healthy noisy
  * days raise nothing; a step is seen by the change detector; the zone does
- * not flicker; the order resolves when the signal recovers.
+ * not flicker; the order resolves when the signal recovers; a level hovering
+ * just under the limit keeps one order (hysteresis, clear_days); model auto
+ * takes the line for linear wear.
  */
 #include "rules/rule.h"
 #include "tests/gen/gen.h"
@@ -68,7 +70,8 @@ static void feed(const rule_cfg_t *c, rule_state_t *st, gen_t *g, int64_t from, 
     }
 }
 
-static void check_degradation(gen_t *g, const char *what, double floor)
+/* Returns the model of the first order (rule_trend_model_t). */
+static int check_degradation(gen_t *g, const char *what, double floor)
 {
     rule_cfg_t c;
     rule_state_t st;
@@ -93,7 +96,8 @@ static void check_degradation(gen_t *g, const char *what, double floor)
     true_left = truth - r.open_ts;
     fprintf(stderr,
             "  %s: opened %.1f days before the crossing; predicted %.1f days left (true %.1f), "
-            "earliest %.1f, latest %.1f; slope %.3f/day; priority %s -> %s\n",
+            "earliest %.1f, latest %.1f; slope %.3f/day; priority %s -> %s; model %s at the "
+            "order, %s at the crossing\n",
             what, (double)lead / GEN_DAY_MS, (double)predicted_left / GEN_DAY_MS,
             (double)true_left / GEN_DAY_MS,
             (double)(r.first_open.predicted_lo_ms - r.open_ts) / GEN_DAY_MS,
@@ -101,7 +105,8 @@ static void check_degradation(gen_t *g, const char *what, double floor)
                 ? (double)(r.first_open.predicted_hi_ms - r.open_ts) / GEN_DAY_MS
                 : -1.0,
             r.first_open.slope_per_day, gw_priority_name(r.first_open.priority),
-            gw_priority_name(r.best_prio));
+            gw_priority_name(r.best_prio), rule_model_name((rule_trend_model_t)r.first_open.model),
+            rule_model_name((rule_trend_model_t)r.last.model));
     T_CHECK(lead >= 7 * GEN_DAY_MS);
     T_CHECK(r.first_open.predicted_ms > 0);
     T_CHECK(fabs((double)(predicted_left - true_left)) <= 0.2 * (double)true_left);
@@ -110,8 +115,12 @@ static void check_degradation(gen_t *g, const char *what, double floor)
     T_CHECK(r.first_open.predicted_hi_ms == 0 ||
             r.first_open.predicted_hi_ms >= r.first_open.predicted_ms);
     T_CHECK_EQ_INT(r.first_open.kind_of, RULE_TREND);
+    /* The evidence says how: a model, why, and a bootstrap behind the dates. */
+    T_CHECK(r.first_open.model >= 0);
+    T_CHECK(r.first_open.boot_reps > 0);
     /* Priority rises as the date nears. */
     T_CHECK(r.best_prio < r.first_open.priority);
+    return r.first_open.model;
 }
 
 T_TEST(linear_degradation)
@@ -124,6 +133,31 @@ T_TEST(linear_degradation)
                .rng = 42,
                .daily_amp = 0.1};
     check_degradation(&g, "linear", 0);
+}
+
+/* Plainly linear wear with model auto: the line, and the reason given. */
+T_TEST(auto_takes_the_line_for_linear_wear)
+{
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        gen_t g = {.shape = GEN_LINEAR,
+                   .base = 1.2,
+                   .rate = 0.08,
+                   .onset_ms = T0 + 20 * GEN_DAY_MS,
+                   .noise_sd = 0.15,
+                   .rng = seed * 7919,
+                   .daily_amp = 0.1};
+        rule_cfg_t c;
+        rule_state_t st;
+        run_t r = {0};
+
+        trend_cfg(&c);
+        rule_init(&c, &st);
+        feed(&c, &st, &g, T0, gen_crossing(&g, c.u.trend.limit), &r);
+        T_CHECK_EQ_INT(r.n[RULE_ACT_OPEN], 1);
+        T_CHECK_EQ_INT(r.first_open.model, RULE_MODEL_LINEAR);
+        T_CHECK(r.first_open.model_why == RULE_WHY_FEW_DAYS ||
+                r.first_open.model_why == RULE_WHY_LINE_SUFFICES);
+    }
 }
 
 T_TEST(exponential_degradation)
@@ -140,7 +174,7 @@ T_TEST(exponential_degradation)
     check_degradation(&g, "exponential", g.base - g.amp);
 }
 
-/* The same wear with the defaults (model auto, floor = learned baseline). */
+/* The same wear with the defaults (model auto, floor fitted). */
 T_TEST(exponential_defaults)
 {
     gen_t g = {.shape = GEN_EXP,
@@ -151,7 +185,8 @@ T_TEST(exponential_defaults)
                .noise_sd = 0.15,
                .rng = 7,
                .daily_amp = 0.1};
-    check_degradation(&g, "exponential, defaults", 0);
+    /* auto took the curve: it forecast the later days better than a line */
+    T_CHECK_EQ_INT(check_degradation(&g, "exponential, defaults", 0), RULE_MODEL_EXP);
 }
 
 T_TEST(slow_linear_degradation)
@@ -233,6 +268,59 @@ T_TEST(recovery_resolves)
     T_CHECK_EQ_INT(st.u.trend.firing, 0);
 }
 
+/* Wear that stops just under the limit (4.499 against 4.5, noise 0.15)
+ * and hovers there for 25 days: with the defaults (hysteresis 10 % of the
+ * limit, clear_days 3) the one order stays open, at the limit, with no
+ * resolve; with the old behaviour (no hysteresis, a single day resolves) the
+ * same data resolves and reopens: what the hysteresis is for. Then a real
+ * repair resolves it after clear_days recovered day closes. */
+T_TEST(hovering_under_the_limit)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        gen_t g = {.shape = GEN_LINEAR,
+                   .base = 1.2,
+                   .rate = 0.1,
+                   .onset_ms = T0 + 12 * GEN_DAY_MS,
+                   .noise_sd = 0.15,
+                   .rng = 21};
+        gen_t flat = {
+            .shape = GEN_FLAT, .base = 4.499, .noise_sd = 0.15, .rng = 22, .daily_amp = 0.1};
+        gen_t ok = {.shape = GEN_FLAT, .base = 1.2, .noise_sd = 0.15, .rng = 23};
+        int64_t top = g.onset_ms + (int64_t)((4.499 - 1.2) / 0.1 * GEN_DAY_MS);
+        rule_cfg_t c;
+        rule_state_t st;
+        run_t r = {0};
+        char err[128];
+
+        trend_cfg(&c);
+        if (pass) {
+            c.u.trend.hysteresis = 0;
+            c.u.trend.clear_days = 1;
+            T_CHECK_EQ_INT(rule_validate(&c, err, sizeof(err)), 0);
+        }
+        rule_init(&c, &st);
+        feed(&c, &st, &g, T0, top, &r);
+        T_CHECK_EQ_INT(r.n[RULE_ACT_OPEN], 1);
+        feed(&c, &st, &flat, top, top + 25 * GEN_DAY_MS, &r);
+        fprintf(stderr, "  hysteresis %s: %d open, %d resolve while hovering\n",
+                pass ? "0, clear_days 1" : "default", r.n[RULE_ACT_OPEN], r.n[RULE_ACT_RESOLVE]);
+        if (pass) {
+            T_CHECK(r.n[RULE_ACT_OPEN] >= 2); /* chatter without the hysteresis */
+            continue;
+        }
+        T_CHECK_EQ_INT(r.n[RULE_ACT_OPEN], 1);
+        T_CHECK_EQ_INT(r.n[RULE_ACT_RESOLVE], 0);
+        T_CHECK_EQ_INT(r.last.kind, RULE_ACT_UPDATE);
+        T_CHECK_EQ_INT(r.last.at_limit, 1);
+        /* Repaired: 2 recovered day closes keep it, the 3rd resolves. */
+        feed(&c, &st, &ok, top + 25 * GEN_DAY_MS, top + 27 * GEN_DAY_MS + MIN_MS, &r);
+        T_CHECK_EQ_INT(r.n[RULE_ACT_RESOLVE], 0);
+        feed(&c, &st, &ok, top + 27 * GEN_DAY_MS + MIN_MS, top + 31 * GEN_DAY_MS, &r);
+        T_CHECK_EQ_INT(r.n[RULE_ACT_RESOLVE], 1);
+        T_CHECK_EQ_INT(r.n[RULE_ACT_OPEN], 1);
+    }
+}
+
 /* Bad-quality samples are never readings. */
 T_TEST(bad_quality_ignored)
 {
@@ -281,6 +369,8 @@ int main(void)
     T_RUN(healthy_90_days);
     T_RUN(step_change);
     T_RUN(recovery_resolves);
+    T_RUN(hovering_under_the_limit);
+    T_RUN(auto_takes_the_line_for_linear_wear);
     T_RUN(bad_quality_ignored);
     T_RUN(validate_and_zones);
     return t_done();
