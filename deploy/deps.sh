@@ -18,6 +18,8 @@ PACKAGES=(
   strace
   # systemd-analyze verify on the unit
   systemd
+  # man pages (scdoc), rendered in a test (man-db's man -l); lintian on the .deb
+  scdoc man-db lintian
   # wall-clock steps under a running daemon (libfaketime)
   faketime
   python3 python3-pytest python3-paho-mqtt python3-pymodbus

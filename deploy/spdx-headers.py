@@ -31,7 +31,7 @@ import sys
 TAG = "SPDX-License-Identifier: Apache-2.0"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 C_SUFFIXES = (".c", ".h")
-HASH_SUFFIXES = (".py", ".sh", ".cmake", ".bash", ".service", ".in")
+HASH_SUFFIXES = (".py", ".sh", ".cmake", ".bash", ".bash-completion", ".service", ".in")
 HASH_NAMES = ("CMakeLists.txt",)
 SKIP_DIRS = (".git", "__pycache__")
 
