@@ -185,13 +185,23 @@ in_root() { chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
 in_root dpkg --purge plantroom >/dev/null 2>&1 || true
 in_root userdel plantroom >/dev/null 2>&1 || true
 in_root groupdel plantroom >/dev/null 2>&1 || true
-in_root dpkg -i /tmp/plantroom.deb
+in_root dpkg -i /tmp/plantroom.deb >&2
 echo "== installed"
 in_root readlink /etc/systemd/system/multi-user.target.wants/plantroomd.service || echo "no-wants-link"
 in_root getent passwd plantroom | cut -d: -f1,6,7
 in_root stat -c '%n %a %U:%G' /var/lib/plantroom /etc/plantroom/plantroom.json
 in_root plantroomctl --version
-in_root dpkg --purge plantroom
+in_root dpkg -r plantroom >&2
+echo "== removed"
+in_root test -e /usr/sbin/plantroomd && echo "program-left" || echo "no-program"
+in_root test -e /etc/plantroom/plantroom.json && echo "config-kept" || echo "no-config"
+in_root test -d /var/lib/plantroom && echo "state-kept" || echo "no-state-dir"
+in_root readlink /etc/systemd/system/plantroomd.service || echo "not-masked"
+in_root dpkg -i /tmp/plantroom.deb >&2
+echo "== reinstalled"
+in_root readlink /etc/systemd/system/multi-user.target.wants/plantroomd.service || echo "no-wants-link"
+in_root readlink /etc/systemd/system/plantroomd.service || echo "not-masked"
+in_root dpkg --purge plantroom >&2
 echo "== purged"
 in_root readlink /etc/systemd/system/multi-user.target.wants/plantroomd.service || echo "no-wants-link"
 in_root test -e /var/lib/plantroom && echo "state-dir-left" || echo "no-state-dir"
@@ -208,13 +218,21 @@ def test_install_enables_the_service_in_a_chroot_without_systemd(deb, tmp_path):
                        capture_output=True, text=True, timeout=300)
     print(r.stdout, r.stderr)
     assert r.returncode == 0, r.stdout + r.stderr
-    installed, purged = r.stdout.split("== installed\n")[1].split("== purged\n")
+    rest = r.stdout.split("== installed\n")[1]
+    installed, rest = rest.split("== removed\n")
+    removed, rest = rest.split("== reinstalled\n")
+    reinstalled, purged = rest.split("== purged\n")
     lines = installed.splitlines()
     assert lines[0] == "/lib/systemd/system/plantroomd.service", installed
     assert lines[1] == "plantroom:/var/lib/plantroom:/usr/sbin/nologin", installed
     assert lines[2] == "/var/lib/plantroom 750 plantroom:plantroom", installed
     assert lines[3] == "/etc/plantroom/plantroom.json 640 root:plantroom", installed
     assert lines[4] == "plantroomctl 0.1.0", installed
+    # remove: programs gone, config and ledger kept, the unit masked (its
+    # enablement remembered); a reinstall unmasks and enables it again
+    assert removed.split() == ["no-program", "config-kept", "state-kept", "/dev/null"], removed
+    assert reinstalled.split() == ["/lib/systemd/system/plantroomd.service", "not-masked"], \
+        reinstalled
     assert purged.split() == ["no-wants-link", "no-state-dir", "not-masked"], purged
 
 
