@@ -101,13 +101,14 @@ def test_contents_where_debian_expects_them(deb):
         assert mode in ("drwxr-xr-x", "-rw-r--r--", "-rwxr-xr-x"), (path, mode)
     assert "/lib/systemd/system/plantroomd.service" in entries
     for doc in ("README.md", "operations.md", "configuration.md", "mqtt.md", "profiles.md",
-                "hooks.md", "architecture.md", "performance.md", "copyright",
+                "hooks.md", "architecture.md", "performance.md", "security.md", "copyright",
                 "changelog.Debian.gz"):
         assert f"/usr/share/doc/plantroom/{doc}" in entries, doc
     for man in ("man8/plantroomd.8.gz", "man1/plantroomctl.1.gz", "man5/plantroom.json.5.gz"):
         assert f"/usr/share/man/{man}" in entries, man
     assert "/usr/share/bash-completion/completions/plantroomctl" in entries
     assert "/usr/share/lintian/overrides/plantroom" in entries
+    assert "/usr/share/doc/plantroom/examples/mosquitto/plantroom.acl" in entries
     assert not any(p.startswith("/usr/local") for p in entries)
     assert "/usr/bin/plantroom-sim" not in entries
 
