@@ -3,7 +3,8 @@ pages from docs/man/*.scd with scdoc into <build>/man): each renders with
 man -l and no groff warning, plantroomctl(1) documents every command of
 `plantroomctl --help`, the example of plantroom.json(5) is a valid config;
 the completion script loads in a plain bash and completes commands, the
-workorders verbs, options and their values, and knows every command."""
+workorders and audit verbs, options and their values, and knows every
+command and verb of the help."""
 import json
 import os
 import re
@@ -36,14 +37,15 @@ def render(name):
 
 
 def ctl_help_commands():
-    """(command, verb or None) of every line of plantroomctl --help."""
+    """(command, verb or None) of every line of plantroomctl --help (a verb
+    is a lowercase second word: "workorders list", "audit verify")."""
     r = subprocess.run([os.path.join(BIN, "plantroomctl"), "--help"], capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 0
     out = []
     for m in re.finditer(r"^  ([a-z]+)(?: ([a-z]+)\b)?", r.stdout, re.M):
         noun, verb = m.group(1), m.group(2)
-        out.append((noun, verb if noun == "workorders" else None))
+        out.append((noun, verb))
     assert len(out) > 10, r.stdout
     return out
 
@@ -107,14 +109,28 @@ def test_completion_loads_and_completes(tmp_path):
     assert complete("plantroomctl --") == ["--config", "--help", "--ledger", "--state-dir",
                                             "--version"]
     assert complete("plantroomctl status --") == ["--json", "--socket"]
+    assert complete("plantroomctl audit ") == ["verify"]
+    assert complete("plantroomctl audit verify --") == ["--head", "--json"]
     (tmp_path / "site.json").write_text("{}")
     assert complete(f"plantroomctl --config {tmp_path}/si") == [f"{tmp_path}/site.json"]
 
 
 def test_completion_knows_every_command_of_the_help():
     commands = complete("plantroomctl ")
-    verbs = complete("plantroomctl workorders ")
     for noun, verb in ctl_help_commands():
         assert noun in commands, noun
         if verb:
-            assert verb in verbs, verb
+            assert verb in complete(f"plantroomctl {noun} "), (noun, verb)
+
+
+def test_config_page_names_every_top_level_key():
+    """plantroom.json(5) keeps up with configuration.md's "Top level" table."""
+    with open(os.path.join(ROOT, "docs", "configuration.md"), encoding="utf-8") as f:
+        text = f.read()
+    table = text.split("### Top level", 1)[1].split("\n### ", 1)[0]
+    keys = re.findall(r"`([a-z_]+)`", "".join(ln.split("|")[1] for ln in table.splitlines()
+                                               if ln.startswith("| `")))
+    assert len(keys) > 15, table
+    page_text = render("plantroom.json.5")
+    for key in keys:
+        assert re.search(rf"\b{re.escape(key)}\b", page_text), key
