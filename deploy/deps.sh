@@ -18,6 +18,8 @@ PACKAGES=(
   systemd
   # promtool check metrics on the real /metrics (test_metrics_prom.py)
   prometheus
+  # man pages (scdoc), rendered in a test (man-db's man -l); lintian on the .deb
+  scdoc man-db lintian
   # wall-clock steps under a running daemon (libfaketime)
   faketime
   # the sanitizer pass (UBSan's float-cast-overflow) and fuzzing (libFuzzer's runtime)
