@@ -165,6 +165,14 @@ static int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t
     return last;
 }
 
+void ledger__post_new_outbox(ledger_worker_t *w)
+{
+    int64_t last = ledger__post_outbox(w, w->last_outbox_id, -1);
+
+    if (last > w->last_outbox_id)
+        w->last_outbox_id = last;
+}
+
 /* Apply one op inside the batch's transaction. Results that are due after
  * the commit go to *res. Returns 0, or the op's error code; err says why. */
 static int ledger__apply(ledger_worker_t *w, gw_msg_t *m, ledger__list_t *res, char *err,

@@ -50,6 +50,10 @@ void ledger__list_free(ledger__list_t *l);
 /* Post an error now (not tied to a commit: it reports a failure). */
 void ledger__post_error(ledger_worker_t *w, int rc, const char *msg);
 
+/* Post the outbox rows committed since the last ones posted (written
+ * outside a batch: the monthly report's event). */
+void ledger__post_new_outbox(ledger_worker_t *w);
+
 /* Apply the batch in one transaction. On 0 the batch is committed and its
  * results posted. On a negative code nothing was kept (rolled back) and the
  * reason is in err: the caller retries the same batch later. */

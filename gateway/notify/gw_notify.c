@@ -15,8 +15,10 @@
  *   gw_notify.c        this file
  *   notify_schedule.c  the tick: (1) to (3) above
  *   notify_ingest.c    events taken in: event ids, alert state, routing into batches
+ *   notify_report.c    the monthly report: routed to groups, queued as messages
  *   notify_flush.c     batches into messages: group wait, quiet hours, inhibition
  *   notify_deliver.c   messages through hooks: rate limit, retries, backoff
+ *   notify_mail.c      a message as a mail (MIME) for sendmail-compatible hooks
  *   notify_text.c      the alert JSON, hook templates, webhook bodies
  *   notify_lookup.c    lookups by name, the host's location, JSON strings
  *   gw_route.c         the pure decisions (gw_route.h)
@@ -34,7 +36,7 @@
 
 void gw_notify_on_event(gw_notify_t *n, const char *channel, const char *payload)
 {
-    if (!n || n->stopping || strcmp(channel, "workorder") != 0)
+    if (!n || n->stopping || (strcmp(channel, "workorder") != 0 && strcmp(channel, "report") != 0))
         return;
     notify__event_add(n, payload);
 }

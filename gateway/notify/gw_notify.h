@@ -50,8 +50,10 @@ int gw_notify_start(gw_notify_t **out, uv_loop_t *loop, const gw_config_t *cfg,
 void gw_notify_set_config(gw_notify_t *n, const gw_config_t *cfg);
 /* A committed outbox row: copied, and taken in after this loop iteration's
  * poll phase together with the others of the iteration (before an MQTT
- * acknowledgement of the row can be handled). Rows of other channels are
- * ignored; an event already taken in (same event_id) is ignored. */
+ * acknowledgement of the row can be handled). Channels "workorder" (alerts)
+ * and "report" (the monthly report, sent to the groups of the routes that
+ * list the category "report"); others are ignored, and so is an event
+ * already taken in (same event_id). */
 void gw_notify_on_event(gw_notify_t *n, const char *channel, const char *payload);
 /* Delivery attempts that succeeded and that failed since start (a message
  * retried three times then delivered counts 3 failures and 1 delivery).

@@ -79,8 +79,10 @@ static int notify__take_one(gw_notify_t *n, const char *payload, int64_t now)
     cJSON *ev = cJSON_Parse(payload);
     int rc = 0;
 
-    if (!ev || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(ev, "work_order")) ||
-        !notify__jstr(ev, "event_id")[0])
+    if (ev && strcmp(notify__jstr(ev, "event"), "report") == 0 && notify__jstr(ev, "event_id")[0])
+        rc = notify__report_take(n, ev, now);
+    else if (!ev || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(ev, "work_order")) ||
+             !notify__jstr(ev, "event_id")[0])
         gw_log_warn("notify", "ignoring a malformed work-order event");
     else
         rc = notify__ingest(n, ev, now);

@@ -83,12 +83,24 @@ typedef struct notify__ph {
  * items[i] and alerts[i] describing the same one. */
 cJSON *notify__alerts_json(gw_notify_t *n, const char *group, const gw_nitem_t *items,
                            const notify_alert_t *alerts, size_t k);
-/* tpl with its placeholders ({phone}, {message}, {number}, ...) filled from
- * p; malloc'd, NULL when out of memory. */
+/* The alert JSON for the hook's environment when it differs from the
+ * stored one: a report's without its text and HTML (an environment variable
+ * holds at most 128 KiB). malloc'd; NULL when the stored one serves. */
+char *notify__alert_env(const notify__ph_t *p);
+/* tpl with its placeholders ({phone}, {email}, {message}, {number},
+ * {report_html}, ...) filled from p; malloc'd, NULL when out of memory. */
 char *notify__expand(const char *tpl, notify__ph_t *p);
 /* The body of a webhook: form fields, or the alert JSON with the recipient,
  * address and message added; malloc'd, NULL when out of memory. */
 char *notify__http_body(const gw_hook_cfg_t *h, notify__ph_t *p);
+
+/* ---- notify_mail.c: a message as a mail ----------------------------------- */
+
+/* The MIME message an exec hook with "stdin": "mail" reads for the message
+ * p->m to p->r (p->doc its parsed alert JSON): a report with its text, HTML
+ * and the page attached, or an alert as plain text. malloc'd, NULL when out
+ * of memory. */
+char *notify__mail(const notify__ph_t *p, const gw_hook_cfg_t *h);
 
 /* ---- notify_deliver.c: messages delivered through hooks ------------------- */
 
@@ -103,6 +115,14 @@ int notify__deliver(gw_notify_t *n, int64_t now);
  * member, drop what no longer matters or is muted, keep what quiet hours
  * hold. Inside the caller's transaction. Returns 0 or a negative code. */
 int notify__flush(gw_notify_t *n, int64_t now);
+
+/* ---- notify_report.c: the monthly report --------------------------------- */
+
+/* Take in a report event (outbox channel "report") inside the caller's
+ * transaction: once per event_id, one message per member of the groups of
+ * the routes listing the category "report", due now or when quiet hours
+ * end (at most 12 h later). Returns 0 or a negative code. */
+int notify__report_take(gw_notify_t *n, const cJSON *ev, int64_t now);
 
 /* ---- notify_ingest.c: work-order events taken in ------------------------- */
 
