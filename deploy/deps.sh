@@ -18,6 +18,9 @@ PACKAGES=(
   systemd
   python3 python3-pytest python3-paho-mqtt python3-pymodbus
   python3-serial-asyncio  # pymodbus's RTU server (only recommended by python3-pymodbus)
+  # the monthly report: rendered by a browser, mailed through msmtp to a local
+  # SMTP server, its HTML and SVG parsed (tests); a font for the renders
+  chromium msmtp python3-aiosmtpd python3-lxml fonts-dejavu-core
 )
 
 missing=()

@@ -50,7 +50,8 @@ static const char ledger__css[] =
     "@media (max-width:600px){main{padding:10px}body{font-size:14px}h1{font-size:21px}"
     ".tile .v{font-size:22px}}"
     "@media print{@page{size:A4;margin:13mm}body{font-size:10.5pt}main{max-width:none;"
-    "padding:0}h2{break-after:avoid}section,.card,table,svg,.tile{break-inside:avoid}"
+    "padding:0}.scroll{overflow:visible}th,td{white-space:normal}h2{break-after:avoid}section,."
+    "card,table,svg,.tile{break-inside:avoid}"
     "#energy,#predictive{break-before:page}}";
 
 /* ---- header and summary --------------------------------------------------- */

@@ -63,10 +63,16 @@ static void mail__header(gw_sbuf_t *b, const char *name, const char *value)
 
 /* Subject: as is when ASCII, else encoded words of at most 45 bytes, cut
  * on UTF-8 character boundaries. */
-static void mail__subject(gw_sbuf_t *b, const char *s)
+static void mail__subject(gw_sbuf_t *b, const char *subject)
 {
-    size_t len = strlen(s), off = 0;
+    char s[512];
+    size_t len = 0, off = 0;
     int ascii = 1;
+
+    for (const char *c = subject; *c && len + 1 < sizeof(s); c++)
+        if (*c != '\r' && *c != '\n')
+            s[len++] = *c;
+    s[len] = '\0';
 
     for (size_t i = 0; i < len; i++)
         ascii &= (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f;
