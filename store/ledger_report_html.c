@@ -48,7 +48,7 @@ static const char ledger__css[] =
     "svg{display:block;margin:6px 0}footer{margin-top:30px;border-top:1px solid var(--line);"
     "color:var(--muted);font-size:12px}"
     "@media (max-width:600px){main{padding:10px}body{font-size:14px}h1{font-size:21px}"
-    ".tile .v{font-size:22px}}"
+    ".tile .v{font-size:22px}svg text{font-size:13px}}"
     "@media print{@page{size:A4;margin:13mm}body{font-size:10.5pt}main{max-width:none;"
     "padding:0}.scroll{overflow:visible}th,td{white-space:normal}h2{break-after:avoid}section,."
     "card,table,svg,.tile{break-inside:avoid}"

@@ -47,8 +47,8 @@ static void ch__tick_label(double v, int percent, char *buf, size_t len)
 
 /* ---- horizontal bars ----------------------------------------------------- */
 
-#define HB__LEFT  124.0
-#define HB__RIGHT 104.0
+#define HB__LEFT  116.0
+#define HB__RIGHT 114.0
 #define HB__ROW   24.0
 #define HB__BAR   14.0
 
@@ -137,9 +137,7 @@ void gw_svg_hbars(gw_sbuf_t *b, const gw_svg_hbars_t *c)
         top += 14;
     if (c->percent)
         hi = 1;
-    for (size_t i = 0; hi <= 0 && i < c->nbars; i++)
-        hi = fmax(hi, hb__total(c, &c->bars[i]));
-    for (size_t i = 0; i < c->nbars; i++)
+    for (size_t i = 0; i < c->nbars; i++) /* the data may run past a given end */
         hi = fmax(hi, hb__total(c, &c->bars[i]));
     if (hi <= 0)
         hi = 1;

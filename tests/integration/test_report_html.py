@@ -14,11 +14,13 @@ two years of a kWh meter):
 - headless Chromium renders the page to a PNG and a PDF; the PNG and the
   page are kept in build/test-artefacts.
 """
+import json
 import math
 import os
 import re
 import shutil
 import xml.etree.ElementTree as ET
+from datetime import datetime
 
 import pytest
 from lxml import html as lhtml
@@ -36,7 +38,6 @@ def made(tmp_path_factory):
     truth = generate(d / "ledger.db", d / "truth.json")
     report = ctl_ledger(d / "ledger.db", "report", "--month", MONTH, "--json").stdout
     ctl_ledger(d / "ledger.db", "report", "--month", MONTH, "--html", str(d / "report.html"))
-    import json
     return {"dir": d, "truth": truth, "r": json.loads(report),
             "html": (d / "report.html").read_text()}
 
@@ -113,7 +114,6 @@ def test_json_prediction_from_the_evidence_and_the_rollups(made):
     assert p["model"] in ("linear", "exponential")
     # The rollups' level of the last day the rule closed is the rule's own.
     at_day = {d[0] // 86400000: d[1] for d in p["daily"]}
-    from datetime import datetime
     at = datetime.fromisoformat(p["at"].replace("Z", "+00:00")).timestamp() * 1000
     assert close(at_day[int(at // 86400000) - 1], p["daily_level"], rel=1e-9)
     ys = [pt[1] for pt in p["trend"]]
