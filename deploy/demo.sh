@@ -69,6 +69,22 @@ mosquitto_sub -h 127.0.0.1 -p $BROKER_PORT -t "plantroom/$SITE/events/workorder"
 say "plantroomctl workorders list"
 build/bin/plantroomctl --config $CONFIG --state-dir "$DEMO/state" workorders list
 
+MONTH=$(date +%Y-%m)
+LAST=$(date -d "$(date +%Y-%m-01) -1 month" +%Y-%m)
+say "the monthly report as a page with charts (plantroomctl report --html)"
+build/bin/plantroomctl --config $CONFIG --state-dir "$DEMO/state" report --month "$MONTH" \
+  --html "$DEMO/report-$MONTH.html"
+echo "  this month so far, from the demo ledger: $DEMO/report-$MONTH.html"
+if [ -x build/bin/plantroom-report-gen ]; then
+  # A ledger with a whole month behind it (generated, as the tests use it).
+  build/bin/plantroom-report-gen --ledger "$DEMO/sample-ledger.db" --month "$LAST" \
+    --site $SITE --site-name "Demo Tower" >/dev/null
+  build/bin/plantroomctl --config $CONFIG --ledger "$DEMO/sample-ledger.db" report --month "$LAST" \
+    --html "$DEMO/sample-report-$LAST.html"
+  echo "  a month with history (generated): $DEMO/sample-report-$LAST.html"
+fi
+echo "  open it in a browser; print it to PDF from there"
+
 say "running: live work-order events and device status follow; Ctrl-C stops the demo"
 echo "  (in another terminal: build/bin/plantroomctl --config $CONFIG --state-dir $DEMO/state workorders list --json;"
 echo "   lower the vibration with: echo lift-1.vibration_machine=1.0 > $DEMO/sim.control)"

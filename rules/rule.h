@@ -97,6 +97,15 @@ typedef struct rule_action {
     int64_t predicted_ms;    /* trend: central predicted crossing, 0: none */
     int64_t predicted_lo_ms; /* trend: earliest (upper bound reaches the limit) */
     int64_t predicted_hi_ms; /* trend: latest (lower bound reaches it), 0: beyond */
+    /* trend: the fitted model (fit_n > 0), so that a chart can draw it: with
+     * t in days since fit_origin_ms, y = a + b t (linear) or floor +
+     * exp(a + b t) (fit_exp); the prediction interval at t is m +/- tq * s *
+     * sqrt(1 + 1/n + (t - tmean)^2 / stt), m the line, in ln(y - floor) for
+     * the exponential model. */
+    int fit_n;
+    int fit_exp;
+    double fit_a, fit_b, fit_floor, fit_s, fit_tmean, fit_stt, fit_tq;
+    int64_t fit_origin_ms;
 } rule_action_t;
 
 /* Check a threshold config. Returns 0, or GW_EINVAL with the reason (naming

@@ -181,6 +181,9 @@ typedef struct pred {
     int n;            /* daily means fitted */
     double slope;     /* dy/dt at now, per day */
     double c, lo, hi; /* crossing days from t0; < 0: none */
+    fit_t fit;        /* the model used (when ok) */
+    int use_exp;
+    double phi; /* its floor (exponential) */
 } pred_t;
 
 /* Residual sum of squares, in y units, of the exponential fit with floor
@@ -282,6 +285,9 @@ static void predict(const rule_trend_cfg_t *c, const rule_trend_state_t *st, dou
     }
     if (f->b > 0)
         p->c = fmax(tnow, (L - f->a) / f->b);
+    p->fit = *f;
+    p->use_exp = use_exp;
+    p->phi = phi;
     /* Scan hourly from now for the first time each bound reaches L. */
     for (double tt = tnow; tt <= tnow + span; tt += 1.0 / 24) {
         double m = f->a + f->b * tt, h = half_width(f, tt);
@@ -367,6 +373,18 @@ static rule_action_kind_t day_closed(const rule_trend_cfg_t *c, rule_trend_state
         .predicted_lo_ms = st->pred_lo,
         .predicted_hi_ms = st->pred_hi,
     };
+    if (p.ok) {
+        act->fit_n = p.fit.n;
+        act->fit_exp = p.use_exp;
+        act->fit_a = p.fit.a;
+        act->fit_b = p.fit.b;
+        act->fit_floor = p.phi;
+        act->fit_s = p.fit.s;
+        act->fit_tmean = p.fit.tmean;
+        act->fit_stt = p.fit.stt;
+        act->fit_tq = p.fit.tq;
+        act->fit_origin_ms = t0 * c->day_ms;
+    }
     return k;
 }
 

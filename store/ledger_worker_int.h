@@ -60,9 +60,9 @@ struct ledger_worker {
 
     /* the backlog: ops taken from the queue, not yet committed, in order */
     ledger__list_t backlog;
-    size_t weight;         /* its size against the bound: a rollup counts its rows */
-    atomic_size_t pending; /* weight, for the submitting threads */
-    atomic_size_t max_ops; /* the bound (ledger_worker_set_max_ops) */
+    size_t weight;            /* its size against the bound: a rollup counts its rows */
+    atomic_size_t pending;    /* weight, for the submitting threads */
+    atomic_size_t max_ops;    /* the bound (ledger_worker_set_max_ops) */
     atomic_llong progress_ms; /* gw_mono_ms of the last sign of life (ledger__alive) */
 
     /* storage state */
@@ -110,6 +110,10 @@ void ledger__post_error(ledger_worker_t *w, int rc, const char *msg);
  * LEDGER_EV_OUTBOX, in id order. Returns the highest id posted (after_id
  * if none) or a negative code. */
 int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t upto);
+/* Post the outbox rows committed and not posted yet (written outside a
+ * batch: the monthly report's event by housekeeping, rows written by
+ * plantroomctl), after the last one posted. Returns as ledger__post_outbox. */
+int64_t ledger__post_new_outbox(ledger_worker_t *w);
 /* Apply the batch in one transaction. On 0 the batch is committed, its
  * weight counted off the backlog's and its results posted. On a negative
  * code nothing was kept (rolled back) and the reason is in err: the caller

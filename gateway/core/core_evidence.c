@@ -72,6 +72,24 @@ static void evidence__params(cJSON *p, const gw_rule_cfg_t *rc)
     cJSON_AddNumberToObject(p, "for_ms", (double)c->alarm.for_ms);
 }
 
+/* The fitted model, for charts (docs/architecture.md, "Rules: prediction"):
+ * y(t) with t in days since origin; band terms of the prediction interval. */
+static void evidence__fit(cJSON *f, const gw_rule_cfg_t *rc, const rule_action_t *a)
+{
+    cJSON_AddStringToObject(f, "model", a->fit_exp ? "exponential" : "linear");
+    evidence__iso(f, "origin", a->fit_origin_ms);
+    cJSON_AddNumberToObject(f, "day_ms", (double)rc->rule.u.trend.day_ms);
+    cJSON_AddNumberToObject(f, "a", a->fit_a);
+    cJSON_AddNumberToObject(f, "b", a->fit_b);
+    if (a->fit_exp)
+        cJSON_AddNumberToObject(f, "floor", a->fit_floor);
+    cJSON_AddNumberToObject(f, "n", a->fit_n);
+    cJSON_AddNumberToObject(f, "s", a->fit_s);
+    cJSON_AddNumberToObject(f, "tmean", a->fit_tmean);
+    cJSON_AddNumberToObject(f, "stt", a->fit_stt);
+    cJSON_AddNumberToObject(f, "tq", a->fit_tq);
+}
+
 /* The trend's prediction: dates, interval, slope, zone, change. */
 static void evidence__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_action_t *a)
 {
@@ -88,6 +106,8 @@ static void evidence__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_a
                                 (double)(a->predicted_lo_ms - a->ts_ms) / 86400000.0);
     cJSON_AddNumberToObject(pr, "slope_per_day", a->slope_per_day);
     cJSON_AddNumberToObject(pr, "days_fitted", a->ndays);
+    if (a->fit_n > 0)
+        evidence__fit(cJSON_AddObjectToObject(pr, "fit"), rc, a);
     cJSON_AddNumberToObject(o, "daily_level", a->derived);
     cJSON_AddNumberToObject(o, "smoothed", a->smoothed);
     if (a->zone >= 0 && a->zone < 4) {
