@@ -23,9 +23,9 @@ webhook.
   again (and is acknowledged again); the webhook got it once.
 
 With MQTT (a real mosquitto), outside quiet hours: the report event is
-published once on <prefix>/<site>/events/report, delivered by the
-notifier, and its outbox row goes once both have it (per-consumer
-acknowledgements).
+published on <prefix>/<site>/events/report (at least once, one event id),
+delivered by the notifier, and its outbox row goes once both have it
+(per-consumer acknowledgements).
 """
 import email
 import email.policy
@@ -259,4 +259,7 @@ def test_report_published_and_its_row_goes_once_both_have_it(tmp_path, procs, br
     # MQTT's PUBACK and the notifier's record: both consumers have it, the row goes
     wait_for(lambda: outbox_acked(tmp_path) is None, 15, "the report's outbox row deleted")
     d.stop()
-    assert len(sub.json_messages("/events/report")) == 1
+    # At least once (docs/mqtt.md): a row posted at its commit and again by
+    # the load at MQTT's connect may go out twice when the broker's PUBACK
+    # came between the two; every copy is the same event.
+    assert {e["event_id"] for e in sub.json_messages("/events/report")} == {f"report:{MONTH}"}
