@@ -2,9 +2,11 @@
 a ledger with a known month made by plantroom-report-gen (tests/report/),
 the time zone the reports are read in, and headless Chromium.
 """
+import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import struct
 import subprocess
 
@@ -22,16 +24,41 @@ def env_tz():
     return env
 
 
-def generate(path, truth=None, site="test-site", name="Test Site"):
-    """Write the known ledger of MONTH to path; return the truth (dict)."""
+def _generate_into(path, truth, site, name):
     args = [binary("plantroom-report-gen"), "--ledger", str(path), "--month", MONTH,
-            "--site", site, "--site-name", name]
-    if truth:
-        args += ["--truth", str(truth)]
+            "--site", site, "--site-name", name, "--truth", str(truth)]
     r = subprocess.run(args, capture_output=True, text=True, env=env_tz(), timeout=120)
     if r.returncode != 0:
         pytest.fail(f"plantroom-report-gen failed: {r.stderr}")
-    return json.loads(open(truth).read()) if truth else None
+
+
+def generate(path, truth=None, site="test-site", name="Test Site"):
+    """Write the known ledger of MONTH to path; return the truth (dict).
+
+    The generator is deterministic (its own clock), and slow under ASan: it
+    runs once per binary and arguments, into build/test-cache (keyed by the
+    binary's size and mtime, written under a temporary name and renamed, so
+    parallel test files share it safely), and each test gets a copy."""
+    gen = binary("plantroom-report-gen")
+    st = os.stat(gen)
+    key = hashlib.sha1(f"{os.path.realpath(gen)}|{st.st_size}|{st.st_mtime_ns}|{MONTH}|{site}|"
+                       f"{name}".encode()).hexdigest()[:16]
+    cache = os.path.join(os.path.dirname(BIN), "test-cache")
+    os.makedirs(cache, exist_ok=True)
+    db, tj = os.path.join(cache, f"ledger-{key}.db"), os.path.join(cache, f"truth-{key}.json")
+    if not os.path.exists(db):  # the truth is renamed first: the ledger marks both there
+        tmp = os.path.join(cache, f"tmp-{key}-{os.getpid()}")
+        _generate_into(tmp + ".db", tmp + ".json", site, name)
+        con = sqlite3.connect(tmp + ".db")  # all in the one file (a copy takes no -wal)
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.close()
+        os.replace(tmp + ".json", tj)
+        os.replace(tmp + ".db", db)
+    shutil.copy(db, path)
+    if truth:
+        shutil.copy(tj, truth)
+    with open(tj) as f:
+        return json.load(f)
 
 
 def ctl_ledger(ledger, *args, check=True):
