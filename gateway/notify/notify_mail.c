@@ -64,7 +64,7 @@ static void mail__header(gw_sbuf_t *b, const char *name, const char *value)
 }
 
 /* Subject: as is when ASCII, else encoded words of at most 45 bytes, cut
- * on UTF-8 character boundaries. */
+ * on UTF-8 character boundaries (bytes that are not UTF-8 are cut anyway). */
 static void mail__subject(gw_sbuf_t *b, const char *subject)
 {
     char s[512];
@@ -85,7 +85,9 @@ static void mail__subject(gw_sbuf_t *b, const char *subject)
     gw_sbuf_puts(b, "Subject:");
     while (off < len) {
         size_t n = len - off > 45 ? 45 : len - off;
-        while (off + n < len && ((unsigned char)s[off + n] & 0xC0) == 0x80)
+        /* back to a character's start; not UTF-8 (no start within the
+         * word): cut where it is */
+        while (n > 1 && off + n < len && ((unsigned char)s[off + n] & 0xC0) == 0x80)
             n--;
         gw_sbuf_puts(b, off ? "\n =?UTF-8?B?" : " =?UTF-8?B?");
         mail__b64(b, (const unsigned char *)s + off, n, 0);

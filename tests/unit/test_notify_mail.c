@@ -130,6 +130,7 @@ T_TEST(test_mime)
     notify_msg_t m = {.id = 7};
     notify__ph_t p = {0};
     char alert[] = "[Tower One] NEW HIGH #12 Lift 1 vibration";
+    char bad[120];
     char *mail, *text, err[128];
 
     T_CHECK_EQ_INT(load(MAILHOOK "\"recipients\": [{\"name\": \"boss\", \"hook\": \"mail\", "
@@ -176,6 +177,14 @@ T_TEST(test_mime)
     text = mail ? body_after(mail, "Content-Transfer-Encoding: base64") : NULL;
     T_CHECK(text && strcmp(text, m.message) == 0);
     free(text);
+    free(mail);
+    /* a message that is not UTF-8 (config strings are bytes): a run of
+     * continuation bytes longer than an encoded word is still cut */
+    memset(bad, 0x80, sizeof(bad) - 1);
+    bad[sizeof(bad) - 1] = '\0';
+    m.message = bad;
+    mail = notify__mail(&p, &cfg->notify.hooks[0]);
+    T_CHECK(mail && strstr(mail, "Subject: =?UTF-8?B?") != NULL);
     free(mail);
     cJSON_Delete((cJSON *)p.doc);
     gw_tz_free(n.zone);
