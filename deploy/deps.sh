@@ -14,12 +14,14 @@ PACKAGES=(
   libcurl4-openssl-dev
   # demo and tests: a real broker and clients, Modbus peers, serial ptys
   mosquitto mosquitto-clients sqlite3 mbpoll socat openssl
-  # storage faults: EROFS injected into the ledger thread (test_storage_full.py)
-  strace
-  # systemd-analyze verify on the unit
+  # systemd-analyze verify and security on the unit
   systemd
   # wall-clock steps under a running daemon (libfaketime)
   faketime
+  # the sanitizer pass (UBSan's float-cast-overflow) and fuzzing (libFuzzer's runtime)
+  clang libclang-rt-dev
+  # the unit's system-call filter, applied in a test without systemd (tests/sandbox)
+  libseccomp-dev
   python3 python3-pytest python3-paho-mqtt python3-pymodbus
   python3-serial-asyncio  # pymodbus's RTU server (only recommended by python3-pymodbus)
   # the monthly report: rendered by a browser, mailed through msmtp to a local

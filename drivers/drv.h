@@ -50,6 +50,20 @@ typedef enum drv_order {
 #define DRV_NAME_MAX 64
 #define DRV_UNIT_MAX 16
 
+/* Whether and how a point may be written: the point's "write" key, in its
+ * profile or in the site config (docs/profiles.md, "Writable points").
+ * A point without it is read-only. Limits are in engineering units. */
+#define DRV_WRITE_VALUES_MAX 16
+typedef struct drv_write {
+    uint8_t allowed;  /* "write" given and not false */
+    uint8_t range;    /* min and max given */
+    uint8_t nvalues;  /* values listed; 0: none */
+    uint8_t has_bits; /* bits given */
+    uint32_t bits;    /* a whole value may set only these bits (control words) */
+    double min, max;
+    double values[DRV_WRITE_VALUES_MAX];
+} drv_write_t;
+
 typedef struct drv_point {
     char name[DRV_NAME_MAX];
     char unit[DRV_UNIT_MAX];
@@ -67,6 +81,7 @@ typedef struct drv_point {
      * value is a count of decimal places (level transmitters). Its index
      * among the device's points, -1: none (drv_resolve_decimals). */
     int decimals_idx;
+    drv_write_t write; /* read-only unless write.allowed */
 } drv_point_t;
 
 typedef struct drv_profile {
@@ -103,7 +118,8 @@ unsigned drv_point_width(const drv_point_t *pt);
 
 /* Decode a point from its words (one uint16 per register, or per bit for the
  * bit tables), starting at the point's first word. Returns 0 and sets *value,
- * or GW_EINVAL when the raw value is not a number (NaN/Inf float). A string
+ * or GW_EINVAL when the raw value is not a number (NaN/Inf float) or the
+ * scaled value is not finite (a huge scale or offset). A string
  * point's value is its length in characters (drv_decode_string has the
  * text). drv_decode_scaled also divides by 10^decimals (0..9) before the
  * offset: value = raw * scale * 10^-decimals + offset. */
@@ -119,10 +135,27 @@ size_t drv_decode_string(const drv_point_t *pt, const uint16_t *words, char *buf
 /* Encode an engineering value for a write: raw = (value - offset) / scale,
  * rounded for integer types, laid out in the point's byte order into
  * drv_point_width(pt) words (one 0/1 word for a bool). Returns 0, or
- * GW_EINVAL with a reason in err: not finite, out of the type's range, or a
+ * GW_EINVAL with a reason in err: not finite, out of the type's range
+ * (checked before any cast; a float32 beyond +-FLT_MAX included), or a
  * point that cannot be written as a whole (string, bit field, scale from
- * another point). */
+ * another point). It does not look at pt->write: drv_write_check does. */
 int drv_encode(const drv_point_t *pt, double value, uint16_t *words, char *err, size_t errlen);
+
+/* Parse a point's "write" key (drv_write.c): false, true (a bool point:
+ * 0 or 1), or an object with "min" and "max", "values" (at most
+ * DRV_WRITE_VALUES_MAX allowed values) and/or "bits" (the bit numbers a
+ * whole value may set: a control word). Checks that the point can be
+ * written at all (a coil or a whole holding-register value). Absent: *w is
+ * left as it is (a site config inherits its profile's). Returns 0, or
+ * GW_ECONFIG with errors named "<path>.write..." added to el. */
+int drv_write_parse(const cJSON *obj, const char *path, const drv_point_t *pt, drv_write_t *w,
+                    gw_errlist_t *el);
+
+/* May value be written to pt? 0, or GW_EPERM (the point does not opt in)
+ * or GW_EINVAL (not finite, below min, above max, not an allowed value,
+ * bits outside the allowed ones, not 0/1 for a bool) with the reason in
+ * err. drv_encode still checks the type's own range. */
+int drv_write_check(const drv_point_t *pt, double value, char *err, size_t errlen);
 
 /* Parse an address in one-based "Modicon" notation: "40002" (holding,
  * sent as 1), "30001" input, "10001" discrete, "00001" coil, or six digits

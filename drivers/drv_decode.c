@@ -9,6 +9,7 @@
 #include "drivers/drv.h"
 #include "gateway/base/gw_types.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,6 +64,20 @@ int drv_decode(const drv_point_t *pt, const uint16_t *words, double *value)
 }
 
 static const double drv__pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+
+/* raw * scale * 10^-decimals + offset into *value; GW_EINVAL when a huge
+ * scale or offset overflowed a finite raw value: that is not a reading. */
+static int drv__scale(const drv_point_t *pt, double v, int decimals, double *value)
+{
+    v *= pt->scale;
+    if (decimals)
+        v /= drv__pow10[decimals];
+    v += pt->offset;
+    if (!isfinite(v))
+        return GW_EINVAL;
+    *value = v;
+    return 0;
+}
 
 int drv_decode_scaled(const drv_point_t *pt, const uint16_t *words, int decimals, double *value)
 {
@@ -138,11 +153,7 @@ int drv_decode_scaled(const drv_point_t *pt, const uint16_t *words, int decimals
     if (!isfinite(v))
         return GW_EINVAL;
 out_scale:
-    v *= pt->scale;
-    if (decimals)
-        v /= drv__pow10[decimals];
-    *value = v + pt->offset;
-    return 0;
+    return drv__scale(pt, v, decimals, value);
 }
 
 /* The inverse of drv__gather: big-endian bytes b[2n] into registers. */
@@ -158,11 +169,11 @@ static void drv__scatter(const drv_point_t *pt, const uint8_t *b, unsigned n, ui
     }
 }
 
-/* Check an integer raw value against [lo, hi]. */
+/* Check an integer raw value against [lo, hi]: before any cast. */
 static int drv__int_range(double raw, double lo, double hi, const drv_point_t *pt, char *err,
                           size_t errlen)
 {
-    if (raw < lo || raw > hi) {
+    if (!(raw >= lo && raw <= hi)) {
         snprintf(err, errlen, "%g is out of range for %s %s (raw %.0f, %.0f..%.0f)",
                  raw * pt->scale + pt->offset, drv_type_name(pt->type), pt->name, raw, lo, hi);
         return GW_EINVAL;
@@ -170,13 +181,52 @@ static int drv__int_range(double raw, double lo, double hi, const drv_point_t *p
     return 0;
 }
 
+/* The raw bits of an integer type's value r (already rounded), once r is
+ * known to be in the type's range. */
+static int drv__int_bits(const drv_point_t *pt, double r, uint64_t *u, char *err, size_t errlen)
+{
+    int rc;
+
+    switch (pt->type) {
+    case DRV_T_INT16:
+        if ((rc = drv__int_range(r, INT16_MIN, INT16_MAX, pt, err, errlen)) == 0)
+            *u = (uint16_t)(int16_t)r;
+        return rc;
+    case DRV_T_UINT16:
+        if ((rc = drv__int_range(r, 0, UINT16_MAX, pt, err, errlen)) == 0)
+            *u = (uint16_t)r;
+        return rc;
+    case DRV_T_INT32:
+        if ((rc = drv__int_range(r, INT32_MIN, INT32_MAX, pt, err, errlen)) == 0)
+            *u = (uint32_t)(int32_t)r;
+        return rc;
+    case DRV_T_UINT32:
+        if ((rc = drv__int_range(r, 0, UINT32_MAX, pt, err, errlen)) == 0)
+            *u = (uint32_t)r;
+        return rc;
+    case DRV_T_INT64:
+        /* the largest doubles below 2^63 and 2^64: every value in range casts */
+        rc = drv__int_range(r, -9223372036854775808.0, 9223372036854774784.0, pt, err, errlen);
+        if (rc == 0)
+            *u = (uint64_t)(int64_t)r;
+        return rc;
+    case DRV_T_UINT64:
+        if ((rc = drv__int_range(r, 0, 18446744073709549568.0, pt, err, errlen)) == 0)
+            *u = (uint64_t)r;
+        return rc;
+    default:
+        snprintf(err, errlen, "%s: type cannot be written", pt->name);
+        return GW_EINVAL;
+    }
+}
+
 int drv_encode(const drv_point_t *pt, double value, uint16_t *words, char *err, size_t errlen)
 {
     unsigned n = drv_point_width(pt);
-    double raw = (value - pt->offset) / pt->scale, r = round(raw);
+    double raw = (value - pt->offset) / pt->scale, back;
     uint64_t u = 0;
     uint8_t b[8];
-    int rc = 0;
+    int rc;
 
     if (pt->type == DRV_T_STRING || pt->bits || pt->decimals_idx >= 0) {
         snprintf(err, errlen, "%s cannot be written: it is a %s", pt->name,
@@ -193,33 +243,15 @@ int drv_encode(const drv_point_t *pt, double value, uint16_t *words, char *err, 
     case DRV_T_BOOL:
         words[0] = value != 0.0;
         return 0;
-    case DRV_T_INT16:
-        rc = drv__int_range(r, INT16_MIN, INT16_MAX, pt, err, errlen);
-        u = (uint16_t)(int16_t)r;
-        break;
-    case DRV_T_UINT16:
-        rc = drv__int_range(r, 0, UINT16_MAX, pt, err, errlen);
-        u = (uint16_t)r;
-        break;
-    case DRV_T_INT32:
-        rc = drv__int_range(r, INT32_MIN, INT32_MAX, pt, err, errlen);
-        u = (uint32_t)(int32_t)r;
-        break;
-    case DRV_T_UINT32:
-        rc = drv__int_range(r, 0, UINT32_MAX, pt, err, errlen);
-        u = (uint32_t)r;
-        break;
-    case DRV_T_INT64:
-        rc = drv__int_range(r, -9223372036854775808.0, 9223372036854774784.0, pt, err, errlen);
-        u = (uint64_t)(int64_t)r;
-        break;
-    case DRV_T_UINT64:
-        rc = drv__int_range(r, 0, 18446744073709549568.0, pt, err, errlen);
-        u = (uint64_t)r;
-        break;
     case DRV_T_FLOAT32: {
-        float f = (float)raw;
+        float f;
         uint32_t x;
+        /* a double beyond float's range would go out as infinity */
+        if (fabs(raw) > FLT_MAX) {
+            snprintf(err, errlen, "%g is out of range for float32 %s", value, pt->name);
+            return GW_EINVAL;
+        }
+        f = (float)raw;
         memcpy(&x, &f, sizeof(x));
         u = x;
         break;
@@ -228,13 +260,19 @@ int drv_encode(const drv_point_t *pt, double value, uint16_t *words, char *err, 
         memcpy(&u, &raw, sizeof(u));
         break;
     default:
-        snprintf(err, errlen, "%s: type cannot be written", pt->name);
-        return GW_EINVAL;
+        rc = drv__int_bits(pt, round(raw), &u, err, errlen);
+        if (rc)
+            return rc;
     }
-    if (rc)
-        return rc;
     for (unsigned i = 0; i < 2 * n; i++)
         b[i] = (uint8_t)(u >> (8 * (2 * n - 1 - i)));
     drv__scatter(pt, b, n, words);
+    /* what is sent must read back as a reading (an extreme scale or offset
+     * can overflow on the way back) */
+    if (drv_decode(pt, words, &back) != 0) {
+        snprintf(err, errlen, "%s: %g would not read back as a number (scale %g, offset %g)",
+                 pt->name, value, pt->scale, pt->offset);
+        return GW_EINVAL;
+    }
     return 0;
 }

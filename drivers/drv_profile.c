@@ -48,8 +48,8 @@ static int drv__enum(const cJSON *obj, const char *key, const char *path, const 
 }
 
 static const char *const point_keys[] = {
-    "name", "table",       "address", "type", "order",  "scale",          "offset",
-    "unit", "description", "bit",     "bits", "length", "decimals_point", NULL};
+    "name",        "table", "address", "type",   "order",          "scale", "offset", "unit",
+    "description", "bit",   "bits",    "length", "decimals_point", "write", NULL};
 
 /* "address": a zero-based number, or a one-based "4xxxx" string that also
  * names the table. Returns 1 when present and valid. */
@@ -191,6 +191,8 @@ int drv_point_parse(const cJSON *obj, const char *path, drv_order_t default_orde
     if ((unsigned)pt->address + drv_point_width(pt) > 65536)
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "address"),
                        "%s at %u runs past register 65535", drv_type_name(pt->type), pt->address);
+    if (el->n == before)
+        drv_write_parse(obj, path, pt, &pt->write, el);
     return el->n == before ? 0 : GW_ECONFIG;
 }
 

@@ -13,10 +13,10 @@
  * once both have it), and to the core (a "closed" event re-arms
  * its rule); an event announced before its commit (provisional) to the
  * notifier and the north side; the state of the ledger's storage to the
- * gateway alarms (gw_storage.c); a command's answer to the north side; the
- * active work orders (asked at start and after a reload) to the core, which
- * reconciles its rules with them; the spool thread's results (600s) to the
- * north side.
+ * gateway alarms (gw_storage.c); a command's answer and the audit chain's
+ * head to the north side; the active work orders (asked at start and after
+ * a reload) to the core, which reconciles its rules with them; the spool
+ * thread's results (600s) to the north side.
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/gw_daemon_int.h"
@@ -71,6 +71,7 @@ static void wire__ledger_event(gw_daemon_t *d, const gw_msg_t *m)
         break;
     }
     case LEDGER_EV_CHANGED:
+    case LEDGER_EV_AUDIT_HEAD:
         gw_north_on_message(d->north, m);
         break;
     case LEDGER_EV_ACTIVE:

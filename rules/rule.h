@@ -326,6 +326,12 @@ int rule_reconcile(const rule_cfg_t *cfg, rule_state_t *st, int active, int64_t 
 int rule_rebase(const rule_cfg_t *cfg, rule_state_t *st, int64_t shift_ms, int64_t now_mono,
                 int64_t now_wall, int64_t max_future_ms);
 
+/* 1 when st could have been made by rule_eval for cfg: the same kind,
+ * ring indices and counts within their arrays (and the configured ring
+ * sizes), times within +-2^53 ms; else 0. A state read back from a file is
+ * used only when this holds (rule_state.c). */
+int rule_state_valid(const rule_cfg_t *cfg, const rule_state_t *st);
+
 /* A hash of what a state depends on: the kind, sizeof(rule_state_t) and the
  * parameters that shape what is learned (a rate's window, a counter's wrap,
  * an anomaly's buckets, a trend's day and window...), but not the alarm's

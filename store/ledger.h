@@ -334,4 +334,65 @@ int ledger_outbox_ack(ledger_t *lg, int64_t id, int consumer, char *err, size_t 
  * *purged (may be NULL) gets how many. */
 int ledger_outbox_purge(ledger_t *lg, int64_t before_ms, int64_t *purged, char *err, size_t errlen);
 
+/* ---- the audit trail: a hash chain (ledger_audit.c) ----------------------
+ * Every row carries SHA-256(previous hash || its content); retention cuts
+ * the chain from its old end and records the cut in it. docs/security.md
+ * says what that protects against. */
+
+/* A row that is not a work-order change: a write to a device, a refused
+ * command. Strings borrowed; wo_id and detail may be NULL. */
+typedef struct ledger_audit_entry {
+    const char *wo_id;   /* NULL or "": not about a work order */
+    int64_t ts_ms;       /* 0: now */
+    const char *actor;   /* who: a broker user, a Unix user, "ledger" */
+    const char *channel; /* "mqtt", "control", "cli", "rule", "ledger" */
+    const char *action;  /* "write", "command_refused", ... */
+    const char *detail;  /* JSON text, may be NULL */
+} ledger_audit_entry_t;
+
+/* Append e to the chain (its own transaction, or a savepoint in the
+ * caller's). *id_out (may be NULL): its id. */
+int ledger_audit_add(ledger_t *lg, const ledger_audit_entry_t *e, int64_t *id_out, char *err,
+                     size_t errlen);
+
+/* The chain's head: its newest row. */
+typedef struct ledger_audit_head {
+    int64_t id;        /* 0: no rows */
+    char hash[65];     /* hex, "" with no rows */
+    int64_t rows;      /* rows kept */
+    int64_t before_id; /* the horizon: the rows before it were purged */
+} ledger_audit_head_t;
+int ledger_audit_head(ledger_t *lg, ledger_audit_head_t *out, char *err, size_t errlen);
+
+/* What ledger_audit_verify found. */
+typedef enum ledger_audit_problem {
+    LEDGER_AUDIT_INTACT = 0,
+    LEDGER_AUDIT_CHANGED,    /* a row's content (or its place) does not match its hash */
+    LEDGER_AUDIT_MISSING,    /* rows are gone between two kept ones (row: the first gone) */
+    LEDGER_AUDIT_UNHASHED,   /* a row without a valid hash */
+    LEDGER_AUDIT_HORIZON,    /* the horizon differs from the last cut the chain records */
+    LEDGER_AUDIT_WORK_ORDER, /* a work order whose rows are missing (deleted at the end) */
+    LEDGER_AUDIT_HEAD,       /* the chain does not hold the head given to compare with */
+} ledger_audit_problem_t;
+
+typedef struct ledger_audit_report {
+    ledger_audit_problem_t problem; /* LEDGER_AUDIT_INTACT: all is well */
+    int64_t row;                    /* the first broken or missing row; 0: none */
+    char reason[400];               /* for people, naming the row */
+    int64_t rows, first_id;         /* rows walked; the first one's id (0: none) */
+    ledger_audit_head_t head;
+    int64_t horizon_ts, horizon_id; /* the horizon as stored */
+    int64_t work_orders;            /* work orders cross-checked */
+} ledger_audit_report_t;
+
+/* Walk the chain from the horizon's anchor to the head and cross-check the
+ * horizon and the work orders; with expect_head ("ID:HEX", a head
+ * published earlier; may be NULL) check the chain still holds it. Stops
+ * at the first problem. Returns 0 when the walk was done (rep says what it
+ * found), or a negative code when the ledger could not be read. */
+int ledger_audit_verify(ledger_t *lg, const char *expect_head, ledger_audit_report_t *rep,
+                        char *err, size_t errlen);
+/* "intact", "changed", "missing", ... */
+const char *ledger_audit_problem_name(ledger_audit_problem_t p);
+
 #endif

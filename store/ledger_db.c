@@ -49,8 +49,6 @@ static const char *const ledger__sql[ST__COUNT] = {
                    " WHERE fingerprint = ?1 AND status IN " LEDGER__ACTIVE_SQL,
     [ST_CLEAR] = "UPDATE work_orders SET cleared_at = ?2, evidence = COALESCE(?3, evidence),"
                  " updated_at = ?4 WHERE id = ?1",
-    [ST_AUDIT] = "INSERT INTO audit (wo_id, ts, actor, action, from_status, to_status, detail,"
-                 " channel, event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_OUTBOX_INSERT] = "INSERT INTO outbox (channel, key, payload, created_at)"
                          " VALUES (?1, ?2, ?3, ?4)",
     [ST_GET_WO] = "SELECT " LEDGER__WO_COLS " FROM work_orders WHERE id = ?1",

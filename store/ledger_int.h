@@ -46,7 +46,6 @@ enum ledger__stmt_id {
     ST_RETRIGGER,
     ST_REFRESH,
     ST_CLEAR,
-    ST_AUDIT,
     ST_OUTBOX_INSERT,
     ST_GET_WO,
     ST_LIST_WO,
@@ -126,6 +125,60 @@ int ledger__announce_by(ledger_t *lg, const char *wo_id, const char *action,
 /* ledger_wo_clear taking the fingerprint, time, evidence and event id from
  * t (the ledger thread's form). */
 int ledger__wo_clear(ledger_t *lg, const ledger_trigger_t *t, char *err, size_t errlen);
+
+/* ---- the audit chain (ledger_audit.c, ledger_audit_verify.c) ----------- */
+
+#define LEDGER__HASH_LEN 32 /* SHA-256 */
+
+/* One audit row as hashed and stored. Strings borrowed. */
+typedef struct ledger__audit_row {
+    int64_t id;        /* set by ledger__audit_append */
+    const char *wo_id; /* NULL: not about a work order (a write, a refused command) */
+    int64_t ts;
+    const char *actor, *channel, *action;
+    const char *from_status, *to_status, *detail; /* each may be NULL */
+    /* the id of the event the change was announced under (unique; NULL for
+     * rows that announce nothing). Stored beside the row, not hashed: it is
+     * how a provisional event finds its committed copy, not a record. */
+    const char *event_id;
+} ledger__audit_row_t;
+
+/* The audit horizon: rows before before_id were purged; the first kept row
+ * chains from anchor (all zero bytes when there is none). */
+typedef struct ledger__horizon {
+    int64_t before_ts, before_id;
+    char anchor[2 * LEDGER__HASH_LEN + 1]; /* hex, "" when none */
+    uint8_t anchor_bin[LEDGER__HASH_LEN];
+    int anchor_bad; /* anchor is not 64 hex digits */
+    int missing;    /* the table has no row */
+} ledger__horizon_t;
+
+/* hash = SHA-256(prev || the row's content, each field length-prefixed).
+ * 0 or GW_ENOMEM / GW_EIO. */
+int ledger__audit_hash(const uint8_t prev[LEDGER__HASH_LEN], const ledger__audit_row_t *r,
+                       uint8_t out[LEDGER__HASH_LEN]);
+/* n bytes as 2n lowercase hex digits and a NUL; and back (0, or -1 when s
+ * is not exactly 2n hex digits). */
+void ledger__hex(const uint8_t *b, size_t n, char *out);
+int ledger__unhex(const char *s, uint8_t *out, size_t n);
+int ledger__audit_horizon(ledger_t *lg, ledger__horizon_t *h, char *err, size_t errlen);
+/* Append r after the chain's newest row (its id: the next one; r->id is
+ * set), inside the caller's transaction. */
+int ledger__audit_append(ledger_t *lg, ledger__audit_row_t *r, char *err, size_t errlen);
+/* Cut the chain's old end: rows before the first one at or after
+ * cutoff_ts go, the horizon moves, and a "purged" row records the cut.
+ * *n (not NULL) is set to the rows deleted. Inside the caller's
+ * transaction. */
+int ledger__audit_purge(ledger_t *lg, int64_t cutoff_ts, int64_t now, int64_t *n, char *err,
+                        size_t errlen);
+/* Migration: hash rows written before the chain existed (in id order) and,
+ * when rows had been purged before, record where the chain starts. *yes:
+ * some row has no hash yet. */
+int ledger__audit_unchained(ledger_t *lg, int *yes, char *err, size_t errlen);
+int ledger__audit_chain_existing(ledger_t *lg, char *err, size_t errlen);
+/* Columns id, wo_id, ts, actor, channel, action, from_status, to_status,
+ * detail (0..8) of st into r (strings point into st). */
+void ledger__audit_row_read(sqlite3_stmt *st, ledger__audit_row_t *r);
 
 /* Write a one-line reason into err (tolerates err == NULL); returns rc so
  * that callers can write "return ledger__fail(rc, err, errlen, ...)". */

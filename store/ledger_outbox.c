@@ -67,19 +67,20 @@ int ledger__announce_by(ledger_t *lg, const char *wo_id, const char *action,
     rc = ledger__name_event(lg, &wo, event_id, id, err, errlen);
     if (rc < 0)
         goto out_clear;
-    rc = ledger__stmt(lg, ST_AUDIT, &st, err, errlen);
-    if (rc < 0)
-        goto out_clear;
-    /* wo_id, ts, actor, action, from_status, to_status, detail, channel, event_id */
-    src = ledger__bind(st, "tittttttt", wo_id, now, by->who, action, from_status, to_status, detail,
-                       by->channel, id);
-    if (src != SQLITE_OK) {
-        rc = ledger__dberr(lg, src, err, errlen, "bind audit row");
-        goto out_clear;
+    {
+        ledger__audit_row_t a = {.wo_id = wo_id,
+                                 .ts = now,
+                                 .actor = by->who,
+                                 .channel = by->channel,
+                                 .action = action,
+                                 .from_status = from_status,
+                                 .to_status = to_status,
+                                 .detail = detail,
+                                 .event_id = id};
+        rc = ledger__audit_append(lg, &a, err, errlen); /* the hash chain */
+        if (rc < 0)
+            goto out_clear;
     }
-    rc = ledger__exec(lg, st, "write audit row", err, errlen);
-    if (rc < 0)
-        goto out_clear;
     payload = ledger__event_json(&wo, &c, id, now, 0);
     if (!payload) {
         rc = ledger__fail(GW_ENOMEM, err, errlen, "ledger %s: out of memory", ledger_path(lg));

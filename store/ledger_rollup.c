@@ -203,15 +203,10 @@ int ledger_purge(ledger_t *lg, int64_t now_ms, int64_t *deleted, char *err, size
     rc = ledger__op_begin(lg, &own_tx, err, errlen);
     if (rc < 0)
         return rc;
-    /* The horizon never moves back (a trigger refuses): MAX keeps it. */
-    rc = ledger__purge_one(lg,
-                           "UPDATE audit_horizon SET before_ts = MAX(before_ts, ?1) WHERE id = 1",
-                           audit_before, &moved, err, errlen);
-    if (rc == 0)
-        rc = ledger__purge_one(lg,
-                               "DELETE FROM audit WHERE ts < ?1 AND ts < (SELECT before_ts FROM"
-                               " audit_horizon WHERE id = 1)",
-                               audit_before, &n, err, errlen);
+    /* The audit chain is cut from its old end, and the cut recorded in it
+     * (ledger_audit.c). */
+    rc = ledger__audit_purge(lg, audit_before, now_ms, &moved, err, errlen);
+    n += moved;
     if (rc == 0)
         rc = ledger__purge_one(lg, "DELETE FROM rollup_1m WHERE ts < ?1",
                                now_ms - (int64_t)p->rollup_1m_retention_days * LEDGER__DAY_MS, &n,

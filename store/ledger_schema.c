@@ -142,6 +142,48 @@ static const char *const ledger__migrations[] = {
     "CREATE UNIQUE INDEX audit_event_id ON audit(event_id) WHERE event_id IS NOT NULL;"
     "ALTER TABLE outbox ADD COLUMN acked INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX outbox_created ON outbox(created_at);",
+
+    /* v5: the audit trail as a hash chain (ledger_audit.c). The table is
+     * rebuilt so that a row may be about no work order (a write to a
+     * device, a refused command) and carry its hash; rows written before
+     * are hashed right after this migration, in the same transaction
+     * (ledger__audit_chain_existing). The horizon gains the cut's first id
+     * and the hash the first kept row chains from; rows are deleted by id
+     * below it. The horizon moves only forward and only with its first id
+     * (every cut moves it), so that moving the time alone, to make rows
+     * deletable, is refused. */
+    "CREATE TABLE audit_v5 ("
+    " id INTEGER PRIMARY KEY,"
+    " wo_id TEXT REFERENCES work_orders(id),"
+    " ts INTEGER NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " from_status TEXT,"
+    " to_status TEXT,"
+    " detail TEXT,"
+    " channel TEXT NOT NULL DEFAULT 'rule',"
+    " event_id TEXT,"
+    " hash TEXT);"
+    "INSERT INTO audit_v5 (id, wo_id, ts, actor, action, from_status, to_status, detail, channel,"
+    " event_id)"
+    " SELECT id, wo_id, ts, actor, action, from_status, to_status, detail, channel, event_id"
+    " FROM audit;"
+    "DROP TABLE audit;"
+    "ALTER TABLE audit_v5 RENAME TO audit;"
+    "CREATE INDEX audit_wo ON audit(wo_id, id);"
+    "CREATE INDEX audit_ts ON audit(ts);"
+    "CREATE UNIQUE INDEX audit_event_id ON audit(event_id) WHERE event_id IS NOT NULL;"
+    "ALTER TABLE audit_horizon ADD COLUMN before_id INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE audit_horizon ADD COLUMN anchor TEXT;"
+    "DROP TRIGGER audit_horizon_forward;"
+    "CREATE TRIGGER audit_horizon_forward BEFORE UPDATE ON audit_horizon"
+    " WHEN NEW.before_ts < OLD.before_ts OR NEW.before_id <= OLD.before_id"
+    " BEGIN SELECT RAISE(ABORT, 'the audit horizon moves only forward, with a purge'); END;"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit WHEN OLD.hash IS NOT NULL"
+    " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " WHEN OLD.id >= (SELECT before_id FROM audit_horizon WHERE id = 1)"
+    " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;",
 };
 
 int ledger__schema_version(void)
@@ -178,7 +220,7 @@ static int ledger__pragma_int(ledger_t *lg, const char *sql, int *out, char *err
 int ledger__migrate(ledger_t *lg, char *err, size_t errlen)
 {
     char sql[64];
-    int version = 0;
+    int version = 0, unchained = 0;
     int src;
     int rc;
 
@@ -220,6 +262,13 @@ int ledger__migrate(ledger_t *lg, char *err, size_t errlen)
             goto out_rollback;
         }
     }
+    /* Rows from before the audit chain (any version before it) are hashed
+     * in this same transaction, whatever number its migration has. */
+    rc = ledger__audit_unchained(lg, &unchained, err, errlen);
+    if (rc == 0 && unchained)
+        rc = ledger__audit_chain_existing(lg, err, errlen);
+    if (rc < 0)
+        goto out_rollback;
     /* PRAGMA takes no parameter; the value is our own constant. */
     snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", LEDGER__SCHEMA_VERSION);
     src = sqlite3_exec(ledger__db(lg), sql, NULL, NULL, NULL);

@@ -51,6 +51,9 @@ enum {
     LEDGER_OP_POLICY,        /* ledger_op_policy_t: ledger_set_policy, and start housekeeping */
     LEDGER_OP_CHANGE,        /* ledger_op_change_t: a person's change (status, assign, note),
                               * e.g. a command over MQTT; answered by LEDGER_EV_CHANGED */
+    LEDGER_OP_AUDIT,         /* ledger_op_audit_t: an audit row that is no work-order change
+                              * (a write, a refused command): ledger_audit_add */
+    LEDGER_OP_AUDIT_HEAD,    /* a plain gw_msg_t (calloc'd): post LEDGER_EV_AUDIT_HEAD */
     LEDGER_OP_STATS = 320,   /* a plain gw_msg_t (calloc'd): post LEDGER_EV_STATS */
     LEDGER_OP_ACTIVE = 330,  /* ledger_op_active_t: post LEDGER_EV_ACTIVE, every active
                               * work order (for the rules to reconcile with) */
@@ -64,6 +67,7 @@ enum {
     LEDGER_EV_CHANGED,      /* ledger_ev_changed_t: the outcome of a LEDGER_OP_CHANGE */
     LEDGER_EV_PROVISIONAL,  /* ledger_ev_provisional_t: an event not yet committed */
     LEDGER_EV_HEALTH,       /* ledger_ev_health_t: the storage's state changed */
+    LEDGER_EV_AUDIT_HEAD,   /* ledger_ev_audit_head_t: the audit chain's head, after commit */
     LEDGER_EV_STATS = 370,  /* ledger_ev_stats_t: counts, for status and metrics */
     LEDGER_EV_ACTIVE = 371, /* ledger_ev_active_t: the answer to LEDGER_OP_ACTIVE */
 };
@@ -213,6 +217,23 @@ typedef struct ledger_ev_changed {
     char status[16]; /* its status after the change */
 } ledger_ev_changed_t;
 
+/* An audit row to append (ledger_op_audit_new); the strings are copies. */
+typedef struct ledger_op_audit {
+    gw_msg_t hdr;
+    int64_t ts_ms; /* when it happened (0: when written) */
+    char actor[64];
+    char channel[16];
+    char action[32];
+    char wo_id[96]; /* "" : none */
+    char detail[];  /* JSON text, "" : none; allocated with the op */
+} ledger_op_audit_t;
+
+typedef struct ledger_ev_audit_head {
+    gw_msg_t hdr;
+    ledger_audit_head_t head;
+    int64_t ts_ms; /* when it was read */
+} ledger_ev_audit_head_t;
+
 typedef struct ledger_ev_outbox {
     gw_msg_t hdr;
     ledger_outbox_row_t row; /* strings owned; freed by gw_msg_free */
@@ -255,6 +276,11 @@ ledger_op_policy_t *ledger_op_policy_new(const ledger_policy_t *p);
 ledger_op_change_t *ledger_op_change_new(ledger_change_kind_t what, const char *ref,
                                          const char *arg, const char *comment,
                                          const ledger_actor_t *by, uint64_t tag);
+
+/* An audit op holding copies of e's strings (actor, channel and action
+ * required; too long ones are cut). NULL on out of memory or a missing
+ * field. */
+ledger_op_audit_t *ledger_op_audit_new(const ledger_audit_entry_t *e);
 
 /* Open the ledger at path (creating it) on the calling thread, then start
  * the thread. A damaged file (PRAGMA quick_check) is moved aside as

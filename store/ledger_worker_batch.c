@@ -279,6 +279,14 @@ static int ledger__apply(ledger_worker_t *w, gw_msg_t *m, ledger__list_t *res, c
         return ledger__apply_change(w, (ledger_op_change_t *)m, res, err, errlen);
     case LEDGER_OP_ACTIVE:
         return ledger__apply_active(w, (ledger_op_active_t *)m, res, err, errlen);
+    case LEDGER_OP_AUDIT:
+    case LEDGER_OP_AUDIT_HEAD: {
+        gw_msg_t *head = NULL;
+        rc = ledger__apply_audit(w, m, &head, err, errlen);
+        if (head)
+            ledger__list_add(res, head);
+        return rc;
+    }
     default:
         return ledger__fail(GW_EINVAL, err, errlen, "unknown ledger op kind %d", m->kind);
     }

@@ -114,6 +114,11 @@ int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t upto);
  * batch: the monthly report's event by housekeeping, rows written by
  * plantroomctl), after the last one posted. Returns as ledger__post_outbox. */
 int64_t ledger__post_new_outbox(ledger_worker_t *w);
+/* Apply an audit op (LEDGER_OP_AUDIT, LEDGER_OP_AUDIT_HEAD) inside the
+ * batch's transaction (ledger_worker_audit.c); a result due after the
+ * commit (the head) is put in *result. */
+int ledger__apply_audit(ledger_worker_t *w, gw_msg_t *m, gw_msg_t **result, char *err,
+                        size_t errlen);
 /* Apply the batch in one transaction. On 0 the batch is committed, its
  * weight counted off the backlog's and its results posted. On a negative
  * code nothing was kept (rolled back) and the reason is in err: the caller

@@ -242,3 +242,105 @@ out_close:
     free(text);
     return root;
 }
+
+/* ---- untrusted input ---------------------------------------------------- */
+
+/* The nesting depth of text, counted outside strings; stops counting once
+ * past max (returns max + 1). */
+static int json__depth(const char *text, size_t len, int max)
+{
+    int depth = 0, top = 0, in_str = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (in_str) {
+            if (ch == '\\')
+                i++; /* the escaped byte cannot end the string */
+            else if (ch == '"')
+                in_str = 0;
+            continue;
+        }
+        if (ch == '"') {
+            in_str = 1;
+        } else if (ch == '[' || ch == '{') {
+            if (++depth > top)
+                top = depth;
+            if (top > max)
+                return max + 1;
+        } else if ((ch == ']' || ch == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return top;
+}
+
+static int json__space(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+cJSON *gw_json_parse_strict(const char *text, size_t len, size_t max_len, int max_depth,
+                            gw_json_refusal_t *why, char *msg, size_t msglen)
+{
+    const char *end = NULL;
+    size_t start = 0;
+    cJSON *v;
+
+    *why = GW_JSON_OK;
+    while (start < len && json__space(text[start]))
+        start++;
+    if (start == len) {
+        *why = GW_JSON_EMPTY;
+        if (msg)
+            snprintf(msg, msglen, "empty");
+        return NULL;
+    }
+    if (len > max_len) {
+        *why = GW_JSON_TOO_LONG;
+        if (msg)
+            snprintf(msg, msglen, "too long: %zu bytes, at most %zu", len, max_len);
+        return NULL;
+    }
+    if (json__depth(text, len, max_depth) > max_depth) {
+        *why = GW_JSON_TOO_DEEP;
+        if (msg)
+            snprintf(msg, msglen, "nested deeper than %d levels", max_depth);
+        return NULL;
+    }
+    v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!v) {
+        const char *at = cJSON_GetErrorPtr();
+        *why = GW_JSON_SYNTAX;
+        if (msg)
+            snprintf(msg, msglen, "not JSON (near byte %zu)",
+                     at && at >= text && at <= text + len ? (size_t)(at - text) : (size_t)0);
+        return NULL;
+    }
+    /* cJSON stops after the first value: anything but white space after it
+     * is refused, so that one payload is never read two ways. */
+    for (size_t i = end && end >= text ? (size_t)(end - text) : len; i < len; i++) {
+        if (!json__space(text[i])) {
+            cJSON_Delete(v);
+            *why = GW_JSON_TRAILING;
+            if (msg)
+                snprintf(msg, msglen, "trailing data after the JSON value (at byte %zu)", i);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+int gw_json_whole(const cJSON *it, long long lo, long long hi, long long *out)
+{
+    double v;
+
+    if (!cJSON_IsNumber(it))
+        return -1;
+    v = it->valuedouble;
+    if (!isfinite(v) || v != floor(v))
+        return -2;
+    if (v < (double)lo || v > (double)hi)
+        return -3;
+    *out = (long long)v;
+    return 0;
+}

@@ -38,4 +38,30 @@ char *gw_json_path_idx(char *buf, size_t len, const char *path, int idx);
  * line and column of a syntax error, and returns NULL. */
 cJSON *gw_json_parse_file(const char *file, gw_errlist_t *el);
 
+/* ---- untrusted input (payloads, request lines) -------------------------- */
+
+/* Why gw_json_parse_strict refused a text. */
+typedef enum gw_json_refusal {
+    GW_JSON_OK = 0,
+    GW_JSON_EMPTY,    /* no bytes, or only white space */
+    GW_JSON_TOO_LONG, /* more than max_len bytes */
+    GW_JSON_TOO_DEEP, /* arrays and objects nested deeper than max_depth */
+    GW_JSON_SYNTAX,   /* not JSON */
+    GW_JSON_TRAILING, /* one JSON value, then more than white space */
+} gw_json_refusal_t;
+
+/* Parse text[0, len) as exactly one JSON value: refused when empty, longer
+ * than max_len, nested deeper than max_depth (counted before parsing, so a
+ * deep text costs no recursion), not JSON, or followed by anything but
+ * white space (a NUL byte included). Returns the value (the caller frees it
+ * with cJSON_Delete), or NULL with *why set and a one-line reason in msg
+ * (may be NULL). Never reads past len. */
+cJSON *gw_json_parse_strict(const char *text, size_t len, size_t max_len, int max_depth,
+                            gw_json_refusal_t *why, char *msg, size_t msglen);
+
+/* A whole number in [lo, hi] (|lo|, |hi| at most 2^53) held by a JSON number,
+ * checked before any cast: 0 with *out set; -1 not a number, -2 not whole
+ * (or not finite), -3 outside [lo, hi]. it may be NULL (-1). */
+int gw_json_whole(const cJSON *it, long long lo, long long hi, long long *out);
+
 #endif

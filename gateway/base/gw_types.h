@@ -25,6 +25,7 @@ enum {
     GW_ENOENT = -2,      /* no such thing (file, point, work order) */
     GW_EEXIST = -17,     /* already exists */
     GW_ETIMEDOUT = -110, /* timed out */
+    GW_EPERM = -1,       /* not permitted (a point not writable, a sender not allowed) */
     GW_ECONFIG = -1000,  /* configuration invalid */
     GW_ESTATE = -1001,   /* operation not allowed in the current state */
     GW_EDB = -1002,      /* database error */

@@ -76,6 +76,8 @@ typedef struct gw_rule_cfg {
  * arrays, no pointers: a reload compares two of these with memcmp. */
 #define GW_MQTT_TEL_OVERRIDES 64
 #define GW_MQTT_SENDERS       32
+#define GW_CMD_KEY_MIN        16 /* bytes of an HMAC key */
+#define GW_CMD_KEY_MAX        128
 enum {
     GW_CMD_ACK = 1,
     GW_CMD_ASSIGN = 2,
@@ -125,13 +127,19 @@ typedef struct gw_mqtt_cfg {
     int replay_per_s; /* replay rate after a reconnect */
     int metrics_ms;   /* period of the metrics message */
     char spool_path[PATH_MAX];
-    /* commands over MQTT: who may send which verbs (GW_CMD_* bits) */
+    /* commands over MQTT: who may send which verbs (GW_CMD_* bits). The
+     * sender is the broker user in the topic (commands/<sender>/<verb>);
+     * a sender with a key must sign (HMAC-SHA256, docs/mqtt.md). */
     int commands;
     struct {
         char name[64];
         unsigned verbs;
+        char key_file[256];                /* "" : unsigned commands */
+        unsigned char key[GW_CMD_KEY_MAX]; /* read at load; never logged */
+        size_t key_len;
     } senders[GW_MQTT_SENDERS];
     size_t nsenders;
+    int replay_window_ms; /* signed commands: |now - ts| at most this */
     /* Home Assistant MQTT discovery */
     int hass;
     char hass_prefix[64];

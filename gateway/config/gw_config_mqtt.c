@@ -7,6 +7,7 @@
 #include "gateway/config/gw_config_int.h"
 #include "gateway/base/gw_json.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,16 +202,74 @@ unsigned gw__cmd_verb_bit(const char *verb)
     return 0;
 }
 
-static void cfg__sender(gw_mqtt_cfg_t *q, const cJSON *o, const char *path, gw_errlist_t *el)
+/* A sender's name is a topic level and a broker user name: letters,
+ * digits and . _ - @ only. */
+static int cfg__sender_name_ok(const char *s)
 {
-    static const char *const keys[] = {"name", "allow", NULL};
+    if (!*s)
+        return 0;
+    for (; *s; s++) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr("._-@", *s)))
+            return 0;
+    }
+    return 1;
+}
+
+/* The sender's HMAC key: the first line of its key file (trailing white
+ * space removed), GW_CMD_KEY_MIN..GW_CMD_KEY_MAX bytes. Never logged. */
+static void cfg__sender_key(gw_config_t *cfg, const cJSON *o, const char *path, int idx,
+                            gw_errlist_t *el)
+{
+    gw_mqtt_cfg_t *q = &cfg->mqtt;
+    char file[PATH_MAX], line[GW_CMD_KEY_MAX + 4], p[200];
+    size_t n;
+    FILE *f;
+
+    cfg__file(cfg, o, "hmac_key_file", path, file, sizeof(file), el);
+    if (!file[0])
+        return;
+    gw_json_path_key(p, sizeof(p), path, "hmac_key_file");
+    snprintf(q->senders[idx].key_file, sizeof(q->senders[idx].key_file), "%s", file);
+    f = fopen(file, "re");
+    if (!f) {
+        gw_errlist_add(el, p, "cannot read %s: %s", file, strerror(errno));
+        return;
+    }
+    n = fgets(line, sizeof(line), f) ? strlen(line) : 0;
+    fclose(f);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' ||
+                     line[n - 1] == '\t'))
+        n--;
+    if (n < GW_CMD_KEY_MIN || n > GW_CMD_KEY_MAX) {
+        gw_errlist_add(el, p, "%s: the key (its first line) must be %d..%d bytes", file,
+                       GW_CMD_KEY_MIN, GW_CMD_KEY_MAX);
+        return;
+    }
+    memcpy(q->senders[idx].key, line, n);
+    q->senders[idx].key_len = n;
+}
+
+static void cfg__sender(gw_config_t *cfg, const cJSON *o, const char *path, gw_errlist_t *el)
+{
+    static const char *const keys[] = {"name", "allow", "hmac_key_file", NULL};
+    gw_mqtt_cfg_t *q = &cfg->mqtt;
     const cJSON *allow = cJSON_GetObjectItemCaseSensitive(o, "allow");
     const cJSON *it;
     char p[160];
 
     gw_json_check_keys(o, path, keys, el);
-    gw_json_str(o, "name", path, q->senders[q->nsenders].name, sizeof(q->senders[0].name), NULL, 1,
-                el);
+    if (gw_json_str(o, "name", path, q->senders[q->nsenders].name, sizeof(q->senders[0].name), NULL,
+                    1, el) > 0 &&
+        !cfg__sender_name_ok(q->senders[q->nsenders].name))
+        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "name"),
+                       "must be a broker user name: letters, digits and . _ - @ only");
+    for (size_t i = 0; i < q->nsenders; i++) {
+        if (strcmp(q->senders[i].name, q->senders[q->nsenders].name) == 0)
+            gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "name"),
+                           "sender \"%s\" is listed twice", q->senders[i].name);
+    }
+    cfg__sender_key(cfg, o, path, (int)q->nsenders, el);
     gw_json_path_key(p, sizeof(p), path, "allow");
     if (!cJSON_IsArray(allow) || cJSON_GetArraySize(allow) == 0) {
         gw_errlist_add(el, p,
@@ -231,18 +290,21 @@ static void cfg__sender(gw_mqtt_cfg_t *q, const cJSON *o, const char *path, gw_e
     q->nsenders++;
 }
 
-static void cfg__commands(gw_mqtt_cfg_t *q, const cJSON *m, gw_errlist_t *el)
+static void cfg__commands(gw_config_t *cfg, const cJSON *m, gw_errlist_t *el)
 {
-    static const char *const keys[] = {"enabled", "senders", NULL};
+    static const char *const keys[] = {"enabled", "senders", "replay_window_s", NULL};
+    gw_mqtt_cfg_t *q = &cfg->mqtt;
     const cJSON *c = cfg__sub(m, "commands", "mqtt", el);
     const cJSON *s = c ? cJSON_GetObjectItemCaseSensitive(c, "senders") : NULL;
     const cJSON *it;
-    int i = 0;
+    int i = 0, window_s = 300;
     char p[96];
 
     if (c)
         gw_json_check_keys(c, "mqtt.commands", keys, el);
     gw_json_bool(c, "enabled", "mqtt.commands", &q->commands, 0, el);
+    gw_json_int_to(c, "replay_window_s", "mqtt.commands", &window_s, 300, 10, 86400, 0, el);
+    q->replay_window_ms = window_s * 1000;
     if (!s)
         return;
     if (!cJSON_IsArray(s)) {
@@ -257,7 +319,7 @@ static void cfg__commands(gw_mqtt_cfg_t *q, const cJSON *m, gw_errlist_t *el)
         else if (q->nsenders == GW_MQTT_SENDERS)
             gw_errlist_add(el, p, "at most %d senders", GW_MQTT_SENDERS);
         else
-            cfg__sender(q, it, p, el);
+            cfg__sender(cfg, it, p, el);
     }
 }
 
@@ -278,7 +340,7 @@ void gw__cfg_mqtt(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
     cfg__telemetry(q, m, el);
     cfg__buffer(cfg, q, m, el);
     cfg__hass(q, m, el);
-    cfg__commands(q, m, el);
+    cfg__commands(cfg, m, el);
 }
 
 /* Called after devices are read: telemetry overrides name real devices and

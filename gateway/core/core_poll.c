@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +107,8 @@ static void poll__apply_decimals(gw_runtime_t *rt, const gw_device_rt_t *dev, si
         return;
     }
     dec = dp->last.value;
-    if (dec != (double)(int)dec ||
+    /* a device's number: range-checked before the cast */
+    if (!(dec >= 0 && dec <= 9) || dec != floor(dec) ||
         drv_decode_scaled(pt, r->words + p->word_offset, (int)dec, &p->last.value) != 0)
         p->last.quality = GW_Q_BAD_CONFIG; /* decimals outside 0..9 */
 }

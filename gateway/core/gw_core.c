@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void core__write_audit(void *arg, const gw_write_record_t *r);
+
 int gw_core_create(gw_core_t **out, uv_loop_t *loop, gw_config_t *cfg, char *err, size_t errlen)
 {
     gw_core_t *c = calloc(1, sizeof(*c));
@@ -29,6 +31,8 @@ int gw_core_create(gw_core_t **out, uv_loop_t *loop, gw_config_t *cfg, char *err
         return rc;
     }
     c->loop = loop;
+    c->writes.audit = core__write_audit;
+    c->writes.audit_arg = c;
     *out = c;
     return 0;
 }
@@ -199,8 +203,57 @@ void gw_core_device_updated(gw_core_t *c, size_t dev, int64_t ts_ms)
         core__device_updated(c, (uint32_t)dev, ts_ms);
 }
 
-int gw_core_point_write(gw_core_t *c, const char *device, const char *point, double value,
-                        gw_write_cb cb, void *arg, uint64_t *id_out, char *err, size_t errlen)
+/* A write's outcome as an audit row "write": who, the point, the old and
+ * new value, the result (gw_writes_t.audit). */
+static void core__write_audit(void *arg, const gw_write_record_t *r)
 {
-    return gw_writes_submit(&c->writes, c->rt, device, point, value, cb, arg, id_out, err, errlen);
+    gw_core_t *c = arg;
+    cJSON *d = r->who->note ? cJSON_Parse(r->who->note) : NULL;
+    ledger_audit_entry_t e = {.actor = r->who->actor ? r->who->actor : "unknown",
+                              .channel = r->who->channel ? r->who->channel : "internal",
+                              .action = "write"};
+    ledger_op_audit_t *op = NULL;
+    char *text;
+
+    if (!c->ledger) {
+        cJSON_Delete(d);
+        return;
+    }
+    if (!cJSON_IsObject(d)) {
+        cJSON_Delete(d);
+        d = cJSON_CreateObject();
+    }
+    cJSON_AddStringToObject(d, "device", r->device);
+    cJSON_AddStringToObject(d, "point", r->point);
+    cJSON_AddNumberToObject(d, "new", r->value); /* not finite: null */
+    if (r->has_old)
+        cJSON_AddNumberToObject(d, "old", r->old);
+    else
+        cJSON_AddNullToObject(d, "old");
+    cJSON_AddStringToObject(d, "result", r->rc == 0 ? "done" : r->id ? "failed" : "refused");
+    if (r->rc != 0)
+        cJSON_AddStringToObject(d, "error", r->err ? r->err : gw_strerror(r->rc));
+    if (r->id)
+        cJSON_AddNumberToObject(d, "write_id", (double)r->id);
+    if (r->who->ref)
+        cJSON_AddStringToObject(d, "ref", r->who->ref);
+    text = cJSON_PrintUnformatted(d);
+    cJSON_Delete(d);
+    e.detail = text;
+    if (text)
+        op = ledger_op_audit_new(&e);
+    free(text);
+    if (op)
+        ledger_worker_submit(c->ledger, &op->hdr);
+    else
+        gw_log_error("gw", "out of memory: the audit row of write %s.%s by %s is lost", r->device,
+                     r->point, e.actor);
+}
+
+int gw_core_point_write(gw_core_t *c, const gw_write_who_t *who, const char *device,
+                        const char *point, double value, gw_write_cb cb, void *arg,
+                        uint64_t *id_out, char *err, size_t errlen)
+{
+    return gw_writes_submit(&c->writes, c->rt, who, device, point, value, cb, arg, id_out, err,
+                            errlen);
 }

@@ -108,9 +108,12 @@ void gw_core_device_seen(gw_core_t *c, size_t dev, int64_t ts_ms, int64_t mono_m
 int gw_core_device_status(gw_core_t *c, size_t dev, gw_dev_status_t st, const char *err);
 void gw_core_device_updated(gw_core_t *c, size_t dev, int64_t ts_ms);
 
-/* Write an engineering value to a point (gw_write.h, gw_writes_submit). */
-int gw_core_point_write(gw_core_t *c, const char *device, const char *point, double value,
-                        gw_write_cb cb, void *arg, uint64_t *id_out, char *err, size_t errlen);
+/* Write an engineering value to a point for who (gw_write.h,
+ * gw_writes_submit). Every outcome, a refusal included, becomes an audit
+ * row "write" in the ledger (who, the point, old and new value, result). */
+int gw_core_point_write(gw_core_t *c, const gw_write_who_t *who, const char *device,
+                        const char *point, double value, gw_write_cb cb, void *arg,
+                        uint64_t *id_out, char *err, size_t errlen);
 
 /* A committed work-order event (an outbox row): "closed" re-arms its rule
  * (a service counter starts again). Acts once per outbox row in a run. */

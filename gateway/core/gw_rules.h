@@ -33,7 +33,8 @@ typedef struct gw_rulestate_counts {
 } gw_rulestate_counts_t;
 
 /* Load path into the rules of rt whose device, name, point, kind and learn
- * hash (rule_learn_hash) match a record; other rules keep their fresh state.
+ * hash (rule_learn_hash) match a record and whose state is one a rule could
+ * have written (rule_state_valid); other rules keep their fresh state.
  * The saved monotonic times are brought onto this run's clock (the same
  * boot: as they are; another boot: by the wall time that passed since the
  * save), and no time may lie in the future: past now (monotonic) or past

@@ -236,6 +236,10 @@ static int rs__restore(gw_runtime_t *rt, rs_record_t *rec, int64_t shift, size_t
             strcmp(r->cfg->point, rec->point) || rec->kind != (uint32_t)r->cfg->kind ||
             rec->hash != rule_learn_hash(&r->cfg->rule) || rec->st.kind != r->cfg->kind)
             continue;
+        /* the checksum proves no rule wrote it: indices and times must be
+         * ones a rule could have written, or the rule starts fresh */
+        if (!rule_state_valid(&r->cfg->rule, &rec->st))
+            return 0;
         memcpy(&r->st, &rec->st, sizeof(r->st));
         if (rule_rebase(&r->cfg->rule, &r->st, shift, gw_mono_ms(), gw_wall_ms(),
                         rt->cfg->time.max_future_ms))
@@ -257,8 +261,10 @@ int gw_rulestate_load(gw_runtime_t *rt, const char *path, gw_rulestate_counts_t 
     int64_t shift;
 
     memset(cnt, 0, sizeof(*cnt));
-    if (n <= 0)
+    if (n <= 0) {
+        free(buf); /* an empty file has a buffer of one byte */
         return (int)n;
+    }
     /* Damaged (not ours, torn, changed): the magic or the checksum says so.
      * A sound file of another build's layout is only not for us. */
     if ((size_t)n < sizeof(h) + sizeof(sum))

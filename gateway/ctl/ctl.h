@@ -51,6 +51,7 @@ extern const ctl_command_t ctl_cmds_workorders[];
 extern const ctl_command_t ctl_cmds_replay[]; /* ctl_replay.c; verb "": no verb */
 extern const ctl_command_t ctl_cmds_status[];
 extern const ctl_command_t ctl_cmds_reports[];
+extern const ctl_command_t ctl_cmds_audit[]; /* ctl_audit.c: audit verify */
 
 /* Every command of tables, a NULL-ended list of command tables (NULL: none). */
 #define CTL_FOR_EACH_COMMAND(tables, c)                                                            \

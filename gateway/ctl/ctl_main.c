@@ -10,7 +10,8 @@
  * systems script this tool (docs/architecture.md, "Integration").
  *
  * Exit status: 0 done, 1 failed (ledger or config missing or unreadable),
- * 2 usage error (unknown command or option, bad value).
+ * 2 usage error (unknown command or option, bad value), 3 the audit chain
+ * is broken (audit verify).
  */
 #include "gateway/ctl/ctl.h"
 
@@ -19,7 +20,7 @@
 
 /* Every area's commands; an area adds its table here and in ctl.h. */
 static const ctl_command_t *const ctl_tables[] = {
-    ctl_cmds_workorders, ctl_cmds_replay, ctl_cmds_status, ctl_cmds_reports, NULL,
+    ctl_cmds_workorders, ctl_cmds_replay, ctl_cmds_status, ctl_cmds_reports, ctl_cmds_audit, NULL,
 };
 
 int main(int argc, char **argv)

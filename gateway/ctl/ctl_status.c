@@ -479,15 +479,18 @@ static int ctl_reload(ctl_global_t *g, int argc, char **argv)
 
 static void ctl_print_write(const cJSON *r)
 {
-    printf("wrote %s.%s = %g (%s)\n", ctl_str(r, "device", "?"), ctl_str(r, "point", "?"),
-           ctl_num(r, "value"), ctl_str(r, "function", "?"));
+    printf("wrote %s.%s = %g (%s, as %s)\n", ctl_str(r, "device", "?"), ctl_str(r, "point", "?"),
+           ctl_num(r, "value"), ctl_str(r, "function", "?"), ctl_str(r, "by", "?"));
 }
 
 /* write DEVICE POINT VALUE: a Modbus write (FC 5/6/15/16) through the
- * running daemon, which owns the bus; answers once the device did. */
+ * running daemon, which owns the bus; answers once the device did. The
+ * daemon records the caller's Unix user (from the socket); --by (default
+ * $SUDO_USER) goes into the audit row only as who the caller says it
+ * acts for. */
 static int ctl_write(ctl_global_t *g, int argc, char **argv)
 {
-    const char *by = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
+    const char *by = getenv("SUDO_USER");
     char *rest[64], *end;
     double value;
     cJSON *args;
@@ -572,8 +575,8 @@ const ctl_command_t ctl_cmds_status[] = {
     {"reload", "", ctl_reload, "[--json] [--socket PATH]",
      "make the running daemon reload its config (as SIGHUP); fails with the reason"},
     {"write", "", ctl_write, "DEVICE POINT VALUE [--by NAME] [--json] [--socket PATH]",
-     "write a setpoint, reset or start/stop (a coil or holding-register point) through the "
-     "running daemon"},
+     "write a point that opts in to writes (\"write\" in its profile or the site config) "
+     "through the running daemon; audited with your Unix user (--by: on whose behalf)"},
     {"backup", "", ctl_backup, "FILE [--json]",
      "copy the ledger to FILE (new, 0600) while the daemon runs (SQLite online backup)"},
     {NULL, NULL, NULL, NULL, NULL},

@@ -32,7 +32,7 @@ void ctl_usage(FILE *out)
                  "ledger.db)\nunder the state directory: --state-dir, $PLANTROOM_STATE_DIR, the "
                  "config's \"state_dir\",\nor " CTL_DEFAULT_STATE_DIR ". The config is --config, "
                  "$PLANTROOM_CONFIG or\n" CTL_DEFAULT_CONFIG ".\n"
-                 "Exit status: 0 done, 1 failed, 2 usage error.\n");
+                 "Exit status: 0 done, 1 failed, 2 usage error, 3 audit chain broken.\n");
 }
 
 /* Report a usage error and return the exit status for it. */

@@ -8,7 +8,8 @@
  * On each connect, in order: the gateway's status "online" and every
  * device's status (retained); every event still in the ledger's outbox;
  * buffered telemetry (spilled, then replayed); the commands and NB-IoT
- * subscriptions; Home Assistant discovery; the metrics topic.
+ * subscriptions; Home Assistant discovery; the audit chain's head
+ * (retained); the metrics topic.
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
@@ -28,6 +29,7 @@ struct gw_north {
     north_cmd_t *cmd;
     north_nbiot_t *nbiot;
     north_hass_t *hass;
+    north_audit_t *audit;
     uv_timer_t metrics_timer;
     int restart; /* a reload stopped the session: start it again */
 };
@@ -206,7 +208,8 @@ static int north__create_parts(gw_north_t *n, char *err, size_t errlen)
     if (north__tel_create(&n->tel, n->sess, e->core, n->buf) != 0 ||
         north__cmd_create(&n->cmd, n->sess, e->core, e->ledger) != 0 ||
         north__nbiot_create(&n->nbiot, e->loop, n->sess, e->core, n->buf) != 0 ||
-        north__hass_create(&n->hass, n->sess, e->core) != 0)
+        north__hass_create(&n->hass, n->sess, e->core) != 0 ||
+        north__audit_create(&n->audit, e->loop, n->sess, e->core, e->ledger) != 0)
         goto out_nomem;
     north__session_on(n->sess, &last);
     return 0;
@@ -261,6 +264,7 @@ void gw_north_free(gw_north_t *n)
     north__cmd_free(n->cmd);
     north__nbiot_free(n->nbiot);
     north__hass_free(n->hass);
+    north__audit_free(n->audit);
     north__tel_free(n->tel);
     north__buf_free(n->buf);
     north__outbox_free(n->outbox);
@@ -307,6 +311,8 @@ void gw_north_on_message(gw_north_t *n, const gw_msg_t *m)
         north__cmd_on_changed(n->cmd, (const ledger_ev_changed_t *)m);
     } else if (m->kind >= 600 && m->kind < 700) {
         north__buf_on_message(n->buf, m); /* the spool thread's results */
+    } else if (m->kind == LEDGER_EV_AUDIT_HEAD) {
+        north__audit_head(n->audit, (const ledger_ev_audit_head_t *)m);
     }
 }
 
@@ -410,6 +416,8 @@ void gw_north_metrics_text(void *arg, FILE *o)
                 "Event publishes that failed (the event stays in the outbox).");
     fprintf(o, "plantroom_mqtt_publish_failures_total %llu\n", (unsigned long long)failed);
     north__buffer_metrics(o, n, &st);
+    north__nbiot_metrics_text(n->nbiot, o);
+    north__cmd_metrics_text(n->cmd, o);
 }
 
 void gw_north_brief(void *arg, char *buf, size_t len)

@@ -47,8 +47,9 @@ void gw_north_reload_begin(gw_north_t *n, const gw_config_t *cfg);
 void gw_north_reload_end(gw_north_t *n);
 
 /* Messages for the north side: MQ_EV_* from paho; the ledger's committed
- * outbox rows (LEDGER_EV_OUTBOX) and answers to commands
- * (LEDGER_EV_CHANGED). Others are ignored. */
+ * outbox rows (LEDGER_EV_OUTBOX), answers to commands (LEDGER_EV_CHANGED)
+ * and the audit chain's head to publish (LEDGER_EV_AUDIT_HEAD). Others
+ * are ignored. */
 void gw_north_on_message(gw_north_t *n, const gw_msg_t *m);
 
 /* Listener functions for the core (gw_core_listener_t; arg: gw_north_t). */

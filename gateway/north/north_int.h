@@ -5,7 +5,8 @@
  * session and never calls the facade or a part above it:
  *
  *   gw_north.c -> north_commands.c, north_nbiot.c, north_hass.c,
- *                 north_outbox.c, north_telemetry.c
+ *                 north_outbox.c, north_telemetry.c, north_audit.c
+ *   north_commands.c -> north_cmd_parse.c -> north_cmd_auth.c
  *   north_nbiot.c -> north_nbiot_parse.c, north_buffer.c
  *   north_telemetry.c -> north_buffer.c -> north_spool.c
  *   every part -> north_session.c (publish, subscribe, topics)
@@ -166,6 +167,18 @@ int north__cmd_create(north_cmd_t **out, north_session_t *s, gw_core_t *core, le
 /* The ledger's answer to a command's change (LEDGER_EV_CHANGED). */
 void north__cmd_on_changed(north_cmd_t *c, const ledger_ev_changed_t *ev);
 void north__cmd_free(north_cmd_t *c);
+/* Prometheus lines: commands done, and refused by reason. */
+void north__cmd_metrics_text(const north_cmd_t *c, FILE *o);
+
+/* ---- the audit chain's head, published (north_audit.c) ----------------
+ * Retained on <prefix>/<site>/audit/head on every connect and daily. */
+typedef struct north_audit north_audit_t;
+
+int north__audit_create(north_audit_t **out, uv_loop_t *loop, north_session_t *s,
+                        const gw_core_t *core, ledger_worker_t *lw);
+/* The ledger's answer (LEDGER_EV_AUDIT_HEAD): publish it. */
+void north__audit_head(north_audit_t *a, const ledger_ev_audit_head_t *ev);
+void north__audit_free(north_audit_t *a);
 
 /* ---- NB-IoT uplinks (north_nbiot.c; parsing in north_nbiot_parse.c) ---- */
 typedef struct north_nbiot north_nbiot_t;
@@ -173,6 +186,8 @@ typedef struct north_nbiot north_nbiot_t;
 int north__nbiot_create(north_nbiot_t **out, uv_loop_t *loop, north_session_t *s, gw_core_t *core,
                         north_buf_t *buf);
 cJSON *north__nbiot_metrics(const north_nbiot_t *nb);
+/* Prometheus lines: plantroom_nbiot_rejected_total{reason=...}. */
+void north__nbiot_metrics_text(const north_nbiot_t *nb, FILE *o);
 void north__nbiot_free(north_nbiot_t *nb);
 
 /* ---- Home Assistant discovery (north_hass.c) --------------------------- */

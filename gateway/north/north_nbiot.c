@@ -52,7 +52,8 @@ struct north_nbiot {
     nb__dev_t *devs; /* one per cfg->nbiot.devs */
     uv_timer_t stale_timer;
     uint64_t accepted, duplicates, rejected, unknown, late, stale;
-    uint64_t ts_clamped, ts_too_old; /* timestamps out of bounds */
+    uint64_t ts_clamped, ts_too_old;        /* timestamps out of bounds */
+    uint64_t rejected_by[NB_REJECT__COUNT]; /* rejected, by reason */
 };
 /* ---- state ------------------------------------------------------------- */
 
@@ -166,9 +167,12 @@ static void nb__apply(north_nbiot_t *nb, const north_nbiot_report_t *r, int64_t 
         gw_core_device_updated(nb->core, (size_t)nd->device_idx, r->ts_ms);
 }
 
-static void nb__reject(north_nbiot_t *nb, const mq_message_t *m, const char *why)
+static void nb__reject(north_nbiot_t *nb, const mq_message_t *m, north_nbiot_reject_t reason,
+                       const char *why)
 {
     nb->rejected++;
+    if (reason > NB_REJECT_NONE && reason < NB_REJECT__COUNT)
+        nb->rejected_by[reason]++;
     gw_log(nb->rejected <= NB_LOG_REJECTS ? GW_LOG_WARN : GW_LOG_DEBUG, "nbiot",
            "report on %s rejected: %s%s", m->topic, why,
            nb->rejected == NB_LOG_REJECTS ? " (further rejects are logged at debug)" : "");
@@ -216,7 +220,7 @@ static int nb__on_message(void *arg, const mq_message_t *m)
     if (nb__sync(nb) != 0)
         return 1;
     if (north__nbiot_parse(cfg, m->payload, m->len, &r, why, sizeof(why)) != 0) {
-        nb__reject(nb, m, why);
+        nb__reject(nb, m, r.reject, why);
         return 1;
     }
     if (r.dev < 0) {
@@ -308,7 +312,7 @@ void north__nbiot_free(north_nbiot_t *nb)
 
 cJSON *north__nbiot_metrics(const north_nbiot_t *nb)
 {
-    cJSON *o = cJSON_CreateObject();
+    cJSON *o = cJSON_CreateObject(), *by;
 
     cJSON_AddNumberToObject(o, "accepted", nb ? (double)nb->accepted : 0);
     cJSON_AddNumberToObject(o, "duplicates", nb ? (double)nb->duplicates : 0);
@@ -318,5 +322,18 @@ cJSON *north__nbiot_metrics(const north_nbiot_t *nb)
     cJSON_AddNumberToObject(o, "went_stale", nb ? (double)nb->stale : 0);
     cJSON_AddNumberToObject(o, "ts_clamped_future", nb ? (double)nb->ts_clamped : 0);
     cJSON_AddNumberToObject(o, "ts_too_old", nb ? (double)nb->ts_too_old : 0);
+    by = cJSON_AddObjectToObject(o, "rejected_by");
+    for (int r = NB_REJECT_NONE + 1; r < NB_REJECT__COUNT; r++)
+        cJSON_AddNumberToObject(by, north__nbiot_reject_name(r),
+                                nb ? (double)nb->rejected_by[r] : 0);
     return o;
+}
+
+void north__nbiot_metrics_text(const north_nbiot_t *nb, FILE *o)
+{
+    fprintf(o, "# HELP plantroom_nbiot_rejected_total NB-IoT reports refused, by reason.\n"
+               "# TYPE plantroom_nbiot_rejected_total counter\n");
+    for (int r = NB_REJECT_NONE + 1; r < NB_REJECT__COUNT; r++)
+        fprintf(o, "plantroom_nbiot_rejected_total{reason=\"%s\"} %llu\n",
+                north__nbiot_reject_name(r), nb ? (unsigned long long)nb->rejected_by[r] : 0ULL);
 }

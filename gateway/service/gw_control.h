@@ -48,6 +48,20 @@ typedef struct gw_control_cmd {
 
 /* Longest request line accepted; a longer one closes the connection. */
 #define GW_CONTROL_LINE_MAX (64 * 1024)
+/* Deepest nesting of arrays and objects in a request (refused past it). */
+#define GW_CONTROL_DEPTH_MAX 16
+
+/* Who is on the other end of a connection: the kernel's word for it
+ * (SO_PEERCRED, read when the client connected), not the client's. */
+typedef struct gw_control_peer {
+    unsigned uid, gid;
+    int pid;
+} gw_control_peer_t;
+
+/* The peer of the connection call came on. 0, or GW_ENOENT when unknown
+ * (no connection: gw_control_handle, or the credentials could not be
+ * read). */
+int gw_control_peer(const gw_control_call_t *call, gw_control_peer_t *out);
 
 /* Listen on path, answering with the table cmds (ended by a NULL name; it
  * must outlive the socket), each handler called with ctx. A stale socket

@@ -8,6 +8,7 @@
 #include "gateway/base/gw_log.h"
 #include "gateway/service/svc_int.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,10 +101,12 @@ static int cmd__ping(void *ctx, const cJSON *req, cJSON *res, gw_control_call_t 
 
 /* write: a Modbus write through the bus thread (gw_core_point_write); the
  * answer is deferred until the device answered. {"device", "point",
- * "value", "by" (who, for the log)}. */
+ * "value"}. Who writes is the connection's Unix user (SO_PEERCRED), never
+ * what the client says: a "by" is kept in the audit row only as what the
+ * client claimed ("claimed_by"). */
 typedef struct cmd__write {
     gw_control_call_t *call;
-    char device[64], point[64], by[64];
+    char device[64], point[64], actor[64];
     double value;
 } cmd__write_t;
 
@@ -119,11 +122,12 @@ static void cmd__write_done(void *arg, uint64_t id, int rc, const char *err)
         cJSON_AddStringToObject(res, "point", w->point);
         cJSON_AddNumberToObject(res, "value", w->value);
         cJSON_AddStringToObject(res, "function", "written");
+        cJSON_AddStringToObject(res, "by", w->actor);
         gw_log_notice("control", "write %s.%s = %g by %s: done", w->device, w->point, w->value,
-                      w->by);
+                      w->actor);
     } else {
-        gw_log_warn("control", "write %s.%s = %g by %s: %s", w->device, w->point, w->value, w->by,
-                    err ? err : gw_strerror(rc));
+        gw_log_warn("control", "write %s.%s = %g by %s: %s", w->device, w->point, w->value,
+                    w->actor, err ? err : gw_strerror(rc));
     }
     if (w->call)
         gw_control_finish(w->call, rc, res, err ? err : gw_strerror(rc));
@@ -137,10 +141,41 @@ static int cmd__str_arg(const cJSON *req, const char *key, char *dst, size_t len
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
     if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= len) {
-        snprintf(err, errlen, "%s: must be a non-empty string", key);
+        snprintf(err, errlen, "%s: must be a non-empty string of at most %zu characters", key,
+                 len - 1);
         return GW_EINVAL;
     }
     snprintf(dst, len, "%s", v->valuestring);
+    return 0;
+}
+
+/* The connection's user: its name, else "uid N"; and the audit note with
+ * uid, pid and what the client claimed (malloc'd, may be NULL). */
+static int cmd__peer(gw_control_call_t *call, const cJSON *req, char *actor, size_t alen,
+                     char **note, char *err, size_t errlen)
+{
+    const cJSON *by = cJSON_GetObjectItemCaseSensitive(req, "by");
+    gw_control_peer_t peer;
+    struct passwd pw, *res = NULL;
+    char buf[1024];
+    cJSON *n;
+
+    *note = NULL;
+    if (gw_control_peer(call, &peer) != 0) {
+        snprintf(err, errlen, "cannot tell who is asking (no peer credentials): refused");
+        return GW_EPERM;
+    }
+    if (getpwuid_r((uid_t)peer.uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+        snprintf(actor, alen, "%s", res->pw_name);
+    else
+        snprintf(actor, alen, "uid %u", peer.uid);
+    n = cJSON_CreateObject();
+    cJSON_AddNumberToObject(n, "uid", peer.uid);
+    cJSON_AddNumberToObject(n, "pid", peer.pid);
+    if (cJSON_IsString(by) && by->valuestring[0])
+        cJSON_AddStringToObject(n, "claimed_by", by->valuestring);
+    *note = cJSON_PrintUnformatted(n);
+    cJSON_Delete(n);
     return 0;
 }
 
@@ -149,8 +184,9 @@ static int cmd__write(void *ctx, const cJSON *req, cJSON *res, gw_control_call_t
 {
     gw_svc_t *s = ctx;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "value");
-    const cJSON *by = cJSON_GetObjectItemCaseSensitive(req, "by");
     cmd__write_t *w = calloc(1, sizeof(*w));
+    gw_write_who_t who = {.channel = "control"};
+    char *note = NULL;
     int rc;
 
     (void)res;
@@ -158,7 +194,8 @@ static int cmd__write(void *ctx, const cJSON *req, cJSON *res, gw_control_call_t
         snprintf(err, errlen, "out of memory");
         return GW_ENOMEM;
     }
-    if ((rc = cmd__str_arg(req, "device", w->device, sizeof(w->device), err, errlen)) != 0 ||
+    if ((rc = cmd__peer(call, req, w->actor, sizeof(w->actor), &note, err, errlen)) != 0 ||
+        (rc = cmd__str_arg(req, "device", w->device, sizeof(w->device), err, errlen)) != 0 ||
         (rc = cmd__str_arg(req, "point", w->point, sizeof(w->point), err, errlen)) != 0)
         goto out_free;
     if (!cJSON_IsNumber(v)) {
@@ -167,16 +204,16 @@ static int cmd__write(void *ctx, const cJSON *req, cJSON *res, gw_control_call_t
         goto out_free;
     }
     w->value = v->valuedouble;
-    snprintf(w->by, sizeof(w->by), "%s", cJSON_IsString(by) ? by->valuestring : "unknown");
-    /* Queue first: a refusal is answered at once, as any error. The callback
-     * runs later on this thread, so w->call is set before it can run. */
-    rc = gw_core_point_write(s->env.core, w->device, w->point, w->value, cmd__write_done, w, NULL,
-                             err, errlen);
-    if (rc != 0) {
-        gw_log_warn("control", "write %s.%s = %g by %s refused: %s", w->device, w->point, w->value,
-                    w->by, err);
+    who.actor = w->actor;
+    who.note = note;
+    /* Queue first: a refusal is answered at once, as any error (and the
+     * write path audits it). The callback runs later on this thread, so
+     * w->call is set before it can run. */
+    rc = gw_core_point_write(s->env.core, &who, w->device, w->point, w->value, cmd__write_done, w,
+                             NULL, err, errlen);
+    if (rc != 0)
         goto out_free;
-    }
+    free(note);
     w->call = gw_control_defer(call);
     if (!w->call) {
         /* queued: the callback frees w; the client gets no answer */
@@ -186,6 +223,7 @@ static int cmd__write(void *ctx, const cJSON *req, cJSON *res, gw_control_call_t
     return GW_CONTROL_LATER;
 
 out_free:
+    free(note);
     free(w);
     return rc;
 }

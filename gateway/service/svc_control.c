@@ -8,9 +8,11 @@
  * connection until it is given, so answers stay in order and a client
  * cannot pile up requests meanwhile. On EOF the connection ends once every
  * answer is written (uv_shutdown); on a read error at once; a line longer
- * than GW_CONTROL_LINE_MAX is refused and ends it. Writes own their buffer
- * until their callback. A deferred call pending when the daemon stops is
- * not answered.
+ * than GW_CONTROL_LINE_MAX is refused and ends it; a line must be exactly
+ * one JSON object, nested at most GW_CONTROL_DEPTH_MAX deep. Writes own
+ * their buffer until their callback. A deferred call pending when the
+ * daemon stops is not answered. The client's credentials (SO_PEERCRED)
+ * are read at accept and kept with the connection (gw_control_peer).
  *
  * Re-entrancy: a request runs only from the top of a loop callback (a
  * read, or the idle callback below), never from inside another request.
@@ -21,6 +23,7 @@
  * callback, on a later turn of the loop. So a client's pipelined "reload"
  * can never run inside another reload.
  */
+#include "gateway/base/gw_json.h"
 #include "gateway/base/gw_log.h"
 #include "gateway/base/gw_types.h"
 #include "gateway/service/gw_control.h"
@@ -50,6 +53,8 @@ typedef struct control__conn {
     gw_control_call_t *pending; /* the deferred call, or NULL */
     int eof;                    /* the client sent all it will: end after the answers */
     int ready;                  /* answered: its waiting lines run from the idle callback */
+    struct ucred peer;          /* SO_PEERCRED at accept (gw_control_peer) */
+    int has_peer;
 } control__conn_t;
 
 /* A request being answered: on the stack while the handler runs; copied to
@@ -111,10 +116,13 @@ static char *control__answer_line(int rc, cJSON *result, const char *err)
 static char *control__handle(const gw_control_cmd_t *cmds, void *ctx, gw_control_call_t *call,
                              const char *line, size_t len, int *oom)
 {
-    cJSON *req = cJSON_ParseWithLength(line, len);
+    char err[512] = "", why[128] = "";
+    gw_json_refusal_t jr;
+    /* one JSON value per line, nothing after it, nested at most so deep */
+    cJSON *req = gw_json_parse_strict(line, len, GW_CONTROL_LINE_MAX, GW_CONTROL_DEPTH_MAX, &jr,
+                                      why, sizeof(why));
     const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
     const gw_control_cmd_t *c = cmds;
-    char err[512] = "";
     cJSON *res;
     char *out;
     int rc;
@@ -122,7 +130,9 @@ static char *control__handle(const gw_control_cmd_t *cmds, void *ctx, gw_control
     *oom = 0;
     if (!cJSON_IsObject(req) || !cJSON_IsString(cmd)) {
         cJSON_Delete(req);
-        snprintf(err, sizeof(err), "a request is a JSON object with a string \"cmd\", on one line");
+        snprintf(err, sizeof(err),
+                 "a request is a JSON object with a string \"cmd\", on one line%s%s",
+                 why[0] ? ": " : "", why);
         goto out_error;
     }
     while (c->name && strcmp(c->name, cmd->valuestring) != 0)
@@ -412,7 +422,25 @@ static void control__connection_cb(uv_stream_t *server, int status)
     }
     c->next = ctl->conns;
     ctl->conns = c;
+    {
+        /* who connected, in the kernel's words: handlers read it through
+         * gw_control_peer instead of trusting what the client says */
+        uv_os_fd_t fd;
+        socklen_t len = sizeof(c->peer);
+        c->has_peer = uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+                      getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) == 0;
+    }
     uv_read_start((uv_stream_t *)&c->pipe, control__alloc_cb, control__read_cb);
+}
+
+int gw_control_peer(const gw_control_call_t *call, gw_control_peer_t *out)
+{
+    if (!call || !call->conn || !call->conn->has_peer)
+        return GW_ENOENT;
+    out->uid = call->conn->peer.uid;
+    out->gid = call->conn->peer.gid;
+    out->pid = call->conn->peer.pid;
+    return 0;
 }
 
 /* ---- listener ----------------------------------------------------------- */

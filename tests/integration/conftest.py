@@ -130,14 +130,20 @@ class Sim:
         self.control = tmp_path / "sim.control"
         self.control.write_text("")
         port_file = tmp_path / "sim.port"
+        self.write_count = tmp_path / "sim.writes"
         self.proc = Proc("plantroom-sim",
                          [binary("plantroom-sim"), "--port", "0", "--port-file", str(port_file),
-                          "--control", str(self.control)],
+                          "--control", str(self.control), "--write-count", str(self.write_count)],
                          tmp_path / "sim.log")
         procs.append(self.proc)
         self.port = int(wait_for(lambda: port_file.exists() and port_file.read_text().strip(),
                                  10, "plantroom-sim to listen"))
         self.values = {}
+
+    def writes(self):
+        """Write requests the simulator received so far (any unit, any outcome)."""
+        return int(wait_for(lambda: self.write_count.exists() and
+                            self.write_count.read_text().strip(), 10, "the write count"))
 
     def set(self, key, value):
         """Set DEVICE.POINT to value (engineering units) while it runs."""

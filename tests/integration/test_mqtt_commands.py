@@ -1,10 +1,15 @@
-"""Commands over MQTT: parsed, authorized by config, answered on the
-response topic with the request's correlation id. The daemon runs MQTT 5 so
-that the sender's identity may also come as a user property.
+"""Commands over MQTT: the sender is the topic's <sender> level (the broker
+user, commands/<sender>/<verb>), authorized by config, answered on
+responses/<sender>/<verb> with the request's correlation id. The daemon
+runs MQTT 5, so that a user property "from" can be tried too: like the
+payload's "from", it must name the topic's sender. Every refusal is
+answered, logged and audited (action "command_refused"), and never acted
+on; the old topic commands/<verb> is refused with a clear error.
 
 An authorized work-order command changes the order through the ledger
 thread and is audited with its sender and channel "mqtt"; a setpoint is
-written to the device through its bus thread.
+written to the device through its bus thread and audited with the old and
+new value.
 """
 import json
 import sqlite3
@@ -14,7 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from conftest import make_config, wait_for
+from conftest import ctl, make_config, wait_for
 
 BASE = "plantroom/test-site"
 
@@ -29,19 +34,22 @@ def config(tmp_path, broker, sim):
 
 
 class Commander:
+    """A client publishing commands; on an open broker it may use any name
+    (the broker's ACL is what stops that: test_mqtt_acl.py)."""
+
     def __init__(self, port):
         self.c = mqtt.Client(client_id=f"cmd-{time.monotonic_ns()}", protocol=mqtt.MQTTv5)
         self.c.connect("127.0.0.1", port)
         self.c.loop_start()
 
-    def send(self, verb, payload, user_from=None, retain=False):
+    def send(self, sender, verb, payload, user_from=None, retain=False, topic=None):
         props = None
         if user_from:
             props = Properties(PacketTypes.PUBLISH)
             props.UserProperty = [("from", user_from)]
         if not isinstance(payload, (str, bytes)):
             payload = json.dumps(payload)
-        self.c.publish(f"{BASE}/commands/{verb}", payload, qos=1, retain=retain,
+        self.c.publish(topic or f"{BASE}/commands/{sender}/{verb}", payload, qos=1, retain=retain,
                        properties=props).wait_for_publish()
 
     def close(self):
@@ -49,13 +57,23 @@ class Commander:
         self.c.disconnect()
 
 
-def answer(sub, verb, cid):
+def answer(sub, sender, verb, cid, error=None):
+    """The answer with id cid (None: an answer without an id whose error
+    holds error)."""
     def find():
-        for m in sub.json_messages(f"responses/{verb}"):
-            if m["id"] == cid:
+        for m in sub.json_messages(f"responses/{sender}/{verb}"):
+            if m["id"] == cid and (error is None or error in m.get("error", "")):
                 return m
         return None
-    return wait_for(find, 10, f"the answer to {cid}")
+    return wait_for(find, 10, f"the answer to {cid or error}")
+
+
+def refusals(d):
+    con = sqlite3.connect(f"file:{d.ledger_path()}?mode=ro", uri=True)
+    rows = con.execute("SELECT actor, channel, detail FROM audit WHERE action = "
+                       "'command_refused' ORDER BY id").fetchall()
+    con.close()
+    return [(a, c, json.loads(t)) for a, c, t in rows]
 
 
 def test_commands_are_authorized_and_answered(tmp_path, broker, sim, subscriber, daemon):
@@ -63,53 +81,75 @@ def test_commands_are_authorized_and_answered(tmp_path, broker, sim, subscriber,
     c = Commander(broker["port"])
     # a command left retained on the broker is not executed when the daemon
     # subscribes (it would run again on every connect)
-    c.send("ack", {"id": "c0", "from": "alice", "work_order": 1}, retain=True)
+    c.send("alice", "ack", {"id": "c0", "work_order": 1}, retain=True)
     d = daemon(config(tmp_path, broker, sim))
-    d.wait_log(f"subscribed to {BASE}/commands/+")
+    d.wait_log(f"subscribed to {BASE}/commands/#")
     try:
-        d.wait_log("it is retained")
+        d.wait_log("retained: a command left on the broker")
         # unknown sender, and a known sender outside its verbs: refused
-        c.send("ack", {"id": "c1", "from": "mallory", "work_order": 1})
-        a = answer(sub, "ack", "c1")
+        c.send("mallory", "ack", {"id": "c1", "work_order": 1})
+        a = answer(sub, "mallory", "ack", "c1")
         assert a["ok"] is False and "not authorized" in a["error"] and "mallory" in a["error"]
-        c.send("setpoint", {"id": "c2", "from": "alice", "device": "lift-1",
-                            "point": "floor", "value": 3})
-        a = answer(sub, "setpoint", "c2")
+        c.send("alice", "setpoint", {"id": "c2", "device": "lift-1", "point": "floor", "value": 3})
+        a = answer(sub, "alice", "setpoint", "c2")
         assert a["ok"] is False and "not authorized" in a["error"]
 
         # malformed requests name the field
-        c.send("assign", {"id": "c3", "from": "alice", "work_order": 1})
-        assert '"assignee"' in answer(sub, "assign", "c3")["error"]
-        c.send("resolve", {"from": "alice", "work_order": 1})
-        assert '"id"' in answer(sub, "resolve", None)["error"]
-        c.send("ack", "not json")
-        c.send("reboot", {"id": "c4", "from": "alice"})
-        assert "unknown command" in answer(sub, "reboot", None)["error"]
-        c.send("setpoint", {"id": "c5", "from": "ops", "device": "lift-9", "point": "x",
-                            "value": 1})
-        assert 'no device named "lift-9"' in answer(sub, "setpoint", "c5")["error"]
+        c.send("alice", "assign", {"id": "c3", "work_order": 1})
+        assert '"assignee"' in answer(sub, "alice", "assign", "c3")["error"]
+        c.send("alice", "resolve", {"work_order": 1})
+        answer(sub, "alice", "resolve", None, '"id"')
+        c.send("alice", "ack", '{"id":"c3b","work_order":1} trailing')
+        answer(sub, "alice", "ack", None, "trailing data")
+        c.send("alice", "ack", '{"id":"c3c","work_order":' + "[" * 50 + "]" * 50 + "}")
+        answer(sub, "alice", "ack", None, "nested deeper")
+        c.send("alice", "ack", {"id": "c3d", "work_order": 1.5})
+        assert "whole" in answer(sub, "alice", "ack", "c3d")["error"]
+        c.send("alice", "reboot", {"id": "c4"})
+        answer(sub, "alice", "reboot", None, "unknown command")
+        c.send("ops", "setpoint", {"id": "c5", "device": "lift-9", "point": "x", "value": 1})
+        assert 'no device named "lift-9"' in answer(sub, "ops", "setpoint", "c5")["error"]
+
+        # the old topic, commands/<verb> with "from": refused, saying where to go
+        c.send(None, None, {"id": "c5b", "from": "alice", "work_order": 1},
+               topic=f"{BASE}/commands/ack")
+        a = wait_for(lambda: sub.json_messages(f"{BASE}/responses/ack"), 10, "the old-topic answer")
+        assert a[0]["ok"] is False and "commands/<sender>/<verb>" in a[0]["error"]
 
         # an authorized sender, but no such work order: the ledger says so
-        c.send("ack", {"id": "c6", "from": "alice", "work_order": 99})
-        a = answer(sub, "ack", "c6")
+        c.send("alice", "ack", {"id": "c6", "work_order": 99})
+        a = answer(sub, "alice", "ack", "c6")
         assert a["ok"] is False and "99" in a["error"], a
         # a setpoint to a read-only point: refused with the reason
-        c.send("setpoint", {"id": "c6b", "from": "ops", "device": "meter-main",
-                            "point": "voltage_l1", "value": 230})
-        a = answer(sub, "setpoint", "c6b")
+        c.send("ops", "setpoint", {"id": "c6b", "device": "meter-main", "point": "voltage_l1",
+                                   "value": 230})
+        a = answer(sub, "ops", "setpoint", "c6b")
         assert a["ok"] is False and "read-only" in a["error"], a
-        # a contradicting MQTT 5 user property is refused
-        c.send("start", {"id": "c7", "from": "alice", "work_order": 7}, user_from="mallory")
-        assert "differs" in answer(sub, "start", "c7")["error"]
+        # "from" in the payload or as an MQTT 5 user property proves nothing:
+        # naming anyone but the topic's sender is refused
+        c.send("alice", "start", {"id": "c7", "work_order": 7}, user_from="mallory")
+        assert "is not the sender" in answer(sub, "alice", "start", "c7")["error"]
+        c.send("alice", "start", {"id": "c8", "from": "bob", "work_order": 7})
+        assert "is not the sender" in answer(sub, "alice", "start", "c8")["error"]
 
-        assert not [m for m in sub.json_messages("responses/ack") if m["id"] == "c0"]
+        assert not [m for m in sub.json_messages("responses/alice/ack") if m["id"] == "c0"]
 
-        # nothing changed in the ledger; the daemon keeps serving
+        # nothing changed in the ledger; every refusal is audited; the daemon keeps serving
         con = sqlite3.connect(f"file:{d.ledger_path()}?mode=ro", uri=True)
         assert con.execute("SELECT count(*) FROM work_orders").fetchone()[0] == 0
         con.close()
+        rows = wait_for(lambda: len(refusals(d)) >= 13 and refusals(d), 10, "audited refusals")
+        reasons = {r[2]["reason"] for r in rows}
+        assert {"retained", "not_allowed", "bad_field", "bad_payload", "unknown_verb",
+                "bad_topic", "refused"} <= reasons, reasons
+        assert ("mallory", "mqtt") in {(r[0], r[1]) for r in rows}
+        # the two setpoints refused by the write path are audited as writes
+        con = sqlite3.connect(f"file:{d.ledger_path()}?mode=ro", uri=True)
+        writes = con.execute("SELECT actor, detail FROM audit WHERE action = 'write'").fetchall()
+        con.close()
+        assert [(a, json.loads(t)["result"]) for a, t in writes] == [("ops", "refused")] * 2
         assert d.proc.alive()
-        assert d.log().count("refused") >= 7
+        assert ctl(d.config, "audit", "verify").returncode == 0
     finally:
         c.close()
 
@@ -118,54 +158,74 @@ def test_authorized_commands_change_the_work_order_and_are_audited(tmp_path, bro
                                                                   subscriber, daemon):
     sub = subscriber(f"{BASE}/#")
     d = daemon(config(tmp_path, broker, sim))
-    d.wait_log(f"subscribed to {BASE}/commands/+")
+    d.wait_log(f"subscribed to {BASE}/commands/#")
     sim.set("lift-1.vibration_machine", 5.5)
     d.wait_log("work order #1 opened")
     c = Commander(broker["port"])
     try:
-        c.send("ack", {"id": "a1", "from": "alice", "work_order": 1, "comment": "seen"})
-        a = answer(sub, "ack", "a1")
+        c.send("alice", "ack", {"id": "a1", "work_order": 1, "comment": "seen"})
+        a = answer(sub, "alice", "ack", "a1")
         assert a["ok"] is True, a
         assert a["result"]["work_order"]["status"] == "acknowledged"
         assert a["result"]["work_order"]["number"] == 1
-        # identity as an MQTT 5 user property
-        c.send("assign", {"id": "a2", "work_order": "1", "assignee": "bob"}, user_from="alice")
-        assert answer(sub, "assign", "a2")["ok"] is True
-        c.send("start", {"id": "a3", "from": "alice", "work_order": 1})
-        assert answer(sub, "start", "a3")["result"]["work_order"]["status"] == "in_progress"
+        # a user property naming the same sender is fine
+        c.send("alice", "assign", {"id": "a2", "work_order": "1", "assignee": "bob"},
+               user_from="alice")
+        assert answer(sub, "alice", "assign", "a2")["ok"] is True
+        c.send("alice", "start", {"id": "a3", "work_order": 1})
+        assert answer(sub, "alice", "start", "a3")["result"]["work_order"]["status"] == \
+            "in_progress"
         # a transition the life cycle forbids: refused with the ledger's reason
-        c.send("ack", {"id": "a4", "from": "alice", "work_order": 1})
-        a = answer(sub, "ack", "a4")
+        c.send("alice", "ack", {"id": "a4", "work_order": 1})
+        a = answer(sub, "alice", "ack", "a4")
         assert a["ok"] is False and "not allowed" in a["error"], a
-        c.send("resolve", {"id": "a5", "from": "alice", "work_order": 1})
-        assert answer(sub, "resolve", "a5")["result"]["work_order"]["status"] == "resolved"
+        c.send("alice", "resolve", {"id": "a5", "work_order": 1})
+        assert answer(sub, "alice", "resolve", "a5")["result"]["work_order"]["status"] == \
+            "resolved"
         # a setpoint: written to the pump drive through its bus, answered
-        # when the device answered
-        c.send("setpoint", {"id": "s1", "from": "ops", "device": "pump-1",
-                            "point": "control_word", "value": 0x0476})
-        a = answer(sub, "setpoint", "s1")
+        # when the device answered, audited with old and new value
+        c.send("ops", "setpoint", {"id": "s1", "device": "pump-1", "point": "control_word",
+                                   "value": 0x0476})
+        a = answer(sub, "ops", "setpoint", "s1")
         assert a["ok"] is True, a
         assert "command setpoint (id s1) from ops: pump-1.control_word = 1142" in d.log()
         # the refused sender changes nothing
-        c.send("resolve", {"id": "a6", "from": "mallory", "work_order": 1})
-        assert "not authorized" in answer(sub, "resolve", "a6")["error"]
+        c.send("mallory", "resolve", {"id": "a6", "work_order": 1})
+        assert "not authorized" in answer(sub, "mallory", "resolve", "a6")["error"]
 
         con = sqlite3.connect(f"file:{d.ledger_path()}?mode=ro", uri=True)
         rows = con.execute("SELECT actor, channel, to_status FROM audit WHERE actor = 'alice' "
-                           "ORDER BY id").fetchall()
+                           "AND wo_id IS NOT NULL ORDER BY id").fetchall()
         status, assignee = con.execute(
             "SELECT status, assignee FROM work_orders").fetchone()
-        assert not con.execute("SELECT count(*) FROM audit WHERE actor = 'mallory'").fetchone()[0]
+        writes = con.execute("SELECT actor, channel, detail FROM audit WHERE action = 'write'"
+                             ).fetchall()
         con.close()
         assert (status, assignee) == ("resolved", "bob")
         seq = [r[2] for r in rows if r[2]]
         seq = [x for i, x in enumerate(seq) if i == 0 or seq[i - 1] != x]
         assert seq == ["acknowledged", "in_progress", "resolved"], rows
         assert all(r[0] == "alice" and r[1] == "mqtt" for r in rows) and len(rows) == 4
+        assert len(writes) == 1 and writes[0][:2] == ("ops", "mqtt")
+        det = json.loads(writes[0][2])
+        assert det["result"] == "done" and det["new"] == 1142 and det["ref"] == "s1"
+        assert "old" in det and det["signed"] is False
+        # the refusals are audited too, with their sender
+        rows = wait_for(lambda: len(refusals(d)) >= 2 and refusals(d), 10, "audited refusals")
+        assert {r[0] for r in rows} == {"alice", "mallory"}
         # and the changes went out as work-order events
         wait_for(lambda: len(sub.json_messages("events/workorder")) >= 5, 10, "the events")
     finally:
         c.close()
+    # the chain's head is published (retained) on every connect and daily:
+    # after a restart it names the rows above, and the chain still holds it
+    assert d.proc.stop() == 0
+    d = daemon(d.config, "plantroomd-2.log")
+    head = wait_for(lambda: [h for h in sub.json_messages("audit/head") if h["id"] > 0], 15,
+                    "the audit head")[-1]
+    assert head["rows"] >= 7 and len(head["hash"]) == 64 and head["site"] == "test-site"
+    r = ctl(d.config, "audit", "verify", "--head", f"{head['id']}:{head['hash']}")
+    assert r.returncode == 0 and "audit chain intact" in r.stdout, r.stdout + r.stderr
 
 
 def test_commands_off_by_default(tmp_path, broker, sim, subscriber, daemon):
@@ -174,7 +234,7 @@ def test_commands_off_by_default(tmp_path, broker, sim, subscriber, daemon):
     d.wait_log("connected to")
     c = Commander(broker["port"])
     try:
-        c.send("ack", {"id": "x", "from": "alice", "work_order": 1})
+        c.send("alice", "ack", {"id": "x", "work_order": 1})
         time.sleep(1)
         assert not sub.messages() and "subscribed to" not in d.log()
     finally:

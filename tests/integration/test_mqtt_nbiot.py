@@ -194,3 +194,62 @@ def test_malformed_reports_are_rejected_and_counted(tmp_path, broker, sim, subsc
         wait_for(lambda: len(telemetry(sub, "lift-1")) > n, 10, "lift-1 telemetry")
     finally:
         p.close()
+
+
+def raw(obj):
+    return json.dumps(obj).encode()
+
+
+# Untrusted payloads of the kinds a fuzzer or a hostile platform sends, each
+# with the reason it must be counted under (metrics "nbiot.rejected_by").
+HOSTILE = [
+    # one good report followed by garbage: cJSON alone would read the first
+    (raw(ctwing(T0 + 5)) + b" {\"messageType\":\"dataReport\"}", "trailing_data"),
+    (raw(ctwing(T0 + 6)) + b"\x00garbage", "trailing_data"),
+    (raw({"type": 1, "dev_id": 5551234, "ds_id": "3303_0_5700", "at": T0, "value": 1}) + b"]",
+     "trailing_data"),
+    # integers that are fractions: eventType 0.5 would read as 0 (offline)
+    (raw({"messageType": "deviceOnlineOfflineReport", "deviceId": DEV, "timestamp": T0 + 7,
+          "eventType": 0.5}), "not_integer"),
+    (raw(ctwing(T0 + 8, upPacketSN=3.25)), "not_integer"),
+    (raw({"type": 2, "dev_id": 5551234, "at": T0, "status": 0.5}), "not_integer"),
+    (raw(ctwing(T0 + 9.5)), "not_integer"),
+    # huge numbers, before any cast
+    (raw(ctwing(T0 + 10, upPacketSN=1e300)), "out_of_range"),
+    (raw(ctwing(1e300)), "out_of_range"),
+    (raw(ctwing(T0 + 11, volume=1e300)), "out_of_range"),
+    (raw({"type": 1, "dev_id": 1e300, "ds_id": "3303_0_5700", "at": T0, "value": 1}),
+     "out_of_range"),
+    (raw({"messageType": "eventReport", "deviceId": DEV, "timestamp": T0 + 12,
+          "eventType": 2 ** 40}), "out_of_range"),
+    (b'{"type":1,"dev_id":5551234,"ds_id":"3303_0_5700","at":1,"value":1e999}', "out_of_range"),
+    # deep nesting, refused before the parser recurses
+    (b'{"messageType":"dataReport","x":' + b"[" * 5000 + b"]" * 5000 + b"}", "too_deep"),
+    (b"[" * 10000, "too_deep"),
+    # too large
+    (b'{"messageType":"dataReport","pad":"' + b"x" * 70000 + b'"}', "too_large"),
+]
+
+
+def test_hostile_payloads_are_refused_with_a_counted_reason(tmp_path, broker, sim, subscriber,
+                                                            daemon):
+    sub = subscriber("plantroom/#")
+    d = daemon(nbiot_config(tmp_path, broker, sim))
+    d.wait_log("subscribed to nbiot/onenet")
+    p = Platform(broker["port"])
+    want = {}
+    try:
+        for payload, reason in HOSTILE:
+            p.send("nbiot/ctwing/up", payload)
+            want[reason] = want.get(reason, 0) + 1
+        nb = nbiot_metrics(sub, lambda n: n["rejected"] >= len(HOSTILE))
+        assert nb["rejected"] == len(HOSTILE) and nb["accepted"] == 0, nb
+        got = {k: v for k, v in nb["rejected_by"].items() if v}
+        assert got == want, (got, want)
+        # nothing of them reached a point; the device never went online
+        assert not telemetry(sub, "water-1")
+        assert d.proc.alive()
+        p.send("nbiot/ctwing/up", ctwing(T0 + 100))
+        wait_for(lambda: telemetry(sub, "water-1"), 10, "water-1 telemetry after the hostile ones")
+    finally:
+        p.close()

@@ -60,8 +60,8 @@ def test_protocol_by_hand(tmp_path, broker, sim, daemon):
     replies = ask(sock, b'{"cmd":"status"}\n\nnot json\n{"cmd":"nope"}\n{"cmd":"status"}\n')
     assert len(replies) == 4
     assert replies[0]["ok"] is True and replies[0]["result"]["site"] == "test-site"
-    assert replies[1] == {"ok": False,
-                          "error": 'a request is a JSON object with a string "cmd", on one line'}
+    assert replies[1]["ok"] is False and replies[1]["error"].startswith(
+        'a request is a JSON object with a string "cmd", on one line: not JSON')
     assert replies[2] == {"ok": False, "error": 'unknown command "nope" (status, reload, ping, write)'}
     assert replies[3]["ok"] is True
     # A deferred answer (ping after 300 ms) holds back the next ones: the
@@ -81,6 +81,15 @@ def test_protocol_by_hand(tmp_path, broker, sim, daemon):
         [{"ok": False, "error": "request line too long"}]
     # A request without its newline is not answered; the daemon stays up.
     assert ask(sock, b'{"cmd":"status"}') == []
+    # One JSON value per line: trailing bytes and deep nesting are refused,
+    # each naming why; the connection carries on.
+    replies = ask(sock, b'{"cmd":"ping"} {"cmd":"reload"}\n{"cmd":"ping","x":' + b"[" * 100 +
+                  b"]" * 100 + b'}\n{"cmd":"ping","x":[[[1]]]}\n')
+    assert len(replies) == 3
+    assert replies[0]["ok"] is False and "trailing data" in replies[0]["error"]
+    assert replies[1]["ok"] is False and "nested deeper than 16" in replies[1]["error"]
+    assert replies[2] == {"ok": True, "result": {"pong": True}}
+    assert "reload requested" not in d.log()
     assert d.proc.alive()
 
 

@@ -68,6 +68,8 @@ def test_contents_where_debian_expects_them(deb):
     assert "/lib/systemd/system/plantroomd.service" in entries
     assert entries["/var/lib/plantroom"] == "drwxr-x---"
     assert "/usr/share/doc/plantroom/operations.md" in entries
+    assert "/usr/share/doc/plantroom/security.md" in entries
+    assert "/usr/share/doc/plantroom/examples/mosquitto/plantroom.acl" in entries
     assert not any(p.startswith("/usr/local") for p in entries)
     assert "/usr/bin/plantroom-sim" not in entries
 

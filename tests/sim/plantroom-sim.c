@@ -64,7 +64,8 @@ typedef struct sim_opts {
     int bench;             /* --bench N: N plain benchmark devices instead of the building */
     int rtu_tcp_port;      /* --rtu-tcp PORT: RTU frames over TCP; 0 = none */
     int rtu_baud;
-    const char **sets; /* --set arguments, owned array of borrowed strings */
+    const char *write_count; /* --write-count: file of the write requests received; NULL = none */
+    const char **sets;       /* --set arguments, owned array of borrowed strings */
     size_t n_sets;
     int verbose;
 } sim_opts_t;
@@ -99,6 +100,8 @@ typedef struct sim_server {
 
 static volatile sig_atomic_t sim_stop, sim_report;
 static unsigned long long sim_served_requests, sim_served_regs; /* answered reads */
+static unsigned sim_writes;              /* write requests received, any outcome */
+static const char *sim_write_count_path; /* --write-count FILE, or NULL */
 
 static void sim_on_signal(int sig)
 {
@@ -134,6 +137,8 @@ static void sim_usage(FILE *out)
                  "                    input registers each) instead of the building; on exit\n"
                  "                    print the requests and registers served\n"
                  "  --set D.P=V       initial control value (repeatable; the file wins)\n"
+                 "  --write-count FILE  keep in FILE the number of write requests received\n"
+                 "                    (any unit, any outcome; rewritten atomically)\n"
                  "  --verbose         log every request\n"
                  "A value on vibration_machine / vibration_car is the setpoint (noise +-2%%\n"
                  "is added); on any other point it holds the point at that value.\n");
@@ -153,6 +158,7 @@ static int sim_parse_args(int argc, char **argv, sim_opts_t *o)
         {"bench", required_argument, NULL, 'B'},
         {"rtu-tcp", required_argument, NULL, 'T'},
         {"set", required_argument, NULL, 's'},
+        {"write-count", required_argument, NULL, 'W'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -212,6 +218,9 @@ static int sim_parse_args(int argc, char **argv, sim_opts_t *o)
             break;
         case 's':
             o->sets[o->n_sets++] = optarg;
+            break;
+        case 'W':
+            o->write_count = optarg;
             break;
         case 'v':
             o->verbose = 1;
@@ -495,6 +504,12 @@ static int sim_answer(sim_server_t *srv, modbus_t *ctx, sim_world_t *w, int fd, 
 
     srv->cur = ctx;
     gw_log_debug(MOD, "fd %d: unit %u function 0x%02x, %d bytes", fd, unit, fc, qlen);
+    if (sim_is_write(fc)) {
+        /* counted before anything else: tests show that nothing was sent */
+        sim_writes++;
+        if (sim_write_count_path)
+            sim_write_port_file(sim_write_count_path, sim_writes);
+    }
     if (!dev && ctx != srv->ctx)
         return 0; /* nobody on the line answers an unknown address */
     if (!dev)
@@ -749,6 +764,9 @@ int main(int argc, char **argv)
         goto out_free_world;
     }
     ctl.path = opts.control;
+    sim_write_count_path = opts.write_count;
+    if (sim_write_count_path)
+        sim_write_port_file(sim_write_count_path, 0);
     sim_control_poll(&ctl, &world);
     sim_world_tick(&world, 0.0, (double)gw_wall_ms() / 1000.0);
 

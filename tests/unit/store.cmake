@@ -9,6 +9,7 @@ target_link_libraries(test_ledger_ctl PRIVATE plantroom_store)
 add_test(NAME test_ledger_ctl COMMAND test_ledger_ctl $<TARGET_FILE:plantroomctl>)
 set_tests_properties(test_ledger_ctl PROPERTIES TIMEOUT 60 LABELS unit)
 plantroom_unit_test(test_ledger_migrate SOURCES test_ledger_migrate.c LIBS plantroom_store)
+plantroom_unit_test(test_ledger_audit SOURCES test_ledger_audit.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_wo SOURCES test_ledger_wo.c LIBS plantroom_store)
 
 # The ledger benchmark (tests/bench/, not a test): run it by hand, see

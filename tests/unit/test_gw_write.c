@@ -3,15 +3,18 @@
  * the bus thread (mb_bus_write) against a real plantroom-sim: FC 06 on the
  * pump's control word (the simulated pump stops), FC 16 on a float32
  * setpoint, FC 05 and FC 15 on coils, a Modbus exception named, a timeout
- * from a silent device, and the refusals (read-only tables, bit fields,
- * out-of-range values, unknown names). The daemon's queue is drained by
- * hand, as the loop's async callback would.
+ * from a silent device, and the refusals (read-only tables, points that do
+ * not opt in to writes, below min, above max, bits a control word may not
+ * set, NaN, 1e300, bit fields, unknown names), each audited and none sent
+ * (the simulator's count of write requests does not move). The daemon's
+ * queue is drained by hand, as the loop's async callback would.
  */
 #include "gateway/config/gw_config.h"
 #include "gateway/core/gw_write.h"
 #include "gateway/core/gw_runtime.h"
 #include "t.h"
 
+#include <math.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -27,10 +30,13 @@ static gw_queue_t q;
 static int start_sim(void)
 {
     char port_file[256], control[256], buf[16] = "";
-    char *argv[] = {SIM_BIN, "--port", "0", "--port-file", port_file, "--control", control, NULL};
+    char writes[256];
+    char *argv[] = {SIM_BIN, "--port",        "0",    "--port-file", port_file, "--control",
+                    control, "--write-count", writes, NULL};
 
     snprintf(port_file, sizeof(port_file), "%s/port", dir);
     snprintf(control, sizeof(control), "%s/control", dir);
+    snprintf(writes, sizeof(writes), "%s/writes", dir);
     if (posix_spawn(&sim_pid, SIM_BIN, NULL, NULL, argv, environ) != 0)
         return -1;
     for (int i = 0; i < 200; i++) {
@@ -53,6 +59,36 @@ static void write_file(const char *name, const char *text)
     FILE *f = fopen(path, "w");
     fputs(text, f);
     fclose(f);
+}
+
+/* The simulator's count of write requests received (-1: unreadable). */
+static int sim_writes(void)
+{
+    char path[256], buf[32] = "";
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/writes", dir);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    if (!fgets(buf, sizeof(buf), f))
+        buf[0] = '\0';
+    fclose(f);
+    return buf[0] ? atoi(buf) : -1;
+}
+
+/* What the write path handed to the audit trail. */
+static int audits, audit_refused;
+static char audit_last[300];
+
+static void on_audit(void *arg, const gw_write_record_t *r)
+{
+    (void)arg;
+    audits++;
+    audit_refused += r->id == 0;
+    snprintf(audit_last, sizeof(audit_last), "%s/%s %s.%s new=%g old=%s id=%llu rc=%d %s",
+             r->who->actor, r->who->channel, r->device, r->point, r->value,
+             r->has_old ? "yes" : "none", (unsigned long long)r->id, r->rc, r->err ? r->err : "");
 }
 
 /* Results reported to the callback. */
@@ -117,7 +153,8 @@ static gw_runtime_t *rt;
 static int do_write(gw_writes_t *d, const char *dev, const char *pt, double v, char *err)
 {
     uint64_t id = 0;
-    int rc = gw_writes_submit(d, rt, dev, pt, v, on_done, NULL, &id, err, 200);
+    static const gw_write_who_t who = {"tester", "control", NULL, NULL};
+    int rc = gw_writes_submit(d, rt, &who, dev, pt, v, on_done, NULL, &id, err, 200);
     if (rc != 0)
         return rc;
     mb_write_t *w = wait_write(d);
@@ -146,7 +183,8 @@ T_TEST(writes_end_to_end)
              "\"buses\":[{\"name\":\"sim\",\"host\":\"127.0.0.1\",\"port\":%d,\"timeout_ms\":300}],"
              "\"devices\":["
              "{\"name\":\"pump-1\",\"bus\":\"sim\",\"unit_id\":5,\"profile\":\"pump_drive_abb\","
-             "\"interval_ms\":100,\"points\":[{\"name\":\"run\",\"address\":\"00001\"}]},"
+             "\"interval_ms\":100,\"points\":[{\"name\":\"run\",\"address\":\"00001\","
+             "\"write\":true},{\"name\":\"status_word\",\"write\":{\"min\":0,\"max\":65535}}]},"
              "{\"name\":\"pump-2\",\"bus\":\"sim\",\"unit_id\":6,\"profile\":\"pump_drive_abb\","
              "\"interval_ms\":100},"
              "{\"name\":\"meter\",\"bus\":\"sim\",\"unit_id\":3,\"interval_ms\":1000,"
@@ -167,28 +205,70 @@ T_TEST(writes_end_to_end)
     T_CHECK_EQ_INT(gw_runtime_start_buses(rt, &q, err, sizeof(err)), 0);
 
     /* refusals, before anything goes on the wire */
-    T_CHECK_EQ_INT(gw_writes_submit(d, rt, "meter", "v", 1, on_done, NULL, NULL, err, 200),
+    d->audit = on_audit;
+    T_CHECK_EQ_INT(sim_writes(), 0);
+    T_CHECK_EQ_INT(gw_writes_submit(d, rt, NULL, "meter", "v", 1, on_done, NULL, NULL, err, 200),
                    GW_EINVAL);
     T_CHECK(strstr(err, "meter.v is read-only: an input register") != NULL);
-    T_CHECK_EQ_INT(gw_writes_submit(d, rt, "meter", "alarm", 1, on_done, NULL, NULL, err, 200),
-                   GW_EINVAL);
-    T_CHECK(strstr(err, "read-only: a discrete input") != NULL);
-    T_CHECK_EQ_INT(gw_writes_submit(d, rt, "pump-1", "ready_on", 1, on_done, NULL, NULL, err, 200),
-                   GW_EINVAL);
-    T_CHECK(strstr(err, "bit field") != NULL);
     T_CHECK_EQ_INT(
-        gw_writes_submit(d, rt, "pump-1", "control_word", 70000, NULL, NULL, NULL, err, 200),
+        gw_writes_submit(d, rt, NULL, "meter", "alarm", 1, on_done, NULL, NULL, err, 200),
         GW_EINVAL);
-    T_CHECK(strstr(err, "out of range") != NULL);
-    T_CHECK_EQ_INT(gw_writes_submit(d, rt, "pump-9", "x", 1, NULL, NULL, NULL, err, 200),
+    T_CHECK(strstr(err, "read-only: a discrete input") != NULL);
+    T_CHECK_EQ_INT(
+        gw_writes_submit(d, rt, NULL, "pump-1", "ready_on", 1, on_done, NULL, NULL, err, 200),
+        GW_EPERM);
+    T_CHECK(strstr(err, "bit field") != NULL);
+    /* a holding register the profile does not open to writes */
+    T_CHECK_EQ_INT(
+        gw_writes_submit(d, rt, NULL, "pump-1", "current", 1, on_done, NULL, NULL, err, 200),
+        GW_EPERM);
+    T_CHECK(strstr(err, "current is not writable") != NULL);
+    /* the control word: only the bits the profile lists */
+    T_CHECK_EQ_INT(
+        gw_writes_submit(d, rt, NULL, "pump-1", "control_word", 70000, NULL, NULL, NULL, err, 200),
+        GW_EINVAL);
+    T_CHECK(strstr(err, "sets bits outside the allowed 0x4ff") != NULL);
+    T_CHECK_EQ_INT(
+        gw_writes_submit(d, rt, NULL, "pump-1", "control_word", 0x0800, NULL, NULL, NULL, err, 200),
+        GW_EINVAL);
+    /* bounds, NaN and a huge number on the speed reference and the float32 setpoint */
+    T_CHECK_EQ_INT(gw_writes_submit(d, rt, NULL, "pump-1", "speed_reference", -0.5, NULL, NULL,
+                                    NULL, err, 200),
+                   GW_EINVAL);
+    T_CHECK(strstr(err, "below the minimum 0") != NULL);
+    T_CHECK_EQ_INT(gw_writes_submit(d, rt, NULL, "pump-1", "speed_reference", 100.5, NULL, NULL,
+                                    NULL, err, 200),
+                   GW_EINVAL);
+    T_CHECK(strstr(err, "above the maximum 100") != NULL);
+    T_CHECK_EQ_INT(gw_writes_submit(d, rt, NULL, "pump-1", "pressure_setpoint", NAN, NULL, NULL,
+                                    NULL, err, 200),
+                   GW_EINVAL);
+    T_CHECK(strstr(err, "not a finite number") != NULL);
+    T_CHECK_EQ_INT(gw_writes_submit(d, rt, NULL, "pump-1", "pressure_setpoint", 1e300, NULL, NULL,
+                                    NULL, err, 200),
+                   GW_EINVAL);
+    T_CHECK(strstr(err, "above the maximum 10") != NULL);
+    T_CHECK_EQ_INT(gw_writes_submit(d, rt, NULL, "pump-1", "run", 2, NULL, NULL, NULL, err, 200),
+                   GW_EINVAL);
+    T_CHECK_EQ_INT(gw_writes_submit(d, rt, NULL, "pump-9", "x", 1, NULL, NULL, NULL, err, 200),
                    GW_ENOENT);
-    T_CHECK_EQ_INT(gw_writes_submit(d, rt, "pump-1", "x", 1, NULL, NULL, NULL, err, 200),
+    T_CHECK_EQ_INT(gw_writes_submit(d, rt, NULL, "pump-1", "x", 1, NULL, NULL, NULL, err, 200),
                    GW_ENOENT);
     T_CHECK_EQ_INT(cb_calls, 0);
+    /* each refusal audited, none sent */
+    T_CHECK_EQ_INT(audits, 13);
+    T_CHECK_EQ_INT(audit_refused, 13);
+    T_CHECK(strstr(audit_last, "unknown/internal pump-1.x") != NULL);
+    T_CHECK_EQ_INT(sim_writes(), 0);
 
     /* FC 06: stop the pump; the simulated drive reports it stopped */
     T_CHECK_EQ_INT(do_write(d, "pump-1", "control_word", 0x0476, err), 0);
     T_CHECK_EQ_INT(cb_calls, 1);
+    T_CHECK_EQ_INT(sim_writes(), 1);
+    /* the result: who and the new value (no core here decodes an old one) */
+    T_CHECK_EQ_INT(audits, 14);
+    T_CHECK(strstr(audit_last, "tester/control pump-1.control_word new=1142 old=none") != NULL);
+    T_CHECK(strstr(audit_last, " rc=0") != NULL);
     T_CHECK_EQ_INT(d->n, 0);
     usleep(300000); /* one simulator tick; readings taken before it are dropped */
     gw_msg_free_list(gw_queue_take_all(&q));

@@ -155,8 +155,9 @@ T_TEST(test_lifecycle_with_audit_and_events)
             SQLITE_OK);
     T_CHECK(sqlite3_exec(db, "UPDATE audit SET actor = 'eve'", NULL, NULL, NULL) != SQLITE_OK);
     T_CHECK(sqlite3_exec(db, "DELETE FROM audit", NULL, NULL, NULL) != SQLITE_OK);
-    T_CHECK(sqlite3_exec(db, "UPDATE audit_horizon SET before_ts = 0", NULL, NULL, NULL) ==
-            SQLITE_OK); /* no move back: 0 -> 0 is no move */
+    /* the horizon moves only with a purge (its first id forward) */
+    T_CHECK(sqlite3_exec(db, "UPDATE audit_horizon SET before_ts = 0", NULL, NULL, NULL) !=
+            SQLITE_OK);
     sqlite3_close(db);
 
     T_CHECK_EQ_INT(ledger_wo_show_json(lg, "1", &show, err, sizeof(err)), 0);
@@ -235,9 +236,13 @@ T_TEST(test_audit_retention)
     T_CHECK_EQ_INT(ledger_purge(lg, fake_wall, &n, err, sizeof(err)), 0);
     T_CHECK_EQ_INT(n, 1);
     db = lt_raw(lt_path("purge.db"));
-    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM audit"), 1);
+    /* the second row, and the record of the cut at the chain's head */
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM audit"), 2);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM audit WHERE action = 'purged'"), 1);
     T_CHECK(sqlite3_exec(db, "DELETE FROM audit", NULL, NULL, NULL) != SQLITE_OK);
     T_CHECK(sqlite3_exec(db, "UPDATE audit_horizon SET before_ts = 0", NULL, NULL, NULL) !=
+            SQLITE_OK);
+    T_CHECK(sqlite3_exec(db, "UPDATE audit_horizon SET before_id = 1", NULL, NULL, NULL) !=
             SQLITE_OK);
     sqlite3_close(db);
     ledger_close(lg);

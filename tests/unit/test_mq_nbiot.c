@@ -139,6 +139,105 @@ T_TEST(every_prefix_and_random_corruption_is_safe)
     T_CHECK_EQ_INT(bad_reason, 0);
 }
 
+/* Each payload is refused with the reason the metrics count it under. */
+static void refused_as(const char *payload, size_t len, north_nbiot_reject_t want)
+{
+    north_nbiot_report_t r;
+    char why[200] = "";
+
+    T_CHECK_EQ_INT(north__nbiot_parse(cfg, payload, len, &r, why, sizeof(why)), -1);
+    if (r.reject != want)
+        fprintf(stderr, "  %.80s: %s (%s), want %s\n", payload, north__nbiot_reject_name(r.reject),
+                why, north__nbiot_reject_name(want));
+    T_CHECK_EQ_INT(r.reject, want);
+    T_CHECK(why[0] != '\0');
+    T_CHECK_EQ_INT(r.nvals, 0);
+}
+
+#define REFUSED(text, want) refused_as(text, sizeof(text) - 1, want)
+
+T_TEST(untrusted_payloads_refused_with_a_reason)
+{
+    char deep[4096];
+    size_t n = 0;
+
+    /* one JSON value, then garbage: cJSON alone would stop after the value */
+    REFUSED("{\"type\":1,\"dev_id\":5551234,\"ds_id\":\"3303_0_5700\",\"at\":1716950400999,"
+            "\"value\":21.5} trailing",
+            NB_REJECT_TRAILING);
+    REFUSED("{\"type\":1,\"dev_id\":5551234,\"ds_id\":\"3303_0_5700\",\"at\":1,\"value\":1}{}",
+            NB_REJECT_TRAILING);
+    REFUSED("{\"type\":2,\"dev_id\":1,\"at\":5,\"status\":1}\0junk", NB_REJECT_TRAILING);
+    /* fractional integers */
+    REFUSED("{\"messageType\":\"deviceOnlineOfflineReport\",\"deviceId\":\"x\",\"timestamp\":1,"
+            "\"eventType\":0.5}",
+            NB_REJECT_NOT_INTEGER);
+    REFUSED("{\"messageType\":\"eventReport\",\"deviceId\":\"x\",\"timestamp\":1,"
+            "\"eventType\":2.5}",
+            NB_REJECT_NOT_INTEGER);
+    REFUSED("{\"type\":2,\"dev_id\":1,\"at\":5,\"status\":0.5}", NB_REJECT_NOT_INTEGER);
+    REFUSED("{\"type\":1.5,\"dev_id\":1,\"at\":5}", NB_REJECT_NOT_INTEGER);
+    REFUSED("{\"messageType\":\"dataReport\",\"deviceId\":\"x\",\"timestamp\":1.25,"
+            "\"payload\":{}}",
+            NB_REJECT_NOT_INTEGER);
+    REFUSED("{\"messageType\":\"dataReport\",\"deviceId\":\"x\",\"timestamp\":1,"
+            "\"upPacketSN\":7.5,\"payload\":{}}",
+            NB_REJECT_NOT_INTEGER);
+    /* huge numbers: checked before any cast */
+    REFUSED("{\"messageType\":\"dataReport\",\"deviceId\":\"x\",\"timestamp\":1,"
+            "\"upPacketSN\":1e300,\"payload\":{}}",
+            NB_REJECT_RANGE);
+    REFUSED("{\"messageType\":\"dataReport\",\"deviceId\":\"x\",\"timestamp\":1e300,"
+            "\"payload\":{}}",
+            NB_REJECT_RANGE);
+    REFUSED("{\"type\":1,\"dev_id\":1e300,\"ds_id\":\"a\",\"at\":5,\"value\":1}", NB_REJECT_RANGE);
+    REFUSED("{\"type\":1,\"dev_id\":5551234,\"ds_id\":\"3303_0_5700\",\"at\":5,"
+            "\"value\":1e300}",
+            NB_REJECT_RANGE);
+    REFUSED("{\"type\":1,\"dev_id\":5551234,\"ds_id\":\"3303_0_5700\",\"at\":5,"
+            "\"value\":-1e999}",
+            NB_REJECT_RANGE);
+    REFUSED("{\"messageType\":\"deviceOnlineOfflineReport\",\"deviceId\":\"x\",\"timestamp\":1,"
+            "\"eventType\":4294967297}",
+            NB_REJECT_RANGE);
+    REFUSED("{\"upPacketSN\":1,\"timestamp\":1716950400123,\"messageType\":\"dataReport\","
+            "\"deviceId\":\"d01308047f864601a821e02dc328eab4\",\"payload\":{\"serviceData\":"
+            "{\"cumulatedVolume_m3\":9e99}}}",
+            NB_REJECT_RANGE);
+    /* deep nesting: refused before cJSON recurses */
+    n += (size_t)snprintf(deep, sizeof(deep), "{\"type\":1,\"x\":");
+    for (int i = 0; i < 1000; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < 1000; i++)
+        deep[n++] = ']';
+    deep[n++] = '}';
+    refused_as(deep, n, NB_REJECT_TOO_DEEP);
+    /* the rest */
+    REFUSED("[1,2]", NB_REJECT_NOT_OBJECT);
+    REFUSED("{\"msg\":3}", NB_REJECT_NOT_OBJECT);
+    REFUSED("  ", NB_REJECT_NOT_JSON);
+    REFUSED("{\"type\":", NB_REJECT_NOT_JSON);
+    REFUSED("{\"type\":3,\"dev_id\":1,\"at\":5}", NB_REJECT_UNKNOWN);
+    REFUSED("{\"messageType\":\"x\",\"deviceId\":\"x\",\"timestamp\":1}", NB_REJECT_UNKNOWN);
+    REFUSED("{\"messageType\":\"dataReport\",\"deviceId\":7,\"timestamp\":1}", NB_REJECT_FIELD);
+    {
+        char *big = malloc(NB_MAX_PAYLOAD + 10);
+        memset(big, ' ', NB_MAX_PAYLOAD + 10);
+        big[0] = '{';
+        big[NB_MAX_PAYLOAD + 9] = '}';
+        refused_as(big, NB_MAX_PAYLOAD + 10, NB_REJECT_TOO_LARGE);
+        free(big);
+    }
+    /* valid reports with trailing white space still pass */
+    {
+        north_nbiot_report_t r;
+        char why[200];
+        char text[sizeof(onenet) + 4];
+        snprintf(text, sizeof(text), "%s \r\n", onenet);
+        T_CHECK_EQ_INT(north__nbiot_parse(cfg, text, strlen(text), &r, why, sizeof(why)), 0);
+    }
+}
+
 int main(void)
 {
     if (load() != 0)
@@ -146,6 +245,7 @@ int main(void)
     T_RUN(json_pointer_rfc6901);
     T_RUN(ctwing_and_onenet_reports);
     T_RUN(every_prefix_and_random_corruption_is_safe);
+    T_RUN(untrusted_payloads_refused_with_a_reason);
     gw_config_free(cfg);
     return t_done();
 }

@@ -291,10 +291,10 @@ T_TEST(units_are_committed_in_order)
     notify_tx_add(tx, notify_op_msg_new(&m));
     notify_tx_add(tx, notify_op_house_new(0, 1000, 1));
     notify_worker_submit(w, tx);
-    T_CHECK(wait_ev(&q, &s, 5000, committed_at_least, 3));
+    T_CHECK(wait_ev(&q, &s, 30000, committed_at_least, 3));
     T_CHECK_EQ_INT(notify_worker_depth(w), 0);
     T_CHECK_EQ_INT(notify_worker_stop(w), 0);
-    T_CHECK(wait_ev(&q, &s, 1000, counted, 1)); /* after the housekeeping op */
+    T_CHECK(wait_ev(&q, &s, 30000, counted, 1)); /* after the housekeeping op */
     T_CHECK_EQ_INT(count(path, "SELECT count(*) FROM seen"), 2);
     T_CHECK_EQ_INT(count(path, "SELECT count(*) FROM notifications WHERE id = 9"), 1);
     gw_queue_destroy(&q);
@@ -320,11 +320,11 @@ T_TEST(a_failing_disk_is_named_and_retried_in_order)
         T_CHECK_EQ_INT(notify_worker_start(&w, path, open_store(path), &q, err, sizeof(err)), 0);
         fault_vfs_set(cases[i].mode);
         notify_worker_submit(w, unit_seen(1, 0, "first"));
-        T_CHECK(wait_ev(&q, &s, 5000, failed_with, cases[i].fault));
+        T_CHECK(wait_ev(&q, &s, 30000, failed_with, cases[i].fault));
         notify_worker_submit(w, unit_seen(2, 0, "second"));
         T_CHECK(notify_worker_depth(w) == 2);
         fault_vfs_set(FAULT_VFS_NONE);
-        T_CHECK(wait_ev(&q, &s, 10000, committed_at_least, 2));
+        T_CHECK(wait_ev(&q, &s, 30000, committed_at_least, 2));
         T_CHECK_EQ_INT(notify_worker_stop(w), 0);
         T_CHECK_EQ_INT(count(path, "SELECT count(*) FROM seen"), 2);
         T_CHECK_EQ_INT(count(path, "SELECT count(*) FROM seen WHERE event_id = 'first'"), 1);
@@ -348,7 +348,7 @@ T_TEST(a_lock_held_elsewhere_is_named_and_a_reset_replaces_what_waits)
     sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     notify_worker_submit(w, unit_seen(1, 0, "lost-1"));
     notify_worker_submit(w, unit_seen(2, 0, "lost-2"));
-    T_CHECK(wait_ev(&q, &s, 5000, failed_with, NOTIFY_FAULT_LOCKED));
+    T_CHECK(wait_ev(&q, &s, 30000, failed_with, NOTIFY_FAULT_LOCKED));
     /* the caller's whole state replaces the two units */
     img.seen = calloc(1, sizeof(*img.seen));
     img.nseen = 1;
@@ -364,7 +364,7 @@ T_TEST(a_lock_held_elsewhere_is_named_and_a_reset_replaces_what_waits)
     T_CHECK_EQ_INT(s.committed, 0);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
-    T_CHECK(wait_ev(&q, &s, 10000, committed_at_least, 3));
+    T_CHECK(wait_ev(&q, &s, 30000, committed_at_least, 3));
     T_CHECK_EQ_INT(notify_worker_stop(w), 0);
     T_CHECK_EQ_INT(count(path, "SELECT count(*) FROM seen"), 1);
     T_CHECK_EQ_INT(count(path, "SELECT count(*) FROM seen WHERE event_id = 'kept'"), 1);
@@ -401,7 +401,7 @@ T_TEST(a_corrupt_file_is_moved_aside_and_replaced)
     gw_queue_init(&q, NULL, NULL);
     T_CHECK_EQ_INT(notify_worker_start(&w, path, open_store(path), &q, err, sizeof(err)), 0);
     notify_worker_submit(w, unit_seen(1, 0, "before"));
-    T_CHECK(wait_ev(&q, &s, 5000, committed_at_least, 1));
+    T_CHECK(wait_ev(&q, &s, 30000, committed_at_least, 1));
     /* the card returns garbage: the file and its WAL */
     snprintf(wal, sizeof(wal), "%s-wal", path);
     scribble(path);
@@ -409,11 +409,11 @@ T_TEST(a_corrupt_file_is_moved_aside_and_replaced)
     tx = notify_tx_new(2, 0);
     notify_tx_add(tx, notify_op_house_new(0, 1000, 1));
     notify_worker_submit(w, tx);
-    T_CHECK(wait_ev(&q, &s, 5000, reopened, 1));
+    T_CHECK(wait_ev(&q, &s, 30000, reopened, 1));
     T_CHECK(strstr(s.msg, "corrupt.notify.db.corrupt-") != NULL);
     T_CHECK(s.msg[0] && stat(s.msg, &sb) == 0);
     notify_worker_submit(w, unit_seen(3, 1, "after"));
-    T_CHECK(wait_ev(&q, &s, 5000, committed_at_least, 3));
+    T_CHECK(wait_ev(&q, &s, 30000, committed_at_least, 3));
     T_CHECK_EQ_INT(notify_worker_stop(w), 0);
     T_CHECK_EQ_INT(count(path, "SELECT count(*) FROM seen WHERE event_id = 'after'"), 1);
     T_CHECK_EQ_INT(mode_of(path), 0600);
@@ -434,9 +434,9 @@ T_TEST(without_a_file_the_thread_opens_one_later)
     notify_worker_submit(w, unit_seen(1, 0, "waits"));
     T_CHECK(!wait_ev(&q, &s, 300, reopened, 1));
     mkdir(dir, 0750);
-    T_CHECK(wait_ev(&q, &s, 8000, reopened, 1));
+    T_CHECK(wait_ev(&q, &s, 30000, reopened, 1));
     notify_worker_submit(w, unit_seen(2, 1, "image"));
-    T_CHECK(wait_ev(&q, &s, 5000, committed_at_least, 2));
+    T_CHECK(wait_ev(&q, &s, 30000, committed_at_least, 2));
     T_CHECK_EQ_INT(notify_worker_stop(w), 0);
     T_CHECK_EQ_INT(count(path, "SELECT count(*) FROM seen"), 1);
     gw_queue_destroy(&q);
@@ -454,7 +454,7 @@ T_TEST(stopping_on_a_dead_disk_gives_up)
     T_CHECK_EQ_INT(notify_worker_start(&w, path, open_store(path), &q, err, sizeof(err)), 0);
     fault_vfs_set(FAULT_VFS_IO);
     notify_worker_submit(w, unit_seen(1, 0, "never"));
-    T_CHECK(wait_ev(&q, &s, 5000, failed_with, NOTIFY_FAULT_IO));
+    T_CHECK(wait_ev(&q, &s, 30000, failed_with, NOTIFY_FAULT_IO));
     T_CHECK_EQ_INT(notify_worker_stop(w), GW_EIO);
     fault_vfs_set(FAULT_VFS_NONE);
     T_CHECK_EQ_INT(count(path, "SELECT count(*) FROM seen"), 0);

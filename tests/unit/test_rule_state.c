@@ -9,7 +9,8 @@
  * clock: as they are in the same boot, moved by the wall time that passed
  * after a reboot, and a file of version 1 (wall-clock times) is still read,
  * a time from the future in it bounded to now. Real files in a temporary
- * directory, a test clock (gw_clock_set).
+ * directory, a test clock (gw_clock_set). A record whose state no rule
+ * could have written is not loaded.
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/config/gw_config.h"
@@ -345,6 +346,51 @@ T_TEST(another_boot_and_version_1)
     gw_runtime_free(rt);
 }
 
+/* A record that passes the checksum but holds a state no rule could have
+ * written (a ring index or count past its array, a time beyond any
+ * calendar) is not loaded: that rule starts fresh (found by fuzzing,
+ * tests/fuzz/fuzz_rulestate.c). An empty file loads nothing. */
+T_TEST(impossible_states_are_not_loaded)
+{
+    char path[600], err[256];
+    gw_runtime_t *rt = runtime_with("", ""), *rt2 = runtime_with("", "");
+    gw_rulestate_counts_t n = {9, 9, 9};
+    rule_state_t good;
+    FILE *f;
+
+    T_CHECK(rt && rt2);
+    if (!rt || !rt2)
+        return;
+    feed(rt);
+    good = rt->rules[0].st;
+    T_CHECK(rule_state_valid(&rt->cfg->rules[0].rule, &good));
+    rt->rules[0].st.u.trend.dn = 6513507;
+    T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
+    T_CHECK_EQ_INT(gw_rulestate_save(rt, rt->cfg->rules_state_path, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(gw_rulestate_load(rt2, rt->cfg->rules_state_path, &n, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(n.loaded, 1); /* the counter */
+    T_CHECK_EQ_INT(n.skipped, 1);
+    T_CHECK_EQ_INT(rt2->rules[0].st.u.trend.dn, 0);
+    rt->rules[0].st = good;
+    rt->rules[0].st.alarm.since_ms = INT64_MIN;
+    T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
+    rt->rules[0].st = good;
+    rt->rules[0].st.u.trend.day = 8796093022208LL; /* a day whose start overflows */
+    T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
+    rt->rules[0].st = good;
+    rt->rules[0].st.kind = RULE_RATE;
+    T_CHECK(!rule_state_valid(&rt->cfg->rules[0].rule, &rt->rules[0].st));
+
+    snprintf(path, sizeof(path), "%s/empty.state", dir);
+    f = fopen(path, "wb");
+    fclose(f);
+    T_CHECK_EQ_INT(gw_rulestate_load(rt2, path, &n, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(n.loaded + n.skipped, 0);
+    unlink(path);
+    gw_runtime_free(rt2);
+    gw_runtime_free(rt);
+}
+
 int main(void)
 {
     char path[600];
@@ -359,6 +405,7 @@ int main(void)
     T_RUN(reload_carries_on_alarm_change);
     T_RUN(missing_and_damaged_files);
     T_RUN(another_boot_and_version_1);
+    T_RUN(impossible_states_are_not_loaded);
     snprintf(path, sizeof(path), "%s/rules.state", dir);
     unlink(path);
     snprintf(path, sizeof(path), "%s/site.json", dir);

@@ -1,0 +1,123 @@
+/*
+ * ctl_audit.c: plantroomctl audit verify: walk the ledger's audit chain
+ * (store/ledger_audit_verify.c) and say whether it is intact, or name the
+ * first row that was changed, moved or deleted, a moved horizon, or a work
+ * order whose newest rows are gone; with --head ID:HASH (a head published
+ * earlier on <prefix>/<site>/audit/head) also whether the chain still holds
+ * it. Read-only: it runs next to the daemon. docs/operations.md, "The
+ * audit trail".
+ *
+ * Exit status: 0 intact, 1 the ledger could not be read, 2 usage, 3 the
+ * chain is broken.
+ */
+#include "gateway/base/gw_clock.h"
+#include "gateway/ctl/ctl.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CTL_EXIT_BROKEN 3
+
+static void ctl_audit_json(const ledger_audit_report_t *rep)
+{
+    cJSON *o = cJSON_CreateObject(), *h;
+    char ts[32];
+    char *text;
+
+    cJSON_AddBoolToObject(o, "ok", rep->problem == LEDGER_AUDIT_INTACT);
+    cJSON_AddStringToObject(o, "problem", ledger_audit_problem_name(rep->problem));
+    if (rep->problem != LEDGER_AUDIT_INTACT) {
+        if (rep->row)
+            cJSON_AddNumberToObject(o, "row", (double)rep->row);
+        else
+            cJSON_AddNullToObject(o, "row");
+        cJSON_AddStringToObject(o, "reason", rep->reason);
+    }
+    cJSON_AddNumberToObject(o, "rows", (double)rep->rows);
+    cJSON_AddNumberToObject(o, "first_id", (double)rep->first_id);
+    h = cJSON_AddObjectToObject(o, "head");
+    cJSON_AddNumberToObject(h, "id", (double)rep->head.id);
+    cJSON_AddStringToObject(h, "hash", rep->head.hash);
+    h = cJSON_AddObjectToObject(o, "horizon");
+    cJSON_AddNumberToObject(h, "before_id", (double)rep->horizon_id);
+    cJSON_AddStringToObject(h, "before_ts", gw_format_iso8601(rep->horizon_ts, ts, sizeof(ts)));
+    cJSON_AddNumberToObject(o, "work_orders", (double)rep->work_orders);
+    text = cJSON_PrintUnformatted(o);
+    printf("%s\n", text ? text : "{}");
+    cJSON_free(text);
+    cJSON_Delete(o);
+}
+
+static void ctl_audit_text(const ledger_audit_report_t *rep)
+{
+    if (rep->problem != LEDGER_AUDIT_INTACT) {
+        if (rep->row)
+            printf("audit chain BROKEN at row %lld (%s): %s\n", (long long)rep->row,
+                   ledger_audit_problem_name(rep->problem), rep->reason);
+        else
+            printf("audit chain BROKEN (%s): %s\n", ledger_audit_problem_name(rep->problem),
+                   rep->reason);
+        return;
+    }
+    if (rep->rows)
+        printf("audit chain intact: %lld rows (%lld..%lld), head %lld %s; %lld work orders "
+               "checked\n",
+               (long long)rep->rows, (long long)rep->first_id, (long long)rep->head.id,
+               (long long)rep->head.id, rep->head.hash, (long long)rep->work_orders);
+    else
+        printf("audit chain intact: no rows kept (horizon before row %lld); %lld work orders "
+               "checked\n",
+               (long long)rep->horizon_id, (long long)rep->work_orders);
+}
+
+/* audit verify [--json] [--head ID:HASH] */
+static int ctl_audit_verify(ctl_global_t *g, int argc, char **argv)
+{
+    const char *head = NULL;
+    ledger_audit_report_t rep;
+    ledger_t *lg = NULL;
+    char err[256] = "";
+    int json = 0, i = 0, m, rc;
+
+    while (i < argc) {
+        if ((m = ctl_opt(argc, argv, &i, "--json", NULL)) > 0) {
+            json = 1;
+            continue;
+        }
+        if (m == 0)
+            m = ctl_opt(argc, argv, &i, "--head", &head);
+        if (m == 0)
+            m = ctl_global_opt(g, argc, argv, &i);
+        if (m < 0)
+            return CTL_EXIT_USAGE;
+        if (m == 0 && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0))
+            return ctl_help("audit", "verify");
+        if (m == 0)
+            return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
+                                   argv[i]);
+    }
+    if (ctl_open_ledger(g, &lg) < 0)
+        return CTL_EXIT_FAIL;
+    rc = ledger_audit_verify(lg, head, &rep, err, sizeof(err));
+    ledger_close(lg);
+    if (rc == GW_EINVAL)
+        return ctl_usage_error("%s", err);
+    if (rc < 0) {
+        fprintf(stderr, "plantroomctl: audit verify: %s\n", err);
+        return CTL_EXIT_FAIL;
+    }
+    if (json)
+        ctl_audit_json(&rep);
+    else
+        ctl_audit_text(&rep);
+    return rep.problem == LEDGER_AUDIT_INTACT ? CTL_EXIT_OK : CTL_EXIT_BROKEN;
+}
+
+const ctl_command_t ctl_cmds_audit[] = {
+    {"audit", "verify", ctl_audit_verify, "[--json] [--head ID:HASH]",
+     "check the audit trail's hash chain: exit 0 intact, 3 broken (naming the first row changed, "
+     "moved or deleted, or a moved horizon); --head: a head published earlier must still be in "
+     "it"},
+    {NULL, NULL, NULL, NULL, NULL},
+};
