@@ -322,7 +322,7 @@ static void tr__points(gw_sbuf_t *b, const cJSON *e, const gw_svg_plot_t *p)
         if (!isfinite(t) || !isfinite(y))
             continue;
         snprintf(val, sizeof(val), "%.6g", y);
-        tr__date((int64_t)t, day, sizeof(day));
+        tr__date(ledger__to_i64(t, 0), day, sizeof(day));
         gw_svg_circle(
             b, gw_svg_px(&p->x, t), gw_svg_px(&p->y, y), 2.6,
             &(gw_svg_style_t){.fill = CH__BLUE, .cls = "point", .label = day, .value = val});
@@ -336,8 +336,8 @@ void ledger__chart_trend(gw_sbuf_t *b, const cJSON *e, int standalone)
     double head = standalone ? 26 : 0;
     char title[300];
 
-    p.x0_ms = (int64_t)ch__num(chart, "from_ms");
-    p.x1_ms = (int64_t)ch__num(chart, "to_ms");
+    p.x0_ms = ledger__to_i64(ch__num(chart, "from_ms"), 0);
+    p.x1_ms = ledger__to_i64(ch__num(chart, "to_ms"), 0);
     tr__yrange(e, &p.y0, &p.y1);
     snprintf(title, sizeof(title), "#%.0f %s: daily level, fitted trend and limit",
              ch__num(e, "number"), ch__str(e, "title"));

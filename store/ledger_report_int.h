@@ -49,6 +49,10 @@ int ledger__query_array(ledger_t *lg, const char *sql, int64_t from, int64_t to,
                         const char *const *names, int ncols, cJSON *arr, char *err, size_t errlen);
 /* The median of v[0..n) (sorted in place); 0 when n is 0. */
 double ledger__median(double *v, size_t n);
+/* v as a whole number (a time in ms, a count), or dflt when v is not a
+ * finite number within +-9e15 (NaN, a missing field, a value from outside
+ * that would overflow the cast). */
+int64_t ledger__to_i64(double v, int64_t dflt);
 /* Milliseconds of an ISO-8601 UTC text ("2026-05-03T08:00:00.000Z"), 0
  * when it is not one. */
 int64_t ledger__parse_iso(const char *s);

@@ -220,7 +220,7 @@ int ledger__report_anomalies(ledger_t *lg, int64_t from, int64_t to, cJSON *arr,
     cJSON_ArrayForEach(it, arr)
     {
         cJSON *t = cJSON_DetachItemFromObjectCaseSensitive(it, "opened");
-        ledger__json_iso(it, "opened_at", (int64_t)cJSON_GetNumberValue(t), 0);
+        ledger__json_iso(it, "opened_at", ledger__to_i64(cJSON_GetNumberValue(t), 0), 0);
         cJSON_Delete(t);
     }
     return rc;

@@ -61,7 +61,7 @@ static int ledger__tev_read(const cJSON *ev, ledger__tev_t *t, int64_t fallback_
     t->latest = ledger__ev_time(iv, "latest");
     t->change = ledger__ev_time(ev, "change_since");
     t->origin = ledger__ev_time(t->fit, "origin");
-    t->day_ms = (int64_t)ledger__ev_num(t->fit, "day_ms");
+    t->day_ms = ledger__to_i64(ledger__ev_num(t->fit, "day_ms"), LEDGER__DAY);
     if (t->day_ms < 60000 || t->day_ms > 30 * LEDGER__DAY)
         t->day_ms = LEDGER__DAY;
     t->limit = ledger__ev_num(cJSON_GetObjectItemCaseSensitive(ev, "rule"), "limit");

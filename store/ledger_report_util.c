@@ -8,6 +8,7 @@
 
 #include "gateway/base/gw_clock.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,4 +153,9 @@ double ledger__median(double *v, size_t n)
         return 0;
     qsort(v, n, sizeof(*v), ledger__cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int64_t ledger__to_i64(double v, int64_t dflt)
+{
+    return isfinite(v) && v > -9e15 && v < 9e15 ? (int64_t)v : dflt;
 }

@@ -43,6 +43,15 @@ cJSON *notify__alerts_json(gw_notify_t *n, const char *group, const gw_nitem_t *
 
 /* A report's placeholders: report_month, report_html, report_json,
  * report_txt (the files' paths), subject; NULL for another name. */
+/* A work-order number of the alert JSON as a whole number: 0 when there is
+ * none (a report's alerts are empty) or it is not one within range. */
+static long long notify__jnum(const cJSON *v)
+{
+    double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
+
+    return d > -9e15 && d < 9e15 ? (long long)d : 0;
+}
+
 static const char *notify__report_lookup(const notify__ph_t *p, const char *name)
 {
     const cJSON *rep = cJSON_GetObjectItemCaseSensitive(p->doc, "report");
@@ -91,9 +100,9 @@ static const char *notify__lookup(void *arg, const char *name)
         return p->buf;
     }
     if (strcmp(name, "number") == 0) {
-        snprintf(
-            p->buf, sizeof(p->buf), "%lld",
-            (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p->first, "number")));
+        /* a report has no alerts: no number */
+        snprintf(p->buf, sizeof(p->buf), "%lld",
+                 notify__jnum(cJSON_GetObjectItemCaseSensitive(p->first, "number")));
         return p->buf;
     }
     if (strcmp(name, "numbers") == 0) {
@@ -102,9 +111,8 @@ static const char *notify__lookup(void *arg, const char *name)
         cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(p->doc, "alerts"))
         {
             size_t l = strlen(p->nums);
-            snprintf(
-                p->nums + l, sizeof(p->nums) - l, "%s%lld", l ? " " : "",
-                (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "number")));
+            snprintf(p->nums + l, sizeof(p->nums) - l, "%s%lld", l ? " " : "",
+                     notify__jnum(cJSON_GetObjectItemCaseSensitive(a, "number")));
         }
         return p->nums;
     }

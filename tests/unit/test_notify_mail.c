@@ -168,6 +168,11 @@ T_TEST(test_mime)
         free(text);
         free(mail);
     }
+    /* a report has no alerts: a template's {number} and {numbers} are
+     * empty-handed, not a cast of a missing number */
+    text = notify__expand("#{number} [{numbers}]", &p);
+    T_CHECK(text && strcmp(text, "#0 []") == 0);
+    free(text);
     cJSON_Delete((cJSON *)p.doc);
     /* an alert: its message as subject and plain body */
     m.message = alert;
