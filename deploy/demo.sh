@@ -284,6 +284,20 @@ say "plantroomctl kpi"
 ctl kpi | sed 's/^/    /'
 say "plantroomctl report --month $(date +%Y-%m)"
 ctl report --month "$(date +%Y-%m)" | sed 's/^/    /'
+MONTH=$(date +%Y-%m)
+say "the same report as a page with charts: plantroomctl report --month $MONTH --html FILE"
+ctl report --month "$MONTH" --html "$DEMO/report-$MONTH.html"
+say "  this month so far, from the demo's ledger: $DEMO/report-$MONTH.html"
+if [ -x "$BIN/plantroom-report-gen" ]; then
+  # A ledger with a whole month behind it (generated, as the tests make it).
+  LAST=$(date -d "$(date +%Y-%m-01) -1 month" +%Y-%m)
+  "$BIN/plantroom-report-gen" --ledger "$DEMO/sample-ledger.db" --month "$LAST" \
+    --site "$SITE" --site-name "Demo Tower" >/dev/null
+  "$BIN/plantroomctl" --config "$CFG" --ledger "$DEMO/sample-ledger.db" report --month "$LAST" \
+    --html "$DEMO/sample-report-$LAST.html"
+  say "  a month with history (generated): $DEMO/sample-report-$LAST.html"
+fi
+say "  open it in a browser (inline SVG, no scripts); print it to PDF from there"
 
 printf '\n[demo] done in %d s. SMS sent: %d (%s)\n' "$SECONDS" "$(wc -l <"$SMS_LOG")" "$SMS_LOG"
 if [ "$QUICK" = 1 ]; then

@@ -29,9 +29,9 @@ PACKAGES=(
   python3 python3-pytest python3-paho-mqtt python3-pymodbus
   python3-jinja2  # Home Assistant templates rendered in test_mqtt_hass.py
   python3-serial-asyncio  # pymodbus's RTU server (only recommended by python3-pymodbus)
-  # notifier tests: the wall clock stepped under a running process (libfaketime),
-  # EROFS injected into a running thread's writes
-  faketime strace
+  # the monthly report: rendered by a browser, mailed through msmtp to a local
+  # SMTP server, its HTML and SVG parsed (tests); a font for the renders
+  chromium msmtp python3-aiosmtpd python3-lxml fonts-dejavu-core
 )
 
 missing=()

@@ -7,9 +7,10 @@
  *
  * Messages by kind: Modbus readings and writes (100s) to the core; MQTT
  * events (200s) to the north side; ledger results (300s): a committed
- * outbox row to each consumer that does not have it yet (the notifier, the
- * north side, which publishes it; each acknowledges it on its own, and the
- * row goes once both have it), and to the core (a "closed" event re-arms
+ * outbox row to each consumer that does not have it yet (the notifier, for
+ * a work-order event or the monthly report, "report"; the north side,
+ * which publishes it; each acknowledges it on its own, and the row goes
+ * once both have it), and to the core (a "closed" event re-arms
  * its rule); an event announced before its commit (provisional) to the
  * notifier and the north side; the state of the ledger's storage to the
  * gateway alarms (gw_storage.c); a command's answer and the audit chain's
@@ -45,7 +46,7 @@ static void wire__ledger_event(gw_daemon_t *d, const gw_msg_t *m)
     case LEDGER_EV_OUTBOX: {
         const ledger_outbox_row_t *row = &((const ledger_ev_outbox_t *)m)->row;
         if (!(row->acked & LEDGER_CONSUMER_NOTIFY)) {
-            if (strcmp(row->channel, "workorder") == 0)
+            if (strcmp(row->channel, "workorder") == 0 || strcmp(row->channel, "report") == 0)
                 gw_notify_on_event(d->notify, row->id, row->channel, row->payload);
             else /* not the notifier's business: it has it, as it were */
                 wire__event_stored(d, row->id);

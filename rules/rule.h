@@ -122,6 +122,11 @@ typedef struct rule_action {
     int64_t fit_from_ms;    /* trend: the first day of the fitted levels (the onset) */
     int boot_quiet;         /* 1: the noise drawn is the quiet days' wander */
     double boot_sd;         /* its standard deviation (value units) */
+    /* trend: the curve in use, for charts: with t in days since
+     * fit_origin_ms, fit_a + fit_b t (line), floor + exp(fit_a + fit_b t)
+     * (exponential), plus fit_k (t - fit_kt) past fit_kt (knee) */
+    double fit_a, fit_b, fit_k, fit_kt;
+    int64_t fit_origin_ms;
 } rule_action_t;
 
 /* Check a threshold config. Returns 0, or GW_EINVAL with the reason (naming

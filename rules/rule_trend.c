@@ -374,6 +374,11 @@ static void fill(const rule_trend_cfg_t *c, const rule_trend_state_t *st, const 
         .boot_quiet = p->iv.quiet,
         .fit_from_ms = p->ok ? p->from * c->day_ms : 0,
         .boot_sd = p->iv.sd,
+        .fit_a = p->ok ? p->f.a : NAN,
+        .fit_b = p->ok ? p->f.b : NAN,
+        .fit_k = p->ok ? p->f.k : NAN,
+        .fit_kt = p->ok ? p->f.kt : NAN,
+        .fit_origin_ms = p->ok ? to_ms(c, p->t0, 0) : 0,
     };
 }
 

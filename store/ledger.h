@@ -98,6 +98,8 @@ typedef struct ledger_policy {
     int outbox_retention_days;    /* outbox rows older than this are purged, acknowledged or not */
     int queue_max_ops;            /* the ledger thread's bound (ledger_worker_set_max_ops) */
     char report_dir[4096];        /* "" : no automatic monthly report */
+    char site_id[64];             /* for the report's title and event ("": from the ledger) */
+    char site_name[128];
 } ledger_policy_t;
 
 /* The defaults: SLA critical 4 h, high 24 h, medium 72 h, low 168 h; no
@@ -260,18 +262,39 @@ int ledger_purge(ledger_t *lg, int64_t now_ms, int64_t *deleted, char *err, size
  * (building/floor). JSON text, caller frees. */
 int ledger_kpi_json(ledger_t *lg, int64_t from_ms, int64_t to_ms, int64_t now_ms, char **out,
                     char *err, size_t errlen);
-/* The report of month YYYY-MM (local time): KPIs, work orders by status and
- * category, top devices by faults, energy use per kWh meter from the
- * 1-hour rollups. JSON text, caller frees. GW_EINVAL for a bad month. */
+/* The report of month YYYY-MM (local time), as of now_ms: KPIs (with the
+ * areas well above the others flagged), work orders by status, the worst
+ * late orders, top devices by faults (repeat offenders), device
+ * availability, energy per kWh meter (per day, against the previous month
+ * and the same month a year before), energy anomalies, and the predictive
+ * orders with their chart data. The sections and their definitions are in
+ * docs/operations.md, "Monthly report". JSON text, caller frees. GW_EINVAL
+ * for a bad month. */
 int ledger_report_json(ledger_t *lg, const char *month, int64_t now_ms, char **out, char *err,
                        size_t errlen);
 /* Render KPI or report JSON as text for people. Caller frees. NULL on bad
  * input or out of memory. */
 char *ledger_kpi_text(const char *kpi_json);
 char *ledger_report_text(const char *report_json);
-/* Write the report of month into dir as report-YYYY-MM.json and .txt
- * (write .new, fsync, rename) and note it in the ledger, so that it is
- * written once. Returns 0, 1 when already written (nothing done), or a
+/* Render report JSON as one self-contained HTML page (inline CSS and SVG
+ * charts, no script, nothing fetched; readable on a phone, printable).
+ * Caller frees. NULL on bad input or out of memory. */
+char *ledger_report_html(const char *report_json);
+/* The chart data of one predictive (trend) work order, ref as for
+ * ledger_wo_get, as of now_ms: the same object as an entry of the report's
+ * "predictive" array. GW_EINVAL "not a predictive (trend) order" when its
+ * evidence holds no prediction. JSON text, caller frees. */
+int ledger_trend_json(ledger_t *lg, const char *ref, int64_t now_ms, char **out, char *err,
+                      size_t errlen);
+/* That entry as a standalone SVG file's text (the report's chart). Caller
+ * frees. NULL on bad input or out of memory. */
+char *ledger_trend_svg(const char *trend_json);
+/* Write the report of month into dir as report-YYYY-MM.json, .txt and
+ * .html (each: write .new, fsync, rename), then, in one transaction, note
+ * it in the ledger (so that it is written once) and write an outbox row on
+ * channel "report" (event "report", the summary, the text and the HTML),
+ * so that it is handed to MQTT and the notifier once, durably, like a
+ * work-order event. Returns 0, 1 when already written (nothing done), or a
  * negative code. */
 int ledger_report_write(ledger_t *lg, const char *dir, const char *month, int64_t now_ms, char *err,
                         size_t errlen);
@@ -289,8 +312,8 @@ enum {
 /* One event waiting to be published. */
 typedef struct ledger_outbox_row {
     int64_t id;    /* increasing: publish in id order */
-    char *channel; /* "workorder" */
-    char *key;     /* the work order id the event is about */
+    char *channel; /* "workorder", or "report" (a monthly report written) */
+    char *key;     /* the work order id the event is about ("report:YYYY-MM") */
     char *payload; /* JSON text, complete: the daemon publishes it as is */
     int64_t created_at;
     int acked; /* LEDGER_CONSUMER_* bits of the consumers that have it */

@@ -1,7 +1,9 @@
 /*
  * ledger_report.c: the questions a property manager asks (store/ledger.h):
- * KPIs over a period and the monthly report, as JSON (for other systems and
- * plantroomctl --json) and as text (for people).
+ * KPIs over a period and the monthly report as one JSON object (for other
+ * systems, plantroomctl --json, and as the only source of the text and the
+ * HTML page), and writing the report once a month with its outbox event.
+ * The other files of the report are listed in ledger_report_int.h.
  *
  * Definitions (docs/operations.md, "KPIs"): the population is the work
  * orders opened in [from, to). On time: resolved by its due time (SLA per
@@ -10,11 +12,10 @@
  * without a due time count neither way. The on-time rate is on time /
  * (on time + late), against the 98 % timeliness target of property
  * management. Mean time to acknowledge and to resolve are from opening.
- * Months are local time. Energy use per meter is the rise of each kWh point
- * (a counter) over the month's 1-hour rollups: max - min.
+ * Still open: open, acknowledged or in progress now. Months are local time.
  */
 #include "store/ledger.h"
-#include "store/ledger_int.h"
+#include "store/ledger_report_int.h"
 
 #include "gateway/base/gw_clock.h"
 
@@ -23,7 +24,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,60 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LEDGER__TARGET 0.98
-
-int ledger__month_range(const char *month, int64_t *from_ms, int64_t *to_ms)
-{
-    struct tm tm;
-    int y, m;
-    char tail;
-    time_t a, b;
-
-    if (!month || strlen(month) != 7 || sscanf(month, "%4d-%2d%c", &y, &m, &tail) != 2 ||
-        month[4] != '-' || y < 1970 || y > 9999 || m < 1 || m > 12)
-        return GW_EINVAL;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = m - 1;
-    tm.tm_mday = 1;
-    tm.tm_isdst = -1;
-    a = mktime(&tm);
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = (m == 12 ? y + 1 : y) - 1900;
-    tm.tm_mon = m == 12 ? 0 : m;
-    tm.tm_mday = 1;
-    tm.tm_isdst = -1;
-    b = mktime(&tm);
-    if (a == (time_t)-1 || b == (time_t)-1)
-        return GW_EINVAL;
-    *from_ms = (int64_t)a * 1000;
-    *to_ms = (int64_t)b * 1000;
-    return 0;
-}
-
-void ledger_prev_month(int64_t now_ms, char out[8])
-{
-    time_t t = (time_t)(now_ms / 1000);
-    struct tm tm;
-
-    localtime_r(&t, &tm);
-    if (tm.tm_mon == 0) {
-        tm.tm_mon = 11;
-        tm.tm_year--;
-    } else {
-        tm.tm_mon--;
-    }
-    snprintf(out, 8, "%04d-%02d", (tm.tm_year + 1900) % 10000, tm.tm_mon + 1);
-}
-
-static void ledger__time(cJSON *o, const char *key, int64_t ms)
-{
-    char buf[32];
-
-    cJSON_AddStringToObject(o, key, gw_format_iso8601(ms, buf, sizeof(buf)));
-}
-
-/* One KPI group from a row: cols 1.. as in ledger__kpi_sql. */
+/* One KPI group from a row: cols 1.. as in ledger__kpi_group. */
 static cJSON *ledger__kpi_row(sqlite3_stmt *st)
 {
     cJSON *o = cJSON_CreateObject();
@@ -94,6 +41,7 @@ static cJSON *ledger__kpi_row(sqlite3_stmt *st)
     cJSON_AddNumberToObject(o, "closed", (double)sqlite3_column_int64(st, 2));
     cJSON_AddNumberToObject(o, "cancelled", (double)sqlite3_column_int64(st, 3));
     cJSON_AddNumberToObject(o, "resolved", (double)sqlite3_column_int64(st, 4));
+    cJSON_AddNumberToObject(o, "still_open", (double)sqlite3_column_int64(st, 9));
     cJSON_AddNumberToObject(o, "on_time", (double)on_time);
     cJSON_AddNumberToObject(o, "late", (double)late);
     if (on_time + late > 0) {
@@ -120,7 +68,7 @@ static int ledger__kpi_group(ledger_t *lg, const char *expr, const char *key, in
                              int64_t to, int64_t now, cJSON *arr, cJSON **single, char *err,
                              size_t errlen)
 {
-    char sql[1024];
+    char sql[1200];
     sqlite3_stmt *st = NULL;
     int src;
 
@@ -134,7 +82,8 @@ static int ledger__kpi_group(ledger_t *lg, const char *expr, const char *key, in
              "  NULL AND resolved_at <= due_at), 0),"
              " COALESCE(SUM(status <> 'cancelled' AND due_at IS NOT NULL AND ((resolved_at IS NOT"
              "  NULL AND resolved_at > due_at) OR (resolved_at IS NULL AND due_at < ?3))), 0),"
-             " AVG(acknowledged_at - opened_at), AVG(resolved_at - opened_at)"
+             " AVG(acknowledged_at - opened_at), AVG(resolved_at - opened_at),"
+             " COALESCE(SUM(status IN " LEDGER__ACTIVE_SQL "), 0)"
              " FROM work_orders WHERE opened_at >= ?1 AND opened_at < ?2%s",
              expr, arr ? " GROUP BY 1 ORDER BY 1" : ""); /* no GROUP BY: always one row */
     src = sqlite3_prepare_v2(ledger__db(lg), sql, -1, &st, NULL);
@@ -168,8 +117,8 @@ static int ledger__kpi(ledger_t *lg, int64_t from, int64_t to, int64_t now, cJSO
     *out = NULL;
     if (!o)
         return ledger__fail(GW_ENOMEM, err, errlen, "out of memory");
-    ledger__time(o, "from", from);
-    ledger__time(o, "to", to);
+    ledger__json_iso(o, "from", from, 0);
+    ledger__json_iso(o, "to", to, 0);
     cJSON_AddNumberToObject(o, "target_on_time_rate", LEDGER__TARGET);
     rc = ledger__kpi_group(lg, "''", NULL, from, to, now, NULL, &overall, err, errlen);
     if (rc == 0 && !overall)
@@ -214,42 +163,111 @@ int ledger_kpi_json(ledger_t *lg, int64_t from_ms, int64_t to_ms, int64_t now_ms
     return ledger__print(o, out, err, errlen);
 }
 
-/* Rows of sql (?1 from, ?2 to) as objects with names[i] for column i
- * ('#' prefix: a number). */
-static int ledger__query_array(ledger_t *lg, const char *sql, int64_t from, int64_t to,
-                               const char *const *names, int ncols, cJSON *arr, char *err,
-                               size_t errlen)
-{
-    sqlite3_stmt *st = NULL;
-    int src = sqlite3_prepare_v2(ledger__db(lg), sql, -1, &st, NULL);
+/* ---- the monthly report ------------------------------------------------- */
 
-    if (src == SQLITE_OK)
-        src = ledger__bind(st, "ii", from, to);
-    while (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToArray(arr, o);
-        for (int c = 0; c < ncols; c++) {
-            if (names[c][0] == '#') {
-                cJSON_AddNumberToObject(o, names[c] + 1, sqlite3_column_double(st, c));
-            } else {
-                const unsigned char *s = sqlite3_column_text(st, c);
-                cJSON_AddStringToObject(o, names[c], s ? (const char *)s : "");
-            }
-        }
-        src = SQLITE_OK;
-    }
+/* "site": the policy's id and name, else the site most orders belong to. */
+static void ledger__report_site(ledger_t *lg, cJSON *o)
+{
+    const ledger_policy_t *p = ledger__policy(lg);
+    cJSON *s = cJSON_AddObjectToObject(o, "site");
+    sqlite3_stmt *st = NULL;
+    char id[64] = "";
+
+    snprintf(id, sizeof(id), "%s", p->site_id);
+    if (!id[0] &&
+        sqlite3_prepare_v2(ledger__db(lg),
+                           "SELECT site FROM work_orders GROUP BY site ORDER BY COUNT(*) DESC"
+                           " LIMIT 1",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
-    if (src != SQLITE_DONE)
-        return ledger__dberr(lg, src, err, errlen, "report query");
-    return 0;
+    cJSON_AddStringToObject(s, "id", id);
+    cJSON_AddStringToObject(s, "name", p->site_name[0] ? p->site_name : id);
 }
 
-int ledger_report_json(ledger_t *lg, const char *month, int64_t now_ms, char **out, char *err,
-                       size_t errlen)
+/* The sections after the KPIs, in the order of the page. */
+static int ledger__report_sections(ledger_t *lg, cJSON *o, const char *month, int64_t from,
+                                   int64_t to, int64_t now, char *err, size_t errlen)
 {
     static const char *const status_cols[] = {"status", "#count"};
     static const char *const dev_cols[] = {"device", "#work_orders", "#occurrences"};
-    static const char *const energy_cols[] = {"device", "point", "unit", "#first", "#last", "#use"};
+    int rc;
+
+    rc = ledger__query_array(lg,
+                             "SELECT status, COUNT(*) FROM work_orders WHERE opened_at >= ?1"
+                             " AND opened_at < ?2 GROUP BY status ORDER BY status",
+                             from, to, status_cols, 2, cJSON_AddArrayToObject(o, "by_status"), err,
+                             errlen);
+    if (rc == 0)
+        rc = ledger__report_late(lg, from, to, now, cJSON_AddArrayToObject(o, "late_orders"), err,
+                                 errlen);
+    if (rc == 0)
+        rc = ledger__query_array(lg,
+                                 "SELECT device, COUNT(*), SUM(occurrences) FROM work_orders"
+                                 " WHERE opened_at >= ?1 AND opened_at < ?2 GROUP BY device"
+                                 " ORDER BY 2 DESC, 3 DESC, 1 LIMIT 10",
+                                 from, to, dev_cols, 3, cJSON_AddArrayToObject(o, "top_devices"),
+                                 err, errlen);
+    if (rc == 0)
+        rc = ledger__report_availability(lg, from, to, now,
+                                         cJSON_AddArrayToObject(o, "availability"), err, errlen);
+    if (rc == 0)
+        rc = ledger__report_energy(lg, month, cJSON_AddArrayToObject(o, "energy"), err, errlen);
+    if (rc == 0)
+        rc = ledger__report_anomalies(lg, from, to, cJSON_AddArrayToObject(o, "energy_anomalies"),
+                                      err, errlen);
+    if (rc == 0)
+        rc = ledger__report_predictive(lg, from, to, now, cJSON_AddArrayToObject(o, "predictive"),
+                                       err, errlen);
+    return rc;
+}
+
+/* "summary": the figures a message and the page's tiles name: the overall
+ * KPIs, the energy of all meters together against a year before (null when
+ * a meter lacks that month), the predictive orders. */
+static void ledger__report_summary(cJSON *r)
+{
+    const cJSON *overall =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "kpi"), "overall");
+    static const char *const keys[] = {"opened", "closed",       "still_open",
+                                       "late",   "on_time_rate", "target_met"};
+    cJSON *s = cJSON_AddObjectToObject(r, "summary");
+    const cJSON *it;
+    double kwh = 0, ly = 0;
+    int meters = 0, ly_ok = 1;
+
+    for (size_t i = 0; i < GW_ARRAY_SIZE(keys); i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(overall, keys[i]);
+        cJSON_AddItemToObject(s, keys[i], v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
+    }
+    cJSON_AddNumberToObject(s, "target", LEDGER__TARGET);
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r, "energy"))
+    {
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(it, "last_year"), "use");
+        kwh += cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "use"));
+        ly_ok = ly_ok && cJSON_IsNumber(u);
+        ly += cJSON_IsNumber(u) ? u->valuedouble : 0;
+        meters++;
+    }
+    cJSON_AddNumberToObject(s, "energy_meters", meters);
+    if (meters)
+        cJSON_AddNumberToObject(s, "energy_kwh", kwh);
+    else
+        cJSON_AddNullToObject(s, "energy_kwh");
+    if (meters && ly_ok && ly > 0)
+        cJSON_AddNumberToObject(s, "energy_change_pct", (kwh - ly) / ly * 100.0);
+    else
+        cJSON_AddNullToObject(s, "energy_change_pct");
+    cJSON_AddNumberToObject(s, "predictive",
+                            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "predictive")));
+}
+
+/* The report object of month (see ledger_report_json). */
+static int ledger__report(ledger_t *lg, const char *month, int64_t now, cJSON **out, char *err,
+                          size_t errlen)
+{
     int64_t from, to;
     cJSON *o, *kpi = NULL;
     int rc;
@@ -262,201 +280,35 @@ int ledger_report_json(ledger_t *lg, const char *month, int64_t now_ms, char **o
         return ledger__fail(GW_ENOMEM, err, errlen, "out of memory");
     cJSON_AddNumberToObject(o, "v", 1);
     cJSON_AddStringToObject(o, "month", month);
-    ledger__time(o, "generated_at", now_ms);
-    rc = ledger__kpi(lg, from, to, now_ms, &kpi, err, errlen);
+    ledger__json_iso(o, "generated_at", now, 0);
+    ledger__report_site(lg, o);
+    rc = ledger__kpi(lg, from, to, now, &kpi, err, errlen);
     if (rc == 0) {
+        ledger__report_flag_areas(kpi);
         cJSON_AddItemToObject(o, "kpi", kpi);
-        rc = ledger__query_array(lg,
-                                 "SELECT status, COUNT(*) FROM work_orders WHERE opened_at >= ?1"
-                                 " AND opened_at < ?2 GROUP BY status ORDER BY status",
-                                 from, to, status_cols, 2, cJSON_AddArrayToObject(o, "by_status"),
-                                 err, errlen);
+        rc = ledger__report_sections(lg, o, month, from, to, now, err, errlen);
     }
     if (rc == 0)
-        rc = ledger__query_array(lg,
-                                 "SELECT device, COUNT(*), SUM(occurrences) FROM work_orders"
-                                 " WHERE opened_at >= ?1 AND opened_at < ?2 GROUP BY device"
-                                 " ORDER BY 2 DESC, 3 DESC, 1 LIMIT 10",
-                                 from, to, dev_cols, 3, cJSON_AddArrayToObject(o, "top_devices"),
-                                 err, errlen);
-    if (rc == 0)
-        rc = ledger__query_array(lg,
-                                 "SELECT device, point, unit, MIN(min), MAX(max),"
-                                 " MAX(max) - MIN(min) FROM rollup_1h"
-                                 " WHERE unit = 'kWh' AND ts >= ?1 AND ts < ?2"
-                                 " GROUP BY device, point ORDER BY device, point",
-                                 from, to, energy_cols, 6, cJSON_AddArrayToObject(o, "energy"), err,
-                                 errlen);
+        ledger__report_summary(o);
     if (rc < 0) {
         cJSON_Delete(o);
         return rc;
     }
+    *out = o;
+    return 0;
+}
+
+int ledger_report_json(ledger_t *lg, const char *month, int64_t now_ms, char **out, char *err,
+                       size_t errlen)
+{
+    cJSON *o;
+    int rc;
+
+    *out = NULL;
+    rc = ledger__report(lg, month, now_ms, &o, err, errlen);
+    if (rc < 0)
+        return rc;
     return ledger__print(o, out, err, errlen);
-}
-
-/* ---- text --------------------------------------------------------------- */
-
-typedef struct ledger__buf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} ledger__buf_t;
-
-static void ledger__bprintf(ledger__buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void ledger__bprintf(ledger__buf_t *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (b->oom)
-        return;
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap + (size_t)n + 1) * 2;
-        char *g = realloc(b->s, cap);
-        if (!g) {
-            b->oom = 1;
-            return;
-        }
-        b->s = g;
-        b->cap = cap;
-    }
-}
-
-static double ledger__num(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
-/* "12.5 h" or "-" for a duration in seconds (negative: none). */
-static const char *ledger__dur(const cJSON *o, const char *key, char *buf, size_t len)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-    if (!cJSON_IsNumber(v))
-        return "-";
-    if (v->valuedouble < 3600)
-        snprintf(buf, len, "%.1f min", v->valuedouble / 60.0);
-    else
-        snprintf(buf, len, "%.1f h", v->valuedouble / 3600.0);
-    return buf;
-}
-
-static const char *ledger__rate(const cJSON *o, char *buf, size_t len)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "on_time_rate");
-
-    if (!cJSON_IsNumber(v))
-        return "-";
-    snprintf(buf, len, "%.1f %%", v->valuedouble * 100.0);
-    return buf;
-}
-
-static void ledger__kpi_line(ledger__buf_t *b, const char *label, const cJSON *g)
-{
-    char r[16], a[24], m[24];
-
-    ledger__bprintf(b, "  %-28.28s %6.0f %6.0f %6.0f %8s %10s %10s\n", label,
-                    ledger__num(g, "opened"), ledger__num(g, "resolved"), ledger__num(g, "closed"),
-                    ledger__rate(g, r, sizeof(r)),
-                    ledger__dur(g, "mean_time_to_acknowledge_s", a, sizeof(a)),
-                    ledger__dur(g, "mean_time_to_resolve_s", m, sizeof(m)));
-}
-
-static void ledger__kpi_text(ledger__buf_t *b, const cJSON *kpi)
-{
-    const cJSON *overall = cJSON_GetObjectItemCaseSensitive(kpi, "overall");
-    const cJSON *rate = cJSON_GetObjectItemCaseSensitive(overall, "on_time_rate");
-    const cJSON *g;
-    const char *groups[][2] = {{"by_category", "category"}, {"by_location", "location"}};
-
-    ledger__bprintf(b, "Period %s .. %s\n",
-                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(kpi, "from")),
-                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(kpi, "to")));
-    if (cJSON_IsNumber(rate))
-        ledger__bprintf(b, "On-time rate %.1f %% (target 98 %%: %s); %.0f on time, %.0f late\n\n",
-                        rate->valuedouble * 100.0,
-                        rate->valuedouble >= LEDGER__TARGET ? "met" : "NOT met",
-                        ledger__num(overall, "on_time"), ledger__num(overall, "late"));
-    else
-        ledger__bprintf(b, "On-time rate - (target 98 %%): no order due or resolved yet\n\n");
-    ledger__bprintf(b, "  %-28s %6s %6s %6s %8s %10s %10s\n", "", "OPENED", "RESOLV", "CLOSED",
-                    "ON-TIME", "MTTA", "MTTR");
-    ledger__kpi_line(b, "all", overall);
-    for (size_t k = 0; k < GW_ARRAY_SIZE(groups); k++) {
-        ledger__bprintf(b, " by %s\n", groups[k][1]);
-        cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(kpi, groups[k][0]))
-        {
-            const char *name =
-                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, groups[k][1]));
-            ledger__kpi_line(b, name && *name ? name : "(none)", g);
-        }
-    }
-}
-
-char *ledger_kpi_text(const char *kpi_json)
-{
-    ledger__buf_t b = {0};
-    cJSON *kpi = cJSON_Parse(kpi_json ? kpi_json : "");
-
-    if (!kpi)
-        return NULL;
-    ledger__kpi_text(&b, kpi);
-    cJSON_Delete(kpi);
-    if (b.oom) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
-}
-
-char *ledger_report_text(const char *report_json)
-{
-    ledger__buf_t b = {0};
-    cJSON *r = cJSON_Parse(report_json ? report_json : "");
-    const cJSON *it;
-
-    if (!r)
-        return NULL;
-    ledger__bprintf(&b, "Monthly maintenance report %s (generated %s)\n\n",
-                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "month")),
-                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "generated_at")));
-    ledger__kpi_text(&b, cJSON_GetObjectItemCaseSensitive(r, "kpi"));
-    ledger__bprintf(&b, "\nWork orders by status\n");
-    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r, "by_status")) ledger__bprintf(
-        &b, "  %-14s %6.0f\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "status")),
-        ledger__num(it, "count"));
-    ledger__bprintf(&b, "\nTop devices by faults\n");
-    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r, "top_devices"))
-        ledger__bprintf(&b, "  %-28s %4.0f work orders, %5.0f occurrences\n",
-                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "device")),
-                        ledger__num(it, "work_orders"), ledger__num(it, "occurrences"));
-    ledger__bprintf(&b, "\nEnergy use per meter\n");
-    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r, "energy"))
-        ledger__bprintf(&b, "  %-20s %-20s %12.1f kWh (%.1f -> %.1f)\n",
-                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "device")),
-                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "point")),
-                        ledger__num(it, "use"), ledger__num(it, "first"), ledger__num(it, "last"));
-    cJSON_Delete(r);
-    if (b.oom) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
 }
 
 /* ---- writing the report ------------------------------------------------- */
@@ -495,17 +347,94 @@ static int ledger__write_file(const char *dir, const char *name, const char *tex
     return rc;
 }
 
-int ledger_report_write(ledger_t *lg, const char *dir, const char *month, int64_t now_ms, char *err,
-                        size_t errlen)
+/* The outbox payload of a report written (channel "report"). NULL on out
+ * of memory. */
+static char *ledger__report_event(const cJSON *r, const char *dir, const char *month,
+                                  const char *text, const char *html)
 {
-    char name[64], path[4200];
-    char *json = NULL, *text = NULL;
-    sqlite3_stmt *st = NULL;
-    int src;
-    int rc;
+    const cJSON *site = cJSON_GetObjectItemCaseSensitive(r, "site");
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(site, "name"));
+    cJSON *ev = cJSON_CreateObject(), *files;
+    char buf[4200], when[32] = "";
+    int64_t from, to;
+    char *out;
 
-    src =
+    if (!ev)
+        return NULL;
+    if (ledger__month_range(month, &from, &to) == 0) {
+        time_t t = (time_t)(from / 1000);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%B %Y", &tm);
+    }
+    snprintf(buf, sizeof(buf), "report:%s", month);
+    cJSON_AddNumberToObject(ev, "v", 1);
+    cJSON_AddStringToObject(ev, "event_id", buf);
+    cJSON_AddStringToObject(ev, "event", "report");
+    cJSON_AddItemToObject(ev, "ts",
+                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r, "generated_at"), 1));
+    cJSON_AddStringToObject(ev, "month", month);
+    cJSON_AddStringToObject(ev, "site", cJSON_GetStringValue(cJSON_GetObjectItem(site, "id")));
+    cJSON_AddStringToObject(ev, "site_name", name ? name : "");
+    snprintf(buf, sizeof(buf), "Monthly maintenance report %s%s%s", when, name ? " - " : "",
+             name ? name : "");
+    cJSON_AddStringToObject(ev, "subject", buf);
+    files = cJSON_AddObjectToObject(ev, "files");
+    for (int i = 0; i < 3; i++) {
+        static const char *const ext[] = {"html", "json", "txt"};
+        snprintf(buf, sizeof(buf), "%s/report-%s.%s", dir, month, ext[i]);
+        cJSON_AddStringToObject(files, ext[i], buf);
+    }
+    cJSON_AddItemToObject(ev, "summary",
+                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r, "summary"), 1));
+    cJSON_AddStringToObject(ev, "text", text);
+    cJSON_AddStringToObject(ev, "html", html);
+    out = cJSON_PrintUnformatted(ev);
+    cJSON_Delete(ev);
+    return out;
+}
+
+/* In one unit: the report noted as written, and its outbox row. */
+static int ledger__report_note(ledger_t *lg, const char *month, const char *path,
+                               const char *payload, int64_t now, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    char key[32];
+    int own_tx = 0;
+    int src, rc;
+
+    rc = ledger__op_begin(lg, &own_tx, err, errlen);
+    if (rc < 0)
+        return rc;
+    src = sqlite3_prepare_v2(ledger__db(lg),
+                             "INSERT OR IGNORE INTO reports (month, path, created_at)"
+                             " VALUES (?1, ?2, ?3)",
+                             -1, &st, NULL);
+    if (src == SQLITE_OK)
+        src = ledger__bind(st, "tti", month, path, now);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        rc = ledger__dberr(lg, src, err, errlen, "note report");
+    if (rc == 0)
+        rc = ledger__stmt(lg, ST_OUTBOX_INSERT, &st, err, errlen);
+    if (rc == 0) {
+        snprintf(key, sizeof(key), "report:%s", month);
+        src = ledger__bind(st, "ttti", "report", key, payload, now);
+        rc = src == SQLITE_OK ? ledger__exec(lg, st, "write report event", err, errlen)
+                              : ledger__dberr(lg, src, err, errlen, "bind report event");
+    }
+    return ledger__op_end(lg, own_tx, rc, err, errlen);
+}
+
+/* 1 when month's report is noted as written, 0 when not, or a code. */
+static int ledger__report_done(ledger_t *lg, const char *month, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int src =
         sqlite3_prepare_v2(ledger__db(lg), "SELECT 1 FROM reports WHERE month = ?1", -1, &st, NULL);
+
     if (src == SQLITE_OK)
         src = ledger__bind(st, "t", month);
     if (src == SQLITE_OK)
@@ -513,43 +442,48 @@ int ledger_report_write(ledger_t *lg, const char *dir, const char *month, int64_
     sqlite3_finalize(st);
     if (src == SQLITE_ROW)
         return 1;
-    if (src != SQLITE_DONE)
-        return ledger__dberr(lg, src, err, errlen, "read reports");
-    rc = ledger_report_json(lg, month, now_ms, &json, err, errlen);
+    return src == SQLITE_DONE ? 0 : ledger__dberr(lg, src, err, errlen, "read reports");
+}
+
+int ledger_report_write(ledger_t *lg, const char *dir, const char *month, int64_t now_ms, char *err,
+                        size_t errlen)
+{
+    const char *const ext[] = {"txt", "html", "json"};
+    char name[64], path[4200];
+    char *text[3] = {NULL, NULL, NULL}, *event = NULL;
+    cJSON *r = NULL;
+    int rc;
+
+    rc = ledger__report_done(lg, month, err, errlen);
+    if (rc != 0)
+        return rc;
+    rc = ledger__report(lg, month, now_ms, &r, err, errlen);
     if (rc < 0)
         return rc;
     if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
         rc = ledger__fail(-errno, err, errlen, "cannot create %s: %s", dir, strerror(errno));
         goto out_free;
     }
-    text = ledger_report_text(json);
-    if (!text) {
+    text[2] = cJSON_PrintUnformatted(r);
+    text[0] = text[2] ? ledger_report_text(text[2]) : NULL;
+    text[1] = text[2] ? ledger_report_html(text[2]) : NULL;
+    event = text[1] && text[0] ? ledger__report_event(r, dir, month, text[0], text[1]) : NULL;
+    if (!event) {
         rc = ledger__fail(GW_ENOMEM, err, errlen, "out of memory");
         goto out_free;
     }
-    snprintf(name, sizeof(name), "report-%s.txt", month);
-    rc = ledger__write_file(dir, name, text, err, errlen);
-    if (rc < 0)
-        goto out_free;
-    snprintf(name, sizeof(name), "report-%s.json", month);
-    rc = ledger__write_file(dir, name, json, err, errlen);
-    if (rc < 0)
-        goto out_free;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    src = sqlite3_prepare_v2(ledger__db(lg),
-                             "INSERT OR IGNORE INTO reports (month, path, created_at)"
-                             " VALUES (?1, ?2, ?3)",
-                             -1, &st, NULL);
-    if (src == SQLITE_OK)
-        src = ledger__bind(st, "tti", month, path, now_ms);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (src != SQLITE_DONE)
-        rc = ledger__dberr(lg, src, err, errlen, "note report");
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        snprintf(name, sizeof(name), "report-%s.%s", month, ext[i]);
+        rc = ledger__write_file(dir, name, text[i], err, errlen);
+    }
+    snprintf(path, sizeof(path), "%s/report-%s.json", dir, month);
+    if (rc == 0)
+        rc = ledger__report_note(lg, month, path, event, now_ms, err, errlen);
 out_free:
-    free(text);
-    free(json);
+    for (int i = 0; i < 3; i++)
+        free(text[i]);
+    free(event);
+    cJSON_Delete(r);
     return rc;
 }
 

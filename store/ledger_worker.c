@@ -74,8 +74,9 @@ static int ledger__purge_outbox(ledger_worker_t *w, int64_t now, char *err, size
 
 /* Purge once a day; write last month's report once it has ended (and the
  * ledger holds data from before its end, so that a new install does not
- * write an empty report of a month it never saw). Failures are logged and
- * tried again at the next check; nothing else depends on them. */
+ * write an empty report of a month it never saw), and post its outbox
+ * event (the notifier mails it). Failures are logged and tried again at
+ * the next check; nothing else depends on them. */
 static void ledger__housekeeping(ledger_worker_t *w)
 {
     int64_t now = gw_wall_ms();
@@ -103,9 +104,11 @@ static void ledger__housekeeping(ledger_worker_t *w)
         if (w->policy.report_dir[0] && ledger__month_range(month, &from, &to) == 0 &&
             ledger__has_data_before(w->lg, to)) {
             rc = ledger_report_write(w->lg, w->policy.report_dir, month, now, err, sizeof(err));
-            if (rc == 0)
+            if (rc == 0) {
                 gw_log_notice("ledger", "monthly report %s written to %s", month,
                               w->policy.report_dir);
+                ledger__post_new_outbox(w); /* its "report" event, committed with it */
+            }
             rc = rc > 0 ? 0 : rc;
         }
     }

@@ -181,6 +181,15 @@ int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t upto)
     return last;
 }
 
+int64_t ledger__post_new_outbox(ledger_worker_t *w)
+{
+    int64_t last = ledger__post_outbox(w, w->last_outbox_id, -1);
+
+    if (last > w->last_outbox_id)
+        w->last_outbox_id = last;
+    return last;
+}
+
 /* Read every active work order for LEDGER_OP_ACTIVE; the answer goes to
  * res (posted after the commit). */
 static int ledger__apply_active(ledger_worker_t *w, const ledger_op_active_t *op,

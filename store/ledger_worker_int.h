@@ -110,6 +110,10 @@ void ledger__post_error(ledger_worker_t *w, int rc, const char *msg);
  * LEDGER_EV_OUTBOX, in id order. Returns the highest id posted (after_id
  * if none) or a negative code. */
 int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t upto);
+/* Post the outbox rows committed and not posted yet (written outside a
+ * batch: the monthly report's event by housekeeping, rows written by
+ * plantroomctl), after the last one posted. Returns as ledger__post_outbox. */
+int64_t ledger__post_new_outbox(ledger_worker_t *w);
 /* Apply an audit op (LEDGER_OP_AUDIT, LEDGER_OP_AUDIT_HEAD) inside the
  * batch's transaction (ledger_worker_audit.c); a result due after the
  * commit (the head) is put in *result. */

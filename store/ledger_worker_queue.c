@@ -86,8 +86,6 @@ static void ledger__stats(ledger_worker_t *w)
  * (written by plantroomctl). */
 static void ledger__load(ledger_worker_t *w, int64_t after)
 {
-    int64_t last;
-
     if (!w->lg) { /* answered once the file opens */
         if (w->load_after < 0 || after < w->load_after)
             w->load_after = after;
@@ -95,9 +93,7 @@ static void ledger__load(ledger_worker_t *w, int64_t after)
     }
     if (after < w->last_outbox_id)
         ledger__post_outbox(w, after, w->last_outbox_id);
-    last = ledger__post_outbox(w, w->last_outbox_id, -1);
-    if (last > w->last_outbox_id)
-        w->last_outbox_id = last;
+    ledger__post_new_outbox(w);
 }
 
 /* ---- the backlog -------------------------------------------------------- */

@@ -312,8 +312,9 @@ static void *nw__thread(void *arg)
                 gw_log_notice("notify", "notify.db written again after %d failed tries", failures);
             failures = 0;
             last = NOTIFY_FAULT_NONE;
-            nw__post(w, NOTIFY_EV_COMMITTED, batch.max_seq, NOTIFY_FAULT_NONE, NULL);
-            nw__list_free(w, &batch);
+            int64_t seq = batch.max_seq;
+            nw__list_free(w, &batch); /* no longer waiting before anyone hears */
+            nw__post(w, NOTIFY_EV_COMMITTED, seq, NOTIFY_FAULT_NONE, NULL);
             if (house)
                 nw__post_counts(w, deleted);
             continue;

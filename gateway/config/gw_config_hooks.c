@@ -70,9 +70,31 @@ static void cfgh__secret(const char *file, const char *path, char *dst, size_t l
 }
 
 static const char *const hook_keys[] = {
-    "name",         "kind",       "argv",           "url",          "format",  "fields",
-    "headers",      "auth",       "username",       "secret_file",  "ca_file", "timeout_ms",
-    "max_attempts", "backoff_ms", "backoff_max_ms", "max_segments", NULL};
+    "name",         "kind",       "argv",         "url",        "format",
+    "fields",       "headers",    "auth",         "username",   "secret_file",
+    "ca_file",      "timeout_ms", "max_attempts", "backoff_ms", "backoff_max_ms",
+    "max_segments", "stdin",      "mail_from",    NULL};
+
+/* An exec hook's stdin: the alert JSON, or a mail message (MIME) for a
+ * sendmail-compatible program (docs/hooks.md, "Mail"). */
+static void cfgh__hook_stdin(gw_hook_cfg_t *h, const cJSON *o, const char *path, gw_errlist_t *el)
+{
+    char mode[16], p[256];
+
+    gw_json_str(o, "stdin", path, mode, sizeof(mode), "json", 0, el);
+    h->stdin_mail = strcmp(mode, "mail") == 0;
+    if (!h->stdin_mail && strcmp(mode, "json") != 0)
+        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "stdin"),
+                       "must be \"json\" or \"mail\", got \"%s\"", mode);
+    else if (h->stdin_mail && h->kind != GW_HOOK_EXEC)
+        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "stdin"),
+                       "\"mail\" is for exec hooks (a sendmail-compatible program)");
+    gw_json_str(o, "mail_from", path, h->mail_from, sizeof(h->mail_from), "plantroom@localhost", 0,
+                el);
+    if (strpbrk(h->mail_from, "\r\n<>") || !strchr(h->mail_from, '@'))
+        gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "mail_from"),
+                       "must be a mail address such as plantroom@example.com");
+}
 
 static void cfgh__hook(gw_config_t *cfg, gw_hook_cfg_t *h, const cJSON *o, const char *path,
                        gw_errlist_t *el)
@@ -136,11 +158,14 @@ static void cfgh__hook(gw_config_t *cfg, gw_hook_cfg_t *h, const cJSON *o, const
     gw_json_int_to(o, "max_attempts", path, &h->max_attempts, 10, 1, 1000, 0, el);
     gw_json_int_to(o, "backoff_ms", path, &h->backoff_ms, 5000, 10, 3600000, 0, el);
     gw_json_int_to(o, "backoff_max_ms", path, &h->backoff_max_ms, 600000, 10, 86400000, 0, el);
-    gw_json_int_to(o, "max_segments", path, &h->max_segments, h->kind == GW_HOOK_EXEC ? 3 : 0, 0,
-                   20, 0, el);
+    cfgh__hook_stdin(h, o, path, el);
+    /* an SMS is cut to 3 segments unless said otherwise; a mail is not cut */
+    gw_json_int_to(o, "max_segments", path, &h->max_segments,
+                   h->kind == GW_HOOK_EXEC && !h->stdin_mail ? 3 : 0, 0, 20, 0, el);
 }
 
-static const char *const recipient_keys[] = {"name", "hook", "phone", "min_interval_ms", NULL};
+static const char *const recipient_keys[] = {"name", "hook", "phone", "email", "min_interval_ms",
+                                             NULL};
 
 static void cfgh__recipient(gw_recipient_cfg_t *r, const cJSON *o, const char *path,
                             gw_errlist_t *el)
@@ -152,6 +177,15 @@ static void cfgh__recipient(gw_recipient_cfg_t *r, const cJSON *o, const char *p
     gw__cfg_check_name(r->name, gw_json_path_key(p, sizeof(p), path, "name"), el);
     gw_json_str(o, "hook", path, r->hook, sizeof(r->hook), NULL, 1, el);
     gw_json_str(o, "phone", path, r->address, sizeof(r->address), "", 0, el);
+    if (cJSON_GetObjectItemCaseSensitive(o, "email")) {
+        if (r->address[0])
+            gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "email"),
+                           "a recipient has a phone or an email, not both");
+        gw_json_str(o, "email", path, r->address, sizeof(r->address), "", 0, el);
+        if (strpbrk(r->address, "\r\n<>,; ") || !strchr(r->address, '@'))
+            gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "email"),
+                           "must be one mail address such as boss@example.com");
+    }
     gw_json_int_to(o, "min_interval_ms", path, &r->min_interval_ms, 1000, 0, 3600000, 0, el);
 }
 

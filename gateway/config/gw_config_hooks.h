@@ -50,13 +50,17 @@ typedef struct gw_hook_cfg {
     int backoff_ms;     /* first retry after this, doubling */
     int backoff_max_ms; /* up to this */
     int max_segments;   /* SMS segments a message may take; 0: no limit */
+    /* exec: stdin is a mail message (MIME: To, From, Subject, the text and,
+     * for a report, the HTML page) instead of the alert JSON */
+    int stdin_mail;
+    char mail_from[128];
 } gw_hook_cfg_t;
 
 typedef struct gw_recipient_cfg {
     char name[GW_NOTIFY_NAME]; /* what logs show */
     char hook[GW_NOTIFY_NAME];
     int hook_idx;
-    char address[128];   /* phone number (E.164) or other address: SECRET */
+    char address[128];   /* phone number (E.164) or mail address ("email"): SECRET */
     int min_interval_ms; /* rate limit: at most one message per this */
 } gw_recipient_cfg_t;
 

@@ -93,6 +93,9 @@ void gw__cfg_ledger(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
     char dir[PATH_MAX];
 
     ledger_policy_default(p);
+    /* the report's title and event name the site (parsed before this) */
+    snprintf(p->site_id, sizeof(p->site_id), "%s", cfg->site_id);
+    snprintf(p->site_name, sizeof(p->site_name), "%s", cfg->site_name);
     if (!cJSON_IsObject(lg))
         lg = NULL; /* gw_config.c reports a ledger that is not an object */
     cfg__sla(p, lg, el);

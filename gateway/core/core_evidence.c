@@ -122,6 +122,26 @@ static void evidence__method(cJSON *pr, cJSON *iv, const rule_action_t *a)
     cJSON_AddNumberToObject(iv, "noise_sd", a->boot_sd);
 }
 
+/* The fitted curve, for charts (store/ledger_report_trend.c): with t in
+ * days since origin, y = a + b t (linear), floor + exp(a + b t)
+ * (exponential), or a + b t + k (t - knee_t) past knee_t (knee). The
+ * interval is a bootstrap of the crossing date (no closed-form band). */
+static void evidence__fit(cJSON *f, const gw_rule_cfg_t *rc, const rule_action_t *a)
+{
+    cJSON_AddStringToObject(f, "model", rule_model_name((rule_trend_model_t)a->model));
+    evidence__iso(f, "origin", a->fit_origin_ms);
+    cJSON_AddNumberToObject(f, "day_ms", (double)rc->rule.u.trend.day_ms);
+    evidence__num(f, "a", a->fit_a);
+    evidence__num(f, "b", a->fit_b);
+    if (a->model == RULE_MODEL_EXP)
+        evidence__num(f, "floor", a->floor);
+    if (a->model == RULE_MODEL_KNEE) {
+        evidence__num(f, "k", a->fit_k);
+        evidence__num(f, "knee_t", a->fit_kt);
+    }
+    cJSON_AddNumberToObject(f, "n", a->ndays);
+}
+
 /* The trend's prediction: dates, interval, slope, model, zone, change. */
 static void evidence__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_action_t *a)
 {
@@ -141,6 +161,8 @@ static void evidence__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_a
     if (a->fit_from_ms)
         evidence__iso(pr, "fitted_from", a->fit_from_ms);
     evidence__method(pr, iv, a);
+    if (a->model >= 0 && a->fit_origin_ms)
+        evidence__fit(cJSON_AddObjectToObject(pr, "fit"), rc, a);
     cJSON_AddNumberToObject(o, "daily_level", a->derived);
     cJSON_AddBoolToObject(o, "at_limit", a->at_limit);
     if (a->recovered)

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CTL_CONFIG_MAX (4 * 1024 * 1024)
 
@@ -211,6 +212,32 @@ out_oom:
     goto out_free;
 }
 
+/* The site's id and name from the config the ledger path comes from; ""
+ * when there is no config or it names none. */
+static void ctl_site_from_config(const ctl_paths_in_t *in, ledger_t *lg)
+{
+    const char *config = ctl_nz(in->config) ? in->config : ctl_nz(in->env_config);
+    const cJSON *site;
+    ledger_policy_t p;
+    cJSON *root = NULL;
+    char err[256];
+
+    if (ctl_nz(in->ledger) && !config)
+        return;
+    if (ctl_read_config(config ? config : CTL_DEFAULT_CONFIG, 1, &root, err, sizeof(err)) < 0)
+        return;
+    site = cJSON_GetObjectItemCaseSensitive(root, "site");
+    if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(site, "id"))) {
+        const char *id = cJSON_GetObjectItemCaseSensitive(site, "id")->valuestring;
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(site, "name"));
+        ledger_policy_default(&p);
+        snprintf(p.site_id, sizeof(p.site_id), "%s", id);
+        snprintf(p.site_name, sizeof(p.site_name), "%s", name && *name ? name : id);
+        ledger_set_policy(lg, &p);
+    }
+    cJSON_Delete(root);
+}
+
 /* Resolve and open the ledger read-only; prints the reason on failure. */
 int ctl_open_ledger(const ctl_global_t *g, ledger_t **lg)
 {
@@ -228,6 +255,8 @@ int ctl_open_ledger(const ctl_global_t *g, ledger_t **lg)
     rc = ledger_open(lg, path, LEDGER_OPEN_READONLY, err, sizeof(err));
     if (rc < 0)
         ctl_error("ledger", "%s", err);
+    else
+        ctl_site_from_config(&in, *lg); /* the report's title names the site */
     free(path);
     return rc;
 }
@@ -340,4 +369,28 @@ int ctl_close_out(FILE *f, const char *path)
     if (bad)
         ctl_error("io", "writing %s failed", path ? path : "the output");
     return bad ? -1 : 0;
+}
+
+int ctl_write_file(const char *path, const char *text)
+{
+    char tmp[4200];
+    FILE *f;
+    int bad;
+
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "plantroomctl: cannot write %s: %s\n", tmp, strerror(errno));
+        return -1;
+    }
+    bad = fputs(text, f) < 0;
+    bad |= fclose(f) != 0;
+    if (!bad && rename(tmp, path) != 0)
+        bad = 1;
+    if (bad) {
+        fprintf(stderr, "plantroomctl: writing %s failed: %s\n", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
 }

@@ -29,5 +29,8 @@ int ctl_exit_for(int rc);
  * writing failed (reported). */
 FILE *ctl_open_out(const char *path);
 int ctl_close_out(FILE *f, const char *path);
+/* Write text to path whole (path.new, then renamed over path): a reader
+ * never sees half a page. Returns 0, or -1 (reported). */
+int ctl_write_file(const char *path, const char *text);
 
 #endif

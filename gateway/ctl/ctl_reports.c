@@ -1,9 +1,9 @@
 /*
  * ctl_reports.c: plantroomctl's questions of a property manager: kpi (over
  * a period), report (the month's report, as the daemon writes it on the
- * 1st when report.dir is set) and devices (status and last seen, from the
- * ledger). The numbers come from store/ledger_report.c; this file parses
- * options and prints text or --json.
+ * 1st when report.dir is set: text, --json, or --html FILE, the page with
+ * charts) and devices (status and last seen, from the ledger). The numbers
+ * come from store/ledger_report*.c; this file parses options and prints.
  */
 #include "gateway/ctl/ctl.h"
 #include "gateway/ctl/ctl_ledger.h"
@@ -94,10 +94,25 @@ static int ctl_kpi(ctl_global_t *g, int argc, char **argv)
     return rc == 0 && fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 }
 
+/* The report as an HTML page in path. Returns an exit status. */
+static int ctl_report_html(const char *json_text, const char *path)
+{
+    char *html = ledger_report_html(json_text);
+    int rc;
+
+    if (!html) {
+        fprintf(stderr, "plantroomctl: out of memory\n");
+        return CTL_EXIT_FAIL;
+    }
+    rc = ctl_write_file(path, html);
+    free(html);
+    return rc == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+}
+
 static int ctl_report(ctl_global_t *g, int argc, char **argv)
 {
-    static const char *const names[] = {"--month", "--out", NULL};
-    const char *vals[2] = {NULL, NULL};
+    static const char *const names[] = {"--month", "--out", "--html", NULL};
+    const char *vals[3] = {NULL, NULL, NULL};
     ledger_t *lg = NULL;
     char err[512];
     char *json_text = NULL;
@@ -118,6 +133,13 @@ static int ctl_report(ctl_global_t *g, int argc, char **argv)
             return ctl_usage_error("%s", err);
         ctl_error(ctl_code_for(rc), "%s", err);
         return CTL_EXIT_FAIL;
+    }
+    if (vals[2]) {
+        rc = ctl_report_html(json_text, vals[2]);
+        if (rc != CTL_EXIT_OK || (!json && !vals[1])) {
+            free(json_text);
+            return rc; /* the page only, unless --json or --out asks for more */
+        }
     }
     f = ctl_open_out(vals[1]);
     if (!f) {
@@ -199,9 +221,9 @@ const ctl_command_t ctl_cmds_reports[] = {
      "work-order KPIs of orders opened in the period (default: the last 30 days): opened, "
      "closed, on-time rate against the SLA (target 98 %), mean time to acknowledge and to "
      "resolve, by category and location"},
-    {"report", NULL, ctl_report, "--month YYYY-MM [--json] [--out FILE]",
-     "the month's maintenance report: KPIs, orders by status, top devices by faults, energy "
-     "use per meter"},
+    {"report", NULL, ctl_report, "--month YYYY-MM [--json] [--out FILE] [--html FILE]",
+     "the month's maintenance report: KPIs, late orders, repeat offenders, availability, "
+     "energy per meter, predictions; --html FILE writes it as a page with charts"},
     {"devices", NULL, ctl_devices, "[--json]",
      "devices as the ledger saw them: status (online/offline), since when, last reading"},
     {NULL, NULL, NULL, NULL, NULL},

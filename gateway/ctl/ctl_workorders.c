@@ -1,8 +1,9 @@
 /*
  * ctl_workorders.c: plantroomctl's work-order commands (the table
  * ctl_cmds_workorders) and the ones that read: list (a table that fits a
- * phone-width terminal, or --json; printed by ctl_wo_table.c), show, export
- * (CSV, JSON). The changes people make (ack, assign, start, resolve, close,
+ * phone-width terminal, or --json; printed by ctl_wo_table.c), show (text,
+ * --json, or --svg FILE: a predictive order's trend chart), export (CSV,
+ * JSON). The changes people make (ack, assign, start, resolve, close,
  * cancel, note) are in ctl_wo_change.c.
  *
  * Read-only verbs open the ledger with LEDGER_OPEN_READONLY, so they work
@@ -309,9 +310,32 @@ static void ctl_show_text(const char *json)
     cJSON_Delete(o);
 }
 
+/* The trend chart of a predictive order into path. Returns an exit status. */
+static int ctl_wo_svg(ledger_t *lg, const char *ref, const char *path)
+{
+    char err[512];
+    char *json_text = NULL, *svg;
+    int rc;
+
+    rc = ledger_trend_json(lg, ref, ctl_now_ms(), &json_text, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "plantroomctl: %s\n", err);
+        return ctl_exit_for(rc);
+    }
+    svg = ledger_trend_svg(json_text);
+    free(json_text);
+    if (!svg) {
+        fprintf(stderr, "plantroomctl: out of memory\n");
+        return CTL_EXIT_FAIL;
+    }
+    rc = ctl_write_file(path, svg);
+    free(svg);
+    return rc == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+}
+
 static int ctl_wo_show(ctl_global_t *g, int argc, char **argv)
 {
-    const char *ref = NULL;
+    const char *ref = NULL, *svg = NULL;
     ledger_t *lg = NULL;
     char err[512];
     char *json_text = NULL;
@@ -322,7 +346,8 @@ static int ctl_wo_show(ctl_global_t *g, int argc, char **argv)
             json = 1;
             continue;
         }
-        if ((m = ctl_global_opt(g, argc, argv, &i)) != 0) {
+        if ((m = ctl_opt(argc, argv, &i, "--svg", &svg)) != 0 ||
+            (m = ctl_global_opt(g, argc, argv, &i)) != 0) {
             if (m < 0)
                 return CTL_EXIT_USAGE;
             continue;
@@ -336,6 +361,11 @@ static int ctl_wo_show(ctl_global_t *g, int argc, char **argv)
         return ctl_usage_error("%s", "show needs a work order (number or id)");
     if (ctl_open_ledger(g, &lg) < 0)
         return CTL_EXIT_FAIL;
+    if (svg) {
+        rc = ctl_wo_svg(lg, ref, svg);
+        ledger_close(lg);
+        return rc;
+    }
     rc = ledger_wo_show_json(lg, ref, &json_text, err, sizeof(err));
     ledger_close(lg);
     if (rc < 0) {
@@ -356,8 +386,9 @@ static int ctl_wo_show(ctl_global_t *g, int argc, char **argv)
 const ctl_command_t ctl_cmds_workorders[] = {
     {"workorders", "list", ctl_wo_list, "[--json] " CTL_FILTERS,
      "list work orders, newest first (T: YYYY-MM-DD[THH:MM[:SS]][Z], or 7d / 12h ago)"},
-    {"workorders", "show", ctl_wo_show, "NUMBER|ID [--json]",
-     "one work order with its evidence, history (audit trail) and notes"},
+    {"workorders", "show", ctl_wo_show, "NUMBER|ID [--json] [--svg FILE]",
+     "one work order with its evidence, history (audit trail) and notes; --svg FILE: the chart "
+     "of a predictive order (daily level, fitted trend, limit, predicted crossing)"},
     {"workorders", "export", ctl_wo_export,
      "[--format csv|json] [--json] [--out FILE] " CTL_FILTERS,
      "export work orders as CSV (default) or JSON"},

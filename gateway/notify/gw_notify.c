@@ -16,8 +16,10 @@
  *   notify_metrics.c   figures for the status answer and Prometheus
  *   notify_schedule.c  the tick, the store thread's results, housekeeping
  *   notify_ingest.c    events taken in: event ids, alert state, routing into batches
+ *   notify_report.c    the monthly report: routed to groups, queued as messages
  *   notify_flush.c     batches into messages: group wait, quiet hours, inhibition
  *   notify_deliver.c   messages through hooks: rate limit, retries, backoff
+ *   notify_mail.c      a message as a mail (MIME) for sendmail-compatible hooks
  *   notify_text.c      the alert JSON, hook templates, webhook bodies
  *   notify_load.c      notify.db at start: check, move aside, load, re-anchor
  *   notify_persist.c   write-behind through the store thread, event_stored, the alarm
@@ -39,11 +41,12 @@ void gw_notify_on_event(gw_notify_t *n, int64_t outbox_id, const char *channel, 
 {
     if (!n || n->stopping)
         return;
-    if (strcmp(channel, "workorder") != 0) {
+    if (strcmp(channel, "workorder") == 0)
+        notify__ingest(n, outbox_id, payload);
+    else if (strcmp(channel, "report") == 0)
+        notify__report_take(n, outbox_id, payload);
+    else
         notify__p_ack(n, outbox_id); /* not the notifier's business */
-        return;
-    }
-    notify__ingest(n, outbox_id, payload);
 }
 
 void gw_notify_counts(const gw_notify_t *n, uint64_t *delivered, uint64_t *failures)

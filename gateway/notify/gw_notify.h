@@ -9,7 +9,9 @@
  * unacknowledged, announces what clears, mutes the alerts of a device that
  * is offline, and delivers each message to each member of the group
  * through its hook (protocols/hooks/hk.h) with retries, backoff and a rate
- * limit per recipient. Waits run on the monotonic clock.
+ * limit per recipient. Waits run on the monotonic clock. The monthly
+ * report (outbox channel "report") goes to the groups of the routes that
+ * list the category "report", held by quiet hours until the morning.
  *
  * Durability (docs/hooks.md, "Durability"): the state lives in memory and
  * is written behind, in order, to state_dir/notify.db by the notifier's
@@ -66,10 +68,12 @@ int gw_notify_start(gw_notify_t **out, uv_loop_t *loop, const gw_config_t *cfg,
 /* After a reload: use cfg from now on (names are looked up again, the
  * zone of quiet hours is read again, retention applied). */
 void gw_notify_set_config(gw_notify_t *n, const gw_config_t *cfg);
-/* A work-order event: the outbox row outbox_id (0: it has none, e.g. a
- * provisional event, "durable": false), taken in at once. Rows of other
- * channels are answered at once and ignored; an event already taken in
- * (same event_id) is answered once its record is committed. */
+/* An event: the outbox row outbox_id (0: it has none, e.g. a provisional
+ * event, "durable": false), taken in at once. Channels "workorder" (alerts)
+ * and "report" (the monthly report, sent to the groups of the routes that
+ * list the category "report"); rows of other channels are answered at
+ * once and ignored; an event already taken in (same event_id) is answered
+ * once its record is committed. */
 void gw_notify_on_event(gw_notify_t *n, int64_t outbox_id, const char *channel,
                         const char *payload);
 /* Delivery attempts that succeeded and that failed since start (a message

@@ -60,7 +60,7 @@ static void notify__give_up_oldest(gw_notify_t *n)
     }
 }
 
-void notify__msg_queue(gw_notify_t *n, notify_msg_t *m, int64_t mono)
+void notify__msg_queue(gw_notify_t *n, notify_msg_t *m, int64_t mono, int64_t due_mono)
 {
     notify__msg_t *x;
 
@@ -76,7 +76,8 @@ void notify__msg_queue(gw_notify_t *n, notify_msg_t *m, int64_t mono)
         gw_log_error("notify", "out of memory: a message to %s was not queued", m->recipient);
         return;
     }
-    x->next_mono = x->queued_mono = mono;
+    x->queued_mono = mono;
+    x->next_mono = due_mono;
     x->rec_seq = notify__p_msg(n, x);
 }
 
@@ -86,24 +87,29 @@ static int notify__start_exec(gw_notify_t *n, const gw_hook_cfg_t *h, notify__ph
                               gw_notify__job_t *job, char *err, size_t errlen)
 {
     char *argv[GW_HOOK_MAX_ARGS + 1] = {0};
+    char *mail = NULL, *env = notify__alert_env(p);
     int rc = 0;
 
     for (int i = 0; i < h->nargv && rc == 0; i++) {
         if (!(argv[i] = notify__expand(h->argv[i], p)))
             rc = GW_ENOMEM;
     }
+    if (rc == 0 && h->stdin_mail && !(mail = notify__mail(p, h)))
+        rc = GW_ENOMEM;
     if (rc == 0) {
         static const char *const drop[] = {"PLANTROOM_MQTT_PASSWORD", NULL};
         hk_exec_req_t req = {
             .argv = (const char *const *)argv,
             .env_name = "PLANTROOM_ALERT",
-            .env_value = p->m->alert_json,
+            .env_value = env ? env : p->m->alert_json,
             .env_drop = drop, /* the daemon's secret is not the hook's business */
-            .stdin_data = p->m->alert_json,
+            .stdin_data = mail ? mail : p->m->alert_json,
             .timeout_ms = h->timeout_ms,
         };
         rc = hk_exec(n->hk, &req, notify__done, job, err, errlen);
     }
+    free(mail);
+    free(env);
     for (int i = 0; i < h->nargv; i++) {
         if (argv[i])
             memset(argv[i], 0, strlen(argv[i])); /* may hold a phone number */

@@ -121,7 +121,7 @@ static void notify__queue(gw_notify_t *n, int gi, gw_nitem_t *items, notify__ale
         snprintf(nm.state, sizeof(nm.state), "pending");
         nm.message = strdup(msg);
         nm.alert_json = strdup(json);
-        notify__msg_queue(n, &nm, mono);
+        notify__msg_queue(n, &nm, mono, mono);
         snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", m ? ", " : "",
                  r->name);
     }

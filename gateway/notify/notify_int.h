@@ -35,6 +35,7 @@
 #define GW_NOTIFY__DAY_MS         (24LL * 3600 * 1000)
 #define GW_NOTIFY__LONG_AGO_MS    (3650LL * GW_NOTIFY__DAY_MS)
 #define GW_NOTIFY__ALARM_KEY      "storage.notify"
+#define GW_NOTIFY__REPORT_HOLD_MS (12LL * 3600 * 1000) /* quiet hours hold a report at most */
 
 /* ---- the state in memory --------------------------------------------------- */
 
@@ -180,6 +181,9 @@ void notify__location(gw_notify_t *n, const char *device, const char **b, const 
                       const char **r);
 /* The string o[key], or "" when missing or not a string. */
 const char *notify__jstr(const cJSON *o, const char *key);
+/* 1 when a message's alert JSON is a report's (notify_report.c), not
+ * alerts. */
+int notify__is_report(const char *alert_json);
 /* The bounds of docs/configuration.md "notify", with their defaults. */
 int64_t notify__max_rows(const gw_notify_t *n);
 size_t notify__max_pending(const gw_notify_t *n);
@@ -291,18 +295,32 @@ typedef struct notify__ph {
  * items[i] and alerts[i] describing the same one. */
 cJSON *notify__alerts_json(gw_notify_t *n, const char *group, const gw_nitem_t *items,
                            const notify_alert_t *const *alerts, size_t k);
-/* tpl with its placeholders ({phone}, {message}, {number}, ...) filled from
- * p; malloc'd, NULL when out of memory. */
+/* The alert JSON for the hook's environment when it differs from the
+ * stored one: a report's without its text and HTML (an environment variable
+ * holds at most 128 KiB). malloc'd; NULL when the stored one serves. */
+char *notify__alert_env(const notify__ph_t *p);
+/* tpl with its placeholders ({phone}, {email}, {message}, {number},
+ * {report_html}, ...) filled from p; malloc'd, NULL when out of memory. */
 char *notify__expand(const char *tpl, notify__ph_t *p);
 /* The body of a webhook: form fields, or the alert JSON with the recipient,
  * address and message added; malloc'd, NULL when out of memory. */
 char *notify__http_body(const gw_hook_cfg_t *h, notify__ph_t *p);
 
+/* ---- notify_mail.c: a message as a mail ----------------------------------- */
+
+/* The MIME message an exec hook with "stdin": "mail" reads for the message
+ * p->m to p->r (p->doc its parsed alert JSON): a report with its text, HTML
+ * and the page attached, or an alert as plain text. malloc'd, NULL when out
+ * of memory. */
+char *notify__mail(const notify__ph_t *p, const gw_hook_cfg_t *h);
+
 /* ---- notify_deliver.c: messages delivered through hooks ------------------- */
 
-/* Queue a message in memory and in notify.db (m's strings taken over);
- * past notify.max_pending, the oldest pending message is given up. */
-void notify__msg_queue(gw_notify_t *n, notify_msg_t *m, int64_t mono);
+/* Queue a message in memory and in notify.db (m's strings taken over),
+ * queued at mono and due at due_mono (monotonic; m->next_ms is the same
+ * due time on the wall clock, for the record); past notify.max_pending,
+ * the oldest pending message is given up. */
+void notify__msg_queue(gw_notify_t *n, notify_msg_t *m, int64_t mono, int64_t due_mono);
 /* Start the due pending messages (at most GW_NOTIFY__DUE_MAX) that are
  * recorded (or waited long enough), not in flight, and whose recipient's
  * rate limit allows; each outcome is recorded when its hook ends. */
@@ -326,6 +344,15 @@ void notify__flush(gw_notify_t *n, int64_t mono, int64_t wall);
  * event_stored(outbox_id) once that is committed (at once for a
  * duplicate already committed, or a row the notifier ignores). */
 void notify__ingest(gw_notify_t *n, int64_t outbox_id, const char *payload);
+
+/* ---- notify_report.c: the monthly report --------------------------------- */
+
+/* Take one outbox row of channel "report" in: once per event_id, one
+ * message per member of the groups of the routes listing the category
+ * "report", due now or when the quiet hours end (at most
+ * GW_NOTIFY__REPORT_HOLD_MS later); answer event_stored(outbox_id) once
+ * the seen id and the messages are committed (as notify__ingest). */
+void notify__report_take(gw_notify_t *n, int64_t outbox_id, const char *payload);
 
 /* ---- notify_schedule.c: the tick ----------------------------------------- */
 

@@ -6,7 +6,8 @@
  * memory. Its times are wall-clock stamps; the notifier's waits run on the
  * monotonic clock, so each is re-anchored: a stamp in the past keeps its
  * age, a stamp in the future (the wall clock was set back since) counts as
- * due, and a retry more than its longest backoff ahead is due too. When no
+ * due, and a retry more than its longest backoff ahead is due too (a
+ * report held by quiet hours: more than GW_NOTIFY__REPORT_HOLD_MS). When no
  * file can be opened, the notifier starts empty and works from memory; the
  * store thread keeps trying.
  */
@@ -35,14 +36,19 @@ int64_t notify__deadline(int64_t stored_wall, int64_t max_ahead, int64_t now_wal
     return now_mono + rem;
 }
 
-/* The longest a pending message of this recipient may wait for its retry. */
-static int64_t notify__max_wait(const gw_notify_t *n, const char *recipient)
+/* The longest a pending message may wait: its recipient's longest retry;
+ * a report also the quiet hours (held until the morning across a
+ * restart). */
+static int64_t notify__max_wait(const gw_notify_t *n, const notify_msg_t *m)
 {
-    int ri = notify__recipient_idx(n, recipient);
+    int ri = notify__recipient_idx(n, m->recipient);
+    int64_t wait = 0;
 
-    if (ri < 0)
-        return 0;
-    return n->cfg->notify.hooks[n->cfg->notify.recipients[ri].hook_idx].backoff_max_ms;
+    if (ri >= 0)
+        wait = n->cfg->notify.hooks[n->cfg->notify.recipients[ri].hook_idx].backoff_max_ms;
+    if (notify__is_report(m->alert_json) && wait < GW_NOTIFY__REPORT_HOLD_MS)
+        wait = GW_NOTIFY__REPORT_HOLD_MS;
+    return wait;
 }
 
 /* Take the image's rows into the state (the messages' strings too). */
@@ -77,8 +83,8 @@ static int notify__adopt(gw_notify_t *n, notify_image_t *img, int64_t wall, int6
     n->s.next_batch_id = img->max_batch_id;
     n->s.next_msg_id = img->max_msg_id;
     for (size_t i = 0; i < img->nmsgs; i++) {
-        int64_t due = notify__deadline(img->msgs[i].next_ms,
-                                       notify__max_wait(n, img->msgs[i].recipient), wall, mono);
+        int64_t due =
+            notify__deadline(img->msgs[i].next_ms, notify__max_wait(n, &img->msgs[i]), wall, mono);
         notify__msg_t *m = notify__msg_add(n, &img->msgs[i]);
         if (!m)
             return GW_ENOMEM;

@@ -3,7 +3,8 @@
  * (notify_int.h; design in docs/hooks.md): a group or recipient by name in
  * the current config (names are looked up again after a reload), a
  * priority by name, a device's location from the host, a string of a JSON
- * object, whether a work order's status is final, the configured bounds.
+ * object, whether a work order's status is final, whether a message is a
+ * report, the configured bounds.
  */
 #include "gateway/notify/notify_int.h"
 
@@ -57,6 +58,13 @@ const char *notify__jstr(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+int notify__is_report(const char *alert_json)
+{
+    static const char head[] = "{\"v\":1,\"kind\":\"report\"";
+
+    return alert_json && strncmp(alert_json, head, sizeof(head) - 1) == 0;
 }
 
 int notify__ag_group(const gw_notify_t *n, notify__ag_t *g)

@@ -1,7 +1,8 @@
 /*
  * notify_text.c: what a hook is given besides the message text (notify_int.h;
  * design in docs/hooks.md "The message"): the alert JSON every hook
- * receives, the "{name}" placeholders of hook templates, and a webhook's
+ * receives (for a report, the environment's copy without its text and
+ * HTML), the "{name}" placeholders of hook templates, and a webhook's
  * body. The message text itself is gw_notify_format (gw_route.c).
  */
 #include "gateway/notify/notify_int.h"
@@ -40,14 +41,45 @@ cJSON *notify__alerts_json(gw_notify_t *n, const char *group, const gw_nitem_t *
     return o;
 }
 
+/* A report's placeholders: report_month, report_html, report_json,
+ * report_txt (the files' paths), subject; NULL for another name. */
+/* A work-order number of the alert JSON as a whole number: 0 when there is
+ * none (a report's alerts are empty) or it is not one within range. */
+static long long notify__jnum(const cJSON *v)
+{
+    double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
+
+    return d > -9e15 && d < 9e15 ? (long long)d : 0;
+}
+
+static const char *notify__report_lookup(const notify__ph_t *p, const char *name)
+{
+    const cJSON *rep = cJSON_GetObjectItemCaseSensitive(p->doc, "report");
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(rep, "files");
+
+    if (strcmp(name, "report_month") == 0)
+        return notify__jstr(rep, "month");
+    if (strcmp(name, "report_html") == 0)
+        return notify__jstr(files, "html");
+    if (strcmp(name, "report_json") == 0)
+        return notify__jstr(files, "json");
+    if (strcmp(name, "report_txt") == 0)
+        return notify__jstr(files, "txt");
+    if (strcmp(name, "subject") == 0)
+        return rep ? notify__jstr(rep, "subject") : p->m->message;
+    return NULL;
+}
+
 static const char *notify__lookup(void *arg, const char *name)
 {
     notify__ph_t *p = arg;
     static const char *const alert_keys[] = {"priority", "category", "device", "title", "building",
                                              "floor",    "room",     "status", NULL};
 
-    if (strcmp(name, "phone") == 0)
+    if (strcmp(name, "phone") == 0 || strcmp(name, "email") == 0 || strcmp(name, "address") == 0)
         return p->r->address;
+    if (strncmp(name, "report_", 7) == 0 || strcmp(name, "subject") == 0)
+        return notify__report_lookup(p, name);
     if (strcmp(name, "recipient") == 0)
         return p->r->name;
     if (strcmp(name, "message") == 0)
@@ -68,9 +100,9 @@ static const char *notify__lookup(void *arg, const char *name)
         return p->buf;
     }
     if (strcmp(name, "number") == 0) {
-        snprintf(
-            p->buf, sizeof(p->buf), "%lld",
-            (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p->first, "number")));
+        /* a report has no alerts: no number */
+        snprintf(p->buf, sizeof(p->buf), "%lld",
+                 notify__jnum(cJSON_GetObjectItemCaseSensitive(p->first, "number")));
         return p->buf;
     }
     if (strcmp(name, "numbers") == 0) {
@@ -79,9 +111,8 @@ static const char *notify__lookup(void *arg, const char *name)
         cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(p->doc, "alerts"))
         {
             size_t l = strlen(p->nums);
-            snprintf(
-                p->nums + l, sizeof(p->nums) - l, "%s%lld", l ? " " : "",
-                (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, "number")));
+            snprintf(p->nums + l, sizeof(p->nums) - l, "%s%lld", l ? " " : "",
+                     notify__jnum(cJSON_GetObjectItemCaseSensitive(a, "number")));
         }
         return p->nums;
     }
@@ -94,6 +125,22 @@ static const char *notify__lookup(void *arg, const char *name)
             return notify__jstr(p->first, name);
     }
     return NULL;
+}
+
+char *notify__alert_env(const notify__ph_t *p)
+{
+    cJSON *copy, *rep;
+    char *text;
+
+    if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(p->doc, "report")))
+        return NULL;
+    copy = cJSON_Duplicate(p->doc, 1);
+    rep = cJSON_GetObjectItemCaseSensitive(copy, "report");
+    cJSON_DeleteItemFromObjectCaseSensitive(rep, "html");
+    cJSON_DeleteItemFromObjectCaseSensitive(rep, "text");
+    text = cJSON_PrintUnformatted(copy);
+    cJSON_Delete(copy);
+    return text;
 }
 
 char *notify__expand(const char *tpl, notify__ph_t *p)

@@ -9,6 +9,8 @@
  *
  *   {"event": {...}, "outbox_id": 7}   an outbox payload ("workorder" channel)
  *                                      and its row (0 or absent: provisional)
+ *   {"event": {...}, "outbox_id": 8,   the same on another channel (the
+ *    "channel": "report"}              monthly report)
  *   {"offline": "lift-1", "value": 1}  mark a device offline (1) or online (0)
  *   {"status": true}                   log "drive: status <the status JSON>"
  *   {"reload": true}                   read the config file again and apply it
@@ -132,10 +134,12 @@ static void drive__reload(drive_t *d)
 static void drive__event(drive_t *d, const cJSON *o, const cJSON *ev)
 {
     double id = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "outbox_id"));
+    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(o, "channel");
     char *text = cJSON_PrintUnformatted(ev);
 
     if (text)
-        gw_notify_on_event(d->notify, id > 0 && id < 9e15 ? (int64_t)id : 0, "workorder", text);
+        gw_notify_on_event(d->notify, id > 0 && id < 9e15 ? (int64_t)id : 0,
+                           cJSON_IsString(ch) ? ch->valuestring : "workorder", text);
     free(text);
 }
 

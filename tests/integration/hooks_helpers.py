@@ -68,7 +68,9 @@ class FakeSms:
         p = self.dir / "sms.log"
         if not p.exists():
             return []
-        return [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
+        # a record being appended may be read half-written: whole lines only
+        text = p.read_text()
+        return [json.loads(l) for l in text[:text.rfind("\n") + 1].splitlines() if l.strip()]
 
     def to(self, phone):
         """Texts sent to phone: argv is TEXT <phone> -text <message>."""

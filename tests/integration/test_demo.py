@@ -159,3 +159,8 @@ def test_kpi_and_report(demo):
         assert row in out
     assert "Monthly maintenance report" in out
     assert re.search(r"acknowledged\s+1", out) and re.search(r"open\s+3", out)
+    m = re.search(r"from the demo's ledger: (\S+\.html)", out)
+    assert m, out
+    with open(m.group(1), encoding="utf-8") as f:
+        page = f.read()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "<script" not in page

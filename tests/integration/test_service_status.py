@@ -140,8 +140,8 @@ def test_reload_over_the_socket_keeps_log_level_and_reports_errors(tmp_path, bro
     procs.append(d)
     sock = tmp_path / "state" / "control.sock"
     wait_for(lambda: sock.exists(), 15, "the control socket")
-    mode = stat.S_IMODE(os.stat(sock).st_mode)
-    assert mode == 0o660, oct(mode)
+    # bound first, then chmod'ed: wait for the mode rather than race it
+    wait_for(lambda: stat.S_IMODE(os.stat(sock).st_mode) == 0o660, 10, "the socket's mode 0660")
     assert status(config)["log_level"] == "debug"
 
     cfg = json.loads(config.read_text())

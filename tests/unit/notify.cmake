@@ -12,3 +12,4 @@ plantroom_unit_test(test_notify_tz
 plantroom_unit_test(test_notify_store
   SOURCES test_notify_store.c ${CMAKE_SOURCE_DIR}/tests/hooks/fault_vfs.c
   LIBS plantroom_gateway PkgConfig::SQLITE)
+plantroom_unit_test(test_notify_mail SOURCES test_notify_mail.c LIBS plantroom_gateway plantroom_store)

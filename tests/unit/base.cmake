@@ -1,0 +1,3 @@
+# Unit tests of gateway/base/: the growing string and the SVG writer of the
+# report charts.
+plantroom_unit_test(test_gw_svg SOURCES test_gw_svg.c LIBS plantroom_base)
