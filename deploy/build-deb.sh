@@ -7,6 +7,7 @@
 # programs, man pages, copyright, changelog). Prints the path of the .deb.
 # Needs dpkg-dev (dpkg-shlibdeps, dpkg-buildflags) and scdoc (man pages).
 # A BUILDDIR kept between runs makes a rebuild incremental (seconds).
+# SPDX-License-Identifier: Apache-2.0
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:?usage: build-deb.sh OUTDIR [BUILDDIR]}

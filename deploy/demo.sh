@@ -26,6 +26,7 @@
 # The demo runs plantroomd on a copy of the config with its ports, absolute
 # paths and one change, printed when it starts: escalations after 8 s
 # instead of 5 and 15 minutes, so that the story fits in two minutes.
+# SPDX-License-Identifier: Apache-2.0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)

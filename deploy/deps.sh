@@ -2,6 +2,7 @@
 # deploy/deps.sh: install the Debian 12 packages plantroom needs to build,
 # run its demo and run its tests; only what is missing, so it is quick when
 # everything is there. Uses sudo when not run as root.
+# SPDX-License-Identifier: Apache-2.0
 set -euo pipefail
 
 PACKAGES=(

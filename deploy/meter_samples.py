@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Write three weeks of a building's main meter (power_total, W, one reading
 a minute) as replay CSV (timestamp,device,point,value), for deploy/demo.sh:
 an office load, about 9 kW at night and at weekends and 35 kW on working

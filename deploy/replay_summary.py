@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Summarise `plantroomctl replay --json` (the array on stdin) for a person:
 for each work order the replay would open, when; for a trend, the predicted
 date the point reaches its limit (with its interval), how many days ahead

@@ -18,6 +18,7 @@
 # fails the hook, which plantroomd retries. Or point the hook's argv at
 # gammu directly, without this script:
 #   "argv": ["gammu-smsd-inject", "TEXT", "{phone}", "-autolen", "400", "-textutf8", "{message}"]
+# SPDX-License-Identifier: Apache-2.0
 set -eu
 phone=${1:?usage: sms-print.sh PHONE MESSAGE}
 message=${2:-}

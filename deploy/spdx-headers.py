@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """spdx-headers.py: every source file of plantroom names its licence with an
 SPDX tag, `SPDX-License-Identifier: Apache-2.0` (LICENSE at the root has the
 text; deploy/debian/copyright says the same for the package).

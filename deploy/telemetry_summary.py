@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Print plantroom telemetry messages (JSON, one per line on stdin) as one
 short line each: device, time, then every point's value and unit. Used by
 deploy/demo.sh; handy with mosquitto_sub -t 'plantroom/+/devices/+/telemetry'."""

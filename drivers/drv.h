@@ -7,6 +7,7 @@
  * profiles (and a device's point overrides in the site config) and decodes a
  * point's registers into an engineering value. It knows nothing of buses,
  * sockets or rules. docs/profiles.md documents the format.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_DRV_H
 #define PLANTROOM_DRV_H

@@ -5,6 +5,7 @@
  * registers; devices disagree on which comes first (word order) and some
  * swap the bytes within a register. We first rebuild the value's bytes in
  * big-endian order ("ABCD..."), then interpret them.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "drivers/drv.h"
 #include "gateway/base/gw_types.h"

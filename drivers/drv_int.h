@@ -3,6 +3,7 @@
  * names of tables, types and byte orders as the profile format spells them
  * (defined in drv_point.c, looked up by drv_profile.c). The public contract
  * is drivers/drv.h; the format is docs/profiles.md.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_DRV_INT_H
 #define PLANTROOM_DRV_INT_H

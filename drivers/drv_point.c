@@ -4,6 +4,7 @@
  * spans, and the one-based "Modicon" address notation. drv_profile.c
  * parses profiles with these, drv_decode.c names types in its errors; the
  * format is docs/profiles.md.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "drivers/drv_int.h"
 #include "gateway/base/gw_types.h"

@@ -2,6 +2,7 @@
  * drv_profile.c: parse device profiles and point definitions (drv.h); the
  * names, widths and address notation they use are drv_point.c's. The format
  * is docs/profiles.md.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "drivers/drv_int.h"
 #include "gateway/base/gw_json.h"

@@ -5,6 +5,7 @@
  * it before anything is encoded or sent. A point is read-only unless it
  * opts in; a number point opts in with bounds (min and max), a list of
  * values, or the bits a control word may set.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "drivers/drv.h"
 #include "gateway/base/gw_json.h"

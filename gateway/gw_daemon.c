@@ -10,6 +10,7 @@
  * are committed together; only then does the ledger thread hand the row
  * back, and the north side publishes it at QoS 1; the broker's PUBACK
  * deletes the row.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/gw_daemon_int.h"

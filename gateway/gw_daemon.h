@@ -7,6 +7,7 @@
  * thread, publish telemetry and, once committed, work-order events from the
  * outbox. Signals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads.
  * docs/architecture.md explains the design.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_DAEMON_H
 #define PLANTROOM_GW_DAEMON_H

@@ -8,6 +8,7 @@
  *   gw_daemon.c -> gw_reload.c -> gw_wire.c -> gw_storage.c
  *
  * Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_DAEMON_INT_H
 #define PLANTROOM_GW_DAEMON_INT_H

@@ -17,6 +17,7 @@
  * A reload never runs inside another: the control socket never runs a
  * request from inside another one's answer (svc_control.c), and one that
  * arrives anyway while a reload runs is refused. Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"

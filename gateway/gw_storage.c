@@ -16,6 +16,7 @@
  * events, files moved aside, outbox rows purged) are a service source: the
  * "storage" member of the status answer and plantroom_ledger_* metrics.
  * Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/gw_daemon_int.h"

@@ -17,6 +17,7 @@
  * head to the north side; the active work orders (asked at start and after
  * a reload) to the core, which reconciles its rules with them; the spool
  * thread's results (600s) to the north side.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/gw_daemon_int.h"

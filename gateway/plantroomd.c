@@ -7,6 +7,7 @@
  *
  * Exit codes: 0 clean stop or valid config; 1 runtime failure (ledger cannot
  * be opened, ...); 2 bad command line or invalid config.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config.h"
 #include "gateway/gw_daemon.h"

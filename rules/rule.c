@@ -4,6 +4,7 @@
  * are the threshold state machine (rule_threshold.c), the kinds judged by it
  * (rule_kinds.c) and the predictive trend (rule_trend.c); design in
  * docs/architecture.md, "Rules".
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule.h"
 

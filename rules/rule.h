@@ -12,6 +12,7 @@
  *
  * The caller owns the config and the state; both are plain structs that can
  * be copied, so state survives a config reload when the rule is unchanged.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_RULE_H
 #define PLANTROOM_RULE_H

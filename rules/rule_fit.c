@@ -12,6 +12,7 @@
  * computed once per day close (rule__data_prepare) and the medians are
  * taken by selection, not sorting, because the interval and the model test
  * refit the curves hundreds of times (rule_interval.c, rule_model.c).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule_int.h"
 

@@ -4,6 +4,7 @@
  * (rule_kinds.c), and the trend's fits (rule_fit.c), model choice (rule_model.c) and
  * crossing interval (rule_interval.c). Design in docs/architecture.md,
  * "Rules: prediction".
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_RULE_INT_H
 #define PLANTROOM_RULE_INT_H

@@ -35,6 +35,7 @@
  * day), so a replay gives the same dates every time. Cost: RULE__BOOT fits
  * of at most 64 levels per day close of a trend that is predicting (none for
  * a healthy machine).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule_int.h"
 

@@ -25,6 +25,7 @@
  *
  * TREND, and the ISO 10816 zones it classifies readings into, live in
  * rule_trend.c.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule.h"
 #include "rules/rule_int.h"

@@ -14,6 +14,7 @@
  * RULE__SWITCH_DAYS day closes in a row favour another, so one day's wiggle
  * does not swing the date. Auto judges a curve only with 2 * min_days
  * levels since the change; before, a line.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule_int.h"
 

@@ -11,6 +11,7 @@
  * and a trend's last sample are monotonic (they order samples and measure
  * durations); a trend's days, opening and predictions are wall-clock
  * (calendar). Pure and allocation-free.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule.h"
 #include "rules/rule_int.h"

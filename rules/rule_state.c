@@ -7,6 +7,7 @@
  * beyond any calendar) is refused here, so that no rule ever indexes out
  * of its arrays or overflows a time difference on it. Found by fuzzing
  * (tests/fuzz/fuzz_rulestate.c).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule.h"
 

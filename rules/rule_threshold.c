@@ -35,6 +35,7 @@
  * rule (a sample is "older" only on the monotonic clock) nor cuts a hold
  * short. The action's ts_ms and since_ms are wall-clock times for people:
  * since_ms is the sample's wall time minus the held time.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule.h"
 

@@ -40,6 +40,7 @@
  * single good day does not resolve it. The suggested priority rises as the
  * earliest date nears: more than 7 days low, more than 3 medium, else high;
  * the level at the limit is critical.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule_int.h"
 

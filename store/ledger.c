@@ -30,6 +30,7 @@
  *   ledger_json.c     JSON of work orders and events
  *   ledger_db.c       statements, errors, transactions, accessors
  * The ledger thread (ledger_worker*.c) is above them all.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_db_int.h"

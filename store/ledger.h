@@ -18,6 +18,7 @@
  * daemon uses it only on the ledger thread (ledger_worker.h); plantroomctl
  * opens its own connection. All functions return 0 or a negative GW_E* code
  * and, given err, write a one-line reason there.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_LEDGER_H
 #define PLANTROOM_LEDGER_H

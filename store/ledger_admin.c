@@ -7,6 +7,7 @@
  * reader never blocks the daemon's writer, and the backup API restarts a step when the writer
  * changed a page it had already copied, so the copy is one consistent
  * snapshot.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_admin.h"
 #include "store/ledger_int.h"

@@ -3,6 +3,7 @@
  * work orders: counts for metrics and status (ledger_stats), and an online
  * backup with SQLite's backup API (ledger_backup) that runs while plantroomd
  * writes. docs/operations.md explains backup and restore.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_LEDGER_ADMIN_H
 #define PLANTROOM_LEDGER_ADMIN_H

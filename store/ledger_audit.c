@@ -14,6 +14,7 @@
  * the chain records the same, so that a purge is part of the chain, not a
  * break, and a horizon moved by hand is seen. What this does not protect
  * against (a rewrite of the whole file) is in docs/security.md.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_int.h"

@@ -17,6 +17,7 @@
  *     they were work-order changes);
  *  4. optionally, a head published earlier (MQTT audit/head) must still be
  *     in the chain with the same hash: a rewritten or shortened chain.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_int.h"

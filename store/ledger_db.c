@@ -9,6 +9,7 @@
  * commit); and the accessors the other files of store/ use. Opening and
  * closing are ledger.c's. Design: docs/architecture.md ("Durability
  * order").
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_db_int.h"

@@ -4,6 +4,7 @@
  * ledger_db.c (statements, transactions, accessors) and ledger_ids.c (the
  * ULID sequence). Every other file of store/ reaches the connection
  * through the accessors of ledger_int.h.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_LEDGER_DB_INT_H
 #define PLANTROOM_LEDGER_DB_INT_H

@@ -4,6 +4,7 @@
  * ULID that identifies an order for good (strictly increasing within a
  * connection), and the per-site number people quote. Design:
  * docs/architecture.md ("Durability order").
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_db_int.h"

@@ -10,6 +10,7 @@
  * thread on top of the public API plus the few helpers below. The public
  * contract is store/ledger.h; the design is docs/architecture.md
  * ("Durability order").
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_LEDGER_INT_H
 #define PLANTROOM_LEDGER_INT_H

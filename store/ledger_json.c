@@ -10,6 +10,7 @@
  * provisional event (announced before its commit, "durable":false) and
  * its committed copy, so that a consumer receiving a duplicate can drop it
  * (docs/mqtt.md, "Work-order events").
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_int.h"

@@ -8,6 +8,7 @@
  * published exactly when its change is committed (docs/architecture.md,
  * "Durability order").
  * The event's JSON is ledger_json.c's.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_int.h"

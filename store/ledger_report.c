@@ -13,6 +13,7 @@
  * (on time + late), against the 98 % timeliness target of property
  * management. Mean time to acknowledge and to resolve are from opening.
  * Still open: open, acknowledged or in progress now. Months are local time.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_report_int.h"

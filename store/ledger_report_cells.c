@@ -4,6 +4,7 @@
  * month names, and writing table cells and summary tiles that carry the
  * figure they show as data-value (named by data-f), so that a test can read
  * the page back.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_report_int.h"
 

@@ -4,6 +4,7 @@
  * with the SVG writer (gateway/base/gw_svg.h). They compute no figure:
  * every value drawn is one of the JSON's, and each bar carries it as its
  * data-value, so that a test can read the chart back.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_report_int.h"
 

@@ -13,6 +13,7 @@
  * reset) counts as the day's own rise. The days therefore add up to the
  * month. A day without readings shows no data; its use is counted on the
  * next day that has readings.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_report_int.h"
 

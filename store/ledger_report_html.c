@@ -10,6 +10,7 @@
  * every number shown is formatted from a JSON value, and the cells and
  * tiles that show one carry it as data-value (data-f names the field), so
  * that a test reads the page back and compares.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_report_int.h"
 

@@ -4,6 +4,7 @@
  * month against the previous month and a year before, kWh per day, the
  * anomalies raised) and 6. predictive maintenance (each preventive order's
  * prediction and its chart). They render the report's JSON only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_report_int.h"
 

@@ -21,6 +21,7 @@
  *   ledger_report_html_energy.c  sections 5 (energy) and 6 (predictive)
  *   ledger_report_cells.c        cells, tiles, formats of the sections
  *   ledger_report_charts.c       the SVG charts (gateway/base/gw_svg.h)
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_LEDGER_REPORT_INT_H
 #define PLANTROOM_LEDGER_REPORT_INT_H

@@ -4,6 +4,7 @@
  * report"): the areas with far more repairs than the others, the worst
  * late orders, device availability from the online/offline events, and the
  * energy anomalies raised.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_report_int.h"
 

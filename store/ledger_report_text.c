@@ -3,6 +3,7 @@
  * people (store/ledger.h: ledger_kpi_text, ledger_report_text): a terminal,
  * a text mail part. It renders the report's JSON and computes nothing of
  * its own (ledger_report_int.h).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_report_int.h"
 

@@ -13,6 +13,7 @@
  * interval is the crossing date's (a bootstrap of the rule), drawn where
  * the curve meets the limit. Evidence without a fit gives the straight line
  * through the predicted crossing with the fitted slope.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_report_int.h"
 

@@ -3,6 +3,7 @@
  * months in local time, ISO-8601 times, a query turned into an array of
  * objects, medians. Months are local time: a property manager's May is
  * May where the building is (the process's TZ).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_report_int.h"
 

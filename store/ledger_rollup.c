@@ -9,6 +9,7 @@
  * bucket that arrives in two parts (a restart mid-minute) is still right.
  * Retention (ledger_purge) runs on the ledger thread once a day; audit rows
  * can only be deleted below a horizon that moves forward (schema v2).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_int.h"

@@ -2,6 +2,7 @@
  * ledger_rows.c: work orders read into ledger_wo_t (store/ledger.h): one
  * row to a struct, one order by id, a filtered list, and freeing them. The
  * columns are LEDGER__WO_COLS (ledger_int.h), in the order read here.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_int.h"

@@ -5,6 +5,7 @@
  * order per fingerprint is a property of the schema (a partial unique
  * index), not only of the code. Design: docs/architecture.md (the schema
  * and its versions).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_int.h"

@@ -8,6 +8,7 @@
  * outbox event; a new order gets its assignee from the policy's routes and
  * its due time from the SLA of its priority. Design: docs/architecture.md
  * ("Durability order").
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_int.h"

@@ -9,6 +9,7 @@
  * committed (docs/architecture.md, "Durability order"). The transitions are
  * checked here, with a message naming them, and again by a trigger of
  * schema v2, so that no other writer can break them either.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_int.h"

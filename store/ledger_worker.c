@@ -28,6 +28,7 @@
  * hang the daemon's shutdown.
  *
  * Between batches, while the storage is sound, the thread keeps house.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_worker.h"
 #include "store/ledger_worker_int.h"

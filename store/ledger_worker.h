@@ -27,6 +27,7 @@
  * month: the reports table remembers).
  *
  * Message kinds 300-399 belong to this module.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_LEDGER_WORKER_H
 #define PLANTROOM_LEDGER_WORKER_H

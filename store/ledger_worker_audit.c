@@ -4,6 +4,7 @@
  * command) appended to the hash chain inside the batch's transaction, and
  * the chain's head read for publishing (north: audit/head). The chain is
  * store/ledger_audit.c's.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_int.h"
 #include "store/ledger_worker_int.h"

@@ -9,6 +9,7 @@
  * the batch wrote, in id order. An op announced before its commit
  * (ledger_worker_prov.c) is applied under the names it was announced with.
  * Also the lists and posting every file of the thread uses.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_int.h"
 #include "store/ledger_worker_int.h"

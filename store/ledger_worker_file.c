@@ -14,6 +14,7 @@
  *
  * The state of the storage (ok, full, read-only, ...) is posted to the
  * loop as LEDGER_EV_HEALTH whenever it changes, and kept in the figures.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_worker_int.h"
 #include "store/store_file.h"

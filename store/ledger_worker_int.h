@@ -13,6 +13,7 @@
  * store/ledger_worker.h; the design is at the top of ledger_worker.c and in
  * docs/architecture.md ("Durability order", "When the ledger cannot
  * write").
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_LEDGER_WORKER_INT_H
 #define PLANTROOM_LEDGER_WORKER_INT_H

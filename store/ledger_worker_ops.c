@@ -3,6 +3,7 @@
  * (store/ledger_worker.h), each one allocation owning copies of its
  * strings, so that the loop can forget its own once submitted. The thread
  * that applies them is ledger_worker.c.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_worker.h"
 

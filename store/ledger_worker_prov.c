@@ -20,6 +20,7 @@
  * change waiting in the same backlog) may make the commit differ: then the
  * committed event, under the same id, is the truth, and an event announced
  * that the commit did not write stays announced.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_worker_int.h"
 

@@ -23,6 +23,7 @@
  *    is refused, logged at error and counted, its event announced first.
  *
  * Every drop is counted in the figures (status and metrics).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_worker_int.h"
 

@@ -8,6 +8,7 @@
  * same mode, and store_file_private sets all three again after open.
  * Schema version 1 (PRAGMA user_version) added alerts.updated_ms and an
  * index on seen.at; a version-0 file gets them at open.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/notify_store_int.h"
 #include "store/store_file.h"

@@ -25,6 +25,7 @@
  *
  * All functions return 0 or a negative GW_E* code; notify_store_fault says
  * what kind of failure the last one was. One connection, one thread.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_NOTIFY_STORE_H
 #define PLANTROOM_NOTIFY_STORE_H

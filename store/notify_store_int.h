@@ -2,6 +2,7 @@
  * notify_store_int.h: what the two files of notify.db share (notify_store.c:
  * open, writes, purge; notify_store_load.c: the start's load) and nobody
  * else uses. The contract is store/notify_store.h.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_NOTIFY_STORE_INT_H
 #define PLANTROOM_NOTIFY_STORE_INT_H

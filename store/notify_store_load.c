@@ -2,6 +2,7 @@
  * notify_store_load.c: the start's read of notify.db (notify_store.h): the
  * notifier keeps its working state in memory and reads the file only here,
  * once, before its store thread starts (docs/hooks.md, "Durability").
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/notify_store_int.h"
 

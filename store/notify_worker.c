@@ -10,6 +10,7 @@
  * unit). A corrupt file is moved aside and replaced by a fresh one, and the
  * caller is asked for its whole state. The design is in docs/hooks.md
  * ("Durability", "When notify.db cannot be written").
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/notify_worker.h"
 #include "store/store_file.h"

@@ -27,6 +27,7 @@
  * NOTIFY_EV_REOPENED once it has one.
  *
  * Message kinds 500-599 belong to this module.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_NOTIFY_WORKER_H
 #define PLANTROOM_NOTIFY_WORKER_H

@@ -2,6 +2,7 @@
  * notify_worker_ops.c: the ops and units the notifier hands its store
  * thread (store/notify_worker.h): copies of row images, freed by the thread
  * once applied (or dropped).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/notify_worker.h"
 

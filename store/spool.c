@@ -9,6 +9,7 @@
  * (telemetry is site data; SQLite gives -wal and -shm the same mode).
  * Errors say what the storage did: -ENOSPC (full), -EROFS (read-only),
  * GW_ECORRUPT (damaged), GW_EIO, else GW_EDB.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/spool.h"
 #include "gateway/base/gw_types.h"

@@ -11,6 +11,7 @@
  * thread, spool_worker.h). docs/mqtt.md, "Store-and-forward", explains how
  * the daemon uses it. Errors name what the storage did: -ENOSPC, -EROFS,
  * GW_ECORRUPT, GW_EIO, else GW_EDB.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_SPOOL_H
 #define PLANTROOM_SPOOL_H

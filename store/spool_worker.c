@@ -12,6 +12,7 @@
  * a file that cannot be opened is tried again at the next op. Each change
  * of the file's state is posted (SPOOL_EV_HEALTH): the north side raises
  * or clears the gateway alarm storage.spool.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/spool_worker.h"
 #include "gateway/base/gw_log.h"

@@ -13,6 +13,7 @@
  * that cannot be opened is tried again at the next append.
  *
  * Message kinds 600-699 belong to this module.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_SPOOL_WORKER_H
 #define PLANTROOM_SPOOL_WORKER_H

@@ -2,6 +2,7 @@
  * store_file.c: checking, quarantining and protecting the gateway's state
  * files (store_file.h). A damaged file is renamed, never deleted: the
  * operator and the vendor need it to learn what happened.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/store_file.h"
 #include "gateway/base/gw_types.h"

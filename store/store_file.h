@@ -4,6 +4,7 @@
  * open, and move a damaged file aside as NAME.corrupt-<UTC timestamp>
  * (never delete it: it is the evidence), so that a fresh one can start.
  * Used for ledger.db, notify.db, spool.db and rules.state. Any thread.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_STORE_FILE_H
 #define PLANTROOM_STORE_FILE_H

@@ -3,6 +3,7 @@
 # a normal -Werror build (gcc), once under AddressSanitizer + UndefinedBehavior-
 # Sanitizer (clang, with the fuzz targets run for a bounded time). Tests start their own mosquitto, simulator and daemon on free
 # loopback ports, so nothing needs to run beforehand.
+# SPDX-License-Identifier: Apache-2.0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=$(nproc 2>/dev/null || echo 2)

@@ -1,5 +1,6 @@
 /*
  * gw_clock.c: the system clock and the hook to replace it (gw_clock.h).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 

@@ -4,6 +4,7 @@
  * Monotonic time schedules; wall time stamps records. Tests and the replay
  * tool install their own clock so that a week runs in a second. The clock is
  * process-wide and must be set before threads start.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_CLOCK_H
 #define PLANTROOM_GW_CLOCK_H

@@ -1,5 +1,6 @@
 /*
  * gw_errlist.c: collected validation errors (gw_errlist.h).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_errlist.h"
 

@@ -4,6 +4,7 @@
  * Config and profile validation do not stop at the first problem: they add
  * every error here ("devices[2].interval_ms: must be at least 50, got 5") so
  * that an installer fixes a file in one pass.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_ERRLIST_H
 #define PLANTROOM_GW_ERRLIST_H

@@ -1,5 +1,6 @@
 /*
  * gw_json.c: typed, validated cJSON reads with path-naming errors (gw_json.h).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_json.h"
 

@@ -6,6 +6,7 @@
  * default. Returns 1 when the key was present and valid, 0 when absent (the
  * default applies), -1 on error. Never atoi: numbers must be JSON numbers,
  * and integers must be whole.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_JSON_H
 #define PLANTROOM_GW_JSON_H

@@ -20,6 +20,7 @@
  * Everything else (NaN and the infinities aside) takes cJSON's own way with
  * snprintf and strtod, so it is the same by construction. The differential
  * test (tests/unit/test_tel_json.c) compares all of it with cJSON.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_jwrite.h"
 #include "gateway/base/gw_clock.h"

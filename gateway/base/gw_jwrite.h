@@ -7,6 +7,7 @@
  * The buffer grows while it must and is kept: once it has the size of the
  * largest message, writing allocates nothing. Not thread-safe: one writer
  * per user.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_JWRITE_H
 #define PLANTROOM_GW_JWRITE_H

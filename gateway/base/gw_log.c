@@ -1,5 +1,6 @@
 /*
  * gw_log.c: one-line leveled logging to stderr (see gw_log.h).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/base/gw_types.h"

@@ -6,6 +6,7 @@
  * set and stderr being that stream) lines carry a "<N>" syslog priority prefix
  * that journald turns into the entry's priority, and no timestamp (journald
  * adds its own); elsewhere lines start with an ISO-8601 UTC timestamp.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_LOG_H
 #define PLANTROOM_GW_LOG_H

@@ -1,5 +1,6 @@
 /*
  * gw_queue.c: mutex-guarded FIFO with a wake-up hook (see gw_queue.h).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_queue.h"
 #include "gateway/base/gw_types.h"

@@ -10,6 +10,7 @@
  *
  * A message is any struct whose first member is a gw_msg_t; the producer
  * allocates it with malloc and the consumer frees it (gw_msg_free).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_QUEUE_H
 #define PLANTROOM_GW_QUEUE_H

@@ -1,5 +1,6 @@
 /*
  * gw_sbuf.c: the growing string (gw_sbuf.h).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_sbuf.h"
 

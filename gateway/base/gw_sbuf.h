@@ -5,6 +5,7 @@
  * Appends never fail loudly: the first allocation failure sets oom, every
  * later append is skipped, and gw_sbuf_take returns NULL, so that a
  * builder checks once at the end instead of after every line.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_SBUF_H
 #define PLANTROOM_GW_SBUF_H

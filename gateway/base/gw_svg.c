@@ -4,6 +4,7 @@
  *
  * Coordinates are written with one decimal: charts are a few hundred user
  * units wide, so a tenth is below what a screen or printer shows.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_svg.h"
 

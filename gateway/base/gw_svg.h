@@ -15,6 +15,7 @@
  *
  * Everything is appended to a gw_sbuf_t; text is escaped here. Numbers that
  * are NaN mean "no data" where a chart says so. Pure: no I/O.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_SVG_H
 #define PLANTROOM_GW_SVG_H

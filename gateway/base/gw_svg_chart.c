@@ -3,6 +3,7 @@
  * horizontal stacked bars with a target line, columns over days, and the
  * frame of a plot over time. Layout constants are in user units; the <svg>
  * scales to its container, so they are proportions, not pixels.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_svg.h"
 

@@ -1,5 +1,6 @@
 /*
  * gw_types.c: names of the shared enums and error codes (gw_types.h).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_types.h"
 

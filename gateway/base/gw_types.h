@@ -8,6 +8,7 @@
  * Error convention for the whole project: functions return 0 on success or a
  * negative error code (GW_E*), and write details into a caller-supplied
  * message buffer when they take one.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_TYPES_H
 #define PLANTROOM_GW_TYPES_H

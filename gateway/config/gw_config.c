@@ -12,6 +12,7 @@
  * all sections are read. Relative paths are resolved: state_dir and
  * profiles_dir against the config file's directory, ledger.path against the
  * state directory.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config_int.h"
 #include "gateway/base/gw_json.h"

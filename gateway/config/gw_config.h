@@ -6,6 +6,7 @@
  * devices, points and rules) and reports every problem with its JSON path.
  * A loaded config is immutable: reload parses a new one, validates it, then
  * swaps (as mosquitto does). docs/configuration.md documents every key.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_CONFIG_H
 #define PLANTROOM_GW_CONFIG_H

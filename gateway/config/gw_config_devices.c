@@ -2,6 +2,7 @@
  * gw_config_devices.c: the "buses" and "devices" sections of the site
  * config: bus endpoints and timing, devices with their profile and point
  * overrides (gw_config.h; keys in docs/configuration.md).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config_int.h"
 #include "gateway/base/gw_json.h"

@@ -5,6 +5,7 @@
  * docs/hooks.md). Names are checked for uniqueness and every reference (a
  * recipient's hook, a group's members and escalation, a route's groups) is
  * resolved to an index here, so the notifier never meets a dangling name.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config_int.h"
 #include "gateway/base/gw_json.h"

@@ -6,6 +6,7 @@
  *
  * Secrets live here: recipients' phone numbers (address) and hooks' tokens
  * or passwords (secret, read from secret_file). Nothing may log them.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_CONFIG_HOOKS_H
 #define PLANTROOM_GW_CONFIG_HOOKS_H

@@ -11,6 +11,7 @@
  *     the util only, never each other or the root.
  * gw_config.c (the root: top level, site, log, paths, cross references)
  * calls the sections in order.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_CONFIG_INT_H
 #define PLANTROOM_GW_CONFIG_INT_H

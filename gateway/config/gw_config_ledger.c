@@ -6,6 +6,7 @@
  * the audit trail and the rollups, and the directory of the monthly report.
  * The result is a ledger_policy_t that the daemon hands to the ledger thread
  * at start and on reload.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config_int.h"
 #include "gateway/base/gw_json.h"

@@ -3,6 +3,7 @@
  * (MQTT version, TLS, credentials, reconnect), telemetry publishing (on
  * change with deadbands, heartbeat) and store-and-forward bounds
  * (gw_config.h; every key in docs/configuration.md, "mqtt").
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config_int.h"
 #include "gateway/base/gw_json.h"

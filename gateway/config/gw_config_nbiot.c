@@ -5,6 +5,7 @@
  * CTWing; an LwM2M path such as "3303_0_5700" for OneNET). Each device is
  * appended to devices[] with no bus, so that rules and the point table use
  * it like a Modbus device (gw_config.h; docs/configuration.md, "nbiot").
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config_int.h"
 #include "gateway/base/gw_json.h"

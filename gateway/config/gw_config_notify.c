@@ -4,6 +4,7 @@
  * "notify"; behaviour in docs/hooks.md, "Bounds"). The notification
  * settings themselves (hooks, recipients, groups, ...) are
  * gw_config_hooks.c.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config_int.h"
 #include "gateway/base/gw_json.h"

@@ -9,6 +9,7 @@
  * "fire" or "life_safety" means priority critical, work type emergency and
  * no for-duration (a fire alarm fires at once); kind "trend" means work type
  * preventive.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config_int.h"
 #include "gateway/base/gw_json.h"

@@ -10,6 +10,7 @@
  * metrics endpoint (gw_metrics.c) is unauthenticated, so it may only listen
  * on a loopback address. Both are applied at start; a reload that changes
  * them is logged and otherwise ignored until the next restart.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config_int.h"
 #include "gateway/base/gw_json.h"

@@ -8,6 +8,7 @@
  *   "liveness": {"missed_polls": 3, "thread_stall_ms": 10000}
  *
  * Both sections are optional; every key has a default.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_json.h"
 #include "gateway/config/gw_config_int.h"

@@ -9,6 +9,7 @@
  * (gw_config.c) calls the sections (gw_config_<section>.c), and both call
  * only this file, so the calls between them form no circle
  * (docs/architecture.md, "Modules").
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config_int.h"
 #include "gateway/base/gw_errlist.h"

@@ -19,6 +19,7 @@
  * reconciliation with the ledger), and clearing it, when its owner sees
  * the condition gone, clears that order, so that the next fault is a new
  * "retriggered" event rather than a silent refresh. Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"

@@ -10,6 +10,7 @@
  * of two predictions is in front of the engineer). Plain values, no score.
  * Design in docs/prediction.md, "Lifts: the other signs of wear". Loop
  * thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/core/core_int.h"
 

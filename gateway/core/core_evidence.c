@@ -5,6 +5,7 @@
  * condition began, and the rule's parameters as configured. Used by the
  * daemon (core_rules.c) and by plantroomctl replay, so a replayed work
  * order carries the same evidence as a live one. Pure: no I/O.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/core/gw_rules.h"

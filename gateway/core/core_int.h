@@ -8,6 +8,7 @@
  *             -> core_rollup.c, core_write.c, core_alarm.c
  *
  * Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_CORE_INT_H
 #define PLANTROOM_CORE_INT_H

@@ -31,6 +31,7 @@
  *    clock, so a step changes only the times people read.
  *
  * Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"

@@ -3,6 +3,7 @@
  * profile (drivers/), set quality, track device online/offline, feed the
  * rollups, run the device's rules, then tell the listener (which publishes
  * status and telemetry). Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/core/core_int.h"
 #include "gateway/base/gw_clock.h"

@@ -14,6 +14,7 @@
  * from the runtime. A reload flushes every open bucket under the old
  * runtime before the swap (gw_core_swap), so a slot never outlives the
  * point it belongs to. Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/core/core_int.h"
 #include "gateway/base/gw_clock.h"

@@ -8,6 +8,7 @@
  * gone and retriggers it when it returns). Every transition into or out of
  * firing asks for the rule state to be saved soon (core_rulesave.c). The
  * rules themselves are pure (rules/). Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"

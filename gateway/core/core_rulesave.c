@@ -12,6 +12,7 @@
  * storage.rules_state until the daemon restarts; a save that fails (disk
  * full, read-only) raises the same alarm, which the next good save clears.
  * Loop thread only; the writes run on libuv's pool, one at a time.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/core/core_int.h"

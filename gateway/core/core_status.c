@@ -6,6 +6,7 @@
  * file outside rules/ that reads rule states: the service asks here. Times
  * kept on the monotonic clock are shown as wall-clock times (what people
  * read) and as ages (what survives a clock step). Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/core/core_int.h"

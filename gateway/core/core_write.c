@@ -10,6 +10,7 @@
  * every result, goes to the audit function with who asked and the point's
  * old and new value. Callers: the control socket's write verb
  * (plantroomctl) and MQTT setpoints. Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/core/gw_write.h"
 #include "gateway/base/gw_log.h"

@@ -3,6 +3,7 @@
  * the bus threads, reloads, and what other parts may do to the point table
  * (points pushed by NB-IoT reports, writes). The work is done by the files
  * below it (core_int.h). Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"

@@ -11,6 +11,7 @@
  * loop thread; bus threads post their readings to the queue given to
  * gw_core_start_buses and the daemon hands them back to gw_core_on_message.
  * docs/architecture.md, "Data flow", explains the design.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_CORE_H
 #define PLANTROOM_GW_CORE_H

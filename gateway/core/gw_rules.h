@@ -4,6 +4,7 @@
  * (core_evidence.c; the daemon and plantroomctl replay) and the rule-state file
  * that keeps baselines, trends and counters across restarts (gw_rulestate.c;
  * docs/architecture.md, "Rules: state across reloads and restarts").
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_RULES_H
 #define PLANTROOM_GW_RULES_H

@@ -19,6 +19,7 @@
  * still read.
  * Written as FILE.new, fsync, rename, fsync of the directory (as mosquitto
  * persists), so a crash leaves the old file or the new one, never half.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/core/gw_rules.h"
 #include "gateway/base/gw_clock.h"

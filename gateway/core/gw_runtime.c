@@ -1,5 +1,6 @@
 /*
  * gw_runtime.c: point table, request plans and rule states (gw_runtime.h).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/core/gw_runtime.h"
 #include "gateway/base/gw_log.h"

@@ -6,6 +6,7 @@
  * is built first, then rule and device states are carried over by name
  * (gw_runtime_carry), so an unchanged rule keeps its pending/firing state.
  * Owned and used by the loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_RUNTIME_H
 #define PLANTROOM_GW_RUNTIME_H

@@ -11,6 +11,7 @@
  * caller's callback once. Every outcome (refused, done, failed) is handed
  * to the audit function, with who asked, the point's old value and the new
  * one. Loop thread only (core_write.c).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_WRITE_H
 #define PLANTROOM_GW_WRITE_H

@@ -11,6 +11,7 @@
  * (where it is, opening it, times, output files). The usage lists every
  * command, yet the helpers must not reach up to the areas' tables: main
  * hands them over with ctl_set_commands before it dispatches.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_CTL_H
 #define PLANTROOM_CTL_H

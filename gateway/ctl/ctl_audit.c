@@ -9,6 +9,7 @@
  *
  * Exit status: 0 intact, 1 the ledger could not be read, 2 usage, 3 the
  * chain is broken.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/ctl/ctl.h"

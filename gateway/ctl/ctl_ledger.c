@@ -9,6 +9,7 @@
  * Read-only verbs open the ledger with LEDGER_OPEN_READONLY: SQLite's WAL
  * lets them read while plantroomd writes. Nothing here calls the areas or
  * the command line (ctl.h, the layers).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/ctl/ctl.h"
 #include "gateway/ctl/ctl_ledger.h"

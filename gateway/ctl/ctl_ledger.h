@@ -3,6 +3,7 @@
  * ctl_wo_change.c, ctl_reports.c): opening the ledger for writing, parsing
  * times, writing output to stdout or a file, and the exit status of a
  * ledger error. Defined in ctl_ledger.c.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_CTL_LEDGER_H
 #define PLANTROOM_CTL_LEDGER_H

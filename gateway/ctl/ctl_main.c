@@ -17,6 +17,7 @@
  * Exit status: 0 done, 1 failed (ledger or config missing or unreadable),
  * 2 usage error (unknown command or option, bad value), 3 the audit chain
  * is broken (audit verify).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/ctl/ctl.h"
 

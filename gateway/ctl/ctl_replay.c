@@ -12,6 +12,7 @@
  * +hh:mm offsets allowed); an empty value is a failed reading (comm error),
  * which only stale rules look at. A first line that is not a sample is a
  * header. The file is read whole into memory and parsed in place.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "ctl.h"
 #include "gateway/base/gw_clock.h"

@@ -4,6 +4,7 @@
  * 1st when report.dir is set: text, --json, or --html FILE, the page with
  * charts) and devices (status and last seen, from the ledger). The numbers
  * come from store/ledger_report*.c; this file parses options and prints.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/ctl/ctl.h"
 #include "gateway/ctl/ctl_ledger.h"

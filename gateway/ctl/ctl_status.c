@@ -13,6 +13,7 @@
  * (default "control.sock") under the state directory, found as for the
  * ledger (ctl_ledger.c). backup reads the ledger through SQLite's backup API
  * while the daemon writes (store/ledger_admin.h).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/ctl/ctl.h"
 #include "gateway/base/gw_types.h"

@@ -10,6 +10,7 @@
  * The usage lists the commands of every area, and the areas call the usage
  * (on a usage error): for this file not to depend on the areas, main hands
  * it their tables with ctl_set_commands (see ctl.h for the layers).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/ctl/ctl.h"
 

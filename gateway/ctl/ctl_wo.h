@@ -3,6 +3,7 @@
  * them: ctl_workorders.c (the command table; list, show, export) calls the
  * table output (ctl_wo_table.c) and the verbs that change a work order
  * (ctl_wo_change.c); neither calls back.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_CTL_WO_H
 #define PLANTROOM_CTL_WO_H

@@ -10,6 +10,7 @@
  * rows it did not write and publishes them within a second (gw_north.c).
  * Bad input (unknown status or work order, a transition that is not
  * allowed) exits 2 with a message naming it.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/ctl/ctl_wo.h"
 #include "gateway/ctl/ctl_ledger.h"

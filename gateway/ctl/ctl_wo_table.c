@@ -4,6 +4,7 @@
  * JSON array. Cells are measured in display columns (UTF-8, East Asian
  * wide characters), cut with "..." when the terminal is too narrow, and
  * control characters print as '?', so that data cannot drive the terminal.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/ctl/ctl_wo.h"
 #include "gateway/base/gw_types.h"

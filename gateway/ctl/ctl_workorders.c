@@ -9,6 +9,7 @@
  * Read-only verbs open the ledger with LEDGER_OPEN_READONLY, so they work
  * while plantroomd runs. Bad input (unknown status, priority or work order)
  * exits 2 with a message naming it.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/ctl/ctl_wo.h"
 #include "gateway/ctl/ctl_ledger.h"

@@ -10,6 +10,7 @@
  * buffered telemetry (spilled, then replayed); the commands and NB-IoT
  * subscriptions; Home Assistant discovery; the audit chain's head
  * (retained); the metrics topic.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"

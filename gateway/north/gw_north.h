@@ -8,6 +8,7 @@
  * The north side reads the point table through the core (gw_core.h) and
  * writes points and runs rules only through it; the core tells it what
  * changed through the listener functions below, which the daemon installs.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_NORTH_H
 #define PLANTROOM_GW_NORTH_H

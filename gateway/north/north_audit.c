@@ -6,6 +6,7 @@
  * published (plantroomctl audit verify --head ID:HASH; docs/security.md).
  * The head is read by the ledger thread after a commit (LEDGER_OP_AUDIT_HEAD
  * answered by LEDGER_EV_AUDIT_HEAD). Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"

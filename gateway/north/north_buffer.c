@@ -14,6 +14,7 @@
  * the spool thread (docs/configuration.md, "mqtt"). The ring and the live
  * window keep their messages in one byte buffer each (north_fifo.c), so a
  * message costs a copy, not an allocation; a spill is one allocation.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/north/north_int.h"

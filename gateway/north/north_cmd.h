@@ -14,6 +14,7 @@
  * "hmac": "<hex HMAC-SHA256(key, topic + "\n" + msg)>"}, and the request
  * carries "ts" (ms since 1970, within mqtt.commands.replay_window_s of
  * now) and a "nonce" not seen within that window.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_NORTH_CMD_H
 #define PLANTROOM_NORTH_CMD_H

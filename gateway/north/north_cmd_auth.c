@@ -7,6 +7,7 @@
  * is refused rather than a remembered nonce forgotten (forgetting would let
  * a replay through). For brokers that cannot tie a topic to a user
  * (docs/security.md). Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_json.h"
 #include "gateway/north/north_cmd.h"

@@ -12,6 +12,7 @@
  * length, range) before use. A "from" in the payload or an MQTT 5 user
  * property "from" proves nothing: it must name the topic's sender or the
  * command is refused.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_json.h"
 #include "gateway/north/north_cmd.h"

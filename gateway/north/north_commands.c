@@ -17,6 +17,7 @@
  * and outbox event; the answer is sent when its outcome comes back. A
  * setpoint is a Modbus write through the bus thread (gw_core_point_write,
  * which audits it), answered when the device answered.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/config/gw_config.h"

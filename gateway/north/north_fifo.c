@@ -10,6 +10,7 @@
  *
  * Layout: not wrapped, the messages lie in [head, tail); wrapped, in
  * [head, end) and then [0, tail), with tail <= head. Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/north/north_int.h"
 

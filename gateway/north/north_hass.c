@@ -9,6 +9,7 @@
  * States come from the device's telemetry topic through a value_template
  * that renders nothing for a late or replayed message (which Home
  * Assistant ignores), so a state never goes back in time. Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/north/north_int.h"

@@ -13,6 +13,7 @@
  *   every part -> north_session.c (publish, subscribe, topics)
  *
  * Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_NORTH_INT_H
 #define PLANTROOM_NORTH_INT_H

@@ -22,6 +22,7 @@
  * every later report "late" nor blinds its rules; older than
  * time.max_age_s, it is refused (counted). Its monotonic time, what rules
  * order and time by, is now less its age.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"

@@ -2,6 +2,7 @@
  * north_nbiot.h: parsing NB-IoT reports (north_nbiot_parse.c), visible so
  * that unit tests can drive it without a broker. What is done with a
  * report (north_nbiot.c) is in north_int.h.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_NORTH_NBIOT_H
 #define PLANTROOM_NORTH_NBIOT_H

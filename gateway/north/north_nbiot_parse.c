@@ -8,6 +8,7 @@
  * every number is checked (integer fields whole, all in range) before it
  * is cast or stored. A refusal names the field and carries a reason that
  * the metrics count.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_json.h"
 #include "gateway/north/north_nbiot.h"

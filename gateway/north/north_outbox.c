@@ -14,6 +14,7 @@
  * are published once, at QoS 1, when connected, and not kept: their
  * committed copy, under the same event id, follows through the outbox.
  * Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/north/north_int.h"

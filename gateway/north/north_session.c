@@ -5,6 +5,7 @@
  * handlers the parts registered. Topics are "<prefix>/<site>/<suffix>"
  * (docs/mqtt.md). Loop thread only; paho's callbacks only enqueue
  * (protocols/mqtt/mq_client.c).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/north/north_int.h"

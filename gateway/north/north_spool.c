@@ -16,6 +16,7 @@
  * The spool thread says when its file fails (full, read-only, damaged and
  * moved aside): that is the gateway alarm storage.spool. A damaged spool
  * moved aside stays an alarm until the daemon restarts. Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/north/north_int.h"

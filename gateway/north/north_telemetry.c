@@ -12,6 +12,7 @@
  * next (base/gw_jwrite.h): no tree, no allocation once the buffer has the
  * size of the largest message, the poll's time formatted once, and the
  * same bytes cJSON printed before (tests/unit/test_tel_json.c).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"

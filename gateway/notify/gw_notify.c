@@ -27,6 +27,7 @@
  *   notify_lookup.c    lookups by name, the host's location, JSON strings, bounds
  *   gw_route.c         the pure decisions (gw_route.h)
  *   gw_tz.c            local time from the system's zoneinfo (gw_tz.h)
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/gw_notify.h"
 #include "gateway/notify/notify_int.h"

@@ -24,6 +24,7 @@
  * after the restart (at least once).
  *
  * Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_NOTIFY_H
 #define PLANTROOM_GW_NOTIFY_H

@@ -5,6 +5,7 @@
  * Quiet hours are judged in the zone the config names, converted with the
  * zone's own rules (gw_tz.h), never through the process's TZ: setenv and
  * tzset are not thread-safe while other threads read the environment.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/gw_route.h"
 

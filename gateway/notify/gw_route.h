@@ -4,6 +4,7 @@
  * off, how many SMS segments a text takes, and the text itself. No I/O, no
  * libuv, no SQLite: unit-tested in tests/unit/test_notify_route.c. Local
  * time comes from gw_tz.h, never from the process's TZ.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_ROUTE_H
 #define PLANTROOM_GW_ROUTE_H

@@ -5,6 +5,7 @@
  * file's footer (RFC 8536); a slim file may have no transitions at all.
  * Dates are computed with the proleptic Gregorian calendar on day numbers
  * (days since 1970-01-01), so nothing depends on the C library's zone.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/gw_tz.h"
 #include "gateway/base/gw_types.h"

@@ -10,6 +10,7 @@
  * the POSIX TZ rule of the footer), parsed once at start and on reload and
  * read again daily, and converts with plain arithmetic. Everything here is
  * pure except gw_tz_load, which reads one small file.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_TZ_H
 #define PLANTROOM_GW_TZ_H

@@ -8,6 +8,7 @@
  * recorded: sent, a retry after a backoff (monotonic), or failed after
  * max_attempts. Past notify.max_pending the oldest pending message is given
  * up.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/notify_int.h"
 #include "gateway/base/gw_clock.h"

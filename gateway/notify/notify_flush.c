@@ -7,6 +7,7 @@
  * offline, inhibit_rules) are dropped and logged, and those quiet hours
  * hold (judged on the wall clock, in the configured zone) stay in the
  * batch. Every change is made in memory and written behind.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/notify_int.h"
 #include "gateway/base/gw_log.h"

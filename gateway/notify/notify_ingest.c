@@ -8,6 +8,7 @@
  * names; for cleared a resolve notice to every group that was told. The
  * changes are written behind (notify_persist.c), and the ledger's outbox
  * row is answered (event_stored) only once they are committed.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/notify_int.h"
 #include "gateway/base/gw_clock.h"

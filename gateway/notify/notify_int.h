@@ -13,6 +13,7 @@
  * of the sections above its own (the map is in gw_notify.c).
  *
  * Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_NOTIFY_INT_H
 #define PLANTROOM_NOTIFY_INT_H

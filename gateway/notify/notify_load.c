@@ -10,6 +10,7 @@
  * report held by quiet hours: more than GW_NOTIFY__REPORT_HOLD_MS). When no
  * file can be opened, the notifier starts empty and works from memory; the
  * store thread keeps trying.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/notify_int.h"
 #include "gateway/base/gw_clock.h"

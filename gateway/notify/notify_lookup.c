@@ -5,6 +5,7 @@
  * priority by name, a device's location from the host, a string of a JSON
  * object, whether a work order's status is final, whether a message is a
  * report, the configured bounds.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/notify_int.h"
 

@@ -16,6 +16,7 @@
  * recipient's mail program. The Date is in the zone of the quiet hours
  * (gw_tz.h; UTC without quiet hours): the C library's local time is not
  * the notifier's.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/notify_int.h"
 #include "gateway/base/gw_clock.h"

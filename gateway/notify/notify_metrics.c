@@ -5,6 +5,7 @@
  * write queue; the rows held in memory and in the file, each against its
  * bound (docs/configuration.md, "notify"); what the bounds dropped; the
  * cost of the tick. Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/notify_int.h"
 

@@ -17,6 +17,7 @@
  * them. So memory stays bounded, order is kept, and nothing the process
  * knows is lost. The storage.notify gateway alarm
  * follows the health of the file.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/notify_int.h"
 #include "gateway/base/gw_clock.h"

@@ -24,6 +24,7 @@
  * gets a MIME message instead (notify__mail): text and HTML alternatives
  * and the page attached, for msmtp or sendmail -t. The same hook gets
  * alerts as a plain-text mail.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/notify_int.h"
 #include "gateway/base/gw_clock.h"

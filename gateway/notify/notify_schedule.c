@@ -9,6 +9,7 @@
  * or forgotten); and once a day (and after a reload) the housekeeping:
  * retention in memory, the file checked and purged, the zone of quiet
  * hours read again.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/notify_int.h"
 #include "gateway/base/gw_clock.h"

@@ -5,6 +5,7 @@
  * with the groups told), the batch rows and the messages by id. Plain
  * containers: what a change means, and writing it behind, is the callers'
  * business.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/notify_int.h"
 

@@ -4,6 +4,7 @@
  * receives (for a report, the environment's copy without its text and
  * HTML), the "{name}" placeholders of hook templates, and a webhook's
  * body. The message text itself is gw_notify_format (gw_route.c).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/notify_int.h"
 

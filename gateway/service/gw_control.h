@@ -13,6 +13,7 @@
  * summary; the daemon's is in svc_commands.c): to add one, write a handler
  * and add a row. Handlers run on the loop thread with the context given at
  * start. plantroomctl (gateway/ctl/ctl_status.c) is the client.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_CONTROL_H
 #define PLANTROOM_GW_CONTROL_H

@@ -6,6 +6,7 @@
  * second (svc_figures.c). The two meet only there, under a mutex: the HTTP
  * thread never touches loop state. docs/operations.md ("Metrics") says
  * what each metric means.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_METRICS_H
 #define PLANTROOM_GW_METRICS_H

@@ -4,6 +4,7 @@
  * one-second tick on the loop that measures loop lag, asks the ledger
  * thread for counts, refreshes the STATUS= line and hands a fresh metrics
  * snapshot to the HTTP thread. Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"

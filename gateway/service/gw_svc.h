@@ -8,6 +8,7 @@
  * it shows of the other parts (MQTT, notifications) comes from sources the
  * daemon registers (gw_svc_source_t), and a reload is a function the
  * daemon hands over: the service never includes the parts beside it.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_GW_SVC_H
 #define PLANTROOM_GW_SVC_H

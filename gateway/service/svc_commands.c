@@ -4,6 +4,7 @@
  * handed over in gw_svc_env_t), "ping" and "write" (a Modbus write through
  * the core, answered when the device answered). The context of every
  * handler is the service (gw_svc_t). Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/service/svc_int.h"

@@ -22,6 +22,7 @@
  * connection ready; the lines that waited behind it run from a uv_idle
  * callback, on a later turn of the loop. So a client's pipelined "reload"
  * can never run inside another reload.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_json.h"
 #include "gateway/base/gw_log.h"

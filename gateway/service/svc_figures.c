@@ -6,6 +6,7 @@
  * names follow Prometheus conventions:
  * counters end in _total, durations are seconds; docs/operations.md
  * explains each. Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/service/svc_int.h"

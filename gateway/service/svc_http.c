@@ -3,6 +3,7 @@
  * its own polling thread, on a listening socket we bind ourselves (so a
  * port in use is reported with its errno). The HTTP thread reads only
  * m->text, under m->mu; the loop replaces that text once a second.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_types.h"
 #include "gateway/service/gw_metrics.h"

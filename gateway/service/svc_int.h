@@ -8,6 +8,7 @@
  *               svc_sdnotify.c
  *
  * Loop thread only, but for svc_http.c's own thread (gw_metrics.h).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_SVC_INT_H
 #define PLANTROOM_SVC_INT_H

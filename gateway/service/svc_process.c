@@ -4,6 +4,7 @@
  * maximum file descriptors, start time), read from /proc/self at each
  * render (docs/operations.md, "Metrics"). A file that cannot be read leaves
  * its metric out rather than giving a false 0. Loop thread only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/service/svc_int.h"
 

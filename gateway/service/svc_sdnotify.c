@@ -14,6 +14,7 @@
  * the ledger, the log and MQTT).
  *
  * Outside systemd ($NOTIFY_SOCKET unset) every call is a cheap no-op.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/service/svc_int.h"

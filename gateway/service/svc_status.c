@@ -5,6 +5,7 @@
  * the ledger's queue and counts, and what each source adds (the MQTT
  * session); and the one-line summary systemd shows as STATUS=. Loop thread
  * only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"

@@ -2,6 +2,7 @@
  * hk.c: the hook runner's life cycle (hk.h). Child processes are in
  * hk_exec.c, HTTP (with the curl timer) in hk_http.c; this file calls both,
  * they do not call it (hk_int.h). Design: docs/hooks.md.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "protocols/hooks/hk_int.h"
 

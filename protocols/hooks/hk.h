@@ -15,6 +15,7 @@
  * also when the hook is closed with requests in flight (ok = 0, "closed").
  * The detail passed to done never contains the request's argv, body, URL
  * query or headers: those may carry phone numbers and tokens.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_HK_H
 #define PLANTROOM_HK_H

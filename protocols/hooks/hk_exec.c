@@ -5,6 +5,7 @@
  * A job lives until its three handles (process, stdin pipe, timer) are
  * closed; it reports once, when the process has exited (or was killed),
  * which is when all of them can be closed.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "protocols/hooks/hk_int.h"
 

@@ -4,6 +4,7 @@
  * one uv_poll per socket) and when to call it back (CURLMOPT_TIMERFUNCTION,
  * one uv_timer); we hand readiness back with curl_multi_socket_action and
  * collect finished transfers with curl_multi_info_read. No thread blocks.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "protocols/hooks/hk_int.h"
 

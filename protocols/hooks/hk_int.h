@@ -4,6 +4,7 @@
  * the other two; they never call hk.c: what they need of the runner (its
  * reference count) is here. The contract is protocols/hooks/hk.h; the
  * design is docs/hooks.md.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_HK_INT_H
 #define PLANTROOM_HK_INT_H

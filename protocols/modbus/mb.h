@@ -11,6 +11,7 @@
  * points: decoding is the drivers' job on the loop thread.
  *
  * Message kinds 100-199 belong to this module.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_MB_H
 #define PLANTROOM_MB_H

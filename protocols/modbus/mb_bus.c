@@ -25,6 +25,7 @@
  * This file is the thread's loop and the bus's life cycle; a device's poll
  * is mb_poll.c, writes mb_write.c, the connection mb_link.c, events and
  * sleeping mb_events.c (the list is in mb_int.h).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "protocols/modbus/mb_int.h"
 #include "gateway/base/gw_clock.h"

@@ -3,6 +3,7 @@
  * events are held and handed over a cycle at a time, the thread sleeps on
  * its condition variable until a deadline, a stop or a queued write, and
  * backoffs are jittered. Design: the top of mb_bus.c.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "protocols/modbus/mb_int.h"
 #include "gateway/base/gw_clock.h"

@@ -14,6 +14,7 @@
  *                classifying failures
  *   mb_events.c  events held for the loop, sleeping, jitter
  * (mb_plan.c, request planning, stands alone.)
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_MB_INT_H
 #define PLANTROOM_MB_INT_H

@@ -5,6 +5,7 @@
  * (the bus pause, draining late or garbled answers), resync a TCP answer
  * stream after a stale answer, and tell failures apart. Design: the top of
  * mb_bus.c.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "protocols/modbus/mb_int.h"
 #include "gateway/base/gw_clock.h"

@@ -1,6 +1,7 @@
 /*
  * mb_plan.c: request planning: merge the spans a device's points need into
  * the fewest Modbus requests (mb.h). Computed once per config load.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "protocols/modbus/mb.h"
 #include "gateway/base/gw_types.h"

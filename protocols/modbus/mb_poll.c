@@ -5,6 +5,7 @@
  * change; then the device's failure count and next due time (its interval,
  * or capped exponential backoff with jitter while it is offline). Design:
  * the top of mb_bus.c; the contract of mb_device_cfg_t in mb.h.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "protocols/modbus/mb_int.h"
 #include "gateway/base/gw_clock.h"

@@ -3,6 +3,7 @@
  * bus's mutex, the bus thread runs them between polls, one request each,
  * never retried after a timeout, and posts each back with its result.
  * Design: the top of mb_bus.c.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "protocols/modbus/mb_int.h"
 #include "gateway/base/gw_clock.h"

@@ -10,6 +10,7 @@
  * MQ_EV_CONNECT_FAILED or MQ_EV_CONNECTION_LOST.
  *
  * Message kinds 200-299 belong to this module.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_MQ_H
 #define PLANTROOM_MQ_H

@@ -6,6 +6,7 @@
  * thread of its own disconnects and destroys it, and from then on only
  * publish outcomes still reach the queue (its connection state and
  * messages concern nobody any more).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "protocols/mqtt/mq.h"
 #include "gateway/base/gw_clock.h"

@@ -13,6 +13,7 @@
  *  - kpi over a year of work orders (50 a day): the API call and, given its
  *    path, `plantroomctl kpi --json` as a process.
  * Prints one line per figure. Not a test: nothing is asserted.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_worker.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Modbus benchmark: plantroomd polling K simulated devices x P points,
 against a bare libmodbus loop doing the same reads, in the same run.
 

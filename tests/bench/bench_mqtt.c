@@ -11,6 +11,7 @@
  * broker's PUBACK, for QoS 0 the message written to the socket (paho's
  * onSuccess). Both variants use the same payload (a 3-point telemetry
  * message, ~330 bytes) and the same connect options.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "protocols/mqtt/mq.h"
 #include "store/spool.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """MQTT benchmark: publish rate at QoS 0 and 1, and replay rate after an outage.
 
 Starts its own mosquitto on a free loopback port. Prints, in one run:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """bench_notify_growth.py: how large notify.db grows under its bounds
 (docs/hooks.md, "Bounds"; docs/performance.md, "Hooks").
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """bench_notify_ingest.py: how fast the notifier takes in a storm of
 work-order events (one SQLite transaction each in notify.db, synchronous=FULL,
 on the loop thread), against a baseline measured in the same run on the same

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """bench_notify_tick.py: what the notifier's idle tick (every 200 ms) costs
 with a large notify.db (docs/performance.md, "Hooks").
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The full pipeline beside the bare libmodbus loop, in one run.
 
   tests/bench/bench_pipeline.py --bin build-rel/bin [--lib build-rel/tests/bench]

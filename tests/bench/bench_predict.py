@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The prediction benchmark: a matrix of wear cases (tests/gen/gen_wear.py)
 replayed through `plantroomctl replay --json` with the bundled config's lift
 rules (deploy/plantroom.json: the vibration-high threshold and the

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Reload benchmark: how long `plantroomctl reload` takes while every bus is
 busy with silent devices (docs/performance.md, "Reload").
 

@@ -12,6 +12,7 @@
  * that wears from the start for 3 * trend_days days, fitting every day.
  *
  * Figures in docs/performance.md, "Rules".
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule.h"
 #include "tests/gen/gen.h"

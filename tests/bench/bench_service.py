@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """bench_service.py: what watching plantroomd costs it.
 
 Starts mosquitto, plantroom-sim and plantroomd (devices polled every 100 ms,

@@ -15,6 +15,7 @@
  *
  * The file holds MC_CLASSES records of {allocations, frees} (uint64_t
  * each) in the order of mc_class_names (printed by the benchmark).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <fcntl.h>
 #include <link.h>

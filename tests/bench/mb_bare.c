@@ -8,6 +8,7 @@
  * seconds (user + system), peak RSS in kB.
  *
  *   mb_bare HOST PORT K P SECONDS [B [I]]
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
 #include <modbus.h>

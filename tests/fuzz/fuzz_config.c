@@ -5,6 +5,7 @@
  * config reaches it, ../drivers/profiles), point overrides and their
  * "write" keys, rules of every kind, hooks, commands and key files), then
  * freed. Checked: a config either loads or reports at least one error.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config.h"
 #include "tests/fuzz/fuzz_util.h"

@@ -10,6 +10,7 @@
  * loop turn (as a Modbus write is), a large answer, and the peer's
  * credentials. A connection that left while an answer was deferred must
  * drop it; every answer must come in request order.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_log.h"
 #include "gateway/service/gw_control.h"

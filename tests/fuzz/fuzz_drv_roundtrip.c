@@ -7,6 +7,7 @@
  * value or refuses; an encoded value decodes to itself within the type's
  * precision; drv_write_check never lets through what the point's limits
  * exclude; nothing is cast out of range (UBSan's float-cast-overflow).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "drivers/drv.h"
 #include "tests/fuzz/fuzz_util.h"

@@ -8,6 +8,7 @@
  * infinity included), then its rules (threshold, trend, counter, state
  * bit) and device status. Each input is a sequence of readings: a
  * device, the time step, the outcome, then the words.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/core/gw_core.h"

@@ -10,6 +10,7 @@
  * that the signed paths past the HMAC are reached); then the clock moves
  * and the payload follows. The parser is also run alone with a small nonce
  * memory, and its contract checked.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/north/north_cmd.h"

@@ -7,6 +7,7 @@
  * a piece moves the pinned clock; the rest is the payload. Persistent
  * across inputs, as the daemon is: redelivery memory, late reports and
  * rules carry over.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/north/north_int.h"
 #include "gateway/north/north_nbiot.h"

@@ -8,6 +8,7 @@
  * the raw bytes. After the load, each rule takes
  * readings: a state from the file must never make a rule read or write out
  * of bounds, or cast out of range, whatever its fields hold.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/core/gw_core.h"
 #include "gateway/core/gw_rules.h"

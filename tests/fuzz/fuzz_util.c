@@ -1,6 +1,7 @@
 /*
  * fuzz_util.c: the fuzz targets' shared config, clock and input reader
  * (fuzz_util.h).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "tests/fuzz/fuzz_util.h"
 #include "gateway/base/gw_clock.h"

@@ -6,6 +6,7 @@
  * reader that splits one fuzz input into a sequence of messages, so that a
  * target sees several requests in a row and lifecycle bugs can show.
  * docs/security.md, "Fuzzing", says how to run them.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_FUZZ_UTIL_H
 #define PLANTROOM_FUZZ_UTIL_H

@@ -5,6 +5,7 @@
 # inputs for SECONDS, into a scratch corpus so that the repository's stays
 # as it is. A crash, leak, timeout or sanitizer report fails the test; the
 # input is kept in ARTIFACTS (reproduce: TARGET ARTIFACTS/crash-...).
+# SPDX-License-Identifier: Apache-2.0
 set -eu
 target=$1 corpus=$2 dict=$3 seconds=$4 artifacts=$5
 name=$(basename "$target")

@@ -5,6 +5,7 @@
  * noise from a seeded generator, so every run is the same. gen_crossing gives
  * the true time the noiseless signal reaches a limit: what a prediction is
  * checked against. Add a shape by adding a case to gen_truth and gen_crossing.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_TESTS_GEN_H
 #define PLANTROOM_TESTS_GEN_H

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Write synthetic samples as replay CSV (timestamp,device,point,value).
 
 The Python twin of tests/gen/gen.h for replay tests and demos: a shape

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Wear cases with known truth: the matrix that the prediction benchmark
 (tests/bench/bench_predict.py) replays through plantroomctl replay.
 

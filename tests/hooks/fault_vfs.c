@@ -4,6 +4,7 @@
  * a fault is set (SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR_*), and
  * xGetLastError then reports the errno a real failure would have left
  * (ENOSPC, EROFS, EIO).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "fault_vfs.h"
 

@@ -5,6 +5,7 @@
  * default; while a fault is set, every write, truncate and sync of a file
  * whose name contains the filter fails. Reads and the shared-memory index
  * work on.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_FAULT_VFS_H
 #define PLANTROOM_FAULT_VFS_H

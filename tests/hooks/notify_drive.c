@@ -23,6 +23,7 @@
  *
  * Usage: plantroom-notify-drive --config FILE [--fault MODE] (a fault set
  * before start). SIGTERM or SIGINT stops it.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config.h"
 #include "gateway/base/gw_log.h"

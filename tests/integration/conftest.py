@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures for plantroom's integration tests: real processes, no mocks.
 
 Every test gets its own mosquitto broker on a free loopback port, its own

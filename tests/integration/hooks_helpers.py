@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers of the hook tests (test_hooks_*.py): a fake SMS command, a local
 HTTP receiver, configs, and plantroom-notify-drive, the notifier fed
 work-order events on its stdin. Deliveries are real: a child process per

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A Modbus server we did not write: Debian's pymodbus 3.0, serving a
 register layout given as JSON, over TCP or RTU (a serial port or pty).
 

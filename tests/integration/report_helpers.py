@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the report tests share (test_report_html.py, test_report_push.py):
 a ledger with a known month made by plantroom-report-gen (tests/report/),
 the time zone the reports are read in, and headless Chromium.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A local SMTP server for the report tests (Debian's python3-aiosmtpd):
 every message accepted is written to OUT/NNN.eml, in order, once the
 server has taken its DATA and answers 250 (what a real mail server commits

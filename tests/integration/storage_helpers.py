@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers of the storage-fault tests (test_storage_*.py): the daemon's
 status over the control socket, its gateway alarms, RSS sampled every
 second from /proc, reads of the ledger with SQLite, and the rule that makes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The audit trail as a hash chain, against what sqlite3 can do to the file.
 Rows written by a running daemon (a rule, plantroomctl, a write) verify
 intact; each tampering with the sqlite3 shell - a row deleted, changed, two

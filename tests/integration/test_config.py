@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """plantroomd --check-config: every error named by its JSON path."""
 import json
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Crash safety: SIGKILL plantroomd at random moments during a burst of rule
 triggers, restart it, many times.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """plantroomctl write: a Modbus write through the running daemon's bus thread,
 answered once the device answered, done as the caller's Unix user (the
 control socket's SO_PEERCRED, not --by) and audited with the point's old

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """deploy/demo.sh end to end, as a new user runs it (--quick, no pauses), on
 free ports beside other tests: the bundled default config, a real
 mosquitto, plantroom-sim, plantroomd and the SMS hook deploy/sms-print.sh.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End to end: the simulator's lift vibrates, plantroomd raises one work order.
 
 Real mosquitto, real plantroom-sim over Modbus TCP, real plantroomd, real

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The notifier's two clocks (docs/hooks.md, "Clocks"): waits run on the
 monotonic clock, the wall clock only stamps records and judges quiet hours.
 

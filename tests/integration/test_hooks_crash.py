@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Durability of notifications across a crash (docs/hooks.md, "Durability").
 
 - SIGKILL after the hook delivered but before plantroom recorded it: the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """plantroomd end to end: a lift's vibration opens a work order in the
 ledger, the outbox event reaches the notifier, and the fake SMS command is
 run once per group member with the work-order number in the text. Phone

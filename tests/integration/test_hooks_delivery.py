@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Hooks deliver: the fake SMS command gets `TEXT <phone> -text <message>`
 with the alert JSON on stdin and in $PLANTROOM_ALERT; a storm folds into one
 message per group member; a hook failing three times is delivered once;

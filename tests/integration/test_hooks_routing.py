@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Routing decisions with real deliveries: quiet hours hold a minor alert
 until they end and pass a fire alarm at once; an unacknowledged critical
 escalates (an acknowledged one does not); a cleared order sends a resolve

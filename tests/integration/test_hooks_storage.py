@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """notify.db when storage fails (docs/hooks.md, "When notify.db cannot be
 written"; docs/operations.md, "Gateway alarms", storage.notify).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """plantroomctl changes work orders while plantroomd runs, and the daemon
 publishes each change: real mosquitto, plantroom-sim, plantroomd, SQLite.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Prometheus endpoint of a running plantroomd, checked by the real
 tools and against what happened: `promtool check metrics` (Debian's
 prometheus) passes on the real /metrics text; events_delivered_total counts

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Modbus config: the request plan of a sparse map (plantroomd --print-plan),
 and the bus/device/point keys' errors named by JSON path."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Interop: plantroomd polls a pymodbus server (code we did not write) over
 TCP and over RTU, and decodes every type in every byte order right."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The fire panel, pump drive and tank level profiles against plantroom-sim:
 bit fields decoded into named points, a level scaled by its decimals
 register, pump status bits that agree with the pump's speed."""

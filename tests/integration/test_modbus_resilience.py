@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Modbus resilience against real faults of plantroom-sim (sim_control.h).
 
 A silent device goes offline and comes back while its neighbour on the same

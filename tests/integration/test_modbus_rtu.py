@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Modbus RTU over a socat pseudo-terminal pair: plantroom-sim serves the
 building on one end (--rtu), plantroomd polls several unit ids on the other
 end, one thread, one request at a time, with a pause between requests."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Sender identity enforced by the broker: a real mosquitto with a password
 file and the ACL shipped in deploy/mosquitto/ (pattern write
 plantroom/+/commands/%u/#). mallory cannot publish under alice's name:

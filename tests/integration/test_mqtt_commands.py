@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Commands over MQTT: the sender is the topic's <sender> level (the broker
 user, commands/<sender>/<verb>), authorized by config, answered on
 responses/<sender>/<verb> with the request's correlation id. The daemon

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The mqtt and nbiot config sections: every error named by its JSON path."""
 import json
 import subprocess

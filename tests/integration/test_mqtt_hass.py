@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Home Assistant discovery, checked against Home Assistant's own rules.
 
 Real mosquitto, plant simulator and plantroomd with NB-IoT meters. Every

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Signed commands, for brokers that cannot tie a topic to a user: a sender
 with an HMAC key (mqtt.commands.senders[].hmac_key_file) must sign
 topic + "\\n" + request with HMAC-SHA256, the request carrying its time and

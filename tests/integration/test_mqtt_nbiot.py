@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """NB-IoT uplinks over MQTT: CTWing and OneNET style reports into points.
 
 Real mosquitto and plantroomd; the reports are published by the test as a

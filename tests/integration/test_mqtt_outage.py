@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Store-and-forward: the broker goes away, nothing that matters is lost.
 
 Real mosquitto (stopped and restarted on the same port with its persistence),

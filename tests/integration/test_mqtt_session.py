@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The MQTT session: TLS (test CA made here by openssl, client certificate
 required by the broker), MQTT 5, and the password kept out of the log.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The monthly report as JSON, as an HTML page with charts, and the trend of
 a predictive order as a picture (docs/operations.md, "Monthly report"), on
 a ledger with a known month (plantroom-report-gen: work orders with chosen

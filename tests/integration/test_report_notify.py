@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The monthly report in the notifier (docs/hooks.md, "The monthly report"),
 through plantroom-notify-drive (the real notifier, notify.db and hooks; the
 report's outbox rows fed on its stdin with "channel": "report"):

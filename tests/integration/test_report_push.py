@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The monthly report pushed on the 1st (docs/hooks.md, "The monthly
 report"): the real daemon (plantroomd-testclock: plantroomd on a wall clock
 set through gw_clock_set to just before 07:00 on 1 June, Asia/Shanghai) on

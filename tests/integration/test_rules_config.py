@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The "rules" and "rules_state" config keys: every kind accepted, every
 mistake named by its JSON path; fire rules default to critical emergency
 work orders that open on the first sample (checked through replay)."""

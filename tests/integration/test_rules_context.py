@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A lift's preventive trend order shows the other signs of wear
 (gateway/core/core_context.c): the traction motor's temperature and the door
 operator's cycles since the last service, read by the same device.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A stale rule sees a dead device: the daemon feeds every sample to the
 rules, failed polls included (quality comm_error), so "no good sample for
 N ms" fires while the device is silent, and only that rule fires."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A service counter re-arms when its work order is closed: after the
 maintenance team closes the order (plantroomctl), the next limit's worth of
 door cycles opens a new order. Without the re-arm the counter would stay

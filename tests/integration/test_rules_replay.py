@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """plantroomctl replay over a year of one-minute samples (525,600 rows).
 
 The samples come from tests/gen/gen_samples.py with a known truth: a lift

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Rule state survives a daemon restart (gateway/core/gw_rulestate.c).
 
 A door-cycles counter rule (service every 1000 cycles) counts 600 cycles in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The control socket's protocol spoken by hand, and the config of the
 service parts (control, metrics) validated like the rest."""
 import json

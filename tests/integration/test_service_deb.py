@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Debian package: deploy/build-deb.sh builds it (a packaging build with
 prefix /usr and Debian's hardening flags, then CPack) in a build tree kept
 next to this build (<build>/deb-build: a rerun is incremental); the tests

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """plantroomd's systemd sandbox (deploy/plantroomd.service, [Service]):
 `systemd-analyze security --offline=true` rates the unit at most 2.0, and
 the daemon still starts, polls, writes and runs an exec hook under the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """plantroomd as a service: `plantroomctl status/reload/backup` over the
 control socket, the Prometheus endpoint, and their figures checked against
 what the simulator is doing."""

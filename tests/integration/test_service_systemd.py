@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """plantroomd under systemd: the unit verifies, and the daemon speaks the
 notify protocol (READY=1 after the ledger is open, STATUS=, WATCHDOG=1 at
 the interval systemd asks for, STOPPING=1) and takes its state directory

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SIGHUP reloads (or keeps the running config and says why); SIGINT stops."""
 import json
 import signal

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Damaged state files at start (docs/operations.md, "When storage fails"):
 each of ledger.db, spool.db and rules.state replaced by random bytes. The
 daemon must poll the simulator and publish within 10 s, the gateway alarm

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The ledger's disk full or read-only while plantroomd runs
 (docs/operations.md, "When storage fails"), three real faults:
 

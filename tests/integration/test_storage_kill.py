@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SIGKILL at random moments during a disk-full episode, 20 times
 (docs/operations.md, "When storage fails").
 

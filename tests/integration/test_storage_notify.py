@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """An outbox row is deleted only when every consumer has it
 (docs/architecture.md, "Durability order"): while notify.db cannot be
 written (another process holds its write lock), MQTT publishes the event

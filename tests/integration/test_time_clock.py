@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Two clocks: steps of the wall clock and timestamps from outside
 (docs/architecture.md, "Time"; docs/operations.md, "Restarts, reloads and
 clock steps").

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The control socket and reloads are re-entrancy safe (gateway/service/
 svc_control.c, gateway/gw_reload.c).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Liveness: a bus thread stuck in a driver call (gateway/core/core_live.c,
 gateway/service/svc_sdnotify.c).
 

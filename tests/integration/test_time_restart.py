@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Restarts and reloads never silence an alarm (docs/operations.md, "Restarts,
 reloads and clock steps").
 

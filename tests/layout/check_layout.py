@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """check_layout.py: the source tree keeps the shape docs/architecture.md
 draws ("Modules" and "Who may include whom").
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The man pages and the bash completion (deploy/CMakeLists.txt builds the
 pages from docs/man/*.scd with scdoc into <build>/man): each renders with
 man -l and no groff warning, plantroomctl(1) documents every command of

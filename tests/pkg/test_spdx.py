@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Every source file names its licence (deploy/spdx-headers.py): the check
 passes on this tree, and on a scratch tree it names each file without the
 tag, the script adds it where each kind of file keeps its header, and a

@@ -7,6 +7,7 @@
  * before 07:00 on the 1st of a month, and gives every restart the same
  * offset so that its time runs on across them. The monotonic clock stays
  * the system's. Built with the tests only; never installed.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 

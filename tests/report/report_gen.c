@@ -22,6 +22,7 @@
  * Usage: plantroom-report-gen --ledger PATH --month YYYY-MM [--truth FILE]
  *                             [--site ID] [--site-name NAME]
  * The months and days are local time (TZ).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/config/gw_config.h"

@@ -8,6 +8,7 @@
  * syscall-filter), so that the daemon and its exec hooks are run under
  * the unit's filter on a machine without systemd as PID 1. The filter is
  * inherited by every child (hooks) and cannot be lifted (no_new_privs).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
 #include <seccomp.h>

@@ -27,6 +27,7 @@
  *  - a client that disconnects, sends a malformed frame, or stalls in the
  *    middle of one for longer than the byte timeout (0.2 s) is dropped;
  *    the others are not affected beyond that short stall.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include <arpa/inet.h>
 #include <errno.h>

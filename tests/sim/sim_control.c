@@ -1,6 +1,7 @@
 /*
  * sim_control.c: --set assignments and the live control file of
  * plantroom-sim. The syntax and the reload rules are in sim_control.h.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "tests/sim/sim_control.h"
 

@@ -13,6 +13,7 @@
  * number and skipped, the rest still applies. A missing file is an empty
  * one. Writers should replace the file by rename for atomic updates, though
  * an in-place rewrite is picked up on the next poll as well.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_SIM_CONTROL_H
 #define PLANTROOM_SIM_CONTROL_H

@@ -9,6 +9,7 @@
  * phase-dependent level around 45 degC, and both vibration points are their
  * setpoint with +-2% noise. Counters are uint32 and wrap. See sim_model.h
  * for how points, control values and registers fit together.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "tests/sim/sim_model.h"
 

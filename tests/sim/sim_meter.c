@@ -9,6 +9,7 @@
  * phase currents follow from power and voltage; energy counters integrate
  * power over the real time that passes. Held values feed the derived ones: a
  * held power_total drives currents and energy. See sim_model.h.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "tests/sim/sim_model.h"
 

@@ -4,6 +4,7 @@
  * encoding engineering values into Modbus registers. The physics of each
  * device kind lives in its own file (sim_elevator.c, sim_meter.c); the
  * design is described in sim_model.h.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "tests/sim/sim_model.h"
 

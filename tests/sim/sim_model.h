@@ -18,6 +18,7 @@
  * Ownership: the world owns its devices, their mappings and every array
  * hanging off them; sim_world_free() releases all of it. Not thread-safe: the
  * server loop is the only user.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_SIM_MODEL_H
 #define PLANTROOM_SIM_MODEL_H

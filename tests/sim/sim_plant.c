@@ -12,6 +12,7 @@
  * programmed (0x00FF), panel status 0. A held control value on a zone
  * ("fire-panel.zone_3=2048") is the raw zone word, so a test can raise a
  * fire (bit 11) or a trouble (bit 13). See sim_model.h.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "tests/sim/sim_model.h"
 

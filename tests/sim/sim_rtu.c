@@ -1,5 +1,6 @@
 /*
  * sim_rtu.c: request framing for the simulator's RTU port (sim_rtu.h).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "tests/sim/sim_rtu.h"
 

@@ -9,6 +9,7 @@
  * answer with the right address and CRC. A frame with a bad CRC, an unknown
  * function code, or a gap of more than 50 ms in the middle is dropped, as a
  * real device resynchronises on silence.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_SIM_RTU_H
 #define PLANTROOM_SIM_RTU_H

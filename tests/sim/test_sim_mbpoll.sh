@@ -11,6 +11,7 @@
 # simulator with status 0 (so leaks fail the test under ASan).
 #
 # Usage: test_sim_mbpoll.sh PATH/TO/plantroom-sim   (exit 77 = skipped)
+# SPDX-License-Identifier: Apache-2.0
 set -u
 
 SIM=${1:?usage: test_sim_mbpoll.sh PATH/TO/plantroom-sim}

@@ -3,6 +3,7 @@
  * with mkdtemp and removed afterwards, paths in it, a trigger to vary, and a
  * raw SQLite connection for looking under the ledger's API. Real files, no
  * mocks.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_LEDGER_TESTUTIL_H
 #define PLANTROOM_LEDGER_TESTUTIL_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 plantroom_unit_test(test_mb_plan SOURCES test_mb_plan.c LIBS plantroom_modbus)
 # Writes end to end against a real plantroom-sim (spawned by the test).
 plantroom_unit_test(test_gw_write SOURCES test_gw_write.c LIBS plantroom_gateway)

@@ -1,4 +1,5 @@
 # Unit tests of the MQTT side: the telemetry spool (store/spool.h).
+# SPDX-License-Identifier: Apache-2.0
 plantroom_unit_test(test_mq_spool SOURCES test_mq_spool.c LIBS plantroom_store)
 # NB-IoT report parsing: JSON pointers, CTWing/OneNET, corruption safety.
 plantroom_unit_test(test_mq_nbiot SOURCES test_mq_nbiot.c LIBS plantroom_gateway)

@@ -2,6 +2,7 @@
 # local time from zoneinfo (gw_tz.c), the config sections (gw_config_hooks.c,
 # gw_config_notify.c), notify.db and its store thread (store/notify_store.c,
 # store/notify_worker.c, with tests/hooks/fault_vfs.c for failing writes).
+# SPDX-License-Identifier: Apache-2.0
 plantroom_unit_test(test_notify_route
   SOURCES test_notify_route.c ${CMAKE_SOURCE_DIR}/gateway/notify/gw_route.c
   ${CMAKE_SOURCE_DIR}/gateway/notify/gw_tz.c LIBS plantroom_base)

@@ -1,4 +1,5 @@
 # Unit tests of rules/ (rules/rule.h).
+# SPDX-License-Identifier: Apache-2.0
 plantroom_unit_test(test_rule_threshold SOURCES test_rule_threshold.c LIBS plantroom_rules)
 plantroom_unit_test(test_rule_trend SOURCES test_rule_trend.c LIBS plantroom_rules)
 plantroom_unit_test(test_rule_kinds SOURCES test_rule_kinds.c LIBS plantroom_rules)

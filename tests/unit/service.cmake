@@ -2,5 +2,6 @@
 # (store/ledger_admin.h) on real SQLite files. The daemon side (control
 # socket, metrics, systemd notify) is tested end to end in
 # tests/integration/test_service_*.py.
+# SPDX-License-Identifier: Apache-2.0
 plantroom_unit_test(test_ledger_admin SOURCES test_ledger_admin.c
   LIBS plantroom_store PkgConfig::SQLITE Threads::Threads)

@@ -1,5 +1,6 @@
 # Unit tests of store/: the ledger and the ledger thread on real SQLite files
 # in a scratch directory, and plantroomctl run against such a file.
+# SPDX-License-Identifier: Apache-2.0
 plantroom_unit_test(test_ledger SOURCES test_ledger.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_worker SOURCES test_ledger_worker.c LIBS plantroom_store)
 

@@ -6,6 +6,7 @@
  *
  *   T_TEST(name) { T_CHECK(x == 1); T_CHECK_EQ_INT(a, b); }
  *   int main(void) { T_RUN(name); return t_done(); }
+ * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef PLANTROOM_T_H
 #define PLANTROOM_T_H

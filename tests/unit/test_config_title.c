@@ -4,6 +4,7 @@
  * Chinese title (162 bytes of UTF-8) and a 159-character one (477 bytes) are
  * accepted whole; 160 characters, ASCII or Chinese, are refused with the
  * count in characters. The count itself (gw_utf8_chars) on mixed text.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_json.h"
 #include "gateway/config/gw_config.h"

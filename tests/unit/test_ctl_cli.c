@@ -5,6 +5,7 @@
  * error and a one-line hint to the verb's --help (not the whole usage),
  * exit 2; with --json the error is one JSON object on stderr with a stable
  * code (docs/operations.md, "plantroomctl"); work-order JSON carries "v".
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 

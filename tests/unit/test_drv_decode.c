@@ -1,6 +1,7 @@
 /*
  * test_drv_decode.c: every type in every byte/word order, scale and offset,
  * and point parsing errors.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "drivers/drv.h"
 #include "gateway/base/gw_types.h"

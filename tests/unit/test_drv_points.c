@@ -2,6 +2,7 @@
  * test_drv_points.c: strings, bit fields, a scale from another point's
  * decimals, one-based "4xxxx" addresses, and their parsing errors; writes'
  * encoding (drv_encode) round-tripped through decoding in every order.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "drivers/drv.h"
 #include "gateway/base/gw_types.h"

@@ -4,6 +4,7 @@
  * ticks, number labels, the bar chart's segments and its target line at the
  * right place, columns with a day without data, and a path that breaks at
  * a missing point.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_sbuf.h"
 #include "gateway/base/gw_svg.h"

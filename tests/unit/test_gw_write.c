@@ -8,6 +8,7 @@
  * set, NaN, 1e300, bit fields, unknown names), each audited and none sent
  * (the simulator's count of write requests does not move). The daemon's
  * queue is drained by hand, as the loop's async callback would.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config.h"
 #include "gateway/core/gw_write.h"

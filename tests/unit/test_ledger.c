@@ -1,6 +1,7 @@
 /*
  * test_ledger.c: the work-order ledger (store/ledger.h) on real SQLite
  * files in a scratch directory, with a pinned wall clock.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 

@@ -2,6 +2,7 @@
  * test_ledger_admin.c: ledger counts and the online backup
  * (store/ledger_admin.h) on real SQLite files, the backup taken while
  * another connection keeps writing, as plantroomd does.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_admin.h"
 

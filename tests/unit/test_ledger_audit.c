@@ -9,6 +9,7 @@
  * 9999999999999; DELETE FROM audit"), the whole trail emptied, the newest
  * status change deleted, and a head published earlier no longer in the
  * chain.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_int.h"

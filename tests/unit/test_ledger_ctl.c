@@ -3,6 +3,7 @@
  * against ledgers made here: table and JSON output, filters, how the ledger
  * path is found (--ledger, config, state directory, environment), and the
  * exit status of each kind of error (1 failure, 2 usage).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 

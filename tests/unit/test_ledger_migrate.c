@@ -6,6 +6,7 @@
  * join the hash chain and verify intact, also when rows had been purged
  * before (the chain then records where it starts). A file newer than the
  * program is refused.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_int.h"

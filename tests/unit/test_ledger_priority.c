@@ -2,6 +2,7 @@
  * test_ledger_priority.c: a rule's UPDATE may raise the priority of its
  * active work order (a predicted failure drawing near), never lower it; each
  * raise is audited and announced as "priority_raised".
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "ledger_testutil.h"

@@ -6,6 +6,7 @@
  * day, the predictive entry from a fit and without one, and the report
  * written once with its outbox event in the same transaction (not at all
  * when its files cannot be written). The months are UTC here (TZ=UTC).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_report_int.h"

@@ -8,6 +8,7 @@
  * ids its provisional events were announced with; the backlog stays within
  * its bound, repeatable ops going first; the outbox is acknowledged per
  * consumer and purged by age.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_worker.h"
 

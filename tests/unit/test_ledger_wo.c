@@ -3,6 +3,7 @@
  * assignment, notes) with their audit rows and outbox events, SLA due times
  * and routing, audit retention, rollups and devices, KPIs and the monthly
  * report, on real SQLite files with a pinned wall clock.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_int.h"

@@ -4,6 +4,7 @@
  * failing op amid good ones, a locked database retried without loss,
  * start-up errors, the active orders for the rules to reconcile with, and
  * the thread's progress stamp while it waits.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_worker.h"
 

@@ -1,6 +1,7 @@
 /*
  * test_mb_plan.c: request planning merges spans into the fewest requests,
  * bridges small gaps, never crosses tables or the per-request limits.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_types.h"
 #include "protocols/modbus/mb.h"

@@ -4,6 +4,7 @@
  * redelivery keys, and robustness: every prefix and thousands of random
  * corruptions of valid reports are parsed without a crash (run under ASan
  * to make that mean something), each rejection with a reason.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config.h"
 #include "gateway/north/north_nbiot.h"

@@ -2,6 +2,7 @@
  * test_mq_spool.c: the telemetry spool (store/spool.h) on real SQLite files:
  * order, the bound and its persistent dropped counter, delete up to an id,
  * ids that never go back, and contents that survive a reopen.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/spool.h"
 #include "tests/unit/t.h"

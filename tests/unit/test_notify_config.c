@@ -4,6 +4,7 @@
  * mistake is reported with its JSON path; secrets are read from files; the
  * bounds of the "notify" object (gateway/gw_config_notify.c). notify.db
  * itself is tests/unit/test_notify_store.c.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config.h"
 #include "ledger_testutil.h"

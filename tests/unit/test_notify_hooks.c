@@ -4,6 +4,7 @@
  * status, the timeout kill, stdin and the environment variable, no shell,
  * a missing program, a webhook that cannot connect, and closing with
  * deliveries in flight.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "protocols/hooks/hk.h"
 #include "ledger_testutil.h"

@@ -7,6 +7,7 @@
  * that decode to the texts, an encoded subject, a Date in the zone of the
  * quiet hours (gw_tz, not the process's TZ), and no header a value could
  * inject.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/config/gw_config.h"
 #include "gateway/notify/notify_int.h"

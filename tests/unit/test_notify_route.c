@@ -4,6 +4,7 @@
  * read from the system's zoneinfo (spanning midnight, weekdays, the end of
  * a window, across a DST change), bypass, backoff, routes, templates and
  * the message text.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/gw_route.h"
 #include "t.h"

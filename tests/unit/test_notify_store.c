@@ -11,6 +11,7 @@
  * without a file opens one once it can; stopping on a dead disk gives up.
  * And the re-anchoring of stored times on the monotonic clock
  * (gateway/notify/notify_load.c).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "../hooks/fault_vfs.h"
 #include "gateway/notify/notify_int.h"

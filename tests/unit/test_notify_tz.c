@@ -10,6 +10,7 @@
  * after its last transition. Local wall times map back to UTC across the
  * changes. Broken files are refused without a crash (every prefix of a
  * real file, and random corruptions).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/notify/gw_tz.h"
 #include "gateway/base/gw_types.h"

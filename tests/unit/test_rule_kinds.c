@@ -5,6 +5,7 @@
  * stale; rate of change; a wrapping counter and its re-arm; the hour-of-week
  * energy baseline flags lighting at 02:00; bad quality never counts; the
  * learn hash keeps state across alarm-side parameter changes only.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule.h"
 #include "tests/gen/gen.h"

@@ -11,6 +11,7 @@
  * a time from the future in it bounded to now. Real files in a temporary
  * directory, a test clock (gw_clock_set). A record whose state no rule
  * could have written is not loaded.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/config/gw_config.h"

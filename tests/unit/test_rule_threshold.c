@@ -4,6 +4,7 @@
  * hysteresis band, the clear delay (clear_for_ms), sample quality, below
  * rules, UPDATE throttling, ordering, config validation, and a randomized run
  * against an independent model.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule.h"
 #include "tests/gen/gen.h"

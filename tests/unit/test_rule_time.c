@@ -6,6 +6,7 @@
  * forward, that ages and rates ignore steps, and the state's life outside
  * samples: reconciling with the ledger's active orders (rule_reconcile) and
  * bringing a saved state onto a new run's clocks (rule_rebase).
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule.h"
 #include "tests/unit/t.h"

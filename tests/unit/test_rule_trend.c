@@ -8,6 +8,7 @@
  * not flicker; the order resolves when the signal recovers; a level hovering
  * just under the limit keeps one order (hysteresis, clear_days); model auto
  * takes the line for linear wear.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule.h"
 #include "tests/gen/gen.h"

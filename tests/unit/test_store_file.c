@@ -3,6 +3,7 @@
  * quick_check; random bytes, a truncated database and an empty file are
  * told apart; a damaged file is moved aside with its -wal companion under
  * a .corrupt-<UTC> name (twice in a second: two names); modes become 0600.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_types.h"
 #include "store/store_file.h"

@@ -17,6 +17,7 @@
  * Allocations are counted by wrapping malloc and friends at link time
  * (-Wl,--wrap, tests/unit/mqtt.cmake): the calls of this program and of the
  * project's static libraries, which is where the encoder lives.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_jwrite.h"
