@@ -114,6 +114,15 @@ static void north__publish_metrics(void *arg)
     cJSON_Delete(o);
 }
 
+/* A replay has sent everything: the figures, and the current values live. */
+static void north__replay_done(void *arg)
+{
+    gw_north_t *n = arg;
+
+    north__tel_refresh(n->tel);
+    north__publish_metrics(n);
+}
+
 static void north__metrics_cb(uv_timer_t *t)
 {
     north__publish_metrics(t->data);
@@ -205,7 +214,7 @@ static int north__create_parts(gw_north_t *n, char *err, size_t errlen)
     rc = north__buf_create(&n->buf, e->loop, n->sess, e->core, e->inq, err, errlen);
     if (rc != 0)
         return rc;
-    north__buf_on_replay_done(n->buf, north__publish_metrics, n);
+    north__buf_on_replay_done(n->buf, north__replay_done, n);
     if (north__tel_create(&n->tel, n->sess, e->core, n->buf) != 0 ||
         north__cmd_create(&n->cmd, n->sess, e->core, e->ledger) != 0 ||
         north__nbiot_create(&n->nbiot, e->loop, n->sess, e->core, n->buf) != 0 ||

@@ -222,6 +222,11 @@ int north__tel_create(north_tel_t **out, north_session_t *s, const gw_core_t *co
 /* dev's points were updated at ts_ms: publish when due (on change,
  * deadband, heartbeat). */
 void north__tel_device(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms);
+/* Publish every device's next reading whatever changed: after a replay,
+ * whose messages consumers such as Home Assistant ignore (flagged
+ * "replayed"), so that they learn the current values without waiting for a
+ * change. */
+void north__tel_refresh(north_tel_t *t);
 uint64_t north__tel_suppressed(const north_tel_t *t);
 /* The telemetry message of dev (docs/mqtt.md, "Telemetry"; points indexed
  * like the runtime's point table) written into w from its start, times

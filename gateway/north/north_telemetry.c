@@ -244,6 +244,12 @@ void north__tel_device(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
     north__buf_publish_n(t->buf, topic, t->w.buf, t->w.len, ts_ms);
 }
 
+void north__tel_refresh(north_tel_t *t)
+{
+    if (t && t->pub_quality)
+        memset(t->pub_quality, 0xff, t->rt_npoints); /* as never published */
+}
+
 uint64_t north__tel_suppressed(const north_tel_t *t)
 {
     return t ? t->suppressed : 0;
