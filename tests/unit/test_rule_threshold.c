@@ -28,7 +28,7 @@ static void rig_init(rig_t *r, int above, double limit, double hyst, int64_t for
 {
     char err[128];
 
-    *r = (rig_t){.cfg = {above, limit, hyst, for_ms, update_ms}};
+    *r = (rig_t){.cfg = {above, limit, hyst, for_ms, update_ms, 0}};
     T_CHECK_EQ_INT(rule_threshold_validate(&r->cfg, err, sizeof(err)), 0);
     rule_threshold_init(&r->st);
 }
