@@ -65,9 +65,9 @@ static const char fuzz__extra[] =
     "\"direction\":\"below\",\"title\":\"cold\"},"
     "{\"name\":\"quiet\",\"device\":\"temp-1\",\"point\":\"t\",\"kind\":\"stale\","
     "\"after_ms\":5000,\"title\":\"quiet\"},"
-    "{\"name\":\"tripped\",\"device\":\"pump-1\",\"point\":\"status_word\",\"kind\":\"state\","
+    "{\"name\":\"tripped-bit\",\"device\":\"pump-1\",\"point\":\"status_word\",\"kind\":\"state\","
     "\"bit\":3,\"title\":\"tripped\"},"
-    "{\"name\":\"wear\",\"device\":\"pump-1\",\"point\":\"current\",\"kind\":\"trend\","
+    "{\"name\":\"current-wear\",\"device\":\"pump-1\",\"point\":\"current\",\"kind\":\"trend\","
     "\"iso10816\":\"10816-1:I\",\"horizon_days\":15,\"day_ms\":3600000,\"learn_n\":5,"
     "\"title\":\"wear\"}]}";
 
