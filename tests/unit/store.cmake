@@ -8,7 +8,7 @@ plantroom_unit_test(test_ledger_worker SOURCES test_ledger_worker.c LIBS plantro
 add_executable(test_ledger_ctl test_ledger_ctl.c)
 target_link_libraries(test_ledger_ctl PRIVATE plantroom_store)
 add_test(NAME test_ledger_ctl COMMAND test_ledger_ctl $<TARGET_FILE:plantroomctl>)
-set_tests_properties(test_ledger_ctl PROPERTIES TIMEOUT 60 LABELS unit)
+set_tests_properties(test_ledger_ctl PROPERTIES TIMEOUT 300 LABELS unit)
 # Every verb's --help, bad options, JSON errors (plantroomctl's command line).
 add_executable(test_ctl_cli test_ctl_cli.c)
 target_link_libraries(test_ctl_cli PRIVATE plantroom_store)
