@@ -57,7 +57,7 @@ def test_sms_after_notify_db_could_not_store(tmp_path, broker, sim, subscriber, 
     sms.fail_next(0)
 
     d = daemon(config, log_name="plantroomd-2.log")
-    wait_for(lambda: len(sms.messages()) == 2, 20, "the SMS to both members after the restart")
+    wait_for(lambda: len(sms.messages()) == 2, 60, "the SMS to both members after the restart")
     for n in ("alice", "bob"):
         (text,) = sms.to(PHONES[n])
         assert f"#{ev['work_order']['number']}" in text
