@@ -148,12 +148,12 @@ static int ledger__audit_tail(ledger_t *lg, int64_t *id, uint8_t hash[LEDGER__HA
 {
     sqlite3_stmt *st = NULL;
     ledger__horizon_t h;
-    int src = sqlite3_prepare_v2(
-        ledger__db(lg), "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", -1, &st, NULL);
-    int rc = 0;
+    int src;
+    int rc = ledger__stmt(lg, ST_AUDIT_TAIL, &st, err, errlen);
 
-    if (src == SQLITE_OK)
-        src = sqlite3_step(st);
+    if (rc < 0)
+        return rc;
+    src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
         *id = sqlite3_column_int64(st, 0);
         if (ledger__unhex((const char *)sqlite3_column_text(st, 1), hash, LEDGER__HASH_LEN) != 0)
@@ -161,10 +161,10 @@ static int ledger__audit_tail(ledger_t *lg, int64_t *id, uint8_t hash[LEDGER__HA
                               "ledger %s: audit row %lld has no valid hash: run plantroomctl "
                               "audit verify",
                               ledger_path(lg), (long long)*id);
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         return rc;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (src != SQLITE_DONE)
         return ledger__dberr(lg, src, err, errlen, "read the newest audit row");
     rc = ledger__audit_horizon(lg, &h, err, errlen);
@@ -193,20 +193,14 @@ int ledger__audit_append(ledger_t *lg, ledger__audit_row_t *r, char *err, size_t
         return ledger__fail(GW_ENOMEM, err, errlen, "ledger %s: cannot hash an audit row",
                             ledger_path(lg));
     ledger__hex(h, sizeof(h), hex);
-    src = sqlite3_prepare_v2(ledger__db(lg),
-                             "INSERT INTO audit (id, wo_id, ts, actor, channel, action,"
-                             " from_status, to_status, detail, hash, event_id)"
-                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                             -1, &st, NULL);
-    if (src == SQLITE_OK)
-        src = ledger__bind(st, "ititttttttt", r->id, r->wo_id, r->ts, r->actor, r->channel,
-                           r->action, r->from_status, r->to_status, r->detail, hex, r->event_id);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (src != SQLITE_DONE)
-        return ledger__dberr(lg, src, err, errlen, "write audit row");
-    return 0;
+    rc = ledger__stmt(lg, ST_AUDIT_APPEND, &st, err, errlen);
+    if (rc < 0)
+        return rc;
+    src = ledger__bind(st, "ititttttttt", r->id, r->wo_id, r->ts, r->actor, r->channel, r->action,
+                       r->from_status, r->to_status, r->detail, hex, r->event_id);
+    if (src != SQLITE_OK)
+        return ledger__dberr(lg, src, err, errlen, "bind audit row");
+    return ledger__exec(lg, st, "write audit row", err, errlen);
 }
 
 int ledger_audit_add(ledger_t *lg, const ledger_audit_entry_t *e, int64_t *id_out, char *err,

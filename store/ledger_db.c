@@ -52,6 +52,10 @@ static const char *const ledger__sql[ST__COUNT] = {
                  " updated_at = ?4 WHERE id = ?1",
     [ST_OUTBOX_INSERT] = "INSERT INTO outbox (channel, key, payload, created_at)"
                          " VALUES (?1, ?2, ?3, ?4)",
+    [ST_AUDIT_TAIL] = "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
+    [ST_AUDIT_APPEND] = "INSERT INTO audit (id, wo_id, ts, actor, channel, action, from_status,"
+                        " to_status, detail, hash, event_id)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_GET_WO] = "SELECT " LEDGER__WO_COLS " FROM work_orders WHERE id = ?1",
     [ST_LIST_WO] = "SELECT " LEDGER__WO_COLS " FROM work_orders"
                    " WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR device = ?2)"

@@ -48,6 +48,8 @@ enum ledger__stmt_id {
     ST_REFRESH,
     ST_CLEAR,
     ST_OUTBOX_INSERT,
+    ST_AUDIT_TAIL,
+    ST_AUDIT_APPEND,
     ST_GET_WO,
     ST_LIST_WO,
     ST_OUTBOX_LIST,
