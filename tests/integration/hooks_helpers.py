@@ -19,13 +19,18 @@ FAKE_SMS = r'''#!/usr/bin/python3
 # Fake gammu-smsd-inject: records its argv, stdin and $PLANTROOM_ALERT as one
 # JSON line; fails while the "fail" counter file holds a positive number;
 # after recording, sleeps while the "block" file exists (crash tests).
-import json, os, sys, time
+import fcntl, json, os, sys, time
 here = os.path.dirname(os.path.abspath(__file__))
 fail = os.path.join(here, "fail")
-if os.path.exists(fail):
-    n = int(open(fail).read() or 0)
+# hooks run side by side: the counter is read and written under a lock, and
+# replaced whole, so that no reader sees it empty (which read as 0)
+with open(os.path.join(here, "fail.lock"), "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    n = int(open(fail).read() or 0) if os.path.exists(fail) else 0
     if n > 0:
-        open(fail, "w").write(str(n - 1))
+        with open(fail + ".new", "w") as f:
+            f.write(str(n - 1))
+        os.replace(fail + ".new", fail)
         with open(os.path.join(here, "failed.log"), "a") as f:
             f.write("x\n")
         sys.exit(3)
@@ -52,7 +57,9 @@ class FakeSms:
         self.cmd.chmod(0o755)
 
     def fail_next(self, n):
-        (self.dir / "fail").write_text(str(n))
+        new = self.dir / "fail.test-new"  # replaced whole: never read half-written
+        new.write_text(str(n))
+        os.replace(new, self.dir / "fail")
 
     def failures(self):
         p = self.dir / "failed.log"
