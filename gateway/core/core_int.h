@@ -56,8 +56,6 @@ struct gw_core {
     int64_t clk_offset; /* wall - monotonic at the last tick */
     uint64_t clk_steps;
     int64_t clk_last_step, clk_last_step_at; /* ms (signed), wall ms */
-    void (*clock_cb)(void *arg, int64_t step_ms);
-    void *clock_arg;
 };
 
 /* core_poll.c: a reading of a device's planned blocks into its points'
@@ -91,6 +89,10 @@ void core__rules_state_soon(gw_core_t *c);
 void core__alarm_orphan(gw_core_t *c, const char *key);
 
 /* core_live.c: device poll deadlines, stuck threads, clock steps. */
+/* One audit row (ledger_audit_add through the ledger thread): detail is
+ * printed (borrowed; NULL: none). Nothing without a ledger. */
+void core__audit(gw_core_t *c, const char *actor, const char *channel, const char *action,
+                 const cJSON *detail);
 void core__live_start(gw_core_t *c);
 void core__live_stop(gw_core_t *c);
 /* After a reading: the checks run now if the last is LIVE_TICK_MS old, so

@@ -26,8 +26,8 @@
  *  - The wall clock is compared with the monotonic one at every tick: a
  *    jump of their difference by time.step_threshold_ms or more is a step
  *    (NTP setting the clock, an operator's date -s): logged, counted, shown
- *    in status and metrics, and told to the hook set with
- *    gw_core_on_clock_step. Nothing inside measures durations on the wall
+ *    in status and metrics, and an audit row "clock_step" in the ledger
+ *    says when and how far. Nothing inside measures durations on the wall
  *    clock, so a step changes only the times people read.
  *
  * Loop thread only.
@@ -191,6 +191,23 @@ static int64_t live__devices(gw_core_t *c, int64_t now, int64_t until)
 
 /* ---- the wall clock ----------------------------------------------------- */
 
+/* The step as an audit row "clock_step": whoever reads the ledger later
+ * sees why the times of its rows jump (a work order "opened" before the one
+ * that caused it, an SLA that looks hours long). */
+static void live__clock_audit(gw_core_t *c, int64_t step, int64_t wall)
+{
+    cJSON *d = cJSON_CreateObject();
+    char ts[32];
+
+    if (!d)
+        return;
+    cJSON_AddNumberToObject(d, "step_s", (double)step / 1000.0);
+    cJSON_AddStringToObject(d, "from", gw_format_iso8601(wall - step, ts, sizeof(ts)));
+    cJSON_AddStringToObject(d, "to", gw_format_iso8601(wall, ts, sizeof(ts)));
+    core__audit(c, "plantroomd", "internal", "clock_step", d);
+    cJSON_Delete(d);
+}
+
 static void live__clock(gw_core_t *c, int64_t now)
 {
     int64_t wall = gw_wall_ms(), offset = wall - now, step = offset - c->clk_offset;
@@ -212,8 +229,7 @@ static void live__clock(gw_core_t *c, int64_t now)
                 "run on the monotonic clock and are not affected",
                 (double)step / 1000.0, gw_format_iso8601(wall - step, was, sizeof(was)),
                 gw_format_iso8601(wall, is, sizeof(is)));
-    if (c->clock_cb)
-        c->clock_cb(c->clock_arg, step);
+    live__clock_audit(c, step, wall);
 }
 
 /* ---- the timer ---------------------------------------------------------- */

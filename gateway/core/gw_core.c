@@ -73,12 +73,6 @@ int gw_core_threads_ok(const gw_core_t *c, char *why, size_t whylen)
     return core__threads_ok(c, why, whylen);
 }
 
-void gw_core_on_clock_step(gw_core_t *c, void (*fn)(void *arg, int64_t step_ms), void *arg)
-{
-    c->clock_cb = fn;
-    c->clock_arg = arg;
-}
-
 void gw_core_stop_buses(gw_core_t *c)
 {
     if (c && c->rt)
@@ -212,11 +206,6 @@ static void core__write_audit(void *arg, const gw_write_record_t *r)
 {
     gw_core_t *c = arg;
     cJSON *d = r->who->note ? cJSON_Parse(r->who->note) : NULL;
-    ledger_audit_entry_t e = {.actor = r->who->actor ? r->who->actor : "unknown",
-                              .channel = r->who->channel ? r->who->channel : "internal",
-                              .action = "write"};
-    ledger_op_audit_t *op = NULL;
-    char *text;
 
     if (!c->ledger) {
         cJSON_Delete(d);
@@ -226,6 +215,8 @@ static void core__write_audit(void *arg, const gw_write_record_t *r)
         cJSON_Delete(d);
         d = cJSON_CreateObject();
     }
+    if (!d)
+        return;
     cJSON_AddStringToObject(d, "device", r->device);
     cJSON_AddStringToObject(d, "point", r->point);
     cJSON_AddNumberToObject(d, "new", r->value); /* not finite: null */
@@ -240,17 +231,9 @@ static void core__write_audit(void *arg, const gw_write_record_t *r)
         cJSON_AddNumberToObject(d, "write_id", (double)r->id);
     if (r->who->ref)
         cJSON_AddStringToObject(d, "ref", r->who->ref);
-    text = cJSON_PrintUnformatted(d);
+    core__audit(c, r->who->actor ? r->who->actor : "unknown",
+                r->who->channel ? r->who->channel : "internal", "write", d);
     cJSON_Delete(d);
-    e.detail = text;
-    if (text)
-        op = ledger_op_audit_new(&e);
-    free(text);
-    if (op)
-        ledger_worker_submit(c->ledger, &op->hdr);
-    else
-        gw_log_error("gw", "out of memory: the audit row of write %s.%s by %s is lost", r->device,
-                     r->point, e.actor);
 }
 
 int gw_core_point_write(gw_core_t *c, const gw_write_who_t *who, const char *device,

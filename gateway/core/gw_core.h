@@ -73,10 +73,6 @@ void gw_core_liveness_start(gw_core_t *c);
  * else 0 with the first stuck one named in why. The service feeds systemd's
  * watchdog only on 1. */
 int gw_core_threads_ok(const gw_core_t *c, char *why, size_t whylen);
-/* Call fn(arg, step_ms) on the loop when a wall-clock step is detected
- * (step_ms: how far, negative when back). One hook; NULL fn: none. For the
- * parts that keep stored wall-clock deadlines and must re-anchor them. */
-void gw_core_on_clock_step(gw_core_t *c, void (*fn)(void *arg, int64_t step_ms), void *arg);
 /* At a clean stop, after the last readings were handled: save rule state
  * (waiting for a periodic save in flight) and submit open rollup buckets. */
 void gw_core_shutdown(gw_core_t *c);

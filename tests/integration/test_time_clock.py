@@ -19,6 +19,7 @@ value is published and the rule fires, also after a restart.
 import glob
 import json
 import os
+import sqlite3
 import subprocess
 import time
 
@@ -123,6 +124,17 @@ def test_wall_clock_steps_neither_blind_nor_hurry_the_rules(tmp_path, broker, si
     assert ev["event"] == "opened" and ev["work_order"]["evidence"]["held_s"] >= 20
     assert held >= 19, held
     assert d.proc.stop() == 0
+
+    # Both steps are in the audit trail, so a reader of the ledger sees why
+    # its times jump (written before the daemon stopped: its ledger thread
+    # drains at stop).
+    con = sqlite3.connect(f"file:{d.ledger_path()}?mode=ro", uri=True)
+    rows = [json.loads(r[0]) for r in con.execute(
+        "SELECT detail FROM audit WHERE action = 'clock_step' ORDER BY id")]
+    con.close()
+    assert [r["step_s"] < -8 * HOUR_S + 60 for r in rows] == [True, False], rows
+    assert rows[1]["step_s"] > 8 * HOUR_S - 60, rows
+    assert rows[0]["to"] < rows[0]["from"] and rows[1]["from"] < rows[1]["to"], rows
 
 
 def test_nbiot_report_from_2200_then_a_current_one(tmp_path, broker, sim, subscriber, daemon):
