@@ -490,6 +490,7 @@ int gw_control_start(gw_control_t **out, uv_loop_t *loop, const gw_control_cmd_t
 {
     gw_control_t *c;
     struct group *gr = NULL;
+    mode_t mask;
     int rc;
 
     *out = NULL;
@@ -516,7 +517,12 @@ int gw_control_start(gw_control_t **out, uv_loop_t *loop, const gw_control_cmd_t
     uv_idle_init(loop, &c->idle);
     c->server.data = c->idle.data = c;
     c->handles = 2;
+    /* Created owner-only (0600 whatever the umask), then opened to the
+     * group: no moment where another user could connect. A file another
+     * thread creates meanwhile is only made stricter. */
+    mask = umask(0177);
     rc = uv_pipe_bind(&c->server, path);
+    umask(mask);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&c->server, 64, control__connection_cb);
     if (rc != 0) {
