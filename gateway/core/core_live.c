@@ -295,6 +295,7 @@ void core__live_status(const gw_core_t *c, cJSON *res)
     int64_t now = gw_mono_ms(), age, limit;
     char ts[32], name[GW_ALARM_KEY_MAX];
 
+    cJSON_AddNumberToObject(res, "threads_abandoned", (double)mb_bus_abandoned());
     cJSON_AddStringToObject(clk, "wall", gw_format_iso8601(gw_wall_ms(), ts, sizeof(ts)));
     cJSON_AddNumberToObject(clk, "steps", (double)c->clk_steps);
     if (c->clk_steps) {
@@ -345,4 +346,10 @@ void core__live_metrics(const gw_core_t *c, FILE *o)
         if (live__thread(c, i, now, name, sizeof(name), &age, &limit))
             fprintf(o, "plantroom_thread_stuck{thread=\"%s\"} %d\n", name, age > limit);
     }
+    fprintf(o,
+            "# HELP plantroom_threads_abandoned_total Bus threads left behind stuck in a driver "
+            "call when their bus was stopped (reload, stop).\n"
+            "# TYPE plantroom_threads_abandoned_total counter\nplantroom_threads_abandoned_total "
+            "%ld\n",
+            mb_bus_abandoned());
 }

@@ -178,8 +178,14 @@ int mb_bus_write(mb_bus_t *bus, mb_write_t *w);
  * the whole takes one request timeout, not one per bus. */
 void mb_bus_stop_begin(mb_bus_t *bus);
 /* Ask the thread to stop (if not asked yet), wait for it (at most one
- * request timeout), close the connection and free the bus. */
+ * request timeout), close the connection and free the bus. A thread stuck
+ * in a driver call past mb_bus_stall_bound_ms is left behind instead (the
+ * caller must not wait on a wedged adapter): detached, its later events
+ * dropped, its queued writes answered GW_ESTATE now; it frees the bus if
+ * its call ever returns. Either way bus is not the caller's any more. */
 void mb_bus_stop(mb_bus_t *bus);
+/* How many bus threads mb_bus_stop left behind since the start. */
+long mb_bus_abandoned(void);
 
 /* Liveness: the monotonic time (gw_mono_ms) at which the bus thread last
  * showed progress. It stamps it at every turn of its loop, around every

@@ -29,6 +29,7 @@
  */
 #include "protocols/modbus/mb_int.h"
 #include "gateway/base/gw_clock.h"
+#include "gateway/base/gw_log.h"
 #include "gateway/base/gw_types.h"
 
 #include <stdio.h>
@@ -42,9 +43,15 @@
  * due time). */
 #define MB_DUE_SLACK_MS 5
 
+/* Threads mb_bus_stop had to leave behind (mb_bus_abandoned). */
+static atomic_long mb__abandoned;
+
+static void mb__release(mb_bus_t *bus);
+
 static void *mb__thread(void *arg)
 {
     mb_bus_t *bus = arg;
+    int orphaned;
 
     while (!atomic_load(&bus->stop)) {
         int64_t now = gw_mono_ms(), next = now + 1000;
@@ -66,6 +73,11 @@ static void *mb__thread(void *arg)
     }
     mb__disconnect(bus, "stopping");
     mb__flush(bus);
+    pthread_mutex_lock(&bus->mu);
+    orphaned = bus->orphaned;
+    pthread_mutex_unlock(&bus->mu);
+    if (orphaned)
+        mb__release(bus); /* nobody else will */
     return NULL;
 }
 
@@ -177,15 +189,12 @@ void mb_bus_stop_begin(mb_bus_t *bus)
     pthread_mutex_unlock(&bus->mu);
 }
 
-void mb_bus_stop(mb_bus_t *bus)
+/* Answer the writes that never ran, so that nobody waits for them. Under
+ * mu, or after the thread is gone. */
+static void mb__refuse_writes(mb_bus_t *bus)
 {
     gw_msg_t *m;
 
-    if (!bus)
-        return;
-    mb_bus_stop_begin(bus);
-    pthread_join(bus->thread, NULL);
-    /* Writes never run are answered, so that nobody waits for them. */
     while ((m = bus->writes_head) != NULL) {
         mb_write_t *w = (mb_write_t *)m;
         bus->writes_head = m->next;
@@ -194,9 +203,63 @@ void mb_bus_stop(mb_bus_t *bus)
         snprintf(w->err, sizeof(w->err), "bus %s stopped before the write ran", bus->name);
         gw_queue_push(bus->events, m);
     }
+    bus->writes_tail = NULL;
+}
+
+/* Free a bus whose thread is gone or is the caller. */
+static void mb__release(mb_bus_t *bus)
+{
+    gw_msg_free_list(bus->out_head);
     pthread_cond_destroy(&bus->cond);
     pthread_mutex_destroy(&bus->mu);
     mb__free(bus);
+}
+
+/* Wait for the thread for at most its stall bound (a request cannot take
+ * longer unless a driver call is stuck). Returns 0 when it ended. */
+static int mb__join(mb_bus_t *bus)
+{
+    struct timespec until;
+    int64_t ms = bus->stall_bound_ms;
+
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    return pthread_clockjoin_np(bus->thread, NULL, CLOCK_MONOTONIC, &until);
+}
+
+void mb_bus_stop(mb_bus_t *bus)
+{
+    if (!bus)
+        return;
+    mb_bus_stop_begin(bus);
+    if (mb__join(bus) == 0) {
+        mb__refuse_writes(bus);
+        mb__release(bus);
+        return;
+    }
+    /* Stuck in a driver call (a wedged adapter): leave it behind rather
+     * than stop the loop, and with it every other bus, rule and alarm. It
+     * sends nothing more and frees the bus if the call ever returns. */
+    pthread_mutex_lock(&bus->mu);
+    bus->orphaned = 1;
+    mb__refuse_writes(bus);
+    pthread_mutex_unlock(&bus->mu);
+    atomic_fetch_add(&mb__abandoned, 1);
+    gw_log_error("modbus",
+                 "bus %s: its thread did not stop within %lld ms (stuck in a driver call): left "
+                 "behind; it sends nothing more and frees itself if the call returns",
+                 bus->name, (long long)bus->stall_bound_ms);
+    pthread_detach(bus->thread);
+}
+
+long mb_bus_abandoned(void)
+{
+    return atomic_load(&mb__abandoned);
 }
 
 int64_t mb_bus_progress_ms(const mb_bus_t *bus)

@@ -18,10 +18,17 @@ void mb__alive(mb_bus_t *bus)
     atomic_store(&bus->progress_ms, (long long)gw_mono_ms());
 }
 
-/* Hand every held event to the loop, in one push: the loop wakes once. */
+/* Hand every held event to the loop, in one push: the loop wakes once.
+ * A thread left behind (mb_bus_stop gave up on it) drops them: the loop
+ * has moved on, maybe to another point table. */
 void mb__flush(mb_bus_t *bus)
 {
-    gw_queue_push_list(bus->events, bus->out_head, bus->out_tail, bus->out_n);
+    pthread_mutex_lock(&bus->mu);
+    if (bus->orphaned)
+        gw_msg_free_list(bus->out_head);
+    else
+        gw_queue_push_list(bus->events, bus->out_head, bus->out_tail, bus->out_n);
+    pthread_mutex_unlock(&bus->mu);
     bus->out_head = bus->out_tail = NULL;
     bus->out_n = 0;
 }

@@ -61,6 +61,7 @@ struct mb_bus {
     pthread_mutex_t mu; /* guards stop, the sleep and the write queue */
     pthread_cond_t cond;
     atomic_int stop;
+    int orphaned;                        /* under mu: mb_bus_stop gave up waiting */
     atomic_llong progress_ms;            /* gw_mono_ms of the last sign of life (mb__alive) */
     int64_t stall_bound_ms;              /* mb_bus_stall_bound_ms, fixed at start */
     gw_msg_t *writes_head, *writes_tail; /* queued mb_write_t, under mu */
