@@ -43,9 +43,23 @@ typedef struct gw_rulestate_counts {
  * (rule_rebase). A file of version 1 (wall-clock times) is read too. A
  * missing file is not an error (counts 0). A damaged file (bad magic,
  * truncated, checksum) loads nothing and returns GW_ECORRUPT; a sound file
- * of another build's rule_state_t layout loads nothing and returns
- * GW_ESTATE; a file that cannot be read, a negative errno. */
+ * of version 1 or 2 (the raw rule_state_t) of another build's layout loads
+ * nothing and returns GW_ESTATE (version 3, written now, stores each field
+ * under a tag and restores what both builds know: gw_rulestate_fields.c);
+ * a file that cannot be read, a negative errno. */
 int gw_rulestate_load(gw_runtime_t *rt, const char *path, gw_rulestate_counts_t *n, char *err,
                       size_t errlen);
+
+/* One field of rule_state_t as rules.state version 3 stores it: a stable
+ * tag, the group it is restored with (all or none), where it lies. */
+typedef struct gw_rs_field {
+    uint16_t tag, group;
+    uint32_t off, len;
+} gw_rs_field_t;
+
+/* The fields of kind (-1: those of every kind: the alarm, the stale times);
+ * *n gets how many (0 and NULL: the kind has no state of its own). Static
+ * tables. */
+const gw_rs_field_t *gw_rulestate_fields(int kind, size_t *n);
 
 #endif

@@ -5,11 +5,16 @@
  * reloads and restarts". Not in the SQLite ledger: the ledger keeps work
  * orders; this is the rules' working memory, rewritten whole.
  *
- * Format (native byte order: the file belongs to this box and this build):
- *   header   "PRRS" u32 version u32 count u32 sizeof(rule_state_t)
- *   version 2: i64 saved_wall_ms i64 saved_mono_ms char boot_id[40]
+ * Format (native byte order: the file belongs to this box):
+ *   header   "PRRS" u32 version u32 count u32 state_size
+ *   from version 2: i64 saved_wall_ms i64 saved_mono_ms char boot_id[40]
  *   count x  char device[64] rule[64] point[64]; u64 learn_hash; u32 kind;
- *            u32 reserved; rule_state_t state
+ *            version 1, 2: u32 reserved; rule_state_t state (state_size
+ *                          bytes: only a build of the same layout reads it)
+ *            version 3:    u32 nbytes; then nbytes of fields, each
+ *                          u16 tag u16 0 u32 len, len bytes
+ *                          (gw_rulestate_fields.c: an upgrade keeps what
+ *                          both builds know; state_size is 0)
  *   trailer  u64 FNV-1a of everything before it
  * The states' monotonic times (rules/rule.h says which) belong to the run
  * that saved them: the saved clocks and the boot id
@@ -33,7 +38,7 @@
 #include <unistd.h>
 
 #define RS_MAGIC   "PRRS"
-#define RS_VERSION 2u
+#define RS_VERSION 3u
 #define RS_NAME    64
 #define RS_BOOT    40
 
@@ -54,6 +59,20 @@ typedef struct rs_record {
     uint32_t kind, reserved;
     rule_state_t st;
 } rs_record_t;
+
+/* Version 3: the record's head; nbytes of fields follow. */
+typedef struct rs_head3 {
+    char device[RS_NAME], rule[RS_NAME], point[RS_NAME];
+    uint64_t hash;
+    uint32_t kind, nbytes;
+} rs_head3_t;
+
+typedef struct rs_field3 {
+    uint16_t tag, zero;
+    uint32_t len;
+} rs_field3_t;
+
+#define RS_MAX_GROUPS 64 /* groups a record may have to leave out */
 
 static uint64_t rs__fnv(uint64_t h, const void *p, size_t n)
 {
@@ -107,18 +126,40 @@ static void rs__boot_id(char out[RS_BOOT])
     fclose(f);
 }
 
+/* Bytes of rule i's fields (version 3), or write them at p when p is not
+ * NULL. */
+static size_t rs__fields(const gw_rule_rt_t *r, unsigned char *p)
+{
+    size_t total = 0, n;
+    const gw_rs_field_t *tab;
+
+    for (int pass = 0; pass < 2; pass++) {
+        tab = gw_rulestate_fields(pass == 0 ? -1 : (int)r->cfg->kind, &n);
+        for (size_t j = 0; j < n; j++) {
+            rs_field3_t f = {.tag = tab[j].tag, .len = tab[j].len};
+            if (p) {
+                memcpy(p + total, &f, sizeof(f));
+                memcpy(p + total + sizeof(f), (const char *)&r->st + tab[j].off, tab[j].len);
+            }
+            total += sizeof(f) + tab[j].len;
+        }
+    }
+    return total;
+}
+
 int gw_rulestate_encode(const gw_runtime_t *rt, void **out, size_t *len)
 {
-    rs_header_t h = {.version = RS_VERSION, .state_size = (uint32_t)sizeof(rule_state_t)};
+    rs_header_t h = {.version = RS_VERSION};
     rs_clocks_t k = {.wall_ms = gw_wall_ms(), .mono_ms = gw_mono_ms()};
-    size_t n = rt->cfg->nrules;
-    size_t size = sizeof(h) + sizeof(k) + n * sizeof(rs_record_t) + sizeof(uint64_t);
+    size_t n = rt->cfg->nrules, size = sizeof(h) + sizeof(k) + sizeof(uint64_t);
     uint64_t sum = 1469598103934665603ULL;
-    unsigned char *buf = calloc(1, size), *p;
+    unsigned char *buf, *p;
 
     *out = NULL;
     *len = 0;
-    if (!buf)
+    for (size_t i = 0; i < n; i++)
+        size += sizeof(rs_head3_t) + rs__fields(&rt->rules[i], NULL);
+    if (!(buf = calloc(1, size)))
         return GW_ENOMEM;
     memcpy(h.magic, RS_MAGIC, 4);
     h.count = (uint32_t)n;
@@ -126,15 +167,15 @@ int gw_rulestate_encode(const gw_runtime_t *rt, void **out, size_t *len)
     rs__boot_id(k.boot_id);
     memcpy(buf + sizeof(h), &k, sizeof(k));
     p = buf + sizeof(h) + sizeof(k);
-    for (size_t i = 0; i < n; i++, p += sizeof(rs_record_t)) {
+    for (size_t i = 0; i < n; i++) {
         const gw_rule_rt_t *r = &rt->rules[i];
-        rs_record_t *rec = (rs_record_t *)(void *)p;
-        snprintf(rec->device, RS_NAME, "%s", r->cfg->device);
-        snprintf(rec->rule, RS_NAME, "%s", r->cfg->name);
-        snprintf(rec->point, RS_NAME, "%s", r->cfg->point);
-        rec->hash = rule_learn_hash(&r->cfg->rule);
-        rec->kind = (uint32_t)r->cfg->kind;
-        memcpy(&rec->st, &r->st, sizeof(rec->st));
+        rs_head3_t rec = {.hash = rule_learn_hash(&r->cfg->rule), .kind = (uint32_t)r->cfg->kind};
+        snprintf(rec.device, RS_NAME, "%s", r->cfg->device);
+        snprintf(rec.rule, RS_NAME, "%s", r->cfg->name);
+        snprintf(rec.point, RS_NAME, "%s", r->cfg->point);
+        rec.nbytes = (uint32_t)rs__fields(r, p + sizeof(rec));
+        memcpy(p, &rec, sizeof(rec));
+        p += sizeof(rec) + rec.nbytes;
     }
     sum = rs__fnv(sum, buf, (size_t)(p - buf));
     memcpy(p, &sum, sizeof(sum));
@@ -227,27 +268,139 @@ static int64_t rs__shift(uint32_t version, const rs_clocks_t *k)
     return now_mono - elapsed - k->mono_ms;
 }
 
-/* Restore one record into the rule it matches. 1 when restored. */
-static int rs__restore(gw_runtime_t *rt, rs_record_t *rec, int64_t shift, size_t *bounded)
+/* The rule a record is for: the same device, name, point, kind and learn
+ * hash. The names are terminated here. NULL: none (removed, changed). */
+static gw_rule_rt_t *rs__match(gw_runtime_t *rt, char *device, char *rule, char *point,
+                               uint32_t kind, uint64_t hash)
 {
-    rec->device[RS_NAME - 1] = rec->rule[RS_NAME - 1] = rec->point[RS_NAME - 1] = '\0';
+    device[RS_NAME - 1] = rule[RS_NAME - 1] = point[RS_NAME - 1] = '\0';
     for (size_t i = 0; i < rt->cfg->nrules; i++) {
         gw_rule_rt_t *r = &rt->rules[i];
-        if (strcmp(r->cfg->device, rec->device) || strcmp(r->cfg->name, rec->rule) ||
-            strcmp(r->cfg->point, rec->point) || rec->kind != (uint32_t)r->cfg->kind ||
-            rec->hash != rule_learn_hash(&r->cfg->rule) || rec->st.kind != r->cfg->kind)
+        if (!strcmp(r->cfg->device, device) && !strcmp(r->cfg->name, rule) &&
+            !strcmp(r->cfg->point, point) && kind == (uint32_t)r->cfg->kind &&
+            hash == rule_learn_hash(&r->cfg->rule))
+            return r;
+    }
+    return NULL;
+}
+
+/* Take st for r, onto this run's clock. The checksum proves no rule wrote
+ * it: indices and times must be ones a rule could have written, or the
+ * rule starts fresh. 1 when taken. */
+static int rs__adopt(gw_runtime_t *rt, gw_rule_rt_t *r, const rule_state_t *st, int64_t shift,
+                     size_t *bounded)
+{
+    if (st->kind != r->cfg->kind || !rule_state_valid(&r->cfg->rule, st))
+        return 0;
+    memcpy(&r->st, st, sizeof(r->st));
+    if (rule_rebase(&r->cfg->rule, &r->st, shift, gw_mono_ms(), gw_wall_ms(),
+                    rt->cfg->time.max_future_ms))
+        (*bounded)++;
+    return 1;
+}
+
+/* Versions 1 and 2: the raw state of a build of the same layout. */
+static int rs__restore_raw(gw_runtime_t *rt, rs_record_t *rec, int64_t shift, size_t *bounded)
+{
+    gw_rule_rt_t *r = rs__match(rt, rec->device, rec->rule, rec->point, rec->kind, rec->hash);
+
+    return r ? rs__adopt(rt, r, &rec->st, shift, bounded) : 0;
+}
+
+/* This build's entry for tag among the fields of kind, NULL: unknown. */
+static const gw_rs_field_t *rs__field(int kind, uint16_t tag)
+{
+    const gw_rs_field_t *tab;
+    size_t n;
+
+    for (int pass = 0; pass < 2; pass++) {
+        tab = gw_rulestate_fields(pass == 0 ? -1 : kind, &n);
+        for (size_t j = 0; j < n; j++) {
+            if (tab[j].tag == tag)
+                return &tab[j];
+        }
+    }
+    return NULL;
+}
+
+/* The next field of a record's list at *off (advanced past it): 1, 0 at
+ * the end, -1 when it runs past the list. */
+static int rs__next(const unsigned char *p, size_t nbytes, size_t *off, rs_field3_t *f,
+                    const unsigned char **val)
+{
+    if (*off == nbytes)
+        return 0;
+    if (nbytes - *off < sizeof(*f))
+        return -1;
+    memcpy(f, p + *off, sizeof(*f));
+    if (f->len > nbytes - *off - sizeof(*f))
+        return -1;
+    *val = p + *off + sizeof(*f);
+    *off += sizeof(*f) + f->len;
+    return 1;
+}
+
+/* Version 3: the fields of a record onto st (a fresh state of kind). A
+ * field of another length leaves its whole group out. 0, or -1 when the
+ * list is malformed. */
+static int rs__apply(const unsigned char *p, size_t nbytes, int kind, rule_state_t *st)
+{
+    uint16_t bad[RS_MAX_GROUPS];
+    size_t nbad = 0, off = 0, k;
+    const gw_rs_field_t *e;
+    const unsigned char *val;
+    rs_field3_t f;
+    int rc;
+
+    while ((rc = rs__next(p, nbytes, &off, &f, &val)) == 1) {
+        if ((e = rs__field(kind, f.tag)) && e->len != f.len && nbad < RS_MAX_GROUPS)
+            bad[nbad++] = e->group;
+    }
+    if (rc < 0)
+        return -1;
+    off = 0;
+    while (rs__next(p, nbytes, &off, &f, &val) == 1) {
+        if (!(e = rs__field(kind, f.tag)) || e->len != f.len)
             continue;
-        /* the checksum proves no rule wrote it: indices and times must be
-         * ones a rule could have written, or the rule starts fresh */
-        if (!rule_state_valid(&r->cfg->rule, &rec->st))
-            return 0;
-        memcpy(&r->st, &rec->st, sizeof(r->st));
-        if (rule_rebase(&r->cfg->rule, &r->st, shift, gw_mono_ms(), gw_wall_ms(),
-                        rt->cfg->time.max_future_ms))
-            (*bounded)++;
-        return 1;
+        for (k = 0; k < nbad && bad[k] != e->group; k++)
+            ;
+        if (k == nbad)
+            memcpy((char *)st + e->off, val, e->len);
     }
     return 0;
+}
+
+/* Version 3: restore the record at p (its head, then nbytes of fields). */
+static int rs__restore3(gw_runtime_t *rt, const unsigned char *p, int64_t shift, size_t *bounded)
+{
+    rs_head3_t h;
+    gw_rule_rt_t *r;
+    rule_state_t st;
+
+    memcpy(&h, p, sizeof(h));
+    r = rs__match(rt, h.device, h.rule, h.point, h.kind, h.hash);
+    if (!r)
+        return 0;
+    rule_init(&r->cfg->rule, &st);
+    if (rs__apply(p + sizeof(h), h.nbytes, (int)r->cfg->kind, &st) != 0)
+        return 0;
+    return rs__adopt(rt, r, &st, shift, bounded);
+}
+
+/* Version 3: 0 when the count records fill [off, end) exactly. */
+static int rs__walk3(const char *buf, size_t off, size_t end, uint32_t count)
+{
+    rs_head3_t h;
+
+    for (uint32_t i = 0; i < count; i++) {
+        if (end - off < sizeof(h))
+            return -1;
+        memcpy(&h, buf + off, sizeof(h));
+        if (h.nbytes > end - off - sizeof(h))
+            return -1;
+        off += sizeof(h) + h.nbytes;
+    }
+    return off == end ? 0 : -1;
 }
 
 int gw_rulestate_load(gw_runtime_t *rt, const char *path, gw_rulestate_counts_t *cnt, char *err,
@@ -275,21 +428,39 @@ int gw_rulestate_load(gw_runtime_t *rt, const char *path, gw_rulestate_counts_t 
     sum = rs__fnv(1469598103934665603ULL, buf, (size_t)n - sizeof(sum));
     if (memcmp(h.magic, RS_MAGIC, 4) != 0 || sum != want)
         goto out_damaged;
-    if ((h.version != 1 && h.version != RS_VERSION) || h.state_size != sizeof(rule_state_t)) {
+    if (h.version < 1 || h.version > RS_VERSION ||
+        (h.version < 3 && h.state_size != sizeof(rule_state_t))) {
         snprintf(err, errlen, "%s: from another build (ignored)", path);
         free(buf);
         return GW_ESTATE;
     }
     head = sizeof(h) + (h.version >= 2 ? sizeof(k) : 0);
-    need = head + (size_t)h.count * sizeof(rs_record_t) + sizeof(sum);
-    if ((size_t)n != need)
+    if ((size_t)n < head + sizeof(sum))
         goto out_damaged;
     if (h.version >= 2)
         memcpy(&k, buf + sizeof(h), sizeof(k));
     shift = rs__shift(h.version, &k);
+    if (h.version == 3) {
+        if (rs__walk3(buf, head, (size_t)n - sizeof(sum), h.count) != 0)
+            goto out_damaged;
+        for (uint32_t i = 0; i < h.count; i++) {
+            rs_head3_t rh;
+            memcpy(&rh, buf + head, sizeof(rh));
+            if (rs__restore3(rt, (const unsigned char *)buf + head, shift, &cnt->bounded))
+                cnt->loaded++;
+            else
+                cnt->skipped++;
+            head += sizeof(rh) + rh.nbytes;
+        }
+        free(buf);
+        return 0;
+    }
+    need = head + (size_t)h.count * sizeof(rs_record_t) + sizeof(sum);
+    if ((size_t)n != need)
+        goto out_damaged;
     for (uint32_t i = 0; i < h.count; i++) {
         rs_record_t *rec = (rs_record_t *)(void *)(buf + head + i * sizeof(rs_record_t));
-        if (rs__restore(rt, rec, shift, &cnt->bounded))
+        if (rs__restore_raw(rt, rec, shift, &cnt->bounded))
             cnt->loaded++;
         else
             cnt->skipped++;

@@ -5,7 +5,8 @@
  * well-formed file of version 1 around them (header and checksum, so that
  * the records get past the damage check as a file from this build would,
  * and are rebased onto this run's clock) or, when the first byte is 'R',
- * the raw bytes. After the load, each rule takes
+ * the raw bytes, or when it is '3' a version 3 file (fields under tags,
+ * write_v3) built from the bytes that follow. After the load, each rule takes
  * readings: a state from the file must never make a rule read or write out
  * of bounds, or cast out of range, whatever its fields hold.
  * SPDX-License-Identifier: Apache-2.0
@@ -114,6 +115,85 @@ static void write_file(const uint8_t *data, size_t size)
     fclose(f);
 }
 
+/* Version 3 (fields under tags): records for rules chosen by the input,
+ * each a list of fields: a tag of the rule's kind or of every kind (or
+ * any tag), its length (or any length up to 2 KiB), its bytes from the
+ * rule's fresh state with 8 bytes patched; wrapped in a sound header,
+ * clocks and checksum, so that the field parser and the groups meet any
+ * tags, lengths and values. */
+static size_t fields_v3(fuzz_in_t *in, unsigned char *out, size_t cap, size_t ri)
+{
+    size_t w = 0, nf = fuzz_byte(in) % 48, n;
+
+    for (size_t i = 0; i < nf && in->n > 0; i++) {
+        uint8_t sel = fuzz_byte(in);
+        const gw_rs_field_t *tab =
+            gw_rulestate_fields(sel & 1 ? (int)rt->cfg->rules[ri].kind : -1, &n);
+        uint16_t tag = tab && n ? tab[fuzz_byte(in) % n].tag : fuzz_u16(in), zero = 0;
+        uint32_t off = 0, len = 8;
+        uint64_t v = fuzz_u64(in);
+        for (size_t j = 0; j < n; j++) {
+            if (tab[j].tag == tag)
+                off = tab[j].off, len = tab[j].len;
+        }
+        if (sel & 0x80)
+            tag = fuzz_u16(in);
+        if (sel & 0x40)
+            len = fuzz_u16(in) % 2048;
+        if (w + 8 + len > cap)
+            break;
+        memcpy(out + w, &tag, 2);
+        memcpy(out + w + 2, &zero, 2);
+        memcpy(out + w + 4, &len, 4);
+        memset(out + w + 8, 0, len);
+        if (off + len <= sizeof(rule_state_t))
+            memcpy(out + w + 8, (const char *)&fresh[ri] + off, len);
+        memcpy(out + w + 8, &v, len < 8 ? len : 8);
+        w += 8 + len;
+    }
+    return w;
+}
+
+static void write_v3(const uint8_t *data, size_t size)
+{
+    static unsigned char body[1 << 17];
+    fuzz_in_t in = {data, size};
+    FILE *f = fopen(path, "wb");
+    uint32_t hdr[4] = {0, 3, 0, 0};
+    unsigned char clocks[56] = {0};
+    size_t w = 0;
+    uint64_t sum;
+
+    if (!f)
+        abort();
+    memcpy(hdr, "PRRS", 4);
+    while (in.n > 0 && hdr[2] < 16 && w + 4096 < sizeof(body)) {
+        size_t ri = fuzz_byte(&in) % rt->cfg->nrules;
+        const gw_rule_rt_t *r = &rt->rules[ri];
+        unsigned char *h = body + w;
+        uint64_t hash = rule_learn_hash(&r->cfg->rule);
+        uint32_t kind = (uint32_t)r->cfg->kind, nb;
+        memset(h, 0, 208);
+        snprintf((char *)h, 64, "%s", r->cfg->device);
+        snprintf((char *)h + 64, 64, "%s", r->cfg->name);
+        snprintf((char *)h + 128, 64, "%s", r->cfg->point);
+        memcpy(h + 192, &hash, 8);
+        memcpy(h + 200, &kind, 4);
+        nb = (uint32_t)fields_v3(&in, h + 208, 4096 - 208, ri);
+        memcpy(h + 204, &nb, 4);
+        w += 208 + nb;
+        hdr[2]++;
+    }
+    sum = fnv(1469598103934665603ULL, hdr, sizeof(hdr));
+    sum = fnv(sum, clocks, sizeof(clocks));
+    sum = fnv(sum, body, w);
+    fwrite(hdr, sizeof(hdr), 1, f);
+    fwrite(clocks, sizeof(clocks), 1, f);
+    fwrite(body, 1, w, f);
+    fwrite(&sum, sizeof(sum), 1, f);
+    fclose(f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     gw_rulestate_counts_t n;
@@ -129,6 +209,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         fwrite(data + 1, 1, size - 1, f);
         fclose(f);
+    } else if (data[0] == '3') {
+        write_v3(data + 1, size - 1);
     } else {
         write_file(data + 1, size - 1);
     }

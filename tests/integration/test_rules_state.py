@@ -52,7 +52,7 @@ def test_counter_survives_restart(tmp_path, broker, sim, subscriber, daemon):
     assert state.exists() and not (tmp_path / "state" / "rules.state.new").exists()
     nrules = len(json.loads(config.read_text())["rules"])
     magic, version, count, _ = struct.unpack("=4sIII", state.read_bytes()[:16])
-    assert magic == b"PRRS" and version == 2 and count == nrules
+    assert magic == b"PRRS" and version == 3 and count == nrules
     assert not sub.messages(TOPIC_WO)
 
     d2 = daemon(config, "plantroomd2.log")
