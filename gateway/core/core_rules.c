@@ -33,13 +33,17 @@ static void rules__action(gw_core_t *core, const gw_rule_rt_t *r, const rule_act
     const gw_device_cfg_t *dev = &c->devices[r->cfg->device_idx];
     const drv_point_t *pt = &dev->points[r->cfg->point_idx];
     const gw_rule_cfg_t *rc = r->cfg;
+    const char *title = rc->title;
     rule_action_t w;
+    size_t driver;
     char *evidence;
 
     if (rc->wear_lead >= 0) {
-        gw_wear_action(c, (size_t)(r - core->rt->rules), a, rules__st, core->rt, &w, &evidence);
+        gw_wear_action(c, (size_t)(r - core->rt->rules), a, rules__st, core->rt, &w, &evidence,
+                       &driver);
         a = &w;
         rc = &c->rules[rc->wear_lead]; /* the order is the combination's */
+        title = c->rules[driver].title;
     } else {
         evidence = gw_rule_evidence(rc, pt->name, pt->unit, a);
     }
@@ -49,7 +53,7 @@ static void rules__action(gw_core_t *core, const gw_rule_rt_t *r, const rule_act
         .site = c->site_id,
         .device = dev->name,
         .rule = rc->name,
-        .title = rc->title,
+        .title = title,
         .description = NULL,
         .category = rc->category,
         .work_type = rc->work_type,

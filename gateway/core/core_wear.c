@@ -109,7 +109,7 @@ static void wear__evidence(cJSON *root, const gw_config_t *cfg, const gw_rule_cf
 
 rule_action_kind_t gw_wear_action(const gw_config_t *cfg, size_t i, const rule_action_t *a,
                                   gw_rule_state_fn st, const void *arg, rule_action_t *out,
-                                  char **evidence)
+                                  char **evidence, size_t *driver_rule)
 {
     const gw_rule_cfg_t *r = &cfg->rules[i], *lead = &cfg->rules[r->wear_lead];
     rule_wear_member_t m[RULE_WEAR_MAX];
@@ -124,6 +124,7 @@ rule_action_kind_t gw_wear_action(const gw_config_t *cfg, size_t i, const rule_a
             acting = k;
     }
     rule_wear_combine(m, lead->nwear, acting, a, out, &driver);
+    *driver_rule = (size_t)lead->wear[driver];
     base = gw_rule_evidence(r, r->point, wear__unit(cfg, r), out);
     *evidence = base;
     root = base ? cJSON_Parse(base) : NULL;

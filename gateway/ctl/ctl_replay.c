@@ -228,12 +228,15 @@ static void rp_emit(rp_t *r, size_t i, const rp_point_t *p, const rule_action_t 
 {
     const gw_rule_cfg_t *rc = &r->cfg->rules[i];
     char ts[32], *ev;
+    const char *title = rc->title;
     rule_action_t w;
     gw_priority_t prio;
+    size_t driver;
 
     if (rc->wear_lead >= 0) {
-        gw_wear_action(r->cfg, i, a, rp_state, r, &w, &ev);
+        gw_wear_action(r->cfg, i, a, rp_state, r, &w, &ev, &driver);
         a = &w;
+        title = r->cfg->rules[driver].title;
         rc = &r->cfg->rules[rc->wear_lead];
     } else {
         ev = gw_rule_evidence(rc, p->point, p->unit, a);
@@ -252,13 +255,13 @@ static void rp_emit(rp_t *r, size_t i, const rp_point_t *p, const rule_action_t 
         cJSON_AddStringToObject(o, "priority", gw_priority_name(prio));
         cJSON_AddStringToObject(o, "work_type", rc->work_type);
         cJSON_AddStringToObject(o, "category", rc->category);
-        cJSON_AddStringToObject(o, "title", rc->title);
+        cJSON_AddStringToObject(o, "title", title);
         cJSON_AddItemToObject(o, "evidence", ev ? cJSON_Parse(ev) : cJSON_CreateNull());
         cJSON_AddItemToArray(r->out, o);
     } else {
         printf("%s  %-7s  %s/%s  %s %s  %s\n    %s\n", gw_format_iso8601(a->ts_ms, ts, sizeof(ts)),
                rule_action_name(a->kind), rc->device, rc->name, gw_priority_name(prio),
-               rc->work_type, rc->title, ev ? ev : "{}");
+               rc->work_type, title, ev ? ev : "{}");
     }
     free(ev);
 }
