@@ -4,17 +4,20 @@ docs/prediction.md "Lifts: the other signs of wear"), through
 plantroomctl replay with a CSV of both points (and the door cycles): the
 order opens on the earlier predicted crossing, names the trend that drives
 it, shows both members' dates and the door operator's counter, and the
-member trend opens no order of its own. The config mistakes of "with" are
-named by their key path."""
+member trend opens no order of its own. In the daemon: one order in the
+ledger, kept through a restart (the member's judgement is not reset by the
+reconciliation with the ledger), and closing it re-arms every member. The
+config mistakes of "with" are named by their key path."""
 import datetime
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT, binary, make_config
+from conftest import ROOT, binary, ctl, make_config, wait_for
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "gen"))
 import gen_samples  # noqa: E402
@@ -165,3 +168,66 @@ def test_with_mistakes_named_by_path(tmp_path):
 def test_with_accepted(tmp_path):
     r = check(make_config(tmp_path, 1883, 1502, with_wear))
     assert r.returncode == 0, r.stderr
+
+
+def ledger_rows(d):
+    if not d.ledger_path().exists():
+        return []
+    db = sqlite3.connect(f"file:{d.ledger_path()}?mode=ro", uri=True, timeout=10)
+    try:
+        return db.execute("SELECT number, rule, title, status, evidence, last_seen_at, "
+                          "occurrences FROM work_orders ORDER BY number").fetchall()
+    except sqlite3.OperationalError:
+        return []  # the ledger is not created yet
+    finally:
+        db.close()
+
+
+def test_daemon_one_order_restart_and_rearm(tmp_path, broker, sim, daemon):
+    """1-second "days": the motor temperature's first closed day is at its
+    limit (the simulator holds 61 degC against 30), so it opens the shared
+    order at once; the vibration's limit is far above."""
+    def mutate(cfg):
+        cfg["rules"] = [r for r in cfg["rules"] if r.get("kind") != "trend"]
+        cfg["rules"] += [
+            {"name": "wear", "device": "lift-1", "point": "vibration_machine", "kind": "trend",
+             "limit": 500, "day_ms": 1000, "learn_n": 3, "with": ["temp-wear"],
+             "title": "Lift 1 vibration wear"},
+            {"name": "temp-wear", "device": "lift-1", "point": "motor_temperature",
+             "kind": "trend", "limit": 30, "day_ms": 1000, "learn_n": 3,
+             "title": "Lift 1 motor temperature wear"}]
+    sim.set("lift-1.motor_temperature", 61)
+    config = make_config(tmp_path, broker["port"], sim.port, mutate)
+    d = daemon(config)
+    first = wait_for(lambda: [r for r in ledger_rows(d) if r[1] == "wear"], 30,
+                     "the shared order")[0]
+    assert first[2] == "Lift 1 motor temperature wear"
+    w = json.loads(first[4])["wear"]
+    assert w["driven_by"] == "temp-wear" and w["order_rule"] == "wear"
+    assert {t["rule"]: t["open"] for t in w["trends"]} == {"wear": False, "temp-wear": True}
+    # Barrier: three more "days" of updates of the one order; none of the member's own.
+    wait_for(lambda: [r for r in ledger_rows(d) if r[1] == "wear" and r[5] >= first[5] + 3000],
+             30, "three more days of updates")
+    assert [r[1] for r in ledger_rows(d)] == ["wear"]
+    assert d.proc.stop() == 0
+
+    # A restart: the ledger's active order is the member's too; it keeps firing.
+    d = daemon(config, "plantroomd-2.log")
+    d.wait_log("reconciled with the ledger")
+    seen = ledger_rows(d)[0][5]
+    wait_for(lambda: ledger_rows(d)[0][5] >= seen + 3000, 30, "updates after the restart")
+    assert "temp-wear: was firing with no active work order" not in d.log()
+    rows = ledger_rows(d)
+    assert len(rows) == 1 and rows[0][6] == 1, rows  # one order, one occurrence
+
+    # Closing it (the lift was serviced) re-arms both trends: the motor,
+    # still at 61 degC, opens a new order.
+    n = str(rows[0][0])
+    for verb in ("ack", "start", "resolve", "close"):
+        ctl(config, "workorders", verb, n, "--by", "tech")
+    d.wait_log("lift-1/wear re-armed (work order closed)")
+    second = wait_for(lambda: [r for r in ledger_rows(d) if r[3] == "open"], 30,
+                      "a new shared order after the re-arm")
+    assert second[0][1] == "wear" and second[0][0] != rows[0][0]
+    assert not [r for r in ledger_rows(d) if r[1] == "temp-wear"]
+    assert d.proc.stop() == 0
