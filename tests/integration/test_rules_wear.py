@@ -42,6 +42,8 @@ def check(path):
 
 
 def with_wear(cfg):
+    """lift-1's wear rules as bundled (make_config keeps them), spelled out."""
+    cfg["rules"] = [r for r in cfg["rules"] if r["name"] != "motor-temp-wear"]
     for r in cfg["rules"]:
         if (r["device"], r["name"]) == ("lift-1", "vibration-wear"):
             r["with"] = ["motor-temp-wear"]
