@@ -156,6 +156,45 @@ static int rules__active(const gw_runtime_t *rt, const ledger_ev_active_t *ev,
     return active;
 }
 
+/* A trend now named in another's "with" whose own order is still active and
+ * not cleared (it had one before the config changed): its condition is the
+ * shared order's now, so its own order is cleared (the team closes it). */
+static void rules__clear_own(gw_core_t *c, const ledger_ev_active_t *ev, const gw_rule_rt_t *r)
+{
+    const gw_config_t *cfg = c->rt->cfg;
+    const gw_rule_cfg_t *lead = &cfg->rules[r->cfg->wear_lead];
+    const ledger_active_order_t *o = rules__order(ev, cfg->site_id, r->cfg->device, r->cfg->name);
+    char evidence[2 * GW_NAME_MAX + 128];
+    ledger_op_trigger_t *op;
+
+    if (lead == r->cfg || !o || o->cleared || !c->ledger)
+        return;
+    snprintf(evidence, sizeof(evidence),
+             "{\"shared_order_rule\":\"%s\",\"reason\":\"this trend now shares the order of "
+             "rule %s (its with)\"}",
+             lead->name, lead->name);
+    ledger_trigger_t t = {
+        .site = cfg->site_id,
+        .device = r->cfg->device,
+        .rule = r->cfg->name,
+        .title = r->cfg->title,
+        .category = r->cfg->category,
+        .work_type = r->cfg->work_type,
+        .priority = r->cfg->priority,
+        .evidence_json = evidence,
+        .ts_ms = gw_wall_ms(),
+    };
+    op = ledger_op_trigger_new(LEDGER_OP_CLEAR, &t);
+    if (!op) {
+        gw_log_error("rules", "out of memory: %s/%s's own order not cleared", r->cfg->device,
+                     r->cfg->name);
+        return;
+    }
+    gw_log_notice("rules", "%s/%s shares the order of %s now: its own order is cleared",
+                  r->cfg->device, r->cfg->name, lead->name);
+    ledger_worker_submit(c->ledger, &op->hdr);
+}
+
 void gw_core_on_active(gw_core_t *c, const ledger_ev_active_t *ev)
 {
     const gw_runtime_t *rt = c->rt;
@@ -168,6 +207,8 @@ void gw_core_on_active(gw_core_t *c, const ledger_ev_active_t *ev)
         gw_rule_rt_t *r = &rt->rules[i];
         const ledger_active_order_t *o;
         int active = rules__active(rt, ev, r, &o);
+        if (r->cfg->wear_lead >= 0)
+            rules__clear_own(c, ev, r);
         if (active < 0)
             continue;
         int64_t since = active ? o->opened_at : wall;
@@ -209,6 +250,11 @@ int gw_core_rules_rearm(gw_core_t *c, const char *device, const char *rule)
              * condition alarm (threshold, state, ...) follows the condition,
              * not the paperwork: it must clear before it fires again. */
             if (r->cfg->kind != RULE_COUNTER && r->cfg->kind != RULE_TREND)
+                return 0;
+            /* A trend sharing another's order: an order of its own closed
+             * is one from before it shared (rules__clear_own); the shared
+             * order's closing re-arms it. */
+            if (r->cfg->wear_lead >= 0 && (size_t)r->cfg->wear_lead != i)
                 return 0;
             rule_rearm(&r->cfg->rule, &r->st);
             /* A shared order closed: the machine was serviced, every trend

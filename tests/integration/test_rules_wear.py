@@ -187,40 +187,63 @@ def ledger_rows(d):
 
 def test_daemon_one_order_restart_and_rearm(tmp_path, broker, sim, daemon):
     """1-second "days": the motor temperature's first closed day is at its
-    limit (the simulator holds 61 degC against 30), so it opens the shared
-    order at once; the vibration's limit is far above."""
-    def mutate(cfg):
-        cfg["rules"] = [r for r in cfg["rules"] if r.get("kind") != "trend"]
-        cfg["rules"] += [
-            {"name": "wear", "device": "lift-1", "point": "vibration_machine", "kind": "trend",
-             "limit": 500, "day_ms": 1000, "learn_n": 3, "with": ["temp-wear"],
-             "title": "Lift 1 vibration wear"},
-            {"name": "temp-wear", "device": "lift-1", "point": "motor_temperature",
-             "kind": "trend", "limit": 30, "day_ms": 1000, "learn_n": 3,
-             "title": "Lift 1 motor temperature wear"}]
+    limit (the simulator holds 61 degC against 30), so it opens an order at
+    once; the vibration's limit is far above. First alone (its own order),
+    then named in the vibration trend's "with" (the shared order)."""
+    def rules(shared):
+        def mutate(cfg):
+            cfg["rules"] = [r for r in cfg["rules"] if r.get("kind") != "trend"]
+            cfg["rules"] += [
+                {"name": "wear", "device": "lift-1", "point": "vibration_machine",
+                 "kind": "trend", "limit": 500, "day_ms": 1000, "learn_n": 3,
+                 "title": "Lift 1 vibration wear", **({"with": ["temp-wear"]} if shared else {})},
+                {"name": "temp-wear", "device": "lift-1", "point": "motor_temperature",
+                 "kind": "trend", "limit": 30, "day_ms": 1000, "learn_n": 3,
+                 "title": "Lift 1 motor temperature wear"}]
+        return mutate
     sim.set("lift-1.motor_temperature", 61)
-    config = make_config(tmp_path, broker["port"], sim.port, mutate)
+    config = make_config(tmp_path, broker["port"], sim.port, rules(False))
     d = daemon(config)
+    wait_for(lambda: [r for r in ledger_rows(d) if r[1] == "temp-wear"], 30, "its own order")
+    assert d.proc.stop() == 0
+
+    # Now it shares "wear"'s order: its own is cleared, the shared one opens.
+    config = make_config(tmp_path, broker["port"], sim.port, rules(True))
+    d = daemon(config, "plantroomd-1.log")
     first = wait_for(lambda: [r for r in ledger_rows(d) if r[1] == "wear"], 30,
                      "the shared order")[0]
+    d.wait_log("lift-1/temp-wear shares the order of wear now: its own order is cleared")
     assert first[2] == "Lift 1 motor temperature wear"
     w = json.loads(first[4])["wear"]
     assert w["driven_by"] == "temp-wear" and w["order_rule"] == "wear"
     assert {t["rule"]: t["open"] for t in w["trends"]} == {"wear": False, "temp-wear": True}
-    # Barrier: three more "days" of updates of the one order; none of the member's own.
+    # Barrier: three more "days" of updates of the shared order; the member's
+    # own order stays cleared (no retrigger: its actions go to the shared one).
     wait_for(lambda: [r for r in ledger_rows(d) if r[1] == "wear" and r[5] >= first[5] + 3000],
              30, "three more days of updates")
-    assert [r[1] for r in ledger_rows(d)] == ["wear"]
+    own = [r for r in ledger_rows(d) if r[1] == "temp-wear"]
+    assert len(own) == 1 and own[0][6] == 1
+    db = sqlite3.connect(f"file:{d.ledger_path()}?mode=ro", uri=True, timeout=10)
+    assert db.execute("SELECT cleared_at FROM work_orders WHERE rule = 'temp-wear'").fetchone()[0]
+    db.close()
+    # The team closes the old order: that does not re-arm the member (only
+    # the shared order's closing does).
+    for verb in ("ack", "start", "resolve", "close"):
+        ctl(config, "workorders", verb, str(own[0][0]), "--by", "tech")
+    wait_for(lambda: [r for r in ledger_rows(d) if r[1] == "wear" and r[5] >= first[5] + 5000],
+             30, "two more days of updates")
+    assert "temp-wear re-armed" not in d.log()
     assert d.proc.stop() == 0
 
     # A restart: the ledger's active order is the member's too; it keeps firing.
     d = daemon(config, "plantroomd-2.log")
     d.wait_log("reconciled with the ledger")
-    seen = ledger_rows(d)[0][5]
-    wait_for(lambda: ledger_rows(d)[0][5] >= seen + 3000, 30, "updates after the restart")
+    seen = next(r[5] for r in ledger_rows(d) if r[1] == "wear")
+    wait_for(lambda: [r for r in ledger_rows(d) if r[1] == "wear" and r[5] >= seen + 3000], 30,
+             "updates after the restart")
     assert "temp-wear: was firing with no active work order" not in d.log()
-    rows = ledger_rows(d)
-    assert len(rows) == 1 and rows[0][6] == 1, rows  # one order, one occurrence
+    rows = [r for r in ledger_rows(d) if r[3] != "closed"]
+    assert len(rows) == 1 and rows[0][1] == "wear" and rows[0][6] == 1, rows  # one occurrence
 
     # Closing it (the lift was serviced) re-arms both trends: the motor,
     # still at 61 degC, opens a new order.
@@ -231,5 +254,5 @@ def test_daemon_one_order_restart_and_rearm(tmp_path, broker, sim, daemon):
     second = wait_for(lambda: [r for r in ledger_rows(d) if r[3] == "open"], 30,
                       "a new shared order after the re-arm")
     assert second[0][1] == "wear" and second[0][0] != rows[0][0]
-    assert not [r for r in ledger_rows(d) if r[1] == "temp-wear"]
+    assert [r[1] for r in ledger_rows(d) if r[3] == "open"] == ["wear"]
     assert d.proc.stop() == 0
