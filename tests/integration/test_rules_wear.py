@@ -242,6 +242,10 @@ def test_daemon_one_order_restart_and_rearm(tmp_path, broker, sim, daemon):
     wait_for(lambda: [r for r in ledger_rows(d) if r[1] == "wear" and r[5] >= seen + 3000], 30,
              "updates after the restart")
     assert "temp-wear: was firing with no active work order" not in d.log()
+    st = {r["name"]: r for r in json.loads(ctl(config, "status", "--json").stdout)["rules"]
+          if r["device"] == "lift-1" and r["kind"] == "trend"}
+    assert st["temp-wear"]["state"] == "firing" and st["temp-wear"]["order_rule"] == "wear"
+    assert "order_rule" not in st["wear"]
     rows = [r for r in ledger_rows(d) if r[3] != "closed"]
     assert len(rows) == 1 and rows[0][1] == "wear" and rows[0][6] == 1, rows  # one occurrence
 
