@@ -414,4 +414,52 @@ int rule_iso10816_zones(const char *spec, double zones[3]);
 /* Zone 0..3 (A..D) of v for boundaries z. */
 int rule_zone_of(const double zones[3], double v);
 
+/* ==== Wear: one order for several trends of one machine (rule_wear.c) ====
+ *
+ * Trend rules of one device (a lift's machine vibration and its motor
+ * temperature) may share one preventive order. Each is judged as it is
+ * alone (its own limit, horizon, interval, hysteresis, clear_days: its
+ * state's `firing` says whether it would have its own order open); the
+ * combination's order opens when the first of them would open its own,
+ * stays open while any of them would keep its own, and resolves when the
+ * last one has recovered. So it opens on the earliest of their predicted
+ * crossings (each measured against its own horizon). The member that drives
+ * it is the open one whose earliest date comes first (one at its limit
+ * before any). Design in docs/prediction.md, "Lifts: the other signs of
+ * wear". Pure: the members' states are read, never written. */
+
+#define RULE_WEAR_MAX 4 /* trends in one combination */
+
+/* What a trend rule published at its last day close. */
+typedef struct rule_trend_outlook {
+    int firing;   /* it would have its own order open */
+    int at_limit; /* its daily level is at the limit (firing: within the
+                     hysteresis of it) */
+    double level; /* the latest daily level; NAN: no day closed yet */
+    double limit; /* the rule's limit */
+    int64_t crossing_ms, earliest_ms, latest_ms; /* wall clock; 0: none */
+    int model;                                   /* rule_trend_model_t of the curve, -1: no curve */
+    int64_t as_of_ms;                            /* wall clock of that day close, 0: none yet */
+} rule_trend_outlook_t;
+
+/* Fill *o from a trend rule's state (cfg->kind must be RULE_TREND; any other
+ * kind gives an empty outlook: not firing, no dates). */
+void rule_trend_outlook(const rule_cfg_t *cfg, const rule_state_t *st, rule_trend_outlook_t *o);
+
+typedef struct rule_wear_member {
+    const rule_cfg_t *cfg;  /* a trend rule */
+    const rule_state_t *st; /* its state, after the sample that acted */
+} rule_wear_member_t;
+
+/* Member `acting` of m[0..n) (n <= RULE_WEAR_MAX) returned action *a (not
+ * NONE) from rule_eval. Returns the combination's action: OPEN when no
+ * member was firing before and one is now, RESOLVE when the last firing
+ * member resolved, UPDATE otherwise; fills *out (a copy of *a with that
+ * kind and the driver's priority: the trend's own scale, critical at the
+ * limit, high within 3 days of the earliest date, medium within 7, else
+ * low) and *driver (the index in m of the driving member; `acting` when
+ * none is firing). */
+rule_action_kind_t rule_wear_combine(const rule_wear_member_t *m, int n, int acting,
+                                     const rule_action_t *a, rule_action_t *out, int *driver);
+
 #endif

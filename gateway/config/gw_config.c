@@ -171,6 +171,7 @@ static void cfg__cross_check(gw_config_t *cfg, gw_errlist_t *el)
                                r->device, j);
         }
     }
+    gw__cfg_rules_wear(cfg, el);
 }
 
 static const char *const root_keys[] = {

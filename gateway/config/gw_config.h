@@ -74,6 +74,14 @@ typedef struct gw_rule_cfg {
     char category[32];
     char work_type[16];
     char title[GW_TITLE_MAX * 4 + 1]; /* GW_TITLE_MAX characters of UTF-8 */
+    /* trend "with" (gw_config_rules.c): other trend rules of the device that
+     * share this rule's order (rules/rule.h, "Wear") */
+    char with[RULE_WEAR_MAX - 1][GW_NAME_MAX];
+    int nwith;
+    int wear_lead;           /* index in rules of the rule whose order this one's actions
+                                go to (itself when it has "with"); -1: its own order */
+    int wear[RULE_WEAR_MAX]; /* with "with": the combination's rules, itself first */
+    int nwear;
 } gw_rule_cfg_t;
 
 /* mqtt section (gw_config_mqtt.c, docs/configuration.md "mqtt"). Plain

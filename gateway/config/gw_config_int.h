@@ -48,6 +48,10 @@ void gw__cfg_bus(gw_bus_cfg_t *b, const cJSON *obj, const char *path, gw_errlist
 void gw__cfg_device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, const char *path,
                     gw_errlist_t *el);
 void gw__cfg_rule(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_errlist_t *el);
+/* Resolve every trend's "with" (names of trend rules of the same device)
+ * into wear_lead / wear, once the rules' devices are known; errors name the
+ * key path (gw_config_rules.c). */
+void gw__cfg_rules_wear(gw_config_t *cfg, gw_errlist_t *el);
 /* The "rules_state" section (gw_config_rules.c); after the paths. */
 void gw__cfg_rules_state(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el);
 /* The "control" and "metrics" sections (gw_config_service.c); needs

@@ -39,7 +39,8 @@ static const char *const keys_trend[] = {
     COMMON_KEYS,         "limit",    "iso10816",     "zones",      "smooth_n",    "day_ms",
     "window_days",       "min_days", "horizon_days", "confidence", "ewma_lambda", "ewma_L",
     "learn_n",           "model",    "floor",        "hysteresis", "clear_days",  "stuck_n",
-    "model_uncertainty", NULL};
+    "model_uncertainty", "with",     NULL,
+};
 
 static const char *const *const kind_keys[RULE_KIND_COUNT] = {
     keys_threshold, keys_state, keys_stale, keys_rate, keys_counter, keys_anomaly, keys_trend,
@@ -195,6 +196,8 @@ static void cfg__trend(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_
     cfg__int(obj, "clear_days", path, &t->clear_days, 1, RULE_TREND_MAX_DAYS, el);
     cfg__int(obj, "stuck_n", path, &t->stuck_n, 0, 100000, el);
     gw_json_bool(obj, "model_uncertainty", path, &t->model_uncertainty, 0, el);
+    r->nwith =
+        gw__cfg_strs(obj, "with", path, &r->with[0][0], sizeof(r->with[0]), RULE_WEAR_MAX - 1, el);
 }
 
 /* The kind's own keys into r->rule (defaults already there). */
@@ -342,4 +345,102 @@ void gw__cfg_rules_state(gw_config_t *cfg, const cJSON *root, gw_errlist_t *el)
     gw__cfg_resolve(cfg->rules_state_path, sizeof(cfg->rules_state_path), cfg->state_dir, tmp);
     gw_json_int_to(o, "save_interval_s", "rules_state", &cfg->rules_state_save_s, 300, 1, 86400, 0,
                    el);
+}
+
+/* The rule named name on device dev (index), or -1; *other: the index of a
+ * rule of that name on another device, -1 none. */
+static int cfg__rule_named(const gw_config_t *cfg, const char *dev, const char *name, int *other)
+{
+    *other = -1;
+    for (size_t j = 0; j < cfg->nrules; j++) {
+        if (strcmp(cfg->rules[j].name, name) != 0)
+            continue;
+        if (strcmp(cfg->rules[j].device, dev) == 0)
+            return (int)j;
+        *other = (int)j;
+    }
+    return -1;
+}
+
+/* rules[i].with[k] = name: the member's index, or -1 with the error added. */
+static int cfg__wear_member(gw_config_t *cfg, size_t i, int k, gw_errlist_t *el)
+{
+    const gw_rule_cfg_t *r = &cfg->rules[i], *m;
+    const char *name = r->with[k];
+    char p[128];
+    int j, other;
+
+    snprintf(p, sizeof(p), "rules[%zu].with[%d]", i, k);
+    j = cfg__rule_named(cfg, r->device, name, &other);
+    if (j < 0 && other >= 0) {
+        gw_errlist_add(el, p,
+                       "rule \"%s\" (rules[%d]) is on device \"%s\", not \"%s\": only the trends "
+                       "of one device share an order",
+                       name, other, cfg->rules[other].device, r->device);
+        return -1;
+    }
+    if (j < 0) {
+        gw_errlist_add(el, p, "no rule \"%s\" on device \"%s\"", name, r->device);
+        return -1;
+    }
+    m = &cfg->rules[j];
+    if ((size_t)j == i) {
+        gw_errlist_add(el, p, "\"%s\" is this rule itself", name);
+        return -1;
+    }
+    if (m->kind != RULE_TREND) {
+        gw_errlist_add(el, p, "rule \"%s\" (rules[%d]) is a %s rule: only trend rules combine",
+                       name, j, rule_kind_name(m->kind));
+        return -1;
+    }
+    for (int q = 0; q < m->nwith; q++) {
+        if (strcmp(m->with[q], r->name) == 0) {
+            gw_errlist_add(el, p,
+                           "rules \"%s\" and \"%s\" name each other in \"with\": a cycle; "
+                           "give \"with\" to one of them only",
+                           r->name, name);
+            return -1;
+        }
+    }
+    if (m->nwith > 0) {
+        gw_errlist_add(el, p,
+                       "rule \"%s\" (rules[%d]) has its own \"with\": combinations do not nest; "
+                       "list all the trends in one rule's \"with\"",
+                       name, j);
+        return -1;
+    }
+    if (m->wear_lead >= 0 && (size_t)m->wear_lead != i) {
+        gw_errlist_add(el, p,
+                       "rule \"%s\" is already in the \"with\" of rule \"%s\" (rules[%d]): a "
+                       "trend shares one order",
+                       name, cfg->rules[m->wear_lead].name, m->wear_lead);
+        return -1;
+    }
+    if (m->wear_lead >= 0) {
+        gw_errlist_add(el, p, "\"%s\" is listed twice", name);
+        return -1;
+    }
+    return j;
+}
+
+void gw__cfg_rules_wear(gw_config_t *cfg, gw_errlist_t *el)
+{
+    for (size_t i = 0; i < cfg->nrules; i++) {
+        cfg->rules[i].wear_lead = -1;
+        cfg->rules[i].nwear = 0;
+    }
+    for (size_t i = 0; i < cfg->nrules; i++) {
+        gw_rule_cfg_t *r = &cfg->rules[i];
+        if (r->nwith == 0 || r->device_idx < 0)
+            continue;
+        r->wear_lead = (int)i;
+        r->wear[r->nwear++] = (int)i;
+        for (int k = 0; k < r->nwith; k++) {
+            int j = cfg__wear_member(cfg, i, k, el);
+            if (j < 0)
+                continue;
+            cfg->rules[j].wear_lead = (int)i;
+            r->wear[r->nwear++] = j;
+        }
+    }
 }

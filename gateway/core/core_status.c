@@ -86,11 +86,15 @@ static void status__device(const gw_runtime_t *rt, const gw_device_rt_t *dev, cJ
     cJSON_AddItemToArray(arr, o);
 }
 
-static void status__trend(const gw_rule_rt_t *r, cJSON *o)
+static void status__trend(const gw_runtime_t *rt, const gw_rule_rt_t *r, cJSON *o)
 {
     const rule_trend_state_t *t = &r->st.u.trend;
 
     cJSON_AddStringToObject(o, "state", t->firing ? "firing" : "normal");
+    /* A trend sharing another's order (core_wear.c): firing is its own
+     * judgement; the order is that rule's. */
+    if (r->cfg->wear_lead >= 0 && r->cfg != &rt->cfg->rules[r->cfg->wear_lead])
+        cJSON_AddStringToObject(o, "order_rule", rt->cfg->rules[r->cfg->wear_lead].name);
     if (t->firing && t->pred_c > 0) {
         cJSON *p = cJSON_AddObjectToObject(o, "predicted_crossing");
         status__time(p, "date", t->pred_c);
@@ -151,7 +155,7 @@ void gw_core_status_json(const gw_core_t *c, cJSON *res)
         cJSON_AddStringToObject(o, "point", r->cfg->point);
         cJSON_AddStringToObject(o, "kind", rule_kind_name(r->cfg->kind));
         if (r->cfg->kind == RULE_TREND)
-            status__trend(r, o);
+            status__trend(rt, r, o);
         else
             status__alarm(r, o);
         cJSON_AddItemToArray(rules, o);

@@ -17,6 +17,21 @@
 char *gw_rule_evidence(const gw_rule_cfg_t *rc, const char *point, const char *unit,
                        const rule_action_t *a);
 
+/* The state of rule number i of the config (the daemon's runtime, replay's
+ * array). */
+typedef const rule_state_t *(*gw_rule_state_fn)(const void *arg, size_t i);
+
+/* Rule i of cfg, a trend in a combination (cfg->rules[i].wear_lead >= 0),
+ * acted with *a (its state, st(arg, i), already updated). The action of the
+ * combination's one order (the rule cfg->rules[i].wear_lead's fingerprint):
+ * returns its kind (never NONE), fills *out, *evidence (the acting trend's
+ * evidence plus "wear" (core_wear.c), the caller's to free, NULL when out of
+ * memory) and *driver (the index in cfg->rules of the member that drives
+ * the order: its title is the order's title when it opens). */
+rule_action_kind_t gw_wear_action(const gw_config_t *cfg, size_t i, const rule_action_t *a,
+                                  gw_rule_state_fn st, const void *arg, rule_action_t *out,
+                                  char **evidence, size_t *driver);
+
 /* Write the states of every rule of rt to path: path.new, fsync, rename,
  * fsync of the directory. Returns 0 or a negative code with err. It is
  * gw_rulestate_encode then gw_rulestate_write. */

@@ -217,10 +217,31 @@ static int rp_fields(const char *s, const char *e, const char *f[4], const char 
 
 /* ---- output ------------------------------------------------------------- */
 
-static void rp_emit(rp_t *r, const gw_rule_cfg_t *rc, const rp_point_t *p, const rule_action_t *a)
+static const rule_state_t *rp_state(const void *arg, size_t i)
 {
-    char ts[32], *ev = gw_rule_evidence(rc, p->point, p->unit, a);
-    gw_priority_t prio = a->has_priority ? a->priority : rc->priority;
+    return &((const rp_t *)arg)->st[i];
+}
+
+/* Rule number i acted with *a: print its order's action (for a trend that
+ * shares an order, the combination's: gw_wear_action). */
+static void rp_emit(rp_t *r, size_t i, const rp_point_t *p, const rule_action_t *a)
+{
+    const gw_rule_cfg_t *rc = &r->cfg->rules[i];
+    char ts[32], *ev;
+    const char *title = rc->title;
+    rule_action_t w;
+    gw_priority_t prio;
+    size_t driver;
+
+    if (rc->wear_lead >= 0) {
+        gw_wear_action(r->cfg, i, a, rp_state, r, &w, &ev, &driver);
+        a = &w;
+        title = r->cfg->rules[driver].title;
+        rc = &r->cfg->rules[rc->wear_lead];
+    } else {
+        ev = gw_rule_evidence(rc, p->point, p->unit, a);
+    }
+    prio = a->has_priority ? a->priority : rc->priority;
 
     r->actions[a->kind]++;
     if (r->json) {
@@ -234,13 +255,13 @@ static void rp_emit(rp_t *r, const gw_rule_cfg_t *rc, const rp_point_t *p, const
         cJSON_AddStringToObject(o, "priority", gw_priority_name(prio));
         cJSON_AddStringToObject(o, "work_type", rc->work_type);
         cJSON_AddStringToObject(o, "category", rc->category);
-        cJSON_AddStringToObject(o, "title", rc->title);
+        cJSON_AddStringToObject(o, "title", title);
         cJSON_AddItemToObject(o, "evidence", ev ? cJSON_Parse(ev) : cJSON_CreateNull());
         cJSON_AddItemToArray(r->out, o);
     } else {
         printf("%s  %-7s  %s/%s  %s %s  %s\n    %s\n", gw_format_iso8601(a->ts_ms, ts, sizeof(ts)),
                rule_action_name(a->kind), rc->device, rc->name, gw_priority_name(prio),
-               rc->work_type, rc->title, ev ? ev : "{}");
+               rc->work_type, title, ev ? ev : "{}");
     }
     free(ev);
 }
@@ -277,7 +298,7 @@ static void rp_row(rp_t *r, const char *line, const char *end)
         const gw_rule_cfg_t *rc = &r->cfg->rules[p->rules[i]];
         rule_action_t a;
         if (rule_eval(&rc->rule, &r->st[p->rules[i]], &s, &a) != RULE_ACT_NONE)
-            rp_emit(r, rc, p, &a);
+            rp_emit(r, p->rules[i], p, &a);
     }
 }
 

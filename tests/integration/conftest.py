@@ -219,7 +219,8 @@ def make_config(tmp_path, broker_port, sim_port, mutate=None):
     with open(os.path.join(ROOT, "deploy", "plantroom.json")) as f:
         cfg = json.load(f)
     base = {("lift-1", "vibration-high"), ("lift-2", "vibration-high"), ("lift-1", "motor-hot"),
-            ("lift-1", "vibration-wear"), ("lift-1", "door-operator-service")}
+            ("lift-1", "vibration-wear"), ("lift-1", "motor-temp-wear"),
+            ("lift-1", "door-operator-service")}
     cfg["rules"] = [r for r in cfg["rules"] if (r["device"], r["name"]) in base]
     for key in ("hooks", "recipients", "groups", "routes", "quiet_hours", "inhibit_rules"):
         cfg.pop(key, None)

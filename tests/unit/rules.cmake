@@ -3,6 +3,8 @@
 plantroom_unit_test(test_rule_threshold SOURCES test_rule_threshold.c LIBS plantroom_rules)
 plantroom_unit_test(test_rule_trend SOURCES test_rule_trend.c LIBS plantroom_rules)
 plantroom_unit_test(test_rule_kinds SOURCES test_rule_kinds.c LIBS plantroom_rules)
+# Two trends of one lift sharing one preventive order (rules/rule_wear.c).
+plantroom_unit_test(test_rule_wear SOURCES test_rule_wear.c LIBS plantroom_rules)
 # Rule state across restarts and reloads: links the gateway (config, runtime,
 # state file) and reads the shipped profiles.
 plantroom_unit_test(test_rule_state SOURCES test_rule_state.c LIBS plantroom_gateway)
