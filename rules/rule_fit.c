@@ -125,6 +125,19 @@ static double exp_at_rate(const rule_trend_cfg_t *c, const rule__data_t *d, cons
         return HUGE_VAL;
     *k = sxy / sxx;
     *phi = my - *k * me;
+    if (isfinite(d->q) && *phi > d->q) {
+        /* Wear adds to the healthy level: the floor is not above it. */
+        sxx = sxy = 0;
+        for (int i = 0; i < n; i++) {
+            sxx += e[i] * e[i];
+            sxy += e[i] * (y[i] - d->q);
+        }
+        *phi = d->q;
+        *k = sxy / sxx;
+        for (int i = 0; i < n; i++)
+            sse += (y[i] - d->q - *k * e[i]) * (y[i] - d->q - *k * e[i]);
+        return *k > 0 ? sse : HUGE_VAL;
+    }
     return *k > 0 ? fmax(syy - *k * sxy, 0) : HUGE_VAL;
 }
 

@@ -189,8 +189,12 @@ static void replicate(const rule_trend_cfg_t *c, const rule__data_t *d, const ru
     double base[RULE_TREND_MAX_DAYS], ys[RULE_TREND_MAX_DAYS], work[RULE__PAIRS];
     rule__noise_t nz;
     rule__fit_t g;
+    double qsd;
+    int anchored;
 
     rule__noise_prepare(c, d, f, &nz);
+    anchored = f->model == RULE_MODEL_EXP && !c->floor_set && isfinite(d->q) && d->nquiet > 0;
+    qsd = anchored ? nz.sd * sqrt((1 + nz.rho) / (1 - nz.rho) / d->nquiet) : 0;
     if (report) {
         iv->rho = nz.rho;
         iv->sd = nz.sd;
@@ -199,10 +203,18 @@ static void replicate(const rule_trend_cfg_t *c, const rule__data_t *d, const ru
     for (int i = 0; i < d->n; i++)
         base[i] = rule__fit_at(f, d->t[i]);
     for (int b = 0; b < reps; b++) {
+        double dq = 0;
         rule__noise_draw(&nz, d, base, ys, s);
+        if (anchored) {
+            /* The healthy level is itself a mean of wandering days: the
+             * replicate's is off by dq, its curve and levels with it. */
+            dq = qsd * normal(s);
+            for (int i = 0; i < d->n; i++)
+                ys[i] -= dq;
+        }
         if (rule__fit(c, d, ys, d->n, f->model, f, work, &g) != 0)
             continue; /* no growing curve through this replicate */
-        cross[*m] = rule__fit_crossing(&g, d->limit, tnow);
+        cross[*m] = rule__fit_crossing(&g, d->limit - dq, tnow);
         iv->never += isinf(cross[*m]);
         (*m)++;
     }

@@ -65,6 +65,8 @@ static void oos_gains(const rule_trend_cfg_t *c, const rule__data_t *d, double *
     static const rule_trend_model_t shape[3] = {RULE_MODEL_LINEAR, RULE_MODEL_EXP, RULE_MODEL_KNEE};
     double err[3] = {0, 0, 0};
     int k0 = d->n / 2 > 6 ? d->n / 2 : 6;
+    if (d->n - RULE__OOS_ORIGINS > k0)
+        k0 = d->n - RULE__OOS_ORIGINS;
 
     for (int k = k0; k < d->n; k++)
         for (int m = 0; m < 3; m++) {

@@ -246,7 +246,7 @@ static int levels(const rule_trend_state_t *st, int64_t t0, rule__data_t *d)
     memmove(d->t, d->t + from, sizeof(double) * (size_t)(d->n - from));
     memmove(d->y, d->y + from, sizeof(double) * (size_t)(d->n - from));
     d->n -= from;
-    quiet_wander(st, t0 + (int64_t)floor(d->t[0]), d);
+    d->q = quiet_wander(st, t0 + (int64_t)floor(d->t[0]), d);
     return 0;
 }
 
@@ -316,8 +316,12 @@ static rule_action_kind_t decide(const rule_trend_cfg_t *c, rule_trend_state_t *
     /* An open order stays while the machine is still changing toward the
      * limit (a crossing within 3 horizons): resolving it and opening it again
      * weeks later on the same wear is chatter too. */
-    int still = p->level >= c->limit - c->hysteresis || (p->ok && left <= 1.5 * horizon) ||
-                (st->change_day >= 0 && (!p->ok || p->c - tnow <= 3 * horizon));
+    /* A day level back under the change detector's limit is a repaired
+     * machine, whatever a fit over the weeks of wear before still says. */
+    int wearing = p->level > st->elimit;
+    int still = p->level >= c->limit - c->hysteresis ||
+                (wearing && ((p->ok && left <= 1.5 * horizon) ||
+                             (st->change_day >= 0 && (!p->ok || p->c - tnow <= 3 * horizon))));
     *at_limit = st->firing ? p->level >= c->limit - c->hysteresis : p->level >= c->limit;
     if (!st->firing && soon) {
         st->firing = 1;
