@@ -73,7 +73,7 @@ typedef struct rule__choice {
 
 #define RULE__SWITCH_DAYS 1   /* day closes in a row before the model in use changes */
 #define RULE__OOS_ORIGINS 8   /* latest rolling origins the forecast test scores */
-#define RULE__OOS_MARGIN  0.2 /* out-of-sample error a curve must save over the line */
+#define RULE__OOS_MARGIN  0.3 /* out-of-sample error a curve must save over the line */
 
 /* Fill d's pair table for its n levels. */
 void rule__data_prepare(rule__data_t *d, double limit);

@@ -7,12 +7,15 @@
  * least as well as a line, so "smaller residuals" is no test. The test is
  * out of sample, by rolling origin: each shape (line, exponential, knee) is
  * fitted to the first k daily levels only and forecasts the later ones, for
- * every k from half the window to all but the last level; its error is the
- * sum of its misses. A curve is favoured only when it saves at least
- * RULE__OOS_MARGIN (20 %) of the line's error: its extra parameter must pay
- * for itself in forecasts, not in fit. The model in use changes only after
- * RULE__SWITCH_DAYS day closes in a row favour another, so one day's wiggle
- * does not swing the date. Auto judges a curve only with 2 * min_days
+ * the latest RULE__OOS_ORIGINS (8) origins k (at least half the levels, all
+ * but the last); its error is the sum of its misses. The latest origins
+ * judge the shape the wear has now (a knee's second line is not in the
+ * early origins, and a fit since the onset has many). A curve is favoured
+ * only when it saves at least RULE__OOS_MARGIN (30 %) of the line's error:
+ * its extra parameter must pay for itself in forecasts, not in fit. The
+ * model in use changes after RULE__SWITCH_DAYS day closes favour another
+ * (1: measured on the wear matrix, waiting 3 kept a shape the wear had
+ * left and cost accuracy). Auto judges a curve only with 2 * min_days
  * levels since the change; before, a line.
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -54,8 +57,9 @@ static void gains_of(const rule_trend_cfg_t *c, const rule__data_t *d, const dou
     }
 }
 
-/* Out-of-sample: rolling-origin forecasts. For each origin k from half
- * the levels (at least 6, a knee's least) to all but one, each shape is
+/* Out-of-sample: rolling-origin forecasts. For each origin k of the
+ * latest RULE__OOS_ORIGINS, from at least half the levels (and 6, a knee's
+ * least) to all but one, each shape is
  * fitted to the first k levels and forecasts every later one; its error is
  * the sum of the absolute misses. g[m] is the share of the line's error the
  * exponential [0] and the knee [1] do without (negative: worse than the

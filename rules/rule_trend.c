@@ -146,10 +146,10 @@ const char *rule_model_why_text(rule_model_why_t w)
     case RULE_WHY_FEW_DAYS:
         return "too few days since the change to judge a curve: a line";
     case RULE_WHY_LINE_SUFFICES:
-        return "no other shape forecast the later days 20 % better than a line: a line";
+        return "no other shape forecast the latest days 30 % better than a line: a line";
     case RULE_WHY_CURVE_SIGNIFICANT:
-        return "this shape, fitted to the earlier days, forecast the later ones at least "
-               "20 % better than a line, 3 day closes in a row";
+        return "this shape, fitted to the earlier days, forecast the latest ones at least "
+               "30 % better than a line";
     case RULE_WHY_NO_CURVE:
         return "no growing exponential curve fits the levels: a line";
     }
