@@ -209,7 +209,7 @@ typedef enum rule_trend_model {
 /* Why a trend took its model (evidence: prediction.model_choice). */
 typedef enum rule_model_why {
     RULE_WHY_CONFIGURED = 0,    /* model: linear or exponential */
-    RULE_WHY_FEW_DAYS,          /* auto with fewer than 2 * min_days levels: linear */
+    RULE_WHY_FEW_DAYS,          /* auto with fewer than 12 levels: linear */
     RULE_WHY_LINE_SUFFICES,     /* auto: no curve forecasts the later days enough
                                    better than the line: linear */
     RULE_WHY_CURVE_SIGNIFICANT, /* auto: a curve or knee does */

@@ -72,6 +72,7 @@ typedef struct rule__choice {
 } rule__choice_t;
 
 #define RULE__SWITCH_DAYS 1   /* day closes in a row before the model in use changes */
+#define RULE__CURVE_DAYS  12  /* levels since the change before auto judges a curve */
 #define RULE__OOS_ORIGINS 8   /* latest rolling origins the forecast test scores */
 #define RULE__OOS_MARGIN  0.3 /* out-of-sample error a curve must save over the line */
 

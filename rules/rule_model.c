@@ -15,8 +15,8 @@
  * its extra parameter must pay for itself in forecasts, not in fit. The
  * model in use changes after RULE__SWITCH_DAYS day closes favour another
  * (1: measured on the wear matrix, waiting 3 kept a shape the wear had
- * left and cost accuracy). Auto judges a curve only with 2 * min_days
- * levels since the change; before, a line.
+ * left and cost accuracy). Auto judges a curve only with RULE__CURVE_DAYS
+ * (12) levels since the change; before, a line.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule_int.h"
@@ -153,7 +153,7 @@ int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, int prev, int
     }
     ch->model = RULE_MODEL_LINEAR;
     ch->why = RULE_WHY_FEW_DAYS;
-    if (d->n < 2 * c->min_days) {
+    if (d->n < RULE__CURVE_DAYS) {
         rc = rule__fit(c, d, d->y, d->n, RULE_MODEL_LINEAR, NULL, work, f);
         mix_of(ch, NULL, f, 0);
         return rc;
