@@ -239,6 +239,8 @@ typedef struct rule_trend_cfg {
                               stuck sensor's and left out of the daily level; 0: off */
     int model_uncertainty; /* auto: the interval also draws a quarter of its
                               replicates from the other shapes (rule_model.c) */
+    int64_t central_ms;    /* > 0: an order also needs the central predicted
+                              crossing this near; 0: off (the earliest decides) */
 } rule_trend_cfg_t;
 
 typedef struct rule_cfg {

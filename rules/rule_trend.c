@@ -29,7 +29,8 @@
  * (rule_interval.c) at the configured confidence.
  *
  * Decisions, once per day close (h = horizon, H = hysteresis):
- *   not firing, earliest crossing within h on SOON_DAYS day closes in a
+ *   not firing, earliest crossing within h (and the central one within
+ *     central_horizon_days, when set) on SOON_DAYS day closes in a
  *     row, or the daily level >= limit --------------------> OPEN
  *   firing, earliest crossing within 1.5 h, or the level >= limit - H, or
  *     the change still on and the crossing within 3 h (or too few days to
@@ -98,6 +99,8 @@ int rule__trend_validate(rule_trend_cfg_t *c, char *err, size_t errlen)
         FAIL("hysteresis: must be below the limit (%g), got %g", c->limit, c->hysteresis);
     if (c->clear_days < 1 || c->clear_days > RULE_TREND_MAX_DAYS)
         FAIL("clear_days: must be 1..%d, got %d", RULE_TREND_MAX_DAYS, c->clear_days);
+    if (c->central_ms < 0)
+        FAIL("central_horizon_days: must be >= 0, got %lld ms", (long long)c->central_ms);
     if (c->stuck_n != 0 && (c->stuck_n < 2 || c->stuck_n > 100000))
         FAIL("stuck_n: must be 0 (off) or 2..100000, got %d", c->stuck_n);
     return 0;
@@ -308,10 +311,13 @@ static rule_action_kind_t decide(const rule_trend_cfg_t *c, rule_trend_state_t *
     double horizon = (double)c->horizon_ms / DAY_MS(c), left = p->lo - tnow;
     int soon;
 
-    /* The earliest date must be within the horizon on two day closes in a
-     * row: the first day a noisy prediction dips in is the day it is most
-     * likely to be early. The level at the limit opens at once. */
-    st->soon_days = !st->firing && p->ok && left <= horizon ? st->soon_days + 1 : 0;
+    /* The earliest date must be within the horizon (and the central one
+     * within central_ms, when set) on two day closes in a row: the first day
+     * a noisy prediction dips in is the day it is most likely to be early.
+     * The level at the limit opens at once. */
+    int near =
+        left <= horizon && (c->central_ms <= 0 || p->c - tnow <= (double)c->central_ms / DAY_MS(c));
+    st->soon_days = !st->firing && p->ok && near ? st->soon_days + 1 : 0;
     soon = p->level >= c->limit || st->soon_days >= SOON_DAYS;
     /* An open order stays while the machine is still changing toward the
      * limit (a crossing within 3 horizons): resolving it and opening it again

@@ -35,11 +35,27 @@ static const char *const keys_counter[] = {COMMON_KEYS, "limit", "wrap", NULL};
 static const char *const keys_anomaly[] = {
     COMMON_KEYS,      "direction",  "k",      "min_delta",    "alpha", "learn_weeks",
     "utc_offset_min", "hysteresis", "for_ms", "clear_for_ms", NULL};
-static const char *const keys_trend[] = {
-    COMMON_KEYS,         "limit",    "iso10816",     "zones",      "smooth_n",    "day_ms",
-    "window_days",       "min_days", "horizon_days", "confidence", "ewma_lambda", "ewma_L",
-    "learn_n",           "model",    "floor",        "hysteresis", "clear_days",  "stuck_n",
-    "model_uncertainty", NULL};
+static const char *const keys_trend[] = {COMMON_KEYS,
+                                         "limit",
+                                         "iso10816",
+                                         "zones",
+                                         "smooth_n",
+                                         "day_ms",
+                                         "window_days",
+                                         "min_days",
+                                         "horizon_days",
+                                         "confidence",
+                                         "ewma_lambda",
+                                         "ewma_L",
+                                         "learn_n",
+                                         "model",
+                                         "floor",
+                                         "hysteresis",
+                                         "clear_days",
+                                         "stuck_n",
+                                         "model_uncertainty",
+                                         "central_horizon_days",
+                                         NULL};
 
 static const char *const *const kind_keys[RULE_KIND_COUNT] = {
     keys_threshold, keys_state, keys_stale, keys_rate, keys_counter, keys_anomaly, keys_trend,
@@ -195,6 +211,9 @@ static void cfg__trend(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_
     cfg__int(obj, "clear_days", path, &t->clear_days, 1, RULE_TREND_MAX_DAYS, el);
     cfg__int(obj, "stuck_n", path, &t->stuck_n, 0, 100000, el);
     gw_json_bool(obj, "model_uncertainty", path, &t->model_uncertainty, 0, el);
+    days = t->central_ms / DAY_MS;
+    if (gw_json_int(obj, "central_horizon_days", path, &days, days, 0, 365, 0, el) > 0)
+        t->central_ms = days * DAY_MS;
 }
 
 /* The kind's own keys into r->rule (defaults already there). */
