@@ -26,7 +26,9 @@
  *      days, rho by its standard error), as a t interval is wider than a
  *      normal one;
  *   4. each replicate is refitted with the same model (an exponential also
- *      searches its rate and floor again) and gives its own crossing date, or
+ *      searches its rate and floor again, against a healthy level redrawn
+ *      by the standard error of the quiet days' mean: its floor may not
+ *      exceed it) and gives its own crossing date, or
  *      none; the interval is their (1 - conf) / 2 and (1 + conf) / 2
  *      quantiles; "latest" is beyond when more replicates than that never
  *      cross.
