@@ -35,27 +35,13 @@ static const char *const keys_counter[] = {COMMON_KEYS, "limit", "wrap", NULL};
 static const char *const keys_anomaly[] = {
     COMMON_KEYS,      "direction",  "k",      "min_delta",    "alpha", "learn_weeks",
     "utc_offset_min", "hysteresis", "for_ms", "clear_for_ms", NULL};
-static const char *const keys_trend[] = {COMMON_KEYS,
-                                         "limit",
-                                         "iso10816",
-                                         "zones",
-                                         "smooth_n",
-                                         "day_ms",
-                                         "window_days",
-                                         "min_days",
-                                         "horizon_days",
-                                         "confidence",
-                                         "ewma_lambda",
-                                         "ewma_L",
-                                         "learn_n",
-                                         "model",
-                                         "floor",
-                                         "hysteresis",
-                                         "clear_days",
-                                         "stuck_n",
-                                         "model_uncertainty",
-                                         "central_horizon_days",
-                                         NULL};
+/* clang-format off */
+static const char *const keys_trend[] = {
+    COMMON_KEYS,         "limit",    "iso10816",     "zones",      "smooth_n",    "day_ms",
+    "window_days",       "min_days", "horizon_days", "confidence", "ewma_lambda", "ewma_L",
+    "learn_n",           "model",    "floor",        "hysteresis", "clear_days",  "stuck_n",
+    "model_uncertainty", "central_horizon_days", NULL};
+/* clang-format on */
 
 static const char *const *const kind_keys[RULE_KIND_COUNT] = {
     keys_threshold, keys_state, keys_stale, keys_rate, keys_counter, keys_anomaly, keys_trend,
