@@ -209,7 +209,7 @@ typedef enum rule_trend_model {
 /* Why a trend took its model (evidence: prediction.model_choice). */
 typedef enum rule_model_why {
     RULE_WHY_CONFIGURED = 0,    /* model: linear or exponential */
-    RULE_WHY_FEW_DAYS,          /* auto with fewer than 2 * min_days levels: linear */
+    RULE_WHY_FEW_DAYS,          /* auto with fewer than 12 levels: linear */
     RULE_WHY_LINE_SUFFICES,     /* auto: no curve forecasts the later days enough
                                    better than the line: linear */
     RULE_WHY_CURVE_SIGNIFICANT, /* auto: a curve or knee does */
@@ -239,6 +239,8 @@ typedef struct rule_trend_cfg {
                               stuck sensor's and left out of the daily level; 0: off */
     int model_uncertainty; /* auto: the interval also draws a quarter of its
                               replicates from the other shapes (rule_model.c) */
+    int64_t central_ms;    /* > 0: an order also needs the central predicted
+                              crossing this near; 0: off (the earliest decides) */
 } rule_trend_cfg_t;
 
 typedef struct rule_cfg {

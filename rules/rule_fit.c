@@ -2,9 +2,10 @@
  * rule_fit.c: the trend rule's curves (rules/rule_int.h): a Theil-Sen line
  * through the daily levels (linear wear), an exponential y = floor +
  * exp(a + b t) (wear that accelerates; the floor configured or fitted by
- * least squares with the rate), two lines joined at a knee (wear that changed
- * pace), where a fitted curve reaches the limit, and the onset of a change.
- * Which curve to believe is rule_model.c's. Design in docs/prediction.md.
+ * least squares with the rate, never above the healthy level before the
+ * change: wear adds to a healthy machine's vibration), two lines joined at a knee (wear that
+ * changed pace), where a fitted curve reaches the limit, and the onset of a change. Which curve to
+ * believe is rule_model.c's. Design in docs/prediction.md.
  *
  * Theil-Sen: the slope is the median of the pairwise slopes, the intercept
  * the median of y - slope * t; a day or two of odd levels (a stuck sensor,
@@ -125,6 +126,19 @@ static double exp_at_rate(const rule_trend_cfg_t *c, const rule__data_t *d, cons
         return HUGE_VAL;
     *k = sxy / sxx;
     *phi = my - *k * me;
+    if (isfinite(d->q) && *phi > d->q) {
+        /* Wear adds to the healthy level: the floor is not above it. */
+        sxx = sxy = 0;
+        for (int i = 0; i < n; i++) {
+            sxx += e[i] * e[i];
+            sxy += e[i] * (y[i] - d->q);
+        }
+        *phi = d->q;
+        *k = sxy / sxx;
+        for (int i = 0; i < n; i++)
+            sse += (y[i] - d->q - *k * e[i]) * (y[i] - d->q - *k * e[i]);
+        return *k > 0 ? sse : HUGE_VAL;
+    }
     return *k > 0 ? fmax(syy - *k * sxy, 0) : HUGE_VAL;
 }
 

@@ -39,6 +39,9 @@ typedef struct rule__data {
      * levels' deviations from their mean, oldest first */
     double quiet[RULE_TREND_QUIET];
     int nquiet;
+    /* the healthy level before the change (the quiet days' median; NAN:
+     * unknown): an exponential's floor is not above it */
+    double q;
 } rule__data_t;
 
 /* A fitted curve. Linear: y = a + b t (Theil-Sen). Exponential: y = phi +
@@ -68,8 +71,10 @@ typedef struct rule__choice {
     int nmix;
 } rule__choice_t;
 
-#define RULE__SWITCH_DAYS 3   /* day closes in a row before the model in use changes */
-#define RULE__OOS_MARGIN  0.2 /* out-of-sample error a curve must save over the line */
+#define RULE__SWITCH_DAYS 1   /* day closes in a row before the model in use changes */
+#define RULE__CURVE_DAYS  12  /* levels since the change before auto judges a curve */
+#define RULE__OOS_ORIGINS 8   /* latest rolling origins the forecast test scores */
+#define RULE__OOS_MARGIN  0.3 /* out-of-sample error a curve must save over the line */
 
 /* Fill d's pair table for its n levels. */
 void rule__data_prepare(rule__data_t *d, double limit);

@@ -26,7 +26,9 @@
  *      days, rho by its standard error), as a t interval is wider than a
  *      normal one;
  *   4. each replicate is refitted with the same model (an exponential also
- *      searches its rate and floor again) and gives its own crossing date, or
+ *      searches its rate and floor again, against a healthy level redrawn
+ *      by the standard error of the quiet days' mean: its floor may not
+ *      exceed it) and gives its own crossing date, or
  *      none; the interval is their (1 - conf) / 2 and (1 + conf) / 2
  *      quantiles; "latest" is beyond when more replicates than that never
  *      cross.
@@ -189,8 +191,12 @@ static void replicate(const rule_trend_cfg_t *c, const rule__data_t *d, const ru
     double base[RULE_TREND_MAX_DAYS], ys[RULE_TREND_MAX_DAYS], work[RULE__PAIRS];
     rule__noise_t nz;
     rule__fit_t g;
+    double qsd;
+    int anchored;
 
     rule__noise_prepare(c, d, f, &nz);
+    anchored = f->model == RULE_MODEL_EXP && !c->floor_set && isfinite(d->q) && d->nquiet > 0;
+    qsd = anchored ? nz.sd * sqrt((1 + nz.rho) / (1 - nz.rho) / d->nquiet) : 0;
     if (report) {
         iv->rho = nz.rho;
         iv->sd = nz.sd;
@@ -199,10 +205,18 @@ static void replicate(const rule_trend_cfg_t *c, const rule__data_t *d, const ru
     for (int i = 0; i < d->n; i++)
         base[i] = rule__fit_at(f, d->t[i]);
     for (int b = 0; b < reps; b++) {
+        double dq = 0;
         rule__noise_draw(&nz, d, base, ys, s);
+        if (anchored) {
+            /* The healthy level is itself a mean of wandering days: the
+             * replicate's is off by dq, its curve and levels with it. */
+            dq = qsd * normal(s);
+            for (int i = 0; i < d->n; i++)
+                ys[i] -= dq;
+        }
         if (rule__fit(c, d, ys, d->n, f->model, f, work, &g) != 0)
             continue; /* no growing curve through this replicate */
-        cross[*m] = rule__fit_crossing(&g, d->limit, tnow);
+        cross[*m] = rule__fit_crossing(&g, d->limit - dq, tnow);
         iv->never += isinf(cross[*m]);
         (*m)++;
     }

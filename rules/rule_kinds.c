@@ -90,8 +90,8 @@ void rule_cfg_defaults(rule_cfg_t *cfg, rule_kind_t kind)
     case RULE_TREND:
         cfg->u.trend.smooth_n = 10;
         cfg->u.trend.day_ms = 86400000;
-        cfg->u.trend.window_days = 14;
-        cfg->u.trend.min_days = 5;
+        cfg->u.trend.window_days = 40;
+        cfg->u.trend.min_days = 10;
         cfg->u.trend.horizon_ms = 15LL * 86400000;
         cfg->u.trend.confidence = 0.8;
         cfg->u.trend.ewma_lambda = 0.1;

@@ -7,13 +7,16 @@
  * least as well as a line, so "smaller residuals" is no test. The test is
  * out of sample, by rolling origin: each shape (line, exponential, knee) is
  * fitted to the first k daily levels only and forecasts the later ones, for
- * every k from half the window to all but the last level; its error is the
- * sum of its misses. A curve is favoured only when it saves at least
- * RULE__OOS_MARGIN (20 %) of the line's error: its extra parameter must pay
- * for itself in forecasts, not in fit. The model in use changes only after
- * RULE__SWITCH_DAYS day closes in a row favour another, so one day's wiggle
- * does not swing the date. Auto judges a curve only with 2 * min_days
- * levels since the change; before, a line.
+ * the latest RULE__OOS_ORIGINS (8) origins k (at least half the levels, all
+ * but the last); its error is the sum of its misses. The latest origins
+ * judge the shape the wear has now (a knee's second line is not in the
+ * early origins, and a fit since the onset has many). A curve is favoured
+ * only when it saves at least RULE__OOS_MARGIN (30 %) of the line's error:
+ * its extra parameter must pay for itself in forecasts, not in fit. The
+ * model in use changes after RULE__SWITCH_DAYS day closes favour another
+ * (1: measured on the wear matrix, waiting 3 kept a shape the wear had
+ * left and cost accuracy). Auto judges a curve only with RULE__CURVE_DAYS
+ * (12) levels since the change; before, a line.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule_int.h"
@@ -54,8 +57,9 @@ static void gains_of(const rule_trend_cfg_t *c, const rule__data_t *d, const dou
     }
 }
 
-/* Out-of-sample: rolling-origin forecasts. For each origin k from half
- * the levels (at least 6, a knee's least) to all but one, each shape is
+/* Out-of-sample: rolling-origin forecasts. For each origin k of the
+ * latest RULE__OOS_ORIGINS, from at least half the levels (and 6, a knee's
+ * least) to all but one, each shape is
  * fitted to the first k levels and forecasts every later one; its error is
  * the sum of the absolute misses. g[m] is the share of the line's error the
  * exponential [0] and the knee [1] do without (negative: worse than the
@@ -65,6 +69,8 @@ static void oos_gains(const rule_trend_cfg_t *c, const rule__data_t *d, double *
     static const rule_trend_model_t shape[3] = {RULE_MODEL_LINEAR, RULE_MODEL_EXP, RULE_MODEL_KNEE};
     double err[3] = {0, 0, 0};
     int k0 = d->n / 2 > 6 ? d->n / 2 : 6;
+    if (d->n - RULE__OOS_ORIGINS > k0)
+        k0 = d->n - RULE__OOS_ORIGINS;
 
     for (int k = k0; k < d->n; k++)
         for (int m = 0; m < 3; m++) {
@@ -147,7 +153,7 @@ int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, int prev, int
     }
     ch->model = RULE_MODEL_LINEAR;
     ch->why = RULE_WHY_FEW_DAYS;
-    if (d->n < 2 * c->min_days) {
+    if (d->n < RULE__CURVE_DAYS) {
         rc = rule__fit(c, d, d->y, d->n, RULE_MODEL_LINEAR, NULL, work, f);
         mix_of(ch, NULL, f, 0);
         return rc;

@@ -29,7 +29,8 @@
  * (rule_interval.c) at the configured confidence.
  *
  * Decisions, once per day close (h = horizon, H = hysteresis):
- *   not firing, earliest crossing within h on SOON_DAYS day closes in a
+ *   not firing, earliest crossing within h (and the central one within
+ *     central_horizon_days, when set) on SOON_DAYS day closes in a
  *     row, or the daily level >= limit --------------------> OPEN
  *   firing, earliest crossing within 1.5 h, or the level >= limit - H, or
  *     the change still on and the crossing within 3 h (or too few days to
@@ -98,6 +99,8 @@ int rule__trend_validate(rule_trend_cfg_t *c, char *err, size_t errlen)
         FAIL("hysteresis: must be below the limit (%g), got %g", c->limit, c->hysteresis);
     if (c->clear_days < 1 || c->clear_days > RULE_TREND_MAX_DAYS)
         FAIL("clear_days: must be 1..%d, got %d", RULE_TREND_MAX_DAYS, c->clear_days);
+    if (c->central_ms < 0)
+        FAIL("central_horizon_days: must be >= 0, got %lld ms", (long long)c->central_ms);
     if (c->stuck_n != 0 && (c->stuck_n < 2 || c->stuck_n > 100000))
         FAIL("stuck_n: must be 0 (off) or 2..100000, got %d", c->stuck_n);
     return 0;
@@ -146,10 +149,10 @@ const char *rule_model_why_text(rule_model_why_t w)
     case RULE_WHY_FEW_DAYS:
         return "too few days since the change to judge a curve: a line";
     case RULE_WHY_LINE_SUFFICES:
-        return "no other shape forecast the later days 20 % better than a line: a line";
+        return "no other shape forecast the latest days 30 % better than a line: a line";
     case RULE_WHY_CURVE_SIGNIFICANT:
-        return "this shape, fitted to the earlier days, forecast the later ones at least "
-               "20 % better than a line, 3 day closes in a row";
+        return "this shape, fitted to the earlier days, forecast the latest ones at least "
+               "30 % better than a line";
     case RULE_WHY_NO_CURVE:
         return "no growing exponential curve fits the levels: a line";
     }
@@ -246,7 +249,7 @@ static int levels(const rule_trend_state_t *st, int64_t t0, rule__data_t *d)
     memmove(d->t, d->t + from, sizeof(double) * (size_t)(d->n - from));
     memmove(d->y, d->y + from, sizeof(double) * (size_t)(d->n - from));
     d->n -= from;
-    quiet_wander(st, t0 + (int64_t)floor(d->t[0]), d);
+    d->q = quiet_wander(st, t0 + (int64_t)floor(d->t[0]), d);
     return 0;
 }
 
@@ -308,16 +311,23 @@ static rule_action_kind_t decide(const rule_trend_cfg_t *c, rule_trend_state_t *
     double horizon = (double)c->horizon_ms / DAY_MS(c), left = p->lo - tnow;
     int soon;
 
-    /* The earliest date must be within the horizon on two day closes in a
-     * row: the first day a noisy prediction dips in is the day it is most
-     * likely to be early. The level at the limit opens at once. */
-    st->soon_days = !st->firing && p->ok && left <= horizon ? st->soon_days + 1 : 0;
+    /* The earliest date must be within the horizon (and the central one
+     * within central_ms, when set) on two day closes in a row: the first day
+     * a noisy prediction dips in is the day it is most likely to be early.
+     * The level at the limit opens at once. */
+    int near =
+        left <= horizon && (c->central_ms <= 0 || p->c - tnow <= (double)c->central_ms / DAY_MS(c));
+    st->soon_days = !st->firing && p->ok && near ? st->soon_days + 1 : 0;
     soon = p->level >= c->limit || st->soon_days >= SOON_DAYS;
     /* An open order stays while the machine is still changing toward the
      * limit (a crossing within 3 horizons): resolving it and opening it again
      * weeks later on the same wear is chatter too. */
-    int still = p->level >= c->limit - c->hysteresis || (p->ok && left <= 1.5 * horizon) ||
-                (st->change_day >= 0 && (!p->ok || p->c - tnow <= 3 * horizon));
+    /* A day level back under the change detector's limit is a repaired
+     * machine, whatever a fit over the weeks of wear before still says. */
+    int wearing = p->level > st->elimit;
+    int still = p->level >= c->limit - c->hysteresis ||
+                (wearing && ((p->ok && left <= 1.5 * horizon) ||
+                             (st->change_day >= 0 && (!p->ok || p->c - tnow <= 3 * horizon))));
     *at_limit = st->firing ? p->level >= c->limit - c->hysteresis : p->level >= c->limit;
     if (!st->firing && soon) {
         st->firing = 1;

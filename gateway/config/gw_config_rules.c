@@ -35,12 +35,13 @@ static const char *const keys_counter[] = {COMMON_KEYS, "limit", "wrap", NULL};
 static const char *const keys_anomaly[] = {
     COMMON_KEYS,      "direction",  "k",      "min_delta",    "alpha", "learn_weeks",
     "utc_offset_min", "hysteresis", "for_ms", "clear_for_ms", NULL};
+/* clang-format off */
 static const char *const keys_trend[] = {
     COMMON_KEYS,         "limit",    "iso10816",     "zones",      "smooth_n",    "day_ms",
     "window_days",       "min_days", "horizon_days", "confidence", "ewma_lambda", "ewma_L",
     "learn_n",           "model",    "floor",        "hysteresis", "clear_days",  "stuck_n",
-    "model_uncertainty", "with",     NULL,
-};
+    "model_uncertainty", "with",     "central_horizon_days", NULL};
+/* clang-format on */
 
 static const char *const *const kind_keys[RULE_KIND_COUNT] = {
     keys_threshold, keys_state, keys_stale, keys_rate, keys_counter, keys_anomaly, keys_trend,
@@ -198,6 +199,9 @@ static void cfg__trend(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_
     gw_json_bool(obj, "model_uncertainty", path, &t->model_uncertainty, 0, el);
     r->nwith =
         gw__cfg_strs(obj, "with", path, &r->with[0][0], sizeof(r->with[0]), RULE_WEAR_MAX - 1, el);
+    days = t->central_ms / DAY_MS;
+    if (gw_json_int(obj, "central_horizon_days", path, &days, days, 0, 365, 0, el) > 0)
+        t->central_ms = days * DAY_MS;
 }
 
 /* The kind's own keys into r->rule (defaults already there). */

@@ -56,7 +56,7 @@ def test_rule_mistakes_named_by_path(tmp_path):
             {"name": "g", "device": "lift-1", "point": "motor_temperature", "kind": "rate",
              "above": 1, "per": "fortnight"},
             {"name": "h", "device": "lift-1", "point": "vibration_machine", "kind": "trend",
-             "limit": 4.5, "min_days": 30},
+             "limit": 4.5, "min_days": 50},
         ]
         cfg["rules"] += bad
         cfg["rules_state"] = {"save_every": 5}
@@ -72,7 +72,7 @@ def test_rule_mistakes_named_by_path(tmp_path):
         f"rules[{n + 4}].iso10816: must be one of",
         f"rules[{n + 5}]: alpha: must be in (0, 1), got 1.5",
         f'rules[{n + 6}].per: must be one of second, minute, hour, got "fortnight"',
-        f"rules[{n + 7}]: min_days: must be 3..window_days (14), got 30",
+        f"rules[{n + 7}]: min_days: must be 3..window_days (40), got 50",
         "rules_state.save_every: unknown key",
     ]:
         assert text in r.stderr, f"missing: {text}\n{r.stderr}"

@@ -136,6 +136,44 @@ T_TEST(linear_degradation)
     check_degradation(&g, "linear", 0);
 }
 
+/* central_horizon_days: the order waits for the central date to come within
+ * it too, on noisy wear whose interval is wide, and still comes a week
+ * ahead. */
+T_TEST(central_horizon_gates_the_order)
+{
+    int64_t open_ts[2], truth = 0;
+    double central_left = 0;
+
+    for (int pass = 0; pass < 2; pass++) {
+        gen_t g = {.shape = GEN_LINEAR,
+                   .base = 1.2,
+                   .rate = 0.06,
+                   .onset_ms = T0 + 20 * GEN_DAY_MS,
+                   .noise_sd = 0.3,
+                   .rng = 7,
+                   .daily_amp = 0.2};
+        rule_cfg_t c;
+        rule_state_t st;
+        run_t r = {0};
+        char err[128];
+
+        trend_cfg(&c);
+        c.u.trend.central_ms = pass ? 12 * GEN_DAY_MS : 0;
+        T_CHECK_EQ_INT(rule_validate(&c, err, sizeof(err)), 0);
+        rule_init(&c, &st);
+        truth = gen_crossing(&g, c.u.trend.limit);
+        feed(&c, &st, &g, T0, truth, &r);
+        T_CHECK_EQ_INT(r.n[RULE_ACT_OPEN], 1);
+        open_ts[pass] = r.open_ts;
+        central_left = (double)(r.first_open.predicted_ms - r.open_ts) / GEN_DAY_MS;
+        fprintf(stderr, "  central_horizon_days %d: opened %.1f days ahead, central %.1f days\n",
+                pass ? 12 : 0, (double)(truth - r.open_ts) / GEN_DAY_MS, central_left);
+    }
+    T_CHECK(central_left <= 12.0 + 1e-6);
+    T_CHECK(open_ts[1] > open_ts[0]);
+    T_CHECK(truth - open_ts[1] >= 7 * GEN_DAY_MS);
+}
+
 /* Plainly linear wear with model auto: the line, and the reason given. */
 T_TEST(auto_takes_the_line_for_linear_wear)
 {
@@ -372,6 +410,7 @@ int main(void)
     T_RUN(recovery_resolves);
     T_RUN(hovering_under_the_limit);
     T_RUN(auto_takes_the_line_for_linear_wear);
+    T_RUN(central_horizon_gates_the_order);
     T_RUN(bad_quality_ignored);
     T_RUN(validate_and_zones);
     return t_done();
