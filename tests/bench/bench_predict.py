@@ -171,14 +171,14 @@ def report(results, elapsed, seeds, first):
         dcov = pct(sum(daily), len(daily))
         width = med([r["width"] for r in o])
         checks = [
-            ("order >= 7 days ahead in >= 90 % of wear cases", lead_ok >= 90, f"{lead_ok:.0f} %"),
-            ("order <= 18 days ahead (of all wear cases)", lead_hi >= 90, f"{lead_hi:.0f} %"),
-            ("predicted date within 20 % in >= 90 %", within >= 90, f"{within:.0f} %"),
+            ("order >= 7 days ahead in >= 90 % of wear cases", lead_ok >= 90, f"{lead_ok:.1f} %"),
+            ("order <= 18 days ahead (of all wear cases)", lead_hi >= 90, f"{lead_hi:.1f} %"),
+            ("predicted date within 20 % in >= 90 %", within >= 90, f"{within:.1f} %"),
             ("80 % interval coverage in 75-90 % (at the order)", 75 <= cov <= 90,
-             f"{cov:.0f} %"),
+             f"{cov:.1f} %"),
             ("80 % interval coverage in 75-90 % (every daily prediction before the crossing)",
-             75 <= dcov <= 90, f"{dcov:.0f} %"),
-            ("median width <= 40 % of the time left", width <= 40, f"{width:.0f} %"),
+             75 <= dcov <= 90, f"{dcov:.1f} %"),
+            ("median width <= 40 % of the time left", width <= 40, f"{width:.1f} %"),
         ]
     else:
         checks = []
