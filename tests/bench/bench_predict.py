@@ -237,6 +237,9 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--cases", default="", help="families to run, comma-separated")
     p.add_argument("--verbose", action="store_true", help="one line per case")
+    p.add_argument("--smoke", action="store_true",
+                   help="a few cases of three families: that the benchmark runs on the bundled "
+                        "config (ctest bench_predict_smoke); the targets are not judged")
     p.add_argument("--set", action="append", default=[], metavar="RULE.KEY=JSON",
                    help="change a rule of the bundled config (vibration-wear.window_days=28)")
     a = p.parse_args(argv)
@@ -246,6 +249,9 @@ def main(argv=None):
         cases = [c for c in cases if c.noise == "mid"]
     if a.cases:
         cases = [c for c in cases if c.family in a.cases.split(",")]
+    if a.smoke:
+        cases = [c for c in gen_wear.matrix(1, a.first_seed) if c.noise == "mid"
+                 and c.family in ("linear", "healthy", "flap") and c.condition == "clean"]
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         config = write_config(tmp, a.set)
@@ -258,6 +264,8 @@ def main(argv=None):
         if a.verbose:
             print(json.dumps({k: v for k, v in r.items() if k != "daily"}))
     ok = report(results, time.monotonic() - t0, 1 if a.quick else a.seeds, a.first_seed)
+    if a.smoke:
+        return 0 if len(results) == len(cases) >= 3 else 1
     return 0 if ok else 1
 
 
