@@ -81,6 +81,8 @@ char *core__evidence_context(const gw_runtime_t *rt, const gw_rule_rt_t *r, char
 void core__rollup_reading(gw_core_t *c, const gw_device_rt_t *dev);
 void core__rollup_flush(gw_core_t *c);
 void core__rollup_free(gw_core_t *c);
+/* Closed buckets waiting for the ledger (not yet submitted). */
+size_t core__rollup_waiting(const gw_core_t *c);
 
 /* core_rulesave.c: load rules.state, save it every save_interval_s on
  * libuv's pool, soon after every rule transition, and at stop. */
