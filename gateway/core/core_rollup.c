@@ -39,9 +39,9 @@
  * 100 kB at a time instead of two copies of 4 MB. */
 #define ROLLUP_CHUNK 512
 /* Closed buckets waiting go to the ledger this many rows at a time (in ops
- * of ROLLUP_CHUNK), and only when its queue is (nearly) empty: about 400 kB
+ * of ROLLUP_CHUNK), and only when its queue is (nearly) empty: about 800 kB
  * queued at most, a few transactions a minute. */
-#define ROLLUP_DRAIN (4 * ROLLUP_CHUNK)
+#define ROLLUP_DRAIN (8 * ROLLUP_CHUNK)
 
 typedef struct rollup_slot {
     int64_t ts_ms;   /* start of the minute */

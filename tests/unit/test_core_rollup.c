@@ -1,12 +1,12 @@
 /*
  * test_core_rollup.c: the minute's close does not queue every point's
  * bucket at the ledger at once (gateway/core/core_rollup.c). A real core
- * (a config of 60 devices x 100 points) and a real ledger thread on a
+ * (a config of 100 devices x 100 points) and a real ledger thread on a
  * SQLite file are fed readings of one minute, then of the next, which
- * closes all 6,000 buckets while the test holds the database's write lock
+ * closes all 10,000 buckets while the test holds the database's write lock
  * (the ledger cannot commit: a slow card): at most two drains of rows
- * (ROLLUP_DRAIN, 2,048) are handed over and the rest wait in the core,
- * where handing the buckets over as they closed queued all 6,000. Once
+ * (ROLLUP_DRAIN, 4,096) are handed over and the rest wait in the core,
+ * where handing the buckets over as they closed queued all 10,000. Once
  * the lock is gone the closed buckets all reach rollup_1m with their values
  * while readings go on, before any flush; and the stop's flush brings the
  * open ones.
@@ -24,7 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-#define NDEV 60
+#define NDEV 100
 #define NPTS 100
 #define MIN0 1767225600000LL /* 2026-01-01T00:00Z, a minute's start */
 
@@ -169,8 +169,8 @@ T_TEST(minute_close_is_handed_over_in_chunks)
         depth_max = depth > depth_max ? depth : depth_max;
         nap();
     }
-    T_CHECK(depth_max <= 2 * 2048 + NDEV + 8);
-    T_CHECK(NDEV * NPTS - core__rollup_waiting(c) <= 2 * 2048);
+    T_CHECK(depth_max <= 2 * 4096 + NDEV + 8);
+    T_CHECK(NDEV * NPTS - core__rollup_waiting(c) <= 2 * 4096);
     sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(lock);
     /* readings go on in minute 1: the waiting buckets reach the ledger */
@@ -185,7 +185,7 @@ T_TEST(minute_close_is_handed_over_in_chunks)
         rows_of(db, MIN0, got);
     } while (got[0] < NDEV * NPTS && ++tries < 1500);
     T_CHECK_EQ_INT(core__rollup_waiting(c), 0);
-    T_CHECK(depth_max <= 2 * 2048 + NDEV + 8);
+    T_CHECK(depth_max <= 2 * 4096 + NDEV + 8);
     T_CHECK_EQ_INT(got[0], NDEV * NPTS);
     T_CHECK_EQ_INT(got[1], 3LL * NDEV * NPTS);           /* 3 samples a bucket */
     T_CHECK_EQ_INT(got[2], (1 + 2 + 3LL) * NDEV * NPTS); /* their sum */
