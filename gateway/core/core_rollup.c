@@ -12,9 +12,9 @@
  * at once they were 20,000 rows of 192 bytes (3.8 MB) queued at a site of
  * 20,000 points, the peak of the daemon's memory; now they wait as 48
  * bytes each and the ledger holds about two drains' worth
- * (docs/performance.md, "The full pipeline"). A bucket that closes while the one before it
- * still waits (a ledger more than a minute behind) pushes that one out
- * first, as before. A device's online/offline changes go as
+ * (docs/performance.md, "The full pipeline"). A bucket that closes while
+ * the one before it still waits (a ledger more than a minute behind)
+ * pushes that one out first, as before. A device's online/offline changes go as
  * LEDGER_OP_DEVICE. At stop the open and waiting buckets are submitted
  * too: the ledger merges a bucket that arrives in parts.
  *
