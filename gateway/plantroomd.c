@@ -15,6 +15,7 @@
 #include "gateway/core/gw_runtime.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,13 @@ int main(int argc, char **argv)
     gw_log_level_t level;
     int rc;
 
+    /* glibc's threshold for mmap'd blocks, fixed at its default of 128 KiB:
+     * left dynamic, it rises to the size of any large block freed (the
+     * answer to a status of a big site, a few MB), after which such blocks
+     * come from the heap, which keeps their pages: the RSS stayed about
+     * 3 MB higher after one `plantroomctl status` (docs/performance.md,
+     * "The full pipeline"). */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     gw_log_init();
     rc = parse_args(argc, argv, &o);
     if (rc >= 0)

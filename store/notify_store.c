@@ -234,7 +234,8 @@ int notify_store_open(notify_store_t **out, const char *path, notify_fault_t *fa
      * file stays near the size of its rows on a small card. */
     if (sqlite3_exec(s->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                     " PRAGMA wal_autocheckpoint=256; PRAGMA journal_size_limit=1048576;",
+                     " PRAGMA wal_autocheckpoint=256; PRAGMA journal_size_limit=1048576;"
+                     " PRAGMA cache_size=-256;",
                      NULL, NULL, NULL) != SQLITE_OK) {
         notify_store__fail(s, SQLITE_ERROR);
         goto out_db;

@@ -292,8 +292,16 @@ void gw_config_free(gw_config_t *cfg)
     if (!cfg)
         return;
     gw__cfg_nbiot_free(cfg);
-    for (size_t i = 0; i < cfg->ndevices; i++)
-        free(cfg->devices[i].points);
+    for (size_t i = 0; i < cfg->ndevices; i++) {
+        if (!cfg->devices[i].points_shared)
+            free(cfg->devices[i].points);
+    }
+    while (cfg->profiles) {
+        gw_profile_cache_t *pc = cfg->profiles;
+        cfg->profiles = pc->next;
+        drv_profile_free(pc->prof);
+        free(pc);
+    }
     free(cfg->devices);
     free(cfg->buses);
     free(cfg->rules);

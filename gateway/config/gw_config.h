@@ -57,8 +57,13 @@ typedef struct gw_device_cfg {
     char profile[256];  /* as given: a name in profiles_dir or a path */
     char manufacturer[DRV_NAME_MAX], model[DRV_NAME_MAX]; /* the profile's, "" none */
     char building[64], floor[32], room[64];
-    drv_point_t *points; /* owned */
+    /* Its points: owned, or (points_shared) the profile's table, which the
+     * devices of one profile without byte_order or point overrides share
+     * and which the config owns (gw_config_t.profiles). Read-only either
+     * way once loaded. */
+    drv_point_t *points;
     size_t npoints;
+    int points_shared;
 } gw_device_cfg_t;
 
 typedef struct gw_rule_cfg {
@@ -210,6 +215,14 @@ typedef struct gw_liveness_cfg {
     int64_t thread_stall_ms; /* a thread without progress this long is stuck */
 } gw_liveness_cfg_t;
 
+/* A profile file loaded once for every device that names it (its points
+ * table shared by those that do not change it). */
+typedef struct gw_profile_cache {
+    struct gw_profile_cache *next;
+    drv_profile_t *prof;
+    char file[]; /* the resolved path */
+} gw_profile_cache_t;
+
 typedef struct gw_config {
     char path[PATH_MAX];       /* the file it came from */
     char config_dir[PATH_MAX]; /* its directory, absolute: relative paths start here */
@@ -240,6 +253,7 @@ typedef struct gw_config {
     /* "time" and "liveness" (gw_config_time.c) */
     gw_time_cfg_t time;
     gw_liveness_cfg_t liveness;
+    gw_profile_cache_t *profiles; /* owned: the profiles loaded */
 } gw_config_t;
 
 /* Overrides from the command line or environment. NULL fields: none.

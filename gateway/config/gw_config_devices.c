@@ -90,6 +90,55 @@ static void cfg__profile_path(const gw_config_t *cfg, const char *name, char *ds
         snprintf(dst, len, "%s/%s.json", cfg->profiles_dir, name);
 }
 
+/* The profile named by a device, loaded once per config: devices of one
+ * model share it (cfg->profiles owns it). NULL when it cannot be loaded
+ * (its errors added to el; not kept, so that every device naming it
+ * reports them). */
+static const drv_profile_t *cfg__profile(gw_config_t *cfg, const char *name, gw_errlist_t *el)
+{
+    char file[PATH_MAX];
+    gw_profile_cache_t *pc;
+    drv_profile_t *prof = NULL;
+
+    cfg__profile_path(cfg, name, file, sizeof(file));
+    for (pc = cfg->profiles; pc; pc = pc->next) {
+        if (strcmp(pc->file, file) == 0)
+            return pc->prof;
+    }
+    if (drv_profile_load(file, &prof, el) != 0)
+        return NULL;
+    pc = malloc(sizeof(*pc) + strlen(file) + 1);
+    if (!pc) {
+        drv_profile_free(prof);
+        gw_errlist_add(el, file, "out of memory");
+        return NULL;
+    }
+    strcpy(pc->file, file);
+    pc->prof = prof;
+    pc->next = cfg->profiles;
+    cfg->profiles = pc;
+    return prof;
+}
+
+/* Give the device its own copy of a shared points table before it changes
+ * it (byte_order, point overrides). */
+static int cfg__own_points(gw_device_cfg_t *d, const char *path, gw_errlist_t *el)
+{
+    drv_point_t *own;
+
+    if (!d->points_shared)
+        return 0;
+    own = malloc((d->npoints ? d->npoints : 1) * sizeof(*own));
+    if (!own) {
+        gw_errlist_add(el, path, "out of memory");
+        return GW_ENOMEM;
+    }
+    memcpy(own, d->points, d->npoints * sizeof(*own));
+    d->points = own;
+    d->points_shared = 0;
+    return 0;
+}
+
 /* Apply a device's "points": override a profile point by name, or add one;
  * then resolve the "decimals_point" names the overrides gave. */
 static void cfg__device_points(gw_device_cfg_t *d, const cJSON *pts, const char *path,
@@ -183,18 +232,15 @@ void gw__cfg_device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, cons
         gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "location"), "must be an object");
     }
     if (gw_json_str(obj, "profile", path, d->profile, sizeof(d->profile), "", 0, el) > 0) {
-        char file[PATH_MAX];
-        drv_profile_t *prof = NULL;
         size_t before = el->n;
-        cfg__profile_path(cfg, d->profile, file, sizeof(file));
-        if (drv_profile_load(file, &prof, el) == 0) {
+        const drv_profile_t *prof = cfg__profile(cfg, d->profile, el);
+        if (prof) {
             order = prof->order;
             memcpy(d->manufacturer, prof->manufacturer, sizeof(d->manufacturer));
             memcpy(d->model, prof->model, sizeof(d->model));
-            d->points = prof->points; /* take the array */
+            d->points = prof->points; /* shared until changed below */
             d->npoints = prof->npoints;
-            prof->points = NULL;
-            drv_profile_free(prof);
+            d->points_shared = 1;
         } else {
             /* name the device key that led to the bad profile */
             gw_errlist_add(el, gw_json_path_key(p, sizeof(p), path, "profile"),
@@ -204,6 +250,8 @@ void gw__cfg_device(gw_config_t *cfg, gw_device_cfg_t *d, const cJSON *obj, cons
     }
     /* A device's byte_order beats its profile's for points that name none. */
     have_order = cfg__device_order(obj, path, &dev_order, el);
+    if ((have_order || pts) && cfg__own_points(d, path, el) != 0)
+        return;
     if (have_order) {
         order = dev_order;
         for (size_t i = 0; i < d->npoints; i++) {

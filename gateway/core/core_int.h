@@ -14,6 +14,7 @@
 #define PLANTROOM_CORE_INT_H
 
 #include "gateway/core/gw_core.h"
+#include "gateway/base/gw_jwrite.h"
 
 #include <limits.h>
 
@@ -78,6 +79,8 @@ char *core__evidence_context(const gw_runtime_t *rt, const gw_rule_rt_t *r, char
 void core__rollup_reading(gw_core_t *c, const gw_device_rt_t *dev);
 void core__rollup_flush(gw_core_t *c);
 void core__rollup_free(gw_core_t *c);
+/* Closed buckets waiting for the ledger (not yet submitted). */
+size_t core__rollup_waiting(const gw_core_t *c);
 
 /* core_rulesave.c: load rules.state, save it every save_interval_s on
  * libuv's pool, soon after every rule transition, and at stop. */
@@ -102,6 +105,12 @@ void core__live_poke(gw_core_t *c);
 void core__live_buses_started(gw_core_t *c);
 int core__threads_ok(const gw_core_t *c, char *why, size_t len);
 void core__live_status(const gw_core_t *c, cJSON *res);
+
+/* core_status.c: one device of the status's "devices", with its points, as
+ * the JSON text a cJSON tree of it prints unformatted (appended to w; times
+ * through tc; ages as of now_mono). */
+void core__status_device(gw_jw_t *w, gw_jw_time_t *tc, const gw_runtime_t *rt,
+                         const gw_device_rt_t *dev, int64_t now_mono);
 void core__live_metrics(const gw_core_t *c, FILE *o);
 
 #endif

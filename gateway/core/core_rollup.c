@@ -3,11 +3,20 @@
  *
  * After each reading (core_poll.c) the device's good samples are added to a
  * 1-minute bucket per point (min, max, sum, count). When a sample falls in a
- * later minute, the bucket is closed and all closed buckets of the reading
- * go to the ledger thread as one LEDGER_OP_ROLLUP, which merges them into
- * the 1-minute and 1-hour rollups (store/ledger_rollup.c). A device's
- * online/offline changes go as LEDGER_OP_DEVICE. At stop the open buckets
- * are submitted too: the ledger merges a bucket that arrives in parts.
+ * later minute, the bucket is closed: it waits, as numbers, in the point's
+ * "done" slot, and after a reading up to ROLLUP_DRAIN of the waiting
+ * buckets go to the ledger thread (in LEDGER_OP_ROLLUPs of at most
+ * ROLLUP_CHUNK rows), if its queue is next to empty; it merges them into
+ * the 1-minute and 1-hour rollups (store/ledger_rollup.c). At the
+ * minute's close every point's bucket closes within a second: handed over
+ * at once they were 20,000 rows of 192 bytes (3.8 MB) queued at a site of
+ * 20,000 points, the peak of the daemon's memory; now they wait as 48
+ * bytes each and the ledger holds about two drains' worth
+ * (docs/performance.md, "The full pipeline"). A bucket that closes while
+ * the one before it still waits (a ledger more than a minute behind)
+ * pushes that one out first, as before. A device's online/offline changes go as
+ * LEDGER_OP_DEVICE. At stop the open and waiting buckets are submitted
+ * too: the ledger merges a bucket that arrives in parts.
  *
  * Slots are indexed like the runtime's point table and hold the numbers
  * only (48 bytes a point); a closed bucket takes its device, point and unit
@@ -29,6 +38,10 @@
  * bytes each): a flush of 20,000 points (stop, reload) then holds about
  * 100 kB at a time instead of two copies of 4 MB. */
 #define ROLLUP_CHUNK 512
+/* Closed buckets waiting go to the ledger this many rows at a time (in ops
+ * of ROLLUP_CHUNK), and only when its queue is (nearly) empty: about 800 kB
+ * queued at most, a few transactions a minute. */
+#define ROLLUP_DRAIN (8 * ROLLUP_CHUNK)
 
 typedef struct rollup_slot {
     int64_t ts_ms;   /* start of the minute */
@@ -39,7 +52,10 @@ typedef struct rollup_slot {
 
 typedef struct core_rollup {
     rollup_slot_t *slots; /* one per point */
+    rollup_slot_t *done;  /* one per point: its closed bucket not yet submitted */
     size_t nslots;
+    size_t ndone;    /* done slots with a bucket */
+    size_t cursor;   /* where the next drain looks first */
     int *dev_status; /* last gw_dev_status_t sent per device, -1: none */
     size_t ndevs;
     ledger_rollup_row_t *closed; /* closed buckets waiting for submit */
@@ -63,16 +79,14 @@ static void rollup__submit(gw_core_t *c)
     ru->nclosed = 0;
 }
 
-/* Close point pid's bucket (of the runtime now) into the closed rows. */
-static void rollup__close(gw_core_t *c, core_rollup_t *ru, size_t pid)
+/* Point pid's closed bucket in slot (of the runtime now) into the closed
+ * rows; slot is empty after. */
+static void rollup__emit(gw_core_t *c, core_rollup_t *ru, size_t pid, rollup_slot_t *slot)
 {
-    rollup_slot_t *slot = &ru->slots[pid];
     const gw_device_rt_t *dev;
     const drv_point_t *pc;
     ledger_rollup_row_t *r;
 
-    if (slot->count == 0)
-        return;
     dev = &c->rt->devs[c->rt->points[pid].device_idx];
     pc = &dev->cfg->points[pid - dev->first_point];
     if (ru->nclosed == ROLLUP_CHUNK)
@@ -102,6 +116,47 @@ static void rollup__close(gw_core_t *c, core_rollup_t *ru, size_t pid)
     slot->count = 0;
 }
 
+/* Close point pid's bucket: it waits in its done slot (a bucket waiting
+ * there already goes to the closed rows first). */
+static void rollup__close(gw_core_t *c, core_rollup_t *ru, size_t pid)
+{
+    if (ru->slots[pid].count == 0)
+        return;
+    if (ru->done[pid].count)
+        rollup__emit(c, ru, pid, &ru->done[pid]);
+    else
+        ru->ndone++;
+    ru->done[pid] = ru->slots[pid];
+    ru->slots[pid].count = 0;
+}
+
+/* Submit up to ROLLUP_DRAIN waiting buckets when the ledger has next to
+ * nothing queued (ledger_worker_depth counts a queued op as 1, one it has
+ * taken by its rows); force: all of them. Then whatever rows were closed. */
+static void rollup__drain(gw_core_t *c, core_rollup_t *ru, int force)
+{
+    if (!c->ledger)
+        return;
+    while (ru->ndone && (force || ledger_worker_depth(c->ledger) < 2)) {
+        size_t seen = 0, rows = 0;
+        for (; ru->ndone && rows < ROLLUP_DRAIN && seen < ru->nslots; seen++) {
+            size_t pid = ru->cursor;
+            ru->cursor = pid + 1 < ru->nslots ? pid + 1 : 0;
+            if (ru->done[pid].count) {
+                rollup__emit(c, ru, pid, &ru->done[pid]); /* submits each ROLLUP_CHUNK */
+                ru->ndone--;
+                rows++;
+            }
+        }
+        if (seen == ru->nslots)
+            ru->ndone = 0; /* every slot seen: none waits */
+        rollup__submit(c);
+        if (!force)
+            break; /* the next reading sends more once these are in */
+    }
+    rollup__submit(c);
+}
+
 /* Size the slots to the runtime (a reload may change it), closing what no
  * longer fits. Returns the state, or NULL on out of memory. */
 static core_rollup_t *rollup__state(gw_core_t *c)
@@ -116,12 +171,19 @@ static core_rollup_t *rollup__state(gw_core_t *c)
         c->rollup = ru;
     }
     if (ru->nslots != rt->npoints) { /* a new runtime: every slot is empty (flushed) */
-        rollup_slot_t *s = realloc(ru->slots, (rt->npoints ? rt->npoints : 1) * sizeof(*s));
-        if (!s)
-            return NULL;
-        memset(s, 0, (rt->npoints ? rt->npoints : 1) * sizeof(*s));
-        ru->slots = s;
+        size_t n = rt->npoints ? rt->npoints : 1;
+        rollup_slot_t *s = realloc(ru->slots, n * sizeof(*s)), *d;
+        if (s)
+            ru->slots = s;
+        d = s ? realloc(ru->done, n * sizeof(*d)) : NULL;
+        if (!d)
+            return NULL; /* nslots unchanged: tried again at the next reading */
+        memset(s, 0, n * sizeof(*s));
+        memset(d, 0, n * sizeof(*d));
+        ru->done = d;
         ru->nslots = rt->npoints;
+        ru->ndone = 0;
+        ru->cursor = 0;
     }
     if (ru->ndevs != rt->cfg->ndevices) {
         int *ds =
@@ -187,7 +249,7 @@ void core__rollup_reading(gw_core_t *c, const gw_device_rt_t *dev)
         if (s->ts_ms > slot->last_ts || slot->count == 1)
             slot->last_ts = s->ts_ms;
     }
-    rollup__submit(c);
+    rollup__drain(c, ru, 0);
 }
 
 void core__rollup_flush(gw_core_t *c)
@@ -198,7 +260,12 @@ void core__rollup_flush(gw_core_t *c)
         return;
     for (size_t i = 0; i < ru->nslots && i < c->rt->npoints; i++)
         rollup__close(c, ru, i);
-    rollup__submit(c);
+    rollup__drain(c, ru, 1);
+}
+
+size_t core__rollup_waiting(const gw_core_t *c)
+{
+    return c->rollup ? c->rollup->ndone : 0;
 }
 
 void core__rollup_free(gw_core_t *c)
@@ -208,6 +275,7 @@ void core__rollup_free(gw_core_t *c)
     if (!ru)
         return;
     free(ru->slots);
+    free(ru->done);
     free(ru->dev_status);
     free(ru->closed);
     free(ru);

@@ -3,12 +3,17 @@
  * its own polling thread, on a listening socket we bind ourselves (so a
  * port in use is reported with its errno). The HTTP thread reads only
  * m->text, under m->mu; the loop replaces that text once a second.
+ * libmicrohttpd is not linked but loaded when the endpoint starts
+ * (dlopen): linked, it maps GnuTLS, p11-kit and nettle into every
+ * plantroomd, about 3 MB resident, for a site without service.http
+ * (docs/performance.md, "The full pipeline").
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_types.h"
 #include "gateway/service/gw_metrics.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -27,20 +32,71 @@ struct gw_metrics {
     char *text;         /* the last snapshot; NULL before the first */
 };
 
+#define HTTP__MHD_SONAME "libmicrohttpd.so.12"
+
+/* The functions of libmicrohttpd used here, loaded once (http__load). */
+static struct {
+    struct MHD_Daemon *(*start_daemon)(unsigned int flags, uint16_t port,
+                                       MHD_AcceptPolicyCallback apc, void *apc_cls,
+                                       MHD_AccessHandlerCallback dh, void *dh_cls, ...);
+    void (*stop_daemon)(struct MHD_Daemon *d);
+    struct MHD_Response *(*create_response_from_buffer)(size_t size, void *buffer,
+                                                        enum MHD_ResponseMemoryMode mode);
+    enum MHD_Result (*add_response_header)(struct MHD_Response *r, const char *header,
+                                           const char *content);
+    enum MHD_Result (*queue_response)(struct MHD_Connection *c, unsigned int status_code,
+                                      struct MHD_Response *r);
+    void (*destroy_response)(struct MHD_Response *r);
+} mhd_fn;
+
+/* Load libmicrohttpd, once per process (it stays loaded). 0, or GW_ENOENT
+ * with the reason in err. */
+static int http__load(char *err, size_t errlen)
+{
+    static const char *const names[] = {
+        "MHD_start_daemon",        "MHD_stop_daemon",    "MHD_create_response_from_buffer",
+        "MHD_add_response_header", "MHD_queue_response", "MHD_destroy_response"};
+    static void *lib;
+    void *syms[sizeof(names) / sizeof(names[0])];
+    void *dl;
+
+    if (lib)
+        return 0;
+    dl = dlopen(HTTP__MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        snprintf(err, errlen,
+                 "metrics: the HTTP endpoint needs libmicrohttpd (" HTTP__MHD_SONAME
+                 ", Debian package libmicrohttpd12), which cannot be loaded: %s",
+                 dlerror());
+        return GW_ENOENT;
+    }
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!(syms[i] = dlsym(dl, names[i]))) {
+            snprintf(err, errlen, "metrics: " HTTP__MHD_SONAME " has no %s", names[i]);
+            dlclose(dl);
+            return GW_ENOENT;
+        }
+    }
+    _Static_assert(sizeof(mhd_fn) == sizeof(syms), "one pointer per name");
+    memcpy(&mhd_fn, syms, sizeof(syms));
+    lib = dl;
+    return 0;
+}
+
 static enum MHD_Result http__reply(struct MHD_Connection *conn, unsigned status, const char *body,
                                    size_t len, int copy)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(
+    struct MHD_Response *r = mhd_fn.create_response_from_buffer(
         len, (void *)body, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
     enum MHD_Result ok;
 
     if (!r)
         return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            status == MHD_HTTP_OK ? "text/plain; version=0.0.4; charset=utf-8"
-                                                  : "text/plain; charset=utf-8");
-    ok = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
+    mhd_fn.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                               status == MHD_HTTP_OK ? "text/plain; version=0.0.4; charset=utf-8"
+                                                     : "text/plain; charset=utf-8");
+    ok = mhd_fn.queue_response(conn, status, r);
+    mhd_fn.destroy_response(r);
     return ok;
 }
 
@@ -126,10 +182,12 @@ int gw_metrics_start(gw_metrics_t **out, const char *address, int port, char *er
         return GW_ENOMEM;
     }
     pthread_mutex_init(&m->mu, NULL);
-    rc = http__listen(address, port, &fd, err, errlen);
+    rc = http__load(err, errlen);
+    if (rc == 0)
+        rc = http__listen(address, port, &fd, err, errlen);
     if (rc != 0)
         goto out_free;
-    m->mhd = MHD_start_daemon(
+    m->mhd = mhd_fn.start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | (strchr(address, ':') ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
         http__handler, m, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
@@ -168,7 +226,7 @@ void gw_metrics_stop(gw_metrics_t *m)
 {
     if (!m)
         return;
-    MHD_stop_daemon(m->mhd); /* joins the HTTP thread, closes the socket */
+    mhd_fn.stop_daemon(m->mhd); /* joins the HTTP thread, closes the socket */
     pthread_mutex_destroy(&m->mu);
     free(m->text);
     free(m);

@@ -41,9 +41,9 @@ static void hk__http_free(hk__http_t *j)
             break;
         }
     }
-    curl_multi_remove_handle(h->multi, j->easy);
-    curl_easy_cleanup(j->easy);
-    curl_slist_free_all(j->hdrs);
+    hk__curl.multi_remove_handle(h->multi, j->easy);
+    hk__curl.easy_cleanup(j->easy);
+    hk__curl.slist_free_all(j->hdrs);
     free(j->body);
     free(j);
 }
@@ -54,7 +54,7 @@ static void hk__check_done(hk_t *h)
     CURLMsg *msg;
     int left;
 
-    while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+    while ((msg = hk__curl.multi_info_read(h->multi, &left)) != NULL) {
         hk__http_t *j = NULL;
         long code = 0;
         char detail[96];
@@ -62,11 +62,11 @@ static void hk__check_done(hk_t *h)
 
         if (msg->msg != CURLMSG_DONE)
             continue;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+        hk__curl.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+        hk__curl.easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
         /* curl_easy_strerror only: the error buffer may quote the URL */
         if (msg->data.result != CURLE_OK)
-            snprintf(detail, sizeof(detail), "%s", curl_easy_strerror(msg->data.result));
+            snprintf(detail, sizeof(detail), "%s", hk__curl.easy_strerror(msg->data.result));
         else
             snprintf(detail, sizeof(detail), "HTTP %ld", code);
         ok = msg->data.result == CURLE_OK && code >= 200 && code < 300;
@@ -95,7 +95,7 @@ static void hk__poll_cb(uv_poll_t *p, int status, int events)
         flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE)
         flags |= CURL_CSELECT_OUT;
-    curl_multi_socket_action(h->multi, sc->fd, flags, &running);
+    hk__curl.multi_socket_action(h->multi, sc->fd, flags, &running);
     hk__check_done(h);
 }
 
@@ -109,7 +109,7 @@ static int hk__socket_fn(CURL *e, curl_socket_t s, int action, void *userp, void
     if (action == CURL_POLL_REMOVE) {
         if (sc) {
             uv_poll_stop(&sc->poll);
-            curl_multi_assign(h->multi, s, NULL);
+            hk__curl.multi_assign(h->multi, s, NULL);
             uv_close((uv_handle_t *)&sc->poll, hk__sock_closed);
         }
         return 0;
@@ -125,7 +125,7 @@ static int hk__socket_fn(CURL *e, curl_socket_t s, int action, void *userp, void
             return -1;
         }
         sc->poll.data = sc;
-        curl_multi_assign(h->multi, s, sc);
+        hk__curl.multi_assign(h->multi, s, sc);
     }
     if (action & CURL_POLL_IN)
         events |= UV_READABLE;
@@ -140,7 +140,7 @@ static void hk__curl_timer_cb(uv_timer_t *t)
     hk_t *h = t->data;
     int running;
 
-    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    hk__curl.multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     hk__check_done(h);
 }
 
@@ -173,9 +173,10 @@ int hk__http_init(hk_t *h, char *err, size_t errlen)
     return 0;
 }
 
-/* libcurl and its multi handle, at the first webhook: curl_global_init
- * initialises OpenSSL (about 2 MB of the process's memory), which a site
- * without webhooks, or before its first alert, does not need. */
+/* libcurl and its multi handle, at the first webhook: the library is loaded
+ * then (hk_curl.c, about 4 MB mapped) and curl_global_init initialises
+ * OpenSSL (about 2 MB more), which a site without webhooks, or before its
+ * first alert, does not need. */
 static int hk__http_start(hk_t *h, char *err, size_t errlen)
 {
     static int global_done;
@@ -183,21 +184,24 @@ static int hk__http_start(hk_t *h, char *err, size_t errlen)
     if (h->multi)
         return 0;
     if (!global_done) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        int rc = hk__curl_load(err, errlen);
+        if (rc != 0)
+            return rc;
+        if (hk__curl.global_init(CURL_GLOBAL_DEFAULT) != 0) {
             snprintf(err, errlen, "http: curl_global_init failed");
             return GW_EIO;
         }
         global_done = 1;
     }
-    h->multi = curl_multi_init();
+    h->multi = hk__curl.multi_init();
     if (!h->multi) {
         snprintf(err, errlen, "http: curl_multi_init failed");
         return GW_ENOMEM;
     }
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, hk__socket_fn);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, hk__timer_fn);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+    hk__curl.multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, hk__socket_fn);
+    hk__curl.multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+    hk__curl.multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, hk__timer_fn);
+    hk__curl.multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
     return 0;
 }
 
@@ -208,36 +212,36 @@ static int hk__http_setup(hk__http_t *j, const hk_http_req_t *req)
 
     snprintf(ct, sizeof(ct), "Content-Type: %s",
              req->content_type ? req->content_type : "application/json");
-    if (!(j->hdrs = curl_slist_append(NULL, ct)))
+    if (!(j->hdrs = hk__curl.slist_append(NULL, ct)))
         return GW_ENOMEM;
     for (const char *const *hd = req->headers; hd && *hd; hd++) {
-        struct curl_slist *n = curl_slist_append(j->hdrs, *hd);
+        struct curl_slist *n = hk__curl.slist_append(j->hdrs, *hd);
         if (!n)
             return GW_ENOMEM;
         j->hdrs = n;
     }
-    curl_easy_setopt(e, CURLOPT_URL, req->url);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(j->body));
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->hdrs);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)req->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L); /* rare requests: no idle sockets */
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "plantroom-hooks/1");
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)j);
+    hk__curl.easy_setopt(e, CURLOPT_URL, req->url);
+    hk__curl.easy_setopt(e, CURLOPT_POST, 1L);
+    hk__curl.easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
+    hk__curl.easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(j->body));
+    hk__curl.easy_setopt(e, CURLOPT_HTTPHEADER, j->hdrs);
+    hk__curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
+    hk__curl.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)req->timeout_ms);
+    hk__curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    hk__curl.easy_setopt(e, CURLOPT_FORBID_REUSE, 1L); /* rare requests: no idle sockets */
+    hk__curl.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    hk__curl.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    hk__curl.easy_setopt(e, CURLOPT_USERAGENT, "plantroom-hooks/1");
+    hk__curl.easy_setopt(e, CURLOPT_PRIVATE, (char *)j);
     if (req->ca_file && *req->ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
+        hk__curl.easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
     if (req->username) {
-        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(e, CURLOPT_USERNAME, req->username);
-        curl_easy_setopt(e, CURLOPT_PASSWORD, req->password ? req->password : "");
+        hk__curl.easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        hk__curl.easy_setopt(e, CURLOPT_USERNAME, req->username);
+        hk__curl.easy_setopt(e, CURLOPT_PASSWORD, req->password ? req->password : "");
     } else if (req->bearer) {
-        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-        curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, req->bearer);
+        hk__curl.easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+        hk__curl.easy_setopt(e, CURLOPT_XOAUTH2_BEARER, req->bearer);
     }
     return 0;
 }
@@ -262,16 +266,16 @@ int hk_http(hk_t *h, const hk_http_req_t *req, hk_done_fn done, void *arg, char 
     j->done = done;
     j->arg = arg;
     j->body = strdup(req->body ? req->body : "");
-    j->easy = curl_easy_init();
+    j->easy = hk__curl.easy_init();
     j->next = h->https;
     h->https = j;
     if (!j->body || !j->easy || hk__http_setup(j, req) != 0) {
         hk__http_free(j);
         goto out_nomem;
     }
-    mc = curl_multi_add_handle(h->multi, j->easy);
+    mc = hk__curl.multi_add_handle(h->multi, j->easy);
     if (mc != CURLM_OK) {
-        snprintf(err, errlen, "http: %s", curl_multi_strerror(mc));
+        snprintf(err, errlen, "http: %s", hk__curl.multi_strerror(mc));
         hk__http_free(j);
         return GW_EIO;
     }
@@ -296,7 +300,7 @@ void hk__close_https(hk_t *h)
     /* Removing the handles made curl release its sockets (our polls close);
      * the multi handle itself goes now. */
     if (h->multi)
-        curl_multi_cleanup(h->multi);
+        hk__curl.multi_cleanup(h->multi);
     h->multi = NULL;
     uv_timer_stop(&h->curl_timer);
     uv_close((uv_handle_t *)&h->curl_timer, hk__timer_closed);

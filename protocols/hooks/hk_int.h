@@ -48,4 +48,32 @@ void hk__close_https(hk_t *h);
  * does not initialise OpenSSL for it. */
 int hk__http_init(hk_t *h, char *err, size_t errlen);
 
+/* libcurl's functions that hk_http.c calls, from libcurl.so.4 loaded at
+ * the first webhook (hk_curl.c): a process that sends none never maps it. */
+typedef struct hk__curl_api {
+    CURLcode (*global_init)(long flags);
+    CURL *(*easy_init)(void);
+    CURLcode (*easy_setopt)(CURL *e, CURLoption o, ...);
+    CURLcode (*easy_getinfo)(CURL *e, CURLINFO i, ...);
+    const char *(*easy_strerror)(CURLcode c);
+    void (*easy_cleanup)(CURL *e);
+    CURLM *(*multi_init)(void);
+    CURLMcode (*multi_setopt)(CURLM *m, CURLMoption o, ...);
+    CURLMcode (*multi_add_handle)(CURLM *m, CURL *e);
+    CURLMcode (*multi_remove_handle)(CURLM *m, CURL *e);
+    CURLMcode (*multi_assign)(CURLM *m, curl_socket_t s, void *p);
+    CURLMcode (*multi_socket_action)(CURLM *m, curl_socket_t s, int ev, int *running);
+    CURLMsg *(*multi_info_read)(CURLM *m, int *left);
+    const char *(*multi_strerror)(CURLMcode c);
+    CURLMcode (*multi_cleanup)(CURLM *m);
+    struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+    void (*slist_free_all)(struct curl_slist *l);
+} hk__curl_api_t;
+
+/* Filled by hk__curl_load; valid once it returned 0. */
+extern hk__curl_api_t hk__curl;
+/* Load libcurl.so.4 and its functions, once per process. 0, or GW_ENOENT
+ * with the reason (the library or a function missing) in err. */
+int hk__curl_load(char *err, size_t errlen);
+
 #endif

@@ -15,3 +15,9 @@ plantroom_unit_test(test_rule_time SOURCES test_rule_time.c LIBS plantroom_rules
 # A rule's title: its bound counts characters, not bytes.
 plantroom_unit_test(test_config_title SOURCES test_config_title.c LIBS plantroom_gateway)
 target_compile_definitions(test_config_title PRIVATE PLANTROOM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+# Devices of one profile share its points table unless they change it.
+plantroom_unit_test(test_config_profiles SOURCES test_config_profiles.c LIBS plantroom_gateway)
+target_compile_definitions(test_config_profiles PRIVATE PLANTROOM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+# The minute's rollup close goes to a real ledger thread in bounded chunks.
+plantroom_unit_test(test_core_rollup SOURCES test_core_rollup.c
+  LIBS plantroom_gateway PkgConfig::SQLITE)

@@ -5,3 +5,6 @@
 # SPDX-License-Identifier: Apache-2.0
 plantroom_unit_test(test_ledger_admin SOURCES test_ledger_admin.c
   LIBS plantroom_store PkgConfig::SQLITE Threads::Threads)
+# The status's devices written as text (core__status_device) against the
+# cJSON tree it replaced, byte for byte.
+plantroom_unit_test(test_status_json SOURCES test_status_json.c LIBS plantroom_gateway)

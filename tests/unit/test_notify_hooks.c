@@ -143,6 +143,40 @@ T_TEST(exec_timeout_kills_and_missing_program)
     uv_run(&loop, UV_RUN_DEFAULT);
 }
 
+/* 1 when a library whose file name contains name is mapped in this process. */
+static int mapped(const char *name)
+{
+    char line[512];
+    int found = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+
+    while (f && !found && fgets(line, sizeof(line), f))
+        found = strstr(line, name) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* libcurl is loaded at the first webhook (hk_curl.c), not linked: runs
+ * before any other http test. */
+T_TEST(libcurl_mapped_only_from_the_first_webhook)
+{
+    hk_t *h;
+    char err[256];
+    result_t r = {0};
+    hk_http_req_t req = {.url = "http://127.0.0.1:1/hook", .body = "{}", .timeout_ms = 2000};
+
+    T_CHECK(!mapped("libcurl"));
+    T_CHECK_EQ_INT(hk_create(&h, &loop, err, sizeof(err)), 0);
+    T_CHECK(!mapped("libcurl"));
+    T_CHECK_EQ_INT(hk_http(h, &req, done, &r, err, sizeof(err)), 0);
+    T_CHECK(mapped("libcurl"));
+    run_until(&r, 1);
+    T_CHECK(r.calls == 1 && r.ok == 0);
+    hk_close(h);
+    uv_run(&loop, UV_RUN_DEFAULT);
+}
+
 T_TEST(http_refused_and_close_in_flight)
 {
     hk_t *h;
@@ -186,6 +220,7 @@ int main(void)
     uv_loop_init(&loop);
     T_RUN(exec_status_stdin_env_and_no_shell);
     T_RUN(exec_timeout_kills_and_missing_program);
+    T_RUN(libcurl_mapped_only_from_the_first_webhook);
     T_RUN(http_refused_and_close_in_flight);
     T_RUN(urlencode);
     T_CHECK_EQ_INT(uv_loop_close(&loop), 0);
