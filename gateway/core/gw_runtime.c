@@ -78,6 +78,7 @@ int gw_runtime_build(gw_runtime_t **out, gw_config_t *cfg, char *err, size_t err
         d->first_point = (uint32_t)np;
         for (size_t j = 0; j < d->cfg->npoints; j++) {
             const drv_point_t *pt = &d->cfg->points[j];
+            d->has_decimals |= pt->decimals_idx >= 0;
             if (pt->type == DRV_T_STRING) {
                 rt->points[np + j].text = calloc(1, 2u * pt->length + 1);
                 if (!rt->points[np + j].text) {

@@ -38,6 +38,7 @@ typedef struct gw_device_rt {
     mb_block_t *blocks;   /* the request plan, owned */
     size_t nblocks;
     size_t nwords;
+    int has_decimals; /* a point is scaled by another's decimals (decimals_point) */
     gw_dev_status_t status;
     int fails;            /* consecutive failed polls */
     int64_t last_ok_ms;   /* wall clock of the last good poll, 0: never */
