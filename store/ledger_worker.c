@@ -27,13 +27,6 @@
  * thread gives up and logs how many ops it lost, so that a dead disk cannot
  * hang the daemon's shutdown.
  *
- * Group commit: while the backlog holds telemetry rollups only (a minute's
- * buckets arrive as one op per device reading, a hundred in a second), the
- * thread waits up to LEDGER__GROUP_MS for more before it commits them, or
- * until they weigh a quarter of the bound: a commit costs far more than a
- * row (its WAL frames and fsync), and nobody waits for a rollup. Any other
- * op, a stop, or a failing file commits at once.
- *
  * Between batches, while the storage is sound, the thread keeps house.
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -56,7 +49,6 @@
 #define LEDGER__ALIVE_MS   1000  /* longest wait without a progress stamp */
 #define LEDGER__BATCH_MAX  1000  /* ops in one transaction */
 #define LEDGER__PROBE      16    /* ops in one transaction while the storage fails */
-#define LEDGER__GROUP_MS   250   /* longest wait for more rollups before a commit */
 #define LEDGER__DAY_MS     (24LL * 3600 * 1000)
 
 /* ---- housekeeping ------------------------------------------------------- */
@@ -186,19 +178,6 @@ static int ledger__commit_some(ledger_worker_t *w, char *err, size_t errlen)
     return 0;
 }
 
-/* Group commit: how long the waiting rollups may still wait for more
- * (ms), 0: commit now. */
-static int ledger__group_left(ledger_worker_t *w, int stop)
-{
-    int64_t left;
-
-    if (stop || w->failing || !w->lg || !w->backlog.n || !w->rollups_only ||
-        w->weight >= atomic_load(&w->max_ops) / 4)
-        return 0;
-    left = w->rollups_since + LEDGER__GROUP_MS - gw_mono_ms();
-    return left > 0 ? (int)left : 0;
-}
-
 /* How long to wait for new ops: until a retry is due, or for
  * housekeeping when there is nothing to do. */
 static int ledger__timeout(ledger_worker_t *w, int stop)
@@ -209,8 +188,6 @@ static int ledger__timeout(ledger_worker_t *w, int stop)
         left = w->retry_at - gw_mono_ms();
         return left > 0 ? (int)(left < LEDGER__ALIVE_MS ? left : LEDGER__ALIVE_MS) : 0;
     }
-    if ((left = ledger__group_left(w, stop)) > 0)
-        return (int)left;
     /* wake at least once a second to show that the thread lives */
     return w->backlog.n || stop ? 0 : LEDGER__ALIVE_MS;
 }
@@ -241,8 +218,6 @@ static void *ledger__thread(void *arg)
                                              : gw_queue_take_all(&w->ops));
         if ((w->failing || !w->lg) && gw_mono_ms() < w->retry_at)
             continue; /* a retry is not due yet */
-        if (ledger__group_left(w, stop) > 0)
-            continue; /* rollups only: more may come for the same commit */
         rc = w->lg ? 0 : ledger__file_open(w, err, sizeof(err));
         if (rc == 0 && !w->backlog.n) {
             w->failing = 0;

@@ -65,11 +65,6 @@ struct ledger_worker {
     atomic_size_t pending;    /* weight, for the submitting threads */
     atomic_size_t max_ops;    /* the bound (ledger_worker_set_max_ops) */
     atomic_llong progress_ms; /* gw_mono_ms of the last sign of life (ledger__alive) */
-    /* The backlog holds rollups only, the first of them taken at
-     * rollups_since (monotonic ms): the thread waits a little for more
-     * before it commits them (ledger_worker.c, "group commit"). */
-    int rollups_only;
-    int64_t rollups_since;
 
     /* storage state */
     int failing;                  /* the last batch failed: retry at retry_at */

@@ -27,7 +27,6 @@
  */
 #include "store/ledger_worker_int.h"
 
-#include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
 
 #include <stdio.h>
@@ -218,12 +217,6 @@ static void ledger__append(ledger_worker_t *w, gw_msg_t *m)
 
     if (kind == LEDGER_OP_TOUCH)
         ledger__coalesce_touch(w, m);
-    if (!w->backlog.n) {
-        w->rollups_only = kind == LEDGER_OP_ROLLUP;
-        w->rollups_since = gw_mono_ms();
-    } else if (kind != LEDGER_OP_ROLLUP) {
-        w->rollups_only = 0;
-    }
     ledger__list_add(&w->backlog, m);
     w->weight += ledger__weight(m);
     if (w->failing)
