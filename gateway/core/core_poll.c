@@ -126,7 +126,7 @@ void core__on_reading(gw_core_t *c, const mb_reading_t *r)
         return; /* a reading planned for another config: ignore */
     for (size_t i = 0; i < dev->cfg->npoints; i++)
         poll__decode_point(rt, dev, i, r);
-    for (size_t i = 0; i < dev->cfg->npoints; i++)
+    for (size_t i = 0; dev->has_decimals && i < dev->cfg->npoints; i++)
         poll__apply_decimals(rt, dev, i, r);
     if (r->rc == 0) {
         dev->last_ok_ms = r->ts_ms;

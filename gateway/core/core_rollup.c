@@ -79,6 +79,16 @@ static void rollup__submit(gw_core_t *c)
     ru->nclosed = 0;
 }
 
+/* src into dst, cut to fit as snprintf "%s" would (a minute's close copies
+ * three names for every point: without printf). */
+static void rollup__copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* Point pid's closed bucket in slot (of the runtime now) into the closed
  * rows; slot is empty after. */
 static void rollup__emit(gw_core_t *c, core_rollup_t *ru, size_t pid, rollup_slot_t *slot)
@@ -104,9 +114,9 @@ static void rollup__emit(gw_core_t *c, core_rollup_t *ru, size_t pid, rollup_slo
         ru->capclosed = cap;
     }
     r = &ru->closed[ru->nclosed++];
-    snprintf(r->device, sizeof(r->device), "%s", dev->cfg->name);
-    snprintf(r->point, sizeof(r->point), "%s", pc->name);
-    snprintf(r->unit, sizeof(r->unit), "%s", pc->unit);
+    rollup__copy(r->device, sizeof(r->device), dev->cfg->name);
+    rollup__copy(r->point, sizeof(r->point), pc->name);
+    rollup__copy(r->unit, sizeof(r->unit), pc->unit);
     r->ts_ms = slot->ts_ms;
     r->min = slot->min;
     r->max = slot->max;

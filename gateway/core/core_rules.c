@@ -84,11 +84,14 @@ static void rules__action(gw_core_t *core, const gw_rule_rt_t *r, const rule_act
 void core__run_rules(gw_core_t *c, uint32_t device_idx)
 {
     gw_runtime_t *rt = c->rt;
-    for (size_t i = 0; i < rt->cfg->nrules; i++) {
-        gw_rule_rt_t *r = &rt->rules[i];
+    const gw_device_rt_t *dev;
+
+    if (device_idx >= rt->cfg->ndevices)
+        return;
+    dev = &rt->devs[device_idx];
+    for (uint32_t k = 0; k < dev->rules_n; k++) {
+        gw_rule_rt_t *r = &rt->rules[rt->dev_rules[dev->rules_first + k]];
         rule_action_t a;
-        if ((uint32_t)r->cfg->device_idx != device_idx)
-            continue;
         /* Every sample goes in, whatever its quality: the rule decides (a
          * stale rule needs the comm errors; the others ignore them). */
         if (rule_eval(&r->cfg->rule, &r->st, &rt->points[r->point_id].last, &a) == RULE_ACT_NONE)

@@ -47,6 +47,26 @@ out_free:
     return rc;
 }
 
+/* Each device's rules, in config order (a counting sort by device): a
+ * reading runs its device's rules without a walk over every rule. */
+static void rt__index_rules(gw_runtime_t *rt)
+{
+    const gw_config_t *cfg = rt->cfg;
+    uint32_t at = 0;
+
+    for (size_t i = 0; i < cfg->nrules; i++)
+        rt->devs[cfg->rules[i].device_idx].rules_n++;
+    for (size_t d = 0; d < cfg->ndevices; d++) {
+        rt->devs[d].rules_first = at;
+        at += rt->devs[d].rules_n;
+        rt->devs[d].rules_n = 0;
+    }
+    for (size_t i = 0; i < cfg->nrules; i++) {
+        gw_device_rt_t *d = &rt->devs[cfg->rules[i].device_idx];
+        rt->dev_rules[d->rules_first + d->rules_n++] = (uint32_t)i;
+    }
+}
+
 int gw_runtime_build(gw_runtime_t **out, gw_config_t *cfg, char *err, size_t errlen)
 {
     gw_runtime_t *rt = calloc(1, sizeof(*rt));
@@ -65,8 +85,9 @@ int gw_runtime_build(gw_runtime_t **out, gw_config_t *cfg, char *err, size_t err
     rt->devs = calloc(cfg->ndevices + 1, sizeof(*rt->devs));
     rt->points = calloc(np + 1, sizeof(*rt->points));
     rt->rules = calloc(cfg->nrules + 1, sizeof(*rt->rules));
+    rt->dev_rules = calloc(cfg->nrules + 1, sizeof(*rt->dev_rules));
     rt->buses = calloc(cfg->nbuses + 1, sizeof(*rt->buses));
-    if (!rt->devs || !rt->points || !rt->rules || !rt->buses) {
+    if (!rt->devs || !rt->points || !rt->rules || !rt->dev_rules || !rt->buses) {
         snprintf(err, errlen, "out of memory");
         goto out_free;
     }
@@ -78,6 +99,7 @@ int gw_runtime_build(gw_runtime_t **out, gw_config_t *cfg, char *err, size_t err
         d->first_point = (uint32_t)np;
         for (size_t j = 0; j < d->cfg->npoints; j++) {
             const drv_point_t *pt = &d->cfg->points[j];
+            d->has_decimals |= pt->decimals_idx >= 0;
             if (pt->type == DRV_T_STRING) {
                 rt->points[np + j].text = calloc(1, 2u * pt->length + 1);
                 if (!rt->points[np + j].text) {
@@ -103,6 +125,7 @@ int gw_runtime_build(gw_runtime_t **out, gw_config_t *cfg, char *err, size_t err
         r->point_id = rt->devs[r->cfg->device_idx].first_point + (uint32_t)r->cfg->point_idx;
         rule_init(&r->cfg->rule, &r->st);
     }
+    rt__index_rules(rt);
     *out = rt;
     return 0;
 
@@ -246,6 +269,7 @@ void gw_runtime_free(gw_runtime_t *rt)
         free(rt->points[i].text);
     free(rt->points);
     free(rt->rules);
+    free(rt->dev_rules);
     free(rt->buses);
     gw_config_free(rt->cfg);
     free(rt);

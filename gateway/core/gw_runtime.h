@@ -38,6 +38,8 @@ typedef struct gw_device_rt {
     mb_block_t *blocks;   /* the request plan, owned */
     size_t nblocks;
     size_t nwords;
+    int has_decimals;              /* a point is scaled by another's decimals (decimals_point) */
+    uint32_t rules_first, rules_n; /* its rules: rt->dev_rules[rules_first..+rules_n] */
     gw_dev_status_t status;
     int fails;            /* consecutive failed polls */
     int64_t last_ok_ms;   /* wall clock of the last good poll, 0: never */
@@ -64,7 +66,8 @@ typedef struct gw_runtime {
     gw_point_rt_t *points;
     size_t npoints;
     gw_rule_rt_t *rules;
-    mb_bus_t **buses; /* one per cfg->buses, NULL until started */
+    uint32_t *dev_rules; /* indexes into rules, by device, in config order */
+    mb_bus_t **buses;    /* one per cfg->buses, NULL until started */
 } gw_runtime_t;
 
 /* Build a runtime for cfg (taking ownership of cfg, also on failure). */

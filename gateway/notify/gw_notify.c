@@ -4,6 +4,7 @@
  *
  * The state lives in memory, loaded once from notify.db at start and
  * written behind by the store thread; a tick every GW_NOTIFY__TICK_MS
+ * (GW_NOTIFY__IDLE_TICK_MS while nothing is held in memory)
  * (1) flushes the groups whose group_wait has passed, (2) queues repeats
  * and escalations that fell due, (3) starts the pending messages that are
  * due, recorded, and whose recipient's rate limit allows. The decisions
@@ -42,6 +43,7 @@ void gw_notify_on_event(gw_notify_t *n, int64_t outbox_id, const char *channel, 
 {
     if (!n || n->stopping)
         return;
+    notify__tick_busy(n); /* a group wait starts: the tick at its full rate */
     if (strcmp(channel, "workorder") == 0)
         notify__ingest(n, outbox_id, payload);
     else if (strcmp(channel, "report") == 0)
@@ -80,6 +82,7 @@ void gw_notify_set_config(gw_notify_t *n, const gw_config_t *cfg)
         return;
     notify__config(n, cfg);
     notify__housekeeping(n); /* new retention, the zone read again */
+    notify__tick_busy(n);
 }
 
 static void notify__warn_mode(const gw_config_t *cfg)

@@ -29,7 +29,8 @@
 #include <limits.h>
 
 #define GW_NOTIFY__TICK_MS        200
-#define GW_NOTIFY__DUE_MAX        64 /* deliveries started per tick */
+#define GW_NOTIFY__IDLE_TICK_MS   1000 /* the tick while nothing is held in memory */
+#define GW_NOTIFY__DUE_MAX        64   /* deliveries started per tick */
 #define GW_NOTIFY__MSG_MAX        2048
 #define GW_NOTIFY__RECORD_WAIT_MS 2000  /* a message waits this long at most for its record */
 #define GW_NOTIFY__LOCKED_MS      30000 /* a lock held this long raises the alarm */
@@ -162,6 +163,7 @@ struct gw_notify {
     int64_t *last_send; /* per recipient index: monotonic ms of the last start */
     size_t nlast_send;
     uint64_t ticks, tick_us_total, tick_us_max;
+    int tick_idle; /* the tick runs every GW_NOTIFY__IDLE_TICK_MS (notify_schedule.c) */
     uint64_t msgs_dropped, seen_dropped, alerts_dropped; /* past a bound */
 };
 
@@ -363,6 +365,9 @@ void notify__report_take(gw_notify_t *n, int64_t outbox_id, const char *payload)
 void notify__tick_cb(uv_timer_t *t);
 /* The store thread's results (a->data is the notifier). */
 void notify__wake_cb(uv_async_t *a);
+/* Something came in (an event, a config): the tick runs at its full rate
+ * again if it was idle. */
+void notify__tick_busy(gw_notify_t *n);
 /* Housekeeping now: retention in memory, purge and check of the file, the
  * zone read again. */
 void notify__housekeeping(gw_notify_t *n);

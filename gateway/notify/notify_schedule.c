@@ -156,6 +156,30 @@ void notify__housekeeping(gw_notify_t *n)
 
 /* ---- the tick and the store thread's results -------------------------------------- */
 
+/* Nothing in memory that time could move (no alert, batch or message, the
+ * file sound): only an event from outside brings work, and that calls
+ * notify__tick_busy. Housekeeping (daily) goes at the idle rate. */
+static int notify__idle(const gw_notify_t *n)
+{
+    return n->s.nalerts == 0 && n->s.nbatch == 0 && n->s.nmsgs == 0 &&
+           n->p.fault == NOTIFY_FAULT_NONE && !n->p.open;
+}
+
+static void notify__tick_rate(gw_notify_t *n, int idle)
+{
+    uint64_t ms = idle ? GW_NOTIFY__IDLE_TICK_MS : GW_NOTIFY__TICK_MS;
+
+    if (idle == n->tick_idle || n->stopping)
+        return;
+    n->tick_idle = idle;
+    uv_timer_start(&n->tick, notify__tick_cb, ms, ms);
+}
+
+void notify__tick_busy(gw_notify_t *n)
+{
+    notify__tick_rate(n, 0);
+}
+
 void notify__tick_cb(uv_timer_t *t)
 {
     gw_notify_t *n = t->data;
@@ -172,6 +196,7 @@ void notify__tick_cb(uv_timer_t *t)
         notify__p_alarm(n); /* raised once the lock was held long enough */
     if (mono >= n->house_next_mono)
         notify__housekeeping(n);
+    notify__tick_rate(n, notify__idle(n));
     us = (uv_hrtime() - t0) / 1000;
     n->ticks++;
     n->tick_us_total += us;
@@ -194,6 +219,8 @@ void notify__wake_cb(uv_async_t *a)
         gw_msg_free(list);
         list = next;
     }
+    if (!n->stopping)
+        notify__tick_busy(n);
     if (committed && !n->stopping) {
         notify__prune(n);
         notify__deliver(n, gw_mono_ms(), gw_wall_ms()); /* what was waiting for its record */

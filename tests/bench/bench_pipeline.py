@@ -310,6 +310,8 @@ def sides(args):
     out = [("bare", None, False), ("poll", args.bin, False), ("full", args.bin, True)]
     if args.before_bin:
         out += [("poll-before", args.before_bin, False), ("full-before", args.before_bin, True)]
+    if args.sides:
+        out = [o for o in out if o[0] == "bare" or o[0] in args.sides.split(",")]
     return out
 
 
@@ -336,9 +338,9 @@ def run_load(args, tmp, load, broker_port):
               f"{max(r['hwm_kb'] for r in res[n]) / 1024:7.1f} M "
               f"{max(r['anon_kb'] for r in res[n]) / 1024:7.1f} M "
               f"{max(r['start_kb'] for r in res[n]) / 1024:8.1f} M")
-    full = res["full"][-1]
-    print(f"full: {full['published']} telemetry messages for {full['polls']} polls in the "
-          f"last window, {full['errors']} poll errors")
+    for full in res.get("full", [])[-1:]:
+        print(f"full: {full['published']} telemetry messages for {full['polls']} polls in the "
+              f"last window, {full['errors']} poll errors")
     for n in res:
         if n != "bare":
             print(f"threads, {n} (last round): {res[n][-1]['threads']}")
@@ -383,6 +385,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--buses", type=int, default=2)
     ap.add_argument("--no-alloc", action="store_true", help="skip the allocation count")
+    ap.add_argument("--sides", default="",
+                    help="only these sides beside bare, e.g. poll,poll-before (default: all)")
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
