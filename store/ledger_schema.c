@@ -185,33 +185,6 @@ static const char *const ledger__migrations[] = {
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     " WHEN OLD.id >= (SELECT before_id FROM audit_horizon WHERE id = 1)"
     " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;",
-
-    /* v6: the rollups keyed by time first, (ts, device, point): a minute's
-     * buckets of every point are appended together at the end of the tree,
-     * and the hour's rows that each minute merges into sit together too,
-     * instead of one row in every series' own page (a write of every leaf
-     * page of the table, each minute). The same columns and meaning; ts
-     * indexes are the keys now; reads by series go through
-     * rollup_1h_series. rollup_1m is read by time only (retention). */
-    "CREATE TABLE rollup_1m_v6 ("
-    " device TEXT NOT NULL, point TEXT NOT NULL, ts INTEGER NOT NULL, unit TEXT,"
-    " min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,"
-    " last_ts INTEGER NOT NULL,"
-    " PRIMARY KEY (ts, device, point)) WITHOUT ROWID;"
-    "INSERT INTO rollup_1m_v6 (device, point, ts, unit, min, max, sum, count, last_ts)"
-    " SELECT device, point, ts, unit, min, max, sum, count, last_ts FROM rollup_1m;"
-    "DROP TABLE rollup_1m;"
-    "ALTER TABLE rollup_1m_v6 RENAME TO rollup_1m;"
-    "CREATE TABLE rollup_1h_v6 ("
-    " device TEXT NOT NULL, point TEXT NOT NULL, ts INTEGER NOT NULL, unit TEXT,"
-    " min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,"
-    " last_ts INTEGER NOT NULL,"
-    " PRIMARY KEY (ts, device, point)) WITHOUT ROWID;"
-    "INSERT INTO rollup_1h_v6 (device, point, ts, unit, min, max, sum, count, last_ts)"
-    " SELECT device, point, ts, unit, min, max, sum, count, last_ts FROM rollup_1h;"
-    "DROP TABLE rollup_1h;"
-    "ALTER TABLE rollup_1h_v6 RENAME TO rollup_1h;"
-    "CREATE INDEX rollup_1h_series ON rollup_1h(device, point, ts);",
 };
 
 int ledger__schema_version(void)

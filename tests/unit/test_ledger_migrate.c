@@ -171,64 +171,6 @@ T_TEST(test_purged_files_start_their_chain)
     }
 }
 
-/* Rollups written under the series-first keys (v5) keep every row and
- * column through v6, the rows that follow merge into them as before, and
- * the new keys are the ones the tables have. */
-T_TEST(test_rollups_keep_their_rows_through_v6)
-{
-    const char *path = lt_path("rollups-v5.db");
-    ledger_rollup_row_t r[2] = {{"meter", "energy", "kWh", 7260000, 5, 9, 14, 2, 7261000},
-                                {"pump-1", "flow", "m3/h", 7260000, 1, 1, 1, 1, 7260500}};
-    ledger_t *lg = NULL;
-    char err[256] = "";
-    sqlite3 *db;
-
-    T_CHECK(build_old(path, 5));
-    db = lt_raw(path);
-    T_CHECK_EQ_INT(
-        sqlite3_exec(db,
-                     "INSERT INTO rollup_1m VALUES ('meter', 'energy', 7200000, 'kWh', 1, 4, 5, 2,"
-                     " 7201000), ('meter', 'energy', 7260000, 'kWh', 2, 3, 5, 2, 7261000);"
-                     "INSERT INTO rollup_1h VALUES ('meter', 'energy', 7200000, 'kWh', 1, 4, 10,"
-                     " 4, 7261000), ('meter', 'energy', 3600000, 'kWh', 0, 1, 1, 2, 3601000);",
-                     NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_close(db);
-    T_CHECK_EQ_INT(ledger_open(&lg, path, LEDGER_OPEN_CREATE, err, sizeof(err)), 0);
-    if (!lg) {
-        fprintf(stderr, "%s\n", err);
-        return;
-    }
-    T_CHECK_EQ_INT(ledger_rollup_add(lg, r, 2, err, sizeof(err)), 0);
-    ledger_close(lg);
-    db = lt_raw(path);
-    T_CHECK_EQ_INT(lt_int(db, "PRAGMA user_version"), ledger__schema_version());
-    /* the minute merged into the row kept: min 2 -> 2, max 3 -> 9, sums added */
-    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM rollup_1m"), 3);
-    T_CHECK_EQ_INT(lt_int(db, "SELECT max || '/' || sum || '/' || count || '/' || last_ts ="
-                              " '9.0/19.0/4/7261000' FROM rollup_1m WHERE device = 'meter' AND"
-                              " ts = 7260000"),
-                   1);
-    T_CHECK_EQ_INT(lt_int(db, "SELECT sum = 5 AND unit = 'kWh' FROM rollup_1m WHERE ts = 7200000"),
-                   1);
-    /* the hour: 10 + 14 over 4 + 2 samples; the older hour untouched */
-    T_CHECK_EQ_INT(lt_int(db, "SELECT sum || '/' || count || '/' || min || '/' || max ="
-                              " '24.0/6/1.0/9.0' FROM rollup_1h WHERE device = 'meter' AND"
-                              " ts = 7200000"),
-                   1);
-    T_CHECK_EQ_INT(lt_int(db, "SELECT sum FROM rollup_1h WHERE ts = 3600000"), 1);
-    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM rollup_1h"), 3);
-    /* keyed by time first; the hours found by series through their index */
-    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM pragma_index_info('rollup_1h_series')"), 3);
-    T_CHECK_EQ_INT(lt_int(db, "SELECT name = 'ts' FROM pragma_index_xinfo('sqlite_autoindex_"
-                              "rollup_1m_1') WHERE seqno = 0"),
-                   1);
-    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
-                              " ('rollup_1m_ts', 'rollup_1h_ts')"),
-                   0);
-    sqlite3_close(db);
-}
-
 T_TEST(test_newer_file_refused)
 {
     const char *path = lt_path("future.db");
@@ -251,7 +193,6 @@ int main(void)
     lt_tmpdir();
     T_RUN(test_every_version_migrates);
     T_RUN(test_purged_files_start_their_chain);
-    T_RUN(test_rollups_keep_their_rows_through_v6);
     T_RUN(test_newer_file_refused);
     lt_cleanup();
     return t_done();
