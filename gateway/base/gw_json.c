@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_json.h"
+#include "gateway/base/gw_clock.h"
 
 #include <errno.h>
 #include <math.h>
@@ -371,4 +372,14 @@ int gw_json_whole(const cJSON *it, long long lo, long long hi, long long *out)
         return -3;
     *out = (long long)v;
     return 0;
+}
+
+void gw_json_add_time(cJSON *o, const char *key, int64_t wall_ms)
+{
+    char ts[32];
+
+    if (wall_ms > 0)
+        cJSON_AddStringToObject(o, key, gw_format_iso8601(wall_ms, ts, sizeof(ts)));
+    else
+        cJSON_AddNullToObject(o, key);
 }

@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A string of at most dstlen - 1 bytes. */
 int gw_json_str(const cJSON *obj, const char *key, const char *path, char *dst, size_t dstlen,
@@ -48,6 +49,10 @@ char *gw_json_path_idx(char *buf, size_t len, const char *path, int idx);
 /* Read a whole file and parse it. On failure adds "<file>: ..." with the
  * line and column of a syntax error, and returns NULL. */
 cJSON *gw_json_parse_file(const char *file, gw_errlist_t *el);
+
+/* Add key to o: wall_ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" (gw_format_iso8601),
+ * or null when wall_ms <= 0 (no such time). */
+void gw_json_add_time(cJSON *o, const char *key, int64_t wall_ms);
 
 /* ---- untrusted input (payloads, request lines) -------------------------- */
 

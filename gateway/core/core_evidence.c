@@ -7,6 +7,7 @@
  * order carries the same evidence as a live one. Pure: no I/O.
  * SPDX-License-Identifier: Apache-2.0
  */
+#include "gateway/base/gw_json.h"
 #include "gateway/base/gw_clock.h"
 #include "gateway/core/gw_rules.h"
 
@@ -14,15 +15,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-static void evidence__iso(cJSON *o, const char *key, int64_t ms)
-{
-    char ts[32];
-    if (ms)
-        cJSON_AddStringToObject(o, key, gw_format_iso8601(ms, ts, sizeof(ts)));
-    else
-        cJSON_AddNullToObject(o, key);
-}
 
 /* The rule's parameters, as configured, for the evidence. */
 static void evidence__params(cJSON *p, const gw_rule_cfg_t *rc)
@@ -111,7 +103,7 @@ static void evidence__method(cJSON *pr, cJSON *iv, const rule_action_t *a)
         }
     }
     if (a->knee_ms)
-        evidence__iso(pr, "knee", a->knee_ms);
+        gw_json_add_time(pr, "knee", a->knee_ms);
     if (a->model == RULE_MODEL_EXP)
         evidence__num(pr, "floor", a->floor);
     cJSON_AddStringToObject(iv, "method", "bootstrap, AR(1) day-to-day noise");
@@ -130,7 +122,7 @@ static void evidence__method(cJSON *pr, cJSON *iv, const rule_action_t *a)
 static void evidence__fit(cJSON *f, const gw_rule_cfg_t *rc, const rule_action_t *a)
 {
     cJSON_AddStringToObject(f, "model", rule_model_name((rule_trend_model_t)a->model));
-    evidence__iso(f, "origin", a->fit_origin_ms);
+    gw_json_add_time(f, "origin", a->fit_origin_ms);
     cJSON_AddNumberToObject(f, "day_ms", (double)rc->rule.u.trend.day_ms);
     evidence__num(f, "a", a->fit_a);
     evidence__num(f, "b", a->fit_b);
@@ -149,10 +141,10 @@ static void evidence__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_a
     static const char zone[] = "ABCD";
     cJSON *pr = cJSON_AddObjectToObject(o, "prediction"), *iv;
 
-    evidence__iso(pr, "crossing", a->predicted_ms);
+    gw_json_add_time(pr, "crossing", a->predicted_ms);
     iv = cJSON_AddObjectToObject(pr, "interval");
-    evidence__iso(iv, "earliest", a->predicted_lo_ms);
-    evidence__iso(iv, "latest", a->predicted_hi_ms);
+    gw_json_add_time(iv, "earliest", a->predicted_lo_ms);
+    gw_json_add_time(iv, "latest", a->predicted_hi_ms);
     cJSON_AddNumberToObject(iv, "confidence", rc->rule.u.trend.confidence);
     if (a->predicted_lo_ms)
         cJSON_AddNumberToObject(pr, "days_left",
@@ -160,7 +152,7 @@ static void evidence__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_a
     cJSON_AddNumberToObject(pr, "slope_per_day", a->slope_per_day);
     cJSON_AddNumberToObject(pr, "days_fitted", a->ndays);
     if (a->fit_from_ms)
-        evidence__iso(pr, "fitted_from", a->fit_from_ms);
+        gw_json_add_time(pr, "fitted_from", a->fit_from_ms);
     evidence__method(pr, iv, a);
     if (a->model >= 0 && a->fit_origin_ms)
         evidence__fit(cJSON_AddObjectToObject(pr, "fit"), rc, a);
@@ -174,7 +166,7 @@ static void evidence__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_a
         cJSON_AddStringToObject(o, "zone", z);
     }
     cJSON_AddBoolToObject(o, "change_detected", a->change);
-    evidence__iso(o, "change_since", a->change_since_ms);
+    gw_json_add_time(o, "change_since", a->change_since_ms);
     cJSON_AddNumberToObject(o, "baseline", a->baseline);
     cJSON_AddNumberToObject(o, "baseline_sigma", a->sigma);
 }
@@ -206,10 +198,10 @@ char *gw_rule_evidence(const gw_rule_cfg_t *rc, const char *point, const char *u
             cJSON_AddNumberToObject(o, "baseline", a->baseline);
             cJSON_AddNumberToObject(o, "baseline_sigma", a->sigma);
         }
-        evidence__iso(o, "since", a->since_ms);
+        gw_json_add_time(o, "since", a->since_ms);
         cJSON_AddNumberToObject(o, "held_s", (double)a->held_ms / 1000.0);
     }
-    evidence__iso(o, "at", a->ts_ms);
+    gw_json_add_time(o, "at", a->ts_ms);
     cJSON_AddStringToObject(o, "priority",
                             gw_priority_name(a->has_priority ? a->priority : rc->priority));
     evidence__params(cJSON_AddObjectToObject(o, "rule"), rc);

@@ -8,22 +8,13 @@
  * read) and as ages (what survives a clock step). Loop thread only.
  * SPDX-License-Identifier: Apache-2.0
  */
+#include "gateway/base/gw_json.h"
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_jwrite.h"
 #include "gateway/base/gw_log.h"
 #include "gateway/core/core_int.h"
 
 #include <stdio.h>
-
-static void status__time(cJSON *o, const char *key, int64_t ms)
-{
-    char ts[32];
-
-    if (ms > 0)
-        cJSON_AddStringToObject(o, key, gw_format_iso8601(ms, ts, sizeof(ts)));
-    else
-        cJSON_AddNullToObject(o, key);
-}
 
 /* The wall-clock time of a monotonic one, as of now. */
 static int64_t status__wall_of(int64_t mono_ms)
@@ -161,9 +152,9 @@ static void status__trend(const gw_runtime_t *rt, const gw_rule_rt_t *r, cJSON *
         cJSON_AddStringToObject(o, "order_rule", rt->cfg->rules[r->cfg->wear_lead].name);
     if (t->firing && t->pred_c > 0) {
         cJSON *p = cJSON_AddObjectToObject(o, "predicted_crossing");
-        status__time(p, "date", t->pred_c);
-        status__time(p, "earliest", t->pred_lo);
-        status__time(p, "latest", t->pred_hi);
+        gw_json_add_time(p, "date", t->pred_c);
+        gw_json_add_time(p, "earliest", t->pred_lo);
+        gw_json_add_time(p, "latest", t->pred_hi);
     } else {
         cJSON_AddNullToObject(o, "predicted_crossing");
     }
@@ -175,7 +166,7 @@ static void status__alarm(const gw_rule_rt_t *r, cJSON *o)
 
     cJSON_AddStringToObject(o, "state", rule_state_name(a->st));
     if (a->st != RULE_ST_NORMAL) {
-        status__time(o, "since", status__wall_of(a->since_ms));
+        gw_json_add_time(o, "since", status__wall_of(a->since_ms));
         cJSON_AddNumberToObject(o, "peak", a->peak);
     } else {
         cJSON_AddNullToObject(o, "since");
@@ -195,7 +186,7 @@ static void status__alarms(const gw_core_t *c, cJSON *res)
         cJSON_AddStringToObject(o, "key", a->key);
         cJSON_AddStringToObject(o, "priority", gw_priority_name(a->priority));
         cJSON_AddStringToObject(o, "detail", a->detail);
-        status__time(o, "since", a->since_ms);
+        gw_json_add_time(o, "since", a->since_ms);
         cJSON_AddItemToArray(arr, o);
     }
     cJSON_AddStringToObject(res, "health", c->nalarms ? "degraded" : "ok");

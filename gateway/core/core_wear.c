@@ -13,6 +13,7 @@
  * "Lifts: the other signs of wear". Pure: no I/O.
  * SPDX-License-Identifier: Apache-2.0
  */
+#include "gateway/base/gw_json.h"
 #include "gateway/base/gw_clock.h"
 #include "gateway/core/gw_rules.h"
 
@@ -25,16 +26,6 @@
     "order (its earliest date within its own horizon), stays open while any of them would, and "   \
     "resolves when the last has recovered; driven_by is the open trend whose earliest date "       \
     "comes first (one at its limit before any)"
-
-static void wear__iso(cJSON *o, const char *key, int64_t ms)
-{
-    char ts[32];
-
-    if (ms)
-        cJSON_AddStringToObject(o, key, gw_format_iso8601(ms, ts, sizeof(ts)));
-    else
-        cJSON_AddNullToObject(o, key);
-}
 
 static const char *wear__unit(const gw_config_t *cfg, const gw_rule_cfg_t *r)
 {
@@ -64,14 +55,14 @@ static void wear__member(cJSON *arr, const gw_config_t *cfg, const gw_rule_cfg_t
         cJSON_AddNullToObject(e, "daily_level");
     cJSON_AddBoolToObject(e, "at_limit", o.at_limit);
     cJSON_AddBoolToObject(e, "open", o.firing);
-    wear__iso(e, "predicted_crossing", o.crossing_ms);
-    wear__iso(e, "earliest", o.earliest_ms);
-    wear__iso(e, "latest", o.latest_ms);
+    gw_json_add_time(e, "predicted_crossing", o.crossing_ms);
+    gw_json_add_time(e, "earliest", o.earliest_ms);
+    gw_json_add_time(e, "latest", o.latest_ms);
     if (o.model >= 0)
         cJSON_AddStringToObject(e, "model", rule_model_name((rule_trend_model_t)o.model));
     else
         cJSON_AddNullToObject(e, "model");
-    wear__iso(e, "as_of", o.as_of_ms);
+    gw_json_add_time(e, "as_of", o.as_of_ms);
     cJSON_AddItemToArray(arr, e);
 }
 

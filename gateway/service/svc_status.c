@@ -7,6 +7,7 @@
  * only.
  * SPDX-License-Identifier: Apache-2.0
  */
+#include "gateway/base/gw_json.h"
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
 #include "gateway/service/svc_int.h"
@@ -18,16 +19,6 @@
 #ifndef PLANTROOM_VERSION
 #define PLANTROOM_VERSION "0.1.0"
 #endif
-
-static void status__time(cJSON *o, const char *key, int64_t ms)
-{
-    char ts[32];
-
-    if (ms > 0)
-        cJSON_AddStringToObject(o, key, gw_format_iso8601(ms, ts, sizeof(ts)));
-    else
-        cJSON_AddNullToObject(o, key);
-}
 
 static void status__bus(gw_svc_t *s, size_t i, cJSON *arr)
 {
@@ -58,7 +49,7 @@ static void status__bus(gw_svc_t *s, size_t i, cJSON *arr)
     cJSON_AddNumberToObject(o, "latency_last_ms", f ? f->latency_last_s * 1000.0 : 0);
     cJSON_AddNumberToObject(o, "latency_avg_ms",
                             f && f->polls ? f->latency_sum_s * 1000.0 / (double)f->polls : 0);
-    status__time(o, "last_ok", f ? f->last_ok_ms : 0);
+    gw_json_add_time(o, "last_ok", f ? f->last_ok_ms : 0);
     if (f && f->last_ok_mono)
         cJSON_AddNumberToObject(o, "last_ok_age_s",
                                 (double)(gw_mono_ms() - f->last_ok_mono) / 1000.0);
@@ -95,7 +86,7 @@ void svc__status_json(gw_svc_t *s, cJSON *res)
     cJSON_AddStringToObject(res, "site", c->site_id);
     cJSON_AddStringToObject(res, "config", c->path);
     cJSON_AddNumberToObject(res, "pid", (double)getpid());
-    status__time(res, "started", s->started_ms);
+    gw_json_add_time(res, "started", s->started_ms);
     cJSON_AddNumberToObject(res, "uptime_s", (double)(gw_mono_ms() - s->started_mono) / 1000.0);
     cJSON_AddStringToObject(res, "log_level",
                             (const char *[]){"error", "warn", "notice", "info",
