@@ -171,11 +171,10 @@ static void evidence__prediction(cJSON *o, const gw_rule_cfg_t *rc, const rule_a
     cJSON_AddNumberToObject(o, "baseline_sigma", a->sigma);
 }
 
-char *gw_rule_evidence(const gw_rule_cfg_t *rc, const char *point, const char *unit,
-                       const rule_action_t *a)
+cJSON *gw_rule_evidence_tree(const gw_rule_cfg_t *rc, const char *point, const char *unit,
+                             const rule_action_t *a)
 {
     cJSON *o = cJSON_CreateObject();
-    char *text;
 
     if (!o)
         return NULL;
@@ -205,7 +204,15 @@ char *gw_rule_evidence(const gw_rule_cfg_t *rc, const char *point, const char *u
     cJSON_AddStringToObject(o, "priority",
                             gw_priority_name(a->has_priority ? a->priority : rc->priority));
     evidence__params(cJSON_AddObjectToObject(o, "rule"), rc);
-    text = cJSON_PrintUnformatted(o);
+    return o;
+}
+
+char *gw_rule_evidence(const gw_rule_cfg_t *rc, const char *point, const char *unit,
+                       const rule_action_t *a)
+{
+    cJSON *o = gw_rule_evidence_tree(rc, point, unit, a);
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+
     cJSON_Delete(o);
     return text;
 }

@@ -105,7 +105,6 @@ rule_action_kind_t gw_wear_action(const gw_config_t *cfg, size_t i, const rule_a
     const gw_rule_cfg_t *r = &cfg->rules[i], *lead = &cfg->rules[r->wear_lead];
     rule_wear_member_t m[RULE_WEAR_MAX];
     int acting = 0, driver;
-    char *base;
     cJSON *root;
 
     for (int k = 0; k < lead->nwear; k++) {
@@ -116,17 +115,10 @@ rule_action_kind_t gw_wear_action(const gw_config_t *cfg, size_t i, const rule_a
     }
     rule_wear_combine(m, lead->nwear, acting, a, out, &driver);
     *driver_rule = (size_t)lead->wear[driver];
-    base = gw_rule_evidence(r, r->point, wear__unit(cfg, r), out);
-    *evidence = base;
-    root = base ? cJSON_Parse(base) : NULL;
-    if (!root)
-        return out->kind; /* the order goes out with the acting trend's evidence */
-    wear__evidence(root, cfg, lead, i, driver, st, arg);
-    *evidence = cJSON_PrintUnformatted(root);
+    root = gw_rule_evidence_tree(r, r->point, wear__unit(cfg, r), out);
+    if (root)
+        wear__evidence(root, cfg, lead, i, driver, st, arg);
+    *evidence = root ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
-    if (*evidence)
-        free(base);
-    else
-        *evidence = base;
     return out->kind;
 }

@@ -16,6 +16,10 @@
  * frees; NULL when out of memory. */
 char *gw_rule_evidence(const gw_rule_cfg_t *rc, const char *point, const char *unit,
                        const rule_action_t *a);
+/* The same as a cJSON object, for callers that add to it (the caller
+ * deletes it; NULL when out of memory). */
+cJSON *gw_rule_evidence_tree(const gw_rule_cfg_t *rc, const char *point, const char *unit,
+                             const rule_action_t *a);
 
 /* The state of rule number i of the config (the daemon's runtime, replay's
  * array). */
