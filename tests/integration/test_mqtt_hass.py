@@ -21,7 +21,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 import ha_rules
-from conftest import ROOT, _can_connect, make_config, start_broker, wait_for
+from conftest import ROOT, _can_connect, ctl, make_config, start_broker, wait_for
 from test_mqtt_nbiot import DEV, T0, Platform, ctwing
 
 ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
@@ -299,6 +299,10 @@ def test_discovery_follows_home_assistant_rules(tmp_path, broker, sim, daemon, p
         sim.set("lift-1.door_cycles", b)
         spool = tmp_path / "state" / "spool.db"
         wait_for(lambda: _spool_rows(spool) >= 10, 15, "buffered telemetry")
+        # barrier: the daemon has read b (its telemetry is buffered in the
+        # same turn); ten spooled rows alone may all be other devices'
+        wait_for(lambda: _point_value(d.config, "lift-1", "door_cycles") == b, 15,
+                 "lift-1's door_cycles b read")
         sim.set("lift-1.door_cycles", c)
         procs.append(start_broker(tmp_path, broker["conf"], "mosquitto2.log"))
         wait_for(lambda: _can_connect(broker["port"]), 10, "the broker to come back")
@@ -320,6 +324,12 @@ def test_discovery_follows_home_assistant_rules(tmp_path, broker, sim, daemon, p
         if platform:
             platform.close()
         rec.close()
+
+
+def _point_value(config, device, point):
+    st = json.loads(ctl(config, "status", "--json").stdout)
+    dev = next(x for x in st["devices"] if x["name"] == device)
+    return next((p.get("value") for p in dev["points"] if p["name"] == point), None)
 
 
 def _spool_rows(path):
