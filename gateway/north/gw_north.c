@@ -384,6 +384,7 @@ void gw_north_status_json(void *arg, cJSON *res)
     cJSON_AddStringToObject(o, "client_id", q->client_id);
     cJSON_AddBoolToObject(o, "connected", north__session_connected(n->sess));
     cJSON_AddNumberToObject(o, "connects", (double)k.connects);
+    north__session_subs_json(n->sess, cJSON_AddArrayToObject(o, "subscriptions"));
     cJSON_AddNumberToObject(o, "telemetry_published", (double)st.published);
     cJSON_AddNumberToObject(o, "telemetry_dropped", (double)st.dropped);
     cJSON_AddNumberToObject(o, "events_delivered", (double)k.acked[NORTH_KIND_EVENT]);

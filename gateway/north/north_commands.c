@@ -347,10 +347,8 @@ static void cmd__on_connected(void *arg)
         return;
     /* # rather than +/+: the old commands/<verb> gets a clear refusal */
     north__topic(c->s, topic, sizeof(topic), "commands/#");
-    if (north__subscribe(c->s, topic, 1, err, sizeof(err)) != 0)
+    if (north__subscribe(c->s, topic, 1, "mqtt", err, sizeof(err)) != 0)
         gw_log_error("mqtt", "%s", err);
-    else
-        gw_log_info("mqtt", "subscribed to %s", topic);
 }
 
 int north__cmd_create(north_cmd_t **out, north_session_t *s, gw_core_t *core, ledger_worker_t *lw)

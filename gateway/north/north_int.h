@@ -102,7 +102,15 @@ int north__publish(north_session_t *s, const char *topic, const char *payload, s
 /* Publish obj on <prefix>/<site>/<suffix> when connected (errors at debug). */
 void north__publish_json(north_session_t *s, const char *suffix, const cJSON *obj, int qos,
                          int retain);
-int north__subscribe(north_session_t *s, const char *topic, int qos, char *err, size_t errlen);
+/* Subscribe to topic for this connection. The session logs, under log_tag,
+ * "subscribed to <topic>" when the broker grants it (SUBACK: messages are
+ * certain to arrive from then on) or an error naming the topic when the
+ * broker refuses it; the status lists each subscription with its state.
+ * 0, or a negative code with err (nothing sent). */
+int north__subscribe(north_session_t *s, const char *topic, int qos, const char *log_tag, char *err,
+                     size_t errlen);
+/* The subscriptions of the current connection into arr (status). */
+void north__session_subs_json(const north_session_t *s, cJSON *arr);
 
 /* ---- work-order events from the ledger's outbox (north_outbox.c) -------
  * Published after commit at QoS 1 with the row id as tag; the PUBACK

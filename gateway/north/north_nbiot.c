@@ -273,10 +273,8 @@ static void nb__on_connected(void *arg)
     char err[256];
 
     for (size_t i = 0; i < c->ntopics; i++) {
-        if (north__subscribe(nb->s, c->topics[i], 1, err, sizeof(err)) != 0)
+        if (north__subscribe(nb->s, c->topics[i], 1, "nbiot", err, sizeof(err)) != 0)
             gw_log_error("nbiot", "%s", err);
-        else
-            gw_log_info("nbiot", "subscribed to %s", c->topics[i]);
     }
 }
 

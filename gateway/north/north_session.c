@@ -18,6 +18,16 @@
 
 #define SESSION_HANDLERS_MAX 8
 
+typedef enum { SUB_PENDING, SUB_GRANTED, SUB_REFUSED } session_sub_state_t;
+
+typedef struct session_sub {
+    char *topic;
+    char log_tag[16];
+    session_sub_state_t state;
+    int qos; /* granted */
+    char why[160];
+} session_sub_t;
+
 struct north_session {
     uv_loop_t *loop;
     gw_queue_t *inq;
@@ -29,6 +39,11 @@ struct north_session {
     north_handler_t handlers[SESSION_HANDLERS_MAX];
     size_t nhandlers;
     north_counts_t counts;
+    /* subscriptions of the current connection; a SUBACK's tag is the
+     * connection's generation (high 32 bits) and the index */
+    session_sub_t *subs;
+    size_t nsubs, subs_cap;
+    uint32_t sub_gen;
 };
 
 static const gw_config_t *session__cfg(const north_session_t *s)
@@ -59,8 +74,20 @@ void north__session_on(north_session_t *s, const north_handler_t *h)
         s->handlers[s->nhandlers++] = *h;
 }
 
+static void session__subs_clear(north_session_t *s)
+{
+    for (size_t i = 0; i < s->nsubs; i++)
+        free(s->subs[i].topic);
+    s->nsubs = 0;
+    s->sub_gen++;
+}
+
 void north__session_free(north_session_t *s)
 {
+    if (!s)
+        return;
+    session__subs_clear(s);
+    free(s->subs);
     free(s);
 }
 
@@ -124,13 +151,80 @@ void north__publish_json(north_session_t *s, const char *suffix, const cJSON *ob
     free(text);
 }
 
-int north__subscribe(north_session_t *s, const char *topic, int qos, char *err, size_t errlen)
+int north__subscribe(north_session_t *s, const char *topic, int qos, const char *log_tag, char *err,
+                     size_t errlen)
 {
+    session_sub_t *sub;
+    int rc;
+
     if (!s->mq) {
         snprintf(err, errlen, "mqtt: not started");
         return GW_ESTATE;
     }
-    return mq_subscribe(s->mq, topic, qos, err, errlen);
+    if (s->nsubs == s->subs_cap) {
+        size_t cap = s->subs_cap ? s->subs_cap * 2 : 4;
+        session_sub_t *n = realloc(s->subs, cap * sizeof(*n));
+        if (!n) {
+            snprintf(err, errlen, "mqtt: out of memory");
+            return GW_ENOMEM;
+        }
+        s->subs = n;
+        s->subs_cap = cap;
+    }
+    sub = &s->subs[s->nsubs];
+    memset(sub, 0, sizeof(*sub));
+    sub->topic = strdup(topic);
+    if (!sub->topic) {
+        snprintf(err, errlen, "mqtt: out of memory");
+        return GW_ENOMEM;
+    }
+    snprintf(sub->log_tag, sizeof(sub->log_tag), "%s", log_tag);
+    rc = mq_subscribe(s->mq, topic, qos, ((uint64_t)s->sub_gen << 32) | s->nsubs, err, errlen);
+    if (rc != 0) {
+        free(sub->topic);
+        return rc;
+    }
+    s->nsubs++;
+    return 0;
+}
+
+/* The broker's answer to a subscription of this connection; answers to an
+ * earlier connection's are ignored. */
+static void session__suback(north_session_t *s, const mq_event_t *ev, int ok)
+{
+    size_t i = (size_t)(ev->tag & 0xffffffffu);
+    session_sub_t *sub;
+
+    if ((uint32_t)(ev->tag >> 32) != s->sub_gen || i >= s->nsubs)
+        return;
+    sub = &s->subs[i];
+    if (ok) {
+        sub->state = SUB_GRANTED;
+        sub->qos = ev->rc;
+        gw_log_info(sub->log_tag, "subscribed to %s", sub->topic);
+    } else {
+        sub->state = SUB_REFUSED;
+        snprintf(sub->why, sizeof(sub->why), "%s", ev->err);
+        gw_log_error(sub->log_tag, "subscription to %s failed: %s", sub->topic, ev->err);
+    }
+}
+
+void north__session_subs_json(const north_session_t *s, cJSON *arr)
+{
+    static const char *const names[] = {"pending", "granted", "refused"};
+
+    for (size_t i = 0; s && i < s->nsubs; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+            return;
+        cJSON_AddStringToObject(o, "topic", s->subs[i].topic);
+        cJSON_AddStringToObject(o, "state", names[s->subs[i].state]);
+        if (s->subs[i].state == SUB_GRANTED)
+            cJSON_AddNumberToObject(o, "qos", s->subs[i].qos);
+        if (s->subs[i].state == SUB_REFUSED)
+            cJSON_AddStringToObject(o, "error", s->subs[i].why);
+        cJSON_AddItemToArray(arr, o);
+    }
 }
 
 /* ---- connecting --------------------------------------------------------- */
@@ -286,6 +380,7 @@ static void session__connected(north_session_t *s)
     s->backoff_ms = 0;
     s->failures = 0;
     s->counts.connects++;
+    session__subs_clear(s);
     for (size_t i = 0; i < s->nhandlers; i++) {
         if (s->handlers[i].connected)
             s->handlers[i].connected(s->handlers[i].arg);
@@ -355,6 +450,12 @@ void north__session_event(north_session_t *s, const gw_msg_t *m)
         break;
     case MQ_EV_MESSAGE:
         session__message(s, (const mq_message_t *)m);
+        break;
+    case MQ_EV_SUBSCRIBED:
+        session__suback(s, ev, 1);
+        break;
+    case MQ_EV_SUBSCRIBE_FAILED:
+        session__suback(s, ev, 0);
         break;
     }
 }

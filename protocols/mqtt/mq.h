@@ -39,12 +39,14 @@ typedef struct mq_cfg {
 } mq_cfg_t;
 
 enum {
-    MQ_EV_CONNECTED = 200, /* mq_event_t */
-    MQ_EV_CONNECT_FAILED,  /* mq_event_t: err says why */
-    MQ_EV_CONNECTION_LOST, /* mq_event_t: err says why */
-    MQ_EV_DELIVERED,       /* mq_event_t: tag of a publish the broker acknowledged */
-    MQ_EV_PUBLISH_FAILED,  /* mq_event_t: tag of a publish that failed */
-    MQ_EV_MESSAGE,         /* mq_message_t: a message on a subscribed topic */
+    MQ_EV_CONNECTED = 200,  /* mq_event_t */
+    MQ_EV_CONNECT_FAILED,   /* mq_event_t: err says why */
+    MQ_EV_CONNECTION_LOST,  /* mq_event_t: err says why */
+    MQ_EV_DELIVERED,        /* mq_event_t: tag of a publish the broker acknowledged */
+    MQ_EV_PUBLISH_FAILED,   /* mq_event_t: tag of a publish that failed */
+    MQ_EV_MESSAGE,          /* mq_message_t: a message on a subscribed topic */
+    MQ_EV_SUBSCRIBED,       /* mq_event_t: tag of a subscription the broker granted, rc its QoS */
+    MQ_EV_SUBSCRIBE_FAILED, /* mq_event_t: tag of a subscription refused or failed, err why */
 };
 
 typedef struct mq_event {
@@ -79,8 +81,13 @@ int mq_is_connected(mq_client_t *c);
  * Returns 0, or a negative code (e.g. not connected) with nothing queued. */
 int mq_publish(mq_client_t *c, const char *topic, const void *payload, size_t len, int qos,
                int retain, uint64_t tag, char *err, size_t errlen);
-/* Subscribe (async; failures are logged). Returns 0 or a negative code. */
-int mq_subscribe(mq_client_t *c, const char *topic, int qos, char *err, size_t errlen);
+/* Subscribe. The broker's answer (SUBACK) arrives as MQ_EV_SUBSCRIBED with
+ * tag and the granted QoS, or MQ_EV_SUBSCRIBE_FAILED with tag and the
+ * reason (refused by the broker's ACL, connection lost first). Messages on
+ * topic are only certain to arrive after MQ_EV_SUBSCRIBED. Returns 0, or a
+ * negative code with nothing sent. */
+int mq_subscribe(mq_client_t *c, const char *topic, int qos, uint64_t tag, char *err,
+                 size_t errlen);
 /* Disconnect cleanly, waiting at most timeout_ms for queued publishes to
  * finish. Safe when not connected. */
 void mq_disconnect(mq_client_t *c, int timeout_ms);

@@ -1,8 +1,8 @@
 /*
  * mq_client.c: paho MQTTAsync wrapped so that its callbacks only enqueue
- * (mq.h). Publish outcomes carry the caller's tag; their small context
- * records are kept on a list so that destroy frees the ones paho never
- * called back. A client can be closed off the loop (mq_close_async): a
+ * (mq.h). Publish and subscribe outcomes carry the caller's tag; their
+ * small context records are kept on a list so that destroy frees the ones
+ * paho never called back. A client can be closed off the loop (mq_close_async): a
  * thread of its own disconnects and destroys it, and from then on only
  * publish outcomes still reach the queue (its connection state and
  * messages concern nobody any more).
@@ -146,6 +146,16 @@ static int mq__on_message(void *ctx, char *topic, int topic_len, MQTTAsync_messa
     MQTTAsync_freeMessage(&m);
     MQTTAsync_free(topic);
     return 1;
+}
+
+static void mq__pubctx_link(mq_client_t *c, mq__pubctx_t *p)
+{
+    pthread_mutex_lock(&c->mu);
+    p->next = c->pending.next;
+    p->prev = &c->pending;
+    c->pending.next->prev = p;
+    c->pending.next = p;
+    pthread_mutex_unlock(&c->mu);
 }
 
 static void mq__pubctx_unlink(mq__pubctx_t *p)
@@ -384,12 +394,7 @@ int mq_publish(mq_client_t *c, const char *topic, const void *payload, size_t le
         }
         p->c = c;
         p->tag = tag;
-        pthread_mutex_lock(&c->mu);
-        p->next = c->pending.next;
-        p->prev = &c->pending;
-        c->pending.next->prev = p;
-        c->pending.next = p;
-        pthread_mutex_unlock(&c->mu);
+        mq__pubctx_link(c, p);
         if (c->version == MQTTVERSION_5) {
             ro.onSuccess5 = mq__on_publish_ok5;
             ro.onFailure5 = mq__on_publish_failure5;
@@ -411,12 +416,94 @@ int mq_publish(mq_client_t *c, const char *topic, const void *payload, size_t le
     return 0;
 }
 
-int mq_subscribe(mq_client_t *c, const char *topic, int qos, char *err, size_t errlen)
+/* A SUBACK: MQTT 3.1.1 grants a QoS or answers 0x80 (refused); paho may
+ * report the refusal as a success carrying 0x80. */
+static void mq__on_subscribe_ok(void *ctx, MQTTAsync_successData *resp)
+{
+    mq__pubctx_t *p = ctx;
+    int qos = resp ? resp->alt.qos : 0;
+
+    mq__pubctx_unlink(p);
+    if (qos < 0 || qos > 2)
+        mq__post(p->c, MQ_EV_SUBSCRIBE_FAILED, p->tag, qos, "refused by the broker (SUBACK 0x80)");
+    else
+        mq__post(p->c, MQ_EV_SUBSCRIBED, p->tag, qos, NULL);
+    free(p);
+}
+
+static void mq__on_subscribe_failure(void *ctx, MQTTAsync_failureData *resp)
+{
+    mq__pubctx_t *p = ctx;
+    char err[160];
+    int code = resp ? resp->code : -1;
+
+    if (code == MQTT_BAD_SUBSCRIBE)
+        snprintf(err, sizeof(err), "refused by the broker (SUBACK 0x80)");
+    else
+        snprintf(err, sizeof(err), "%s",
+                 resp && resp->message ? resp->message : MQTTAsync_strerror(code));
+    mq__pubctx_unlink(p);
+    mq__post(p->c, MQ_EV_SUBSCRIBE_FAILED, p->tag, code, err);
+    free(p);
+}
+
+/* MQTT 5: a reason code of 0x80 or more is a refusal (0x87: not authorised). */
+static void mq__on_subscribe_ok5(void *ctx, MQTTAsync_successData5 *resp)
+{
+    mq__pubctx_t *p = ctx;
+    int rc = resp ? (int)resp->reasonCode : 0;
+    char err[160];
+
+    mq__pubctx_unlink(p);
+    if (rc >= 0x80) {
+        snprintf(err, sizeof(err), "refused by the broker (reason %s)",
+                 MQTTReasonCode_toString((enum MQTTReasonCodes)rc));
+        mq__post(p->c, MQ_EV_SUBSCRIBE_FAILED, p->tag, rc, err);
+    } else {
+        mq__post(p->c, MQ_EV_SUBSCRIBED, p->tag, rc, NULL);
+    }
+    free(p);
+}
+
+static void mq__on_subscribe_failure5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+    mq__pubctx_t *p = ctx;
+    char err[160];
+
+    snprintf(err, sizeof(err), "%s (reason %s)",
+             resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1),
+             resp ? MQTTReasonCode_toString(resp->reasonCode) : "-");
+    mq__pubctx_unlink(p);
+    mq__post(p->c, MQ_EV_SUBSCRIBE_FAILED, p->tag, resp ? resp->code : -1, err);
+    free(p);
+}
+
+int mq_subscribe(mq_client_t *c, const char *topic, int qos, uint64_t tag, char *err, size_t errlen)
 {
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    int rc = MQTTAsync_subscribe(c->h, topic, qos, &ro);
+    mq__pubctx_t *p = calloc(1, sizeof(*p));
+    int rc;
+
+    if (!p) {
+        snprintf(err, errlen, "mqtt: out of memory");
+        return GW_ENOMEM;
+    }
+    p->c = c;
+    p->tag = tag;
+    mq__pubctx_link(c, p);
+    if (c->version == MQTTVERSION_5) {
+        ro.onSuccess5 = mq__on_subscribe_ok5;
+        ro.onFailure5 = mq__on_subscribe_failure5;
+    } else {
+        ro.onSuccess = mq__on_subscribe_ok;
+        ro.onFailure = mq__on_subscribe_failure;
+    }
+    ro.context = p;
+    rc = MQTTAsync_subscribe(c->h, topic, qos, &ro);
     if (rc != MQTTASYNC_SUCCESS) {
         snprintf(err, errlen, "subscribe %s: %s", topic, MQTTAsync_strerror(rc));
+        mq__pubctx_unlink(p);
+        free(p);
         return GW_EIO;
     }
     return 0;

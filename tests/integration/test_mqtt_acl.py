@@ -14,6 +14,7 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from conftest import ROOT, Proc, ctl, free_port, make_config, wait_for, _can_connect
 
@@ -129,3 +130,55 @@ def test_the_broker_enforces_who_sends_commands(tmp_path, procs, sim, daemon):
     finally:
         alice.close()
         mallory.close()
+
+
+
+def dynsec_broker(tmp_path, procs):
+    """mosquitto with its dynamic-security plugin, which (unlike an
+    acl_file) checks subscriptions: user gw may subscribe to plantroom/#
+    and onenet/#, nothing else (the plugin's default denies)."""
+    plugin = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+    if not os.path.exists(plugin):
+        pytest.fail(f"{plugin} missing (Debian package mosquitto)")
+    ds = tmp_path / "dynsec.json"
+    subprocess.run(["mosquitto_ctrl", "dynsec", "init", str(ds), "gw", "gw-secret"],
+                   check=True, capture_output=True, timeout=30)
+    conf = json.loads(ds.read_text())
+    conf["roles"].append({"rolename": "gateway", "acls": [
+        {"acltype": "publishClientSend", "topic": "plantroom/#", "allow": True},
+        {"acltype": "subscribePattern", "topic": "plantroom/#", "allow": True},
+        {"acltype": "subscribePattern", "topic": "onenet/#", "allow": True}]})
+    conf["clients"][0]["roles"] = [{"rolename": "gateway"}]
+    ds.write_text(json.dumps(conf))
+    port = free_port()
+    user = "user root\n" if os.geteuid() == 0 else ""
+    mconf = tmp_path / "mosquitto.conf"
+    mconf.write_text(f"listener {port} 127.0.0.1\nlog_type all\n{user}plugin {plugin}\n"
+                     f"plugin_opt_config_file {ds}\n")
+    procs.append(Proc("mosquitto", ["mosquitto", "-c", str(mconf)], tmp_path / "mosquitto.log"))
+    wait_for(lambda: _can_connect(port), 10, "mosquitto to listen")
+    return port
+
+
+def test_a_subscription_the_broker_refuses_is_visible(tmp_path, procs, sim, daemon):
+    """The broker refuses one of the NB-IoT topics (SUBACK 0x80): plantroomd
+    says so, naming the topic, in its log and status, and keeps the
+    subscription it was granted."""
+    port = dynsec_broker(tmp_path, procs)
+    (tmp_path / "gw.pw").write_text("gw-secret\n")
+
+    def mutate(cfg):
+        cfg["mqtt"]["username"] = "gw"
+        cfg["mqtt"]["password_file"] = str(tmp_path / "gw.pw")
+        cfg["nbiot"] = {"topics": ["elsewhere/up", "onenet/up"], "devices": [
+            {"name": "temp-1", "format": "onenet", "id": "5551234", "report_period_s": 3600,
+             "points": [{"name": "temperature", "unit": "degC", "path": "3303_0_5700"}]}]}
+    d = daemon(make_config(tmp_path, port, sim.port, mutate))
+    d.wait_log("subscription to elsewhere/up failed: refused by the broker")
+    d.wait_log("subscribed to onenet/up")
+    assert "subscribed to elsewhere/up" not in d.log()
+    st = json.loads(ctl(d.config, "status", "--json").stdout)
+    subs = {s["topic"]: s for s in st["mqtt"]["subscriptions"]}
+    assert subs["onenet/up"]["state"] == "granted" and subs["onenet/up"]["qos"] == 1, subs
+    assert subs["elsewhere/up"]["state"] == "refused", subs
+    assert "refused by the broker" in subs["elsewhere/up"]["error"]
