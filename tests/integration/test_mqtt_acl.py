@@ -6,6 +6,7 @@ the broker drops it and plantroomd never sees it; under her own name she
 is not an allowed sender, so plantroomd refuses, audits and answers her
 (only her: she cannot read alice's answers). alice's allowed verb works
 and is audited with her broker identity."""
+import glob
 import json
 import os
 import sqlite3
@@ -137,9 +138,11 @@ def dynsec_broker(tmp_path, procs):
     """mosquitto with its dynamic-security plugin, which (unlike an
     acl_file) checks subscriptions: user gw may subscribe to plantroom/#
     and onenet/#, nothing else (the plugin's default denies)."""
-    plugin = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
-    if not os.path.exists(plugin):
-        pytest.fail(f"{plugin} missing (Debian package mosquitto)")
+    found = glob.glob("/usr/lib/*/mosquitto_dynamic_security.so") + \
+        glob.glob("/usr/lib/mosquitto_dynamic_security.so")
+    if not found:
+        pytest.fail("mosquitto_dynamic_security.so missing (Debian package mosquitto)")
+    plugin = found[0]
     ds = tmp_path / "dynsec.json"
     subprocess.run(["mosquitto_ctrl", "dynsec", "init", str(ds), "gw", "gw-secret"],
                    check=True, capture_output=True, timeout=30)
