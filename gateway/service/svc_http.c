@@ -9,11 +9,11 @@
  * (docs/performance.md, "The full pipeline").
  * SPDX-License-Identifier: Apache-2.0
  */
+#include "gateway/base/gw_dl.h"
 #include "gateway/base/gw_types.h"
 #include "gateway/service/gw_metrics.h"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -62,21 +62,10 @@ static int http__load(char *err, size_t errlen)
 
     if (lib)
         return 0;
-    dl = dlopen(HTTP__MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!dl) {
-        snprintf(err, errlen,
-                 "metrics: the HTTP endpoint needs libmicrohttpd (" HTTP__MHD_SONAME
-                 ", Debian package libmicrohttpd12), which cannot be loaded: %s",
-                 dlerror());
+    dl = gw_dl_load(HTTP__MHD_SONAME, "libmicrohttpd12", "metrics (HTTP endpoint)", names,
+                    sizeof(names) / sizeof(names[0]), syms, err, errlen);
+    if (!dl)
         return GW_ENOENT;
-    }
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (!(syms[i] = dlsym(dl, names[i]))) {
-            snprintf(err, errlen, "metrics: " HTTP__MHD_SONAME " has no %s", names[i]);
-            dlclose(dl);
-            return GW_ENOENT;
-        }
-    }
     _Static_assert(sizeof(mhd_fn) == sizeof(syms), "one pointer per name");
     memcpy(&mhd_fn, syms, sizeof(syms));
     lib = dl;

@@ -11,11 +11,10 @@
  * depends on).
  * SPDX-License-Identifier: Apache-2.0
  */
+#include "gateway/base/gw_dl.h"
 #include "gateway/base/gw_types.h"
 #include "protocols/hooks/hk_int.h"
 
-#include <dlfcn.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,56 +22,31 @@
 
 hk__curl_api_t hk__curl;
 
-static const struct {
-    const char *name;
-    size_t off;
-} curl_syms[] = {
-    {"curl_global_init", offsetof(hk__curl_api_t, global_init)},
-    {"curl_easy_init", offsetof(hk__curl_api_t, easy_init)},
-    {"curl_easy_setopt", offsetof(hk__curl_api_t, easy_setopt)},
-    {"curl_easy_getinfo", offsetof(hk__curl_api_t, easy_getinfo)},
-    {"curl_easy_strerror", offsetof(hk__curl_api_t, easy_strerror)},
-    {"curl_easy_cleanup", offsetof(hk__curl_api_t, easy_cleanup)},
-    {"curl_multi_init", offsetof(hk__curl_api_t, multi_init)},
-    {"curl_multi_setopt", offsetof(hk__curl_api_t, multi_setopt)},
-    {"curl_multi_add_handle", offsetof(hk__curl_api_t, multi_add_handle)},
-    {"curl_multi_remove_handle", offsetof(hk__curl_api_t, multi_remove_handle)},
-    {"curl_multi_assign", offsetof(hk__curl_api_t, multi_assign)},
-    {"curl_multi_socket_action", offsetof(hk__curl_api_t, multi_socket_action)},
-    {"curl_multi_info_read", offsetof(hk__curl_api_t, multi_info_read)},
-    {"curl_multi_strerror", offsetof(hk__curl_api_t, multi_strerror)},
-    {"curl_multi_cleanup", offsetof(hk__curl_api_t, multi_cleanup)},
-    {"curl_slist_append", offsetof(hk__curl_api_t, slist_append)},
-    {"curl_slist_free_all", offsetof(hk__curl_api_t, slist_free_all)},
+/* The names of hk__curl_api_t's members, in their order. */
+static const char *const curl_names[] = {
+    "curl_global_init",         "curl_easy_init",      "curl_easy_setopt",
+    "curl_easy_getinfo",        "curl_easy_strerror",  "curl_easy_cleanup",
+    "curl_multi_init",          "curl_multi_setopt",   "curl_multi_add_handle",
+    "curl_multi_remove_handle", "curl_multi_assign",   "curl_multi_socket_action",
+    "curl_multi_info_read",     "curl_multi_strerror", "curl_multi_cleanup",
+    "curl_slist_append",        "curl_slist_free_all",
 };
 
 int hk__curl_load(char *err, size_t errlen)
 {
     static void *lib;
+    void *syms[sizeof(curl_names) / sizeof(curl_names[0])];
     hk__curl_api_t api;
     void *dl;
 
+    _Static_assert(sizeof(api) == sizeof(syms), "one pointer per name");
     if (lib)
         return 0;
-    dl = dlopen(HK__CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!dl) {
-        snprintf(err, errlen,
-                 "http: webhooks need libcurl (" HK__CURL_SONAME
-                 ", Debian package libcurl4), which cannot be loaded: %s",
-                 dlerror());
+    dl = gw_dl_load(HK__CURL_SONAME, "libcurl4", "http (webhooks)", curl_names,
+                    sizeof(curl_names) / sizeof(curl_names[0]), syms, err, errlen);
+    if (!dl)
         return GW_ENOENT;
-    }
-    memset(&api, 0, sizeof(api));
-    for (size_t i = 0; i < sizeof(curl_syms) / sizeof(curl_syms[0]); i++) {
-        void *sym = dlsym(dl, curl_syms[i].name);
-        if (!sym) {
-            snprintf(err, errlen, "http: " HK__CURL_SONAME " has no %s: %s", curl_syms[i].name,
-                     dlerror());
-            dlclose(dl);
-            return GW_ENOENT;
-        }
-        memcpy((char *)&api + curl_syms[i].off, &sym, sizeof(sym));
-    }
+    memcpy(&api, syms, sizeof(api));
     hk__curl = api;
     lib = dl; /* kept loaded: curl_global_init runs once per process */
     return 0;

@@ -416,66 +416,50 @@ int mq_publish(mq_client_t *c, const char *topic, const void *payload, size_t le
     return 0;
 }
 
+/* A subscription's outcome to the loop; frees its context. */
+static void mq__sub_done(mq__pubctx_t *p, int ok, int rc, const char *err)
+{
+    mq__pubctx_unlink(p);
+    mq__post(p->c, ok ? MQ_EV_SUBSCRIBED : MQ_EV_SUBSCRIBE_FAILED, p->tag, rc, ok ? NULL : err);
+    free(p);
+}
+
 /* A SUBACK: MQTT 3.1.1 grants a QoS or answers 0x80 (refused); paho may
- * report the refusal as a success carrying 0x80. */
+ * report the refusal as a success carrying 0x80, or as a failure. */
 static void mq__on_subscribe_ok(void *ctx, MQTTAsync_successData *resp)
 {
-    mq__pubctx_t *p = ctx;
     int qos = resp ? resp->alt.qos : 0;
-
-    mq__pubctx_unlink(p);
-    if (qos < 0 || qos > 2)
-        mq__post(p->c, MQ_EV_SUBSCRIBE_FAILED, p->tag, qos, "refused by the broker (SUBACK 0x80)");
-    else
-        mq__post(p->c, MQ_EV_SUBSCRIBED, p->tag, qos, NULL);
-    free(p);
+    mq__sub_done(ctx, qos >= 0 && qos <= 2, qos, "refused by the broker (SUBACK 0x80)");
 }
 
 static void mq__on_subscribe_failure(void *ctx, MQTTAsync_failureData *resp)
 {
-    mq__pubctx_t *p = ctx;
-    char err[160];
     int code = resp ? resp->code : -1;
-
-    if (code == MQTT_BAD_SUBSCRIBE)
-        snprintf(err, sizeof(err), "refused by the broker (SUBACK 0x80)");
-    else
-        snprintf(err, sizeof(err), "%s",
-                 resp && resp->message ? resp->message : MQTTAsync_strerror(code));
-    mq__pubctx_unlink(p);
-    mq__post(p->c, MQ_EV_SUBSCRIBE_FAILED, p->tag, code, err);
-    free(p);
+    mq__sub_done(ctx, 0, code,
+                 code == MQTT_BAD_SUBSCRIBE ? "refused by the broker (SUBACK 0x80)"
+                 : resp && resp->message    ? resp->message
+                                            : MQTTAsync_strerror(code));
 }
 
 /* MQTT 5: a reason code of 0x80 or more is a refusal (0x87: not authorised). */
 static void mq__on_subscribe_ok5(void *ctx, MQTTAsync_successData5 *resp)
 {
-    mq__pubctx_t *p = ctx;
     int rc = resp ? (int)resp->reasonCode : 0;
     char err[160];
 
-    mq__pubctx_unlink(p);
-    if (rc >= 0x80) {
-        snprintf(err, sizeof(err), "refused by the broker (reason %s)",
-                 MQTTReasonCode_toString((enum MQTTReasonCodes)rc));
-        mq__post(p->c, MQ_EV_SUBSCRIBE_FAILED, p->tag, rc, err);
-    } else {
-        mq__post(p->c, MQ_EV_SUBSCRIBED, p->tag, rc, NULL);
-    }
-    free(p);
+    snprintf(err, sizeof(err), "refused by the broker (reason %s)",
+             MQTTReasonCode_toString((enum MQTTReasonCodes)rc));
+    mq__sub_done(ctx, rc < 0x80, rc, err);
 }
 
 static void mq__on_subscribe_failure5(void *ctx, MQTTAsync_failureData5 *resp)
 {
-    mq__pubctx_t *p = ctx;
     char err[160];
 
     snprintf(err, sizeof(err), "%s (reason %s)",
              resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1),
              resp ? MQTTReasonCode_toString(resp->reasonCode) : "-");
-    mq__pubctx_unlink(p);
-    mq__post(p->c, MQ_EV_SUBSCRIBE_FAILED, p->tag, resp ? resp->code : -1, err);
-    free(p);
+    mq__sub_done(ctx, 0, resp ? resp->code : -1, err);
 }
 
 int mq_subscribe(mq_client_t *c, const char *topic, int qos, uint64_t tag, char *err, size_t errlen)

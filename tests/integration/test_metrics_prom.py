@@ -165,6 +165,7 @@ def test_metrics_pass_promtool_and_mean_what_their_help_says(tmp_path, broker, s
 
     # NB-IoT: one report, the same again, a malformed one, one for no
     # configured device: one of each outcome.
+    d.wait_log("subscribed to nbiot/ctwing/#")  # the broker's SUBACK
     now = int(time.time() * 1000)
     nbiot_send(broker["port"], [ctwing(NB_DEV, now, 7), ctwing(NB_DEV, now, 7), b"not json",
                                 ctwing("ffff0000", now, 1)])

@@ -213,6 +213,9 @@ def test_discovery_follows_home_assistant_rules(tmp_path, broker, sim, daemon, p
                     v["quality"] == "good" for v in json.loads(p)["points"].values())
                     and not json.loads(p).get("replayed")],
                 15, f"good telemetry of {dev['name']}")[-1]
+        # the broker has granted both subscriptions (SUBACK), so nothing sent is lost
+        d.wait_log("subscribed to nbiot/ctwing/#")
+        d.wait_log("subscribed to plantroom/test-site/commands/#")
         platform = Platform(broker["port"])
         platform.send("nbiot/ctwing/up", ctwing(T0 + 60000, volume=1250.5, leak=True))
         gas = ctwing(T0 + 60000, deviceId=GAS, IMEI="1")

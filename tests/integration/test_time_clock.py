@@ -141,7 +141,7 @@ def test_nbiot_report_from_2200_then_a_current_one(tmp_path, broker, sim, subscr
     sub = subscriber("plantroom/#")
     config = nbiot_config(tmp_path, broker, sim)
     d = daemon(config)
-    d.wait_log("subscribed to nbiot/onenet")
+    d.wait_log("subscribed to nbiot/ctwing/#")
     p = Platform(broker["port"])
 
     def now_ms():
@@ -176,7 +176,7 @@ def test_nbiot_report_from_2200_then_a_current_one(tmp_path, broker, sim, subscr
                           if t["points"]["volume"]["value"] == 13.0], 10, "volume 13")
         assert d.proc.stop() == 0
         d = daemon(config, "plantroomd2.log")
-        d.wait_log("subscribed to nbiot/onenet")
+        d.wait_log("subscribed to nbiot/ctwing/#")
         p.send("nbiot/ctwing/up", ctwing(now_ms(), volume=14.0, leak=True))
         wait_for(lambda: [t for t in telemetry(sub, "water-1")
                           if t["points"]["volume"]["value"] == 14.0 and not t.get("late")], 10,
