@@ -384,6 +384,7 @@ void gw_north_status_json(void *arg, cJSON *res)
     cJSON_AddStringToObject(o, "client_id", q->client_id);
     cJSON_AddBoolToObject(o, "connected", north__session_connected(n->sess));
     cJSON_AddNumberToObject(o, "connects", (double)k.connects);
+    cJSON_AddNumberToObject(o, "connect_failures", (double)k.connect_failures);
     north__session_subs_json(n->sess, cJSON_AddArrayToObject(o, "subscriptions"));
     cJSON_AddNumberToObject(o, "telemetry_published", (double)st.published);
     cJSON_AddNumberToObject(o, "telemetry_dropped", (double)st.dropped);
@@ -402,6 +403,10 @@ static void north__session_metrics(FILE *o, const north_counts_t *k)
 {
     north__head(o, "plantroom_mqtt_connects_total", "counter", "Successful MQTT connections.");
     fprintf(o, "plantroom_mqtt_connects_total %llu\n", (unsigned long long)k->connects);
+    north__head(o, "plantroom_mqtt_connect_failures_total", "counter",
+                "MQTT connection attempts that failed (refused, unreachable, TLS).");
+    fprintf(o, "plantroom_mqtt_connect_failures_total %llu\n",
+            (unsigned long long)k->connect_failures);
     north__head(o, "plantroom_mqtt_events_delivered_total", "counter",
                 "Work-order events from the outbox acknowledged by the broker (QoS 1 PUBACK); "
                 "provisional copies and other publishes are not counted.");

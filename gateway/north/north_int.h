@@ -89,6 +89,7 @@ north_kind_t north__tag_kind(uint64_t tag);
  * too). */
 typedef struct north_counts {
     uint64_t connects;
+    uint64_t connect_failures; /* connection attempts that failed */
     uint64_t acked[NORTH_NKINDS];
     uint64_t failed[NORTH_NKINDS];
 } north_counts_t;

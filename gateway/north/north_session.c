@@ -392,6 +392,8 @@ static void session__lost(north_session_t *s, const mq_event_t *ev, int failed_c
     /* First failure at warn, the rest at debug until it recovers. */
     gw_log(s->failures++ == 0 ? GW_LOG_WARN : GW_LOG_DEBUG, "mqtt", "%s: %s",
            failed_connect ? "connect failed" : "connection lost", ev->err);
+    if (failed_connect)
+        s->counts.connect_failures++;
     session__down(s);
     session__schedule_retry(s);
 }

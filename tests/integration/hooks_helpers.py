@@ -239,6 +239,21 @@ class Drive:
         line = [l for l in self.log().splitlines() if "drive: status " in l][-1]
         return json.loads(line.split("drive: status ", 1)[1])
 
+    def settle(self, ticks=10):
+        """The barrier before asserting that nothing more is sent: the
+        notifier has ticked `ticks` more times (each tick sends what is due,
+        flushes groups whose wait ended and schedules repeats; 10 ticks are
+        at least 2 s) and holds no message waiting or in delivery (a message
+        is pending until its hook has ended) and no alert waiting in a
+        group."""
+        t = self.status()["notify"]["ticks"]
+
+        def quiet():
+            n = self.status()["notify"]
+            return (n["ticks"] >= t + ticks and n["memory"]["pending"] == 0
+                    and n["memory"]["batch"] == 0)
+        wait_for(quiet, 30, f"{ticks} more notifier ticks with nothing pending", 0.2)
+
     def stored(self):
         """Outbox ids the notifier answered with event_stored, in order."""
         return [int(l.rsplit(" ", 1)[1]) for l in self.log().splitlines()

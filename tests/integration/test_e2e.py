@@ -7,7 +7,6 @@ SQLite ledger, an independent MQTT subscriber, and plantroomctl.
 import json
 import signal
 import sqlite3
-import time
 
 from conftest import _can_connect, ctl, make_config, start_broker, wait_for
 
@@ -24,6 +23,14 @@ def ledger_rows(path, sql, args=()):
 
 def lift1_telemetry(sub):
     return [m for m in sub.json_messages("devices/lift-1/telemetry")]
+
+
+def gw_status(config):
+    return json.loads(ctl(config, "status", "--json").stdout)
+
+
+def lift1_polls(config):
+    return next(x for x in gw_status(config)["devices"] if x["name"] == "lift-1")["polls"]
 
 
 def test_vibration_raises_one_work_order(tmp_path, broker, sim, subscriber, daemon):
@@ -54,12 +61,17 @@ def test_vibration_raises_one_work_order(tmp_path, broker, sim, subscriber, daem
     assert rows == [(wo["id"], "open", "lift-1", "vibration-high")]
 
     # The condition keeps holding for many more polls: still one order.
-    time.sleep(3)
-    assert len(ledger_rows(d.ledger_path(), "SELECT id FROM work_orders")) == 1
-    assert [e["event"] for e in sub.json_messages(TOPIC_WO)] == ["opened"]
-    # The event left the outbox once the broker acknowledged it.
+    # Barrier: ten more polls of lift-1 judged, the ledger's queue empty
+    # (a second order would be written by now) and the outbox empty (its
+    # event published and acknowledged by the broker).
+    p = lift1_polls(config)
+    wait_for(lambda: lift1_polls(config) >= p + 10, 20, "ten more polls of lift-1")
+    wait_for(lambda: gw_status(config)["storage"]["ledger"]["queue_depth"] == 0, 10,
+             "the ledger's queue to empty")
     wait_for(lambda: ledger_rows(d.ledger_path(), "SELECT count(*) FROM outbox")[0][0] == 0,
              5, "the outbox to empty")
+    assert len(ledger_rows(d.ledger_path(), "SELECT id FROM work_orders")) == 1
+    assert [e["event"] for e in sub.json_messages(TOPIC_WO)] == ["opened"]
 
     # plantroomctl shows it, as a table and as JSON.
     table = ctl(config, "workorders", "list").stdout

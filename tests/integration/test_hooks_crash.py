@@ -14,7 +14,6 @@
 import os
 import signal
 import sqlite3
-import time
 
 from conftest import wait_for
 from hooks_helpers import PHONES, Drive, FakeSms, base_config, wo_event, write_config
@@ -60,7 +59,7 @@ def test_sigkill_between_send_and_record_sends_again(tmp_path, procs):
 
     # Recorded: a third start sends nothing.
     d3 = Drive(tmp_path, procs, config, "drive3.log")
-    time.sleep(1.0)
+    d3.settle()
     assert len(sms.to(ALICE)) == 2
     d3.stop()
 
@@ -101,7 +100,7 @@ def test_event_taken_in_but_not_flushed_survives_a_crash(tmp_path, procs):
     d2 = Drive(tmp_path, procs, config, "drive2.log")
     d2.send({"event": ev})  # offered again (the ledger re-posts its outbox): taken once
     wait_for(lambda: sms.to(ALICE), 8, "the message after the restart")
-    time.sleep(0.5)
+    d2.settle()
     assert len(sms.to(ALICE)) == 1 and "#93" in sms.to(ALICE)[0]
 
 

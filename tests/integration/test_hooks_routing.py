@@ -73,7 +73,7 @@ def test_offline_device_mutes_its_alerts(tmp_path, procs):
            {"event": wo_event(61, device="lift-3", title="Door fault")},
            {"event": wo_event(62, device="lift-1", title="Brake worn")})
     wait_for(lambda: sms.to(ALICE), 5, "the notice")
-    time.sleep(0.6)
+    d.settle()
     texts = sms.to(ALICE)
     assert len(texts) == 1 and "#62" in texts[0] and "#61" not in texts[0]
     assert "#61 muted for group oncall: device lift-3 is offline" in d.log()
@@ -91,7 +91,7 @@ def test_open_order_is_repeated(tmp_path, procs):
     d.send({"event": wo_event(71, event="cleared", priority="high")})
     wait_for(lambda: any("CLEARED" in t for t in sms.to(ALICE)), 5, "the resolve notice")
     n = len(sms.to(ALICE))
-    time.sleep(2.0)
+    d.settle()  # 10 ticks: at least 2 s, longer than the 1.5 s repeat interval
     assert len(sms.to(ALICE)) == n
 
 
@@ -111,7 +111,7 @@ def test_routes_by_priority_category_and_building(tmp_path, procs):
            {"event": wo_event(83, priority="high", category="fire", device="lift-1")})
     wait_for(lambda: sms.to(PHONES["bob"]) and sms.to(ALICE) and sms.to(CAROL), 5,
              "three groups told")
-    time.sleep(0.5)
+    d.settle()
     bob, alice, carol = sms.to(PHONES["bob"]), sms.to(ALICE), sms.to(CAROL)
     assert len(bob) == 1 and "#81" in bob[0] and "#82" not in bob[0]
     assert len(alice) == 1 and "#82" in alice[0] and "#83" in alice[0] and "#81" not in alice[0]
@@ -135,7 +135,7 @@ def test_fire_panel_fault_mutes_its_zones(tmp_path, procs):
                               rule="smoke", title="Zone 7 smoke")},
            {"event": wo_event(104, device="lift-1", title="Brake worn")})
     wait_for(lambda: sms.to(ALICE), 5, "the notice")
-    time.sleep(0.6)
+    d.settle()
     texts = sms.to(ALICE)
     assert len(texts) == 1
     assert "#101" in texts[0] and "#104" in texts[0]

@@ -231,12 +231,22 @@ def test_authorized_commands_change_the_work_order_and_are_audited(tmp_path, bro
 
 def test_commands_off_by_default(tmp_path, broker, sim, subscriber, daemon):
     sub = subscriber(f"{BASE}/responses/#")
+    every = subscriber("plantroom/#")
     d = daemon(make_config(tmp_path, broker["port"], sim.port))
     d.wait_log("connected to")
+    # the daemon subscribed to nothing: its status lists no subscription
+    st = json.loads(ctl(d.config, "status", "--json").stdout)
+    assert st["mqtt"]["connected"] is True and st["mqtt"]["subscriptions"] == []
     c = Commander(broker["port"])
     try:
         c.send("alice", "ack", {"id": "x", "work_order": 1})
-        time.sleep(1)
+        # barrier: the broker routed the command (a listener got it), then
+        # the daemon's loop published five more polls of lift-1 (an answer
+        # would be there by now)
+        wait_for(lambda: every.messages("commands/alice/ack"), 10, "the command on the broker")
+        n = len(every.messages("devices/lift-1/telemetry"))
+        wait_for(lambda: len(every.messages("devices/lift-1/telemetry")) >= n + 5, 20,
+                 "five more lift-1 telemetry messages")
         assert not sub.messages() and "subscribed to" not in d.log()
     finally:
         c.close()

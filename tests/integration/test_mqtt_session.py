@@ -9,9 +9,8 @@ import json
 import os
 import sqlite3
 import subprocess
-import time
 
-from conftest import Proc, _can_connect, free_port, make_config, wait_for
+from conftest import Proc, _can_connect, ctl, free_port, make_config, wait_for
 
 
 def openssl(*args, cwd):
@@ -79,8 +78,10 @@ def test_tls_with_the_wrong_ca_is_refused_and_logged_once(tmp_path, procs, sim, 
                               "key_file": str(pki / "client.key")}
     d = daemon(make_config(tmp_path, plain, sim.port, mutate))
     wait_for(lambda: d.log().count("mqtt: connect failed") >= 1, 15, "a failed connect")
-    # several retries happen in 2.5 s (200 ms .. 1 s); only the first warns
-    time.sleep(2.5)
+    # barrier: three more attempts fail (retries every 200 ms .. 1 s); only
+    # the first of the outage warns
+    wait_for(lambda: json.loads(ctl(d.config, "status", "--json").stdout)["mqtt"][
+        "connect_failures"] >= 4, 20, "four failed connects in the status")
     assert d.proc.alive()
     assert d.log().count("warn   mqtt: conn") == 1
     assert "mqtt: mqtt:" not in d.log()

@@ -12,11 +12,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 
 import pytest
 
-from conftest import BIN, ROOT, Proc, binary, make_config, wait_for
+from conftest import BIN, ROOT, Proc, binary, ctl, make_config, wait_for
 
 UNIT = os.path.join(ROOT, "deploy", "plantroomd.service")
 
@@ -132,7 +131,11 @@ def test_no_watchdog_pings_when_systemd_asks_for_none(tmp_path, broker, sim, pro
     procs.append(d)
     try:
         wait_for(lambda: "READY=1" in notify.lines(), 15, "READY=1")
-        time.sleep(0.5)
+        # barrier: 2 s of the loop's own uptime (a watchdog of any interval
+        # systemd allows would have pinged by then)
+        up = json.loads(ctl(config, "status", "--json").stdout)["uptime_s"]
+        wait_for(lambda: json.loads(ctl(config, "status", "--json").stdout)["uptime_s"] >= up + 2,
+                 15, "2 s more of uptime")
         assert "WATCHDOG=1" not in notify.lines()
     finally:
         notify.close()
