@@ -233,10 +233,11 @@ def test_commands_off_by_default(tmp_path, broker, sim, subscriber, daemon):
     sub = subscriber(f"{BASE}/responses/#")
     every = subscriber("plantroom/#")
     d = daemon(make_config(tmp_path, broker["port"], sim.port))
-    d.wait_log("connected to")
-    # the daemon subscribed to nothing: its status lists no subscription
-    st = json.loads(ctl(d.config, "status", "--json").stdout)
-    assert st["mqtt"]["connected"] is True and st["mqtt"]["subscriptions"] == []
+    # connected to the broker (not only its bus: "connected to" is both),
+    # and subscribed to nothing: the status lists no subscription
+    st = wait_for(lambda: (lambda s: s["mqtt"]["connected"] and s)(
+        json.loads(ctl(d.config, "status", "--json").stdout)), 15, "the MQTT connection")
+    assert st["mqtt"]["subscriptions"] == []
     c = Commander(broker["port"])
     try:
         c.send("alice", "ack", {"id": "x", "work_order": 1})

@@ -197,8 +197,10 @@ def test_daemon_polls_writes_and_runs_a_hook_under_the_sandbox(tmp_path, broker,
     # a rule opens a work order; the exec hook runs, inside the filter
     sim.set("lift-1.vibration_machine", 5.5)
     log = hookdir / "hook.log"
-    wait_for(log.exists, 30, "the exec hook to run")
-    rec = json.loads(log.read_text().splitlines()[0])
+    # the hook's whole first line (the file exists before it is written)
+    line = wait_for(lambda: log.exists() and "\n" in log.read_text() and
+                    log.read_text().split("\n", 1)[0], 30, "the exec hook to run")
+    rec = json.loads(line)
     assert rec["seccomp"] == "2" and rec["nnp"] == "1", rec
     if ns:
         assert rec["meminfo"] is False and rec["root_writable"] is False, rec
