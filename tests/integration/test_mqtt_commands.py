@@ -235,8 +235,11 @@ def test_commands_off_by_default(tmp_path, broker, sim, subscriber, daemon):
     d = daemon(make_config(tmp_path, broker["port"], sim.port))
     # connected to the broker (not only its bus: "connected to" is both),
     # and subscribed to nothing: the status lists no subscription
-    st = wait_for(lambda: (lambda s: s["mqtt"]["connected"] and s)(
-        json.loads(ctl(d.config, "status", "--json").stdout)), 15, "the MQTT connection")
+    def connected():
+        r = ctl(d.config, "status", "--json", check=False)  # (the socket may not be up yet)
+        return r.returncode == 0 and json.loads(r.stdout)["mqtt"]["connected"] and \
+            json.loads(r.stdout)
+    st = wait_for(connected, 15, "the MQTT connection")
     assert st["mqtt"]["subscriptions"] == []
     c = Commander(broker["port"])
     try:
