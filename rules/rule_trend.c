@@ -31,7 +31,7 @@
  * Decisions, once per day close (h = horizon, H = hysteresis):
  *   not firing, earliest crossing within h (and the central one within
  *     central_horizon_days, when set) on SOON_DAYS day closes in a
- *     row, or the daily level >= limit --------------------> OPEN
+ *     row with the same model, or the daily level >= limit -> OPEN
  *   firing, earliest crossing within 1.5 h, or the level >= limit - H, or
  *     the change still on and the crossing within 3 h (or too few days to
  *     fit) -----------------------------------------------> UPDATE (new dates)
@@ -304,19 +304,25 @@ static int64_t to_ms(const rule_trend_cfg_t *c, int64_t t0, double days)
     return !isfinite(days) ? 0 : t0 * c->day_ms + (int64_t)llround(days * DAY_MS(c));
 }
 
-/* Decide on the day's prediction (see the header); returns the action. */
+/* Decide on the day's prediction (see the header); prev_model is the model
+ * of the day close before (-1: none). Returns the action. */
 static rule_action_kind_t decide(const rule_trend_cfg_t *c, rule_trend_state_t *st, const pred_t *p,
-                                 double tnow, int64_t ts_ms, int *at_limit)
+                                 int prev_model, double tnow, int64_t ts_ms, int *at_limit)
 {
     double horizon = (double)c->horizon_ms / DAY_MS(c), left = p->lo - tnow;
     int soon;
 
     /* The earliest date must be within the horizon (and the central one
-     * within central_ms, when set) on two day closes in a row: the first day
-     * a noisy prediction dips in is the day it is most likely to be early.
-     * The level at the limit opens at once. */
+     * within central_ms, when set) on two day closes in a row, by the same
+     * model: the first day a noisy prediction dips in is the day it is most
+     * likely to be early, and a shape that the model test took up for a day
+     * or two (and drops again) dates the crossing days or weeks early. A
+     * change of model starts the count again. The level at the limit opens
+     * at once. */
     int near =
         left <= horizon && (c->central_ms <= 0 || p->c - tnow <= (double)c->central_ms / DAY_MS(c));
+    if (p->ok && (int)p->f.model != prev_model)
+        st->soon_days = 0;
     st->soon_days = !st->firing && p->ok && near ? st->soon_days + 1 : 0;
     soon = p->level >= c->limit || st->soon_days >= SOON_DAYS;
     /* An open order stays while the machine is still changing toward the
@@ -399,6 +405,7 @@ static rule_action_kind_t day_closed(const rule_trend_cfg_t *c, rule_trend_state
                                      rule_action_t *act)
 {
     int oldest = (st->dhead - st->dn + RULE_TREND_MAX_DAYS) % RULE_TREND_MAX_DAYS, at_limit;
+    int prev_model;
     int64_t t0 = st->days_t[oldest];
     double tnow = (double)now_ms / DAY_MS(c) - (double)t0;
     rule_action_kind_t k;
@@ -409,10 +416,11 @@ static rule_action_kind_t day_closed(const rule_trend_cfg_t *c, rule_trend_state
     st->pred_c = to_ms(c, t0, p.c);
     st->pred_lo = to_ms(c, t0, p.lo);
     st->pred_hi = to_ms(c, t0, p.hi);
+    prev_model = st->model;
     st->model = p.ok ? (int)p.f.model : -1;
     st->model_streak = p.ok ? p.ch.streak : 0;
     st->last_pred_ms = now_ms;
-    k = decide(c, st, &p, tnow, s->ts_ms, &at_limit);
+    k = decide(c, st, &p, prev_model, tnow, s->ts_ms, &at_limit);
     if (k != RULE_ACT_NONE && act) {
         fill(c, st, &p, tnow, s, smoothed, at_limit, act);
         act->kind = k;
