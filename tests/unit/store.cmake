@@ -24,6 +24,8 @@ plantroom_unit_test(test_ledger_wo SOURCES test_ledger_wo.c LIBS plantroom_store
 # docs/performance.md.
 add_executable(bench_ledger ${CMAKE_CURRENT_SOURCE_DIR}/../bench/bench_ledger.c)
 target_link_libraries(bench_ledger PRIVATE plantroom_store)
+add_executable(bench_rollup_keys ${CMAKE_CURRENT_SOURCE_DIR}/../bench/bench_rollup_keys.c)
+target_link_libraries(bench_rollup_keys PRIVATE plantroom_store)
 plantroom_unit_test(test_ledger_priority SOURCES test_ledger_priority.c LIBS plantroom_store)
 plantroom_unit_test(test_store_file SOURCES test_store_file.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_storage SOURCES test_ledger_storage.c LIBS plantroom_store)
