@@ -108,6 +108,8 @@ void gw__storage_status_json(void *arg, cJSON *res)
     cJSON_AddNumberToObject(l, "failed_batches", (double)f.failed_batches);
     cJSON_AddNumberToObject(l, "quarantined", (double)f.quarantined);
     cJSON_AddNumberToObject(l, "outbox_purged", (double)f.outbox_purged);
+    cJSON_AddNumberToObject(l, "rollup_move_left", (double)f.move_left);
+    cJSON_AddNumberToObject(l, "rollup_move_failed", (double)f.move_failed);
 }
 
 static void storage__metric(FILE *o, const char *name, const char *type, const char *help, double v)
@@ -157,4 +159,7 @@ void gw__storage_metrics_text(void *arg, FILE *o)
     storage__metric(o, "plantroom_ledger_outbox_purged_total", "counter",
                     "Outbox events deleted past ledger.outbox_retention_days.",
                     (double)f.outbox_purged);
+    storage__metric(o, "plantroom_ledger_rollup_move_left", "gauge",
+                    "Rollup rows still to move to the schema v6 tables (0: none).",
+                    (double)f.move_left);
 }

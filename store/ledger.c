@@ -159,6 +159,8 @@ int ledger_open(ledger_t **out, const char *path, int flags, char *err, size_t e
     if (rc < 0)
         goto out_close;
     rc = ledger__migrate(lg, err, errlen);
+    if (rc == 0)
+        rc = ledger__rollup_move_open(lg, err, errlen);
     if (rc < 0)
         goto out_close;
     *out = lg;

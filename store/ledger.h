@@ -251,6 +251,17 @@ int ledger_device_status(ledger_t *lg, const char *device, const char *status, i
  * null), points (how many have rollups). Caller frees. */
 int ledger_devices_json(ledger_t *lg, char **out, char *err, size_t errlen);
 
+/* Schema v6 moves the rollups into time-first tables online: move up to
+ * max_rows of the rows still in the old tables into the new ones (merged
+ * into a bucket already there), in one transaction (or a savepoint of the
+ * caller's), and drop the old tables once they are empty. *left: the rows
+ * left as last known on entry (< 0: unknown, counted here), the rows left
+ * after on return (0: nothing left, the migration is over; it may be
+ * larger than the truth after a purge; counted also when the batch then
+ * fails). Returns 0, or a negative code with nothing changed (rolled
+ * back). */
+int ledger_rollup_move(ledger_t *lg, int max_rows, int64_t *left, char *err, size_t errlen);
+
 /* Delete what the policy's retention lets go, as of now_ms: audit rows,
  * rollups, device events. *deleted (may be NULL) counts rows removed. */
 int ledger_purge(ledger_t *lg, int64_t now_ms, int64_t *deleted, char *err, size_t errlen);

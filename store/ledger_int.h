@@ -85,6 +85,12 @@ const char *ledger__migration_sql(int v);
  * read-only connection only checks that the schema is the one this program
  * knows. */
 int ledger__migrate(ledger_t *lg, char *err, size_t errlen);
+/* The old rollup tables of the online move (ledger_rollup_move.c): 1 while
+ * they exist, 0 once dropped, or a negative code. */
+int ledger__rollup_old(ledger_t *lg, char *err, size_t errlen);
+/* At open: drop the old rollup tables at once when they hold nothing (a new
+ * file). 0 or a negative code. */
+int ledger__rollup_move_open(ledger_t *lg, char *err, size_t errlen);
 
 /* The connection's parts for the other files of store/. */
 sqlite3 *ledger__db(ledger_t *lg);

@@ -495,7 +495,7 @@ int ledger__has_data_before(ledger_t *lg, int64_t ts_ms)
 
     if (sqlite3_prepare_v2(ledger__db(lg),
                            "SELECT EXISTS (SELECT 1 FROM work_orders WHERE opened_at < ?1)"
-                           " OR EXISTS (SELECT 1 FROM rollup_1h WHERE ts < ?1)",
+                           " OR EXISTS (SELECT 1 FROM rollup_1h_all WHERE ts < ?1)",
                            -1, &st, NULL) == SQLITE_OK &&
         ledger__bind(st, "i", ts_ms) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
         found = sqlite3_column_int(st, 0);

@@ -45,8 +45,9 @@ static int ledger__energy_before(ledger_t *lg, const char *dev, const char *poin
     int found = 0;
 
     if (sqlite3_prepare_v2(ledger__db(lg),
-                           "SELECT max FROM rollup_1h WHERE device = ?1 AND point = ?2"
-                           " AND ts < ?3 AND ts >= ?3 - 86400000 ORDER BY ts DESC LIMIT 1",
+                           "SELECT MAX(max) FROM rollup_1h_all WHERE device = ?1 AND point = ?2"
+                           " AND ts < ?3 AND ts >= ?3 - 86400000 GROUP BY ts ORDER BY ts DESC"
+                           " LIMIT 1",
                            -1, &st, NULL) == SQLITE_OK &&
         ledger__bind(st, "tti", dev, point, from) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         *out = sqlite3_column_double(st, 0);
@@ -92,11 +93,12 @@ static int ledger__energy_month(ledger_t *lg, const char *dev, const char *point
         return ledger__fail(GW_EINVAL, err, errlen, "bad month '%s'", month);
     e->days = ledger__days_in(month);
     have_base = ledger__energy_before(lg, dev, point, from, &base);
-    src = sqlite3_prepare_v2(ledger__db(lg),
-                             "SELECT CAST(strftime('%d', ts / 1000, 'unixepoch', 'localtime') AS"
-                             " INTEGER) AS d, MIN(min), MAX(max) FROM rollup_1h WHERE device = ?1"
-                             " AND point = ?2 AND ts >= ?3 AND ts < ?4 GROUP BY d ORDER BY d",
-                             -1, &st, NULL);
+    src =
+        sqlite3_prepare_v2(ledger__db(lg),
+                           "SELECT CAST(strftime('%d', ts / 1000, 'unixepoch', 'localtime') AS"
+                           " INTEGER) AS d, MIN(min), MAX(max) FROM rollup_1h_all WHERE device = ?1"
+                           " AND point = ?2 AND ts >= ?3 AND ts < ?4 GROUP BY d ORDER BY d",
+                           -1, &st, NULL);
     if (src == SQLITE_OK)
         src = ledger__bind(st, "ttii", dev, point, from, to);
     while (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -185,7 +187,7 @@ int ledger__report_energy(ledger_t *lg, const char *month, cJSON *arr, char *err
     if (ledger__month_range(month, &from, &to) < 0)
         return ledger__fail(GW_EINVAL, err, errlen, "bad month '%s'", month);
     src = sqlite3_prepare_v2(ledger__db(lg),
-                             "SELECT DISTINCT device, point FROM rollup_1h WHERE unit = 'kWh'"
+                             "SELECT DISTINCT device, point FROM rollup_1h_all WHERE unit = 'kWh'"
                              " AND ts >= ?1 AND ts < ?2 ORDER BY device, point",
                              -1, &st, NULL);
     if (src == SQLITE_OK)

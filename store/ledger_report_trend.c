@@ -100,7 +100,7 @@ static int ledger__tev_daily(ledger_t *lg, const char *dev, const char *point, i
     int src;
 
     src = sqlite3_prepare_v2(ledger__db(lg),
-                             "SELECT ts / ?3 AS d, SUM(sum) / SUM(count) FROM rollup_1h"
+                             "SELECT ts / ?3 AS d, SUM(sum) / SUM(count) FROM rollup_1h_all"
                              " WHERE device = ?1 AND point = ?2 AND ts >= ?4 AND ts < ?5"
                              " GROUP BY d ORDER BY d",
                              -1, &st, NULL);

@@ -149,7 +149,7 @@ int ledger_devices_json(ledger_t *lg, char **out, char *err, size_t errlen)
 {
     static const char sql[] =
         "SELECT d.name, d.status, d.status_since, d.last_seen, d.detail,"
-        " (SELECT COUNT(DISTINCT point) FROM rollup_1h r WHERE r.device = d.name)"
+        " (SELECT COUNT(DISTINCT point) FROM rollup_1h_all r WHERE r.device = d.name)"
         " FROM devices d ORDER BY d.name";
     sqlite3_stmt *st = NULL;
     cJSON *arr = cJSON_CreateArray();
@@ -211,7 +211,7 @@ int ledger_purge(ledger_t *lg, int64_t now_ms, int64_t *deleted, char *err, size
     const ledger_policy_t *p = ledger__policy(lg);
     int64_t audit_before = now_ms - (int64_t)p->audit_retention_days * LEDGER__DAY_MS;
     int64_t n = 0, moved = 0;
-    int own_tx = 0;
+    int own_tx = 0, old;
     int rc;
 
     if (p->audit_retention_days < 1 || p->rollup_1m_retention_days < 1 ||
@@ -230,6 +230,17 @@ int ledger_purge(ledger_t *lg, int64_t now_ms, int64_t *deleted, char *err, size
                                err, errlen);
     if (rc == 0)
         rc = ledger__purge_one(lg, "DELETE FROM rollup_1h WHERE ts < ?1",
+                               now_ms - (int64_t)p->rollup_1h_retention_days * LEDGER__DAY_MS, &n,
+                               err, errlen);
+    /* rows not yet moved to the v6 tables (ledger_rollup_move.c) */
+    old = rc == 0 ? ledger__rollup_old(lg, err, errlen) : 0;
+    rc = old < 0 ? old : rc;
+    if (rc == 0 && old)
+        rc = ledger__purge_one(lg, "DELETE FROM rollup_1m_v5 WHERE ts < ?1",
+                               now_ms - (int64_t)p->rollup_1m_retention_days * LEDGER__DAY_MS, &n,
+                               err, errlen);
+    if (rc == 0 && old)
+        rc = ledger__purge_one(lg, "DELETE FROM rollup_1h_v5 WHERE ts < ?1",
                                now_ms - (int64_t)p->rollup_1h_retention_days * LEDGER__DAY_MS, &n,
                                err, errlen);
     if (rc == 0)

@@ -185,6 +185,34 @@ static const char *const ledger__migrations[] = {
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     " WHEN OLD.id >= (SELECT before_id FROM audit_horizon WHERE id = 1)"
     " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;",
+
+    /* v6: the rollups keyed by time first, (ts, device, point): a minute's
+     * buckets of every point are appended together at the end of the tree
+     * instead of one row into every series' own page. Instant: the old
+     * tables are renamed (kept as they are, with their ts indexes), the new
+     * ones created empty and written at once; the ledger thread moves the
+     * old rows over in small batches while idle (ledger_rollup_move.c) and
+     * drops the old tables when they are empty. Readers of hours read
+     * rollup_1h_all, both tables until then (every reader aggregates, so a
+     * bucket split between them merges); rollup_1h_series serves reads by
+     * series. */
+    "ALTER TABLE rollup_1m RENAME TO rollup_1m_v5;"
+    "ALTER TABLE rollup_1h RENAME TO rollup_1h_v5;"
+    "CREATE TABLE rollup_1m ("
+    " device TEXT NOT NULL, point TEXT NOT NULL, ts INTEGER NOT NULL, unit TEXT,"
+    " min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,"
+    " last_ts INTEGER NOT NULL,"
+    " PRIMARY KEY (ts, device, point)) WITHOUT ROWID;"
+    "CREATE TABLE rollup_1h ("
+    " device TEXT NOT NULL, point TEXT NOT NULL, ts INTEGER NOT NULL, unit TEXT,"
+    " min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,"
+    " last_ts INTEGER NOT NULL,"
+    " PRIMARY KEY (ts, device, point)) WITHOUT ROWID;"
+    "CREATE INDEX rollup_1h_series ON rollup_1h(device, point, ts);"
+    "CREATE VIEW rollup_1h_all AS"
+    " SELECT device, point, ts, unit, min, max, sum, count, last_ts FROM rollup_1h"
+    " UNION ALL"
+    " SELECT device, point, ts, unit, min, max, sum, count, last_ts FROM rollup_1h_v5;",
 };
 
 int ledger__schema_version(void)

@@ -50,6 +50,7 @@
 #define LEDGER__BATCH_MAX  1000  /* ops in one transaction */
 #define LEDGER__PROBE      16    /* ops in one transaction while the storage fails */
 #define LEDGER__DAY_MS     (24LL * 3600 * 1000)
+#define LEDGER__MOVE_ROWS  2000 /* rollup rows moved to the v6 tables per transaction */
 
 /* ---- housekeeping ------------------------------------------------------- */
 
@@ -95,6 +96,7 @@ static void ledger__housekeeping(ledger_worker_t *w)
             rc = ledger__purge_outbox(w, now, err, sizeof(err));
         if (rc == 0) {
             w->next_purge_ms = now + LEDGER__DAY_MS;
+            w->move_left = w->move_left ? -1 : 0; /* purged rows: count again */
             if (deleted)
                 gw_log_info("ledger", "retention: %lld old rows purged", (long long)deleted);
         }
@@ -122,6 +124,40 @@ static void ledger__housekeeping(ledger_worker_t *w)
         return;
     }
     w->house_failures = 0;
+}
+
+/* Rollup rows still in the old tables of schema v6 move over, one batch
+ * per call, while nothing else waits (ledger_rollup_move). A failure (disk
+ * full, ...) is logged, counted in the figures and tried again after
+ * LEDGER__RETRY_MS; reads see every row meanwhile. */
+static void ledger__move_some(ledger_worker_t *w)
+{
+    char err[256];
+    int rc;
+
+    if (!w->lg || w->failing || w->move_left == 0 || gw_mono_ms() < w->move_retry_at)
+        return;
+    ledger__file_test_pages(w);
+    rc = ledger_rollup_move(w->lg, LEDGER__MOVE_ROWS, &w->move_left, err, sizeof(err));
+    pthread_mutex_lock(&w->mu);
+    w->fig.move_left = w->move_left;
+    w->fig.move_batches += rc == 0;
+    w->fig.move_failed += rc < 0;
+    pthread_mutex_unlock(&w->mu);
+    if (rc < 0) {
+        w->move_retry_at = gw_mono_ms() + LEDGER__RETRY_MS;
+        if (w->move_failures++ % LEDGER__LOG_EVERY == 0)
+            gw_log_error("ledger", "moving rollups to schema v6: %s; retrying", err);
+        if (w->move_failures == 1)
+            ledger__post_error(w, rc, err);
+        return;
+    }
+    if (w->move_failures)
+        gw_log_notice("ledger", "moving rollups to schema v6 again after %d failed tries",
+                      w->move_failures);
+    w->move_failures = 0;
+    if (w->move_left == 0)
+        gw_log_notice("ledger", "rollups moved to schema v6; old tables dropped");
 }
 
 /* ---- the thread --------------------------------------------------------- */
@@ -188,6 +224,12 @@ static int ledger__timeout(ledger_worker_t *w, int stop)
         left = w->retry_at - gw_mono_ms();
         return left > 0 ? (int)(left < LEDGER__ALIVE_MS ? left : LEDGER__ALIVE_MS) : 0;
     }
+    /* rollups to move: look for ops between batches, without waiting */
+    if (!stop && w->move_left != 0) {
+        left = w->move_retry_at - gw_mono_ms();
+        if (left < LEDGER__ALIVE_MS)
+            return left > 0 ? (int)left : 0;
+    }
     /* wake at least once a second to show that the thread lives */
     return w->backlog.n || stop ? 0 : LEDGER__ALIVE_MS;
 }
@@ -227,6 +269,8 @@ static void *ledger__thread(void *arg)
             }
             if (!stop)
                 ledger__housekeeping(w);
+            if (!stop && !gw_queue_depth(&w->ops))
+                ledger__move_some(w);
             continue;
         }
         if (rc == 0)
@@ -255,6 +299,7 @@ static int ledger__init(ledger_worker_t *w, const char *path, gw_queue_t *result
     w->results = results;
     w->stop_msg.kind = LEDGER__OP_STOP;
     w->load_after = -1;
+    w->fig.move_left = -1; /* not counted yet */
     w->pages_applied = -1;
     atomic_init(&w->pending, 0);
     atomic_init(&w->progress_ms, (long long)gw_mono_ms());

@@ -119,6 +119,10 @@ typedef struct ledger_worker_figures {
     uint64_t quarantined;   /* damaged files moved aside */
     uint64_t outbox_purged; /* outbox rows deleted past their age */
     uint64_t failed_batches;
+    int64_t
+        move_left; /* rollup rows still to move to the v6 tables (0: none, -1: not counted yet) */
+    uint64_t move_batches; /* batches of the move committed */
+    uint64_t move_failed;  /* batches of the move that failed (tried again later) */
 } ledger_worker_figures_t;
 typedef struct ledger_op_active {
     gw_msg_t hdr;

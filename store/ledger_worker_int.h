@@ -84,6 +84,9 @@ struct ledger_worker {
     int64_t next_report_ms; /* wall time of the next monthly-report check */
     int house_failures;     /* consecutive failed housekeeping runs, for the log */
     size_t lost;            /* ops given up at stop */
+    int64_t move_left;      /* rollup rows to move (ledger_rollup_move; -1 unknown, 0 none) */
+    int64_t move_retry_at;  /* monotonic ms: the next move batch after a failure */
+    int move_failures;      /* consecutive failed move batches */
 
     /* test-only: a file holding PRAGMA max_page_count (docs/configuration.md,
      * "Test-only settings"); "" when unused */

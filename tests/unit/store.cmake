@@ -16,6 +16,7 @@ add_test(NAME test_ctl_cli COMMAND test_ctl_cli $<TARGET_FILE:plantroomctl>)
 # About 70 runs of plantroomctl: slow under ASan on a loaded box.
 set_tests_properties(test_ctl_cli PROPERTIES TIMEOUT 240 LABELS unit)
 plantroom_unit_test(test_ledger_migrate SOURCES test_ledger_migrate.c LIBS plantroom_store)
+plantroom_unit_test(test_ledger_rollup_move SOURCES test_ledger_rollup_move.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_audit SOURCES test_ledger_audit.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_wo SOURCES test_ledger_wo.c LIBS plantroom_store)
 
@@ -23,6 +24,8 @@ plantroom_unit_test(test_ledger_wo SOURCES test_ledger_wo.c LIBS plantroom_store
 # docs/performance.md.
 add_executable(bench_ledger ${CMAKE_CURRENT_SOURCE_DIR}/../bench/bench_ledger.c)
 target_link_libraries(bench_ledger PRIVATE plantroom_store)
+add_executable(bench_rollup_keys ${CMAKE_CURRENT_SOURCE_DIR}/../bench/bench_rollup_keys.c)
+target_link_libraries(bench_rollup_keys PRIVATE plantroom_store)
 plantroom_unit_test(test_ledger_priority SOURCES test_ledger_priority.c LIBS plantroom_store)
 plantroom_unit_test(test_store_file SOURCES test_store_file.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_storage SOURCES test_ledger_storage.c LIBS plantroom_store)

@@ -83,7 +83,7 @@ T_TEST(test_create_schema_wal_mode)
 
     db = lt_raw(path);
     T_CHECK(db != NULL);
-    T_CHECK_EQ_INT(lt_int(db, "PRAGMA user_version"), 5);
+    T_CHECK_EQ_INT(lt_int(db, "PRAGMA user_version"), 6);
     {
         sqlite3_stmt *st = NULL;
         sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
@@ -589,7 +589,7 @@ T_TEST(test_reopen_keeps_data)
 
     db = lt_raw(path);
     T_CHECK_EQ_INT(lt_int(db, "PRAGMA schema_version"), schema_before);
-    T_CHECK_EQ_INT(lt_int(db, "PRAGMA user_version"), 5);
+    T_CHECK_EQ_INT(lt_int(db, "PRAGMA user_version"), 6);
     sqlite3_close(db);
 }
 
