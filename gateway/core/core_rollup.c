@@ -37,13 +37,16 @@
 #include <string.h>
 
 #define GW__MINUTE_MS 60000
-/* Closed buckets go to the ledger in ops of at most this many rows (192
- * bytes each): a flush of 20,000 points (stop, reload) then holds about
- * 100 kB at a time instead of two copies of 4 MB. */
+/* Closed buckets go to the ledger in ops of at most this many rows, packed
+ * (48 bytes each and their names, at most ROLLUP_NAMES bytes of them: an
+ * op of longer names goes with fewer rows): a flush of 20,000 points
+ * (stop, reload) then holds about 30 kB at a time instead of two copies
+ * of 4 MB. */
 #define ROLLUP_CHUNK 512
+#define ROLLUP_NAMES (ROLLUP_CHUNK * 16)
 /* Closed buckets waiting go to the ledger this many rows at a time (in ops
- * of ROLLUP_CHUNK), and only when its queue is (nearly) empty: about 800 kB
- * queued at most, a few transactions a minute. */
+ * of ROLLUP_CHUNK), and only when its queue is (nearly) empty: about 250 kB
+ * queued at most (800 kB unpacked), a few transactions a minute. */
 #define ROLLUP_DRAIN (8 * ROLLUP_CHUNK)
 
 /* An open or closed bucket of one point: 32 bytes. The minute is counted
@@ -85,50 +88,31 @@ static void rollup__submit(gw_core_t *c)
     ru->op = NULL;
 }
 
-/* src into dst, cut to fit as snprintf "%s" would (a minute's close copies
- * three names for every point: without printf). */
-static void rollup__copy(char *dst, size_t cap, const char *src)
-{
-    size_t n = strnlen(src, cap - 1);
-
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 /* Point pid's closed bucket in slot (of the runtime now) as a row of the
- * op being written (submitted when it holds ROLLUP_CHUNK); slot is empty
- * after. */
+ * op being written (submitted when full); slot is empty after. */
 static void rollup__emit(gw_core_t *c, core_rollup_t *ru, size_t pid, rollup_slot_t *slot)
 {
     const gw_device_rt_t *dev;
     const drv_point_t *pc;
-    ledger_rollup_row_t *r;
+    ledger_rollup_packed_t r = {0};
 
     dev = &c->rt->devs[c->rt->points[pid].device_idx];
     pc = &dev->cfg->points[pid - dev->first_point];
-    if (ru->op && ru->op->n == ROLLUP_CHUNK)
-        rollup__submit(c); /* a flush of every point goes in parts, not one copy of all */
-    if (!ru->op) {
-        ru->op = ledger_op_rollup_new(ROLLUP_CHUNK);
-        if (!ru->op) {
-            gw_log_error("rollup", "out of memory: a bucket of %s/%s lost", dev->cfg->name,
-                         pc->name);
-            slot->count = 0;
-            return;
-        }
-        ru->op->n = 0; /* rows are counted as they are written */
-    }
-    r = &ru->op->rows[ru->op->n++];
-    rollup__copy(r->device, sizeof(r->device), dev->cfg->name);
-    rollup__copy(r->point, sizeof(r->point), pc->name);
-    rollup__copy(r->unit, sizeof(r->unit), pc->unit);
-    r->ts_ms = (int64_t)slot->minute * GW__MINUTE_MS;
-    r->min = slot->min;
-    r->max = slot->max;
-    r->sum = slot->sum;
-    r->count = slot->count;
-    r->last_ts = r->ts_ms + slot->last_ms;
+    r.ts_ms = (int64_t)slot->minute * GW__MINUTE_MS;
+    r.min = slot->min;
+    r.max = slot->max;
+    r.sum = slot->sum;
+    r.count = slot->count;
+    r.last_ts = r.ts_ms + slot->last_ms;
     slot->count = 0;
+    for (int tries = 0; tries < 2; tries++) {
+        if (!ru->op && !(ru->op = ledger_op_rollup_packed_new(ROLLUP_CHUNK, ROLLUP_NAMES)))
+            break;
+        if (ledger_op_rollup_put(ru->op, dev->cfg->name, pc->name, pc->unit, &r) == 0)
+            return;
+        rollup__submit(c); /* full: a flush of every point goes in parts, not one copy of all */
+    }
+    gw_log_error("rollup", "out of memory: a bucket of %s/%s lost", dev->cfg->name, pc->name);
 }
 
 /* Close point pid's bucket: it waits in its done slot (a bucket waiting
