@@ -97,14 +97,15 @@ static int ledger__configure(ledger_t *lg, char *err, size_t errlen)
                           mode ? mode : "nothing");
         goto out_finalize;
     }
-    /* A page cache of 512 KiB, not SQLite's 2,000 KiB: a minute's rollup
+    /* A page cache of 256 KiB, not SQLite's 2,000 KiB: a minute's rollup
      * upserts touch a leaf per point all over the file, which no cache of
-     * a few MB holds for long; the kernel's page cache serves those reads
-     * (bench_ledger: no difference within its noise; docs/performance.md,
-     * "The full pipeline"). */
+     * a few MB holds for long; the kernel's page cache serves those reads.
+     * A minute's 20,000 upserts on an hour of history took the same CPU
+     * with 256, 512 and 1,024 KiB, 15 % more with 128 (docs/performance.md,
+     * "Anonymous memory at 200 devices"). */
     src = sqlite3_exec(lg->db,
                        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                       " PRAGMA cache_size=-512",
+                       " PRAGMA cache_size=-256",
                        NULL, NULL, NULL);
     if (src != SQLITE_OK)
         rc = ledger__dberr(lg, src, err, errlen, "configure");

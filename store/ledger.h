@@ -238,11 +238,27 @@ typedef struct ledger_rollup_row {
     int64_t last_ts; /* the newest sample in the bucket */
 } ledger_rollup_row_t;
 
+/* The same bucket packed, as the daemon hands a minute's buckets to the
+ * ledger thread: the numbers, and where the names are in a block of text
+ * that goes with the rows (each NUL-terminated; the unit right after the
+ * point). 48 bytes a row and its names, not 192. */
+typedef struct ledger_rollup_packed {
+    int64_t ts_ms; /* start of the minute */
+    double min, max, sum;
+    int64_t last_ts; /* the newest sample in the bucket */
+    uint32_t count;
+    uint16_t dev; /* the device's name: names + dev */
+    uint16_t pt;  /* the point's name: names + pt, then its unit */
+} ledger_rollup_packed_t;
+
 /* Merge rows into the 1-minute and 1-hour rollups (min of mins, max of
  * maxes, sums and counts added: a bucket submitted twice in parts is still
  * right) and move each device's last_seen forward. One transaction. */
 int ledger_rollup_add(ledger_t *lg, const ledger_rollup_row_t *rows, size_t n, char *err,
                       size_t errlen);
+/* The same for n packed rows whose names are in names. */
+int ledger_rollup_add_packed(ledger_t *lg, const ledger_rollup_packed_t *rows, size_t n,
+                             const char *names, char *err, size_t errlen);
 /* Record a device status change ("online", "offline") with a detail (may be
  * NULL): the devices table and a device_events row. */
 int ledger_device_status(ledger_t *lg, const char *device, const char *status, int64_t ts_ms,

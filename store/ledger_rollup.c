@@ -25,7 +25,15 @@
 
 #define LEDGER__DAY_MS (24LL * 3600 * 1000)
 
-static int ledger__rollup_row(ledger_t *lg, const ledger_rollup_row_t *r, char *err, size_t errlen)
+/* One bucket, wherever its fields are (a row or a packed row). */
+typedef struct ledger__bucket {
+    const char *device, *point, *unit;
+    int64_t ts_ms;
+    double min, max, sum;
+    int64_t count, last_ts;
+} ledger__bucket_t;
+
+static int ledger__rollup_row(ledger_t *lg, const ledger__bucket_t *r, char *err, size_t errlen)
 {
     static const int ids[] = {ST_ROLLUP_1M, ST_ROLLUP_1H};
     sqlite3_stmt *st = NULL;
@@ -63,9 +71,32 @@ static int ledger__device_seen(ledger_t *lg, const char *device, int64_t last_ts
                             : ledger__dberr(lg, src, err, errlen, "bind last seen");
 }
 
-int ledger_rollup_add(ledger_t *lg, const ledger_rollup_row_t *rows, size_t n, char *err,
-                      size_t errlen)
+/* Bucket i of rows (ledger_rollup_row_t) or of packed rows with names. */
+typedef ledger__bucket_t (*ledger__bucket_fn)(const void *rows, size_t i, const char *names);
+
+static ledger__bucket_t ledger__of_row(const void *rows, size_t i, const char *names)
 {
+    const ledger_rollup_row_t *r = (const ledger_rollup_row_t *)rows + i;
+
+    (void)names;
+    return (ledger__bucket_t){r->device, r->point, r->unit,  r->ts_ms,  r->min,
+                              r->max,    r->sum,   r->count, r->last_ts};
+}
+
+static ledger__bucket_t ledger__of_packed(const void *rows, size_t i, const char *names)
+{
+    const ledger_rollup_packed_t *p = (const ledger_rollup_packed_t *)rows + i;
+    const char *point = names + p->pt;
+
+    return (ledger__bucket_t){names + p->dev, point,    point + strlen(point) + 1,
+                              p->ts_ms,       p->min,   p->max,
+                              p->sum,         p->count, p->last_ts};
+}
+
+static int ledger__rollup_merge(ledger_t *lg, const void *rows, size_t n, const char *names,
+                                ledger__bucket_fn at, char *err, size_t errlen)
+{
+    const char *prev = NULL;
     int64_t seen = 0;
     int own_tx = 0;
     int rc;
@@ -74,13 +105,27 @@ int ledger_rollup_add(ledger_t *lg, const ledger_rollup_row_t *rows, size_t n, c
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        int same = i > 0 && strcmp(rows[i].device, rows[i - 1].device) == 0;
-        rc = ledger__rollup_row(lg, &rows[i], err, errlen);
-        seen = same && seen > rows[i].last_ts ? seen : rows[i].last_ts;
-        if (rc == 0 && (i + 1 == n || strcmp(rows[i + 1].device, rows[i].device) != 0))
-            rc = ledger__device_seen(lg, rows[i].device, seen, err, errlen);
+        ledger__bucket_t b = at(rows, i, names);
+        int same = prev && strcmp(b.device, prev) == 0;
+        rc = ledger__rollup_row(lg, &b, err, errlen);
+        seen = same && seen > b.last_ts ? seen : b.last_ts;
+        prev = b.device;
+        if (rc == 0 && (i + 1 == n || strcmp(at(rows, i + 1, names).device, b.device) != 0))
+            rc = ledger__device_seen(lg, b.device, seen, err, errlen);
     }
     return ledger__op_end(lg, own_tx, rc, err, errlen);
+}
+
+int ledger_rollup_add(ledger_t *lg, const ledger_rollup_row_t *rows, size_t n, char *err,
+                      size_t errlen)
+{
+    return ledger__rollup_merge(lg, rows, n, NULL, ledger__of_row, err, errlen);
+}
+
+int ledger_rollup_add_packed(ledger_t *lg, const ledger_rollup_packed_t *rows, size_t n,
+                             const char *names, char *err, size_t errlen)
+{
+    return ledger__rollup_merge(lg, rows, n, names, ledger__of_packed, err, errlen);
 }
 
 int ledger_device_status(ledger_t *lg, const char *device, const char *status, int64_t ts_ms,

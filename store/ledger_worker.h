@@ -173,7 +173,10 @@ typedef struct ledger_op_outbox {
 typedef struct ledger_op_rollup {
     gw_msg_t hdr;
     size_t n;
-    ledger_rollup_row_t rows[]; /* n rows, allocated with the op */
+    ledger_rollup_row_t *rows;      /* n rows (ledger_op_rollup_new), or NULL */
+    ledger_rollup_packed_t *packed; /* or n packed rows (ledger_op_rollup_packed_new) */
+    char *names;                    /* packed: their names */
+    size_t cap_rows, names_len, cap_names;
 } ledger_op_rollup_t;
 
 typedef struct ledger_op_device {
@@ -272,6 +275,15 @@ ledger_op_active_t *ledger_op_active_new(uint64_t tag);
 /* A rollup op with room for n rows (n set, rows zeroed), a device status op,
  * a policy op (p copied). NULL on out of memory. */
 ledger_op_rollup_t *ledger_op_rollup_new(size_t n);
+/* A packed rollup op with room for rows rows and names bytes of their
+ * names (at least 146: one row's), n = 0. NULL on out of memory. Everything
+ * is in the one allocation the op's consumer frees. */
+ledger_op_rollup_t *ledger_op_rollup_packed_new(size_t rows, size_t names);
+/* Add a bucket to a packed op: nums' numbers (its dev and pt are set
+ * here), the names cut as ledger_rollup_row_t's fields would be. 0, or -1
+ * when the op has no room left for it (submit it and start another). */
+int ledger_op_rollup_put(ledger_op_rollup_t *op, const char *device, const char *point,
+                         const char *unit, const ledger_rollup_packed_t *nums);
 ledger_op_device_t *ledger_op_device_new(const char *device, const char *status, int64_t ts_ms,
                                          const char *detail);
 ledger_op_policy_t *ledger_op_policy_new(const ledger_policy_t *p);

@@ -268,9 +268,12 @@ static int ledger__apply(ledger_worker_t *w, gw_msg_t *m, ledger__list_t *res, c
                    ? ledger_outbox_delete(w->lg, ack->id, err, errlen)
                    : ledger_outbox_ack(w->lg, ack->id, ack->consumer, err, errlen);
     }
-    case LEDGER_OP_ROLLUP:
-        return ledger_rollup_add(w->lg, ((ledger_op_rollup_t *)m)->rows,
-                                 ((ledger_op_rollup_t *)m)->n, err, errlen);
+    case LEDGER_OP_ROLLUP: {
+        const ledger_op_rollup_t *ro = (const ledger_op_rollup_t *)m;
+        return ro->packed
+                   ? ledger_rollup_add_packed(w->lg, ro->packed, ro->n, ro->names, err, errlen)
+                   : ledger_rollup_add(w->lg, ro->rows, ro->n, err, errlen);
+    }
     case LEDGER_OP_DEVICE: {
         ledger_op_device_t *d = (ledger_op_device_t *)m;
         return ledger_device_status(w->lg, d->device, d->status, d->ts_ms,

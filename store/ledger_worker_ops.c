@@ -7,6 +7,7 @@
  */
 #include "store/ledger_worker.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +97,77 @@ ledger_op_rollup_t *ledger_op_rollup_new(size_t n)
         return NULL;
     op->hdr.kind = LEDGER_OP_ROLLUP;
     op->n = n;
+    op->rows = (ledger_rollup_row_t *)(op + 1);
     return op;
+}
+
+/* The names' block is addressed by 16-bit offsets. */
+#define LEDGER__PACKED_NAMES_MAX 65535u
+#define LEDGER__PACKED_ONE                                                                         \
+    (sizeof(((ledger_rollup_row_t *)0)->device) + sizeof(((ledger_rollup_row_t *)0)->point) +      \
+     sizeof(((ledger_rollup_row_t *)0)->unit))
+
+ledger_op_rollup_t *ledger_op_rollup_packed_new(size_t rows, size_t names)
+{
+    ledger_op_rollup_t *op;
+
+    if (names < LEDGER__PACKED_ONE)
+        names = LEDGER__PACKED_ONE;
+    if (names > LEDGER__PACKED_NAMES_MAX)
+        names = LEDGER__PACKED_NAMES_MAX;
+    if (rows > SIZE_MAX / sizeof(op->packed[0]) / 2)
+        return NULL;
+    op = malloc(sizeof(*op) + rows * sizeof(op->packed[0]) + names);
+    if (!op)
+        return NULL;
+    memset(op, 0, sizeof(*op));
+    op->hdr.kind = LEDGER_OP_ROLLUP;
+    op->packed = (ledger_rollup_packed_t *)(op + 1);
+    op->names = (char *)(op->packed + rows);
+    op->cap_rows = rows;
+    op->cap_names = names;
+    return op;
+}
+
+/* src cut to fit a field of cap bytes (as snprintf "%s" would) at the end
+ * of op's names; its offset. The caller checked the room. */
+static uint16_t ledger__put_name(ledger_op_rollup_t *op, const char *src, size_t cap)
+{
+    size_t n = strnlen(src, cap - 1), at = op->names_len;
+
+    memcpy(op->names + at, src, n);
+    op->names[at + n] = '\0';
+    op->names_len += n + 1;
+    return (uint16_t)at;
+}
+
+int ledger_op_rollup_put(ledger_op_rollup_t *op, const char *device, const char *point,
+                         const char *unit, const ledger_rollup_packed_t *nums)
+{
+    const ledger_rollup_row_t *r = NULL;
+    ledger_rollup_packed_t *p;
+    size_t need = 0;
+    int same = 0;
+
+    if (!op->packed || op->n == op->cap_rows)
+        return -1;
+    /* a device's buckets come together: its name once for the run */
+    if (op->n > 0)
+        same =
+            strncmp(op->names + op->packed[op->n - 1].dev, device, sizeof(r->device) - 1) == 0 &&
+            strnlen(device, sizeof(r->device) - 1) == strlen(op->names + op->packed[op->n - 1].dev);
+    if (!same)
+        need += strnlen(device, sizeof(r->device) - 1) + 1;
+    need += strnlen(point, sizeof(r->point) - 1) + 1 + strnlen(unit, sizeof(r->unit) - 1) + 1;
+    if (op->names_len + need > op->cap_names)
+        return -1;
+    p = &op->packed[op->n];
+    *p = *nums;
+    p->dev = same ? op->packed[op->n - 1].dev : ledger__put_name(op, device, sizeof(r->device));
+    p->pt = ledger__put_name(op, point, sizeof(r->point));
+    ledger__put_name(op, unit, sizeof(r->unit));
+    op->n++;
+    return 0;
 }
 
 ledger_op_device_t *ledger_op_device_new(const char *device, const char *status, int64_t ts_ms,

@@ -48,14 +48,17 @@ typedef enum gw_quality {
  * what rules order samples by and measure hold and clear times on, so that
  * a step of the wall clock neither blinds a rule nor cuts a hold short. A
  * source with only a wall time (plantroomctl replay) gives the same value
- * to both (docs/architecture.md, "Time"). */
+ * to both (docs/architecture.md, "Time"). The two 4-byte fields come first
+ * (32 bytes, not 40 with padding: the point table holds one per point);
+ * initialise it with designated fields. */
 typedef struct gw_sample {
     uint32_t point_id;
+    gw_quality_t quality;
     int64_t ts_ms; /* wall-clock time of the reading, ms since the Unix epoch */
     double value;
-    gw_quality_t quality;
     int64_t mono_ms; /* monotonic time of the reading, ms (gw_mono_ms) */
 } gw_sample_t;
+_Static_assert(sizeof(gw_sample_t) == 32, "gw_sample_t has no padding");
 
 /* Work-order priorities, highest first. */
 typedef enum gw_priority {

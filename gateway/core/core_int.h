@@ -81,6 +81,8 @@ void core__rollup_flush(gw_core_t *c);
 void core__rollup_free(gw_core_t *c);
 /* Closed buckets waiting for the ledger (not yet submitted). */
 size_t core__rollup_waiting(const gw_core_t *c);
+/* Bytes of bucket slots held now (open, and closed ones waiting). */
+size_t core__rollup_slot_bytes(const gw_core_t *c);
 
 /* core_rulesave.c: load rules.state, save it every save_interval_s on
  * libuv's pool, soon after every rule transition, and at stop. */

@@ -23,13 +23,14 @@ typedef enum gw_dev_status {
     GW_DEV_OFFLINE,
 } gw_dev_status_t;
 
+/* One per point of the site (56 bytes: 20,000 points take 1.1 MB). */
 typedef struct gw_point_rt {
     gw_sample_t last;     /* latest sample (quality says if it is usable) */
+    char *text;           /* string points: the last text read, owned; else NULL */
     uint32_t word_offset; /* where its words land in the device's reading */
     uint32_t device_idx;
     uint32_t block_idx; /* the request of the device's plan that reads it */
     uint16_t exception; /* Modbus exception code of its last failed read, 0: none */
-    char *text;         /* string points: the last text read, owned; else NULL */
 } gw_point_rt_t;
 
 typedef struct gw_device_rt {

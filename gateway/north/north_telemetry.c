@@ -124,6 +124,8 @@ static int tel__due(north_tel_t *n, const gw_device_rt_t *dev, int64_t now)
     /* an NB-IoT report (no bus) is rare and always worth a message */
     int due = !rt->cfg->mqtt.on_change || dev->cfg->bus_idx < 0;
 
+    if (!rt->cfg->mqtt.on_change)
+        return 1; /* every poll goes out: nothing to compare, no per-point state (0.5 MB) */
     if ((n->rt != rt || n->rt_npoints != rt->npoints || n->rt_ndevices != rt->cfg->ndevices) &&
         tel__build_points(n, rt) != 0)
         return 1;

@@ -49,8 +49,11 @@ static double run_baseline(const bench_t *b, int rounds)
 
     for (int r = 0; r < rounds; r++, ts += 60000)
         for (size_t p = 0; p < b->n; p++) {
-            gw_sample_t s = {(uint32_t)p, ts, b->vals[(p * 7 + (size_t)r) % NVALS] + b->drift * r,
-                             GW_Q_GOOD, ts};
+            gw_sample_t s = {.point_id = (uint32_t)p,
+                             .ts_ms = ts,
+                             .value = b->vals[(p * 7 + (size_t)r) % NVALS] + b->drift * r,
+                             .quality = GW_Q_GOOD,
+                             .mono_ms = ts};
             acc += s.value > 4.5;
         }
     sink = acc;
@@ -65,8 +68,11 @@ static double run_rules(bench_t *b, int rounds, uint64_t *actions)
 
     for (int r = 0; r < rounds; r++, ts += 60000)
         for (size_t p = 0; p < b->n; p++) {
-            gw_sample_t s = {(uint32_t)p, ts, b->vals[(p * 7 + (size_t)r) % NVALS] + b->drift * r,
-                             GW_Q_GOOD, ts};
+            gw_sample_t s = {.point_id = (uint32_t)p,
+                             .ts_ms = ts,
+                             .value = b->vals[(p * 7 + (size_t)r) % NVALS] + b->drift * r,
+                             .quality = GW_Q_GOOD,
+                             .mono_ms = ts};
             *actions += rule_eval(&b->cfg[p], &b->st[p], &s, &a) != RULE_ACT_NONE;
         }
     return (double)rounds * (double)b->n / (now_s() - t);

@@ -97,11 +97,19 @@ static void feed(gw_runtime_t *rt)
     rule_action_t a;
 
     for (int64_t ts = 0; ts < 30 * GEN_DAY_MS; ts += 60000) {
-        gw_sample_t s = {0, ts, gen_value(&g, ts), GW_Q_GOOD, ts};
+        gw_sample_t s = {.point_id = 0,
+                         .ts_ms = ts,
+                         .value = gen_value(&g, ts),
+                         .quality = GW_Q_GOOD,
+                         .mono_ms = ts};
         rule_eval(&rt->rules[0].cfg->rule, &rt->rules[0].st, &s, &a);
     }
     for (int i = 0; i <= 500; i++) {
-        gw_sample_t s = {1, i * 1000, 70000 + i, GW_Q_GOOD, i * 1000};
+        gw_sample_t s = {.point_id = 1,
+                         .ts_ms = i * 1000,
+                         .value = 70000 + i,
+                         .quality = GW_Q_GOOD,
+                         .mono_ms = i * 1000};
         rule_eval(&rt->rules[1].cfg->rule, &rt->rules[1].st, &s, &a);
     }
 }
@@ -372,7 +380,11 @@ T_TEST(another_boot_and_version_1)
     T_CHECK_EQ_INT(rt2->rules[1].st.alarm.last_ts_ms, now_mono);
     /* the next real sample counts */
     {
-        gw_sample_t s = {1, now_wall, 71000, GW_Q_GOOD, now_mono + 1000};
+        gw_sample_t s = {.point_id = 1,
+                         .ts_ms = now_wall,
+                         .value = 71000,
+                         .quality = GW_Q_GOOD,
+                         .mono_ms = now_mono + 1000};
         rule_action_t a;
         uint64_t before = rt2->rules[1].st.alarm.samples;
         rule_eval(&rt2->rules[1].cfg->rule, &rt2->rules[1].st, &s, &a);
