@@ -82,22 +82,37 @@ void gw_jw_raw(gw_jw_t *w, const char *s, size_t n)
     w->buf[w->len] = '\0';
 }
 
-void gw_jw_str(gw_jw_t *w, const char *s)
+char *gw_jw_room(gw_jw_t *w, size_t n)
+{
+    return gw_jw_reserve(w, n) == 0 ? w->buf + w->len : NULL;
+}
+
+void gw_jw_commit(gw_jw_t *w, char *o)
+{
+    *o = '\0';
+    w->len = (size_t)(o - w->buf);
+}
+
+/* 1 for the bytes cJSON escapes: below 0x20, '"' and '\\'. */
+static const unsigned char jw__esc[256] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                           1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                           1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, ['\\'] = 1};
+
+char *gw_jw_put_str(char *o, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t n = strlen(s);
-    char *o;
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
 
-    if (gw_jw_reserve(w, 6 * n + 2) != 0)
-        return;
-    o = w->buf + w->len;
     *o++ = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char c = *p;
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *o++ = (char)c;
-            continue;
-        }
+    while (p < end) {
+        const unsigned char *run = p;
+        while (p < end && !jw__esc[*p])
+            p++;
+        memcpy(o, run, (size_t)(p - run)); /* the common case: a name without escapes */
+        o += p - run;
+        if (p == end)
+            break;
+        unsigned char c = *p++;
         *o++ = '\\';
         switch (c) {
         case '"':
@@ -127,8 +142,16 @@ void gw_jw_str(gw_jw_t *w, const char *s)
         }
     }
     *o++ = '"';
-    *o = '\0';
-    w->len = (size_t)(o - w->buf);
+    return o;
+}
+
+void gw_jw_str(gw_jw_t *w, const char *s)
+{
+    size_t n = strlen(s);
+    char *o = gw_jw_room(w, 6 * n + 2);
+
+    if (o)
+        gw_jw_commit(w, gw_jw_put_str(o, s, n));
 }
 
 void gw_jw_num(gw_jw_t *w, double d)

@@ -155,33 +155,42 @@ static int tel__due(north_tel_t *n, const gw_device_rt_t *dev, int64_t now)
 
 /* ---- the message ------------------------------------------------------ */
 
-/* One point's member: "name":{"value":..,"unit":..,"quality":..[,"error":..],"ts":..}. */
+/* One point's member: "name":{"value":..,"unit":..,"quality":..[,"error":..],"ts":..},
+ * written into room reserved once for all of it. */
 static void tel__point(gw_jw_t *w, gw_jw_time_t *tc, const drv_point_t *pc, const gw_point_rt_t *pr)
 {
     const gw_sample_t *s = &pr->last;
-    const char *q = gw_quality_name(s->quality), *ts;
+    const char *q = gw_quality_name(s->quality), *ts = gw_jw_time(tc, s->ts_ms);
+    const char *err = pr->exception ? mb_exception_name(pr->exception) : NULL;
+    int text = s->quality == GW_Q_GOOD && pr->text;
+    size_t nl = strlen(pc->name), ul = strlen(pc->unit), tl = text ? strlen(pr->text) : 0;
+    size_t el = err ? strlen(err) : 0, ql = strlen(q);
+    char *o = gw_jw_room(w, 6 * (nl + ul + tl + el) + ql + tc->len + GW_JW_NUM_MAX + 80);
 
-    gw_jw_str(w, pc->name);
-    gw_jw_lit(w, ":{\"value\":");
-    if (s->quality == GW_Q_GOOD && pr->text)
-        gw_jw_str(w, pr->text);
+    if (!o)
+        return;
+    o = gw_jw_put_str(o, pc->name, nl);
+    o = gw_jw_put_lit(o, ":{\"value\":");
+    if (text)
+        o = gw_jw_put_str(o, pr->text, tl);
     else if (s->quality == GW_Q_GOOD)
-        gw_jw_num(w, s->value);
+        o += gw_jw_number(o, s->value);
     else
-        gw_jw_lit(w, "null");
-    gw_jw_lit(w, ",\"unit\":");
-    gw_jw_str(w, pc->unit);
-    gw_jw_lit(w, ",\"quality\":\"");
-    gw_jw_raw(w, q, strlen(q));
-    gw_jw_lit(w, "\"");
-    if (pr->exception) { /* the Modbus exception, by name */
-        gw_jw_lit(w, ",\"error\":");
-        gw_jw_str(w, mb_exception_name(pr->exception));
+        o = gw_jw_put_lit(o, "null");
+    o = gw_jw_put_lit(o, ",\"unit\":");
+    o = gw_jw_put_str(o, pc->unit, ul);
+    o = gw_jw_put_lit(o, ",\"quality\":\"");
+    o = gw_jw_put(o, q, ql);
+    if (err) { /* the Modbus exception, by name */
+        o = gw_jw_put_lit(o, "\",\"error\":");
+        o = gw_jw_put_str(o, err, el);
+        o = gw_jw_put_lit(o, ",\"ts\":\"");
+    } else {
+        o = gw_jw_put_lit(o, "\",\"ts\":\"");
     }
-    gw_jw_lit(w, ",\"ts\":\"");
-    ts = gw_jw_time(tc, s->ts_ms);
-    gw_jw_raw(w, ts, tc->len);
-    gw_jw_lit(w, "\"}");
+    o = gw_jw_put(o, ts, tc->len);
+    o = gw_jw_put_lit(o, "\"}");
+    gw_jw_commit(w, o);
 }
 
 int north__tel_payload(gw_jw_t *w, gw_jw_time_t *tc, const char *site, const gw_device_rt_t *dev,
