@@ -1,14 +1,17 @@
 /*
  * test_ledger_rollup_move.c: schema v6's online move of the rollups
  * (store/ledger_rollup_move.c) on real SQLite files of schema v5 holding
- * 40,000 rollup rows (bench_rollup_keys opens a million): the open only renames (the old rows are
- * all still in the old tables after it), the move keeps every row exactly once (counts, sums, mins,
- * maxes, last_ts compared with the v5 file's), reads (monthly report with its energy section,
- * devices, a per-day aggregate) answer the same before, during and after the move, a bucket written
- * to both tables merges, a process killed with SIGKILL mid-move resumes without loss or duplicate,
- * a full disk fails a batch without change and the move goes on once there is space, and the ledger
- * thread moves everything by itself, showing the rows left in its figures. SPDX-License-Identifier:
- * Apache-2.0
+ * 40,000 rollup rows (bench_rollup_keys opens a million): the open only
+ * renames (the old rows are all still in the old tables after it), the
+ * move keeps every row exactly once (counts, sums, mins, maxes, last_ts
+ * compared with the v5 file's), reads (monthly report with its energy
+ * section, devices, a per-day aggregate) answer the same before, during
+ * and after the move, a bucket written to both tables merges, a process
+ * killed with SIGKILL mid-move resumes without loss or duplicate, a full
+ * disk fails a batch without change and the move goes on once there is
+ * space, and the ledger thread moves everything by itself, showing the
+ * rows left in its figures.
+ * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "store/ledger_int.h"
