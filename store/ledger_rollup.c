@@ -2,7 +2,7 @@
  * ledger_rollup.c: telemetry rollups, device status and retention
  * (store/ledger.h).
  *
- * The daemon's loop (gateway/gw_rollup.c) accumulates good samples per point
+ * The daemon's loop (gateway/core/core_rollup.c) accumulates good samples per point
  * into 1-minute buckets and hands closed buckets to the ledger thread, which
  * merges each into rollup_1m and into its hour in rollup_1h. Buckets keep
  * min, max, sum and count (mean = sum / count), so merging is exact and a
