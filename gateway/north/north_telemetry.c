@@ -122,7 +122,7 @@ static int tel__due(north_tel_t *n, const gw_device_rt_t *dev, int64_t now)
     const gw_runtime_t *rt = gw_core_runtime(n->core);
     size_t di = (size_t)(dev - rt->devs);
     /* an NB-IoT report (no bus) is rare and always worth a message */
-    int due = !rt->cfg->mqtt.on_change || dev->cfg->bus_idx < 0;
+    int due = dev->cfg->bus_idx < 0;
 
     if (!rt->cfg->mqtt.on_change)
         return 1; /* every poll goes out: nothing to compare, no per-point state (0.5 MB) */
