@@ -142,7 +142,9 @@ typedef struct mb_bus_state {
  * only implement those). The same struct comes back on the events queue
  * as MB_EV_WRITE_DONE with rc and err set: 0, or GW_ETIMEDOUT, GW_EIO (link
  * down), GW_EPROTO (garbled answer, or a Modbus exception: then exception
- * holds its code and err its name), GW_ESTATE (bus stopped first). */
+ * holds its code and err its name), GW_ESTATE (bus stopped first). When
+ * mb_bus_stop leaves a thread stuck inside the write, a copy answers it
+ * (GW_ETIMEDOUT, "stuck in this write") and the thread drops its own. */
 typedef struct mb_write {
     gw_msg_t hdr;
     uint64_t id; /* the caller's, echoed */

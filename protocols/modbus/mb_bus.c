@@ -206,6 +206,37 @@ static void mb__refuse_writes(mb_bus_t *bus)
     bus->writes_tail = NULL;
 }
 
+/* Answer the write the stuck thread is inside, if any: its caller (an
+ * operator, an MQTT command) must not wait forever. The thread keeps the
+ * request itself and drops its late answer (orphaned). The device may or
+ * may not have applied it: the error says so. Under mu. */
+static void mb__answer_running_write(mb_bus_t *bus)
+{
+    const mb_write_t *w = bus->write_running;
+    mb_write_t *a;
+
+    if (!w)
+        return;
+    bus->write_running = NULL;
+    a = mb_write_new(w->count);
+    if (!a)
+        return; /* out of memory: the caller's own timeout ends its wait */
+    a->id = w->id;
+    a->device_id = w->device_id;
+    a->unit_id = w->unit_id;
+    a->timeout_ms = w->timeout_ms;
+    a->table = w->table;
+    a->multiple = w->multiple;
+    a->addr = w->addr;
+    memcpy(a->values, w->values, (size_t)w->count * sizeof(a->values[0]));
+    a->rc = GW_ETIMEDOUT;
+    snprintf(a->err, sizeof(a->err),
+             "bus %s stuck in this write (a driver call that did not return): the device "
+             "may have applied it",
+             bus->name);
+    gw_queue_push(bus->events, &a->hdr);
+}
+
 /* Free a bus whose thread is gone or is the caller. */
 static void mb__release(mb_bus_t *bus)
 {
@@ -247,6 +278,7 @@ void mb_bus_stop(mb_bus_t *bus)
      * sends nothing more and frees the bus if the call ever returns. */
     pthread_mutex_lock(&bus->mu);
     bus->orphaned = 1;
+    mb__answer_running_write(bus);
     mb__refuse_writes(bus);
     pthread_mutex_unlock(&bus->mu);
     atomic_fetch_add(&mb__abandoned, 1);

@@ -20,17 +20,30 @@ void mb__alive(mb_bus_t *bus)
 
 /* Hand every held event to the loop, in one push: the loop wakes once.
  * A thread left behind (mb_bus_stop gave up on it) drops them: the loop
- * has moved on, maybe to another point table. */
-void mb__flush(mb_bus_t *bus)
+ * has moved on, maybe to another point table. Under mu. */
+static void mb__flush_locked(mb_bus_t *bus)
 {
-    pthread_mutex_lock(&bus->mu);
     if (bus->orphaned)
         gw_msg_free_list(bus->out_head);
     else
         gw_queue_push_list(bus->events, bus->out_head, bus->out_tail, bus->out_n);
-    pthread_mutex_unlock(&bus->mu);
     bus->out_head = bus->out_tail = NULL;
     bus->out_n = 0;
+}
+
+void mb__flush(mb_bus_t *bus)
+{
+    pthread_mutex_lock(&bus->mu);
+    mb__flush_locked(bus);
+    pthread_mutex_unlock(&bus->mu);
+}
+
+void mb__flush_write(mb_bus_t *bus)
+{
+    pthread_mutex_lock(&bus->mu);
+    bus->write_running = NULL; /* answered here, or by mb_bus_stop if orphaned */
+    mb__flush_locked(bus);
+    pthread_mutex_unlock(&bus->mu);
 }
 
 /* Hold an event for the loop; flushed before the thread sleeps, or once

@@ -65,6 +65,7 @@ struct mb_bus {
     atomic_llong progress_ms;            /* gw_mono_ms of the last sign of life (mb__alive) */
     int64_t stall_bound_ms;              /* mb_bus_stall_bound_ms, fixed at start */
     gw_msg_t *writes_head, *writes_tail; /* queued mb_write_t, under mu */
+    mb_write_t *write_running;           /* under mu: the write on the wire, if any */
 
     /* Events not yet handed to the loop: a cycle's readings go together, so
      * that the loop wakes once per cycle rather than once per device. */
@@ -97,6 +98,9 @@ typedef enum mb__fail {
 void mb__alive(mb_bus_t *bus);
 /* Hand every held event to the loop. */
 void mb__flush(mb_bus_t *bus);
+/* mb__flush for a write just answered: clears write_running in the same
+ * critical section, so that mb_bus_stop answers it exactly once. */
+void mb__flush_write(mb_bus_t *bus);
 /* Hold an event for the loop (a cycle's readings go together). */
 void mb__emit(mb_bus_t *bus, gw_msg_t *m);
 /* Sleep until the monotonic deadline or a stop request (or a queued

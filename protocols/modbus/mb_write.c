@@ -114,7 +114,7 @@ out_post:
            bus->name, w->unit_id, mb__table_name(w->table), w->addr, w->count,
            w->rc ? w->err : "ok");
     mb__emit(bus, &w->hdr);
-    mb__flush(bus); /* a write's caller is waiting */
+    mb__flush_write(bus); /* a write's caller is waiting */
 }
 
 /* Run every queued write (a stopping bus leaves them to mb_bus_stop). */
@@ -129,6 +129,7 @@ void mb__run_writes(mb_bus_t *bus)
             if (!bus->writes_head)
                 bus->writes_tail = NULL;
             m->next = NULL;
+            bus->write_running = (mb_write_t *)m;
         }
         pthread_mutex_unlock(&bus->mu);
         if (!m)

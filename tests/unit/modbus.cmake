@@ -6,3 +6,5 @@ target_compile_definitions(test_gw_write PRIVATE
   SIM_BIN="$<TARGET_FILE:plantroom-sim>"
   PROFILES_DIR="${CMAKE_SOURCE_DIR}/drivers/profiles")
 add_dependencies(test_gw_write plantroom-sim)
+# A write a wedged bus thread is stuck in is answered when the bus is left behind.
+plantroom_unit_test(test_mb_stuck SOURCES test_mb_stuck.c LIBS plantroom_modbus)
