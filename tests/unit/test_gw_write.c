@@ -149,6 +149,24 @@ static int next_reading(int device_id, size_t off, uint16_t *out, size_t n)
     return -1;
 }
 
+/* Wait for a poll of device_id that failed (a silent device); 0 or -1. */
+static int next_failed_poll(int device_id)
+{
+    for (int i = 0; i < 100; i++) {
+        gw_msg_t *list = gw_queue_wait_all(&q, 100), *m;
+        int got = 0;
+        while ((m = list) != NULL) {
+            list = m->next;
+            mb_reading_t *r = (mb_reading_t *)m;
+            got |= m->kind == MB_EV_READING && r->device_id == device_id && r->rc != 0;
+            gw_msg_free(m);
+        }
+        if (got)
+            return 0;
+    }
+    return -1;
+}
+
 static gw_runtime_t *rt;
 
 static int do_write(gw_writes_t *d, const char *dev, const char *pt, double v, char *err)
@@ -271,8 +289,6 @@ T_TEST(writes_end_to_end)
     T_CHECK(strstr(audit_last, "tester/control pump-1.control_word new=1142 old=none") != NULL);
     T_CHECK(strstr(audit_last, " rc=0") != NULL);
     T_CHECK_EQ_INT(d->n, 0);
-    usleep(300000); /* one simulator tick; readings taken before it are dropped */
-    gw_msg_free_list(gw_queue_take_all(&q));
     /* pump-1's plan: its coil first, then holding 0..9 */
     size_t hold = 0;
     for (size_t b = 0; b < rt->devs[0].nblocks; b++) {
@@ -280,7 +296,11 @@ T_TEST(writes_end_to_end)
             hold = rt->devs[0].blocks[b].offset;
     }
     T_CHECK_EQ_INT(hold, 1);
-    T_CHECK_EQ_INT(next_reading(0, hold, words, 10), 0);
+    /* the simulated drive stops at its next tick: readings until one shows it */
+    int stopped = 0;
+    for (int i = 0; i < 50 && !stopped && next_reading(0, hold, words, 10) == 0; i++)
+        stopped = words[0] == 0x0476 && (words[3] & 0x4) == 0 && words[4] == 0;
+    T_CHECK(stopped);
     T_CHECK_EQ_INT(words[0], 0x0476);
     T_CHECK_EQ_INT(words[3] & 0x4, 0); /* not at reference: stopped */
     T_CHECK_EQ_INT(words[4], 0);       /* speed 0 */
@@ -316,7 +336,7 @@ T_TEST(writes_end_to_end)
 
     /* a silent device: the write times out, its neighbour is unaffected */
     write_file("control", "pump-2.fault=silent\n");
-    usleep(500000);
+    T_CHECK_EQ_INT(next_failed_poll(1), 0); /* the simulator has read its control file */
     T_CHECK_EQ_INT(do_write(d, "pump-2", "control_word", 0x047f, err), GW_ETIMEDOUT);
     T_CHECK_EQ_INT(do_write(d, "pump-1", "control_word", 0x047f, err), 0);
 
