@@ -69,6 +69,11 @@ typedef struct rule__choice {
     rule__fit_t mix[3];
     double w[3];
     int nmix;
+    /* auto, judged: every shape fitted to all the levels (line, exponential,
+     * knee), for the evidence's "what each shape dates it"; fitted[m] 0:
+     * that shape does not fit */
+    rule__fit_t fits[3];
+    int fitted[3];
 } rule__choice_t;
 
 #define RULE__SWITCH_DAYS 1   /* day closes in a row before the model in use changes */
@@ -97,6 +102,11 @@ double rule__fit_crossing(const rule__fit_t *f, double limit, double tnow);
  * the days it has been favoured so far) and fit it into *f. Returns 0 or -1 (no fit). */
 int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, int prev, int streak,
                  rule__choice_t *ch, rule__fit_t *f);
+/* The crossing of the limit after tnow by each shape ch->fits judged
+ * (line, exponential, knee) into cross[3]; NAN: not judged or no fit,
+ * INFINITY: never or beyond far. */
+void rule__choice_crossings(const rule__choice_t *ch, double limit, double tnow, double far,
+                            double cross[3]);
 /* The onset of a change in d's levels: the index i in [i0, i1] from which a
  * line fits the levels at and after it, with the levels before it at the
  * quiet level q, with the least absolute deviations. The change detector

@@ -160,6 +160,10 @@ int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, int prev, int
     }
     gains_of(c, d, d->y, work, fits, g);
     *f = fits[0];
+    for (int m = 0; m < 3; m++) {
+        ch->fits[m] = fits[m];
+        ch->fitted[m] = m == 0 || g[m - 1] >= 0;
+    }
     oos_gains(c, d, work, ch->gain);
     for (int m = 0; m < 2; m++) {
         ch->chance[m] = RULE__OOS_MARGIN;
@@ -190,4 +194,13 @@ int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, int prev, int
     }
     mix_of(ch, fits, f, c->model_uncertainty);
     return 0;
+}
+
+void rule__choice_crossings(const rule__choice_t *ch, double limit, double tnow, double far,
+                            double cross[3])
+{
+    for (int m = 0; m < 3; m++) {
+        cross[m] = ch->fitted[m] ? rule__fit_crossing(&ch->fits[m], limit, tnow) : NAN;
+        cross[m] = cross[m] > far ? INFINITY : cross[m];
+    }
 }

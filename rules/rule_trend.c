@@ -166,6 +166,7 @@ typedef struct pred {
     int n;            /* daily means fitted */
     double slope;     /* dy/dt at now, per day */
     double c, lo, hi; /* crossing: central, earliest, latest; INFINITY: none */
+    double mc[3];     /* each shape's crossing (auto, judged); NAN: none */
     int64_t from;     /* the first day fitted (day index) */
     int64_t t0;       /* the day the fit's times count from */
     rule__choice_t ch;
@@ -262,6 +263,7 @@ static void predict(const rule_trend_cfg_t *c, const rule_trend_state_t *st, dou
     memset(p, 0, sizeof(*p));
     p->t0 = t0;
     p->c = p->lo = p->hi = INFINITY;
+    p->mc[0] = p->mc[1] = p->mc[2] = NAN;
     p->level = st->days_y[(st->dhead - 1 + RULE_TREND_MAX_DAYS) % RULE_TREND_MAX_DAYS];
     if (st->change_day < 0)
         return;
@@ -278,6 +280,7 @@ static void predict(const rule_trend_cfg_t *c, const rule_trend_state_t *st, dou
     p->ok = 1;
     p->slope = rule__fit_slope(&p->f, tnow);
     p->c = rule__fit_crossing(&p->f, c->limit, tnow);
+    rule__choice_crossings(&p->ch, c->limit, tnow, far, p->mc);
     rule__interval(c, &d, p->ch.mix, p->ch.w, p->ch.nmix, tnow, seed_for(c, st->day), &p->iv);
     p->lo = p->iv.lo;
     p->hi = p->iv.hi;
@@ -383,6 +386,8 @@ static void fill(const rule_trend_cfg_t *c, const rule_trend_state_t *st, const 
         .model_why = (int)p->ch.why,
         .model_gain = {p->ok ? p->ch.gain[0] : NAN, p->ok ? p->ch.gain[1] : NAN},
         .model_chance = {p->ok ? p->ch.chance[0] : NAN, p->ok ? p->ch.chance[1] : NAN},
+        .model_cross_ms = {to_ms(c, p->t0, p->mc[0]), to_ms(c, p->t0, p->mc[1]),
+                           to_ms(c, p->t0, p->mc[2])},
         .knee_ms = p->ok && p->f.model == RULE_MODEL_KNEE ? to_ms(c, p->t0, p->f.kt) : 0,
         .floor = p->ok && p->f.model == RULE_MODEL_EXP ? p->f.phi : NAN,
         .boot_reps = p->iv.reps,
