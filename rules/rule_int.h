@@ -107,6 +107,11 @@ int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, int prev, int
  * INFINITY: never or beyond far. */
 void rule__choice_crossings(const rule__choice_t *ch, double limit, double tnow, double far,
                             double cross[3]);
+/* 1 when auto's test favoured both curves over the line (each saved its
+ * margin of the line's forecast error): which shape the wear has is not
+ * settled, and the two date the crossing far apart (docs/prediction.md,
+ * "The interval"). 0 otherwise, and when not judged. */
+int rule__contested(const rule__choice_t *ch);
 /* The onset of a change in d's levels: the index i in [i0, i1] from which a
  * line fits the levels at and after it, with the levels before it at the
  * quiet level q, with the least absolute deviations. The change detector

@@ -204,3 +204,8 @@ void rule__choice_crossings(const rule__choice_t *ch, double limit, double tnow,
         cross[m] = cross[m] > far ? INFINITY : cross[m];
     }
 }
+
+int rule__contested(const rule__choice_t *ch)
+{
+    return ch->gain[0] > ch->chance[0] && ch->gain[1] > ch->chance[1];
+}

@@ -31,7 +31,8 @@
  * Decisions, once per day close (h = horizon, H = hysteresis):
  *   not firing, earliest crossing within h (and the central one within
  *     central_horizon_days, when set) on SOON_DAYS day closes in a
- *     row with the same model, or the daily level >= limit -> OPEN
+ *     row with the same model (3 when the model test favours both curves
+ *     and the earliest date is over 10 days away), or the level >= limit -> OPEN
  *   firing, earliest crossing within 1.5 h, or the level >= limit - H, or
  *     the change still on and the crossing within 3 h (or too few days to
  *     fit) -----------------------------------------------> UPDATE (new dates)
@@ -55,8 +56,10 @@
 /* Whole days in a row without an alarm that end a change: a wear that shows
  * only at the daily peak may miss one. */
 #define CALM_DAYS 3
-/* Day closes in a row with the earliest date within the horizon that open. */
-#define SOON_DAYS 2
+/* Day closes in a row with the earliest date within the horizon that open
+ * (one more when contested, the earliest date over CONTESTED_DAYS away). */
+#define SOON_DAYS      2
+#define CONTESTED_DAYS 10
 
 int rule__trend_validate(rule_trend_cfg_t *c, char *err, size_t errlen)
 {
@@ -327,7 +330,9 @@ static rule_action_kind_t decide(const rule_trend_cfg_t *c, rule_trend_state_t *
     if (p->ok && (int)p->f.model != prev_model)
         st->soon_days = 0;
     st->soon_days = !st->firing && p->ok && near ? st->soon_days + 1 : 0;
-    soon = p->level >= c->limit || st->soon_days >= SOON_DAYS;
+    /* Contested (both curves beat the line; they date weeks apart): a day more. */
+    soon = p->level >= c->limit ||
+           st->soon_days >= SOON_DAYS + (rule__contested(&p->ch) && left > CONTESTED_DAYS);
     /* An open order stays while the machine is still changing toward the
      * limit (a crossing within 3 horizons): resolving it and opening it again
      * weeks later on the same wear is chatter too. */
