@@ -76,10 +76,11 @@ typedef struct rule__choice {
     int fitted[3];
 } rule__choice_t;
 
-#define RULE__SWITCH_DAYS 1   /* day closes in a row before the model in use changes */
-#define RULE__CURVE_DAYS  12  /* levels since the change before auto judges a curve */
-#define RULE__OOS_ORIGINS 8   /* latest rolling origins the forecast test scores */
-#define RULE__OOS_MARGIN  0.3 /* out-of-sample error a curve must save over the line */
+#define RULE__SWITCH_DAYS 1    /* day closes in a row before the model in use changes */
+#define RULE__CURVE_DAYS  12   /* levels since the change before auto judges a curve */
+#define RULE__OOS_ORIGINS 8    /* latest rolling origins the forecast test scores */
+#define RULE__OOS_MARGIN  0.3  /* out-of-sample error a curve must save over the line */
+#define RULE__EXP_EDGE    0.08 /* both curves pass: the exponential's gain over the knee's */
 
 /* Fill d's pair table for its n levels. */
 void rule__data_prepare(rule__data_t *d, double limit);

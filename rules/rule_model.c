@@ -90,7 +90,8 @@ static void oos_gains(const rule_trend_cfg_t *c, const rule__data_t *d, double *
 
 /* Which shape today's test favours: the one whose out-of-sample gain
  * exceeds the margin it must pay for its extra parameter by the most, else
- * the line. */
+ * the line; when both curves pass, the exponential only with a gain
+ * RULE__EXP_EDGE over the knee's. */
 static rule_trend_model_t favoured(const rule__choice_t *ch)
 {
     double best = 0;
@@ -101,6 +102,11 @@ static rule_trend_model_t favoured(const rule__choice_t *ch)
             best = ch->gain[i] - ch->chance[i];
             m = i ? RULE_MODEL_KNEE : RULE_MODEL_EXP;
         }
+    /* Both pass, the exponential only a little better: the knee (its second
+     * line is the pace the wear has now; the exponential bends to a knee's
+     * levels as well and then dates it weeks early). */
+    if (m == RULE_MODEL_EXP && rule__contested(ch) && ch->gain[0] - ch->gain[1] < RULE__EXP_EDGE)
+        m = RULE_MODEL_KNEE;
     return m;
 }
 

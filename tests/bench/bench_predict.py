@@ -181,6 +181,16 @@ def diagnose(cases, results):
               f"{' / '.join(fmt(d['cross'][m]) for m in MODELS)} | "
               f"{fmt(d.get('since_knee'))} | {g} |")
     print()
+    # Orders whose model test favoured both curves over the line: which was taken, which was right.
+    print("contested at the order (both curves beat the line): family, model taken, "
+          "exponential / knee date error (%)")
+    for c, (fam, r) in zip(cases, results):
+        if fam in gen_wear.WEAR and r["ordered"] and all(
+                g is not None and g > 0.3 for g in r["diag"]["gain"]):
+            d = r["diag"]
+            print(f"  {r['case']} {r['model']} gains {d['gain'][0]:.2f}/{d['gain'][1]:.2f} "
+                  f"exp {fmt(d['cross']['exponential'])} knee {fmt(d['cross']['knee'])}")
+    print()
     print("| group | misses | by family (lin/exp/knee/step) | by noise (low/mid/high) "
           "| by condition (clean/missing/outliers/stuck) |")
     print("|---|---|---|---|---|")
