@@ -7,6 +7,7 @@ vibration-wear trend), scored against the known truth.
 
   tests/bench/bench_predict.py [--bin build/bin] [--seeds 2] [--first-seed 1]
                                [--quick] [--jobs 2] [--cases linear,healthy]
+                               [--diagnose]
 
 Per wear family (a case counts once, at the first trend order):
   lead       days from the order to the true crossing (median, worst, and the
@@ -18,6 +19,10 @@ Per wear family (a case counts once, at the first trend order):
              crossing (the nominal level is the rule's confidence, 80 %); also
              over every daily update before the crossing
   width      median (latest - earliest) as % of the time left at the order
+--diagnose: every wear case whose date missed 20 % at its order, with the
+model, the forecast gains, what each shape dated it (the evidence's
+model_choice.*.crossing) and the kind of miss; the orders whose model test
+favoured both curves.
 Healthy: work orders of either rule in 90 days. Flap: threshold orders
 (opened or retriggered) per episode. Plateau: trend orders and resolves.
 Exit status 1 when a target is missed (docs/prediction.md).
