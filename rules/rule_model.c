@@ -167,8 +167,9 @@ int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, int prev, int
     gains_of(c, d, d->y, work, fits, g);
     *f = fits[0];
     for (int m = 0; m < 3; m++) {
-        ch->fits[m] = fits[m];
         ch->fitted[m] = m == 0 || g[m - 1] >= 0;
+        if (ch->fitted[m])
+            ch->fits[m] = fits[m]; /* a shape that did not fit left fits[m] unset */
     }
     oos_gains(c, d, work, ch->gain);
     for (int m = 0; m < 2; m++) {
