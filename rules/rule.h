@@ -106,23 +106,26 @@ typedef struct rule_action {
     int64_t predicted_lo_ms; /* trend: earliest (lower quantile of the crossing) */
     int64_t predicted_hi_ms; /* trend: latest (upper quantile), 0: beyond */
     /* trend: how the prediction was made (the evidence explains it) */
-    int at_limit;           /* the daily level is at the limit (or, firing, within
-                               the hysteresis of it) */
-    int recovered;          /* firing: day closes in a row that looked recovered */
-    int model;              /* rule_trend_model_t of the curve */
-    int model_why;          /* rule_model_why_t */
-    double model_gain[2];   /* auto: share of the line's out-of-sample forecast
-                               error the exponential [0] and the knee [1] do
-                               without; NAN: not judged */
-    double model_chance[2]; /* auto: the share they must save to be taken */
-    int64_t knee_ms;        /* knee model: when the pace changed */
-    double floor;           /* exponential: the floor of the curve */
-    int boot_reps;          /* bootstrap replicates behind the interval */
-    int boot_never;         /* ... of which never reach the limit */
-    double boot_rho;        /* lag-1 autocorrelation of the noise */
-    int64_t fit_from_ms;    /* trend: the first day of the fitted levels (the onset) */
-    int boot_quiet;         /* 1: the noise drawn is the quiet days' wander */
-    double boot_sd;         /* its standard deviation (value units) */
+    int at_limit;              /* the daily level is at the limit (or, firing, within
+                                  the hysteresis of it) */
+    int recovered;             /* firing: day closes in a row that looked recovered */
+    int model;                 /* rule_trend_model_t of the curve */
+    int model_why;             /* rule_model_why_t */
+    double model_gain[2];      /* auto: share of the line's out-of-sample forecast
+                                  error the exponential [0] and the knee [1] do
+                                  without; NAN: not judged */
+    double model_chance[2];    /* auto: the share they must save to be taken */
+    int64_t model_cross_ms[3]; /* auto, judged: the crossing each shape (line,
+                                  exponential, knee) fitted to all the levels
+                                  predicts; 0: none (not judged, no fit, never) */
+    int64_t knee_ms;           /* knee model: when the pace changed */
+    double floor;              /* exponential: the floor of the curve */
+    int boot_reps;             /* bootstrap replicates behind the interval */
+    int boot_never;            /* ... of which never reach the limit */
+    double boot_rho;           /* lag-1 autocorrelation of the noise */
+    int64_t fit_from_ms;       /* trend: the first day of the fitted levels (the onset) */
+    int boot_quiet;            /* 1: the noise drawn is the quiet days' wander */
+    double boot_sd;            /* its standard deviation (value units) */
     /* trend: the curve in use, for charts: with t in days since
      * fit_origin_ms, fit_a + fit_b t (line), floor + exp(fit_a + fit_b t)
      * (exponential), plus fit_k (t - fit_kt) past fit_kt (knee) */

@@ -69,12 +69,18 @@ typedef struct rule__choice {
     rule__fit_t mix[3];
     double w[3];
     int nmix;
+    /* auto, judged: every shape fitted to all the levels (line, exponential,
+     * knee), for the evidence's "what each shape dates it"; fitted[m] 0:
+     * that shape does not fit */
+    rule__fit_t fits[3];
+    int fitted[3];
 } rule__choice_t;
 
-#define RULE__SWITCH_DAYS 1   /* day closes in a row before the model in use changes */
-#define RULE__CURVE_DAYS  12  /* levels since the change before auto judges a curve */
-#define RULE__OOS_ORIGINS 8   /* latest rolling origins the forecast test scores */
-#define RULE__OOS_MARGIN  0.3 /* out-of-sample error a curve must save over the line */
+#define RULE__SWITCH_DAYS 1    /* day closes in a row before the model in use changes */
+#define RULE__CURVE_DAYS  12   /* levels since the change before auto judges a curve */
+#define RULE__OOS_ORIGINS 8    /* latest rolling origins the forecast test scores */
+#define RULE__OOS_MARGIN  0.3  /* out-of-sample error a curve must save over the line */
+#define RULE__EXP_EDGE    0.08 /* both curves pass: the exponential's gain over the knee's */
 
 /* Fill d's pair table for its n levels. */
 void rule__data_prepare(rule__data_t *d, double limit);
@@ -97,6 +103,16 @@ double rule__fit_crossing(const rule__fit_t *f, double limit, double tnow);
  * the days it has been favoured so far) and fit it into *f. Returns 0 or -1 (no fit). */
 int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, int prev, int streak,
                  rule__choice_t *ch, rule__fit_t *f);
+/* The crossing of the limit after tnow by each shape ch->fits judged
+ * (line, exponential, knee) into cross[3]; NAN: not judged or no fit,
+ * INFINITY: never or beyond far. */
+void rule__choice_crossings(const rule__choice_t *ch, double limit, double tnow, double far,
+                            double cross[3]);
+/* 1 when auto's test favoured both curves over the line (each saved its
+ * margin of the line's forecast error): which shape the wear has is not
+ * settled, and the two date the crossing far apart (docs/prediction.md,
+ * "The interval"). 0 otherwise, and when not judged. */
+int rule__contested(const rule__choice_t *ch);
 /* The onset of a change in d's levels: the index i in [i0, i1] from which a
  * line fits the levels at and after it, with the levels before it at the
  * quiet level q, with the least absolute deviations. The change detector

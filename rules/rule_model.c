@@ -90,7 +90,8 @@ static void oos_gains(const rule_trend_cfg_t *c, const rule__data_t *d, double *
 
 /* Which shape today's test favours: the one whose out-of-sample gain
  * exceeds the margin it must pay for its extra parameter by the most, else
- * the line. */
+ * the line; when both curves pass, the exponential only with a gain
+ * RULE__EXP_EDGE over the knee's. */
 static rule_trend_model_t favoured(const rule__choice_t *ch)
 {
     double best = 0;
@@ -101,6 +102,11 @@ static rule_trend_model_t favoured(const rule__choice_t *ch)
             best = ch->gain[i] - ch->chance[i];
             m = i ? RULE_MODEL_KNEE : RULE_MODEL_EXP;
         }
+    /* Both pass, the exponential only a little better: the knee (its second
+     * line is the pace the wear has now; the exponential bends to a knee's
+     * levels as well and then dates it weeks early). */
+    if (m == RULE_MODEL_EXP && rule__contested(ch) && ch->gain[0] - ch->gain[1] < RULE__EXP_EDGE)
+        m = RULE_MODEL_KNEE;
     return m;
 }
 
@@ -160,6 +166,11 @@ int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, int prev, int
     }
     gains_of(c, d, d->y, work, fits, g);
     *f = fits[0];
+    for (int m = 0; m < 3; m++) {
+        ch->fitted[m] = m == 0 || g[m - 1] >= 0;
+        if (ch->fitted[m])
+            ch->fits[m] = fits[m]; /* a shape that did not fit left fits[m] unset */
+    }
     oos_gains(c, d, work, ch->gain);
     for (int m = 0; m < 2; m++) {
         ch->chance[m] = RULE__OOS_MARGIN;
@@ -190,4 +201,18 @@ int rule__choose(const rule_trend_cfg_t *c, const rule__data_t *d, int prev, int
     }
     mix_of(ch, fits, f, c->model_uncertainty);
     return 0;
+}
+
+void rule__choice_crossings(const rule__choice_t *ch, double limit, double tnow, double far,
+                            double cross[3])
+{
+    for (int m = 0; m < 3; m++) {
+        cross[m] = ch->fitted[m] ? rule__fit_crossing(&ch->fits[m], limit, tnow) : NAN;
+        cross[m] = cross[m] > far ? INFINITY : cross[m];
+    }
+}
+
+int rule__contested(const rule__choice_t *ch)
+{
+    return ch->gain[0] > ch->chance[0] && ch->gain[1] > ch->chance[1];
 }

@@ -31,7 +31,8 @@
  * Decisions, once per day close (h = horizon, H = hysteresis):
  *   not firing, earliest crossing within h (and the central one within
  *     central_horizon_days, when set) on SOON_DAYS day closes in a
- *     row with the same model, or the daily level >= limit -> OPEN
+ *     row with the same model (3 when the model test favours both curves
+ *     and the earliest date is over 10 days away), or the level >= limit -> OPEN
  *   firing, earliest crossing within 1.5 h, or the level >= limit - H, or
  *     the change still on and the crossing within 3 h (or too few days to
  *     fit) -----------------------------------------------> UPDATE (new dates)
@@ -55,8 +56,10 @@
 /* Whole days in a row without an alarm that end a change: a wear that shows
  * only at the daily peak may miss one. */
 #define CALM_DAYS 3
-/* Day closes in a row with the earliest date within the horizon that open. */
-#define SOON_DAYS 2
+/* Day closes in a row with the earliest date within the horizon that open
+ * (one more when contested, the earliest date over CONTESTED_DAYS away). */
+#define SOON_DAYS      2
+#define CONTESTED_DAYS 10
 
 int rule__trend_validate(rule_trend_cfg_t *c, char *err, size_t errlen)
 {
@@ -166,6 +169,7 @@ typedef struct pred {
     int n;            /* daily means fitted */
     double slope;     /* dy/dt at now, per day */
     double c, lo, hi; /* crossing: central, earliest, latest; INFINITY: none */
+    double mc[3];     /* each shape's crossing (auto, judged); NAN: none */
     int64_t from;     /* the first day fitted (day index) */
     int64_t t0;       /* the day the fit's times count from */
     rule__choice_t ch;
@@ -262,6 +266,7 @@ static void predict(const rule_trend_cfg_t *c, const rule_trend_state_t *st, dou
     memset(p, 0, sizeof(*p));
     p->t0 = t0;
     p->c = p->lo = p->hi = INFINITY;
+    p->mc[0] = p->mc[1] = p->mc[2] = NAN;
     p->level = st->days_y[(st->dhead - 1 + RULE_TREND_MAX_DAYS) % RULE_TREND_MAX_DAYS];
     if (st->change_day < 0)
         return;
@@ -278,6 +283,7 @@ static void predict(const rule_trend_cfg_t *c, const rule_trend_state_t *st, dou
     p->ok = 1;
     p->slope = rule__fit_slope(&p->f, tnow);
     p->c = rule__fit_crossing(&p->f, c->limit, tnow);
+    rule__choice_crossings(&p->ch, c->limit, tnow, far, p->mc);
     rule__interval(c, &d, p->ch.mix, p->ch.w, p->ch.nmix, tnow, seed_for(c, st->day), &p->iv);
     p->lo = p->iv.lo;
     p->hi = p->iv.hi;
@@ -324,7 +330,9 @@ static rule_action_kind_t decide(const rule_trend_cfg_t *c, rule_trend_state_t *
     if (p->ok && (int)p->f.model != prev_model)
         st->soon_days = 0;
     st->soon_days = !st->firing && p->ok && near ? st->soon_days + 1 : 0;
-    soon = p->level >= c->limit || st->soon_days >= SOON_DAYS;
+    /* Contested (both curves beat the line; they date weeks apart): a day more. */
+    soon = p->level >= c->limit ||
+           st->soon_days >= SOON_DAYS + (rule__contested(&p->ch) && left > CONTESTED_DAYS);
     /* An open order stays while the machine is still changing toward the
      * limit (a crossing within 3 horizons): resolving it and opening it again
      * weeks later on the same wear is chatter too. */
@@ -383,6 +391,8 @@ static void fill(const rule_trend_cfg_t *c, const rule_trend_state_t *st, const 
         .model_why = (int)p->ch.why,
         .model_gain = {p->ok ? p->ch.gain[0] : NAN, p->ok ? p->ch.gain[1] : NAN},
         .model_chance = {p->ok ? p->ch.chance[0] : NAN, p->ok ? p->ch.chance[1] : NAN},
+        .model_cross_ms = {to_ms(c, p->t0, p->mc[0]), to_ms(c, p->t0, p->mc[1]),
+                           to_ms(c, p->t0, p->mc[2])},
         .knee_ms = p->ok && p->f.model == RULE_MODEL_KNEE ? to_ms(c, p->t0, p->f.kt) : 0,
         .floor = p->ok && p->f.model == RULE_MODEL_EXP ? p->f.phi : NAN,
         .boot_reps = p->iv.reps,

@@ -81,6 +81,15 @@ static void evidence__num(cJSON *o, const char *key, double v)
         cJSON_AddNullToObject(o, key);
 }
 
+/* The crossing a shape fitted to all the levels predicts, or null. */
+static void evidence__cross(cJSON *o, int64_t ms)
+{
+    if (ms)
+        gw_json_add_time(o, "crossing", ms);
+    else
+        cJSON_AddNullToObject(o, "crossing");
+}
+
 /* How the trend's date was made: the model and why, the interval's method. */
 static void evidence__method(cJSON *pr, cJSON *iv, const rule_action_t *a)
 {
@@ -100,7 +109,9 @@ static void evidence__method(cJSON *pr, cJSON *iv, const rule_action_t *a)
             cJSON *t = cJSON_AddObjectToObject(mc, shape[i]);
             evidence__num(t, "forecast_gain", a->model_gain[i]);
             evidence__num(t, "required_gain", a->model_chance[i]);
+            evidence__cross(t, a->model_cross_ms[i + 1]);
         }
+        evidence__cross(cJSON_AddObjectToObject(mc, "linear"), a->model_cross_ms[0]);
     }
     if (a->knee_ms)
         gw_json_add_time(pr, "knee", a->knee_ms);

@@ -7,6 +7,7 @@ vibration-wear trend), scored against the known truth.
 
   tests/bench/bench_predict.py [--bin build/bin] [--seeds 2] [--first-seed 1]
                                [--quick] [--jobs 2] [--cases linear,healthy]
+                               [--diagnose]
 
 Per wear family (a case counts once, at the first trend order):
   lead       days from the order to the true crossing (median, worst, and the
@@ -18,6 +19,10 @@ Per wear family (a case counts once, at the first trend order):
              crossing (the nominal level is the rule's confidence, 80 %); also
              over every daily update before the crossing
   width      median (latest - earliest) as % of the time left at the order
+--diagnose: every wear case whose date missed 20 % at its order, with the
+model, the forecast gains, what each shape dated it (the evidence's
+model_choice.*.crossing) and the kind of miss; the orders whose model test
+favoured both curves.
 Healthy: work orders of either rule in 90 days. Flap: threshold orders
 (opened or retriggered) per episode. Plateau: trend orders and resolves.
 Exit status 1 when a target is missed (docs/prediction.md).
@@ -103,6 +108,7 @@ def score_wear(case, acts):
                covered=(lo is None or lo <= truth) and (hi is None or truth <= hi),
                width=(hi - lo) / left * 100 if hi and lo else float("inf"),
                model=p.get("model", "?"))
+    res["diag"] = diag_of(case, o, at, left)
     # Every prediction before the crossing (the daily updates too).
     daily = []
     for a in trend:
@@ -117,6 +123,88 @@ def score_wear(case, acts):
     res["resolved_early"] = sum(1 for a in trend if a["action"] == "resolve"
                                 and iso_ms(a["at"]) < truth)
     return res
+
+
+SHAPE = {"linear": "linear", "step": "linear", "exponential": "exponential", "knee": "knee"}
+
+
+def diag_of(case, o, at, left):
+    """What --diagnose prints of an order: when, which model, what each shape said."""
+    p = o["evidence"]["prediction"]
+    mc = p.get("model_choice", {})
+    cross = {}
+    for m in MODELS:
+        c = mc.get(m, {}).get("crossing")
+        cross[m] = (iso_ms(c) - case.truth_ms) / left * 100 if c else None
+    onset_ms = gen_wear.T0_MS + case.onset_d * DAY_MS
+    d = {"since_onset": (at - onset_ms) / DAY_MS,
+         "fitted_from": (iso_ms(p["fitted_from"]) - onset_ms) / DAY_MS
+         if p.get("fitted_from") else None,
+         "days_fitted": p.get("days_fitted"),
+         "signed": (iso_ms(p["crossing"]) - case.truth_ms) / left * 100 if p["crossing"] else None,
+         "cross": cross, "gain": [mc.get(m, {}).get("forecast_gain") for m in MODELS[1:]]}
+    if case.family == "knee":
+        d["since_knee"] = (at - onset_ms - case.knee * DAY_MS) / DAY_MS
+    return d
+
+
+def group_of(case, r):
+    """Which kind of miss an order that missed 20 % is (docs/prediction.md)."""
+    if not r["ordered"]:
+        return "no order before the crossing"
+    d = r["diag"]
+    if case.family == "knee" and d["since_knee"] < 3:
+        return "order opened before the knee (< 3 days of the fast line)"
+    others = [m for m in MODELS if m != r["model"] and d["cross"][m] is not None
+              and abs(d["cross"][m]) <= 20]
+    if SHAPE[case.family] != r["model"] and others:
+        return "shape not recognised (another shape was within 20 %)"
+    if SHAPE[case.family] == r["model"]:
+        return "right shape, rate or knee misestimated"
+    return "wrong shape, and no shape within 20 %"
+
+
+def diagnose(cases, results):
+    """Every wear case that missed 20 % at its order, and the groups of them."""
+    fmt = lambda v: "-" if v is None else f"{v:+.0f}"
+    print("| case | model | gains exp/knee | onset->order (d) | fit from (d vs true onset) "
+          "| lead (d) | error (%, signed) | line / exp / knee (%) | knee->order (d) | group |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    groups = {}
+    for c, (fam, r) in zip(cases, results):
+        if fam not in gen_wear.WEAR or (r["ordered"] and r["err"] <= 20):
+            continue
+        g = group_of(c, r)
+        groups.setdefault(g, []).append(c)
+        if not r["ordered"]:
+            print(f"| {r['case']} | - | - | - | - | {fmt(r['lead'])} | - | - | - | {g} |")
+            continue
+        d = r["diag"]
+        gains = "/".join("-" if x is None else f"{x:.2f}" for x in d["gain"])
+        print(f"| {r['case']} | {r['model']} | {gains} | {d['since_onset']:.1f} | "
+              f"{fmt(d['fitted_from'])} | {r['lead']:.1f} | {fmt(d['signed'])} | "
+              f"{' / '.join(fmt(d['cross'][m]) for m in MODELS)} | "
+              f"{fmt(d.get('since_knee'))} | {g} |")
+    print()
+    # Orders whose model test favoured both curves over the line: which was taken, which was right.
+    print("contested at the order (both curves beat the line): family, model taken, "
+          "exponential / knee date error (%)")
+    for c, (fam, r) in zip(cases, results):
+        if fam in gen_wear.WEAR and r["ordered"] and all(
+                g is not None and g > 0.3 for g in r["diag"]["gain"]):
+            d = r["diag"]
+            print(f"  {r['case']} {r['model']} gains {d['gain'][0]:.2f}/{d['gain'][1]:.2f} "
+                  f"exp {fmt(d['cross']['exponential'])} knee {fmt(d['cross']['knee'])}")
+    print()
+    print("| group | misses | by family (lin/exp/knee/step) | by noise (low/mid/high) "
+          "| by condition (clean/missing/outliers/stuck) |")
+    print("|---|---|---|---|---|")
+    for g, cs in sorted(groups.items(), key=lambda x: -len(x[1])):
+        by = lambda attr, keys: "/".join(str(sum(1 for c in cs if getattr(c, attr) == k))
+                                         for k in keys)
+        print(f"| {g} | {len(cs)} | {by('family', gen_wear.WEAR)} | "
+              f"{by('noise', gen_wear.NOISE)} | {by('condition', gen_wear.CONDITIONS)} |")
+    print()
 
 
 def score_other(case, acts):
@@ -237,6 +325,9 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--cases", default="", help="families to run, comma-separated")
     p.add_argument("--verbose", action="store_true", help="one line per case")
+    p.add_argument("--diagnose", action="store_true",
+                   help="every wear case whose date missed 20 %% at its order: its model, what "
+                        "each shape dated it, and the kind of miss")
     p.add_argument("--smoke", action="store_true",
                    help="a few cases of three families: that the benchmark runs on the bundled "
                         "config (ctest bench_predict_smoke); the targets are not judged")
@@ -262,7 +353,9 @@ def main(argv=None):
         r = score_wear(c, ac) if c.family in gen_wear.WEAR else score_other(c, ac)
         results.append((c.family, r))
         if a.verbose:
-            print(json.dumps({k: v for k, v in r.items() if k != "daily"}))
+            print(json.dumps({k: v for k, v in r.items() if k not in ("daily", "diag")}))
+    if a.diagnose:
+        diagnose(cases, [r for r in results])
     ok = report(results, time.monotonic() - t0, 1 if a.quick else a.seeds, a.first_seed)
     if a.smoke:
         return 0 if len(results) == len(cases) >= 3 else 1
