@@ -61,6 +61,7 @@
 
 #define MB_TCP_ADU_MAX  260 /* MODBUS_TCP_MAX_ADU_LENGTH */
 #define MB_TCP_HEAD     8   /* the MBAP header (with the unit id) and the function */
+#define MB_TCP_META_MAX 6   /* the longest meta: mask write's echo */
 #define MB_TCP_SKIP_MAX 4   /* late answers skipped in one read */
 
 static const uint8_t mb__tcp_fc[] = {
@@ -143,7 +144,7 @@ static int mb__tcp_frame(const uint8_t *a, size_t have)
         meta = 4;
         break;
     case MODBUS_FC_MASK_WRITE_REGISTER:
-        meta = 6;
+        meta = MB_TCP_META_MAX;
         break;
     default:
         meta = 1;
@@ -186,21 +187,14 @@ static int64_t mb__tcp_ms(uint32_t s, uint32_t us)
     return (int64_t)s * 1000 + (us + 999) / 1000;
 }
 
-/* What the read waits for: the response and byte timeouts of ctx, and how
- * long a normal answer to b is. */
-typedef struct mb__tcp_wait {
-    int64_t response_ms, byte_ms;
-    size_t normal;
-} mb__tcp_wait_t;
-
 /* How many bytes the next recv() should complete the buffer to: the answer
  * under way when its length is known (len > 0), else at least a normal
- * answer, and enough to know the length (the longest meta is 6 bytes). */
-static size_t mb__tcp_want(const mb__tcp_wait_t *w, int len)
+ * answer (normal bytes), and enough to know the length. */
+static size_t mb__tcp_want(size_t normal, int len)
 {
     if (len > 0)
         return (size_t)len;
-    return w->normal > MB_TCP_HEAD + 6 ? w->normal : MB_TCP_HEAD + 6;
+    return normal > MB_TCP_HEAD + MB_TCP_META_MAX ? normal : MB_TCP_HEAD + MB_TCP_META_MAX;
 }
 
 int mb__tcp_read(mb_bus_t *bus, uint8_t unit, const mb_block_t *b, uint16_t *dst)
@@ -208,23 +202,21 @@ int mb__tcp_read(mb_bus_t *bus, uint8_t unit, const mb_block_t *b, uint16_t *dst
     uint8_t req[12], rsp[MB_TCP_ADU_MAX];
     int bits = b->table == MB_TABLE_COIL || b->table == MB_TABLE_DISCRETE;
     int fd = modbus_get_socket(bus->ctx), skipped = 0, e, len;
-    mb__tcp_wait_t w = {0};
+    size_t have = 0, normal = MB_TCP_HEAD + 1 + (size_t)(bits ? (b->count + 7) / 8 : 2 * b->count);
+    int64_t response_ms, byte_ms, deadline;
     uint32_t s, us;
-    size_t have = 0;
-    int64_t deadline;
 
-    w.normal = MB_TCP_HEAD + 1 + (size_t)(bits ? (b->count + 7) / 8 : 2 * b->count);
-    if (b->table > MB_TABLE_INPUT || w.normal > sizeof(rsp))
+    if (b->table > MB_TABLE_INPUT || normal > sizeof(rsp))
         return EINVAL;
     modbus_get_response_timeout(bus->ctx, &s, &us);
-    w.response_ms = mb__tcp_ms(s, us);
+    response_ms = mb__tcp_ms(s, us);
     modbus_get_byte_timeout(bus->ctx, &s, &us);
-    w.byte_ms = mb__tcp_ms(s, us);
+    byte_ms = mb__tcp_ms(s, us); /* 0: not set, the response timeout goes on */
     bus->raw_tid = bus->raw_tid == UINT16_MAX ? 0 : (uint16_t)(bus->raw_tid + 1);
     e = mb__tcp_send(fd, req, mb__tcp_request(req, bus->raw_tid, unit, b));
     if (e)
         return e;
-    deadline = gw_mono_ms() + w.response_ms;
+    deadline = gw_mono_ms() + response_ms;
     for (;;) {
         len = mb__tcp_frame(rsp, have);
         if (len < 0)
@@ -240,14 +232,14 @@ int mb__tcp_read(mb_bus_t *bus, uint8_t unit, const mb_block_t *b, uint16_t *dst
             memmove(rsp, rsp + len, have - (size_t)len); /* a late answer: ours comes after it */
             have -= (size_t)len;
             if (have == 0)
-                deadline = gw_mono_ms() + w.response_ms;
+                deadline = gw_mono_ms() + response_ms;
             continue;
         }
-        ssize_t n = mb__tcp_recv(fd, rsp + have, mb__tcp_want(&w, len) - have, deadline);
+        ssize_t n = mb__tcp_recv(fd, rsp + have, mb__tcp_want(normal, len) - have, deadline);
         if (n < 0)
             return (int)-n;
         have += (size_t)n;
-        if (w.byte_ms > 0)
-            deadline = gw_mono_ms() + w.byte_ms;
+        if (byte_ms > 0)
+            deadline = gw_mono_ms() + byte_ms;
     }
 }
