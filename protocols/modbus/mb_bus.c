@@ -14,8 +14,8 @@
  *    grows, and after offline_after polls it is probed with capped
  *    exponential backoff with jitter. The connection stays up: on TCP the
  *    late answer, if one comes, is flushed before the next request; one that
- *    arrives during the next request fails libmodbus's transaction id
- *    check, and the right answer is then read after it (mb__tcp_resync);
+ *    arrives during the next request has another transaction id and is
+ *    skipped, and the right answer is read after it (mb_tcp.c);
  *  - a garbled answer (bad CRC, bad length, junk) flushes the line and is
  *    retried up to the device's retries;
  *  - a link error (reset, refused, EOF, serial port gone) closes the

@@ -10,8 +10,10 @@
  *   mb_poll.c    polling a device: its blocks, retries, offline backoff
  *   mb_write.c   the write queue and running a write
  *   mb_link.c    the connection: connect with backoff, disconnect, the
- *                line discipline before each request, TCP resync,
- *                classifying failures
+ *                line discipline before each request, classifying
+ *                failures
+ *   mb_tcp.c     a Modbus TCP read in fewer system calls than
+ *                libmodbus's, with its timing and checks
  *   mb_events.c  events held for the loop, sleeping, jitter
  * (mb_plan.c, request planning, stands alone.)
  * SPDX-License-Identifier: Apache-2.0
@@ -77,7 +79,7 @@ struct mb_bus {
     int connected;
     int need_flush;       /* a request timed out: its answer may still come */
     int cur_timeout_ms;   /* response timeout set on ctx */
-    uint16_t tid;         /* TCP: transaction id of the last request (libmodbus counts alike) */
+    uint16_t raw_tid;     /* TCP: transaction id of the last read (mb_tcp.c; not libmodbus's) */
     int backoff_ms;       /* current reconnect backoff */
     int64_t next_connect; /* monotonic ms of the next connect attempt */
     int64_t last_request; /* monotonic ms of the end of the last request */
@@ -120,14 +122,21 @@ void mb__disconnect(mb_bus_t *bus, const char *why);
 void mb__set_timeout(mb_bus_t *bus, int ms);
 /* Drop whatever the line holds (a late or garbled answer). */
 void mb__drain(mb_bus_t *bus);
-/* Before each request: the bus pause, a drain when one is due, and the
- * transaction id libmodbus is about to use. */
+/* Before each request: the bus pause and a drain when one is due. */
 void mb__before_request(mb_bus_t *bus);
-/* TCP: read on past stale answers to the one for our request. Returns 0
- * with dst filled, or an errno. */
-int mb__tcp_resync(mb_bus_t *bus, const mb_block_t *b, uint16_t *dst);
 mb__fail_t mb__classify(int e);
 const char *mb__table_name(uint8_t t);
+
+/* ---- mb_tcp.c ---- */
+
+/* TCP: read block b of unit into dst (the request, then a poll() and a
+ * recv() per piece of the answer: one when it comes whole), with
+ * libmodbus's timing (the response timeout for the first byte, the byte
+ * timeout between pieces, both as set on bus->ctx) and checks; late answers
+ * skipped by transaction id. Returns 0, or the errno libmodbus would have
+ * set (ETIMEDOUT, ECONNRESET, EMBBADDATA, EMBBADEXC, MODBUS_ENOBASE +
+ * exception code, a socket's errno). */
+int mb__tcp_read(mb_bus_t *bus, uint8_t unit, const mb_block_t *b, uint16_t *dst);
 
 /* ---- mb_poll.c ---- */
 

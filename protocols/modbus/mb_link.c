@@ -2,9 +2,8 @@
  * mb_link.c: a bus's connection (mb_int.h): open it for the transport (TCP,
  * RTU on a serial port, RTU framed over TCP) with capped exponential
  * backoff, close it on a link error, keep the line clean between requests
- * (the bus pause, draining late or garbled answers), resync a TCP answer
- * stream after a stale answer, and tell failures apart. Design: the top of
- * mb_bus.c.
+ * (the bus pause, draining late or garbled answers), and tell failures
+ * apart. Design: the top of mb_bus.c.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "protocols/modbus/mb_int.h"
@@ -181,7 +180,7 @@ int mb__ensure_connected(mb_bus_t *bus)
         goto out_backoff;
     }
     bus->cur_timeout_ms = -1;
-    bus->tid = 0; /* a new context numbers its requests from 1 */
+    bus->raw_tid = 0x8000; /* half-way round from libmodbus's own ids (mb_tcp.c) */
     mb__set_timeout(bus, bus->timeout_ms);
     mb__alive(bus);
     rc = bus->transport == MB_RTU_TCP ? mb__rtt_connect(bus) : modbus_connect(bus->ctx);
@@ -245,15 +244,8 @@ static void mb__pause(mb_bus_t *bus)
         mb__sleep_until(bus, bus->last_request + bus->pause_ms);
 }
 
-/* Count a request as libmodbus does, to know its transaction id. */
-static void mb__next_tid(mb_bus_t *bus)
-{
-    bus->tid = bus->tid < UINT16_MAX ? (uint16_t)(bus->tid + 1) : 0;
-}
-
 /* What precedes every request, read or write: the pause since the last
- * one, a drain when a timed-out answer may still come, and the transaction
- * id libmodbus is about to give it. */
+ * one, and a drain when a timed-out answer may still come. */
 void mb__before_request(mb_bus_t *bus)
 {
     mb__pause(bus);
@@ -261,42 +253,4 @@ void mb__before_request(mb_bus_t *bus)
         mb__drain(bus);
         bus->need_flush = 0;
     }
-    mb__next_tid(bus);
-}
-
-/* The data of a read answer's PDU (function, byte count, data) into dst.
- * Returns 0 or an errno (a Modbus exception as MODBUS_ENOBASE + code). */
-static int mb__parse_read(const mb_block_t *b, const uint8_t *pdu, int len, uint16_t *dst)
-{
-    static const uint8_t fc[] = {1, 2, 3, 4}; /* by MB_TABLE_* */
-    int bits = b->table == MB_TABLE_COIL || b->table == MB_TABLE_DISCRETE;
-    int nbytes = bits ? (b->count + 7) / 8 : 2 * b->count;
-
-    if (len >= 2 && pdu[0] == (fc[b->table] | 0x80))
-        return MODBUS_ENOBASE + pdu[1];
-    if (len < 2 + nbytes || pdu[0] != fc[b->table] || pdu[1] != nbytes)
-        return EMBBADDATA;
-    for (int i = 0; i < b->count; i++)
-        dst[i] = bits ? (uint16_t)((pdu[2 + i / 8] >> (i % 8)) & 1)
-                      : (uint16_t)(pdu[2 + 2 * i] << 8 | pdu[3 + 2 * i]);
-    return 0;
-}
-
-/* TCP: libmodbus read a stale answer (a late one, for a request that timed
- * out) in place of ours and refused it by its transaction id. Ours is
- * still on its way: read on, discarding older answers, until the one with
- * our id. Returns 0 with dst filled, or an errno. */
-int mb__tcp_resync(mb_bus_t *bus, const mb_block_t *b, uint16_t *dst)
-{
-    uint8_t rsp[MODBUS_TCP_MAX_ADU_LENGTH];
-
-    for (int i = 0; i < 4; i++) {
-        int n = modbus_receive_confirmation(bus->ctx, rsp);
-        if (n < 0)
-            return errno;
-        if (n < 9 || (uint16_t)(rsp[0] << 8 | rsp[1]) != bus->tid)
-            continue; /* another stale answer */
-        return mb__parse_read(b, rsp + 7, n - 7, dst);
-    }
-    return EMBBADDATA;
 }

@@ -18,11 +18,16 @@
 #include <string.h>
 #include <time.h>
 
-static int mb__read_block(mb_bus_t *bus, const mb_block_t *b, uint16_t *dst)
+static int mb__read_block(mb_bus_t *bus, const mb__device_t *d, const mb_block_t *b, uint16_t *dst)
 {
     uint8_t bits[MB_MAX_BITS_PER_READ];
     int n;
 
+    if (bus->transport == MB_TCP) {
+        int e = mb__tcp_read(bus, (uint8_t)d->cfg.unit_id, b, dst);
+        errno = e;
+        return e ? -1 : 0;
+    }
     switch (b->table) {
     case MB_TABLE_HOLDING:
         n = modbus_read_registers(bus->ctx, b->addr, b->count, dst);
@@ -58,10 +63,8 @@ static int mb__request(mb_bus_t *bus, const mb__device_t *d, const mb_block_t *b
     for (int attempt = 0; attempt <= d->cfg.retries; attempt++) {
         mb__before_request(bus);
         mb__alive(bus);
-        int rc = mb__read_block(bus, blk, dst);
+        int rc = mb__read_block(bus, d, blk, dst);
         e = rc == 0 ? 0 : errno;
-        if (e == EMBBADDATA && bus->transport == MB_TCP)
-            e = mb__tcp_resync(bus, blk, dst);
         bus->last_request = gw_mono_ms();
         mb__alive(bus);
         if (e == 0)

@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 plantroom_unit_test(test_mb_plan SOURCES test_mb_plan.c LIBS plantroom_modbus)
+# Modbus TCP reads (mb_tcp.c) against libmodbus, over loopback TCP.
+plantroom_unit_test(test_mb_tcp SOURCES test_mb_tcp.c LIBS plantroom_modbus)
 # Writes end to end against a real plantroom-sim (spawned by the test).
 plantroom_unit_test(test_gw_write SOURCES test_gw_write.c LIBS plantroom_gateway)
 target_compile_definitions(test_gw_write PRIVATE
