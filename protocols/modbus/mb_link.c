@@ -224,7 +224,7 @@ mb__fail_t mb__classify(int e)
     if (e >= EMBXILFUN && e <= EMBXGTAR)
         return MB__F_EXCEPTION;
     if (e == EMBBADCRC || e == EMBBADDATA || e == EMBBADEXC || e == EMBUNKEXC || e == EMBMDATA ||
-        e == EMBBADSLAVE || e == EINVAL)
+        e == EMBBADSLAVE || e == EINVAL || e == MODBUS_ENOBASE /* "exception 0" */)
         return MB__F_GARBLED;
     return MB__F_LINK;
 }

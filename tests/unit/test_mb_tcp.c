@@ -229,6 +229,8 @@ T_TEST(same_as_libmodbus)
     same(&s, &hold3, EMBXILADD);
     s = whole("exception 0", e0, sizeof(e0));
     same(&s, &hold3, MODBUS_ENOBASE);
+    /* no such exception: a garbled answer (retried), not a link failure */
+    T_CHECK_EQ_INT(mb__classify(MODBUS_ENOBASE), MB__F_GARBLED);
     s = whole("exception 9", e9, sizeof(e9));
     same(&s, &hold3, MODBUS_ENOBASE + 9);
     s = whole("exception 12", e12, sizeof(e12));
