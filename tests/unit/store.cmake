@@ -17,6 +17,7 @@ add_test(NAME test_ctl_cli COMMAND test_ctl_cli $<TARGET_FILE:plantroomctl>)
 set_tests_properties(test_ctl_cli PROPERTIES TIMEOUT 240 LABELS unit)
 plantroom_unit_test(test_ledger_migrate SOURCES test_ledger_migrate.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_rollup_move SOURCES test_ledger_rollup_move.c LIBS plantroom_store)
+plantroom_unit_test(test_ledger_rollup_rows SOURCES test_ledger_rollup_rows.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_audit SOURCES test_ledger_audit.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_wo SOURCES test_ledger_wo.c LIBS plantroom_store)
 
