@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,32 @@ static ledger__bucket_t ledger__of_packed(const void *rows, size_t i, const char
                               p->sum,         p->count, p->last_ts};
 }
 
+/* Every bucket is checked before any is written: a bad one (no device,
+ * point or count; a NaN, which would bind as NULL) fails the whole merge
+ * with nothing written. */
+static int ledger__rollup_check(const void *rows, size_t n, const char *names, ledger__bucket_fn at,
+                                char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        ledger__bucket_t b = at(rows, i, names);
+        if (!b.device[0] || !b.point[0] || b.count <= 0)
+            return ledger__fail(GW_EINVAL, err, errlen,
+                                "rollup row without device, point or count");
+        if (isnan(b.min) || isnan(b.max) || isnan(b.sum))
+            return ledger__fail(GW_EINVAL, err, errlen, "rollup row of %s/%s is not a number",
+                                b.device, b.point);
+    }
+    return 0;
+}
+
+/* Inside the caller's transaction (the ledger thread's batch) the merge
+ * takes no savepoint of its own: its rows were checked first, each
+ * statement is undone whole by SQLite if it fails, and what can still fail
+ * then is the storage, which rolls the whole batch back. Under a savepoint
+ * SQLite would keep a copy of every page each 32-row statement touches
+ * until the merge ends, past 64 KiB in a temporary file: some 4,000 page
+ * writes to it at a minute's close of 10,000 points (docs/performance.md,
+ * "Polling only: the fixed costs"). */
 static int ledger__rollup_merge(ledger_t *lg, const void *rows, size_t n, const char *names,
                                 ledger__bucket_fn at, char *err, size_t errlen)
 {
@@ -140,16 +167,14 @@ static int ledger__rollup_merge(ledger_t *lg, const void *rows, size_t n, const 
     int own_tx = 0;
     int rc;
 
-    rc = ledger__op_begin(lg, &own_tx, err, errlen);
+    rc = ledger__rollup_check(rows, n, names, at, err, errlen);
+    if (rc == 0 && !ledger__in_tx(lg))
+        rc = ledger__op_begin(lg, &own_tx, err, errlen);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
         ledger__bucket_t b = at(rows, i, names);
         int same = prev && strcmp(b.device, prev) == 0;
-        if (!b.device[0] || !b.point[0] || b.count <= 0) {
-            rc = ledger__fail(GW_EINVAL, err, errlen, "rollup row without device, point or count");
-            break;
-        }
         buf[k++] = b;
         if (k == LEDGER__ROLLUP_ROWS || i + 1 == n) {
             rc = ledger__rollup_rows(lg, buf, k, err, errlen);
@@ -160,7 +185,7 @@ static int ledger__rollup_merge(ledger_t *lg, const void *rows, size_t n, const 
         if (rc == 0 && (i + 1 == n || strcmp(at(rows, i + 1, names).device, b.device) != 0))
             rc = ledger__device_seen(lg, b.device, seen, err, errlen);
     }
-    return ledger__op_end(lg, own_tx, rc, err, errlen);
+    return own_tx ? ledger__op_end(lg, own_tx, rc, err, errlen) : rc;
 }
 
 int ledger_rollup_add(ledger_t *lg, const ledger_rollup_row_t *rows, size_t n, char *err,

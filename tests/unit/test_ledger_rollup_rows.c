@@ -4,13 +4,16 @@
  * ones that one statement a row leaves, to the bit: the same rows added in
  * one call to one ledger and one row a call to another, with the same key
  * several times within one statement's rows, hours that several minutes
- * merge into, times before 1970, and units empty or not. Real files.
+ * merge into, times before 1970, and units empty or not. And since a
+ * merge in the ledger thread's transaction takes no savepoint, a bad row
+ * must fail it before it writes anything. Real files.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
 #include "ledger_testutil.h"
 #include "t.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -105,9 +108,48 @@ T_TEST(rows_in_statements_of_32_as_one_by_one)
     sqlite3_close(b);
 }
 
+/* In the ledger thread's transaction a merge has no savepoint: a bad row
+ * anywhere in it (a NaN would bind as NULL) must fail it before anything
+ * is written, and the merges before it stay. */
+T_TEST(a_bad_row_fails_the_merge_before_any_write)
+{
+    static ledger_rollup_row_t rows[100];
+    ledger_t *lg = NULL;
+    char err[256] = "";
+    sqlite3 *db;
+
+    for (int i = 0; i < 100; i++) {
+        snprintf(rows[i].device, sizeof(rows[i].device), "dev-%d", i / 10);
+        snprintf(rows[i].point, sizeof(rows[i].point), "p%d", i % 10);
+        rows[i].ts_ms = 60000;
+        rows[i].min = rows[i].max = rows[i].sum = i;
+        rows[i].count = 1;
+        rows[i].last_ts = 60000;
+    }
+    T_CHECK_EQ_INT(ledger_open(&lg, lt_path("bad.db"), LEDGER_OPEN_CREATE, err, sizeof(err)), 0);
+    if (!lg)
+        return;
+    T_CHECK_EQ_INT(ledger_begin(lg, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(ledger_rollup_add(lg, rows, 50, err, sizeof(err)), 0);
+    rows[90].sum = NAN; /* after two full statements' worth of rows */
+    T_CHECK_EQ_INT(ledger_rollup_add(lg, rows + 50, 50, err, sizeof(err)), GW_EINVAL);
+    T_CHECK(strstr(err, "dev-9/p0") != NULL);
+    rows[90].sum = 90;
+    rows[95].point[0] = '\0';
+    T_CHECK_EQ_INT(ledger_rollup_add(lg, rows + 50, 50, err, sizeof(err)), GW_EINVAL);
+    T_CHECK_EQ_INT(ledger_commit(lg, err, sizeof(err)), 0);
+    ledger_close(lg);
+    db = lt_raw(lt_path("bad.db"));
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM rollup_1m"), 50);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM rollup_1h"), 50);
+    T_CHECK_EQ_INT(lt_int(db, "SELECT count(*) FROM devices"), 5);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     T_RUN(rows_in_statements_of_32_as_one_by_one);
+    T_RUN(a_bad_row_fails_the_merge_before_any_write);
     lt_cleanup();
     return t_done();
 }
