@@ -131,6 +131,7 @@ static const char *const ledger__sql[ST__COUNT] = {
                          " detail = excluded.detail",
     [ST_DEVICE_EVENT] = "INSERT INTO device_events (device, ts, status, detail)"
                         " VALUES (?1, ?2, ?3, ?4)",
+    [ST_DATA_VERSION] = "PRAGMA data_version",
 };
 
 int ledger__fail(int rc, char *err, size_t errlen, const char *fmt, ...)
@@ -291,6 +292,23 @@ void ledger__close_db(ledger_t *lg)
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(lg->st[i]);
     sqlite3_close_v2(lg->db);
+}
+
+int ledger__write_marks(ledger_t *lg, int64_t marks[2])
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ledger__stmt(lg, ST_DATA_VERSION, &st, NULL, 0);
+
+    if (rc < 0)
+        return rc;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return GW_EDB;
+    }
+    marks[0] = sqlite3_total_changes64(lg->db);
+    marks[1] = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
 }
 
 sqlite3 *ledger__db(ledger_t *lg)

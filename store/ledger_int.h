@@ -72,6 +72,7 @@ enum ledger__stmt_id {
     ST_DEVICE_SEEN,
     ST_DEVICE_STATUS,
     ST_DEVICE_EVENT,
+    ST_DATA_VERSION,
     ST__COUNT
 };
 
@@ -97,6 +98,11 @@ int ledger__rollup_old(ledger_t *lg, char *err, size_t errlen);
 /* At open: drop the old rollup tables at once when they hold nothing (a new
  * file). 0 or a negative code. */
 int ledger__rollup_move_open(ledger_t *lg, char *err, size_t errlen);
+
+/* What moves when the file changes: marks[0] with every row this
+ * connection writes, marks[1] with every commit of another connection
+ * (plantroomctl). 0, or a negative code. */
+int ledger__write_marks(ledger_t *lg, int64_t marks[2]);
 
 /* The connection's parts for the other files of store/. */
 sqlite3 *ledger__db(ledger_t *lg);

@@ -3,6 +3,7 @@
 # SPDX-License-Identifier: Apache-2.0
 plantroom_unit_test(test_ledger SOURCES test_ledger.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_worker SOURCES test_ledger_worker.c LIBS plantroom_store)
+plantroom_unit_test(test_ledger_worker_stats SOURCES test_ledger_worker_stats.c LIBS plantroom_store)
 
 # plantroomctl is run as a program: the test gets its path.
 add_executable(test_ledger_ctl test_ledger_ctl.c)
