@@ -156,7 +156,10 @@ static int ledger__rollup_check(const void *rows, size_t n, const char *names, l
  * SQLite would keep a copy of every page each 32-row statement touches
  * until the merge ends, past 64 KiB in a temporary file: some 4,000 page
  * writes to it at a minute's close of 10,000 points (docs/performance.md,
- * "Polling only: the fixed costs"). */
+ * "Polling only: the ledger's minute close"). An error that is not the
+ * storage's (none is expected once the rows are checked) would leave the
+ * statements before it in the batch: part of a minute's rollups, never a
+ * work order's rows. */
 static int ledger__rollup_merge(ledger_t *lg, const void *rows, size_t n, const char *names,
                                 ledger__bucket_fn at, char *err, size_t errlen)
 {
