@@ -253,7 +253,10 @@ typedef struct ledger_rollup_packed {
 
 /* Merge rows into the 1-minute and 1-hour rollups (min of mins, max of
  * maxes, sums and counts added: a bucket submitted twice in parts is still
- * right) and move each device's last_seen forward. One transaction. */
+ * right) and move each device's last_seen forward. Every row is checked
+ * first (device, point, count > 0, no NaN: GW_EINVAL, nothing written).
+ * Its own transaction, or inside the caller's without a savepoint of its
+ * own (ledger_rollup.c says why). */
 int ledger_rollup_add(ledger_t *lg, const ledger_rollup_row_t *rows, size_t n, char *err,
                       size_t errlen);
 /* The same for n packed rows whose names are in names. */

@@ -25,6 +25,15 @@
 
 /* The statement ids (enum ledger__stmt_id) are in ledger_int.h. */
 
+/* LEDGER__ROLLUP_ROWS rows of 9 parameters, for ST_ROLLUP_1M_N/1H_N. */
+#define LEDGER__ROLLUP_V1     "(?,?,?,?,?,?,?,?,?)"
+#define LEDGER__ROLLUP_V2     LEDGER__ROLLUP_V1 "," LEDGER__ROLLUP_V1
+#define LEDGER__ROLLUP_V4     LEDGER__ROLLUP_V2 "," LEDGER__ROLLUP_V2
+#define LEDGER__ROLLUP_V8     LEDGER__ROLLUP_V4 "," LEDGER__ROLLUP_V4
+#define LEDGER__ROLLUP_V16    LEDGER__ROLLUP_V8 "," LEDGER__ROLLUP_V8
+#define LEDGER__ROLLUP_VALUES LEDGER__ROLLUP_V16 "," LEDGER__ROLLUP_V16
+_Static_assert(LEDGER__ROLLUP_ROWS == 32, "LEDGER__ROLLUP_VALUES holds 32 rows");
+
 static const char *const ledger__sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -97,6 +106,22 @@ static const char *const ledger__sql[ST__COUNT] = {
         " min = MIN(min, excluded.min), max = MAX(max, excluded.max),"
         " sum = sum + excluded.sum, count = count + excluded.count,"
         " last_ts = MAX(last_ts, excluded.last_ts), unit = excluded.unit",
+    /* The same upserts for LEDGER__ROLLUP_ROWS rows at once (rows of one
+     * statement are merged in order, as one statement each would): the
+     * per-statement cost (cursors, the program's start) is paid once per
+     * 32 rows of a minute's close, not twice per row. */
+    [ST_ROLLUP_1M_N] =
+        "INSERT INTO rollup_1m (device, point, ts, unit, min, max, sum, count, last_ts)"
+        " VALUES " LEDGER__ROLLUP_VALUES " ON CONFLICT (device, point, ts) DO UPDATE SET"
+        " min = MIN(min, excluded.min), max = MAX(max, excluded.max),"
+        " sum = sum + excluded.sum, count = count + excluded.count,"
+        " last_ts = MAX(last_ts, excluded.last_ts), unit = excluded.unit",
+    [ST_ROLLUP_1H_N] =
+        "INSERT INTO rollup_1h (device, point, ts, unit, min, max, sum, count, last_ts)"
+        " VALUES " LEDGER__ROLLUP_VALUES " ON CONFLICT (device, point, ts) DO UPDATE SET"
+        " min = MIN(min, excluded.min), max = MAX(max, excluded.max),"
+        " sum = sum + excluded.sum, count = count + excluded.count,"
+        " last_ts = MAX(last_ts, excluded.last_ts), unit = excluded.unit",
     [ST_DEVICE_SEEN] = "INSERT INTO devices (name, last_seen) VALUES (?1, ?2)"
                        " ON CONFLICT (name) DO UPDATE SET"
                        " last_seen = MAX(COALESCE(last_seen, 0), excluded.last_seen)",
@@ -106,6 +131,7 @@ static const char *const ledger__sql[ST__COUNT] = {
                          " detail = excluded.detail",
     [ST_DEVICE_EVENT] = "INSERT INTO device_events (device, ts, status, detail)"
                         " VALUES (?1, ?2, ?3, ?4)",
+    [ST_DATA_VERSION] = "PRAGMA data_version",
 };
 
 int ledger__fail(int rc, char *err, size_t errlen, const char *fmt, ...)
@@ -266,6 +292,23 @@ void ledger__close_db(ledger_t *lg)
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(lg->st[i]);
     sqlite3_close_v2(lg->db);
+}
+
+int ledger__write_marks(ledger_t *lg, int64_t marks[2])
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ledger__stmt(lg, ST_DATA_VERSION, &st, NULL, 0);
+
+    if (rc < 0)
+        return rc;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return GW_EDB;
+    }
+    marks[0] = sqlite3_total_changes64(lg->db);
+    marks[1] = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
 }
 
 sqlite3 *ledger__db(ledger_t *lg)

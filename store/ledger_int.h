@@ -33,6 +33,10 @@
     "evidence, occurrences, opened_at, last_seen_at, cleared_at, updated_at, building, floor, "    \
     "room, assignee, due_at, acknowledged_at, started_at, resolved_at, closed_at"
 
+/* Rows in one statement of ST_ROLLUP_1M_N / ST_ROLLUP_1H_N (9 parameters
+ * each, parameter 9 * i + 1 the first of row i). */
+#define LEDGER__ROLLUP_ROWS 32
+
 /* The prepared statements of a connection; their SQL is ledger_db.c's table. */
 enum ledger__stmt_id {
     ST_BEGIN,
@@ -63,9 +67,12 @@ enum ledger__stmt_id {
     ST_NOTE,
     ST_ROLLUP_1M,
     ST_ROLLUP_1H,
+    ST_ROLLUP_1M_N, /* LEDGER__ROLLUP_ROWS rows in one statement */
+    ST_ROLLUP_1H_N, /* the same; the hour's start bound, not computed */
     ST_DEVICE_SEEN,
     ST_DEVICE_STATUS,
     ST_DEVICE_EVENT,
+    ST_DATA_VERSION,
     ST__COUNT
 };
 
@@ -91,6 +98,11 @@ int ledger__rollup_old(ledger_t *lg, char *err, size_t errlen);
 /* At open: drop the old rollup tables at once when they hold nothing (a new
  * file). 0 or a negative code. */
 int ledger__rollup_move_open(ledger_t *lg, char *err, size_t errlen);
+
+/* What moves when the file changes: marks[0] with every row this
+ * connection writes, marks[1] with every commit of another connection
+ * (plantroomctl). 0, or a negative code. */
+int ledger__write_marks(ledger_t *lg, int64_t marks[2]);
 
 /* The connection's parts for the other files of store/. */
 sqlite3 *ledger__db(ledger_t *lg);

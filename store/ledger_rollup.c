@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,27 +34,64 @@ typedef struct ledger__bucket {
     int64_t count, last_ts;
 } ledger__bucket_t;
 
-static int ledger__rollup_row(ledger_t *lg, const ledger__bucket_t *r, char *err, size_t errlen)
+/* Bind bucket b as row i of st (parameters 9 * i + 1 to 9 * i + 9); hour:
+ * the start of its hour for its time, as ST_ROLLUP_1H computes it. A
+ * SQLite code. */
+static int ledger__bind_bucket(sqlite3_stmt *st, int i, const ledger__bucket_t *b, int hour)
 {
-    static const int ids[] = {ST_ROLLUP_1M, ST_ROLLUP_1H};
-    sqlite3_stmt *st = NULL;
-    int src;
-    int rc;
+    int p = 9 * i, src;
 
-    if (!r->device[0] || !r->point[0] || r->count <= 0)
-        return ledger__fail(GW_EINVAL, err, errlen, "rollup row without device, point or count");
-    for (size_t i = 0; i < GW_ARRAY_SIZE(ids); i++) {
-        rc = ledger__stmt(lg, ids[i], &st, err, errlen);
-        if (rc < 0)
-            return rc;
-        src = ledger__bind(st, "ttitdddii", r->device, r->point, r->ts_ms, r->unit, r->min, r->max,
-                           r->sum, r->count, r->last_ts);
-        rc = src == SQLITE_OK ? ledger__exec(lg, st, "write rollup", err, errlen)
-                              : ledger__dberr(lg, src, err, errlen, "bind rollup");
-        if (rc < 0)
-            return rc;
+    src = sqlite3_bind_text(st, p + 1, b->device, -1, SQLITE_STATIC);
+    if (src == SQLITE_OK)
+        src = sqlite3_bind_text(st, p + 2, b->point, -1, SQLITE_STATIC);
+    if (src == SQLITE_OK)
+        src = sqlite3_bind_int64(st, p + 3, hour ? b->ts_ms - b->ts_ms % 3600000 : b->ts_ms);
+    if (src == SQLITE_OK)
+        src = b->unit ? sqlite3_bind_text(st, p + 4, b->unit, -1, SQLITE_STATIC)
+                      : sqlite3_bind_null(st, p + 4);
+    if (src == SQLITE_OK)
+        src = sqlite3_bind_double(st, p + 5, b->min);
+    if (src == SQLITE_OK)
+        src = sqlite3_bind_double(st, p + 6, b->max);
+    if (src == SQLITE_OK)
+        src = sqlite3_bind_double(st, p + 7, b->sum);
+    if (src == SQLITE_OK)
+        src = sqlite3_bind_int64(st, p + 8, b->count);
+    if (src == SQLITE_OK)
+        src = sqlite3_bind_int64(st, p + 9, b->last_ts);
+    return src;
+}
+
+/* Merge n buckets (at most LEDGER__ROLLUP_ROWS) into rollup_1m and
+ * rollup_1h, in order: a full set in one statement per table, fewer one
+ * statement a row. */
+static int ledger__rollup_rows(ledger_t *lg, const ledger__bucket_t *b, size_t n, char *err,
+                               size_t errlen)
+{
+    static const int one[] = {ST_ROLLUP_1M, ST_ROLLUP_1H},
+                     many[] = {ST_ROLLUP_1M_N, ST_ROLLUP_1H_N};
+    sqlite3_stmt *st = NULL;
+    int rc = 0, src = SQLITE_OK;
+
+    for (size_t t = 0; t < 2 && rc == 0; t++) {
+        if (n == LEDGER__ROLLUP_ROWS) {
+            rc = ledger__stmt(lg, many[t], &st, err, errlen);
+            for (size_t i = 0; i < n && rc == 0 && src == SQLITE_OK; i++)
+                src = ledger__bind_bucket(st, (int)i, &b[i], (int)t);
+            if (rc == 0)
+                rc = src == SQLITE_OK ? ledger__exec(lg, st, "write rollups", err, errlen)
+                                      : ledger__dberr(lg, src, err, errlen, "bind rollups");
+            continue;
+        }
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            rc = ledger__stmt(lg, one[t], &st, err, errlen);
+            src = rc == 0 ? ledger__bind_bucket(st, 0, &b[i], 0) : SQLITE_OK;
+            if (rc == 0)
+                rc = src == SQLITE_OK ? ledger__exec(lg, st, "write rollup", err, errlen)
+                                      : ledger__dberr(lg, src, err, errlen, "bind rollup");
+        }
     }
-    return 0;
+    return rc;
 }
 
 /* The device's last seen time: once for a run of rows of one device (a
@@ -93,27 +131,64 @@ static ledger__bucket_t ledger__of_packed(const void *rows, size_t i, const char
                               p->sum,         p->count, p->last_ts};
 }
 
+/* Every bucket is checked before any is written: a bad one (no device,
+ * point or count; a NaN, which would bind as NULL) fails the whole merge
+ * with nothing written. */
+static int ledger__rollup_check(const void *rows, size_t n, const char *names, ledger__bucket_fn at,
+                                char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        ledger__bucket_t b = at(rows, i, names);
+        if (!b.device[0] || !b.point[0] || b.count <= 0)
+            return ledger__fail(GW_EINVAL, err, errlen,
+                                "rollup row without device, point or count");
+        if (isnan(b.min) || isnan(b.max) || isnan(b.sum))
+            return ledger__fail(GW_EINVAL, err, errlen, "rollup row of %s/%s is not a number",
+                                b.device, b.point);
+    }
+    return 0;
+}
+
+/* Inside the caller's transaction (the ledger thread's batch) the merge
+ * takes no savepoint of its own: its rows were checked first, each
+ * statement is undone whole by SQLite if it fails, and what can still fail
+ * then is the storage, which rolls the whole batch back. Under a savepoint
+ * SQLite would keep a copy of every page each 32-row statement touches
+ * until the merge ends, past 64 KiB in a temporary file: some 4,000 page
+ * writes to it at a minute's close of 10,000 points (docs/performance.md,
+ * "Polling only: the ledger's minute close"). An error that is not the
+ * storage's (none is expected once the rows are checked) would leave the
+ * statements before it in the batch: part of a minute's rollups, never a
+ * work order's rows. */
 static int ledger__rollup_merge(ledger_t *lg, const void *rows, size_t n, const char *names,
                                 ledger__bucket_fn at, char *err, size_t errlen)
 {
+    ledger__bucket_t buf[LEDGER__ROLLUP_ROWS];
     const char *prev = NULL;
     int64_t seen = 0;
+    size_t k = 0;
     int own_tx = 0;
     int rc;
 
-    rc = ledger__op_begin(lg, &own_tx, err, errlen);
+    rc = ledger__rollup_check(rows, n, names, at, err, errlen);
+    if (rc == 0 && !ledger__in_tx(lg))
+        rc = ledger__op_begin(lg, &own_tx, err, errlen);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
         ledger__bucket_t b = at(rows, i, names);
         int same = prev && strcmp(b.device, prev) == 0;
-        rc = ledger__rollup_row(lg, &b, err, errlen);
+        buf[k++] = b;
+        if (k == LEDGER__ROLLUP_ROWS || i + 1 == n) {
+            rc = ledger__rollup_rows(lg, buf, k, err, errlen);
+            k = 0;
+        }
         seen = same && seen > b.last_ts ? seen : b.last_ts;
         prev = b.device;
         if (rc == 0 && (i + 1 == n || strcmp(at(rows, i + 1, names).device, b.device) != 0))
             rc = ledger__device_seen(lg, b.device, seen, err, errlen);
     }
-    return ledger__op_end(lg, own_tx, rc, err, errlen);
+    return own_tx ? ledger__op_end(lg, own_tx, rc, err, errlen) : rc;
 }
 
 int ledger_rollup_add(ledger_t *lg, const ledger_rollup_row_t *rows, size_t n, char *err,

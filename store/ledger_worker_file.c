@@ -115,7 +115,8 @@ static int ledger__open_once(ledger_worker_t *w, char *moved, size_t len, char *
         if (rc < 0)
             return ledger__fail(rc, err, errlen, "%s; cannot move it aside", why);
     }
-    w->move_left = -1; /* counted by the first move batch */
+    w->move_left = -1;   /* counted by the first move batch */
+    w->stats_posted = 0; /* another file: counted again */
     rc = ledger_open(&w->lg, w->path, LEDGER_OPEN_CREATE, err, errlen);
     if (rc == GW_ECORRUPT && !moved[0]) {
         /* the check passed but the schema did not: damaged all the same */

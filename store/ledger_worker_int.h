@@ -87,6 +87,8 @@ struct ledger_worker {
     int64_t move_left;      /* rollup rows to move (ledger_rollup_move; -1 unknown, 0 none) */
     int64_t move_retry_at;  /* monotonic ms: the next move batch after a failure */
     int move_failures;      /* consecutive failed move batches */
+    int stats_posted;       /* counts were posted at stats_marks (0: count at the next ask) */
+    int64_t stats_marks[2]; /* ledger__write_marks when they were */
 
     /* test-only: a file holding PRAGMA max_page_count (docs/configuration.md,
      * "Test-only settings"); "" when unused */

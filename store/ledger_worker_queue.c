@@ -63,12 +63,22 @@ void ledger__fig_depth(ledger_worker_t *w)
 
 /* ---- reads, answered at once -------------------------------------------- */
 
+/* The counts are asked for every 5 s (the service's tick). They change
+ * only with a write, this thread's or another process's: with none since
+ * the last answer the loop keeps the figures it has, and neither the two
+ * counts nor the loop's wake-up are spent. */
 static void ledger__stats(ledger_worker_t *w)
 {
     ledger_ev_stats_t *st;
+    int64_t marks[2];
     char err[256];
+    int marked;
 
     if (!w->lg)
+        return;
+    /* marks taken before counting: a write between the two counts again */
+    marked = ledger__write_marks(w->lg, marks) == 0;
+    if (marked && w->stats_posted && marks[0] == w->stats_marks[0] && marks[1] == w->stats_marks[1])
         return;
     st = calloc(1, sizeof(*st));
     if (!st)
@@ -80,6 +90,8 @@ static void ledger__stats(ledger_worker_t *w)
         return;
     }
     ledger__post(w, &st->hdr);
+    w->stats_posted = marked;
+    memcpy(w->stats_marks, marks, sizeof(marks));
 }
 
 /* LOAD after_id: the rows before those this thread posted after its

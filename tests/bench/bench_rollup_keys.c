@@ -6,9 +6,12 @@
  *
  * minutes: a new ledger takes MINUTES (default 30) minutes of 200 devices x
  * 100 points (20,000 buckets a minute into rollup_1m and rollup_1h, through
- * ledger_rollup_add in transactions of 4,096 rows, as the ledger thread
- * drains them) and prints the thread CPU of each minute's close: the mean
- * of the first five and of the last five minutes (with history).
+ * ledger_rollup_add in ops of 512 rows, 8 to a transaction, as the ledger
+ * thread takes the loop's drains) and prints the thread CPU of each
+ * minute's close: the mean of the first five and of the last five minutes
+ * (with history). Names are dev-1 ... dev-200 and p0 ... p99 (a config's
+ * order, not their text's); minutes-padded: device-000, point-000 ..., the
+ * names of the figures before 2026-12-07's issue15-idle.
  * ready: a schema v5 file with ROWS (default 1,000,000) rollup rows, half
  * in each table, then on copies of it: the synchronous migration that was
  * withdrawn (both tables copied in one transaction, commit 592aaf0) timed
@@ -47,7 +50,7 @@ static void die(const char *what, const char *err)
     exit(1);
 }
 
-static void minutes(const char *dir, int n)
+static void minutes(const char *dir, int n, int pad)
 {
     static ledger_rollup_row_t rows[20000];
     char path[600], err[256];
@@ -62,8 +65,10 @@ static void minutes(const char *dir, int n)
         double t;
         for (int i = 0; i < 20000; i++) {
             ledger_rollup_row_t *r = &rows[i];
-            snprintf(r->device, sizeof(r->device), "device-%03d", i / 100);
-            snprintf(r->point, sizeof(r->point), "point-%03d", i % 100);
+            /* names as a site's config has them: in the order of the
+             * config, not of their text (dev-1, dev-2, ... dev-10) */
+            snprintf(r->device, sizeof(r->device), pad ? "device-%03d" : "dev-%d", i / 100 + !pad);
+            snprintf(r->point, sizeof(r->point), pad ? "point-%03d" : "p%d", i % 100);
             snprintf(r->unit, sizeof(r->unit), "C");
             r->ts_ms = T0 + (int64_t)m * 60000;
             r->min = i + m;
@@ -73,10 +78,18 @@ static void minutes(const char *dir, int n)
             r->last_ts = r->ts_ms + 59000;
         }
         t = clk(CLOCK_THREAD_CPUTIME_ID);
-        for (int i = 0; i < 20000; i += 4096)
-            if (ledger_rollup_add(lg, rows + i, i + 4096 > 20000 ? 20000 - i : 4096, err,
+        /* as the ledger thread takes a drain: ops of 512 rows, each in a
+         * savepoint of its own, 8 to a transaction */
+        for (int i = 0; i < 20000; i += 512) {
+            if (i % 4096 == 0 && ledger_begin(lg, err, sizeof(err)) < 0)
+                die("begin", err);
+            if (ledger_rollup_add(lg, rows + i, i + 512 > 20000 ? 20000 - i : 512, err,
                                   sizeof(err)) < 0)
                 die("rollup", err);
+            if ((i + 512 >= 20000 || (i + 512) % 4096 == 0) &&
+                ledger_commit(lg, err, sizeof(err)) < 0)
+                die("commit", err);
+        }
         t = (clk(CLOCK_THREAD_CPUTIME_ID) - t) * 1000;
         if (m < 5)
             first += t / 5;
@@ -199,11 +212,13 @@ static void ready(const char *dir, long rows)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_rollup_keys DIR minutes [MINUTES] | DIR ready [ROWS]\n");
+        fprintf(
+            stderr,
+            "usage: bench_rollup_keys DIR minutes|minutes-padded [MINUTES] | DIR ready [ROWS]\n");
         return 2;
     }
-    if (strcmp(argv[2], "minutes") == 0)
-        minutes(argv[1], argc > 3 ? atoi(argv[3]) : 30);
+    if (strcmp(argv[2], "minutes") == 0 || strcmp(argv[2], "minutes-padded") == 0)
+        minutes(argv[1], argc > 3 ? atoi(argv[3]) : 30, strcmp(argv[2], "minutes-padded") == 0);
 #ifndef BENCH_MINUTES_ONLY
     else
         ready(argv[1], argc > 3 ? atol(argv[3]) : 1000000);

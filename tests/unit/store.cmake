@@ -3,6 +3,7 @@
 # SPDX-License-Identifier: Apache-2.0
 plantroom_unit_test(test_ledger SOURCES test_ledger.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_worker SOURCES test_ledger_worker.c LIBS plantroom_store)
+plantroom_unit_test(test_ledger_worker_stats SOURCES test_ledger_worker_stats.c LIBS plantroom_store)
 
 # plantroomctl is run as a program: the test gets its path.
 add_executable(test_ledger_ctl test_ledger_ctl.c)
@@ -17,6 +18,7 @@ add_test(NAME test_ctl_cli COMMAND test_ctl_cli $<TARGET_FILE:plantroomctl>)
 set_tests_properties(test_ctl_cli PROPERTIES TIMEOUT 240 LABELS unit)
 plantroom_unit_test(test_ledger_migrate SOURCES test_ledger_migrate.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_rollup_move SOURCES test_ledger_rollup_move.c LIBS plantroom_store)
+plantroom_unit_test(test_ledger_rollup_rows SOURCES test_ledger_rollup_rows.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_audit SOURCES test_ledger_audit.c LIBS plantroom_store)
 plantroom_unit_test(test_ledger_wo SOURCES test_ledger_wo.c LIBS plantroom_store)
 
