@@ -202,62 +202,109 @@ out_rollback : {
 }
 }
 
-static char *spool__col(sqlite3_stmt *st, int col)
+/* A read's rows and their strings in one block: the rows first, then the
+ * strings, found by offset until the block stops growing (realloc moves
+ * it). One block, not two strings a row, so that a replay's batch (up to
+ * a few MB of telemetry) is one mmap'd block the loop frees whole, not
+ * hundreds of chunks of this thread's malloc arena that stay resident
+ * (docs/performance.md, "Anonymous memory with MQTT"). */
+typedef struct spool__block {
+    char *p;
+    size_t len, cap;
+} spool__block_t;
+
+/* Append the column's text with its NUL; its offset in *off. */
+static int spool__put_col(spool__block_t *b, sqlite3_stmt *st, int col, size_t *off)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
-    return strdup(t ? (const char *)t : "");
+    size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap * 2 > b->len + n + 1 ? b->cap * 2 : b->len + n + 1;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            return GW_ENOMEM;
+        b->p = p;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->len, t, n);
+    b->p[b->len + n] = '\0';
+    *off = b->len;
+    b->len += n + 1;
+    return 0;
+}
+
+/* Fill the block's rows from the statement; the strings' offsets in the
+ * rows' pointers (fixed by the caller). Returns SQLite's last code, or
+ * GW_ENOMEM. */
+static int spool__read_rows(sqlite3_stmt *st, spool__block_t *b, size_t max, size_t *n)
+{
+    int rc = SQLITE_DONE;
+
+    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        size_t topic, payload;
+        spool_msg_t *r;
+
+        if (spool__put_col(b, st, 2, &topic) != 0 || spool__put_col(b, st, 3, &payload) != 0)
+            return GW_ENOMEM;
+        r = (spool_msg_t *)b->p + *n;
+        r->id = sqlite3_column_int64(st, 0);
+        r->ts_ms = sqlite3_column_int64(st, 1);
+        r->topic = (char *)(uintptr_t)topic;
+        r->payload = (char *)(uintptr_t)payload;
+        (*n)++;
+    }
+    return rc;
 }
 
 int spool_read(spool_t *s, int64_t after_id, size_t max, spool_msg_t **rows, size_t *n, char *err,
                size_t errlen)
 {
-    spool_msg_t *out = calloc(max ? max : 1, sizeof(*out));
+    spool__block_t b = {0};
     size_t k = 0;
     int rc;
 
     *rows = NULL;
     *n = 0;
-    if (!out) {
+    if (max > SIZE_MAX / sizeof(spool_msg_t) / 2)
+        max = SIZE_MAX / sizeof(spool_msg_t) / 2;
+    b.len = (max ? max : 1) * sizeof(spool_msg_t);
+    b.cap = b.len + 4096;
+    b.p = malloc(b.cap);
+    if (!b.p) {
         snprintf(err, errlen, "spool: out of memory");
         return GW_ENOMEM;
     }
     sqlite3_bind_int64(s->sel, 1, after_id);
     sqlite3_bind_int64(s->sel, 2, (int64_t)max);
-    rc = SQLITE_DONE;
-    while (k < max && (rc = sqlite3_step(s->sel)) == SQLITE_ROW) {
-        out[k].id = sqlite3_column_int64(s->sel, 0);
-        out[k].ts_ms = sqlite3_column_int64(s->sel, 1);
-        out[k].topic = spool__col(s->sel, 2);
-        out[k].payload = spool__col(s->sel, 3);
-        k++;
-        if (!out[k - 1].topic || !out[k - 1].payload) {
-            sqlite3_reset(s->sel);
-            spool_rows_free(out, k);
-            snprintf(err, errlen, "spool: out of memory");
-            return GW_ENOMEM;
-        }
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        int code = spool__fail(s, "read", err, errlen);
-        sqlite3_reset(s->sel);
-        spool_rows_free(out, k);
-        return code;
+    rc = spool__read_rows(s->sel, &b, max, &k);
+    if (rc == GW_ENOMEM) {
+        snprintf(err, errlen, "spool: out of memory");
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        rc = spool__fail(s, "read", err, errlen);
+    } else {
+        rc = 0;
     }
     sqlite3_reset(s->sel);
-    *rows = out;
+    if (rc != 0) {
+        free(b.p);
+        return rc;
+    }
+    for (size_t i = 0; i < k; i++) { /* offsets to pointers, the block in place */
+        spool_msg_t *r = (spool_msg_t *)b.p + i;
+        r->topic = b.p + (uintptr_t)r->topic;
+        r->payload = b.p + (uintptr_t)r->payload;
+    }
+    *rows = (spool_msg_t *)b.p;
     *n = k;
     return 0;
 }
 
 void spool_rows_free(spool_msg_t *rows, size_t n)
 {
-    if (!rows)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free(rows[i].topic);
-        free(rows[i].payload);
-    }
-    free(rows);
+    (void)n;
+    free(rows); /* the rows and their strings: one block */
 }
 
 int spool_delete_upto(spool_t *s, int64_t id, char *err, size_t errlen)

@@ -42,7 +42,8 @@ int spool_append(spool_t *s, const spool_msg_t *msgs, size_t n, int64_t max_rows
                  char *err, size_t errlen);
 
 /* Read up to max rows with id > after_id, oldest first, into a new array
- * (*rows, *n; free with spool_rows_free). Returns 0 or a negative code. */
+ * (*rows, *n; free with spool_rows_free): the rows and their strings are
+ * one allocation. Returns 0 or a negative code. */
 int spool_read(spool_t *s, int64_t after_id, size_t max, spool_msg_t **rows, size_t *n, char *err,
                size_t errlen);
 void spool_rows_free(spool_msg_t *rows, size_t n);

@@ -97,6 +97,7 @@ static void mb__free(mb_bus_t *bus)
 {
     if (!bus)
         return;
+    mb__rpool_release(bus->rpool);
     for (size_t i = 0; i < bus->ndevs; i++) {
         free(bus->devs[i].blocks);
         free(bus->devs[i].last_status);
@@ -111,6 +112,7 @@ int mb_bus_start(mb_bus_t **out, const mb_bus_cfg_t *cfg, const mb_device_cfg_t 
     mb_bus_t *bus = calloc(1, sizeof(*bus));
     pthread_condattr_t ca;
     int64_t now = gw_mono_ms();
+    size_t rbytes = 0;
 
     *out = NULL;
     if (!bus)
@@ -156,6 +158,11 @@ int mb_bus_start(mb_bus_t **out, const mb_bus_cfg_t *cfg, const mb_device_cfg_t 
         d->next_due = now;
         bus->ndevs++;
     }
+    for (size_t i = 0; i < ndevs; i++)
+        if (mb__reading_bytes(&devs[i]) > rbytes)
+            rbytes = mb__reading_bytes(&devs[i]);
+    if (!(bus->rpool = mb__rpool_new(rbytes)))
+        goto out_nomem;
     bus->stall_bound_ms = mb__stall_bound(bus);
     atomic_init(&bus->progress_ms, (long long)now);
     pthread_mutex_init(&bus->mu, NULL);

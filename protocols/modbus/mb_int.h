@@ -15,6 +15,7 @@
  *   mb_tcp.c     a Modbus TCP read in fewer system calls than
  *                libmodbus's, with its timing and checks
  *   mb_events.c  events held for the loop, sleeping, jitter
+ *   mb_rpool.c   the readings handed to the loop, reused
  * (mb_plan.c, request planning, stands alone.)
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -27,6 +28,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+
+typedef struct mb__rpool mb__rpool_t;
 
 /* A device of the bus as its thread keeps it: the config (copied) and the
  * poll schedule. */
@@ -58,6 +61,7 @@ struct mb_bus {
     mb__device_t *devs;
     size_t ndevs;
     gw_queue_t *events;
+    mb__rpool_t *rpool; /* the readings, reused; shared with those out */
 
     pthread_t thread;
     pthread_mutex_t mu; /* guards stop, the sleep and the write queue */
@@ -111,6 +115,20 @@ void mb__sleep(mb_bus_t *bus, int64_t deadline_ms, int wake_on_write);
 void mb__sleep_until(mb_bus_t *bus, int64_t deadline_ms);
 /* ms give or take 25 %, drawn at random, for backoffs. */
 int mb__jitter(int ms);
+
+/* ---- mb_rpool.c ---- */
+
+/* The bytes of a reading of the device: header, words, block statuses. */
+size_t mb__reading_bytes(const mb_device_cfg_t *d);
+/* A pool of readings of at most bytes each (the header, words and block
+ * statuses), one reference held by the bus. NULL when out of memory. */
+mb__rpool_t *mb__rpool_new(size_t bytes);
+/* The bus drops its reference; the pool goes when its last reading is back. */
+void mb__rpool_release(mb__rpool_t *p);
+/* A zeroed reading of bytes (at most the pool's) whose free_fn puts it back;
+ * allocates only when every one is out. Bus thread only. NULL when out of
+ * memory or bytes is too large. */
+mb_reading_t *mb__rpool_get(mb__rpool_t *p, size_t bytes);
 
 /* ---- mb_link.c ---- */
 

@@ -173,7 +173,7 @@ static void mb__schedule(mb_bus_t *bus, mb__device_t *d, int answered, int link_
 void mb__poll_device(mb_bus_t *bus, mb__device_t *d)
 {
     size_t nb = d->cfg.nblocks;
-    mb_reading_t *r = calloc(1, sizeof(*r) + (d->cfg.nwords + nb) * sizeof(uint16_t));
+    mb_reading_t *r = mb__rpool_get(bus->rpool, mb__reading_bytes(&d->cfg));
     struct timespec a, b;
     int answered = 0, link_ok = 0;
 

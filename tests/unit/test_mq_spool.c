@@ -2,7 +2,8 @@
  * test_mq_spool.c: the telemetry spool (store/spool.h) on real SQLite files:
  * order, the bound and its persistent dropped counter, delete up to an id,
  * ids that never go back, and contents that survive a reopen; spooling and
- * replaying megabytes holds SQLite's memory to its small page cache.
+ * replaying megabytes holds SQLite's memory to its small page cache; a
+ * read's long rows come back whole in one block.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/spool.h"
@@ -133,6 +134,47 @@ T_TEST(memory_stays_small_through_an_outage)
     spool_close(s);
 }
 
+/* A read of long rows: the rows and their strings come back in one block
+ * that grew several times while the rows were read (the strings found by
+ * offset until it stops moving); every row intact, in order. */
+T_TEST(long_rows_read_in_one_block)
+{
+    enum { N = 60 };
+    static char payloads[N][3300];
+    char topics[N][48];
+    spool_msg_t m[N], *rows;
+    spool_t *s;
+    size_t n;
+    char err[256];
+
+    T_CHECK_EQ_INT(spool_open(&s, path, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(spool_delete_upto(s, INT64_MAX, err, sizeof(err)), 0);
+    for (int i = 0; i < N; i++) {
+        size_t len = 1000 + 37 * (size_t)i;
+        int k = snprintf(payloads[i], sizeof(payloads[i]), "{\"i\":%d,\"x\":\"", i);
+        memset(payloads[i] + k, 'a' + i % 26, len - (size_t)k - 2);
+        memcpy(payloads[i] + len - 2, "\"}", 3);
+        snprintf(topics[i], sizeof(topics[i]), "plantroom/site/devices/dev-%d/telemetry", i);
+        m[i] = (spool_msg_t){.ts_ms = 5000 + i, .topic = topics[i], .payload = payloads[i]};
+    }
+    T_CHECK_EQ_INT(spool_append(s, m, N, -1, NULL, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(spool_read(s, 0, N, &rows, &n, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(n, N);
+    for (size_t i = 0; i < n; i++) {
+        T_CHECK_STR(rows[i].topic, topics[i]);
+        T_CHECK_STR(rows[i].payload, payloads[i]);
+        T_CHECK_EQ_INT(rows[i].ts_ms, 5000 + (int64_t)i);
+        /* the strings follow the rows, in the same block, in order */
+        T_CHECK((char *)rows[i].topic >= (char *)(rows + n));
+        T_CHECK(rows[i].payload > rows[i].topic);
+        if (i)
+            T_CHECK(rows[i].topic > rows[i - 1].payload);
+    }
+    spool_rows_free(rows, n);
+    T_CHECK_EQ_INT(spool_delete_upto(s, INT64_MAX, err, sizeof(err)), 0);
+    spool_close(s);
+}
+
 T_TEST(open_fails_with_reason)
 {
     spool_t *s = (spool_t *)1;
@@ -151,6 +193,7 @@ int main(void)
     unlink(path);
     T_RUN(bound_drops_oldest_and_counts_across_reopen);
     T_RUN(memory_stays_small_through_an_outage);
+    T_RUN(long_rows_read_in_one_block);
     T_RUN(open_fails_with_reason);
     char cmd[200];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
