@@ -27,7 +27,9 @@ Every point's 1-minute rollup bucket closes just after each wall-clock
 minute (every bucket goes to the ledger then): a daemon's window opens where
 both its edges are clear of a close and it takes in as few closes as its
 length allows (60 s: one; 30 s: none), so that every side's window holds
-as many (the "closes" column; --no-align opens at once). Requests and
+as many (the "closes" column; --no-align opens at once). "faults/s": the
+daemon's minor page faults a second in the window (median), each a costly
+exit on a virtual machine. Requests and
 registers are counted by the simulator. Printed per load: CPU per request
 of each side, the median and the worst window over the rounds, its ratio
 to the bare loop of the same round (median, worst), points/s, peak RSS (VmHWM)
@@ -190,6 +192,11 @@ def thread_ms(t0, t1, seconds):
     return out
 
 
+def minflt(pid):
+    """Minor page faults of the process so far (/proc/PID/stat)."""
+    return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[7])
+
+
 def mem_kb(pid):
     st = open(f"/proc/{pid}/status").read()
     hwm = int(re.search(r"VmHWM:\s+(\d+)", st).group(1))
@@ -314,7 +321,7 @@ def daemon(args, tmp, load, broker_port, seconds, counting=False, dbin=None):
         time.sleep(0.5)
         if args.align:
             wait_until(aligned_start(time.time(), seconds))
-        th0, wall0 = threads(d.pid), time.time()
+        th0, wall0, f0 = threads(d.pid), time.time(), minflt(d.pid)
         c0, (req0, reg0), t0 = cpu_ns(d.pid), sim.counters(), time.monotonic()
         a0 = read_counts(counts_path) if counting else None
         anon = 0
@@ -322,7 +329,7 @@ def daemon(args, tmp, load, broker_port, seconds, counting=False, dbin=None):
             time.sleep(min(0.5, max(0.01, seconds - (time.monotonic() - t0))))
             anon = max(anon, mem_kb(d.pid)[1])
         c1, (req1, reg1), t1 = cpu_ns(d.pid), sim.counters(), time.monotonic()
-        th1 = threads(d.pid)
+        th1, f1 = threads(d.pid), minflt(d.pid)
         a1 = read_counts(counts_path) if counting else None
         hwm, anon_now = mem_kb(d.pid)
         st = status(dbin, cfg_path)
@@ -339,7 +346,7 @@ def daemon(args, tmp, load, broker_port, seconds, counting=False, dbin=None):
          "errors": sum(d["errors"] for d in st["devices"]),
          "threads": threads_line(th0, th1, t1 - t0),
          "thread_ms": thread_ms(th0, th1, t1 - t0),
-         "closes": minute_closes(wall0, t1 - t0)}
+         "closes": minute_closes(wall0, t1 - t0), "faults": (f1 - f0) / (t1 - t0)}
     if counting:
         r["allocs"] = [b - a for a, b in zip(a0, a1)]
     return r
@@ -409,17 +416,18 @@ def run_load(args, tmp, load, broker_port):
         print(f"round {i + 1} (us/req): {line}  load {os.getloadavg()[0]:.2f}")
     print(f"{'':12s} {'CPU/req us: median':>18s} {'worst':>7s} {'x bare: median':>15s} "
           f"{'worst':>6s} {'points/s':>9s} {'peak RSS':>9s} {'anon RSS':>9s} {'start peak':>10s} "
-          f"{'closes':>7s}")
+          f"{'closes':>7s} {'faults/s':>9s}")
     for n in res:
         us = [per_req_us(r) for r in res[n]]
         ratio = [per_req_us(r) / per_req_us(b) for r, b in zip(res[n], res["bare"])]
         pps = statistics.median(r["registers"] / r["seconds"] for r in res[n])
         closes = "-" if n == "bare" else ",".join(str(r["closes"]) for r in res[n])
+        faults = "-" if n == "bare" else f"{statistics.median(r['faults'] for r in res[n]):.0f}"
         print(f"{n:12s} {statistics.median(us):18.1f} {max(us):7.1f} "
               f"{statistics.median(ratio):14.2f}x {max(ratio):5.2f}x {pps:9,.0f} "
               f"{max(r['hwm_kb'] for r in res[n]) / 1024:7.1f} M "
               f"{max(r['anon_kb'] for r in res[n]) / 1024:7.1f} M "
-              f"{max(r['start_kb'] for r in res[n]) / 1024:8.1f} M {closes:>7s}")
+              f"{max(r['start_kb'] for r in res[n]) / 1024:8.1f} M {closes:>7s} {faults:>9s}")
     print_threads(res)
     for full in res.get("full", [])[-1:]:
         print(f"full: {full['published']} telemetry messages for {full['polls']} polls in the "
