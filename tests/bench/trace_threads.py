@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """trace_threads.py: CPU per second of plantroomd's threads (the loop, the
 bus threads, the ledger), polling only, of one build or two side by side.
 
