@@ -128,8 +128,9 @@ static mb_write_t *wait_write(gw_writes_t *d)
     return NULL;
 }
 
-/* The next reading of device_id; n words from word off copied to out. */
-static int next_reading(int device_id, size_t off, uint16_t *out, size_t n)
+/* The next poll of device_id that answered (ok 1: n words from word off
+ * copied to out) or that failed (ok 0: a silent device); 0 or -1. */
+static int next_poll(int device_id, int ok, size_t off, uint16_t *out, size_t n)
 {
     for (int i = 0; i < 100; i++) {
         gw_msg_t *list = gw_queue_wait_all(&q, 100), *m;
@@ -137,8 +138,10 @@ static int next_reading(int device_id, size_t off, uint16_t *out, size_t n)
         while ((m = list) != NULL) {
             list = m->next;
             mb_reading_t *r = (mb_reading_t *)m;
-            if (!got && m->kind == MB_EV_READING && r->device_id == device_id && r->rc == 0) {
-                memcpy(out, r->words + off, n * sizeof(uint16_t));
+            if (!got && m->kind == MB_EV_READING && r->device_id == device_id &&
+                (r->rc == 0) == ok) {
+                if (ok)
+                    memcpy(out, r->words + off, n * sizeof(uint16_t));
                 got = 1;
             }
             gw_msg_free(m);
@@ -149,22 +152,9 @@ static int next_reading(int device_id, size_t off, uint16_t *out, size_t n)
     return -1;
 }
 
-/* Wait for a poll of device_id that failed (a silent device); 0 or -1. */
-static int next_failed_poll(int device_id)
+static int next_reading(int device_id, size_t off, uint16_t *out, size_t n)
 {
-    for (int i = 0; i < 100; i++) {
-        gw_msg_t *list = gw_queue_wait_all(&q, 100), *m;
-        int got = 0;
-        while ((m = list) != NULL) {
-            list = m->next;
-            mb_reading_t *r = (mb_reading_t *)m;
-            got |= m->kind == MB_EV_READING && r->device_id == device_id && r->rc != 0;
-            gw_msg_free(m);
-        }
-        if (got)
-            return 0;
-    }
-    return -1;
+    return next_poll(device_id, 1, off, out, n);
 }
 
 static gw_runtime_t *rt;
@@ -336,7 +326,7 @@ T_TEST(writes_end_to_end)
 
     /* a silent device: the write times out, its neighbour is unaffected */
     write_file("control", "pump-2.fault=silent\n");
-    T_CHECK_EQ_INT(next_failed_poll(1), 0); /* the simulator has read its control file */
+    T_CHECK_EQ_INT(next_poll(1, 0, 0, NULL, 0), 0); /* the simulator has read its control file */
     T_CHECK_EQ_INT(do_write(d, "pump-2", "control_word", 0x047f, err), GW_ETIMEDOUT);
     T_CHECK_EQ_INT(do_write(d, "pump-1", "control_word", 0x047f, err), 0);
 
