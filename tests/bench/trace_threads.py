@@ -13,7 +13,6 @@ ms of CPU its loop, bus threads and ledger thread spent in that second (from
 happens when: the minute's rollup close (the ledger's seconds :01-:03), the
 service's 5 s tick, wake-ups. docs/performance.md, "Polling only: the
 ledger's minute close". Not a test: nothing is asserted.
-SPDX-License-Identifier: Apache-2.0
 """
 import argparse
 import os
