@@ -582,6 +582,11 @@ def main(argv=None):
               f"({100.0 * hit('order') / n:.1f} %) within 20 % of the time left, with the "
               f"change day estimated {hit('order_est')} ({100.0 * hit('order_est') / n:.1f} %); "
               f"our rule {hit('ours')} ({100.0 * hit('ours') / n:.1f} %); the target is 90 %.")
+        lm = [r for r in results if r["case"].noise in ("low", "mid")]
+        hit_lm = lambda k: sum(1 for r in lm if not miss(r, k))
+        print(f"low and mid noise only: the oracle {hit_lm('order')} of {len(lm)} "
+              f"({100.0 * hit_lm('order') / len(lm):.1f} %), our rule {hit_lm('ours')} "
+              f"({100.0 * hit_lm('ours') / len(lm):.1f} %).")
     return 0
 
 
