@@ -5,7 +5,7 @@ the wear-case matrix of tests/gen/gen_wear.py (docs/prediction.md, "How far
 any predictor can go on this matrix (the ceiling)")?
 
   tests/bench/bench_ceiling.py [--bin build/bin] [--seeds 2] [--first-seed 1]
-                               [--jobs 2] [--no-replay] [--self-check]
+                               [--jobs 2] [--no-replay] [--misses] [--self-check]
 
 For every wear case of the matrix (the same seeds, generator and 10-minute
 samples as tests/bench/bench_predict.py), the daily levels are computed as
@@ -50,6 +50,8 @@ parameters would be exact; it is not reported.
 the time left (it prints the worst); it runs before every report too, and
 the exit status is 1 when it fails. --no-replay skips the replay (no "our
 rule" and no "at our order" columns): the oracle alone, in seconds.
+--misses lists every wear case our rule or the oracle missed at our order,
+with its lead and each one's error (% of the time left).
 """
 import argparse
 import concurrent.futures
@@ -389,7 +391,7 @@ def judge(case, days, order_d, ours_err):
     """The errors (% of the time left) of the rule and of both oracles at its
     order and at the fixed days before the crossing, for one wear case."""
     truth = (case.truth_ms - gen_wear.T0_MS) / DAY_MS
-    res = {"case": case, "ours": ours_err}
+    res = {"case": case, "ours": ours_err, "lead": None if order_d is None else truth - order_d}
     points = [("order", order_d)] + [(str(k), truth - k) for k in FIXED]
     for name, at in points:
         if at is None:
@@ -496,6 +498,19 @@ def cells(results, col):
     print()
 
 
+def misses(results):
+    """--misses: the cases our rule or the oracle missed at our order."""
+    fmt = lambda e: "-" if e is None else ("no date" if e == float("inf") else f"{e:.0f} %")
+    print("| case | lead at our order (d) | our rule | oracle | oracle, change day est. |")
+    print("|---|---|---|---|---|")
+    for r in results:
+        if any(r[k] is None or r[k] > WITHIN for k in ("ours", "order")):
+            lead = "-" if r["lead"] is None else f"{r['lead']:.1f}"
+            print(f"| {r['case'].name()} | {lead} | {fmt(r['ours'])} | {fmt(r['order'])} | "
+                  f"{fmt(r['order_est'])} |")
+    print()
+
+
 def replay_orders(binary, cases, jobs):
     """The day (since T0) the rule's first trend order opened, its error in
     % of the time left (inf: no order before the crossing), and the daily
@@ -526,6 +541,8 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--no-replay", action="store_true",
                    help="the oracle at the fixed days only (no plantroomctl needed)")
+    p.add_argument("--misses", action="store_true",
+                   help="every wear case our rule or the oracle missed at our order")
     p.add_argument("--self-check", action="store_true",
                    help="only the oracle's check at zero noise")
     a = p.parse_args(argv)
@@ -567,6 +584,8 @@ def main(argv=None):
     table("noise", "noise", tuple(gen_wear.NOISE), results, cols)
     table("condition", "condition", gen_wear.CONDITIONS, results, cols)
     cells(results, "order" if replayed else "12")
+    if replayed and a.misses:
+        misses(results)
     if replayed:
         miss = lambda r, k: r[k] is None or r[k] > WITHIN
         both = sum(1 for r in results if miss(r, "ours") and miss(r, "order"))
