@@ -18,16 +18,15 @@
 #include <string.h>
 #include <time.h>
 
+/* Read one block into dst. Returns 0, or the error as libmodbus reports it
+ * in errno (an errno value, or MODBUS_ENOBASE + exception code). */
 static int mb__read_block(mb_bus_t *bus, const mb__device_t *d, const mb_block_t *b, uint16_t *dst)
 {
     uint8_t bits[MB_MAX_BITS_PER_READ];
     int n;
 
-    if (bus->transport == MB_TCP) {
-        int e = mb__tcp_read(bus, (uint8_t)d->cfg.unit_id, b, dst);
-        errno = e;
-        return e ? -1 : 0;
-    }
+    if (bus->transport == MB_TCP)
+        return mb__tcp_read(bus, (uint8_t)d->cfg.unit_id, b, dst);
     switch (b->table) {
     case MB_TABLE_HOLDING:
         n = modbus_read_registers(bus->ctx, b->addr, b->count, dst);
@@ -43,16 +42,11 @@ static int mb__read_block(mb_bus_t *bus, const mb__device_t *d, const mb_block_t
             dst[i] = bits[i];
         break;
     default:
-        errno = EINVAL;
-        return -1;
+        return EINVAL;
     }
     if (n < 0)
-        return -1;
-    if (n != b->count) {
-        errno = EMBBADDATA;
-        return -1;
-    }
-    return 0;
+        return errno ? errno : EIO;
+    return n == b->count ? 0 : EMBBADDATA;
 }
 
 /* One request with its retries. Returns 0, or the errno of the last try. */
@@ -63,8 +57,7 @@ static int mb__request(mb_bus_t *bus, const mb__device_t *d, const mb_block_t *b
     for (int attempt = 0; attempt <= d->cfg.retries; attempt++) {
         mb__before_request(bus);
         mb__alive(bus);
-        int rc = mb__read_block(bus, d, blk, dst);
-        e = rc == 0 ? 0 : errno;
+        e = mb__read_block(bus, d, blk, dst);
         bus->last_request = gw_mono_ms();
         mb__alive(bus);
         if (e == 0)
