@@ -14,8 +14,27 @@
 /* Check the SQLite database at path: opened read-only, `PRAGMA
  * quick_check`. Returns 0 when it is sound, GW_ENOENT when there is no
  * file (or an empty one), GW_ECORRUPT when it is not a database or the
- * check fails (err says how), GW_EIO when it cannot be read. */
+ * check fails (err says how), GW_EIO when it cannot be read, GW_ETIMEDOUT
+ * when it stayed locked (5 s), GW_ENOMEM. */
 int store_db_check(const char *path, char *err, size_t errlen);
+
+/* store_db_check with progress(arg) called every few thousand steps of the
+ * check (any thread: the caller's): a non-zero answer interrupts it, and
+ * GW_ESTATE is returned ("interrupted"). progress may be NULL. */
+int store_db_check_ex(const char *path, int (*progress)(void *), void *arg, char *err,
+                      size_t errlen);
+
+/* The open marker of a state file: path + ".open", created (and fsync'd
+ * with its directory) when the file is opened for writing, removed after a
+ * clean close. Present at the next start, it says the last run did not
+ * close the file (crash, kill, power loss): the file is checked then
+ * (docs/architecture.md, "Damaged files").
+ * store_marker_present: 1 when the marker exists, else 0.
+ * store_marker_set: create it; 0 or GW_EIO with err.
+ * store_marker_clear: remove it (a missing one is fine). */
+int store_marker_present(const char *path);
+int store_marker_set(const char *path, char *err, size_t errlen);
+void store_marker_clear(const char *path);
 
 /* Move path (and its -wal, -shm and -journal companions, when present)
  * aside to path.corrupt-YYYYMMDDTHHMMSSZ (a suffix -2, -3... if taken).
