@@ -59,8 +59,8 @@ static void *ledger__check_thread(void *arg)
     ledger_worker_t *w = arg;
     gw_msg_t *wake;
 
-    w->check_rc =
-        store_db_check_ex(w->path, ledger__check_progress, w, w->check_err, sizeof(w->check_err));
+    w->check_rc = store_db_check_ex(w->path, 0, ledger__check_progress, w, w->check_err,
+                                    sizeof(w->check_err));
     atomic_store(&w->check_done, 1);
     /* wake the ledger thread; without memory it wakes within a second */
     wake = calloc(1, sizeof(*wake));

@@ -25,10 +25,10 @@ static const char *const file__companions[] = {"", "-wal", "-shm", "-journal"};
 
 int store_db_check(const char *path, char *err, size_t errlen)
 {
-    return store_db_check_ex(path, NULL, NULL, err, errlen);
+    return store_db_check_ex(path, 0, NULL, NULL, err, errlen);
 }
 
-int store_db_check_ex(const char *path, int (*progress)(void *), void *arg, char *err,
+int store_db_check_ex(const char *path, int full, int (*progress)(void *), void *arg, char *err,
                       size_t errlen)
 {
     sqlite3 *db = NULL;
@@ -44,14 +44,16 @@ int store_db_check_ex(const char *path, int (*progress)(void *), void *arg, char
     if (rc == SQLITE_OK && progress)
         sqlite3_progress_handler(db, FILE__PROGRESS_OPS, progress, arg);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL);
+        rc = sqlite3_prepare_v2(db, full ? "PRAGMA integrity_check" : "PRAGMA quick_check", -1, &st,
+                                NULL);
     if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_INTERRUPT) {
-        snprintf(err, errlen, "%s: quick_check interrupted", path);
+        snprintf(err, errlen, "%s: %s interrupted", path, full ? "integrity_check" : "quick_check");
         out = GW_ESTATE;
     } else if (rc == SQLITE_ROW) {
         const char *r = (const char *)sqlite3_column_text(st, 0);
         if (!r || strcmp(r, "ok") != 0) {
-            snprintf(err, errlen, "%s: quick_check: %s", path, r ? r : "(no answer)");
+            snprintf(err, errlen, "%s: %s: %s", path, full ? "integrity_check" : "quick_check",
+                     r ? r : "(no answer)");
             out = GW_ECORRUPT;
         }
     } else if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) {

@@ -18,10 +18,12 @@
  * when it stayed locked (5 s), GW_ENOMEM. */
 int store_db_check(const char *path, char *err, size_t errlen);
 
-/* store_db_check with progress(arg) called every few thousand steps of the
- * check (any thread: the caller's): a non-zero answer interrupts it, and
- * GW_ESTATE is returned ("interrupted"). progress may be NULL. */
-int store_db_check_ex(const char *path, int (*progress)(void *), void *arg, char *err,
+/* store_db_check, with `PRAGMA integrity_check` instead when full (also
+ * the indexes against their tables: slower), and progress(arg) called every
+ * few thousand steps of the check (on the caller's thread): a non-zero
+ * answer interrupts it, and GW_ESTATE is returned ("interrupted"). progress
+ * may be NULL. */
+int store_db_check_ex(const char *path, int full, int (*progress)(void *), void *arg, char *err,
                       size_t errlen);
 
 /* The open marker of a state file: path + ".open", created (and fsync'd
