@@ -4,7 +4,8 @@ quick_check never runs in the daemon's start; it runs on a thread of its own
 after an unclean stop (the open marker ledger.db.open left behind) and when
 a batch meets a damaged page, while polling, rules, the ledger's commits and
 MQTT go on. Observed through the status's storage.ledger figures
-(checks_started, checks_done, check_result, checking) and the marker file.
+(checks_started, checks_done, check_result, checking) and the marker files
+(the spool has its own, spool.db.open).
 """
 import signal
 import sqlite3
@@ -58,6 +59,7 @@ def test_clean_stop_is_not_checked_an_unclean_one_is(tmp_path, broker, sim, daem
     assert fig(config)["checks_started"] == 0  # a new file: nothing to check
     assert d.proc.stop() == 0
     assert not marker.exists()  # a clean stop removes it
+    assert not (tmp_path / "state" / "spool.db.open").exists()  # the spool's, too
 
     # (1) after a clean stop: opened, not checked, for as long as it runs
     d = daemon(config, "plantroomd-2.log")
@@ -70,7 +72,7 @@ def test_clean_stop_is_not_checked_an_unclean_one_is(tmp_path, broker, sim, daem
 
     # (2) SIGKILL: the marker stays, and the next start checks the file
     kill(d)
-    assert marker.exists()
+    assert marker.exists() and (tmp_path / "state" / "spool.db.open").exists()
     d = daemon(config, "plantroomd-3.log")
     f = wait_for(lambda: (lambda f: f.get("checks_done", 0) >= 1 and f)(fig(config)), 15,
                  "the check after the kill")
