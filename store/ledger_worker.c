@@ -326,6 +326,11 @@ static int ledger__init(ledger_worker_t *w, const char *path, gw_queue_t *result
         gw_queue_destroy(&w->ops);
         return GW_ENOMEM;
     }
+    if (pthread_mutex_init(&w->check_mu, NULL) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        gw_queue_destroy(&w->ops);
+        return GW_ENOMEM;
+    }
     return 0;
 }
 
@@ -359,6 +364,7 @@ int ledger_worker_start(ledger_worker_t **out, const char *path, gw_queue_t *res
     rc = pthread_create(&w->thread, NULL, ledger__thread, w);
     if (rc != 0) {
         ledger_close(w->lg);
+        pthread_mutex_destroy(&w->check_mu);
         pthread_mutex_destroy(&w->mu);
         gw_queue_destroy(&w->ops);
         free(w);
@@ -420,6 +426,7 @@ int ledger_worker_stop(ledger_worker_t *w)
     ledger__prov_reset(w);
     ledger__list_free(&w->backlog);
     gw_queue_destroy(&w->ops); /* ops submitted after stop, if any */
+    pthread_mutex_destroy(&w->check_mu);
     pthread_mutex_destroy(&w->mu);
     free(w);
     return lost ? GW_EIO : 0;

@@ -105,6 +105,8 @@ struct ledger_worker {
     int64_t check_started;     /* monotonic ms */
     int64_t check_next_ms;     /* monotonic ms: no check for a batch's damaged page before */
     char check_hold[PATH_MAX]; /* test-only: the check waits while this file exists */
+    pthread_mutex_t check_mu;  /* guards check_db (the checker, the stopper) */
+    sqlite3 *check_db;         /* the checker's connection while it is open, else NULL */
 
     /* test-only: a file holding PRAGMA max_page_count (docs/configuration.md,
      * "Test-only settings"); "" when unused */

@@ -25,10 +25,10 @@ static const char *const file__companions[] = {"", "-wal", "-shm", "-journal"};
 
 int store_db_check(const char *path, char *err, size_t errlen)
 {
-    return store_db_check_ex(path, 0, NULL, NULL, err, errlen);
+    return store_db_check_ex(path, 0, NULL, err, errlen);
 }
 
-int store_db_check_ex(const char *path, int full, int (*progress)(void *), void *arg, char *err,
+int store_db_check_ex(const char *path, int full, const store_check_hooks_t *hooks, char *err,
                       size_t errlen)
 {
     sqlite3 *db = NULL;
@@ -41,12 +41,18 @@ int store_db_check_ex(const char *path, int full, int (*progress)(void *), void 
     rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
     if (rc == SQLITE_OK) /* a writer's WAL recovery or checkpoint: wait for it */
         sqlite3_busy_timeout(db, FILE__BUSY_MS);
-    if (rc == SQLITE_OK && progress)
-        sqlite3_progress_handler(db, FILE__PROGRESS_OPS, progress, arg);
+    if (rc == SQLITE_OK && hooks && hooks->progress)
+        sqlite3_progress_handler(db, FILE__PROGRESS_OPS, hooks->progress, hooks->arg);
+    if (rc == SQLITE_OK && hooks && hooks->connection)
+        hooks->connection(hooks->arg, db);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(db, full ? "PRAGMA integrity_check" : "PRAGMA quick_check", -1, &st,
                                 NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_INTERRUPT) {
+    if (rc == SQLITE_OK && hooks && hooks->progress && hooks->progress(hooks->arg))
+        rc = SQLITE_INTERRUPT; /* stopped before it began */
+    else if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_INTERRUPT) {
         snprintf(err, errlen, "%s: %s interrupted", path, full ? "integrity_check" : "quick_check");
         out = GW_ESTATE;
     } else if (rc == SQLITE_ROW) {
@@ -67,6 +73,8 @@ int store_db_check_ex(const char *path, int full, int (*progress)(void *), void 
                                                                             : GW_ECORRUPT;
     }
     sqlite3_finalize(st);
+    if (db && hooks && hooks->connection)
+        hooks->connection(hooks->arg, NULL);
     sqlite3_close(db);
     return out;
 }

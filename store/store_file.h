@@ -18,12 +18,24 @@
  * when it stayed locked (5 s), GW_ENOMEM. */
 int store_db_check(const char *path, char *err, size_t errlen);
 
+/* What a long check may tell its caller (store_db_check_ex); any member
+ * may be NULL. progress(arg) is called before the check and every few
+ * thousand steps of it: a non-zero answer interrupts it. connection(arg, db) is called
+ * with the check's connection once it is open and with NULL before it is
+ * closed: between the two, another thread may sqlite3_interrupt(db) (the
+ * way to stop the page-by-page part of the check, where progress is not
+ * called). Both run on the checking thread. */
+struct sqlite3;
+typedef struct store_check_hooks {
+    int (*progress)(void *arg);
+    void (*connection)(void *arg, struct sqlite3 *db);
+    void *arg;
+} store_check_hooks_t;
+
 /* store_db_check, with `PRAGMA integrity_check` instead when full (also
- * the indexes against their tables: slower), and progress(arg) called every
- * few thousand steps of the check (on the caller's thread): a non-zero
- * answer interrupts it, and GW_ESTATE is returned ("interrupted"). progress
- * may be NULL. */
-int store_db_check_ex(const char *path, int full, int (*progress)(void *), void *arg, char *err,
+ * the indexes against their tables: slower), and the hooks (may be NULL).
+ * An interrupted check returns GW_ESTATE ("interrupted"). */
+int store_db_check_ex(const char *path, int full, const store_check_hooks_t *hooks, char *err,
                       size_t errlen);
 
 /* The open marker of a state file: path + ".open", created (and fsync'd
@@ -48,7 +60,6 @@ int store_file_quarantine(const char *path, char *moved_to, size_t len, char *er
  * WAL (SQLite's own errno of the failing file: ENOSPC, EROFS, EIO...), or
  * 0. sqlite3_system_errno() may have lost it to the rollback that
  * followed. Call on the connection's thread, right after the error. */
-struct sqlite3;
 int store_db_errno(struct sqlite3 *db);
 
 /* Set mode 0600 on path and its SQLite companions that exist (state files

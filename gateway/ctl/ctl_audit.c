@@ -147,7 +147,7 @@ static int ctl_check(ctl_global_t *g, int argc, char **argv)
     if (ctl_ledger_path(g, &path) < 0)
         return CTL_EXIT_FAIL;
     t0 = gw_mono_ms();
-    rc = store_db_check_ex(path, full, NULL, NULL, err, sizeof(err));
+    rc = store_db_check_ex(path, full, NULL, err, sizeof(err));
     if (rc < 0 && rc != GW_ECORRUPT) {
         ctl_error(ctl_code_for(rc), "check: %s", rc == GW_ENOENT ? "no ledger file" : err);
         free(path);

@@ -86,8 +86,9 @@ def test_monitoring_goes_on_while_a_large_ledger_is_checked(tmp_path, broker, si
                                                              daemon, monkeypatch):
     """(3) A ledger of 300,000 minute rollups after SIGKILL. The check is
     held running by the test-only hold file (a barrier): while it runs,
-    telemetry and a threshold rule's committed work order reach MQTT. Then
-    it is let go and ends sound."""
+    telemetry and a threshold rule's committed work order reach MQTT. A stop
+    interrupts it and leaves the marker; the next start checks again, let
+    go, and it ends sound."""
     hold = tmp_path / "hold-check"
     monkeypatch.setenv("PLANTROOM_TEST_LEDGER_CHECK_HOLD", str(hold))
     config = make_config(tmp_path, broker["port"], sim.port, fast_vibration)
@@ -113,13 +114,20 @@ def test_monitoring_goes_on_while_a_large_ledger_is_checked(tmp_path, broker, si
     assert ev.get("durable") is not False  # committed: the ledger works meanwhile
     f = fig(config)
     assert f["checking"] is True and f["checks_done"] == 0 and f["state"] == "ok"
+    # a stop interrupts the check (within Proc.stop's 10 s, not after it)
+    assert d.proc.stop() == 0
+    assert "quick_check interrupted" in (tmp_path / "plantroomd-2.log").read_text()
+    assert (tmp_path / "state" / "ledger.db.open").exists()
+    # so the next start checks again; let go, it ends sound
     hold.unlink()
+    d = daemon(config, "plantroomd-3.log")
     f = wait_for(lambda: (lambda f: f.get("checks_done", 0) >= 1 and f)(fig(config)), 30,
                  "the check's end")
-    assert f["check_result"] == "ok" and f["checking"] is False and f["quarantined"] == 0
+    assert f["checks_started"] == 1 and f["check_result"] == "ok" and f["quarantined"] == 0
     assert alarm(status(config), "storage.ledger") is None
     assert ro(d.ledger_path(), "SELECT count(*) FROM rollup_1m")[0][0] >= 300000
     assert d.proc.stop() == 0
+    assert not (tmp_path / "state" / "ledger.db.open").exists()
 
 
 def damage_pages(path, table):

@@ -89,6 +89,7 @@ T_TEST(check_interrupted_full_and_locked)
     char p[256], err[256] = "";
     sqlite3 *db;
     int n = 0;
+    store_check_hooks_t hooks = {.progress = calls_then_stop, .arg = &n};
 
     path_of(p, sizeof(p), "big.db");
     make_db(p); /* and more rows: the callback comes every 10,000 steps */
@@ -99,10 +100,10 @@ T_TEST(check_interrupted_full_and_locked)
                                 NULL, NULL, NULL),
                    SQLITE_OK);
     sqlite3_close(db);
-    T_CHECK_EQ_INT(store_db_check_ex(p, 0, calls_then_stop, &n, err, sizeof(err)), GW_ESTATE);
+    T_CHECK_EQ_INT(store_db_check_ex(p, 0, &hooks, err, sizeof(err)), GW_ESTATE);
     T_CHECK(n == 3 && strstr(err, "interrupted") != NULL);
     n = -1000000;
-    T_CHECK_EQ_INT(store_db_check_ex(p, 1, calls_then_stop, &n, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(store_db_check_ex(p, 1, &hooks, err, sizeof(err)), 0);
     T_CHECK(n > -1000000); /* it was called */
     /* a rollback-journal writer holding an exclusive lock past the busy
      * timeout would take 5 s: a reserved lock lets the reader in */
