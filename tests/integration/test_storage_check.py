@@ -77,7 +77,7 @@ def test_clean_stop_is_not_checked_an_unclean_one_is(tmp_path, broker, sim, daem
     f = wait_for(lambda: (lambda f: f.get("checks_done", 0) >= 1 and f)(fig(config)), 15,
                  "the check after the kill")
     assert f["checks_started"] == 1 and f["check_result"] == "ok" and f["checking"] is False
-    assert "checked: sound" in d.log()
+    d.wait_log("ledger.db checked: sound")
     assert d.proc.stop() == 0
     assert not marker.exists()  # checked and closed cleanly
 
@@ -188,6 +188,6 @@ def test_damaged_after_a_clean_stop_is_found_when_read(tmp_path, broker, sim, su
              "telemetry after the damage")
     wait_for(lambda: ro(ledger, "SELECT count(*) FROM work_orders WHERE device = 'lift-2'"
                         " AND status = 'open'")[0][0] == 1, 15, "lift-2's order, fresh ledger")
-    assert opened(sub, "lift-2")
+    wait_for(lambda: opened(sub, "lift-2"), 15, "lift-2's event")
     assert ctl(config, "check", "--full").stdout.startswith(f"{ledger}: sound")
     assert d.proc.stop() == 0
