@@ -163,7 +163,7 @@ void ledger__check_poll(ledger_worker_t *w)
     if (w->check_rc != GW_ECORRUPT)
         return;
     gw_log_error("ledger", "%s (check of %lld ms)", w->check_err, (long long)ms);
-    w->check_due = 0; /* a fresh file follows */
+    w->check_due = 1; /* until a fresh file replaces it (ledger__file_recover) */
     if (ledger__file_recover(w, w->check_err, err, sizeof(err)) == 0)
         w->retry_at = gw_mono_ms(); /* a fresh file: what waits, at once */
     else
