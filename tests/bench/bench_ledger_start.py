@@ -9,8 +9,8 @@ and when the background check ends.
   tests/bench/bench_ledger_start.py --bin build/bin [--before-bin OLD/bin]
                                     [--ledger FILE | --rows N] [--rounds 1]
 
---ledger: a ledger file (copied for every run; the copy leaves it in the
-page cache: warm-cache figures). --rows: make one first, from a ledger the
+--ledger: a ledger file (copied for every run and synced; the copy leaves
+it in the page cache: warm-cache figures). --rows: make one first, from a ledger the
 daemon creates, with N minute rollups inserted by sqlite3 (a recursive
 CTE; about 1 GB per 24 million rows). The bundled config's first bus
 against one plantroom-sim; MQTT disabled. Prints one line per run: side,
@@ -71,6 +71,7 @@ def run(binp, cfg, state, ledger, unclean, timeout):
     shutil.copyfile(ledger, os.path.join(state, "ledger.db"))
     if unclean:
         open(os.path.join(state, "ledger.db.open"), "w").close()
+    os.sync()  # the copy's writeback must not fall into the start (an fsync waits for it)
     log = os.path.join(state, "..", "plantroomd.log")
     with open(log, "w") as out:
         t0 = time.monotonic()
