@@ -110,6 +110,11 @@ void gw__storage_status_json(void *arg, cJSON *res)
     cJSON_AddNumberToObject(l, "outbox_purged", (double)f.outbox_purged);
     cJSON_AddNumberToObject(l, "rollup_move_left", (double)f.move_left);
     cJSON_AddNumberToObject(l, "rollup_move_failed", (double)f.move_failed);
+    cJSON_AddBoolToObject(l, "checking", f.checking);
+    cJSON_AddNumberToObject(l, "checks_started", (double)f.checks_started);
+    cJSON_AddNumberToObject(l, "checks_done", (double)f.checks_done);
+    cJSON_AddStringToObject(l, "check_result", f.check_result);
+    cJSON_AddNumberToObject(l, "check_ms", (double)f.check_ms);
 }
 
 static void storage__metric(FILE *o, const char *name, const char *type, const char *help, double v)
@@ -159,6 +164,12 @@ void gw__storage_metrics_text(void *arg, FILE *o)
     storage__metric(o, "plantroom_ledger_outbox_purged_total", "counter",
                     "Outbox events deleted past ledger.outbox_retention_days.",
                     (double)f.outbox_purged);
+    storage__metric(o, "plantroom_ledger_checking", "gauge",
+                    "1 while PRAGMA quick_check of the ledger runs in the background (after "
+                    "an unclean stop, or a damaged page met).",
+                    f.checking);
+    storage__metric(o, "plantroom_ledger_checks_total", "counter",
+                    "Checks of the ledger's file started since start.", (double)f.checks_started);
     storage__metric(o, "plantroom_ledger_rollup_move_left", "gauge",
                     "Rollup rows still to move to the schema v6 tables (0: none).",
                     (double)f.move_left);

@@ -32,6 +32,7 @@
  */
 #include "store/ledger_worker.h"
 #include "store/ledger_worker_int.h"
+#include "store/store_file.h"
 
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
@@ -166,8 +167,6 @@ static void ledger__move_some(ledger_worker_t *w)
  * state, announce what waits, and try again later. */
 static void ledger__failed(ledger_worker_t *w, int rc, const char *err)
 {
-    char again[256];
-
     w->failing = 1;
     w->failures++;
     w->retry_at = gw_mono_ms() + LEDGER__RETRY_MS;
@@ -183,8 +182,8 @@ static void ledger__failed(ledger_worker_t *w, int rc, const char *err)
     }
     ledger__set_state(w, w->lg ? ledger__state_of(rc) : LEDGER_STORAGE_UNAVAILABLE, err, NULL);
     ledger__announce_backlog(w);
-    if (rc == GW_ECORRUPT && ledger__file_recover(w, again, sizeof(again)) == 0)
-        w->retry_at = gw_mono_ms(); /* a fresh file: at once */
+    if (rc == GW_ECORRUPT) /* the check tells; its end wakes the thread */
+        ledger__check_damaged(w);
 }
 
 /* Commit the next batch of the backlog. 0, or the batch's failure. */
@@ -258,6 +257,11 @@ static void *ledger__thread(void *arg)
         timeout = ledger__timeout(w, stop);
         stop |= ledger__merge(w, timeout > 0 ? gw_queue_wait_all(&w->ops, timeout)
                                              : gw_queue_take_all(&w->ops));
+        ledger__check_poll(w);
+        if (w->check_due && !w->check_running && !w->check_tried && w->lg && !stop) {
+            w->check_tried = 1;
+            ledger__check_start(w, "the last run did not close it (an unclean stop)");
+        }
         if ((w->failing || !w->lg) && gw_mono_ms() < w->retry_at)
             continue; /* a retry is not due yet */
         rc = w->lg ? 0 : ledger__file_open(w, err, sizeof(err));
@@ -294,6 +298,7 @@ static void *ledger__thread(void *arg)
 static int ledger__init(ledger_worker_t *w, const char *path, gw_queue_t *results)
 {
     const char *pages = getenv("PLANTROOM_TEST_LEDGER_PAGES_FILE");
+    const char *hold = getenv("PLANTROOM_TEST_LEDGER_CHECK_HOLD");
 
     snprintf(w->path, sizeof(w->path), "%s", path);
     w->results = results;
@@ -309,9 +314,20 @@ static int ledger__init(ledger_worker_t *w, const char *path, gw_queue_t *result
     w->fig.max_ops = LEDGER__MAX_OPS_DEFAULT;
     if (pages && *pages)
         snprintf(w->pages_file, sizeof(w->pages_file), "%s", pages);
+    if (hold && *hold)
+        snprintf(w->check_hold, sizeof(w->check_hold), "%s", hold);
+    /* left by a run that did not close the file: check it (in the background) */
+    w->check_due = store_marker_present(path);
+    atomic_init(&w->check_done, 0);
+    atomic_init(&w->check_cancel, 0);
     if (gw_queue_init(&w->ops, NULL, NULL) < 0)
         return GW_ENOMEM;
     if (pthread_mutex_init(&w->mu, NULL) != 0) {
+        gw_queue_destroy(&w->ops);
+        return GW_ENOMEM;
+    }
+    if (pthread_mutex_init(&w->check_mu, NULL) != 0) {
+        pthread_mutex_destroy(&w->mu);
         gw_queue_destroy(&w->ops);
         return GW_ENOMEM;
     }
@@ -348,6 +364,7 @@ int ledger_worker_start(ledger_worker_t **out, const char *path, gw_queue_t *res
     rc = pthread_create(&w->thread, NULL, ledger__thread, w);
     if (rc != 0) {
         ledger_close(w->lg);
+        pthread_mutex_destroy(&w->check_mu);
         pthread_mutex_destroy(&w->mu);
         gw_queue_destroy(&w->ops);
         free(w);
@@ -392,17 +409,24 @@ void ledger_worker_figures(ledger_worker_t *w, ledger_worker_figures_t *out)
 int ledger_worker_stop(ledger_worker_t *w)
 {
     size_t lost;
+    int clean;
 
     if (!w)
         return 0;
     /* Behind every op submitted so far: the thread applies them all first. */
     gw_queue_push(&w->ops, &w->stop_msg);
     pthread_join(w->thread, NULL);
+    ledger__check_stop(w);
     lost = w->lost;
+    /* a clean close: the next start need not check the file */
+    clean = w->lg && w->marked && !lost && !w->check_due;
     ledger_close(w->lg);
+    if (clean)
+        store_marker_clear(w->path);
     ledger__prov_reset(w);
     ledger__list_free(&w->backlog);
     gw_queue_destroy(&w->ops); /* ops submitted after stop, if any */
+    pthread_mutex_destroy(&w->check_mu);
     pthread_mutex_destroy(&w->mu);
     free(w);
     return lost ? GW_EIO : 0;

@@ -121,8 +121,13 @@ typedef struct ledger_worker_figures {
     uint64_t failed_batches;
     int64_t
         move_left; /* rollup rows still to move to the v6 tables (0: none, -1: not counted yet) */
-    uint64_t move_batches; /* batches of the move committed */
-    uint64_t move_failed;  /* batches of the move that failed (tried again later) */
+    uint64_t move_batches;   /* batches of the move committed */
+    uint64_t move_failed;    /* batches of the move that failed (tried again later) */
+    int checking;            /* a check of the file runs now (in the background) */
+    uint64_t checks_started; /* checks of the file started: after an unclean stop, a damaged page */
+    uint64_t checks_done;    /* of them: run to their end (sound or damaged) */
+    int64_t check_ms;        /* how long the last one ran */
+    char check_result[16];   /* the last one: "" none, running, ok, damaged, interrupted, failed */
 } ledger_worker_figures_t;
 typedef struct ledger_op_active {
     gw_msg_t hdr;
@@ -300,8 +305,12 @@ ledger_op_change_t *ledger_op_change_new(ledger_change_kind_t what, const char *
 ledger_op_audit_t *ledger_op_audit_new(const ledger_audit_entry_t *e);
 
 /* Open the ledger at path (creating it) on the calling thread, then start
- * the thread. A damaged file (PRAGMA quick_check) is moved aside as
- * path.corrupt-<UTC> and a fresh one created; a file that cannot be opened
+ * the thread. The file is not checked here: when the last run did not
+ * close it (its open marker path.open is there), PRAGMA quick_check runs
+ * on a thread of its own while the ledger works (figures: checking,
+ * checks_*). A file SQLite cannot open as a ledger, or one the check finds
+ * damaged, is moved aside as path.corrupt-<UTC> and a fresh one created
+ * (posted as LEDGER_EV_HEALTH with moved_to); a file that cannot be opened
  * is tried again every second by the thread, the ops waiting meanwhile.
  * Either is posted to results as LEDGER_EV_HEALTH (and written to err,
  * which then is non-empty although 0 is returned). Returns 0, or a
@@ -317,8 +326,10 @@ void ledger_worker_submit(ledger_worker_t *w, gw_msg_t *op);
 void ledger_worker_set_max_ops(ledger_worker_t *w, size_t max_ops);
 /* A snapshot of the thread's figures. Thread-safe. */
 void ledger_worker_figures(ledger_worker_t *w, ledger_worker_figures_t *out);
-/* Apply every op queued so far, commit, stop the thread and close the
- * ledger. Safe to call once; frees w. Returns 0 when everything submitted
+/* Apply every op queued so far, commit, stop the thread (and interrupt a
+ * check that runs) and close the ledger; the open marker goes when nothing
+ * was lost and no check is left due. Safe to call once; frees w. Returns
+ * 0 when everything submitted
  * was committed, or GW_EIO when the thread gave up on a failing batch at
  * stop (the ops of it are lost; the thread logged how many). */
 int ledger_worker_stop(ledger_worker_t *w);

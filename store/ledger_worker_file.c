@@ -2,15 +2,17 @@
  * ledger_worker_file.c: the ledger thread's file (ledger_worker_int.h;
  * docs/operations.md, "When storage fails").
  *
- * Opening checks the file first (PRAGMA quick_check, store_file.h): a file
- * that is not a database, or a damaged one, is moved aside as
- * NAME.corrupt-<UTC> with its -wal and -shm (never deleted: it is the
- * evidence), and a fresh ledger is created, so that the daemon keeps
- * watching with an empty ledger instead of exiting. The same happens when a
- * batch meets a damaged file at run time; a fresh file's outbox ids then
- * start above those already posted, so that an acknowledgement still in
- * flight never deletes a new row. A file that cannot be opened at all (a
- * read-only or missing directory) is tried again by the thread.
+ * Opening does not check the file (that runs in the background:
+ * ledger_worker_check.c). A file that SQLite cannot open as a ledger (not a
+ * database, a damaged schema) is moved aside as NAME.corrupt-<UTC> with its
+ * -wal and -shm (never deleted: it is the evidence), and a fresh ledger is
+ * created, so that the daemon keeps watching with an empty ledger instead of
+ * exiting. The same happens when the check finds a damaged file; a fresh
+ * file's outbox ids then start above those already posted, so that an
+ * acknowledgement still in flight never deletes a new row. A file that
+ * cannot be opened at all (a read-only or missing directory) is tried again
+ * by the thread. Once open, the open marker (ledger.db.open) is written; a
+ * clean stop removes it (ledger_worker_stop).
  *
  * The state of the storage (ok, full, read-only, ...) is posted to the
  * loop as LEDGER_EV_HEALTH whenever it changes, and kept in the figures.
@@ -104,22 +106,18 @@ static void ledger__seq_floor(ledger_worker_t *w)
                     sqlite3_errmsg(ledger__db(w->lg)));
 }
 
-/* Open after the check; the file found damaged now is moved aside. */
+/* Open; a file SQLite cannot read as a ledger at all (not a database, a
+ * damaged schema) is moved aside and a fresh one created. No check here:
+ * it runs in the background (ledger_worker_check.c). */
 static int ledger__open_once(ledger_worker_t *w, char *moved, size_t len, char *err, size_t errlen)
 {
     char why[600];
-    int rc = store_db_check(w->path, why, sizeof(why));
+    int rc;
 
-    if (rc == GW_ECORRUPT) {
-        rc = ledger__quarantine(w, why, moved, len);
-        if (rc < 0)
-            return ledger__fail(rc, err, errlen, "%s; cannot move it aside", why);
-    }
     w->move_left = -1;   /* counted by the first move batch */
     w->stats_posted = 0; /* another file: counted again */
     rc = ledger_open(&w->lg, w->path, LEDGER_OPEN_CREATE, err, errlen);
     if (rc == GW_ECORRUPT && !moved[0]) {
-        /* the check passed but the schema did not: damaged all the same */
         snprintf(why, sizeof(why), "%s", err);
         if (ledger__quarantine(w, why, moved, len) == 0)
             rc = ledger_open(&w->lg, w->path, LEDGER_OPEN_CREATE, err, errlen);
@@ -127,12 +125,28 @@ static int ledger__open_once(ledger_worker_t *w, char *moved, size_t len, char *
     return rc;
 }
 
-int ledger__file_open(ledger_worker_t *w, char *err, size_t errlen)
+/* The marker says "open" from now on, until a clean stop. */
+static void ledger__mark_open(ledger_worker_t *w)
 {
-    char moved[512] = "", detail[300];
+    char err[512];
+
+    if (w->marked)
+        return;
+    if (store_marker_set(w->path, err, sizeof(err)) == 0)
+        w->marked = 1;
+    else
+        gw_log_warn("ledger", "%s: an unclean stop will not be noticed at the next start", err);
+}
+
+/* Open, after the file was moved aside as moved ("" when not). */
+static int ledger__file_open_moved(ledger_worker_t *w, const char *moved_in, char *err,
+                                   size_t errlen)
+{
+    char moved[512], detail[300];
     int64_t max_id = 0;
     int rc;
 
+    snprintf(moved, sizeof(moved), "%s", moved_in);
     rc = ledger__open_once(w, moved, sizeof(moved), err, errlen);
     if (rc < 0) {
         w->lg = NULL;
@@ -140,8 +154,11 @@ int ledger__file_open(ledger_worker_t *w, char *err, size_t errlen)
         return rc;
     }
     store_file_private(w->path, NULL, 0);
-    if (moved[0])
+    ledger__mark_open(w);
+    if (moved[0]) {
+        w->check_due = 0; /* a fresh file */
         ledger__seq_floor(w);
+    }
     if (w->has_policy)
         ledger_set_policy(w->lg, &w->policy);
     if (ledger__outbox_max_id(w->lg, &max_id, NULL, 0) == 0 && max_id > w->last_outbox_id &&
@@ -159,15 +176,24 @@ int ledger__file_open(ledger_worker_t *w, char *err, size_t errlen)
     return 0;
 }
 
-int ledger__file_recover(ledger_worker_t *w, char *err, size_t errlen)
+int ledger__file_open(ledger_worker_t *w, char *err, size_t errlen)
 {
+    return ledger__file_open_moved(w, "", err, errlen);
+}
+
+int ledger__file_recover(ledger_worker_t *w, const char *why, char *err, size_t errlen)
+{
+    char moved[512] = "";
+
     if (w->lg) {
         ledger_close(w->lg);
         w->lg = NULL;
     }
     /* outbox ids already posted stay unique in a fresh file */
     w->seq_floor = w->last_outbox_id;
-    return ledger__file_open(w, err, errlen);
+    if (ledger__quarantine(w, why, moved, sizeof(moved)) < 0)
+        return ledger__file_open(w, err, errlen); /* the same file: better than none */
+    return ledger__file_open_moved(w, moved, err, errlen);
 }
 
 void ledger__file_test_pages(ledger_worker_t *w)

@@ -3,8 +3,9 @@
  * nobody else uses: the worker's state and the calls between its files.
  *
  *   ledger_worker.c        the thread, its life cycle, housekeeping
- *   ledger_worker_file.c   opening the file: check, quarantine, reopen
+ *   ledger_worker_file.c   opening the file: quarantine, reopen, marker
  *   ledger_worker_queue.c  the bounded backlog: merge, coalesce, drop; reads
+ *   ledger_worker_check.c  the file's check, on a thread of its own
  *   ledger_worker_prov.c   provisional events of ops that wait
  *   ledger_worker_batch.c  one batch: apply, commit, post results
  *   ledger_worker_ops.c    the op constructors (alone)
@@ -27,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define LEDGER__OP_CHECKED      398 /* the checker's wake-up (a plain gw_msg_t) */
 #define LEDGER__MAX_OPS_DEFAULT 10000
 #define LEDGER__MAX_OPS_MIN     100
 
@@ -89,6 +91,22 @@ struct ledger_worker {
     int move_failures;      /* consecutive failed move batches */
     int stats_posted;       /* counts were posted at stats_marks (0: count at the next ask) */
     int64_t stats_marks[2]; /* ledger__write_marks when they were */
+
+    /* the file's check (ledger_worker_check.c) */
+    int marked;        /* the open marker was written (removed at a clean stop) */
+    int check_due;     /* a check must end sound before the marker may go */
+    int check_tried;   /* the check for an unclean stop was started once */
+    int check_running; /* check_thread runs (joined by the ledger thread) */
+    pthread_t check_thread;
+    atomic_int check_done;   /* set by the checker as it ends */
+    atomic_int check_cancel; /* set to interrupt it */
+    int check_rc;            /* its result: read after the join */
+    char check_err[600];
+    int64_t check_started;     /* monotonic ms */
+    int64_t check_next_ms;     /* monotonic ms: no check for a batch's damaged page before */
+    char check_hold[PATH_MAX]; /* test-only: the check waits while this file exists */
+    pthread_mutex_t check_mu;  /* guards check_db (the checker, the stopper) */
+    sqlite3 *check_db;         /* the checker's connection while it is open, else NULL */
 
     /* test-only: a file holding PRAGMA max_page_count (docs/configuration.md,
      * "Test-only settings"); "" when unused */
@@ -160,15 +178,28 @@ void ledger__done_chunk(ledger_worker_t *w, ledger__list_t *chunk);
 /* Refresh the figures other threads read (depth, peak). */
 void ledger__fig_depth(ledger_worker_t *w);
 
+/* ---- ledger_worker_check.c ---------------------------------------------- */
+
+/* Start the check of the file on its own thread (nothing when one runs or
+ * the file is not open); why goes to the log. */
+void ledger__check_start(ledger_worker_t *w, const char *why);
+/* A batch met a damaged page: check the file (at most once a minute). */
+void ledger__check_damaged(ledger_worker_t *w);
+/* Between batches: take the result of a check that ended; a damaged file
+ * is moved aside and a fresh one opened. */
+void ledger__check_poll(ledger_worker_t *w);
+/* Interrupt a check that runs and wait for its thread (at stop). */
+void ledger__check_stop(ledger_worker_t *w);
+
 /* ---- ledger_worker_file.c ----------------------------------------------- */
 
 /* Open w->path (creating it) into w->lg: a damaged file is moved aside and
  * a fresh one started (posted as LEDGER_EV_HEALTH with moved_to). Returns
  * 0, or a negative code with err (w->lg stays NULL). */
 int ledger__file_open(ledger_worker_t *w, char *err, size_t errlen);
-/* A batch said GW_ECORRUPT: close the file; if the check confirms it, move
- * it aside; then open (a fresh one). Returns as ledger__file_open. */
-int ledger__file_recover(ledger_worker_t *w, char *err, size_t errlen);
+/* The check found the file damaged (why): close it, move it aside, open a
+ * fresh one. Returns as ledger__file_open. */
+int ledger__file_recover(ledger_worker_t *w, const char *why, char *err, size_t errlen);
 /* Before a batch: the test-only max_page_count, when configured. */
 void ledger__file_test_pages(ledger_worker_t *w);
 /* The state of the storage an error code means. */

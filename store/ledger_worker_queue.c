@@ -249,6 +249,8 @@ int ledger__merge(ledger_worker_t *w, gw_msg_t *in)
             stop = 1;
         } else if (stop) {
             gw_msg_free(in); /* after stop: a caller's bug */
+        } else if (in->kind == LEDGER__OP_CHECKED) {
+            gw_msg_free(in); /* a wake-up: ledger__check_poll takes the result */
         } else if (in->kind == LEDGER_OP_STATS) {
             ledger__stats(w);
             gw_msg_free(in);

@@ -7,9 +7,13 @@
  * spool_append), a read (answered with SPOOL_EV_ROWS), a delete. When the
  * file refuses an append (disk full, read-only, I/O error) the messages
  * are dropped and counted: telemetry is what the issue of a full disk may
- * cost, not memory; work orders do not depend on the spool. A damaged file
- * is moved aside and a fresh one opened, at start and when an op meets it;
- * a file that cannot be opened is tried again at the next op. Each change
+ * cost, not memory; work orders do not depend on the spool. The file is
+ * opened at start without a check; the thread checks it (PRAGMA
+ * quick_check) first when the last run did not close it (its open marker
+ * spool.db.open, store_file.h), its ops waiting meanwhile, and when an op
+ * met damage. A damaged file
+ * is moved aside and a fresh one opened; a file that cannot be opened is
+ * tried again at the next op. Each change
  * of the file's state is posted (SPOOL_EV_HEALTH): the north side raises
  * or clears the gateway alarm storage.spool.
  * SPDX-License-Identifier: Apache-2.0
@@ -42,6 +46,10 @@ struct spool_worker {
     atomic_llong count, dropped;
     atomic_size_t pending; /* messages in appends queued, not yet applied */
     atomic_int quiet;      /* stopping: post nothing (the loop may be gone) */
+    int check;             /* check the file at the next open: an op met damage */
+    int check_first;       /* check it when the thread starts: an unclean stop */
+    char why[600];         /* that check's finding */
+    int marked;            /* the open marker is written (removed at stop) */
 };
 
 /* ---- ops ----------------------------------------------------------------- */
@@ -172,7 +180,7 @@ static void spool__ensure_open(spool_worker_t *w)
 
     if (w->s)
         return;
-    rc = store_db_check(w->path, why, sizeof(why));
+    rc = w->check ? store_db_check(w->path, why, sizeof(why)) : 0;
     if (rc == GW_ECORRUPT && spool__quarantine(w, why, moved, sizeof(moved)) != 0) {
         spool__health(w, GW_EIO, why, NULL);
         return;
@@ -185,6 +193,10 @@ static void spool__ensure_open(spool_worker_t *w)
         spool__health(w, rc, err, moved);
         return;
     }
+    w->check = 0;
+    if (!w->marked && store_marker_set(w->path, err, sizeof(err)) == 0)
+        w->marked = 1;
+    err[0] = '\0';
     if (moved[0])
         snprintf(err, sizeof(err), "spool %s was damaged", w->path);
     spool__health(w, 0, err, moved);
@@ -195,6 +207,7 @@ static void spool__recover(spool_worker_t *w)
 {
     spool_close(w->s);
     w->s = NULL;
+    w->check = 1;
     spool__ensure_open(w);
 }
 
@@ -269,6 +282,15 @@ static void *spool__thread(void *arg)
     spool_worker_t *w = arg;
     int stop = 0;
 
+    /* After an unclean stop the file is checked here, not in the daemon's
+     * start: a large spool delays only the spool's ops, which wait. */
+    if (w->check_first && w->s && store_db_check(w->path, w->why, sizeof(w->why)) == GW_ECORRUPT) {
+        gw_log_error("mqtt", "%s", w->why);
+        spool__recover(w); /* checked again, moved aside, a fresh one */
+        atomic_store(&w->count, w->s ? spool_count(w->s) : 0);
+        atomic_store(&w->dropped, w->s ? spool_dropped(w->s) : 0);
+    }
+
     while (!stop) {
         gw_msg_t *m = gw_queue_wait_all(&w->ops, -1);
         while (m) {
@@ -309,6 +331,9 @@ int spool_worker_start(spool_worker_t **out, const char *path, gw_queue_t *resul
         free(w);
         return GW_ENOMEM;
     }
+    /* opened here unchecked; checked by the thread when the last run did
+     * not close it (its open marker, store_file.h) */
+    w->check_first = store_marker_present(path);
     spool__ensure_open(w);
     atomic_store(&w->count, w->s ? spool_count(w->s) : 0);
     atomic_store(&w->dropped, w->s ? spool_dropped(w->s) : 0);
@@ -334,6 +359,8 @@ void spool_worker_submit(spool_worker_t *w, gw_msg_t *op)
 
 void spool_worker_stop(spool_worker_t *w)
 {
+    int clean;
+
     if (!w)
         return;
     /* The daemon stops the spool after its loop is closed: what the thread
@@ -341,7 +368,10 @@ void spool_worker_stop(spool_worker_t *w)
     atomic_store(&w->quiet, 1);
     gw_queue_push(&w->ops, &w->stop_msg);
     pthread_join(w->thread, NULL);
+    clean = w->s && w->marked; /* a clean close: no check at the next start */
     spool_close(w->s);
+    if (clean)
+        store_marker_clear(w->path);
     gw_queue_destroy(&w->ops);
     free(w);
 }

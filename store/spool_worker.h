@@ -84,10 +84,14 @@ spool_op_append_t *spool_op_append_new_packed(size_t n, size_t bytes);
 spool_op_read_t *spool_op_read_new(int64_t after_id, size_t max, uint64_t tag);
 spool_op_delete_t *spool_op_delete_new(int64_t upto);
 
-/* Open the spool at path on the calling thread (a damaged file is moved
- * aside and a fresh one created; either way the state is posted to
- * results), then start the thread. Returns 0, or GW_EINVAL / GW_ENOMEM;
- * a file that cannot be opened is no error: it is posted, and tried again. */
+/* Open the spool at path on the calling thread, without a check (a file
+ * SQLite cannot open is moved aside and a fresh one created; either way the
+ * state is posted to results), then start the thread, which checks the
+ * file first (PRAGMA quick_check; a damaged one moved aside) when its open
+ * marker path.open says the last run did not close it. The marker is
+ * written at open and removed by spool_worker_stop. Returns 0, or
+ * GW_EINVAL / GW_ENOMEM; a file that cannot be opened is no error: it is
+ * posted, and tried again. */
 int spool_worker_start(spool_worker_t **out, const char *path, gw_queue_t *results);
 /* Queue an op; the worker owns it. Thread-safe. */
 void spool_worker_submit(spool_worker_t *w, gw_msg_t *op);

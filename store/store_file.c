@@ -8,6 +8,7 @@
 #include "gateway/base/gw_types.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +18,18 @@
 
 static const char *const file__companions[] = {"", "-wal", "-shm", "-journal"};
 
+/* SQLite virtual machine steps between two calls of a check's progress
+ * callback: some thousands of calls a second of checking. */
+#define FILE__PROGRESS_OPS 10000
+#define FILE__BUSY_MS      5000 /* a check waits this long for a lock */
+
 int store_db_check(const char *path, char *err, size_t errlen)
+{
+    return store_db_check_ex(path, 0, NULL, err, errlen);
+}
+
+int store_db_check_ex(const char *path, int full, const store_check_hooks_t *hooks, char *err,
+                      size_t errlen)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -27,12 +39,27 @@ int store_db_check(const char *path, char *err, size_t errlen)
     if (stat(path, &sb) != 0 || sb.st_size == 0)
         return errno == ENOENT || sb.st_size == 0 ? GW_ENOENT : GW_EIO;
     rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (rc == SQLITE_OK) /* a writer's WAL recovery or checkpoint: wait for it */
+        sqlite3_busy_timeout(db, FILE__BUSY_MS);
+    if (rc == SQLITE_OK && hooks && hooks->progress)
+        sqlite3_progress_handler(db, FILE__PROGRESS_OPS, hooks->progress, hooks->arg);
+    if (rc == SQLITE_OK && hooks && hooks->connection)
+        hooks->connection(hooks->arg, db);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = sqlite3_prepare_v2(db, full ? "PRAGMA integrity_check" : "PRAGMA quick_check", -1, &st,
+                                NULL);
+    if (rc == SQLITE_OK && hooks && hooks->progress && hooks->progress(hooks->arg))
+        rc = SQLITE_INTERRUPT; /* stopped before it began */
+    else if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_INTERRUPT) {
+        snprintf(err, errlen, "%s: %s interrupted", path, full ? "integrity_check" : "quick_check");
+        out = GW_ESTATE;
+    } else if (rc == SQLITE_ROW) {
         const char *r = (const char *)sqlite3_column_text(st, 0);
         if (!r || strcmp(r, "ok") != 0) {
-            snprintf(err, errlen, "%s: quick_check: %s", path, r ? r : "(no answer)");
+            snprintf(err, errlen, "%s: %s: %s", path, full ? "integrity_check" : "quick_check",
+                     r ? r : "(no answer)");
             out = GW_ECORRUPT;
         }
     } else if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) {
@@ -40,9 +67,14 @@ int store_db_check(const char *path, char *err, size_t errlen)
         out = GW_ECORRUPT;
     } else if (rc != SQLITE_DONE) {
         snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        out = (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN ? GW_EIO : GW_ECORRUPT;
+        out = (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN ? GW_EIO
+              : (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED  ? GW_ETIMEDOUT
+              : (rc & 0xff) == SQLITE_NOMEM                                 ? GW_ENOMEM
+                                                                            : GW_ECORRUPT;
     }
     sqlite3_finalize(st);
+    if (db && hooks && hooks->connection)
+        hooks->connection(hooks->arg, NULL);
     sqlite3_close(db);
     return out;
 }
@@ -105,4 +137,60 @@ int store_file_private(const char *path, char *err, size_t errlen)
         }
     }
     return 0;
+}
+
+/* path + ".open" into buf. */
+static void file__marker_name(const char *path, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s.open", path);
+}
+
+int store_marker_present(const char *path)
+{
+    char m[4200];
+    struct stat sb;
+
+    file__marker_name(path, m, sizeof(m));
+    return lstat(m, &sb) == 0;
+}
+
+int store_marker_set(const char *path, char *err, size_t errlen)
+{
+    char m[4200], dir[4200], line[64];
+    char *slash;
+    int fd, n, rc = 0;
+
+    file__marker_name(path, m, sizeof(m));
+    fd = open(m, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", m, strerror(errno));
+        return GW_EIO;
+    }
+    n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+    if (write(fd, line, (size_t)n) != n || fsync(fd) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", m, strerror(errno));
+        rc = GW_EIO;
+    }
+    close(fd);
+    /* the name itself must outlive a power loss: the directory too */
+    snprintf(dir, sizeof(dir), "%s", m);
+    slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    return rc;
+}
+
+void store_marker_clear(const char *path)
+{
+    char m[4200];
+
+    file__marker_name(path, m, sizeof(m));
+    unlink(m);
 }

@@ -97,5 +97,8 @@ int ctl_global_opt(ctl_global_t *g, int argc, char **argv, int *i);
 /* Resolve the ledger path and open it read-only; prints the reason on
  * failure and returns a negative code. */
 int ctl_open_ledger(const ctl_global_t *g, ledger_t **lg);
+/* The ledger's path as every verb resolves it, without opening it (*path
+ * malloc'd: the caller frees it). 0, or a negative code (printed). */
+int ctl_ledger_path(const ctl_global_t *g, char **path);
 
 #endif

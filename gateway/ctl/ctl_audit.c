@@ -7,15 +7,22 @@
  * it. Read-only: it runs next to the daemon. docs/operations.md, "The
  * audit trail".
  *
+ * Also plantroomctl check [--full]: the ledger's file itself, PRAGMA
+ * quick_check (or integrity_check), the check the daemon runs in the
+ * background only after an unclean stop (docs/operations.md, "When storage
+ * fails"). Read-only too: it reads a snapshot while the daemon writes.
+ *
  * Exit status: 0 intact, 1 the ledger could not be read, 2 usage, 3 the
- * chain is broken.
+ * chain is broken (the file damaged).
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
 #include "gateway/ctl/ctl.h"
+#include "store/store_file.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CTL_EXIT_BROKEN 3
@@ -113,10 +120,69 @@ static int ctl_audit_verify(ctl_global_t *g, int argc, char **argv)
     return rep.problem == LEDGER_AUDIT_INTACT ? CTL_EXIT_OK : CTL_EXIT_BROKEN;
 }
 
+/* check [--full] [--json] */
+static int ctl_check(ctl_global_t *g, int argc, char **argv)
+{
+    int64_t t0;
+    char err[1024] = "", *path = NULL;
+    int json = 0, full = 0, i = 0, m, rc;
+
+    while (i < argc) {
+        if ((m = ctl_opt(argc, argv, &i, "--json", NULL)) > 0) {
+            json = 1;
+            continue;
+        }
+        if ((m = ctl_opt(argc, argv, &i, "--full", NULL)) > 0) {
+            full = 1;
+            continue;
+        }
+        if (m == 0)
+            m = ctl_global_opt(g, argc, argv, &i);
+        if (m < 0)
+            return CTL_EXIT_USAGE;
+        if (m == 0)
+            return ctl_usage_error(argv[i][0] == '-' ? "unknown option %s" : "unexpected '%s'",
+                                   argv[i]);
+    }
+    if (ctl_ledger_path(g, &path) < 0)
+        return CTL_EXIT_FAIL;
+    t0 = gw_mono_ms();
+    rc = store_db_check_ex(path, full, NULL, err, sizeof(err));
+    if (rc < 0 && rc != GW_ECORRUPT) {
+        ctl_error(ctl_code_for(rc), "check: %s", rc == GW_ENOENT ? "no ledger file" : err);
+        free(path);
+        return CTL_EXIT_FAIL;
+    }
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        char *text;
+        cJSON_AddBoolToObject(o, "ok", rc == 0);
+        cJSON_AddStringToObject(o, "check", full ? "integrity_check" : "quick_check");
+        cJSON_AddStringToObject(o, "file", path);
+        cJSON_AddNumberToObject(o, "ms", (double)(gw_mono_ms() - t0));
+        if (rc)
+            cJSON_AddStringToObject(o, "problem", err);
+        text = cJSON_PrintUnformatted(o);
+        printf("%s\n", text ? text : "{}");
+        cJSON_free(text);
+        cJSON_Delete(o);
+    } else if (rc == 0) {
+        printf("%s: sound (%s, %lld ms)\n", path, full ? "integrity_check" : "quick_check",
+               (long long)(gw_mono_ms() - t0));
+    } else {
+        printf("%s: DAMAGED: %s\n", path, err);
+    }
+    free(path);
+    return rc == 0 ? CTL_EXIT_OK : CTL_EXIT_BROKEN;
+}
+
 const ctl_command_t ctl_cmds_audit[] = {
     {"audit", "verify", ctl_audit_verify, "[--json] [--head ID:HASH]",
      "check the audit trail's hash chain: exit 0 intact, 3 broken (naming the first row changed, "
      "moved or deleted, or a moved horizon); --head: a head published earlier must still be in "
      "it"},
+    {"check", "", ctl_check, "[--full] [--json]",
+     "check the ledger's file (PRAGMA quick_check; --full: integrity_check, slower): exit 0 "
+     "sound, 3 damaged; read-only, also while plantroomd runs (minutes on a large ledger)"},
     {NULL, NULL, NULL, NULL, NULL},
 };

@@ -239,6 +239,18 @@ static void ctl_site_from_config(const ctl_paths_in_t *in, ledger_t *lg)
     cJSON_Delete(root);
 }
 
+int ctl_ledger_path(const ctl_global_t *g, char **path)
+{
+    ctl_paths_in_t in = {g->ledger, g->config, g->state_dir, getenv("PLANTROOM_CONFIG"),
+                         getenv("PLANTROOM_STATE_DIR")};
+    char err[512];
+    int rc = ctl_resolve_ledger_path(&in, path, err, sizeof(err));
+
+    if (rc < 0)
+        ctl_error("ledger", "%s", err);
+    return rc;
+}
+
 /* Resolve and open the ledger read-only; prints the reason on failure. */
 int ctl_open_ledger(const ctl_global_t *g, ledger_t **lg)
 {

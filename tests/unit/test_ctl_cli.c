@@ -91,6 +91,7 @@ static const struct {
     {"report", ""},
     {"devices", ""},
     {"audit verify", ""},
+    {"check", ""},
 };
 
 /* The table holds every command the usage lists (a new verb must be added
