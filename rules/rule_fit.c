@@ -81,41 +81,41 @@ void rule__data_prepare(rule__data_t *d, double limit)
 
 double rule__wmedian(double *v, double *w, int n)
 {
-    double total = 0, half;
+    double half = 0;
     int lo = 0, hi = n - 1;
 
     for (int i = 0; i < n; i++)
-        total += w[i];
-    half = 0.5 * total;
-    /* Selection as in select_kth, three ways (below, equal to, above the
-     * pivot), keeping the weight of what is left below the range. */
+        half += 0.5 * w[i];
+    /* Hoare's selection as in select_kth, the weights moved with the values;
+     * the side that holds the half weight is kept (every value on the left
+     * is at most every value on the right, so the order of ties is moot). */
     while (lo < hi) {
-        double pivot = v[lo + (hi - lo) / 2], wl = 0, we = 0;
-        int lt = lo, i = lo, gt = hi;
-        while (i <= gt) {
-            double x = v[i], xw = w[i];
-            if (x < pivot) {
-                v[i] = v[lt], w[i] = w[lt];
-                v[lt] = x, w[lt] = xw;
-                wl += xw;
-                lt++, i++;
-            } else if (x > pivot) {
-                v[i] = v[gt], w[i] = w[gt];
-                v[gt] = x, w[gt] = xw;
-                gt--;
-            } else {
-                we += xw;
+        double pivot = v[lo + (hi - lo) / 2], wl = 0, wm = 0;
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
                 i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                double x = v[i], xw = w[i];
+                v[i] = v[j], w[i] = w[j];
+                v[j] = x, w[j] = xw;
+                i++, j--;
             }
         }
-        if (half <= wl)
-            hi = lt - 1;
-        else if (half <= wl + we)
-            return pivot;
-        else {
-            half -= wl + we;
-            lo = gt + 1;
+        for (int k = lo; k <= j; k++)
+            wl += w[k];
+        if (half <= wl) {
+            hi = j;
+            continue;
         }
+        for (int k = j + 1; k < i; k++)
+            wm += w[k]; /* between the two sides: the pivot's value */
+        if (half <= wl + wm)
+            return pivot;
+        half -= wl + wm;
+        lo = i;
     }
     return v[lo];
 }
