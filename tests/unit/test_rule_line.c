@@ -7,7 +7,8 @@
  * exactly as the line it replicates (so the interval of a weighted line is
  * as wide as a weighted line is unsure, and holds the true date about as
  * often as it says); the noise behind it counts the effective days of the
- * weights, not the levels. Design in docs/prediction.md ("The date", "The
+ * weights, not the levels; the config key reaches the rule's fit (a knee
+ * wear through rule_eval). Design in docs/prediction.md ("The date", "The
  * interval").
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -168,6 +169,59 @@ T_TEST(weighted_noise_counts_effective_days)
     T_CHECK(recent.nu < 0.7 * plain.nu);
 }
 
+/* Through the rule (rule_eval, `line_half_life_days` in its config): a
+ * machine healthy for 20 days, wearing 0.02 mm/s a day for 20, then 0.12
+ * (crossing 4.5 on day 64.2), a reading every 10 minutes with noise, model
+ * linear. Returns the slope of the line at the first order, and its date's
+ * error in days into *err. */
+static double knee_order(double half_life, double *err)
+{
+    const int64_t t0 = 1767225600000LL, step = 600000, day = 86400000;
+    const double truth = 40 + 2.9 / 0.12;
+    rule_cfg_t c;
+    rule_state_t st;
+    uint64_t rng = 99;
+    char e[128];
+
+    trend_cfg(&c);
+    c.u.trend.model = RULE_MODEL_LINEAR;
+    c.u.trend.line_half_life = half_life;
+    T_CHECK_EQ_INT(rule_validate(&c, e, sizeof(e)), 0);
+    rule_init(&c, &st);
+    for (int64_t ts = t0; ts < t0 + 64 * day; ts += step) {
+        double d = (double)(ts - t0) / day;
+        double wear = d < 20 ? 0 : d < 40 ? 0.02 * (d - 20) : 0.4 + 0.12 * (d - 40);
+        gw_sample_t s = {.point_id = 1,
+                         .ts_ms = ts,
+                         .value = 1.2 + wear + 0.1 * normal(&rng),
+                         .quality = GW_Q_GOOD,
+                         .mono_ms = ts};
+        rule_action_t a;
+        if (rule_eval(&c, &st, &s, &a) == RULE_ACT_OPEN) {
+            *err = (double)(a.predicted_ms - t0) / day - truth;
+            return a.slope_per_day;
+        }
+    }
+    *err = NAN;
+    return NAN;
+}
+
+/* The key reaches the fit: the same knee wear, the plain line and one with
+ * a half-life of 7 days; the weighted line's slope at the order is nearer
+ * the 0.12 a day the wear has then, and its date nearer the truth. */
+T_TEST(half_life_reaches_the_rule)
+{
+    double e0, e7, b0 = knee_order(0, &e0), b7 = knee_order(7, &e7);
+
+    fprintf(stderr,
+            "  knee wear, model linear: slope at the order %.3f a day (date %+.1f days off) "
+            "plain, %.3f (%+.1f) with a half-life of 7 days\n",
+            b0, e0, b7, e7);
+    T_CHECK(isfinite(b0) && isfinite(b7));
+    T_CHECK(b7 > b0 + 0.01);
+    T_CHECK(fabs(e7) < fabs(e0));
+}
+
 T_TEST(validate_half_life)
 {
     rule_cfg_t c;
@@ -190,6 +244,7 @@ int main(void)
     T_RUN(weighted_line_follows_the_recent_pace);
     T_RUN(weighted_line_interval_is_honest);
     T_RUN(weighted_noise_counts_effective_days);
+    T_RUN(half_life_reaches_the_rule);
     T_RUN(validate_half_life);
     return t_done();
 }
