@@ -244,6 +244,8 @@ typedef struct rule_trend_cfg {
                               replicates from the other shapes (rule_model.c) */
     int64_t central_ms;    /* > 0: an order also needs the central predicted
                               crossing this near; 0: off (the earliest decides) */
+    double line_half_life; /* > 0: the line weighs a daily level d days older than
+                              the latest 2^(-d / line_half_life) (days); 0: all alike */
 } rule_trend_cfg_t;
 
 typedef struct rule_cfg {

@@ -13,6 +13,9 @@
  * computed once per day close (rule__data_prepare) and the medians are
  * taken by selection, not sorting, because the interval and the model test
  * refit the curves hundreds of times (rule_interval.c, rule_model.c).
+ * Weighted to the recent days (a discount per day, from line_half_life),
+ * the medians are weighted medians, also by selection: the line follows the
+ * pace the wear has now; a replicate of it is refitted with its weights.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule_int.h"
@@ -76,20 +79,90 @@ void rule__data_prepare(rule__data_t *d, double limit)
     d->limit = limit;
 }
 
-/* Theil-Sen line through (t, y) of n >= 2 points with d's pair table. */
-static void ts_line(const rule__data_t *d, const double *y, int n, double *work, double *a,
-                    double *b)
+double rule__wmedian(double *v, double *w, int n)
+{
+    double half = 0;
+    int lo = 0, hi = n - 1;
+
+    for (int i = 0; i < n; i++)
+        half += 0.5 * w[i];
+    /* Hoare's selection as in select_kth, the weights moved with the values;
+     * the side that holds the half weight is kept (every value on the left
+     * is at most every value on the right, so the order of ties is moot). */
+    while (lo < hi) {
+        double pivot = v[lo + (hi - lo) / 2], wl = 0, wm = 0;
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                double x = v[i], xw = w[i];
+                v[i] = v[j], w[i] = w[j];
+                v[j] = x, w[j] = xw;
+                i++, j--;
+            }
+        }
+        for (int k = lo; k <= j; k++)
+            wl += w[k];
+        if (half <= wl) {
+            hi = j;
+            continue;
+        }
+        for (int k = j + 1; k < i; k++)
+            wm += w[k]; /* between the two sides: the pivot's value */
+        if (half <= wl + wm)
+            return pivot;
+        half -= wl + wm;
+        lo = i;
+    }
+    return v[lo];
+}
+
+double rule__weights(const rule__data_t *d, int n, double disc, double *w)
+{
+    double s = 0, s2 = 0;
+
+    for (int i = 0; i < n; i++) {
+        w[i] = disc > 0 ? exp(-disc * (d->t[n - 1] - d->t[i])) : 1;
+        s += w[i];
+        s2 += w[i] * w[i];
+    }
+    return s2 > 0 ? s * s / s2 : 0;
+}
+
+/* Theil-Sen line through (t, y) of n >= 2 points with d's pair table; with
+ * a discount, the medians are weighted: a pair of levels by sqrt(w_i w_j)
+ * (its mean age), a level's intercept by w_i. */
+static void ts_line(const rule__data_t *d, const double *y, int n, double disc, double *work,
+                    double *a, double *b)
 {
     int np = n * (n - 1) / 2, p = 0;
-    double r[RULE_TREND_MAX_DAYS];
+    double r[RULE_TREND_MAX_DAYS], w[RULE_TREND_MAX_DAYS], sw[RULE_TREND_MAX_DAYS];
+    double pw[RULE__PAIRS];
 
     for (int j = 1; j < n; j++)
         for (int i = 0; i < j; i++, p++)
             work[p] = (y[j] - y[i]) * d->inv[p];
-    *b = rule__median(work, np);
+    if (!(disc > 0)) {
+        *b = rule__median(work, np);
+        for (int i = 0; i < n; i++)
+            r[i] = y[i] - *b * d->t[i];
+        *a = rule__median(r, n);
+        return;
+    }
+    rule__weights(d, n, disc, w);
+    for (int i = 0; i < n; i++)
+        sw[i] = sqrt(w[i]);
+    p = 0;
+    for (int j = 1; j < n; j++)
+        for (int i = 0; i < j; i++)
+            pw[p++] = sw[i] * sw[j];
+    *b = rule__wmedian(work, pw, np);
     for (int i = 0; i < n; i++)
         r[i] = y[i] - *b * d->t[i];
-    *a = rule__median(r, n);
+    *a = rule__wmedian(r, w, n);
 }
 
 /* Least squares of y ~ phi + k * E over n points, E_i = exp(b * (t_i - tr)):
@@ -257,8 +330,10 @@ int rule__fit(const rule_trend_cfg_t *c, const rule__data_t *d, const double *y,
               rule_trend_model_t model, const rule__fit_t *near, double *work, rule__fit_t *f)
 {
     if (model == RULE_MODEL_LINEAR) {
-        *f = (rule__fit_t){.model = RULE_MODEL_LINEAR};
-        ts_line(d, y, n, work, &f->a, &f->b);
+        /* A replicate of a line is refitted with the line's own weights. */
+        double disc = near && near->model == RULE_MODEL_LINEAR ? near->disc : d->disc;
+        *f = (rule__fit_t){.model = RULE_MODEL_LINEAR, .disc = disc};
+        ts_line(d, y, n, disc, work, &f->a, &f->b);
         return 0;
     }
     if (model == RULE_MODEL_KNEE)
@@ -317,7 +392,7 @@ int rule__onset(const rule__data_t *d, double q, int i0, int i1)
         memcpy(tail.t, d->t + i, sizeof(double) * (size_t)tail.n);
         memcpy(tail.y, d->y + i, sizeof(double) * (size_t)tail.n);
         rule__data_prepare(&tail, d->limit);
-        ts_line(&tail, tail.y, tail.n, work, &a, &b);
+        ts_line(&tail, tail.y, tail.n, 0, work, &a, &b);
         for (int k = 0; k < i; k++)
             cost += fabs(d->y[k] - q);
         for (int k = i; k < d->n; k++)

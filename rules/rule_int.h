@@ -42,6 +42,9 @@ typedef struct rule__data {
     /* the healthy level before the change (the quiet days' median; NAN:
      * unknown): an exponential's floor is not above it */
     double q;
+    /* the line's discount per day: a level d days older than the latest
+     * one fitted weighs exp(-disc d) in its fit (0: all alike) */
+    double disc;
 } rule__data_t;
 
 /* A fitted curve. Linear: y = a + b t (Theil-Sen). Exponential: y = phi +
@@ -51,6 +54,7 @@ typedef struct rule__fit {
     rule_trend_model_t model; /* RULE_MODEL_LINEAR, _EXP or _KNEE */
     double a, b, phi;
     double k, kt;
+    double disc; /* linear: the discount per day of its levels' weights (0: none) */
 } rule__fit_t;
 
 typedef struct rule__choice {
@@ -86,7 +90,9 @@ typedef struct rule__choice {
 void rule__data_prepare(rule__data_t *d, double limit);
 /* Fit model to the first n levels of d with values y (d->y or a replicate).
  * The exponential's rate is searched from RULE__RATE_MIN to RULE__RATE_MAX,
- * or within a factor 4 of near's (a replicate of a fitted curve). Returns
+ * or within a factor 4 of near's (a replicate of a fitted curve). A line is
+ * weighted by near's discount (a replicate is refitted exactly as the curve
+ * it replicates was), else by d->disc, from the n-th level back. Returns
  * 0, or -1 when no growing exponential fits. work holds RULE__PAIRS
  * doubles. */
 int rule__fit(const rule_trend_cfg_t *c, const rule__data_t *d, const double *y, int n,
@@ -122,6 +128,13 @@ int rule__contested(const rule__choice_t *ch);
 int rule__onset(const rule__data_t *d, double q, int i0, int i1);
 /* The median of v[0..n) (reorders v). */
 double rule__median(double *v, int n);
+/* The weighted median of v[0..n) with weights w > 0: the least v[i] with at
+ * least half the total weight at or below it (reorders v and w alike). */
+double rule__wmedian(double *v, double *w, int n);
+/* The weights of the first n levels of d for discount disc, w[i] =
+ * exp(-disc (t[n-1] - t[i])); returns their effective number (sum w)^2 /
+ * sum w^2 (n when disc is 0). */
+double rule__weights(const rule__data_t *d, int n, double disc, double *w);
 
 /* ---- noise and the crossing's interval (rule_interval.c) ---------------- */
 

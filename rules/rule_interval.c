@@ -14,7 +14,9 @@
  *      wander while healthy, 7 days or more), else the fit's residuals
  *      (scaled by sqrt(n / (n - p)): p parameters were fitted); scaled up to
  *      the residuals' spread when that is larger (a worn machine is often
- *      noisier);
+ *      noisier). For a line weighted to its recent days, the residuals are
+ *      weighted like it and n is the weights' effective number of days
+ *      (sum w)^2 / sum w^2, in the sd, rho and its error and nu below;
  *   2. its lag-1 autocorrelation rho (corrected for its small-sample bias),
  *      and its innovations u_i = e_i - rho e_(i-1): an AR(1) sieve;
  *   3. each of RULE__BOOT replicates is the fitted curve plus a fresh noise
@@ -25,11 +27,11 @@
  *      own (sd by the chi-square of nu = ne (1 - rho) / (1 + rho) effective
  *      days, rho by its standard error), as a t interval is wider than a
  *      normal one;
- *   4. each replicate is refitted with the same model (an exponential also
- *      searches its rate and floor again, against a healthy level redrawn
- *      by the standard error of the quiet days' mean: its floor may not
- *      exceed it) and gives its own crossing date, or
- *      none; the interval is their (1 - conf) / 2 and (1 + conf) / 2
+ *   4. each replicate is refitted with the same model and weights (an
+ *      exponential also searches its rate and floor again, against a healthy
+ *      level redrawn by the standard error of the quiet days' mean: its
+ *      floor may not exceed it) and gives its own crossing date, or none;
+ *      the interval is their (1 - conf) / 2 and (1 + conf) / 2
  *      quantiles; "latest" is beyond when more replicates than that never
  *      cross.
  *
@@ -121,21 +123,55 @@ static void winsorize(double *x, int n)
         x[i] -= mean;
 }
 
+/* Lag-1 autocorrelation of x[0..n) with weights w (a pair by sqrt(w_i
+ * w_i+1)), corrected for its small-sample bias over neff effective levels
+ * and bounded to [0, 0.9]; *sd the weighted standard deviation. */
+static double lag1_w(const double *x, const double *w, int n, double neff, double *sd)
+{
+    double num = 0, den = 0, sw = 0, r;
+
+    for (int i = 0; i < n; i++) {
+        den += w[i] * x[i] * x[i];
+        sw += w[i];
+        if (i + 1 < n)
+            num += sqrt(w[i] * w[i + 1]) * x[i] * x[i + 1];
+    }
+    *sd = sw > 0 && neff > 1 ? sqrt(den / sw * neff / (neff - 1)) : 0;
+    r = den > 0 ? num / den : 0;
+    r += (1 + 3 * r) / neff;
+    return r < 0 ? 0 : r > 0.9 ? 0.9 : r;
+}
+
 void rule__noise_prepare(const rule_trend_cfg_t *c, const rule__data_t *d, const rule__fit_t *f,
                          rule__noise_t *nz)
 {
     int n = d->n, p = f->model == RULE_MODEL_EXP && !c->floor_set ? 3 : 2;
-    double r[RULE_TREND_MAX_DAYS] = {0}, mean = 0, scale = n > p ? sqrt((double)n / (n - p)) : 1;
-    double rsd, qsd, k, um = 0;
+    double r[RULE_TREND_MAX_DAYS] = {0}, w[RULE_TREND_MAX_DAYS], mean = 0, sw = 0;
+    double rsd, qsd, k, um = 0, neff, scale;
+    /* A line weighted to its recent days: its residuals by the same weights,
+     * over the effective number of levels behind them. */
+    double disc = f->model == RULE_MODEL_LINEAR ? f->disc : 0;
 
+    neff = rule__weights(d, n, disc, w);
+    scale = neff > p ? sqrt(neff / (neff - p)) : 1;
     for (int i = 0; i < n; i++) {
         r[i] = d->y[i] - rule__fit_at(f, d->t[i]);
-        mean += r[i] / n;
+        mean += w[i] * r[i];
+        sw += w[i];
     }
+    mean /= sw;
     for (int i = 0; i < n; i++)
         r[i] = (r[i] - mean) * scale;
     winsorize(r, n);
-    nz->rho = rule__lag1(r, n, &rsd);
+    if (disc > 0) {
+        double usd;
+        nz->rho = lag1_w(r, w, n, neff, &rsd);
+        rule__lag1(r, n, &usd);
+        for (int i = 0; i < n && usd > 0; i++)
+            r[i] *= rsd / usd; /* the pool drawn from, at the weighted sd */
+    } else {
+        nz->rho = rule__lag1(r, n, &rsd);
+    }
     nz->quiet = d->nquiet >= 7;
     if (!nz->quiet) {
         memcpy(nz->e, r, sizeof(double) * (size_t)n);
@@ -150,6 +186,7 @@ void rule__noise_prepare(const rule_trend_cfg_t *c, const rule__data_t *d, const
             nz->e[i] *= k;
         nz->ne = d->nquiet;
         nz->sd = qsd * k;
+        neff = d->nquiet;
     }
     for (int i = 1; i < nz->ne; i++) {
         nz->u[i - 1] = nz->e[i] - nz->rho * nz->e[i - 1];
@@ -157,8 +194,8 @@ void rule__noise_prepare(const rule_trend_cfg_t *c, const rule__data_t *d, const
     }
     for (int i = 0; i < nz->ne - 1; i++)
         nz->u[i] -= um;
-    nz->nu = fmax(2, nz->ne * (1 - nz->rho) / (1 + nz->rho));
-    nz->rho_sd = sqrt((1 - nz->rho * nz->rho) / nz->ne);
+    nz->nu = fmax(2, neff * (1 - nz->rho) / (1 + nz->rho));
+    nz->rho_sd = sqrt((1 - nz->rho * nz->rho) / neff);
 }
 
 void rule__noise_draw(const rule__noise_t *nz, const rule__data_t *d, const double *base,

@@ -1,8 +1,7 @@
 /*
- * rule_trend.c: the predictive rule (RULE_TREND, rules/rule.h): vibration,
- * motor temperature, pump current, any point that degrades slowly.
- * Design in docs/prediction.md; methods and numbers
- * from ISO 10816 and the usual edge detectors (EWMA, Theil-Sen).
+ * rule_trend.c: the predictive rule (RULE_TREND, rules/rule.h): vibration, motor
+ * temperature, pump current, any point that degrades slowly. Design in docs/prediction.md;
+ * methods and numbers from ISO 10816 and the usual edge detectors (EWMA, Theil-Sen).
  *
  * Per good reading, in constant memory:
  *  - smoothing: the mean of the last smooth_n readings, classified into the
@@ -19,14 +18,12 @@
  *    joins a ring of the last window_days daily means.
  *
  * At each day close (the first reading of a new day), with at least min_days
- * means since the change started (the trend is fitted only past the knee,
- * where the degradation is; no change, no prediction), the model is chosen
- * and fitted (rule_fit.c: a Theil-Sen line through the levels or through
- * an exponential, or two lines at a knee; "auto" by rolling-origin forecast
- * error, rule_model.c), the central
- * crossing of the limit is where the curve reaches it, and the earliest and
- * latest dates are the quantiles of the crossing over a block bootstrap
- * (rule_interval.c) at the configured confidence.
+ * means since the change started (no change, no prediction), the model is
+ * chosen and fitted (rule_fit.c: a Theil-Sen line, weighted to the recent
+ * days by line_half_life, an exponential, or two lines at a knee; "auto" by
+ * rolling-origin forecast error, rule_model.c), the central crossing of the
+ * limit is where the curve reaches it, and the earliest and latest dates are
+ * the quantiles of the crossing over a bootstrap (rule_interval.c).
  *
  * Decisions, once per day close (h = horizon, H = hysteresis):
  *   not firing, earliest crossing within h (and the central one within
@@ -104,6 +101,8 @@ int rule__trend_validate(rule_trend_cfg_t *c, char *err, size_t errlen)
         FAIL("clear_days: must be 1..%d, got %d", RULE_TREND_MAX_DAYS, c->clear_days);
     if (c->central_ms < 0)
         FAIL("central_horizon_days: must be >= 0, got %lld ms", (long long)c->central_ms);
+    if (!(c->line_half_life == 0 || (c->line_half_life >= 1 && c->line_half_life <= 365)))
+        FAIL("line_half_life_days: must be 0 (off) or 1..365, got %g", c->line_half_life);
     if (c->stuck_n != 0 && (c->stuck_n < 2 || c->stuck_n > 100000))
         FAIL("stuck_n: must be 0 (off) or 2..100000, got %d", c->stuck_n);
     return 0;
@@ -271,6 +270,7 @@ static void predict(const rule_trend_cfg_t *c, const rule_trend_state_t *st, dou
     if (st->change_day < 0)
         return;
     d.limit = c->limit;
+    d.disc = c->line_half_life > 0 ? log(2) / c->line_half_life : 0;
     if (levels(st, t0, &d) != 0)
         return;
     p->n = d.n;

@@ -40,7 +40,7 @@ static const char *const keys_trend[] = {
     COMMON_KEYS,         "limit",    "iso10816",     "zones",      "smooth_n",    "day_ms",
     "window_days",       "min_days", "horizon_days", "confidence", "ewma_lambda", "ewma_L",
     "learn_n",           "model",    "floor",        "hysteresis", "clear_days",  "stuck_n",
-    "model_uncertainty", "with",     "central_horizon_days", NULL};
+    "model_uncertainty", "with",     "central_horizon_days", "line_half_life_days", NULL};
 /* clang-format on */
 
 static const char *const *const kind_keys[RULE_KIND_COUNT] = {
@@ -197,6 +197,7 @@ static void cfg__trend(gw_rule_cfg_t *r, const cJSON *obj, const char *path, gw_
     cfg__int(obj, "clear_days", path, &t->clear_days, 1, RULE_TREND_MAX_DAYS, el);
     cfg__int(obj, "stuck_n", path, &t->stuck_n, 0, 100000, el);
     gw_json_bool(obj, "model_uncertainty", path, &t->model_uncertainty, 0, el);
+    gw_json_num(obj, "line_half_life_days", path, &t->line_half_life, 0, 0, el);
     r->nwith =
         gw__cfg_strs(obj, "with", path, &r->with[0][0], sizeof(r->with[0]), RULE_WEAR_MAX - 1, el);
     days = t->central_ms / DAY_MS;

@@ -62,6 +62,7 @@ static void evidence__params(cJSON *p, const gw_rule_cfg_t *rc)
         cJSON_AddStringToObject(p, "model", rule_model_name(c->u.trend.model));
         cJSON_AddNumberToObject(p, "hysteresis", c->u.trend.hysteresis);
         cJSON_AddNumberToObject(p, "clear_days", c->u.trend.clear_days);
+        cJSON_AddNumberToObject(p, "line_half_life_days", c->u.trend.line_half_life);
         return;
     default:
         break;

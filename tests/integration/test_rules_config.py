@@ -57,6 +57,8 @@ def test_rule_mistakes_named_by_path(tmp_path):
              "above": 1, "per": "fortnight"},
             {"name": "h", "device": "lift-1", "point": "vibration_machine", "kind": "trend",
              "limit": 4.5, "min_days": 50},
+            {"name": "i", "device": "lift-1", "point": "vibration_machine", "kind": "trend",
+             "limit": 4.5, "line_half_life_days": 0.5},
         ]
         cfg["rules"] += bad
         cfg["rules_state"] = {"save_every": 5}
@@ -73,6 +75,7 @@ def test_rule_mistakes_named_by_path(tmp_path):
         f"rules[{n + 5}]: alpha: must be in (0, 1), got 1.5",
         f'rules[{n + 6}].per: must be one of second, minute, hour, got "fortnight"',
         f"rules[{n + 7}]: min_days: must be 3..window_days (40), got 50",
+        f"rules[{n + 8}]: line_half_life_days: must be 0 (off) or 1..365, got 0.5",
         "rules_state.save_every: unknown key",
     ]:
         assert text in r.stderr, f"missing: {text}\n{r.stderr}"

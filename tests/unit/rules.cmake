@@ -21,3 +21,6 @@ target_compile_definitions(test_config_profiles PRIVATE PLANTROOM_SOURCE_DIR="${
 # The minute's rollup close goes to a real ledger thread in bounded chunks.
 plantroom_unit_test(test_core_rollup SOURCES test_core_rollup.c
   LIBS plantroom_gateway PkgConfig::SQLITE)
+# The trend's line weighted to its recent days and its interval (internals:
+# rules/rule_int.h).
+plantroom_unit_test(test_rule_line SOURCES test_rule_line.c LIBS plantroom_rules)
