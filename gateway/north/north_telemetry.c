@@ -22,8 +22,8 @@
  * of a device that still waits replaces its message: the older one is
  * skipped and counted. Skips mean the broker is not reading (stopped, or a
  * half-dead TCP path before the keepalive notices): that raises the
- * gateway alarm mqtt.not_reading until every waiting device went out
- * (docs/mqtt.md, "The client's queue").
+ * gateway alarm mqtt.not_reading until nothing has waited for
+ * TEL_CALM_MS (docs/mqtt.md, "The client's queue").
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
@@ -36,6 +36,7 @@
 #include <string.h>
 
 #define TEL_ALARM_KEY "mqtt.not_reading"
+#define TEL_CALM_MS   5000 /* nothing waiting this long: the broker reads again */
 
 struct north_tel {
     north_session_t *s;
@@ -58,7 +59,8 @@ struct north_tel {
     unsigned char *waiting;
     int64_t *wait_ts;
     uint64_t deferred, skipped, episode_skipped;
-    int stalled; /* the alarm is raised */
+    int stalled;     /* the alarm is raised */
+    int64_t calm_ms; /* stalled: since when nothing waits (0: something does) */
 };
 
 /* ---- per-point state ---------------------------------------------------- */
@@ -311,6 +313,7 @@ static void tel__recovered(north_tel_t *t, const char *why)
                   (unsigned long long)t->episode_skipped);
     gw_core_alarm_clear(t->core, TEL_ALARM_KEY);
     t->stalled = 0;
+    t->calm_ms = 0;
     t->episode_skipped = 0;
 }
 
@@ -324,6 +327,7 @@ static void tel__defer(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
         tel__skipped(t, 1);
         return;
     }
+    t->calm_ms = 0;
     if (t->waiting[di]) {
         tel__skipped(t, 1); /* replaced by this poll's */
     } else {
@@ -356,8 +360,8 @@ static void tel__drain(north_tel_t *t, int all)
         if (!t->nwaiting || !north__session_connected(t->s) || !north__session_room_arm(t->s))
             break;
     }
-    if (!t->nwaiting)
-        tel__recovered(t, "the broker reads again");
+    if (!t->nwaiting && t->stalled && !t->calm_ms)
+        t->calm_ms = gw_mono_ms(); /* cleared after TEL_CALM_MS of that: no flapping */
 }
 
 static void tel__connected(void *arg)
@@ -382,6 +386,8 @@ void north__tel_device(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
 {
     if (!t)
         return; /* MQTT disabled */
+    if (t->calm_ms && gw_mono_ms() - t->calm_ms >= TEL_CALM_MS)
+        tel__recovered(t, "the broker reads again");
     if (!tel__due(t, dev, gw_mono_ms())) {
         t->suppressed++;
         return;

@@ -77,9 +77,10 @@ int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *
  * start. */
 int mq_connect(mq_client_t *c, char *err, size_t errlen);
 int mq_is_connected(mq_client_t *c);
-/* Queue a publish. With tag != 0 the outcome arrives as MQ_EV_DELIVERED
- * (for QoS 1: the broker's PUBACK) or MQ_EV_PUBLISH_FAILED with that tag.
- * Returns 0, or a negative code (e.g. not connected) with nothing queued. */
+/* Queue a publish; it counts in the queue (below) until paho reports it
+ * done. With tag != 0 the outcome arrives as MQ_EV_DELIVERED (for QoS 1:
+ * the broker's PUBACK) or MQ_EV_PUBLISH_FAILED with that tag. Returns 0,
+ * or a negative code (e.g. not connected) with nothing queued. */
 int mq_publish(mq_client_t *c, const char *topic, const void *payload, size_t len, int qos,
                int retain, uint64_t tag, char *err, size_t errlen);
 /* ---- The queue: what paho holds ----------------------------------------
