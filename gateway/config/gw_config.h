@@ -138,13 +138,14 @@ typedef struct gw_mqtt_cfg {
     gw_mqtt_tel_override_t tel[GW_MQTT_TEL_OVERRIDES];
     size_t ntel;
     /* store-and-forward of telemetry while the broker is away */
-    int buf_memory;      /* messages kept in memory before spilling */
-    int buf_max;         /* messages kept in all (memory + spool); oldest dropped past it */
-    int buf_flush_ms;    /* spill memory to the spool at least this often (0: only when full) */
-    int replay_per_s;    /* replay rate after a reconnect */
-    int metrics_ms;      /* period of the metrics message */
-    int queue_max_bytes; /* telemetry handed to paho and not yet written, at most */
+    int buf_memory;   /* messages kept in memory before spilling */
+    int buf_max;      /* messages kept in all (memory + spool); oldest dropped past it */
+    int buf_flush_ms; /* spill memory to the spool at least this often (0: only when full) */
+    int replay_per_s; /* replay rate after a reconnect */
+    int metrics_ms;   /* period of the metrics message */
     char spool_path[PATH_MAX];
+    /* bytes of publishes paho may hold before telemetry waits */
+    int queue_max_bytes;
     /* commands over MQTT: who may send which verbs (GW_CMD_* bits). The
      * sender is the broker user in the topic (commands/<sender>/<verb>);
      * a sender with a key must sign (HMAC-SHA256, docs/mqtt.md). */

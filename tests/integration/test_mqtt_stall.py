@@ -99,7 +99,9 @@ def test_broker_not_reading_bounds_memory_and_recovers(tmp_path, broker, sim, da
                                                        subscriber):
     bench = BenchSim(tmp_path, procs, BULK)
     config = stall_config(tmp_path, broker, sim, bench)
-    sub = subscriber("plantroom/#")
+    # a persistent session: should its keep-alive give up on the stopped
+    # broker, the broker still keeps the event for it
+    sub = subscriber("plantroom/#", client_id="stall-sub")
     d = daemon(config)
     pid = d.proc.p.pid
     wait_for(lambda: sub.messages("devices/bulk-1/telemetry"), 20, "live telemetry")
@@ -144,8 +146,9 @@ def test_broker_not_reading_bounds_memory_and_recovers(tmp_path, broker, sim, da
         assert st["mqtt"]["connected"] and st["mqtt"]["connects"] == 1
         skipped2 = st["mqtt"]["client_queue"]["telemetry_skipped"]
         assert skipped2 >= skipped1 + 1000, (skipped1, skipped2)
-        # what paho holds: the bound and at most one message past it
-        assert peak_q <= max_bytes + 16384, (peak_q, max_bytes)
+        # what paho holds: the bound, one telemetry message past it, and the
+        # few small publishes that are never held back (status, events)
+        assert peak_q <= max_bytes + 65536, (peak_q, max_bytes)
         if not sanitized(pid):
             assert peak_kb - base_kb < 6 * 1024, (base_kb, peak_kb)
         t_cont = iso_now()
