@@ -144,6 +144,8 @@ typedef struct gw_mqtt_cfg {
     int replay_per_s; /* replay rate after a reconnect */
     int metrics_ms;   /* period of the metrics message */
     char spool_path[PATH_MAX];
+    /* bytes of publishes paho may hold before telemetry waits */
+    int queue_max_bytes;
     /* commands over MQTT: who may send which verbs (GW_CMD_* bits). The
      * sender is the broker user in the topic (commands/<sender>/<verb>);
      * a sender with a key must sign (HMAC-SHA256, docs/mqtt.md). */

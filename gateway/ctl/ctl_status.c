@@ -340,6 +340,11 @@ static void ctl_print_north_rules(const cJSON *r)
            ctl_str(m, "uri", "?"), ctl_num(m, "telemetry_published"),
            ctl_num(m, "telemetry_dropped"), ctl_num(m, "events_delivered"),
            ctl_num(m, "events_inflight"));
+    f = cJSON_GetObjectItemCaseSensitive(m, "client_queue");
+    if (cJSON_IsObject(f) && strcmp(ctl_str(f, "state", "ok"), "ok") != 0)
+        printf("mqtt: %s (client queue %.0f of %.0f bytes, %.0f devices waiting)\n",
+               ctl_str(f, "state", "?"), ctl_num(f, "bytes"), ctl_num(f, "max_bytes"),
+               ctl_num(f, "telemetry_waiting"));
     if (cJSON_IsObject(f = cJSON_GetObjectItemCaseSensitive(m, "publish_failures")))
         printf("mqtt publish failures: events %.0f, telemetry %.0f\n", ctl_num(f, "event"),
                ctl_num(f, "telemetry"));

@@ -108,6 +108,11 @@ static void north__publish_metrics(void *arg)
     cJSON_AddNumberToObject(t, "in_spool", (double)st.in_spool);
     cJSON_AddNumberToObject(t, "replayed", (double)st.replayed);
     cJSON_AddNumberToObject(t, "dropped", (double)st.dropped);
+    {
+        north_tel_queue_t tq;
+        north__tel_queue_stats(n->tel, &tq);
+        cJSON_AddNumberToObject(t, "skipped", (double)tq.skipped);
+    }
     cJSON_AddItemToObject(o, "nbiot", north__nbiot_metrics(n->nbiot));
     cJSON_AddNumberToObject(o, "outbox_in_flight", (double)north__outbox_inflight(n->outbox));
     north__publish_json(n->sess, "metrics", o, 1, 1);
@@ -369,6 +374,59 @@ static void north__buffer_metrics(FILE *o, gw_north_t *n, const north_buf_stats_
                 (unsigned long long)max[i]);
 }
 
+/* The client's queue (what paho holds) and the telemetry that waits for
+ * room in it (docs/mqtt.md, "The client's queue"). */
+static void north__queue_json(gw_north_t *n, cJSON *o)
+{
+    north_tel_queue_t tq;
+    mq_queue_t q;
+    char state[96];
+
+    if (!o)
+        return;
+    north__session_queue(n->sess, &q);
+    north__tel_queue_stats(n->tel, &tq);
+    if (tq.stalled)
+        snprintf(state, sizeof(state), "broker not reading: %llu telemetry messages skipped",
+                 (unsigned long long)tq.episode_skipped);
+    cJSON_AddStringToObject(o, "state", tq.stalled ? state : "ok");
+    cJSON_AddNumberToObject(o, "messages", (double)q.messages);
+    cJSON_AddNumberToObject(o, "bytes", (double)q.bytes);
+    cJSON_AddNumberToObject(o, "max_bytes", (double)north__cfg(n)->mqtt.queue_max_bytes);
+    cJSON_AddNumberToObject(o, "telemetry_waiting", (double)tq.waiting);
+    cJSON_AddNumberToObject(o, "telemetry_deferred", (double)tq.deferred);
+    cJSON_AddNumberToObject(o, "telemetry_skipped", (double)tq.skipped);
+}
+
+static void north__queue_metrics(FILE *o, gw_north_t *n)
+{
+    north_tel_queue_t tq;
+    mq_queue_t q;
+
+    north__session_queue(n->sess, &q);
+    north__tel_queue_stats(n->tel, &tq);
+    north__head(o, "plantroom_mqtt_client_queue_bytes", "gauge",
+                "Bytes of publishes (payload and topic) the MQTT client holds, not yet written "
+                "(QoS 0) or acknowledged (QoS 1), of this connection.");
+    fprintf(o, "plantroom_mqtt_client_queue_bytes %zu\n", q.bytes);
+    north__head(o, "plantroom_mqtt_client_queue_messages", "gauge",
+                "Publishes the MQTT client holds, of this connection.");
+    fprintf(o, "plantroom_mqtt_client_queue_messages %zu\n", q.messages);
+    north__head(o, "plantroom_mqtt_client_queue_limit_bytes", "gauge",
+                "mqtt.queue_max_bytes: above it telemetry waits (the latest per device).");
+    fprintf(o, "plantroom_mqtt_client_queue_limit_bytes %d\n", north__cfg(n)->mqtt.queue_max_bytes);
+    north__head(o, "plantroom_mqtt_telemetry_waiting", "gauge",
+                "Devices whose telemetry waits for room in the MQTT client's queue.");
+    fprintf(o, "plantroom_mqtt_telemetry_waiting %llu\n", (unsigned long long)tq.waiting);
+    north__head(o, "plantroom_mqtt_telemetry_skipped_total", "counter",
+                "Telemetry messages never handed to the MQTT client: replaced by a newer poll "
+                "while waiting for room (the broker not reading).");
+    fprintf(o, "plantroom_mqtt_telemetry_skipped_total %llu\n", (unsigned long long)tq.skipped);
+    north__head(o, "plantroom_mqtt_broker_not_reading", "gauge",
+                "1 while telemetry is skipped because the broker does not read.");
+    fprintf(o, "plantroom_mqtt_broker_not_reading %d\n", tq.stalled);
+}
+
 void gw_north_status_json(void *arg, cJSON *res)
 {
     gw_north_t *n = arg;
@@ -396,6 +454,7 @@ void gw_north_status_json(void *arg, cJSON *res)
     for (int i = 0; i < NORTH_NKINDS; i++)
         cJSON_AddNumberToObject(f, north_kind_names[i], (double)k.failed[i]);
     north__buffer_json(n, &st, cJSON_AddObjectToObject(o, "telemetry_buffer"));
+    north__queue_json(n, cJSON_AddObjectToObject(o, "client_queue"));
 }
 
 /* The session's counts by kind of publish. */
@@ -452,6 +511,7 @@ void gw_north_metrics_text(void *arg, FILE *o)
     fprintf(o, "plantroom_mqtt_events_provisional_total %llu\n",
             (unsigned long long)north__outbox_provisional_count(n->outbox));
     north__buffer_metrics(o, n, &st);
+    north__queue_metrics(o, n);
     north__nbiot_metrics_text(n->nbiot, o);
     north__cmd_metrics_text(n->cmd, o);
 }
@@ -459,9 +519,14 @@ void gw_north_metrics_text(void *arg, FILE *o)
 void gw_north_brief(void *arg, char *buf, size_t len)
 {
     gw_north_t *n = arg;
+    north_tel_queue_t tq;
 
+    north__tel_queue_stats(n->tel, &tq);
     if (!north__session_active(n->sess))
         snprintf(buf, len, "%s", north__cfg(n)->mqtt.enabled ? "broker stopped" : "mqtt disabled");
+    else if (tq.stalled)
+        snprintf(buf, len, "broker not reading: %llu telemetry messages skipped",
+                 (unsigned long long)tq.episode_skipped);
     else
         snprintf(buf, len, "broker %s",
                  north__session_connected(n->sess) ? "connected" : "disconnected");

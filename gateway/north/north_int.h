@@ -40,7 +40,8 @@ typedef struct north_handler {
     void (*disconnected)(void *arg);
     int (*message)(void *arg, const mq_message_t *m); /* 1: taken */
     void (*delivered)(void *arg, uint64_t tag, int ok, const char *err);
-    uint64_t tags; /* deliveries whose tag has one of these bits; 0: the others */
+    void (*room)(void *arg); /* the client's queue fell below half its bound */
+    uint64_t tags;           /* deliveries whose tag has one of these bits; 0: the others */
     void *arg;
 } north_handler_t;
 
@@ -53,7 +54,7 @@ typedef struct north_handler {
 
 int north__session_create(north_session_t **out, uv_loop_t *loop, gw_queue_t *inq,
                           const gw_core_t *core);
-/* Register a handler (copied); at most 8. */
+/* Register a handler (copied); at most 12 (SESSION_HANDLERS_MAX). */
 void north__session_on(north_session_t *s, const north_handler_t *h);
 /* Create the client from the config and connect (retrying with backoff).
  * 0, or a negative code with err (bad password file, bad URI). */
@@ -95,6 +96,15 @@ typedef struct north_counts {
 } north_counts_t;
 
 void north__session_counts(const north_session_t *s, north_counts_t *out);
+/* The client's queue (protocols/mqtt/mq.h, "The queue"): what paho holds
+ * of this connection's publishes; zeros when there is no client. */
+void north__session_queue(const north_session_t *s, mq_queue_t *out);
+/* 1 when connected and the queue holds less than mqtt.queue_max_bytes:
+ * telemetry may be handed to the client. */
+int north__session_room(const north_session_t *s);
+/* Have the room handlers run once the queue falls to half its bound (or
+ * on the next connect). Returns 1, with nothing armed, when it already is. */
+int north__session_room_arm(north_session_t *s);
 /* "<prefix>/<site>/<suffix>" into buf. */
 void north__topic(const north_session_t *s, char *buf, size_t len, const char *suffix);
 /* Publish; 0, or a negative code with err (not connected, client full). */
@@ -226,10 +236,10 @@ void north__spool_free(north_spool_t *sp);
 /* ---- telemetry on change (north_telemetry.c) --------------------------- */
 typedef struct north_tel north_tel_t;
 
-int north__tel_create(north_tel_t **out, north_session_t *s, const gw_core_t *core,
-                      north_buf_t *buf);
+int north__tel_create(north_tel_t **out, north_session_t *s, gw_core_t *core, north_buf_t *buf);
 /* dev's points were updated at ts_ms: publish when due (on change,
- * deadband, heartbeat). */
+ * deadband, heartbeat); while the client's queue is full, the message
+ * waits (the latest per device) for room. */
 void north__tel_device(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms);
 /* Publish every device's next reading whatever changed: after a replay,
  * whose messages consumers such as Home Assistant ignore (flagged
@@ -237,6 +247,16 @@ void north__tel_device(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
  * change. */
 void north__tel_refresh(north_tel_t *t);
 uint64_t north__tel_suppressed(const north_tel_t *t);
+/* Telemetry and the client's queue: devices waiting for room now, messages
+ * that waited, messages skipped (replaced by a newer poll while waiting, or
+ * dropped by a reload), and whether the broker is deemed not reading (the
+ * alarm mqtt.not_reading). */
+typedef struct north_tel_queue {
+    uint64_t waiting, deferred, skipped;
+    uint64_t episode_skipped; /* since the broker stopped reading */
+    int stalled;
+} north_tel_queue_t;
+void north__tel_queue_stats(const north_tel_t *t, north_tel_queue_t *out);
 /* The telemetry message of dev (docs/mqtt.md, "Telemetry"; points indexed
  * like the runtime's point table) written into w from its start, times
  * through tc. 0, or GW_ENOMEM (w->oom). */

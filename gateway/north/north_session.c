@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define SESSION_HANDLERS_MAX 8
+#define SESSION_HANDLERS_MAX 12
 
 typedef enum { SUB_PENDING, SUB_GRANTED, SUB_REFUSED } session_sub_state_t;
 
@@ -72,6 +72,9 @@ void north__session_on(north_session_t *s, const north_handler_t *h)
 {
     if (s->nhandlers < SESSION_HANDLERS_MAX)
         s->handlers[s->nhandlers++] = *h;
+    else
+        gw_log_error("mqtt", "more than %d session handlers: one is left out",
+                     SESSION_HANDLERS_MAX);
 }
 
 static void session__subs_clear(north_session_t *s)
@@ -117,6 +120,31 @@ north_kind_t north__tag_kind(uint64_t tag)
 }
 
 /* ---- publishing --------------------------------------------------------- */
+
+void north__session_queue(const north_session_t *s, mq_queue_t *out)
+{
+    if (s && s->mq)
+        mq_queued(s->mq, out);
+    else
+        memset(out, 0, sizeof(*out));
+}
+
+int north__session_room(const north_session_t *s)
+{
+    mq_queue_t q;
+
+    if (!north__session_connected(s))
+        return 0;
+    mq_queued(s->mq, &q);
+    return q.bytes < (size_t)session__cfg(s)->mqtt.queue_max_bytes;
+}
+
+int north__session_room_arm(north_session_t *s)
+{
+    if (!s->mq)
+        return 0;
+    return mq_room_arm(s->mq, (size_t)session__cfg(s)->mqtt.queue_max_bytes / 2);
+}
 
 void north__topic(const north_session_t *s, char *buf, size_t len, const char *suffix)
 {
@@ -424,6 +452,14 @@ static void session__delivered(north_session_t *s, const mq_event_t *ev, int ok)
         rest->delivered(rest->arg, ev->tag, ok, ev->err);
 }
 
+static void session__room(north_session_t *s)
+{
+    for (size_t i = 0; i < s->nhandlers; i++) {
+        if (s->handlers[i].room)
+            s->handlers[i].room(s->handlers[i].arg);
+    }
+}
+
 static void session__message(north_session_t *s, const mq_message_t *m)
 {
     for (size_t i = 0; i < s->nhandlers; i++) {
@@ -458,6 +494,9 @@ void north__session_event(north_session_t *s, const gw_msg_t *m)
         break;
     case MQ_EV_SUBSCRIBE_FAILED:
         session__suback(s, ev, 0);
+        break;
+    case MQ_EV_ROOM:
+        session__room(s);
         break;
     }
 }

@@ -9,7 +9,8 @@
  * spill is dropped and counted instead, so memory stays bounded. Replay
  * after a connect asks the thread for the next rows every tick (one read
  * outstanding, at most TEL_REPLAY_INFLIGHT published and unacknowledged,
- * mqtt.buffer.replay_per_s), publishes them at QoS 1 as they come back,
+ * mqtt.buffer.replay_per_s, nothing read while the client's queue is at
+ * mqtt.queue_max_bytes), publishes them at QoS 1 as they come back,
  * and has the rows up to the highest acknowledged one deleted (PUBACKs
  * arrive in order); a connection lost mid-replay replays the rest again.
  *
@@ -107,8 +108,8 @@ static void spool__replay_cb(uv_timer_t *t)
         return;
     }
     spool__delete_acked(sp);
-    if (sp->read_pending)
-        return;
+    if (sp->read_pending || !north__session_room(sp->s))
+        return; /* a read outstanding, or the client's queue full: next tick */
     if (budget < 1)
         budget = 1;
     if (budget > TEL_REPLAY_INFLIGHT - sp->inflight)

@@ -12,6 +12,18 @@
  * next (base/gw_jwrite.h): no tree, no allocation once the buffer has the
  * size of the largest message, the poll's time formatted once, and the
  * same bytes cJSON printed before (tests/unit/test_tel_json.c).
+ *
+ * Telemetry is handed to the MQTT client only while its queue (what paho
+ * holds, protocols/mqtt/mq.h) is below mqtt.queue_max_bytes. Above it a
+ * device's message waits as a mark (nothing is copied): when the queue
+ * falls to half the bound (MQ_EV_ROOM), waiting devices are written from
+ * the point table, in turn from where the last round stopped, with their
+ * last poll's time. A poll
+ * of a device that still waits replaces its message: the older one is
+ * skipped and counted. Skips mean the broker is not reading (stopped, or a
+ * half-dead TCP path before the keepalive notices): that raises the
+ * gateway alarm mqtt.not_reading until nothing has waited for
+ * TEL_CALM_MS (docs/mqtt.md, "The client's queue").
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
@@ -23,9 +35,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define TEL_ALARM_KEY "mqtt.not_reading"
+#define TEL_CALM_MS   5000 /* nothing waiting this long: the broker reads again */
+
 struct north_tel {
     north_session_t *s;
-    const gw_core_t *core;
+    gw_core_t *core;
     north_buf_t *buf;
     /* on change, per point / per device of rt (rebuilt when rt changes) */
     const gw_runtime_t *rt; /* with its sizes: a freed runtime's address may be reused */
@@ -38,6 +53,14 @@ struct north_tel {
     uint64_t suppressed;
     gw_jw_t w;       /* the message, written here (kept: no allocation per poll) */
     gw_jw_time_t tc; /* the last time formatted */
+    /* devices waiting for room in the client's queue (of wait_rt) */
+    const gw_runtime_t *wait_rt;
+    size_t wait_ndev, nwaiting, wait_next;
+    unsigned char *waiting;
+    int64_t *wait_ts;
+    uint64_t deferred, skipped, episode_skipped;
+    int stalled;     /* the alarm is raised */
+    int64_t calm_ms; /* stalled: since when nothing waits (0: something does) */
 };
 
 /* ---- per-point state ---------------------------------------------------- */
@@ -216,10 +239,176 @@ int north__tel_payload(gw_jw_t *w, gw_jw_time_t *tc, const char *site, const gw_
     return w->oom ? GW_ENOMEM : 0;
 }
 
-int north__tel_create(north_tel_t **out, north_session_t *s, const gw_core_t *core,
-                      north_buf_t *buf)
+/* Write dev's message from the point table and hand it on (published, or
+ * buffered while disconnected). */
+static void tel__send(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
+{
+    const gw_runtime_t *rt = gw_core_runtime(t->core);
+    char topic[384], suffix[160];
+
+    if (north__tel_payload(&t->w, &t->tc, rt->cfg->site_id, dev, rt->points, ts_ms) != 0) {
+        gw_log_error("mqtt", "telemetry of %s: out of memory", dev->cfg->name);
+        gw_jw_free(&t->w);
+        return;
+    }
+    snprintf(suffix, sizeof(suffix), "devices/%s/telemetry", dev->cfg->name);
+    north__topic(t->s, topic, sizeof(topic), suffix);
+    north__buf_publish_n(t->buf, topic, t->w.buf, t->w.len, ts_ms);
+}
+
+/* ---- waiting for room in the client's queue ----------------------------- */
+
+static void tel__wait_free(north_tel_t *t)
+{
+    free(t->waiting);
+    free(t->wait_ts);
+    t->waiting = NULL;
+    t->wait_ts = NULL;
+    t->wait_rt = NULL;
+    t->wait_ndev = t->nwaiting = t->wait_next = 0;
+}
+
+/* The marks sized for the runtime now; those of an older one (a reload)
+ * are skipped. 0 or GW_ENOMEM. */
+static int tel__wait_fit(north_tel_t *t, const gw_runtime_t *rt)
+{
+    if (t->wait_rt == rt && t->wait_ndev == rt->cfg->ndevices && t->waiting)
+        return 0;
+    t->skipped += t->nwaiting;
+    tel__wait_free(t);
+    t->waiting = calloc(rt->cfg->ndevices + 1, 1);
+    t->wait_ts = calloc(rt->cfg->ndevices + 1, sizeof(*t->wait_ts));
+    if (!t->waiting || !t->wait_ts) {
+        tel__wait_free(t);
+        return GW_ENOMEM;
+    }
+    t->wait_rt = rt;
+    t->wait_ndev = rt->cfg->ndevices;
+    return 0;
+}
+
+static void tel__skipped(north_tel_t *t, uint64_t k)
+{
+    mq_queue_t q;
+
+    t->skipped += k;
+    t->episode_skipped += k;
+    north__session_queue(t->s, &q);
+    if (!t->stalled)
+        gw_log_warn("mqtt",
+                    "the broker is not reading: %zu bytes (%zu messages) wait in the MQTT "
+                    "client; telemetry waits, the latest per device, until it reads again",
+                    q.bytes, q.messages);
+    t->stalled = 1;
+    gw_core_alarm_raise(t->core, TEL_ALARM_KEY, GW_PRIO_HIGH,
+                        "broker not reading: %llu telemetry messages skipped",
+                        (unsigned long long)t->episode_skipped);
+}
+
+static void tel__recovered(north_tel_t *t, const char *why)
+{
+    if (!t->stalled)
+        return;
+    gw_log_notice("mqtt", "%s: %llu telemetry messages were skipped", why,
+                  (unsigned long long)t->episode_skipped);
+    gw_core_alarm_clear(t->core, TEL_ALARM_KEY);
+    t->stalled = 0;
+    t->calm_ms = 0;
+    t->episode_skipped = 0;
+}
+
+/* dev's message waits for room (the latest per device). */
+static void tel__defer(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
+{
+    const gw_runtime_t *rt = gw_core_runtime(t->core);
+    size_t di = (size_t)(dev - rt->devs);
+
+    if (tel__wait_fit(t, rt) != 0 || di >= t->wait_ndev) {
+        tel__skipped(t, 1);
+        return;
+    }
+    t->calm_ms = 0;
+    if (t->waiting[di]) {
+        tel__skipped(t, 1); /* replaced by this poll's */
+    } else {
+        t->waiting[di] = 1;
+        t->nwaiting++;
+        t->deferred++;
+    }
+    t->wait_ts[di] = ts_ms;
+}
+
+/* Send waiting devices while the queue has room, from where the last
+ * round stopped; ask for MQ_EV_ROOM for the rest. all: send every one
+ * (buffered while disconnected). */
+static void tel__drain(north_tel_t *t, int all)
+{
+    const gw_runtime_t *rt = gw_core_runtime(t->core);
+
+    if (t->nwaiting && tel__wait_fit(t, rt) != 0)
+        return;
+    for (;;) {
+        while (t->nwaiting && (all || north__session_room(t->s))) {
+            size_t i = t->wait_next % t->wait_ndev;
+            while (!t->waiting[i])
+                i = (i + 1) % t->wait_ndev;
+            t->waiting[i] = 0;
+            t->nwaiting--;
+            t->wait_next = i + 1;
+            tel__send(t, &rt->devs[i], t->wait_ts[i]);
+        }
+        if (!t->nwaiting || !north__session_connected(t->s) || !north__session_room_arm(t->s))
+            break;
+    }
+    if (!t->nwaiting && t->stalled && !t->calm_ms)
+        t->calm_ms = gw_mono_ms(); /* cleared after TEL_CALM_MS of that: no flapping */
+}
+
+static void tel__connected(void *arg)
+{
+    tel__drain(arg, 0);
+}
+
+static void tel__room(void *arg)
+{
+    tel__drain(arg, 0);
+}
+
+static void tel__disconnected(void *arg)
+{
+    north_tel_t *t = arg;
+
+    tel__drain(t, 1); /* into the buffer, ahead of the outage's */
+    tel__recovered(t, "connection lost");
+}
+
+void north__tel_device(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
+{
+    if (!t)
+        return; /* MQTT disabled */
+    if (t->calm_ms && gw_mono_ms() - t->calm_ms >= TEL_CALM_MS)
+        tel__recovered(t, "the broker reads again");
+    if (!tel__due(t, dev, gw_mono_ms())) {
+        t->suppressed++;
+        return;
+    }
+    if (north__session_connected(t->s) && (t->nwaiting || !north__session_room(t->s))) {
+        tel__defer(t, dev, ts_ms);
+        if (north__session_room_arm(t->s))
+            tel__drain(t, 0);
+        return;
+    }
+    tel__send(t, dev, ts_ms);
+}
+
+int north__tel_create(north_tel_t **out, north_session_t *s, gw_core_t *core, north_buf_t *buf)
 {
     north_tel_t *t = calloc(1, sizeof(*t));
+    north_handler_t h = {
+        .connected = tel__connected,
+        .disconnected = tel__disconnected,
+        .room = tel__room,
+    };
 
     *out = NULL;
     if (!t)
@@ -229,30 +418,10 @@ int north__tel_create(north_tel_t **out, north_session_t *s, const gw_core_t *co
     t->buf = buf;
     gw_jw_init(&t->w);
     gw_jw_time_init(&t->tc);
+    h.arg = t;
+    north__session_on(s, &h);
     *out = t;
     return 0;
-}
-
-void north__tel_device(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
-{
-    const gw_runtime_t *rt;
-    char topic[384], suffix[160];
-
-    if (!t)
-        return; /* MQTT disabled */
-    if (!tel__due(t, dev, gw_mono_ms())) {
-        t->suppressed++;
-        return;
-    }
-    rt = gw_core_runtime(t->core);
-    if (north__tel_payload(&t->w, &t->tc, rt->cfg->site_id, dev, rt->points, ts_ms) != 0) {
-        gw_log_error("mqtt", "telemetry of %s: out of memory", dev->cfg->name);
-        gw_jw_free(&t->w);
-        return;
-    }
-    snprintf(suffix, sizeof(suffix), "devices/%s/telemetry", dev->cfg->name);
-    north__topic(t->s, topic, sizeof(topic), suffix);
-    north__buf_publish_n(t->buf, topic, t->w.buf, t->w.len, ts_ms);
 }
 
 void north__tel_refresh(north_tel_t *t)
@@ -266,11 +435,24 @@ uint64_t north__tel_suppressed(const north_tel_t *t)
     return t ? t->suppressed : 0;
 }
 
+void north__tel_queue_stats(const north_tel_t *t, north_tel_queue_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!t)
+        return;
+    out->waiting = t->nwaiting;
+    out->deferred = t->deferred;
+    out->skipped = t->skipped;
+    out->episode_skipped = t->episode_skipped;
+    out->stalled = t->stalled;
+}
+
 void north__tel_free(north_tel_t *t)
 {
     if (!t)
         return;
     tel__free_points(t);
+    tel__wait_free(t);
     gw_jw_free(&t->w);
     free(t);
 }

@@ -47,6 +47,7 @@ enum {
     MQ_EV_MESSAGE,          /* mq_message_t: a message on a subscribed topic */
     MQ_EV_SUBSCRIBED,       /* mq_event_t: tag of a subscription the broker granted, rc its QoS */
     MQ_EV_SUBSCRIBE_FAILED, /* mq_event_t: tag of a subscription refused or failed, err why */
+    MQ_EV_ROOM,             /* mq_event_t: the queue fell to the mark of mq_room_arm */
 };
 
 typedef struct mq_event {
@@ -76,11 +77,33 @@ int mq_create(mq_client_t **out, const mq_cfg_t *cfg, gw_queue_t *events, char *
  * start. */
 int mq_connect(mq_client_t *c, char *err, size_t errlen);
 int mq_is_connected(mq_client_t *c);
-/* Queue a publish. With tag != 0 the outcome arrives as MQ_EV_DELIVERED
- * (for QoS 1: the broker's PUBACK) or MQ_EV_PUBLISH_FAILED with that tag.
- * Returns 0, or a negative code (e.g. not connected) with nothing queued. */
+/* Queue a publish; it counts in the queue (below) until paho reports it
+ * done. With tag != 0 the outcome arrives as MQ_EV_DELIVERED (for QoS 1:
+ * the broker's PUBACK) or MQ_EV_PUBLISH_FAILED with that tag. Returns 0,
+ * or a negative code (e.g. not connected) with nothing queued. */
 int mq_publish(mq_client_t *c, const char *topic, const void *payload, size_t len, int qos,
                int retain, uint64_t tag, char *err, size_t errlen);
+/* ---- The queue: what paho holds ----------------------------------------
+ * paho copies every publish into its command queue and keeps the copy
+ * until it has written it (QoS 0) or the broker acknowledged it (QoS 1);
+ * while connected nothing bounds that queue (maxBufferedMessages bounds
+ * only what is buffered while disconnected), so a broker that stops
+ * reading lets it grow. The count is the publishes of this connection that
+ * paho holds: messages, and bytes of payload and topic. It starts again at
+ * each connect (a publish of an earlier connection paho still holds is no
+ * longer counted). Callers bound what they hand over with it. */
+typedef struct mq_queue {
+    size_t messages;
+    size_t bytes;
+} mq_queue_t;
+
+/* The count now (any thread; a snapshot). */
+void mq_queued(mq_client_t *c, mq_queue_t *out);
+/* Ask for one MQ_EV_ROOM when the queue's bytes fall to mark or below.
+ * Returns 1 (nothing armed, no event) when they already are. A connect
+ * disarms it (MQ_EV_CONNECTED is the news then). */
+int mq_room_arm(mq_client_t *c, size_t mark);
+
 /* Subscribe. The broker's answer (SUBACK) arrives as MQ_EV_SUBSCRIBED with
  * tag and the granted QoS, or MQ_EV_SUBSCRIBE_FAILED with tag and the
  * reason (refused by the broker's ACL, connection lost first). Messages on

@@ -1,70 +1,32 @@
 /*
  * mq_client.c: paho MQTTAsync wrapped so that its callbacks only enqueue
- * (mq.h). Publish and subscribe outcomes carry the caller's tag; their
- * small context records are kept on a list so that destroy frees the ones
- * paho never called back. A client can be closed off the loop (mq_close_async): a
- * thread of its own disconnects and destroys it, and from then on only
- * publish outcomes still reach the queue (its connection state and
- * messages concern nobody any more).
+ * (mq.h): create, connect, disconnect, destroy and the connection's
+ * callbacks; publish and subscribe, with their context records and the
+ * count of what paho holds, are in mq_publish.c. A client can be closed
+ * off the loop (mq_close_async): a thread of its own disconnects and
+ * destroys it, and from then on only publish outcomes still reach the
+ * queue (its connection state and messages concern nobody any more).
  * SPDX-License-Identifier: Apache-2.0
  */
-#include "protocols/mqtt/mq.h"
 #include "gateway/base/gw_clock.h"
 #include "gateway/base/gw_log.h"
 #include "gateway/base/gw_types.h"
+#include "protocols/mqtt/mq_int.h"
 
-#include <MQTTAsync.h>
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-typedef struct mq__pubctx {
-    struct mq__pubctx *prev, *next;
-    mq_client_t *c;
-    uint64_t tag;
-} mq__pubctx_t;
-
-struct mq_client {
-    MQTTAsync h;
-    gw_queue_t *events;
-    char *uri, *client_id, *username, *password, *will_topic, *will_payload;
-    char *ca_file, *cert_file, *key_file;
-    int keepalive_s, connect_timeout_s, will_retain, version, tls, tls_verify;
-    atomic_int connected;
-    atomic_int closing; /* mq_close_async: only publish outcomes are posted */
-
-    pthread_mutex_t mu; /* guards pending and the disconnect wait */
-    pthread_cond_t cond;
-    mq__pubctx_t pending; /* list head of outstanding publish contexts */
-    int disconnect_done;
-};
-
 /* Clients being closed by a thread of their own (mq_close_async). */
 static atomic_int mq__closing_n;
-
-static void mq__post(mq_client_t *c, int kind, uint64_t tag, int rc, const char *err)
-{
-    mq_event_t *ev;
-
-    if (atomic_load(&c->closing) && kind != MQ_EV_DELIVERED && kind != MQ_EV_PUBLISH_FAILED)
-        return;
-    ev = calloc(1, sizeof(*ev));
-    if (!ev)
-        return;
-    ev->hdr.kind = kind;
-    ev->tag = tag;
-    ev->rc = rc;
-    snprintf(ev->err, sizeof(ev->err), "%s", err ? err : "");
-    gw_queue_push(c->events, &ev->hdr);
-}
 
 static void mq__on_connect(void *ctx, MQTTAsync_successData *resp)
 {
     mq_client_t *c = ctx;
     (void)resp;
+    mq__queue_reset(c);
     atomic_store(&c->connected, 1);
     mq__post(c, MQ_EV_CONNECTED, 0, 0, NULL);
 }
@@ -146,62 +108,6 @@ static int mq__on_message(void *ctx, char *topic, int topic_len, MQTTAsync_messa
     MQTTAsync_freeMessage(&m);
     MQTTAsync_free(topic);
     return 1;
-}
-
-static void mq__pubctx_link(mq_client_t *c, mq__pubctx_t *p)
-{
-    pthread_mutex_lock(&c->mu);
-    p->next = c->pending.next;
-    p->prev = &c->pending;
-    c->pending.next->prev = p;
-    c->pending.next = p;
-    pthread_mutex_unlock(&c->mu);
-}
-
-static void mq__pubctx_unlink(mq__pubctx_t *p)
-{
-    pthread_mutex_lock(&p->c->mu);
-    p->prev->next = p->next;
-    p->next->prev = p->prev;
-    pthread_mutex_unlock(&p->c->mu);
-}
-
-static void mq__on_publish_ok(void *ctx, MQTTAsync_successData *resp)
-{
-    mq__pubctx_t *p = ctx;
-    (void)resp;
-    mq__pubctx_unlink(p);
-    mq__post(p->c, MQ_EV_DELIVERED, p->tag, 0, NULL);
-    free(p);
-}
-
-static void mq__on_publish_failure(void *ctx, MQTTAsync_failureData *resp)
-{
-    mq__pubctx_t *p = ctx;
-    char err[160];
-    snprintf(err, sizeof(err), "%s",
-             resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1));
-    mq__pubctx_unlink(p);
-    mq__post(p->c, MQ_EV_PUBLISH_FAILED, p->tag, resp ? resp->code : -1, err);
-    free(p);
-}
-
-static void mq__on_publish_ok5(void *ctx, MQTTAsync_successData5 *resp)
-{
-    (void)resp;
-    mq__on_publish_ok(ctx, NULL);
-}
-
-static void mq__on_publish_failure5(void *ctx, MQTTAsync_failureData5 *resp)
-{
-    mq__pubctx_t *p = ctx;
-    char err[160];
-    snprintf(err, sizeof(err), "%s (reason %s)",
-             resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1),
-             resp ? MQTTReasonCode_toString(resp->reasonCode) : "-");
-    mq__pubctx_unlink(p);
-    mq__post(p->c, MQ_EV_PUBLISH_FAILED, p->tag, resp ? resp->code : -1, err);
-    free(p);
 }
 
 static char *mq__dup(const char *s)
@@ -370,129 +276,6 @@ int mq_is_connected(mq_client_t *c)
     return atomic_load(&c->connected);
 }
 
-int mq_publish(mq_client_t *c, const char *topic, const void *payload, size_t len, int qos,
-               int retain, uint64_t tag, char *err, size_t errlen)
-{
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    MQTTAsync_message m = MQTTAsync_message_initializer;
-    mq__pubctx_t *p = NULL;
-    int rc;
-
-    if (!atomic_load(&c->connected)) {
-        snprintf(err, errlen, "not connected");
-        return GW_ESTATE;
-    }
-    m.payload = (void *)payload;
-    m.payloadlen = (int)len;
-    m.qos = qos;
-    m.retained = retain;
-    if (tag) {
-        p = calloc(1, sizeof(*p));
-        if (!p) {
-            snprintf(err, errlen, "mqtt: out of memory");
-            return GW_ENOMEM;
-        }
-        p->c = c;
-        p->tag = tag;
-        mq__pubctx_link(c, p);
-        if (c->version == MQTTVERSION_5) {
-            ro.onSuccess5 = mq__on_publish_ok5;
-            ro.onFailure5 = mq__on_publish_failure5;
-        } else {
-            ro.onSuccess = mq__on_publish_ok;
-            ro.onFailure = mq__on_publish_failure;
-        }
-        ro.context = p;
-    }
-    rc = MQTTAsync_sendMessage(c->h, topic, &m, &ro);
-    if (rc != MQTTASYNC_SUCCESS) {
-        snprintf(err, errlen, "publish to %s: %s", topic, MQTTAsync_strerror(rc));
-        if (p) {
-            mq__pubctx_unlink(p);
-            free(p);
-        }
-        return GW_EIO;
-    }
-    return 0;
-}
-
-/* A subscription's outcome to the loop; frees its context. */
-static void mq__sub_done(mq__pubctx_t *p, int ok, int rc, const char *err)
-{
-    mq__pubctx_unlink(p);
-    mq__post(p->c, ok ? MQ_EV_SUBSCRIBED : MQ_EV_SUBSCRIBE_FAILED, p->tag, rc, ok ? NULL : err);
-    free(p);
-}
-
-/* A SUBACK: MQTT 3.1.1 grants a QoS or answers 0x80 (refused); paho may
- * report the refusal as a success carrying 0x80, or as a failure. */
-static void mq__on_subscribe_ok(void *ctx, MQTTAsync_successData *resp)
-{
-    int qos = resp ? resp->alt.qos : 0;
-    mq__sub_done(ctx, qos >= 0 && qos <= 2, qos, "refused by the broker (SUBACK 0x80)");
-}
-
-static void mq__on_subscribe_failure(void *ctx, MQTTAsync_failureData *resp)
-{
-    int code = resp ? resp->code : -1;
-    mq__sub_done(ctx, 0, code,
-                 code == MQTT_BAD_SUBSCRIBE ? "refused by the broker (SUBACK 0x80)"
-                 : resp && resp->message    ? resp->message
-                                            : MQTTAsync_strerror(code));
-}
-
-/* MQTT 5: a reason code of 0x80 or more is a refusal (0x87: not authorised). */
-static void mq__on_subscribe_ok5(void *ctx, MQTTAsync_successData5 *resp)
-{
-    int rc = resp ? (int)resp->reasonCode : 0;
-    char err[160];
-
-    snprintf(err, sizeof(err), "refused by the broker (reason %s)",
-             MQTTReasonCode_toString((enum MQTTReasonCodes)rc));
-    mq__sub_done(ctx, rc < 0x80, rc, err);
-}
-
-static void mq__on_subscribe_failure5(void *ctx, MQTTAsync_failureData5 *resp)
-{
-    char err[160];
-
-    snprintf(err, sizeof(err), "%s (reason %s)",
-             resp && resp->message ? resp->message : MQTTAsync_strerror(resp ? resp->code : -1),
-             resp ? MQTTReasonCode_toString(resp->reasonCode) : "-");
-    mq__sub_done(ctx, 0, resp ? resp->code : -1, err);
-}
-
-int mq_subscribe(mq_client_t *c, const char *topic, int qos, uint64_t tag, char *err, size_t errlen)
-{
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    mq__pubctx_t *p = calloc(1, sizeof(*p));
-    int rc;
-
-    if (!p) {
-        snprintf(err, errlen, "mqtt: out of memory");
-        return GW_ENOMEM;
-    }
-    p->c = c;
-    p->tag = tag;
-    mq__pubctx_link(c, p);
-    if (c->version == MQTTVERSION_5) {
-        ro.onSuccess5 = mq__on_subscribe_ok5;
-        ro.onFailure5 = mq__on_subscribe_failure5;
-    } else {
-        ro.onSuccess = mq__on_subscribe_ok;
-        ro.onFailure = mq__on_subscribe_failure;
-    }
-    ro.context = p;
-    rc = MQTTAsync_subscribe(c->h, topic, qos, &ro);
-    if (rc != MQTTASYNC_SUCCESS) {
-        snprintf(err, errlen, "subscribe %s: %s", topic, MQTTAsync_strerror(rc));
-        mq__pubctx_unlink(p);
-        free(p);
-        return GW_EIO;
-    }
-    return 0;
-}
-
 static void mq__on_disconnect(void *ctx, MQTTAsync_successData *resp)
 {
     mq_client_t *c = ctx;
@@ -540,13 +323,8 @@ void mq_destroy(mq_client_t *c)
     if (!c)
         return;
     mq_disconnect(c, 1000);
-    MQTTAsync_destroy(&c->h);
-    while (c->pending.next != &c->pending) {
-        mq__pubctx_t *p = c->pending.next;
-        p->prev->next = p->next;
-        p->next->prev = p->prev;
-        free(p);
-    }
+    MQTTAsync_destroy(&c->h); /* fails the commands it still holds: their contexts are done */
+    mq__ctx_free_all(c);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->mu);
     mq__free_strings(c);

@@ -1,0 +1,171 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A broker that stays connected but stops reading (docs/mqtt.md, "The
+client's queue").
+
+A real mosquitto of this test's own is stopped with SIGSTOP while plantroomd
+publishes about 2 MB of telemetry a second (20 devices of 125 registers
+every 100 ms, from a second simulator in bench mode): the TCP connection
+stays up, the socket buffers fill, and from then on every message handed to
+paho stays in paho's queue. plantroomd must bound that queue (its memory
+stays flat over thousands of polls), count the telemetry it skips, say so in
+its status and raise the gateway alarm, keep the work-order event raised
+meanwhile and deliver it once the broker reads again, and resume telemetry
+by itself.
+"""
+import json
+import signal
+import sqlite3
+import time
+
+from conftest import Proc, binary, ctl, make_config, wait_for
+
+BULK = 20      # devices of the bench simulator
+POINTS = 125   # registers each: one read, a message of about 10 kB
+ALARM = "mqtt.not_reading"
+
+
+class BenchSim:
+    """plantroom-sim --bench N: plain devices, units 1..N."""
+
+    def __init__(self, tmp_path, procs, n):
+        port_file = tmp_path / "bench-sim.port"
+        self.proc = Proc("plantroom-sim", [binary("plantroom-sim"), "--port", "0", "--port-file",
+                                           str(port_file), "--bench", str(n)],
+                         tmp_path / "bench-sim.log")
+        procs.append(self.proc)
+        self.port = int(wait_for(lambda: port_file.exists() and port_file.read_text().strip(),
+                                 10, "the bench simulator to listen"))
+
+
+def stall_config(tmp_path, broker, sim, bench):
+    profile = tmp_path / "bulk.json"
+    profile.write_text(json.dumps({"profile": "bulk", "points": [
+        {"name": f"p{i}", "address": i} for i in range(POINTS)]}))
+
+    def mutate(cfg):
+        cfg["mqtt"]["telemetry"] = {"on_change": False}
+        # paho's keepalive would end the connection after 2.5 of these
+        # without a PINGRESP: long, so that the connection stays up
+        cfg["mqtt"]["keepalive_s"] = 300
+        cfg["buses"].append({"name": "bulk", "type": "tcp", "host": "127.0.0.1",
+                             "port": bench.port, "timeout_ms": 1000})
+        cfg["devices"] += [{"name": f"bulk-{u}", "bus": "bulk", "unit_id": u, "interval_ms": 100,
+                            "profile": str(profile)} for u in range(1, BULK + 1)]
+    return make_config(tmp_path, broker["port"], sim.port, mutate)
+
+
+def status(config):
+    return json.loads(ctl(config, "status", "--json").stdout)
+
+
+def polls(st):
+    return sum(d["polls"] for d in st["devices"])
+
+
+def rss_anon_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    raise AssertionError("no RssAnon")
+
+
+def sanitized(pid):
+    """ASan keeps freed memory in its quarantine: RSS says nothing there."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
+def lift_events_in_outbox(d):
+    con = sqlite3.connect(f"file:{d.ledger_path()}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute("SELECT count(*) FROM outbox WHERE payload LIKE "
+                           "'%\"device\":\"lift-1\"%'").fetchone()[0]
+    finally:
+        con.close()
+
+
+def iso_now():
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
+
+
+def lift_events(sub):
+    return [e for e in (json.loads(p) for t, p in sub.messages("events/workorder"))
+            if e["work_order"]["device"] == "lift-1"]
+
+
+def test_broker_not_reading_bounds_memory_and_recovers(tmp_path, broker, sim, daemon, procs,
+                                                       subscriber):
+    bench = BenchSim(tmp_path, procs, BULK)
+    config = stall_config(tmp_path, broker, sim, bench)
+    # a persistent session: should its keep-alive give up on the stopped
+    # broker, the broker still keeps the event for it
+    sub = subscriber("plantroom/#", client_id="stall-sub")
+    d = daemon(config)
+    pid = d.proc.p.pid
+    wait_for(lambda: sub.messages("devices/bulk-1/telemetry"), 20, "live telemetry")
+    st = status(config)
+    q = st["mqtt"]["client_queue"]
+    assert q["state"] == "ok" and q["telemetry_skipped"] == 0
+    max_bytes = q["max_bytes"]
+    # warm: 1000 polls at this rate (the heap has its working size)
+    p0 = polls(st)
+    wait_for(lambda: polls(status(config)) >= p0 + 1000, 60, "1000 polls")
+    base_kb = rss_anon_kb(pid)
+
+    broker["proc"].signal(signal.SIGSTOP)
+    try:
+        # The socket buffers fill first; then telemetry waits and is skipped.
+        st = wait_for(lambda: (lambda s: s["mqtt"]["client_queue"]["telemetry_skipped"] > 0 and s)(
+            status(config)), 90, "telemetry skipped")
+        assert st["mqtt"]["connected"]
+        assert st["mqtt"]["client_queue"]["state"].startswith(
+            "broker not reading: "), st["mqtt"]["client_queue"]
+        wait_for(lambda: any(a["key"] == ALARM for a in status(config)["alarms"]), 10,
+                 "the gateway alarm")
+        assert "mqtt: broker not reading: " in ctl(config, "status").stdout
+        # An event raised meanwhile: committed to the outbox, not delivered.
+        sim.set("lift-1.vibration_machine", 5.5)
+        wait_for(lambda: lift_events_in_outbox(d) >= 1, 30, "the work order's event in the outbox")
+        assert not lift_events(sub)
+        # Memory stays flat while the broker does not read: 2000 polls (about
+        # 20 MB of telemetry) after the first skip.
+        st = status(config)
+        p1, skipped1 = polls(st), st["mqtt"]["client_queue"]["telemetry_skipped"]
+        peak_kb, peak_q = rss_anon_kb(pid), 0
+
+        def polled_enough():
+            nonlocal peak_kb, peak_q
+            s = status(config)
+            peak_kb = max(peak_kb, rss_anon_kb(pid))
+            peak_q = max(peak_q, s["mqtt"]["client_queue"]["bytes"])
+            return polls(s) >= p1 + 2000 and s
+
+        st = wait_for(polled_enough, 90, "2000 polls with the broker stopped")
+        assert st["mqtt"]["connected"] and st["mqtt"]["connects"] == 1
+        skipped2 = st["mqtt"]["client_queue"]["telemetry_skipped"]
+        assert skipped2 >= skipped1 + 1000, (skipped1, skipped2)
+        # what paho holds: the bound, one telemetry message past it, and the
+        # few small publishes that are never held back (status, events)
+        assert peak_q <= max_bytes + 65536, (peak_q, max_bytes)
+        if not sanitized(pid):
+            assert peak_kb - base_kb < 6 * 1024, (base_kb, peak_kb)
+        t_cont = iso_now()
+    finally:
+        broker["proc"].signal(signal.SIGCONT)
+
+    # The broker reads again: the event arrives, telemetry resumes, the
+    # degraded mode ends by itself.
+    events = wait_for(lambda: lift_events(sub), 60, "the work-order event")
+    assert events[0]["event"] == "opened"
+    st = wait_for(lambda: (lambda s: s["mqtt"]["client_queue"]["state"] == "ok" and s)(
+        status(config)), 60, "the degraded mode to end")
+    assert not any(a["key"] == ALARM for a in st["alarms"])
+    assert st["mqtt"]["connects"] == 1  # the same connection throughout
+    n = len(sub.messages("devices/bulk-1/telemetry"))
+    wait_for(lambda: len(sub.messages("devices/bulk-1/telemetry")) >= n + 20, 30,
+             "telemetry to resume")
+    wait_for(lambda: [m for m in (json.loads(p) for t, p in sub.messages(
+        "devices/lift-1/telemetry")) if m["ts"] > t_cont], 30, "lift-1's telemetry after SIGCONT")
+    assert "broker is not reading" in d.log() and "the broker reads again" in d.log()
