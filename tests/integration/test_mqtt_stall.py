@@ -71,9 +71,11 @@ def rss_anon_kb(pid):
 
 
 def sanitized(pid):
-    """ASan keeps freed memory in its quarantine: RSS says nothing there."""
-    with open(f"/proc/{pid}/maps") as f:
-        return "libasan" in f.read()
+    """ASan keeps freed memory in its quarantine: RSS says nothing there.
+    GCC links its runtime (libasan.so), clang's is inside the program: both
+    programs name __asan_init."""
+    with open(f"/proc/{pid}/exe", "rb") as f:
+        return b"__asan_init" in f.read()
 
 
 def lift_events_in_outbox(d):

@@ -137,22 +137,33 @@ static int publish(int qos, uint64_t tag)
 /* With the broker stopped: publish until paho holds more than bytes (the
  * socket buffers fill first). Returns the tagged publishes made (QoS 1
  * when tag_from != 0) or -1. */
+/* Publish until paho holds more than `bytes` and the socket to the
+ * stopped broker is full: the count has not fallen for 200 ms (paho's send
+ * thread, late on a loaded machine, may still be writing into the
+ * socket's buffers what was counted a moment ago). Returns the number of
+ * tagged publishes, or -1. */
 static int fill(size_t bytes, uint64_t tag_from)
 {
     mq_queue_t s;
-    int tagged = 0;
+    size_t last = 0;
+    int tagged = 0, steady = 0;
 
-    for (int i = 0; i < 20000; i++) {
+    for (int i = 0; i < 40000 && steady < 20; i++) {
+        mq_queued(c, &s);
+        if (s.bytes > bytes) {
+            steady = s.bytes >= last ? steady + 1 : 0;
+            last = s.bytes;
+            usleep(10000);
+            continue;
+        }
+        steady = 0;
         if (publish(tag_from ? 1 : 0, tag_from ? tag_from + (uint64_t)i : 0) != 0)
             return -1;
         tagged += tag_from != 0;
-        mq_queued(c, &s);
-        if (s.bytes > bytes)
-            return tagged;
         if (i % 64 == 63)
             usleep(2000); /* paho's send thread writes what the socket takes */
     }
-    return -1;
+    return steady >= 20 ? tagged : -1;
 }
 
 static int connect_client(void)
