@@ -74,6 +74,8 @@ void north__session_free(north_session_t *s);
 /* An MQ_EV_* message from paho's threads. */
 void north__session_event(north_session_t *s, const gw_msg_t *m);
 int north__session_active(const north_session_t *s); /* a client exists */
+/* 1 from the loop's handling of the connect (its handlers run with it)
+ * until the loss is handled, while paho is connected. */
 int north__session_connected(const north_session_t *s);
 /* What a publish was, by its tag: a work-order event (outbox row or
  * provisional) or telemetry (live or replayed). Untagged publishes

@@ -44,6 +44,10 @@ struct north_session {
     session_sub_t *subs;
     size_t nsubs, subs_cap;
     uint32_t sub_gen;
+    /* the loop has taken this connection's MQ_EV_CONNECTED (paho says
+     * connected a moment earlier, on its own thread: a device status
+     * published in between would go out twice, once more at the connect) */
+    int up;
 };
 
 static const gw_config_t *session__cfg(const north_session_t *s)
@@ -101,7 +105,7 @@ int north__session_active(const north_session_t *s)
 
 int north__session_connected(const north_session_t *s)
 {
-    return s && s->mq && mq_is_connected(s->mq);
+    return s && s->mq && s->up && mq_is_connected(s->mq);
 }
 
 void north__session_counts(const north_session_t *s, north_counts_t *out)
@@ -347,6 +351,7 @@ int north__session_start(north_session_t *s, char *err, size_t errlen)
         .key_file = c->mqtt.key_file[0] ? c->mqtt.key_file : NULL,
         .tls_verify = c->mqtt.tls_verify,
     };
+    s->up = 0;
     rc = mq_create(&s->mq, &mc, s->inq, err, errlen);
     memset(password, 0, sizeof(password));
     if (rc != 0)
@@ -408,6 +413,7 @@ static void session__connected(north_session_t *s)
     s->backoff_ms = 0;
     s->failures = 0;
     s->counts.connects++;
+    s->up = 1;
     session__subs_clear(s);
     for (size_t i = 0; i < s->nhandlers; i++) {
         if (s->handlers[i].connected)
@@ -422,6 +428,7 @@ static void session__lost(north_session_t *s, const mq_event_t *ev, int failed_c
            failed_connect ? "connect failed" : "connection lost", ev->err);
     if (failed_connect)
         s->counts.connect_failures++;
+    s->up = 0;
     session__down(s);
     session__schedule_retry(s);
 }
