@@ -47,6 +47,9 @@ def stall_config(tmp_path, broker, sim, bench):
         # paho's keepalive would end the connection after 2.5 of these
         # without a PINGRESP: long, so that the connection stays up
         cfg["mqtt"]["keepalive_s"] = 300
+        # the bound that slices a bus cycle (the default, 64 MiB, is sized
+        # for a silently dead link's window; docs/mqtt.md)
+        cfg["mqtt"]["queue_max_bytes"] = 524288
         cfg["buses"].append({"name": "bulk", "type": "tcp", "host": "127.0.0.1",
                              "port": bench.port, "timeout_ms": 1000})
         cfg["devices"] += [{"name": f"bulk-{u}", "bus": "bulk", "unit_id": u, "interval_ms": 100,
