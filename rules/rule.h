@@ -217,6 +217,8 @@ typedef enum rule_model_why {
                                    better than the line: linear */
     RULE_WHY_CURVE_SIGNIFICANT, /* auto: a curve or knee does */
     RULE_WHY_NO_CURVE,          /* auto: no growing exponential fits: linear */
+    RULE_WHY_KNEE_SINCE,        /* auto: a recent knee forecast the days since it
+                                   bent enough better, its bend plain above the wander */
 } rule_model_why_t;
 
 typedef struct rule_trend_cfg {

@@ -143,24 +143,6 @@ const char *rule_model_name(rule_trend_model_t m)
     return "unknown";
 }
 
-const char *rule_model_why_text(rule_model_why_t w)
-{
-    switch (w) {
-    case RULE_WHY_CONFIGURED:
-        return "configured";
-    case RULE_WHY_FEW_DAYS:
-        return "too few days since the change to judge a curve: a line";
-    case RULE_WHY_LINE_SUFFICES:
-        return "no other shape forecast the latest days 30 % better than a line: a line";
-    case RULE_WHY_CURVE_SIGNIFICANT:
-        return "this shape, fitted to the earlier days, forecast the latest ones at least "
-               "30 % better than a line";
-    case RULE_WHY_NO_CURVE:
-        return "no growing exponential curve fits the levels: a line";
-    }
-    return "unknown";
-}
-
 /* The prediction of one day close. Days are in units of day_ms, from t0. */
 typedef struct pred {
     int ok;           /* a curve was fitted */
