@@ -115,6 +115,8 @@ typedef struct rule_action {
                                   error the exponential [0] and the knee [1] do
                                   without; NAN: not judged */
     double model_chance[2];    /* auto: the share they must save to be taken */
+    double model_gain_recent;  /* auto: the knee's gain over the origins with its knee
+                                  and 3 levels after it in their fit; NAN: under 3 */
     int64_t model_cross_ms[3]; /* auto, judged: the crossing each shape (line,
                                   exponential, knee) fitted to all the levels
                                   predicts; 0: none (not judged, no fit, never) */

@@ -373,6 +373,8 @@ static void fill(const rule_trend_cfg_t *c, const rule_trend_state_t *st, const 
         .model_why = (int)p->ch.why,
         .model_gain = {p->ok ? p->ch.gain[0] : NAN, p->ok ? p->ch.gain[1] : NAN},
         .model_chance = {p->ok ? p->ch.chance[0] : NAN, p->ok ? p->ch.chance[1] : NAN},
+        .model_gain_recent =
+            p->ok && p->ch.nafter >= RULE__KNEE_ORIGINS ? p->ch.gain_after[1] : NAN,
         .model_cross_ms = {to_ms(c, p->t0, p->mc[0]), to_ms(c, p->t0, p->mc[1]),
                            to_ms(c, p->t0, p->mc[2])},
         .knee_ms = p->ok && p->f.model == RULE_MODEL_KNEE ? to_ms(c, p->t0, p->f.kt) : 0,

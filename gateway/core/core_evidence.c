@@ -112,6 +112,8 @@ static void evidence__method(cJSON *pr, cJSON *iv, const rule_action_t *a)
             evidence__num(t, "forecast_gain", a->model_gain[i]);
             evidence__num(t, "required_gain", a->model_chance[i]);
             evidence__cross(t, a->model_cross_ms[i + 1]);
+            if (i == 1 && isfinite(a->model_gain_recent))
+                evidence__num(t, "forecast_gain_since_knee", a->model_gain_recent);
         }
         evidence__cross(cJSON_AddObjectToObject(mc, "linear"), a->model_cross_ms[0]);
     }
