@@ -16,7 +16,11 @@
  * model in use changes after RULE__SWITCH_DAYS day closes favour another
  * (1: measured on the wear matrix, waiting 3 kept a shape the wear had
  * left and cost accuracy). Auto judges a curve only with RULE__CURVE_DAYS
- * (12) levels since the change; before, a line.
+ * (12) levels since the change; before, a line. A knee only days old is
+ * judged again on the origins whose fit holds it and 3 levels after it
+ * (the earlier origins could not forecast a change of pace that had not
+ * happened yet), when its bend stands RULE__KNEE_BEND (15) times above the
+ * quiet days' wander. The evidence's words for each reason are here too.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "rules/rule_int.h"
@@ -63,7 +67,9 @@ static void gains_of(const rule_trend_cfg_t *c, const rule__data_t *d, const dou
  * fitted to the first k levels and forecasts every later one; its error is
  * the sum of the absolute misses. g[m] is the share of the line's error the
  * exponential [0] and the knee [1] do without (negative: worse than the
- * line; NAN: the shape did not fit at some origin). */
+ * line; NAN: the shape did not fit at some origin); ga[m] the same over
+ * the origins with the levels from the knee kt on, and 3 after it, in
+ * their fit (nafter of them; NAN when none). */
 static void oos_gains(const rule_trend_cfg_t *c, const rule__data_t *d, double kt, double *work,
                       double g[2], double ga[2], int *nafter)
 {
