@@ -115,6 +115,8 @@ typedef struct rule_action {
                                   error the exponential [0] and the knee [1] do
                                   without; NAN: not judged */
     double model_chance[2];    /* auto: the share they must save to be taken */
+    double model_gain_recent;  /* auto: the knee's gain over the origins with its knee
+                                  and 3 levels after it in their fit; NAN: under 3 */
     int64_t model_cross_ms[3]; /* auto, judged: the crossing each shape (line,
                                   exponential, knee) fitted to all the levels
                                   predicts; 0: none (not judged, no fit, never) */
@@ -217,6 +219,8 @@ typedef enum rule_model_why {
                                    better than the line: linear */
     RULE_WHY_CURVE_SIGNIFICANT, /* auto: a curve or knee does */
     RULE_WHY_NO_CURVE,          /* auto: no growing exponential fits: linear */
+    RULE_WHY_KNEE_SINCE,        /* auto: a recent knee forecast the days since it
+                                   bent enough better, its bend plain above the wander */
 } rule_model_why_t;
 
 typedef struct rule_trend_cfg {

@@ -65,6 +65,9 @@ typedef struct rule__choice {
                                     not judged */
     double chance[2];            /* the gain a line's own data gives them by chance, 9
                                     times out of 10 (simulated); NAN: not judged */
+    double gain_after[2];        /* the same gains over the origins with the full window's
+                                    knee and 3 levels after it in the fit; NAN: none */
+    int nafter;                  /* how many such origins */
     rule_trend_model_t favoured; /* by today's test */
     int streak;                  /* day closes in a row the test favoured
                                     another model than the one in use */
@@ -80,11 +83,13 @@ typedef struct rule__choice {
     int fitted[3];
 } rule__choice_t;
 
-#define RULE__SWITCH_DAYS 1    /* day closes in a row before the model in use changes */
-#define RULE__CURVE_DAYS  12   /* levels since the change before auto judges a curve */
-#define RULE__OOS_ORIGINS 8    /* latest rolling origins the forecast test scores */
-#define RULE__OOS_MARGIN  0.3  /* out-of-sample error a curve must save over the line */
-#define RULE__EXP_EDGE    0.08 /* both curves pass: the exponential's gain over the knee's */
+#define RULE__SWITCH_DAYS  1    /* day closes in a row before the model in use changes */
+#define RULE__CURVE_DAYS   12   /* levels since the change before auto judges a curve */
+#define RULE__OOS_ORIGINS  8    /* latest rolling origins the forecast test scores */
+#define RULE__OOS_MARGIN   0.3  /* out-of-sample error a curve must save over the line */
+#define RULE__EXP_EDGE     0.08 /* both curves pass: the exponential's gain over the knee's */
+#define RULE__KNEE_ORIGINS 3    /* origins after a recent knee its own test needs */
+#define RULE__KNEE_BEND    15   /* ... and its bend, in sd of the quiet days' wander */
 
 /* Fill d's pair table for its n levels. */
 void rule__data_prepare(rule__data_t *d, double limit);

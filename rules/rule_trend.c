@@ -143,24 +143,6 @@ const char *rule_model_name(rule_trend_model_t m)
     return "unknown";
 }
 
-const char *rule_model_why_text(rule_model_why_t w)
-{
-    switch (w) {
-    case RULE_WHY_CONFIGURED:
-        return "configured";
-    case RULE_WHY_FEW_DAYS:
-        return "too few days since the change to judge a curve: a line";
-    case RULE_WHY_LINE_SUFFICES:
-        return "no other shape forecast the latest days 30 % better than a line: a line";
-    case RULE_WHY_CURVE_SIGNIFICANT:
-        return "this shape, fitted to the earlier days, forecast the latest ones at least "
-               "30 % better than a line";
-    case RULE_WHY_NO_CURVE:
-        return "no growing exponential curve fits the levels: a line";
-    }
-    return "unknown";
-}
-
 /* The prediction of one day close. Days are in units of day_ms, from t0. */
 typedef struct pred {
     int ok;           /* a curve was fitted */
@@ -391,6 +373,8 @@ static void fill(const rule_trend_cfg_t *c, const rule_trend_state_t *st, const 
         .model_why = (int)p->ch.why,
         .model_gain = {p->ok ? p->ch.gain[0] : NAN, p->ok ? p->ch.gain[1] : NAN},
         .model_chance = {p->ok ? p->ch.chance[0] : NAN, p->ok ? p->ch.chance[1] : NAN},
+        .model_gain_recent =
+            p->ok && p->ch.nafter >= RULE__KNEE_ORIGINS ? p->ch.gain_after[1] : NAN,
         .model_cross_ms = {to_ms(c, p->t0, p->mc[0]), to_ms(c, p->t0, p->mc[1]),
                            to_ms(c, p->t0, p->mc[2])},
         .knee_ms = p->ok && p->f.model == RULE_MODEL_KNEE ? to_ms(c, p->t0, p->f.kt) : 0,

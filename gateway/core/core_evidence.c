@@ -101,7 +101,8 @@ static void evidence__method(cJSON *pr, cJSON *iv, const rule_action_t *a)
     cJSON_AddStringToObject(pr, "model", rule_model_name((rule_trend_model_t)a->model));
     mc = cJSON_AddObjectToObject(pr, "model_choice");
     cJSON_AddStringToObject(mc, "reason", rule_model_why_text((rule_model_why_t)a->model_why));
-    if (a->model_why == RULE_WHY_LINE_SUFFICES || a->model_why == RULE_WHY_CURVE_SIGNIFICANT) {
+    if (a->model_why == RULE_WHY_LINE_SUFFICES || a->model_why == RULE_WHY_CURVE_SIGNIFICANT ||
+        a->model_why == RULE_WHY_KNEE_SINCE) {
         static const char *const shape[2] = {"exponential", "knee"};
         cJSON_AddStringToObject(mc, "method",
                                 "rolling origin: each shape fitted to the earlier days "
@@ -111,6 +112,8 @@ static void evidence__method(cJSON *pr, cJSON *iv, const rule_action_t *a)
             evidence__num(t, "forecast_gain", a->model_gain[i]);
             evidence__num(t, "required_gain", a->model_chance[i]);
             evidence__cross(t, a->model_cross_ms[i + 1]);
+            if (i == 1 && isfinite(a->model_gain_recent))
+                evidence__num(t, "forecast_gain_since_knee", a->model_gain_recent);
         }
         evidence__cross(cJSON_AddObjectToObject(mc, "linear"), a->model_cross_ms[0]);
     }

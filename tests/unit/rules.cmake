@@ -24,3 +24,5 @@ plantroom_unit_test(test_core_rollup SOURCES test_core_rollup.c
 # The trend's line weighted to its recent days and its interval (internals:
 # rules/rule_int.h).
 plantroom_unit_test(test_rule_line SOURCES test_rule_line.c LIBS plantroom_rules)
+# A recent knee in the model test (rules/rule_model.c).
+plantroom_unit_test(test_rule_knee SOURCES test_rule_knee.c LIBS plantroom_rules)
