@@ -51,16 +51,18 @@ static mq__ctx_t *mq__ctx_new(mq_client_t *c, uint64_t tag, size_t bytes, int co
     if (p) {
         c->spare = p->next;
         c->nspare--;
+    } else {
+        /* none to reuse: allocate outside the lock (paho's threads take it) */
+        pthread_mutex_unlock(&c->mu);
+        if (!(p = malloc(sizeof(*p))))
+            return NULL;
+        pthread_mutex_lock(&c->mu);
     }
-    pthread_mutex_unlock(&c->mu);
-    if (!p && !(p = malloc(sizeof(*p))))
-        return NULL;
     memset(p, 0, sizeof(*p));
     p->c = c;
     p->tag = tag;
     p->bytes = bytes;
     p->counted = counted;
-    pthread_mutex_lock(&c->mu);
     p->gen = c->gen;
     p->next = c->pending.next;
     p->prev = &c->pending;
