@@ -61,6 +61,9 @@ int gw__notify_start(gw_daemon_t *d, char *err, size_t errlen);
  * storage.ledger; the "storage" member of the status answer and the
  * ledger's storage metrics (a service source; arg: the daemon). */
 void gw__storage_ledger_health(gw_daemon_t *d, const ledger_ev_health_t *ev);
+/* The ledger went on past a damaged audit row: the alarm storage.audit
+ * (stays until the daemon restarts: the evidence needs a person). */
+void gw__storage_audit_break(gw_daemon_t *d, const ledger_ev_audit_break_t *ev);
 void gw__storage_status_json(void *arg, cJSON *res);
 void gw__storage_metrics_text(void *arg, FILE *o);
 

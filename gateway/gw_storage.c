@@ -12,6 +12,10 @@
  * aside as damaged stays an alarm until the daemon restarts: its
  * evidence needs a person.
  *
+ * A commit that went on past a damaged audit row (its hash not a hash)
+ * becomes the gateway alarm storage.audit (high), once per row; it stays
+ * until the daemon restarts, as the chain stays broken there.
+ *
  * The ledger thread's figures (backlog depth and bound, drops, provisional
  * events, files moved aside, outbox rows purged) are a service source: the
  * "storage" member of the status answer and plantroom_ledger_* metrics.
@@ -27,6 +31,7 @@
 #include <string.h>
 
 #define STORAGE_LEDGER_KEY "storage.ledger"
+#define STORAGE_AUDIT_KEY  "storage.audit"
 
 static const char *storage__base(const char *path, char *buf, size_t len)
 {
@@ -85,6 +90,14 @@ void gw__storage_ledger_health(gw_daemon_t *d, const ledger_ev_health_t *ev)
     }
 }
 
+void gw__storage_audit_break(gw_daemon_t *d, const ledger_ev_audit_break_t *ev)
+{
+    gw_core_alarm_raise(d->core, STORAGE_AUDIT_KEY, GW_PRIO_HIGH,
+                        "audit chain broken at row %lld (its hash is damaged): commits go on, "
+                        "chained past it; run plantroomctl audit verify",
+                        (long long)ev->row);
+}
+
 void gw__storage_status_json(void *arg, cJSON *res)
 {
     gw_daemon_t *d = arg;
@@ -115,6 +128,8 @@ void gw__storage_status_json(void *arg, cJSON *res)
     cJSON_AddNumberToObject(l, "checks_done", (double)f.checks_done);
     cJSON_AddStringToObject(l, "check_result", f.check_result);
     cJSON_AddNumberToObject(l, "check_ms", (double)f.check_ms);
+    cJSON_AddNumberToObject(l, "audit_break_row", (double)f.audit_break);
+    cJSON_AddNumberToObject(l, "audit_breaks", (double)f.audit_breaks);
 }
 
 static void storage__metric(FILE *o, const char *name, const char *type, const char *help, double v)
@@ -170,6 +185,10 @@ void gw__storage_metrics_text(void *arg, FILE *o)
                     f.checking);
     storage__metric(o, "plantroom_ledger_checks_total", "counter",
                     "Checks of the ledger's file started since start.", (double)f.checks_started);
+    storage__metric(o, "plantroom_ledger_audit_break_row", "gauge",
+                    "The newest damaged audit row the chain went on past (0: none this run; "
+                    "plantroomctl audit verify).",
+                    (double)f.audit_break);
     storage__metric(o, "plantroom_ledger_rollup_move_left", "gauge",
                     "Rollup rows still to move to the schema v6 tables (0: none).",
                     (double)f.move_left);

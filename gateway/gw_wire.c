@@ -65,6 +65,9 @@ static void wire__ledger_event(gw_daemon_t *d, const gw_msg_t *m)
     case LEDGER_EV_HEALTH:
         gw__storage_ledger_health(d, (const ledger_ev_health_t *)m);
         break;
+    case LEDGER_EV_AUDIT_BREAK:
+        gw__storage_audit_break(d, (const ledger_ev_audit_break_t *)m);
+        break;
     case LEDGER_EV_OPENED: {
         const ledger_ev_opened_t *ev = (const ledger_ev_opened_t *)m;
         gw_log_notice("ledger", "work order #%lld opened: %s (device %s, rule %s)",

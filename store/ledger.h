@@ -395,6 +395,14 @@ typedef struct ledger_audit_head {
 } ledger_audit_head_t;
 int ledger_audit_head(ledger_t *lg, ledger_audit_head_t *out, char *err, size_t errlen);
 
+/* The audit row this connection last appended past although its stored
+ * hash is not a hash (a damaged page, a hand edit): the chain went on from
+ * the hash of that row's content (docs/operations.md, "The audit trail":
+ * a broken chain does not stop commits). 0: none since the file was
+ * opened. The ledger thread turns a new value into the gateway alarm
+ * storage.audit. */
+int64_t ledger_audit_break(const ledger_t *lg);
+
 /* What ledger_audit_verify found. */
 typedef enum ledger_audit_problem {
     LEDGER_AUDIT_INTACT = 0,
@@ -414,13 +422,19 @@ typedef struct ledger_audit_report {
     ledger_audit_head_t head;
     int64_t horizon_ts, horizon_id; /* the horizon as stored */
     int64_t work_orders;            /* work orders cross-checked */
+    int64_t breaks;                 /* rows that do not chain (changed, unhashed, after a gap) */
+    int64_t break_rows[8];          /* the first of them (as row above) */
 } ledger_audit_report_t;
 
 /* Walk the chain from the horizon's anchor to the head and cross-check the
  * horizon and the work orders; with expect_head ("ID:HEX", a head
- * published earlier; may be NULL) check the chain still holds it. Stops
- * at the first problem. Returns 0 when the walk was done (rep says what it
- * found), or a negative code when the ledger could not be read. */
+ * published earlier; may be NULL) check the chain still holds it. rep
+ * names the first problem; the walk goes on past a row that does not
+ * chain (from its stored hash, or from the hash of its content when the
+ * stored one is not a hash, as the appender does), so that every later
+ * row is checked too and counted in breaks when it does not chain.
+ * Returns 0 when the walk was done (rep says what it found), or a negative
+ * code when the ledger could not be read. */
 int ledger_audit_verify(ledger_t *lg, const char *expect_head, ledger_audit_report_t *rep,
                         char *err, size_t errlen);
 /* "intact", "changed", "missing", ... */

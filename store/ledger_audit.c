@@ -12,7 +12,12 @@
  * the cut go, the audit_horizon keeps the cut's first id and the hash the
  * first kept row chains from (the anchor), and a "purged" row appended to
  * the chain records the same, so that a purge is part of the chain, not a
- * break, and a horizon moved by hand is seen. What this does not protect
+ * break, and a horizon moved by hand is seen. A row whose stored hash is
+ * not a hash (a damaged page, a hand edit, a bit flip) does not stop the
+ * chain: the next row chains from the hash of that row's content over the
+ * link before it (ledger__audit_link), which is also how the walk goes on
+ * past it, so that it names that row and checks every later one; the
+ * ledger thread raises the alarm storage.audit. What this does not protect
  * against (a rewrite of the whole file) is in docs/security.md.
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -129,8 +134,10 @@ int ledger__audit_horizon(ledger_t *lg, ledger__horizon_t *h, char *err, size_t 
         h->before_id = sqlite3_column_int64(st, 1);
         if (a) {
             snprintf(h->anchor, sizeof(h->anchor), "%s", a);
-            if (ledger__unhex(a, h->anchor_bin, LEDGER__HASH_LEN) != 0)
+            if (ledger__unhex(a, h->anchor_bin, LEDGER__HASH_LEN) != 0) {
                 h->anchor_bad = 1;
+                memset(h->anchor_bin, 0, sizeof(h->anchor_bin));
+            }
         }
     } else if (src != SQLITE_DONE) {
         rc = ledger__dberr(lg, src, err, errlen, "read the audit horizon");
@@ -141,38 +148,104 @@ int ledger__audit_horizon(ledger_t *lg, ledger__horizon_t *h, char *err, size_t 
     return rc;
 }
 
-/* The newest row's id and hash; with no rows, the horizon's (the id before
- * its first and its anchor), so that the next row continues the chain. */
-static int ledger__audit_tail(ledger_t *lg, int64_t *id, uint8_t hash[LEDGER__HASH_LEN], char *err,
-                              size_t errlen)
+/* The rows of (after, below) in id order, hashed on from prev: the rows
+ * at the chain's end whose stored hash is not a hash. */
+static int ledger__audit_rehash(ledger_t *lg, int64_t after, int64_t below,
+                                uint8_t prev[LEDGER__HASH_LEN], char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
-    ledger__horizon_t h;
-    int src;
-    int rc = ledger__stmt(lg, ST_AUDIT_TAIL, &st, err, errlen);
+    int src = sqlite3_prepare_v2(ledger__db(lg),
+                                 "SELECT id, wo_id, ts, actor, channel, action, from_status,"
+                                 " to_status, detail FROM audit WHERE id > ?1 AND id < ?2"
+                                 " ORDER BY id",
+                                 -1, &st, NULL);
 
+    if (src == SQLITE_OK)
+        src = ledger__bind(st, "ii", after, below);
+    while (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        ledger__audit_row_t r;
+        ledger__audit_row_read(st, &r);
+        if (ledger__audit_hash(prev, &r, prev) != 0) {
+            sqlite3_finalize(st);
+            return ledger__fail(GW_ENOMEM, err, errlen, "out of memory");
+        }
+        src = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE && src != SQLITE_OK)
+        return ledger__dberr(lg, src, err, errlen, "read audit rows without a hash");
+    return 0;
+}
+
+/* The slow way of ledger__audit_link: back from below - 1 to the newest row
+ * with a valid hash (or the horizon), then forward over the ones without. */
+static int ledger__audit_link_back(ledger_t *lg, int64_t below, int64_t *id,
+                                   uint8_t hash[LEDGER__HASH_LEN], int64_t *bad, char *err,
+                                   size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t base = 0, top = 0, oldest = 0;
+    int found = 0, src, rc;
+    ledger__horizon_t h;
+
+    src = sqlite3_prepare_v2(
+        ledger__db(lg), "SELECT id, hash FROM audit WHERE id < ?1 ORDER BY id DESC", -1, &st, NULL);
+    if (src == SQLITE_OK)
+        src = sqlite3_bind_int64(st, 1, below);
+    while (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t rid = sqlite3_column_int64(st, 0);
+        if (!top)
+            top = rid;
+        if (ledger__unhex((const char *)sqlite3_column_text(st, 1), hash, LEDGER__HASH_LEN) == 0) {
+            base = rid;
+            found = 1;
+            break;
+        }
+        oldest = rid;
+        src = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE && src != SQLITE_OK)
+        return ledger__dberr(lg, src, err, errlen, "read the newest audit rows");
+    if (!found) { /* from the horizon */
+        rc = ledger__audit_horizon(lg, &h, err, errlen);
+        if (rc < 0)
+            return rc;
+        base = h.before_id - 1;
+        memcpy(hash, h.anchor_bin, LEDGER__HASH_LEN); /* zero: none, or not a hash */
+        if (h.anchor_bad && !oldest)
+            oldest = h.before_id;
+    }
+    *id = top ? top : base;
+    if (bad)
+        *bad = oldest;
+    return top > base ? ledger__audit_rehash(lg, base, top + 1, hash, err, errlen) : 0;
+}
+
+int ledger__audit_link(ledger_t *lg, int64_t below, int64_t *id, uint8_t hash[LEDGER__HASH_LEN],
+                       int64_t *bad, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int src, ok;
+    int rc;
+
+    if (bad)
+        *bad = 0;
+    if (below != INT64_MAX)
+        return ledger__audit_link_back(lg, below, id, hash, bad, err, errlen);
+    /* The usual case, one cached statement: the newest row has its hash. */
+    rc = ledger__stmt(lg, ST_AUDIT_TAIL, &st, err, errlen);
     if (rc < 0)
         return rc;
     src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
+    ok = src == SQLITE_ROW &&
+         ledger__unhex((const char *)sqlite3_column_text(st, 1), hash, LEDGER__HASH_LEN) == 0;
+    if (ok)
         *id = sqlite3_column_int64(st, 0);
-        if (ledger__unhex((const char *)sqlite3_column_text(st, 1), hash, LEDGER__HASH_LEN) != 0)
-            rc = ledger__fail(GW_ECORRUPT, err, errlen,
-                              "ledger %s: audit row %lld has no valid hash: run plantroomctl "
-                              "audit verify",
-                              ledger_path(lg), (long long)*id);
-        sqlite3_reset(st);
-        return rc;
-    }
     sqlite3_reset(st);
-    if (src != SQLITE_DONE)
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
         return ledger__dberr(lg, src, err, errlen, "read the newest audit row");
-    rc = ledger__audit_horizon(lg, &h, err, errlen);
-    if (rc < 0)
-        return rc;
-    *id = h.before_id - 1;
-    memcpy(hash, h.anchor_bin, LEDGER__HASH_LEN); /* zero when there is no anchor */
-    return 0;
+    return ok ? 0 : ledger__audit_link_back(lg, below, id, hash, bad, err, errlen);
 }
 
 /* ---- appending ---------------------------------------------------------- */
@@ -182,12 +255,14 @@ int ledger__audit_append(ledger_t *lg, ledger__audit_row_t *r, char *err, size_t
     uint8_t prev[LEDGER__HASH_LEN], h[LEDGER__HASH_LEN];
     char hex[2 * LEDGER__HASH_LEN + 1];
     sqlite3_stmt *st = NULL;
-    int64_t last = 0;
+    int64_t last = 0, bad = 0;
     int src, rc;
 
-    rc = ledger__audit_tail(lg, &last, prev, err, errlen);
+    rc = ledger__audit_link(lg, INT64_MAX, &last, prev, &bad, err, errlen);
     if (rc < 0)
         return rc;
+    if (bad) /* a damaged row at the end: the chain goes on past it, seen */
+        ledger__set_audit_break(lg, bad);
     r->id = last + 1;
     if (ledger__audit_hash(prev, r, h) != 0)
         return ledger__fail(GW_ENOMEM, err, errlen, "ledger %s: cannot hash an audit row",
@@ -313,7 +388,8 @@ int ledger__audit_purge(ledger_t *lg, int64_t cutoff_ts, int64_t now, int64_t *n
                         size_t errlen)
 {
     ledger__horizon_t h;
-    int64_t cut, first, rows = 0;
+    int64_t cut, first, last, rows = 0;
+    uint8_t bin[LEDGER__HASH_LEN];
     int found, rc;
     char anchor[2 * LEDGER__HASH_LEN + 1] = "";
 
@@ -329,23 +405,15 @@ int ledger__audit_purge(ledger_t *lg, int64_t cutoff_ts, int64_t now, int64_t *n
     rc = ledger__audit_int(lg, "SELECT MIN(id) FROM audit", 0, &first, &found, err, errlen);
     if (rc < 0 || !found || first >= cut)
         return rc; /* nothing older than the cutoff */
-    {
-        sqlite3_stmt *st = NULL;
-        int src = sqlite3_prepare_v2(ledger__db(lg),
-                                     "SELECT hash, (SELECT COUNT(*) FROM audit WHERE id < ?1)"
-                                     " FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT 1",
-                                     -1, &st, NULL);
-        if (src == SQLITE_OK)
-            src = sqlite3_bind_int64(st, 1, cut);
-        if (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
-            const char *a = (const char *)sqlite3_column_text(st, 0);
-            snprintf(anchor, sizeof(anchor), "%s", a ? a : "");
-            rows = sqlite3_column_int64(st, 1);
-        }
-        sqlite3_finalize(st);
-        if (src != SQLITE_ROW)
-            return ledger__dberr(lg, src, err, errlen, "find the audit cut");
-    }
+    /* The anchor: what the first kept row chains from (the last cut row's
+     * hash, or the hash of its content when its stored one is damaged). */
+    rc = ledger__audit_link(lg, cut, &last, bin, NULL, err, errlen);
+    if (rc == 0)
+        rc = ledger__audit_int(lg, "SELECT COUNT(*) FROM audit WHERE id < ?1", cut, &rows, &found,
+                               err, errlen);
+    if (rc < 0)
+        return rc;
+    ledger__hex(bin, sizeof(bin), anchor);
     /* The horizon first (the delete trigger allows only rows before it),
      * then the rows, then the record of the cut at the chain's head. */
     rc = ledger__audit_exec(lg,

@@ -6,7 +6,11 @@
  *  1. the walk: from the horizon's anchor, every row in id order must hash
  *     to what it stores given the row before it. A row changed (or moved:
  *     the id is hashed) breaks its own hash; a row deleted breaks the hash
- *     of the next one, which then also follows a gap in the ids;
+ *     of the next one, which then also follows a gap in the ids. The walk
+ *     goes on past a break from the stored hash, or, when that is not a
+ *     hash, from the hash of the row's content (as the appender does,
+ *     ledger__audit_link), so that a damaged row is named alone and every
+ *     row after it still checked (rep->breaks counts the rows that fail);
  *  2. the horizon must be the cut that the chain's last "purged" (or
  *     "chain_started") row records: a horizon moved by hand does not match,
  *     and rows deleted together with the whole chain leave a horizon that
@@ -69,7 +73,8 @@ typedef struct ledger__walk {
     int has_cut;
     int64_t cut_row, cut_id, cut_ts;
     char cut_anchor[2 * LEDGER__HASH_LEN + 1];
-    int64_t want_id; /* a published head's id, 0: none */
+    char recorded_anchor[2 * LEDGER__HASH_LEN + 1]; /* the newest cut record's anchor */
+    int64_t want_id;                                /* a published head's id, 0: none */
     char want_hash[2 * LEDGER__HASH_LEN + 1];
     int want_seen;
 } ledger__walk_t;
@@ -102,44 +107,61 @@ static void ledger__note_cut(ledger__walk_t *w, const ledger__audit_row_t *r)
     cJSON_Delete(d);
 }
 
-/* One row of the walk: 0 when it chains, 1 when a problem was recorded. */
+/* A row that does not chain (the walk goes on past it). */
+static void ledger__break(ledger_audit_report_t *rep, int64_t row)
+{
+    if (rep->breaks < (int64_t)GW_ARRAY_SIZE(rep->break_rows))
+        rep->break_rows[rep->breaks] = row;
+    rep->breaks++;
+}
+
+/* One row of the walk: the next link into prev (the stored hash, or the
+ * hash of the content when the stored one is not a hash: ledger__audit_link
+ * appends the same way). 0, or 1 to stop (out of memory). */
 static int ledger__walk_row(ledger__walk_t *w, sqlite3_stmt *st, uint8_t prev[LEDGER__HASH_LEN],
                             int64_t *prev_id, ledger_audit_report_t *rep)
 {
     const char *stored = (const char *)sqlite3_column_text(st, 9);
     uint8_t want[LEDGER__HASH_LEN], got[LEDGER__HASH_LEN];
     ledger__audit_row_t r;
+    int valid;
 
     ledger__audit_row_read(st, &r);
-    if (!r.actor || !r.channel || !r.action || ledger__unhex(stored, want, sizeof(want)) != 0)
-        return ledger__found(rep, LEDGER_AUDIT_UNHASHED, r.id,
-                             "audit row %" PRId64 " has no valid hash or misses a field", r.id);
+    valid = ledger__unhex(stored, want, sizeof(want)) == 0;
     if (ledger__audit_hash(prev, &r, got) != 0)
         return ledger__found(rep, LEDGER_AUDIT_UNHASHED, r.id, "out of memory hashing row %" PRId64,
                              r.id);
-    if (memcmp(got, want, sizeof(got)) != 0) {
-        if (r.id > *prev_id + 1)
-            return ledger__found(rep, LEDGER_AUDIT_MISSING, *prev_id + 1,
-                                 "audit rows %" PRId64 "..%" PRId64 " are missing: row %" PRId64
-                                 " does not chain to %s",
-                                 *prev_id + 1, r.id - 1, r.id,
-                                 rep->rows ? "the row before the gap" : "the horizon's anchor");
-        return ledger__found(rep, LEDGER_AUDIT_CHANGED, r.id,
-                             "audit row %" PRId64
-                             " was changed or moved: its hash does not match its content "
-                             "and the row before it",
-                             r.id);
+    if (!r.actor || !r.channel || !r.action || !valid) {
+        ledger__found(rep, LEDGER_AUDIT_UNHASHED, r.id,
+                      "audit row %" PRId64 " has no valid hash or misses a field", r.id);
+        ledger__break(rep, r.id);
+    } else if (memcmp(got, want, sizeof(got)) != 0) {
+        int64_t gone = *prev_id + 1;
+        if (r.id > gone)
+            ledger__found(rep, LEDGER_AUDIT_MISSING, gone,
+                          "audit rows %" PRId64 "..%" PRId64 " are missing: row %" PRId64
+                          " does not chain to %s",
+                          gone, r.id - 1, r.id,
+                          rep->rows ? "the row before the gap" : "the horizon's anchor");
+        else
+            ledger__found(rep, LEDGER_AUDIT_CHANGED, r.id,
+                          "audit row %" PRId64
+                          " was changed or moved: its hash does not match its content "
+                          "and the row before it",
+                          r.id);
+        ledger__break(rep, r.id > gone ? gone : r.id);
+    } else {
+        if (w->want_id && r.id == w->want_id) {
+            w->want_seen = 1;
+            if (strcmp(stored, w->want_hash) != 0)
+                ledger__found(rep, LEDGER_AUDIT_HEAD, r.id,
+                              "audit row %" PRId64 " differs from the head published earlier "
+                              "(%.12s...): the chain was rewritten",
+                              r.id, w->want_hash);
+        }
+        ledger__note_cut(w, &r);
     }
-    if (w->want_id && r.id == w->want_id) {
-        w->want_seen = 1;
-        if (strcmp(stored, w->want_hash) != 0)
-            return ledger__found(rep, LEDGER_AUDIT_HEAD, r.id,
-                                 "audit row %" PRId64 " differs from the head published earlier "
-                                 "(%.12s...): the chain was rewritten",
-                                 r.id, w->want_hash);
-    }
-    ledger__note_cut(w, &r);
-    memcpy(prev, got, LEDGER__HASH_LEN);
+    memcpy(prev, valid ? want : got, LEDGER__HASH_LEN);
     *prev_id = r.id;
     if (!rep->rows++)
         rep->first_id = r.id;
@@ -158,6 +180,10 @@ static int ledger__walk(ledger_t *lg, ledger__walk_t *w, ledger_audit_report_t *
                                  -1, &st, NULL);
 
     memcpy(prev, w->h->anchor_bin, sizeof(prev));
+    /* A horizon whose anchor is damaged: the one its cut recorded, if any
+     * (the horizon's fault is named already; the rows still verify). */
+    if (w->h->anchor_bad && ledger__unhex(w->recorded_anchor, prev, sizeof(prev)) != 0)
+        memset(prev, 0, sizeof(prev));
     while (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
         if (ledger__walk_row(w, st, prev, &prev_id, rep) != 0) {
             src = SQLITE_DONE;
@@ -280,6 +306,7 @@ static int ledger__precheck_horizon(ledger_t *lg, ledger__walk_t *w, ledger_audi
     if (src != SQLITE_ROW && src != SQLITE_DONE)
         return ledger__dberr(lg, src, err, errlen, "read the last audit cut");
     ledger__check_horizon(&pre, rep);
+    snprintf(w->recorded_anchor, sizeof(w->recorded_anchor), "%s", pre.cut_anchor);
     return 0;
 }
 

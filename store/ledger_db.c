@@ -348,6 +348,16 @@ const char *ledger_path(const ledger_t *lg)
     return lg->path;
 }
 
+int64_t ledger_audit_break(const ledger_t *lg)
+{
+    return lg ? lg->audit_break : 0;
+}
+
+void ledger__set_audit_break(ledger_t *lg, int64_t row)
+{
+    lg->audit_break = row;
+}
+
 int ledger__readonly(const ledger_t *lg)
 {
     return lg->readonly;

@@ -22,6 +22,7 @@ struct ledger {
     sqlite3_stmt *st[ST__COUNT]; /* prepared on first use, finalized on close */
     ledger_policy_t policy;      /* SLA, routing, retention (ledger_set_policy) */
     ledger__ulid_gen_t ulid;     /* the ULIDs made here (ids, event ids) */
+    int64_t audit_break;         /* ledger_audit_break: a row the chain went on past */
     char path[];                 /* for messages */
 };
 

@@ -182,7 +182,21 @@ int ledger__audit_hash(const uint8_t prev[LEDGER__HASH_LEN], const ledger__audit
  * is not exactly 2n hex digits). */
 void ledger__hex(const uint8_t *b, size_t n, char *out);
 int ledger__unhex(const char *s, uint8_t *out, size_t n);
+/* The horizon; an anchor that is not a hash reads as all zero bytes (and
+ * anchor_bad is set), for the appender and the walk alike. */
 int ledger__audit_horizon(ledger_t *lg, ledger__horizon_t *h, char *err, size_t errlen);
+/* The hash the row after the newest row below id `below` chains from, and
+ * that row's id (*id; the horizon's before_id - 1 and anchor when there is
+ * none). A row whose stored hash is not a hash (a damaged page, a hand
+ * edit) counts as if it held the hash of its own content over the link
+ * before it: the chain goes on past it, and ledger_audit_verify, which
+ * continues the same way, names that row alone. *bad (may be NULL): the
+ * oldest of the rows that lacked a valid hash at the end of that range (0:
+ * none; the horizon's before_id when its anchor is not a hash). */
+int ledger__audit_link(ledger_t *lg, int64_t below, int64_t *id, uint8_t hash[LEDGER__HASH_LEN],
+                       int64_t *bad, char *err, size_t errlen);
+/* Remember the row the appender last went on past (ledger_audit_break). */
+void ledger__set_audit_break(ledger_t *lg, int64_t row);
 /* Append r after the chain's newest row (its id: the next one; r->id is
  * set), inside the caller's transaction. */
 int ledger__audit_append(ledger_t *lg, ledger__audit_row_t *r, char *err, size_t errlen);

@@ -98,6 +98,7 @@ static void ledger__housekeeping(ledger_worker_t *w)
         if (rc == 0) {
             w->next_purge_ms = now + LEDGER__DAY_MS;
             w->move_left = w->move_left ? -1 : 0; /* purged rows: count again */
+            ledger__audit_break_note(w);          /* its "purged" row went on past one */
             if (deleted)
                 gw_log_info("ledger", "retention: %lld old rows purged", (long long)deleted);
         }

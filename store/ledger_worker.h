@@ -69,6 +69,7 @@ enum {
     LEDGER_EV_PROVISIONAL,  /* ledger_ev_provisional_t: an event not yet committed */
     LEDGER_EV_HEALTH,       /* ledger_ev_health_t: the storage's state changed */
     LEDGER_EV_AUDIT_HEAD,   /* ledger_ev_audit_head_t: the audit chain's head, after commit */
+    LEDGER_EV_AUDIT_BREAK,  /* ledger_ev_audit_break_t: the chain went on past a damaged row */
     LEDGER_EV_STATS = 370,  /* ledger_ev_stats_t: counts, for status and metrics */
     LEDGER_EV_ACTIVE = 371, /* ledger_ev_active_t: the answer to LEDGER_OP_ACTIVE */
 };
@@ -128,6 +129,8 @@ typedef struct ledger_worker_figures {
     uint64_t checks_done;    /* of them: run to their end (sound or damaged) */
     int64_t check_ms;        /* how long the last one ran */
     char check_result[16];   /* the last one: "" none, running, ok, damaged, interrupted, failed */
+    int64_t audit_break;     /* the newest damaged audit row appended past (0: none) */
+    uint64_t audit_breaks;   /* such rows met since start */
 } ledger_worker_figures_t;
 typedef struct ledger_op_active {
     gw_msg_t hdr;
@@ -246,6 +249,13 @@ typedef struct ledger_ev_audit_head {
     ledger_audit_head_t head;
     int64_t ts_ms; /* when it was read */
 } ledger_ev_audit_head_t;
+
+/* Posted once per damaged audit row that a commit appended past
+ * (ledger_audit_break): the chain is broken at row, new rows go on. */
+typedef struct ledger_ev_audit_break {
+    gw_msg_t hdr;
+    int64_t row;
+} ledger_ev_audit_break_t;
 
 typedef struct ledger_ev_outbox {
     gw_msg_t hdr;

@@ -8,7 +8,8 @@
  * posted: answers to changes, orders opened, errors, and the outbox rows
  * the batch wrote, in id order. An op announced before its commit
  * (ledger_worker_prov.c) is applied under the names it was announced with.
- * Also the lists and posting every file of the thread uses.
+ * Also the lists and posting every file of the thread uses, and the notice
+ * (once per row) that a commit went on past a damaged audit row.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_int.h"
@@ -132,6 +133,32 @@ void ledger__post(ledger_worker_t *w, gw_msg_t *m)
         gw_queue_push(w->results, m);
     else
         gw_msg_free(m);
+}
+
+/* After a commit: a damaged audit row appended past (see ledger_worker_int.h). */
+void ledger__audit_break_note(ledger_worker_t *w)
+{
+    int64_t row = ledger_audit_break(w->lg);
+    ledger_ev_audit_break_t *ev;
+
+    if (!row || row == w->audit_break)
+        return;
+    w->audit_break = row;
+    gw_log_error("ledger",
+                 "ledger %s: audit row %lld has no valid hash (a damaged page or an edit): the "
+                 "chain goes on past it from the hash of its content; run plantroomctl audit "
+                 "verify",
+                 w->path, (long long)row);
+    pthread_mutex_lock(&w->mu);
+    w->fig.audit_break = row;
+    w->fig.audit_breaks++;
+    pthread_mutex_unlock(&w->mu);
+    ev = calloc(1, sizeof(*ev));
+    if (!ev)
+        return;
+    ev->hdr.kind = LEDGER_EV_AUDIT_BREAK;
+    ev->row = row;
+    ledger__post(w, &ev->hdr);
 }
 
 /* Post an error now (not tied to a commit: it reports a failure). */
@@ -365,6 +392,7 @@ int ledger__apply_batch(ledger_worker_t *w, ledger__list_t *batch, char *err, si
         ledger__post(w, m);
     }
     memset(&res, 0, sizeof(res));
+    ledger__audit_break_note(w);
     last = ledger__post_outbox(w, before, -1);
     if (last > w->last_outbox_id)
         w->last_outbox_id = last;

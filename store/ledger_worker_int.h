@@ -89,6 +89,7 @@ struct ledger_worker {
     int64_t move_left;      /* rollup rows to move (ledger_rollup_move; -1 unknown, 0 none) */
     int64_t move_retry_at;  /* monotonic ms: the next move batch after a failure */
     int move_failures;      /* consecutive failed move batches */
+    int64_t audit_break;    /* the damaged audit row last posted (0: none) */
     int stats_posted;       /* counts were posted at stats_marks (0: count at the next ask) */
     int64_t stats_marks[2]; /* ledger__write_marks when they were */
 
@@ -138,6 +139,9 @@ int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t upto);
  * batch: the monthly report's event by housekeeping, rows written by
  * plantroomctl), after the last one posted. Returns as ledger__post_outbox. */
 int64_t ledger__post_new_outbox(ledger_worker_t *w);
+/* After a commit: post LEDGER_EV_AUDIT_BREAK when the chain went on past a
+ * damaged row not posted yet (once per row), and count it. */
+void ledger__audit_break_note(ledger_worker_t *w);
 /* Apply an audit op (LEDGER_OP_AUDIT, LEDGER_OP_AUDIT_HEAD) inside the
  * batch's transaction (ledger_worker_audit.c); a result due after the
  * commit (the head) is put in *result. */

@@ -42,6 +42,10 @@ static void ctl_audit_json(const ledger_audit_report_t *rep)
             cJSON_AddNullToObject(o, "row");
         cJSON_AddStringToObject(o, "reason", rep->reason);
     }
+    h = cJSON_AddArrayToObject(o, "breaks");
+    for (int64_t i = 0; h && i < rep->breaks && i < (int64_t)GW_ARRAY_SIZE(rep->break_rows); i++)
+        cJSON_AddItemToArray(h, cJSON_CreateNumber((double)rep->break_rows[i]));
+    cJSON_AddNumberToObject(o, "break_count", (double)rep->breaks);
     cJSON_AddNumberToObject(o, "rows", (double)rep->rows);
     cJSON_AddNumberToObject(o, "first_id", (double)rep->first_id);
     h = cJSON_AddObjectToObject(o, "head");
@@ -57,8 +61,25 @@ static void ctl_audit_json(const ledger_audit_report_t *rep)
     cJSON_Delete(o);
 }
 
+/* The first rows that do not chain, "12, 40, 41". */
+static const char *ctl_audit_rows(const ledger_audit_report_t *rep, char *out, size_t len)
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (int64_t i = 0; i < rep->breaks && i < (int64_t)GW_ARRAY_SIZE(rep->break_rows); i++) {
+        int k = snprintf(out + n, len - n, "%s%lld", i ? ", " : "", (long long)rep->break_rows[i]);
+        if (k < 0 || (size_t)k >= len - n)
+            break;
+        n += (size_t)k;
+    }
+    return out;
+}
+
 static void ctl_audit_text(const ledger_audit_report_t *rep)
 {
+    char list[200];
+
     if (rep->problem != LEDGER_AUDIT_INTACT) {
         if (rep->row)
             printf("audit chain BROKEN at row %lld (%s): %s\n", (long long)rep->row,
@@ -66,6 +87,11 @@ static void ctl_audit_text(const ledger_audit_report_t *rep)
         else
             printf("audit chain BROKEN (%s): %s\n", ledger_audit_problem_name(rep->problem),
                    rep->reason);
+        if (rep->breaks > 1 || (rep->breaks == 1 && rep->break_rows[0] != rep->row))
+            printf("%lld rows do not chain in all (the first ones: %s)\n", (long long)rep->breaks,
+                   ctl_audit_rows(rep, list, sizeof(list)));
+        else
+            printf("every other row chains (%lld rows walked)\n", (long long)rep->rows);
         return;
     }
     if (rep->rows)

@@ -8,7 +8,9 @@
  * moved (the exact attack "UPDATE audit_horizon SET before_ts =
  * 9999999999999; DELETE FROM audit"), the whole trail emptied, the newest
  * status change deleted, and a head published earlier no longer in the
- * chain.
+ * chain. A damaged hash (the triggers in place, as a bad page leaves them)
+ * stops no commit: the chain goes on past it, the walk names that row
+ * alone, and a purge past it verifies clean.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger.h"
@@ -273,6 +275,100 @@ T_TEST(a_published_head_catches_a_rewrite)
     ledger_close(lg);
 }
 
+/* Damage as a bad page or a bit flip would: the triggers stay. */
+static void damage(const char *name, const char *sql)
+{
+    sqlite3 *db = lt_raw(lt_path(name));
+    char all[512], *msg = NULL;
+
+    T_CHECK(db != NULL);
+    snprintf(all, sizeof(all),
+             "DROP TRIGGER audit_no_update; %s; CREATE TRIGGER audit_no_update BEFORE UPDATE ON"
+             " audit WHEN OLD.hash IS NOT NULL BEGIN SELECT RAISE(ABORT, 'audit is"
+             " append-only'); END;",
+             sql);
+    if (sqlite3_exec(db, all, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "damage %s: %s\n", sql, msg ? msg : "?");
+        T_CHECK(0);
+    }
+    sqlite3_free(msg);
+    sqlite3_close(db);
+}
+
+static ledger_t *reopen(const char *name, int flags)
+{
+    ledger_t *lg = NULL;
+    char err[256] = "";
+
+    if (ledger_open(&lg, lt_path(name), flags, err, sizeof(err)) != 0)
+        fprintf(stderr, "open %s: %s\n", name, err);
+    return lg;
+}
+
+T_TEST(a_damaged_newest_hash_does_not_stop_commits)
+{
+    ledger_t *lg = populated("dmg.db");
+    ledger_audit_report_t rep;
+    ledger_trigger_result_t r;
+    ledger_trigger_t t;
+    ledger_policy_t p;
+    char err[256] = "";
+    int64_t n = -1;
+
+    if (!lg)
+        return;
+    ledger_close(lg);
+    damage("dmg.db", "UPDATE audit SET hash = 'not a hash' WHERE id = 7");
+    lg = reopen("dmg.db", LEDGER_OPEN_CREATE);
+    T_CHECK(lg != NULL);
+    if (!lg)
+        return;
+    T_CHECK_EQ_INT(ledger_audit_break(lg), 0);
+    /* a new work order and a change commit, chained past row 7 */
+    fake_wall = T0 + 4 * DAY;
+    t = lt_trigger("hq", "pump-1", "dry_run", fake_wall);
+    T_CHECK_EQ_INT(ledger_wo_trigger(lg, &t, &r, err, sizeof(err)), 0); /* row 8 */
+    if (err[0])
+        fprintf(stderr, "  trigger: %s\n", err);
+    T_CHECK_EQ_INT(ledger_audit_break(lg), 7);
+    T_CHECK_EQ_INT(ledger_wo_set_status(lg, "3", "acknowledged", &alice, NULL, err, 256), 0);
+    T_CHECK_EQ_INT(ledger_audit_break(lg), 7); /* still the same break, once */
+    /* the walk names row 7 alone and checks 8 and 9 */
+    rep = verify(lg, NULL);
+    T_CHECK_EQ_INT(rep.problem, LEDGER_AUDIT_UNHASHED);
+    T_CHECK_EQ_INT(rep.row, 7);
+    T_CHECK_EQ_INT(rep.breaks, 1);
+    T_CHECK_EQ_INT(rep.break_rows[0], 7);
+    T_CHECK_EQ_INT(rep.rows, 9);
+    T_CHECK_EQ_INT(rep.head.id, 9);
+    ledger_close(lg);
+
+    /* a bit flip in an older row: the next rows chained from its true
+     * hash, which its content still gives: only row 3 is named (and 7) */
+    damage("dmg.db", "UPDATE audit SET hash = 'g' || substr(hash, 2) WHERE id = 3");
+    lg = reopen("dmg.db", LEDGER_OPEN_CREATE);
+    if (!lg)
+        return;
+    rep = verify(lg, NULL);
+    T_CHECK_EQ_INT(rep.problem, LEDGER_AUDIT_UNHASHED);
+    T_CHECK_EQ_INT(rep.row, 3);
+    T_CHECK_EQ_INT(rep.breaks, 2);
+    T_CHECK_EQ_INT(rep.break_rows[1], 7);
+
+    /* a purge past the damaged rows anchors on the same rule: intact */
+    ledger_policy_default(&p);
+    p.audit_retention_days = 1;
+    ledger_set_policy(lg, &p);
+    fake_wall = T0 + 4 * DAY + DAY / 2;
+    T_CHECK_EQ_INT(ledger_purge(lg, fake_wall, &n, err, sizeof(err)), 0);
+    T_CHECK_EQ_INT(n, 7);
+    rep = verify(lg, NULL);
+    T_CHECK_EQ_INT(rep.problem, LEDGER_AUDIT_INTACT);
+    T_CHECK_EQ_INT(rep.breaks, 0);
+    T_CHECK_EQ_INT(rep.first_id, 8);
+    ledger_close(lg);
+}
+
 int main(void)
 {
     gw_clock_t clk = {.mono_ms = fake_mono_ms, .wall_ms = fake_wall_ms};
@@ -283,6 +379,7 @@ int main(void)
     T_RUN(purges_cut_the_old_end_and_verify_clean);
     T_RUN(tampering_is_found_and_named);
     T_RUN(a_published_head_catches_a_rewrite);
+    T_RUN(a_damaged_newest_hash_does_not_stop_commits);
     lt_cleanup();
     return t_done();
 }
