@@ -5,6 +5,8 @@ intact; each tampering with the sqlite3 shell - a row deleted, changed, two
 rows swapped, the horizon moved ("UPDATE audit_horizon SET before_ts =
 9999999999999; DELETE FROM audit") - makes plantroomctl audit verify exit 3
 naming the row; the plain statements are refused by the triggers already.
+A hash damaged under a running daemon stops no commit: an alarm names the
+row once, and verify names that row alone.
 A retention purge cuts the old end and verifies clean. Rows chained by an
 independent implementation of the hash (Python's hashlib) verify too, so
 the format is what docs/security.md says."""
@@ -156,3 +158,57 @@ def test_a_retention_purge_verifies_clean(tmp_path, broker, sim, daemon):
     con.close()
     assert action == "purged"
     assert json.loads(detail)["before_id"] == 6 and json.loads(detail)["rows"] == 5
+
+
+def test_a_damaged_audit_hash_stops_no_commit(tmp_path, broker, sim, daemon):
+    """The newest audit row's hash damaged under a running daemon (the
+    triggers left in place, as a bad page or a bit flip leaves them): the
+    next work order is still opened, the gateway alarm storage.audit names
+    the row once, and audit verify names that row and nothing else."""
+    config = make_config(tmp_path, broker["port"], sim.port)
+    d = daemon(config)
+    sim.set("lift-1.vibration_machine", 5.5)
+    d.wait_log("work order #1 opened")
+    con = sqlite3.connect(str(d.ledger_path()), timeout=30, isolation_level=None)
+    con.execute("BEGIN IMMEDIATE")
+    row = con.execute("SELECT MAX(id) FROM audit").fetchone()[0]
+    con.execute("DROP TRIGGER audit_no_update")
+    con.execute("UPDATE audit SET hash = 'damaged' WHERE id = ?", (row,))
+    con.execute("CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit WHEN OLD.hash IS NOT NULL"
+                " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END")
+    con.execute("COMMIT")
+    con.close()
+
+    sim.set("lift-2.vibration_machine", 5.5)
+    d.wait_log("work order #2 opened", timeout=30)
+    wait_for((tmp_path / "state" / "control.sock").exists, 10, "the control socket")
+    st = {}
+
+    def alarmed():
+        st.update(json.loads(ctl(config, "status", "--json").stdout))
+        return any(a["key"] == "storage.audit" for a in st["alarms"])
+    wait_for(alarmed, 30, "the alarm storage.audit")
+    alarm = [a for a in st["alarms"] if a["key"] == "storage.audit"][0]
+    assert f"row {row} " in alarm["detail"], alarm
+    assert st["storage"]["ledger"]["audit_break_row"] == row
+    # more commits past the break (an ack, and its audit row as the barrier):
+    # the break is told once, not at every commit
+    ctl(config, "workorders", "ack", "2", "--by", "alice")
+    ro = sqlite3.connect(f"file:{d.ledger_path()}?mode=ro", uri=True)
+    wait_for(lambda: ro.execute("SELECT count(*) FROM audit WHERE action = 'acknowledged'"
+                                ).fetchone()[0] == 1, 30, "the ack's audit row")
+    total = ro.execute("SELECT count(*) FROM audit").fetchone()[0]
+    ro.close()
+    st = json.loads(ctl(config, "status", "--json").stdout)
+    assert st["storage"]["ledger"]["audit_breaks"] == 1, st["storage"]
+    assert d.log().count(f"audit row {row} has no valid hash") == 1, d.log()
+    assert d.log().count("gateway alarm storage.audit") == 1, d.log()
+
+    r = verify(config, d.ledger_path())
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert f"BROKEN at row {row} (unhashed)" in r.stdout, r.stdout
+    rep = json.loads(verify(config, d.ledger_path(), "--json").stdout)
+    assert rep["problem"] == "unhashed" and rep["row"] == row, rep
+    assert rep["breaks"] == [row] and rep["break_count"] == 1, rep
+    assert rep["rows"] >= total > row, (rep, total)
+    assert d.proc.stop() == 0
