@@ -76,6 +76,7 @@ static void wire__ledger_event(gw_daemon_t *d, const gw_msg_t *m)
     }
     case LEDGER_EV_CHANGED:
     case LEDGER_EV_AUDIT_HEAD:
+    case LEDGER_EV_OUTBOX_LOADED:
         gw_north_on_message(d->north, m);
         break;
     case LEDGER_EV_ACTIVE:

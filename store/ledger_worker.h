@@ -46,7 +46,9 @@ enum {
     LEDGER_OP_OUTBOX_ACK,    /* ledger_op_outbox_t: a consumer has a row (deleted once all have) */
     LEDGER_OP_OUTBOX_LOAD,   /* ledger_op_outbox_t: post every row with id > after_id;
                               * after_id at or above what was posted already (INT64_MAX):
-                              * post only rows nobody posted yet (written by plantroomctl) */
+                              * post only rows nobody posted yet (written by plantroomctl);
+                              * with a limit: at most that many rows, tagged, then
+                              * LEDGER_EV_OUTBOX_LOADED (a window of MQTT's) */
     LEDGER_OP_ROLLUP,        /* ledger_op_rollup_t: ledger_rollup_add */
     LEDGER_OP_DEVICE,        /* ledger_op_device_t: ledger_device_status */
     LEDGER_OP_POLICY,        /* ledger_op_policy_t: ledger_set_policy, and start housekeeping */
@@ -62,16 +64,17 @@ enum {
 
 /* Results (posted to the results queue after commit). */
 enum {
-    LEDGER_EV_OUTBOX = 350, /* ledger_ev_outbox_t: publish this event */
-    LEDGER_EV_OPENED,       /* ledger_ev_opened_t: a work order was opened */
-    LEDGER_EV_ERROR,        /* ledger_ev_error_t: an operation failed */
-    LEDGER_EV_CHANGED,      /* ledger_ev_changed_t: the outcome of a LEDGER_OP_CHANGE */
-    LEDGER_EV_PROVISIONAL,  /* ledger_ev_provisional_t: an event not yet committed */
-    LEDGER_EV_HEALTH,       /* ledger_ev_health_t: the storage's state changed */
-    LEDGER_EV_AUDIT_HEAD,   /* ledger_ev_audit_head_t: the audit chain's head, after commit */
-    LEDGER_EV_AUDIT_BREAK,  /* ledger_ev_audit_break_t: the chain went on past a damaged row */
-    LEDGER_EV_STATS = 370,  /* ledger_ev_stats_t: counts, for status and metrics */
-    LEDGER_EV_ACTIVE = 371, /* ledger_ev_active_t: the answer to LEDGER_OP_ACTIVE */
+    LEDGER_EV_OUTBOX = 350,  /* ledger_ev_outbox_t: publish this event */
+    LEDGER_EV_OPENED,        /* ledger_ev_opened_t: a work order was opened */
+    LEDGER_EV_ERROR,         /* ledger_ev_error_t: an operation failed */
+    LEDGER_EV_CHANGED,       /* ledger_ev_changed_t: the outcome of a LEDGER_OP_CHANGE */
+    LEDGER_EV_PROVISIONAL,   /* ledger_ev_provisional_t: an event not yet committed */
+    LEDGER_EV_HEALTH,        /* ledger_ev_health_t: the storage's state changed */
+    LEDGER_EV_AUDIT_HEAD,    /* ledger_ev_audit_head_t: the audit chain's head, after commit */
+    LEDGER_EV_AUDIT_BREAK,   /* ledger_ev_audit_break_t: the chain went on past a damaged row */
+    LEDGER_EV_OUTBOX_LOADED, /* ledger_ev_outbox_loaded_t: the end of a LOAD with a limit */
+    LEDGER_EV_STATS = 370,   /* ledger_ev_stats_t: counts, for status and metrics */
+    LEDGER_EV_ACTIVE = 371,  /* ledger_ev_active_t: the answer to LEDGER_OP_ACTIVE */
 };
 
 /* What the ledger's file does now. */
@@ -176,6 +179,8 @@ typedef struct ledger_op_outbox {
     gw_msg_t hdr;
     int64_t id;   /* ACK: the row; LOAD: after_id */
     int consumer; /* ACK: LEDGER_CONSUMER_* bits (LEDGER_CONSUMERS: delete it outright) */
+    int limit;    /* LOAD: at most this many rows, answered by LEDGER_EV_OUTBOX_LOADED (0: all) */
+    uint64_t tag; /* LOAD with a limit: carried by its rows and its LOADED event */
 } ledger_op_outbox_t;
 
 typedef struct ledger_op_rollup {
@@ -260,7 +265,19 @@ typedef struct ledger_ev_audit_break {
 typedef struct ledger_ev_outbox {
     gw_msg_t hdr;
     ledger_outbox_row_t row; /* strings owned; freed by gw_msg_free */
+    uint64_t load_tag;       /* the LOAD with a limit it answers (0: posted after a commit) */
 } ledger_ev_outbox_t;
+
+/* The end of a LOAD with a limit: n rows were posted, the last being
+ * last_id; more: the limit was reached (rows may follow), or the file was
+ * not open (nothing read: ask again). */
+typedef struct ledger_ev_outbox_loaded {
+    gw_msg_t hdr;
+    uint64_t tag;
+    int64_t last_id;
+    size_t n;
+    int more;
+} ledger_ev_outbox_loaded_t;
 
 typedef struct ledger_ev_opened {
     gw_msg_t hdr;
@@ -283,6 +300,9 @@ ledger_op_trigger_t *ledger_op_trigger_new(int kind, const ledger_trigger_t *t);
 ledger_op_outbox_t *ledger_op_outbox_new(int kind, int64_t id);
 /* An ACK of row id by consumer (LEDGER_CONSUMER_*). NULL on out of memory. */
 ledger_op_outbox_t *ledger_op_outbox_ack_new(int64_t id, int consumer);
+/* A LOAD of at most limit (> 0) rows after after_id, tagged tag (> 0).
+ * NULL on out of memory. */
+ledger_op_outbox_t *ledger_op_outbox_load_new(int64_t after_id, int limit, uint64_t tag);
 /* Ask for the active work orders (LEDGER_EV_ACTIVE with tag). NULL on out
  * of memory. */
 ledger_op_active_t *ledger_op_active_new(uint64_t tag);

@@ -173,9 +173,13 @@ void ledger__post_error(ledger_worker_t *w, int rc, const char *msg)
 
 /* ---- one batch ---------------------------------------------------------- */
 
-/* Rows stay in the table until acknowledged, so a failure here loses
- * nothing: they are posted by a later read. */
-int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t upto)
+/* Post rows after after_id, up to upto (< 0: no bound), at most limit (0:
+ * all), tagged tag; *posted: how many. Returns the last id posted
+ * (after_id if none) or a negative code. Rows stay in the table until
+ * acknowledged, so a failure here loses nothing: they are posted by a
+ * later read. */
+static int64_t ledger__post_rows(ledger_worker_t *w, int64_t after_id, int64_t upto, int limit,
+                                 uint64_t tag, size_t *posted)
 {
     ledger_outbox_row_t *rows;
     char err[256];
@@ -183,7 +187,8 @@ int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t upto)
     size_t n;
     int rc;
 
-    rc = ledger_outbox_list(w->lg, after_id, 0, &rows, &n, err, sizeof(err));
+    *posted = 0;
+    rc = ledger_outbox_list(w->lg, after_id, limit, &rows, &n, err, sizeof(err));
     if (rc < 0) {
         gw_log_error("ledger", "reading the outbox back: %s", err);
         ledger__post_error(w, rc, err);
@@ -201,12 +206,43 @@ int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t upto)
         ev->hdr.kind = LEDGER_EV_OUTBOX;
         ev->hdr.free_fn = ledger__ev_outbox_free;
         ev->row = rows[i]; /* the event takes the row's strings */
+        ev->load_tag = tag;
         memset(&rows[i], 0, sizeof(rows[i]));
         last = ev->row.id;
         ledger__post(w, &ev->hdr);
+        (*posted)++;
     }
     ledger_outbox_free_array(rows, n);
     return last;
+}
+
+int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t upto)
+{
+    size_t n;
+
+    return ledger__post_rows(w, after_id, upto, 0, 0, &n);
+}
+
+void ledger__post_window(ledger_worker_t *w, const ledger_op_outbox_t *op)
+{
+    ledger_ev_outbox_loaded_t *ev = calloc(1, sizeof(*ev));
+    int64_t last = op->id;
+    size_t n = 0;
+
+    if (w->lg)
+        last = ledger__post_rows(w, op->id, -1, op->limit, op->tag, &n);
+    if (last > w->last_outbox_id)
+        w->last_outbox_id = last; /* posted: a commit's post starts after it */
+    if (!ev) {
+        gw_log_error("ledger", "out of memory answering an outbox load");
+        return; /* the asker asks again */
+    }
+    ev->hdr.kind = LEDGER_EV_OUTBOX_LOADED;
+    ev->tag = op->tag;
+    ev->last_id = last < 0 ? op->id : last;
+    ev->n = n;
+    ev->more = !w->lg || last < 0 || n >= (size_t)op->limit;
+    ledger__post(w, &ev->hdr);
 }
 
 int64_t ledger__post_new_outbox(ledger_worker_t *w)

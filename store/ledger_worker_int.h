@@ -135,6 +135,10 @@ void ledger__post_error(ledger_worker_t *w, int rc, const char *msg);
  * LEDGER_EV_OUTBOX, in id order. Returns the highest id posted (after_id
  * if none) or a negative code. */
 int64_t ledger__post_outbox(ledger_worker_t *w, int64_t after_id, int64_t upto);
+/* Answer a LOAD with a limit: at most op->limit rows after op->id, tagged,
+ * then LEDGER_EV_OUTBOX_LOADED (also when the file is not open: nothing
+ * read, "more" set, so that the asker asks again). */
+void ledger__post_window(ledger_worker_t *w, const ledger_op_outbox_t *op);
 /* Post the outbox rows committed and not posted yet (written outside a
  * batch: the monthly report's event by housekeeping, rows written by
  * plantroomctl), after the last one posted. Returns as ledger__post_outbox. */

@@ -89,6 +89,17 @@ ledger_op_outbox_t *ledger_op_outbox_ack_new(int64_t id, int consumer)
     return op;
 }
 
+ledger_op_outbox_t *ledger_op_outbox_load_new(int64_t after_id, int limit, uint64_t tag)
+{
+    ledger_op_outbox_t *op = ledger_op_outbox_new(LEDGER_OP_OUTBOX_LOAD, after_id);
+
+    if (op) {
+        op->limit = limit > 0 ? limit : 1;
+        op->tag = tag;
+    }
+    return op;
+}
+
 ledger_op_rollup_t *ledger_op_rollup_new(size_t n)
 {
     ledger_op_rollup_t *op = calloc(1, sizeof(*op) + n * sizeof(op->rows[0]));

@@ -255,7 +255,11 @@ int ledger__merge(ledger_worker_t *w, gw_msg_t *in)
             ledger__stats(w);
             gw_msg_free(in);
         } else if (in->kind == LEDGER_OP_OUTBOX_LOAD) {
-            ledger__load(w, ((ledger_op_outbox_t *)in)->id);
+            const ledger_op_outbox_t *op = (const ledger_op_outbox_t *)in;
+            if (op->limit > 0)
+                ledger__post_window(w, op);
+            else
+                ledger__load(w, op->id);
             gw_msg_free(in);
         } else if (in->kind == LEDGER_OP_POLICY) {
             w->policy = ((ledger_op_policy_t *)in)->policy;

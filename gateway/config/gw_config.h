@@ -146,6 +146,9 @@ typedef struct gw_mqtt_cfg {
     char spool_path[PATH_MAX];
     /* bytes of publishes paho may hold before telemetry waits */
     int queue_max_bytes;
+    /* work-order events published and not yet acknowledged, at most (the
+     * rest wait in the ledger's outbox and are loaded as PUBACKs come) */
+    int outbox_window;
     /* commands over MQTT: who may send which verbs (GW_CMD_* bits). The
      * sender is the broker user in the topic (commands/<sender>/<verb>);
      * a sender with a key must sign (HMAC-SHA256, docs/mqtt.md). */

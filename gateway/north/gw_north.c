@@ -214,7 +214,7 @@ static int north__create_parts(gw_north_t *n, char *err, size_t errlen)
     if (north__session_create(&n->sess, e->loop, e->inq, e->core) != 0)
         goto out_nomem;
     north__session_on(n->sess, &first);
-    if (north__outbox_create(&n->outbox, e->loop, n->sess, e->ledger) != 0)
+    if (north__outbox_create(&n->outbox, e->loop, n->sess, e->ledger, e->core) != 0)
         goto out_nomem;
     rc = north__buf_create(&n->buf, e->loop, n->sess, e->core, e->inq, err, errlen);
     if (rc != 0)
@@ -318,7 +318,10 @@ void gw_north_on_message(gw_north_t *n, const gw_msg_t *m)
         if (n->sess)
             north__session_event(n->sess, m);
     } else if (m->kind == LEDGER_EV_OUTBOX) {
-        north__outbox_row(n->outbox, &((const ledger_ev_outbox_t *)m)->row);
+        const ledger_ev_outbox_t *ev = (const ledger_ev_outbox_t *)m;
+        north__outbox_row(n->outbox, &ev->row, ev->load_tag);
+    } else if (m->kind == LEDGER_EV_OUTBOX_LOADED) {
+        north__outbox_loaded(n->outbox, (const ledger_ev_outbox_loaded_t *)m);
     } else if (m->kind == LEDGER_EV_PROVISIONAL) {
         const ledger_ev_provisional_t *ev = (const ledger_ev_provisional_t *)m;
         north__outbox_provisional(n->outbox, ev->channel, ev->payload);
@@ -448,6 +451,13 @@ void gw_north_status_json(void *arg, cJSON *res)
     cJSON_AddNumberToObject(o, "telemetry_dropped", (double)st.dropped);
     cJSON_AddNumberToObject(o, "events_delivered", (double)k.acked[NORTH_KIND_EVENT]);
     cJSON_AddNumberToObject(o, "events_inflight", (double)north__outbox_inflight(n->outbox));
+    {
+        north_outbox_figures_t of;
+        north__outbox_figures(n->outbox, &of);
+        cJSON_AddNumberToObject(o, "events_inflight_peak", (double)of.peak);
+        cJSON_AddNumberToObject(o, "events_window", (double)of.window);
+        cJSON_AddBoolToObject(o, "events_behind", of.behind);
+    }
     cJSON_AddNumberToObject(o, "events_provisional",
                             (double)north__outbox_provisional_count(n->outbox));
     f = cJSON_AddObjectToObject(o, "publish_failures");

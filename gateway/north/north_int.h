@@ -133,8 +133,18 @@ void north__session_subs_json(const north_session_t *s, cJSON *arr);
 typedef struct north_outbox north_outbox_t;
 
 int north__outbox_create(north_outbox_t **out, uv_loop_t *loop, north_session_t *s,
-                         ledger_worker_t *lw);
-void north__outbox_row(north_outbox_t *o, const ledger_outbox_row_t *row);
+                         ledger_worker_t *lw, gw_core_t *core);
+/* A row posted by the ledger: published when it fits the window and
+ * comes in order (load_tag: the window load it answers, 0: a commit's). */
+void north__outbox_row(north_outbox_t *o, const ledger_outbox_row_t *row, uint64_t load_tag);
+/* The end of a window load: the next one, or back to rows as they come. */
+void north__outbox_loaded(north_outbox_t *o, const ledger_ev_outbox_loaded_t *ev);
+typedef struct north_outbox_figures {
+    size_t in_flight, peak, window; /* events without PUBACK now, at most at once, the bound */
+    int behind;                     /* rows wait in the outbox for a window */
+    uint64_t loads;                 /* window loads asked */
+} north_outbox_figures_t;
+void north__outbox_figures(const north_outbox_t *o, north_outbox_figures_t *f);
 void north__outbox_provisional(north_outbox_t *o, const char *channel, const char *payload);
 uint64_t north__outbox_provisional_count(const north_outbox_t *o);
 size_t north__outbox_inflight(const north_outbox_t *o);

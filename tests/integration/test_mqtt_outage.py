@@ -16,7 +16,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from conftest import _can_connect, make_config, start_broker, wait_for
+from conftest import _can_connect, ctl, make_config, start_broker, wait_for
 
 WO = "test-site/events/workorder"
 
@@ -299,3 +299,45 @@ def test_silently_dead_connection_loses_no_telemetry(tmp_path, broker, sim, subs
         assert not gaps, gaps
     finally:
         proxy.close()
+
+
+def test_events_of_a_long_outage_go_a_window_at_a_time(tmp_path, broker, sim, daemon, procs):
+    """Many work-order events made while the broker is down (changes by
+    plantroomctl, straight into the ledger) are not handed to the MQTT client
+    all at once on reconnect: at most mqtt.outbox_window are in flight, the
+    next loaded as PUBACKs come; every one arrives, in the order made."""
+    n_changes, window = 40, 4
+
+    def mutate(cfg):
+        cfg["mqtt"]["outbox_window"] = window
+    config = make_config(tmp_path, broker["port"], sim.port, mutate)
+    sub = QosSubscriber(broker["port"], "window-sub")
+    try:
+        d = daemon(config)
+        sim.set("lift-1.vibration_machine", 5.5)
+        wait_for(lambda: sub.get(WO), 20, "the opened event")
+        broker["proc"].stop()
+        for i in range(n_changes):
+            ctl(config, "workorders", "assign", "1", f"tech-{i:02d}", "--by", "alice")
+        assert rows(d.ledger_path(), "SELECT count(*) FROM outbox")[0][0] >= n_changes
+        restart_broker(tmp_path, broker, procs, "mosquitto2.log")
+
+        def assigned():
+            evs = unique(sub.get(WO), key=lambda e: e["event_id"])
+            return [e for e in evs if e["event"] == "assigned"]
+        got = wait_for(lambda: len(assigned()) >= n_changes and assigned(), 60,
+                       "every assignment event")
+        assert [e["work_order"]["assignee"] for e in got] == \
+            [f"tech-{i:02d}" for i in range(n_changes)]
+        ids = [e["event_id"].split("#")[1] for e in unique(sub.get(WO), key=lambda e:
+                                                            e["event_id"])]
+        assert ids == sorted(ids)
+        wait_for(lambda: rows(d.ledger_path(), "SELECT count(*) FROM outbox")[0][0] == 0, 20,
+                 "the outbox to empty")
+        mq = json.loads(ctl(config, "status", "--json").stdout)["mqtt"]
+        assert mq["events_window"] == window, mq
+        assert 1 <= mq["events_inflight_peak"] <= window, mq
+        print(f"FIGURE outbox window {window}: {n_changes} events after the outage, "
+              f"peak in flight {mq['events_inflight_peak']}")
+    finally:
+        sub.close()
