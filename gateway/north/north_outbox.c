@@ -56,6 +56,7 @@ struct north_outbox {
     size_t peak;          /* the most in flight at once */
     int64_t sent_upto;    /* the newest row published (or done) on this connection */
     int behind;           /* rows wait in the outbox: published by window loads only */
+    int failed;           /* a publish of the current window failed: the timer loads again */
     uint64_t load_tag;    /* the window load asked and not answered (0: none) */
     uint64_t next_tag;    /* tags of window loads */
     uint64_t load_at;     /* uv_now when it was asked */
@@ -121,6 +122,7 @@ static void outbox__load_window(north_outbox_t *o)
     if (!op)
         return; /* asked again by the timer */
     o->load_tag = op->tag;
+    o->failed = 0;
     o->load_at = uv_now(o->timer.loop);
     o->loads++;
     ledger_worker_submit(o->lw, &op->hdr);
@@ -237,6 +239,7 @@ void north__outbox_row(north_outbox_t *o, const ledger_outbox_row_t *row, uint64
                        err, sizeof(err)) != 0) {
         gw_log_debug("mqtt", "%s", err);
         o->behind = 1; /* loaded again, in order */
+        o->failed = 1;
         return;
     }
     outbox__add(o, row->id);
@@ -254,6 +257,8 @@ void north__outbox_loaded(north_outbox_t *o, const ledger_ev_outbox_loaded_t *ev
         o->behind = 0; /* the end of the outbox: rows come after commits again */
         return;
     }
+    if (ev->n == 0 || o->failed)
+        return; /* nothing read (the file not open) or a publish failed: the timer asks */
     if (o->ninflight <= outbox__window(o) / 2)
         outbox__load_window(o);
 }
