@@ -369,6 +369,61 @@ T_TEST(a_damaged_newest_hash_does_not_stop_commits)
     ledger_close(lg);
 }
 
+T_TEST(a_damaged_or_missing_horizon_does_not_stop_commits)
+{
+    ledger_t *lg = populated("hz.db");
+    ledger_audit_report_t rep;
+    ledger_trigger_result_t r;
+    ledger_trigger_t t;
+    ledger_policy_t p;
+    char err[256] = "";
+    int64_t n = -1;
+    sqlite3 *db;
+
+    if (!lg)
+        return;
+    ledger_policy_default(&p);
+    p.audit_retention_days = 1;
+    ledger_set_policy(lg, &p);
+    fake_wall = T0 + 3 * DAY + DAY / 2;
+    T_CHECK_EQ_INT(ledger_purge(lg, fake_wall, &n, err, sizeof(err)), 0); /* rows 1..5 */
+    ledger_close(lg);
+    /* the anchor damaged: named, and the walk takes the one the cut records */
+    db = lt_raw(lt_path("hz.db"));
+    T_CHECK(db != NULL);
+    T_CHECK_EQ_INT(sqlite3_exec(db,
+                                "DROP TRIGGER audit_horizon_forward;"
+                                " UPDATE audit_horizon SET anchor = 'zz' || substr(anchor, 3)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+    sqlite3_close(db);
+    lg = reopen("hz.db", LEDGER_OPEN_CREATE);
+    if (!lg)
+        return;
+    t = lt_trigger("hq", "pump-1", "dry_run", fake_wall);
+    T_CHECK_EQ_INT(ledger_wo_trigger(lg, &t, &r, err, sizeof(err)), 0);
+    rep = verify(lg, NULL);
+    T_CHECK_EQ_INT(rep.problem, LEDGER_AUDIT_HORIZON);
+    T_CHECK_EQ_INT(rep.breaks, 0);
+    T_CHECK_EQ_INT(rep.rows, 4); /* 6, 7, the cut's record, the new order */
+    ledger_close(lg);
+    /* the horizon row gone: commits go on, verify names it */
+    db = lt_raw(lt_path("hz.db"));
+    T_CHECK(db != NULL);
+    T_CHECK_EQ_INT(sqlite3_exec(db, "DROP TRIGGER audit_horizon_keep; DELETE FROM audit_horizon",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+    sqlite3_close(db);
+    lg = reopen("hz.db", LEDGER_OPEN_CREATE);
+    if (!lg)
+        return;
+    T_CHECK_EQ_INT(ledger_wo_set_status(lg, "3", "acknowledged", &alice, NULL, err, 256), 0);
+    rep = verify(lg, NULL);
+    T_CHECK_EQ_INT(rep.problem, LEDGER_AUDIT_HORIZON);
+    T_CHECK_EQ_INT(rep.head.id, 10);
+    ledger_close(lg);
+}
+
 int main(void)
 {
     gw_clock_t clk = {.mono_ms = fake_mono_ms, .wall_ms = fake_wall_ms};
@@ -380,6 +435,7 @@ int main(void)
     T_RUN(tampering_is_found_and_named);
     T_RUN(a_published_head_catches_a_rewrite);
     T_RUN(a_damaged_newest_hash_does_not_stop_commits);
+    T_RUN(a_damaged_or_missing_horizon_does_not_stop_commits);
     lt_cleanup();
     return t_done();
 }
