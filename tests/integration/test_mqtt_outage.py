@@ -8,6 +8,7 @@ stamp (docs/mqtt.md, "Store-and-forward").
 """
 import datetime
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -306,7 +307,9 @@ def test_events_of_a_long_outage_go_a_window_at_a_time(tmp_path, broker, sim, da
     plantroomctl, straight into the ledger) are not handed to the MQTT client
     all at once on reconnect: at most mqtt.outbox_window are in flight, the
     next loaded as PUBACKs come; every one arrives, in the order made."""
-    n_changes, window = 40, 4
+    # PLANTROOM_OUTBOX_EVENTS / _WINDOW: the figure of docs/performance.md
+    n_changes = int(os.environ.get("PLANTROOM_OUTBOX_EVENTS", "40"))
+    window = int(os.environ.get("PLANTROOM_OUTBOX_WINDOW", "4"))
 
     def mutate(cfg):
         cfg["mqtt"]["outbox_window"] = window
