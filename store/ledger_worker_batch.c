@@ -231,7 +231,7 @@ void ledger__post_window(ledger_worker_t *w, const ledger_op_outbox_t *op)
 
     if (w->lg)
         last = ledger__post_rows(w, op->id, -1, op->limit, op->tag, &n);
-    if (last > w->last_outbox_id)
+    if (n > 0 && last > w->last_outbox_id)
         w->last_outbox_id = last; /* posted: a commit's post starts after it */
     if (!ev) {
         gw_log_error("ledger", "out of memory answering an outbox load");
