@@ -3,7 +3,8 @@
  * SQLite files: batching, results only after commit, flush on stop, a
  * failing op amid good ones, a locked database retried without loss,
  * start-up errors, the active orders for the rules to reconcile with, and
- * the thread's progress stamp while it waits.
+ * the thread's progress stamp while it waits; MQTT's outbox window (a LOAD
+ * with a limit, tagged, and its end).
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "store/ledger_worker.h"
@@ -215,6 +216,34 @@ static int forty_seven(const seen_t *s)
     return s->outbox >= 47;
 }
 
+/* A LOAD with a limit: its tagged rows (in id order: *first..*last) and
+ * its end. Returns the rows seen, -1 when the end did not come. */
+static int window_load(ledger_worker_t *w, gw_queue_t *q, int64_t after, int limit, uint64_t tag,
+                       int64_t *first, int64_t *last, ledger_ev_outbox_loaded_t *end)
+{
+    int rows = 0, done = 0;
+
+    *first = *last = 0;
+    ledger_worker_submit(w, &ledger_op_outbox_load_new(after, limit, tag)->hdr);
+    for (int i = 0; i < 100 && !done; i++) {
+        for (gw_msg_t *m = gw_queue_wait_all(q, 100), *next; m; m = next) {
+            next = m->next;
+            if (m->kind == LEDGER_EV_OUTBOX && ((ledger_ev_outbox_t *)m)->load_tag == tag) {
+                int64_t id = ((ledger_ev_outbox_t *)m)->row.id;
+                T_CHECK(id > *last);
+                *first = *first ? *first : id;
+                *last = id;
+                rows++;
+            } else if (m->kind == LEDGER_EV_OUTBOX_LOADED) {
+                *end = *(ledger_ev_outbox_loaded_t *)m;
+                done = end->tag == tag;
+            }
+            gw_msg_free(m);
+        }
+    }
+    return done ? rows : -1;
+}
+
 T_TEST(test_load_and_ack)
 {
     gw_queue_t results;
@@ -258,6 +287,25 @@ T_TEST(test_load_and_ack)
     collect(&results, &s, NULL, forty_seven, 10000);
     T_CHECK_EQ_INT(s.outbox, 47);
     T_CHECK_EQ_INT(s.out_of_order, 0);
+    /* MQTT's window: at most limit rows after the id, tagged, then the end
+     * saying whether more may follow */
+    {
+        ledger_ev_outbox_loaded_t end = {0};
+        int64_t first, last;
+        T_CHECK_EQ_INT(window_load(w, &results, 10, 15, 7, &first, &last, &end), 15);
+        T_CHECK_EQ_INT(first, 11);
+        T_CHECK_EQ_INT(last, 25);
+        T_CHECK_EQ_INT(end.n, 15);
+        T_CHECK_EQ_INT(end.last_id, 25);
+        T_CHECK_EQ_INT(end.more, 1);
+        T_CHECK_EQ_INT(window_load(w, &results, 45, 15, 8, &first, &last, &end), 6);
+        T_CHECK_EQ_INT(first, 46);
+        T_CHECK_EQ_INT(end.last_id, 51);
+        T_CHECK_EQ_INT(end.more, 0);
+        T_CHECK_EQ_INT(window_load(w, &results, 51, 15, 9, &first, &last, &end), 0);
+        T_CHECK_EQ_INT(end.last_id, 51);
+        T_CHECK_EQ_INT(end.more, 0);
+    }
     ledger_worker_stop(w);
     collect(&results, &s, NULL, NULL, 0);
     T_CHECK_EQ_INT(s.outbox, 47);
