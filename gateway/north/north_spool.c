@@ -9,8 +9,9 @@
  * spill is dropped and counted instead, so memory stays bounded. Replay
  * after a connect asks the thread for the next rows every tick (one read
  * outstanding, at most TEL_REPLAY_INFLIGHT published and unacknowledged,
- * mqtt.buffer.replay_per_s, nothing read while the client's queue is at
- * mqtt.queue_max_bytes), publishes them at QoS 1 as they come back,
+ * mqtt.buffer.replay_per_s), publishes them at QoS 1 as they come back
+ * while the client's queue holds less than half mqtt.queue_max_bytes (the
+ * other half is live telemetry's, which then never waits for a replay),
  * and has the rows up to the highest acknowledged one deleted (PUBACKs
  * arrive in order); a connection lost mid-replay replays the rest again.
  *
@@ -72,6 +73,11 @@ size_t north__spool_spill(north_spool_t *sp, spool_op_append_t *op)
     return 0;
 }
 
+int north__spool_running(const north_spool_t *sp)
+{
+    return sp && sp->sw;
+}
+
 /* ---- replay ---------------------------------------------------------------- */
 
 static void spool__delete_acked(north_spool_t *sp)
@@ -108,8 +114,8 @@ static void spool__replay_cb(uv_timer_t *t)
         return;
     }
     spool__delete_acked(sp);
-    if (sp->read_pending || !north__session_room(sp->s))
-        return; /* a read outstanding, or the client's queue full: next tick */
+    if (sp->read_pending || !north__session_replay_room(sp->s))
+        return; /* a read outstanding, or the client's queue half full: next tick */
     if (budget < 1)
         budget = 1;
     if (budget > TEL_REPLAY_INFLIGHT - sp->inflight)
@@ -171,10 +177,16 @@ static void spool__rows(north_spool_t *sp, const spool_ev_rows_t *ev)
         return; /* the next tick asks again */
     for (size_t i = 0; i < ev->n; i++) {
         const spool_msg_t *r = &ev->rows[i];
-        char *flagged = spool__flag_replayed(r->payload);
-        const char *text = flagged ? flagged : r->payload;
-        int rc = north__publish(sp->s, r->topic, text, strlen(text), 1, 0,
-                                NORTH_TAG_SPOOL | (uint64_t)r->id, err, sizeof(err));
+        char *flagged;
+        const char *text;
+        int rc;
+
+        if (!north__session_replay_room(sp->s))
+            break; /* the rest is read again on a later tick */
+        flagged = spool__flag_replayed(r->payload);
+        text = flagged ? flagged : r->payload;
+        rc = north__publish(sp->s, r->topic, text, strlen(text), 1, 0,
+                            NORTH_TAG_SPOOL | (uint64_t)r->id, err, sizeof(err));
         free(flagged);
         if (rc != 0)
             break; /* resumes from sent_id on the next tick or connect */
