@@ -46,6 +46,7 @@ struct north_spool {
     int read_pending;
     int64_t sent_id, acked_id, deleted_id;
     size_t inflight;
+    size_t row_bytes; /* of the rows of the last read, on average (0: none yet) */
     uint64_t replayed, replay_run;
     int failing; /* the spool thread says its file fails */
     void (*replay_done)(void *arg);
@@ -120,6 +121,14 @@ static void spool__replay_cb(uv_timer_t *t)
         budget = 1;
     if (budget > TEL_REPLAY_INFLIGHT - sp->inflight)
         budget = TEL_REPLAY_INFLIGHT - sp->inflight;
+    if (sp->row_bytes) { /* no more rows than the half-bound takes: the rest would be read again */
+        mq_queue_t q;
+        size_t half = (size_t)spool__q(sp)->queue_max_bytes / 2, fit;
+        north__session_queue(sp->s, &q);
+        fit = (half > q.bytes ? half - q.bytes : 0) / sp->row_bytes + 1;
+        if (budget > fit)
+            budget = fit;
+    }
     if (!budget || !(op = spool_op_read_new(sp->sent_id, budget, sp->gen)))
         return;
     spool_worker_submit(sp->sw, &op->hdr);
@@ -175,6 +184,12 @@ static void spool__rows(north_spool_t *sp, const spool_ev_rows_t *ev)
     sp->read_pending = 0;
     if (ev->rc < 0)
         return; /* the next tick asks again */
+    if (ev->n) {
+        size_t bytes = 0;
+        for (size_t i = 0; i < ev->n; i++)
+            bytes += strlen(ev->rows[i].topic) + strlen(ev->rows[i].payload);
+        sp->row_bytes = bytes / ev->n + 1;
+    }
     for (size_t i = 0; i < ev->n; i++) {
         const spool_msg_t *r = &ev->rows[i];
         char *flagged;
