@@ -17,19 +17,17 @@
  * holds, protocols/mqtt/mq.h) is below mqtt.queue_max_bytes. Above it a
  * device's message waits as a mark (nothing is copied): when the queue
  * falls to half the bound (MQ_EV_ROOM), waiting devices are written from
- * the point table, in turn from where the last round stopped, with their
- * last poll's time. In normal running that only slices a bus cycle's
- * messages. The point table holds only the newest poll, so a mark must be
- * written before the device's next poll: a mark that waited half its
- * device's interval (tel__patience) means the broker is not reading
- * (stopped, or a half-dead TCP path before the keepalive notices). Then
- * every waiting message goes into the store-and-forward buffer
- * (north_buffer.c: memory ring, spool), and so does further telemetry,
- * until the queue falls to half (as if disconnected); the spool's replay
- * sends it when there is room. A poll that still finds its device waiting
- * (the loop later than the patience) loses the older message: skipped and
- * counted. Either raises the gateway alarm mqtt.not_reading until nothing
- * has waited for TEL_CALM_MS (docs/mqtt.md, "The client's queue").
+ * the point table, in turn, with their last poll's time: in normal
+ * running, slices of a bus cycle. A device's next poll replaces the point
+ * table's values, so a mark that waited half its device's interval
+ * (tel__patience) means the broker is not reading: every waiting message
+ * then goes into the store-and-forward buffer (north_buffer.c), and so
+ * does further telemetry until the queue falls to half (as if
+ * disconnected); the spool's replay sends it. A poll that still finds its
+ * device waiting (its previous poll handled half an interval late) loses
+ * the older message: skipped, counted. Either raises the alarm
+ * mqtt.not_reading until nothing has waited for TEL_CALM_MS (docs/mqtt.md,
+ * "The client's queue").
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
