@@ -24,8 +24,8 @@
  * then goes into the store-and-forward buffer (north_buffer.c), and so
  * does further telemetry until the queue falls to half (as if
  * disconnected); the spool's replay sends it. A poll that still finds its
- * device waiting (its previous poll handled half an interval late) loses
- * the older message: skipped, counted. Either raises the alarm
+ * device waiting (the loop a poll interval late) loses the older
+ * message: skipped, counted. Either raises the alarm
  * mqtt.not_reading until nothing has waited for TEL_CALM_MS (docs/mqtt.md,
  * "The client's queue").
  * SPDX-License-Identifier: Apache-2.0
@@ -39,10 +39,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TEL_ALARM_KEY       "mqtt.not_reading"
-#define TEL_CALM_MS         5000 /* nothing waiting this long: the broker reads again */
-#define TEL_PATIENCE_MIN_MS 20
-#define TEL_PATIENCE_MAX_MS 1000
+#define TEL_ALARM_KEY "mqtt.not_reading"
+#define TEL_CALM_MS   5000 /* nothing waiting this long: the broker reads again */
+#define TEL_WAIT_MIN  20   /* ms a message may wait for room, at least */
+#define TEL_WAIT_MAX  1000 /* and at most */
 
 struct north_tel {
     north_session_t *s;
@@ -318,8 +318,7 @@ static void tel__not_reading(north_tel_t *t, uint64_t buffered, uint64_t skipped
         north__session_queue(t->s, &q);
         gw_log_warn("mqtt",
                     "the broker is not reading: %zu bytes (%zu messages) wait in the MQTT "
-                    "client; telemetry goes to the store-and-forward buffer until it reads "
-                    "again",
+                    "client; telemetry is buffered until it reads again",
                     q.bytes, q.messages);
     }
     t->stalled = 1;
@@ -340,16 +339,14 @@ static void tel__recovered(north_tel_t *t, const char *why)
     t->episode_skipped = t->episode_buffered = 0;
 }
 
-/* How long dev's message may wait for room: half its poll interval (its
- * next poll replaces the point table's values), within
- * [TEL_PATIENCE_MIN_MS, TEL_PATIENCE_MAX_MS]. */
+/* How long dev's message may wait for room, from its poll: half its poll
+ * interval (its next poll replaces the point table's values), within
+ * [TEL_WAIT_MIN, TEL_WAIT_MAX]. */
 static int64_t tel__patience(const gw_device_rt_t *dev)
 {
     int64_t ms = dev->cfg->interval_ms / 2;
 
-    return ms < TEL_PATIENCE_MIN_MS   ? TEL_PATIENCE_MIN_MS
-           : ms > TEL_PATIENCE_MAX_MS ? TEL_PATIENCE_MAX_MS
-                                      : ms;
+    return ms < TEL_WAIT_MIN ? TEL_WAIT_MIN : ms > TEL_WAIT_MAX ? TEL_WAIT_MAX : ms;
 }
 
 static void tel__stall_cb(uv_timer_t *h);
@@ -423,7 +420,9 @@ static void tel__defer(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
 {
     const gw_runtime_t *rt = gw_core_runtime(t->core);
     size_t di = (size_t)(dev - rt->devs);
-    int64_t now = gw_mono_ms();
+    int64_t now = gw_mono_ms(), patience = tel__patience(dev);
+    /* counted from the poll (a bus's: an NB-IoT report carries the device's time) */
+    int64_t age = dev->cfg->bus_idx >= 0 ? gw_wall_ms() - ts_ms : 0;
 
     if (tel__wait_fit(t, rt) != 0 || di >= t->wait_ndev) {
         tel__send(t, dev, ts_ms, 1); /* no marks: buffered */
@@ -442,7 +441,7 @@ static void tel__defer(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
     t->waiting[di] = 1;
     t->nwaiting++;
     t->deferred++;
-    t->wait_due[di] = now + tel__patience(dev);
+    t->wait_due[di] = now + patience - (age < 0 ? 0 : age > patience ? patience : age);
     tel__timer_at(t, t->wait_due[di], now);
 }
 
