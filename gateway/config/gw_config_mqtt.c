@@ -171,8 +171,8 @@ static void cfg__session(gw_config_t *cfg, gw_mqtt_cfg_t *q, const cJSON *m, gw_
     gw_json_int_to(m, "reconnect_min_ms", "mqtt", &q->reconnect_min_ms, 500, 100, 60000, 0, el);
     gw_json_int_to(m, "reconnect_max_ms", "mqtt", &q->reconnect_max_ms, 30000, 1000, 600000, 0, el);
     gw_json_int_to(m, "metrics_ms", "mqtt", &q->metrics_ms, 60000, 1000, 86400000, 0, el);
-    gw_json_int_to(m, "queue_max_bytes", "mqtt", &q->queue_max_bytes, 67108864, 16384, 1073741824,
-                   0, el);
+    gw_json_int_to(m, "queue_max_bytes", "mqtt", &q->queue_max_bytes, 524288, 16384, 1073741824, 0,
+                   el);
     gw_json_int_to(m, "outbox_window", "mqtt", &q->outbox_window, 100, 1, 100000, 0, el);
     if (q->reconnect_max_ms < q->reconnect_min_ms)
         gw_errlist_add(el, "mqtt.reconnect_max_ms",

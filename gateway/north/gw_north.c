@@ -112,6 +112,7 @@ static void north__publish_metrics(void *arg)
         north_tel_queue_t tq;
         north__tel_queue_stats(n->tel, &tq);
         cJSON_AddNumberToObject(t, "skipped", (double)tq.skipped);
+        cJSON_AddNumberToObject(t, "stall_buffered", (double)tq.buffered);
     }
     cJSON_AddItemToObject(o, "nbiot", north__nbiot_metrics(n->nbiot));
     cJSON_AddNumberToObject(o, "outbox_in_flight", (double)north__outbox_inflight(n->outbox));
@@ -220,7 +221,7 @@ static int north__create_parts(gw_north_t *n, char *err, size_t errlen)
     if (rc != 0)
         return rc;
     north__buf_on_replay_done(n->buf, north__replay_done, n);
-    if (north__tel_create(&n->tel, n->sess, e->core, n->buf) != 0 ||
+    if (north__tel_create(&n->tel, e->loop, n->sess, e->core, n->buf) != 0 ||
         north__cmd_create(&n->cmd, n->sess, e->core, e->ledger) != 0 ||
         north__nbiot_create(&n->nbiot, e->loop, n->sess, e->core, n->buf) != 0 ||
         north__hass_create(&n->hass, n->sess, e->core) != 0 ||
@@ -383,21 +384,20 @@ static void north__queue_json(gw_north_t *n, cJSON *o)
 {
     north_tel_queue_t tq;
     mq_queue_t q;
-    char state[96];
+    char state[128];
 
     if (!o)
         return;
     north__session_queue(n->sess, &q);
     north__tel_queue_stats(n->tel, &tq);
-    if (tq.stalled)
-        snprintf(state, sizeof(state), "broker not reading: %llu telemetry messages skipped",
-                 (unsigned long long)tq.episode_skipped);
-    cJSON_AddStringToObject(o, "state", tq.stalled ? state : "ok");
+    north__tel_state(&tq, state, sizeof(state));
+    cJSON_AddStringToObject(o, "state", state);
     cJSON_AddNumberToObject(o, "messages", (double)q.messages);
     cJSON_AddNumberToObject(o, "bytes", (double)q.bytes);
     cJSON_AddNumberToObject(o, "max_bytes", (double)north__cfg(n)->mqtt.queue_max_bytes);
     cJSON_AddNumberToObject(o, "telemetry_waiting", (double)tq.waiting);
     cJSON_AddNumberToObject(o, "telemetry_deferred", (double)tq.deferred);
+    cJSON_AddNumberToObject(o, "telemetry_buffered", (double)tq.buffered);
     cJSON_AddNumberToObject(o, "telemetry_skipped", (double)tq.skipped);
 }
 
@@ -416,17 +416,23 @@ static void north__queue_metrics(FILE *o, gw_north_t *n)
                 "Publishes the MQTT client holds, of this connection.");
     fprintf(o, "plantroom_mqtt_client_queue_messages %zu\n", q.messages);
     north__head(o, "plantroom_mqtt_client_queue_limit_bytes", "gauge",
-                "mqtt.queue_max_bytes: above it telemetry waits (the latest per device).");
+                "mqtt.queue_max_bytes: above it telemetry waits (the latest per device), "
+                "then is buffered.");
     fprintf(o, "plantroom_mqtt_client_queue_limit_bytes %d\n", north__cfg(n)->mqtt.queue_max_bytes);
     north__head(o, "plantroom_mqtt_telemetry_waiting", "gauge",
                 "Devices whose telemetry waits for room in the MQTT client's queue.");
     fprintf(o, "plantroom_mqtt_telemetry_waiting %llu\n", (unsigned long long)tq.waiting);
+    north__head(o, "plantroom_mqtt_telemetry_stall_buffered_total", "counter",
+                "Telemetry messages put in the store-and-forward buffer while connected, "
+                "because the broker did not read (replayed when it reads again).");
+    fprintf(o, "plantroom_mqtt_telemetry_stall_buffered_total %llu\n",
+            (unsigned long long)tq.buffered);
     north__head(o, "plantroom_mqtt_telemetry_skipped_total", "counter",
-                "Telemetry messages never handed to the MQTT client: replaced by a newer poll "
-                "while waiting for room (the broker not reading).");
+                "Telemetry messages lost: replaced by a newer poll while waiting for room "
+                "(the broker not reading), or waiting at a reload.");
     fprintf(o, "plantroom_mqtt_telemetry_skipped_total %llu\n", (unsigned long long)tq.skipped);
     north__head(o, "plantroom_mqtt_broker_not_reading", "gauge",
-                "1 while telemetry is skipped because the broker does not read.");
+                "1 while telemetry is buffered (or skipped) because the broker does not read.");
     fprintf(o, "plantroom_mqtt_broker_not_reading %d\n", tq.stalled);
 }
 
@@ -535,8 +541,7 @@ void gw_north_brief(void *arg, char *buf, size_t len)
     if (!north__session_active(n->sess))
         snprintf(buf, len, "%s", north__cfg(n)->mqtt.enabled ? "broker stopped" : "mqtt disabled");
     else if (tq.stalled)
-        snprintf(buf, len, "broker not reading: %llu telemetry messages skipped",
-                 (unsigned long long)tq.episode_skipped);
+        north__tel_state(&tq, buf, len);
     else
         snprintf(buf, len, "broker %s",
                  north__session_connected(n->sess) ? "connected" : "disconnected");

@@ -3,9 +3,13 @@
  * broker is away (docs/mqtt.md, "Store-and-forward"). Loop thread only.
  *
  * A message that cannot be published goes into a memory ring
- * (mqtt.buffer.memory_messages). The ring is spilled into the spool (its
- * own SQLite file, written by its own thread: north_spool.c) when it is
- * full and every mqtt.buffer.flush_ms, so a crash loses at most that much;
+ * (mqtt.buffer.memory_messages), and so does telemetry while the broker is
+ * connected but does not read (north__buf_store_n, north_telemetry.c). The
+ * ring is spilled into the spool (its own SQLite file, written by its own
+ * thread: north_spool.c) when it is full, when it holds
+ * mqtt.queue_max_bytes (so that its memory stays within the bound of the
+ * client's queue) and every mqtt.buffer.flush_ms, so a crash loses at most
+ * that much;
  * the spool keeps at most mqtt.buffer.max_messages and counts what it
  * drops, oldest first. On connect the ring is spilled and the spool
  * replayed (north_spool.c), while live telemetry goes out directly. Live
@@ -32,8 +36,8 @@ struct north_buf {
     const gw_core_t *core;
     /* memory ring: at most ring_cap messages */
     north_fifo_t ring;
-    size_t ring_cap;
-    north_spool_t *spool; /* the disk side; NULL only when out of memory */
+    size_t ring_cap, ring_bytes; /* bytes: of the ring's topics and payloads */
+    north_spool_t *spool;        /* the disk side; NULL only when out of memory */
     /* live QoS 1 messages sent, not yet acknowledged; seq live_first_seq
      * is at the front, the next one sent gets live_seq */
     north_fifo_t live;
@@ -90,6 +94,7 @@ static spool_op_append_t *buf__ring_op(north_buf_t *n)
         i++;
         north__fifo_pop(&n->ring);
     }
+    n->ring_bytes = 0;
     return op;
 }
 
@@ -129,6 +134,8 @@ static void buf__ring_push(north_buf_t *n, int64_t ts_ms, const char *topic, siz
             buf__spill(n);
         }
         if (n->ring.n >= n->ring_cap) { /* no spool, or no memory for the op */
+            const north_fifo_msg_t *m = north__fifo_front(&n->ring);
+            n->ring_bytes -= m->topic_len + m->payload_len;
             north__fifo_pop(&n->ring);
             n->dropped_ring++;
             buf__note_dropped(n, 1, "memory, no spool");
@@ -139,6 +146,9 @@ static void buf__ring_push(north_buf_t *n, int64_t ts_ms, const char *topic, siz
         return;
     }
     n->buffered++;
+    n->ring_bytes += topic_len + payload_len;
+    if (n->ring_bytes >= (size_t)buf__q(n)->queue_max_bytes && north__spool_running(n->spool))
+        buf__spill(n);
 }
 
 /* Live messages the broker has not acknowledged go back to the buffer,
@@ -309,6 +319,22 @@ void north__buf_publish_n(north_buf_t *n, const char *topic, const char *text, s
 void north__buf_publish(north_buf_t *n, const char *topic, const char *text, int64_t ts_ms)
 {
     north__buf_publish_n(n, topic, text, strlen(text), ts_ms);
+}
+
+void north__buf_store_n(north_buf_t *n, const char *topic, const char *text, size_t len,
+                        int64_t ts_ms)
+{
+    if (n)
+        buf__ring_push(n, ts_ms, topic, strlen(topic), text, len);
+}
+
+void north__buf_kick(north_buf_t *n)
+{
+    if (!n)
+        return;
+    buf__spill(n);
+    north__fifo_trim(&n->ring, TEL_LIVE_KEEP);
+    north__spool_maybe_replay(n->spool);
 }
 
 void north__buf_flush(north_buf_t *n)

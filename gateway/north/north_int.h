@@ -107,6 +107,9 @@ int north__session_room(const north_session_t *s);
 /* Have the room handlers run once the queue falls to half its bound (or
  * on the next connect). Returns 1, with nothing armed, when it already is. */
 int north__session_room_arm(north_session_t *s);
+/* 1 when connected and the queue holds less than half mqtt.queue_max_bytes:
+ * the spool's replay may publish (the other half is live telemetry's). */
+int north__session_replay_room(const north_session_t *s);
 /* "<prefix>/<site>/<suffix>" into buf. */
 void north__topic(const north_session_t *s, char *buf, size_t len, const char *suffix);
 /* Publish; 0, or a negative code with err (not connected, client full). */
@@ -215,6 +218,13 @@ void north__buf_publish(north_buf_t *b, const char *topic, const char *text, int
 /* The same with the text's length. */
 void north__buf_publish_n(north_buf_t *b, const char *topic, const char *text, size_t len,
                           int64_t ts_ms);
+/* Buffer a telemetry text (copied) whether connected or not: the broker
+ * does not read (north_telemetry.c). Live messages are not requeued. */
+void north__buf_store_n(north_buf_t *b, const char *topic, const char *text, size_t len,
+                        int64_t ts_ms);
+/* Spill the memory ring and start the spool's replay if connected: the
+ * client's queue has room again after the broker did not read. */
+void north__buf_kick(north_buf_t *b);
 /* Spill the memory ring into the spool (at stop). */
 void north__buf_flush(north_buf_t *b);
 /* Live messages not yet acknowledged go back to the buffer; replay stops. */
@@ -234,6 +244,8 @@ int north__spool_create(north_spool_t **out, uv_loop_t *loop, north_session_t *s
  * how many of its messages were dropped instead (no spool, or the thread
  * too far behind). */
 size_t north__spool_spill(north_spool_t *sp, spool_op_append_t *op);
+/* 1 when the spool thread runs (a spill is written, not dropped). */
+int north__spool_running(const north_spool_t *sp);
 void north__spool_maybe_replay(north_spool_t *sp);
 void north__spool_replay_stop(north_spool_t *sp);
 void north__spool_ack(north_spool_t *sp, uint64_t tag, int ok);
@@ -248,10 +260,12 @@ void north__spool_free(north_spool_t *sp);
 /* ---- telemetry on change (north_telemetry.c) --------------------------- */
 typedef struct north_tel north_tel_t;
 
-int north__tel_create(north_tel_t **out, north_session_t *s, gw_core_t *core, north_buf_t *buf);
+int north__tel_create(north_tel_t **out, uv_loop_t *loop, north_session_t *s, gw_core_t *core,
+                      north_buf_t *buf);
 /* dev's points were updated at ts_ms: publish when due (on change,
  * deadband, heartbeat); while the client's queue is full, the message
- * waits (the latest per device) for room. */
+ * waits (the latest per device) for room, and goes to the buffer when it
+ * waited too long (the broker does not read). */
 void north__tel_device(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms);
 /* Publish every device's next reading whatever changed: after a replay,
  * whose messages consumers such as Home Assistant ignore (flagged
@@ -260,15 +274,19 @@ void north__tel_device(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
 void north__tel_refresh(north_tel_t *t);
 uint64_t north__tel_suppressed(const north_tel_t *t);
 /* Telemetry and the client's queue: devices waiting for room now, messages
- * that waited, messages skipped (replaced by a newer poll while waiting, or
+ * that waited, messages buffered while connected because the broker did
+ * not read, messages skipped (replaced by a newer poll while waiting, or
  * dropped by a reload), and whether the broker is deemed not reading (the
  * alarm mqtt.not_reading). */
 typedef struct north_tel_queue {
-    uint64_t waiting, deferred, skipped;
-    uint64_t episode_skipped; /* since the broker stopped reading */
+    uint64_t waiting, deferred, skipped, buffered;
+    uint64_t episode_skipped, episode_buffered; /* since the broker stopped reading */
     int stalled;
 } north_tel_queue_t;
 void north__tel_queue_stats(const north_tel_t *t, north_tel_queue_t *out);
+/* "ok" or "broker not reading: N telemetry messages buffered[, M skipped]"
+ * (the status's client_queue.state and the alarm's detail). */
+void north__tel_state(const north_tel_queue_t *q, char *buf, size_t len);
 /* The telemetry message of dev (docs/mqtt.md, "Telemetry"; points indexed
  * like the runtime's point table) written into w from its start, times
  * through tc. 0, or GW_ENOMEM (w->oom). */

@@ -143,6 +143,16 @@ int north__session_room(const north_session_t *s)
     return q.bytes < (size_t)session__cfg(s)->mqtt.queue_max_bytes;
 }
 
+int north__session_replay_room(const north_session_t *s)
+{
+    mq_queue_t q;
+
+    if (!north__session_connected(s))
+        return 0;
+    mq_queued(s->mq, &q);
+    return q.bytes < (size_t)session__cfg(s)->mqtt.queue_max_bytes / 2;
+}
+
 int north__session_room_arm(north_session_t *s)
 {
     if (!s->mq)

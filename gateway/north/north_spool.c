@@ -9,8 +9,9 @@
  * spill is dropped and counted instead, so memory stays bounded. Replay
  * after a connect asks the thread for the next rows every tick (one read
  * outstanding, at most TEL_REPLAY_INFLIGHT published and unacknowledged,
- * mqtt.buffer.replay_per_s, nothing read while the client's queue is at
- * mqtt.queue_max_bytes), publishes them at QoS 1 as they come back,
+ * mqtt.buffer.replay_per_s), publishes them at QoS 1 as they come back
+ * while the client's queue holds less than half mqtt.queue_max_bytes (the
+ * other half is live telemetry's, which then never waits for a replay),
  * and has the rows up to the highest acknowledged one deleted (PUBACKs
  * arrive in order); a connection lost mid-replay replays the rest again.
  *
@@ -45,6 +46,7 @@ struct north_spool {
     int read_pending;
     int64_t sent_id, acked_id, deleted_id;
     size_t inflight;
+    size_t row_bytes; /* of the rows of the last read, on average (0: none yet) */
     uint64_t replayed, replay_run;
     int failing; /* the spool thread says its file fails */
     void (*replay_done)(void *arg);
@@ -70,6 +72,11 @@ size_t north__spool_spill(north_spool_t *sp, spool_op_append_t *op)
     op->max_rows = spool__q(sp)->buf_max;
     spool_worker_submit(sp->sw, &op->hdr);
     return 0;
+}
+
+int north__spool_running(const north_spool_t *sp)
+{
+    return sp && sp->sw;
 }
 
 /* ---- replay ---------------------------------------------------------------- */
@@ -108,12 +115,20 @@ static void spool__replay_cb(uv_timer_t *t)
         return;
     }
     spool__delete_acked(sp);
-    if (sp->read_pending || !north__session_room(sp->s))
-        return; /* a read outstanding, or the client's queue full: next tick */
+    if (sp->read_pending || !north__session_replay_room(sp->s))
+        return; /* a read outstanding, or the client's queue half full: next tick */
     if (budget < 1)
         budget = 1;
     if (budget > TEL_REPLAY_INFLIGHT - sp->inflight)
         budget = TEL_REPLAY_INFLIGHT - sp->inflight;
+    if (sp->row_bytes) { /* no more rows than the half-bound takes: the rest would be read again */
+        mq_queue_t q;
+        size_t half = (size_t)spool__q(sp)->queue_max_bytes / 2, fit;
+        north__session_queue(sp->s, &q);
+        fit = (half > q.bytes ? half - q.bytes : 0) / sp->row_bytes + 1;
+        if (budget > fit)
+            budget = fit;
+    }
     if (!budget || !(op = spool_op_read_new(sp->sent_id, budget, sp->gen)))
         return;
     spool_worker_submit(sp->sw, &op->hdr);
@@ -169,12 +184,24 @@ static void spool__rows(north_spool_t *sp, const spool_ev_rows_t *ev)
     sp->read_pending = 0;
     if (ev->rc < 0)
         return; /* the next tick asks again */
+    if (ev->n) {
+        size_t bytes = 0;
+        for (size_t i = 0; i < ev->n; i++)
+            bytes += strlen(ev->rows[i].topic) + strlen(ev->rows[i].payload);
+        sp->row_bytes = bytes / ev->n + 1;
+    }
     for (size_t i = 0; i < ev->n; i++) {
         const spool_msg_t *r = &ev->rows[i];
-        char *flagged = spool__flag_replayed(r->payload);
-        const char *text = flagged ? flagged : r->payload;
-        int rc = north__publish(sp->s, r->topic, text, strlen(text), 1, 0,
-                                NORTH_TAG_SPOOL | (uint64_t)r->id, err, sizeof(err));
+        char *flagged;
+        const char *text;
+        int rc;
+
+        if (!north__session_replay_room(sp->s))
+            break; /* the rest is read again on a later tick */
+        flagged = spool__flag_replayed(r->payload);
+        text = flagged ? flagged : r->payload;
+        rc = north__publish(sp->s, r->topic, text, strlen(text), 1, 0,
+                            NORTH_TAG_SPOOL | (uint64_t)r->id, err, sizeof(err));
         free(flagged);
         if (rc != 0)
             break; /* resumes from sent_id on the next tick or connect */

@@ -17,13 +17,17 @@
  * holds, protocols/mqtt/mq.h) is below mqtt.queue_max_bytes. Above it a
  * device's message waits as a mark (nothing is copied): when the queue
  * falls to half the bound (MQ_EV_ROOM), waiting devices are written from
- * the point table, in turn from where the last round stopped, with their
- * last poll's time. A poll
- * of a device that still waits replaces its message: the older one is
- * skipped and counted. Skips mean the broker is not reading (stopped, or a
- * half-dead TCP path before the keepalive notices): that raises the
- * gateway alarm mqtt.not_reading until nothing has waited for
- * TEL_CALM_MS (docs/mqtt.md, "The client's queue").
+ * the point table, in turn, with their last poll's time: in normal
+ * running, slices of a bus cycle. A device's next poll replaces the point
+ * table's values, so a mark that waited half its device's interval
+ * (tel__patience) means the broker is not reading: every waiting message
+ * then goes into the store-and-forward buffer (north_buffer.c), and so
+ * does further telemetry until the queue falls to half (as if
+ * disconnected); the spool's replay sends it. A poll that still finds its
+ * device waiting (the loop a poll interval late) loses the older
+ * message: skipped, counted. Either raises the alarm
+ * mqtt.not_reading until nothing has waited for TEL_CALM_MS (docs/mqtt.md,
+ * "The client's queue").
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "gateway/base/gw_clock.h"
@@ -37,6 +41,8 @@
 
 #define TEL_ALARM_KEY "mqtt.not_reading"
 #define TEL_CALM_MS   5000 /* nothing waiting this long: the broker reads again */
+#define TEL_WAIT_MIN  20   /* ms a message may wait for room, at least */
+#define TEL_WAIT_MAX  1000 /* and at most */
 
 struct north_tel {
     north_session_t *s;
@@ -57,8 +63,12 @@ struct north_tel {
     const gw_runtime_t *wait_rt;
     size_t wait_ndev, nwaiting, wait_next;
     unsigned char *waiting;
-    int64_t *wait_ts;
-    uint64_t deferred, skipped, episode_skipped;
+    int64_t *wait_ts, *wait_due; /* the poll's time; when the wait is too long (mono) */
+    uv_timer_t stall_timer;      /* at the earliest wait_due */
+    int64_t timer_due;
+    int buffering; /* the broker does not read: telemetry goes to the buffer */
+    uint64_t deferred, skipped, buffered;
+    uint64_t episode_skipped, episode_buffered;
     int stalled;     /* the alarm is raised */
     int64_t calm_ms; /* stalled: since when nothing waits (0: something does) */
 };
@@ -240,8 +250,8 @@ int north__tel_payload(gw_jw_t *w, gw_jw_time_t *tc, const char *site, const gw_
 }
 
 /* Write dev's message from the point table and hand it on (published, or
- * buffered while disconnected). */
-static void tel__send(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
+ * buffered while disconnected); store: into the buffer in any case. */
+static void tel__send(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms, int store)
 {
     const gw_runtime_t *rt = gw_core_runtime(t->core);
     char topic[384], suffix[160];
@@ -253,7 +263,10 @@ static void tel__send(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
     }
     snprintf(suffix, sizeof(suffix), "devices/%s/telemetry", dev->cfg->name);
     north__topic(t->s, topic, sizeof(topic), suffix);
-    north__buf_publish_n(t->buf, topic, t->w.buf, t->w.len, ts_ms);
+    if (store)
+        north__buf_store_n(t->buf, topic, t->w.buf, t->w.len, ts_ms);
+    else
+        north__buf_publish_n(t->buf, topic, t->w.buf, t->w.len, ts_ms);
 }
 
 /* ---- waiting for room in the client's queue ----------------------------- */
@@ -262,8 +275,9 @@ static void tel__wait_free(north_tel_t *t)
 {
     free(t->waiting);
     free(t->wait_ts);
+    free(t->wait_due);
     t->waiting = NULL;
-    t->wait_ts = NULL;
+    t->wait_ts = t->wait_due = NULL;
     t->wait_rt = NULL;
     t->wait_ndev = t->nwaiting = t->wait_next = 0;
 }
@@ -278,7 +292,8 @@ static int tel__wait_fit(north_tel_t *t, const gw_runtime_t *rt)
     tel__wait_free(t);
     t->waiting = calloc(rt->cfg->ndevices + 1, 1);
     t->wait_ts = calloc(rt->cfg->ndevices + 1, sizeof(*t->wait_ts));
-    if (!t->waiting || !t->wait_ts) {
+    t->wait_due = calloc(rt->cfg->ndevices + 1, sizeof(*t->wait_due));
+    if (!t->waiting || !t->wait_ts || !t->wait_due) {
         tel__wait_free(t);
         return GW_ENOMEM;
     }
@@ -287,34 +302,117 @@ static int tel__wait_fit(north_tel_t *t, const gw_runtime_t *rt)
     return 0;
 }
 
-static void tel__skipped(north_tel_t *t, uint64_t k)
+/* The broker is not reading: k more messages buffered or skipped. */
+static void tel__not_reading(north_tel_t *t, uint64_t buffered, uint64_t skipped)
 {
+    north_tel_queue_t tq;
+    char state[128];
     mq_queue_t q;
 
-    t->skipped += k;
-    t->episode_skipped += k;
-    north__session_queue(t->s, &q);
-    if (!t->stalled)
+    t->buffered += buffered;
+    t->episode_buffered += buffered;
+    t->skipped += skipped;
+    t->episode_skipped += skipped;
+    t->calm_ms = 0;
+    if (!t->stalled) {
+        north__session_queue(t->s, &q);
         gw_log_warn("mqtt",
                     "the broker is not reading: %zu bytes (%zu messages) wait in the MQTT "
-                    "client; telemetry waits, the latest per device, until it reads again",
+                    "client; telemetry is buffered until it reads again",
                     q.bytes, q.messages);
+    }
     t->stalled = 1;
-    gw_core_alarm_raise(t->core, TEL_ALARM_KEY, GW_PRIO_HIGH,
-                        "broker not reading: %llu telemetry messages skipped",
-                        (unsigned long long)t->episode_skipped);
+    north__tel_queue_stats(t, &tq);
+    north__tel_state(&tq, state, sizeof(state));
+    gw_core_alarm_raise(t->core, TEL_ALARM_KEY, GW_PRIO_HIGH, "%s", state);
 }
 
 static void tel__recovered(north_tel_t *t, const char *why)
 {
     if (!t->stalled)
         return;
-    gw_log_notice("mqtt", "%s: %llu telemetry messages were skipped", why,
-                  (unsigned long long)t->episode_skipped);
+    gw_log_notice("mqtt", "%s: %llu telemetry messages were buffered, %llu skipped", why,
+                  (unsigned long long)t->episode_buffered, (unsigned long long)t->episode_skipped);
     gw_core_alarm_clear(t->core, TEL_ALARM_KEY);
     t->stalled = 0;
     t->calm_ms = 0;
-    t->episode_skipped = 0;
+    t->episode_skipped = t->episode_buffered = 0;
+}
+
+/* How long dev's message may wait for room, from its poll: half its poll
+ * interval (its next poll replaces the point table's values), within
+ * [TEL_WAIT_MIN, TEL_WAIT_MAX]. */
+static int64_t tel__patience(const gw_device_rt_t *dev)
+{
+    int64_t ms = dev->cfg->interval_ms / 2;
+
+    return ms < TEL_WAIT_MIN ? TEL_WAIT_MIN : ms > TEL_WAIT_MAX ? TEL_WAIT_MAX : ms;
+}
+
+static void tel__stall_cb(uv_timer_t *h);
+
+static void tel__timer_at(north_tel_t *t, int64_t due, int64_t now)
+{
+    if (uv_is_active((uv_handle_t *)&t->stall_timer) && t->timer_due <= due)
+        return;
+    t->timer_due = due;
+    uv_timer_start(&t->stall_timer, tel__stall_cb, (uint64_t)(due > now ? due - now : 0), 0);
+}
+
+/* The queue has room again (or the connection changed): telemetry goes to
+ * the client again; what was buffered is replayed from the spool. */
+static void tel__unstall(north_tel_t *t)
+{
+    if (!t->buffering)
+        return;
+    t->buffering = 0;
+    if (t->stalled && !t->nwaiting)
+        t->calm_ms = gw_mono_ms();
+    north__buf_kick(t->buf);
+}
+
+/* Every waiting device's message into the buffer, and further telemetry
+ * too until the queue falls to half its bound (MQ_EV_ROOM). */
+static void tel__stall(north_tel_t *t)
+{
+    const gw_runtime_t *rt = gw_core_runtime(t->core);
+    uint64_t k = 0;
+
+    t->buffering = 1;
+    uv_timer_stop(&t->stall_timer);
+    for (size_t i = 0; i < t->wait_ndev && t->nwaiting; i++) {
+        if (!t->waiting[i])
+            continue;
+        t->waiting[i] = 0;
+        t->nwaiting--;
+        tel__send(t, &rt->devs[i], t->wait_ts[i], 1);
+        k++;
+    }
+    tel__not_reading(t, k, 0);
+    if (north__session_room_arm(t->s))
+        tel__unstall(t); /* it fell to half meanwhile */
+}
+
+static void tel__stall_cb(uv_timer_t *h)
+{
+    north_tel_t *t = h->data;
+    int64_t now = gw_mono_ms(), next = INT64_MAX;
+
+    if (!t->nwaiting || t->buffering || !north__session_connected(t->s) ||
+        t->wait_rt != gw_core_runtime(t->core))
+        return;
+    for (size_t i = 0; i < t->wait_ndev; i++) {
+        if (!t->waiting[i])
+            continue;
+        if (t->wait_due[i] <= now) {
+            tel__stall(t);
+            return;
+        }
+        if (t->wait_due[i] < next)
+            next = t->wait_due[i];
+    }
+    if (next != INT64_MAX)
+        tel__timer_at(t, next, now);
 }
 
 /* dev's message waits for room (the latest per device). */
@@ -322,20 +420,33 @@ static void tel__defer(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
 {
     const gw_runtime_t *rt = gw_core_runtime(t->core);
     size_t di = (size_t)(dev - rt->devs);
+    int64_t now = gw_mono_ms(), patience = tel__patience(dev);
+    /* counted from the poll (a bus's: an NB-IoT report carries the device's
+     * time), on the monotonic clock its samples carry: a wall clock step
+     * between the poll and here must not make the wait look long */
+    int64_t age = dev->cfg->bus_idx >= 0 && dev->cfg->npoints
+                      ? now - rt->points[dev->first_point].last.mono_ms
+                      : 0;
 
     if (tel__wait_fit(t, rt) != 0 || di >= t->wait_ndev) {
-        tel__skipped(t, 1);
+        tel__send(t, dev, ts_ms, 1); /* no marks: buffered */
+        tel__not_reading(t, 1, 0);
         return;
     }
     t->calm_ms = 0;
-    if (t->waiting[di]) {
-        tel__skipped(t, 1); /* replaced by this poll's */
-    } else {
-        t->waiting[di] = 1;
-        t->nwaiting++;
-        t->deferred++;
-    }
     t->wait_ts[di] = ts_ms;
+    if (t->waiting[di]) {
+        /* its older message left the point table: lost. The broker is not
+         * reading: this one and the others go to the buffer. */
+        tel__not_reading(t, 0, 1);
+        tel__stall(t);
+        return;
+    }
+    t->waiting[di] = 1;
+    t->nwaiting++;
+    t->deferred++;
+    t->wait_due[di] = now + patience - (age < 0 ? 0 : age > patience ? patience : age);
+    tel__timer_at(t, t->wait_due[di], now);
 }
 
 /* Send waiting devices while the queue has room, from where the last
@@ -355,29 +466,38 @@ static void tel__drain(north_tel_t *t, int all)
             t->waiting[i] = 0;
             t->nwaiting--;
             t->wait_next = i + 1;
-            tel__send(t, &rt->devs[i], t->wait_ts[i]);
+            tel__send(t, &rt->devs[i], t->wait_ts[i], 0);
         }
         if (!t->nwaiting || !north__session_connected(t->s) || !north__session_room_arm(t->s))
             break;
     }
-    if (!t->nwaiting && t->stalled && !t->calm_ms)
+    if (!t->nwaiting)
+        uv_timer_stop(&t->stall_timer);
+    if (!t->nwaiting && !t->buffering && t->stalled && !t->calm_ms)
         t->calm_ms = gw_mono_ms(); /* cleared after TEL_CALM_MS of that: no flapping */
 }
 
 static void tel__connected(void *arg)
 {
-    tel__drain(arg, 0);
+    north_tel_t *t = arg;
+
+    t->buffering = 0; /* a new connection, an empty queue */
+    tel__drain(t, 0);
 }
 
 static void tel__room(void *arg)
 {
-    tel__drain(arg, 0);
+    north_tel_t *t = arg;
+
+    tel__unstall(t);
+    tel__drain(t, 0);
 }
 
 static void tel__disconnected(void *arg)
 {
     north_tel_t *t = arg;
 
+    t->buffering = 0;
     tel__drain(t, 1); /* into the buffer, ahead of the outage's */
     tel__recovered(t, "connection lost");
 }
@@ -392,16 +512,22 @@ void north__tel_device(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
         t->suppressed++;
         return;
     }
+    if (t->buffering && north__session_connected(t->s)) {
+        tel__send(t, dev, ts_ms, 1); /* the broker does not read: buffered */
+        tel__not_reading(t, 1, 0);
+        return;
+    }
     if (north__session_connected(t->s) && (t->nwaiting || !north__session_room(t->s))) {
         tel__defer(t, dev, ts_ms);
         if (north__session_room_arm(t->s))
             tel__drain(t, 0);
         return;
     }
-    tel__send(t, dev, ts_ms);
+    tel__send(t, dev, ts_ms, 0);
 }
 
-int north__tel_create(north_tel_t **out, north_session_t *s, gw_core_t *core, north_buf_t *buf)
+int north__tel_create(north_tel_t **out, uv_loop_t *loop, north_session_t *s, gw_core_t *core,
+                      north_buf_t *buf)
 {
     north_tel_t *t = calloc(1, sizeof(*t));
     north_handler_t h = {
@@ -418,6 +544,8 @@ int north__tel_create(north_tel_t **out, north_session_t *s, gw_core_t *core, no
     t->buf = buf;
     gw_jw_init(&t->w);
     gw_jw_time_init(&t->tc);
+    uv_timer_init(loop, &t->stall_timer); /* closed with the loop's handles */
+    t->stall_timer.data = t;
     h.arg = t;
     north__session_on(s, &h);
     *out = t;
@@ -443,8 +571,22 @@ void north__tel_queue_stats(const north_tel_t *t, north_tel_queue_t *out)
     out->waiting = t->nwaiting;
     out->deferred = t->deferred;
     out->skipped = t->skipped;
+    out->buffered = t->buffered;
     out->episode_skipped = t->episode_skipped;
+    out->episode_buffered = t->episode_buffered;
     out->stalled = t->stalled;
+}
+
+void north__tel_state(const north_tel_queue_t *q, char *buf, size_t len)
+{
+    if (!q->stalled)
+        snprintf(buf, len, "ok");
+    else if (q->episode_skipped)
+        snprintf(buf, len, "broker not reading: %llu telemetry messages buffered, %llu skipped",
+                 (unsigned long long)q->episode_buffered, (unsigned long long)q->episode_skipped);
+    else
+        snprintf(buf, len, "broker not reading: %llu telemetry messages buffered",
+                 (unsigned long long)q->episode_buffered);
 }
 
 void north__tel_free(north_tel_t *t)

@@ -42,8 +42,11 @@ its own, see docs/performance.md). Then where the CPU goes: each side's
 CPU by thread (the loop, the bus threads, paho's send and receive threads,
 the ledger, the rest), ms a second, the median and the worst over the
 rounds, and the medians per request; each thread's CPU and wake-ups a
-second in the last round; and the verdict on the full pipeline's target
-(at most 3x bare) by median and by worst window. Unless --no-alloc,
+second in the last round; for the full sides, what the spool thread wrote
+in a window (/proc/PID/task/*/io: none while the broker reads) and the
+telemetry buffered or skipped while connected (the broker not keeping
+up); and the verdict on the full pipeline's target (at most 3x bare) by
+median and by worst window. Unless --no-alloc,
 poll and full run once more under an LD_PRELOAD allocation counter
 (libmalloc_count.so, tests/bench/malloc_count.c) and print heap
 allocations per poll, by the library that asked (plantroomd itself, paho,
@@ -192,6 +195,29 @@ def thread_ms(t0, t1, seconds):
     return out
 
 
+def spool_io(pid):
+    """(bytes, write calls) of the spool thread so far (/proc/PID/task/*/io,
+    the thread named "spool"): telemetry store-and-forward on disk."""
+    wchar = syscw = 0
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            if open(f"/proc/{pid}/task/{t}/comm").read().strip() != "spool":
+                continue
+            io = dict(line.split(": ") for line in open(f"/proc/{pid}/task/{t}/io").read().split("\n")
+                      if ": " in line)
+            wchar, syscw = wchar + int(io["wchar"]), syscw + int(io["syscw"])
+        except (OSError, ValueError, KeyError):
+            pass
+    return wchar, syscw
+
+
+def stalled_counts(st):
+    """Telemetry buffered while connected (the broker not reading) and
+    skipped, so far (0 for builds that do not count them)."""
+    q = st.get("mqtt", {}).get("client_queue", {})
+    return q.get("telemetry_buffered", 0), q.get("telemetry_skipped", 0)
+
+
 def minflt(pid):
     """Minor page faults of the process so far (/proc/PID/stat)."""
     return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[7])
@@ -321,7 +347,7 @@ def daemon(args, tmp, load, broker_port, seconds, counting=False, dbin=None):
         time.sleep(0.5)
         if args.align:
             wait_until(aligned_start(time.time(), seconds))
-        th0, wall0, f0 = threads(d.pid), time.time(), minflt(d.pid)
+        th0, wall0, f0, io0 = threads(d.pid), time.time(), minflt(d.pid), spool_io(d.pid)
         c0, (req0, reg0), t0 = cpu_ns(d.pid), sim.counters(), time.monotonic()
         a0 = read_counts(counts_path) if counting else None
         anon = 0
@@ -329,7 +355,7 @@ def daemon(args, tmp, load, broker_port, seconds, counting=False, dbin=None):
             time.sleep(min(0.5, max(0.01, seconds - (time.monotonic() - t0))))
             anon = max(anon, mem_kb(d.pid)[1])
         c1, (req1, reg1), t1 = cpu_ns(d.pid), sim.counters(), time.monotonic()
-        th1, f1 = threads(d.pid), minflt(d.pid)
+        th1, f1, io1 = threads(d.pid), minflt(d.pid), spool_io(d.pid)
         a1 = read_counts(counts_path) if counting else None
         hwm, anon_now = mem_kb(d.pid)
         st = status(dbin, cfg_path)
@@ -346,7 +372,9 @@ def daemon(args, tmp, load, broker_port, seconds, counting=False, dbin=None):
          "errors": sum(d["errors"] for d in st["devices"]),
          "threads": threads_line(th0, th1, t1 - t0),
          "thread_ms": thread_ms(th0, th1, t1 - t0),
-         "closes": minute_closes(wall0, t1 - t0), "faults": (f1 - f0) / (t1 - t0)}
+         "closes": minute_closes(wall0, t1 - t0), "faults": (f1 - f0) / (t1 - t0),
+         "spool_io": (io1[0] - io0[0], io1[1] - io0[1]),
+         "stalled": [b - a for a, b in zip(stalled_counts(pub0), stalled_counts(st))]}
     if counting:
         r["allocs"] = [b - a for a, b in zip(a0, a1)]
     return r
@@ -432,6 +460,12 @@ def run_load(args, tmp, load, broker_port):
     for full in res.get("full", [])[-1:]:
         print(f"full: {full['published']} telemetry messages for {full['polls']} polls in the "
               f"last window, {full['errors']} poll errors")
+    for n in [n for n in ("full", "full-before") if n in res]:
+        io = [r["spool_io"] for r in res[n]]
+        st = [r["stalled"] for r in res[n]]
+        print(f"{n}: spool thread wrote {max(b for b, _ in io)} bytes in {max(c for _, c in io)} "
+              f"calls at most in a window; telemetry buffered while connected "
+              f"{max(b for b, _ in st)}, skipped {max(k for _, k in st)} at most in a window")
     for n in res:
         if n != "bare":
             print(f"threads, {n} (last round): {res[n][-1]['threads']}")
