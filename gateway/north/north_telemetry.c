@@ -421,9 +421,8 @@ static void tel__defer(north_tel_t *t, const gw_device_rt_t *dev, int64_t ts_ms)
     const gw_runtime_t *rt = gw_core_runtime(t->core);
     size_t di = (size_t)(dev - rt->devs);
     int64_t now = gw_mono_ms(), patience = tel__patience(dev);
-    /* counted from the poll (a bus's: an NB-IoT report carries the device's
-     * time), on the monotonic clock its samples carry: a wall clock step
-     * between the poll and here must not make the wait look long */
+    /* from a bus poll's monotonic time (a wall clock step must not make it
+     * look long; an NB-IoT report carries the device's time) */
     int64_t age = dev->cfg->bus_idx >= 0 && dev->cfg->npoints
                       ? now - rt->points[dev->first_point].last.mono_ms
                       : 0;
