@@ -4,7 +4,8 @@
 
   tests/bench/bench_pipeline.py --bin build-rel/bin [--lib build-rel/tests/bench]
         [--before-bin DIR] [--loads 100x100@1000,50x250@200,200x100@1000]
-        [--seconds 60] [--rounds 2] [--buses 2] [--no-alloc] [--no-align] [--smoke]
+        [--seconds 60] [--rounds 2] [--buses 2] [--cpus none,1]
+        [--closes align|skip|any] [--no-alloc] [--smoke]
 
 For each load K devices x P registers every I ms (uint16 holding registers,
 read in requests of at most 125, as plantroomd plans them), against one
@@ -23,11 +24,25 @@ building's devices share their models' profiles.
 
 CPU is the process's CPU time over the window (the sum of every thread's
 /proc/PID/task/*/schedstat, in ns; getrusage for mb_bare), after a warm-up.
+--cpus gives CPU modes measured in every round (default none, unpinned):
+in a mode of a CPU list the simulator, mb_bare, every thread of plantroomd
+and mosquitto run on those CPUs only (inherited at the spawn, moved with
+sched_setaffinity between windows; Cpus_allowed_list of every thread
+checked in /proc at the window's end). A daemon side starts once a round
+and is measured in each mode in turn (the first mode alternates between
+rounds); mb_bare starts once a mode. On a 2-vCPU VM a thread woken from
+the other CPU costs far more than one woken on its own; pinned windows
+leave that out.
 Every point's 1-minute rollup bucket closes just after each wall-clock
-minute (every bucket goes to the ledger then): a daemon's window opens where
-both its edges are clear of a close and it takes in as few closes as its
-length allows (60 s: one; 30 s: none), so that every side's window holds
-as many (the "closes" column; --no-align opens at once). "faults/s": the
+minute (every bucket goes to the ledger then). --closes align (default):
+a daemon's window opens where both its edges are clear of a close and it
+takes in as few closes as its length allows (60 s: one; 30 s: none), so
+that every side's window holds as many (the "closes" column). --closes
+skip: the window's clock stops over each close zone (2 s before to 8 s
+after a minute mark) and the window is the sum of the segments between,
+without waiting; what each zone cost above the clear seconds' rate is
+printed apart ("minute close", with the ratio it adds at one close a
+minute). --closes any (--no-align) opens at once. "faults/s": the
 daemon's minor page faults a second in the window (median), each a costly
 exit on a virtual machine. Requests and
 registers are counted by the simulator. Printed per load: CPU per request
@@ -41,17 +56,25 @@ status query of a large site renders every point and costs a transient of
 its own, see docs/performance.md). Then where the CPU goes: each side's
 CPU by thread (the loop, the bus threads, paho's send and receive threads,
 the ledger, the rest), ms a second, the median and the worst over the
-rounds, and the medians per request; each thread's CPU and wake-ups a
-second in the last round; and the verdict on the full pipeline's target
-(at most 3x bare) by median and by worst window. Unless --no-alloc,
-poll and full run once more under an LD_PRELOAD allocation counter
+rounds, and the medians per request (bare: its reading threads under
+"bus", its start and main thread under "other"); each thread's CPU and
+wake-ups a second in the last round; and a line per target (poll at most
+1.5x bare, full at most 3x) saying met or not on the median and on the
+worst window. Unless --no-alloc, poll and full run once more (in the
+first CPU mode) under an LD_PRELOAD allocation counter
 (libmalloc_count.so, tests/bench/malloc_count.c) and print heap
 allocations per poll, by the library that asked (plantroomd itself, paho,
-cJSON, SQLite, libc's own strdup/stdio, other).
+cJSON, SQLite, libc's own strdup/stdio, other): the counter's window over
+the polls of the same window (the simulator's requests in it over the
+requests per poll), with the hand check beside it (the counter's total
+over the polls seen in status just before and just after). At the end a
+summary of every load, mode and side, and the targets again. The expected
+duration is printed at the start.
 
---smoke runs one short round of one small load and checks that every part
-ran (the simulator answered, the daemon polled and published, the counter
-counted); it asserts nothing about speed (ctest bench_pipeline_smoke).
+--smoke runs one short round of one small load, pinned to one CPU, and
+checks that every part ran (the simulator answered, the daemon polled and
+published, the counter counted, every thread stayed on the CPU and moved
+when told); it asserts nothing about speed (ctest bench_pipeline_smoke).
 """
 import argparse
 import json
@@ -78,13 +101,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(pred, timeout, what):
+def wait_for(pred, timeout, what, step=0.05):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         v = pred()
         if v:
             return v
-        time.sleep(0.05)
+        time.sleep(step)
     sys.exit(f"bench_pipeline: timed out waiting for {what}")
 
 
@@ -112,7 +135,7 @@ class Sim:
             f = re.findall(r"served (\d+) read requests, (\d+) registers",
                            open(self.log_path).read())
             return f if len(f) >= self.reports else None
-        f = wait_for(found, 10, "the simulator's counters")
+        f = wait_for(found, 10, "the simulator's counters", step=0.002)
         return int(f[self.reports - 1][0]), int(f[self.reports - 1][1])
 
     def stop(self):
@@ -374,11 +397,11 @@ def spawn(cpus, *a, **kw):
 def snap(pid, sim, counts_path):
     """The daemon's counters now: CPU, threads, faults, the simulator's
     requests and registers, allocations (counts_path: under the counter)."""
+    allocs = read_counts(counts_path) if counts_path else None  # next to the status query
     c = cpu_ns(pid)
     req, reg = sim.counters()
     return {"t": time.monotonic(), "wall": time.time(), "cpu": c, "th": threads(pid),
-            "flt": minflt(pid), "req": req, "reg": reg,
-            "allocs": read_counts(counts_path) if counts_path else None}
+            "flt": minflt(pid), "req": req, "reg": reg, "allocs": allocs}
 
 
 def zone_bounds(t):
@@ -500,8 +523,11 @@ class Daemon:
                 wait_until(aligned_start(time.time(), seconds))
         m = measure(self.pid, self.sim, seconds, args.closes == "skip" and not align,
                     self.counts_path)
+        if counting:  # the polls of the counter's window: status at once
+            st = status(self.dbin, self.cfg_path)
         hwm, anon_now = mem_kb(self.pid)
-        st = status(self.dbin, self.cfg_path)
+        if not counting:
+            st = status(self.dbin, self.cfg_path)
         nthreads = check_pinned(self.pid, cpus, "plantroomd")
         check_pinned(self.sim.p.pid, cpus, "plantroom-sim")
         self.windows += 1
@@ -701,7 +727,7 @@ def run_load(args, tmp, load, broker, broker_port):
         for m, _ in args.modes:
             line = "  ".join(f"{n} {per_req_us(res[m][n][-1]):.1f}" for n in res[m])
             print(f"round {i + 1}, cpus {m} (us/req): {line}  load {os.getloadavg()[0]:.2f}")
-    for m, _ in args.modes:
+    for m, _ in args.modes[:len(args.modes) if args.rounds else 0]:
         print_mode(res[m], m)
     if not args.no_alloc:
         m, cpus = args.modes[0]
@@ -720,22 +746,28 @@ def run_load(args, tmp, load, broker, broker_port):
 
 
 def print_allocs(n, r):
-    """Allocations per poll: the counter's window over the polls of the same
-    window (the simulator's requests over the window / requests per poll),
-    and the hand check: the counter's total over the polls seen in status
-    in the queries just before and just after the window."""
-    wp = r["window_polls"]
+    """Allocations per poll: the counter's window over the polls the loop
+    took in over the same window (status queried just before the counter's
+    first read and just after its last, nothing else in between but the
+    CPU and the simulator's counters, some ms), and the check beside it:
+    over the polls the simulator served in the window (its requests / the
+    requests per poll). The two differ by what a bus cycle had in flight
+    at the window's edges (a cycle's readings reach the loop, and paho,
+    in one hand-over at its end): up to a cycle of the window's polls."""
+    wp, sp = r["polls"], r["window_polls"]
     per = [a / wp if wp else float("nan") for a in r["allocs"]]
     parts = ", ".join(f"{c} {v:.2f}" for c, v in zip(CLASSES, per))
     total = sum(r["allocs"])
-    check = total / r["polls"] if r["polls"] else float("nan")
-    print(f"allocations per poll, {n}: {sum(per):.2f} ({parts}); {wp:.0f} polls in the "
-          f"{r['seconds']:.1f} s window; check: {total} allocations / {r['polls']} polls in "
-          f"status around it = {check:.2f}")
+    check = total / sp if sp else float("nan")
+    print(f"allocations per poll, {n}: {sum(per):.2f} ({parts}); {total} allocations for "
+          f"{wp} polls in status over the {r['seconds']:.1f} s window; check: over the "
+          f"{sp:.0f} polls the simulator served in it, {check:.2f}")
 
 
 def summary(args, results):
     """Every load, mode and side on one screen, and the targets."""
+    if not args.rounds:
+        return
     print("\n== summary: CPU per request, x bare of the same round and CPUs: median (worst)")
     for spec, res in results:
         for m, _ in args.modes:
@@ -811,9 +843,10 @@ def main():
                     help="KxP@I,...: K devices x P registers every I ms")
     ap.add_argument("--seconds", type=float, default=60,
                     help="window; 60 takes in one close of the minute rollups (--closes align)")
-    ap.add_argument("--alloc-seconds", type=float, default=5)
+    ap.add_argument("--alloc-seconds", type=float, default=10)
     ap.add_argument("--warmup", type=float, default=3)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="rounds of windows; 0: only the allocation count")
     ap.add_argument("--buses", type=int, default=2)
     ap.add_argument("--cpus", default="none",
                     help="CPU modes, each measured in every round: none (unpinned) or a CPU list "
