@@ -5,7 +5,10 @@
  * registers from each in turn (in requests of at most 125, as plantroomd
  * plans them), every I ms or as fast as the server answers, for S
  * seconds. Prints one JSON line: points read, requests, seconds, CPU
- * seconds (user + system), peak RSS in kB.
+ * seconds (user + system), peak RSS in kB, and the reading threads' own
+ * CPU seconds and voluntary context switches (wake-ups), summed
+ * (getrusage RUSAGE_THREAD at each thread's end), to set beside
+ * plantroomd's bus threads.
  *
  *   mb_bare HOST PORT K P SECONDS [B [I]]
  * SPDX-License-Identifier: Apache-2.0
@@ -24,6 +27,8 @@ typedef struct bare {
     int port, k, p, b, idx, interval_ms;
     double seconds;
     unsigned long long points, errors, requests;
+    double cpu_s;            /* this thread's CPU, user + system */
+    unsigned long long vcsw; /* its voluntary context switches */
 } bare_t;
 
 static double now_s(void)
@@ -69,13 +74,20 @@ static void *run(void *arg)
     }
     modbus_close(ctx);
     modbus_free(ctx);
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+        t->cpu_s = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+                   ru.ru_stime.tv_usec / 1e6;
+        t->vcsw = (unsigned long long)ru.ru_nvcsw;
+    }
     return NULL;
 }
 
 int main(int argc, char **argv)
 {
     struct rusage ru;
-    unsigned long long points = 0, errors = 0, requests = 0;
+    unsigned long long points = 0, errors = 0, requests = 0, vcsw = 0;
+    double thread_cpu_s = 0;
     int b = argc > 6 ? atoi(argv[6]) : 1;
     int interval_ms = argc > 7 ? atoi(argv[7]) : 0;
     bare_t *t;
@@ -98,6 +110,8 @@ int main(int argc, char **argv)
                         atof(argv[5]),
                         0,
                         0,
+                        0,
+                        0,
                         0};
         pthread_create(&th[i], NULL, run, &t[i]);
     }
@@ -106,6 +120,8 @@ int main(int argc, char **argv)
         points += t[i].points;
         errors += t[i].errors;
         requests += t[i].requests;
+        thread_cpu_s += t[i].cpu_s;
+        vcsw += t[i].vcsw;
     }
     getrusage(RUSAGE_SELF, &ru);
     /* ru_maxrss survives exec (it would show the parent's); VmHWM does not */
@@ -119,11 +135,12 @@ int main(int argc, char **argv)
     if (st)
         fclose(st);
     printf("{\"points\": %llu, \"errors\": %llu, \"requests\": %llu, \"seconds\": %s, "
-           "\"cpu_s\": %.6f, \"maxrss_kb\": %ld}\n",
+           "\"cpu_s\": %.6f, \"maxrss_kb\": %ld, \"threads\": %d, \"thread_cpu_s\": %.6f, "
+           "\"thread_vcsw\": %llu}\n",
            points, errors, requests, argv[5],
            ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
                ru.ru_stime.tv_usec / 1e6,
-           hwm);
+           hwm, b, thread_cpu_s, vcsw);
     free(t);
     free(th);
     return 0;
