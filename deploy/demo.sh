@@ -292,6 +292,7 @@ say "  this month so far, from the demo's ledger: $DEMO/report-$MONTH.html"
 if [ -x "$BIN/plantroom-report-gen" ]; then
   # A ledger with a whole month behind it (generated, as the tests make it).
   LAST=$(date -d "$(date +%Y-%m-01) -1 month" +%Y-%m)
+  rm -f "$DEMO/sample-ledger.db" "$DEMO/sample-ledger.db-wal" "$DEMO/sample-ledger.db-shm"
   "$BIN/plantroom-report-gen" --ledger "$DEMO/sample-ledger.db" --month "$LAST" \
     --site "$SITE" --site-name "Demo Tower" >/dev/null
   "$BIN/plantroomctl" --config "$CFG" --ledger "$DEMO/sample-ledger.db" report --month "$LAST" \

@@ -43,6 +43,12 @@ def demo(tmp_path_factory):
     for name in ("plantroomd", "plantroomctl", "plantroom-sim"):
         binary(name)
     d = tmp_path_factory.mktemp("demo")
+    # What a first run leaves behind in the same directory: its generated
+    # month's ledger. A second run must make it again, not fail on it.
+    last = (datetime.date.today().replace(day=1) - datetime.timedelta(days=1)).strftime("%Y-%m")
+    subprocess.run([binary("plantroom-report-gen"), "--ledger", str(d / "sample-ledger.db"),
+                    "--month", last, "--site", "demo-tower", "--site-name", "Demo Tower"],
+                   check=True, capture_output=True)
     env = dict(os.environ, PLANTROOM_BIN=BIN, PLANTROOM_DEMO_DIR=str(d),
                PLANTROOM_DEMO_MQTT_PORT=str(free_port()), PLANTROOM_DEMO_SIM_PORT=str(free_port()))
     p = subprocess.Popen([os.path.join(ROOT, "deploy", "demo.sh"), "--quick", "--no-build"],
