@@ -36,8 +36,8 @@ struct north_buf {
     const gw_core_t *core;
     /* memory ring: at most ring_cap messages */
     north_fifo_t ring;
-    size_t ring_cap, ring_bytes; /* bytes: of the ring's topics and payloads */
-    north_spool_t *spool;        /* the disk side; NULL only when out of memory */
+    size_t ring_cap;
+    north_spool_t *spool; /* the disk side; NULL only when out of memory */
     /* live QoS 1 messages sent, not yet acknowledged; seq live_first_seq
      * is at the front, the next one sent gets live_seq */
     north_fifo_t live;
@@ -94,7 +94,6 @@ static spool_op_append_t *buf__ring_op(north_buf_t *n)
         i++;
         north__fifo_pop(&n->ring);
     }
-    n->ring_bytes = 0;
     return op;
 }
 
@@ -134,8 +133,6 @@ static void buf__ring_push(north_buf_t *n, int64_t ts_ms, const char *topic, siz
             buf__spill(n);
         }
         if (n->ring.n >= n->ring_cap) { /* no spool, or no memory for the op */
-            const north_fifo_msg_t *m = north__fifo_front(&n->ring);
-            n->ring_bytes -= m->topic_len + m->payload_len;
             north__fifo_pop(&n->ring);
             n->dropped_ring++;
             buf__note_dropped(n, 1, "memory, no spool");
@@ -146,8 +143,7 @@ static void buf__ring_push(north_buf_t *n, int64_t ts_ms, const char *topic, siz
         return;
     }
     n->buffered++;
-    n->ring_bytes += topic_len + payload_len;
-    if (n->ring_bytes >= (size_t)buf__q(n)->queue_max_bytes && north__spool_running(n->spool))
+    if (n->ring.bytes >= (size_t)buf__q(n)->queue_max_bytes && north__spool_running(n->spool))
         buf__spill(n);
 }
 

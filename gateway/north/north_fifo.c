@@ -92,6 +92,7 @@ int north__fifo_push(north_fifo_t *f, int64_t ts_ms, const char *topic, size_t t
     f->undo_tail = f->tail;
     f->undo_end = f->end;
     f->undo_wrapped = f->wrapped;
+    f->undo_bytes = f->bytes;
     at = fifo__place(f, sz);
     if (at < 0) {
         size_t cap = f->cap ? f->cap * 2 : FIFO_MIN;
@@ -115,6 +116,7 @@ int north__fifo_push(north_fifo_t *f, int64_t ts_ms, const char *topic, size_t t
     m->text[topic_len + 1 + payload_len] = '\0';
     f->tail = (size_t)at + sz;
     f->n++;
+    f->bytes += topic_len + payload_len;
     return 0;
 }
 
@@ -125,6 +127,7 @@ void north__fifo_drop_last(north_fifo_t *f)
     f->tail = f->undo_tail;
     f->end = f->undo_end;
     f->wrapped = f->undo_wrapped;
+    f->bytes = f->undo_bytes;
     f->n--;
 }
 
@@ -149,6 +152,7 @@ void north__fifo_pop(north_fifo_t *f)
     if (!m)
         return;
     f->head += m->size;
+    f->bytes -= m->topic_len + m->payload_len;
     f->n--;
     if (f->wrapped && f->head == f->end) {
         f->head = 0;

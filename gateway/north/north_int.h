@@ -171,8 +171,9 @@ typedef struct north_fifo_msg {
 typedef struct north_fifo {
     char *mem;
     size_t cap, head, tail, end, n;
+    size_t bytes; /* the messages' topics and payloads, without their headers */
     int wrapped;
-    size_t undo_tail, undo_end; /* before the last push */
+    size_t undo_tail, undo_end, undo_bytes; /* before the last push */
     int undo_wrapped;
 } north_fifo_t;
 
